@@ -1,0 +1,1 @@
+"""devops-agent: the runtime that makes a role charter executable."""

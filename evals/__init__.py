@@ -1,0 +1,1 @@
+"""Eval scenarios and their fixtures."""

@@ -1,0 +1,1 @@
+"""The example AnimeSphere platform, shipped as package data for `example init`."""

@@ -1,0 +1,1 @@
+"""Charters and prompt templates shipped as package data."""

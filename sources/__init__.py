@@ -1,0 +1,1 @@
+"""Loaders: repository files and submodules, rules sections, Notion, provenance."""

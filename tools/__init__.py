@@ -1,0 +1,1 @@
+"""What the role does: compose, Dockerfile, CI, nginx views and the checks over them."""
