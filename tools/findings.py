@@ -1,0 +1,50 @@
+"""What a check reports: a Finding with its id, severity, category, charter clause and locations."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+SEVERITIES = ("blocker", "high", "medium", "low", "info")
+CATEGORIES = (
+    "availability",
+    "security",
+    "infra-regression",
+    "reproducibility",
+    "consistency",
+    "charter",
+)
+
+
+@dataclass(frozen=True)
+class Location:
+    path: str  # repo-relative, posix
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+@dataclass
+class Finding:
+    id: str
+    severity: str
+    category: str
+    title: str
+    locations: list[Location] = field(default_factory=list)
+    clause: str = ""
+    remediation: str = ""
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity!r}")
+        if self.category not in CATEGORIES:
+            raise ValueError(f"unknown category {self.category!r}")
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["locations"] = [{"path": loc.path, "line": loc.line} for loc in self.locations]
+        return data
+
+    def sort_key(self) -> tuple:
+        first = self.locations[0] if self.locations else Location("")
+        return (SEVERITIES.index(self.severity), self.id, first.path, first.line or 0)
