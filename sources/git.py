@@ -45,3 +45,108 @@ class SubmoduleState:
     initialized: bool
     commit: str | None  # checked-out HEAD of the submodule, when initialised
     recorded: str | None  # gitlink recorded by the superproject
+
+
+@dataclass(frozen=True)
+class RepoState:
+    """What provenance needs from git, read once per session."""
+
+    root: Path
+    is_git: bool
+    commit: str | None
+    dirty: frozenset[str]  # root-relative paths that differ from HEAD (untracked included)
+    submodules: tuple[SubmoduleState, ...] = ()
+    submodule_dirty: dict[str, frozenset[str]] | None = None  # submodule path -> its own relative paths
+
+    def submodule_of(self, rel_path: str) -> SubmoduleState | None:
+        """The submodule containing a root-relative path (longest match), if any."""
+        best = None
+        for sub in self.submodules:
+            if rel_path == sub.path or rel_path.startswith(sub.path + "/"):
+                if best is None or len(sub.path) > len(best.path):
+                    best = sub
+        return best
+
+    def is_dirty(self, rel_path: str) -> bool:
+        sub = self.submodule_of(rel_path)
+        if sub is None:
+            return _in_changed(rel_path, self.dirty)
+        inner = rel_path[len(sub.path) + 1:]
+        return _in_changed(inner, (self.submodule_dirty or {}).get(sub.path, frozenset()))
+
+
+def _in_changed(rel_path: str, changed: frozenset[str]) -> bool:
+    if rel_path in changed:
+        return True
+    return any(c.endswith("/") and rel_path.startswith(c) for c in changed)
+
+
+def find_repo_root(start: Path) -> Path | None:
+    """The platform root above `start`: the superproject when `start` is inside a submodule."""
+    try:
+        out = run_git(["rev-parse", "--show-superproject-working-tree", "--show-toplevel"], start)
+    except (GitError, FileNotFoundError, NotADirectoryError):
+        return None
+    lines = [l for l in out.splitlines() if l.strip()]
+    return Path(lines[0]) if lines else None
+
+
+def _status_paths(cwd: Path) -> frozenset[str]:
+    out = run_git(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=dirty"], cwd)
+    paths = set()
+    entries = out.split("\0")
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        if len(entry) > 3:
+            paths.add(entry[3:])
+            if entry[0] in "RC":  # renames carry the old path as the next entry
+                i += 1
+        i += 1
+    return frozenset(paths)
+
+
+def _gitmodules(root: Path) -> list[tuple[str, str, str | None]]:
+    """(name, path, url) from .gitmodules, read with git's own config parser."""
+    if not (root / ".gitmodules").is_file():
+        return []
+    out = run_git(["config", "-f", ".gitmodules", "--get-regexp", r"^submodule\..*\.(path|url)$"], root, check=False)
+    paths: dict[str, str] = {}
+    urls: dict[str, str] = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(" ")
+        name, attr = key[len("submodule."):].rsplit(".", 1)
+        (paths if attr == "path" else urls)[name] = value.strip()
+    return [(name, path.strip("/"), urls.get(name)) for name, path in paths.items()]
+
+
+def repo_state(root: Path) -> RepoState:
+    root = Path(root)
+    try:
+        commit = run_git(["rev-parse", "--verify", "-q", "HEAD"], root, check=False).strip() or None
+        inside = run_git(["rev-parse", "--show-toplevel"], root, check=False).strip()
+    except FileNotFoundError:  # no git binary: files still load, without commit provenance
+        return RepoState(root=root, is_git=False, commit=None, dirty=frozenset())
+    if not inside or Path(inside).resolve() != root.resolve():
+        modules = tuple(SubmoduleState(n, p, u, False, None, None) for n, p, u in _gitmodules(root))
+        return RepoState(root=root, is_git=False, commit=None, dirty=frozenset(), submodules=modules)
+    dirty = _status_paths(root)
+    recorded: dict[str, str] = {}
+    for line in run_git(["ls-files", "-s"], root).splitlines():
+        meta, _, path = line.partition("\t")
+        parts = meta.split()
+        if parts and parts[0] == "160000":
+            recorded[path] = parts[1]
+    subs: list[SubmoduleState] = []
+    sub_dirty: dict[str, frozenset[str]] = {}
+    for name, path, url in _gitmodules(root):
+        sub_dir = root / path
+        head = None
+        if (sub_dir / ".git").exists():
+            head = run_git(["rev-parse", "--verify", "-q", "HEAD"], sub_dir, check=False).strip() or None
+        initialized = head is not None
+        subs.append(SubmoduleState(name, path, url, initialized, head, recorded.get(path)))
+        if initialized:
+            sub_dirty[path] = _status_paths(sub_dir)
+    return RepoState(root=root, is_git=True, commit=commit, dirty=dirty,
+                     submodules=tuple(subs), submodule_dirty=sub_dirty)
