@@ -128,7 +128,11 @@ def repo_state(root: Path) -> RepoState:
     except FileNotFoundError:  # no git binary: files still load, without commit provenance
         return RepoState(root=root, is_git=False, commit=None, dirty=frozenset())
     if not inside or Path(inside).resolve() != root.resolve():
-        modules = tuple(SubmoduleState(n, p, u, False, None, None) for n, p, u in _gitmodules(root))
+        # Outside git a submodule counts as present when its folder has files (a plain copy).
+        modules = tuple(
+            SubmoduleState(n, p, u, (root / p).is_dir() and any((root / p).iterdir()), None, None)
+            for n, p, u in _gitmodules(root)
+        )
         return RepoState(root=root, is_git=False, commit=None, dirty=frozenset(), submodules=modules)
     dirty = _status_paths(root)
     recorded: dict[str, str] = {}
@@ -150,3 +154,20 @@ def repo_state(root: Path) -> RepoState:
             sub_dirty[path] = _status_paths(sub_dir)
     return RepoState(root=root, is_git=True, commit=commit, dirty=dirty,
                      submodules=tuple(subs), submodule_dirty=sub_dirty)
+
+
+def resolve_commit(cwd: Path, rev: str) -> str | None:
+    """The full sha of `rev` as a commit in the repo at `cwd`, or None when git does not know it."""
+    if not rev or rev.startswith("-"):  # never let a revision be read as an option
+        return None
+    out = run_git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"], cwd, check=False)
+    return out.strip() or None
+
+
+def read_blob_at(cwd: Path, rev: str, path: str) -> bytes | None:
+    """The bytes of `path` at commit `rev` (git show REV:path); None when the path is absent there."""
+    proc = subprocess.run(
+        [*_BASE, "show", f"{rev}:{path}"], cwd=str(cwd), capture_output=True,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
+    )
+    return proc.stdout if proc.returncode == 0 else None

@@ -1,0 +1,155 @@
+"""`devops-agent`: parses arguments and dispatches; the rules live in the session, tools and gate.
+
+Heavy imports (langchain, openai, mcp, docker) happen inside the commands that need them.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+
+from agent.errors import UserError
+
+app = typer.Typer(
+    name="devops-agent",
+    help="Run the DevOps Engineer charter of a platform: sources with provenance, infra checks, a gated change flow.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+example_app = typer.Typer(help="The bundled example platform.", no_args_is_help=True)
+app.add_typer(example_app, name="example")
+
+
+class Fmt(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class ReviewFmt(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+RepoOpt = typer.Option(None, "--repo", help="Platform root (default: the git root above the current directory).")
+CharterOpt = typer.Option(None, "--charter", help="Charter file (default: .codex/agents/devops-engineer.md, else the shipped one).")
+ConfigOpt = typer.Option(None, "--config", help="Config file (default: .devops-agent.yaml at the repo root).")
+
+
+def _session(repo, charter, config, run_checks=True):
+    from agent.session import open_session
+
+    return open_session(repo=repo, charter=charter, config=config, run_checks=run_checks)
+
+
+@app.command()
+def charter(
+    path: Optional[Path] = typer.Argument(None, help="Charter to parse (default: the one the session would use)."),
+    repo: Optional[Path] = RepoOpt,
+    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+) -> None:
+    """The parsed charter: sections, sources with their priority."""
+    from agent import render
+    from agent.charter import parse_charter
+    from agent.config import load_config
+    from agent.session import discover_charter, resolve_repo
+
+    if path is None:
+        root = resolve_repo(repo)
+        cfg, _ = load_config(root)
+        path, _ = discover_charter(root, None, cfg)
+    parsed = parse_charter(path)
+    if fmt is Fmt.json:
+        render.dump_json(parsed.to_dict())
+    else:
+        render.print_charter(parsed)
+
+
+@app.command()
+def sources(
+    repo: Optional[Path] = RepoOpt,
+    charter: Optional[Path] = CharterOpt,
+    config: Optional[Path] = ConfigOpt,
+    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+) -> None:
+    """Every source of the session with provenance and load status (exit 1 if a required one is not loaded)."""
+    from agent import render
+
+    session = _session(repo, charter, config, run_checks=False)
+    if fmt is Fmt.json:
+        render.dump_json({"role": session.charter.role, "repo": str(session.root),
+                          "counts": session.source_counts(),
+                          "sources": [s.to_dict() for s in session.sources]})
+    else:
+        render.print_sources(session)
+    if any(s.blocking for s in session.sources):
+        raise typer.Exit(1)
+
+
+@app.command()
+def review(
+    repo: Optional[Path] = RepoOpt,
+    charter: Optional[Path] = CharterOpt,
+    config: Optional[Path] = ConfigOpt,
+    fmt: ReviewFmt = typer.Option(ReviewFmt.text, "--format"),
+) -> None:
+    """The session brief: sources, release intentions, findings, verdict (exit 1 on NO-GO)."""
+    from agent import render
+
+    session = _session(repo, charter, config)
+    if fmt is ReviewFmt.json:
+        render.dump_json(session.brief())
+    elif fmt is ReviewFmt.markdown:
+        sys.stdout.write(render.review_markdown(session))
+    else:
+        render.print_review(session)
+    if session.verdict != "GO":
+        raise typer.Exit(1)
+
+
+@example_app.command("init")
+def example_init(dest: Path = typer.Argument(..., help="Directory to create (must not exist or be empty).")) -> None:
+    """Build the example platform in DEST as a git repo whose five services are real submodules."""
+    from agent.example import init_example
+
+    root = init_example(dest)
+    typer.echo(f"example platform ready in {root}; try: devops-agent review --repo {root}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or bool(os.environ.get("DEVOPS_AGENT_DEBUG"))
+    args = [a for a in args if a != "--debug"]
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=args, prog_name="devops-agent", standalone_mode=False)
+    except UserError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"devops-agent: {exc.line()}\n")
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("devops-agent: aborted\n")
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # never a traceback without --debug
+        if debug:
+            raise
+        sys.stderr.write(f"devops-agent: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)\n")
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""A session: the charter, every source it lists (with provenance), the release, findings, verdict.
+
+Every front end (CLI, REPL, MCP, evals) opens one of these; none holds rules of its own.
+"""
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.charter import Charter, parse_charter
+from agent.config import ProjectConfig, load_config
+from agent.errors import UserError
+from sources import notion_export
+from sources.git import RepoState, find_repo_root, repo_state
+from sources.loader import SourceLoader
+from sources.provenance import LoadedSource
+from tools.findings import Finding
+
+REPO_CHARTER = Path(".codex/agents/devops-engineer.md")
+
+
+def resolve_repo(repo: str | Path | None) -> Path:
+    """--repo, else the platform's git root above the current directory, else the current directory."""
+    if repo is not None:
+        path = Path(repo).expanduser()
+        if not path.exists():
+            raise UserError(f"--repo {repo} does not exist", "pass the platform's root directory")
+        if not path.is_dir():
+            raise UserError(f"--repo {repo} is not a directory", "pass the platform's root directory")
+        return path.resolve()
+    cwd = Path.cwd()
+    return (find_repo_root(cwd) or cwd).resolve()
+
+
+def packaged_charter() -> Path:
+    return Path(str(importlib.resources.files("prompts") / "devops-engineer.md"))
+
+
+def discover_charter(root: Path, explicit: str | Path | None, config: ProjectConfig) -> tuple[Path, str]:
+    """(path, origin): --charter, the config's charter, the repo's own, or the copy shipped in prompts/."""
+    if explicit is not None:
+        return Path(explicit).expanduser(), "--charter"
+    if config.charter:
+        return (root / config.charter), ".devops-agent.yaml"
+    if (root / REPO_CHARTER).is_file():
+        return root / REPO_CHARTER, "repo"
+    return packaged_charter(), "packaged"
+
+
+@dataclass
+class Session:
+    root: Path
+    charter: Charter
+    charter_origin: str
+    config: ProjectConfig
+    config_path: Path | None
+    git: RepoState
+    sources: list[LoadedSource]
+    releases: list[notion_export.Release] = field(default_factory=list)
+    release: notion_export.Release | None = None
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        if any(s.blocking for s in self.sources) or any(f.severity == "blocker" for f in self.findings):
+            return "NO-GO"
+        return "GO"
+
+    def source_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for src in self.sources:
+            counts[src.status] = counts.get(src.status, 0) + 1
+        return counts
+
+    def brief(self) -> dict:
+        """The stable JSON of `review`."""
+        return {
+            "role": self.charter.role,
+            "project": self.charter.project,
+            "verdict": self.verdict,
+            "repo": str(self.root),
+            "commit": self.git.commit,
+            "charter": {"path": self.charter.path, "origin": self.charter_origin, "sha256": self.charter.sha256},
+            "config": str(self.config_path) if self.config_path else None,
+            "mission": [c.text for c in self.charter.clauses("mission")],
+            "authority": [c.text for c in self.charter.clauses("authority")],
+            "guardrails": [c.text for c in self.charter.clauses("guardrails")],
+            "sources": [s.to_dict() for s in self.sources],
+            "source_counts": self.source_counts(),
+            "release": self.release.to_dict() if self.release else None,
+            "findings": [f.to_dict() for f in self.findings],
+            "notes": self.notes,
+        }
+
+
+def _releases(sources: list[LoadedSource]) -> tuple[list[notion_export.Release], notion_export.Release | None]:
+    releases: list[notion_export.Release] = []
+    intentions: list[notion_export.Intention] = []
+    for src in sources:
+        if src.kind == "notion" and src.ok and isinstance(src.data, dict):
+            releases += src.data.get("releases", [])
+            intentions += src.data.get("intentions", [])
+    return releases, notion_export.link(releases, intentions)
+
+
+def open_session(repo: str | Path | None = None, charter: str | Path | None = None,
+                 config: str | Path | None = None, run_checks: bool = True) -> Session:
+    root = resolve_repo(repo)
+    cfg, cfg_path = load_config(root, Path(config) if config else None)
+    charter_path, origin = discover_charter(root, charter, cfg)
+    parsed = parse_charter(charter_path)
+    git = repo_state(root)
+    loaded = SourceLoader(root, parsed, cfg, git).load()
+    releases, current = _releases(loaded)
+    session = Session(root=root, charter=parsed, charter_origin=origin, config=cfg, config_path=cfg_path,
+                      git=git, sources=loaded, releases=releases, release=current)
+    if run_checks:
+        from tools.checks import CheckContext, run_checks as run_all
+
+        ctx = CheckContext(root=root, charter=parsed, sources=loaded, release=current, releases=releases)
+        session.findings, session.notes = run_all(ctx)
+    return session

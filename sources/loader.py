@@ -1,0 +1,326 @@
+"""Load every source a charter lists, with provenance, and say what could not be loaded."""
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from agent.charter import Charter, SourceSpec, fold
+from agent.config import ProjectConfig
+from sources import notion_export
+from sources.files import SourceReadError, confine, read_source_file
+from sources.git import RepoState, SubmoduleState
+from sources.provenance import LoadedSource
+from sources.rules import cut_sections
+
+_Loader = yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader
+
+# Where deployment notes usually live when the config names none.
+DOCS_DEFAULT_GLOBS = ("docs/*deploi*.md", "docs/*deploy*.md", "DEPLOY*.md", "DEPLOIEMENT*.md",
+                      "docs/runbook*.md", "docs/production*.md")
+
+
+def parse_yaml(text: str) -> tuple[object, tuple[int, int, str] | None]:
+    """(data, None) or (None, (line, column, problem)) — 1-based, as editors show them."""
+    try:
+        return yaml.load(text, Loader=_Loader), None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        return None, (line, col, exc.problem or exc.context or "invalid YAML")
+    except yaml.YAMLError as exc:
+        return None, (0, 0, str(exc).splitlines()[0])
+
+
+def _uninit_message(sub: SubmoduleState) -> str:
+    return (f"submodule {sub.path} is not initialised: run `git submodule update --init {sub.path}`")
+
+
+class SourceLoader:
+    """One session's loading: each charter source spec becomes one or more LoadedSource."""
+
+    def __init__(self, root: Path, charter: Charter, config: ProjectConfig, git: RepoState) -> None:
+        self.root = root
+        self.charter = charter
+        self.config = config
+        self.git = git
+        self._compose: list[LoadedSource] | None = None
+        self._handlers: dict[str, Callable[[SourceSpec], list[LoadedSource]]] = {
+            "compose": self._load_compose,
+            "dockerfile": self._load_dockerfiles,
+            "ci_workflow": self._load_workflows,
+            "rules": self._load_rules,
+            "docs": self._load_docs,
+            "notion": self._load_notion,
+            "repo_file": self._load_repo_files,
+        }
+
+    def load(self) -> list[LoadedSource]:
+        out: list[LoadedSource] = []
+        for spec in self.charter.sources:
+            out.extend(self._handlers[spec.kind](spec))
+        return out
+
+    # -- one file -----------------------------------------------------------------
+
+    def _base(self, spec: SourceSpec, path: str, status: str, message: str = "") -> LoadedSource:
+        return LoadedSource(kind=spec.kind, path=path, status=status, label=spec.label,
+                            priority=spec.priority, optional=spec.optional, message=message)
+
+    def read(self, spec: SourceSpec, rel: str, parse: str | None = None) -> LoadedSource:
+        """A repo-relative file as a source: confinement, submodule state, size cap, hash, parse."""
+        rel = posixpath.normpath(rel.replace("\\", "/"))
+        src = self._base(spec, rel, "ok")
+        sub = self.git.submodule_of(rel)
+        if sub is not None:
+            src.submodule = sub.path
+            if not sub.initialized:
+                src.status, src.message = "missing", _uninit_message(sub)
+                src.commit = sub.recorded
+                return src
+            src.commit = sub.commit
+            if sub.recorded and sub.commit and sub.recorded != sub.commit:
+                src.message = f"submodule checked out at {sub.commit[:7]}, the platform records {sub.recorded[:7]}"
+        else:
+            src.commit = self.git.commit
+        try:
+            content = read_source_file(confine(self.root, rel), self.config.max_file_bytes, shown=rel)
+        except SourceReadError as exc:
+            src.status, src.message = exc.status, exc.message
+            if exc.status == "missing" and spec.optional:
+                src.status = "optional-absent"
+            return src
+        src.sha256, src.size, src.text = content.sha256, content.size, content.text
+        if self.git.is_git:
+            src.dirty = self.git.is_dirty(rel)
+        if parse == "yaml":
+            data, err = parse_yaml(content.text)
+            if err:
+                src.status, src.line, src.column = "parse-error", err[0], err[1]
+                src.message = f"YAML syntax error at line {err[0]}, column {err[1]}: {err[2]}"
+            elif data is not None and not isinstance(data, dict):
+                src.status, src.line = "parse-error", 1
+                src.message = f"expected a YAML mapping at the top level, got {type(data).__name__}"
+            else:
+                src.data = data or {}
+        return src
+
+    def _glob(self, patterns: list[str] | tuple[str, ...], base: str = "") -> list[str]:
+        found: set[str] = set()
+        base_dir = self.root / base if base else self.root
+        for pattern in patterns:
+            for hit in base_dir.glob(pattern):
+                if hit.is_file() or hit.is_symlink():
+                    found.add(hit.relative_to(self.root).as_posix())
+        return sorted(found)
+
+    # -- kinds --------------------------------------------------------------------
+
+    def compose_files(self, spec: SourceSpec | None = None) -> list[str]:
+        files: list[str] = list(spec.locations if spec else [])
+        for env_files in self.config.environments.values():
+            files += env_files
+        files += self._glob(self.config.extra_globs.compose)
+        return list(dict.fromkeys(files))
+
+    def _load_compose(self, spec: SourceSpec) -> list[LoadedSource]:
+        loaded = [self.read(spec, rel, parse="yaml") for rel in self.compose_files(spec)]
+        self._compose = loaded
+        return loaded
+
+    def _build_paths(self) -> list[tuple[str, str]]:
+        """(Dockerfile path, compose file) for every service that builds, from the compose sources."""
+        if self._compose is None:
+            spec = next((s for s in self.charter.sources if s.kind == "compose"), None)
+            self._compose = [self.read(spec, rel, parse="yaml") for rel in self.compose_files(spec)] if spec else []
+        out = []
+        for src in self._compose:
+            services = (src.data or {}).get("services") if src.ok else None
+            if not isinstance(services, dict):
+                continue
+            for svc in services.values():
+                build = svc.get("build") if isinstance(svc, dict) else None
+                if isinstance(build, str):
+                    context, dockerfile = build, "Dockerfile"
+                elif isinstance(build, dict):
+                    context, dockerfile = str(build.get("context", ".")), str(build.get("dockerfile", "Dockerfile"))
+                else:
+                    continue
+                if re.match(r"^[a-z]+://|^git@", context):
+                    continue  # remote build context: nothing to load here
+                base = posixpath.dirname(src.path)
+                out.append((posixpath.normpath(posixpath.join(base, context, dockerfile)), src.path))
+        return out
+
+    def _load_dockerfiles(self, spec: SourceSpec) -> list[LoadedSource]:
+        paths: dict[str, None] = {}
+        for rel in spec.locations:
+            paths[rel] = None
+        for rel, _ in self._build_paths():
+            paths[posixpath.normpath(rel)] = None
+        for sub in self.git.submodules:
+            if sub.initialized:
+                for rel in self._glob(("Dockerfile*", "*.Dockerfile"), base=sub.path):
+                    paths[rel] = None
+        for rel in self._glob(self.config.extra_globs.dockerfile):
+            paths[rel] = None
+        loaded = [self.read(spec, rel) for rel in sorted(paths)]
+        covered = {src.submodule for src in loaded if src.submodule}
+        for sub in self.git.submodules:
+            if not sub.initialized and sub.path not in covered:
+                loaded.append(self.read(spec, f"{sub.path}/Dockerfile"))
+        for hint in spec.services:
+            if not any(_matches_service(hint, src.path) for src in loaded):
+                loaded.append(self._base(
+                    spec, f"<{hint}>/Dockerfile", "optional-absent" if spec.optional else "missing",
+                    f"no Dockerfile found for service '{hint}' (looked in compose build contexts and each "
+                    f"submodule's Dockerfile*); add its path to extra_globs.dockerfile in .devops-agent.yaml"))
+        return loaded
+
+    def _load_workflows(self, spec: SourceSpec) -> list[LoadedSource]:
+        paths: dict[str, None] = {rel: None for rel in spec.locations}
+        patterns = (".github/workflows/*.yml", ".github/workflows/*.yaml")
+        for rel in self._glob(patterns):
+            paths[rel] = None
+        for sub in self.git.submodules:
+            if sub.initialized:
+                for rel in self._glob(patterns, base=sub.path):
+                    paths[rel] = None
+        for rel in self._glob(self.config.extra_globs.ci_workflow):
+            paths[rel] = None
+        loaded = [self.read(spec, rel, parse="yaml") for rel in paths]
+        covered = {src.submodule for src in loaded if src.submodule}
+        for sub in self.git.submodules:
+            if not sub.initialized and sub.path not in covered:
+                loaded.append(self.read(spec, f"{sub.path}/.github/workflows/ci.yml"))
+        return loaded
+
+    def _load_rules(self, spec: SourceSpec) -> list[LoadedSource]:
+        bound = self.config.rules_file
+        named = spec.locations[0] if spec.locations else None
+        target = bound or named
+        if target is None:
+            return [self._base(spec, "<rules file>", "missing",
+                               "the charter names no rules file path; set rules_file in .devops-agent.yaml")]
+        path = Path(os.path.expanduser(target))
+        if path.is_absolute():
+            shown = target
+            src = self._base(spec, shown, "ok")
+            try:
+                content = read_source_file(path, self.config.max_file_bytes, shown=shown)
+            except SourceReadError as exc:
+                src.status = "optional-absent" if exc.status == "missing" and spec.optional else exc.status
+                src.message = exc.message
+                if exc.status == "missing":
+                    src.message = (f"rules file {shown} is not on this machine (named by the "
+                                   f"{'config' if bound else 'charter'}); bind the local copy with "
+                                   f"`rules_file: <path>` in .devops-agent.yaml")
+                return [src]
+            src.sha256, src.size, src.text = content.sha256, content.size, content.text
+        else:
+            src = self.read(spec, target)
+            if src.status == "missing":
+                src.message += "; fix `rules_file` in .devops-agent.yaml"
+            if not src.ok:
+                return [src]
+        if spec.sections:
+            cut, found, missing = cut_sections(src.text or "", spec.sections)
+            src.sections = found
+            src.text = cut
+            if missing:
+                src.status = "missing"
+                src.message = (f"section(s) {', '.join(missing)} not found in the rules file; "
+                               f"add a '## {missing[0]}' heading or fix the charter's section filter")
+        return [src]
+
+    def _load_docs(self, spec: SourceSpec) -> list[LoadedSource]:
+        configured = list(self.config.deploy_notes) + list(spec.locations)
+        rels = configured + self._glob(self.config.extra_globs.docs)
+        if not rels:
+            rels = self._glob(DOCS_DEFAULT_GLOBS)
+        if not rels:
+            return [self._base(
+                spec, "<deployment notes>", "optional-absent" if spec.optional else "missing",
+                "no deployment notes found (looked for docs/*deploi*.md, docs/*deploy*.md, DEPLOY*.md); "
+                "name them with deploy_notes in .devops-agent.yaml")]
+        return [self.read(spec, rel) for rel in dict.fromkeys(rels)]
+
+    def _load_notion(self, spec: SourceSpec) -> list[LoadedSource]:
+        notion = self.config.notion
+        label = " / ".join(spec.targets) or spec.label
+        if notion is None or not notion.export_dir:
+            return [self._base(
+                spec, f"notion:{label}", "optional-absent" if spec.optional else "missing",
+                f"Notion {label} is not configured on this machine: set notion.export_dir "
+                f"(a Notion 'Markdown & CSV' export) in .devops-agent.yaml")]
+        export = Path(os.path.expanduser(notion.export_dir))
+        inside = not export.is_absolute()
+        export_abs = self.root / export if inside else export
+        if not export_abs.is_dir():
+            return [self._base(spec, notion.export_dir, "missing",
+                               f"Notion export folder {notion.export_dir} does not exist; "
+                               f"export the databases from Notion (Markdown & CSV) there")]
+        out: list[LoadedSource] = []
+        for target in spec.targets or [spec.label]:
+            files = notion_export.database_files(export_abs, target) or _page_files(export_abs, target)
+            if not files:
+                out.append(self._base(spec, f"{notion.export_dir}/{target} <id>.csv", "missing",
+                                      f"no '{target}' database or page in the Notion export {notion.export_dir}; "
+                                      f"re-export it from Notion"))
+                continue
+            for file in files:
+                rel = file.relative_to(self.root).as_posix() if inside else str(file)
+                src = self.read(spec, rel) if inside else self._read_outside(spec, file)
+                if src.ok and file.suffix == ".csv":
+                    try:
+                        src.data = _parse_database(target, src.text or "", rel)
+                    except notion_export.ExportError as exc:
+                        src.status, src.message = "parse-error", str(exc)
+                out.append(src)
+        return out
+
+    def _read_outside(self, spec: SourceSpec, path: Path) -> LoadedSource:
+        src = self._base(spec, str(path), "ok")
+        try:
+            content = read_source_file(path, self.config.max_file_bytes)
+        except SourceReadError as exc:
+            src.status, src.message = exc.status, exc.message
+            return src
+        src.sha256, src.size, src.text = content.sha256, content.size, content.text
+        return src
+
+    def _load_repo_files(self, spec: SourceSpec) -> list[LoadedSource]:
+        if not spec.locations:
+            return [self._base(spec, f"<{spec.label}>", "missing",
+                               "the charter names no file for this source; write its path in backticks")]
+        return [self.read(spec, rel) for rel in spec.locations]
+
+
+def _parse_database(target: str, text: str, rel: str) -> dict:
+    folded = fold(target)
+    if folded.startswith("release"):
+        return {"releases": notion_export.parse_releases(text, rel)}
+    if folded.startswith("intention"):
+        return {"intentions": notion_export.parse_intentions(text, rel)}
+    return {"rows": notion_export._rows(text, rel)}
+
+
+def _page_files(export_dir: Path, target: str) -> list[Path]:
+    want = fold(target)
+    return [p for p in sorted(export_dir.rglob("*.md"))
+            if re.sub(r"\s+[0-9a-f]{8,32}$", "", fold(p.stem)) == want]
+
+
+def _matches_service(hint: str, path: str) -> bool:
+    """'frontend' matches anime-saas-front/Dockerfile: a path word of 3+ letters that prefixes the hint or
+    that the hint prefixes."""
+    h = fold(hint).replace("-", "").replace("_", "")
+    first = path.split("/")[0]
+    for word in re.split(r"[-_./]", fold(first)):
+        if len(word) >= 3 and word not in {"anime", "saas", "dockerfile"} and (h.startswith(word) or word.startswith(h)):
+            return True
+    return False

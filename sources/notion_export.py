@@ -1,0 +1,131 @@
+"""Release / Intention from a Notion "Markdown & CSV" export folder.
+
+Notion writes each database as `<Name> <hash>.csv` (UTF-8 with BOM) and
+relations as `Title (https://www.notion.so/...)` items separated by ", ".
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from agent.charter import fold
+
+CURRENT_STATUSES = {"en cours", "in progress", "current", "active", "en developpement"}
+VALIDATED_STATUSES = {"validee", "valide", "validated", "approved", "approuvee", "done", "livree"}
+_RELATION_ITEM = re.compile(r"\s*(.+?)\s*\((?:https?://[^)]*)\)\s*(?:,|$)")
+
+
+class ExportError(Exception):
+    """The export cannot be read as Release/Intention databases."""
+
+
+@dataclass
+class Intention:
+    id: str
+    name: str
+    status: str
+    validated: bool
+    release: str | None
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Release:
+    name: str
+    version: str | None
+    status: str
+    target_date: str | None
+    current: bool
+    intentions: list[Intention] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["intentions"] = [i.to_dict() for i in self.intentions]
+        return data
+
+
+def database_files(export_dir: Path, name: str) -> list[Path]:
+    """`<name> <hash>.csv` (Notion's file name), never the `_all` duplicate Notion also writes."""
+    want = fold(name)
+    out = []
+    for path in sorted(export_dir.glob("*.csv")):
+        stem = fold(path.stem)
+        if stem.endswith("_all"):
+            continue
+        base = re.sub(r"\s+[0-9a-f]{8,32}$", "", stem)
+        if base == want:
+            out.append(path)
+    return out
+
+
+def relation_titles(value: str) -> list[str]:
+    value = (value or "").strip()
+    if not value:
+        return []
+    items = _RELATION_ITEM.findall(value)
+    return items or [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _rows(text: str, path: str) -> list[dict[str, str]]:
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        rows = [{fold(k or ""): (v or "").strip() for k, v in row.items()} for row in reader]
+    except csv.Error as exc:
+        raise ExportError(f"{path}: CSV error: {exc}") from exc
+    if reader.fieldnames is None:
+        raise ExportError(f"{path}: empty CSV, expected a header line")
+    return rows
+
+
+def _col(row: dict[str, str], *names: str) -> str:
+    for name in names:
+        if fold(name) in row:
+            return row[fold(name)]
+    return ""
+
+
+def parse_releases(text: str, path: str) -> list[Release]:
+    rows = _rows(text, path)
+    if rows and not any(k in rows[0] for k in ("name", "nom")):
+        raise ExportError(f"{path}: no 'Name' column; is this the Release database?")
+    out = []
+    for row in rows:
+        status = _col(row, "Status", "Statut")
+        out.append(Release(
+            name=_col(row, "Name", "Nom"), version=_col(row, "Version", "Tag") or None, status=status,
+            target_date=_col(row, "Target date", "Date cible", "Date") or None,
+            current=fold(status) in CURRENT_STATUSES,
+        ))
+    return out
+
+
+def parse_intentions(text: str, path: str) -> list[Intention]:
+    rows = _rows(text, path)
+    out = []
+    for index, row in enumerate(rows, 1):
+        status = _col(row, "Status", "Statut")
+        rel = relation_titles(_col(row, "Release"))
+        skip = {"id", "name", "nom", "status", "statut", "release"}
+        out.append(Intention(
+            id=_col(row, "ID") or f"row-{index}", name=_col(row, "Name", "Nom"), status=status,
+            validated=fold(status) in VALIDATED_STATUSES, release=rel[0] if rel else None,
+            fields={k: v for k, v in row.items() if k not in skip and v},
+        ))
+    return out
+
+
+def link(releases: list[Release], intentions: list[Intention]) -> Release | None:
+    """Attach intentions to their release; return the current release (None when none is current)."""
+    by_name = {fold(r.name): r for r in releases}
+    for intention in intentions:
+        target = by_name.get(fold(intention.release or ""))
+        if target is not None:
+            target.intentions.append(intention)
+    current = [r for r in releases if r.current]
+    return current[0] if current else None

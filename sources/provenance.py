@@ -1,0 +1,50 @@
+"""A loaded source and where it came from."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("ok", "missing", "optional-absent", "unreadable", "parse-error")
+
+
+@dataclass
+class LoadedSource:
+    kind: str
+    path: str  # repo-relative posix; absolute only for files bound outside the repo (the rules file)
+    status: str
+    label: str = ""  # the charter bullet it answers
+    priority: int | None = None
+    optional: bool = False
+    sha256: str | None = None
+    size: int | None = None
+    submodule: str | None = None
+    commit: str | None = None
+    dirty: bool | None = None
+    message: str = ""
+    line: int | None = None  # for parse errors
+    column: int | None = None
+    sections: list[str] = field(default_factory=list)  # rules: the sections cut
+    text: str | None = field(default=None, repr=False)  # decoded content (the cut, for rules)
+    data: Any = field(default=None, repr=False)  # parsed content (YAML, CSV rows)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown source status {self.status!r}")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def blocking(self) -> bool:
+        """A required source that did not load: the charter says every listed source loads each session."""
+        return not self.optional and self.status != "ok"
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind, "path": self.path, "status": self.status, "label": self.label,
+            "priority": self.priority, "optional": self.optional, "sha256": self.sha256,
+            "size": self.size, "submodule": self.submodule, "commit": self.commit,
+            "dirty": self.dirty, "message": self.message, "line": self.line, "column": self.column,
+            "sections": self.sections,
+        }

@@ -1,0 +1,9 @@
+"""The check catalogue: each check has a stable id, severity, category, charter clause and remediation.
+
+Checks register themselves with `@check(...)`; `run_checks` runs them all over a `CheckContext`.
+A check that cannot run says so (a note), it is never skipped silently.
+"""
+from __future__ import annotations
+
+from tools.checks.registry import CHECKS, CheckContext, CheckSpec, check, run_checks  # noqa: F401
+from tools.checks import sources as _sources  # noqa: F401  (registers the source checks)

@@ -1,0 +1,74 @@
+"""Registry and runner of checks (a small registry instead of an if-chain)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from agent.charter import Charter
+from tools.findings import CATEGORIES, SEVERITIES, Finding, Location
+
+
+@dataclass
+class CheckContext:
+    """Everything a check may read: the session's loaded sources and the parsed models."""
+
+    root: Path
+    charter: Charter
+    sources: list  # list[LoadedSource]
+    release: Any = None  # sources.notion_export.Release | None
+    releases: list = field(default_factory=list)
+    models: dict[str, Any] = field(default_factory=dict)  # filled by tools (compose, dockerfiles, ...)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    title: str
+    severity: str
+    category: str
+    clause: tuple[str, str]  # (charter section key, words of the clause) — resolved against the charter
+    remediation: str
+    func: Callable[["CheckContext", "CheckSpec"], Iterable[Finding]]
+
+    def finding(self, ctx: CheckContext, title: str | None = None, locations: list[Location] | None = None,
+                detail: str = "", severity: str | None = None, remediation: str | None = None) -> Finding:
+        return Finding(
+            id=self.id, severity=severity or self.severity, category=self.category,
+            title=title or self.title, locations=locations or [], clause=self.clause_text(ctx.charter),
+            remediation=remediation or self.remediation, detail=detail,
+        )
+
+    def clause_text(self, charter: Charter | None) -> str:
+        key, needle = self.clause
+        found = charter.find_clause(key, needle) if charter else None
+        return found.ref() if found else needle
+
+
+CHECKS: dict[str, CheckSpec] = {}
+
+
+def check(id: str, title: str, severity: str, category: str, clause: tuple[str, str], remediation: str):
+    if severity not in SEVERITIES or category not in CATEGORIES:
+        raise ValueError(f"check {id}: bad severity or category")
+
+    def register(func):
+        if id in CHECKS:
+            raise ValueError(f"check id {id} registered twice")
+        CHECKS[id] = CheckSpec(id, title, severity, category, clause, remediation, func)
+        return func
+
+    return register
+
+
+def run_checks(ctx: CheckContext) -> tuple[list[Finding], list[str]]:
+    """All findings, sorted, and notes on checks that could not run."""
+    findings: list[Finding] = []
+    notes: list[str] = []
+    for spec in CHECKS.values():
+        try:
+            findings.extend(spec.func(ctx, spec))
+        except Exception as exc:  # a broken check must say so, not take the review down
+            notes.append(f"check {spec.id} could not run: {type(exc).__name__}: {exc}")
+    findings.sort(key=Finding.sort_key)
+    return findings, notes

@@ -1,0 +1,43 @@
+"""Checks on the session's sources themselves: the charter says every listed source loads each session."""
+from __future__ import annotations
+
+from tools.checks.registry import check
+from tools.findings import Location
+
+_ALL_SOURCES = ("sources", "Toutes les sources")
+
+
+@check("SRC001", "Required source not loaded", "blocker", "charter", _ALL_SOURCES,
+       "Make the source available (the message says how), then run the review again.")
+def required_source_not_loaded(ctx, spec):
+    for src in ctx.sources:
+        if src.blocking:
+            loc = [Location(src.path, src.line)] if not src.path.startswith(("<", "notion:")) else []
+            yield spec.finding(ctx, f"{src.kind} source {src.path} is {src.status}", loc, detail=src.message)
+
+
+@check("SRC002", "Optional source absent", "info", "charter", _ALL_SOURCES,
+       "Add the deployment notes (or bind them in .devops-agent.yaml) so the session can read them.")
+def optional_source_absent(ctx, spec):
+    for src in ctx.sources:
+        if src.optional and src.status == "optional-absent":
+            yield spec.finding(ctx, f"optional {src.kind} source {src.path} is absent", [], detail=src.message)
+
+
+@check("SRC003", "No current release in Notion", "high", "charter", ("authority", "Release/Intention"),
+       "Mark the release in progress as 'En cours' in the Notion Release database and re-export it.")
+def no_current_release(ctx, spec):
+    notion_ok = [s for s in ctx.sources if s.kind == "notion" and s.ok]
+    if notion_ok and ctx.release is None:
+        names = ", ".join(f"{r.name} ({r.status})" for r in ctx.releases) or "none"
+        yield spec.finding(ctx, "no release is 'En cours' in the Notion export",
+                           [Location(s.path) for s in notion_ok], detail=f"releases: {names}")
+
+
+@check("SRC004", "Source file changed since its commit", "low", "reproducibility", ("work_rules", "reproductibilit"),
+       "Commit or discard the local change so the review reads what is deployed.")
+def dirty_sources(ctx, spec):
+    for src in ctx.sources:
+        if src.ok and src.dirty:
+            where = f"submodule {src.submodule}" if src.submodule else "the platform repo"
+            yield spec.finding(ctx, f"{src.path} has uncommitted changes in {where}", [Location(src.path)])
