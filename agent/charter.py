@@ -214,7 +214,7 @@ def _classify(label: str, text: str, locations: list[str]) -> str:
         return "notion"
     if re.search(r"\b(regles?|rules?|memories|memoire)\b", flabel) or any("rules" in loc for loc in locs):
         return "rules"
-    if any("compose" in Path(loc).name for loc in locs) or "compose" in flabel:
+    if any("compose" in loc for loc in locs) or "compose" in flabel:
         return "compose"
     if "dockerfile" in flabel or any(Path(loc).name.startswith("dockerfile") for loc in locs):
         return "dockerfile"
