@@ -728,3 +728,384 @@ def _lint_patched(results: dict[Path, list[HadolintIssue]], patched: list, cwd: 
                 rule=str(item.get("code", "")), level=str(item.get("level", "")), line=line,
                 message=" ".join(str(item.get("message", "")).split()), column=item.get("column"),
             ))
+
+
+# ---------------------------------------------------------------- diff
+
+@dataclass
+class InstructionChange:
+    old: Instruction
+    new: Instruction
+
+
+@dataclass
+class StageDiff:
+    status: str  # added | removed | changed | unchanged
+    old: Stage | None
+    new: Stage | None
+    added: list[Instruction] = field(default_factory=list)
+    removed: list[Instruction] = field(default_factory=list)
+    changed: list[InstructionChange] = field(default_factory=list)
+    base_change: tuple[str | None, str | None] | None = None
+    expose_change: tuple[list, list] | None = None
+    user_change: tuple[str | None, str | None] | None = None
+    healthcheck_change: tuple[str | None, str | None] | None = None
+    name_change: tuple[str | None, str | None] | None = None
+
+    @property
+    def label(self) -> str:
+        stage = self.new or self.old
+        return stage.label if stage else "?"
+
+    def summary(self) -> list[str]:
+        """One line per notable change, for text output."""
+        out: list[str] = []
+        if self.status in ("added", "removed"):
+            stage = self.new or self.old
+            out.append(f"stage {self.label} {self.status} (FROM {stage.base_image}, line {stage.line})")
+            return out
+        if self.name_change:
+            out.append(f"stage renamed {self.name_change[0]} -> {self.name_change[1]}")
+        if self.base_change:
+            out.append(f"base image {self.base_change[0]} -> {self.base_change[1]}")
+        if self.expose_change:
+            fmt = lambda ports: ", ".join(f"{p}/{proto}" for p, proto in ports) or "none"
+            out.append(f"EXPOSE {fmt(self.expose_change[0])} -> {fmt(self.expose_change[1])}")
+        if self.user_change:
+            out.append(f"USER {self.user_change[0] or 'root (default)'} -> {self.user_change[1] or 'root (default)'}")
+        if self.healthcheck_change:
+            out.append(f"HEALTHCHECK {self.healthcheck_change[0] or 'none'} -> {self.healthcheck_change[1] or 'none'}")
+        for ins in self.removed:
+            out.append(f"- line {ins.start_line}: {ins.normalized()}")
+        for ins in self.added:
+            out.append(f"+ line {ins.start_line}: {ins.normalized()}")
+        for ch in self.changed:
+            out.append(f"~ line {ch.old.start_line} -> {ch.new.start_line}: {ch.old.normalized()}  =>  {ch.new.normalized()}")
+        return out
+
+    def to_dict(self) -> dict:
+        ins = lambda i: {"cmd": i.cmd, "line": i.start_line, "end_line": i.end_line, "text": i.normalized()}
+        return {
+            "stage": self.label, "status": self.status,
+            "old_index": self.old.index if self.old else None, "new_index": self.new.index if self.new else None,
+            "added": [ins(i) for i in self.added], "removed": [ins(i) for i in self.removed],
+            "changed": [{"old": ins(c.old), "new": ins(c.new)} for c in self.changed],
+            "base_change": list(self.base_change) if self.base_change else None,
+            "expose_change": [[f"{p}/{pr}" for p, pr in side] for side in self.expose_change] if self.expose_change else None,
+            "user_change": list(self.user_change) if self.user_change else None,
+            "healthcheck_change": list(self.healthcheck_change) if self.healthcheck_change else None,
+            "name_change": list(self.name_change) if self.name_change else None,
+        }
+
+
+@dataclass
+class DockerfileDiff:
+    old: DockerfileInfo
+    new: DockerfileInfo
+    stages: list[StageDiff]
+    unified: str
+    args_change: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    from_rev: str | None = None
+    to_rev: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.unified)
+
+    def summary(self) -> list[str]:
+        out = [f"ARG {k}: {a} -> {b}" for k, (a, b) in self.args_change.items()]
+        for sd in self.stages:
+            lines = sd.summary()
+            if lines:
+                out.append(f"[{sd.label}]")
+                out.extend(f"  {line}" for line in lines)
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.new.path, "from": self.from_rev, "to": self.to_rev, "changed": self.changed,
+            "args_change": {k: list(v) for k, v in self.args_change.items()},
+            "stages": [s.to_dict() for s in self.stages],
+            "errors": {"old": [str(e) for e in self.old.errors], "new": [str(e) for e in self.new.errors]},
+            "unified": self.unified,
+        }
+
+
+def diff_dockerfile(old_text: str | bytes, new_text: str | bytes, path: str = "Dockerfile",
+                    from_label: str = "a", to_label: str = "b") -> DockerfileDiff:
+    """Stage-aware diff: stages paired by name, then by index; instructions diffed inside each pair."""
+    old = parse_dockerfile_text(old_text, path)
+    new = parse_dockerfile_text(new_text, path)
+    unified = "".join(difflib.unified_diff(
+        old.text.splitlines(keepends=True), new.text.splitlines(keepends=True),
+        fromfile=f"{from_label}/{path}", tofile=f"{to_label}/{path}",
+    ))
+    args_change = {
+        k: (old.args.get(k), new.args.get(k))
+        for k in sorted(set(old.args) | set(new.args))
+        if k not in old.args or k not in new.args or old.args[k] != new.args[k]
+    }
+    return DockerfileDiff(old, new, [_diff_stage(a, b) for a, b in _pair_stages(old.stages, new.stages)],
+                          unified, args_change)
+
+
+def _pair_stages(old: list[Stage], new: list[Stage]) -> list[tuple[Stage | None, Stage | None]]:
+    pairs: list[tuple[Stage | None, Stage | None]] = []
+    new_left = list(new)
+    old_left: list[Stage] = []
+    for o in old:
+        match = next((n for n in new_left if o.name and n.name and o.name.lower() == n.name.lower()), None)
+        if match is not None:
+            new_left.remove(match)
+            pairs.append((o, match))
+        else:
+            old_left.append(o)
+    for o in list(old_left):
+        # A named stage keeps its name elsewhere; pairing it by index would hide that move.
+        match = next((n for n in new_left if n.index == o.index
+                      and not (n.name and any(s.name == n.name for s in old))), None)
+        if match is not None:
+            new_left.remove(match)
+            old_left.remove(o)
+            pairs.append((o, match))
+    pairs.extend((o, None) for o in old_left)
+    pairs.extend((None, n) for n in new_left)
+    order = lambda p: (p[1].index if p[1] else p[0].index, 0 if p[1] else 1)
+    return sorted(pairs, key=order)
+
+
+def _hc_text(stage: Stage | None) -> str | None:
+    return stage.healthcheck.command_text() if stage and stage.healthcheck else None
+
+
+def _diff_stage(old: Stage | None, new: Stage | None) -> StageDiff:
+    if old is None or new is None:
+        stage = old or new
+        return StageDiff("added" if old is None else "removed", old, new,
+                         added=list(new.instructions) if new else [],
+                         removed=list(old.instructions) if old else [])
+    sd = StageDiff("unchanged", old, new)
+    a = [i.normalized() for i in old.instructions]
+    b = [i.normalized() for i in new.instructions]
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        olds, news = old.instructions[i1:i2], new.instructions[j1:j2]
+        if tag == "replace":
+            # Same keyword at the same place reads as one changed instruction.
+            for o in list(olds):
+                n = next((x for x in news if x.cmd == o.cmd), None)
+                if n is not None:
+                    sd.changed.append(InstructionChange(o, n))
+                    olds.remove(o)
+                    news.remove(n)
+        sd.removed.extend(olds)
+        sd.added.extend(news)
+    if (old.base_ref or old.base_image) != (new.base_ref or new.base_image):
+        sd.base_change = (old.base_ref or old.base_image, new.base_ref or new.base_image)
+    if sorted(old.exposes) != sorted(new.exposes):
+        sd.expose_change = (sorted(old.exposes), sorted(new.exposes))
+    if old.user != new.user:
+        sd.user_change = (old.user, new.user)
+    if _hc_text(old) != _hc_text(new):
+        sd.healthcheck_change = (_hc_text(old), _hc_text(new))
+    if old.name != new.name:
+        sd.name_change = (old.name, new.name)
+    if (sd.added or sd.removed or sd.changed or sd.name_change or sd.base_change or sd.expose_change
+            or sd.user_change or sd.healthcheck_change):
+        sd.status = "changed"
+    return sd
+
+
+def dockerfile_at(repo_dir: Path, rev: str | None, path: str) -> str:
+    """The Dockerfile at `rev` in the git repo `repo_dir` (git show REV:path), or the working tree when rev is None."""
+    repo_dir = Path(repo_dir)
+    if rev is None:
+        full = repo_dir / path
+        try:
+            return full.read_bytes().decode("utf-8", errors="replace")
+        except OSError as exc:
+            raise UserError(f"cannot read {full}: {exc.strerror or exc}", "check the service's Dockerfile path") from None
+    try:
+        commit = resolve_commit(repo_dir, rev)
+    except (GitError, OSError) as exc:
+        raise UserError(f"cannot read git history in {repo_dir}: {exc}", "is the submodule initialised?") from None
+    if commit is None:
+        raise UserError(f"unknown revision {rev!r} in {repo_dir}", "give a commit, tag or branch of that repository")
+    data = read_blob_at(repo_dir, commit, path)
+    if data is None:
+        raise UserError(f"{path} does not exist at {rev} ({commit[:12]}) in {repo_dir}")
+    return data.decode("utf-8", errors="replace")
+
+
+def diff_service_dockerfile(submodule_dir: Path, dockerfile_rel: str, from_rev: str,
+                            to_rev: str | None) -> DockerfileDiff:
+    """The diff behind `devops-agent dockerfile diff SERVICE --from REV [--to REV]` (to_rev None = working tree)."""
+    old_text = dockerfile_at(submodule_dir, from_rev, dockerfile_rel)
+    new_text = dockerfile_at(submodule_dir, to_rev, dockerfile_rel)
+    diff = diff_dockerfile(old_text, new_text, dockerfile_rel, from_label=from_rev, to_label=to_rev or "worktree")
+    diff.from_rev, diff.to_rev = from_rev, to_rev
+    return diff
+
+
+# ---------------------------------------------------------------- ports and base-image facts
+
+@dataclass(frozen=True)
+class Listen:
+    port: int
+    host: str | None  # None when the command does not say (the program's default)
+    source: str  # flag | env | default
+    program: str
+
+
+# Default ports when the command names none; uvicorn/gunicorn also default to 127.0.0.1 / 127.0.0.1.
+_DEFAULTS = {
+    "uvicorn": (8000, "127.0.0.1"), "gunicorn": (8000, "127.0.0.1"), "hypercorn": (8000, "127.0.0.1"),
+    "next": (3000, None), "nuxt": (3000, None), "nuxi": (3000, None), "node": (3000, None),
+    "flask": (5000, "127.0.0.1"), "dotnet": (8080, None),  # .NET 8 images set ASPNETCORE_HTTP_PORTS=8080
+}
+_PROGRAMS = ("uvicorn", "gunicorn", "hypercorn", "fastapi", "flask", "dotnet", "next", "nuxt", "nuxi",
+             "node", "npm", "yarn", "pnpm", "nginx", "streamlit", "http.server", "serve")
+_PORT_FLAGS = ("--port", "-p", "--listen-port", "--server.port", "--http-port")
+_BIND_FLAGS = ("--bind", "-b", "--host-port", "--listen", "-l")
+
+
+def _words(argv_or_str: str | list[str] | tuple[str, ...]) -> list[str]:
+    raw = [argv_or_str] if isinstance(argv_or_str, str) else list(argv_or_str)
+    words: list[str] = []
+    for item in raw:
+        if " " in item.strip() or isinstance(argv_or_str, str):
+            try:
+                words.extend(shlex.split(item, comments=False))
+            except ValueError:
+                words.extend(item.split())
+        else:
+            words.append(item)
+    # sh -c "..." / exec / && chains: flatten, then drop shell operators.
+    flat: list[str] = []
+    for w in words:
+        if " " in w.strip():
+            flat.extend(_words(w))
+        else:
+            flat.extend(x for x in re.split(r"(&&|\|\||;)", w) if x)
+    return flat
+
+
+def _port_of(text: str) -> int | None:
+    m = re.search(r":(\d{1,5})(?:/|$)", text) or re.fullmatch(r"(\d{1,5})", text)
+    if m and 0 < int(m.group(1)) <= 65535:
+        return int(m.group(1))
+    return None
+
+
+def _host_of(text: str) -> str | None:
+    m = re.match(r"^(?:[a-z]+://)?(\[[^\]]+\]|[^:/]+):\d", text)
+    return m.group(1) if m else None
+
+
+def listen_from_command(argv_or_str: str | list[str] | tuple[str, ...],
+                        env: dict[str, str] | None = None) -> Listen | None:
+    """Where a container command listens: flags first, then env (ASPNETCORE_URLS, PORT…), then defaults."""
+    env = dict(env or {})
+    words = _words(argv_or_str)
+    for w in list(words):  # inline `PORT=3000 node …`
+        m = re.fullmatch(r"([A-Z_][A-Z0-9_]*)=(.*)", w)
+        if m:
+            env.setdefault(m.group(1), m.group(2))
+    program = next((p for w in words for p in _PROGRAMS
+                    if Path(w).name == p or (p == "http.server" and w == p)), "")
+    if program == "nginx":
+        return None  # nginx listens where its config says: see tools.nginx
+    for i, w in enumerate(words):
+        flag, eq, inline = w.partition("=")
+        value = inline if eq else (words[i + 1] if i + 1 < len(words) else "")
+        if flag in _PORT_FLAGS and (port := _port_of(value)):
+            host = next((words[j + 1] for j, x in enumerate(words[:-1]) if x in ("--host", "-H")), None)
+            return Listen(port, host, "flag", program)
+        if flag in _BIND_FLAGS and (port := _port_of(value)):
+            return Listen(port, _host_of(value), "flag", program)
+        if flag == "--urls" and (port := _port_of(value.split(";")[0])):
+            return Listen(port, _host_of(value.split(";")[0]), "flag", program)
+    if program == "http.server":
+        after = words[words.index("http.server") + 1:]
+        port = next((int(w) for w in after if w.isdigit()), 8000)
+        return Listen(port, None, "flag" if any(w.isdigit() for w in after) else "default", program)
+    if program == "dotnet" or any(k.startswith("ASPNETCORE_") for k in env):
+        if env.get("ASPNETCORE_URLS") and (port := _port_of(env["ASPNETCORE_URLS"].split(";")[0])):
+            return Listen(port, _host_of(env["ASPNETCORE_URLS"].split(";")[0]), "env", program or "dotnet")
+        for key in ("ASPNETCORE_HTTP_PORTS", "DOTNET_HTTP_PORTS", "ASPNETCORE_HTTPS_PORTS"):
+            if env.get(key) and (port := _port_of(env[key].split(";")[0].strip())):
+                return Listen(port, None, "env", program or "dotnet")
+    if program in ("node", "next", "nuxt", "nuxi", "npm", "yarn", "pnpm", "serve", ""):
+        for key in ("PORT", "NITRO_PORT", "NUXT_PORT"):
+            if env.get(key) and (port := _port_of(env[key])):
+                return Listen(port, env.get("HOST") or env.get("NITRO_HOST"), "env", program or "?")
+    if program in ("uvicorn", "gunicorn") and env.get("PORT") and (port := _port_of(env["PORT"])):
+        return Listen(port, None, "env", program)
+    if program == "node" and not any(".output/server" in w for w in words):
+        return None  # plain node has no default port; Nitro's .output server defaults to 3000
+    if program in _DEFAULTS:
+        port, host = _DEFAULTS[program]
+        return Listen(port, host, "default", program)
+    return None
+
+
+def port_from_command(argv_or_str: str | list[str] | tuple[str, ...], env: dict[str, str] | None = None) -> int | None:
+    """The port a command listens on, or None (nginx: read its config with tools.nginx)."""
+    found = listen_from_command(argv_or_str, env)
+    return found.port if found else None
+
+
+def stage_listen(stage: Stage) -> Listen | None:
+    """Where the stage's container listens: ENTRYPOINT + CMD with the stage's ENV."""
+    argv: list[str] = []
+    for form in (stage.entrypoint, stage.cmd):
+        if form:
+            argv.extend(form.words())
+    return listen_from_command(argv, stage.env) if argv else None
+
+
+def image_has_binary_guess(base_ref: str | ImageRef | None, binary: str) -> bool | None:
+    """Whether a base image probably ships `binary` (curl, wget); None when not known.
+
+    Facts: busybox gives alpine-based images wget, not curl; nginx's alpine images add curl;
+    debian/ubuntu base images and -slim variants have neither; the full node/python/golang images
+    (buildpack-deps) have both; dotnet aspnet/runtime images have neither, the sdk has both;
+    distroless and chiseled images have no shell tools; mysql's Oracle Linux image has curl, not wget.
+    """
+    if base_ref is None:
+        return None
+    image = base_ref if isinstance(base_ref, ImageRef) else parse_image_ref(base_ref)
+    if not image.valid:
+        return None
+    binary = binary.lower()
+    if binary not in ("curl", "wget"):
+        return None
+    name, tag, repo = image.short_name, (image.tag or "latest").lower(), image.repository
+    if repo == "library/scratch" or "distroless" in repo or "distroless" in tag or "chiseled" in tag:
+        return False
+    alpine = name == "alpine" or "alpine" in tag
+    if name == "busybox":
+        return binary == "wget"
+    if name == "nginx" and image.registry == DEFAULT_REGISTRY:
+        return True if alpine else None
+    if alpine:
+        return binary == "wget"
+    if repo in ("library/debian", "library/ubuntu"):
+        return False
+    if image.registry == "mcr.microsoft.com" and repo.startswith("dotnet/"):
+        if repo.endswith("/sdk"):
+            return True
+        if repo.split("/")[-1] in ("aspnet", "runtime", "runtime-deps"):
+            return False
+        return None
+    if repo == "library/mysql":
+        if "debian" in tag:
+            return None
+        return binary == "curl"
+    if repo in ("library/node", "library/python", "library/golang", "library/buildpack-deps",
+                "library/ruby", "library/openjdk", "library/php"):
+        if "slim" in tag:
+            return False
+        return True if repo != "library/php" else None
+    return None
