@@ -30,6 +30,8 @@ def dump_json(data: Any) -> None:
 
 
 def _provenance(src: LoadedSource) -> str:
+    if not src.submodule and not src.commit:
+        return "-"
     where = src.submodule or "platform"
     commit = (src.commit or "")[:7] or "-"
     dirty = "+dirty" if src.dirty else ""

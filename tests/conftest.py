@@ -31,3 +31,36 @@ def require_binary(name: str) -> str:
             pytest.fail(f"{name} is not on PATH: .ci/run must install it")
         pytest.skip(f"{name} not on PATH")
     return path
+
+
+def _git(cwd: Path, *args: str) -> str:
+    from sources.git import TOOL_IDENTITY, run_git
+
+    return run_git(list(args), cwd, env=TOOL_IDENTITY)
+
+
+def _copy_writable(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst, copy_function=shutil.copyfile)
+    for path in [dst, *dst.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+@pytest.fixture
+def real_platform_repo(tmp_path, realworld) -> Path:
+    """A git repo made of the real platform files: the reverse proxy a real submodule, the four
+    private services uninitialised gitlinks (as a clone without --recurse-submodules leaves them)."""
+    platform = tmp_path / "anime-saas-platform"
+    _copy_writable(realworld, platform)
+    upstream = tmp_path / "upstream" / "anime-saas-reverseproxy"
+    shutil.move(str(platform / "anime-saas-reverseproxy"), upstream)
+    _git(upstream, "init", "-q", "-b", "main")
+    _git(upstream, "add", "-A")
+    _git(upstream, "commit", "-q", "-m", "reverse proxy")
+    _git(platform, "init", "-q", "-b", "main")
+    _git(platform, "submodule", "add", "-q", "-b", "main", str(upstream), "anime-saas-reverseproxy")
+    for i, name in enumerate(["anime-saas-api", "anime-saas-front", "anime-saas-mlservice", "anime-saas-agent"]):
+        (platform / name).mkdir()  # a clone leaves an empty folder for each uninitialised submodule
+        _git(platform, "update-index", "--add", "--cacheinfo", f"160000,{str(i + 1) * 40},{name}")
+    _git(platform, "add", "-A")
+    _git(platform, "commit", "-q", "-m", "platform")
+    return platform
