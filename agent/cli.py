@@ -10,8 +10,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
+
+try:  # recent typer vendors click; older ones use the real package
+    from typer._click.exceptions import ClickException
+    from typer.exceptions import Abort
+except ImportError:  # pragma: no cover
+    from click.exceptions import Abort, ClickException
 
 from agent.errors import UserError
 
@@ -135,10 +140,10 @@ def main(argv: list[str] | None = None) -> None:
             raise
         sys.stderr.write(f"devops-agent: {exc.line()}\n")
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except Abort:
         sys.stderr.write("devops-agent: aborted\n")
         sys.exit(130)
-    except click.exceptions.ClickException as exc:
+    except ClickException as exc:
         exc.show()
         sys.exit(2)
     except BrokenPipeError:
