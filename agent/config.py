@@ -46,6 +46,9 @@ class ProjectConfig(_Strict):
     # Deployment notes (the charter's optional "notes de déploiement").
     deploy_notes: list[str] = Field(default_factory=list)
     extra_globs: ExtraGlobs = Field(default_factory=ExtraGlobs)
+    # owner/repo of the platform on GitHub, for `${{ github.repository }}` in workflows whose
+    # submodule URL is not a GitHub one (the owner is reused for the submodules).
+    github_repository: str | None = None
     max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, gt=0)
     approval_ttl_days: int = Field(default=7, gt=0)
 

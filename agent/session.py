@@ -62,6 +62,25 @@ class Session:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    _platform: object = field(default=None, repr=False)
+
+    def environments(self) -> dict[str, list[str]]:
+        """Compose environments: the config's, else inferred from how the Makefile or scripts call compose."""
+        if self.config.environments:
+            return self.config.environments
+        from tools.compose import infer_environments
+
+        return infer_environments(self.root)
+
+    def platform(self):
+        """Compose, Dockerfiles, CI and nginx read together (built once per session)."""
+        if self._platform is None:
+            from tools.platform import build_platform
+
+            self._platform = build_platform(self.root, self.sources, self.environments(), self.git.submodules,
+                                            platform_repository=self.config.github_repository)
+        return self._platform
+
     @property
     def verdict(self) -> str:
         if any(s.blocking for s in self.sources) or any(f.severity == "blocker" for f in self.findings):
@@ -119,6 +138,7 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
     if run_checks:
         from tools.checks import CheckContext, run_checks as run_all
 
-        ctx = CheckContext(root=root, charter=parsed, sources=loaded, release=current, releases=releases)
+        ctx = CheckContext(root=root, charter=parsed, sources=loaded, release=current, releases=releases,
+                           models={"platform": session.platform()})
         session.findings, session.notes = run_all(ctx)
     return session
