@@ -7,3 +7,4 @@ from __future__ import annotations
 
 from tools.checks.registry import CHECKS, CheckContext, CheckSpec, check, run_checks  # noqa: F401
 from tools.checks import sources as _sources  # noqa: F401  (registers the source checks)
+from tools.checks import compose_checks as _compose  # noqa: F401,E402

@@ -1,0 +1,708 @@
+"""Checks over the compose environments, and across compose, Dockerfiles, CI and nginx together."""
+from __future__ import annotations
+
+import os
+import re
+from typing import Iterator
+
+from tools import ci as ci_tool
+from tools import compose as compose_tool
+from tools import dockerfile as df_tool
+from tools.checks.registry import check
+from tools.findings import Location
+from tools.platform import Environment, Platform
+
+CONTAINER_RULES = ("sources", "Regles")  # the rules file's Containerisation section, as the charter names it
+STABILITY = ("guardrails", "stabilité et à la reproductibilité")
+AVAILABILITY = ("authority", "risque de disponibilité")
+COHERENCE = ("responsibilities", "coherence des Dockerfiles")
+
+# Ports of databases and internal stores that must never face the host.
+INTERNAL_PORTS = {3306: "MySQL", 33060: "MySQL X", 5432: "PostgreSQL", 6379: "Redis", 27017: "MongoDB",
+                  9200: "Elasticsearch", 11211: "memcached", 5672: "RabbitMQ", 2379: "etcd", 9092: "Kafka"}
+DEV_ONLY = [
+    (re.compile(r"--reload\b"), "uvicorn/gunicorn --reload"),
+    (re.compile(r"\bdotnet\s+watch\b"), "dotnet watch"),
+    (re.compile(r"\b(npm|yarn|pnpm)\s+(run\s+)?dev\b|\bnuxt\s+dev\b|\bnodemon\b"), "a dev server"),
+    (re.compile(r"\bflask\s+run\b.*--debug|FLASK_DEBUG=1"), "flask debug"),
+]
+DEV_ENV_VALUES = {"ASPNETCORE_ENVIRONMENT": "Development", "NODE_ENV": "development", "APP_ENV": "dev",
+                  "FLASK_ENV": "development", "DEBUG": "true"}
+_URL = re.compile(r"\b([a-z][a-z0-9+.-]*)://(?:[^/@\s:]+(?::[^/@\s]*)?@)?([A-Za-z0-9_.-]+)(?::(\d+))?")
+_CONN_HOST = re.compile(r"(?i)\b(?:server|host|data source|hostname)=([A-Za-z0-9_.-]+)(?:[,:](\d+))?")
+_SECRET_VAR = re.compile(r"\$\{?([A-Za-z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY)[A-Za-z0-9_]*)", re.I)
+_PASSWORD_FLAG = re.compile(r"(?<![\w-])(?:-p|--password[= ])\s*(\S+)")
+_DB_CLIENTS = re.compile(r"\b(mysql|mysqladmin|mariadb|mariadb-admin|psql|pg_isready|redis-cli|mongosh?)\b")
+_VAR = re.compile(r"\$\{?[A-Za-z_]")
+
+
+def _platform(ctx) -> Platform:
+    return ctx.models["platform"]
+
+
+def _loaded_envs(ctx) -> Iterator[tuple[Platform, Environment, bool]]:
+    platform = _platform(ctx)
+    prods = {e.name for e in platform.prod_envs()}
+    for env in platform.environments.values():
+        if env.project is not None:
+            yield platform, env, env.name in prods
+
+
+def _raw_services(ctx, env: Environment) -> Iterator[tuple[str, str, dict]]:
+    """(file, service, raw dict before interpolation) from the session's parsed compose sources."""
+    by_path = {s.path: s for s in ctx.sources if s.kind == "compose" and s.ok}
+    for rel in env.files:
+        src = by_path.get(rel)
+        services = (src.data or {}).get("services") if src else None
+        if isinstance(services, dict):
+            for name, svc in services.items():
+                if isinstance(svc, dict):
+                    yield rel, name, svc
+
+
+def _argv(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return value.split()
+    return [str(v) for v in value]
+
+
+def _health_text(svc: dict) -> str:
+    test = (svc.get("healthcheck") or {}).get("test")
+    if isinstance(test, list):
+        return " ".join(str(t) for t in test[1:]) if test and test[0] in ("CMD", "CMD-SHELL") else " ".join(map(str, test))
+    return str(test or "")
+
+
+def listen_port(platform: Platform, env: Environment, name: str) -> tuple[int, str] | None:
+    """The port the service's process listens on, and where that comes from."""
+    svc = env.services.get(name) or {}
+    stage = platform.final_stage(env, name)
+    environment = {k: str(v) for k, v in (svc.get("environment") or {}).items() if v is not None}
+    stage_env = dict(stage.env) if stage else {}
+    entry = _argv(svc.get("entrypoint")) or (stage.entrypoint.words() if stage and stage.entrypoint else [])
+    cmd = _argv(svc.get("command")) or (stage.cmd.words() if stage and stage.cmd and not svc.get("entrypoint") else [])
+    argv = entry + cmd
+    if not argv:
+        return None
+    listen = df_tool.listen_from_command(argv, {**stage_env, **environment})
+    if listen is None:
+        return None
+    how = "compose command" if svc.get("command") or svc.get("entrypoint") else f"CMD of {platform.service_image(env, name).dockerfile}"
+    return listen.port, how
+
+
+def exposed_ports(svc: dict) -> set[int]:
+    out: set[int] = set()
+    for item in svc.get("expose") or []:
+        m = re.match(r"^(\d+)(?:-(\d+))?", str(item))
+        if m:
+            lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+            out.update(range(lo, hi + 1))
+    for port in svc.get("ports") or []:
+        if isinstance(port, dict) and port.get("target"):
+            out.add(int(port["target"]))
+    return out
+
+
+def _aliases(env: Environment) -> set[str]:
+    names = set(env.services)
+    for svc in env.services.values():
+        if svc.get("container_name"):
+            names.add(str(svc["container_name"]))
+        if svc.get("hostname"):
+            names.add(str(svc["hostname"]))
+        for net in (svc.get("networks") or {}).values():
+            for alias in (net or {}).get("aliases") or []:
+                names.add(str(alias))
+    return names
+
+
+def _service_of(env: Environment, host: str) -> str | None:
+    if host in env.services:
+        return host
+    for name, svc in env.services.items():
+        if host in (svc.get("container_name"), svc.get("hostname")):
+            return name
+    return None
+
+
+def _validated_mentions(ctx, *words: str) -> list:
+    release = ctx.release
+    if release is None:
+        return []
+    from agent.charter import fold
+
+    out = []
+    for intention in release.intentions:
+        text = fold(" ".join([intention.name, *intention.fields.values()]))
+        if intention.validated and any(fold(w) in text for w in words):
+            out.append(intention)
+    return out
+
+
+# -- compose models ------------------------------------------------------------------------
+
+
+@check("CMP001", "Compose environment cannot be loaded", "blocker", "availability", STABILITY,
+       "Fix the compose file or set the variable it requires, then run `docker compose config` to confirm.")
+def compose_not_loaded(ctx, spec):
+    for env in _platform(ctx).environments.values():
+        if env.error is not None:
+            err = env.error
+            yield spec.finding(ctx, f"{env.name}: {err.problem}",
+                               [Location(err.path or env.files[0], err.line_no)])
+
+
+@check("CMP002", "Compose file violates the compose-spec schema", "high", "infra-regression", STABILITY,
+       "Fix the key named; the compose-spec schema is what `docker compose` enforces.")
+def compose_schema(ctx, spec):
+    for _, env, _ in _loaded_envs(ctx):
+        for issue in compose_tool.validate_project(env.project):
+            yield spec.finding(ctx, f"{env.name}: {issue.path}: {issue.message}",
+                               [issue.location] if issue.location else [Location(env.files[0])])
+
+
+@check("CMP003", "Mutable image tag in production", "blocker", "reproducibility", STABILITY,
+       "Pin the image to the CI tag (`main-${IMAGE_TAG_X}`) so a deploy is reproducible and a rollback is a tag.")
+def mutable_prod_image(ctx, spec):
+    for _, env, prod in _loaded_envs(ctx):
+        for name, svc in env.services.items():
+            image = svc.get("image")
+            if not image or svc.get("build"):
+                continue
+            pin = df_tool.image_pin(image)
+            if pin in ("latest", "untagged"):
+                yield spec.finding(
+                    ctx, f"{env.name}: {name} runs {image} ({'latest' if pin == 'latest' else 'no tag'})",
+                    [env.location(name, "image")], severity=None if prod else "low")
+
+
+@check("CMP004", "Invalid image reference", "blocker", "availability", STABILITY,
+       "Write the image as registry/repository:tag (lower case) so it can be pulled.")
+def invalid_image(ctx, spec):
+    for _, env, _ in _loaded_envs(ctx):
+        for name, svc in env.services.items():
+            image = svc.get("image")
+            if image and not _VAR.search(str(image)):
+                ref = df_tool.parse_image_ref(str(image))
+                if not ref.valid:
+                    yield spec.finding(ctx, f"{env.name}: {name} image {image!r} is invalid: {ref.error}",
+                                       [env.location(name, "image")])
+
+
+@check("CMP005", "depends_on names a service that does not exist", "blocker", "availability", STABILITY,
+       "Name a service of the same environment, or remove the dependency.")
+def depends_on_unknown(ctx, spec):
+    for _, env, _ in _loaded_envs(ctx):
+        for name, svc in env.services.items():
+            for target in svc.get("depends_on") or {}:
+                if target not in env.services:
+                    yield spec.finding(ctx, f"{env.name}: {name} depends on unknown service {target}",
+                                       [env.location(name, f"depends_on.{target}")])
+
+
+@check("CMP006", "depends_on does not wait for a healthy target", "medium", "availability", CONTAINER_RULES,
+       "Use `depends_on: {target: {condition: service_healthy}}` when the target has a healthcheck.")
+def depends_on_not_healthy(ctx, spec):
+    platform = _platform(ctx)
+    for _, env, prod in _loaded_envs(ctx):
+        for name, svc in env.services.items():
+            for target, dep in (svc.get("depends_on") or {}).items():
+                if target not in env.services or (dep or {}).get("condition") == "service_healthy":
+                    continue
+                if _has_healthcheck(platform, env, target):
+                    loc = _value_line(ctx, env.location(name, f"depends_on.{target}"), target)
+                    yield spec.finding(
+                        ctx, f"{env.name}: {name} waits for {target} to start, not to be healthy",
+                        [loc], severity=None if prod else "low")
+
+
+def _has_healthcheck(platform: Platform, env: Environment, name: str) -> bool:
+    svc = env.services.get(name) or {}
+    health = svc.get("healthcheck")
+    if health:
+        return not health.get("disable") and (health.get("test") or [None])[0] != "NONE"
+    stage = platform.final_stage(env, name)
+    return bool(stage and stage.healthcheck and not stage.healthcheck.disabled)
+
+
+@check("CMP007", "Database or internal port published on the host", "high", "security", CONTAINER_RULES,
+       "Remove the `ports:` entry (services reach it by name on the compose network) or bind it to 127.0.0.1.")
+def internal_port_published(ctx, spec):
+    for _, env, _ in _loaded_envs(ctx):
+        for name, svc in env.services.items():
+            for port in svc.get("ports") or []:
+                target = int(port.get("target") or 0)
+                if target in INTERNAL_PORTS and port.get("published") and port.get("host_ip") not in ("127.0.0.1", "::1"):
+                    loc = _value_line(ctx, env.location(name, "ports"), f"{port.get('published')}:{target}")
+                    yield spec.finding(
+                        ctx, f"{env.name}: {name} publishes {INTERNAL_PORTS[target]} {target} on the host "
+                             f"as {port.get('published')}", [loc])
+
+
+@check("CMP008", "Secret written as a literal value", "high", "security", CONTAINER_RULES,
+       "Reference a variable (`${DB_PASSWORD}`) set in the server's .env, never a literal in a committed file.")
+def literal_secret(ctx, spec):
+    platform = _platform(ctx)
+    seen = set()
+    for env in platform.environments.values():
+        for rel, name, svc in _raw_services(ctx, env):
+            environment = svc.get("environment") or {}
+            items = environment.items() if isinstance(environment, dict) else (
+                (e.split("=", 1)[0], e.split("=", 1)[1] if "=" in e else None) for e in map(str, environment))
+            for key, value in items:
+                if value in (None, "") or not compose_tool.is_secret_name(str(key)) or _VAR.search(str(value)):
+                    continue
+                if (rel, name, key) in seen:
+                    continue
+                seen.add((rel, name, key))
+                loc = env.location(name, f"environment.{key}") if env.project else Location(rel)
+                yield spec.finding(ctx, f"{name}: {key} is a literal in {rel}", [loc])
+
+
+@check("CMP009", "Secret on a command line", "high", "security", CONTAINER_RULES,
+       "Pass it through the environment (`MYSQL_PWD`) or a mounted file: command lines show in `docker inspect` and `ps`.")
+def secret_on_command_line(ctx, spec):
+    for env in _platform(ctx).environments.values():
+        for rel, name, svc in _raw_services(ctx, env):
+            for key, text in (("healthcheck", _health_text(svc)), ("command", " ".join(_argv(svc.get("command")))),
+                              ("entrypoint", " ".join(_argv(svc.get("entrypoint"))))):
+                m = _SECRET_VAR.search(text)
+                flag = _PASSWORD_FLAG.search(text) if _DB_CLIENTS.search(text) else None
+                shown = (flag or m).group(0) if (flag or m) else None
+                if shown:
+                    loc = env.location(name, key) if env.project else Location(rel)
+                    loc = _value_line(ctx, loc, shown)
+                    yield spec.finding(ctx, f"{env.name}: {name} {key} carries a password: {shown}", [loc])
+
+
+@check("CMP010", "Development-only setting in production", "high", "infra-regression", STABILITY,
+       "Keep hot reload, watchers and bind-mounted sources in the dev compose file only.")
+def dev_only_in_prod(ctx, spec):
+    platform = _platform(ctx)
+    for _, env, prod in _loaded_envs(ctx):
+        if not prod:
+            continue
+        for name, svc in env.services.items():
+            cmd = " ".join(_argv(svc.get("entrypoint")) + _argv(svc.get("command")))
+            for rx, what in DEV_ONLY:
+                if rx.search(cmd):
+                    yield spec.finding(ctx, f"{env.name}: {name} runs {what}", [env.location(name, "command")])
+            for key, dev_value in DEV_ENV_VALUES.items():
+                value = (svc.get("environment") or {}).get(key)
+                if value is not None and str(value).lower() == dev_value.lower():
+                    yield spec.finding(ctx, f"{env.name}: {name} sets {key}={value}",
+                                       [env.location(name, f"environment.{key}")])
+            for vol in svc.get("volumes") or []:
+                if vol.get("type") != "bind":
+                    continue
+                rel = platform.rel(str(vol.get("source", "")))
+                sub = next((s for s in platform.submodules if rel and (rel == s or rel.startswith(s + "/"))), None)
+                if sub and os.path.isdir(platform.root / rel) and not rel.endswith(("logs", "data")):
+                    yield spec.finding(ctx, f"{env.name}: {name} bind-mounts source folder {rel} over {vol.get('target')}",
+                                       [env.location(name, f"volumes.{vol.get('target')}")])
+
+
+@check("CMP011", "Production service without a restart policy", "medium", "availability", CONTAINER_RULES,
+       "Add `restart: unless-stopped` so the service comes back after a crash or a reboot.")
+def no_restart(ctx, spec):
+    for _, env, prod in _loaded_envs(ctx):
+        if prod:
+            for name, svc in env.services.items():
+                if not svc.get("restart") and not (svc.get("deploy") or {}).get("restart_policy"):
+                    yield spec.finding(ctx, f"{env.name}: {name} has no restart policy", [env.location(name)])
+
+
+@check("CMP012", "Production service without a healthcheck", "medium", "availability", CONTAINER_RULES,
+       "Add a compose `healthcheck` (or a Dockerfile HEALTHCHECK) using a tool present in the image.")
+def no_healthcheck(ctx, spec):
+    platform = _platform(ctx)
+    required_by = _validated_mentions(ctx, "healthcheck")
+    for _, env, prod in _loaded_envs(ctx):
+        if not prod:
+            continue
+        for name in env.services:
+            if not _has_healthcheck(platform, env, name):
+                why = f" (required by {required_by[0].id}: {required_by[0].name})" if required_by else ""
+                yield spec.finding(ctx, f"{env.name}: {name} has no healthcheck{why}", [env.location(name)],
+                                   severity="high" if required_by else None)
+
+
+@check("CMP013", "Duplicate container_name", "high", "availability", STABILITY,
+       "Give each service its own container_name (or none): two containers cannot share a name.")
+def duplicate_container_name(ctx, spec):
+    for _, env, _ in _loaded_envs(ctx):
+        seen: dict[str, str] = {}
+        for name, svc in env.services.items():
+            cname = svc.get("container_name")
+            if cname and cname in seen:
+                yield spec.finding(ctx, f"{env.name}: {name} and {seen[cname]} both use container_name {cname}",
+                                   [env.location(name, "container_name"), env.location(seen[cname], "container_name")])
+            elif cname:
+                seen[cname] = name
+
+
+@check("CMP014", "Volume declared but never used", "low", "consistency", COHERENCE,
+       "Remove the volume from the top-level `volumes:` or mount it where it is meant to be used.")
+def unused_volume(ctx, spec):
+    for env in _platform(ctx).environments.values():
+        by_path = {s.path: s for s in ctx.sources if s.kind == "compose" and s.ok}
+        for rel in env.files:
+            data = (by_path.get(rel).data if by_path.get(rel) else None) or {}
+            declared = data.get("volumes") if isinstance(data.get("volumes"), dict) else {}
+            used = set()
+            for e in env.files:
+                for svc in ((by_path.get(e).data or {}).get("services") or {}).values() if by_path.get(e) else []:
+                    for vol in (svc or {}).get("volumes") or [] if isinstance(svc, dict) else []:
+                        used.add(str(vol.get("source") if isinstance(vol, dict) else str(vol).split(":")[0]))
+            for vol in declared:
+                if vol not in used:
+                    line = env.project.locations.get(("<volumes>", vol)) if env.project else None
+                    yield spec.finding(ctx, f"{rel}: volume {vol} is declared and used by no service",
+                                       [line or _top_key_line(ctx, rel, "volumes", vol)])
+
+
+def _value_line(ctx, loc: Location, needle: str, span: int = 12) -> Location:
+    """The line at or below `loc` (a key) whose text holds `needle`: list items have no node of their own."""
+    src = next((s for s in ctx.sources if s.path == loc.path and s.text), None)
+    if src is None or not loc.line:
+        return loc
+    lines = src.text.splitlines()
+    for lineno in range(loc.line, min(len(lines), loc.line + span) + 1):
+        if needle in lines[lineno - 1]:
+            return Location(loc.path, lineno)
+    return loc
+
+
+def _top_key_line(ctx, rel: str, section: str, key: str) -> Location:
+    src = next((s for s in ctx.sources if s.path == rel and s.text), None)
+    if src is None:
+        return Location(rel)
+    in_section = False
+    for lineno, line in enumerate(src.text.splitlines(), 1):
+        if re.match(rf"^{re.escape(section)}\s*:", line):
+            in_section = True
+        elif in_section and re.match(r"^\S", line):
+            in_section = False
+        elif in_section and re.match(rf"^\s+{re.escape(key)}\s*:", line):
+            return Location(rel, lineno)
+    return Location(rel)
+
+
+@check("CMP015", "env_file not found", "medium", "availability", STABILITY,
+       "Create the file, or keep a `.env.example` beside it and document it as a deploy-time file.")
+def missing_env_file(ctx, spec):
+    platform = _platform(ctx)
+    for _, env, prod in _loaded_envs(ctx):
+        for missing in env.project.missing_env_files:
+            rel = platform.rel(missing.path) or missing.path
+            example = os.path.exists(missing.path + ".example") or os.path.exists(
+                os.path.join(os.path.dirname(missing.path), ".env.example"))
+            deploy_time = prod and example
+            note = " (deploy-time file: its .env.example is in the repo)" if deploy_time else ""
+            yield spec.finding(ctx, f"{env.name}: {missing.service} env_file {rel} is absent{note}",
+                               [missing.location], severity="info" if deploy_time else None)
+
+
+@check("CMP016", "Variable used but documented nowhere", "medium", "reproducibility", STABILITY,
+       "Add the variable to .env.example (with a placeholder) so a deploy knows to set it.")
+def undocumented_variable(ctx, spec):
+    documented = _documented_vars(_platform(ctx).root)
+    for _, env, _ in _loaded_envs(ctx):
+        names = []
+        for warning in env.project.warnings:
+            m = re.match(r'The "([^"]+)" variable is not set', warning)
+            if m and m.group(1) not in documented and m.group(1) not in names:
+                names.append(m.group(1))
+        if names:
+            yield spec.finding(ctx, f"{env.name}: {len(names)} variable(s) used, unset, and in no .env.example: "
+                                    + ", ".join(names), [Location(env.files[0])])
+
+
+def _documented_vars(root) -> set[str]:
+    names: set[str] = set()
+    for path in [root / ".env.example", *root.glob("config/*/.env.example"), *root.glob("*/.env.example")]:
+        try:
+            for line in path.read_text(encoding="utf-8").splitlines():
+                m = re.match(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=", line)
+                if m:
+                    names.add(m.group(1))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return names
+
+
+# -- across files -----------------------------------------------------------------------
+
+
+@check("XF001", "Production image built by no CI workflow", "blocker", "availability",
+       ("responsibilities", "build d'images via CI GitHub"),
+       "Pull the image under the name the CI pushes, or add the build to the service's workflow.")
+def prod_image_not_built(ctx, spec):
+    platform = _platform(ctx)
+    for _, env, prod in _loaded_envs(ctx):
+        if not prod:
+            continue
+        for name, svc in env.services.items():
+            image = svc.get("image")
+            if not image or svc.get("build") or not _is_own_image(platform, image):
+                continue
+            if not platform.images_for(image):
+                close = _closest_built(platform, image)
+                image = _raw_image(ctx, env, name)
+                unloaded = sorted({src.path for src in ctx.sources if src.kind == "ci_workflow" and not src.ok})
+                if close:
+                    yield spec.finding(ctx, f"{env.name}: {name} pulls {image}, which no workflow builds; CI pushes {close}",
+                                       [env.location(name, "image")])
+                elif unloaded:
+                    yield spec.finding(ctx, f"{env.name}: cannot tell which workflow builds {image}: "
+                                            f"{len(unloaded)} workflow(s) not loaded", [env.location(name, "image")],
+                                       severity="info", detail=", ".join(unloaded))
+                else:
+                    yield spec.finding(ctx, f"{env.name}: {name} pulls {image}, which no workflow builds",
+                                       [env.location(name, "image")])
+
+
+def _is_own_image(platform: Platform, image: str) -> bool:
+    """An image of the platform's own (its registry namespace), not a vendor image like mysql."""
+    ref = df_tool.parse_image_ref(str(image))
+    owners = {b.name.split("/")[1].lower() for b in platform.built_images if b.name.count("/") >= 2}
+    path = (ref.path or "").lower()
+    return bool(ref.registry) and any(path.startswith(o + "/") for o in owners) or \
+        any(path.endswith("/" + os.path.basename(s)) for s in platform.submodules)
+
+
+def _closest_built(platform: Platform, image: str) -> str | None:
+    last = df_tool.parse_image_ref(str(image)).path.rsplit("/", 1)[-1] if df_tool.parse_image_ref(str(image)).path else ""
+    for built in platform.built_images:
+        if built.name.rsplit("/", 1)[-1] == last:
+            return built.name
+    return None
+
+
+@check("XF002", "Production tag matches no tag the CI pushes", "high", "availability",
+       ("responsibilities", "build d'images via CI GitHub"),
+       "Use the tag scheme of docker/metadata-action in the workflow (for example `main-${IMAGE_TAG}` for `type=sha,prefix={{branch}}-`).")
+def prod_tag_not_pushed(ctx, spec):
+    platform = _platform(ctx)
+    for _, env, prod in _loaded_envs(ctx):
+        if not prod:
+            continue
+        for name, svc in env.services.items():
+            image = str(svc.get("image") or "")
+            builders = platform.images_for(image)
+            if not builders or svc.get("build"):
+                continue
+            raw_tag = _raw_image_tag(ctx, env, name) or (image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest")
+            patterns = [p for b in builders for p in b.tag_patterns]
+            if not any(ci_tool.tag_pattern_matches(raw_tag, p) for p in patterns):
+                yield spec.finding(
+                    ctx, f"{env.name}: {name} tag {raw_tag!r} matches none of {sorted({p.pattern for p in patterns})}",
+                    [env.location(name, "image"), builders[0].location])
+
+
+def _raw_image(ctx, env: Environment, name: str) -> str:
+    """The image as written (variables kept), for messages."""
+    for _, svc_name, raw in _raw_services(ctx, env):
+        if svc_name == name and isinstance(raw.get("image"), str):
+            return raw["image"]
+    return str((env.services.get(name) or {}).get("image") or "")
+
+
+def _raw_image_tag(ctx, env: Environment, name: str) -> str | None:
+    for _, svc_name, raw in _raw_services(ctx, env):
+        if svc_name == name and isinstance(raw.get("image"), str):
+            last = raw["image"].rsplit("/", 1)[-1]
+            if ":" in last:
+                return last.split(":", 1)[1].split("@")[0]
+            return "latest"
+    return None
+
+
+@check("XF003", "Build context or Dockerfile does not exist", "blocker", "infra-regression", COHERENCE,
+       "Point `build.context`/`build.dockerfile` at an existing folder and file (initialise the submodule if it is one).")
+def build_context_missing(ctx, spec):
+    platform = _platform(ctx)
+    for _, env, _ in _loaded_envs(ctx):
+        for name, svc in env.services.items():
+            build = svc.get("build")
+            if not isinstance(build, dict) or compose_tool._is_remote(str(build.get("context", ""))):
+                continue
+            context = str(build.get("context", ""))
+            rel = platform.rel(context) or context
+            if not os.path.isdir(context) or (rel in platform.submodules and not any(os.scandir(context))):
+                sub = next((sm for sm in platform.submodules if rel == sm or rel.startswith(sm + "/")), None)
+                if sub:  # SRC001 already blocks on the uninitialised submodule
+                    yield spec.finding(ctx, f"{env.name}: {name} builds from submodule {sub}, which is not initialised",
+                                       [env.location(name, "build")], severity="info",
+                                       remediation=f"run `git submodule update --init {sub}`")
+                else:
+                    yield spec.finding(ctx, f"{env.name}: {name} build context {rel} does not exist",
+                                       [env.location(name, "build")])
+                continue
+            dockerfile = platform.service_image(env, name).dockerfile
+            if dockerfile and not (platform.root / dockerfile).is_file():
+                yield spec.finding(ctx, f"{env.name}: {name} Dockerfile {dockerfile} does not exist",
+                                   [env.location(name, "build")])
+
+
+@check("XF004", "Dockerfile EXPOSE differs from the port the service listens on", "medium", "consistency",
+       CONTAINER_RULES, "Make EXPOSE, the command's port, compose `expose` and the nginx upstream say the same port.")
+def expose_mismatch(ctx, spec):
+    platform = _platform(ctx)
+    seen = set()
+    for _, env, _ in _loaded_envs(ctx):
+        for name in env.services:
+            stage = platform.final_stage(env, name)
+            listen = listen_port(platform, env, name)
+            if stage is None or listen is None or not stage.exposes:
+                continue
+            ports = {p for p, _ in stage.exposes if p}
+            if listen[0] not in ports:
+                dockerfile = platform.service_image(env, name).dockerfile
+                key = (dockerfile, listen[0])
+                if key in seen:
+                    continue
+                seen.add(key)
+                line = min(stage.expose_lines.values()) if stage.expose_lines else stage.line
+                yield spec.finding(
+                    ctx, f"{name}: {dockerfile} EXPOSE {sorted(ports)} but the service listens on {listen[0]} "
+                         f"({listen[1]}, {env.name})",
+                    [Location(dockerfile, line), env.location(name, "command")])
+
+
+@check("XF005", "Compose exposes a port the service does not listen on", "high", "availability", COHERENCE,
+       "Expose (and publish) the port the process listens on, or change the command's port.")
+def compose_port_mismatch(ctx, spec):
+    platform = _platform(ctx)
+    for _, env, _ in _loaded_envs(ctx):
+        for name, svc in env.services.items():
+            listen = listen_port(platform, env, name)
+            exposed = exposed_ports(svc)
+            if listen and exposed and listen[0] not in exposed:
+                yield spec.finding(ctx, f"{env.name}: {name} exposes {sorted(exposed)} but listens on {listen[0]} ({listen[1]})",
+                                   [env.location(name, "expose" if svc.get("expose") else "ports")])
+
+
+@check("XF006", "nginx sends traffic where nothing listens", "blocker", "availability", COHERENCE,
+       "Make each proxy_pass name a service of the same compose environment, on the port it listens on.")
+def nginx_upstream(ctx, spec):
+    platform = _platform(ctx)
+    for _, env, _ in _loaded_envs(ctx):
+        names = _aliases(env)
+        for name in env.services:
+            for conf_path, how in platform.nginx_for(env, name):
+                conf = platform.nginx.get(conf_path)
+                if conf is None:
+                    continue
+                for target in conf.proxy_targets():
+                    for host, port in target.endpoints():
+                        loc = Location(platform.rel(target.where.path) or conf_path, target.where.line)
+                        if host in ("localhost", "127.0.0.1", "::1") or "." in host:
+                            continue
+                        if host not in names:
+                            yield spec.finding(ctx, f"{env.name}: {conf_path} proxies to {host}:{port}, not a service of {env.name}",
+                                               [loc])
+                            continue
+                        svc_name = _service_of(env, host)
+                        listen = listen_port(platform, env, svc_name) if svc_name else None
+                        exposed = exposed_ports(env.services.get(svc_name) or {})
+                        if port and listen and port != listen[0]:
+                            yield spec.finding(ctx, f"{env.name}: {conf_path} proxies to {host}:{port} but {svc_name} listens on {listen[0]}",
+                                               [loc, env.location(svc_name, "command")], severity="high")
+                        elif port and exposed and port not in exposed and not listen:
+                            yield spec.finding(ctx, f"{env.name}: {conf_path} proxies to {host}:{port}, {svc_name} exposes {sorted(exposed)}",
+                                               [loc, env.location(svc_name, "expose")], severity="high")
+
+
+@check("XF007", "Environment value points at a host that is not a service", "high", "availability", COHERENCE,
+       "Use the compose service name as host (and its port), or an external address on purpose.")
+def env_host_unknown(ctx, spec):
+    platform = _platform(ctx)
+    for _, env, _ in _loaded_envs(ctx):
+        names = _aliases(env)
+        for name, svc in env.services.items():
+            for key, value in (svc.get("environment") or {}).items():
+                if not value:
+                    continue
+                hosts = [(m.group(2), m.group(3)) for m in _URL.finditer(str(value))]
+                hosts += [(m.group(1), m.group(2)) for m in _CONN_HOST.finditer(str(value))]
+                for host, port in hosts:
+                    if not host or "." in host or host in ("localhost", "127.0.0.1") or host in names:
+                        if host in names and port:
+                            target = _service_of(env, host)
+                            listen = listen_port(platform, env, target) if target else None
+                            if listen and int(port) != listen[0] and target != name:
+                                yield spec.finding(
+                                    ctx, f"{env.name}: {name} {key} reaches {host}:{port}; {target} listens on {listen[0]}",
+                                    [env.location(name, f"environment.{key}")], severity="medium")
+                        continue
+                    yield spec.finding(ctx, f"{env.name}: {name} {key} points at {host}, not a service of {env.name}",
+                                       [env.location(name, f"environment.{key}")])
+
+
+@check("XF008", "Healthcheck uses a tool the image lacks", "high", "availability", CONTAINER_RULES,
+       "Use a tool the image ships (wget on alpine/busybox, python -c on python images) or install it.")
+def healthcheck_tool_missing(ctx, spec):
+    platform = _platform(ctx)
+    for _, env, _ in _loaded_envs(ctx):
+        for name, svc in env.services.items():
+            test = (svc.get("healthcheck") or {}).get("test") or []
+            if not test or test[0] not in ("CMD", "CMD-SHELL"):
+                continue
+            words = test[1:] if test[0] == "CMD" else " ".join(map(str, test[1:])).split()
+            binary = next((w for w in words if w in ("curl", "wget")), None)
+            if binary is None:
+                continue
+            stage = platform.final_stage(env, name)
+            base = None
+            if stage is not None:
+                base = _root_base(platform, env, name, stage)
+            elif svc.get("image"):
+                base = str(svc["image"])
+            if base and df_tool.image_has_binary_guess(base, binary) is False:
+                yield spec.finding(ctx, f"{env.name}: {name} healthcheck runs {binary}, which {base} does not ship",
+                                   [_value_line(ctx, env.location(name, "healthcheck"), binary)])
+
+
+def _root_base(platform: Platform, env: Environment, name: str, stage: df_tool.Stage) -> str | None:
+    info = platform.dockerfiles.get(platform.service_image(env, name).dockerfile or "")
+    seen = 0
+    while stage is not None and stage.base_stage is not None and info is not None and seen < 20:
+        stage = info.stage(stage.base_stage)
+        seen += 1
+    return stage.base_ref if stage is not None else None
+
+
+@check("XF009", "TLS certificate not mounted into the proxy", "blocker", "availability", AVAILABILITY,
+       "Mount the Let's Encrypt folder (`./config/certbot/conf:/etc/letsencrypt`) into the proxy service.")
+def certificate_not_mounted(ctx, spec):
+    platform = _platform(ctx)
+    for _, env, prod in _loaded_envs(ctx):
+        for name, svc in env.services.items():
+            targets = [str(v.get("target", "")) for v in svc.get("volumes") or []]
+            for conf_path, _ in platform.nginx_for(env, name):
+                conf = platform.nginx.get(conf_path)
+                for cert in conf.certificates() if conf else []:
+                    if not any(cert.path == t or cert.path.startswith(t.rstrip("/") + "/") for t in targets):
+                        yield spec.finding(
+                            ctx, f"{env.name}: {name} runs {conf_path}, whose {cert.directive} {cert.path} is not mounted",
+                            [Location(platform.rel(cert.where.path) or conf_path, cert.where.line), env.location(name)],
+                            severity=None if prod else "medium")
+
+
+@check("XF010", "nginx config of a service not found", "medium", "consistency", COHERENCE,
+       "Keep the nginx config the proxy runs in the repo (mounted or COPY'd) so it can be reviewed.")
+def nginx_config_errors(ctx, spec):
+    platform = _platform(ctx)
+    for path, conf in platform.nginx.items():
+        for err in conf.errors:
+            yield spec.finding(ctx, f"{path}: {getattr(err, 'message', err)}",
+                               [Location(platform.rel(err.where.path) or path, err.where.line)] if getattr(err, "where", None)
+                               else [Location(path)], severity="high")
+        for inc in conf.missing_includes:
+            if not inc.target.startswith("/etc/nginx/"):
+                yield spec.finding(ctx, f"{path}: include {inc.target} not found",
+                                   [Location(platform.rel(inc.where.path) or path, inc.where.line)], severity="low")
