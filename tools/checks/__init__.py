@@ -8,3 +8,4 @@ from __future__ import annotations
 from tools.checks.registry import CHECKS, CheckContext, CheckSpec, check, run_checks  # noqa: F401
 from tools.checks import sources as _sources  # noqa: F401  (registers the source checks)
 from tools.checks import compose_checks as _compose  # noqa: F401,E402
+from tools.checks import conflicts as _conflicts  # noqa: F401,E402

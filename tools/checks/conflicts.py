@@ -1,0 +1,144 @@
+"""Conflicts between sources on the same fact, settled by the charter's priority list.
+
+Product's validated intentions (Notion) and the rules file state facts about the platform
+("healthcheck on every prod service", "never latest in production"); the repo files state
+what is actually there. When they disagree, the finding names both sides and the winner.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from agent.charter import fold
+from tools import dockerfile as df_tool
+from tools.checks.compose_checks import INTERNAL_PORTS, _has_healthcheck, _loaded_envs, _raw_image_tag
+from tools.checks.registry import check
+from tools.findings import Location
+
+Violation = tuple[str, Location]
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    pattern: re.Pattern
+    violations: Callable[[object], list[Violation]]
+
+
+def _latest_in_prod(ctx) -> list[Violation]:
+    out = []
+    for _, env, prod in _loaded_envs(ctx):
+        for name, svc in env.services.items() if prod else ():
+            if svc.get("image") and not svc.get("build") and df_tool.image_pin(svc["image"]) in ("latest", "untagged"):
+                out.append((f"{name} runs {svc['image']}", env.location(name, "image")))
+    return out
+
+
+def _no_healthcheck_in_prod(ctx) -> list[Violation]:
+    platform = ctx.models["platform"]
+    return [(f"{name} has no healthcheck", env.location(name))
+            for _, env, prod in _loaded_envs(ctx) if prod
+            for name in env.services if not _has_healthcheck(platform, env, name)]
+
+
+def _tag_not_main_sha(ctx) -> list[Violation]:
+    out = []
+    for _, env, prod in _loaded_envs(ctx):
+        for name, svc in env.services.items() if prod else ():
+            tag = _raw_image_tag(ctx, env, name)
+            own = svc.get("image") and "/" in str(svc["image"]) and "." in str(svc["image"]).split("/")[0]
+            if own and tag is not None and not tag.startswith("main-"):
+                out.append((f"{name} is tagged {tag!r}", env.location(name, "image")))
+    return out
+
+
+def _new_environment(ctx) -> list[Violation]:
+    out = []
+    from tools import ci as ci_tool
+
+    for wf in ctx.models["platform"].workflows.values():
+        for target in ci_tool.deploy_targets(wf) if wf.ok else []:
+            if target.environment and target.environment.lower() not in ("prod", "production", "main"):
+                out.append((f"CI job {target.job} deploys to {target.environment}", target.location))
+    for name, env in ctx.models["platform"].environments.items():
+        if re.search(r"stag|preprod|qa|uat", name, re.I):
+            out.append((f"compose environment {name}", Location(env.files[0])))
+    return out
+
+
+def _db_port_published(ctx) -> list[Violation]:
+    return [(f"{name} publishes {port.get('published')}:{port.get('target')}", env.location(name, "ports"))
+            for _, env, _ in _loaded_envs(ctx) for name, svc in env.services.items()
+            for port in svc.get("ports") or [] if int(port.get("target") or 0) in INTERNAL_PORTS]
+
+
+def _no_restart_in_prod(ctx) -> list[Violation]:
+    return [(f"{name} has no restart policy", env.location(name))
+            for _, env, prod in _loaded_envs(ctx) if prod
+            for name, svc in env.services.items() if not svc.get("restart")]
+
+
+CLAIMS = [
+    Claim("no-latest-in-prod", re.compile(r"pas de latest|jamais .?latest|no .?latest|never .?latest"), _latest_in_prod),
+    Claim("healthcheck-every-prod-service",
+          re.compile(r"healthcheck.{0,40}(chaque|tous les|every|each) service|(chaque|every|each) service.{0,60}healthcheck"),
+          _no_healthcheck_in_prod),
+    Claim("prod-tag-main-sha", re.compile(r"tagu\w* .?main-<sha>|tagged .?main-<sha>"), _tag_not_main_sha),
+    Claim("no-new-environment", re.compile(r"pas de (nouvel )?environnement|pas de staging|no staging|no new environment"),
+          _new_environment),
+    Claim("db-ports-private", re.compile(r"ports? de base de donnees.{0,40}jamais publi|database ports?.{0,40}never"),
+          _db_port_published),
+    Claim("restart-policy", re.compile(r"politique .?restart|restart policy"), _no_restart_in_prod),
+]
+
+
+def _statements(ctx) -> Iterator[tuple[str, int, str, Location]]:
+    """(who, priority, sentence, location) from the sources that state facts: intentions, rules."""
+    notion = next((s for s in ctx.sources if s.kind == "notion" and s.ok and "intention" in fold(s.path)), None)
+    if ctx.release is not None:
+        for intention in ctx.release.intentions:
+            if intention.validated:
+                for value in intention.fields.values():
+                    for sentence in re.split(r"\s*[;\n]\s*", value):
+                        yield (f"Notion {intention.id}", _rank(notion), sentence,
+                               Location(notion.path) if notion else Location("notion"))
+    for src in ctx.sources:
+        if src.kind == "rules" and src.ok and src.text:
+            for lineno, line in enumerate(src.text.splitlines(), 1):
+                if line.strip():
+                    yield ("rules file", _rank(src), line.strip(" -*"), Location(src.path))
+
+
+def _rank(src) -> int:
+    return src.priority if src is not None and src.priority else 99
+
+
+@check("XF011", "Sources disagree on a fact", "high", "charter", ("priority", "priorite est la suivante"),
+       "Change the losing side to match the winner, or ask Product to change the winning source.")
+def source_conflicts(ctx, spec):
+    repo_rank = min((s.priority for s in ctx.sources if s.kind in ("compose", "dockerfile", "ci_workflow") and s.priority),
+                    default=99)
+    reported = set()
+    for who, rank, sentence, where in _statements(ctx):
+        folded = fold(sentence)
+        for claim in CLAIMS:
+            if (who, claim.key) in reported or not claim.pattern.search(folded):
+                continue
+            violations = claim.violations(ctx)
+            if not violations:
+                continue
+            reported.add((who, claim.key))
+            source_wins = rank < repo_rank
+            winner = f"{who} wins" if source_wins else "the repo files win"
+            sides = "; ".join(v for v, _ in violations[:6])
+            yield spec.finding(
+                ctx,
+                f"{who} (priority {rank if rank < 99 else '-'}) says '{sentence[:120]}' but the repo files "
+                f"(priority {repo_rank if repo_rank < 99 else '-'}) disagree: {winner}",
+                [*(loc for _, loc in violations[:6]), where],
+                detail=f"{claim.key}: {sides}",
+                severity=None if source_wins else "info",
+                remediation=None if source_wins else
+                "The repo wins by the charter's priority; align the lower-priority source or confirm with Product.",
+            )
