@@ -41,6 +41,13 @@ class ReviewFmt(str, Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
+    sarif = "sarif"
+
+
+class CatalogueFmt(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
 
 
 RepoOpt = typer.Option(None, "--repo", help="Platform root (default: the git root above the current directory).")
@@ -113,10 +120,81 @@ def review(
         render.dump_json(session.brief())
     elif fmt is ReviewFmt.markdown:
         sys.stdout.write(render.review_markdown(session))
+    elif fmt is ReviewFmt.sarif:
+        render.dump_json(render.review_sarif(session))
     else:
         render.print_review(session)
     if session.verdict != "GO":
         raise typer.Exit(1)
+
+
+@app.command()
+def checks(
+    repo: Optional[Path] = RepoOpt,
+    fmt: CatalogueFmt = typer.Option(CatalogueFmt.text, "--format"),
+) -> None:
+    """The check catalogue: id, severity, category, charter clause, remediation."""
+    from agent import render
+    from agent.config import load_config
+    from agent.session import discover_charter, resolve_repo
+    from agent.charter import parse_charter
+
+    root = resolve_repo(repo)
+    charter_path, _ = discover_charter(root, None, load_config(root)[0])
+    parsed = parse_charter(charter_path)
+    if fmt is CatalogueFmt.json:
+        render.dump_json(render.catalogue(parsed))
+    elif fmt is CatalogueFmt.markdown:
+        sys.stdout.write(render.catalogue_markdown(parsed))
+    else:
+        render.print_catalogue(parsed)
+
+
+@app.command()
+def compose(
+    env: Optional[str] = typer.Option(None, "--env", help="Environment (default: every one)."),
+    service: Optional[str] = typer.Option(None, "--service", help="Only this service."),
+    repo: Optional[Path] = RepoOpt,
+    config: Optional[Path] = ConfigOpt,
+    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+) -> None:
+    """The effective compose model of an environment, as `docker compose config` computes it (secrets redacted)."""
+    from agent import render
+
+    session = _session(repo, None, config, run_checks=False)
+    render.print_compose(session.platform(), env, service, json_out=fmt is Fmt.json)
+
+
+dockerfile_app = typer.Typer(help="Dockerfile views.", no_args_is_help=True)
+app.add_typer(dockerfile_app, name="dockerfile")
+
+
+@dockerfile_app.command("diff")
+def dockerfile_diff(
+    service: str = typer.Argument(..., help="Compose service, submodule, or Dockerfile path."),
+    from_rev: str = typer.Option(..., "--from", help="Revision in the service's repository (submodule)."),
+    to_rev: Optional[str] = typer.Option(None, "--to", help="Revision (default: the working tree)."),
+    repo: Optional[Path] = RepoOpt,
+    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+) -> None:
+    """Instruction-level, stage-aware diff of a service's Dockerfile between two revisions, plus the unified diff."""
+    from agent import render
+
+    session = _session(repo, None, None, run_checks=False)
+    diffs = session.dockerfile_diffs(service, from_rev, to_rev)
+    render.print_dockerfile_diffs(diffs, json_out=fmt is Fmt.json)
+
+
+@app.command()
+def ci(
+    repo: Optional[Path] = RepoOpt,
+    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+) -> None:
+    """Every CI workflow: triggers, jobs, images built and their tags, deploy steps, secrets, schema issues."""
+    from agent import render
+
+    session = _session(repo, None, None, run_checks=False)
+    render.print_ci(session.ci_summaries(), json_out=fmt is Fmt.json)
 
 
 @example_app.command("init")

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from agent.charter import Charter
@@ -184,3 +186,191 @@ def review_markdown(session: Session) -> str:
         out.append(f"- note: {note}")
     out += ["", f"**Verdict: {session.verdict}**", ""]
     return "\n".join(out)
+
+
+# -- SARIF --------------------------------------------------------------------------
+
+SARIF_LEVEL = {"blocker": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+# GitHub code scanning ranks security alerts by this score (0-10).
+SECURITY_SCORE = {"blocker": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
+
+
+def review_sarif(session: Session) -> dict:
+    """SARIF 2.1.0: one rule per check of the catalogue, one result per finding (GitHub code scanning)."""
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+
+    from tools.checks import CHECKS
+
+    try:
+        tool_version = version("devops-agent")
+    except PackageNotFoundError:  # running from a source tree
+        tool_version = "0.0.0"
+    ids = list(CHECKS)
+    rules = []
+    for spec in CHECKS.values():
+        tags = [spec.category, "devops-agent"] + (["security"] if spec.category == "security" else [])
+        rules.append({
+            "id": spec.id,
+            "name": "".join(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", spec.title) if w),
+            "shortDescription": {"text": spec.title},
+            "fullDescription": {"text": f"{spec.title}. Charter: {spec.clause_text(session.charter)}"},
+            "help": {"text": spec.remediation, "markdown": f"**Fix:** {spec.remediation}\n\n"
+                                                            f"**Charter clause:** {spec.clause_text(session.charter)}"},
+            "defaultConfiguration": {"level": SARIF_LEVEL[spec.severity]},
+            "properties": {"tags": tags, "severity": spec.severity, "category": spec.category,
+                           "security-severity": SECURITY_SCORE[spec.severity]},
+        })
+    fallback = _charter_uri(session)
+    results = []
+    for f in session.findings:
+        locations = []
+        for loc in f.locations:
+            if loc.path.startswith(("/", "<", "notion:")) or ".." in loc.path.split("/"):
+                continue
+            physical = {"artifactLocation": {"uri": loc.path, "uriBaseId": "%SRCROOT%"}}
+            if loc.line:
+                physical["region"] = {"startLine": loc.line}
+            locations.append({"physicalLocation": physical})
+        if not locations and fallback:
+            locations.append({"physicalLocation": {"artifactLocation": {"uri": fallback, "uriBaseId": "%SRCROOT%"}}})
+        fingerprint = hashlib.sha256(f"{f.id}|{f.title}|{f.locations[0] if f.locations else ''}".encode()).hexdigest()
+        text = f.title + (f" — {f.detail}" if f.detail else "") + f". Fix: {f.remediation}"
+        results.append({
+            "ruleId": f.id, "ruleIndex": ids.index(f.id) if f.id in ids else -1,
+            "level": SARIF_LEVEL[f.severity], "message": {"text": text},
+            "locations": locations,
+            "partialFingerprints": {"devopsAgentFinding/v1": fingerprint},
+            "properties": {"severity": f.severity, "category": f.category, "clause": f.clause},
+        })
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "devops-agent", "version": tool_version,
+                                "informationUri": "https://github.com/devops-agent/devops-agent", "rules": rules}},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": session.root.as_uri() + "/"}},
+            "automationDetails": {"id": f"devops-agent/review/{session.charter.role}"},
+            "results": results,
+            "properties": {"verdict": session.verdict},
+        }],
+    }
+
+
+def _charter_uri(session: Session) -> str | None:
+    try:
+        return Path(session.charter.path).resolve().relative_to(session.root).as_posix()
+    except ValueError:
+        return None
+
+
+# -- check catalogue ----------------------------------------------------------------
+
+
+def catalogue(charter: Charter | None) -> list[dict]:
+    from tools.checks import CHECKS
+
+    return [{"id": s.id, "title": s.title, "severity": s.severity, "category": s.category,
+             "clause": s.clause_text(charter), "remediation": s.remediation} for s in CHECKS.values()]
+
+
+def catalogue_markdown(charter: Charter | None) -> str:
+    rows = catalogue(charter)
+    out = ["# Check catalogue", "",
+           "Generated from the code by `devops-agent checks --format markdown`; do not edit by hand.", "",
+           f"{len(rows)} checks. Severity is the default; a check may lower it (for example in dev) or raise it "
+           "(when a validated intention asks for the fact).", "",
+           "| id | severity | category | title | charter clause | remediation |",
+           "| --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        out.append(f"| {r['id']} | {r['severity']} | {r['category']} | {_md_cell(r['title'])} | "
+                   f"{_md_cell(r['clause'])} | {_md_cell(r['remediation'])} |")
+    return "\n".join(out) + "\n"
+
+
+def print_catalogue(charter: Charter | None) -> None:
+    from rich.table import Table
+
+    table = Table(box=None, show_edge=False, header_style="bold")
+    for col in ("id", "severity", "category", "title"):
+        table.add_column(col, overflow="fold")
+    rows = catalogue(charter)
+    for r in rows:
+        table.add_row(r["id"], f"[{SEVERITY_STYLE[r['severity']]}]{r['severity']}[/]", r["category"], _escape(r["title"]))
+    con = console()
+    con.print(f"[bold]{len(rows)} checks[/]")
+    con.print(table)
+
+
+# -- views ---------------------------------------------------------------------------
+
+
+def print_compose(platform, env_name: str | None, service: str | None, json_out: bool) -> None:
+    from agent.errors import UserError
+    from tools.compose import redacted
+
+    names = [env_name] if env_name else list(platform.environments)
+    for name in names:
+        if name not in platform.environments:
+            raise UserError(f"unknown environment {name!r}",
+                            f"use one of: {', '.join(platform.environments) or 'none'} (see environments in .devops-agent.yaml)")
+        env = platform.environments[name]
+        if env.error is not None:
+            raise env.error
+    if json_out:
+        out = {}
+        for name in names:
+            model = redacted(platform.environments[name].project.model)
+            if service:
+                if service not in model.get("services", {}):
+                    raise UserError(f"no service {service!r} in {name}",
+                                    f"use one of: {', '.join(model.get('services', {}))}")
+                model = model["services"][service]
+            out[name] = model
+        dump_json(out[names[0]] if env_name else out)
+        return
+    import yaml
+
+    con = console()
+    for name in names:
+        env = platform.environments[name]
+        model = redacted(env.project.model)
+        if service:
+            model = {"services": {service: model.get("services", {}).get(service)}}
+        con.print(f"[bold]{name}[/]: docker compose {' '.join('-f ' + f for f in env.files)} config")
+        con.print(_escape(yaml.safe_dump(model, sort_keys=False, allow_unicode=True)))
+
+
+def print_dockerfile_diffs(diffs: list, json_out: bool) -> None:
+    if json_out:
+        dump_json([d.to_dict() for d in diffs])
+        return
+    con = console()
+    for diff in diffs:
+        con.print(f"[bold]{diff.new.path}[/] {diff.from_rev} -> {diff.to_rev or 'worktree'}")
+        for line in diff.summary() or ["no change"]:
+            con.print(f"  {_escape(line)}")
+        if diff.unified:
+            con.print(_escape(diff.unified), highlight=False)
+
+
+def print_ci(summaries: list[dict], json_out: bool) -> None:
+    if json_out:
+        dump_json(summaries)
+        return
+    con = console()
+    for wf in summaries:
+        con.print(f"[bold]{wf['path']}[/]  {wf.get('name') or ''}")
+        for event, trig in (wf.get("triggers") or {}).items():
+            branches = ", ".join(trig.get("branches") or []) or "any branch"
+            con.print(f"  on {event}: {branches}")
+        for job in wf.get("jobs") or []:
+            cond = f"  if {job['if']}" if job.get("if") else ""
+            con.print(_escape(f"  job {job['id']}{cond}"))
+        for image in wf.get("images") or []:
+            tags = ", ".join(t["pattern"] for t in image.get("tag_patterns") or [])
+            con.print(_escape(f"  builds {image['name']} [{tags}]{' (pushed)' if image.get('pushed') else ''}"))
+        for deploy in wf.get("deploys") or []:
+            con.print(f"  deploys ({deploy.get('kind')}) to {deploy.get('environment') or '?'} in job {deploy.get('job')}")
+        for issue in wf.get("schema_issues") or []:
+            con.print(f"  [red]schema[/] {_escape(str(issue))}")

@@ -81,6 +81,30 @@ class Session:
                                             platform_repository=self.config.github_repository)
         return self._platform
 
+    def dockerfile_diffs(self, service: str, from_rev: str, to_rev: str | None) -> list:
+        from tools.dockerfile import diff_service_dockerfile
+
+        platform = self.platform()
+        paths = platform.dockerfiles_of(service)
+        if not paths:
+            known = sorted({s for e in platform.environments.values() for s in e.services})
+            raise UserError(f"no Dockerfile found for {service!r}",
+                            f"name a compose service ({', '.join(known) or 'none'}) or a Dockerfile path")
+        out = []
+        for path in paths:
+            sub, inner = platform.repo_of(path)
+            out.append(diff_service_dockerfile(self.root / sub if sub else self.root, inner, from_rev, to_rev))
+        return out
+
+    def ci_summaries(self) -> list[dict]:
+        from tools import ci as ci_tool
+        from tools.platform import _workflow_repo
+
+        platform = self.platform()
+        return [ci_tool.summary(wf, repository=platform.submodules.get(_workflow_repo(path))
+                                or self.config.github_repository)
+                for path, wf in platform.workflows.items()]
+
     @property
     def verdict(self) -> str:
         if any(s.blocking for s in self.sources) or any(f.severity == "blocker" for f in self.findings):

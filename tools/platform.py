@@ -133,6 +133,29 @@ class Platform:
                         out.append((rel, "COPY in " + (image.dockerfile or "")))
         return out
 
+    def dockerfiles_of(self, service: str) -> list[str]:
+        """Dockerfiles behind a compose service (any environment), a submodule, or a Dockerfile path."""
+        if service in self.dockerfiles:
+            return [service]
+        found: dict[str, None] = {}
+        for env in self.environments.values():
+            if service in env.services:
+                path = self.service_image(env, service).dockerfile
+                if path:
+                    found[path] = None
+        if not found:
+            for path in self.dockerfiles:
+                if path.startswith(service.rstrip("/") + "/"):
+                    found[path] = None
+        return list(found)
+
+    def repo_of(self, rel_path: str) -> tuple[str | None, str]:
+        """(submodule path or None, path inside that repo) of a platform-relative path."""
+        for sub in sorted(self.submodules, key=len, reverse=True):
+            if rel_path.startswith(sub + "/"):
+                return sub, rel_path[len(sub) + 1:]
+        return None, rel_path
+
     def rel(self, path: str) -> str | None:
         """A path as compose resolved it (absolute), made repo-relative; None when outside the repo."""
         try:
