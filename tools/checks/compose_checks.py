@@ -149,7 +149,7 @@ def _validated_mentions(ctx, *words: str) -> list:
        "Fix the compose file or set the variable it requires, then run `docker compose config` to confirm.")
 def compose_not_loaded(ctx, spec):
     for env in _platform(ctx).environments.values():
-        if env.error is not None:
+        if env.error is not None and not _UNDEFINED_DEP.search(env.error.problem):
             err = env.error
             yield spec.finding(ctx, f"{env.name}: {err.problem}",
                                [Location(err.path or env.files[0], err.line_no)])
@@ -195,12 +195,15 @@ def invalid_image(ctx, spec):
 @check("CMP005", "depends_on names a service that does not exist", "blocker", "availability", STABILITY,
        "Name a service of the same environment, or remove the dependency.")
 def depends_on_unknown(ctx, spec):
-    for _, env, _ in _loaded_envs(ctx):
-        for name, svc in env.services.items():
-            for target in svc.get("depends_on") or {}:
-                if target not in env.services:
-                    yield spec.finding(ctx, f"{env.name}: {name} depends on unknown service {target}",
-                                       [env.location(name, f"depends_on.{target}")])
+    # Compose itself refuses to load such a file: the environment's load error says which.
+    for env in _platform(ctx).environments.values():
+        m = _UNDEFINED_DEP.search(env.error.problem) if env.error is not None else None
+        if m:
+            yield spec.finding(ctx, f"{env.name}: {m.group(1)} depends on unknown service {m.group(2)}",
+                               [Location(env.error.path or env.files[0], env.error.line_no)])
+
+
+_UNDEFINED_DEP = re.compile(r'service "([^"]+)" depends on undefined service "([^"]+)"')
 
 
 @check("CMP006", "depends_on does not wait for a healthy target", "medium", "availability", CONTAINER_RULES,
