@@ -234,7 +234,8 @@ def review_sarif(session: Session) -> dict:
             locations.append({"physicalLocation": physical})
         if not locations and fallback:
             locations.append({"physicalLocation": {"artifactLocation": {"uri": fallback, "uriBaseId": "%SRCROOT%"}}})
-        fingerprint = hashlib.sha256(f"{f.id}|{f.title}|{f.locations[0] if f.locations else ''}".encode()).hexdigest()
+        fingerprint = hashlib.sha256(
+            f"{f.id}|{f.title}|{f.detail}|{','.join(map(str, f.locations))}".encode()).hexdigest()
         text = f.title + (f" — {f.detail}" if f.detail else "") + f". Fix: {f.remediation}"
         results.append({
             "ruleId": f.id, "ruleIndex": ids.index(f.id) if f.id in ids else -1,

@@ -122,23 +122,24 @@ def source_conflicts(ctx, spec):
     reported = set()
     for who, rank, sentence, where in _statements(ctx):
         folded = fold(sentence)
-        for claim in CLAIMS:
-            if (who, claim.key) in reported or not claim.pattern.search(folded):
-                continue
-            violations = claim.violations(ctx)
-            if not violations:
-                continue
-            reported.add((who, claim.key))
-            source_wins = rank < repo_rank
-            winner = f"{who} wins" if source_wins else "the repo files win"
-            sides = "; ".join(v for v, _ in violations[:6])
-            yield spec.finding(
-                ctx,
-                f"{who} (priority {rank if rank < 99 else '-'}) says '{sentence[:120]}' but the repo files "
-                f"(priority {repo_rank if repo_rank < 99 else '-'}) disagree: {winner}",
-                [*(loc for _, loc in violations[:6]), where],
-                detail=f"{claim.key}: {sides}",
-                severity=None if source_wins else "info",
-                remediation=None if source_wins else
-                "The repo wins by the charter's priority; align the lower-priority source or confirm with Product.",
-            )
+        claims = [c for c in CLAIMS if (who, c.key) not in reported and c.pattern.search(folded)]
+        found = [(c.key, v) for c in claims for v in c.violations(ctx)]
+        if not found:
+            continue
+        reported.update((who, c.key) for c in claims)
+        source_wins = rank < repo_rank
+        winner = f"{who} wins" if source_wins else "the repo files win"
+        keys = sorted({k for k, _ in found})
+        unique: dict[tuple, str] = {}
+        for _, (text, loc) in found:
+            unique.setdefault((loc.path, loc.line), text)
+        yield spec.finding(
+            ctx,
+            f"{who} (priority {rank if rank < 99 else '-'}) says '{sentence[:120]}' but the repo files "
+            f"(priority {repo_rank if repo_rank < 99 else '-'}) disagree: {winner}",
+            [*(Location(p, l) for p, l in list(unique)[:6]), where],
+            detail=f"{', '.join(keys)}: " + "; ".join(list(unique.values())[:6]),
+            severity=None if source_wins else "info",
+            remediation=None if source_wins else
+            "The repo wins by the charter's priority; align the lower-priority source or confirm with Product.",
+        )

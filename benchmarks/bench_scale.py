@@ -1,0 +1,103 @@
+"""How `review` scales: generated platforms of N services, N Dockerfiles and N CI workflows.
+
+Run: python benchmarks/bench_scale.py [--sizes 10 50 200] [--runs 5]
+Prints the median time of a full review session (sources, compose, Dockerfiles, CI, nginx, checks,
+hadolint) and ms per service. Target: 200 services in <= 5 s, roughly linear.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHARTER = """# Agent: DevOps Engineer (Generated)
+
+## Sources de vérité (à charger)
+- Docker: `docker-compose.yml`, `docker-compose.prod.yml`.
+- Dockerfiles: dans chaque service.
+- CI/CD: workflows GitHub Actions par service.
+
+## Priorité des sources
+1. Fichiers du repo (docker-compose*, Dockerfiles, workflows CI)
+"""
+
+WORKFLOW = """name: CI
+on:
+  push:
+    branches: [main]
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - id: meta
+        uses: docker/metadata-action@v5
+        with:
+          images: ghcr.io/acme/{name}
+          tags: |
+            type=sha,prefix={{{{branch}}}}-
+      - uses: docker/build-push-action@v5
+        with:
+          context: .
+          push: true
+          tags: ${{{{ steps.meta.outputs.tags }}}}
+"""
+
+
+def generate(root: Path, n: int) -> Path:
+    (root / ".codex/agents").mkdir(parents=True)
+    (root / ".codex/agents/devops-engineer.md").write_text(CHARTER)
+    (root / ".devops-agent.yaml").write_text(
+        "environments:\n  dev: [docker-compose.yml]\n  prod: [docker-compose.prod.yml]\n"
+        "extra_globs:\n  dockerfile: ['svc-*/Dockerfile']\n  ci_workflow: ['svc-*/.github/workflows/*.yml']\n")
+    dev, prod = ["services:"], ["services:"]
+    for i in range(n):
+        name = f"svc-{i:03d}"
+        d = root / name
+        (d / ".github/workflows").mkdir(parents=True)
+        port = 8000 + i
+        (d / "Dockerfile").write_text(
+            f"FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nUSER app\nEXPOSE {port}\n"
+            f'CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "{port}"]\n')
+        (d / ".dockerignore").write_text(".git\n")
+        (d / ".github/workflows/ci.yml").write_text(WORKFLOW.format(name=name))
+        dep = f"\n    depends_on: [svc-{i - 1:03d}]" if i else ""
+        dev.append(f"  {name}:\n    build: ./{name}\n    expose: ['{port}']{dep}")
+        prod.append(f"  {name}:\n    image: ghcr.io/acme/{name}:main-${{TAG:-abc1234}}\n    restart: unless-stopped\n"
+                    f"    expose: ['{port}']\n    healthcheck:\n      test: ['CMD', 'python', '-c', 'print(1)']{dep}")
+    (root / "docker-compose.yml").write_text("\n".join(dev) + "\n")
+    (root / "docker-compose.prod.yml").write_text("\n".join(prod) + "\n")
+    return root
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 200])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    from agent.session import open_session
+
+    work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    try:
+        for n in args.sizes:
+            root = generate(work / f"p{n}", n)
+            times = []
+            for _ in range(args.runs):
+                t0 = time.perf_counter()
+                session = open_session(root)
+                session.platform().hadolint.result()  # the review waits for hadolint too
+                times.append(time.perf_counter() - t0)
+            med = statistics.median(times)
+            print(f"{n:4d} services: median {med * 1000:8.1f} ms  ({med * 1000 / n:6.2f} ms/service, "
+                  f"{len(session.sources)} sources, {len(session.findings)} findings)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
