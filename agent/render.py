@@ -253,6 +253,11 @@ def review_sarif(session: Session) -> dict:
             "originalUriBaseIds": {"%SRCROOT%": {"uri": session.root.as_uri() + "/"}},
             "automationDetails": {"id": f"devops-agent/review/{session.charter.role}"},
             "results": results,
+            # A check that could not run is reported, never skipped silently.
+            "invocations": [{
+                "executionSuccessful": not session.notes,
+                "toolExecutionNotifications": [{"level": "warning", "message": {"text": n}} for n in session.notes],
+            }],
             "properties": {"verdict": session.verdict},
         }],
     }
