@@ -14,12 +14,13 @@ class GitError(RuntimeError):
     """A git command failed; the message carries git's own stderr."""
 
 
-def run_git(args: list[str], cwd: Path | str, check: bool = True, env: dict | None = None) -> str:
+def run_git(args: list[str], cwd: Path | str, check: bool = True, env: dict | None = None,
+            input_text: str | None = None) -> str:
     full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
     if env:
         full_env.update(env)
     proc = subprocess.run(
-        [*_BASE, *args], cwd=str(cwd), capture_output=True, text=True, env=full_env
+        [*_BASE, *args], cwd=str(cwd), capture_output=True, text=True, env=full_env, input=input_text
     )
     if check and proc.returncode != 0:
         msg = (proc.stderr or proc.stdout).strip().splitlines()
