@@ -380,3 +380,77 @@ def print_ci(summaries: list[dict], json_out: bool) -> None:
             con.print(f"  deploys ({deploy.get('kind')}) to {deploy.get('environment') or '?'} in job {deploy.get('job')}")
         for issue in wf.get("schema_issues") or []:
             con.print(f"  [red]schema[/] {_escape(str(issue))}")
+
+
+# -- the gate --------------------------------------------------------------------------
+
+
+def proposal_dict(rec, approvals=None) -> dict:
+    data = {"id": rec.id, "hash": rec.hash, "short_hash": rec.hash[:8], "status": rec.status,
+            "created_at": rec.created_at, "meta": rec.meta, "targets": rec.targets, "services": rec.services,
+            "refusals": rec.refusals, "applied_commits": rec.applied_commits, "rollback_commits": rec.rollback_commits}
+    if approvals is not None:
+        data["approvals"] = [{"id": a.id, "approver": a.approver, "method": a.method, "created_at": a.created_at,
+                              "expires_at": a.expires_at, "revoked": a.revoked, "hash": a.hash} for a in approvals]
+    return data
+
+
+def print_proposal_result(rec, json_out: bool) -> None:
+    if json_out:
+        dump_json(proposal_dict(rec))
+        return
+    con = console()
+    if rec.status == "refused":
+        con.print(f"[bold red]refused[/] {rec.id}")
+        for r in rec.refusals:
+            con.print(f"  - {r['rule']}: {_escape(r['message'])}\n    charter: {_escape(r['clause'])}")
+        return
+    con.print(f"[bold green]proposed[/] {rec.id}  hash {rec.hash[:8]}  targets "
+              f"{', '.join(t['path'] for t in rec.targets)}  services {', '.join(rec.services) or '-'}")
+    con.print(f"next: Product runs `devops-agent approve {rec.id}` and types {rec.hash[:8]}")
+
+
+def print_proposals(recs, json_out: bool) -> None:
+    if json_out:
+        dump_json([proposal_dict(r) for r in recs])
+        return
+    from rich.table import Table
+
+    table = Table(box=None, show_edge=False, header_style="bold")
+    for col in ("id", "status", "hash", "targets", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in recs:
+        table.add_row(r.id, r.status, r.hash[:8], _escape(", ".join(t["path"] for t in r.targets) or "-"),
+                      _escape(r.meta.get("reason", "")[:60]))
+    console().print(table)
+
+
+def print_proposal(rec, approvals, json_out: bool) -> None:
+    if json_out:
+        data = proposal_dict(rec, approvals)
+        data["diff"] = rec.diff
+        dump_json(data)
+        return
+    con = console()
+    con.print(f"[bold]{rec.id}[/]  {rec.status}  hash {rec.hash}")
+    for key in ("reason", "risk", "rollback", "type", "scope", "intention"):
+        if rec.meta.get(key):
+            con.print(f"  {key:9} {_escape(str(rec.meta[key]))}")
+    con.print(f"  targets   {_escape(', '.join(t['path'] for t in rec.targets) or '-')}")
+    con.print(f"  services  {', '.join(rec.services) or '-'}")
+    verdict = "refused" if rec.refusals else "allowed by the charter's policy"
+    con.print(f"  policy    {verdict}")
+    for r in rec.refusals:
+        con.print(f"    - {r['rule']}: {_escape(r['message'])} ({_escape(r['clause'])})")
+    for a in approvals:
+        con.print(f"  approval  {a.id} by {_escape(a.approver)} ({a.method}) until {a.expires_at}"
+                  + (" REVOKED" if a.revoked else ""))
+    con.print(_escape(rec.diff), highlight=False)
+
+
+def confirm_hash(rec, short: str) -> str:
+    """Show what is being approved and read the typed short hash from the terminal."""
+    print_proposal(rec, [], json_out=False)
+    sys.stdout.write(f"\nApprove exactly this content? Type its short hash ({short}) to approve: ")
+    sys.stdout.flush()
+    return sys.stdin.readline()
