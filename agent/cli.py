@@ -44,6 +44,11 @@ class ReviewFmt(str, Enum):
     sarif = "sarif"
 
 
+class MdFmt(str, Enum):
+    markdown = "markdown"
+    json = "json"
+
+
 class CatalogueFmt(str, Enum):
     text = "text"
     json = "json"
@@ -349,6 +354,82 @@ def product_key_init(
     path, fingerprint = keys.init_product_key(out, gate.store, force=force)
     gate.audit.append("product-key", "product", {"fingerprint": fingerprint})
     typer.echo(f"Product key written to {path} (fingerprint {fingerprint}); keep it away from the DevOps role")
+
+
+release_app = typer.Typer(help="Release deliverables and the delivery gate.", no_args_is_help=True)
+app.add_typer(release_app, name="release")
+
+
+@release_app.command("check")
+def release_check(repo: Optional[Path] = RepoOpt, fmt: Fmt = typer.Option(Fmt.text, "--format")) -> None:
+    """The review's verdict plus open delivery blocks (exit 0 GO, 1 NO-GO)."""
+    from agent import render
+
+    gate = _gate(repo)
+    session = gate.session(run_checks=True)
+    blocks = gate.store.open_blocks()
+    verdict = "NO-GO" if session.verdict != "GO" or blocks else "GO"
+    render.print_release_check(session, blocks, verdict, json_out=fmt is Fmt.json)
+    if verdict != "GO":
+        raise typer.Exit(1)
+
+
+@release_app.command("checklist")
+def release_checklist(
+    repo: Optional[Path] = RepoOpt,
+    env: Optional[str] = typer.Option(None, "--env", help="Production environment (default: prod)."),
+    fmt: MdFmt = typer.Option(MdFmt.markdown, "--format"),
+) -> None:
+    """Per service: image and tag, env vars, volumes and migrations, healthchecks, deploy steps, rollbacks."""
+    from agent import render
+    from tools import deliverables
+
+    gate = _gate(repo)
+    cl = deliverables.checklist(gate.session(run_checks=True), gate.store, env)
+    if fmt is MdFmt.json:
+        render.dump_json(render.asdict_deep(cl))
+    else:
+        sys.stdout.write(render.checklist_markdown(cl))
+
+
+@release_app.command("notes")
+def release_notes(repo: Optional[Path] = RepoOpt, fmt: MdFmt = typer.Option(MdFmt.markdown, "--format")) -> None:
+    """Production notes: each applied change since the last release tag, with its reason, risk and rollback."""
+    from agent import render
+    from tools import deliverables
+
+    gate = _gate(repo)
+    data = deliverables.notes(gate.session(), gate.store)
+    if fmt is MdFmt.json:
+        render.dump_json(data)
+    else:
+        sys.stdout.write(render.notes_markdown(data))
+
+
+@app.command()
+def block(
+    reason: str = typer.Option(..., "--reason", help="The availability, security or infra-regression risk."),
+    key: Optional[Path] = typer.Option(None, "--key", help="The Product key."),
+    repo: Optional[Path] = RepoOpt,
+) -> None:
+    """Block the delivery (a Product decision, approved like a proposal)."""
+    from agent import render
+
+    b = _gate(repo).block(reason, key_path=key, confirm=render.confirm_code)
+    typer.echo(f"delivery blocked ({b.get('id')}): {reason}")
+
+
+@app.command()
+def unblock(
+    block_id: str = typer.Argument(..., help="Block id (see `release check`)."),
+    key: Optional[Path] = typer.Option(None, "--key", help="The Product key."),
+    repo: Optional[Path] = RepoOpt,
+) -> None:
+    """Lift a delivery block (a Product decision)."""
+    from agent import render
+
+    _gate(repo).unblock(block_id, key_path=key, confirm=render.confirm_code)
+    typer.echo(f"block {block_id} lifted")
 
 
 @example_app.command("init")

@@ -405,6 +405,45 @@ class Gate:
             run_git(["commit", "-q", "-F", "-", "--", *paths], self.root, input_text=message,
                     env=_identity_env(TOOL_IDENTITY))
 
+    # -- delivery blocks --------------------------------------------------------------
+
+    def _product_sign(self, payload: bytes, what: str, key_path: Path | None, confirm) -> tuple[str, str]:
+        """(method, signature) for a Product decision other than a proposal approval."""
+        import hashlib
+
+        from agent import keys
+
+        if key_path is not None:
+            signature = keys.sign(Path(key_path), payload)
+            if not keys.verify(self.store, payload, signature):
+                raise RefusedError("this key is not the registered Product key",
+                                   "use the key made by `devops-agent product-key init` for this repo")
+            return "key", signature
+        if not _interactive() or confirm is None:
+            raise RefusedError(f"{what} needs Product: no interactive terminal and no --key",
+                               "run it in a terminal and type the code shown, or pass --key PRODUCT_KEY")
+        code = hashlib.sha256(payload).hexdigest()[:8]
+        if confirm(what, code).strip() != code:
+            raise RefusedError("the typed code does not match", "nothing was recorded")
+        return "tty", keys.local_mac(payload)
+
+    def block(self, reason: str, key_path: Path | None = None, confirm=None, approver: str | None = None) -> dict:
+        if not reason or len(reason.strip()) < 12:
+            raise UserError("a delivery block needs a reason (what risk, on what)", "pass --reason 'the risk'")
+        who = approver or ("product" if key_path else _login())
+        payload = json.dumps({"block": reason, "at": _iso(_now()), "by": who}, sort_keys=True).encode()
+        method, signature = self._product_sign(payload, f"block the delivery: {reason}", key_path, confirm)
+        block = self.store.add_block(reason, who, method, signature)
+        self.audit.append("block", who, {"block": block.get("id"), "reason": reason, "method": method})
+        return block
+
+    def unblock(self, block_id, key_path: Path | None = None, confirm=None, approver: str | None = None) -> None:
+        who = approver or ("product" if key_path else _login())
+        payload = json.dumps({"unblock": str(block_id), "by": who}, sort_keys=True).encode()
+        method, signature = self._product_sign(payload, f"lift block {block_id}", key_path, confirm)
+        self.store.lift_block(block_id, who, method, signature)
+        self.audit.append("unblock", who, {"block": block_id, "method": method})
+
     # -- rollback -------------------------------------------------------------------
 
     def _rollback_message(self, rec) -> str:

@@ -454,3 +454,71 @@ def confirm_hash(rec, short: str) -> str:
     sys.stdout.write(f"\nApprove exactly this content? Type its short hash ({short}) to approve: ")
     sys.stdout.flush()
     return sys.stdin.readline()
+
+
+def confirm_code(what: str, code: str) -> str:
+    sys.stdout.write(f"{what}\nType {code} to confirm: ")
+    sys.stdout.flush()
+    return sys.stdin.readline()
+
+
+def asdict_deep(obj):
+    from dataclasses import asdict, is_dataclass
+
+    return json.loads(json.dumps(asdict(obj) if is_dataclass(obj) else obj, default=str))
+
+
+def print_release_check(session, blocks, verdict: str, json_out: bool) -> None:
+    if json_out:
+        dump_json({"verdict": verdict, "review_verdict": session.verdict, "blocks": blocks,
+                   "blockers": [f.to_dict() for f in session.findings if f.severity == "blocker"]})
+        return
+    con = console()
+    for f in session.findings:
+        if f.severity == "blocker":
+            con.print(f"  [bold red]blocker[/] {f.id} {_escape(f.title)}")
+    for b in blocks:
+        con.print(f"  [bold red]block[/] {b.get('id')}: {_escape(str(b.get('reason')))} (by {b.get('approved_by') or b.get('approver')})")
+    style = "bold green" if verdict == "GO" else "bold red"
+    con.print(f"Release: [{style}]{verdict}[/]")
+
+
+def checklist_markdown(cl) -> str:
+    out = [f"# Release checklist — {cl.release or 'no current release'} ({cl.environment})", "",
+           f"**Verdict: {cl.verdict}**", ""]
+    if cl.blocks:
+        out += ["## Open delivery blocks", ""] + [f"- {b.get('id')}: {b.get('reason')}" for b in cl.blocks] + [""]
+    out += ["## Services", ""]
+    for s in cl.services:
+        out += [f"### {s.service}", "",
+                f"- [ ] image: `{s.image or '-'}`" + (f" — set `{s.tag_variable}` to the CI tag to deploy" if s.tag_variable else ""),
+                *([f"  - built by {b}" for b in s.built_by] or ["  - built by no CI workflow found"]),
+                f"- [ ] env vars: {', '.join(f'`{v}`' for v in s.env_vars) or 'none'}"
+                + (f"; env files on the server: {', '.join(f'`{e}`' for e in s.env_files)}" if s.env_files else ""),
+                f"- [ ] volumes: {'; '.join(s.volumes) or 'none'}",
+                f"- [ ] healthcheck to watch: {f'`{s.healthcheck}`' if s.healthcheck else '**none**'}", ""]
+    out += ["## Migrations", ""] + ([f"- [ ] {m}" for m in cl.migrations] or ["- none"]) + [""]
+    out += ["## Deploy on the server (manual)", ""] + [f"{i}. `{step}`" for i, step in enumerate(cl.deploy_steps, 1)] + [""]
+    out += ["## Changes in this release and their rollback", ""]
+    if cl.changes:
+        for c in cl.changes:
+            out.append(f"- {c['subject']} (`{c['commit'][:7]}`, {c['proposal']}): rollback — {c['rollback']}")
+    else:
+        out.append("- no gate change since the last release tag")
+    out += [""] + [f"> {n}" for n in cl.notes]
+    return "\n".join(out) + "\n"
+
+
+def notes_markdown(data: dict) -> str:
+    release = data.get("release") or {}
+    title = f"{release.get('name')} {release.get('version') or ''}".strip() if release else "unreleased"
+    out = [f"# Production notes — {title}", "", f"Changes since `{data.get('since') or 'the first commit'}`.", ""]
+    if not data["changes"]:
+        out.append("No infra change went through the gate since the last release tag.")
+    for c in data["changes"]:
+        out += [f"## {c['subject']}", "", f"- commit `{c['commit'][:7]}`, proposal {c['proposal']}"
+                + (f", intention {c['intention']}" if c.get("intention") else ""),
+                f"- services: {', '.join(c.get('services') or []) or '-'}",
+                f"- reason: {c['reason']}", f"- risk: {c['risk']}", f"- rollback: {c['rollback']}",
+                f"- approved by: {c.get('approved_by') or '-'}", ""]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,161 @@
+"""The charter's deliverables: release checklist and production notes, built from the real state
+(compose, Dockerfiles, CI, deployment notes, the gate's applied proposals and the git history)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tools.findings import Location
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?+][^}]*)?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_TRAILER = re.compile(r"^(Reason|Risk|Rollback|Approved-by|Proposal|Intention|Reverts):\s*(.*)$", re.M)
+
+
+@dataclass
+class ServiceChecklist:
+    service: str
+    image: str | None
+    tag_variable: str | None
+    built_by: list[str]
+    env_vars: list[str]
+    env_files: list[str]
+    volumes: list[str]
+    healthcheck: str | None
+    location: Location | None = None
+
+
+@dataclass
+class Checklist:
+    release: str | None
+    environment: str
+    services: list[ServiceChecklist]
+    migrations: list[str]
+    deploy_steps: list[str]
+    changes: list[dict]
+    blocks: list[dict]
+    verdict: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _raw_service(session, env, name: str) -> dict:
+    by_path = {s.path: s for s in session.sources if s.kind == "compose" and s.ok}
+    raw: dict = {}
+    for rel in env.files:
+        svc = ((by_path.get(rel).data or {}).get("services") or {}).get(name) if by_path.get(rel) else None
+        if isinstance(svc, dict):
+            raw.update(svc)
+    return raw
+
+
+def _vars_in(value) -> list[str]:
+    text = repr(value)
+    return list(dict.fromkeys(m.group(1) or m.group(2) for m in _VAR.finditer(text)))
+
+
+def deploy_steps(session) -> list[str]:
+    """Manual steps from the deployment notes (shell lines in code blocks), else the compose defaults."""
+    steps: list[str] = []
+    for src in session.sources:
+        if src.kind == "docs" and src.ok and src.text:
+            in_code = False
+            for line in src.text.splitlines():
+                if line.strip().startswith("```"):
+                    in_code = not in_code
+                    continue
+                if in_code and line.strip() and not line.strip().startswith("#"):
+                    steps.append(line.strip())
+    if steps:
+        return steps
+    prod = session.platform().prod_envs()
+    files = " ".join(f"-f {f}" for f in (prod[0].files if prod else ["docker-compose.prod.yml"]))
+    return [f"docker compose {files} pull", f"docker compose {files} up -d", f"docker compose {files} ps"]
+
+
+def checklist(session, store, env_name: str | None = None) -> Checklist:
+    platform = session.platform()
+    prods = platform.prod_envs()
+    env = platform.environments.get(env_name) if env_name else (prods[0] if prods else None)
+    if env is None:
+        from agent.errors import UserError
+
+        raise UserError("no production compose environment", "name it `prod` under environments in .devops-agent.yaml")
+    services = []
+    for name, svc in (env.services or {}).items():
+        raw = _raw_service(session, env, name)
+        image = raw.get("image") or svc.get("image")
+        tag_vars = _vars_in(image) if image else []
+        built = [f"{b.name} ({', '.join(p.pattern for p in b.tag_patterns)}) by {b.location}"
+                 for b in platform.images_for(svc.get("image"))]
+        health = svc.get("healthcheck") or {}
+        test = health.get("test")
+        health_text = " ".join(map(str, test[1:])) if isinstance(test, list) and test else None
+        if health_text is None:
+            stage = platform.final_stage(env, name)
+            if stage and stage.healthcheck and not stage.healthcheck.disabled:
+                health_text = f"{stage.healthcheck.command_text()} (Dockerfile HEALTHCHECK)"
+        volumes = []
+        for vol in svc.get("volumes") or []:
+            source = vol.get("source", "")
+            shown = (platform.rel(source) or source) if vol.get("type") == "bind" else source
+            volumes.append(f"{vol.get('type')} {shown} -> {vol.get('target')}{' (ro)' if vol.get('read_only') else ''}")
+        env_files = [platform.rel(e.get("path", "")) or e.get("path", "") for e in svc.get("env_file") or []
+                     if isinstance(e, dict)]
+        services.append(ServiceChecklist(
+            service=name, image=image, tag_variable=tag_vars[0] if tag_vars else None, built_by=built,
+            env_vars=[v for v in _vars_in(raw) if v not in tag_vars], env_files=env_files, volumes=volumes,
+            healthcheck=health_text, location=env.location(name)))
+    migrations = sorted({v for s in services for v in s.volumes if "docker-entrypoint-initdb.d" in v})
+    release = session.release
+    applied = release_changes(session, store)
+    blocks = store.open_blocks()
+    verdict = "NO-GO" if session.verdict != "GO" or blocks else "GO"
+    notes = []
+    if migrations:
+        notes.append("MySQL init scripts only run on an empty data volume: take a mysqldump before any schema change.")
+    return Checklist(release=f"{release.name} {release.version or ''}".strip() if release else None,
+                     environment=env.name, services=services, migrations=migrations,
+                     deploy_steps=deploy_steps(session), changes=applied, blocks=blocks, verdict=verdict, notes=notes)
+
+
+def last_release_tag(root) -> str | None:
+    from sources.git import run_git
+
+    tag = run_git(["describe", "--tags", "--abbrev=0"], root, check=False).strip()
+    return tag or None
+
+
+def release_changes(session, store) -> list[dict]:
+    """Each gate change committed on the platform since the last release tag, with reason, risk and rollback."""
+    from sources.git import run_git
+
+    root = session.root
+    tag = last_release_tag(root)
+    rev = f"{tag}..HEAD" if tag else "HEAD"
+    out = run_git(["log", "--format=%H%x1f%s%x1f%b%x1e", rev], root, check=False)
+    changes = []
+    for chunk in out.split("\x1e"):
+        if not chunk.strip():
+            continue
+        sha, subject, body = (chunk.strip("\n").split("\x1f") + ["", ""])[:3]
+        trailers = {k.lower(): v for k, v in _TRAILER.findall(body)}
+        pid = trailers.get("proposal")
+        if not pid:
+            continue
+        entry = {"commit": sha, "subject": subject, "proposal": pid, "reason": trailers.get("reason"),
+                 "risk": trailers.get("risk"), "rollback": trailers.get("rollback"),
+                 "approved_by": trailers.get("approved-by"), "intention": trailers.get("intention"),
+                 "revert": bool(trailers.get("reverts")), "status": None, "services": []}
+        try:
+            rec = store.get_proposal(pid)
+            entry["status"], entry["services"] = rec.status, rec.services
+        except Exception:  # a commit whose proposal is not in this machine's state: still listed
+            entry["status"] = "unknown here"
+        changes.append(entry)
+    return list(reversed(changes))
+
+
+def notes(session, store) -> dict:
+    tag = last_release_tag(session.root)
+    release = session.release
+    return {"release": release.to_dict() if release else None, "since": tag,
+            "changes": release_changes(session, store)}
