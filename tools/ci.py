@@ -179,6 +179,7 @@ class DeployTarget:
     location: Location
     step: str | None = None
     compose_files: list[str] = field(default_factory=list)
+    reachable: bool | None = None  # whether any trigger can satisfy `condition`; None when unknown
 
 
 @dataclass
@@ -287,7 +288,7 @@ def _scalar(node: ScalarNode) -> Any:
         return None
     if tag.endswith(":int"):
         try:
-            return int(value.replace("_", ""), 0) if not value.lstrip("+-").startswith("0") or value in ("0", "+0", "-0") else int(value, 8 if re.fullmatch(r"[+-]?0[0-7]+", value) else 0)
+            return int(value.replace("_", ""), 0)
         except ValueError:
             return value
     if tag.endswith(":float"):
@@ -448,6 +449,8 @@ class Context:
     tag: str | None = None
 
     def ref(self) -> str | None:
+        if self.event == "pull_request":
+            return "refs/pull/<number>/merge"
         if self.branch is not None:
             return f"refs/heads/{self.branch}"
         if self.tag is not None:
@@ -590,12 +593,12 @@ def _lookup(name: str, ctx: Context) -> Any:
         ref = ctx.ref()
         return ref if ref is not None else _UNKNOWN
     if low == "github.ref_name":
-        name_ = ctx.branch if ctx.branch is not None else ctx.tag
+        name_ = "<number>/merge" if ctx.event == "pull_request" else (ctx.branch if ctx.branch is not None else ctx.tag)
         return name_ if name_ is not None else _UNKNOWN
     if low == "github.ref_type":
         return "branch" if ctx.branch is not None else ("tag" if ctx.tag is not None else _UNKNOWN)
     if low in ("github.head_ref", "github.base_ref"):
-        return "" if ctx.event == "push" else _UNKNOWN
+        return "" if ctx.event in ("push", "schedule", "workflow_dispatch") else _UNKNOWN
     return _UNKNOWN
 
 
@@ -742,7 +745,6 @@ def _pattern_tokens(pattern: str) -> list[tuple[frozenset, bool]]:
         name = m.group(1)
         if name == "version":
             toks += [(DIGITS, True), (frozenset("."), False), (DIGITS, True), (frozenset("."), False), (DIGITS, True)]
-            toks.append((TAG_CHARS, True)) if False else None
         else:
             cs, n = _PLACEHOLDER_CLASSES.get(name, (TAG_CHARS, None))
             toks += [(cs, False)] * n if n else [(cs, True)]
@@ -976,6 +978,8 @@ def _metadata_tags(meta: Step, scope: _Scope, cases: list[_Case], default_branch
         if not value:
             return
         tag = _sanitize_tag(gprefix + value + gsuffix)
+        if tag[0] in "-.":
+            when += f" (invalid tag: starts with {tag[0]!r})"
         if any(p.pattern == tag and p.event == case.event and p.branch == case.branch for p in out):
             return
         out.append(TagPattern(tag, pattern_regex(tag), when, case.event, case.branch, rule))
@@ -1211,8 +1215,6 @@ def _from_run(wf, job, step, scope, cases, extra) -> list[BuiltImage]:
                     positional.append(a)
                 i += 1
             line = base + offset if base else None
-            for case in cases or [_Case("any", None, "any run")]:
-                pass
             when_cases = cases or [_Case("any", None, "any run")]
             by_image: dict[str, list[TagPattern]] = {}
             for case in when_cases:
@@ -1272,7 +1274,21 @@ def _job_environment(job: Job) -> tuple[str | None, str | None]:
     return None, None
 
 
-def deploy_targets(wf: Workflow) -> list[DeployTarget]:
+def reachable(wf: Workflow, condition: str | None, default_branch: str = "main") -> bool | None:
+    """Whether some run the triggers allow can satisfy `condition` (None when it cannot be told)."""
+    cases = _cases(wf, None, default_branch)
+    if not cases:
+        return None if wf.triggers else False
+    results = [evaluate(condition, _ctx(c, default_branch)) for c in cases]
+    other = [e for e in wf.triggers if e not in ("push", "pull_request", "pull_request_target", "schedule", "workflow_dispatch")]
+    if any(r is True for r in results):
+        return True
+    if any(r is None for r in results) or other:
+        return None
+    return False
+
+
+def deploy_targets(wf: Workflow, default_branch: str = "main") -> list[DeployTarget]:
     """Steps that deploy (compose up, ssh, kubectl, helm, deploy actions), or deploy jobs with no such step."""
     out: list[DeployTarget] = []
     for job in wf.jobs.values():
@@ -1301,6 +1317,8 @@ def deploy_targets(wf: Workflow) -> list[DeployTarget]:
                         break
         if not found and (job.environment or _DEPLOY_WORDS.search(job.id) or _DEPLOY_WORDS.search(job.name or "")):
             out.append(DeployTarget(job.id, env, env_source, "job", None, _strip_expr(job.if_) if job.if_ else None, wf.loc(job.line)))
+    for d in out:
+        d.reachable = reachable(wf, d.condition, default_branch)
     return out
 
 
@@ -1435,10 +1453,11 @@ def summary(workflow: Workflow, repository: str | None = None, default_branch: s
             "dockerfile": img.dockerfile, "pushed": img.pushed, "push_condition": img.push_condition,
             "platforms": img.platforms, "job": img.job, "step": img.step, "source": img.source, "location": _loc(img.location),
         })
-    for d in deploy_targets(wf):
+    for d in deploy_targets(wf, default_branch):
         data["deploys"].append({
             "job": d.job, "step": d.step, "environment": d.environment, "environment_source": d.environment_source,
-            "kind": d.kind, "command": d.command, "condition": d.condition, "compose_files": d.compose_files,
+            "kind": d.kind, "command": d.command, "condition": d.condition, "reachable": d.reachable,
+            "compose_files": d.compose_files,
             "location": _loc(d.location),
         })
     data["secrets"] = [{"kind": s.kind, "name": s.name, "job": s.job, "step": s.step, "location": _loc(s.location)} for s in secrets_used(wf)]
