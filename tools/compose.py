@@ -97,7 +97,7 @@ def _read_yaml(path: Path, rel: str) -> tuple[dict, dict[tuple, int]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ComposeError(f"compose file {rel} does not exist", rel) from None
+        raise ComposeError(f"compose file {rel} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ComposeError(f"cannot read compose file: {exc}", rel) from None
     loader = _Loader(text)
@@ -712,6 +712,7 @@ class _File:
     rel: str
     data: dict
     lines: dict[tuple, int]
+    entry_locs: dict[str, dict]
 
 
 def _rebase_service(svc: dict, base_dir: Path) -> dict:
@@ -757,13 +758,15 @@ class _Loader_:
             if not isinstance(services, dict):
                 raise ComposeError("services must be a mapping", rel, lines.get(("services",)))
             data["services"] = {}
+            entry_locs: dict[str, dict] = {}
             for name, svc in services.items():
                 if svc is None:
                     svc = {}
                 if not isinstance(svc, dict):
                     raise ComposeError(f"service {name} must be a mapping", rel, lines.get(("services", name)))
                 data["services"][name] = _canonical_service(svc)
-            self.cache[path] = _File(path, rel, data, lines)
+                entry_locs[name] = _entry_locations(rel, name, svc, lines)
+            self.cache[path] = _File(path, rel, data, lines, entry_locs)
         return self.cache[path]
 
     def service(self, f: _File, name: str, seen: tuple = ()) -> tuple[dict, dict]:
@@ -775,7 +778,7 @@ class _Loader_:
             raise ComposeError(f"cannot extend service {name!r}: not found in {f.rel}", f.rel)
         locs = {key: Location(f.rel, f.lines.get(("services", name, key))) for key in svc}
         locs[None] = Location(f.rel, f.lines.get(("services", name)))
-        _entry_locations(f, name, svc, locs)
+        locs.update(f.entry_locs.get(name, {}))
         ext = svc.get("extends")
         if not ext:
             return svc, locs
@@ -788,30 +791,35 @@ class _Loader_:
         base, base_locs = self.service(base_file, ext["service"], (*seen, (f.path, name)))
         if base_file.path.parent != f.path.parent:
             base = _rebase_service(base, base_file.path.parent)
-        base = {k: v for k, v in base.items() if k not in ("depends_on", "volumes_from", "links")} \
-            if False else base
         own = {k: v for k, v in svc.items() if k != "extends"}
         merged = _merge_service(base, own)
-        return merged, {**base_locs, **{k: v for k, v in locs.items() if k != "extends"}, None: locs[None]}
+        own_locs = {k: v for k, v in locs.items() if k != "extends"}
+        return merged, {**base_locs, **own_locs}
 
 
-def _entry_locations(f: _File, name: str, svc: dict, locs: dict) -> None:
-    lines = f.lines
+def _entry_locations(rel: str, name: str, raw: dict, lines: dict[tuple, int]) -> dict:
+    """Lines of environment entries, volumes (by target) and dependencies, from the raw service."""
     base = ("services", name)
-    env_raw = lines
-    for key in (svc.get("environment") or {}):
-        line = env_raw.get((*base, "environment", key))
-        if line is None:
-            i = 0
-            while (*base, "environment", i) in lines:
-                raw = f.data.get("_raw_env", None)
-                i += 1
-        locs[f"environment.{key}"] = Location(f.rel, line or lines.get((*base, "environment")))
-    for i, v in enumerate(svc.get("volumes") or []):
-        locs[f"volumes.{v.get('target')}"] = Location(f.rel, lines.get((*base, "volumes", i)))
-    for dep in (svc.get("depends_on") or {}):
-        line = lines.get((*base, "depends_on", dep))
-        locs[f"depends_on.{dep}"] = Location(f.rel, line or lines.get((*base, "depends_on")))
+    locs: dict = {}
+    env = raw.get("environment")
+    if isinstance(env, dict):
+        for key in env:
+            locs[f"environment.{key}"] = Location(rel, lines.get((*base, "environment", key)))
+    elif isinstance(env, list):
+        for i, item in enumerate(env):
+            key = str(item).split("=", 1)[0]
+            locs[f"environment.{key}"] = Location(rel, lines.get((*base, "environment", i)))
+    for i, item in enumerate(raw.get("volumes") or []):
+        target = item.get("target") if isinstance(item, dict) else _parse_volume(str(item)).get("target")
+        locs[f"volumes.{target}"] = Location(rel, lines.get((*base, "volumes", i)))
+    deps = raw.get("depends_on")
+    if isinstance(deps, dict):
+        for dep in deps:
+            locs[f"depends_on.{dep}"] = Location(rel, lines.get((*base, "depends_on", dep)))
+    elif isinstance(deps, list):
+        for i, dep in enumerate(deps):
+            locs[f"depends_on.{dep}"] = Location(rel, lines.get((*base, "depends_on", i)))
+    return locs
 
 
 # ---------------------------------------------------------------- the project
@@ -901,8 +909,7 @@ def load_compose(
     name = project_name or scope.get("COMPOSE_PROJECT_NAME") or top.get("name") or project_dir.name
     name = _normalise_name(str(name))
     if not name:
-        raise ComposeError(f"project name {project_name or project_dir.name!r} is empty once normalised",
-                           hint=None) if False else ComposeError("project name is empty once normalised")
+        raise ComposeError("project name is empty once normalised; pass a project name")
 
     active = set(profiles)
     enabled = {n: s for n, s in services.items()
