@@ -1,0 +1,304 @@
+"""Checks over each Dockerfile: parse errors, base images, root, secrets, COPY sources, .dockerignore, hadolint."""
+from __future__ import annotations
+
+import glob
+import os
+import posixpath
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools import dockerfile as df_tool
+from tools.checks.registry import check
+from tools.findings import Location
+from tools.platform import Platform, _workflow_repo
+
+CONTAINER_RULES = ("sources", "Regles")  # the rules file's Containerisation section, as the charter names it
+STABILITY = ("guardrails", "stabilité et à la reproductibilité")
+COHERENCE = ("responsibilities", "coherence des Dockerfiles")
+SECURITY_RISK = ("authority", "sécurité")
+
+# Processes that must start as root to bind 80/443 and drop privileges themselves (the rules allow it).
+ROOT_ACCEPTED_IMAGES = {"nginx", "openresty", "httpd", "caddy", "traefik", "haproxy"}
+ROOT_USERS = {"root", "0"}
+_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|PWD$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|_KEY$|^KEY$|CREDENTIAL)", re.I)
+_NOT_SECRET_NAME = re.compile(r"PUBLIC|GPG|KEYRING|_FILE$|_PATH$|_DIR$|_URL$", re.I)
+_REMOTE = re.compile(r"^(?:https?://|git@|git://|ssh://)")
+HADOLINT_SEVERITY = {"error": "medium", "warning": "low", "info": "info", "style": "info"}
+HADOLINT_WAIT = 120.0
+
+
+def _platform(ctx) -> Platform:
+    return ctx.models["platform"]
+
+
+@dataclass
+class DockerfileUse:
+    """How the platform uses one Dockerfile: compose services, CI builds, build contexts."""
+
+    services: list[tuple[str, str]] = field(default_factory=list)  # (environment, service)
+    pushed: list[str] = field(default_factory=list)  # image names CI pushes from it
+    ci_built: list[str] = field(default_factory=list)  # image names CI builds without pushing
+    contexts: dict[str, None] = field(default_factory=dict)  # repo-relative build contexts
+
+    @property
+    def deployed(self) -> bool:
+        return bool(self.services or self.pushed)
+
+
+def dockerfile_uses(platform: Platform) -> dict[str, DockerfileUse]:
+    """Every Dockerfile's uses, built once per platform."""
+    cached = getattr(platform, "_dockerfile_uses", None)
+    if cached is not None:
+        return cached
+    uses = {path: DockerfileUse() for path in platform.dockerfiles}
+    for env in platform.environments.values():
+        for name, svc in env.services.items():
+            build = svc.get("build")
+            if not (isinstance(build, dict) and build.get("context")):
+                continue
+            path = platform._build_dockerfile(build)
+            if path in uses:
+                uses[path].services.append((env.name, name))
+                ctx_rel = platform.rel(str(build["context"]))
+                if ctx_rel is not None:
+                    uses[path].contexts[ctx_rel] = None
+    for built in platform.built_images:
+        path = platform._ci_dockerfile(built)
+        if path not in uses:
+            continue
+        (uses[path].pushed if built.pushed else uses[path].ci_built).append(built.name)
+        uses[path].contexts[_ci_context(built, path)] = None
+    for path, use in uses.items():
+        if not use.contexts:
+            use.contexts[posixpath.dirname(path) or "."] = None
+    platform._dockerfile_uses = uses
+    return uses
+
+
+def _ci_context(built, dockerfile: str) -> str:
+    """The platform-relative context of a CI build: relative to the workflow's repo when the Dockerfile is there."""
+    repo = _workflow_repo(built.location.path)
+    context = (built.context or ".").strip()
+    if repo and dockerfile.startswith(repo + "/"):
+        rel = posixpath.normpath(posixpath.join(repo, context))
+        if rel == repo or rel.startswith(repo + "/"):
+            return rel
+    return posixpath.normpath(context) if not context.startswith("/") else posixpath.dirname(dockerfile)
+
+
+def is_test_image(path: str, use: DockerfileUse) -> bool:
+    """A test image: named like one, or used by no compose service and pushed by no CI job."""
+    name = posixpath.basename(path).lower()
+    named = bool(re.search(r"(^|[._-])tests?($|[._-])", name))
+    return (named and not use.pushed) or not use.deployed
+
+
+def _ins_line(ins: df_tool.Instruction, key: str) -> int:
+    """The line of `key` inside a multi-line instruction (ENV A=1 \\ B=2)."""
+    m = re.search(rf"(?<![\w-]){re.escape(key)}(?=[= \t])", ins.original)
+    return ins.start_line + (ins.original.count("\n", 0, m.start()) if m else 0)
+
+
+# -- DKF001 ----------------------------------------------------------------------------------
+
+@check("DKF001", "Dockerfile does not parse", "high", "infra-regression", COHERENCE,
+       "Fix the instruction at that line: `docker build` stops there.")
+def dockerfile_parse_error(ctx, spec):
+    for path, info in _platform(ctx).dockerfiles.items():
+        invalid_from = {s.line for s in info.stages if s.base is not None and not s.base.valid}
+        for err in info.errors:
+            if err.line in invalid_from:
+                continue  # an invalid base image reference is DKF002's
+            yield spec.finding(ctx, f"{path}: {err.message}", [Location(path, err.line)])
+
+
+# -- DKF002 ----------------------------------------------------------------------------------
+
+@check("DKF002", "Base image not pinned to a version", "medium", "reproducibility", CONTAINER_RULES,
+       "Pin the base image to a precise version (`python:3.11-slim`), never `latest` nor untagged.")
+def base_image_not_pinned(ctx, spec):
+    for path, info in _platform(ctx).dockerfiles.items():
+        for stage in info.stages:
+            loc = [Location(path, stage.line)]
+            if stage.pinned in ("latest", "untagged"):
+                how = "uses `latest`" if stage.pinned == "latest" else "has no tag (means `latest`)"
+                yield spec.finding(ctx, f"{path}: FROM {stage.base_ref} {how}", loc)
+            elif stage.pinned == "invalid":
+                yield spec.finding(ctx, f"{path}: FROM {stage.base_ref}: {stage.base.error}", loc, severity="high",
+                                   remediation="Write the image as registry/repository:tag in lower case so it can be pulled.")
+            elif stage.pinned == "unresolved":
+                yield spec.finding(ctx, f"{path}: FROM {stage.base_image} depends on a build arg without a default",
+                                   loc, severity="info",
+                                   detail="the base image is chosen at build time; its pin cannot be checked here")
+
+
+# -- DKF003 ----------------------------------------------------------------------------------
+
+def _resolved_user(info: df_tool.DockerfileInfo, stage: df_tool.Stage) -> str | None:
+    """The user name/uid of the final stage; None when a variable is set by the base image (not root)."""
+    if stage.user is None:
+        return "root"
+    known = {k: (v if v is not None else info.args.get(k)) for k, v in stage.args.items()}
+    known.update(stage.env)
+    value = df_tool.substitute(stage.user, known)
+    return None if value is None else value.split(":")[0]
+
+
+@check("DKF003", "Container runs as root", "medium", "security", CONTAINER_RULES,
+       "Create a user and add `USER <name>` to the final stage (root only when the process needs it, like nginx on 80/443).")
+def runs_as_root(ctx, spec):
+    platform = _platform(ctx)
+    uses = dockerfile_uses(platform)
+    for path, info in platform.dockerfiles.items():
+        stage = info.final_stage
+        if stage is None:
+            continue
+        user = _resolved_user(info, stage)
+        if user is None or user not in ROOT_USERS:
+            continue
+        base = stage
+        while base is not None and base.base_stage:
+            base = info.stage(base.base_stage)
+        if base is not None and base.base is not None and base.base.short_name in ROOT_ACCEPTED_IMAGES:
+            continue  # the master process needs root to bind privileged ports, then drops it
+        why = f"USER {stage.user}" if stage.user else "no USER"
+        line = stage.user_line if stage.user else stage.line
+        use = uses.get(path, DockerfileUse())
+        if is_test_image(path, use):
+            yield spec.finding(ctx, f"{path}: test image runs as root ({why}); it is not deployed",
+                               [Location(path, line)], severity="info")
+            continue
+        where = ", ".join([f"{s} ({e})" for e, s in use.services] + [f"{img} (pushed by CI)" for img in use.pushed])
+        yield spec.finding(ctx, f"{path}: final stage runs as root ({why})", [Location(path, line)],
+                           detail=f"used by {where}" if where else "")
+
+
+# -- DKF004 ----------------------------------------------------------------------------------
+
+def _literal(value: str | None) -> bool:
+    return bool(value) and "$" not in value
+
+
+@check("DKF004", "Secret in ENV or ARG", "high", "security", CONTAINER_RULES,
+       "Remove the value: pass the secret at run time (env_file, a mounted secret, or `RUN --mount=type=secret`).")
+def secret_in_dockerfile(ctx, spec):
+    for path, info in _platform(ctx).dockerfiles.items():
+        for ins in info.instructions:
+            if ins.cmd == "ENV":
+                pairs = list(zip(ins.value[::2], ins.value[1::2]))
+            elif ins.cmd == "ARG":
+                pairs = [(k, v) for k, v in df_tool._arg_pairs(ins.value).items()]
+            else:
+                continue
+            for key, value in pairs:
+                if _SECRET_NAME.search(key) and not _NOT_SECRET_NAME.search(key) and _literal(df_tool._unquote(value or "")):
+                    # The value itself never goes into the finding.
+                    yield spec.finding(ctx, f"{path}: {ins.cmd} {key} has a literal value baked into the image",
+                                       [Location(path, _ins_line(ins, key))])
+
+
+# -- DKF005 ----------------------------------------------------------------------------------
+
+def _inside(context: str, src: str) -> bool:
+    rel = posixpath.normpath(posixpath.join(context, src.lstrip("/")))
+    if context in (".", ""):
+        return not rel.startswith("..")
+    return rel == context or rel.startswith(context.rstrip("/") + "/")
+
+
+def _source_exists(root: Path, context: str, src: str) -> bool:
+    full = os.path.normpath(os.path.join(root, context, src.lstrip("/")))
+    if any(c in src for c in "*?["):
+        return bool(glob.glob(full))
+    return os.path.exists(full)
+
+
+@check("DKF005", "COPY/ADD source missing from the build context", "high", "infra-regression", COHERENCE,
+       "Fix the path (it is relative to the build context, not to the Dockerfile) or add the file to the context.")
+def copy_source_missing(ctx, spec):
+    platform = _platform(ctx)
+    for path, use in dockerfile_uses(platform).items():
+        info = platform.dockerfiles[path]
+        contexts = [c for c in use.contexts if (platform.root / c).is_dir()]
+        if not contexts:
+            continue  # a missing context is XF003's
+        for stage in info.stages:
+            known = {**{k: v for k, v in info.args.items()}, **stage.args, **stage.env}
+            for copy in stage.copies:
+                if copy.from_ or copy.heredoc:
+                    continue
+                for raw in copy.sources:
+                    src = df_tool.substitute(raw, known) if "$" in raw else raw
+                    if not src or _REMOTE.match(src):
+                        continue
+                    outside = [c for c in contexts if not _inside(c, src)]
+                    missing = [c for c in contexts if c in outside or not _source_exists(platform.root, c, src)]
+                    if missing:
+                        what = "is outside" if missing[0] in outside else "does not exist in"
+                        yield spec.finding(ctx, f"{path}: {copy.instruction} {raw} {what} the build context {missing[0]}",
+                                           [Location(path, copy.line)],
+                                           detail="contexts: " + ", ".join(missing))
+
+
+# -- DKF006 ----------------------------------------------------------------------------------
+
+def _copies_whole_context(info: df_tool.DockerfileInfo) -> bool:
+    return any(not c.from_ and not c.heredoc and any(s.rstrip("/") in (".", "./", "") for s in c.sources)
+               for stage in info.stages for c in stage.copies)
+
+
+@check("DKF006", "Build context without .dockerignore", "low", "reproducibility", CONTAINER_RULES,
+       "Add a .dockerignore to the build context (at least .git, .env and local dependencies).")
+def no_dockerignore(ctx, spec):
+    platform = _platform(ctx)
+    by_context: dict[str, list[str]] = {}
+    for path, use in dockerfile_uses(platform).items():
+        for context in use.contexts:
+            by_context.setdefault(context, []).append(path)
+    for context, paths in sorted(by_context.items()):
+        folder = platform.root / context
+        if not folder.is_dir() or (folder / ".dockerignore").is_file():
+            continue
+        # BuildKit also reads <Dockerfile>.dockerignore beside the Dockerfile.
+        paths = [p for p in paths if not (platform.root / f"{p}.dockerignore").is_file()]
+        if not paths:
+            continue
+        whole = [p for p in paths if _copies_whole_context(platform.dockerfiles[p])]
+        detail = ("COPY . sends the whole folder (.git, .env included) into the image: " + ", ".join(whole)) if whole \
+            else "every file of the folder is still sent to the builder and can leak through a later COPY"
+        yield spec.finding(ctx, f"build context {context} has no .dockerignore",
+                           [Location(p, 1) for p in sorted(paths)], detail=detail)
+
+
+# -- DKF007 ----------------------------------------------------------------------------------
+
+def _rel(root: Path, path: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+@check("DKF007", "hadolint", "low", "consistency", COHERENCE,
+       "Follow the hadolint rule named in the title (https://github.com/hadolint/hadolint#rules).")
+def hadolint_results(ctx, spec):
+    platform = _platform(ctx)
+    if not platform.dockerfiles:
+        return
+    if platform.hadolint is None:
+        yield spec.finding(ctx, "hadolint did not run on the Dockerfiles", [], severity="info",
+                           detail="the platform was built without hadolint")
+        return
+    run = platform.hadolint.result(timeout=HADOLINT_WAIT)
+    for path, issues in run.results.items():
+        rel = _rel(platform.root, path)
+        for issue in issues:
+            loc = [Location(rel, issue.line)]
+            if issue.rule in (df_tool.PARSE_LIMIT_RULE, df_tool.COULD_NOT_RUN_RULE):
+                what = "could not lint" if issue.rule == df_tool.COULD_NOT_RUN_RULE else "could not lint all of"
+                yield spec.finding(ctx, f"hadolint {what} {rel}", loc, severity="info", detail=issue.message,
+                                   remediation="Nothing to fix in the Dockerfile; review that part by hand.")
+                continue
+            yield spec.finding(ctx, f"{rel}: hadolint {issue.rule}: {issue.message}", loc,
+                               severity=HADOLINT_SEVERITY.get(issue.level, "info"))
