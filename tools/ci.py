@@ -923,7 +923,8 @@ def _cases(wf: Workflow, branch: str | None, default_branch: str) -> list[_Case]
     if push and (push.tags or not (push.branches or push.branches_ignore)):
         cases.append(_Case("tag", None, "push of a git tag"))
     if "schedule" in wf.triggers:
-        cases.append(_Case("schedule", None, "scheduled run"))
+        # Scheduled runs check out the default branch.
+        cases.append(_Case("schedule", default_branch, f"scheduled run (on {default_branch})"))
     return cases
 
 
@@ -987,7 +988,7 @@ def _metadata_tags(meta: Step, scope: _Scope, cases: list[_Case], default_branch
             auto_latest.append(case)
 
     for rule in rules:
-        attrs = _csv_attrs(expand(rule.strip(), scope))
+        attrs = {k: (v if k == "enable" else expand(v, scope)) for k, v in _csv_attrs(rule.strip()).items()}
         typ = attrs.get("type", "raw")
         prefix, suffix = attrs.get("prefix"), attrs.get("suffix", "")
         for case in cases:
@@ -999,7 +1000,7 @@ def _metadata_tags(meta: Step, scope: _Scope, cases: list[_Case], default_branch
             suf = _render(suffix, case, default_branch)
             if typ == "ref":
                 ev = attrs.get("event", "")
-                if ev == "branch" and case.event == "push" and case.branch:
+                if ev == "branch" and case.event in ("push", "schedule") and case.branch:
                     add(pre + _placeholder_branch(case.branch) + suf, case, rule, when)
                 elif ev == "tag" and case.event == "tag":
                     add(pre + "<tag>" + suf, case, rule, when, wants_latest=True)
@@ -1348,6 +1349,9 @@ def validate_schema(raw: Any, workflow: Workflow | None = None) -> list[SchemaIs
     for err in _schema_validator().iter_errors(raw):
         best = _deepest(err)
         path = tuple(best.absolute_path)
+        extra = re.search(r"\('([^']+)' was unexpected\)", best.message)
+        if extra and best.validator == "additionalProperties":
+            path = path + (extra.group(1),)
         line = None
         if workflow is not None:
             for n in range(len(path), -1, -1):
