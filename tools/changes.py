@@ -453,6 +453,11 @@ def _confined(root: Path, rel: str) -> tuple[Path, str | None]:
     return current, None
 
 
+def confinement_reason(root: Path, path: str) -> str | None:
+    """Why `path` leaves `root` (lexically or through a symlink), or None. Only lstat is used, nothing is read."""
+    return unsafe_path_reason(path) or _confined(Path(root), path)[1]
+
+
 def check_path(root: Path, path: str) -> None:
     """Raise ChangeError when `path` is absolute, climbs with '..', or leaves `root` through a symlink."""
     reason = unsafe_path_reason(path)
