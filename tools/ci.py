@@ -775,7 +775,7 @@ def _intersects(a: list[tuple[frozenset, bool]], b: list[tuple[frozenset, bool]]
             yield toks[i][0], i + 1
         if i > 0 and toks[i - 1][1]:
             yield toks[i - 1][0], i
-    start, seen, stack = (0, 0), {(0, 0)}, [(0, 0)]
+    seen, stack = {(0, 0)}, [(0, 0)]
     while stack:
         i, j = stack.pop()
         if i == len(a) and j == len(b):
@@ -805,8 +805,9 @@ def _split_image(ref: str) -> tuple[str, str | None]:
     if "@" in ref:
         name, digest = ref.split("@", 1)
         return name, "@" + digest
-    slash = ref.rfind("/")
-    colon = ref.rfind(":")
+    masked = re.sub(r"<[^<>]*>", lambda m: "x" * len(m.group(0)), ref)  # `<sha:long>` holds a colon
+    slash = masked.rfind("/")
+    colon = masked.rfind(":")
     if colon > slash:
         return ref[:colon], ref[colon + 1:]
     return ref, None
@@ -1224,6 +1225,17 @@ def _from_run(wf, job, step, scope, cases, extra) -> list[BuiltImage]:
             for name, pats in by_image.items():
                 builds.append(BuiltImage(name, pats, positional[-1] if positional else None, dockerfile, push, job.id,
                                          wf.loc(line), platforms, None, "run", step.label))
+        elif args and args[0] == "tag" and len([a for a in args[1:] if not a.startswith("-")]) == 2:
+            src, dst = [a for a in args[1:] if not a.startswith("-")]
+            src_name = _split_image(expand(src, scope))[0].lower()
+            origin = next((b for b in builds if b.name == src_name), None)
+            line = base + offset if base else None
+            for name, pats in _literal_tag_patterns([dst], scope, "", "any", None).items():
+                when_cases = cases or [_Case("any", None, "any run")]
+                tag_pats = [TagPattern(p.pattern, p.regex, c.when, c.event, c.branch, cmd) for c in when_cases for p in pats]
+                builds.append(BuiltImage(name, _with_extra(tag_pats, extra), origin.context if origin else None,
+                                         origin.dockerfile if origin else None, False, job.id, wf.loc(line),
+                                         origin.platforms if origin else [], None, "run", step.label))
         elif args and args[0] == "push" and len(args) > 1:
             name, _ = _split_image([a for a in args[1:] if not a.startswith("-")][-1])
             pushed_names.add(name.lower())

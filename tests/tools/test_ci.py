@@ -234,12 +234,18 @@ def test_schema_error_fixture():
 def test_docker_build_in_run_step():
     wf = fixture("docker_run.yml")
     images = {i.name: i for i in ci.built_images(wf, repository=REPO)}
-    assert list(images) == ["ghcr.io/stephengodard/anime-saas-api"]
+    assert list(images) == ["ghcr.io/stephengodard/anime-saas-api", "local/app", "registry.example.com/team/app"]
     img = images["ghcr.io/stephengodard/anime-saas-api"]
     assert [p.pattern for p in img.tag_patterns] == ["main-<sha>", "latest"]
     assert img.tag_patterns[0].applies_when == "push to main and if: github.event_name == 'push'"
     assert (img.source, img.context, img.dockerfile, img.pushed) == ("run", ".", "docker/Dockerfile", True)
     assert img.location.line == 18
+    # buildx build + docker tag + docker push on one job: the retagged name is the pushed one.
+    local, mirror = images["local/app"], images["registry.example.com/team/app"]
+    assert (local.pushed, local.platforms, local.context, local.location.line) == (False, ["linux/amd64"], "./app", 42)
+    assert (mirror.pushed, mirror.context) == (True, "./app")
+    assert [(p.pattern, p.regex) for p in mirror.tag_patterns] == [("<sha:long>", "[0-9a-f]{40}")]
+    assert mirror.tag_patterns[0].applies_when == "push to main and if: github.ref == 'refs/heads/main'"
 
 
 def test_deploy_via_ssh_action_with_environment():
