@@ -1,0 +1,282 @@
+"""Charter policy over the repository's files: new tools, staging environments, deploy strategies without rollback."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from agent.charter import fold
+from tools import dockerfile as df_tool
+from tools.checks.registry import check
+from tools.findings import Location
+
+NEW_TOOLS = ("guardrails", "Pas d’ajout de nouveaux outils")
+NO_STAGING = ("guardrails", "Pas de staging")
+STRATEGY_ROLLBACK = ("out_of_scope", "plan de rollback")
+
+STAGING_WORDS = ("staging", "preprod", "pre-prod", "recette")
+_STAGING = re.compile(r"(?<![a-z0-9])(staging|pre-?prod(?:uction)?|recette)(?![a-z0-9])")
+_STAGE_ENV = re.compile(r"^(stage|stg)$")
+_NEGATION = re.compile(r"(pas (?:de |d'|du |une? )?|sans |aucune? |ni |no |not |without |never |jamais )\S*\s*$")
+
+SKIP_DIRS = {".git", "node_modules", ".venv", "venv", "__pycache__", ".devops-agent", ".nuxt", ".output",
+             ".terraform", "bin", "obj", "dist", ".mypy_cache", ".pytest_cache", ".tox", ".idea", ".vscode"}
+MAX_FILES = 50_000
+MAX_READ = 256 * 1024
+_CACHE = "charter_checks.repo_files"
+
+# -- the release: what Product validated ------------------------------------------------------
+
+
+def _mentions(text: str, word: str) -> bool:
+    """`word` appears in `text` (folded) at least once outside a negation ("pas de staging")."""
+    word = fold(word)
+    for m in re.finditer(rf"(?<![a-z0-9]){re.escape(word)}", text):
+        if not _NEGATION.search(text[max(0, m.start() - 24):m.start()]):
+            return True
+    return False
+
+
+def allowing_intentions(ctx, words) -> list:
+    """Validated intentions of the current release that ask for one of `words` (negations do not count)."""
+    release = getattr(ctx, "release", None)
+    if release is None:
+        return []
+    out = []
+    for intention in release.intentions:
+        if not intention.validated:
+            continue
+        text = fold(" ".join([intention.name, *(str(v) for v in intention.fields.values())]))
+        if any(_mentions(text, w) for w in words):
+            out.append(intention)
+    return out
+
+
+def is_staging(text: str | None) -> bool:
+    """A name or a command that means a staging environment."""
+    if not text:
+        return False
+    folded = fold(text)
+    return bool(_STAGING.search(folded)) or any(_STAGE_ENV.match(w) for w in re.split(r"[^a-z0-9]+", folded))
+
+
+def _allowed_note(intentions) -> str:
+    return ", ".join(f"{i.id} {i.name}" for i in intentions)
+
+
+# -- the repo's files, listed once per session --------------------------------------------------
+
+def repo_files(ctx) -> list[str]:
+    """Repo-relative posix paths of every file, with the usual build and dependency folders pruned."""
+    cached = ctx.models.get(_CACHE)
+    if cached is not None:
+        return cached
+    root = str(ctx.root)
+    out: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        rel = os.path.relpath(folder, root)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        out.extend(prefix + f for f in sorted(files))
+        if len(out) > MAX_FILES:
+            break
+    ctx.models[_CACHE] = out
+    return out
+
+
+def _read(ctx, rel: str) -> str:
+    try:
+        with open(Path(ctx.root) / rel, "rb") as fh:
+            return fh.read(MAX_READ).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _line_of(text: str, rx: re.Pattern) -> int | None:
+    m = rx.search(text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+# -- CHR001 ------------------------------------------------------------------------------------
+
+_K8S_FILES = {"kustomization.yaml", "kustomization.yml", "chart.yaml", "skaffold.yaml", "helmfile.yaml"}
+_K8S_DIRS = {"k8s", "kubernetes", "helm", "charts", "kustomize"}
+_K8S_KIND = re.compile(r"^kind:\s*(Deployment|Service|Ingress|StatefulSet|DaemonSet|ConfigMap|Secret|CronJob|Job|Pod|"
+                       r"Namespace|PersistentVolumeClaim|HorizontalPodAutoscaler|HelmRelease|Kustomization|IngressRoute)\s*$",
+                       re.M)
+_K8S_API = re.compile(r"^apiVersion:\s*\S+", re.M)
+_TF = re.compile(r"(\.tf|\.tfvars|\.tf\.json)$")
+_VAULT_FILE = re.compile(r"^vault([._-].*)?\.(hcl|json)$")
+_OBS_IMAGE = re.compile(r"(prometheus|grafana|loki|promtail|elasticsearch|kibana|logstash|jaeger|opentelemetry|otel|"
+                        r"tempo|alertmanager|datadog|zipkin|fluentd|fluent-bit|victoriametrics|signoz|node-exporter)")
+_OBS_FILE = re.compile(r"^(prometheus|alertmanager|loki|promtail|otel-collector|opentelemetry-collector|datadog|filebeat|"
+                       r"elasticsearch|kibana|jaeger|tempo)([._-].*)?\.(ya?ml|json|conf|ini)$|^(grafana\.ini|logstash\.conf)$")
+_OBS_DIRS = {"grafana", "prometheus", "loki", "alertmanager", "otel", "observability", "monitoring"}
+
+TOOL_WORDS = {
+    "Kubernetes": ("kubernetes", "k8s", "helm"),
+    "Terraform": ("terraform",),
+    "Vault": ("vault",),
+}
+OBSERVABILITY_WORDS = ("observabilite", "observability", "monitoring")
+
+
+def _tool_files(ctx) -> list[tuple[str, str, str, int | None]]:
+    """(tool, path, what, line) for each file that introduces a tool."""
+    out = []
+    for rel in repo_files(ctx):
+        parts = rel.lower().split("/")
+        name, dirs = parts[-1], set(parts[:-1])
+        if ".github" in dirs:
+            continue
+        if _TF.search(name) or name in (".terraform.lock.hcl", "terragrunt.hcl"):
+            out.append(("Terraform", rel, "Terraform configuration", None))
+        elif _VAULT_FILE.match(name):
+            out.append(("Vault", rel, "Vault configuration", None))
+        elif name in _K8S_FILES:
+            out.append(("Kubernetes", rel, f"Kubernetes/Helm file {parts[-1]}", None))
+        elif _OBS_FILE.match(name):
+            out.append((name.split(".")[0].split("-")[0].split("_")[0], rel, "observability configuration", None))
+        elif name.endswith((".yaml", ".yml")) and not name.startswith(("docker-compose", "compose")):
+            text = _read(ctx, rel)
+            kind = _K8S_KIND.search(text)
+            if kind and _K8S_API.search(text):
+                out.append(("Kubernetes", rel, f"Kubernetes manifest (kind {kind.group(1)})", _line_of(text, _K8S_KIND)))
+            elif dirs & _K8S_DIRS:
+                out.append(("Kubernetes", rel, "file in a Kubernetes folder", None))
+            elif dirs & _OBS_DIRS:
+                out.append((sorted(dirs & _OBS_DIRS)[0], rel, "observability configuration", None))
+    return out
+
+
+def _tool_images(ctx) -> list[tuple[str, str, str, int | None]]:
+    platform = ctx.models.get("platform")
+    if platform is None:
+        return []
+    out, seen = [], set()
+    for env in platform.environments.values():
+        for name, svc in env.services.items():
+            image = str(svc.get("image") or "")
+            ref = df_tool.parse_image_ref(image) if image else None
+            repo = ref.repository.lower() if ref and ref.valid else image.lower()
+            tool = None
+            if repo and (repo.rsplit("/", 1)[-1] == "vault" or repo.startswith("hashicorp/vault")):
+                tool = "Vault"
+            elif repo and (m := _OBS_IMAGE.search(repo)):
+                tool = m.group(1)
+            if tool:
+                loc = env.location(name, "image")
+                if (loc.path, loc.line) not in seen:
+                    seen.add((loc.path, loc.line))
+                    out.append((tool, loc.path, f"service {name} runs {image}", loc.line))
+    for path, info in platform.dockerfiles.items():
+        for stage in info.stages:
+            if stage.base and stage.base.valid and stage.base.repository.startswith("hashicorp/vault"):
+                out.append(("Vault", path, f"FROM {stage.base_ref}", stage.line))
+    return out
+
+
+def _words_for(tool: str) -> tuple[str, ...]:
+    return TOOL_WORDS.get(tool) or (tool.lower(), *OBSERVABILITY_WORDS)
+
+
+@check("CHR001", "New tool without a validated intention", "high", "charter", NEW_TOOLS,
+       "Remove it, or have Product validate an intention of the current release that asks for this tool.")
+def new_tool_without_intention(ctx, spec):
+    for tool, path, what, line in _tool_files(ctx) + _tool_images(ctx):
+        label = tool if tool in TOOL_WORDS else f"{tool} (heavy observability)"
+        allowed = allowing_intentions(ctx, _words_for(tool))
+        if allowed:
+            yield spec.finding(ctx, f"{path}: {what} adds {label}, asked by {_allowed_note(allowed)}",
+                               [Location(path, line)], severity="info")
+        else:
+            yield spec.finding(ctx, f"{path}: {what} adds {label} without a validated intention of the current release",
+                               [Location(path, line)])
+
+
+# -- CHR002 ------------------------------------------------------------------------------------
+
+_COMPOSE_OR_ENV = re.compile(r"^((docker-)?compose[._-].*\.ya?ml|\.env[._-].+|.+\.env)$")
+
+
+@check("CHR002", "Staging environment in the repo", "blocker", "charter", NO_STAGING,
+       "Remove the staging files, or have Product validate an intention of the current release that asks for staging.")
+def staging_environment(ctx, spec):
+    allowed = allowing_intentions(ctx, STAGING_WORDS)
+    hits: dict[str, str] = {}
+    for rel in repo_files(ctx):
+        name = rel.rsplit("/", 1)[-1].lower()
+        if _COMPOSE_OR_ENV.match(name) and is_staging(name.replace("docker-compose", "").replace(".yml", "")):
+            if not name.endswith((".example", ".sample", ".template")):
+                hits[rel] = f"file {rel}"
+    platform = ctx.models.get("platform")
+    for env in (platform.environments.values() if platform else []):
+        if is_staging(env.name) and env.files:
+            hits.setdefault(env.files[0], f"compose environment {env.name}")
+    for path, what in sorted(hits.items()):
+        if allowed:
+            yield spec.finding(ctx, f"{what}: staging asked by {_allowed_note(allowed)}", [Location(path)], severity="info")
+        else:
+            yield spec.finding(ctx, f"{what} defines a staging environment the current release does not ask for",
+                               [Location(path)])
+
+
+# -- CHR003 ------------------------------------------------------------------------------------
+
+_STRATEGY_NAME = re.compile(r"(?<![a-z0-9])(blue[-_]?green|blue|green|canary|rolling)(?![a-z0-9])")
+_STRATEGY_TEXT = re.compile(r"blue[ _/-]?green|\bcanary\b|rolling[ _-]?update|docker\s+stack\s+deploy|"
+                            r"docker[ -]compose\s.*--scale\s+\S+=\d", re.I)
+_SCRIPT = re.compile(r"(\.sh|\.bash)$|^makefile$|^justfile$")
+STRATEGY_KEYWORDS = ("blue", "green", "canary", "rolling", "swarm", "stack deploy", "update_config", "replicas")
+ROLLBACK_WORDS = ("rollback", "roll back", "retour arriere")
+
+
+def _strategies(ctx) -> list[tuple[str, Location]]:
+    out: list[tuple[str, Location]] = []
+    platform = ctx.models.get("platform")
+    for env in (platform.environments.values() if platform else []):
+        for name, svc in env.services.items():
+            deploy = svc.get("deploy") or {}
+            if isinstance(deploy, dict) and (deploy.get("update_config") or deploy.get("rollback_config")):
+                order = (deploy.get("update_config") or {}).get("order", "stop-first")
+                out.append((f"swarm rolling update of {name} ({env.name}, order {order})", env.location(name, "deploy")))
+    for rel in repo_files(ctx):
+        parts = rel.lower().split("/")
+        name = parts[-1]
+        if ".github" in parts or name.endswith((".md", ".txt")):
+            continue
+        if _STRATEGY_NAME.search(name.rsplit(".", 1)[0]) and (_SCRIPT.search(name) or name.endswith((".yml", ".yaml", ".conf"))):
+            out.append((f"deploy strategy file {rel}", Location(rel)))
+        elif _SCRIPT.search(name):
+            text = _read(ctx, rel)
+            m = _STRATEGY_TEXT.search(text)
+            if m:
+                out.append((f"{rel} deploys with `{m.group(0).strip()}`", Location(rel, _line_of(text, _STRATEGY_TEXT))))
+    for path, wf in ((platform.workflows.items()) if platform else []):
+        for job in wf.jobs.values():
+            for step in job.steps:
+                m = _STRATEGY_TEXT.search(step.run or "")
+                if m:
+                    out.append((f"{path}: job {job.id} deploys with `{m.group(0).strip()}`", Location(path, step.line)))
+    return out
+
+
+@check("CHR003", "Deploy strategy change without a rollback plan", "high", "charter", STRATEGY_ROLLBACK,
+       "Write the rollback of this strategy in the deployment notes (steps, how long, who), or keep the current manual deploy.")
+def strategy_without_rollback(ctx, spec):
+    found = _strategies(ctx)
+    if not found:
+        return
+    notes = [s for s in ctx.sources if s.kind == "docs" and s.ok and s.text]
+    text = fold(" ".join(s.text for s in notes))
+    has_rollback = any(w in text for w in ROLLBACK_WORDS)
+    covers = has_rollback and any(k in text for k in STRATEGY_KEYWORDS)
+    if covers:
+        return
+    where = ", ".join(s.path for s in notes) or "no deployment notes loaded"
+    for what, loc in found:
+        if has_rollback:
+            yield spec.finding(ctx, f"{what}: the rollback in the deployment notes does not cover this strategy",
+                               [loc], severity="medium", detail=f"notes: {where}")
+        else:
+            yield spec.finding(ctx, f"{what}: no rollback plan in the deployment notes", [loc], detail=f"notes: {where}")

@@ -1,0 +1,253 @@
+"""Checks over the GitHub Actions workflows: parse and schema, staging, branches, pins, deploys, pushes, secrets."""
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+from tools import ci as ci_tool
+from tools.checks.charter_checks import STAGING_WORDS, allowing_intentions, is_staging
+from tools.checks.registry import check
+from tools.findings import Location
+from tools.platform import Platform
+
+NO_STAGING = ("guardrails", "Pas de staging")
+MAIN_ONLY = ("work_rules", "tout est sur `main`")
+MANUAL_DEPLOY = ("responsibilities", "deploiement manuel sur serveur")
+CI_COHERENCE = ("responsibilities", "pipelines CI/CD")
+SECURITY_RISK = ("authority", "sécurité")
+MAIN = "main"
+_DEPLOY_HINT = re.compile(r"deploy|release|rollout|staging|production|\bprod\b", re.I)
+_REMOTE_ENGINE = re.compile(r"(?:^|\s)(?:-H|--host|--context)[ =]|DOCKER_HOST=")
+_ECHO = re.compile(r"^(?:echo|printf)\b")
+_SECRET_EXPR = re.compile(r"\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_SHELL_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _platform(ctx) -> Platform:
+    return ctx.models["platform"]
+
+
+def _workflows(ctx):
+    for path, wf in _platform(ctx).workflows.items():
+        if wf.ok:
+            yield path, wf
+
+
+# -- CI001 / CI002 ---------------------------------------------------------------------------
+
+@check("CI001", "Workflow does not parse", "high", "infra-regression", CI_COHERENCE,
+       "Fix the YAML at that line and column: GitHub ignores a workflow it cannot read.")
+def workflow_parse_error(ctx, spec):
+    for src in ctx.sources:
+        if src.kind == "ci_workflow" and src.status == "parse-error":
+            col = f", column {src.column}" if src.column else ""
+            yield spec.finding(ctx, f"{src.path}: line {src.line}{col}: {src.message}", [Location(src.path, src.line)])
+    for path, wf in _platform(ctx).workflows.items():
+        for err in wf.errors:
+            col = f", column {err.column}" if err.column else ""
+            yield spec.finding(ctx, f"{path}: line {err.line}{col}: {err.message}" if err.line else f"{path}: {err.message}",
+                               [Location(path, err.line)])
+
+
+@check("CI002", "Workflow violates the GitHub workflow schema", "high", "infra-regression", CI_COHERENCE,
+       "Fix the key named (the schema is the one GitHub's editor uses); GitHub rejects the run otherwise.")
+def workflow_schema(ctx, spec):
+    for path, wf in _workflows(ctx):
+        for issue in ci_tool.validate_schema(wf.raw, wf):
+            yield spec.finding(ctx, f"{path}: {issue.path}: {issue.message}", [Location(path, issue.line)])
+
+
+# -- CI003 -----------------------------------------------------------------------------------
+
+def _staging_reasons(job: ci_tool.Job) -> list[str]:
+    reasons = []
+    if job.environment and is_staging(job.environment.name):
+        reasons.append(f"environment {job.environment.name}")
+    if is_staging(job.id):
+        reasons.append(f"job id {job.id}")
+    if job.name and is_staging(job.name):
+        reasons.append(f"job name {job.name!r}")
+    for step in job.steps:
+        if step.run and any(is_staging(cmd) for _, cmd in ci_tool._commands(step.run)):
+            reasons.append(f"step {step.label!r} runs a staging command")
+            break
+    return reasons
+
+
+@check("CI003", "CI job targets a staging environment", "blocker", "charter", NO_STAGING,
+       "Remove the staging job, or have Product validate an intention of the current release that asks for staging.")
+def staging_job(ctx, spec):
+    allowed = allowing_intentions(ctx, STAGING_WORDS)
+    for path, wf in _workflows(ctx):
+        for job in wf.jobs.values():
+            reasons = _staging_reasons(job)
+            if not reasons:
+                continue
+            loc = [Location(path, job.line)]
+            if allowed:
+                names = ", ".join(f"{i.id} {i.name}" for i in allowed)
+                yield spec.finding(ctx, f"{path}: job {job.id} deploys to staging (asked by {names})", loc,
+                                   severity="info", detail="; ".join(reasons))
+            else:
+                yield spec.finding(ctx, f"{path}: job {job.id} deploys to staging, which the current release does not ask for",
+                                   loc, detail="; ".join(reasons))
+
+
+# -- CI004 -----------------------------------------------------------------------------------
+
+def _is_main(branch: str) -> bool:
+    return branch in (MAIN, f"refs/heads/{MAIN}")
+
+
+@check("CI004", "Workflow runs on a branch other than main", "medium", "charter", MAIN_ONLY,
+       "Filter the trigger and the `if:` conditions on `main` only: every submodule works on `main`.")
+def non_main_branch(ctx, spec):
+    for path, wf in _workflows(ctx):
+        for fact in ci_tool.branch_facts(wf):
+            if fact.negated or _is_main(fact.branch):
+                continue
+            where = f"trigger {fact.detail}" if fact.source == "trigger" else f"condition `{fact.detail}` of job {fact.job}"
+            yield spec.finding(ctx, f"{path}: {where} names branch {fact.branch}", [fact.location])
+        for event in ("push", "pull_request", "pull_request_target"):
+            trig = wf.triggers.get(event)
+            if trig and not trig.branches and not trig.branches_ignore and trig.matches_branch("any-feature-branch"):
+                yield spec.finding(ctx, f"{path}: `on: {event}` has no branch filter: it runs for every branch",
+                                   [Location(path, trig.line)], severity="low")
+
+
+# -- CI005 -----------------------------------------------------------------------------------
+
+@check("CI005", "Actions not pinned to a commit SHA", "low", "security", SECURITY_RISK,
+       "Pin each action to its full commit SHA (`uses: actions/checkout@<40-hex> # v4`); a tag can be moved.")
+def unpinned_actions(ctx, spec):
+    for path, wf in _workflows(ctx):
+        first: dict[str, int | None] = {}
+        refs = [(s.uses, s.line) for j in wf.jobs.values() for s in j.steps if s.uses]
+        refs += [(j.uses, j.line) for j in wf.jobs.values() if j.uses]
+        for uses, line in refs:
+            if uses.kind != "local" and not uses.pinned and uses.raw not in first:
+                first[uses.raw] = line
+        if first:
+            yield spec.finding(ctx, f"{path}: {len(first)} action(s) not pinned to a SHA: {', '.join(first)}",
+                               [Location(path, line) for line in first.values()])
+
+
+# -- CI006 -----------------------------------------------------------------------------------
+
+def _is_deploy(job: ci_tool.Job, target: ci_tool.DeployTarget) -> bool:
+    if target.kind == "job":
+        return False  # a job named deploy with no deploying step: CI003 and the reviewer see it
+    if target.kind != "compose":
+        return True
+    # compose up on the runner is an integration test unless it aims at a server or the job deploys.
+    named = _DEPLOY_HINT.search(" ".join(filter(None, [job.id, job.name, target.step or ""])))
+    remote = _REMOTE_ENGINE.search(target.command or "") or "DOCKER_HOST" in {str(k) for k in job.env}
+    return bool(job.environment or named or remote)
+
+
+@check("CI006", "CI deploys automatically", "high", "charter", MANUAL_DEPLOY,
+       "Keep CI to building and pushing images; deploy by hand on the server as the deployment notes say.")
+def automated_deploy(ctx, spec):
+    for path, wf in _workflows(ctx):
+        for target in ci_tool.deploy_targets(wf):
+            job = wf.jobs.get(target.job)
+            if job is None or not _is_deploy(job, target):
+                continue
+            what = target.command or target.kind
+            yield spec.finding(ctx, f"{path}: job {target.job} deploys from CI ({target.kind}: {what})", [target.location])
+
+
+# -- CI007 -----------------------------------------------------------------------------------
+
+@check("CI007", "Image pushed from a pull request or a branch other than main", "medium", "reproducibility",
+       MAIN_ONLY, "Push only on `push` to `main` (`push: ${{ github.event_name == 'push' && github.ref == 'refs/heads/main' }}`).")
+def push_outside_main(ctx, spec):
+    for built in _platform(ctx).built_images:
+        if not built.pushed:
+            continue
+        cases: dict[str, None] = {}
+        for pattern in built.tag_patterns:
+            event = "push" if pattern.event == "tag" else pattern.event
+            if event == "push" and (pattern.branch is None or _is_main(pattern.branch)):
+                continue
+            if event not in ("push", "pull_request", "pull_request_target"):
+                continue
+            if built.push_condition:
+                when = ci_tool.Context(event=event, branch=pattern.branch if event == "push" else None)
+                if ci_tool.evaluate(built.push_condition, when) is False:
+                    continue
+            cases["a pull request" if event != "push" else f"a push to {pattern.branch}"] = None
+        if cases:
+            yield spec.finding(ctx, f"{built.location.path}: job {built.job} pushes {built.name} on {' and '.join(cases)}",
+                               [built.location])
+
+
+# -- CI008 -----------------------------------------------------------------------------------
+
+def _secret_env(*envs: dict) -> set[str]:
+    out = set()
+    for env in envs:
+        for key, value in env.items():
+            if _SECRET_EXPR.search(str(value)):
+                out.add(str(key))
+    return out
+
+
+def _printed(cmd: str) -> bool:
+    """echo/printf whose output reaches the log: not piped into a command, not redirected to a file."""
+    try:
+        words = shlex.split(cmd, comments=True, posix=True)
+    except ValueError:
+        words = cmd.split()
+    if not words or not _ECHO.match(words[0]):
+        return False
+    bare = re.sub(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"", "", cmd)  # operators inside quotes do not count
+    return "|" not in bare and ">" not in bare
+
+
+@check("CI008", "Secret printed in a run script", "high", "security", SECURITY_RISK,
+       "Never echo a secret: pass it by environment or stdin (`--password-stdin`); masked logs do not cover derived values.")
+def secret_echoed(ctx, spec):
+    for path, wf in _workflows(ctx):
+        for job in wf.jobs.values():
+            for step in job.steps:
+                if not step.run:
+                    continue
+                secret_vars = _secret_env(wf.env, job.env, step.env)
+                for offset, cmd in ci_tool._commands(step.run):
+                    if not _printed(cmd):
+                        continue
+                    names = set(_SECRET_EXPR.findall(cmd))
+                    names |= {v for v in _SHELL_VAR.findall(cmd) if v in secret_vars}
+                    if names:
+                        line = (step.run_line + offset) if step.run_line else step.line
+                        yield spec.finding(ctx, f"{path}: job {job.id} prints {', '.join(sorted(names))} to the log",
+                                           [Location(path, line)])
+
+
+# -- CI009 -----------------------------------------------------------------------------------
+
+def _rel(root: Path, path: str) -> str:
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(Path(root).resolve()).as_posix() if p.is_absolute() else p.as_posix()
+    except ValueError:
+        return p.as_posix()
+
+
+@check("CI009", "actionlint", "medium", "infra-regression", CI_COHERENCE,
+       "Fix what actionlint reports (https://github.com/rhysd/actionlint/blob/main/docs/checks.md).")
+def actionlint_results(ctx, spec):
+    platform = _platform(ctx)
+    paths = [platform.root / p for p, wf in platform.workflows.items() if wf.ok]
+    issues = ci_tool.run_actionlint(paths)
+    if issues is None:
+        return  # not on PATH: never required
+    for issue in issues:
+        if not issue.path and issue.kind == "actionlint":
+            yield spec.finding(ctx, "actionlint could not run on the workflows", [], severity="info", detail=issue.message,
+                               remediation="Check the actionlint install (`actionlint -version`); the other CI checks ran.")
+            continue
+        rel = _rel(platform.root, issue.path)
+        yield spec.finding(ctx, f"{rel}: actionlint {issue.kind}: {issue.message}", [Location(rel, issue.line)])
