@@ -9,3 +9,6 @@ from tools.checks.registry import CHECKS, CheckContext, CheckSpec, check, run_ch
 from tools.checks import sources as _sources  # noqa: F401  (registers the source checks)
 from tools.checks import compose_checks as _compose  # noqa: F401,E402
 from tools.checks import conflicts as _conflicts  # noqa: F401,E402
+from tools.checks import dockerfile_checks as _dockerfile  # noqa: F401,E402
+from tools.checks import ci_checks as _ci  # noqa: F401,E402
+from tools.checks import charter_checks as _charter  # noqa: F401,E402
