@@ -49,7 +49,7 @@ class ComposeError(UserError):
 @dataclass(frozen=True)
 class MissingEnvFile:
     service: str
-    path: str  # as resolved (absolute)
+    path: str  # relative to the project root, posix
     location: Location
 
 
@@ -713,6 +713,7 @@ class _File:
     data: dict
     lines: dict[tuple, int]
     entry_locs: dict[str, dict]
+    raw: dict
 
 
 def _rebase_service(svc: dict, base_dir: Path) -> dict:
@@ -754,6 +755,7 @@ class _Loader_:
             data, lines = _read_yaml(path, rel)
             interp = _Interpolator(self.env, self.warnings, rel)
             data = _interpolate(data, interp)
+            raw = copy.deepcopy(data)
             services = data.get("services") or {}
             if not isinstance(services, dict):
                 raise ComposeError("services must be a mapping", rel, lines.get(("services",)))
@@ -764,10 +766,29 @@ class _Loader_:
                     svc = {}
                 if not isinstance(svc, dict):
                     raise ComposeError(f"service {name} must be a mapping", rel, lines.get(("services", name)))
-                data["services"][name] = _canonical_service(svc)
+                try:
+                    data["services"][name] = _canonical_service(svc)
+                except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                    raise self._shape_error(rel, raw, lines, name, exc) from None
                 entry_locs[name] = _entry_locations(rel, name, svc, lines)
-            self.cache[path] = _File(path, rel, data, lines, entry_locs)
+            self.cache[path] = _File(path, rel, data, lines, entry_locs, raw)
         return self.cache[path]
+
+    @staticmethod
+    def _shape_error(rel: str, raw: dict, lines: dict, name: str, exc: Exception) -> ComposeError:
+        # A shape Compose rejects: report the schema's first issue, which says what is expected.
+        issues = [i for i in validate_schema(raw, lines, rel) if i.path.startswith(f"services.{name}")]
+        if issues:
+            first = issues[0]
+            return ComposeError(f"{first.path}: {first.message}", rel, first.location.line)
+        svc = (raw.get("services") or {}).get(name) or {}
+        for key, value in svc.items():
+            try:
+                _canonical_service({key: value})
+            except (ValueError, TypeError, AttributeError, KeyError):
+                return ComposeError(f"services.{name}.{key}: invalid value {value!r} ({exc})", rel,
+                                    lines.get(("services", name, key)))
+        return ComposeError(f"services.{name}: invalid value ({exc})", rel, lines.get(("services", name)))
 
     def service(self, f: _File, name: str, seen: tuple = ()) -> tuple[dict, dict]:
         """A service with `extends` applied, and its key locations."""
@@ -880,7 +901,7 @@ def load_compose(
     raw_files = []
     for path in files:
         f = loader.file(path)
-        raw_files.append((f.rel, f.data, f.lines))
+        raw_files.append((f.rel, f.raw, f.lines))
         for key, value in f.data.items():
             if key == "services":
                 continue
@@ -906,8 +927,10 @@ def load_compose(
                 for k, loc in locs.items():
                     locations[(name, k)] = loc
 
-    name = project_name or scope.get("COMPOSE_PROJECT_NAME") or top.get("name") or project_dir.name
-    name = _normalise_name(str(name))
+    explicit = project_name or scope.get("COMPOSE_PROJECT_NAME")
+    if explicit and not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", explicit):
+        raise ComposeError(f"invalid project name {explicit!r}: use lowercase letters, digits, '-' and '_'")
+    name = explicit or _normalise_name(str(top.get("name") or project_dir.name))
     if not name:
         raise ComposeError("project name is empty once normalised; pass a project name")
 
@@ -1004,7 +1027,7 @@ def _normalise_service(name: str, svc: dict, project_dir: Path, scope: Mapping[s
             kept.append(e)
             if not path.is_file():
                 if e.get("required", True):
-                    missing.append(MissingEnvFile(name, str(path), locations.get(
+                    missing.append(MissingEnvFile(name, _relpath(path, root), locations.get(
                         (name, "env_file"), Location(""))))
                 continue
             if resolve_env_files:
@@ -1166,6 +1189,10 @@ def validate_schema(raw: dict, lines: Mapping[tuple, int] | None = None,
     for err in sorted(_validator().iter_errors(raw), key=lambda e: list(map(str, e.absolute_path))):
         parts = tuple(err.absolute_path)
         line = None
+        if err.validator in ("additionalProperties", "unevaluatedProperties"):
+            extra = re.findall(r"'([^']+)'", err.message)
+            if extra and lines and (*parts, extra[0]) in lines:
+                parts = (*parts, extra[0])
         if lines:
             probe = parts
             while probe and probe not in lines:
