@@ -75,8 +75,9 @@ class ComposeProject:
 
     def location(self, service: str, key: str | None = None) -> Location:
         """Where a service (or one of its keys, e.g. `image`, `environment.FOO`, `volumes./data`) is set."""
-        for k in ((service, key), (service, key.split(".", 1)[0]) if key else None, (service, None)):
-            if k and k in self.locations:
+        candidates = [(service, key), (service, key.split(".", 1)[0])] if key else []
+        for k in (*candidates, (service, None)):
+            if k in self.locations:
                 return self.locations[k]
         return Location(self._rel(self.files[0]) if self.files else "")
 
@@ -992,7 +993,8 @@ def _is_remote(ctx: str) -> bool:
 def _normalise_service(name: str, svc: dict, project_dir: Path, scope: Mapping[str, str],
                        resolve_env_files: bool, missing: list[MissingEnvFile],
                        locations: dict, root: Path) -> dict:
-    svc = copy.deepcopy(svc)
+    # Compose prints no service-level `x-` extensions.
+    svc = copy.deepcopy({k: v for k, v in svc.items() if not k.startswith("x-")})
     svc.pop("extends", None)
     if "profiles" in svc and not svc["profiles"]:
         del svc["profiles"]
@@ -1206,12 +1208,7 @@ def validate_schema(raw: dict, lines: Mapping[tuple, int] | None = None,
 def validate_project(project: ComposeProject) -> list[SchemaIssue]:
     """Schema issues of every file of the project, with their lines."""
     return [issue for rel, data, lines in project.raw_files
-            for issue in validate_schema(_schema_view(data), lines, rel)]
-
-
-def _schema_view(data: dict) -> dict:
-    # Services are kept canonical internally; the schema accepts the long forms too.
-    return data
+            for issue in validate_schema(data, lines, rel)]
 
 
 # ---------------------------------------------------------------- environments from the repo

@@ -85,6 +85,7 @@ CASES = [
     ("profiles", ["compose.yaml"], ["*"], {}),
     ("profiles", ["compose.yaml"], ["debug"], {"TAG": "1", "DEFAULT_SLEEP": "5"}),
     ("profiles", ["compose.yaml"], ["debug"], {"TAG": "", "SLEEP": "9"}),
+    ("anchors", ["compose.yaml"], [], {}),
 ]
 
 
@@ -161,6 +162,12 @@ def test_locations_follow_merge_and_extends():
     assert p.location("web", "environment.C").path == "override.yml"
     assert p.location("ext", "build") == Location("sub/base.yml", 3)
     assert p.location("ext", "environment.E") == Location("compose.yaml", 32)
+
+
+def test_obsolete_version_is_a_warning():
+    d = FIXTURES / "anchors"
+    p = load_compose([d / "compose.yaml"], d, env={})
+    assert any("`version` is obsolete" in w for w in p.warnings)
 
 
 def test_malformed_yaml_is_one_line_error():
