@@ -1149,7 +1149,7 @@ def _shell_expand(text: str, env: dict) -> str:
     return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}|\$([A-Za-z_][A-Za-z0-9_]*)", var, text)
 
 
-def _commands(script: str) -> list[tuple[int, str]]:
+def shell_commands(script: str) -> list[tuple[int, str]]:
     """(line offset, command) for each logical shell line; `\\` continuations joined, comments dropped."""
     out, buf, start = [], "", 0
     for i, line in enumerate(script.splitlines()):
@@ -1171,6 +1171,9 @@ def _commands(script: str) -> list[tuple[int, str]]:
     return out
 
 
+_commands = shell_commands  # the old private name, still used by tools/checks/ci_checks.py
+
+
 def _split_cmd(cmd: str) -> list[str]:
     try:
         return shlex.split(cmd, comments=True)
@@ -1184,7 +1187,7 @@ def _from_run(wf, job, step, scope, cases, extra) -> list[BuiltImage]:
     builds: list[BuiltImage] = []
     pushed_names: set[str] = set()
     base = step.run_line or step.line
-    for offset, cmd in _commands(script):
+    for offset, cmd in shell_commands(script):
         argv = _split_cmd(_shell_expand(cmd, env))
         if not argv or argv[0] != "docker":
             continue
@@ -1320,7 +1323,7 @@ def deploy_targets(wf: Workflow, default_branch: str = "main") -> list[DeployTar
                 continue
             if not step.run:
                 continue
-            for offset, cmd in _commands(step.run):
+            for offset, cmd in shell_commands(step.run):
                 for kind, rx in _DEPLOY_CMDS:
                     if rx.search(cmd):
                         line = (step.run_line + offset) if step.run_line else step.line
