@@ -1,0 +1,452 @@
+"""The gate's state: proposals, approvals, delivery blocks, meta — SQLite under the repo's `.devops-agent/`.
+
+Safe under concurrent processes (WAL, a 10 s busy timeout, compare-and-set transitions under
+BEGIN IMMEDIATE). Every row carries an HMAC of its stored content under the machine secret
+(agent.keys), so a row edited with the sqlite3 module reads as a StateError, not as data.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from agent.errors import RefusedError, UserError
+
+STATE_DIR = ".devops-agent"
+DB_NAME = "state.db"
+SCHEMA_VERSION = 1
+STATUSES = frozenset({"pending", "refused", "approved", "rejected", "applying", "applied",
+                      "rolling_back", "rolled_back", "failed"})
+BUSY_TIMEOUT_S = 10
+_DB_REL = f"{STATE_DIR}/{DB_NAME}"
+_MOVE_HINT = "move it away; `devops-agent audit verify` tells what the log says"
+
+
+class StateError(UserError):
+    """The state database is corrupt, tampered with, or has no such row. One line, exit 2."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def canonical(obj) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def ensure_state_dir(root: Path) -> Path:
+    """`.devops-agent/` (0700) with a `.gitignore` of `*`, so it never shows in `git status`."""
+    state = Path(root) / STATE_DIR
+    state.mkdir(mode=0o700, exist_ok=True)
+    ignore = state / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n", encoding="utf-8")
+    return state
+
+
+@dataclass
+class ProposalRecord:
+    id: str
+    created_at: str
+    status: str
+    hash: str
+    diff: str
+    meta: dict
+    targets: list[dict]
+    services: list[str]
+    refusals: list[dict]
+    applied_commits: dict
+    rollback_commits: dict
+    updated_at: str
+
+
+@dataclass
+class ApprovalRecord:
+    id: str
+    proposal_id: str
+    hash: str
+    approver: str
+    method: str  # "tty" | "key"
+    created_at: str
+    expires_at: str
+    signature: str
+    revoked: bool = False
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        now = now or datetime.now(timezone.utc)
+        expires = datetime.strptime(self.expires_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        return expires <= now
+
+    @property
+    def expired(self) -> bool:
+        return self.is_expired()
+
+
+_P_JSON = ("meta", "targets", "services", "refusals", "applied_commits", "rollback_commits")
+_P_COLS = ("id", "created_at", "updated_at", "status", "hash", "diff", *_P_JSON)
+_A_COLS = ("id", "proposal_id", "hash", "approver", "method", "created_at", "expires_at", "signature", "revoked")
+_B_COLS = ("seq", "id", "reason", "approver", "method", "signature", "created_at",
+           "lifted_at", "lifted_by", "lift_method", "lift_signature")
+
+_SCHEMA = f"""
+CREATE TABLE proposals ({", ".join(f"{c} TEXT NOT NULL" for c in _P_COLS)}, mac TEXT NOT NULL,
+                        PRIMARY KEY (id));
+CREATE TABLE approvals (id TEXT PRIMARY KEY, proposal_id TEXT NOT NULL REFERENCES proposals(id),
+                        hash TEXT NOT NULL, approver TEXT NOT NULL, method TEXT NOT NULL,
+                        created_at TEXT NOT NULL, expires_at TEXT NOT NULL, signature TEXT NOT NULL,
+                        revoked INTEGER NOT NULL, mac TEXT NOT NULL);
+CREATE INDEX approvals_proposal ON approvals(proposal_id);
+CREATE TABLE blocks (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, reason TEXT NOT NULL,
+                     approver TEXT NOT NULL, method TEXT NOT NULL, signature TEXT NOT NULL,
+                     created_at TEXT NOT NULL, lifted_at TEXT, lifted_by TEXT, lift_method TEXT,
+                     lift_signature TEXT, mac TEXT NOT NULL);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, mac TEXT NOT NULL);
+"""
+
+
+def _mac(table: str, values: dict) -> str:
+    from agent.keys import local_mac
+
+    # The table name is sealed too: a valid row cannot be replayed into another table.
+    return local_mac(f"devops-agent/{table}\0".encode() + canonical(values))
+
+
+class Store:
+    """One repo's state database. Methods are safe across processes and threads."""
+
+    def __init__(self, repo_root: Path) -> None:
+        self.root = Path(repo_root)
+        if not self.root.is_dir():
+            raise UserError(f"repo {self.root} is not a directory", "pass the platform's root with --repo")
+        self.state_dir = ensure_state_dir(self.root)
+        self.db_path = self.state_dir / DB_NAME
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(str(self.db_path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                         check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot open {_DB_REL}: {exc}", _MOVE_HINT) from None
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._migrate()
+        except StateError:
+            self._conn.close()
+            raise
+        except sqlite3.Error as exc:
+            self._conn.close()
+            if _busy(exc):
+                raise StateError(f"{_DB_REL} stayed locked for {BUSY_TIMEOUT_S}s",
+                                 "another devops-agent is holding it; retry") from None
+            raise StateError(f"state database {_DB_REL} is corrupt: {exc}", _MOVE_HINT) from None
+        self._check_secret()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self, immediate: bool = True):
+        """One transaction; BEGIN IMMEDIATE takes the write lock up front so compare-and-set is atomic."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            except sqlite3.Error as exc:
+                raise self._db_error(exc) from None
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._conn.execute("ROLLBACK")
+                raise self._db_error(exc) from None
+
+    def _read(self, sql: str, args: tuple = ()) -> list[dict]:
+        with self._lock:
+            try:
+                cur = self._conn.execute(sql, args)
+                cols = [d[0] for d in cur.description]
+                return [dict(zip(cols, row)) for row in cur.fetchall()]
+            except sqlite3.Error as exc:
+                raise self._db_error(exc) from None
+
+    @staticmethod
+    def _db_error(exc: sqlite3.Error) -> StateError:
+        if _busy(exc):
+            return StateError(f"{_DB_REL} stayed locked for {BUSY_TIMEOUT_S}s", "another devops-agent is holding it; retry")
+        return StateError(f"state database {_DB_REL} is corrupt: {exc}", _MOVE_HINT)
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise StateError(f"{_DB_REL} was written by a newer devops-agent (schema {version})",
+                             "upgrade devops-agent")
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                tables = self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                if tables:
+                    raise StateError(f"{_DB_REL} is an SQLite file but not a devops-agent state database",
+                                     "move it away")
+                # executescript would COMMIT the open transaction: run the statements one by one.
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    self._conn.execute(statement)
+                from agent.keys import secret_id
+
+                self._put_meta("secret_id", secret_id())
+                self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def _check_secret(self) -> None:
+        from agent.keys import secret_id, secret_path
+
+        row = self._read("SELECT value FROM meta WHERE key = 'secret_id'")
+        if not row or row[0]["value"] != secret_id():
+            raise StateError(f"{_DB_REL} was sealed with another machine secret than {secret_path()}",
+                             "restore that secret file (or DEVOPS_AGENT_HOME), or move the state database away")
+
+    def _tampered(self, what: str) -> StateError:
+        return StateError(f"{what} was modified outside devops-agent",
+                          "the state database no longer matches its seals; `devops-agent audit verify` "
+                          "tells what the log says")
+
+    # -- proposals --------------------------------------------------------------------
+
+    @staticmethod
+    def _proposal_row(rec: ProposalRecord) -> dict:
+        row = {c: getattr(rec, c) for c in _P_COLS}
+        for c in _P_JSON:
+            row[c] = canonical(row[c]).decode("utf-8")
+        return row
+
+    def _proposal_from(self, row: dict) -> ProposalRecord:
+        mac = row.pop("mac")
+        if not secrets.compare_digest(_mac("proposals", row), mac):
+            raise self._tampered(f"proposal {row['id']}")
+        values = dict(row)
+        try:
+            for c in _P_JSON:
+                values[c] = json.loads(values[c])
+        except ValueError:
+            raise self._tampered(f"proposal {row['id']}") from None
+        return ProposalRecord(**values)
+
+    def add_proposal(self, rec: ProposalRecord) -> None:
+        if rec.status not in STATUSES:
+            raise ValueError(f"unknown proposal status {rec.status!r}")
+        row = self._proposal_row(rec)
+        row["mac"] = _mac("proposals", row)
+        with self._tx() as db:
+            try:
+                db.execute(f"INSERT INTO proposals ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                           tuple(row.values()))
+            except sqlite3.IntegrityError:
+                raise StateError(f"proposal {rec.id} already exists", "use a new id") from None
+
+    def _resolve_id(self, pid: str) -> str:
+        pid = (pid or "").strip()
+        if not pid:
+            raise StateError("no proposal id given", "list them with `devops-agent proposals`")
+        if self._read("SELECT id FROM proposals WHERE id = ?", (pid,)):
+            return pid
+        ids = [r["id"] for r in self._read("SELECT id FROM proposals WHERE substr(id, 1, ?) = ?", (len(pid), pid))]
+        if len(ids) == 1:
+            return ids[0]
+        if ids:
+            raise StateError(f"proposal id {pid} is ambiguous ({', '.join(sorted(ids)[:5])})", "give more of the id")
+        raise StateError(f"no proposal {pid}", "list them with `devops-agent proposals`")
+
+    def get_proposal(self, pid: str) -> ProposalRecord:
+        full = self._resolve_id(pid)
+        rows = self._read("SELECT * FROM proposals WHERE id = ?", (full,))
+        if not rows:
+            raise StateError(f"no proposal {pid}", "list them with `devops-agent proposals`")
+        return self._proposal_from(rows[0])
+
+    def list_proposals(self, status: str | None = None) -> list[ProposalRecord]:
+        if status is not None and status not in STATUSES:
+            raise UserError(f"unknown status {status!r}", f"one of {', '.join(sorted(STATUSES))}")
+        sql = "SELECT * FROM proposals" + (" WHERE status = ?" if status else "") + " ORDER BY created_at, id"
+        return [self._proposal_from(r) for r in self._read(sql, (status,) if status else ())]
+
+    def transition(self, pid: str, expected: set[str], new: str, **fields) -> ProposalRecord:
+        """Compare-and-set the status: RefusedError when the current status is not one of `expected`."""
+        if new not in STATUSES:
+            raise ValueError(f"unknown proposal status {new!r}")
+        unknown = set(fields) - {"applied_commits", "rollback_commits"}
+        if unknown:
+            raise ValueError(f"transition cannot set {', '.join(sorted(unknown))}")
+        full = self._resolve_id(pid)
+        with self._tx() as db:
+            cur = db.execute("SELECT * FROM proposals WHERE id = ?", (full,))
+            cols = [d[0] for d in cur.description]
+            rec = self._proposal_from(dict(zip(cols, cur.fetchone())))
+            if rec.status not in expected:
+                raise RefusedError(f"proposal {rec.id} is {rec.status}, not {' or '.join(sorted(expected))}",
+                                   "list proposals to see where it stands")
+            rec.status = new
+            rec.updated_at = _now()
+            for name, value in fields.items():
+                setattr(rec, name, dict(value))
+            row = self._proposal_row(rec)
+            row["mac"] = _mac("proposals", row)
+            db.execute(f"UPDATE proposals SET {', '.join(f'{c} = ?' for c in row if c != 'id')} WHERE id = ?",
+                       (*[v for c, v in row.items() if c != "id"], rec.id))
+        return rec
+
+    # -- approvals --------------------------------------------------------------------
+
+    @staticmethod
+    def _approval_row(rec: ApprovalRecord) -> dict:
+        row = {c: getattr(rec, c) for c in _A_COLS}
+        row["revoked"] = int(bool(row["revoked"]))
+        return row
+
+    def _approval_from(self, row: dict) -> ApprovalRecord:
+        mac = row.pop("mac")
+        if not secrets.compare_digest(_mac("approvals", row), mac):
+            raise self._tampered(f"approval {row['id']} of proposal {row['proposal_id']}")
+        return ApprovalRecord(**{**row, "revoked": bool(row["revoked"])})
+
+    def add_approval(self, rec: ApprovalRecord) -> None:
+        row = self._approval_row(rec)
+        row["mac"] = _mac("approvals", row)
+        with self._tx() as db:
+            if not db.execute("SELECT 1 FROM proposals WHERE id = ?", (rec.proposal_id,)).fetchone():
+                raise StateError(f"no proposal {rec.proposal_id}", "list them with `devops-agent proposals`")
+            try:
+                db.execute(f"INSERT INTO approvals ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                           tuple(row.values()))
+            except sqlite3.IntegrityError:
+                raise StateError(f"approval {rec.id} already exists", "use a new id") from None
+
+    def approvals(self, pid: str) -> list[ApprovalRecord]:
+        rows = self._read("SELECT * FROM approvals WHERE proposal_id = ? ORDER BY created_at, id", (pid,))
+        return [self._approval_from(r) for r in rows]
+
+    def revoke_approvals(self, pid: str) -> int:
+        """Revoke every live approval of a proposal; returns how many were revoked."""
+        count = 0
+        with self._tx() as db:
+            cur = db.execute("SELECT * FROM approvals WHERE proposal_id = ? AND revoked = 0", (pid,))
+            cols = [d[0] for d in cur.description]
+            for values in cur.fetchall():
+                rec = self._approval_from(dict(zip(cols, values)))
+                rec.revoked = True
+                row = self._approval_row(rec)
+                db.execute("UPDATE approvals SET revoked = 1, mac = ? WHERE id = ?", (_mac("approvals", row), rec.id))
+                count += 1
+        return count
+
+    # -- delivery blocks --------------------------------------------------------------
+
+    def _block_from(self, row: dict) -> dict:
+        mac = row.pop("mac")
+        if not secrets.compare_digest(_mac("blocks", row), mac):
+            raise self._tampered(f"block {row['id']}")
+        return row
+
+    def _blocks(self, db=None) -> list[dict]:
+        if db is None:
+            rows = self._read("SELECT * FROM blocks ORDER BY seq")
+        else:
+            cur = db.execute("SELECT * FROM blocks ORDER BY seq")
+            cols = [d[0] for d in cur.description]
+            rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+        blocks = [self._block_from(r) for r in rows]
+        # A block is never deleted, only lifted: a missing one was deleted outside devops-agent.
+        count = int(self._meta(db, "block_count") or 0)
+        seen = {b["seq"] for b in blocks}
+        missing = [f"b-{n}" for n in range(1, count + 1) if n not in seen]
+        if missing or any(b["seq"] > count for b in blocks):
+            raise StateError(f"delivery block {(missing or ['count'])[0]} was deleted outside devops-agent",
+                             "the state no longer matches its seals; `devops-agent audit verify` tells what the log says")
+        return blocks
+
+    def add_block(self, reason: str, approver: str, method: str, signature: str) -> dict:
+        with self._tx() as db:
+            self._blocks(db)
+            seq = int(self._meta(db, "block_count") or 0) + 1
+            row = {"seq": seq, "id": f"b-{seq}", "reason": reason, "approver": approver, "method": method,
+                   "signature": signature, "created_at": _now(), "lifted_at": None, "lifted_by": None,
+                   "lift_method": None, "lift_signature": None}
+            db.execute(f"INSERT INTO blocks ({', '.join(row)}, mac) VALUES ({', '.join('?' * (len(row) + 1))})",
+                       (*row.values(), _mac("blocks", row)))
+            self._put_meta("block_count", str(seq), db)
+        return row
+
+    def lift_block(self, block_id: str, approver: str, method: str, signature: str) -> dict:
+        bid = str(block_id).strip()
+        bid = bid if bid.startswith("b-") else f"b-{bid}"
+        with self._tx() as db:
+            block = next((b for b in self._blocks(db) if b["id"] == bid), None)
+            if block is None:
+                raise StateError(f"no delivery block {block_id}", "see the open ones with `devops-agent release check`")
+            if block["lifted_at"]:
+                raise RefusedError(f"block {bid} was already lifted on {block['lifted_at']} by {block['lifted_by']}",
+                                   "nothing to do")
+            block.update(lifted_at=_now(), lifted_by=approver, lift_method=method, lift_signature=signature)
+            db.execute("UPDATE blocks SET lifted_at = ?, lifted_by = ?, lift_method = ?, lift_signature = ?, mac = ? "
+                       "WHERE seq = ?", (block["lifted_at"], approver, method, signature, _mac("blocks", block),
+                                         block["seq"]))
+        return block
+
+    def open_blocks(self) -> list[dict]:
+        with self._lock:
+            return [b for b in self._blocks() if not b["lifted_at"]]
+
+    def blocks(self) -> list[dict]:
+        """Every delivery block, lifted ones included."""
+        with self._lock:
+            return self._blocks()
+
+    # -- meta -------------------------------------------------------------------------
+
+    def _put_meta(self, key: str, value: str, db=None) -> None:
+        mac = _mac("meta", {"key": key, "value": value})
+        (db or self._conn).execute(
+            "INSERT INTO meta (key, value, mac) VALUES (?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value, mac = excluded.mac", (key, value, mac))
+
+    def _meta(self, db, key: str) -> str | None:
+        if db is None:
+            rows = self._read("SELECT key, value, mac FROM meta WHERE key = ?", (key,))
+        else:
+            cur = db.execute("SELECT key, value, mac FROM meta WHERE key = ?", (key,))
+            rows = [dict(zip(("key", "value", "mac"), r)) for r in cur.fetchall()]
+        if not rows:
+            return None
+        row = rows[0]
+        if not secrets.compare_digest(_mac("meta", {"key": row["key"], "value": row["value"]}), row["mac"]):
+            raise self._tampered(f"state setting {key!r}")
+        return row["value"]
+
+    def get_meta(self, key: str) -> str | None:
+        return self._meta(None, key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError("meta values are strings")
+        with self._tx() as db:
+            self._put_meta(key, value, db)
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
