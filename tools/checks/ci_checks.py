@@ -24,6 +24,11 @@ _SECRET_EXPR = re.compile(r"\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _SHELL_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
+def _shell_commands(script: str) -> list[tuple[int, str]]:
+    """(line offset, command) of a run script, from tools.ci (public name when it has one)."""
+    return (getattr(ci_tool, "shell_commands", None) or ci_tool._commands)(script)
+
+
 def _platform(ctx) -> Platform:
     return ctx.models["platform"]
 
@@ -69,7 +74,7 @@ def _staging_reasons(job: ci_tool.Job) -> list[str]:
     if job.name and is_staging(job.name):
         reasons.append(f"job name {job.name!r}")
     for step in job.steps:
-        if step.run and any(is_staging(cmd) for _, cmd in ci_tool._commands(step.run)):
+        if step.run and any(is_staging(cmd) for _, cmd in _shell_commands(step.run)):
             reasons.append(f"step {step.label!r} runs a staging command")
             break
     return reasons
@@ -215,7 +220,7 @@ def secret_echoed(ctx, spec):
                 if not step.run:
                     continue
                 secret_vars = _secret_env(wf.env, job.env, step.env)
-                for offset, cmd in ci_tool._commands(step.run):
+                for offset, cmd in _shell_commands(step.run):
                     if not _printed(cmd):
                         continue
                     names = set(_SECRET_EXPR.findall(cmd))
