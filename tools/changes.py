@@ -695,6 +695,7 @@ def impacted_services(platform, targets: list[Target], patch: Patch | None = Non
                 rel = platform.rel(str(raw)) if raw else None
                 if rel:
                     files.append(rel)
+            files += _raw_env_files(env, name)
             files += [p for p, _ in platform.nginx_for(env, name)]
             if any(p in files or any(_under(p, f) for f in folders if f not in ("", ".")) for p in paths):
                 out.add(name)
@@ -711,6 +712,20 @@ def impacted_services(platform, targets: list[Target], patch: Patch | None = Non
                     if dockerfile.startswith(target.repo + "/"):
                         out.add(name)
     return sorted(out)
+
+
+def _raw_env_files(env, service: str) -> list[str]:
+    """env_file entries as the compose files write them (the merged model drops files it cannot read)."""
+    out: list[str] = []
+    for raw_path, data, _ in (env.project.raw_files if env.project is not None else []):
+        svc = ((data or {}).get("services") or {}).get(service) or {}
+        entries = svc.get("env_file") or []
+        for entry in [entries] if isinstance(entries, (str, dict)) else entries:
+            value = entry.get("path") if isinstance(entry, dict) else entry
+            if isinstance(value, str) and value:
+                base = posixpath.dirname(Path(raw_path).as_posix()) if not os.path.isabs(raw_path) else ""
+                out.append(posixpath.normpath(posixpath.join(base, value)))
+    return out
 
 
 def _services_defined(platform, rel: str, env) -> set[str]:
