@@ -161,8 +161,8 @@ class AuditLog:
                         problems.append(f"{where}: follows seq {prev_seq} — entries were reordered "
                                         f"(seq {prev_seq + 1} is at line {seq_line[prev_seq + 1]})")
                     else:
-                        missing = f"seq {prev_seq + 1}" if seq == prev_seq + 2 else f"seq {prev_seq + 1}–{seq - 1}"
-                        problems.append(f"{where}: follows seq {prev_seq} — {missing} was deleted")
+                        missing = f"seq {prev_seq + 1} was" if seq == prev_seq + 2 else f"seq {prev_seq + 1}–{seq - 1} were"
+                        problems.append(f"{where}: follows seq {prev_seq} — {missing} deleted")
                 elif prev_hash is not None and entry["prev"] != prev_hash:
                     problems.append(f"{where}: does not link to the entry before it — that entry was edited or replaced")
                 by_seq.setdefault(seq, entry["hash"])

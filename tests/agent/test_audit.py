@@ -1,0 +1,177 @@
+"""The audit log: a hash chain whose edits, deletions, reorderings and garbage all fail `verify`."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+
+from agent.audit import GENESIS, AuditLog
+from agent.store import Store
+
+
+@pytest.fixture(autouse=True)
+def agent_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "agent-home"
+    monkeypatch.setenv("DEVOPS_AGENT_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def log(tmp_path) -> AuditLog:
+    root = tmp_path / "platform"
+    root.mkdir()
+    audit = AuditLog(root, Store(root))
+    audit.append("proposal", "devops", {"proposal": "p-1", "hash": "a" * 64})
+    audit.append("approval", "product", {"proposal": "p-1", "method": "key"})
+    audit.append("apply", "devops", {"proposal": "p-1", "commits": {"": "1" * 40}})
+    audit.append("rollback", "devops", {"proposal": "p-1", "commits": {"": "2" * 40}})
+    return audit
+
+
+def lines(audit: AuditLog) -> list[str]:
+    return audit.path.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def write(audit: AuditLog, new_lines: list[str]) -> None:
+    audit.path.write_text("".join(new_lines), encoding="utf-8")
+
+
+def test_untouched_log_verifies(log):
+    ok, problems = log.verify()
+    assert ok and problems == []
+    entries = log.entries()
+    assert [e["seq"] for e in entries] == [1, 2, 3, 4]
+    assert entries[0]["prev"] == GENESIS
+    assert all(b["prev"] == a["hash"] for a, b in zip(entries, entries[1:]))
+    assert set(entries[0]) == {"seq", "ts", "event", "actor", "data", "prev", "hash"}
+    assert json.loads(log.store.get_meta("audit_head")) == {"seq": 4, "hash": entries[-1]["hash"]}
+    assert os.stat(log.path).st_mode & 0o077 == 0
+
+
+def test_empty_log_verifies(tmp_path):
+    root = tmp_path / "empty"
+    root.mkdir()
+    assert AuditLog(root, Store(root)).verify() == (True, [])
+
+
+def test_edited_field(log):
+    content = lines(log)
+    content[1] = content[1].replace('"method":"key"', '"method":"tty"')
+    write(log, content)
+    ok, problems = log.verify()
+    assert not ok
+    assert problems == ["line 2 (seq 2): content does not match its hash — the entry was edited"]
+
+
+def test_edited_field_with_recomputed_hash_breaks_the_next_link(log):
+    from agent.audit import entry_hash
+    from agent.store import canonical
+
+    content = lines(log)
+    entry = json.loads(content[1])
+    entry["actor"] = "devops"
+    entry["hash"] = entry_hash(entry)
+    content[1] = canonical(entry).decode() + "\n"
+    write(log, content)
+    ok, problems = log.verify()
+    assert not ok
+    assert problems == ["line 3 (seq 3): does not link to the entry before it — that entry was edited or replaced"]
+
+
+def test_deleted_middle_line(log):
+    content = lines(log)
+    del content[1]
+    write(log, content)
+    ok, problems = log.verify()
+    assert not ok
+    assert problems == ["line 2 (seq 3): follows seq 1 — seq 2 was deleted"]
+
+
+def test_deleted_last_line_is_caught_by_the_sealed_head(log):
+    write(log, lines(log)[:-1])
+    ok, problems = log.verify()
+    assert not ok
+    assert problems == ["the log ends at seq 3, but the state database records seq 4 — the last 1 entry was deleted"]
+
+
+def test_append_after_a_deleted_tail_keeps_the_gap_visible(log):
+    write(log, lines(log)[:-2])
+    log.append("proposal", "devops", {"proposal": "p-2"})
+    ok, problems = log.verify()
+    assert not ok
+    assert problems == ["line 3 (seq 5): follows seq 2 — seq 3–4 were deleted"]
+
+
+def test_swapped_lines(log):
+    content = lines(log)
+    content[1], content[2] = content[2], content[1]
+    write(log, content)
+    ok, problems = log.verify()
+    assert not ok
+    assert problems[0] == "line 2 (seq 3): follows seq 1 — entries were reordered (seq 2 is at line 3)"
+    assert problems[1] == "line 3 (seq 2): comes after seq 3 — entries were reordered or duplicated"
+
+
+def test_garbage_line(log):
+    content = lines(log)
+    content.insert(2, "this is not json\n")
+    write(log, content)
+    ok, problems = log.verify()
+    assert not ok
+    assert problems == ["line 3: not a JSON entry (garbled or truncated)"]
+
+
+def test_truncated_last_line_then_append(log):
+    raw = log.path.read_bytes()
+    log.path.write_bytes(raw[:-20])  # a torn write: half of the last line
+    ok, problems = log.verify()
+    assert not ok
+    assert "line 4: not a JSON entry (garbled or truncated)" in problems
+    entry = log.append("block", "product", {"block": "b-1"})
+    assert entry["seq"] == 5
+    assert log.path.read_text().splitlines()[-1].startswith('{"actor":"product"')
+
+
+def test_deleted_log_file_is_reported(log):
+    log.path.unlink()
+    ok, problems = log.verify()
+    assert not ok
+    assert problems == [".devops-agent/audit.jsonl is missing, but the state database records 4 entries"]
+
+
+def test_state_database_reset_is_reported(log):
+    (log.store.state_dir / "state.db").unlink()
+    for suffix in ("-wal", "-shm"):
+        (log.store.state_dir / f"state.db{suffix}").unlink(missing_ok=True)
+    fresh = AuditLog(log.root, Store(log.root))
+    ok, problems = fresh.verify()
+    assert not ok
+    assert "the state database records no audit head" in problems[0]
+
+
+def _writer(root: str, home: str, n: int, tag: str) -> None:
+    os.environ["DEVOPS_AGENT_HOME"] = home
+    audit = AuditLog(Path(root), Store(Path(root)))
+    for i in range(n):
+        audit.append("proposal", tag, {"i": i, "pad": "x" * 2000})
+
+
+def test_two_processes_interleave_whole_entries(tmp_path, agent_home):
+    root = tmp_path / "race"
+    root.mkdir()
+    Store(root)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(root), str(agent_home), 25, tag)) for tag in ("a", "b")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    audit = AuditLog(root, Store(root))
+    assert audit.verify() == (True, [])
+    entries = audit.entries()
+    assert len(entries) == 50
+    assert {e["actor"] for e in entries} == {"a", "b"}
