@@ -1,8 +1,11 @@
 """Checks over the GitHub Actions workflows: parse and schema, staging, branches, pins, deploys, pushes, secrets."""
 from __future__ import annotations
 
+import json
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 from tools import ci as ci_tool
@@ -155,10 +158,12 @@ def _is_deploy(job: ci_tool.Job, target: ci_tool.DeployTarget) -> bool:
        "Keep CI to building and pushing images; deploy by hand on the server as the deployment notes say.")
 def automated_deploy(ctx, spec):
     for path, wf in _workflows(ctx):
+        seen: set = set()
         for target in ci_tool.deploy_targets(wf):
             job = wf.jobs.get(target.job)
-            if job is None or not _is_deploy(job, target):
+            if job is None or not _is_deploy(job, target) or target.location in seen:
                 continue
+            seen.add(target.location)
             what = target.command or target.kind
             yield spec.finding(ctx, f"{path}: job {target.job} deploys from CI ({target.kind}: {what})", [target.location])
 
@@ -241,18 +246,36 @@ def _rel(root: Path, path: str) -> str:
         return p.as_posix()
 
 
+def run_actionlint(paths: list[Path]) -> tuple[list[ci_tool.ActionlintIssue] | None, str | None]:
+    """(issues, None) when actionlint ran; (None, None) when it is not on PATH; (None, why) when it failed."""
+    exe = shutil.which("actionlint")
+    if exe is None or not paths:
+        return (None if exe is None else []), None
+    try:
+        proc = subprocess.run([exe, "-format", "{{json .}}", *map(str, paths)], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"actionlint failed to run: {exc}"
+    # exit 0: clean, 1: problems found; anything else is actionlint itself failing.
+    if proc.returncode not in (0, 1):
+        first = (proc.stderr or proc.stdout).strip().splitlines()
+        return None, first[0] if first else f"actionlint exited {proc.returncode}"
+    try:
+        items = json.loads(proc.stdout or "[]") or []
+    except json.JSONDecodeError:
+        return None, "actionlint printed unreadable JSON"
+    return [ci_tool.ActionlintIssue(i.get("filepath", ""), i.get("line"), i.get("column"), i.get("kind", ""),
+                                    i.get("message", "")) for i in items], None
+
+
 @check("CI009", "actionlint", "medium", "infra-regression", CI_COHERENCE,
        "Fix what actionlint reports (https://github.com/rhysd/actionlint/blob/main/docs/checks.md).")
 def actionlint_results(ctx, spec):
     platform = _platform(ctx)
     paths = [platform.root / p for p, wf in platform.workflows.items() if wf.ok]
-    issues = ci_tool.run_actionlint(paths)
-    if issues is None:
-        return  # not on PATH: never required
-    for issue in issues:
-        if not issue.path and issue.kind == "actionlint":
-            yield spec.finding(ctx, "actionlint could not run on the workflows", [], severity="info", detail=issue.message,
-                               remediation="Check the actionlint install (`actionlint -version`); the other CI checks ran.")
-            continue
+    issues, error = run_actionlint(paths)
+    if error:
+        yield spec.finding(ctx, "actionlint could not run on the workflows", [], severity="info", detail=error,
+                           remediation="Check the actionlint install (`actionlint -version`); the other CI checks ran.")
+    for issue in issues or []:  # None: not on PATH, never required
         rel = _rel(platform.root, issue.path)
         yield spec.finding(ctx, f"{rel}: actionlint {issue.kind}: {issue.message}", [Location(rel, issue.line)])

@@ -94,10 +94,14 @@ def is_test_image(path: str, use: DockerfileUse) -> bool:
     return (named and not use.pushed) or not use.deployed
 
 
-def _ins_line(ins: df_tool.Instruction, key: str) -> int:
-    """The line of `key` inside a multi-line instruction (ENV A=1 \\ B=2)."""
-    m = re.search(rf"(?<![\w-]){re.escape(key)}(?=[= \t])", ins.original)
-    return ins.start_line + (ins.original.count("\n", 0, m.start()) if m else 0)
+def _ins_line(info: df_tool.DockerfileInfo, ins: df_tool.Instruction, key: str) -> int:
+    """The line of `key` inside a multi-line instruction (ENV A=1 \\ B=2); BuildKit joins `original`."""
+    lines = info.text.splitlines()[ins.start_line - 1:ins.end_line]
+    rx = re.compile(rf"(?<![\w-]){re.escape(key)}(?=[= \t]|$)")
+    for offset, text in enumerate(lines):
+        if rx.search(text if offset else text.split(None, 1)[-1]):
+            return ins.start_line + offset
+    return ins.start_line
 
 
 # -- DKF001 ----------------------------------------------------------------------------------
@@ -195,7 +199,7 @@ def secret_in_dockerfile(ctx, spec):
                 if _SECRET_NAME.search(key) and not _NOT_SECRET_NAME.search(key) and _literal(df_tool._unquote(value or "")):
                     # The value itself never goes into the finding.
                     yield spec.finding(ctx, f"{path}: {ins.cmd} {key} has a literal value baked into the image",
-                                       [Location(path, _ins_line(ins, key))])
+                                       [Location(path, _ins_line(info, ins, key))])
 
 
 # -- DKF005 ----------------------------------------------------------------------------------
