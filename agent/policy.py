@@ -5,7 +5,7 @@ resolved targets), so a path leaving the platform is refused before anything is 
 
 Perimeter (POL002). Allowed without question: compose files (`docker-compose*.y*ml`, `compose*.y*ml`),
 `Dockerfile*` and `*.Dockerfile`, `.dockerignore`, `.github/workflows/*.y*ml` (root or submodule), nginx
-configs (`*.conf` named or written as nginx, files under an `nginx/` folder), `.env.example` at any level,
+configs (`*.conf` named or written as nginx, or under `conf.d/`; files under an `nginx/` folder), `.env.example` at any level,
 deploy scripts (`*.sh`, `Makefile`, `scripts/**`, `deploy/**`), docs (`*.md` under `docs/`, `README.md`,
 deployment notes). `mysql/init/*.sql` is the database schema, application data: refused. Real env files
 (`.env`, `.env.prod`...) hold secrets: refused (edit `.env.example`, and the server's file by hand).
@@ -17,10 +17,10 @@ removed line, once blank lines, comments and bare punctuation (`}`, `);`, `],`) 
       `import.meta.env`, `Environment.GetEnvironmentVariable`, `Configuration[...]`, `GetValue<...>(...)`,
       `runtimeConfig`, `${VAR}`; or the import that such a read needs (`import os`, `from os import
       environ/getenv`, `using System;`, `from dotenv import load_dotenv`, `load_dotenv()`),
-  (b) sets or reads a port, host or listen URL: `port`/`PORT`/`--port`, `host`/`--host`, `UseUrls`,
-      `ASPNETCORE_URLS`, `urls`, `0.0.0.0`, `127.0.0.1`, `localhost:NNNN`, `listen`, `Listen*(`,
-      `devServer`,
-and holds no control flow (`if`, `else`, `for`, `while`, `return`, `def`, `class`, `lambda`, `try`,
+  (b) sets or reads a port, host or listen URL: `port=`/`port:`/`--port`/`*_PORT`, `host=`/`--host`/
+      `*_HOST`, `Server=`/`Data Source=` of a connection string, `UseUrls`, `ASPNETCORE_URLS`, `urls:`,
+      `0.0.0.0`, `127.0.0.1`, `localhost:NNNN`, `listen`, `Listen*(`, `devServer`,
+and, outside its string literals, holds no control flow (`if`, `else`, `for`, `while`, `return`, `def`, `class`, `lambda`, `try`,
 `catch`, `except`, `switch`, `await`, `yield`, `function`, `=>`, `exec`, `eval`, `subprocess`, `delete`,
 `drop`), nor two statements on one line; or the file is a build manifest and only its build fields change:
 `package.json` `scripts`/`engines` (every other key parses equal before and after), `*.csproj`
@@ -167,7 +167,7 @@ def _current_text(root: Path, path: str, limit: int = 2_000_000) -> str | None:
 
 def is_nginx(path: str, fp: FilePatch | None, root: Path | None) -> bool:
     parts = _parts(path)
-    if "nginx" in parts[:-1]:
+    if "nginx" in parts[:-1] or (_name(path).endswith(".conf") and "conf.d" in parts[:-1]):
         return True
     if not _name(path).endswith(".conf"):
         return False
@@ -224,7 +224,7 @@ _ENV_IMPORT = re.compile(
     r"|from\s+dotenv\s+import\s+load_dotenv|load_dotenv\(\s*\)|import\s+dotenv)\s*;?\s*$")
 _PORT_HOST = re.compile(
     r"(?i:\bports?[\"']?\s*[:=(]|--port\b|\.port\b|\bhost(name)?[\"']?\s*[:=]|--host\b|\burls[\"']?\s*[:=]"
-    r"|\blisten\s*[(:=]|\blisten\s+\d)|\b[A-Z_]*(PORT|HOST|URLS?)\b|UseUrls|ASPNETCORE_URLS|0\.0\.0\.0|127\.0\.0\.1"
+    r"|\blisten\s*[(:=]|\blisten\s+\d|\b(server|data source)\s*=)|\b[A-Z_]*(PORT|HOST|URLS?)\b|UseUrls|ASPNETCORE_URLS|0\.0\.0\.0|127\.0\.0\.1"
     r"|localhost:\d{2,5}|\bListen\w*\s*\(|devServer")
 _LOGIC = re.compile(
     r"\b(if|elif|else|for|foreach|while|return|def|class|lambda|try|catch|except|switch|case|await|yield|function"
@@ -238,7 +238,8 @@ def adjustment_line_ok(line: str) -> bool:
     if _ENV_IMPORT.match(line):
         return True
     code = line.split(" #", 1)[0].split(" //", 1)[0]
-    if _LOGIC.search(code) or code.rstrip().rstrip(";").count(";") > 0:
+    bare = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'', '""', code)  # string contents are data
+    if _LOGIC.search(bare) or bare.rstrip().rstrip(";").count(";") > 0:
         return False
     return bool(_ENV_READ.search(code) or _PORT_HOST.search(code))
 
@@ -466,7 +467,7 @@ def evaluate(charter: Charter | None, patch: Patch, targets: list[Target], meta:
                              f"removal", fp.path)
             continue
         _perimeter(fp, root, refuse)
-        _new_tools(fp, patch, meta, release, refuse)
+        _new_tools(fp, patch, meta, release, root, refuse)
         _new_environment(fp, release, refuse)
         if _deploy_change(fp, root):
             deploy_files.append(fp.path)
@@ -523,20 +524,21 @@ def _perimeter(fp: FilePatch, root: Path, refuse) -> None:
                          f"ports, build fields){detail}", path)
 
 
-def _new_tools(fp: FilePatch, patch: Patch, meta: ProposalMeta, release, refuse) -> None:
+def _new_tools(fp: FilePatch, patch: Patch, meta: ProposalMeta, release, root: Path, refuse) -> None:
     path = fp.path
     found: dict[str, None] = {}
     by_path = _tools_by_path(path, patch)
     if by_path:
         found[by_path] = None
     new = _new_lines(fp)
+    existing = "\n".join(fp.removed_lines) + "\n" + (_current_text(root, path) or "")
     if path.endswith((".yaml", ".yml")) and any(re.match(r"^\s*apiVersion:", l) for l in new) \
             and any(_K8S_KIND.match(l) for l in new):
         found["kubernetes"] = None
     if not is_doc(path):
         for tool, (rx, _) in _TOOLS.items():
-            if any(rx.search(l) for l in new):
-                found[tool] = None
+            if any(rx.search(l) for l in new) and not rx.search(existing):
+                found[tool] = None  # a tool the file already runs is not a new one
     for tool in found:
         why = _intention_allows(meta, release, _TOOLS[tool][1] if tool in _TOOLS else (tool,), tool)
         if why:
@@ -590,6 +592,8 @@ _MAKE_TARGET = re.compile(r"^([A-Za-z0-9_.-]+)\s*:(?!=)")
 
 def _deploy_change(fp: FilePatch, root: Path) -> bool:
     path = fp.path
+    if is_deploy_doc(path):
+        return any(l.strip() for l in fp.changed_lines)  # markdown '#' lines are headings, not comments
     changed = [l for l in fp.changed_lines if l.strip() and not _comment(l)]
     if not changed:
         return False
@@ -604,7 +608,7 @@ def _deploy_change(fp: FilePatch, root: Path) -> bool:
                 if re.search(r"prod|deploy|release|rollback|up", target, re.I):
                     return True
         return False
-    if is_deploy_script(path) or is_deploy_doc(path):
+    if is_deploy_script(path):
         return True
     if is_workflow(path):
         return any(_CI_DEPLOY.search(l) for l in changed)
@@ -640,7 +644,8 @@ def _ancestor_keys(lines: list[str], number: int) -> list[str]:
 
 _TEST_CMD = re.compile(r"\bdotnet\s+test\b|\bpytest\b|\bpython\d?\s+-m\s+(pytest|unittest)\b|\b(npm|pnpm|yarn|bun)\s+"
                        r"(run\s+)?test\b|\bnpx\s+(vitest|jest)\b|\bvitest\b|\bjest\b|\bgo\s+test\b|\bmake\s+test\b"
-                       r"|Dockerfile\.test|\btarget:\s*test\b")
+                       r"|Dockerfile\.test|\btarget:\s*test\b|\bdocker\s+run\b[^\n]*-tests?\b"
+                       r"|\bname:[^\n]*\b[Tt]ests?\b")
 _DISABLE = re.compile(r"continue-on-error:\s*true|^\s*if:\s*(\$\{\{\s*)?false|\|\|\s*true\b|;\s*exit\s+0\b", re.I)
 
 
