@@ -19,7 +19,7 @@ HEAD_META = "audit_head"
 LOCK_TIMEOUT_S = 30
 FIELDS = ("seq", "ts", "event", "actor", "data", "prev", "hash")
 EVENTS = ("proposal", "refusal", "approval", "rejection", "apply", "apply-refused", "apply-aborted",
-          "rollback", "rollback-aborted", "block", "unblock", "product-key")
+          "rollback", "rollback-aborted", "block", "unblock", "product-key", "state-reset")
 
 
 def entry_hash(entry: dict) -> str:
@@ -90,22 +90,32 @@ class AuditLog:
     def append(self, event: str, actor: str, data: dict) -> dict:
         """Append one entry (whole line, O_APPEND + fsync, under a lock) and record the new head."""
         with self._lock():
-            seq, prev = self._tip()
-            entry = {"seq": seq + 1, "ts": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                     "event": str(event), "actor": str(actor), "data": data, "prev": prev}
-            # Round-trip through JSON first, so the hash is over exactly what a reader parses back.
-            entry = json.loads(json.dumps(entry, default=str, ensure_ascii=False))
-            entry["hash"] = entry_hash(entry)
-            line = canonical(entry) + b"\n"
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                if os.fstat(fd).st_size and not self._ends_with_newline():
-                    line = b"\n" + line  # after a torn write, start on a fresh line
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self.store.set_meta(HEAD_META, json.dumps({"seq": entry["seq"], "hash": entry["hash"]}))
+            if self._head() is None and self._last_line() is not None and event != "state-reset":
+                # The log predates this state database (deleted or moved away): say so in the log itself.
+                self._write(*self._tip(), "state-reset", "devops-agent",
+                            {"message": "the state database was created after this log; entries before this "
+                                        "one are not backed by a sealed head"})
+            return self._write(*self._tip(), event, actor, data)
+
+    def _write(self, seq: int, prev: str, event: str, actor: str, data: dict) -> dict:
+        """One entry, chained to (seq, prev): one O_APPEND write + fsync; the caller holds the lock."""
+        entry = {"seq": seq + 1, "ts": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                 "event": str(event), "actor": str(actor), "data": data, "prev": prev}
+        # Round-trip through JSON first, so the hash is over exactly what a reader parses back.
+        entry = json.loads(json.dumps(entry, default=str, ensure_ascii=False))
+        entry["hash"] = entry_hash(entry)
+        line = canonical(entry) + b"\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size and not self._ends_with_newline():
+                line = b"\n" + line  # after a torn write, start on a fresh line
+            view = memoryview(line)
+            while view:  # os.write may be short for a large entry
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.store.set_meta(HEAD_META, json.dumps({"seq": entry["seq"], "hash": entry["hash"]}))
         return entry
 
     def _ends_with_newline(self) -> bool:

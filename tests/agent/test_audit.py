@@ -175,3 +175,14 @@ def test_two_processes_interleave_whole_entries(tmp_path, agent_home):
     entries = audit.entries()
     assert len(entries) == 50
     assert {e["actor"] for e in entries} == {"a", "b"}
+
+
+def test_next_append_after_a_state_reset_records_it_in_the_log(log):
+    (log.store.state_dir / "state.db").unlink()
+    for suffix in ("-wal", "-shm"):
+        (log.store.state_dir / f"state.db{suffix}").unlink(missing_ok=True)
+    fresh = AuditLog(log.root, Store(log.root))
+    entry = fresh.append("proposal", "devops", {"proposal": "p-2"})
+    events = [e["event"] for e in fresh.entries()]
+    assert events[-2:] == ["state-reset", "proposal"] and entry["seq"] == 6
+    assert fresh.verify() == (True, [])
