@@ -77,14 +77,13 @@ def dockerfile_uses(platform: Platform) -> dict[str, DockerfileUse]:
 
 
 def _ci_context(built, dockerfile: str) -> str:
-    """The platform-relative context of a CI build: relative to the workflow's repo when the Dockerfile is there."""
+    """The platform-relative context of a CI build, from the same base `Platform._ci_dockerfile` resolved it with."""
     repo = _workflow_repo(built.location.path)
     context = (built.context or ".").strip()
-    if repo and dockerfile.startswith(repo + "/"):
-        rel = posixpath.normpath(posixpath.join(repo, context))
-        if rel == repo or rel.startswith(repo + "/"):
-            return rel
-    return posixpath.normpath(context) if not context.startswith("/") else posixpath.dirname(dockerfile)
+    in_repo = posixpath.normpath(posixpath.join(repo, built.dockerfile)) if built.dockerfile \
+        else posixpath.join(posixpath.normpath(posixpath.join(repo, context)), "Dockerfile")
+    base = repo if repo and in_repo == dockerfile else ""
+    return posixpath.normpath(posixpath.join(base, context))
 
 
 def is_test_image(path: str, use: DockerfileUse) -> bool:
