@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from agent.example import init_example
-from sources.git import TOOL_IDENTITY, repo_state, run_git
+from sources.git import repo_state, run_git
 from tools.changes import (
     ChangeError, Target, content_hash, git_blob_hash, impacted_services, parse_patch, resolve_targets, split_by_repo,
 )
