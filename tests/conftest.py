@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("DEVOPS_AGENT_SHARED", ROOT.parent / "shared"))
 REALWORLD = SHARED / "realworld" / "animesphere"
 IN_CI = os.environ.get("CI") == "true"
+# Keys, the machine secret and caches of a test run never touch the real home.
+os.environ["DEVOPS_AGENT_HOME"] = tempfile.mkdtemp(prefix="devops-agent-home-")
 
 
 @pytest.fixture(scope="session")

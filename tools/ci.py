@@ -1346,26 +1346,31 @@ def _compose_files(cmd: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _schema_validator():
-    import importlib.resources
-
     import jsonschema
 
-    text = importlib.resources.files("check_jsonschema.builtin_schemas.vendor").joinpath("github-workflows.json").read_text("utf-8")
-    schema = json.loads(text)
+    from tools.schemas import vendored_schema
+
+    schema = vendored_schema("github-workflows.json")
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
     return cls(schema)
+
+
+def _reduce_error(err) -> dict:
+    best = _deepest(err)
+    return {"path": list(best.absolute_path), "validator": best.validator, "message": best.message}
 
 
 def validate_schema(raw: Any, workflow: Workflow | None = None) -> list[SchemaIssue]:
     """Validate against check-jsonschema's vendored GitHub workflow schema; lines come from `workflow` when given."""
     if isinstance(raw, dict) and True in raw and "on" not in raw:
         raw = {("on" if k is True else k): v for k, v in raw.items()}
+    from tools.schemas import schema_errors
+
     issues = []
-    for err in _schema_validator().iter_errors(raw):
-        best = _deepest(err)
-        path = tuple(best.absolute_path)
-        extra = re.search(r"\('([^']+)' was unexpected\)", best.message)
-        if extra and best.validator == "additionalProperties":
+    for err in schema_errors("github-workflows.json", raw, _reduce_error, lambda schema: _schema_validator()):
+        path = tuple(err["path"])
+        extra = re.search(r"\('([^']+)' was unexpected\)", err["message"])
+        if extra and err["validator"] == "additionalProperties":
             path = path + (extra.group(1),)
         line = None
         if workflow is not None:
@@ -1374,7 +1379,7 @@ def validate_schema(raw: Any, workflow: Workflow | None = None) -> list[SchemaIs
                 if line:
                     break
         dotted = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
-        issues.append(SchemaIssue(dotted, _short(best.message), line))
+        issues.append(SchemaIssue(dotted, _short(err["message"]), line))
     issues.sort(key=lambda i: (i.line or 0, i.path))
     return issues
 

@@ -1166,13 +1166,11 @@ _SCHEMA_VALIDATOR = None
 def _validator():
     global _SCHEMA_VALIDATOR
     if _SCHEMA_VALIDATOR is None:
-        import importlib.resources
-
         import jsonschema
 
-        text = importlib.resources.files("check_jsonschema.builtin_schemas.vendor").joinpath(
-            "compose-spec.json").read_text(encoding="utf-8")
-        schema = json.loads(text)
+        from tools.schemas import vendored_schema
+
+        schema = vendored_schema("compose-spec.json")
         _SCHEMA_VALIDATOR = jsonschema.validators.validator_for(schema)(schema)
     return _SCHEMA_VALIDATOR
 
@@ -1187,12 +1185,15 @@ def _json_path(parts) -> str:
 def validate_schema(raw: dict, lines: Mapping[tuple, int] | None = None,
                     path: str | None = None) -> list[SchemaIssue]:
     """Issues of one compose file against the compose-spec schema vendored by check-jsonschema."""
+    from tools.schemas import schema_errors
+
     issues = []
-    for err in sorted(_validator().iter_errors(raw), key=lambda e: list(map(str, e.absolute_path))):
-        parts = tuple(err.absolute_path)
+    errors = schema_errors("compose-spec.json", raw, _reduce_error, lambda schema: _validator())
+    for err in sorted(errors, key=lambda e: list(map(str, e["parts"]))):
+        parts = tuple(err["parts"])
         line = None
-        if err.validator in ("additionalProperties", "unevaluatedProperties"):
-            extra = re.findall(r"'([^']+)'", err.message)
+        if err["validator"] in ("additionalProperties", "unevaluatedProperties"):
+            extra = re.findall(r"'([^']+)'", err["message"])
             if extra and lines and (*parts, extra[0]) in lines:
                 parts = (*parts, extra[0])
         if lines:
@@ -1201,8 +1202,12 @@ def validate_schema(raw: dict, lines: Mapping[tuple, int] | None = None,
                 probe = probe[:-1]
             line = lines.get(probe)
         loc = Location(path, line) if path else None
-        issues.append(SchemaIssue(_json_path(parts), err.message.splitlines()[0], loc))
+        issues.append(SchemaIssue(_json_path(parts), err["message"].splitlines()[0], loc))
     return issues
+
+
+def _reduce_error(err) -> dict:
+    return {"parts": list(err.absolute_path), "validator": err.validator, "message": err.message}
 
 
 def validate_project(project: ComposeProject) -> list[SchemaIssue]:
