@@ -103,7 +103,7 @@ class Gate:
         now = _iso(_now())
         rec = ProposalRecord(
             id=new_id(), created_at=now, status="refused" if refusals else "pending", hash=content_hash,
-            diff=patch.text, meta=meta_d, targets=[asdict(t) for t in targets], services=services,
+            diff=patch.text, meta=meta_d, targets=[_target_dict(t) for t in targets], services=services,
             refusals=[asdict(r) for r in refusals], applied_commits={}, rollback_commits={}, updated_at=now,
         )
         self.store.add_proposal(rec)
@@ -496,6 +496,10 @@ class Gate:
             return rec
         finally:
             lock.release()
+
+
+def _target_dict(target) -> dict:
+    return {k: getattr(target, k) for k in ("path", "repo", "repo_path", "exists", "base_blob")}
 
 
 def _meta_dict(meta) -> dict:
