@@ -250,10 +250,10 @@ class Gate:
             self._check_clean(targets)
             self._check_applies(patch, targets)
             baseline = _severe_keys(self.session(run_checks=True).findings)
-            rec = self.store.transition(rec.id, {"approved"}, "applying")
-            fault_point("after-mark-applying")
             self._write_journal(rec, targets)
             fault_point("after-journal")
+            rec = self.store.transition(rec.id, {"approved"}, "applying")
+            fault_point("after-mark-applying")
             per_repo = changes.split_by_repo(patch, targets)
             for repo, text in per_repo.items():
                 from sources.git import run_git
@@ -318,7 +318,7 @@ class Gate:
 
     # -- journal and recovery --------------------------------------------------------
 
-    def _write_journal(self, rec, targets) -> None:
+    def _write_journal(self, rec, targets, kind: str = "apply") -> None:
         from sources.git import run_git
 
         repos = {}
@@ -329,7 +329,7 @@ class Gate:
             entry["files"][t.repo_path] = base64.b64encode(path.read_bytes()).decode() if path.is_file() else None
         if "" not in repos:
             repos[""] = {"head": run_git(["rev-parse", "HEAD"], self.root).strip(), "files": {}}
-        data = {"proposal": rec.id, "repos": repos}
+        data = {"proposal": rec.id, "kind": kind, "repos": repos}
         tmp = self.journal_path.with_suffix(".tmp")
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(data, fh)
@@ -354,8 +354,29 @@ class Gate:
         self.journal_path.unlink(missing_ok=True)
 
     def recover(self) -> str | None:
-        """Finish or undo an apply/rollback that was killed. Returns what was done, if anything."""
+        """Finish or undo an apply/rollback that was killed. Returns what was done, if anything.
+
+        Only when no apply is running: a live apply holds the lock (a killed one no longer does)."""
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.store.state_dir / "apply.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return None
+        try:
+            return self._recover()
+        finally:
+            lock.release()
+
+    def _recover(self) -> str | None:
         if not self.journal_path.exists():
+            # The journal is written before the status moves, so without one nothing was touched.
+            for rec in self.store.list_proposals():
+                if rec.status in ("applying", "rolling_back"):
+                    back = "approved" if rec.status == "applying" else "applied"
+                    self.store.transition(rec.id, {rec.status}, back)
+                    self.audit.append("apply-aborted", "devops-agent", {"proposal": rec.id, "recovered": "as before"})
             return None
         from sources.git import run_git
 
@@ -474,11 +495,8 @@ class Gate:
             except UserError as exc:
                 raise RefusedError(f"cannot roll back {rec.id}: the files changed since it was applied ({exc.message})",
                                    "propose the revert as a new change") from None
+            self._write_journal(rec, targets, kind="rollback")
             rec = self.store.transition(rec.id, {"applied"}, "rolling_back")
-            self._write_journal(rec, targets)
-            data = json.loads(self.journal_path.read_text(encoding="utf-8"))
-            data["kind"] = "rollback"
-            self.journal_path.write_text(json.dumps(data), encoding="utf-8")
             fault_point("rollback-after-journal")
             per_repo = changes.split_by_repo(patch, targets)
             for repo, text in per_repo.items():
