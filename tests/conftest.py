@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -28,7 +29,9 @@ def realworld() -> Path:
 
 
 def require_binary(name: str) -> str:
-    path = shutil.which(name)
+    """A tool installed by the test extra: next to this Python (a venv's bin), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    path = str(beside) if beside.is_file() else shutil.which(name)
     if path is None:
         if IN_CI:
             pytest.fail(f"{name} is not on PATH: .ci/run must install it")
