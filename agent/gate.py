@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import sys
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -222,18 +223,32 @@ class Gate:
 
     # -- apply ----------------------------------------------------------------------
 
-    def apply(self, pid: str, actor: str = "devops"):
+    @contextmanager
+    def _apply_lock(self):
+        """One apply, rollback or recovery at a time per repo; yields False when busy."""
         from filelock import FileLock, Timeout
-
-        from agent import policy
-        from tools import changes
 
         lock = FileLock(str(self.store.state_dir / "apply.lock"))
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            raise RefusedError("another apply or rollback is running on this repo", "wait for it and retry") from None
+            yield False
+            return
         try:
+            yield True
+        finally:
+            lock.release()
+
+    def _require_lock(self, held: bool) -> None:
+        if not held:
+            raise RefusedError("another apply or rollback is running on this repo", "wait for it and retry")
+
+    def apply(self, pid: str, actor: str = "devops"):
+        from agent import policy
+        from tools import changes
+
+        with self._apply_lock() as held:
+            self._require_lock(held)
             rec = self.store.get_proposal(pid)
             if rec.status != "approved":
                 raise RefusedError(f"proposal {rec.id} is {rec.status}, not approved",
@@ -276,8 +291,6 @@ class Gate:
             self.journal_path.unlink(missing_ok=True)
             self.audit.append("apply", actor, {"proposal": rec.id, "hash": rec.hash, "commits": commits})
             return rec
-        finally:
-            lock.release()
 
     def _message(self, rec, subject_prefix: str = "") -> str:
         meta = rec.meta
@@ -357,17 +370,8 @@ class Gate:
         """Finish or undo an apply/rollback that was killed. Returns what was done, if anything.
 
         Only when no apply is running: a live apply holds the lock (a killed one no longer does)."""
-        from filelock import FileLock, Timeout
-
-        lock = FileLock(str(self.store.state_dir / "apply.lock"))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            return None
-        try:
-            return self._recover()
-        finally:
-            lock.release()
+        with self._apply_lock() as held:
+            return self._recover() if held else None
 
     def _recover(self) -> str | None:
         if not self.journal_path.exists():
@@ -473,17 +477,11 @@ class Gate:
 
     def rollback(self, pid: str, actor: str = "devops"):
         """Revert an applied proposal with revert commits carrying the same trailers (its approved rollback plan)."""
-        from filelock import FileLock, Timeout
-
         from sources.git import GitError, run_git
         from tools import changes
 
-        lock = FileLock(str(self.store.state_dir / "apply.lock"))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            raise RefusedError("another apply or rollback is running on this repo", "wait for it and retry") from None
-        try:
+        with self._apply_lock() as held:
+            self._require_lock(held)
             rec = self.store.get_proposal(pid)
             if rec.status != "applied":
                 raise RefusedError(f"proposal {rec.id} is {rec.status}, not applied", "only an applied proposal is rolled back")
@@ -512,8 +510,6 @@ class Gate:
             self.journal_path.unlink(missing_ok=True)
             self.audit.append("rollback", actor, {"proposal": rec.id, "commits": commits})
             return rec
-        finally:
-            lock.release()
 
 
 def _target_dict(target) -> dict:

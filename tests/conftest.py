@@ -70,3 +70,11 @@ def real_platform_repo(tmp_path, realworld) -> Path:
     _git(platform, "add", "-A")
     _git(platform, "commit", "-q", "-m", "platform")
     return platform
+
+
+@pytest.fixture(autouse=True)
+def agent_home(tmp_path, monkeypatch) -> Path:
+    """Each test its own DEVOPS_AGENT_HOME: Product keys, the machine secret and caches."""
+    home = tmp_path / "agent-home"
+    monkeypatch.setenv("DEVOPS_AGENT_HOME", str(home))
+    return home

@@ -12,13 +12,6 @@ from agent.audit import GENESIS, AuditLog
 from agent.store import Store
 
 
-@pytest.fixture(autouse=True)
-def agent_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "agent-home"
-    monkeypatch.setenv("DEVOPS_AGENT_HOME", str(home))
-    return home
-
-
 @pytest.fixture
 def log(tmp_path) -> AuditLog:
     root = tmp_path / "platform"

@@ -12,13 +12,6 @@ from agent.errors import RefusedError, UserError
 from agent.store import Store
 
 
-@pytest.fixture(autouse=True)
-def agent_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "agent-home"
-    monkeypatch.setenv("DEVOPS_AGENT_HOME", str(home))
-    return home
-
-
 @pytest.fixture
 def store(tmp_path) -> Store:
     root = tmp_path / "platform"

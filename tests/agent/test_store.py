@@ -15,13 +15,6 @@ from agent.errors import RefusedError
 from agent.store import ApprovalRecord, ProposalRecord, StateError, Store
 
 
-@pytest.fixture(autouse=True)
-def agent_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "agent-home"
-    monkeypatch.setenv("DEVOPS_AGENT_HOME", str(home))
-    return home
-
-
 @pytest.fixture
 def repo(tmp_path) -> Path:
     root = tmp_path / "platform"
