@@ -263,3 +263,38 @@ def test_speed(realworld):
             start = time.perf_counter()
             load_compose([root / f], root, env={})
             assert time.perf_counter() - start < 0.05
+
+
+# ------------------------------------------------------------------ through the CLI
+
+
+def _cli_compose(project: Path, env_name: str, env: dict) -> dict:
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "compose", "--env", env_name, "--format", "json",
+                           "--repo", str(project)], capture_output=True, text=True,
+                          env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+                               "DEVOPS_AGENT_HOME": os.environ["DEVOPS_AGENT_HOME"]})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _cli_equals_binary(project: Path, env_name: str, files: list[str]) -> None:
+    env = _base_env(DB_PASSWORD="s3cret-pw", DB_USER="app", IMAGE_TAG_API="abc1234")
+    for missing in load_compose([project / f for f in files], project, env=env).missing_env_files:
+        (project / missing.path).parent.mkdir(parents=True, exist_ok=True)
+        (project / missing.path).touch()
+    shown = _cli_compose(project, env_name, env)
+    assert shown == redacted(_oracle(project, files, env))
+    assert "s3cret-pw" not in json.dumps(shown)
+
+
+@pytest.mark.parametrize("env_name, files", [("dev", ["docker-compose.yml"]), ("prod", ["docker-compose.prod.yml"])])
+def test_cli_compose_equals_binary_on_example(tmp_path, env_name, files):
+    _cli_equals_binary(_copy(EXAMPLE, tmp_path), env_name, files)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("env_name, files", [("dev", ["docker-compose.yml"]), ("prod", ["docker-compose.prod.yml"])])
+def test_cli_compose_equals_binary_on_real_files(realworld, tmp_path, env_name, files):
+    _cli_equals_binary(_copy(realworld, tmp_path), env_name, files)  # environments inferred from the Makefile
