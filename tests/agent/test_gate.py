@@ -388,3 +388,44 @@ def test_blocks_and_release_deliverables(repo, tmp_path):
     assert cli(repo, "unblock", block_id, "--key", str(key)).returncode == 0
     assert json.loads(cli(repo, "release", "check", "--format", "json").stdout)["blocks"] == []
     assert cli(repo, "audit", "verify").returncode == 0
+
+
+def test_expired_revoked_and_missing_key(repo, tmp_path):
+    from agent import keys
+    from agent.store import ApprovalRecord, Store
+
+    rec = propose(repo, restart_patch(repo, tmp_path))
+    key = product_key(repo, tmp_path)
+    r = cli(repo, "approve", rec["id"], "--key", str(tmp_path / "no-such-key.pem"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no-such-key.pem" in r.stderr
+
+    # A genuine Product signature, but expired: apply refuses it.
+    store = Store(repo)
+    expires = "2020-01-01T00:00:00Z"
+    payload = keys.approval_payload(rec["id"], rec["hash"], expires, "product", "key")
+    store.add_approval(ApprovalRecord(id="a-old", proposal_id=rec["id"], hash=rec["hash"], approver="product",
+                                      method="key", created_at="2019-12-25T00:00:00Z", expires_at=expires,
+                                      signature=keys.sign(key, payload)))
+    store.transition(rec["id"], {"pending"}, "approved")
+    r = cli(repo, "apply", rec["id"])
+    assert r.returncode == 1 and "expired" in r.stderr
+
+    # An approval for other content (another hash) does not count either.
+    payload = keys.approval_payload(rec["id"], "0" * 64, "2099-01-01T00:00:00Z", "product", "key")
+    store.add_approval(ApprovalRecord(id="a-other", proposal_id=rec["id"], hash="0" * 64, approver="product",
+                                      method="key", created_at="2026-01-01T00:00:00Z",
+                                      expires_at="2099-01-01T00:00:00Z", signature=keys.sign(key, payload)))
+    r = cli(repo, "apply", rec["id"])
+    assert r.returncode == 1 and "another content" in r.stderr
+
+    # Rejection revokes: the proposal can no longer be applied.
+    assert cli(repo, "reject", rec["id"], "--reason", "not for this release").returncode == 0
+    r = cli(repo, "apply", rec["id"])
+    assert r.returncode == 1 and "rejected" in r.stderr
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_model_cannot_register_its_own_key(repo, tmp_path):
+    product_key(repo, tmp_path)
+    r = cli(repo, "product-key", "init", "--out", str(tmp_path / "model.pem"), "--force")
+    assert r.returncode != 0  # replacing the registered key needs the current one
