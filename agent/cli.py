@@ -222,7 +222,8 @@ def _read_patch(path: str) -> bytes:
 
 @app.command()
 def propose(
-    patch: str = typer.Option(..., "--patch", help="Unified diff (paths relative to the platform root), or - for stdin."),
+    patch: Optional[str] = typer.Option(None, "--patch", help="Unified diff (paths relative to the platform root), or - for stdin."),
+    sets: list[str] = typer.Option([], "--set", help="Structured YAML edit FILE:KEY.PATH=VALUE (comments and order kept); repeatable."),
     reason: str = typer.Option(..., "--reason", help="Why this change (the charter: one reason)."),
     risk: str = typer.Option(..., "--risk", help="What could go wrong (one risk)."),
     rollback: str = typer.Option(..., "--rollback", help="How to undo it (one rollback)."),
@@ -237,7 +238,15 @@ def propose(
     from agent.policy import ProposalMeta
 
     gate = _gate(repo)
-    rec = gate.propose(_read_patch(patch), ProposalMeta(reason=reason, risk=risk, rollback=rollback, type=type_,
+    if bool(patch) == bool(sets):
+        raise UserError("give either --patch or --set", "--patch FILE takes a diff; --set FILE:KEY=VALUE edits YAML")
+    if sets:
+        from tools.yaml_edit import apply_sets, parse_set
+
+        text = apply_sets(gate.root, [parse_set(s) for s in sets])
+    else:
+        text = _read_patch(patch)
+    rec = gate.propose(text, ProposalMeta(reason=reason, risk=risk, rollback=rollback, type=type_,
                                                         scope=scope, intention=intention))
     render.print_proposal_result(rec, json_out=fmt is Fmt.json)
     if rec.status == "refused":

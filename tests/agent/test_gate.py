@@ -429,3 +429,23 @@ def test_model_cannot_register_its_own_key(repo, tmp_path):
     product_key(repo, tmp_path)
     r = cli(repo, "product-key", "init", "--out", str(tmp_path / "model.pem"), "--force")
     assert r.returncode != 0  # replacing the registered key needs the current one
+
+
+def test_structured_yaml_edit_keeps_comments_and_order(repo, tmp_path):
+    compose = repo / "docker-compose.prod.yml"
+    before = compose.read_text()
+    r = cli(repo, "propose", "--set", "docker-compose.prod.yml:services.anime-saas-mlscheduler.restart=unless-stopped",
+            *GOOD, "--scope", "compose", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)
+    key = product_key(repo, tmp_path)
+    assert cli(repo, "approve", rec["id"], "--key", str(key)).returncode == 0
+    assert cli(repo, "apply", rec["id"]).returncode == 0
+    diff = git(repo, "show", "--format=", "HEAD")
+    changed = [l for l in diff.splitlines() if l.startswith(("+", "-")) and not l.startswith(("+++", "---"))]
+    assert changed == ["+    restart: unless-stopped"]  # one line added; comments, quotes and order untouched
+    after = compose.read_text()
+    assert [l for l in before.splitlines() if l.lstrip().startswith("#")] == \
+        [l for l in after.splitlines() if l.lstrip().startswith("#")]
+    r = cli(repo, "propose", "--set", "docker-compose.prod.yml:services.nope.restart=always", *GOOD)
+    assert r.returncode == 2 and "no key services.nope" in r.stderr
