@@ -167,7 +167,9 @@ def compose(
     from agent import render
 
     session = _session(repo, None, config, run_checks=False)
-    render.print_compose(session.platform(), env, service, json_out=fmt is Fmt.json)
+    views = session.compose_views(env, service)
+    files = {name: session.platform().environments[name].files for name in views}
+    render.print_compose(views, files, single=env is not None, json_out=fmt is Fmt.json)
 
 
 dockerfile_app = typer.Typer(help="Dockerfile views.", no_args_is_help=True)
@@ -374,10 +376,12 @@ def release_check(repo: Optional[Path] = RepoOpt, fmt: Fmt = typer.Option(Fmt.te
     """The review's verdict plus open delivery blocks (exit 0 GO, 1 NO-GO)."""
     from agent import render
 
+    from tools.deliverables import release_verdict
+
     gate = _gate(repo)
     session = gate.session(run_checks=True)
     blocks = gate.store.open_blocks()
-    verdict = "NO-GO" if session.verdict != "GO" or blocks else "GO"
+    verdict = release_verdict(session, blocks)
     render.print_release_check(session, blocks, verdict, json_out=fmt is Fmt.json)
     if verdict != "GO":
         raise typer.Exit(1)

@@ -311,39 +311,16 @@ def print_catalogue(charter: Charter | None) -> None:
 # -- views ---------------------------------------------------------------------------
 
 
-def print_compose(platform, env_name: str | None, service: str | None, json_out: bool) -> None:
-    from agent.errors import UserError
-    from tools.compose import redacted
-
-    names = [env_name] if env_name else list(platform.environments)
-    for name in names:
-        if name not in platform.environments:
-            raise UserError(f"unknown environment {name!r}",
-                            f"use one of: {', '.join(platform.environments) or 'none'} (see environments in .devops-agent.yaml)")
-        env = platform.environments[name]
-        if env.error is not None:
-            raise env.error
+def print_compose(views: dict[str, dict], files: dict[str, list[str]], single: bool, json_out: bool) -> None:
+    """`views`: environment -> redacted model (or one service's part of it)."""
     if json_out:
-        out = {}
-        for name in names:
-            model = redacted(platform.environments[name].project.model)
-            if service:
-                if service not in model.get("services", {}):
-                    raise UserError(f"no service {service!r} in {name}",
-                                    f"use one of: {', '.join(model.get('services', {}))}")
-                model = model["services"][service]
-            out[name] = model
-        dump_json(out[names[0]] if env_name else out)
+        dump_json(next(iter(views.values())) if single else views)
         return
     import yaml
 
     con = console()
-    for name in names:
-        env = platform.environments[name]
-        model = redacted(env.project.model)
-        if service:
-            model = {"services": {service: model.get("services", {}).get(service)}}
-        con.print(f"[bold]{name}[/]: docker compose {' '.join('-f ' + f for f in env.files)} config")
+    for name, model in views.items():
+        con.print(f"[bold]{name}[/]: docker compose {' '.join('-f ' + f for f in files[name])} config")
         con.print(_escape(yaml.safe_dump(model, sort_keys=False, allow_unicode=True)))
 
 
@@ -469,6 +446,7 @@ def asdict_deep(obj):
 
 
 def print_release_check(session, blocks, verdict: str, json_out: bool) -> None:
+    """`verdict` comes from tools.deliverables.release_verdict."""
     if json_out:
         dump_json({"verdict": verdict, "review_verdict": session.verdict, "blocks": blocks,
                    "blockers": [f.to_dict() for f in session.findings if f.severity == "blocker"]})

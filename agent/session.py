@@ -81,6 +81,29 @@ class Session:
                                             platform_repository=self.config.github_repository)
         return self._platform
 
+    def compose_views(self, env_name: str | None, service: str | None) -> dict[str, dict]:
+        """The effective model of one or every environment (or one service of it), secrets redacted."""
+        from tools.compose import redacted
+
+        platform = self.platform()
+        names = [env_name] if env_name else list(platform.environments)
+        views = {}
+        for name in names:
+            env = platform.environments.get(name)
+            if env is None:
+                raise UserError(f"unknown environment {name!r}", f"use one of: {', '.join(platform.environments) or 'none'}"
+                                " (see environments in .devops-agent.yaml)")
+            if env.error is not None:
+                raise env.error
+            model = redacted(env.project.model)
+            if service:
+                if service not in model.get("services", {}):
+                    raise UserError(f"no service {service!r} in {name}",
+                                    f"use one of: {', '.join(model.get('services', {}))}")
+                model = model["services"][service] if env_name else {"services": {service: model["services"][service]}}
+            views[name] = model
+        return views
+
     def dockerfile_diffs(self, service: str, from_rev: str, to_rev: str | None) -> list:
         from tools.dockerfile import diff_service_dockerfile
 

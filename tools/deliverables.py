@@ -108,13 +108,18 @@ def checklist(session, store, env_name: str | None = None) -> Checklist:
     release = session.release
     applied = release_changes(session, store)
     blocks = store.open_blocks()
-    verdict = "NO-GO" if session.verdict != "GO" or blocks else "GO"
+    verdict = release_verdict(session, blocks)
     notes = []
     if migrations:
         notes.append("MySQL init scripts only run on an empty data volume: take a mysqldump before any schema change.")
     return Checklist(release=f"{release.name} {release.version or ''}".strip() if release else None,
                      environment=env.name, services=services, migrations=migrations,
                      deploy_steps=deploy_steps(session), changes=applied, blocks=blocks, verdict=verdict, notes=notes)
+
+
+def release_verdict(session, blocks: list[dict]) -> str:
+    """The delivery gate: the review's verdict, and NO-GO while Product keeps a block open."""
+    return "NO-GO" if session.verdict != "GO" or blocks else "GO"
 
 
 def last_release_tag(root) -> str | None:
