@@ -78,7 +78,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 200])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cold", action="store_true", help="an empty cache home for every run")
     args = parser.parse_args()
+    import os
     from agent.session import open_session
 
     work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
@@ -87,6 +89,8 @@ def main() -> int:
             root = generate(work / f"p{n}", n)
             times = []
             for _ in range(args.runs):
+                if args.cold:
+                    os.environ["DEVOPS_AGENT_HOME"] = tempfile.mkdtemp(prefix="bench-home-")
                 t0 = time.perf_counter()
                 session = open_session(root)
                 session.platform().hadolint.result()  # the review waits for hadolint too
