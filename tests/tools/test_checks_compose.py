@@ -149,3 +149,15 @@ def test_real_platform_findings(real_platform_repo):
     assert ("CMP007", "docker-compose.yml", 86) in found  # 3306 published in dev
     assert ("CMP009", "docker-compose.prod.yml", 107) in found  # -p${DB_PASSWORD} on the healthcheck
     assert s.verdict == "NO-GO"
+
+
+def test_deploy_time_env_files_are_info(example_session):
+    absent = [f for f in example_session.findings if f.id == "CMP015"]
+    assert absent and all(f.severity == "info" and "deploy-time" in f.title for f in absent)
+    assert {loc.path for f in absent for loc in f.locations} == {"docker-compose.prod.yml"}
+
+
+def test_dev_env_file_absent_is_medium(clean):
+    edit(clean, "docker-compose.yml", "    expose: [\"8000\"]\n", "    expose: [\"8000\"]\n    env_file: ./web/.env\n")
+    f = next(f for f in open_session(clean).findings if f.id == "CMP015")
+    assert f.severity == "medium" and f.locations[0].path == "docker-compose.yml"

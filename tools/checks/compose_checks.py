@@ -400,9 +400,10 @@ def missing_env_file(ctx, spec):
     platform = _platform(ctx)
     for _, env, prod in _loaded_envs(ctx):
         for missing in env.project.missing_env_files:
-            rel = platform.rel(missing.path) or missing.path
-            example = os.path.exists(missing.path + ".example") or os.path.exists(
-                os.path.join(os.path.dirname(missing.path), ".env.example"))
+            absolute = missing.path if os.path.isabs(missing.path) else str(platform.root / missing.path)
+            rel = platform.rel(absolute) or missing.path
+            example = os.path.exists(absolute + ".example") or os.path.exists(
+                os.path.join(os.path.dirname(absolute), ".env.example"))
             deploy_time = prod and example
             note = " (deploy-time file: its .env.example is in the repo)" if deploy_time else ""
             yield spec.finding(ctx, f"{env.name}: {missing.service} env_file {rel} is absent{note}",
