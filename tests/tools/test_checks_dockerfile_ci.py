@@ -449,3 +449,10 @@ def test_is_staging_words():
     assert is_staging("deploy-staging") and is_staging("Deploy to Staging") and is_staging("stage")
     assert is_staging("docker compose --env-file .env.preprod up")
     assert not is_staging("build-stages") and not is_staging("production") and not is_staging("backstage")
+
+
+def test_dkf007_does_not_repeat_our_own_checks(example_session):
+    # hadolint's DL3007 (latest) says what DKF002 says at the same line: one finding, not two.
+    at_line = [f for f in example_session.findings
+               if any(l.path == "anime-saas-agent/Dockerfile.status-scheduler" and l.line == 1 for l in f.locations)]
+    assert [f.id for f in at_line if f.id in ("DKF002", "DKF007")] == ["DKF002"]

@@ -283,6 +283,10 @@ def _rel(root: Path, path: Path) -> str:
         return Path(path).as_posix()
 
 
+# hadolint rules that say what one of our checks already reports at the same line.
+SAME_AS_OURS = {"DL3006": "DKF002", "DL3007": "DKF002", "DL3002": "DKF003"}
+
+
 @check("DKF007", "hadolint", "low", "consistency", COHERENCE,
        "Follow the hadolint rule named in the title (https://github.com/hadolint/hadolint#rules).")
 def hadolint_results(ctx, spec):
@@ -297,6 +301,8 @@ def hadolint_results(ctx, spec):
     for path, issues in run.results.items():
         rel = _rel(platform.root, path)
         for issue in issues:
+            if issue.rule in SAME_AS_OURS:
+                continue
             loc = [Location(rel, issue.line)]
             if issue.rule in (df_tool.PARSE_LIMIT_RULE, df_tool.COULD_NOT_RUN_RULE):
                 what = "could not lint" if issue.rule == df_tool.COULD_NOT_RUN_RULE else "could not lint all of"
