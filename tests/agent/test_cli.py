@@ -86,3 +86,17 @@ def test_no_heavy_imports_for_light_commands(example):
         r = cli(*args, env={"PYTHONPROFILEIMPORTTIME": "1"})
         found = {m.group(1) for line in r.stderr.splitlines() if (m := heavy.search(line))}
         assert not found, f"{args[0]} imports {found}"
+
+
+def test_readme_quick_start_main_job(tmp_path):
+    """The README's first command: the installed console script builds the example and reviews it."""
+    from conftest import require_binary
+
+    exe = require_binary("devops-agent")
+    dest = tmp_path / "animesphere"
+    r = subprocess.run([exe, "example", "init", str(dest)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([exe, "review", "--repo", str(dest)], capture_output=True, text=True,
+                       env={**os.environ, "NO_COLOR": "1"})
+    assert r.returncode == 1 and "Verdict: NO-GO" in r.stdout  # the example carries blockers on purpose
+    assert "Traceback" not in r.stderr
