@@ -310,7 +310,7 @@ class Gate:
             "\n".join(t for t in trailers if t) + "\n"
 
     def _commit(self, rec, targets, per_repo: dict[str, str], message: str | None = None) -> dict[str, str]:
-        from sources.git import TOOL_IDENTITY, run_git
+        from sources.git import run_git
 
         message = message or self._message(rec)
         commits: dict[str, str] = {}
@@ -319,13 +319,13 @@ class Gate:
             paths = [t.repo_path for t in targets if t.repo == repo]
             run_git(["add", "--", *paths], self.root / repo)
             run_git(["commit", "-q", "-F", "-", "--", *paths], self.root / repo, input_text=message,
-                    env=_identity_env(TOOL_IDENTITY))
+                    env=_identity_env(self.root / repo))
             commits[repo] = run_git(["rev-parse", "HEAD"], self.root / repo).strip()
             fault_point(f"after-commit-{repo}")
         root_paths = [t.repo_path for t in targets if t.repo == ""] + subs
         run_git(["add", "--", *root_paths], self.root)
         run_git(["commit", "-q", "-F", "-", "--", *root_paths], self.root, input_text=message,
-                env=_identity_env(TOOL_IDENTITY))
+                env=_identity_env(self.root))
         commits[""] = run_git(["rev-parse", "HEAD"], self.root).strip()
         return commits
 
@@ -415,7 +415,7 @@ class Gate:
         return "completed"
 
     def _finish_commits(self, targets, data, moved: set[str], message: str) -> None:
-        from sources.git import TOOL_IDENTITY, run_git
+        from sources.git import run_git
 
         for repo in data["repos"]:
             if repo == "" or repo in moved:
@@ -423,12 +423,12 @@ class Gate:
             paths = list(data["repos"][repo]["files"])
             run_git(["add", "--", *paths], self.root / repo)
             run_git(["commit", "-q", "-F", "-", "--", *paths], self.root / repo, input_text=message,
-                    env=_identity_env(TOOL_IDENTITY))
+                    env=_identity_env(self.root / repo))
         if "" not in moved:
             paths = list(data["repos"][""]["files"]) + [r for r in data["repos"] if r]
             run_git(["add", "--", *paths], self.root)
             run_git(["commit", "-q", "-F", "-", "--", *paths], self.root, input_text=message,
-                    env=_identity_env(TOOL_IDENTITY))
+                    env=_identity_env(self.root))
 
     # -- delivery blocks --------------------------------------------------------------
 
@@ -525,15 +525,13 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _identity_env(identity: dict) -> dict:
-    """Keep the user's git identity when they have one; the tool's own otherwise."""
-    from sources.git import run_git
+def _identity_env(repo: Path) -> dict:
+    """Keep the repo's (or the user's) git identity when there is one; the tool's own otherwise."""
+    from sources.git import TOOL_IDENTITY, run_git
 
-    env = {}
-    name = run_git(["config", "user.name"], Path.cwd(), check=False).strip()
-    if not name:
-        env.update(identity)
-    return env
+    named = run_git(["config", "user.name"], repo, check=False).strip()
+    mailed = run_git(["config", "user.email"], repo, check=False).strip()
+    return {} if named and mailed else dict(TOOL_IDENTITY)
 
 
 def _interactive() -> bool:

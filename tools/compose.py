@@ -8,7 +8,6 @@ kept so checks can point at `path:line`.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
 import shlex

@@ -880,7 +880,6 @@ def _hc_text(stage: Stage | None) -> str | None:
 
 def _diff_stage(old: Stage | None, new: Stage | None) -> StageDiff:
     if old is None or new is None:
-        stage = old or new
         return StageDiff("added" if old is None else "removed", old, new,
                          added=list(new.instructions) if new else [],
                          removed=list(old.instructions) if old else [])

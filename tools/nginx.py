@@ -9,7 +9,6 @@ import glob
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import crossplane
 
