@@ -445,6 +445,20 @@ def unblock(
     typer.echo(f"block {block_id} lifted")
 
 
+@key_app.command("register")
+def product_key_register(
+    key: Path = typer.Option(..., "--key", help="An existing Product key (made by `product-key init` for another repo)."),
+    repo: Optional[Path] = RepoOpt,
+) -> None:
+    """Register an existing Product key for this repo (refused if another key is registered)."""
+    from agent import keys
+
+    gate = _gate(repo)
+    fingerprint = keys.register_product_key(key, gate.store)
+    gate.audit.append("product-key", "product", {"fingerprint": fingerprint, "registered": True})
+    typer.echo(f"Product key {fingerprint} registered for {gate.root}")
+
+
 @example_app.command("init")
 def example_init(dest: Path = typer.Argument(..., help="Directory to create (must not exist or be empty).")) -> None:
     """Build the example platform in DEST as a git repo whose five services are real submodules."""

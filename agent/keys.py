@@ -197,6 +197,21 @@ def init_product_key(out: Path | None, store: "Store", force: bool = False, *,
     return path, fingerprint(raw)
 
 
+def register_product_key(path: Path, store: "Store") -> str:
+    """Register the public half of an existing Product key (one key for several repos).
+
+    Only where no key is registered yet, or the same key is: replacing a key goes through
+    `init_product_key`, which asks for the current one."""
+    raw = _public_raw(load_private_key(Path(path).expanduser()))
+    registered = registered_public_key(store)
+    if registered is not None and registered != raw:
+        raise RefusedError(
+            f"a different Product key is already registered for this repo (fingerprint {fingerprint(registered)})",
+            "replacing it needs the current key: use `product-key init --force` where that key file is")
+    store.set_meta(PUBLIC_KEY_META, base64.b64encode(raw).decode("ascii"))
+    return fingerprint(raw)
+
+
 def load_private_key(path: Path):
     """The Ed25519 private key at `path`; a one-line UserError for anything else."""
     from cryptography.hazmat.primitives import serialization

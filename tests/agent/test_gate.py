@@ -449,3 +449,18 @@ def test_structured_yaml_edit_keeps_comments_and_order(repo, tmp_path):
         [l for l in after.splitlines() if l.lstrip().startswith("#")]
     r = cli(repo, "propose", "--set", "docker-compose.prod.yml:services.nope.restart=always", *GOOD)
     assert r.returncode == 2 and "no key services.nope" in r.stderr
+
+
+def test_one_product_key_for_two_repos(repo, tmp_path, template):
+    key = product_key(repo, tmp_path)
+    other = tmp_path / "other"
+    shutil.copytree(template, other, symlinks=True)
+    r = cli(other, "product-key", "register", "--key", str(key))
+    assert r.returncode == 0, r.stderr
+    rec = propose(other, restart_patch(other, tmp_path))
+    assert cli(other, "approve", rec["id"], "--key", str(key)).returncode == 0
+    # Once a key is registered, no other key takes its place without the current one.
+    assert cli(repo, "product-key", "init", "--out", str(tmp_path / "stranger.pem")).returncode == 1
+    assert cli(other, "product-key", "register", "--key", str(tmp_path / "stranger.pem")).returncode != 0
+    r = cli(other, "product-key", "register", "--key", str(key.parent / "nope.pem"))
+    assert r.returncode == 2 and "nope.pem" in r.stderr
