@@ -359,11 +359,7 @@ def product_key_init(
     repo: Optional[Path] = RepoOpt,
 ) -> None:
     """Create the Product key (Ed25519, 0600) and register its public half in this repo's state."""
-    from agent import keys
-
-    gate = _gate(repo)
-    path, fingerprint = keys.init_product_key(out, gate.store, force=force)
-    gate.audit.append("product-key", "product", {"fingerprint": fingerprint})
+    path, fingerprint = _gate(repo).init_product_key(out, force=force)
     typer.echo(f"Product key written to {path} (fingerprint {fingerprint}); keep it away from the DevOps role")
 
 
@@ -451,11 +447,8 @@ def product_key_register(
     repo: Optional[Path] = RepoOpt,
 ) -> None:
     """Register an existing Product key for this repo (refused if another key is registered)."""
-    from agent import keys
-
     gate = _gate(repo)
-    fingerprint = keys.register_product_key(key, gate.store)
-    gate.audit.append("product-key", "product", {"fingerprint": fingerprint, "registered": True})
+    fingerprint = gate.register_product_key(key)
     typer.echo(f"Product key {fingerprint} registered for {gate.root}")
 
 

@@ -430,6 +430,30 @@ class Gate:
             run_git(["commit", "-q", "-F", "-", "--", *paths], self.root, input_text=message,
                     env=_identity_env(self.root))
 
+    # -- the Product key -------------------------------------------------------------
+
+    def init_product_key(self, out: Path | None, force: bool = False) -> tuple[Path, str]:
+        from agent import keys
+
+        self._not_the_devops_role("creating the Product key")
+        path, fingerprint = keys.init_product_key(out, self.store, force=force)
+        self.audit.append("product-key", "product", {"fingerprint": fingerprint})
+        return path, fingerprint
+
+    def register_product_key(self, key_path: Path) -> str:
+        from agent import keys
+
+        self._not_the_devops_role("registering the Product key")
+        fingerprint = keys.register_product_key(key_path, self.store)
+        self.audit.append("product-key", "product", {"fingerprint": fingerprint, "registered": True})
+        return fingerprint
+
+    @staticmethod
+    def _not_the_devops_role(what: str) -> None:
+        if os.environ.get(ROLE_ENV, "").lower() == "devops":
+            raise RefusedError(f"{what} is Product's act, and this process acts for the DevOps role",
+                               "run it yourself, outside the agent's session")
+
     # -- delivery blocks --------------------------------------------------------------
 
     def _product_sign(self, payload: bytes, what: str, key_path: Path | None, confirm) -> tuple[str, str]:

@@ -353,9 +353,11 @@ def test_tty_approval_types_the_short_hash(repo, tmp_path):
     assert code == 1 and "does not match" in out
     code, out = run(rec["short_hash"])
     assert code == 0 and "approved" in out and "(tty," in out
-    # The model's own front ends set DEVOPS_AGENT_ROLE=devops: no TTY approval there.
+    # The model's own front ends set DEVOPS_AGENT_ROLE=devops: no TTY approval there, no key of its own.
     r = cli(repo, "approve", rec["id"], env={"DEVOPS_AGENT_ROLE": "devops"})
     assert r.returncode == 1
+    r = cli(repo, "product-key", "init", "--out", str(tmp_path / "mine.pem"), env={"DEVOPS_AGENT_ROLE": "devops"})
+    assert r.returncode == 1 and "Product's act" in r.stderr and not (tmp_path / "mine.pem").exists()
 
 
 def test_blocks_and_release_deliverables(repo, tmp_path):
