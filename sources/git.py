@@ -142,17 +142,26 @@ def repo_state(root: Path) -> RepoState:
         parts = meta.split()
         if parts and parts[0] == "160000":
             recorded[path] = parts[1]
+    modules = _gitmodules(root)
+
+    def inspect(path: str) -> tuple[str | None, frozenset[str] | None]:
+        sub_dir = root / path
+        if not (sub_dir / ".git").exists():
+            return None, None
+        head = run_git(["rev-parse", "--verify", "-q", "HEAD"], sub_dir, check=False).strip() or None
+        return head, (_status_paths(sub_dir) if head else None)
+
+    # Each submodule costs two git processes; they wait on I/O, so run them side by side.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(8, len(modules) or 1)) as pool:
+        states = list(pool.map(inspect, [path for _, path, _ in modules]))
     subs: list[SubmoduleState] = []
     sub_dirty: dict[str, frozenset[str]] = {}
-    for name, path, url in _gitmodules(root):
-        sub_dir = root / path
-        head = None
-        if (sub_dir / ".git").exists():
-            head = run_git(["rev-parse", "--verify", "-q", "HEAD"], sub_dir, check=False).strip() or None
-        initialized = head is not None
-        subs.append(SubmoduleState(name, path, url, initialized, head, recorded.get(path)))
-        if initialized:
-            sub_dirty[path] = _status_paths(sub_dir)
+    for (name, path, url), (head, dirty_paths) in zip(modules, states):
+        subs.append(SubmoduleState(name, path, url, head is not None, head, recorded.get(path)))
+        if dirty_paths is not None:
+            sub_dirty[path] = dirty_paths
     return RepoState(root=root, is_git=True, commit=commit, dirty=dirty,
                      submodules=tuple(subs), submodule_dirty=sub_dirty)
 
