@@ -81,7 +81,7 @@ def init_example(dest: Path) -> Path:
         _build(dest, data, history_data())
     except GitError as exc:
         _undo(dest, created)
-        raise UserError(f"example init failed: {exc}", "check that git 2.28 or later is installed") from exc
+        raise UserError(f"example init failed: {exc.message}", "check that git 2.28 or later is installed") from exc
     except BaseException:
         _undo(dest, created)
         raise

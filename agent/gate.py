@@ -113,6 +113,11 @@ class Gate:
             "refusals": rec.refusals, "reason": meta_d.get("reason")})
         return rec
 
+    def _require_git(self) -> None:
+        if not self.session().git.is_git:
+            raise UserError(f"{self.root} is not the root of a git repository",
+                            "the gate commits every change: point --repo at the platform's git root")
+
     def _check_clean(self, targets) -> None:
         git = self.session().git
         dirty = [t.path for t in targets if t.exists and git.is_dirty(t.path)]
@@ -129,7 +134,7 @@ class Gate:
                 run_git(["apply", "--check", *(["-R"] if reverse else []), "-"], self.root / repo,
                         input_text=text)
             except GitError as exc:
-                raise UserError(f"the patch does not apply to {repo or 'the platform repo'}: {exc}",
+                raise UserError(f"the patch does not apply to {repo or 'the platform repo'}: {exc.message}",
                                 "regenerate it with `git diff` against the current files") from None
 
     # -- approve / reject -----------------------------------------------------------
@@ -249,6 +254,7 @@ class Gate:
 
         with self._apply_lock() as held:
             self._require_lock(held)
+            self._require_git()
             rec = self.store.get_proposal(pid)
             if rec.status != "approved":
                 raise RefusedError(f"proposal {rec.id} is {rec.status}, not approved",
@@ -506,6 +512,7 @@ class Gate:
 
         with self._apply_lock() as held:
             self._require_lock(held)
+            self._require_git()
             rec = self.store.get_proposal(pid)
             if rec.status != "applied":
                 raise RefusedError(f"proposal {rec.id} is {rec.status}, not applied", "only an applied proposal is rolled back")
@@ -527,7 +534,7 @@ class Gate:
                 except GitError as exc:
                     self._restore_from_journal()
                     self.store.transition(rec.id, {"rolling_back"}, "applied")
-                    raise RefusedError(f"cannot roll back {rec.id}: {exc}", "nothing was changed") from None
+                    raise RefusedError(f"cannot roll back {rec.id}: {exc.message}", "nothing was changed") from None
             fault_point("rollback-after-write")
             commits = self._commit(rec, targets, per_repo, message=self._rollback_message(rec))
             rec = self.store.transition(rec.id, {"rolling_back"}, "rolled_back", rollback_commits=commits)

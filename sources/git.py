@@ -6,12 +6,17 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.errors import UserError
+
 # Local submodule clones need the file protocol, which git disables by default.
 _BASE = ["git", "-c", "protocol.file.allow=always", "-c", "core.quotepath=off"]
 
 
-class GitError(RuntimeError):
-    """A git command failed; the message carries git's own stderr."""
+class GitError(UserError):
+    """A git command failed; the message carries git's own stderr (one line, exit 2 at the CLI)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "check the repository state with `git status`")
 
 
 def run_git(args: list[str], cwd: Path | str, check: bool = True, env: dict | None = None,

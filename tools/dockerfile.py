@@ -928,7 +928,8 @@ def dockerfile_at(repo_dir: Path, rev: str | None, path: str) -> str:
     try:
         commit = resolve_commit(repo_dir, rev)
     except (GitError, OSError) as exc:
-        raise UserError(f"cannot read git history in {repo_dir}: {exc}", "is the submodule initialised?") from None
+        reason = exc.message if isinstance(exc, GitError) else str(exc)
+        raise UserError(f"cannot read git history in {repo_dir}: {reason}", "is the submodule initialised?") from None
     if commit is None:
         raise UserError(f"unknown revision {rev!r} in {repo_dir}", "give a commit, tag or branch of that repository")
     data = read_blob_at(repo_dir, commit, path)
