@@ -466,3 +466,16 @@ def test_one_product_key_for_two_repos(repo, tmp_path, template):
     assert cli(other, "product-key", "register", "--key", str(tmp_path / "stranger.pem")).returncode != 0
     r = cli(other, "product-key", "register", "--key", str(key.parent / "nope.pem"))
     assert r.returncode == 2 and "nope.pem" in r.stderr
+
+
+def test_gate_needs_a_git_root(tmp_path):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "docker-compose.yml").write_text("services:\n  web:\n    image: nginx:1.27\n")
+    patch = tmp_path / "p.diff"
+    patch.write_text("--- a/docker-compose.yml\n+++ b/docker-compose.yml\n@@ -1,3 +1,4 @@\n services:\n   web:\n"
+                     "     image: nginx:1.27\n+    restart: unless-stopped\n")
+    r = cli(plain, "propose", "--patch", str(patch), *GOOD, "--format", "json")
+    rec = json.loads(r.stdout)
+    r = cli(plain, "apply", rec["id"])
+    assert r.returncode == 2 and "not the root of a git repository" in r.stderr and "Traceback" not in r.stderr
