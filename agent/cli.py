@@ -44,6 +44,14 @@ class ReviewFmt(str, Enum):
     sarif = "sarif"
 
 
+class Severity(str, Enum):
+    blocker = "blocker"
+    high = "high"
+    medium = "medium"
+    low = "low"
+    info = "info"
+
+
 class MdFmt(str, Enum):
     markdown = "markdown"
     json = "json"
@@ -116,11 +124,13 @@ def review(
     charter: Optional[Path] = CharterOpt,
     config: Optional[Path] = ConfigOpt,
     fmt: ReviewFmt = typer.Option(ReviewFmt.text, "--format"),
+    min_severity: Optional[Severity] = typer.Option(None, "--min-severity",
+                                                    help="Show only findings at this severity or above (the verdict counts all)."),
 ) -> None:
     """The session brief: sources, release intentions, findings, verdict (exit 1 on NO-GO)."""
     from agent import render
 
-    session = _session(repo, charter, config)
+    session = _session(repo, charter, config).filtered(min_severity.value if min_severity else None)
     if fmt is ReviewFmt.json:
         render.dump_json(session.brief())
     elif fmt is ReviewFmt.markdown:

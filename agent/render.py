@@ -135,7 +135,8 @@ def print_review(session: Session) -> None:
         con.print(table)
     else:
         con.print("  no current release loaded")
-    con.print(f"\n[bold]Findings[/] ({len(session.findings)})")
+    hidden = f", {session.hidden} below --min-severity not shown" if session.hidden else ""
+    con.print(f"\n[bold]Findings[/] ({len(session.findings)}{hidden})")
     for f in session.findings:
         loc = ", ".join(str(l) for l in f.locations[:2])
         con.print(f"  [{SEVERITY_STYLE[f.severity]}]{f.severity:7}[/] {f.id}  {_escape(f.title)}"
@@ -176,7 +177,8 @@ def review_markdown(session: Session) -> str:
         out += [f"| {i.id} | {_md_cell(i.status)} | {_md_cell(i.name)} |" for i in r.intentions]
     else:
         out.append("No current release loaded.")
-    out += ["", f"## Findings ({len(session.findings)})", ""]
+    hidden = f", {session.hidden} below --min-severity not shown" if session.hidden else ""
+    out += ["", f"## Findings ({len(session.findings)}{hidden})", ""]
     if session.findings:
         out += ["| severity | id | title | location | clause |", "| --- | --- | --- | --- | --- |"]
         for f in session.findings:

@@ -63,6 +63,20 @@ class Session:
     notes: list[str] = field(default_factory=list)
 
     _platform: object = field(default=None, repr=False)
+    hidden: int = 0  # findings below a --min-severity filter
+    _verdict: str | None = field(default=None, repr=False)
+
+    def filtered(self, min_severity: str | None) -> "Session":
+        """The same session showing only findings at `min_severity` or above; the verdict still counts all."""
+        from dataclasses import replace
+
+        from tools.findings import SEVERITIES
+
+        if not min_severity:
+            return self
+        cut = SEVERITIES.index(min_severity)
+        shown = [f for f in self.findings if SEVERITIES.index(f.severity) <= cut]
+        return replace(self, findings=shown, hidden=len(self.findings) - len(shown), _verdict=self.verdict)
 
     def environments(self) -> dict[str, list[str]]:
         """Compose environments: the config's, else inferred from how the Makefile or scripts call compose."""
@@ -130,6 +144,8 @@ class Session:
 
     @property
     def verdict(self) -> str:
+        if self._verdict is not None:
+            return self._verdict
         if any(s.blocking for s in self.sources) or any(f.severity == "blocker" for f in self.findings):
             return "NO-GO"
         return "GO"
@@ -157,6 +173,7 @@ class Session:
             "source_counts": self.source_counts(),
             "release": self.release.to_dict() if self.release else None,
             "findings": [f.to_dict() for f in self.findings],
+            "findings_hidden": self.hidden,
             "notes": self.notes,
         }
 

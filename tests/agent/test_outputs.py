@@ -94,3 +94,14 @@ def test_ci_view(example):
     assert any(d["environment"] == "staging" for d in proxy["deploys"])
     images = {i["name"] for wf in flows.values() for i in wf["images"]}
     assert "ghcr.io/stephengodard/anime-saas-mlscheduler" in images
+
+
+def test_min_severity_filters_the_view_not_the_verdict(example):
+    full = json.loads(cli("review", "--repo", str(example), "--format", "json").stdout)
+    r = cli("review", "--repo", str(example), "--format", "json", "--min-severity", "high")
+    shown = json.loads(r.stdout)
+    assert r.returncode == 1 and shown["verdict"] == full["verdict"] == "NO-GO"
+    assert {f["severity"] for f in shown["findings"]} <= {"blocker", "high"}
+    assert len(shown["findings"]) + shown["findings_hidden"] == len(full["findings"]) and shown["findings_hidden"] > 0
+    text = cli("review", "--repo", str(example), "--min-severity", "blocker").stdout
+    assert "below --min-severity not shown" in text and " low " not in text
