@@ -1,0 +1,1 @@
+"""One module per group of commands; importing them registers them on the app."""

@@ -1,0 +1,81 @@
+"""What every command module shares: the Typer app, the option types, and how a command opens
+the session or the gate. No rules here: those live in the session, tools and gate."""
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from agent.errors import UserError
+
+app = typer.Typer(
+    name="devops-agent",
+    help="Run the DevOps Engineer charter of a platform: sources with provenance, infra checks, a gated change flow.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+example_app = typer.Typer(help="The bundled example platform.", no_args_is_help=True)
+app.add_typer(example_app, name="example")
+
+
+class Fmt(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class ReviewFmt(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    sarif = "sarif"
+
+
+class Severity(str, Enum):
+    blocker = "blocker"
+    high = "high"
+    medium = "medium"
+    low = "low"
+    info = "info"
+
+
+class MdFmt(str, Enum):
+    markdown = "markdown"
+    json = "json"
+
+
+class CatalogueFmt(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+RepoOpt = typer.Option(None, "--repo", help="Platform root (default: the git root above the current directory).")
+CharterOpt = typer.Option(None, "--charter", help="Charter file (default: .codex/agents/devops-engineer.md, else the shipped one).")
+ConfigOpt = typer.Option(None, "--config", help="Config file (default: .devops-agent.yaml at the repo root).")
+
+
+def _session(repo, charter, config, run_checks=True):
+    from agent.session import open_session
+
+    return open_session(repo=repo, charter=charter, config=config, run_checks=run_checks)
+
+
+
+def _gate(repo):
+    from agent.gate import Gate
+    from agent.session import resolve_repo
+
+    return Gate(resolve_repo(repo))
+
+
+def _read_patch(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"patch file {path} does not exist", "pass a unified diff made with `git diff`")
+    return p.read_bytes()

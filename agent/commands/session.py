@@ -1,0 +1,102 @@
+"""The session commands: charter, sources, review, checks."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from agent.commands.common import (CatalogueFmt, CharterOpt, ConfigOpt, Fmt, RepoOpt, ReviewFmt, Severity,
+                                   _session, app)
+
+
+@app.command()
+def charter(
+    path: Optional[Path] = typer.Argument(None, help="Charter to parse (default: the one the session would use)."),
+    repo: Optional[Path] = RepoOpt,
+    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+) -> None:
+    """The parsed charter: sections, sources with their priority."""
+    from agent import render
+    from agent.charter import parse_charter
+    from agent.config import load_config
+    from agent.session import discover_charter, resolve_repo
+
+    if path is None:
+        root = resolve_repo(repo)
+        cfg, _ = load_config(root)
+        path, _ = discover_charter(root, None, cfg)
+    parsed = parse_charter(path)
+    if fmt is Fmt.json:
+        render.dump_json(parsed.to_dict())
+    else:
+        render.print_charter(parsed)
+
+
+@app.command()
+def sources(
+    repo: Optional[Path] = RepoOpt,
+    charter: Optional[Path] = CharterOpt,
+    config: Optional[Path] = ConfigOpt,
+    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+) -> None:
+    """Every source of the session with provenance and load status (exit 1 if a required one is not loaded)."""
+    from agent import render
+
+    session = _session(repo, charter, config, run_checks=False)
+    if fmt is Fmt.json:
+        render.dump_json({"role": session.charter.role, "repo": str(session.root),
+                          "counts": session.source_counts(),
+                          "sources": [s.to_dict() for s in session.sources]})
+    else:
+        render.print_sources(session)
+    if any(s.blocking for s in session.sources):
+        raise typer.Exit(1)
+
+
+@app.command()
+def review(
+    repo: Optional[Path] = RepoOpt,
+    charter: Optional[Path] = CharterOpt,
+    config: Optional[Path] = ConfigOpt,
+    fmt: ReviewFmt = typer.Option(ReviewFmt.text, "--format"),
+    min_severity: Optional[Severity] = typer.Option(None, "--min-severity",
+                                                    help="Show only findings at this severity or above (the verdict counts all)."),
+) -> None:
+    """The session brief: sources, release intentions, findings, verdict (exit 1 on NO-GO)."""
+    from agent import render
+
+    session = _session(repo, charter, config).filtered(min_severity.value if min_severity else None)
+    if fmt is ReviewFmt.json:
+        render.dump_json(session.brief())
+    elif fmt is ReviewFmt.markdown:
+        sys.stdout.write(render.review_markdown(session))
+    elif fmt is ReviewFmt.sarif:
+        render.dump_json(render.review_sarif(session))
+    else:
+        render.print_review(session)
+    if session.verdict != "GO":
+        raise typer.Exit(1)
+
+
+@app.command()
+def checks(
+    repo: Optional[Path] = RepoOpt,
+    fmt: CatalogueFmt = typer.Option(CatalogueFmt.text, "--format"),
+) -> None:
+    """The check catalogue: id, severity, category, charter clause, remediation."""
+    from agent import render
+    from agent.config import load_config
+    from agent.session import discover_charter, resolve_repo
+    from agent.charter import parse_charter
+
+    root = resolve_repo(repo)
+    charter_path, _ = discover_charter(root, None, load_config(root)[0])
+    parsed = parse_charter(charter_path)
+    if fmt is CatalogueFmt.json:
+        render.dump_json(render.catalogue(parsed))
+    elif fmt is CatalogueFmt.markdown:
+        sys.stdout.write(render.catalogue_markdown(parsed))
+    else:
+        render.print_catalogue(parsed)
