@@ -161,3 +161,22 @@ def test_dev_env_file_absent_is_medium(clean):
     edit(clean, "docker-compose.yml", "    expose: [\"8000\"]\n", "    expose: [\"8000\"]\n    env_file: ./web/.env\n")
     f = next(f for f in open_session(clean).findings if f.id == "CMP015")
     assert f.severity == "medium" and f.locations[0].path == "docker-compose.yml"
+
+
+def test_conflict_on_a_port_names_both_sides(example_session):
+    ports = [f for f in example_session.findings if f.id == "XF011" and f.detail.startswith("port")]
+    assert ports, [f.title for f in example_session.findings if f.id == "XF011"]
+    f = ports[0]
+    assert "mlservice 5000" in f.title and "EXPOSE [8000]" in f.detail
+    assert ("anime-saas-mlservice/Dockerfile", 10) in {(l.path, l.line) for l in f.locations}
+    assert f.severity == "info" and "the repo files win" in f.title  # rules (3) lose to repo files (2)
+
+
+def test_conflict_on_a_branch(clean):
+    edit(clean, ".codex/agents/devops-engineer.md", "- CI/CD:", "- Regles: `rules.md` (section: Git)\n- CI/CD:")
+    (clean / "rules.md").write_text("# Rules\n\n## Git\n- Tout est sur `main` dans chaque submodule.\n")
+    edit(clean, "web/.github/workflows/ci.yml", "branches: [main]", "branches: [main, develop]")
+    s = open_session(clean)
+    branch = [f for f in s.findings if f.id == "XF011" and "branch-main" in f.detail]
+    assert branch and "develop" in branch[0].detail
+    assert ("web/.github/workflows/ci.yml", 4) in {(l.path, l.line) for l in branch[0].locations}

@@ -79,6 +79,62 @@ def _no_restart_in_prod(ctx) -> list[Violation]:
             for name, svc in env.services.items() if not svc.get("restart")]
 
 
+def _other_branches(ctx) -> list[Violation]:
+    from tools import ci as ci_tool
+
+    out = []
+    for wf in ctx.models["platform"].workflows.values():
+        for fact in ci_tool.branch_facts(wf) if wf.ok else []:
+            if not fact.negated and fact.branch not in ("main", "*", "**"):
+                out.append((f"{wf.rel_path} {fact.detail} names branch {fact.branch}", fact.location))
+    return out
+
+
+_PORT_STATEMENT = re.compile(r"\b([a-z][a-z0-9_-]{1,40})\s*(?:[:=]|sur|on|port|ecoute sur|listens on)?\s*(?:le )?(?:port )?(\d{2,5})\b")
+
+
+def _port_claims(sentence: str, ctx) -> list[tuple[str, int]]:
+    """(service, port) pairs a sentence states, e.g. 'front 3000, api 8080, mlservice 5000'."""
+    if not re.search(r"\bports?\b|ecoute|listen", sentence):
+        return []
+    from sources.loader import _matches_service
+
+    names = {n for _, env, _ in _loaded_envs(ctx) for n in env.services}
+    out = []
+    for word, port in _PORT_STATEMENT.findall(sentence):
+        hits = [n for n in names if n == word or _matches_service(word, n)]
+        if len(hits) >= 1 and word not in ("port", "ports", "le", "sur"):
+            out += [(n, int(port)) for n in hits]
+    return out
+
+
+def _port_violations(ctx, claims: list[tuple[str, int]]) -> list[Violation]:
+    """Where the repo says another port than the statement: the command, the Dockerfile EXPOSE, compose expose."""
+    from tools.checks.compose_checks import exposed_ports, listen_port
+
+    platform = ctx.models["platform"]
+    out: list[Violation] = []
+    for _, env, _ in _loaded_envs(ctx):
+        for name, port in claims:
+            if name not in env.services:
+                continue
+            listen = listen_port(platform, env, name)
+            if listen and listen[0] != port:
+                out.append((f"{env.name}: {name} listens on {listen[0]} ({listen[1]}), not {port}",
+                            env.location(name, "command")))
+            stage = platform.final_stage(env, name)
+            exposes = {p for p, _ in stage.exposes if p} if stage else set()
+            if exposes and port not in exposes:
+                line = min(stage.expose_lines.values()) if stage.expose_lines else stage.line
+                out.append((f"{name}: EXPOSE {sorted(exposes)}, not {port}",
+                            Location(platform.service_image(env, name).dockerfile or env.files[0], line)))
+            compose_ports = exposed_ports(env.services[name])
+            if compose_ports and port not in compose_ports:
+                out.append((f"{env.name}: {name} exposes {sorted(compose_ports)}, not {port}",
+                            env.location(name, "expose")))
+    return list(dict.fromkeys(out))
+
+
 CLAIMS = [
     Claim("no-latest-in-prod", re.compile(r"pas de latest|jamais .?latest|no .?latest|never .?latest"), _latest_in_prod),
     Claim("healthcheck-every-prod-service",
@@ -90,6 +146,8 @@ CLAIMS = [
     Claim("db-ports-private", re.compile(r"ports? de base de donnees.{0,40}jamais publi|database ports?.{0,40}never"),
           _db_port_published),
     Claim("restart-policy", re.compile(r"politique .?restart|restart policy"), _no_restart_in_prod),
+    Claim("branch-main", re.compile(r"tout est sur .?main|everything (is )?on .?main|uniquement sur .?main|only on .?main"),
+          _other_branches),
 ]
 
 
@@ -124,6 +182,10 @@ def source_conflicts(ctx, spec):
         folded = fold(sentence)
         claims = [c for c in CLAIMS if (who, c.key) not in reported and c.pattern.search(folded)]
         found = [(c.key, v) for c in claims for v in c.violations(ctx)]
+        ports = _port_claims(folded, ctx)
+        if ports and (who, "port", tuple(ports)) not in reported:
+            reported.add((who, "port", tuple(ports)))
+            found += [("port", v) for v in _port_violations(ctx, ports)]
         if not found:
             continue
         reported.update((who, c.key) for c in claims)
