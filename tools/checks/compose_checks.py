@@ -48,6 +48,19 @@ def _loaded_envs(ctx) -> Iterator[tuple[Platform, Environment, bool]]:
             yield platform, env, env.name in prods
 
 
+def _services(ctx) -> Iterator[tuple[Environment, bool, str, dict]]:
+    """(environment, is production, service name, service model) over every loaded environment."""
+    for _, env, prod in _loaded_envs(ctx):
+        for name, svc in env.services.items():
+            yield env, prod, name, svc
+
+
+def _prod_services(ctx) -> Iterator[tuple[Environment, str, dict]]:
+    for env, prod, name, svc in _services(ctx):
+        if prod:
+            yield env, name, svc
+
+
 def _raw_services(ctx, env: Environment) -> Iterator[tuple[str, str, dict]]:
     """(file, service, raw dict before interpolation) from the session's parsed compose sources."""
     by_path = {s.path: s for s in ctx.sources if s.kind == "compose" and s.ok}
@@ -167,16 +180,15 @@ def compose_schema(ctx, spec):
 @check("CMP003", "Mutable image tag in production", "blocker", "reproducibility", STABILITY,
        "Pin the image to the CI tag (`main-${IMAGE_TAG_X}`) so a deploy is reproducible and a rollback is a tag.")
 def mutable_prod_image(ctx, spec):
-    for _, env, prod in _loaded_envs(ctx):
-        for name, svc in env.services.items():
-            image = svc.get("image")
-            if not image or svc.get("build"):
-                continue
-            pin = df_tool.image_pin(image)
-            if pin in ("latest", "untagged"):
-                yield spec.finding(
-                    ctx, f"{env.name}: {name} runs {image} ({'latest' if pin == 'latest' else 'no tag'})",
-                    [env.location(name, "image")], severity=None if prod else "low")
+    for env, prod, name, svc in _services(ctx):
+        image = svc.get("image")
+        if not image or svc.get("build"):
+            continue
+        pin = df_tool.image_pin(image)
+        if pin in ("latest", "untagged"):
+            yield spec.finding(
+                ctx, f"{env.name}: {name} runs {image} ({'latest' if pin == 'latest' else 'no tag'})",
+                [env.location(name, "image")], severity=None if prod else "low")
 
 
 @check("CMP004", "Invalid image reference", "blocker", "availability", STABILITY,
@@ -210,16 +222,15 @@ _UNDEFINED_DEP = re.compile(r'service "([^"]+)" depends on undefined service "([
        "Use `depends_on: {target: {condition: service_healthy}}` when the target has a healthcheck.")
 def depends_on_not_healthy(ctx, spec):
     platform = _platform(ctx)
-    for _, env, prod in _loaded_envs(ctx):
-        for name, svc in env.services.items():
-            for target, dep in (svc.get("depends_on") or {}).items():
-                if target not in env.services or (dep or {}).get("condition") == "service_healthy":
-                    continue
-                if _has_healthcheck(platform, env, target):
-                    loc = _value_line(ctx, env.location(name, f"depends_on.{target}"), target)
-                    yield spec.finding(
-                        ctx, f"{env.name}: {name} waits for {target} to start, not to be healthy",
-                        [loc], severity=None if prod else "low")
+    for env, prod, name, svc in _services(ctx):
+        for target, dep in (svc.get("depends_on") or {}).items():
+            if target not in env.services or (dep or {}).get("condition") == "service_healthy":
+                continue
+            if _has_healthcheck(platform, env, target):
+                loc = _value_line(ctx, env.location(name, f"depends_on.{target}"), target)
+                yield spec.finding(
+                    ctx, f"{env.name}: {name} waits for {target} to start, not to be healthy",
+                    [loc], severity=None if prod else "low")
 
 
 def _has_healthcheck(platform: Platform, env: Environment, name: str) -> bool:
@@ -285,37 +296,32 @@ def secret_on_command_line(ctx, spec):
        "Keep hot reload, watchers and bind-mounted sources in the dev compose file only.")
 def dev_only_in_prod(ctx, spec):
     platform = _platform(ctx)
-    for _, env, prod in _loaded_envs(ctx):
-        if not prod:
-            continue
-        for name, svc in env.services.items():
-            cmd = " ".join(_argv(svc.get("entrypoint")) + _argv(svc.get("command")))
-            for rx, what in DEV_ONLY:
-                if rx.search(cmd):
-                    yield spec.finding(ctx, f"{env.name}: {name} runs {what}", [env.location(name, "command")])
-            for key, dev_value in DEV_ENV_VALUES.items():
-                value = (svc.get("environment") or {}).get(key)
-                if value is not None and str(value).lower() == dev_value.lower():
-                    yield spec.finding(ctx, f"{env.name}: {name} sets {key}={value}",
-                                       [env.location(name, f"environment.{key}")])
-            for vol in svc.get("volumes") or []:
-                if vol.get("type") != "bind":
-                    continue
-                rel = platform.rel(str(vol.get("source", "")))
-                sub = next((s for s in platform.submodules if rel and (rel == s or rel.startswith(s + "/"))), None)
-                if sub and os.path.isdir(platform.root / rel) and not rel.endswith(("logs", "data")):
-                    yield spec.finding(ctx, f"{env.name}: {name} bind-mounts source folder {rel} over {vol.get('target')}",
-                                       [env.location(name, f"volumes.{vol.get('target')}")])
+    for env, name, svc in _prod_services(ctx):
+        cmd = " ".join(_argv(svc.get("entrypoint")) + _argv(svc.get("command")))
+        for rx, what in DEV_ONLY:
+            if rx.search(cmd):
+                yield spec.finding(ctx, f"{env.name}: {name} runs {what}", [env.location(name, "command")])
+        for key, dev_value in DEV_ENV_VALUES.items():
+            value = (svc.get("environment") or {}).get(key)
+            if value is not None and str(value).lower() == dev_value.lower():
+                yield spec.finding(ctx, f"{env.name}: {name} sets {key}={value}",
+                                   [env.location(name, f"environment.{key}")])
+        for vol in svc.get("volumes") or []:
+            if vol.get("type") != "bind":
+                continue
+            rel = platform.rel(str(vol.get("source", "")))
+            sub = next((s for s in platform.submodules if rel and (rel == s or rel.startswith(s + "/"))), None)
+            if sub and os.path.isdir(platform.root / rel) and not rel.endswith(("logs", "data")):
+                yield spec.finding(ctx, f"{env.name}: {name} bind-mounts source folder {rel} over {vol.get('target')}",
+                                   [env.location(name, f"volumes.{vol.get('target')}")])
 
 
 @check("CMP011", "Production service without a restart policy", "medium", "availability", CONTAINER_RULES,
        "Add `restart: unless-stopped` so the service comes back after a crash or a reboot.")
 def no_restart(ctx, spec):
-    for _, env, prod in _loaded_envs(ctx):
-        if prod:
-            for name, svc in env.services.items():
-                if not svc.get("restart") and not (svc.get("deploy") or {}).get("restart_policy"):
-                    yield spec.finding(ctx, f"{env.name}: {name} has no restart policy", [env.location(name)])
+    for env, name, svc in _prod_services(ctx):
+        if not svc.get("restart") and not (svc.get("deploy") or {}).get("restart_policy"):
+            yield spec.finding(ctx, f"{env.name}: {name} has no restart policy", [env.location(name)])
 
 
 @check("CMP012", "Production service without a healthcheck", "medium", "availability", CONTAINER_RULES,
@@ -446,27 +452,24 @@ def _documented_vars(root) -> set[str]:
        "Pull the image under the name the CI pushes, or add the build to the service's workflow.")
 def prod_image_not_built(ctx, spec):
     platform = _platform(ctx)
-    for _, env, prod in _loaded_envs(ctx):
-        if not prod:
+    for env, name, svc in _prod_services(ctx):
+        image = svc.get("image")
+        if not image or svc.get("build") or not _is_own_image(platform, image):
             continue
-        for name, svc in env.services.items():
-            image = svc.get("image")
-            if not image or svc.get("build") or not _is_own_image(platform, image):
-                continue
-            if not platform.images_for(image):
-                close = _closest_built(platform, image)
-                image = _raw_image(ctx, env, name)
-                unloaded = sorted({src.path for src in ctx.sources if src.kind == "ci_workflow" and not src.ok})
-                if close:
-                    yield spec.finding(ctx, f"{env.name}: {name} pulls {image}, which no workflow builds; CI pushes {close}",
-                                       [env.location(name, "image")])
-                elif unloaded:
-                    yield spec.finding(ctx, f"{env.name}: cannot tell which workflow builds {image}: "
-                                            f"{len(unloaded)} workflow(s) not loaded", [env.location(name, "image")],
-                                       severity="info", detail=", ".join(unloaded))
-                else:
-                    yield spec.finding(ctx, f"{env.name}: {name} pulls {image}, which no workflow builds",
-                                       [env.location(name, "image")])
+        if not platform.images_for(image):
+            close = _closest_built(platform, image)
+            image = _raw_image(ctx, env, name)
+            unloaded = sorted({src.path for src in ctx.sources if src.kind == "ci_workflow" and not src.ok})
+            if close:
+                yield spec.finding(ctx, f"{env.name}: {name} pulls {image}, which no workflow builds; CI pushes {close}",
+                                   [env.location(name, "image")])
+            elif unloaded:
+                yield spec.finding(ctx, f"{env.name}: cannot tell which workflow builds {image}: "
+                                        f"{len(unloaded)} workflow(s) not loaded", [env.location(name, "image")],
+                                   severity="info", detail=", ".join(unloaded))
+            else:
+                yield spec.finding(ctx, f"{env.name}: {name} pulls {image}, which no workflow builds",
+                                   [env.location(name, "image")])
 
 
 def _is_own_image(platform: Platform, image: str) -> bool:
@@ -491,20 +494,17 @@ def _closest_built(platform: Platform, image: str) -> str | None:
        "Use the tag scheme of docker/metadata-action in the workflow (for example `main-${IMAGE_TAG}` for `type=sha,prefix={{branch}}-`).")
 def prod_tag_not_pushed(ctx, spec):
     platform = _platform(ctx)
-    for _, env, prod in _loaded_envs(ctx):
-        if not prod:
+    for env, name, svc in _prod_services(ctx):
+        image = str(svc.get("image") or "")
+        builders = platform.images_for(image)
+        if not builders or svc.get("build"):
             continue
-        for name, svc in env.services.items():
-            image = str(svc.get("image") or "")
-            builders = platform.images_for(image)
-            if not builders or svc.get("build"):
-                continue
-            raw_tag = _raw_image_tag(ctx, env, name) or (image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest")
-            patterns = [p for b in builders for p in b.tag_patterns]
-            if not any(ci_tool.tag_pattern_matches(raw_tag, p) for p in patterns):
-                yield spec.finding(
-                    ctx, f"{env.name}: {name} tag {raw_tag!r} matches none of {sorted({p.pattern for p in patterns})}",
-                    [env.location(name, "image"), builders[0].location])
+        raw_tag = _raw_image_tag(ctx, env, name) or (image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest")
+        patterns = [p for b in builders for p in b.tag_patterns]
+        if not any(ci_tool.tag_pattern_matches(raw_tag, p) for p in patterns):
+            yield spec.finding(
+                ctx, f"{env.name}: {name} tag {raw_tag!r} matches none of {sorted({p.pattern for p in patterns})}",
+                [env.location(name, "image"), builders[0].location])
 
 
 def _raw_image(ctx, env: Environment, name: str) -> str:
@@ -684,17 +684,16 @@ def _root_base(platform: Platform, env: Environment, name: str, stage: df_tool.S
        "Mount the Let's Encrypt folder (`./config/certbot/conf:/etc/letsencrypt`) into the proxy service.")
 def certificate_not_mounted(ctx, spec):
     platform = _platform(ctx)
-    for _, env, prod in _loaded_envs(ctx):
-        for name, svc in env.services.items():
-            targets = [str(v.get("target", "")) for v in svc.get("volumes") or []]
-            for conf_path, _ in platform.nginx_for(env, name):
-                conf = platform.nginx.get(conf_path)
-                for cert in conf.certificates() if conf else []:
-                    if not any(cert.path == t or cert.path.startswith(t.rstrip("/") + "/") for t in targets):
-                        yield spec.finding(
-                            ctx, f"{env.name}: {name} runs {conf_path}, whose {cert.directive} {cert.path} is not mounted",
-                            [Location(platform.rel(cert.where.path) or conf_path, cert.where.line), env.location(name)],
-                            severity=None if prod else "medium")
+    for env, prod, name, svc in _services(ctx):
+        targets = [str(v.get("target", "")) for v in svc.get("volumes") or []]
+        for conf_path, _ in platform.nginx_for(env, name):
+            conf = platform.nginx.get(conf_path)
+            for cert in conf.certificates() if conf else []:
+                if not any(cert.path == t or cert.path.startswith(t.rstrip("/") + "/") for t in targets):
+                    yield spec.finding(
+                        ctx, f"{env.name}: {name} runs {conf_path}, whose {cert.directive} {cert.path} is not mounted",
+                        [Location(platform.rel(cert.where.path) or conf_path, cert.where.line), env.location(name)],
+                        severity=None if prod else "medium")
 
 
 @check("XF010", "nginx config of a service not found", "medium", "consistency", COHERENCE,

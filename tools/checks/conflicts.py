@@ -12,7 +12,8 @@ from typing import Callable, Iterator
 
 from agent.charter import fold
 from tools import dockerfile as df_tool
-from tools.checks.compose_checks import INTERNAL_PORTS, _has_healthcheck, _loaded_envs, _raw_image_tag
+from tools.checks.compose_checks import (INTERNAL_PORTS, _has_healthcheck, _loaded_envs, _prod_services,
+                                         _raw_image_tag)
 from tools.checks.registry import check
 from tools.findings import Location
 
@@ -27,29 +28,24 @@ class Claim:
 
 
 def _latest_in_prod(ctx) -> list[Violation]:
-    out = []
-    for _, env, prod in _loaded_envs(ctx):
-        for name, svc in env.services.items() if prod else ():
-            if svc.get("image") and not svc.get("build") and df_tool.image_pin(svc["image"]) in ("latest", "untagged"):
-                out.append((f"{name} runs {svc['image']}", env.location(name, "image")))
-    return out
+    return [(f"{name} runs {svc['image']}", env.location(name, "image"))
+            for env, name, svc in _prod_services(ctx)
+            if svc.get("image") and not svc.get("build") and df_tool.image_pin(svc["image"]) in ("latest", "untagged")]
 
 
 def _no_healthcheck_in_prod(ctx) -> list[Violation]:
     platform = ctx.models["platform"]
     return [(f"{name} has no healthcheck", env.location(name))
-            for _, env, prod in _loaded_envs(ctx) if prod
-            for name in env.services if not _has_healthcheck(platform, env, name)]
+            for env, name, _ in _prod_services(ctx) if not _has_healthcheck(platform, env, name)]
 
 
 def _tag_not_main_sha(ctx) -> list[Violation]:
     out = []
-    for _, env, prod in _loaded_envs(ctx):
-        for name, svc in env.services.items() if prod else ():
-            tag = _raw_image_tag(ctx, env, name)
-            own = svc.get("image") and "/" in str(svc["image"]) and "." in str(svc["image"]).split("/")[0]
-            if own and tag is not None and not tag.startswith("main-"):
-                out.append((f"{name} is tagged {tag!r}", env.location(name, "image")))
+    for env, name, svc in _prod_services(ctx):
+        tag = _raw_image_tag(ctx, env, name)
+        own = svc.get("image") and "/" in str(svc["image"]) and "." in str(svc["image"]).split("/")[0]
+        if own and tag is not None and not tag.startswith("main-"):
+            out.append((f"{name} is tagged {tag!r}", env.location(name, "image")))
     return out
 
 
@@ -75,8 +71,7 @@ def _db_port_published(ctx) -> list[Violation]:
 
 def _no_restart_in_prod(ctx) -> list[Violation]:
     return [(f"{name} has no restart policy", env.location(name))
-            for _, env, prod in _loaded_envs(ctx) if prod
-            for name, svc in env.services.items() if not svc.get("restart")]
+            for env, name, svc in _prod_services(ctx) if not svc.get("restart")]
 
 
 def _other_branches(ctx) -> list[Violation]:
