@@ -50,7 +50,8 @@ def workflow_parse_error(ctx, spec):
     for src in ctx.sources:
         if src.kind == "ci_workflow" and src.status == "parse-error":
             col = f", column {src.column}" if src.column else ""
-            yield spec.finding(ctx, f"{src.path}: line {src.line}{col}: {src.message}", [Location(src.path, src.line)])
+            yield spec.finding(ctx, f"{src.path}: line {src.line}{col}: {src.message}", [Location(src.path, src.line)],
+                               detail="the CI checks could not run on this workflow")
     for path, wf in _platform(ctx).workflows.items():
         for err in wf.errors:
             col = f", column {err.column}" if err.column else ""

@@ -165,7 +165,8 @@ def compose_not_loaded(ctx, spec):
         if env.error is not None and not _UNDEFINED_DEP.search(env.error.problem):
             err = env.error
             yield spec.finding(ctx, f"{env.name}: {err.problem}",
-                               [Location(err.path or env.files[0], err.line_no)])
+                               [Location(err.path or env.files[0], err.line_no)],
+                               detail=f"the compose and cross-file checks of {env.name} could not run on it")
 
 
 @check("CMP002", "Compose file violates the compose-spec schema", "high", "infra-regression", STABILITY,
