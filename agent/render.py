@@ -141,6 +141,9 @@ def print_review(session: Session) -> None:
         loc = ", ".join(str(l) for l in f.locations[:2])
         con.print(f"  [{SEVERITY_STYLE[f.severity]}]{f.severity:7}[/] {f.id}  {_escape(f.title)}"
                   + (f"  [dim]{_escape(loc)}[/]" if loc else ""))
+        if f.detail and f.severity in ("blocker", "high"):
+            detail = f.detail if len(f.detail) <= 160 else f.detail[:157] + "..."
+            con.print(f"          [dim]{_escape(detail)}[/]")
     for note in session.notes:
         con.print(f"  [yellow]note[/] {_escape(note)}")
     style = "bold green" if session.verdict == "GO" else "bold red"
