@@ -235,3 +235,23 @@ def test_real_platform_repo(real_platform_repo):
     assert r.returncode == 1 and "NO-GO" in r.stdout
     r = run_cli("sources", "--repo", str(real_platform_repo))
     assert r.returncode == 1 and "global_rules" in r.stdout and "git submodule update --init anime-saas-api" in r.stdout
+
+
+def test_other_charters_of_the_family_load_their_own_sources(realworld, tmp_path):
+    """The Product charter lists Notion pages and databases and the README: pages load from the export."""
+    root = tmp_path / "product"
+    (root / "notion").mkdir(parents=True)
+    (root / "README.md").write_text("# AnimeSphere\n")
+    for page in ("Animesphere.io - Product Discovery", "Product Workspace", "UX Discovery - Parcours & MVP"):
+        (root / "notion" / f"{page} 0123456789abcdef0123456789abcdef.md").write_text(f"# {page}\n")
+    (root / "notion/Release 3f2a9c1e.csv").write_text(RELEASES, encoding="utf-8")
+    (root / "notion/Intention 8b7d4e20.csv").write_text(INTENTIONS, encoding="utf-8")
+    (root / ".devops-agent.yaml").write_text("notion:\n  export_dir: notion\n")
+    s = open_session(root, charter=realworld / ".codex/agents/product.md", run_checks=False)
+    by_path = {src.path: src for src in s.sources}
+    assert by_path["README.md"].status == "ok" and by_path["README.md"].priority == 3
+    pages = [src for src in s.sources if src.path.endswith(".md") and src.path.startswith("notion/")]
+    assert len(pages) == 3 and all(p.status == "ok" and p.priority == 1 for p in pages)
+    delivery = next(src for src in s.sources if "Delivery" in src.path)
+    assert delivery.status == "missing" and "re-export" in delivery.message  # listed by the charter, not exported
+    assert s.release.version == "0.5.0"
