@@ -131,6 +131,7 @@ def last_release_tag(root) -> str | None:
 
 def release_changes(session, store) -> list[dict]:
     """Each gate change committed on the platform since the last release tag, with reason, risk and rollback."""
+    from agent.errors import UserError
     from sources.git import run_git
 
     root = session.root
@@ -153,7 +154,7 @@ def release_changes(session, store) -> list[dict]:
         try:
             rec = store.get_proposal(pid)
             entry["status"], entry["services"] = rec.status, rec.services
-        except Exception:  # a commit whose proposal is not in this machine's state: still listed
+        except UserError:  # a commit whose proposal is not in this machine's state: still listed
             entry["status"] = "unknown here"
         changes.append(entry)
     return list(reversed(changes))
