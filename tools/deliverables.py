@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from agent.errors import UserError
 from tools.findings import Location
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?+][^}]*)?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -76,8 +77,6 @@ def checklist(session, store, env_name: str | None = None) -> Checklist:
     prods = platform.prod_envs()
     env = platform.environments.get(env_name) if env_name else (prods[0] if prods else None)
     if env is None:
-        from agent.errors import UserError
-
         raise UserError("no production compose environment", "name it `prod` under environments in .devops-agent.yaml")
     services = []
     for name, svc in (env.services or {}).items():
@@ -131,7 +130,6 @@ def last_release_tag(root) -> str | None:
 
 def release_changes(session, store) -> list[dict]:
     """Each gate change committed on the platform since the last release tag, with reason, risk and rollback."""
-    from agent.errors import UserError
     from sources.git import run_git
 
     root = session.root
