@@ -152,7 +152,7 @@ def test_stale_approval_is_refused(repo, tmp_path):
     pid, _ = approved(repo, tmp_path)
     compose = repo / "docker-compose.prod.yml"
     compose.write_text(compose.read_text() + "\n# edited after approval\n")
-    git(repo, "commit", "-qam", "edit after approval")
+    git(repo, "-c", "user.name=someone", "-c", "user.email=someone@example.org", "commit", "-qam", "edit after approval")
     before = head(repo)
     r = cli(repo, "apply", pid)
     assert r.returncode == 1 and "stale" in r.stderr and "re-approve" in r.stderr
