@@ -51,6 +51,9 @@ class ProjectConfig(_Strict):
     github_repository: str | None = None
     max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, gt=0)
     approval_ttl_days: int = Field(default=7, gt=0)
+    # Only Product-key signatures count (no approval typed at a terminal): a same-user shell can
+    # fake a terminal, not the key kept elsewhere. See docs/gate-security.md.
+    require_product_key: bool = False
 
     @field_validator("environments")
     @classmethod

@@ -160,6 +160,7 @@ class Gate:
                 raise RefusedError("this key is not the registered Product key",
                                    "use the key made by `devops-agent product-key init` for this repo")
         else:
+            self._terminal_allowed("approval")
             if not _interactive() or confirm is None:
                 raise RefusedError(
                     "approval needs Product: no interactive terminal and no --key",
@@ -186,6 +187,11 @@ class Gate:
         self.audit.append("rejection", actor, {"proposal": rec.id, "hash": rec.hash, "reason": reason})
         return rec
 
+    def _terminal_allowed(self, what: str) -> None:
+        if self.session().config.require_product_key:
+            raise RefusedError(f"{what} needs the Product key here (require_product_key in .devops-agent.yaml)",
+                               "pass --key PRODUCT_KEY")
+
     def _valid_approval(self, rec):
         from agent import keys
 
@@ -202,6 +208,9 @@ class Gate:
                 problems.append(f"approval {appr.id} expired on {appr.expires_at}")
                 continue
             payload = keys.approval_payload(rec.id, appr.hash, appr.expires_at, appr.approver, appr.method)
+            if appr.method != "key" and self.session().config.require_product_key:
+                problems.append(f"approval {appr.id} was typed at a terminal; this repo requires the Product key")
+                continue
             ok = keys.verify(self.store, payload, appr.signature) if appr.method == "key" else \
                 secrets.compare_digest(keys.local_mac(payload), appr.signature)
             if not ok:
@@ -474,6 +483,7 @@ class Gate:
                 raise RefusedError("this key is not the registered Product key",
                                    "use the key made by `devops-agent product-key init` for this repo")
             return "key", signature
+        self._terminal_allowed(what)
         if not _interactive() or confirm is None:
             raise RefusedError(f"{what} needs Product: no interactive terminal and no --key",
                                "run it in a terminal and type the code shown, or pass --key PRODUCT_KEY")

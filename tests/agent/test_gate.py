@@ -479,3 +479,19 @@ def test_gate_needs_a_git_root(tmp_path):
     rec = json.loads(r.stdout)
     r = cli(plain, "apply", rec["id"])
     assert r.returncode == 2 and "not the root of a git repository" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_require_product_key_refuses_terminal_approvals(repo, tmp_path):
+    from agent.gate import Gate
+
+    rec = propose(repo, restart_patch(repo, tmp_path))
+    cfg = repo / ".devops-agent.yaml"
+    cfg.write_text(cfg.read_text() + "require_product_key: true\n")
+    git(repo, "-c", "user.name=p", "-c", "user.email=p@example.org", "commit", "-qam", "require the Product key")
+    gate = Gate(repo)
+    with pytest.raises(Exception) as err:
+        gate.approve(rec["id"], confirm=lambda r, code: code)
+    assert "needs the Product key" in str(err.value)
+    key = product_key(repo, tmp_path)
+    assert cli(repo, "approve", rec["id"], "--key", str(key)).returncode == 0
+    assert cli(repo, "apply", rec["id"]).returncode == 0
