@@ -113,6 +113,12 @@ class Gate:
             "refusals": rec.refusals, "reason": meta_d.get("reason")})
         return rec
 
+    def _proposal_in(self, pid: str, status: str, verb: str):
+        rec = self.store.get_proposal(pid)
+        if rec.status != status:
+            raise RefusedError(f"proposal {rec.id} is {rec.status}, not {status}", f"only a {status} proposal is {verb}")
+        return rec
+
     def _require_git(self) -> None:
         if not self.session().git.is_git:
             raise UserError(f"{self.root} is not the root of a git repository",
@@ -145,33 +151,15 @@ class Gate:
         from agent import keys
         from agent.store import ApprovalRecord
 
-        rec = self.store.get_proposal(pid)
-        if rec.status != "pending":
-            raise RefusedError(f"proposal {rec.id} is {rec.status}, not pending", "only a pending proposal is approved")
+        rec = self._proposal_in(pid, "pending", "approved")
         self._revalidate(rec)
         ttl = ttl_days or self.session().config.approval_ttl_days
         expires = _iso(_now() + timedelta(days=ttl))
-        if key_path is not None:
-            method = "key"
-            who = approver or "product"
-            payload = keys.approval_payload(rec.id, rec.hash, expires, who, method)
-            signature = keys.sign(Path(key_path), payload)
-            if not keys.verify(self.store, payload, signature):
-                raise RefusedError("this key is not the registered Product key",
-                                   "use the key made by `devops-agent product-key init` for this repo")
-        else:
-            self._terminal_allowed("approval")
-            if not _interactive() or confirm is None:
-                raise RefusedError(
-                    "approval needs Product: no interactive terminal and no --key",
-                    "run `devops-agent approve ID` in a terminal and type the short hash, or pass --key PRODUCT_KEY")
-            typed = confirm(rec, short_hash(rec.hash)).strip()
-            if typed != short_hash(rec.hash):
-                raise RefusedError("the typed hash does not match the proposal's short hash", "nothing was approved")
-            method = "tty"
-            who = approver or _login()
-            payload = keys.approval_payload(rec.id, rec.hash, expires, who, method)
-            signature = keys.local_mac(payload)
+        method = "key" if key_path is not None else "tty"
+        who = approver or ("product" if key_path is not None else _login())
+        payload = keys.approval_payload(rec.id, rec.hash, expires, who, method)
+        show = (lambda _what, code: confirm(rec, code)) if confirm is not None else None
+        method, signature = self._product_sign(payload, "approval", key_path, show, code=short_hash(rec.hash))
         approval = ApprovalRecord(id=f"a-{secrets.token_hex(4)}", proposal_id=rec.id, hash=rec.hash, approver=who,
                                   method=method, created_at=_iso(_now()), expires_at=expires, signature=signature)
         self.store.add_approval(approval)
@@ -264,10 +252,7 @@ class Gate:
         with self._apply_lock() as held:
             self._require_lock(held)
             self._require_git()
-            rec = self.store.get_proposal(pid)
-            if rec.status != "approved":
-                raise RefusedError(f"proposal {rec.id} is {rec.status}, not approved",
-                                   "only an approved proposal is applied")
+            rec = self._proposal_in(pid, "approved", "applied")
             self._valid_approval(rec)
             self._revalidate(rec)
             patch = changes.parse_patch(rec.diff)
@@ -471,8 +456,10 @@ class Gate:
 
     # -- delivery blocks --------------------------------------------------------------
 
-    def _product_sign(self, payload: bytes, what: str, key_path: Path | None, confirm) -> tuple[str, str]:
-        """(method, signature) for a Product decision other than a proposal approval."""
+    def _product_sign(self, payload: bytes, what: str, key_path: Path | None, confirm,
+                      code: str | None = None) -> tuple[str, str]:
+        """(method, signature) of a Product decision: signed with the Product key, or confirmed at a
+        terminal by typing `code` (by default a short digest of the payload) and sealed locally."""
         import hashlib
 
         from agent import keys
@@ -487,7 +474,7 @@ class Gate:
         if not _interactive() or confirm is None:
             raise RefusedError(f"{what} needs Product: no interactive terminal and no --key",
                                "run it in a terminal and type the code shown, or pass --key PRODUCT_KEY")
-        code = hashlib.sha256(payload).hexdigest()[:8]
+        code = code or hashlib.sha256(payload).hexdigest()[:8]
         if confirm(what, code).strip() != code:
             raise RefusedError("the typed code does not match", "nothing was recorded")
         return "tty", keys.local_mac(payload)
@@ -523,9 +510,7 @@ class Gate:
         with self._apply_lock() as held:
             self._require_lock(held)
             self._require_git()
-            rec = self.store.get_proposal(pid)
-            if rec.status != "applied":
-                raise RefusedError(f"proposal {rec.id} is {rec.status}, not applied", "only an applied proposal is rolled back")
+            rec = self._proposal_in(pid, "applied", "rolled back")
             patch = changes.parse_patch(rec.diff)
             targets = [changes.Target(**t) for t in rec.targets]
             self._check_clean(targets)
