@@ -483,7 +483,8 @@ def _is_own_image(platform: Platform, image: str) -> bool:
 
 
 def _closest_built(platform: Platform, image: str) -> str | None:
-    last = df_tool.parse_image_ref(str(image)).path.rsplit("/", 1)[-1] if df_tool.parse_image_ref(str(image)).path else ""
+    path = df_tool.parse_image_ref(str(image)).path or ""
+    last = path.rsplit("/", 1)[-1]
     for built in platform.built_images:
         if built.name.rsplit("/", 1)[-1] == last:
             return built.name
@@ -508,22 +509,26 @@ def prod_tag_not_pushed(ctx, spec):
                 [env.location(name, "image"), builders[0].location])
 
 
-def _raw_image(ctx, env: Environment, name: str) -> str:
-    """The image as written (variables kept), for messages."""
+def _written_image(ctx, env: Environment, name: str) -> str | None:
+    """The image as written in the compose files (variables kept), when a file sets one."""
+    found = None
     for _, svc_name, raw in _raw_services(ctx, env):
         if svc_name == name and isinstance(raw.get("image"), str):
-            return raw["image"]
-    return str((env.services.get(name) or {}).get("image") or "")
+            found = raw["image"]  # a later -f file overrides an earlier one
+    return found
+
+
+def _raw_image(ctx, env: Environment, name: str) -> str:
+    """The image for messages: as written, else as resolved."""
+    return _written_image(ctx, env, name) or str((env.services.get(name) or {}).get("image") or "")
 
 
 def _raw_image_tag(ctx, env: Environment, name: str) -> str | None:
-    for _, svc_name, raw in _raw_services(ctx, env):
-        if svc_name == name and isinstance(raw.get("image"), str):
-            last = raw["image"].rsplit("/", 1)[-1]
-            if ":" in last:
-                return last.split(":", 1)[1].split("@")[0]
-            return "latest"
-    return None
+    image = _written_image(ctx, env, name)
+    if image is None:
+        return None
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1].split("@")[0] if ":" in last else "latest"
 
 
 @check("XF003", "Build context or Dockerfile does not exist", "blocker", "infra-regression", COHERENCE,
