@@ -16,7 +16,7 @@ except ImportError:  # pragma: no cover
 
 from agent.commands import session, views, gate, release, example  # noqa: F401,I001  (registers them, in help order)
 from agent.commands.common import app
-from agent.errors import UserError
+from agent.core.errors import UserError
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)

@@ -13,7 +13,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 from sources.git import TOOL_IDENTITY, GitError, run_git
 
 SERVICES = (

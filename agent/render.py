@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent.charter import Charter
+from agent.core.charter import Charter
 from agent.session import Session
 from sources.provenance import LoadedSource
 

@@ -8,9 +8,9 @@ import importlib.resources
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.charter import Charter, parse_charter
-from agent.config import ProjectConfig, load_config
-from agent.errors import UserError
+from agent.core.charter import Charter, parse_charter
+from agent.core.config import ProjectConfig, load_config
+from agent.core.errors import UserError
 from sources import notion_export
 from sources.git import RepoState, find_repo_root, repo_state
 from sources.loader import SourceLoader

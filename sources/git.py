@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 
 # Local submodule clones need the file protocol, which git disables by default.
 _BASE = ["git", "-c", "protocol.file.allow=always", "-c", "core.quotepath=off"]

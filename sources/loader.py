@@ -9,8 +9,8 @@ from typing import Callable
 
 import yaml
 
-from agent.charter import Charter, SourceSpec, fold
-from agent.config import ProjectConfig
+from agent.core.charter import Charter, SourceSpec, fold
+from agent.core.config import ProjectConfig
 from sources import notion_export
 from sources.files import SourceReadError, confine, read_source_file
 from sources.git import RepoState, SubmoduleState

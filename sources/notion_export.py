@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from agent.charter import fold
+from agent.core.charter import fold
 
 CURRENT_STATUSES = {"en cours", "in progress", "current", "active", "en developpement"}
 VALIDATED_STATUSES = {"validee", "valide", "validated", "approved", "approuvee", "done", "livree"}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from agent.charter import fold
+from agent.core.charter import fold
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 

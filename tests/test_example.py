@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import require_binary
 
-from agent.config import load_config
-from agent.errors import UserError
+from agent.core.config import load_config
+from agent.core.errors import UserError
 from agent.example import DEFECTS_FILE, RELEASE_TAG, SERVICES, example_data, init_example
 from sources.git import run_git
 

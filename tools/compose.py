@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 from tools.findings import Location
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import dockerfile as _bk
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 from sources.git import GitError, read_blob_at, resolve_commit
 
 KNOWN_INSTRUCTIONS = frozenset({

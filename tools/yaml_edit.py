@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 from sources.files import SourceReadError, confine
 
 _SET = re.compile(r"^(?P<file>[^:]+):(?P<path>[^=]+)=(?P<value>.*)$", re.S)

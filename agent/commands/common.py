@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 
 app = typer.Typer(
     name="devops-agent",

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from agent.commands.common import (Fmt, RepoOpt, _gate, _read_patch, app)
-from agent.errors import UserError
+from agent.core.errors import UserError
 
 
 @app.command()
@@ -25,7 +25,7 @@ def propose(
 ) -> None:
     """Record an infra change as a proposal (exit 1 when the charter's policy refuses it)."""
     from agent import render
-    from agent.policy import ProposalMeta
+    from agent.gate.policy import ProposalMeta
 
     gate = _gate(repo)
     if bool(patch) == bool(sets):

@@ -19,8 +19,8 @@ def charter(
 ) -> None:
     """The parsed charter: sections, sources with their priority."""
     from agent import render
-    from agent.charter import parse_charter
-    from agent.config import load_config
+    from agent.core.charter import parse_charter
+    from agent.core.config import load_config
     from agent.session import discover_charter, resolve_repo
 
     if path is None:
@@ -87,9 +87,9 @@ def checks(
 ) -> None:
     """The check catalogue: id, severity, category, charter clause, remediation."""
     from agent import render
-    from agent.config import load_config
+    from agent.core.config import load_config
     from agent.session import discover_charter, resolve_repo
-    from agent.charter import parse_charter
+    from agent.core.charter import parse_charter
 
     root = resolve_repo(repo)
     charter_path, _ = discover_charter(root, None, load_config(root)[0])

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.audit import GENESIS, AuditLog
-from agent.store import Store
+from agent.gate.audit import GENESIS, AuditLog
+from agent.gate.store import Store
 
 
 @pytest.fixture
@@ -60,8 +60,8 @@ def test_edited_field(log):
 
 
 def test_edited_field_with_recomputed_hash_breaks_the_next_link(log):
-    from agent.audit import entry_hash
-    from agent.store import canonical
+    from agent.gate.audit import entry_hash
+    from agent.gate.store import canonical
 
     content = lines(log)
     entry = json.loads(content[1])

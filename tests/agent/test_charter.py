@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.charter import parse_charter, parse_charter_text, section_key
-from agent.errors import UserError
+from agent.core.charter import parse_charter, parse_charter_text, section_key
+from agent.core.errors import UserError
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "charters"
 

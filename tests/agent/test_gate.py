@@ -393,8 +393,8 @@ def test_blocks_and_release_deliverables(repo, tmp_path):
 
 
 def test_expired_revoked_and_missing_key(repo, tmp_path):
-    from agent import keys
-    from agent.store import ApprovalRecord, Store
+    from agent.gate import keys
+    from agent.gate.store import ApprovalRecord, Store
 
     rec = propose(repo, restart_patch(repo, tmp_path))
     key = product_key(repo, tmp_path)

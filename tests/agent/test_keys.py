@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import keys
-from agent.errors import RefusedError, UserError
-from agent.store import Store
+from agent.gate import keys
+from agent.core.errors import RefusedError, UserError
+from agent.gate.store import Store
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.charter import parse_charter
+from agent.core.charter import parse_charter
 from agent.example import init_example
-from agent.policy import (
+from agent.gate.policy import (
     RULES, ProposalMeta, Refusal, concrete_rollback, evaluate, is_build_adjustment, policy_markdown,
 )
 from agent.session import open_session
@@ -79,7 +79,7 @@ def test_docs_are_generated_from_the_code(session):
 
     expected = policy_markdown(parse_charter(packaged_charter()))
     assert (ROOT / "docs/policy.md").read_text() == expected, \
-        "regenerate: python -c 'from agent.policy import *; ...' (see policy_markdown)"
+        "regenerate: python -c 'from agent.gate.policy import *; ...' (see policy_markdown)"
 
 
 def test_a_clean_infra_change_passes(session, example):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import RefusedError
-from agent.store import ApprovalRecord, ProposalRecord, StateError, Store
+from agent.core.errors import RefusedError
+from agent.gate.store import ApprovalRecord, ProposalRecord, StateError, Store
 
 
 @pytest.fixture
@@ -235,8 +235,8 @@ def test_cli_prints_one_line_for_a_corrupt_state_db(repo, agent_home):
     state = repo / ".devops-agent"
     state.mkdir()
     (state / "state.db").write_bytes(b"\x00garbage" * 100)
-    code = ("import sys; from pathlib import Path; from agent.store import Store\n"
-            "from agent.errors import UserError\n"
+    code = ("import sys; from pathlib import Path; from agent.gate.store import Store\n"
+            "from agent.core.errors import UserError\n"
             "try:\n    Store(Path(sys.argv[1]))\nexcept UserError as e:\n"
             "    sys.stderr.write(e.line() + '\\n'); sys.exit(e.exit_code)\n")
     r = subprocess.run([sys.executable, "-c", code, str(repo)], capture_output=True, text=True,

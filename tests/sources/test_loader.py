@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 from agent.session import open_session
 from conftest import _git
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import require_binary
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 from sources.git import TOOL_IDENTITY
 from tools import dockerfile as df
 

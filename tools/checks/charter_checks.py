@@ -5,7 +5,7 @@ import os
 import re
 from pathlib import Path
 
-from agent.charter import fold
+from agent.core.charter import fold
 from tools import dockerfile as df_tool
 from tools.checks.registry import check
 from tools.findings import Location

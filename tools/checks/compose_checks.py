@@ -145,7 +145,7 @@ def _validated_mentions(ctx, *words: str) -> list:
     release = ctx.release
     if release is None:
         return []
-    from agent.charter import fold
+    from agent.core.charter import fold
 
     out = []
     for intention in release.intentions:

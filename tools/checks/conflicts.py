@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from agent.charter import fold
+from agent.core.charter import fold
 from tools import dockerfile as df_tool
 from tools.checks.compose_checks import (INTERNAL_PORTS, _has_healthcheck, _loaded_envs, _prod_services,
                                          _raw_image_tag)

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from agent.charter import Charter
+from agent.core.charter import Charter
 from tools.findings import CATEGORIES, SEVERITIES, Finding, Location
 
 

@@ -21,10 +21,10 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.errors import RefusedError, UserError
+from agent.core.errors import RefusedError, UserError
 
 if TYPE_CHECKING:
-    from agent.store import Store
+    from agent.gate.store import Store
 
 APP = "devops-agent"
 HOME_ENV = "DEVOPS_AGENT_HOME"

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 
 SOURCE_KINDS = ("notion", "compose", "dockerfile", "ci_workflow", "rules", "docs", "repo_file")
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from agent.errors import RefusedError, UserError
+from agent.core.errors import RefusedError, UserError
 
 FAULT_ENV = "DEVOPS_AGENT_FAULT"  # tests: kill the process at a named step of apply/rollback
 ROLE_ENV = "DEVOPS_AGENT_ROLE"  # set to "devops" by the model's own front ends (chat, MCP)
@@ -56,8 +56,8 @@ class Gate:
     """One platform repo's gate. Front ends (CLI, REPL, MCP) call these methods and hold no rules."""
 
     def __init__(self, root: Path, session=None) -> None:
-        from agent.audit import AuditLog
-        from agent.store import Store
+        from agent.gate.audit import AuditLog
+        from agent.gate.store import Store
 
         self.root = Path(root)
         self._session = session
@@ -84,8 +84,8 @@ class Gate:
 
     def propose(self, patch_text: str | bytes, meta, actor: str = "devops"):
         """Record a proposal. Policy refusals are recorded too (status refused); malformed input raises UserError."""
-        from agent import policy
-        from agent.store import ProposalRecord
+        from agent.gate import policy
+        from agent.gate.store import ProposalRecord
         from tools import changes
 
         session = self.session()
@@ -148,8 +148,8 @@ class Gate:
     def approve(self, pid: str, key_path: Path | None = None, approver: str | None = None,
                 confirm: Callable[[object, str], str] | None = None, ttl_days: int | None = None):
         """Product approval bound to the content hash: with the Product key, or on a TTY by typing the short hash."""
-        from agent import keys
-        from agent.store import ApprovalRecord
+        from agent.gate import keys
+        from agent.gate.store import ApprovalRecord
 
         rec = self._proposal_in(pid, "pending", "approved")
         self._revalidate(rec)
@@ -181,7 +181,7 @@ class Gate:
                                "pass --key PRODUCT_KEY")
 
     def _valid_approval(self, rec):
-        from agent import keys
+        from agent.gate import keys
 
         now = _now()
         problems = []
@@ -246,7 +246,7 @@ class Gate:
             raise RefusedError("another apply or rollback is running on this repo", "wait for it and retry")
 
     def apply(self, pid: str, actor: str = "devops"):
-        from agent import policy
+        from agent.gate import policy
         from tools import changes
 
         with self._apply_lock() as held:
@@ -433,7 +433,7 @@ class Gate:
     # -- the Product key -------------------------------------------------------------
 
     def init_product_key(self, out: Path | None, force: bool = False) -> tuple[Path, str]:
-        from agent import keys
+        from agent.gate import keys
 
         self._not_the_devops_role("creating the Product key")
         path, fingerprint = keys.init_product_key(out, self.store, force=force)
@@ -441,7 +441,7 @@ class Gate:
         return path, fingerprint
 
     def register_product_key(self, key_path: Path) -> str:
-        from agent import keys
+        from agent.gate import keys
 
         self._not_the_devops_role("registering the Product key")
         fingerprint = keys.register_product_key(key_path, self.store)
@@ -462,7 +462,7 @@ class Gate:
         terminal by typing `code` (by default a short digest of the payload) and sealed locally."""
         import hashlib
 
-        from agent import keys
+        from agent.gate import keys
 
         if key_path is not None:
             signature = keys.sign(Path(key_path), payload)

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 
 CONFIG_NAME = ".devops-agent.yaml"
 DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024

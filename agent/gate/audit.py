@@ -12,7 +12,7 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from agent.store import Store, canonical
+from agent.gate.store import Store, canonical
 
 GENESIS = "0" * 64
 HEAD_META = "audit_head"

@@ -2,7 +2,7 @@
 
 Safe under concurrent processes (WAL, a 10 s busy timeout, compare-and-set transitions under
 BEGIN IMMEDIATE). Every row carries an HMAC of its stored content under the machine secret
-(agent.keys), so a row edited with the sqlite3 module reads as a StateError, not as data.
+(agent.gate.keys), so a row edited with the sqlite3 module reads as a StateError, not as data.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from agent.errors import RefusedError, UserError
+from agent.core.errors import RefusedError, UserError
 
 STATE_DIR = ".devops-agent"
 DB_NAME = "state.db"
@@ -110,7 +110,7 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, mac TEXT NOT NULL)
 
 
 def _mac(table: str, values: dict) -> str:
-    from agent.keys import local_mac
+    from agent.gate.keys import local_mac
 
     # The table name is sealed too: a valid row cannot be replayed into another table.
     return local_mac(f"devops-agent/{table}\0".encode() + canonical(values))
@@ -204,7 +204,7 @@ class Store:
                 # executescript would COMMIT the open transaction: run the statements one by one.
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     self._conn.execute(statement)
-                from agent.keys import secret_id
+                from agent.gate.keys import secret_id
 
                 self._put_meta("secret_id", secret_id())
                 self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -214,7 +214,7 @@ class Store:
             raise
 
     def _check_secret(self) -> None:
-        from agent.keys import secret_id, secret_path
+        from agent.gate.keys import secret_id, secret_path
 
         row = self._read("SELECT value FROM meta WHERE key = 'secret_id'")
         if not row or row[0]["value"] != secret_id():

@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.charter import Charter, fold
+from agent.core.charter import Charter, fold
 from tools.changes import FilePatch, Hunk, Patch, Target, confinement_reason, unsafe_path_reason
 
 RULES: dict[str, tuple[str, tuple[str, str]]] = {
@@ -94,7 +94,7 @@ def clause_text(charter: Charter | None, rule: str) -> str:
 def policy_markdown(charter: Charter | None) -> str:
     """docs/policy.md, generated from RULES and the charter."""
     out = ["# Change policy", "",
-           "Generated from `agent/policy.py` (`policy_markdown`); do not edit by hand.", "",
+           "Generated from `agent/gate/policy.py` (`policy_markdown`); do not edit by hand.", "",
            f"{len(RULES)} rules, checked when a change is proposed and again before it is applied.", "",
            "| id | rule | charter clause |", "| --- | --- | --- |"]
     for rule, (title, _) in RULES.items():
