@@ -65,6 +65,7 @@ class Session:
     _platform: object = field(default=None, repr=False)
     hidden: int = 0  # findings below a --min-severity filter
     _verdict: str | None = field(default=None, repr=False)
+    snapshot: object = field(default=None, repr=False)  # the TemporaryDirectory of a session of a commit
 
     def filtered(self, min_severity: str | None) -> "Session":
         """The same session showing only findings at `min_severity` or above; the verdict still counts all."""
@@ -189,16 +190,33 @@ def _releases(sources: list[LoadedSource]) -> tuple[list[notion_export.Release],
 
 
 def open_session(repo: str | Path | None = None, charter: str | Path | None = None,
-                 config: str | Path | None = None, run_checks: bool = True) -> Session:
+                 config: str | Path | None = None, run_checks: bool = True, rev: str | None = None,
+                 gitlinks: dict[str, str] | None = None) -> Session:
+    """The session of the work tree, or with `rev` of a commit's blobs only (its config, charter,
+    Notion export and submodules at their gitlinks, or at `gitlinks`), never of the work tree."""
     root = resolve_repo(repo)
+    snapshot = None
+    if rev is not None:
+        import tempfile
+
+        from sources.git import resolve_commit, snapshot_state
+
+        commit = resolve_commit(root, rev)
+        if commit is None:
+            raise UserError(f"{rev!r} is not a commit of {root}", "pass a branch, tag or sha that git knows")
+        snapshot = tempfile.TemporaryDirectory(prefix="devops-agent-rev-")
+        git = snapshot_state(root, commit, Path(snapshot.name), gitlinks)
+        root = Path(snapshot.name)
     cfg, cfg_path = load_config(root, Path(config) if config else None)
     charter_path, origin = discover_charter(root, charter, cfg)
     parsed = parse_charter(charter_path)
-    git = repo_state(root)
+    if snapshot is None:
+        git = repo_state(root)
     loaded = SourceLoader(root, parsed, cfg, git).load()
     releases, current = _releases(loaded)
     session = Session(root=root, charter=parsed, charter_origin=origin, config=cfg, config_path=cfg_path,
                       git=git, sources=loaded, releases=releases, release=current)
+    session.snapshot = snapshot  # keeps the snapshot's folder alive as long as the session
     if run_checks:
         from tools.checks import CheckContext, run_checks as run_all
 

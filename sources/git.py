@@ -2,35 +2,77 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.core.errors import UserError
 
+# Every git call runs with the repo's own code switched off: no hooks (any path, `core.hooksPath`
+# included), no fsmonitor, no automatic gc/maintenance, no pager, editor, external diff or askpass.
 # Local submodule clones need the file protocol, which git disables by default.
-_BASE = ["git", "-c", "protocol.file.allow=always", "-c", "core.quotepath=off"]
+_HARDENED = [
+    "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false",
+    "-c", "core.commitGraph=false",
+    "-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "core.pager=cat", "-c", "core.editor=false",
+    "-c", "sequence.editor=false", "-c", "diff.external=", "-c", "core.askPass=", "-c", "credential.helper=",
+    "-c", "core.sshCommand=ssh", "-c", "gpg.program=gpg", "-c", "gpg.ssh.program=ssh-keygen",
+    "-c", "protocol.file.allow=always", "-c", "core.quotepath=off", "-c", "advice.detachedHead=false",
+]
+_BASE = ["git", *_HARDENED]
+# The caller's GIT_* variables never steer our git (GIT_DIR, GIT_INDEX_FILE, GIT_CONFIG_*, GIT_EXEC_PATH...).
+_KEEP_ENV = {"GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"}
 
 
 class GitError(UserError):
     """A git command failed; the message carries git's own stderr (one line, exit 2 at the CLI)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, "check the repository state with `git status`")
+    def __init__(self, message: str, hint: str = "check the repository state with `git status`") -> None:
+        super().__init__(message, hint)
+
+
+def git_env(extra: dict | None = None) -> dict:
+    """The environment of every git call: the caller's, without its GIT_* steering, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEEP_ENV}
+    # Replace refs, grafts and a forged commit-graph could show other objects or parents than stored.
+    env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1", "GIT_OPTIONAL_LOCKS": "0",
+                "GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": os.devnull})
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_git_bytes(args: list[str], cwd: Path | str, check: bool = True, env: dict | None = None,
+                  input_bytes: bytes | None = None) -> bytes:
+    """One hardened git call returning raw stdout (blobs, -z listings, commit objects)."""
+    proc = subprocess.run([*_BASE, *args], cwd=str(cwd), capture_output=True, env=git_env(env), input=input_bytes)
+    if check and proc.returncode != 0:
+        raise GitError(_failure(args, proc.stderr or proc.stdout, proc.returncode))
+    return proc.stdout
 
 
 def run_git(args: list[str], cwd: Path | str, check: bool = True, env: dict | None = None,
             input_text: str | None = None) -> str:
-    full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-    if env:
-        full_env.update(env)
-    proc = subprocess.run(
-        [*_BASE, *args], cwd=str(cwd), capture_output=True, text=True, env=full_env, input=input_text
-    )
+    proc = subprocess.run([*_BASE, *args], cwd=str(cwd), capture_output=True, text=True, env=git_env(env),
+                          input=input_text)
     if check and proc.returncode != 0:
-        msg = (proc.stderr or proc.stdout).strip().splitlines()
-        raise GitError(f"git {' '.join(args)}: {msg[-1] if msg else 'exit ' + str(proc.returncode)}")
+        raise GitError(_failure(args, proc.stderr or proc.stdout, proc.returncode))
     return proc.stdout
+
+
+def _failure(args: list[str], output: str | bytes, code: int) -> str:
+    text = output.decode("utf-8", "replace") if isinstance(output, bytes) else output
+    lines = [l for l in text.strip().splitlines() if l.strip()]
+    last = lines[-1] if lines else f"exit {code}"
+    lock = _LOCK_RE.search(text)
+    if lock:
+        return (f"git {args[0]}: {lock.group(1)} exists: another git process is running in this repo, or one "
+                f"was killed; if none is running, remove {lock.group(1)}")
+    return f"git {' '.join(args[:3])}: {last}"
+
+
+_LOCK_RE = re.compile(r"Unable to create '([^']+\.lock)'")
 
 
 # Identity used for commits the tool itself makes (example init), so a machine
@@ -180,9 +222,80 @@ def resolve_commit(cwd: Path, rev: str) -> str | None:
 
 
 def read_blob_at(cwd: Path, rev: str, path: str) -> bytes | None:
-    """The bytes of `path` at commit `rev` (git show REV:path); None when the path is absent there."""
-    proc = subprocess.run(
-        [*_BASE, "show", f"{rev}:{path}"], cwd=str(cwd), capture_output=True,
-        env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
-    )
-    return proc.stdout if proc.returncode == 0 else None
+    """The bytes of `path` at commit `rev` as stored (no textconv, no filter); None when absent there."""
+    if not rev or rev.startswith("-"):
+        return None
+    try:
+        return run_git_bytes(["cat-file", "blob", f"{rev}:{path}"], cwd)
+    except GitError:
+        return None
+
+
+def materialize(root: Path, commit: str, dest: Path, gitlinks: dict[str, str] | None = None) -> dict[str, str | None]:
+    """Write `commit`'s tree into `dest`, and each submodule at its gitlink (or `gitlinks[path]`) when its
+    objects are here. Returns submodule path -> the commit written (None when its objects are absent)."""
+    subs: dict[str, str | None] = {}
+    _write_tree(Path(root), commit, Path(dest), subs)
+    for path in list(subs):
+        sha = (gitlinks or {}).get(path) or subs[path]
+        sub_repo = Path(root) / path
+        if sha and _has_commit(sub_repo, sha):
+            _write_tree(sub_repo, sha, Path(dest) / path, {})
+            subs[path] = sha
+        else:
+            subs[path] = None
+    return subs
+
+
+def _write_tree(repo: Path, commit: str, dest: Path, gitlinks: dict[str, str | None]) -> None:
+    listing = run_git_bytes(["ls-tree", "-r", "-z", "--full-tree", commit], repo).decode("utf-8", "surrogateescape")
+    entries = []
+    for entry in listing.split("\0"):
+        if not entry:
+            continue
+        meta, _, path = entry.partition("\t")
+        mode, kind, sha = meta.split()
+        if kind == "commit":
+            gitlinks[path] = sha
+            (dest / path).mkdir(parents=True, exist_ok=True)
+        elif kind == "blob":
+            entries.append((mode, sha, path))
+    if not entries:
+        return
+    stream = run_git_bytes(["cat-file", "--batch"], repo, input_bytes="".join(f"{s}\n" for _, s, _ in entries).encode())
+    offset = 0
+    for mode, sha, path in entries:
+        newline = stream.index(b"\n", offset)
+        size = int(stream[offset:newline].split()[2])
+        data = stream[newline + 1:newline + 1 + size]
+        offset = newline + 1 + size + 1
+        target = dest / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if mode == "120000":
+            os.symlink(data.decode("utf-8", "surrogateescape"), target)
+        else:
+            target.write_bytes(data)
+
+
+def _has_commit(repo: Path, sha: str) -> bool:
+    if not (repo / ".git").exists():
+        return False
+    out = run_git(["rev-parse", "--verify", "-q", f"{sha}^{{commit}}"], repo, check=False).strip()
+    return out == sha
+
+
+def snapshot_state(root: Path, commit: str, dest: Path, gitlinks: dict[str, str] | None = None) -> RepoState:
+    """Write `commit` (and its submodules at their gitlinks) into `dest`; the RepoState describing it.
+    A session over `dest` reads exactly the committed blobs: its config, charter and Notion export included."""
+    subs = materialize(root, commit, dest, gitlinks)
+    recorded = dict(subs)
+    listing = run_git_bytes(["ls-tree", "-z", "-r", "--full-tree", commit], root).decode("utf-8", "surrogateescape")
+    for entry in listing.split("\0"):
+        meta, _, path = entry.partition("\t")
+        if meta.split()[1:2] == ["commit"]:
+            recorded[path] = meta.split()[2]
+    modules = tuple(SubmoduleState(name, path, url, subs.get(path) is not None, subs.get(path),
+                                   (gitlinks or {}).get(path) or recorded.get(path))
+                    for name, path, url in _gitmodules(Path(dest)))
+    return RepoState(root=Path(dest), is_git=True, commit=commit, dirty=frozenset(), submodules=modules,
+                     submodule_dirty={m.path: frozenset() for m in modules if m.initialized})

@@ -58,10 +58,10 @@ CharterOpt = typer.Option(None, "--charter", help="Charter file (default: .codex
 ConfigOpt = typer.Option(None, "--config", help="Config file (default: .devops-agent.yaml at the repo root).")
 
 
-def _session(repo, charter, config, run_checks=True):
+def _session(repo, charter, config, run_checks=True, rev=None):
     from agent.session import open_session
 
-    return open_session(repo=repo, charter=charter, config=config, run_checks=run_checks)
+    return open_session(repo=repo, charter=charter, config=config, run_checks=run_checks, rev=rev)
 
 
 

@@ -63,11 +63,12 @@ def review(
     fmt: ReviewFmt = typer.Option(ReviewFmt.text, "--format"),
     min_severity: Optional[Severity] = typer.Option(None, "--min-severity",
                                                     help="Show only findings at this severity or above (the verdict counts all)."),
+    rev: Optional[str] = typer.Option(None, "--rev", help="Review a commit's blobs (config, charter, Notion export, submodules at their gitlinks), not the work tree."),
 ) -> None:
     """The session brief: sources, release intentions, findings, verdict (exit 1 on NO-GO)."""
     from agent import render
 
-    session = _session(repo, charter, config).filtered(min_severity.value if min_severity else None)
+    session = _session(repo, charter, config, rev=rev).filtered(min_severity.value if min_severity else None)
     if fmt is ReviewFmt.json:
         render.dump_json(session.brief())
     elif fmt is ReviewFmt.markdown:

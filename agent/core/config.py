@@ -13,6 +13,7 @@ from agent.core.errors import UserError
 
 CONFIG_NAME = ".devops-agent.yaml"
 DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_APPROVAL_TTL_DAYS = 7
 
 
 class _Strict(BaseModel):
@@ -50,7 +51,8 @@ class ProjectConfig(_Strict):
     # submodule URL is not a GitHub one (the owner is reused for the submodules).
     github_repository: str | None = None
     max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, gt=0)
-    approval_ttl_days: int = Field(default=7, gt=0)
+    # Capped: a config (which the role can edit) may only shorten how long an approval stays valid.
+    approval_ttl_days: int = Field(default=MAX_APPROVAL_TTL_DAYS, gt=0, le=MAX_APPROVAL_TTL_DAYS)
     # Only Product-key signatures count (no approval typed at a terminal): a same-user shell can
     # fake a terminal, not the key kept elsewhere. See docs/gate-security.md.
     require_product_key: bool = False
