@@ -40,10 +40,21 @@ def _provenance(src: LoadedSource) -> str:
     return f"{where}@{commit}{dirty}"
 
 
+def escape_terminal(text: str) -> str:
+    """Control characters (ANSI escapes, carriage returns, C1, bidi overrides, line separators) made visible
+    as \\x.. / \\u.... so that untrusted text cannot erase or reorder what is on the screen. Newlines and
+    tabs stay."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                        else f"\\u{ord(m.group()):04x}", text)
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 
-    return escape(text)
+    return escape(escape_terminal(text))
 
 
 # -- text ---------------------------------------------------------------------------
@@ -430,18 +441,52 @@ def print_proposal(rec, approvals, json_out: bool) -> None:
     con.print(_escape(rec.diff), highlight=False)
 
 
-def confirm_hash(rec, short: str) -> str:
-    """Show what is being approved and read the typed short hash from the terminal."""
-    print_proposal(rec, [], json_out=False)
-    sys.stdout.write(f"\nApprove exactly this content? Type its short hash ({short}) to approve: ")
+def confirm_commits(shown: list[str], yes: bool) -> bool:
+    """Print exactly the commits to be signed (already escaped); ask before signing unless --yes."""
+    for text in shown:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.write("\nThese are the commits your signature covers (their revert is signed with them).\n")
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        sys.stdout.write("not a terminal: pass --yes to sign without the question\n")
+        return False
+    sys.stdout.write("Sign them? [y/N] ")
     sys.stdout.flush()
-    return sys.stdin.readline()
+    return sys.stdin.readline().strip().lower() in ("y", "yes", "o", "oui")
 
 
-def confirm_code(what: str, code: str) -> str:
-    sys.stdout.write(f"{what}\nType {code} to confirm: ")
-    sys.stdout.flush()
-    return sys.stdin.readline()
+def print_verify(report) -> None:
+    con = console()
+    root = report.trust_root
+    if root:
+        con.print(f"trust root {root.sha[:12]} by {_escape(root.signer)} ({root.fingerprint})"
+                  + ("  [yellow]key without passphrase (demo)[/]" if root.no_passphrase else ""))
+    for c in report.infra:
+        where = f"{c.repo}@" if c.repo else ""
+        style = "green" if c.ok else "red"
+        who = f"by {_escape(c.signer)}" if c.signer else _escape(c.detail)
+        con.print(f"  [{style}]{c.status:13}[/] {where}{c.sha[:12]} {_escape(c.subject[:70])}  [dim]{who}[/]")
+    for p in report.problems:
+        con.print(f"  [red]problem[/] {_escape(p)}")
+    bad = len(report.failures)
+    con.print(f"{report.branch}: {report.commits_examined} commit(s) since the trust root, {len(report.infra)} infra, "
+              + (f"[red]{bad} not Product-signed[/]" if bad else "all Product-signed")
+              + (f" ({report.before_root} before the trust root, not checked)" if report.before_root else ""))
+
+
+def print_signers(signers, trust_root, json_out: bool) -> None:
+    from agent.gate.ssh import fingerprint
+
+    rows = [{"principal": s.principal, "fingerprint": fingerprint(s.public_line), "no_passphrase": s.no_passphrase}
+            for s in signers]
+    if json_out:
+        dump_json({"signers": rows, "trust_root": trust_root.to_dict() if trust_root else None})
+        return
+    con = console()
+    for r in rows:
+        con.print(f"  {_escape(r['principal'])}  {r['fingerprint']}" + ("  (no passphrase: demo)" if r["no_passphrase"] else ""))
+    con.print(f"trust root: {trust_root.sha[:12]} ({trust_root.fingerprint})" if trust_root else "no trust root yet")
 
 
 def asdict_deep(obj):

@@ -73,30 +73,54 @@ def proposals_show(pid: str, repo: Optional[Path] = RepoOpt, fmt: Fmt = typer.Op
     render.print_proposal(rec, gate.store.approvals(rec.id), json_out=fmt is Fmt.json)
 
 
+KeyOpt = typer.Option(..., "--key", help="Product's SSH key: the private key file, or its .pub when the key is in ssh-agent.")
+
+
 @app.command()
 def approve(
     pid: str = typer.Argument(..., help="Proposal id."),
-    key: Optional[Path] = typer.Option(None, "--key", help="The Product key (see `product-key init`)."),
-    approver: Optional[str] = typer.Option(None, "--as", help="Name recorded as approver."),
+    key: Path = KeyOpt,
+    yes: bool = typer.Option(False, "--yes", help="Do not ask before signing (the commits are still shown)."),
     repo: Optional[Path] = RepoOpt,
 ) -> None:
-    """Product approves exactly this content: on a terminal by typing its short hash, or with --key."""
+    """Product signs the exact commits the proposal produces, and their revert, after reading them."""
     from agent import render
 
     gate = _gate(repo)
-    rec, approval = gate.approve(pid, key_path=key, approver=approver, confirm=render.confirm_hash)
-    typer.echo(f"approved {rec.id} ({approval.method}, hash {rec.hash[:8]}) until {approval.expires_at}")
+    rec, approval = gate.approve(pid, key_path=key, show=lambda shown: render.confirm_commits(shown, yes))
+    typer.echo(f"approved {rec.id}: signed {approval.signature[:12]} by {approval.approver}, "
+               f"valid until {approval.expires_at}; `devops-agent apply {rec.id}` lands it")
 
 
 @app.command()
 def reject(
     pid: str = typer.Argument(..., help="Proposal id."),
     reason: str = typer.Option(..., "--reason", help="Why."),
+    key: Path = KeyOpt,
     repo: Optional[Path] = RepoOpt,
 ) -> None:
-    """Product rejects a proposal."""
-    rec = _gate(repo).reject(pid, reason)
+    """Product rejects a proposal (a signed statement; any signed commits of it are dropped)."""
+    rec = _gate(repo).reject(pid, reason, key_path=key)
     typer.echo(f"rejected {rec.id}")
+
+
+@app.command()
+def verify(
+    rev_range: Optional[str] = typer.Argument(None, help="A revision or range (default: HEAD since the trust root)."),
+    trust_root: Optional[str] = typer.Option(None, "--trust-root", help="The trust root commit this history must start from (pin it in CI)."),
+    repo: Optional[Path] = RepoOpt,
+    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+) -> None:
+    """Every infra commit since the trust root and its Product signature (exit 1 on any unsigned one)."""
+    from agent import render
+
+    report = _gate(repo).verify(rev_range, trust_root)
+    if fmt is Fmt.json:
+        render.dump_json(report.to_dict())
+    else:
+        render.print_verify(report)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -136,55 +160,68 @@ def audit_verify(repo: Optional[Path] = RepoOpt) -> None:
         raise typer.Exit(1)
 
 
-key_app = typer.Typer(help="The Product signature key.", no_args_is_help=True)
+key_app = typer.Typer(help="Product's SSH signing keys and the committed signer list.", no_args_is_help=True)
 app.add_typer(key_app, name="product-key")
 
 
 @key_app.command("init")
 def product_key_init(
+    identity: str = typer.Option("product", "--identity", help="The signer's name in the signer list (e.g. product@example.org)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where to write the private key (default: outside the repo)."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing key file."),
+    no_passphrase: bool = typer.Option(False, "--no-passphrase", help="Demo and tests only: `review` reports such a key."),
+    key_type: str = typer.Option("ed25519", "--type", help="ed25519 (default) or ed25519-sk (a security key)."),
+    signed_by: Optional[Path] = typer.Option(None, "--signed-by", help="A current signer's key, when the platform already has signers."),
     repo: Optional[Path] = RepoOpt,
 ) -> None:
-    """Create the Product key (Ed25519, 0600) and register its public half in this repo's state."""
-    path, fingerprint = _gate(repo).init_product_key(out, force=force)
-    typer.echo(f"Product key written to {path} (fingerprint {fingerprint}); keep it away from the DevOps role")
+    """Create Product's SSH key outside the repo and commit it to the signer list, signed (the first one is the trust root)."""
+    path, fingerprint, commit = _gate(repo).init_product_key(out, identity, passphrase=not no_passphrase,
+                                                             key_type=key_type, signed_by=signed_by)
+    typer.echo(f"Product key {path} ({fingerprint}) is a signer since commit {commit[:12]}; "
+               f"keep it away from the DevOps role" + (" (no passphrase: demo only)" if no_passphrase else ""))
 
 
+@key_app.command("add")
+def product_key_add(
+    public: Path = typer.Argument(..., help="The new signer's public key (.pub)."),
+    identity: str = typer.Option(..., "--identity", help="The new signer's name."),
+    key: Path = KeyOpt,
+    repo: Optional[Path] = RepoOpt,
+) -> None:
+    """Add a signer (e.g. a security key made with `ssh-keygen -t ed25519-sk`), signed by a current signer."""
+    from agent.gate.ssh import read_public_key
+
+    commit = _gate(repo).add_signer(read_public_key(public), identity, key)
+    typer.echo(f"{identity} is a Product signer since commit {commit[:12]}")
+
+
+@key_app.command("show")
+def product_key_show(repo: Optional[Path] = RepoOpt, fmt: Fmt = typer.Option(Fmt.text, "--format")) -> None:
+    """The committed signer list and the trust root."""
+    from agent import render
+
+    gate = _gate(repo)
+    report = gate.verify()
+    signers = gate.signers()
+    render.print_signers(signers, report.trust_root, json_out=fmt is Fmt.json)
 
 
 @app.command()
 def block(
     reason: str = typer.Option(..., "--reason", help="The availability, security or infra-regression risk."),
-    key: Optional[Path] = typer.Option(None, "--key", help="The Product key."),
+    key: Path = KeyOpt,
     repo: Optional[Path] = RepoOpt,
 ) -> None:
-    """Block the delivery (a Product decision, approved like a proposal)."""
-    from agent import render
-
-    b = _gate(repo).block(reason, key_path=key, confirm=render.confirm_code)
+    """Block the delivery (a statement Product signs)."""
+    b = _gate(repo).block(reason, key_path=key)
     typer.echo(f"delivery blocked ({b.get('id')}): {reason}")
 
 
 @app.command()
 def unblock(
     block_id: str = typer.Argument(..., help="Block id (see `release check`)."),
-    key: Optional[Path] = typer.Option(None, "--key", help="The Product key."),
+    key: Path = KeyOpt,
     repo: Optional[Path] = RepoOpt,
 ) -> None:
-    """Lift a delivery block (a Product decision)."""
-    from agent import render
-
-    _gate(repo).unblock(block_id, key_path=key, confirm=render.confirm_code)
+    """Lift a delivery block (a statement Product signs)."""
+    _gate(repo).unblock(block_id, key_path=key)
     typer.echo(f"block {block_id} lifted")
-
-
-@key_app.command("register")
-def product_key_register(
-    key: Path = typer.Option(..., "--key", help="An existing Product key (made by `product-key init` for another repo)."),
-    repo: Optional[Path] = RepoOpt,
-) -> None:
-    """Register an existing Product key for this repo (refused if another key is registered)."""
-    gate = _gate(repo)
-    fingerprint = gate.register_product_key(key)
-    typer.echo(f"Product key {fingerprint} registered for {gate.root}")

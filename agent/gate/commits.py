@@ -109,6 +109,12 @@ def write_commit(repo: Path, raw: bytes) -> str:
     return run_git_bytes(["hash-object", "-t", "commit", "-w", "--stdin"], repo, input_bytes=raw).decode().strip()
 
 
+def repo_of(path: str, submodules: list[str]) -> tuple[str, str]:
+    """(repo, path inside it): the longest submodule path containing `path`, else the platform ("")."""
+    best = max((s for s in submodules if path.startswith(s.strip("/") + "/")), key=len, default="")
+    return (best, path[len(best) + 1:]) if best else ("", path)
+
+
 def identity_of(principal: str) -> str:
     email = principal if "@" in principal else f"{principal}@devops-agent"
     name = principal.split("@", 1)[0]
@@ -206,6 +212,16 @@ def keep_ref(repo: Path, ref: str, sha: str) -> None:
 
 def delete_ref(repo: Path, ref: str) -> None:
     run_git(["update-ref", "-d", ref], repo, check=False)
+
+
+def no_stale_locks(repo: Path) -> None:
+    """Refuse before moving anything when git's own locks remain (a killed git leaves them)."""
+    git_dir = Path(run_git(["rev-parse", "--absolute-git-dir"], repo).strip())
+    ref = run_git(["symbolic-ref", "-q", "HEAD"], repo, check=False).strip()
+    for lock in [git_dir / "index.lock", git_dir / "HEAD.lock", *([git_dir / f"{ref}.lock"] if ref else [])]:
+        if lock.exists():
+            raise RefusedError(f"{lock} exists: another git process is running in {repo.name or repo}, or one was killed",
+                               f"if no git process is running, remove {lock} and run the command again")
 
 
 # ------------------------------------------------------------------------------ the work tree

@@ -1,28 +1,28 @@
-"""The change gate: propose → (Product) approve → apply → rollback, every step audited.
+"""The change gate: propose → Product signs the exact commits → apply (verify, fast-forward) → rollback.
 
-An approval is bound to the proposal's content hash (diff, metadata, base blob of every target),
-valid only while the targets still hold the approved base content. `apply` works under a lock,
-records a journal before it touches anything, verifies with the checks, then commits; a kill at
-any step is recovered by the next gate command: back to "as before" if nothing was committed,
-forward to "fully committed" if a commit exists (commits happen only after verification).
+Authority is Product's SSH signature on the commit a proposal produces, checked against the signer list
+committed at `.allowed_signers` in the commit's parent; nothing rests on a variable, a terminal or a
+secret the DevOps role's user can read. The state database and the audit log say what happened; git's
+objects and refs are what counts: `apply` only fast-forwards a branch to a verified signed commit whose
+parent is the current HEAD, and `verify` finds every infra commit on the branch that no signer signed.
+See docs/gate-security.md for the threat model.
 """
 from __future__ import annotations
 
-import base64
-import json
 import os
 import secrets
-import sys
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
+from agent.core.config import MAX_APPROVAL_TTL_DAYS
 from agent.core.errors import RefusedError, UserError
+from agent.gate import commits as gc
+from agent.gate import ssh
 
 FAULT_ENV = "DEVOPS_AGENT_FAULT"  # tests: kill the process at a named step of apply/rollback
-ROLE_ENV = "DEVOPS_AGENT_ROLE"  # set to "devops" by the model's own front ends (chat, MCP)
 SEVERE = ("blocker", "high")
 
 
@@ -40,8 +40,11 @@ def _iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _parse_iso(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+def _parse_iso(text: str) -> datetime | None:
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except (TypeError, ValueError):
+        return None
 
 
 def new_id() -> str:
@@ -50,6 +53,35 @@ def new_id() -> str:
 
 def short_hash(content_hash: str) -> str:
     return content_hash[:8]
+
+
+@dataclass
+class RepoPlan:
+    """One repository's part of a proposal: the base it was built on and the trees it produces."""
+    repo: str  # "" for the platform, else the submodule path
+    path: Path
+    base: str
+    patch: str | None
+    forward_tree: str = ""
+    revert_tree: str = ""
+    forward: str = ""  # signed commit ids, once signed
+    revert: str = ""
+    forward_payload: bytes = b""
+    revert_payload: bytes = b""
+
+
+@dataclass
+class Plan:
+    proposal: str
+    repos: list[RepoPlan]  # submodules first, the platform last
+    signer: ssh.Signer
+    message: str
+    revert_message: str
+    preview: list[str] = field(default_factory=list)  # unsigned forward commit ids, for `git show`
+
+    @property
+    def platform(self) -> RepoPlan:
+        return self.repos[-1]
 
 
 class Gate:
@@ -63,24 +95,116 @@ class Gate:
         self._session = session
         self.store = Store(self.root)
         self.audit = AuditLog(self.root, self.store)
-        self.journal_path = self.store.state_dir / "journal.json"
         self.recover()
 
-    # -- session --------------------------------------------------------------------
+    # -- what the gate reads: git objects, never the work tree ----------------------------------------
 
-    def session(self, run_checks: bool = False):
+    def session(self, run_checks: bool = False, rev: str | None = None, gitlinks: dict[str, str] | None = None):
+        """The session of a commit (default HEAD): its config, charter, Notion export and sources."""
         from agent.session import open_session
 
-        if run_checks:
-            return open_session(self.root)
-        if self._session is None:
-            self._session = open_session(self.root, run_checks=False)
-        return self._session
+        if rev is None and not run_checks and self._session is not None:
+            return self._session
+        session = open_session(self.root, rev=rev or gc.head(self.root), run_checks=run_checks, gitlinks=gitlinks)
+        if rev is None and not run_checks:
+            self._session = session
+        return session
 
-    def _submodules(self) -> list[str]:
-        return [s.path for s in self.session().git.submodules]
+    def _require_git(self) -> None:
+        from sources.git import run_git
 
-    # -- propose --------------------------------------------------------------------
+        top = run_git(["rev-parse", "--show-toplevel"], self.root, check=False).strip()
+        if not top or Path(top).resolve() != self.root.resolve():
+            raise UserError(f"{self.root} is not the root of a git repository",
+                            "the gate works on commits: point --repo at the platform's git root")
+
+    def _submodules(self, commit: str) -> dict[str, str]:
+        """Submodule path -> the gitlink `commit` records."""
+        from sources.git import run_git_bytes
+
+        out = run_git_bytes(["ls-tree", "-r", "-z", "--full-tree", commit], self.root).decode("utf-8", "surrogateescape")
+        links = {}
+        for entry in out.split("\0"):
+            meta, _, path = entry.partition("\t")
+            parts = meta.split()
+            if len(parts) == 3 and parts[1] == "commit":
+                links[path] = parts[2]
+        return links
+
+    def signers(self, commit: str | None = None) -> list[ssh.Signer]:
+        """The signer list in force at `commit` (default HEAD): the committed list, trusted only when every
+        change to it since the trust root was signed by a signer of the list before (else empty: no
+        authority comes from a signer list the role committed by hand)."""
+        from agent.gate.verify import trusted_signers
+
+        return trusted_signers(self.root, commit or gc.head(self.root))
+
+    def _bases(self, targets) -> dict[str, str]:
+        """Repo -> base commit: the platform's HEAD, and for a submodule the gitlink HEAD records, which
+        must also be the submodule's own HEAD (commits made in it by hand are never carried along)."""
+        self._require_git()
+        gc.branch(self.root)
+        platform = gc.head(self.root)
+        links = self._submodules(platform)
+        bases = {"": platform}
+        for repo in sorted({t.repo for t in targets if t.repo}):
+            recorded = links.get(repo)
+            if recorded is None:
+                raise UserError(f"{repo} is not a submodule at HEAD", "target files of the platform or its submodules")
+            sub = self.root / repo
+            if not gc.has_commit(sub, recorded):
+                raise UserError(f"submodule {repo} is not initialised here (the platform records {recorded[:12]})",
+                                f"run `git submodule update --init {repo}`")
+            current = gc.rev(sub, "HEAD^{commit}")
+            if current != recorded:
+                raise RefusedError(
+                    f"submodule {repo} is at {str(current)[:12]}, not at {recorded[:12]} that the platform records "
+                    f"(commits made there by hand are not Product-approved)",
+                    f"run `git -C {repo} checkout {recorded[:12]}` or propose those commits' content as a change")
+            bases[repo] = recorded
+        return bases
+
+    def _targets(self, patch, bases: dict[str, str] | None = None):
+        """Each path of the patch located in its repository, with its blob in that repo's base commit."""
+        from tools import changes
+
+        platform = gc.head(self.root)
+        subs = list(self._submodules(platform))
+        out = []
+        seen: set[str] = set()
+        for fp in patch.files:
+            for path in ([fp.old_path] if fp.old_path else []) + [fp.path]:
+                if path in seen:
+                    continue
+                seen.add(path)
+                reason = changes.unsafe_path_reason(path)
+                if reason:
+                    raise changes.ChangeError(f"patch path {path!r} {reason}", "use paths relative to the platform root")
+                repo, repo_path = gc.repo_of(path, subs)
+                if path in subs:
+                    raise changes.ChangeError(f"{path} is a submodule pointer", "a patch changes files, not gitlinks")
+                base = (bases or {}).get(repo) or (platform if repo == "" else self._submodules(platform).get(repo))
+                entry = gc.tree_entry(self.root / repo, base, repo_path) if base and gc.has_commit(self.root / repo, base) else None
+                if entry and entry[1] == "tree":
+                    raise changes.ChangeError(f"patch path {path!r} is a directory", "a patch changes files, not folders")
+                out.append(changes.Target(path=path, repo=repo, repo_path=repo_path, exists=entry is not None,
+                                          base_blob=entry[2] if entry else None, file=fp if path == fp.path else None))
+        return out
+
+    def _read_base(self, bases: dict[str, str]) -> Callable[[str], str | None]:
+        from tools import changes
+
+        subs = [r for r in bases if r]
+
+        def read(path: str) -> str | None:
+            repo, repo_path = gc.repo_of(path, subs)
+            entry = gc.tree_entry(self.root / repo, bases[repo], repo_path) if repo in bases else None
+            if entry is None or entry[1] != "blob":
+                return None
+            return gc.blob(self.root / repo, entry[2]).decode("utf-8", "replace")
+        return read
+
+    # -- propose -------------------------------------------------------------------------------------
 
     def propose(self, patch_text: str | bytes, meta, actor: str = "devops"):
         """Record a proposal. Policy refusals are recorded too (status refused); malformed input raises UserError."""
@@ -88,17 +212,22 @@ class Gate:
         from agent.gate.store import ProposalRecord
         from tools import changes
 
+        self._require_git()
+        meta_d = _meta_dict(meta)
+        changes.check_metadata(meta_d)
         session = self.session()
         patch = changes.parse_patch(patch_text, max_bytes=session.config.max_file_bytes)
         refusals = list(policy.evaluate(session.charter, patch, [], meta, session.release, self.root))
         targets: list = []
         if not any(r.rule == "POL007" for r in refusals):
-            targets = changes.resolve_targets(self.root, patch, self._submodules())
-            refusals = list(policy.evaluate(session.charter, patch, targets, meta, session.release, self.root))
-        if targets and not refusals:
-            self._check_clean(targets)
-            self._check_applies(patch, targets)
-        meta_d = _meta_dict(meta)
+            targets = self._targets(patch)
+            bases = self._bases(targets)
+            refusals = list(policy.evaluate(session.charter, patch, targets, meta, session.release, self.root,
+                                            read_base=self._read_base(bases)))
+            if not refusals:
+                for repo, text in changes.split_by_repo(patch, targets).items():
+                    changes.crosscheck(patch, self.root / repo, text)
+                    gc.build_tree(self.root / repo, bases[repo], text)  # it applies to the committed base
         content_hash = changes.content_hash(patch.text, meta_d, targets)
         services = changes.impacted_services(session.platform(), targets) if targets else []
         now = _iso(_now())
@@ -113,117 +242,287 @@ class Gate:
             "refusals": rec.refusals, "reason": meta_d.get("reason")})
         return rec
 
-    def _proposal_in(self, pid: str, status: str, verb: str):
-        rec = self.store.get_proposal(pid)
-        if rec.status != status:
-            raise RefusedError(f"proposal {rec.id} is {rec.status}, not {status}", f"only a {status} proposal is {verb}")
-        return rec
-
-    def _require_git(self) -> None:
-        if not self.session().git.is_git:
-            raise UserError(f"{self.root} is not the root of a git repository",
-                            "the gate commits every change: point --repo at the platform's git root")
-
-    def _check_clean(self, targets) -> None:
-        git = self.session().git
-        dirty = [t.path for t in targets if t.exists and git.is_dirty(t.path)]
-        if dirty:
-            raise UserError(f"{', '.join(dirty)} has uncommitted changes",
-                            "commit or stash them first: a proposal is made against committed content")
-
-    def _check_applies(self, patch, targets, reverse: bool = False) -> None:
-        from sources.git import GitError, run_git
+    def _proposal_in(self, pid: str, statuses: set[str], verb: str):
         from tools import changes
 
-        for repo, text in changes.split_by_repo(patch, targets).items():
-            try:
-                run_git(["apply", "--check", *(["-R"] if reverse else []), "-"], self.root / repo,
-                        input_text=text)
-            except GitError as exc:
-                raise UserError(f"the patch does not apply to {repo or 'the platform repo'}: {exc.message}",
-                                "regenerate it with `git diff` against the current files") from None
+        changes.check_proposal_id(pid)
+        rec = self.store.get_proposal(pid)
+        if rec.status not in statuses:
+            raise RefusedError(f"proposal {rec.id} is {rec.status}, not {' or '.join(sorted(statuses))}",
+                               f"only a {' or '.join(sorted(statuses))} proposal is {verb}")
+        return rec
 
-    # -- approve / reject -----------------------------------------------------------
+    def _checked(self, rec):
+        """The stored proposal, re-parsed and re-hashed; its targets still hold the approved base blobs at
+        the current bases (else stale). Returns (patch, targets, bases)."""
+        from tools import changes
 
-    def approve(self, pid: str, key_path: Path | None = None, approver: str | None = None,
-                confirm: Callable[[object, str], str] | None = None, ttl_days: int | None = None):
-        """Product approval bound to the content hash: with the Product key, or on a TTY by typing the short hash."""
-        from agent.gate import keys
+        changes.check_metadata(rec.meta)
+        stored = [changes.Target(**t) for t in rec.targets]
+        if changes.content_hash(rec.diff, rec.meta, stored) != rec.hash:
+            raise RefusedError(f"proposal {rec.id} does not match its hash: it was modified", "propose it again")
+        patch = changes.parse_patch(rec.diff)
+        bases = self._bases(stored)
+        now = {t.path: t for t in self._targets(patch, bases)}
+        for t in stored:
+            cur = now.get(t.path)
+            if cur is None or cur.base_blob != t.base_blob:
+                raise RefusedError(f"stale: {t.path} changed since the proposal was made; re-propose",
+                                   "propose the change again against the current file, then approve it")
+        return patch, stored, bases
+
+    # -- the commits a proposal produces -------------------------------------------------------------
+
+    def _plan(self, rec, signer: ssh.Signer, expires: str) -> Plan:
+        from tools import changes
+
+        patch, targets, bases = self._checked(rec)
+        per_repo = changes.split_by_repo(patch, targets)
+        repos = [RepoPlan(repo=r, path=self.root / r, base=bases[r], patch=per_repo.get(r))
+                 for r in sorted(bases, key=lambda r: (r == "", r))]
+        message, revert_message = self._messages(rec, signer, expires)
+        return Plan(proposal=rec.id, repos=repos, signer=signer, message=message, revert_message=revert_message)
+
+    def _messages(self, rec, signer: ssh.Signer, expires: str) -> tuple[str, str]:
+        meta = rec.meta
+        scope = f"({meta['scope']})" if meta.get("scope") else ""
+        summary = (meta.get("summary") or meta["reason"]).strip()
+        summary = summary if len(summary) <= 60 else summary[:57].rstrip() + "..."
+        head = self.audit.head()
+        trailers = [
+            f"Reason: {meta['reason']}", f"Risk: {meta['risk']}", f"Rollback: {meta['rollback']}",
+            f"Proposal: {rec.id}", f"Content-Hash: {rec.hash}",
+            *[f"Intention: {line}" for line in self._intentions_relied_on(meta)],
+            f"Approval-Expires: {expires}",
+            f"Audit-Head: {head[0]}:{head[1]}",
+            f"Approved-by: {signer.principal} ({ssh.fingerprint(signer.public_line)})",
+        ]
+        kind = meta.get("type") or "chore"
+        body = "\n".join(trailers) + "\n"
+        return (f"[devops] {kind}{scope}: {summary}\n\n{body}",
+                f"[devops] revert {kind}{scope}: {summary}\n\nReverts: {rec.id}\n{body}")
+
+    def _intentions_relied_on(self, meta: dict) -> list[str]:
+        """'INT-13 (Validée; source sha256 …)' for the intention the proposal names, read at HEAD."""
+        wanted = meta.get("intention")
+        if not wanted:
+            return []
+        session = self.session()
+        for src in session.sources:
+            if src.kind != "notion" or not src.ok or not isinstance(src.data, dict):
+                continue
+            for intention in src.data.get("intentions", []):
+                if getattr(intention, "id", None) == wanted:
+                    status = getattr(intention, "status", "?")
+                    return [f"{wanted} ({status}; {src.path} sha256 {src.sha256})"]
+        return [f"{wanted} (not found in the Notion sources at HEAD)"]
+
+    def _unsigned(self, plan: Plan, part: RepoPlan, forward: bool, links: dict[str, str], when: datetime) -> bytes:
+        identity = gc.identity_of(plan.signer.principal)
+        if forward:
+            part.forward_tree = gc.build_tree(part.path, part.base, part.patch, links)
+            return gc.unsigned_commit(part.forward_tree, [part.base], identity, plan.message, when)
+        base_tree = gc.rev(part.path, f"{part.base}^{{tree}}") or ""
+        part.revert_tree = gc.build_tree(part.path, part.base, None, links) if links else base_tree
+        return gc.unsigned_commit(part.revert_tree, [part.forward], identity, plan.revert_message, when)
+
+    def _sign_plan(self, plan: Plan, key: Path) -> None:
+        """Sign level by level (a commit's id includes its signature, and a parent's id is in its child):
+        submodule forwards; then the platform forward and submodule reverts; then the platform revert."""
+        when = _now()
+        subs, platform = plan.repos[:-1], plan.platform
+
+        def sign(parts: list[tuple[RepoPlan, bool]]) -> None:
+            payloads = []
+            for part, forward in parts:
+                links = {s.repo: (s.forward if forward else s.revert) for s in subs} if part is platform else {}
+                payloads.append(self._unsigned(plan, part, forward, links, when))
+            signatures = ssh.sign_many(payloads, key, ssh.GIT_NAMESPACE)
+            for (part, forward), payload, sig in zip(parts, payloads, signatures):
+                sha = gc.write_commit(part.path, gc.with_signature(payload, sig))
+                if forward:
+                    part.forward, part.forward_payload = sha, payload
+                else:
+                    part.revert, part.revert_payload = sha, payload
+        if subs:
+            sign([(s, True) for s in subs])
+        sign([(platform, True)] + [(s, False) for s in subs])
+        sign([(platform, False)])
+
+    def preview(self, plan: Plan) -> list[str]:
+        """Unsigned objects of the forward commits, written so that `git show` displays exactly what will be
+        signed (the signed commit differs only by its gpgsig header)."""
+        when = _now()
+        links: dict[str, str] = {}
+        shown = []
+        for part in plan.repos:
+            payload = self._unsigned(plan, part, True, links if part is plan.platform else {}, when)
+            sha = gc.write_commit(part.path, payload)
+            if part is not plan.platform:
+                links[part.repo] = sha
+            shown.append(show_commit(part.path, sha, part.repo))
+        return shown
+
+    # -- approve / reject -----------------------------------------------------------------------------
+
+    def approve(self, pid: str, key_path: Path, show: Callable[[list[str]], bool] | None = None,
+                ttl_days: int | None = None):
+        """Product signs the commits this proposal produces (and their revert) with the key at `key_path`.
+        `show` receives exactly what will be signed and returns whether to go on."""
         from agent.gate.store import ApprovalRecord
 
-        rec = self._proposal_in(pid, "pending", "approved")
-        self._revalidate(rec)
-        ttl = ttl_days or self.session().config.approval_ttl_days
+        rec = self._proposal_in(pid, {"pending"}, "approved")
+        signers = self.signers()
+        if not signers:
+            raise RefusedError(f"no Product signer is committed at {ssh.SIGNERS_FILE}",
+                               "run `devops-agent product-key init` in Product's own terminal first")
+        public = ssh.read_public_key(Path(key_path))
+        signer = next((s for s in signers if s.public_line == public), None)
+        if signer is None:
+            raise RefusedError(f"{key_path} is not a Product signer of this platform ({ssh.SIGNERS_FILE} at HEAD)",
+                               "use the key registered by `devops-agent product-key init`")
+        config = self.session().config
+        ttl = min(ttl_days or config.approval_ttl_days, config.approval_ttl_days, MAX_APPROVAL_TTL_DAYS)
         expires = _iso(_now() + timedelta(days=ttl))
-        method = "key" if key_path is not None else "tty"
-        who = approver or ("product" if key_path is not None else _login())
-        payload = keys.approval_payload(rec.id, rec.hash, expires, who, method)
-        show = (lambda _what, code: confirm(rec, code)) if confirm is not None else None
-        method, signature = self._product_sign(payload, "approval", key_path, show, code=short_hash(rec.hash))
-        approval = ApprovalRecord(id=f"a-{secrets.token_hex(4)}", proposal_id=rec.id, hash=rec.hash, approver=who,
-                                  method=method, created_at=_iso(_now()), expires_at=expires, signature=signature)
-        self.store.add_approval(approval)
+        plan = self._plan(rec, signer, expires)
+        self._checks_pass(plan, preview=True)
+        if show is not None and not show(self.preview(plan)):
+            raise RefusedError("Product did not confirm", "nothing was signed")
+        self._sign_plan(plan, Path(key_path))
+        # The signed objects are unreferenced until the status moves: a concurrent approval that loses the
+        # compare-and-set leaves no ref, no row and no audit entry.
         rec = self.store.transition(rec.id, {"pending"}, "approved")
-        self.audit.append("approval", who, {"proposal": rec.id, "hash": rec.hash, "method": method, "expires": expires})
+        for part in plan.repos:
+            gc.keep_ref(part.path, gc.APPROVED_REF + rec.id, part.forward)
+            gc.keep_ref(part.path, gc.ROLLBACK_REF + rec.id, part.revert)
+        approval = ApprovalRecord(id=f"a-{secrets.token_hex(4)}", proposal_id=rec.id, hash=rec.hash,
+                                  approver=signer.principal, method="ssh", created_at=_iso(_now()),
+                                  expires_at=expires, signature=plan.platform.forward)
+        self.store.add_approval(approval)
+        self.audit.append("approval", signer.principal, {
+            "proposal": rec.id, "hash": rec.hash, "expires": expires,
+            "commits": {p.repo: p.forward for p in plan.repos}, "reverts": {p.repo: p.revert for p in plan.repos}})
         return rec, approval
 
-    def reject(self, pid: str, reason: str, actor: str = "product"):
+    def reject(self, pid: str, reason: str, key_path: Path):
+        from agent.gate import decisions
+
         if not reason or len(reason.strip()) < 3:
             raise UserError("a rejection needs a reason", "pass --reason 'why'")
+        rec = self._proposal_in(pid, {"pending", "approved"}, "rejected")
+        signer, decision = decisions.sign_decision(
+            "reject", self.root, {"proposal": rec.id, "hash": rec.hash, "reason": reason}, Path(key_path),
+            self.signers(), self.audit)
         rec = self.store.transition(pid, {"pending", "approved"}, "rejected")
         self.store.revoke_approvals(rec.id)
-        self.audit.append("rejection", actor, {"proposal": rec.id, "hash": rec.hash, "reason": reason})
+        for part in [""] + [t["repo"] for t in rec.targets if t["repo"]]:
+            gc.delete_ref(self.root / part, gc.APPROVED_REF + rec.id)
+            gc.delete_ref(self.root / part, gc.ROLLBACK_REF + rec.id)
+        self.audit.append("rejection", signer.principal, {"proposal": rec.id, "hash": rec.hash, "reason": reason,
+                                                          **decision})
         return rec
 
-    def _terminal_allowed(self, what: str) -> None:
-        if self.session().config.require_product_key:
-            raise RefusedError(f"{what} needs the Product key here (require_product_key in .devops-agent.yaml)",
-                               "pass --key PRODUCT_KEY")
+    # -- verification of signed commits ---------------------------------------------------------------
 
-    def _valid_approval(self, rec):
-        from agent.gate import keys
+    def _verified(self, repo_dir: Path, sha: str, signers: list[ssh.Signer], what: str) -> gc.CommitObject:
+        commit = gc.read_commit(repo_dir, sha)
+        if commit.signature is None:
+            raise RefusedError(f"{what} {sha[:12]} is not signed", "ask Product to approve it")
+        if ssh.verify(commit.payload, commit.signature, signers, ssh.GIT_NAMESPACE) is None:
+            raise RefusedError(f"{what} {sha[:12]} is not signed by a Product signer of its parent",
+                               "ask Product to approve it again")
+        return commit
 
-        now = _now()
-        problems = []
-        for appr in self.store.approvals(rec.id):
-            if appr.revoked:
-                problems.append(f"approval {appr.id} was revoked")
-                continue
-            if appr.hash != rec.hash:
-                problems.append(f"approval {appr.id} is for another content ({short_hash(appr.hash)})")
-                continue
-            if _parse_iso(appr.expires_at) <= now:
-                problems.append(f"approval {appr.id} expired on {appr.expires_at}")
-                continue
-            payload = keys.approval_payload(rec.id, appr.hash, appr.expires_at, appr.approver, appr.method)
-            if appr.method != "key" and self.session().config.require_product_key:
-                problems.append(f"approval {appr.id} was typed at a terminal; this repo requires the Product key")
-                continue
-            ok = keys.verify(self.store, payload, appr.signature) if appr.method == "key" else \
-                secrets.compare_digest(keys.local_mac(payload), appr.signature)
-            if not ok:
-                problems.append(f"approval {appr.id} has a bad signature")
-                continue
-            return appr
-        raise RefusedError(f"proposal {rec.id} has no valid Product approval"
-                           + (f" ({'; '.join(problems)})" if problems else ""), "ask Product to approve it")
-
-    def _revalidate(self, rec) -> None:
-        """The stored proposal still hashes to its hash, and its targets still hold the base content."""
+    def _approved_plan(self, rec, ref_prefix: str, revert: bool) -> Plan:
+        """The signed commits of an approval, each verified against the signers of the platform commit its
+        change is based on, bound to this proposal (id, content hash, expiry), with trees recomputed now."""
         from tools import changes
 
-        targets = [changes.Target(**t) for t in rec.targets]
-        if changes.content_hash(rec.diff, rec.meta, targets) != rec.hash:
-            raise RefusedError(f"proposal {rec.id} does not match its hash: it was modified", "propose it again")
-        current = {t.path: t for t in changes.resolve_targets(self.root, changes.parse_patch(rec.diff),
-                                                               self._submodules())}
-        for t in targets:
-            now = current.get(t.path)
-            if now is None or now.base_blob != t.base_blob:
-                raise RefusedError(f"stale: {t.path} changed since the proposal was approved; re-approve",
-                                   "propose the change again against the current file, then approve it")
+        patch, targets, bases = self._checked(rec) if not revert else (None, [changes.Target(**t) for t in rec.targets], None)
+        repos = sorted({""} | {t.repo for t in targets if t.repo}, key=lambda r: (r == "", r))
+        platform_sha = gc.rev(self.root, ref_prefix + rec.id)
+        if platform_sha is None:
+            raise RefusedError(f"proposal {rec.id} has no signed commit ({ref_prefix}{rec.id} is missing)",
+                               "ask Product to approve it again")
+        platform = self._bound(rec, gc.read_commit(self.root, platform_sha), revert)
+        parent = platform.parents[0] if len(platform.parents) == 1 else None
+        if parent is None:
+            raise RefusedError(f"signed commit {platform_sha[:12]} has not exactly one parent", "approve again")
+        trust_commit = parent if not revert else (gc.read_commit(self.root, parent).parents or [parent])[0]
+        signers = self.signers(trust_commit)
+        self._verified(self.root, platform_sha, signers, "the platform commit")
+        parent_links, new_links = self._submodules(parent), self._submodules(platform_sha)
+        plans = []
+        for repo in repos:
+            if repo == "":
+                plans.append(RepoPlan("", self.root, parent, None, forward=platform_sha, forward_tree=platform.tree))
+                continue
+            sub_sha = new_links.get(repo)
+            if sub_sha is None or sub_sha == parent_links.get(repo):
+                raise RefusedError(f"the signed platform commit does not move {repo}", "approve again")
+            sub = self._bound(rec, self._verified(self.root / repo, sub_sha, signers, f"the {repo} commit"), revert)
+            if sub.parents != [parent_links.get(repo)]:
+                raise RefusedError(f"the signed {repo} commit is not based on the commit the platform records",
+                                   "approve again")
+            plans.append(RepoPlan(repo, self.root / repo, sub.parents[0], None, forward=sub_sha, forward_tree=sub.tree))
+        changed = {r for r in new_links if new_links.get(r) != parent_links.get(r)}
+        if changed - set(repos):
+            raise RefusedError(f"the signed commit also moves {', '.join(sorted(changed - set(repos)))}",
+                               "approve again")
+        if not revert:
+            per_repo = changes.split_by_repo(patch, targets)
+            for part in plans:
+                links = {p.repo: p.forward for p in plans if p.repo} if part.repo == "" else {}
+                tree = gc.build_tree(part.path, bases[part.repo], per_repo.get(part.repo), links)
+                if tree != part.forward_tree:
+                    raise RefusedError(f"the signed {part.repo or 'platform'} commit is not base + the approved patch",
+                                       "approve again")
+        return Plan(proposal=rec.id, repos=plans, signer=ssh.Signer("", "", ""), message="", revert_message="")
 
-    # -- apply ----------------------------------------------------------------------
+    def _bound(self, rec, commit: gc.CommitObject, revert: bool) -> gc.CommitObject:
+        trailers = commit.trailers()
+        if trailers.get("Proposal") != rec.id or trailers.get("Content-Hash") != rec.hash:
+            raise RefusedError(f"signed commit {commit.sha[:12]} is for another proposal or content",
+                               "ask Product to approve this proposal")
+        if revert != ("Reverts" in trailers):
+            raise RefusedError(f"signed commit {commit.sha[:12]} is not the expected {'revert' if revert else 'change'}",
+                               "approve again")
+        expires = _parse_iso(trailers.get("Approval-Expires", ""))
+        if not revert and (expires is None or expires <= _now()):
+            raise RefusedError(f"Product's approval of {rec.id} expired on {trailers.get('Approval-Expires', '?')}",
+                               "ask Product to approve it again")
+        return commit
+
+    # -- apply-time checks on the tree itself ---------------------------------------------------------
+
+    def _checks_pass(self, plan: Plan, preview: bool = False) -> None:
+        """New blocker/high findings, or a check that could not run, on the proposed tree refuse the change.
+        Both sessions read commits (config, charter, Notion export of that tree), never the work tree."""
+        base = self.session(run_checks=True, rev=plan.platform.base)
+        if preview:
+            when = _now()
+            links: dict[str, str] = {}
+            for part in plan.repos[:-1]:
+                links[part.repo] = gc.write_commit(part.path, self._unsigned(plan, part, True, {}, when))
+            tip = gc.write_commit(self.root, self._unsigned(plan, plan.platform, True, links, when))
+        else:
+            tip = plan.platform.forward
+        try:
+            after = self.session(run_checks=True, rev=tip)
+        except UserError as exc:
+            raise RefusedError(f"the change leaves a platform the session cannot open: {exc.message}",
+                               "nothing was changed; revise the proposal") from None
+        known = {_key(f) for f in base.findings if f.severity in SEVERE}
+        new = [f for f in after.findings if f.severity in SEVERE and _key(f) not in known]
+        broken = [n for n in after.notes if "could not run" in n and n not in base.notes]
+        if new or broken:
+            self.audit.append("apply-refused", "devops-agent", {
+                "proposal": plan.proposal, "new_findings": [f.to_dict() for f in new], "not_run": broken})
+            what = (f"{len(new)} new {new[0].severity} finding(s): {new[0].id} {new[0].title}" if new
+                    else f"a check that cannot run on it ({broken[0]})")
+            raise RefusedError(f"the change introduces {what}", "nothing was changed; revise the proposal")
+
+    # -- apply and rollback: verify, then fast-forward ------------------------------------------------
 
     @contextmanager
     def _apply_lock(self):
@@ -246,296 +545,243 @@ class Gate:
             raise RefusedError("another apply or rollback is running on this repo", "wait for it and retry")
 
     def apply(self, pid: str, actor: str = "devops"):
-        from agent.gate import policy
-        from tools import changes
-
         with self._apply_lock() as held:
             self._require_lock(held)
             self._require_git()
-            rec = self._proposal_in(pid, "approved", "applied")
-            self._valid_approval(rec)
-            self._revalidate(rec)
-            patch = changes.parse_patch(rec.diff)
-            targets = [changes.Target(**t) for t in rec.targets]
-            session = self.session()
-            refusals = policy.evaluate(session.charter, patch, targets, policy.ProposalMeta(**rec.meta),
-                                       session.release, self.root)
-            if refusals:
-                raise RefusedError(f"policy refuses {rec.id} now: {refusals[0].message}", refusals[0].clause)
-            self._check_clean(targets)
-            self._check_applies(patch, targets)
-            baseline = _severe_keys(self.session(run_checks=True).findings)
-            self._write_journal(rec, targets)
-            fault_point("after-journal")
-            rec = self.store.transition(rec.id, {"approved"}, "applying")
-            fault_point("after-mark-applying")
-            per_repo = changes.split_by_repo(patch, targets)
-            for repo, text in per_repo.items():
-                from sources.git import run_git
-
-                run_git(["apply", "-"], self.root / repo, input_text=text)
-            fault_point("after-write")
-            after = self.session(run_checks=True).findings
-            new = [f for f in after if f.severity in SEVERE and _key(f) not in baseline]
-            if new:
-                self._restore_from_journal()
-                self.store.transition(rec.id, {"applying"}, "approved")
-                self.audit.append("apply-refused", actor, {"proposal": rec.id, "new_findings": [f.to_dict() for f in new]})
-                first = new[0]
-                raise RefusedError(f"the change introduces {len(new)} new {first.severity} finding(s): "
-                                   f"{first.id} {first.title}", "nothing was changed; revise the proposal")
-            fault_point("after-verify")
-            commits = self._commit(rec, targets, per_repo)
+            rec = self._proposal_in(pid, {"approved", "applying"}, "applied")
+            plan = self._approved_plan(rec, gc.APPROVED_REF, revert=False)
+            self._check_heads(plan, "re-approve")
+            self._work_tree_safe(plan)
+            self._checks_pass(plan)
+            if rec.status == "approved":
+                rec = self.store.transition(rec.id, {"approved"}, "applying")
+            commits = self._fast_forward(plan, f"devops-agent apply {rec.id}")
             rec = self.store.transition(rec.id, {"applying"}, "applied", applied_commits=commits)
-            fault_point("after-commit")
-            self.journal_path.unlink(missing_ok=True)
             self.audit.append("apply", actor, {"proposal": rec.id, "hash": rec.hash, "commits": commits})
             return rec
 
-    def _message(self, rec, subject_prefix: str = "") -> str:
-        meta = rec.meta
-        scope = f"({meta['scope']})" if meta.get("scope") else ""
-        summary = (meta.get("summary") or meta["reason"]).strip().splitlines()[0]
-        summary = summary if len(summary) <= 60 else summary[:57].rstrip() + "..."
-        approval = self.store.approvals(rec.id)
-        approver = next((a for a in approval if not a.revoked and a.hash == rec.hash), None)
-        trailers = [
-            f"Reason: {_one_line(meta['reason'])}", f"Risk: {_one_line(meta['risk'])}",
-            f"Rollback: {_one_line(meta['rollback'])}",
-            f"Approved-by: {approver.approver} ({approver.method}, {short_hash(rec.hash)})" if approver else None,
-            f"Proposal: {rec.id}",
-            f"Intention: {meta['intention']}" if meta.get("intention") else None,
-        ]
-        return f"[devops] {subject_prefix}{meta.get('type') or 'chore'}{scope}: {summary}\n\n" + \
-            "\n".join(t for t in trailers if t) + "\n"
-
-    def _commit(self, rec, targets, per_repo: dict[str, str], message: str | None = None) -> dict[str, str]:
-        from sources.git import run_git
-
-        message = message or self._message(rec)
-        commits: dict[str, str] = {}
-        subs = [r for r in per_repo if r]
-        for repo in subs:
-            paths = [t.repo_path for t in targets if t.repo == repo]
-            run_git(["add", "--", *paths], self.root / repo)
-            run_git(["commit", "-q", "-F", "-", "--", *paths], self.root / repo, input_text=message,
-                    env=_identity_env(self.root / repo))
-            commits[repo] = run_git(["rev-parse", "HEAD"], self.root / repo).strip()
-            fault_point(f"after-commit-{repo}")
-        root_paths = [t.repo_path for t in targets if t.repo == ""] + subs
-        run_git(["add", "--", *root_paths], self.root)
-        run_git(["commit", "-q", "-F", "-", "--", *root_paths], self.root, input_text=message,
-                env=_identity_env(self.root))
-        commits[""] = run_git(["rev-parse", "HEAD"], self.root).strip()
-        return commits
-
-    # -- journal and recovery --------------------------------------------------------
-
-    def _write_journal(self, rec, targets, kind: str = "apply") -> None:
-        from sources.git import run_git
-
-        repos = {}
-        for t in targets:
-            entry = repos.setdefault(t.repo, {"head": run_git(["rev-parse", "HEAD"], self.root / t.repo).strip(),
-                                              "files": {}})
-            path = self.root / t.path
-            entry["files"][t.repo_path] = base64.b64encode(path.read_bytes()).decode() if path.is_file() else None
-        if "" not in repos:
-            repos[""] = {"head": run_git(["rev-parse", "HEAD"], self.root).strip(), "files": {}}
-        data = {"proposal": rec.id, "kind": kind, "repos": repos}
-        tmp = self.journal_path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.journal_path)
-
-    def _restore_from_journal(self) -> None:
-        from sources.git import run_git
-
-        data = json.loads(self.journal_path.read_text(encoding="utf-8"))
-        for repo, entry in data["repos"].items():
-            for repo_path, content in entry["files"].items():
-                path = self.root / repo / repo_path
-                if content is None:
-                    path.unlink(missing_ok=True)
-                else:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(base64.b64decode(content))
-            if entry["files"]:
-                run_git(["reset", "-q", "--", *entry["files"]], self.root / repo, check=False)
-        self.journal_path.unlink(missing_ok=True)
-
-    def recover(self) -> str | None:
-        """Finish or undo an apply/rollback that was killed. Returns what was done, if anything.
-
-        Only when no apply is running: a live apply holds the lock (a killed one no longer does)."""
-        with self._apply_lock() as held:
-            return self._recover() if held else None
-
-    def _recover(self) -> str | None:
-        if not self.journal_path.exists():
-            # The journal is written before the status moves, so without one nothing was touched.
-            for rec in self.store.list_proposals():
-                if rec.status in ("applying", "rolling_back"):
-                    back = "approved" if rec.status == "applying" else "applied"
-                    self.store.transition(rec.id, {rec.status}, back)
-                    self.audit.append("apply-aborted", "devops-agent", {"proposal": rec.id, "recovered": "as before"})
-            return None
-        from sources.git import run_git
-
-        data = json.loads(self.journal_path.read_text(encoding="utf-8"))
-        pid = data["proposal"]
-        kind = data.get("kind", "apply")
-        heads = {repo: run_git(["rev-parse", "HEAD"], self.root / repo).strip() for repo in data["repos"]}
-        moved = {repo for repo, entry in data["repos"].items() if heads[repo] != entry["head"]}
-        rec = self.store.get_proposal(pid)
-        if not moved:
-            self._restore_from_journal()
-            back = "applied" if kind == "rollback" else "approved"
-            if rec.status in ("applying", "rolling_back"):
-                self.store.transition(pid, {rec.status}, back)
-            self.audit.append(f"{kind}-aborted", "devops-agent", {"proposal": pid, "recovered": "as before"})
-            return "as-before"
-        # A commit exists, so verification had passed: finish the remaining commits.
-        subs = [r for r in data["repos"] if r and r not in moved]
-        if subs or "" not in moved:
-            from tools import changes
-
-            targets = [changes.Target(**t) for t in rec.targets]
-            message = self._message(rec) if kind == "apply" else self._rollback_message(rec)
-            self._finish_commits(targets, data, moved, message)
-        commits = {repo: run_git(["rev-parse", "HEAD"], self.root / repo).strip() for repo in data["repos"]}
-        if kind == "apply" and rec.status == "applying":
-            self.store.transition(pid, {"applying"}, "applied", applied_commits=commits)
-        elif kind == "rollback" and rec.status == "rolling_back":
-            self.store.transition(pid, {"rolling_back"}, "rolled_back", rollback_commits=commits)
-        self.journal_path.unlink(missing_ok=True)
-        self.audit.append(kind, "devops-agent", {"proposal": pid, "commits": commits, "recovered": "completed"})
-        return "completed"
-
-    def _finish_commits(self, targets, data, moved: set[str], message: str) -> None:
-        from sources.git import run_git
-
-        for repo in data["repos"]:
-            if repo == "" or repo in moved:
-                continue
-            paths = list(data["repos"][repo]["files"])
-            run_git(["add", "--", *paths], self.root / repo)
-            run_git(["commit", "-q", "-F", "-", "--", *paths], self.root / repo, input_text=message,
-                    env=_identity_env(self.root / repo))
-        if "" not in moved:
-            paths = list(data["repos"][""]["files"]) + [r for r in data["repos"] if r]
-            run_git(["add", "--", *paths], self.root)
-            run_git(["commit", "-q", "-F", "-", "--", *paths], self.root, input_text=message,
-                    env=_identity_env(self.root))
-
-    # -- the Product key -------------------------------------------------------------
-
-    def init_product_key(self, out: Path | None, force: bool = False) -> tuple[Path, str]:
-        from agent.gate import keys
-
-        self._not_the_devops_role("creating the Product key")
-        path, fingerprint = keys.init_product_key(out, self.store, force=force)
-        self.audit.append("product-key", "product", {"fingerprint": fingerprint})
-        return path, fingerprint
-
-    def register_product_key(self, key_path: Path) -> str:
-        from agent.gate import keys
-
-        self._not_the_devops_role("registering the Product key")
-        fingerprint = keys.register_product_key(key_path, self.store)
-        self.audit.append("product-key", "product", {"fingerprint": fingerprint, "registered": True})
-        return fingerprint
-
-    @staticmethod
-    def _not_the_devops_role(what: str) -> None:
-        if os.environ.get(ROLE_ENV, "").lower() == "devops":
-            raise RefusedError(f"{what} is Product's act, and this process acts for the DevOps role",
-                               "run it yourself, outside the agent's session")
-
-    # -- delivery blocks --------------------------------------------------------------
-
-    def _product_sign(self, payload: bytes, what: str, key_path: Path | None, confirm,
-                      code: str | None = None) -> tuple[str, str]:
-        """(method, signature) of a Product decision: signed with the Product key, or confirmed at a
-        terminal by typing `code` (by default a short digest of the payload) and sealed locally."""
-        import hashlib
-
-        from agent.gate import keys
-
-        if key_path is not None:
-            signature = keys.sign(Path(key_path), payload)
-            if not keys.verify(self.store, payload, signature):
-                raise RefusedError("this key is not the registered Product key",
-                                   "use the key made by `devops-agent product-key init` for this repo")
-            return "key", signature
-        self._terminal_allowed(what)
-        if not _interactive() or confirm is None:
-            raise RefusedError(f"{what} needs Product: no interactive terminal and no --key",
-                               "run it in a terminal and type the code shown, or pass --key PRODUCT_KEY")
-        code = code or hashlib.sha256(payload).hexdigest()[:8]
-        if confirm(what, code).strip() != code:
-            raise RefusedError("the typed code does not match", "nothing was recorded")
-        return "tty", keys.local_mac(payload)
-
-    def block(self, reason: str, key_path: Path | None = None, confirm=None, approver: str | None = None) -> dict:
-        if not reason or len(reason.strip()) < 12:
-            raise UserError("a delivery block needs a reason (what risk, on what)", "pass --reason 'the risk'")
-        who = approver or ("product" if key_path else _login())
-        payload = json.dumps({"block": reason, "at": _iso(_now()), "by": who}, sort_keys=True).encode()
-        method, signature = self._product_sign(payload, f"block the delivery: {reason}", key_path, confirm)
-        block = self.store.add_block(reason, who, method, signature)
-        self.audit.append("block", who, {"block": block.get("id"), "reason": reason, "method": method})
-        return block
-
-    def unblock(self, block_id, key_path: Path | None = None, confirm=None, approver: str | None = None) -> None:
-        who = approver or ("product" if key_path else _login())
-        payload = json.dumps({"unblock": str(block_id), "by": who}, sort_keys=True).encode()
-        method, signature = self._product_sign(payload, f"lift block {block_id}", key_path, confirm)
-        self.store.lift_block(block_id, who, method, signature)
-        self.audit.append("unblock", who, {"block": block_id, "method": method})
-
-    # -- rollback -------------------------------------------------------------------
-
-    def _rollback_message(self, rec) -> str:
-        return self._message(rec, subject_prefix="revert ").replace(
-            f"Proposal: {rec.id}", f"Proposal: {rec.id}\nReverts: {rec.applied_commits.get('', '')}")
-
     def rollback(self, pid: str, actor: str = "devops"):
-        """Revert an applied proposal with revert commits carrying the same trailers (its approved rollback plan)."""
-        from sources.git import GitError, run_git
-        from tools import changes
-
+        """Fast-forward to the revert commits Product signed with the approval, when nothing landed since."""
         with self._apply_lock() as held:
             self._require_lock(held)
             self._require_git()
-            rec = self._proposal_in(pid, "applied", "rolled back")
-            patch = changes.parse_patch(rec.diff)
-            targets = [changes.Target(**t) for t in rec.targets]
-            self._check_clean(targets)
+            rec = self._proposal_in(pid, {"applied", "rolling_back"}, "rolled back")
+            plan = self._approved_plan(rec, gc.ROLLBACK_REF, revert=True)
             try:
-                self._check_applies(patch, targets, reverse=True)
-            except UserError as exc:
-                raise RefusedError(f"cannot roll back {rec.id}: the files changed since it was applied ({exc.message})",
-                                   "propose the revert as a new change") from None
-            self._write_journal(rec, targets, kind="rollback")
-            rec = self.store.transition(rec.id, {"applied"}, "rolling_back")
-            fault_point("rollback-after-journal")
-            per_repo = changes.split_by_repo(patch, targets)
-            for repo, text in per_repo.items():
-                try:
-                    run_git(["apply", "-R", "-"], self.root / repo, input_text=text)
-                except GitError as exc:
-                    self._restore_from_journal()
-                    self.store.transition(rec.id, {"rolling_back"}, "applied")
-                    raise RefusedError(f"cannot roll back {rec.id}: {exc.message}", "nothing was changed") from None
-            fault_point("rollback-after-write")
-            commits = self._commit(rec, targets, per_repo, message=self._rollback_message(rec))
+                self._check_heads(plan, "propose the revert as a new change")
+            except RefusedError as exc:
+                raise RefusedError(f"cannot roll back {rec.id}: {exc.message}", "propose the revert as a new change") from None
+            self._work_tree_safe(plan)
+            if rec.status == "applied":
+                rec = self.store.transition(rec.id, {"applied"}, "rolling_back")
+            commits = self._fast_forward(plan, f"devops-agent rollback {rec.id}", prefix="rollback")
             rec = self.store.transition(rec.id, {"rolling_back"}, "rolled_back", rollback_commits=commits)
-            self.journal_path.unlink(missing_ok=True)
             self.audit.append("rollback", actor, {"proposal": rec.id, "commits": commits})
             return rec
+
+    def _check_heads(self, plan: Plan, hint: str) -> None:
+        """Each repo's HEAD is the signed commit's parent (not yet moved), or already the signed commit."""
+        gc.branch(self.root)
+        for part in plan.repos:
+            current = gc.rev(part.path, "HEAD^{commit}")
+            if current not in (part.base, part.forward):
+                where = part.repo or "the platform"
+                raise RefusedError(f"stale: HEAD of {where} moved since Product approved "
+                                   f"({str(current)[:12]}, approved on {part.base[:12]}); {hint}", hint)
+
+    def _work_tree_safe(self, plan: Plan) -> None:
+        """Never overwrite work that is not committed: each file the change writes holds the base content or
+        already the approved content (hashed here, not through git's filters)."""
+        for part in plan.repos:
+            for status, mode, sha, path in gc.changed_paths(part.path, part.base, part.forward):
+                if mode == "160000" or (part.repo == "" and path in {p.repo for p in plan.repos}):
+                    continue
+                base = gc.tree_entry(part.path, part.base, path)
+                ok_blobs = {base[2] if base else None, sha if status != "D" else None}
+                if not any(gc.work_tree_matches(part.path, path, b) for b in ok_blobs):
+                    raise RefusedError(f"{(part.repo + '/' if part.repo else '') + path} has uncommitted changes",
+                                       "commit or stash them first: the gate writes the approved content there")
+
+    def _fast_forward(self, plan: Plan, reason: str, prefix: str = "apply") -> dict[str, str]:
+        """Submodules first, then the platform: each ref by compare-and-swap, then exactly the changed files
+        of the work tree from the committed blobs. A kill leaves each ref old or new; `recover` finishes."""
+        for part in plan.repos:
+            gc.no_stale_locks(part.path)
+        for part in plan.repos:
+            if gc.rev(part.path, "HEAD^{commit}") != part.forward:
+                ref = "HEAD" if part.repo else gc.branch(self.root)
+                gc.update_ref(part.path, ref, part.forward, part.base, reason)
+            fault_point(f"{prefix}-after-ref-{part.repo or 'platform'}")
+        for part in plan.repos:
+            gc.checkout_paths(part.path, part.base, part.forward)
+            fault_point(f"{prefix}-after-files-{part.repo or 'platform'}")
+        return {p.repo: p.forward for p in plan.repos}
+
+    # -- recovery --------------------------------------------------------------------------------------
+
+    def recover(self) -> str | None:
+        """Finish or undo an apply/rollback that was killed, from the refs and the signed commits only."""
+        with self._apply_lock() as held:
+            if not held:
+                return None
+            done = None
+            for rec in self.store.list_proposals():
+                if rec.status in ("applying", "rolling_back"):
+                    try:
+                        done = self._recover_one(rec) or done
+                    except (RefusedError, UserError) as exc:
+                        # Say it, and let every other command run: the refs are old or new, never half.
+                        import sys
+
+                        print(f"devops-agent: could not finish {rec.id} yet: {exc.message}", file=sys.stderr)
+            return done
+
+    def _recover_one(self, rec) -> str | None:
+        revert = rec.status == "rolling_back"
+        back, forward = ("applied", "rolled_back") if revert else ("approved", "applied")
+        try:
+            plan = self._approved_plan(rec, gc.ROLLBACK_REF if revert else gc.APPROVED_REF, revert=revert)
+        except (RefusedError, UserError) as exc:
+            self.store.transition(rec.id, {rec.status}, back)
+            self.audit.append("rollback-aborted" if revert else "apply-aborted", "devops-agent",
+                              {"proposal": rec.id, "recovered": "as before", "why": exc.message})
+            return "as-before"
+        heads = {p.repo: gc.rev(p.path, "HEAD^{commit}") for p in plan.repos}
+        if all(heads[p.repo] == p.base for p in plan.repos):
+            self.store.transition(rec.id, {rec.status}, back)
+            self.audit.append("rollback-aborted" if revert else "apply-aborted", "devops-agent",
+                              {"proposal": rec.id, "recovered": "as before"})
+            return "as-before"
+        if any(heads[p.repo] not in (p.base, p.forward) for p in plan.repos):
+            return None  # something else moved: leave it for a human (verify will tell)
+        commits = self._fast_forward(plan, f"devops-agent recover {rec.id}", prefix="recover")
+        field_name = "rollback_commits" if revert else "applied_commits"
+        self.store.transition(rec.id, {rec.status}, forward, **{field_name: commits})
+        self.audit.append("rollback" if revert else "apply", "devops-agent",
+                          {"proposal": rec.id, "commits": commits, "recovered": "completed"})
+        return "completed"
+
+    # -- verify -----------------------------------------------------------------------------------------
+
+    def verify(self, rev_range: str | None = None, trust_root: str | None = None):
+        from agent.gate.verify import verify_branch
+
+        return verify_branch(self.root, rev_range, trust_root)
+
+    # -- Product's signer list ------------------------------------------------------------------------
+
+    def init_product_key(self, out: Path | None, identity: str, passphrase: bool = True,
+                         key_type: str = "ed25519", signed_by: Path | None = None) -> tuple[Path, str, str | None]:
+        """A new SSH key for Product, outside the repo, added to the committed signer list."""
+        from agent.gate.keys import default_key_path
+
+        path = Path(out).expanduser() if out else default_key_path()
+        if _inside(path, self.root):
+            raise UserError(f"refusing to write the Product key inside the repo ({path})",
+                            "pass --out PATH outside the platform (the DevOps role reads the repo)")
+        self._require_git()
+        signers = self.signers()
+        if signers and signed_by is None:
+            raise RefusedError(f"{ssh.SIGNERS_FILE} already names {len(signers)} signer(s)",
+                               "a new signer is added by an existing one: pass --signed-by THEIR_KEY")
+        public = ssh.generate_key(path, identity, passphrase=passphrase, key_type=key_type)
+        commit = self.add_signer(public, identity, signed_by or path, no_passphrase=not passphrase)
+        return path, ssh.fingerprint(public), commit
+
+    def add_signer(self, public: str, identity: str, signing_key: Path, no_passphrase: bool = False) -> str:
+        """Commit a signer list with `public` added, signed by a signer of HEAD (or, for the first list,
+        by the new key itself: the trust root)."""
+        from tools.changes import check_metadata
+
+        check_metadata({"scope": "signers", "reason": identity})
+        key_type, _, blob_b64 = public.partition(" ")
+        new = ssh.Signer(identity, key_type, blob_b64, no_passphrase=no_passphrase)
+        signers = self.signers()
+        if any(s.public_line == public for s in signers):
+            raise UserError("this key is already a Product signer", "nothing to do")
+        signing_public = ssh.read_public_key(Path(signing_key))
+        if signers and not any(s.public_line == signing_public for s in signers):
+            raise RefusedError(f"{signing_key} is not a Product signer at HEAD", "sign with a current signer's key")
+        if not signers and signing_public != public:
+            raise RefusedError("the first signer list is signed by its own key", "sign with the new key itself")
+        text = ssh.format_signers([*signers, new])
+        platform = gc.head(self.root)
+        branch = gc.branch(self.root)
+        blob = _write_blob(self.root, text.encode("ascii"))
+        tree = _tree_with(self.root, platform, ssh.SIGNERS_FILE, blob)
+        first = not signers
+        message = (f"[devops] chore(signers): {'trust root: ' if first else 'add '}{identity}\n\n"
+                   f"Signer: {identity} ({ssh.fingerprint(public)})\n"
+                   f"Approved-by: {identity if first else next(s.principal for s in signers if s.public_line == signing_public)}\n")
+        payload = gc.unsigned_commit(tree, [platform], gc.identity_of(identity), message)
+        sig = ssh.sign(payload, Path(signing_key), ssh.GIT_NAMESPACE)
+        sha = gc.write_commit(self.root, gc.with_signature(payload, sig))
+        gc.update_ref(self.root, branch, sha, platform, f"devops-agent signer {identity}")
+        gc.checkout_paths(self.root, platform, sha)
+        self.audit.append("product-key", identity, {"fingerprint": ssh.fingerprint(public), "commit": sha,
+                                                    "trust_root": first})
+        return sha
+
+    # -- delivery blocks --------------------------------------------------------------------------------
+
+    def block(self, reason: str, key_path: Path) -> dict:
+        from agent.gate import decisions
+
+        if not reason or len(reason.strip()) < 12:
+            raise UserError("a delivery block needs a reason (what risk, on what)", "pass --reason 'the risk'")
+        signer, decision = decisions.sign_decision("block", self.root, {"reason": reason}, Path(key_path),
+                                                   self.signers(), self.audit)
+        block = self.store.add_block(reason, signer.principal, "ssh", decision["signature"],
+                                     statement=decision["statement"])
+        self.audit.append("block", signer.principal, {"block": block.get("id"), "reason": reason, **decision})
+        return block
+
+    def unblock(self, block_id, key_path: Path) -> None:
+        from agent.gate import decisions
+
+        signer, decision = decisions.sign_decision("unblock", self.root, {"block": str(block_id)}, Path(key_path),
+                                                   self.signers(), self.audit)
+        self.store.lift_block(block_id, signer.principal, "ssh", decision["signature"],
+                              statement=decision["statement"])
+        self.audit.append("unblock", signer.principal, {"block": block_id, **decision})
+
+
+def show_commit(repo: Path, sha: str, label: str = "") -> str:
+    """`git show` of an object as stored (no textconv, external diff, color or mailmap), every control
+    character made visible: what Product reads is what the signature covers."""
+    from agent.render import escape_terminal
+    from sources.git import run_git_bytes
+
+    out = run_git_bytes(["show", "--no-ext-diff", "--no-textconv", "--no-color", "--no-mailmap", "--format=raw",
+                         "--stat", "--patch", "--binary", sha, "--"], repo).decode("utf-8", "replace")
+    title = f"== {label or 'platform'} ==\n" if label is not None else ""
+    return title + escape_terminal(out)
+
+
+def _write_blob(repo: Path, data: bytes) -> str:
+    from sources.git import run_git_bytes
+
+    return run_git_bytes(["hash-object", "-w", "--no-filters", "--stdin"], repo, input_bytes=data).decode().strip()
+
+
+def _tree_with(repo: Path, base: str, path: str, blob: str) -> str:
+    import tempfile
+
+    from sources.git import run_git
+
+    with tempfile.TemporaryDirectory(prefix="devops-agent-index-") as tmp:
+        env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+        run_git(["read-tree", f"{base}^{{tree}}"], repo, env=env)
+        run_git(["update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"], repo, env=env)
+        return run_git(["write-tree"], repo, env=env).strip()
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
 
 
 def _target_dict(target) -> dict:
@@ -547,36 +793,5 @@ def _meta_dict(meta) -> dict:
     return {k: v for k, v in data.items() if v not in (None, "")}
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def _identity_env(repo: Path) -> dict:
-    """Keep the repo's (or the user's) git identity when there is one; the tool's own otherwise."""
-    from sources.git import TOOL_IDENTITY, run_git
-
-    named = run_git(["config", "user.name"], repo, check=False).strip()
-    mailed = run_git(["config", "user.email"], repo, check=False).strip()
-    return {} if named and mailed else dict(TOOL_IDENTITY)
-
-
-def _interactive() -> bool:
-    """A human at a terminal, not the DevOps role's own process (its front ends set DEVOPS_AGENT_ROLE)."""
-    if os.environ.get(ROLE_ENV, "").lower() == "devops":
-        return False
-    return sys.stdin.isatty() and sys.stdout.isatty()
-
-
-def _login() -> str:
-    try:
-        return os.getlogin()
-    except OSError:
-        return os.environ.get("USER") or "product"
-
-
 def _key(finding) -> tuple:
     return (finding.id, finding.title)
-
-
-def _severe_keys(findings) -> set:
-    return {_key(f) for f in findings if f.severity in SEVERE}

@@ -1,0 +1,235 @@
+"""`devops-agent verify`: from git alone, every infra commit on the branch and whether Product signed it.
+
+The trust root is the first commit of the branch's history that adds the signer list (`.allowed_signers`),
+signed by a key it lists. Every later commit that touches an infrastructure path (by what the file is:
+tools/facts.py) must carry a valid SSH signature by a signer listed in its first parent, the signer list
+itself included; a submodule move is checked commit by commit inside the submodule, against the platform's
+signers. Nothing here reads the work tree, the state database or the audit log.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.gate import commits as gc
+from agent.gate import ssh
+from sources.git import GitError, read_blob_at, run_git, run_git_bytes
+
+MAX_CONTENT = 256 * 1024
+
+
+@dataclass
+class InfraCommit:
+    repo: str  # "" for the platform, else the submodule path
+    sha: str
+    subject: str
+    paths: list[str]
+    status: str  # signed | unsigned | bad-signature | no-signers | unverifiable
+    signer: str | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "signed"
+
+    def to_dict(self) -> dict:
+        return {"repo": self.repo, "sha": self.sha, "subject": self.subject, "paths": self.paths,
+                "status": self.status, "signer": self.signer, "detail": self.detail}
+
+
+@dataclass
+class TrustRoot:
+    sha: str
+    signer: str
+    fingerprint: str
+    no_passphrase: bool
+
+    def to_dict(self) -> dict:
+        return {"commit": self.sha, "signer": self.signer, "fingerprint": self.fingerprint,
+                "no_passphrase": self.no_passphrase}
+
+
+@dataclass
+class VerifyReport:
+    branch: str
+    trust_root: TrustRoot | None
+    commits_examined: int = 0
+    before_root: int = 0
+    infra: list[InfraCommit] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    demo_signers: list[str] = field(default_factory=list)  # fingerprints declared without passphrase
+
+    @property
+    def failures(self) -> list[InfraCommit]:
+        return [c for c in self.infra if not c.ok]
+
+    @property
+    def ok(self) -> bool:
+        return self.trust_root is not None and not self.failures and not self.problems
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "branch": self.branch,
+                "trust_root": self.trust_root.to_dict() if self.trust_root else None,
+                "commits_examined": self.commits_examined, "before_trust_root": self.before_root,
+                "infra_commits": [c.to_dict() for c in self.infra], "problems": self.problems,
+                "demo_signers": self.demo_signers}
+
+
+def _log(repo: Path, spec: list[str]) -> list[tuple[str, list[str], list[tuple[str, str]]]]:
+    """(sha, parents, [(mode, path)]) oldest first; merges diffed against their first parent."""
+    out = run_git_bytes(["log", "--reverse", "--topo-order", "--no-renames", "--diff-merges=first-parent",
+                         "--raw", "-z", "--no-abbrev", "--format=%x01%H %P", *spec, "--"], repo)
+    result = []
+    for chunk in out.decode("utf-8", "surrogateescape").split("\x01")[1:]:
+        header, _, rest = chunk.partition("\n")
+        ids = header.split()
+        files: list[tuple[str, str]] = []
+        parts = rest.strip("\n\0").split("\0") if rest.strip("\n\0") else []
+        i = 0
+        while i + 1 < len(parts):
+            meta = parts[i].lstrip("\n")
+            if meta.startswith(":"):
+                fields = meta[1:].split()
+                old_mode, new_mode = fields[0], fields[1]
+                files.append((new_mode if new_mode != "000000" else old_mode, parts[i + 1]))
+                i += 2
+            else:
+                i += 1
+        result.append((ids[0], ids[1:], files))
+    return result
+
+
+def _is_infra(repo: Path, sha: str, parents: list[str], mode: str, path: str) -> bool:
+    from tools.facts import is_infra_path
+
+    if mode == "160000":
+        return False  # a gitlink: its commits are checked inside the submodule
+    if path in (ssh.SIGNERS_FILE, ".gitmodules"):
+        return True
+    if mode == "120000" or path == ".gitattributes" or path.endswith("/.gitattributes"):
+        return True  # never a proposal's content: a symlink or attributes change is always accounted for
+    if is_infra_path(path, None):
+        return True
+    data = read_blob_at(repo, sha, path)
+    if data is None and parents:
+        data = read_blob_at(repo, parents[0], path)
+    if data is None or len(data) > MAX_CONTENT:
+        return False
+    return is_infra_path(path, data.decode("utf-8", "replace"))
+
+
+def _signers_at(root: Path, commit: str | None) -> list[ssh.Signer] | None:
+    if commit is None:
+        return None
+    data = read_blob_at(root, commit, ssh.SIGNERS_FILE)
+    if data is None:
+        return None
+    try:
+        return ssh.parse_signers(data.decode("utf-8", "replace"))
+    except Exception:
+        return []
+
+
+def _judge(repo: Path, sha: str, signers: list[ssh.Signer] | None) -> tuple[str, str | None, str]:
+    commit = gc.read_commit(repo, sha)
+    if commit.signature is None:
+        return "unsigned", None, "no signature"
+    if signers is None:
+        return "no-signers", None, "its parent has no signer list"
+    found = ssh.verify(commit.payload, commit.signature, signers, ssh.GIT_NAMESPACE)
+    if found is None:
+        return "bad-signature", None, "not signed by a signer of its parent"
+    return "signed", found.principal, ""
+
+
+def verify_branch(root: Path, rev_range: str | None = None, trust_root: str | None = None) -> VerifyReport:
+    root = Path(root)
+    tip = rev_range.split("..")[-1] if rev_range and ".." in rev_range else (rev_range or "HEAD")
+    branch = run_git(["rev-parse", "--abbrev-ref", tip], root, check=False).strip() or tip
+    report = VerifyReport(branch=branch, trust_root=None)
+    if run_git(["rev-parse", "--is-shallow-repository"], root, check=False).strip() == "true":
+        report.problems.append("shallow clone: the history before the trust root is cut; "
+                               "fetch it all (actions/checkout with fetch-depth: 0)")
+    try:
+        history = _log(root, [tip])
+    except GitError as exc:
+        report.problems.append(f"cannot read the history of {tip}: {exc.message}")
+        return report
+    root_sha = None
+    for sha, parents, files in history:
+        if any(path == ssh.SIGNERS_FILE for _, path in files) and _signers_at(root, parents[0] if parents else None) is None:
+            root_sha = sha
+            break
+    if root_sha is None:
+        report.problems.append(f"no trust root: no commit adds {ssh.SIGNERS_FILE}; "
+                               "run `devops-agent product-key init` in Product's terminal")
+        return report
+    if trust_root and not root_sha.startswith(trust_root.lower()):
+        report.problems.append(f"the trust root is {root_sha[:12]}, not the pinned {trust_root[:12]}: "
+                               "the history was rewritten or the signer list replaced")
+    signers = _signers_at(root, root_sha) or []
+    status, principal, _ = _judge(root, root_sha, signers)
+    first = signers[0] if signers else None
+    report.trust_root = TrustRoot(root_sha, principal or "?", ssh.fingerprint(first.public_line) if first else "?",
+                                  bool(first and first.no_passphrase))
+    if status != "signed":
+        report.problems.append(f"the trust root {root_sha[:12]} is not signed by a key it lists")
+    report.demo_signers = [ssh.fingerprint(s.public_line) for s in (_signers_at(root, tip) or []) if s.no_passphrase]
+    after = set(run_git(["rev-list", f"{root_sha}..{tip}"], root).split())
+    if rev_range and ".." in rev_range:
+        after &= set(run_git(["rev-list", rev_range], root).split())
+    report.before_root = len(history) - len(after) - 1
+    for sha, parents, files in history:
+        if sha not in after:
+            continue
+        report.commits_examined += 1
+        parent_signers = _signers_at(root, parents[0] if parents else None)
+        infra = [p for m, p in files if _is_infra(root, sha, parents, m, p)]
+        if infra:
+            status, principal, detail = _judge(root, sha, parent_signers)
+            report.infra.append(InfraCommit("", sha, gc.read_commit(root, sha).subject, infra, status, principal, detail))
+        for mode, path in files:
+            if mode == "160000":
+                _verify_submodule(root, path, parents[0] if parents else None, sha, parent_signers, report)
+    return report
+
+
+def _verify_submodule(root: Path, path: str, parent: str | None, commit: str, signers, report: VerifyReport) -> None:
+    old = gc.tree_entry(root, parent, path) if parent else None
+    new = gc.tree_entry(root, commit, path)
+    if new is None or new[0] != "160000":
+        return
+    sub = root / path
+    old_sha = old[2] if old and old[0] == "160000" else None
+    if old_sha is None:
+        return  # a submodule added: the platform commit changing .gitmodules is the infra change judged
+    if not gc.has_commit(sub, new[2]) or not gc.has_commit(sub, old_sha):
+        report.infra.append(InfraCommit(path, new[2], f"(submodule {path} moved by {commit[:12]})", [], "unverifiable",
+                                        None, f"the objects of {path} are not here: "
+                                              f"run `git submodule update --init {path}` to verify it"))
+        return
+    for sha, parents, files in _log(sub, [f"{old_sha}..{new[2]}"]):
+        infra = [p for m, p in files if _is_infra(sub, sha, parents, m, p)]
+        if infra:
+            status, principal, detail = _judge(sub, sha, signers)
+            report.infra.append(InfraCommit(path, sha, gc.read_commit(sub, sha).subject, infra, status, principal,
+                                            detail))
+
+
+def trusted_signers(root: Path, commit: str) -> list[ssh.Signer]:
+    """The signer list at `commit` if every commit that changed it since the trust root was signed by a
+    signer of the list in its parent (the trust root by a key it lists); else [] (no authority)."""
+    out = run_git(["log", "--reverse", "--first-parent", "--format=%H %P", commit, "--", ssh.SIGNERS_FILE],
+                  root, check=False)
+    signers: list[ssh.Signer] | None = None
+    for line in out.splitlines():
+        sha, *parents = line.split()
+        current = _signers_at(root, sha)
+        judge_by = current if signers is None else signers
+        if current is None:
+            return []  # the list was removed
+        if signers is not None or not parents or _signers_at(root, parents[0]) is None:
+            if _judge(root, sha, judge_by)[0] != "signed":
+                return []
+        signers = current
+    return signers or []
