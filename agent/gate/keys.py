@@ -1,34 +1,25 @@
-"""Product's signature key (Ed25519) and the machine-local secret that seals the gate's state.
+"""Out-of-repo locations and the machine-local secret that seals the gate's state rows.
 
-Two secrets, both kept OUTSIDE the platform repo (the DevOps role reads the repo):
-- the Product private key, whose public half is registered in the repo's state; only its holder
-  can sign an approval (`approve --key`);
-- the machine secret, one per machine, an HMAC key that seals every state row and TTY approval so
-  that a row written with the sqlite3 module is detected.
+- Product's key is an SSH key (`agent.gate.ssh`); its default place is `default_key_path()`, outside
+  the platform repo (the DevOps role reads the repo). Its public half lives in the committed signer list.
+- The machine secret, one per machine, is an HMAC key over every state row: corruption detection
+  only. The same Unix user can read it, so no authority rests on it.
 
 `DEVOPS_AGENT_HOME` relocates every out-of-repo path (tests, or a deliberately separate place).
-`cryptography` is imported inside the functions that need it: commands that never sign stay fast.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import os
 import secrets
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from agent.core.errors import RefusedError, UserError
 
-if TYPE_CHECKING:
-    from agent.gate.store import Store
-
 APP = "devops-agent"
 HOME_ENV = "DEVOPS_AGENT_HOME"
-PUBLIC_KEY_META = "product_public_key"
 SECRET_BYTES = 32
 _secret_cache: dict[Path, bytes] = {}
 
@@ -58,7 +49,8 @@ def secret_path() -> Path:
 
 
 def default_key_path() -> Path:
-    return config_dir() / "product-key.pem"
+    """Where `product-key init` writes Product's SSH key (and its .pub) unless told otherwise."""
+    return config_dir() / "product_ed25519"
 
 
 def _private_dir(path: Path) -> None:
@@ -115,152 +107,47 @@ def secret_id() -> str:
     return local_mac(b"devops-agent secret id")[:16]
 
 
-# -- the Product key ----------------------------------------------------------------------
+# -- the old Product key (Ed25519 PEM) and terminal approvals: replaced by SSH signatures ----------------
 
-def fingerprint(public_raw: bytes) -> str:
-    return hashlib.sha256(public_raw).hexdigest()[:16]
-
-
-def _public_raw(private_key) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+_REPLACED = ("Product's key is now an SSH key in the committed signer list "
+             f"(`.allowed_signers`): use `{APP} product-key init`, and pass --key PATH to approve, reject, block "
+             "or unblock")
 
 
-def registered_public_key(store: "Store") -> bytes | None:
-    value = store.get_meta(PUBLIC_KEY_META)
-    if not value:
-        return None
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except ValueError:
-        return None
-    return raw if len(raw) == 32 else None
+def _replaced(what: str):
+    raise RefusedError(f"{what} was replaced by SSH signatures", _REPLACED)
 
 
-def registered_fingerprint(store: "Store") -> str | None:
-    raw = registered_public_key(store)
-    return fingerprint(raw) if raw else None
+def init_product_key(*_args, **_kwargs):
+    """Gone: see `agent.gate.ssh.generate_key` and the signer list."""
+    _replaced("the PEM Product key")
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-        return True
-    except ValueError:
-        return False
+def register_product_key(*_args, **_kwargs):
+    """Gone: a signer is added by a signed commit of the signer list."""
+    _replaced("registering a PEM Product key")
 
 
-def init_product_key(out: Path | None, store: "Store", force: bool = False, *,
-                     current: Path | None = None) -> tuple[Path, str]:
-    """Write a new Product key (0600, outside the repo) and register its public half in the repo's state.
-
-    A repo that already has a registered key only accepts a new one from whoever holds the current
-    one: the file being replaced (`force`), or `current`. Otherwise the DevOps role could register
-    a key of its own and sign its own approvals.
-    """
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    path = Path(out).expanduser() if out is not None else default_key_path()
-    path = path.resolve()
-    root = Path(store.root).resolve()
-    if _inside(path, root):
-        raise UserError(f"refusing to write the Product key inside the repo ({path})",
-                        "the DevOps role reads the repo: pass --out outside it, or omit --out for "
-                        f"{default_key_path()}")
-    if path.exists() and not force:
-        raise UserError(f"Product key {path} already exists",
-                        "pass --force to replace it (approvals signed with it stop verifying), or --out another path")
-    registered = registered_public_key(store)
-    if registered is not None:
-        proof = current if current is not None else (path if path.exists() else None)
-        if proof is None or _public_raw(load_private_key(Path(proof))) != registered:
-            raise RefusedError(
-                f"a different Product key is already registered for this repo (fingerprint {fingerprint(registered)})",
-                "replacing it needs the current key: rerun with --force where that key file is, "
-                "or pass it as the current key")
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    _private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, pem)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    raw = _public_raw(key)
-    store.set_meta(PUBLIC_KEY_META, base64.b64encode(raw).decode("ascii"))
-    return path, fingerprint(raw)
+def load_private_key(*_args, **_kwargs):
+    """Gone: ssh-keygen reads Product's key itself."""
+    _replaced("the PEM Product key")
 
 
-def register_product_key(path: Path, store: "Store") -> str:
-    """Register the public half of an existing Product key (one key for several repos).
-
-    Only where no key is registered yet, or the same key is: replacing a key goes through
-    `init_product_key`, which asks for the current one."""
-    raw = _public_raw(load_private_key(Path(path).expanduser()))
-    registered = registered_public_key(store)
-    if registered is not None and registered != raw:
-        raise RefusedError(
-            f"a different Product key is already registered for this repo (fingerprint {fingerprint(registered)})",
-            "replacing it needs the current key: use `product-key init --force` where that key file is")
-    store.set_meta(PUBLIC_KEY_META, base64.b64encode(raw).decode("ascii"))
-    return fingerprint(raw)
+def sign(*_args, **_kwargs):
+    """Gone: see `agent.gate.ssh.sign`."""
+    _replaced("signing with the PEM Product key")
 
 
-def load_private_key(path: Path):
-    """The Ed25519 private key at `path`; a one-line UserError for anything else."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise UserError(f"Product key {path} does not exist",
-                        "create one with `devops-agent product-key init`, or pass the right --key")
-    if not path.is_file():
-        raise UserError(f"Product key {path} is not a file", "pass the PEM file made by `devops-agent product-key init`")
-    _check_private(path, "Product key")
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except TypeError:
-        raise UserError(f"Product key {path} is encrypted", "use an unencrypted PEM kept outside the repo") from None
-    except (ValueError, OSError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"Product key {path} is not a PEM private key ({reason})",
-                        "pass the file made by `devops-agent product-key init`") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise UserError(f"Product key {path} is not an Ed25519 key",
-                        "create one with `devops-agent product-key init`")
-    return key
+def verify(*_args, **_kwargs):
+    """Gone: see `agent.gate.ssh.verify` and `agent.gate.decisions.verify_decision`."""
+    _replaced("the PEM Product key")
 
 
-def sign(path: Path, payload: bytes) -> str:
-    """Base64 Ed25519 signature of `payload` with the private key at `path`."""
-    return base64.b64encode(load_private_key(path).sign(payload)).decode("ascii")
+def approval_payload(*_args, **_kwargs):
+    """Gone: an approval is Product's signature on the exact commit."""
+    _replaced("a terminal or PEM approval")
 
 
-def verify(store: "Store", payload: bytes, signature: str) -> bool:
-    """Whether `signature` is the registered Product key's over `payload` (False when none is registered)."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    raw = registered_public_key(store)
-    if raw is None or not isinstance(signature, str):
-        return False
-    try:
-        sig = base64.b64decode(signature, validate=True)
-        Ed25519PublicKey.from_public_bytes(raw).verify(sig, payload)
-    except (ValueError, InvalidSignature):
-        return False
-    return True
-
-
-def approval_payload(proposal_id: str, content_hash: str, expires_at: str, approver: str, method: str) -> bytes:
-    """The canonical bytes an approval signs: what (proposal and content hash), until when, by whom, how."""
-    doc = {"v": 1, "kind": "devops-agent approval", "proposal": proposal_id, "hash": content_hash,
-           "expires_at": expires_at, "approver": approver, "method": method}
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+def registered_public_key(*_args, **_kwargs):
+    """Gone: the signers are read from git (`.allowed_signers` at a commit)."""
+    _replaced("the registered PEM Product key")

@@ -2,11 +2,17 @@
 
 Safe under concurrent processes (WAL, a 10 s busy timeout, compare-and-set transitions under
 BEGIN IMMEDIATE). Every row carries an HMAC of its stored content under the machine secret
-(agent.gate.keys), so a row edited with the sqlite3 module reads as a StateError, not as data.
+(agent.gate.keys): corruption detection only, since the same user can read that secret. Authority
+lives in Product's SSH signatures (agent.gate.decisions, signed commits), never in a MAC.
+
+Faults say what they are: a full disk, a read-only or unreadable `.devops-agent/`, a locked, corrupt
+or foreign file, or a state database that is empty while the audit log is not (state was lost).
 """
 from __future__ import annotations
 
+import errno
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -19,16 +25,65 @@ from agent.core.errors import RefusedError, UserError
 
 STATE_DIR = ".devops-agent"
 DB_NAME = "state.db"
-SCHEMA_VERSION = 1
+AUDIT_NAME = "audit.jsonl"
+HEAD_META = "audit_head"
+SCHEMA_VERSION = 2
 STATUSES = frozenset({"pending", "refused", "approved", "rejected", "applying", "applied",
                       "rolling_back", "rolled_back", "failed"})
 BUSY_TIMEOUT_S = 10
 _DB_REL = f"{STATE_DIR}/{DB_NAME}"
-_MOVE_HINT = "move it away; `devops-agent audit verify` tells what the log says"
+_MOVE_HINT = "move it away (keep the copy); `devops-agent audit verify` tells what the log says"
+ACKNOWLEDGE_HINT = ("restore it from a backup, or accept the loss with "
+                    "`devops-agent audit verify --acknowledge-reset` (recorded in the log)")
 
 
 class StateError(UserError):
     """The state database is corrupt, tampered with, or has no such row. One line, exit 2."""
+
+
+class StateReset(StateError):
+    """state.db holds nothing while the audit log has entries: proposals and approvals were lost."""
+
+
+def fs_fault(exc: BaseException | None, where: Path) -> str | None:
+    """What a write failure is when it is not corruption: 'disk full', 'read-only' or 'permission denied'."""
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return "disk full"
+    if code == errno.EROFS:
+        return "read-only file system"
+    if code in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith("SQLITE_FULL"):
+        return "disk full"
+    probe = where if where.is_dir() else where.parent
+    try:
+        st = os.statvfs(probe)
+    except OSError:
+        return None
+    if st.f_flag & os.ST_RDONLY:
+        return "read-only file system"
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")) or \
+            isinstance(exc, PermissionError):
+        return "read-only file system" if st.f_flag & os.ST_RDONLY else "permission denied"
+    if name.startswith(("SQLITE_IOERR", "SQLITE_FULL")) or code == errno.EIO or isinstance(exc, OSError):
+        if st.f_bavail == 0 or (st.f_files and st.f_favail == 0):
+            return "disk full"
+        if not os.access(probe, os.W_OK):
+            return "permission denied"
+    return None
+
+
+def fault_error(fault: str, rel: str, writing: bool = True) -> StateError:
+    """The one line for a disk-full / read-only / permission fault on a state file: never 'move it away'."""
+    verb = "writing" if writing else "opening"
+    tail = "; nothing was recorded" if writing else ""
+    if fault == "disk full":
+        return StateError(f"disk full {verb} {rel}", f"free space and retry{tail}")
+    if fault == "read-only file system":
+        return StateError(f"{rel} is on a read-only file system", f"remount it read-write and retry{tail}")
+    return StateError(f"permission denied {verb} {rel}", f"give this user write access to {STATE_DIR}/ and retry{tail}")
 
 
 def _now() -> str:
@@ -42,10 +97,16 @@ def canonical(obj) -> bytes:
 def ensure_state_dir(root: Path) -> Path:
     """`.devops-agent/` (0700) with a `.gitignore` of `*`, so it never shows in `git status`."""
     state = Path(root) / STATE_DIR
-    state.mkdir(mode=0o700, exist_ok=True)
-    ignore = state / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n", encoding="utf-8")
+    try:
+        state.mkdir(mode=0o700, exist_ok=True)
+        ignore = state / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("*\n", encoding="utf-8")
+    except OSError as exc:
+        fault = fs_fault(exc, state)
+        if fault:
+            raise fault_error(fault, f"{STATE_DIR}/", writing=True) from None
+        raise StateError(f"cannot create {STATE_DIR}/: {exc.strerror or exc}", "check the repo directory") from None
     return state
 
 
@@ -90,23 +151,9 @@ class ApprovalRecord:
 _P_JSON = ("meta", "targets", "services", "refusals", "applied_commits", "rollback_commits")
 _P_COLS = ("id", "created_at", "updated_at", "status", "hash", "diff", *_P_JSON)
 _A_COLS = ("id", "proposal_id", "hash", "approver", "method", "created_at", "expires_at", "signature", "revoked")
-_B_COLS = ("seq", "id", "reason", "approver", "method", "signature", "created_at",
-           "lifted_at", "lifted_by", "lift_method", "lift_signature")
-
-_SCHEMA = f"""
-CREATE TABLE proposals ({", ".join(f"{c} TEXT NOT NULL" for c in _P_COLS)}, mac TEXT NOT NULL,
-                        PRIMARY KEY (id));
-CREATE TABLE approvals (id TEXT PRIMARY KEY, proposal_id TEXT NOT NULL REFERENCES proposals(id),
-                        hash TEXT NOT NULL, approver TEXT NOT NULL, method TEXT NOT NULL,
-                        created_at TEXT NOT NULL, expires_at TEXT NOT NULL, signature TEXT NOT NULL,
-                        revoked INTEGER NOT NULL, mac TEXT NOT NULL);
-CREATE INDEX approvals_proposal ON approvals(proposal_id);
-CREATE TABLE blocks (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, reason TEXT NOT NULL,
-                     approver TEXT NOT NULL, method TEXT NOT NULL, signature TEXT NOT NULL,
-                     created_at TEXT NOT NULL, lifted_at TEXT, lifted_by TEXT, lift_method TEXT,
-                     lift_signature TEXT, mac TEXT NOT NULL);
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, mac TEXT NOT NULL);
-"""
+_B_COLS_V1 = ("seq", "id", "reason", "approver", "method", "signature", "created_at",
+              "lifted_at", "lifted_by", "lift_method", "lift_signature")
+_B_COLS = (*_B_COLS_V1, "statement", "lift_statement")
 
 
 def _mac(table: str, values: dict) -> str:
@@ -114,6 +161,40 @@ def _mac(table: str, values: dict) -> str:
 
     # The table name is sealed too: a valid row cannot be replayed into another table.
     return local_mac(f"devops-agent/{table}\0".encode() + canonical(values))
+
+
+# -- named schema steps: a state file of any age opens -------------------------------------------
+
+def m001_initial(db: sqlite3.Connection) -> None:
+    """Proposals, approvals, delivery blocks and sealed settings."""
+    cols = ", ".join(f"{c} TEXT NOT NULL" for c in _P_COLS)
+    db.execute(f"CREATE TABLE proposals ({cols}, mac TEXT NOT NULL, PRIMARY KEY (id))")
+    db.execute("CREATE TABLE approvals (id TEXT PRIMARY KEY, proposal_id TEXT NOT NULL REFERENCES proposals(id), "
+               "hash TEXT NOT NULL, approver TEXT NOT NULL, method TEXT NOT NULL, created_at TEXT NOT NULL, "
+               "expires_at TEXT NOT NULL, signature TEXT NOT NULL, revoked INTEGER NOT NULL, mac TEXT NOT NULL)")
+    db.execute("CREATE INDEX approvals_proposal ON approvals(proposal_id)")
+    db.execute("CREATE TABLE blocks (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, reason TEXT NOT NULL, "
+               "approver TEXT NOT NULL, method TEXT NOT NULL, signature TEXT NOT NULL, created_at TEXT NOT NULL, "
+               "lifted_at TEXT, lifted_by TEXT, lift_method TEXT, lift_signature TEXT, mac TEXT NOT NULL)")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, mac TEXT NOT NULL)")
+
+
+def m002_signed_decisions(db: sqlite3.Connection) -> None:
+    """Blocks keep Product's signed statements (block and lift); existing rows are checked, then resealed."""
+    db.execute("ALTER TABLE blocks ADD COLUMN statement TEXT")
+    db.execute("ALTER TABLE blocks ADD COLUMN lift_statement TEXT")
+    cur = db.execute(f"SELECT {', '.join(_B_COLS_V1)}, mac FROM blocks")
+    for values in cur.fetchall():
+        old = dict(zip(_B_COLS_V1, values[:-1]))
+        if not secrets.compare_digest(_mac("blocks", old), values[-1]):
+            raise StateError(f"block {old['id']} was modified outside devops-agent",
+                             "the state no longer matches its seals; `devops-agent audit verify` tells what the log says")
+        new = {**old, "statement": None, "lift_statement": None}
+        db.execute("UPDATE blocks SET mac = ? WHERE seq = ?", (_mac("blocks", new), old["seq"]))
+
+
+MIGRATIONS = ((1, m001_initial), (2, m002_signed_decisions))
+assert MIGRATIONS[-1][0] == SCHEMA_VERSION
 
 
 class Store:
@@ -125,12 +206,15 @@ class Store:
             raise UserError(f"repo {self.root} is not a directory", "pass the platform's root with --repo")
         self.state_dir = ensure_state_dir(self.root)
         self.db_path = self.state_dir / DB_NAME
+        self.audit_path = self.state_dir / AUDIT_NAME
         self._lock = threading.RLock()
+        self._depth = 0  # open transactions on this connection (nested ones join the outer one)
+        self._intact = False
         try:
             self._conn = sqlite3.connect(str(self.db_path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                          check_same_thread=False)
         except sqlite3.Error as exc:
-            raise StateError(f"cannot open {_DB_REL}: {exc}", _MOVE_HINT) from None
+            raise self._db_error(exc, writing=False) from None
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
             self._conn.execute("PRAGMA foreign_keys = ON")
@@ -141,10 +225,7 @@ class Store:
             raise
         except sqlite3.Error as exc:
             self._conn.close()
-            if _busy(exc):
-                raise StateError(f"{_DB_REL} stayed locked for {BUSY_TIMEOUT_S}s",
-                                 "another devops-agent is holding it; retry") from None
-            raise StateError(f"state database {_DB_REL} is corrupt: {exc}", _MOVE_HINT) from None
+            raise self._db_error(exc, writing=False) from None
         self._check_secret()
 
     def close(self) -> None:
@@ -153,23 +234,46 @@ class Store:
     # -- plumbing ---------------------------------------------------------------------
 
     @contextmanager
+    def transaction(self):
+        """One logical write: everything inside commits together or not at all. Store methods called
+        inside join it (the audit log records its entry's head in the same transaction as the effect)."""
+        with self._tx() as db:
+            yield db
+
+    @contextmanager
     def _tx(self, immediate: bool = True):
         """One transaction; BEGIN IMMEDIATE takes the write lock up front so compare-and-set is atomic."""
         with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
             try:
                 self._conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             except sqlite3.Error as exc:
                 raise self._db_error(exc) from None
+            self._depth = 1
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._depth = 0
+                self._rollback()
                 raise
+            self._depth = 0
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise self._db_error(exc) from None
+
+    def _rollback(self) -> None:
+        try:
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # sqlite already rolled back (a full disk does that)
 
     def _read(self, sql: str, args: tuple = ()) -> list[dict]:
         with self._lock:
@@ -178,12 +282,19 @@ class Store:
                 cols = [d[0] for d in cur.description]
                 return [dict(zip(cols, row)) for row in cur.fetchall()]
             except sqlite3.Error as exc:
-                raise self._db_error(exc) from None
+                raise self._db_error(exc, writing=False) from None
 
-    @staticmethod
-    def _db_error(exc: sqlite3.Error) -> StateError:
+    def _db_error(self, exc: sqlite3.Error, writing: bool = True) -> StateError:
         if _busy(exc):
             return StateError(f"{_DB_REL} stayed locked for {BUSY_TIMEOUT_S}s", "another devops-agent is holding it; retry")
+        fault = fs_fault(exc, self.db_path)
+        if fault:
+            return fault_error(fault, _DB_REL, writing)
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        if name.startswith("SQLITE_IOERR"):
+            return StateError(f"I/O error on {_DB_REL}: {exc}", "check the disk, then retry; do not delete the file")
+        if writing and not name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+            return StateError(f"cannot write {_DB_REL}: {exc}", "retry; if it persists, keep a copy and report it")
         return StateError(f"state database {_DB_REL} is corrupt: {exc}", _MOVE_HINT)
 
     def _migrate(self) -> None:
@@ -193,25 +304,20 @@ class Store:
         if version > SCHEMA_VERSION:
             raise StateError(f"{_DB_REL} was written by a newer devops-agent (schema {version})",
                              "upgrade devops-agent")
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                tables = self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-                if tables:
-                    raise StateError(f"{_DB_REL} is an SQLite file but not a devops-agent state database",
-                                     "move it away")
-                # executescript would COMMIT the open transaction: run the statements one by one.
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    self._conn.execute(statement)
+        with self._tx() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                raise StateError(f"{_DB_REL} is an SQLite file but not a devops-agent state database",
+                                 "move it away (keep the copy)")
+            fresh = version == 0
+            for number, step in MIGRATIONS:
+                if number > version:
+                    step(db)  # executescript would COMMIT the open transaction: one statement at a time
+            if fresh:
                 from agent.gate.keys import secret_id
 
-                self._put_meta("secret_id", secret_id())
-                self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
+                self._put_meta("secret_id", secret_id(), db)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _check_secret(self) -> None:
         from agent.gate.keys import secret_id, secret_path
@@ -225,6 +331,28 @@ class Store:
         return StateError(f"{what} was modified outside devops-agent",
                           "the state database no longer matches its seals; `devops-agent audit verify` "
                           "tells what the log says")
+
+    # -- a lost state database ----------------------------------------------------------
+
+    def reset_problem(self) -> str | None:
+        """One line when this database records no audit head while the audit log holds entries (it was
+        deleted, emptied or replaced: proposals, approvals and blocks are gone); None otherwise."""
+        if self._intact:
+            return None
+        if self._meta(None, HEAD_META) is not None:
+            self._intact = True
+            return None
+        count = count_log_entries(self.audit_path)
+        if not count:
+            return None
+        return (f"{_DB_REL} is empty but the audit log has {count} entr{'y' if count == 1 else 'ies'}: "
+                "proposals, approvals and blocks were lost")
+
+    def require_intact(self) -> None:
+        """StateReset when `reset_problem()` says state was lost: the gate never acts on it silently."""
+        problem = self.reset_problem()
+        if problem:
+            raise StateReset(problem, ACKNOWLEDGE_HINT)
 
     # -- proposals --------------------------------------------------------------------
 
@@ -247,17 +375,29 @@ class Store:
             raise self._tampered(f"proposal {row['id']}") from None
         return ProposalRecord(**values)
 
-    def add_proposal(self, rec: ProposalRecord) -> None:
+    def add_proposal(self, rec: ProposalRecord) -> ProposalRecord:
+        """Store a proposal; returns the stored record. A proposal identical to a stored one (same content
+        hash, status and refusals: a retry after a failure) is not stored twice: the stored one is returned."""
         if rec.status not in STATUSES:
             raise ValueError(f"unknown proposal status {rec.status!r}")
+        self.require_intact()
         row = self._proposal_row(rec)
         row["mac"] = _mac("proposals", row)
         with self._tx() as db:
+            cur = db.execute("SELECT * FROM proposals WHERE hash = ? AND status = ? ORDER BY created_at, id",
+                             (rec.hash, rec.status))
+            cols = [d[0] for d in cur.description]
+            for values in cur.fetchall():
+                same = self._proposal_from(dict(zip(cols, values)))
+                if (same.diff, same.meta, same.targets, same.refusals) == (rec.diff, rec.meta, rec.targets,
+                                                                           rec.refusals):
+                    return same
             try:
                 db.execute(f"INSERT INTO proposals ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                            tuple(row.values()))
             except sqlite3.IntegrityError:
                 raise StateError(f"proposal {rec.id} already exists", "use a new id") from None
+        return rec
 
     def _resolve_id(self, pid: str) -> str:
         pid = (pid or "").strip()
@@ -270,6 +410,7 @@ class Store:
             return ids[0]
         if ids:
             raise StateError(f"proposal id {pid} is ambiguous ({', '.join(sorted(ids)[:5])})", "give more of the id")
+        self.require_intact()
         raise StateError(f"no proposal {pid}", "list them with `devops-agent proposals`")
 
     def get_proposal(self, pid: str) -> ProposalRecord:
@@ -282,8 +423,15 @@ class Store:
     def list_proposals(self, status: str | None = None) -> list[ProposalRecord]:
         if status is not None and status not in STATUSES:
             raise UserError(f"unknown status {status!r}", f"one of {', '.join(sorted(STATUSES))}")
+        self.require_intact()
         sql = "SELECT * FROM proposals" + (" WHERE status = ?" if status else "") + " ORDER BY created_at, id"
         return [self._proposal_from(r) for r in self._read(sql, (status,) if status else ())]
+
+    def in_flight(self) -> list[ProposalRecord]:
+        """Proposals an apply or rollback was killed in (applying, rolling_back): what recovery looks at.
+        Never raises StateReset (a lost database has nothing in flight), so recovery cannot hide it."""
+        rows = self._read("SELECT * FROM proposals WHERE status IN ('applying', 'rolling_back') ORDER BY created_at, id")
+        return [self._proposal_from(r) for r in rows]
 
     def transition(self, pid: str, expected: set[str], new: str, **fields) -> ProposalRecord:
         """Compare-and-set the status: RefusedError when the current status is not one of `expected`."""
@@ -294,20 +442,23 @@ class Store:
             raise ValueError(f"transition cannot set {', '.join(sorted(unknown))}")
         full = self._resolve_id(pid)
         with self._tx() as db:
-            cur = db.execute("SELECT * FROM proposals WHERE id = ?", (full,))
-            cols = [d[0] for d in cur.description]
-            rec = self._proposal_from(dict(zip(cols, cur.fetchone())))
-            if rec.status not in expected:
-                raise RefusedError(f"proposal {rec.id} is {rec.status}, not {' or '.join(sorted(expected))}",
-                                   "list proposals to see where it stands")
-            rec.status = new
-            rec.updated_at = _now()
-            for name, value in fields.items():
-                setattr(rec, name, dict(value))
-            row = self._proposal_row(rec)
-            row["mac"] = _mac("proposals", row)
-            db.execute(f"UPDATE proposals SET {', '.join(f'{c} = ?' for c in row if c != 'id')} WHERE id = ?",
-                       (*[v for c, v in row.items() if c != "id"], rec.id))
+            return self._transition(db, full, expected, new, fields)
+
+    def _transition(self, db, full: str, expected: set[str], new: str, fields: dict) -> ProposalRecord:
+        cur = db.execute("SELECT * FROM proposals WHERE id = ?", (full,))
+        cols = [d[0] for d in cur.description]
+        rec = self._proposal_from(dict(zip(cols, cur.fetchone())))
+        if rec.status not in expected:
+            raise RefusedError(f"proposal {rec.id} is {rec.status}, not {' or '.join(sorted(expected))}",
+                               "list proposals to see where it stands")
+        rec.status = new
+        rec.updated_at = _now()
+        for name, value in fields.items():
+            setattr(rec, name, dict(value))
+        row = self._proposal_row(rec)
+        row["mac"] = _mac("proposals", row)
+        db.execute(f"UPDATE proposals SET {', '.join(f'{c} = ?' for c in row if c != 'id')} WHERE id = ?",
+                   (*[v for c, v in row.items() if c != "id"], rec.id))
         return rec
 
     # -- approvals --------------------------------------------------------------------
@@ -324,17 +475,33 @@ class Store:
             raise self._tampered(f"approval {row['id']} of proposal {row['proposal_id']}")
         return ApprovalRecord(**{**row, "revoked": bool(row["revoked"])})
 
-    def add_approval(self, rec: ApprovalRecord) -> None:
+    def _insert_approval(self, db, rec: ApprovalRecord) -> None:
         row = self._approval_row(rec)
         row["mac"] = _mac("approvals", row)
+        if not db.execute("SELECT 1 FROM proposals WHERE id = ?", (rec.proposal_id,)).fetchone():
+            raise StateError(f"no proposal {rec.proposal_id}", "list them with `devops-agent proposals`")
+        try:
+            db.execute(f"INSERT INTO approvals ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                       tuple(row.values()))
+        except sqlite3.IntegrityError:
+            raise StateError(f"approval {rec.id} already exists", "use a new id") from None
+
+    def add_approval(self, rec: ApprovalRecord) -> None:
+        self.require_intact()
         with self._tx() as db:
-            if not db.execute("SELECT 1 FROM proposals WHERE id = ?", (rec.proposal_id,)).fetchone():
-                raise StateError(f"no proposal {rec.proposal_id}", "list them with `devops-agent proposals`")
-            try:
-                db.execute(f"INSERT INTO approvals ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                           tuple(row.values()))
-            except sqlite3.IntegrityError:
-                raise StateError(f"approval {rec.id} already exists", "use a new id") from None
+            self._insert_approval(db, rec)
+
+    def record_approval(self, rec: ApprovalRecord, expected: frozenset[str] = frozenset({"pending"})) -> ProposalRecord:
+        """The approval row and the move to `approved`, in one transaction: a refused (e.g. concurrent)
+        approval writes nothing. Returns the approved proposal."""
+        self.require_intact()
+        full = self._resolve_id(rec.proposal_id)
+        with self._tx() as db:
+            approved = self._transition(db, full, set(expected), "approved", {})
+            if approved.hash != rec.hash:
+                raise RefusedError(f"proposal {full} is not the content that was approved", "approve it again")
+            self._insert_approval(db, rec)
+        return approved
 
     def approvals(self, pid: str) -> list[ApprovalRecord]:
         rows = self._read("SELECT * FROM approvals WHERE proposal_id = ? ORDER BY created_at, id", (pid,))
@@ -354,7 +521,16 @@ class Store:
                 count += 1
         return count
 
-    # -- delivery blocks --------------------------------------------------------------
+    def reject(self, pid: str, expected: frozenset[str] = frozenset({"pending", "approved"})) -> ProposalRecord:
+        """Move to `rejected` and revoke every approval, in one transaction."""
+        self.require_intact()
+        full = self._resolve_id(pid)
+        with self._tx():
+            rec = self.transition(full, set(expected), "rejected")
+            self.revoke_approvals(full)
+        return rec
+
+    # -- delivery blocks (rows as stored: `agent.gate.decisions.open_blocks` judges their signatures) --
 
     def _block_from(self, row: dict) -> dict:
         mac = row.pop("mac")
@@ -363,6 +539,7 @@ class Store:
         return row
 
     def _blocks(self, db=None) -> list[dict]:
+        self.require_intact()
         if db is None:
             rows = self._read("SELECT * FROM blocks ORDER BY seq")
         else:
@@ -379,21 +556,30 @@ class Store:
                              "the state no longer matches its seals; `devops-agent audit verify` tells what the log says")
         return blocks
 
-    def add_block(self, reason: str, approver: str, method: str, signature: str) -> dict:
+    def add_block(self, reason: str, approver: str, method: str, signature: str,
+                  statement: str | None = None) -> dict:
+        """A new block row; `statement` is Product's signed block statement (its text), `signature` its signature."""
         with self._tx() as db:
             self._blocks(db)
             seq = int(self._meta(db, "block_count") or 0) + 1
             row = {"seq": seq, "id": f"b-{seq}", "reason": reason, "approver": approver, "method": method,
                    "signature": signature, "created_at": _now(), "lifted_at": None, "lifted_by": None,
-                   "lift_method": None, "lift_signature": None}
+                   "lift_method": None, "lift_signature": None, "statement": statement, "lift_statement": None}
             db.execute(f"INSERT INTO blocks ({', '.join(row)}, mac) VALUES ({', '.join('?' * (len(row) + 1))})",
                        (*row.values(), _mac("blocks", row)))
             self._put_meta("block_count", str(seq), db)
         return row
 
-    def lift_block(self, block_id: str, approver: str, method: str, signature: str) -> dict:
-        bid = str(block_id).strip()
-        bid = bid if bid.startswith("b-") else f"b-{bid}"
+    def get_block(self, block_id: str) -> dict:
+        bid = _block_id(block_id)
+        block = next((b for b in self.blocks() if b["id"] == bid), None)
+        if block is None:
+            raise StateError(f"no delivery block {block_id}", "see the open ones with `devops-agent release check`")
+        return block
+
+    def lift_block(self, block_id: str, approver: str, method: str, signature: str,
+                   statement: str | None = None) -> dict:
+        bid = _block_id(block_id)
         with self._tx() as db:
             block = next((b for b in self._blocks(db) if b["id"] == bid), None)
             if block is None:
@@ -401,18 +587,22 @@ class Store:
             if block["lifted_at"]:
                 raise RefusedError(f"block {bid} was already lifted on {block['lifted_at']} by {block['lifted_by']}",
                                    "nothing to do")
-            block.update(lifted_at=_now(), lifted_by=approver, lift_method=method, lift_signature=signature)
-            db.execute("UPDATE blocks SET lifted_at = ?, lifted_by = ?, lift_method = ?, lift_signature = ?, mac = ? "
-                       "WHERE seq = ?", (block["lifted_at"], approver, method, signature, _mac("blocks", block),
-                                         block["seq"]))
+            block.update(lifted_at=_now(), lifted_by=approver, lift_method=method, lift_signature=signature,
+                         lift_statement=statement)
+            db.execute("UPDATE blocks SET lifted_at = ?, lifted_by = ?, lift_method = ?, lift_signature = ?, "
+                       "lift_statement = ?, mac = ? WHERE seq = ?",
+                       (block["lifted_at"], approver, method, signature, statement, _mac("blocks", block),
+                        block["seq"]))
         return block
 
     def open_blocks(self) -> list[dict]:
+        """Rows with no lift recorded, unverified. The gate's answer is `decisions.open_blocks(store, signers)`,
+        which also keeps a block whose lift is not validly signed."""
         with self._lock:
             return [b for b in self._blocks() if not b["lifted_at"]]
 
     def blocks(self) -> list[dict]:
-        """Every delivery block, lifted ones included."""
+        """Every delivery block row, lifted ones included."""
         with self._lock:
             return self._blocks()
 
@@ -447,6 +637,32 @@ class Store:
             self._put_meta(key, value, db)
 
 
+def _block_id(block_id) -> str:
+    bid = str(block_id).strip()
+    return bid if bid.startswith("b-") else f"b-{bid}"
+
+
+def count_log_entries(path: Path) -> int:
+    """How many lines of the audit log at `path` read as entries (0 when it is absent or unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return 0
+    count = 0
+    for line in raw.split(b"\n"):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("seq"), int) and "hash" in entry:
+            count += 1
+    return count
+
+
 def _busy(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name:
+        return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
     text = str(exc).lower()
     return "locked" in text or "busy" in text

@@ -170,12 +170,24 @@ def test_two_processes_interleave_whole_entries(tmp_path, agent_home):
     assert {e["actor"] for e in entries} == {"a", "b"}
 
 
-def test_next_append_after_a_state_reset_records_it_in_the_log(log):
+def test_after_a_state_reset_the_gate_refuses_until_it_is_acknowledged(log):
+    from agent.gate.store import StateReset
+
     (log.store.state_dir / "state.db").unlink()
     for suffix in ("-wal", "-shm"):
         (log.store.state_dir / f"state.db{suffix}").unlink(missing_ok=True)
     fresh = AuditLog(log.root, Store(log.root))
+    with pytest.raises(StateReset) as err:
+        fresh.append("proposal", "devops", {"proposal": "p-2"})
+    assert err.value.line().startswith(".devops-agent/state.db is empty but the audit log has 4 entries: "
+                                       "proposals, approvals and blocks were lost")
+    assert "--acknowledge-reset" in err.value.line()
+    with pytest.raises(StateReset):
+        fresh.store.list_proposals()
+    assert len(fresh.entries()) == 4  # nothing was written
+    ack = fresh.acknowledge_reset("product")
+    assert ack["event"] == "state-reset" and ack["seq"] == 5 and "acknowledged" in ack["data"]["message"]
+    assert fresh.acknowledge_reset("product") is None
     entry = fresh.append("proposal", "devops", {"proposal": "p-2"})
-    events = [e["event"] for e in fresh.entries()]
-    assert events[-2:] == ["state-reset", "proposal"] and entry["seq"] == 6
+    assert entry["seq"] == 6 and fresh.store.list_proposals() == []
     assert fresh.verify() == (True, [])

@@ -22,9 +22,9 @@ def repo(tmp_path) -> Path:
     return root
 
 
-def proposal(pid: str = "p-20261126-3f2a9c", status: str = "pending") -> ProposalRecord:
+def proposal(pid: str = "p-20261126-3f2a9c", status: str = "pending", content: str | None = None) -> ProposalRecord:
     return ProposalRecord(
-        id=pid, created_at="2026-11-26T10:00:00Z", status=status, hash="a" * 64,
+        id=pid, created_at="2026-11-26T10:00:00Z", status=status, hash=content or (pid.encode().hex() * 64)[:64],
         diff="--- a/docker-compose.yml\n+++ b/docker-compose.yml\n", meta={"reason": "pin mysql", "risk": "low",
                                                                           "rollback": "revert"},
         targets=[{"path": "docker-compose.yml", "repo": "", "repo_path": "docker-compose.yml", "exists": True,
@@ -33,7 +33,7 @@ def proposal(pid: str = "p-20261126-3f2a9c", status: str = "pending") -> Proposa
 
 
 def approval(pid: str = "p-20261126-3f2a9c", aid: str = "a-1") -> ApprovalRecord:
-    return ApprovalRecord(id=aid, proposal_id=pid, hash="a" * 64, approver="product", method="key",
+    return ApprovalRecord(id=aid, proposal_id=pid, hash=proposal(pid).hash, approver="product", method="key",
                           created_at="2026-11-26T10:05:00Z", expires_at="2026-12-03T10:05:00Z", signature="c2ln")
 
 
@@ -69,7 +69,7 @@ def test_unknown_and_ambiguous_ids(repo):
     with pytest.raises(StateError, match="ambiguous"):
         store.get_proposal("p-1-a")
     with pytest.raises(StateError, match="already exists"):
-        store.add_proposal(proposal("p-1-aa"))
+        store.add_proposal(proposal("p-1-aa", content="f" * 64))
 
 
 def test_transition_compare_and_set(repo):
