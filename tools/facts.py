@@ -185,8 +185,9 @@ _VAULT_HCL = re.compile(r'^\s*(storage|listener|seal|auto_auth|vault|ui\s*=|api_
 _NOMAD_HCL = re.compile(r'^\s*job\s+"[^"]+"\s*\{', re.M)
 
 
-def tools_in(path: str, text: str | None) -> dict[str, str]:
-    """{tool: evidence} for each tool the file introduces, by its name and by parsing its content."""
+def tools_in(path: str, text: str | None, commands: bool = True, images: bool = True) -> dict[str, str]:
+    """{tool: evidence} for each tool the file introduces, by its name and by parsing its content; with
+    `commands`, also the tools its lines run (`kubectl apply`), with `images`, the tools its images are."""
     name = posixpath.basename(path).lower()
     found: dict[str, str] = {}
     if name.endswith((".tf", ".tfvars", ".tf.json")) or name in (".terraform.lock.hcl", "terragrunt.hcl"):
@@ -216,12 +217,12 @@ def tools_in(path: str, text: str | None) -> dict[str, str]:
         if any(isinstance(d, list) and any(isinstance(p, dict) and "hosts" in p and ({"tasks", "roles"} & set(p))
                                            for p in d) for d in docs):
             found.setdefault("ansible", "Ansible playbook")
-    if text and infra_kind(path, text) != "docs" and not name.endswith(".md"):
+    if commands and text and not name.endswith(".md"):
         for line in _code_lines(text):
             for tool in TOOLS.values():
                 if tool.name not in found and tool.command.search(line) and not (tool.images and _is_image_line(line)):
                     found[tool.name] = f"runs {line.strip()[:60]!r}"
-    for ref in images_in(path, text):
+    for ref in images_in(path, text) if images else []:
         tool = tool_of_image(ref.split(":", 1)[0].split("@", 1)[0])
         if tool:
             found.setdefault(tool, f"image {ref}")

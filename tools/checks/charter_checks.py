@@ -7,6 +7,7 @@ from pathlib import Path
 
 from agent.core.charter import fold
 from tools import dockerfile as df_tool
+from tools import facts
 from tools.checks.registry import check
 from tools.findings import Location
 
@@ -14,10 +15,7 @@ NEW_TOOLS = ("guardrails", "Pas d’ajout de nouveaux outils")
 NO_STAGING = ("guardrails", "Pas de staging")
 STRATEGY_ROLLBACK = ("out_of_scope", "plan de rollback")
 
-STAGING_WORDS = ("staging", "preprod", "pre-prod", "recette")
-_STAGING = re.compile(r"(?<![a-z0-9])(staging|pre-?prod(?:uction)?|recette)(?![a-z0-9])")
-_STAGE_ENV = re.compile(r"^(stage|stg)$")
-_NEGATION = re.compile(r"(pas (?:de |d'|du |une? )?|sans |aucune? |ni |no |not |without |never |jamais )\S*\s*$")
+STAGING_WORDS = facts.STAGING_WORDS
 
 SKIP_DIRS = {".git", "node_modules", ".venv", "venv", "__pycache__", ".devops-agent", ".nuxt", ".output",
              ".terraform", "bin", "obj", "dist", ".mypy_cache", ".pytest_cache", ".tox", ".idea", ".vscode"}
@@ -26,15 +24,6 @@ MAX_READ = 256 * 1024
 _CACHE = "charter_checks.repo_files"
 
 # -- the release: what Product validated ------------------------------------------------------
-
-
-def _mentions(text: str, word: str) -> bool:
-    """`word` appears in `text` (folded) at least once outside a negation ("pas de staging")."""
-    word = fold(word)
-    for m in re.finditer(rf"(?<![a-z0-9]){re.escape(word)}", text):
-        if not _NEGATION.search(text[max(0, m.start() - 24):m.start()]):
-            return True
-    return False
 
 
 def allowing_intentions(ctx, words) -> list:
@@ -47,17 +36,12 @@ def allowing_intentions(ctx, words) -> list:
         if not intention.validated:
             continue
         text = fold(" ".join([intention.name, *(str(v) for v in intention.fields.values())]))
-        if any(_mentions(text, w) for w in words):
+        if facts.mentions(text, words):
             out.append(intention)
     return out
 
 
-def is_staging(text: str | None) -> bool:
-    """A name or a command that means a staging environment."""
-    if not text:
-        return False
-    folded = fold(text)
-    return bool(_STAGING.search(folded)) or any(_STAGE_ENV.match(w) for w in re.split(r"[^a-z0-9]+", folded))
+is_staging = facts.is_staging_name  # one fact, one function: the policy's POL004 asks the same question
 
 
 def _allowed_note(intentions) -> str:
@@ -99,14 +83,9 @@ def _line_of(text: str, rx: re.Pattern) -> int | None:
 
 # -- CHR001 ------------------------------------------------------------------------------------
 
-_K8S_FILES = {"kustomization.yaml", "kustomization.yml", "chart.yaml", "skaffold.yaml", "helmfile.yaml"}
 _K8S_DIRS = {"k8s", "kubernetes", "helm", "charts", "kustomize"}
-_K8S_KIND = re.compile(r"^kind:\s*(Deployment|Service|Ingress|StatefulSet|DaemonSet|ConfigMap|Secret|CronJob|Job|Pod|"
-                       r"Namespace|PersistentVolumeClaim|HorizontalPodAutoscaler|HelmRelease|Kustomization|IngressRoute)\s*$",
-                       re.M)
-_K8S_API = re.compile(r"^apiVersion:\s*\S+", re.M)
-_TF = re.compile(r"(\.tf|\.tfvars|\.tf\.json)$")
-_VAULT_FILE = re.compile(r"^vault([._-].*)?\.(hcl|json)$")
+_PARSED = (".yaml", ".yml", ".json", ".tpl", ".hcl", ".nomad")
+_LABELS = {"kubernetes": "Kubernetes", "helm": "Kubernetes", "terraform": "Terraform", "vault": "Vault"}
 _OBS_IMAGE = re.compile(r"(prometheus|grafana|loki|promtail|elasticsearch|kibana|logstash|jaeger|opentelemetry|otel|"
                         r"tempo|alertmanager|datadog|zipkin|fluentd|fluent-bit|victoriametrics|signoz|node-exporter)")
 _OBS_FILE = re.compile(r"^(prometheus|alertmanager|loki|promtail|otel-collector|opentelemetry-collector|datadog|filebeat|"
@@ -118,31 +97,27 @@ TOOL_WORDS = {
     "Terraform": ("terraform",),
     "Vault": ("vault",),
 }
-OBSERVABILITY_WORDS = ("observabilite", "observability", "monitoring")
+OBSERVABILITY_WORDS = facts.OBSERVABILITY_WORDS
 
 
 def _tool_files(ctx) -> list[tuple[str, str, str, int | None]]:
-    """(tool, path, what, line) for each file that introduces a tool."""
+    """(tool, path, what, line) for each file that introduces a tool (tools/facts.py: by name and by parsing)."""
     out = []
     for rel in repo_files(ctx):
         parts = rel.lower().split("/")
         name, dirs = parts[-1], set(parts[:-1])
         if ".github" in dirs:
             continue
-        if _TF.search(name) or name in (".terraform.lock.hcl", "terragrunt.hcl"):
-            out.append(("Terraform", rel, "Terraform configuration", None))
-        elif _VAULT_FILE.match(name):
-            out.append(("Vault", rel, "Vault configuration", None))
-        elif name in _K8S_FILES:
-            out.append(("Kubernetes", rel, f"Kubernetes/Helm file {parts[-1]}", None))
+        text = _read(ctx, rel) if name.endswith(_PARSED) and not facts.is_compose_path(rel) else None
+        found = facts.tools_in(rel, text, commands=False, images=False)
+        if found:
+            tool, what = next(iter(found.items()))
+            line = _line_of(text, re.compile(r"^\s*kind\s*:", re.M)) if text and tool == "kubernetes" else None
+            out.append((_LABELS.get(tool, tool), rel, what, line))
         elif _OBS_FILE.match(name):
             out.append((name.split(".")[0].split("-")[0].split("_")[0], rel, "observability configuration", None))
-        elif name.endswith((".yaml", ".yml")) and not name.startswith(("docker-compose", "compose")):
-            text = _read(ctx, rel)
-            kind = _K8S_KIND.search(text)
-            if kind and _K8S_API.search(text):
-                out.append(("Kubernetes", rel, f"Kubernetes manifest (kind {kind.group(1)})", _line_of(text, _K8S_KIND)))
-            elif dirs & _K8S_DIRS:
+        elif name.endswith((".yaml", ".yml")) and not facts.is_compose_path(rel):
+            if dirs & _K8S_DIRS:
                 out.append(("Kubernetes", rel, "file in a Kubernetes folder", None))
             elif dirs & _OBS_DIRS:
                 out.append((sorted(dirs & _OBS_DIRS)[0], rel, "observability configuration", None))
@@ -177,7 +152,9 @@ def _tool_images(ctx) -> list[tuple[str, str, str, int | None]]:
 
 
 def _words_for(tool: str) -> tuple[str, ...]:
-    return TOOL_WORDS.get(tool) or (tool.lower(), *OBSERVABILITY_WORDS)
+    if tool in TOOL_WORDS:
+        return TOOL_WORDS[tool]
+    return facts.tool_words(tool.lower()) if tool.lower() in facts.TOOLS else (tool.lower(), *OBSERVABILITY_WORDS)
 
 
 @check("CHR001", "New tool without a validated intention", "high", "charter", NEW_TOOLS,

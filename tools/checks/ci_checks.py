@@ -9,7 +9,9 @@ import subprocess
 from pathlib import Path
 
 from tools import ci as ci_tool
-from tools.checks.charter_checks import STAGING_WORDS, allowing_intentions, is_staging
+from tools.checks.charter_checks import allowing_intentions
+from tools.facts import STAGING_WORDS
+from tools.facts import is_staging_name as is_staging
 from tools.checks.registry import check
 from tools.findings import Location
 from tools.platform import Platform

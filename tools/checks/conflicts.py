@@ -12,6 +12,7 @@ from typing import Callable, Iterator
 
 from agent.core.charter import fold
 from tools import dockerfile as df_tool
+from tools import facts
 from tools.checks.compose_checks import (INTERNAL_PORTS, _has_healthcheck, _loaded_envs, _prod_services,
                                          _raw_image_tag)
 from tools.checks.registry import check
@@ -58,7 +59,7 @@ def _new_environment(ctx) -> list[Violation]:
             if target.environment and target.environment.lower() not in ("prod", "production", "main"):
                 out.append((f"CI job {target.job} deploys to {target.environment}", target.location))
     for name, env in ctx.models["platform"].environments.items():
-        if re.search(r"stag|preprod|qa|uat", name, re.I):
+        if facts.is_staging_name(name):
             out.append((f"compose environment {name}", Location(env.files[0])))
     return out
 
