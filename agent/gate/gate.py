@@ -252,9 +252,9 @@ class Gate:
                                f"only a {' or '.join(sorted(statuses))} proposal is {verb}")
         return rec
 
-    def _checked(self, rec):
+    def _checked(self, rec, bases: dict[str, str] | None = None):
         """The stored proposal, re-parsed and re-hashed; its targets still hold the approved base blobs at
-        the current bases (else stale). Returns (patch, targets, bases)."""
+        `bases` (default: the current bases; else stale). Returns (patch, targets, bases)."""
         from tools import changes
 
         changes.check_metadata(rec.meta)
@@ -262,7 +262,7 @@ class Gate:
         if changes.content_hash(rec.diff, rec.meta, stored) != rec.hash:
             raise RefusedError(f"proposal {rec.id} does not match its hash: it was modified", "propose it again")
         patch = changes.parse_patch(rec.diff)
-        bases = self._bases(stored)
+        bases = bases or self._bases(stored)
         now = {t.path: t for t in self._targets(patch, bases)}
         for t in stored:
             cur = now.get(t.path)
@@ -438,7 +438,7 @@ class Gate:
         change is based on, bound to this proposal (id, content hash, expiry), with trees recomputed now."""
         from tools import changes
 
-        patch, targets, bases = self._checked(rec) if not revert else (None, [changes.Target(**t) for t in rec.targets], None)
+        targets = [changes.Target(**t) for t in rec.targets]
         repos = sorted({""} | {t.repo for t in targets if t.repo}, key=lambda r: (r == "", r))
         platform_sha = gc.rev(self.root, ref_prefix + rec.id)
         if platform_sha is None:
@@ -469,7 +469,11 @@ class Gate:
         if changed - set(repos):
             raise RefusedError(f"the signed commit also moves {', '.join(sorted(changed - set(repos)))}",
                                "approve again")
+        hint = "propose the revert as a new change" if revert else "re-approve"
+        self._check_heads(plans, hint)
         if not revert:
+            bases = {p.repo: p.base for p in plans}
+            patch, targets, _ = self._checked(rec, bases)
             per_repo = changes.split_by_repo(patch, targets)
             for part in plans:
                 links = {p.repo: p.forward for p in plans if p.repo} if part.repo == "" else {}
@@ -550,7 +554,6 @@ class Gate:
             self._require_git()
             rec = self._proposal_in(pid, {"approved", "applying"}, "applied")
             plan = self._approved_plan(rec, gc.APPROVED_REF, revert=False)
-            self._check_heads(plan, "re-approve")
             self._work_tree_safe(plan)
             self._checks_pass(plan)
             if rec.status == "approved":
@@ -566,9 +569,8 @@ class Gate:
             self._require_lock(held)
             self._require_git()
             rec = self._proposal_in(pid, {"applied", "rolling_back"}, "rolled back")
-            plan = self._approved_plan(rec, gc.ROLLBACK_REF, revert=True)
             try:
-                self._check_heads(plan, "propose the revert as a new change")
+                plan = self._approved_plan(rec, gc.ROLLBACK_REF, revert=True)
             except RefusedError as exc:
                 raise RefusedError(f"cannot roll back {rec.id}: {exc.message}", "propose the revert as a new change") from None
             self._work_tree_safe(plan)
@@ -579,10 +581,10 @@ class Gate:
             self.audit.append("rollback", actor, {"proposal": rec.id, "commits": commits})
             return rec
 
-    def _check_heads(self, plan: Plan, hint: str) -> None:
+    def _check_heads(self, parts: list[RepoPlan], hint: str) -> None:
         """Each repo's HEAD is the signed commit's parent (not yet moved), or already the signed commit."""
         gc.branch(self.root)
-        for part in plan.repos:
+        for part in parts:
             current = gc.rev(part.path, "HEAD^{commit}")
             if current not in (part.base, part.forward):
                 where = part.repo or "the platform"

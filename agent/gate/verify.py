@@ -82,7 +82,7 @@ def _log(repo: Path, spec: list[str]) -> list[tuple[str, list[str], list[tuple[s
     result = []
     for chunk in out.decode("utf-8", "surrogateescape").split("\x01")[1:]:
         header, _, rest = chunk.partition("\n")
-        ids = header.split()
+        ids = header.strip("\0").split()
         files: list[tuple[str, str]] = []
         parts = rest.strip("\n\0").split("\0") if rest.strip("\n\0") else []
         i = 0

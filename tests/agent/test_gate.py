@@ -86,7 +86,7 @@ def restart_patch(repo: Path, tmp: Path) -> Path:
 
 
 def sub_patch(repo: Path, tmp: Path) -> Path:
-    return make_patch(repo, f"{SUB}/Dockerfile", "EXPOSE 5000", "EXPOSE 5000\nLABEL org.opencontainers.image.source=mlservice", tmp)
+    return make_patch(repo, f"{SUB}/Dockerfile", "EXPOSE 8000", "EXPOSE 8000\nLABEL org.opencontainers.image.source=mlservice", tmp)
 
 
 def propose(repo: Path, patch: Path, *meta: str, scope: str = "compose") -> dict:
