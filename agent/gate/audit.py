@@ -333,7 +333,8 @@ class AuditLog:
     def _check_signed(self, good: list[tuple[int, dict]], signers: list, repo_id: str | None) -> list[str]:
         from agent.gate import decisions
 
-        if repo_id is None:
+        good = [(n, e) for n, e in good if e["event"] in PRODUCT_EVENTS]
+        if good and repo_id is None:
             try:
                 repo_id = decisions.repo_id(self.root)
             except Exception as exc:  # noqa: BLE001 — any failure to read git is reported, not raised
@@ -342,8 +343,6 @@ class AuditLog:
         problems = []
         seen: dict[str, int] = {}
         for lineno, entry in good:
-            if entry["event"] not in PRODUCT_EVENTS:
-                continue
             where = f"line {lineno} (seq {entry['seq']})"
             problem = decisions.check_entry(entry, signers, repo_id, self.root)
             if problem:

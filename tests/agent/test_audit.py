@@ -191,3 +191,50 @@ def test_after_a_state_reset_the_gate_refuses_until_it_is_acknowledged(log):
     entry = fresh.append("proposal", "devops", {"proposal": "p-2"})
     assert entry["seq"] == 6 and fresh.store.list_proposals() == []
     assert fresh.verify() == (True, [])
+
+
+def test_garbage_empty_and_foreign_lines_are_one_line_each(log):
+    content = lines(log)
+    content[1:1] = ["\n", "\xff\xfe binary\n", "[1, 2]\n", '{"kind": "something else", "seq": 2}\n']
+    log.path.write_bytes("".join(content).encode("utf-8", "surrogateescape").replace("\xff\xfe".encode(), b"\xff\xfe"))
+    ok, problems = log.verify()
+    assert not ok
+    assert problems[:4] == ["line 2: an empty line", "line 3: not a JSON entry (garbled or truncated)",
+                            "line 4: not a JSON entry (garbled or truncated)",
+                            "line 5: not an audit entry (fields kind, seq)"]
+    assert all("\n" not in p for p in problems)
+
+
+@pytest.mark.parametrize("content", [b"", os.urandom(2048), b'{"a": 1}\n', b"\n\n\n"])
+def test_an_empty_garbage_or_foreign_log_file_never_raises(tmp_path, content):
+    root = tmp_path / "p"
+    root.mkdir()
+    audit = AuditLog(root, Store(root))
+    audit.path.write_bytes(content)
+    ok, problems = audit.verify(signers=[])
+    assert ok == (content == b"")
+    assert all("\n" not in p for p in problems)
+    assert audit.check_heads([(3, "a" * 64)]) == ["a gate commit recorded audit seq 3, but the log ends at seq 0 — "
+                                                  "it was truncated or an old copy restored"]
+
+
+def test_a_directory_in_place_of_the_log_is_one_line(tmp_path):
+    root = tmp_path / "p"
+    root.mkdir()
+    audit = AuditLog(root, Store(root))
+    audit.path.mkdir()
+    assert audit.verify() == (False, [".devops-agent/audit.jsonl cannot be read"])
+    assert audit.entries() == []
+    with pytest.raises(Exception) as err:
+        audit.append("proposal", "devops", {})
+    assert "\n" not in str(err.value) and "audit.jsonl" in str(err.value)
+
+
+def test_head_and_trailer_format(log):
+    from agent.gate.audit import format_head, parse_head
+
+    head = log.head()
+    assert head == (4, log.entries()[-1]["hash"])
+    assert parse_head(format_head(head)) == head
+    assert parse_head("4:abc") is None and parse_head("x:" + "a" * 64) is None
+    assert log.check_heads([head, (2, log.entries()[1]["hash"])]) == []

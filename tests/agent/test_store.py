@@ -244,3 +244,223 @@ def test_cli_prints_one_line_for_a_corrupt_state_db(repo, agent_home):
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1
     assert "Traceback" not in r.stderr
+
+
+# -- faults on the gate's own state, for real: a tiny tmpfs, a read-only mount ----------------------
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 256 KiB tmpfs (root only: an unprivileged run skips, saying why)."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root: a full disk and a read-only mount cannot be made here")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def fill(where: Path) -> Path:
+    """Fill the file system holding `where` until ENOSPC."""
+    filler = where / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (65536, 4096, 512, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+def assert_not_corrupt_advice(line: str) -> None:
+    assert "corrupt" not in line and "move it away" not in line and "\n" not in line
+
+
+def test_disk_full_while_proposing_stores_nothing_and_a_retry_does_not_duplicate(tiny_fs, agent_home):
+    from agent.gate.audit import AuditLog
+
+    repo = tiny_fs / "platform"
+    repo.mkdir()
+    audit = AuditLog(repo, Store(repo))
+    audit.append("proposal", "devops", {"proposal": "p-0"})
+    audit.store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the next commit must grow the WAL
+    filler = fill(tiny_fs)
+    rec = proposal("p-20261126-aaaaaa")
+    with pytest.raises(StateError) as err:
+        audit.record("proposal", "devops", {"proposal": rec.id}, apply=lambda: audit.store.add_proposal(rec))
+    line = err.value.line()
+    assert line.startswith("disk full writing .devops-agent/") and "nothing was recorded" in line
+    assert_not_corrupt_advice(line)
+    filler.unlink()
+    assert audit.store.list_proposals() == [] and [e["seq"] for e in audit.entries()] == [1]
+    assert audit.verify() == (True, [])
+    # Retried with a new random id (what `propose` makes), the same content is stored once.
+    for pid in ("p-20261126-bbbbbb", "p-20261126-cccccc"):
+        again = proposal(pid, content=rec.hash)
+        audit.record("proposal", "devops", {"proposal": pid}, apply=lambda: audit.store.add_proposal(again))
+    assert [p.id for p in audit.store.list_proposals()] == ["p-20261126-bbbbbb"]
+
+
+def test_disk_full_on_the_state_db_says_so(tiny_fs, agent_home):
+    repo = tiny_fs / "platform"
+    repo.mkdir()
+    store = Store(repo)
+    store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    filler = fill(tiny_fs)
+    big = proposal()
+    big.diff = "x" * 300_000
+    with pytest.raises(StateError) as err:
+        store.add_proposal(big)
+    assert err.value.line() == ("disk full writing .devops-agent/state.db — free space and retry; "
+                                "nothing was recorded")
+    filler.unlink()
+    assert store.list_proposals() == []
+
+
+def test_read_only_state_dir_is_reported_as_read_only(tiny_fs, agent_home):
+    from agent.gate.audit import AuditLog
+
+    repo = tiny_fs / "platform"
+    repo.mkdir()
+    audit = AuditLog(repo, Store(repo))
+    audit.append("proposal", "devops", {"proposal": "p-1"})
+    audit.store.close()
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_fs)], check=True)
+    with pytest.raises(StateError) as err:
+        store = Store(repo)
+        store.add_proposal(proposal())
+    line = err.value.line()
+    assert "read-only file system" in line
+    assert_not_corrupt_advice(line)
+
+
+def test_chmod_read_only_state_dir_without_root(repo, agent_home):
+    if os.geteuid() == 0:
+        pytest.skip("root ignores file modes: the read-only mount tests cover this case")
+    store = Store(repo)
+    store.close()
+    (repo / ".devops-agent").chmod(0o500)
+    try:
+        with pytest.raises(StateError) as err:
+            Store(repo).add_proposal(proposal())
+        assert_not_corrupt_advice(err.value.line())
+    finally:
+        (repo / ".devops-agent").chmod(0o700)
+
+
+# -- a lost state database --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["deleted", "emptied"])
+def test_a_lost_state_db_is_reported_while_the_log_has_entries(repo, agent_home, how):
+    from agent.gate.audit import AuditLog
+    from agent.gate.store import StateReset
+
+    audit = AuditLog(repo, Store(repo))
+    audit.record("proposal", "devops", {"proposal": "p-20261126-3f2a9c"},
+                 apply=lambda: audit.store.add_proposal(proposal()))
+    audit.store.close()
+    db = repo / ".devops-agent" / "state.db"
+    for suffix in ("-wal", "-shm"):
+        (repo / ".devops-agent" / f"state.db{suffix}").unlink(missing_ok=True)
+    if how == "deleted":
+        db.unlink()
+    else:
+        db.write_bytes(b"")
+    store = Store(repo)
+    for call in (store.list_proposals, lambda: store.get_proposal("p-2026"), store.blocks,
+                 lambda: store.add_proposal(proposal("p-new"))):
+        with pytest.raises(StateReset, match=r"state.db is empty but the audit log has 1 entry: proposals, "
+                                             r"approvals and blocks were lost"):
+            call()
+    assert store.in_flight() == []  # recovery can still look, and finds nothing to do
+    ok, problems = AuditLog(repo, store).verify()
+    assert not ok and "the state database records no audit head, but the log has 1 entries" in problems[0]
+
+
+def test_a_fresh_repo_is_not_a_reset(repo):
+    store = Store(repo)
+    assert store.reset_problem() is None and store.list_proposals() == []
+
+
+# -- one transaction per logical write; concurrent approvals --------------------------------------------
+
+def test_record_approval_is_one_transaction(repo):
+    store = Store(repo)
+    store.add_proposal(proposal())
+    rec = store.record_approval(approval())
+    assert rec.status == "approved" and [a.id for a in store.approvals(rec.id)] == ["a-1"]
+    with pytest.raises(RefusedError, match="is approved, not pending"):
+        store.record_approval(approval(aid="a-2"))
+    assert [a.id for a in store.approvals(rec.id)] == ["a-1"]
+    wrong = approval(aid="a-3")
+    wrong.hash = "e" * 64
+    store.add_proposal(proposal("p-other"))
+    wrong.proposal_id = "p-other"
+    with pytest.raises(RefusedError, match="not the content that was approved"):
+        store.record_approval(wrong)
+    assert store.get_proposal("p-other").status == "pending" and store.approvals("p-other") == []
+
+
+def _race_approve(repo: str, home: str, aid: str, start, results) -> None:
+    from agent.gate.audit import AuditLog
+
+    os.environ["DEVOPS_AGENT_HOME"] = home
+    audit = AuditLog(Path(repo), Store(Path(repo)))
+    start.wait()
+    try:
+        audit.record("approval", "product", {"proposal": "p-20261126-3f2a9c", "approval": aid},
+                     apply=lambda: audit.store.record_approval(approval(aid=aid)))
+        results.put("won")
+    except RefusedError as exc:
+        results.put(f"refused: {exc.message}")
+
+
+def test_two_processes_approving_at_once_the_loser_writes_nothing(repo, agent_home):
+    from agent.gate.audit import AuditLog
+
+    store = Store(repo)
+    store.add_proposal(proposal())
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_race_approve, args=(str(repo), str(agent_home), aid, start, results))
+             for aid in ("a-1", "a-2")]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(60)
+    outcomes = sorted(results.get(timeout=5) for _ in procs)
+    assert outcomes == ["refused: proposal p-20261126-3f2a9c is approved, not pending", "won"]
+    assert len(store.approvals("p-20261126-3f2a9c")) == 1
+    audit = AuditLog(repo, store)
+    assert [e["event"] for e in audit.entries()] == ["approval"] and audit.verify() == (True, [])
+
+
+def test_schema_1_database_migrates_and_keeps_its_blocks(repo, agent_home):
+    from agent.gate.store import _B_COLS_V1, _mac, m001_initial
+
+    state = repo / ".devops-agent"
+    state.mkdir()
+    db = sqlite3.connect(state / "state.db", isolation_level=None)
+    m001_initial(db)
+    from agent.gate.keys import secret_id
+
+    db.execute("INSERT INTO meta VALUES ('secret_id', ?, ?)",
+               (secret_id(), _mac("meta", {"key": "secret_id", "value": secret_id()})))
+    row = dict(zip(_B_COLS_V1, (1, "b-1", "old block", "product", "tty", "sig", "2026-01-01T00:00:00Z",
+                                None, None, None, None)))
+    db.execute(f"INSERT INTO blocks VALUES ({', '.join('?' * 12)})", (*row.values(), _mac("blocks", row)))
+    db.execute("INSERT INTO meta VALUES ('block_count', '1', ?)", (_mac("meta", {"key": "block_count", "value": "1"}),))
+    db.execute("PRAGMA user_version = 1")
+    db.close()
+    store = Store(repo)
+    assert store._conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert [(b["id"], b["statement"]) for b in store.open_blocks()] == [("b-1", None)]
