@@ -191,10 +191,11 @@ def _releases(sources: list[LoadedSource]) -> tuple[list[notion_export.Release],
 
 def open_session(repo: str | Path | None = None, charter: str | Path | None = None,
                  config: str | Path | None = None, run_checks: bool = True, rev: str | None = None,
-                 gitlinks: dict[str, str] | None = None) -> Session:
+                 gitlinks: dict[str, str] | None = None, signatures: bool = True) -> Session:
     """The session of the work tree, or with `rev` of a commit's blobs only (its config, charter,
     Notion export and submodules at their gitlinks, or at `gitlinks`), never of the work tree."""
     root = resolve_repo(repo)
+    repo_root = root
     snapshot = None
     if rev is not None:
         import tempfile
@@ -220,7 +221,13 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
     if run_checks:
         from tools.checks import CheckContext, run_checks as run_all
 
+        models = {"platform": session.platform()}
+        if signatures and git.is_git:
+            from agent.gate.verify import verify_branch
+
+            # The gate's signature check of the branch (GATE00x): from git alone, at the reviewed commit.
+            models["signatures"] = verify_branch(repo_root, git.commit if rev is not None else None)
         ctx = CheckContext(root=root, charter=parsed, sources=loaded, release=current, releases=releases,
-                           models={"platform": session.platform()})
+                           models=models)
         session.findings, session.notes = run_all(ctx)
     return session

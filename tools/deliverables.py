@@ -72,7 +72,7 @@ def deploy_steps(session) -> list[str]:
     return [f"docker compose {files} pull", f"docker compose {files} up -d", f"docker compose {files} ps"]
 
 
-def checklist(session, store, env_name: str | None = None) -> Checklist:
+def checklist(session, store, env_name: str | None = None, blocks: list[dict] | None = None) -> Checklist:
     platform = session.platform()
     prods = platform.prod_envs()
     env = platform.environments.get(env_name) if env_name else (prods[0] if prods else None)
@@ -106,7 +106,7 @@ def checklist(session, store, env_name: str | None = None) -> Checklist:
     migrations = sorted({v for s in services for v in s.volumes if "docker-entrypoint-initdb.d" in v})
     release = session.release
     applied = release_changes(session, store)
-    blocks = store.open_blocks()
+    blocks = store.open_blocks() if blocks is None else blocks
     verdict = release_verdict(session, blocks)
     notes = []
     if migrations:

@@ -22,8 +22,8 @@ def release_check(repo: Optional[Path] = RepoOpt, fmt: Fmt = typer.Option(Fmt.te
     from tools.deliverables import release_verdict
 
     gate = _gate(repo)
-    session = gate.session(run_checks=True)
-    blocks = gate.store.open_blocks()
+    session = gate.session(run_checks=True, signatures=True)
+    blocks = gate.open_blocks()
     verdict = release_verdict(session, blocks)
     render.print_release_check(session, blocks, verdict, json_out=fmt is Fmt.json)
     if verdict != "GO":
@@ -41,7 +41,7 @@ def release_checklist(
     from tools import deliverables
 
     gate = _gate(repo)
-    cl = deliverables.checklist(gate.session(run_checks=True), gate.store, env)
+    cl = deliverables.checklist(gate.session(run_checks=True, signatures=True), gate.store, env, gate.open_blocks())
     if fmt is MdFmt.json:
         render.dump_json(render.asdict_deep(cl))
     else:

@@ -99,13 +99,16 @@ class Gate:
 
     # -- what the gate reads: git objects, never the work tree ----------------------------------------
 
-    def session(self, run_checks: bool = False, rev: str | None = None, gitlinks: dict[str, str] | None = None):
-        """The session of a commit (default HEAD): its config, charter, Notion export and sources."""
+    def session(self, run_checks: bool = False, rev: str | None = None, gitlinks: dict[str, str] | None = None,
+                signatures: bool = False):
+        """The session of a commit (default HEAD): its config, charter, Notion export and sources; with
+        `signatures`, its checks include the branch's signature verification (release check)."""
         from agent.session import open_session
 
         if rev is None and not run_checks and self._session is not None:
             return self._session
-        session = open_session(self.root, rev=rev or gc.head(self.root), run_checks=run_checks, gitlinks=gitlinks)
+        session = open_session(self.root, rev=rev or gc.head(self.root), run_checks=run_checks, gitlinks=gitlinks,
+                               signatures=signatures)
         if rev is None and not run_checks:
             self._session = session
         return session
@@ -737,6 +740,12 @@ class Gate:
                                      statement=decision["statement"])
         self.audit.append("block", signer.principal, {"block": block.get("id"), "reason": reason, **decision})
         return block
+
+    def open_blocks(self) -> list[dict]:
+        """The delivery blocks that stand (fail closed: only a validly signed unblock lifts one)."""
+        from agent.gate import decisions
+
+        return decisions.open_blocks(self.store, self.signers(), audit=self.audit)
 
     def unblock(self, block_id, key_path: Path) -> None:
         from agent.gate import decisions
