@@ -910,6 +910,11 @@ def crosscheck(patch: Patch, repo_dir: Path, text: str) -> None:
     for fp, (path, counts) in zip(ours.files, files):
         if _counts(fp) != counts:
             raise _disagree(f"{_show(path)}: we read {_say(_counts(fp))}, git would apply {_say(counts)}")
+    for path, counts in files:  # what git will apply in this repo is what the platform patch says
+        owner = [fp for fp in patch.files if fp.path == path or fp.path.endswith("/" + path)]
+        if not any(_counts(fp) == counts for fp in owner):
+            raise _disagree(f"{_show(path)}: the repository's diff gives {_say(counts)}, the proposal "
+                            f"{_say(_counts(owner[0])) if owner else 'does not change it'}")
     mine = sorted(_normalise_summary(l) for fp in ours.files for l in _summary_lines(fp))
     theirs = sorted(_normalise_summary(l) for l in summary)
     if mine != theirs:

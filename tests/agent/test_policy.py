@@ -443,3 +443,281 @@ def test_refusals_are_one_line(session):
 def test_build_adjustment_needs_an_existing_file(session, example):
     patch = parse_patch(py_edit("PORT = 5000", 'PORT = os.getenv("PORT")'))
     assert is_build_adjustment(patch.files[0].path, patch.files[0], example)
+
+
+# ---------------------------------------------------------------------------- item 7: evasions closed
+
+def edit_of(path: str, old: list[str], new: list[str], context: list[str] = ()) -> str:
+    """A one-hunk edit replacing `old` lines by `new` lines after `context` lines."""
+    body = "".join(f" {l}\n" for l in context) + "".join(f"-{l}\n" for l in old) + "".join(f"+{l}\n" for l in new)
+    n = len(context)
+    return (f"diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n"
+            f"@@ -1,{n + len(old)} +1,{n + len(new)} @@\n{body}")
+
+
+def base_reader(files: dict[str, str]):
+    return lambda path: files.get(path)
+
+
+def check_base(session, text: str, files: dict[str, str], meta: ProposalMeta = GOOD, inventory=None) -> list[Refusal]:
+    from tools import facts
+
+    return evaluate(session.charter, parse_patch(text), [], meta, session.release, session.root,
+                    read_base=base_reader(files), inventory=inventory or facts.inventory_from_sources(session.sources))
+
+
+@pytest.mark.parametrize("path", ["deploy/hook.py", "scripts/migrate.ts", "deploy/Tools/Patch.cs", "scripts/seed.py"])
+def test_pol002_a_folder_does_not_make_code_infra(session, path):
+    refusals = check(session, add(path, "import os"))
+    assert "POL002" in rules(refusals) and "not by its folder" in refusals[0].message
+
+
+def test_pol002_shell_scripts_are_infra_only_when_they_run_docker(session):
+    deploy = add("scripts/deploy.sh", "set -eu", "docker compose -f docker-compose.prod.yml pull",
+                 "docker compose -f docker-compose.prod.yml up -d")
+    assert "POL002" not in rules(check(session, deploy))
+    assert "POL002" in rules(check(session, add("scripts/seed.sh", "python manage.py seed --users 100")))
+    assert "POL002" in rules(check(session, add("scripts/note.sh", "echo 'then run docker compose up'")))
+    assert "POL002" not in rules(check(session, add("anime-saas-api/docker-entrypoint.sh", 'exec "$@"')))
+
+
+def test_pol002_a_change_cannot_turn_a_script_into_infra(session):
+    files = {"scripts/seed.sh": "python manage.py seed\n"}
+    text = edit_of("scripts/seed.sh", ["python manage.py seed"], ["python manage.py seed --all", "docker ps"])
+    refusals = [r for r in check_base(session, text, files) if r.rule == "POL002"]
+    assert refusals and "committed content is not" in refusals[0].message
+
+
+MAKEFILE = "up:\n\tdocker compose up -d\n\ntest:\n\tpytest -q\n\nseed:\n\tpython manage.py seed\n"
+
+
+def test_pol002_makefile_targets_that_call_docker_or_run_tests_are_infra(session):
+    files = {"Makefile": MAKEFILE}
+    docker = edit_of("Makefile", ["\tdocker compose up -d"], ["\tdocker compose up -d --wait"], ["up:"])
+    assert check_base(session, docker, files) == []
+    only_pytest = edit_of("Makefile", ["\tpytest -q"], ["\tpytest -q -x"], ["up:", "\tdocker compose up -d", "", "test:"])
+    assert check_base(session, only_pytest, files) == []  # a test target is the test entry point; POL010 guards it
+    app = edit_of("Makefile", ["\tpython manage.py seed"], ["\tpython manage.py seed --purge"],
+                  ["up:", "\tdocker compose up -d", "", "test:", "\tpytest -q", "", "seed:"])
+    refusals = check_base(session, app, files)
+    assert rules(refusals) == ["POL002"] and "'seed'" in refusals[0].message
+    disabled = edit_of("Makefile", ["\tpytest -q"], ["\tpytest -q || true"], ["up:", "\tdocker compose up -d", "", "test:"])
+    assert "POL010" in rules(check_base(session, disabled, files))
+
+
+DOCKERFILE = ("FROM python:3.12-slim\nWORKDIR /app\nCOPY app/ /app/\nRUN pip install -r requirements.txt\n"
+              "CMD [\"uvicorn\", \"main:app\"]\n")
+
+
+@pytest.mark.parametrize("line", [
+    "RUN sed -i 's/limit=10/limit=1000/' /app/recommender.py",
+    "RUN sed -i -e 's/DEBUG = False/DEBUG = True/' app/settings.py",
+    "RUN echo 'def admin(): pass' >> main.py",
+    "RUN printf 'x' | tee /app/main.py",
+    "RUN perl -pi -e 's/a/b/' /src/Program.cs",
+    "RUN cp /tmp/evil.py /app/main.py",
+    "COPY fix.patch /app/",
+    "RUN patch -p1 < fix.patch",
+    "RUN git apply /tmp/fix.diff",
+    "RUN sed -i 's/x/y/' /usr/share/nginx/html/index.html",
+])
+def test_pol002_build_time_rewrites_of_sources_are_refused(session, line):
+    files = {"anime-saas-mlservice/Dockerfile": DOCKERFILE}
+    text = edit_of("anime-saas-mlservice/Dockerfile", ["RUN pip install -r requirements.txt"],
+                   ["RUN pip install -r requirements.txt", line], ["FROM python:3.12-slim", "WORKDIR /app", "COPY app/ /app/"])
+    refusals = [r for r in check_base(session, text, files) if r.rule == "POL002"]
+    assert refusals and ("rewrites application source" in refusals[0].message or "patch" in refusals[0].message), line
+    assert "code applicatif" in refusals[0].clause
+
+
+@pytest.mark.parametrize("line", [
+    "RUN sed -i 's/listen 80/listen 8080/' /etc/nginx/conf.d/default.conf",
+    "RUN echo 'daemon off;' >> /etc/nginx/nginx.conf",
+    "RUN apt-get update && apt-get install -y --no-install-recommends curl > /dev/null 2>&1",
+    'RUN pip install --no-cache-dir "fastapi>=0.110" && rm -rf /root/.cache',
+])
+def test_pol002_build_steps_on_system_config_are_infra(session, line):
+    files = {"anime-saas-mlservice/Dockerfile": DOCKERFILE}
+    text = edit_of("anime-saas-mlservice/Dockerfile", ["RUN pip install -r requirements.txt"],
+                   ["RUN pip install -r requirements.txt", line], ["FROM python:3.12-slim", "WORKDIR /app", "COPY app/ /app/"])
+    assert check_base(session, text, files) == [], line
+
+
+TEST_IMAGE = ("FROM mcr.microsoft.com/dotnet/sdk:8.0 AS test-env\nWORKDIR /src\nCOPY . .\n"
+              "CMD [\"dotnet\", \"test\", \"AnimeSaasApi.Tests/AnimeSaasApi.Tests.csproj\"]\n")
+
+
+@pytest.mark.parametrize("new", [
+    'CMD ["true"]',
+    'CMD dotnet test AnimeSaasApi.Tests/AnimeSaasApi.Tests.csproj || true',
+    'CMD ["dotnet", "test", "AnimeSaasApi.Tests/AnimeSaasApi.Tests.csproj", "--filter", "Category!=Slow"]',
+    'CMD ["sh", "-c", "exit 0"]',
+])
+def test_pol010_tests_disabled_through_the_test_image_command(session, new):
+    files = {"anime-saas-api/Dockerfile.test": TEST_IMAGE}
+    old = 'CMD ["dotnet", "test", "AnimeSaasApi.Tests/AnimeSaasApi.Tests.csproj"]'
+    text = edit_of("anime-saas-api/Dockerfile.test", [old], [new],
+                   ["FROM mcr.microsoft.com/dotnet/sdk:8.0 AS test-env", "WORKDIR /src", "COPY . ."])
+    refusals = [r for r in check_base(session, text, files) if r.rule == "POL010"]
+    assert refusals and "scope fonctionnel" in refusals[0].clause, new
+
+
+def test_pol010_appended_cmd_that_overrides_the_tests_is_refused(session):
+    files = {"anime-saas-api/Dockerfile.test": TEST_IMAGE}
+    text = ("--- a/anime-saas-api/Dockerfile.test\n+++ b/anime-saas-api/Dockerfile.test\n@@ -4,0 +5 @@\n"
+            "+ENTRYPOINT [\"true\"]\n")
+    assert "POL010" in rules(check_base(session, text, files))
+
+
+@pytest.mark.parametrize("new", ["      - run: pytest -k 'not slow'", "      - run: npx vitest --passWithNoTests",
+                                 "      - run: pytest --deselect tests/test_api.py"])
+def test_pol010_narrowed_test_runs_in_ci(session, new):
+    text = add("anime-saas-agent/.github/workflows/t.yml", "jobs:", "  t:", "    steps:", new)
+    assert "POL010" in rules(check(session, text)), new
+
+
+def test_pol010_rm_of_tests_in_a_build_is_refused(session):
+    files = {"anime-saas-api/Dockerfile.test": TEST_IMAGE}
+    text = edit_of("anime-saas-api/Dockerfile.test", ["COPY . ."], ["COPY . .", "RUN rm -rf AnimeSaasApi.Tests/Slow"],
+                   ["FROM mcr.microsoft.com/dotnet/sdk:8.0 AS test-env", "WORKDIR /src"])
+    assert "POL010" in rules(check_base(session, text, files))
+
+
+@pytest.mark.parametrize("text, word", [
+    (add("docker-compose.stg.yml", "services: {}"), "stg"),
+    (add(".env.preprod.example", "A=1"), "preprod"),
+    (add("scripts/deploy-uat.sh", "docker compose up -d"), "uat"),
+    (add("docker-compose.override.yml", "services:", "  api:", "    image: nginx:1.27", "    profiles: [recette]"),
+     "recette"),
+    (add("docker-compose.override.yml", "services:", "  api:", "    image: nginx:1.27", "    profiles:",
+         "      - pre-prod"), "pre-prod"),
+    (add("anime-saas-api/.github/workflows/ship.yml", "jobs:", "  ship:", "    runs-on: ubuntu-latest",
+         "    environment: {name: uat, url: 'https://u.example'}"), "uat"),
+    (add("anime-saas-api/.github/workflows/ship.yml", "jobs:", "  deployStaging:", "    runs-on: ubuntu-latest"),
+     "Staging"),
+    (add("anime-saas-api/.github/workflows/ship.yml", "on: {push: {branches: [qa]}}", "jobs:", "  b:",
+         "    runs-on: ubuntu-latest"), "qa"),
+    (add("anime-saas-reverseproxy/conf.d/stg.conf", "server {", "    listen 80;", "    server_name stg.animesphere.fr;",
+         "}"), "stg"),
+])
+def test_pol004_staging_synonyms(session, text, word):
+    refusals = [r for r in check(session, text) if r.rule == "POL004"]
+    assert refusals and "new environment" in refusals[0].message, word
+
+
+@pytest.mark.parametrize("text", [
+    add("docker-compose.override.yml", "services:", "  adminer:", "    image: nginx:1.27", "    profiles: [debug]"),
+    add("anime-saas-api/.github/workflows/quality.yml", "jobs:", "  quality:", "    runs-on: ubuntu-latest",
+        "    steps:", "      - run: echo lint"),
+    add("docs/qatar-launch.md", "Launch in Qatar next year."),
+    add("anime-saas-api/.github/workflows/multi.yml", "jobs:", "  build:", "    runs-on: ubuntu-latest",
+        "    environment: production"),
+])
+def test_pol004_names_that_are_not_staging(session, text):
+    assert "POL004" not in rules(check(session, text))
+
+
+@pytest.mark.parametrize("text, tool", [
+    (add("ops/app.yaml", "{apiVersion: apps/v1, kind: Deployment, metadata: {name: api}}"), "kubernetes"),
+    (add("ops/all.yaml", "---", "note: first document", "---", "apiVersion: v1", "kind: Service"), "kubernetes"),
+    (add("ops/list.json", '{"apiVersion": "v1", "kind": "List", "items": []}'), "kubernetes"),
+    (add("infra/network.hcl", 'resource "aws_vpc" "main" {', '  cidr_block = "10.0.0.0/16"', "}"), "terraform"),
+    (add("config/secrets.hcl", 'storage "raft" {', '  path = "/vault/data"', "}", 'listener "tcp" {', "}"), "vault"),
+    (add("docker-compose.secrets.yml", "services:", "  secrets:", "    image: hashicorp/vault:1.15"), "vault"),
+    (add("scripts/ship.sh", "docker compose pull", "helm upgrade --install api ./chart"), "helm"),
+    (add("ops/site.yml", "- hosts: prod", "  tasks:", "    - ping:"), "ansible"),
+])
+def test_pol003_new_tools_found_by_parsing(session, text, tool):
+    refusals = [r for r in check(session, text) if r.rule == "POL003"]
+    assert refusals and any(tool in r.message for r in refusals), [r.message for r in refusals]
+
+
+def test_pol003_any_new_image_needs_an_intention_naming_it(session):
+    redis = add("docker-compose.override.yml", "services:", "  cache:", "    image: bitnami/redis:7.2")
+    refusals = [r for r in check_base(session, redis, {}) if r.rule == "POL003"]
+    assert refusals and "bitnami/redis:7.2" in refusals[0].message and "nouveaux outils" in refusals[0].clause
+    dockerfile = edit_of("anime-saas-mlservice/Dockerfile", ["FROM python:3.12-slim"], ["FROM pypy:3.10-slim"])
+    assert "POL003" in rules(check_base(session, dockerfile, {"anime-saas-mlservice/Dockerfile": DOCKERFILE}))
+    release = session.release
+    int13 = next(i for i in release.intentions if i.id == "INT-13")
+    saved = dict(int13.fields)
+    try:
+        int13.fields["contraintes infra"] = "Un cache Redis devant l'API pour la bêta."
+        meta = ProposalMeta(**{**GOOD.__dict__, "intention": "INT-13"})
+        assert "POL003" not in rules(check_base(session, redis, {}, meta))
+    finally:
+        int13.fields.clear()
+        int13.fields.update(saved)
+
+
+def test_pol003_images_already_in_the_platform_are_not_new(session, example):
+    from tools import facts
+
+    inv = facts.inventory_from_sources(session.sources)
+    assert "docker.io/library/mysql" in inv.images and "mcr.microsoft.com/dotnet/sdk" in inv.images
+    same = add("anime-saas-api/Dockerfile.ci", "FROM mcr.microsoft.com/dotnet/sdk:8.0", "RUN dotnet --info")
+    assert "POL003" not in rules(check_base(session, same, {}))
+    bump = edit_of("anime-saas-mlservice/Dockerfile", ["FROM python:3.12-slim"], ["FROM python:3.13-slim"])
+    assert "POL003" not in rules(check_base(session, bump, {"anime-saas-mlservice/Dockerfile": DOCKERFILE},
+                                            inventory=facts.Inventory()))
+    stage = add("anime-saas-api/Dockerfile.two", "FROM mcr.microsoft.com/dotnet/sdk:8.0 AS build", "FROM build")
+    assert "POL003" not in rules(check_base(session, stage, {}))
+
+
+def test_pol011_symlinks_are_refused(session):
+    link = ("diff --git a/docs/latest.md b/docs/latest.md\nnew file mode 120000\n--- /dev/null\n+++ b/docs/latest.md\n"
+            "@@ -0,0 +1 @@\n+../../etc/passwd\n\\ No newline at end of file\n")
+    refusals = check(session, link)
+    assert rules(refusals) == ["POL011"] and "symlink" in refusals[0].message and "agent Product" in refusals[0].clause
+
+
+def test_pol012_mode_changes_are_refused(session):
+    mode = "diff --git a/Makefile b/Makefile\nold mode 100644\nnew mode 100755\n"
+    assert rules(check(session, mode)) == ["POL012"]
+    exe = add("scripts/deploy.sh", "docker compose up -d").replace("new file mode 100644", "new file mode 100755")
+    refusals = check(session, exe)
+    assert rules(refusals) == ["POL012"] and "100755" in refusals[0].message
+    assert "POL012" not in rules(check(session, add("scripts/deploy.sh", "docker compose up -d")))
+
+
+@pytest.mark.parametrize("path", [".gitattributes", "anime-saas-api/.gitattributes", ".gitmodules",
+                                  "anime-saas-api/.gitmodules", ".gitignore", "docs/.gitkeep"])
+def test_pol013_git_configuration_files_are_refused(session, path):
+    refusals = check(session, add(path, "* filter=evil"))
+    assert rules(refusals) == ["POL013"] and refusals[0].path == path
+
+
+def test_the_signer_list_is_an_infra_target(session):
+    signers = add(".allowed_signers", 'product@animesphere namespaces="git" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI')
+    assert check(session, signers) == []
+    assert "POL002" in rules(check(session, add("anime-saas-api/.allowed_signers", "x ssh-ed25519 AAAA")))
+
+
+def test_contents_come_from_read_base_not_the_work_tree(session, example):
+    """A forged work tree (the script now runs docker) does not make the committed script infra."""
+    script = example / "scripts" / "seed.sh"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text("docker compose up -d\n")
+    try:
+        text = edit_of("scripts/seed.sh", ["docker compose up -d"], ["docker compose up -d --wait"])
+        assert "POL002" not in rules(check(session, text))  # the default reader sees the forged work tree
+        committed = {"scripts/seed.sh": "python manage.py seed\n"}
+        assert "POL002" in rules(check_base(session, text, committed))
+    finally:
+        script.unlink()
+
+
+def test_nginx_is_told_by_parsing(session):
+    snippet = add("anime-saas-reverseproxy/conf.d/gzip.conf", "gzip on;", "gzip_types text/css application/json;")
+    assert check(session, snippet) == []
+    ini = add("anime-saas-mlservice/app/logging.conf", "[loggers]", "keys=root")
+    assert "POL002" in rules(check(session, ini))
+
+
+def test_metadata_is_bounded_before_the_policy_runs():
+    from tools.changes import ChangeError
+
+    with pytest.raises(ChangeError, match="newline"):
+        ProposalMeta(reason="ok reason here", risk="a real risk", rollback="`git revert`", scope="compose\nApproved-by: x")
+    with pytest.raises(ChangeError, match="control character"):
+        ProposalMeta(reason="tab\there", risk="a real risk", rollback="`git revert`")
