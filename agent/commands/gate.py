@@ -148,14 +148,21 @@ app.add_typer(audit_app, name="audit")
 
 
 @audit_app.command("verify")
-def audit_verify(repo: Optional[Path] = RepoOpt) -> None:
-    """Check the hash chain of .devops-agent/audit.jsonl (exit 1 on any edit, deletion or reordering)."""
+def audit_verify(
+    acknowledge_reset: bool = typer.Option(False, "--acknowledge-reset",
+                                           help="Accept that state.db was lost (recorded in the log), so the gate works again."),
+    repo: Optional[Path] = RepoOpt,
+) -> None:
+    """Check the audit log: its hash chain, every Product entry's signature, and its length against the
+    Audit-Head trailers of the gate commits (exit 1 on any edit, deletion, truncation or forged entry)."""
     gate = _gate(repo)
-    ok, problems = gate.audit.verify()
+    if acknowledge_reset:
+        entry = gate.audit.acknowledge_reset("product")
+        typer.echo("state reset acknowledged in the audit log" if entry else "nothing to acknowledge")
+    ok, problems, entries = gate.audit_verify()
     for line in problems:
         typer.echo(line, err=True)
-    n = len(gate.audit.entries()) if ok else None
-    typer.echo(f"audit log intact: {n} entries" if ok else f"audit log BROKEN: {len(problems)} problem(s)")
+    typer.echo(f"audit log intact: {entries} entries" if ok else f"audit log BROKEN: {len(problems)} problem(s)")
     if not ok:
         raise typer.Exit(1)
 

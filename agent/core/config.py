@@ -53,9 +53,9 @@ class ProjectConfig(_Strict):
     max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, gt=0)
     # Capped: a config (which the role can edit) may only shorten how long an approval stays valid.
     approval_ttl_days: int = Field(default=MAX_APPROVAL_TTL_DAYS, gt=0, le=MAX_APPROVAL_TTL_DAYS)
-    # Only Product-key signatures count (no approval typed at a terminal): a same-user shell can
-    # fake a terminal, not the key kept elsewhere. See docs/gate-security.md.
-    require_product_key: bool = False
+    # Kept so that older configs still load: Product's SSH signature is now always required
+    # (docs/gate-security.md); the value changes nothing.
+    require_product_key: bool = True
 
     @field_validator("environments")
     @classmethod

@@ -239,11 +239,10 @@ class Gate:
             diff=patch.text, meta=meta_d, targets=[_target_dict(t) for t in targets], services=services,
             refusals=[asdict(r) for r in refusals], applied_commits={}, rollback_commits={}, updated_at=now,
         )
-        self.store.add_proposal(rec)
-        self.audit.append("refusal" if refusals else "proposal", actor, {
+        _, stored = self.audit.record("refusal" if refusals else "proposal", actor, {
             "proposal": rec.id, "hash": rec.hash, "targets": [t["path"] for t in rec.targets],
-            "refusals": rec.refusals, "reason": meta_d.get("reason")})
-        return rec
+            "refusals": rec.refusals, "reason": meta_d.get("reason")}, apply=lambda: self.store.add_proposal(rec))
+        return stored
 
     def _proposal_in(self, pid: str, statuses: set[str], verb: str):
         from tools import changes
@@ -291,13 +290,15 @@ class Gate:
         scope = f"({meta['scope']})" if meta.get("scope") else ""
         summary = (meta.get("summary") or meta["reason"]).strip()
         summary = summary if len(summary) <= 60 else summary[:57].rstrip() + "..."
-        head = self.audit.head()
+        from agent.gate.audit import format_head
+
+        head = format_head(self.audit.head())
         trailers = [
             f"Reason: {meta['reason']}", f"Risk: {meta['risk']}", f"Rollback: {meta['rollback']}",
             f"Proposal: {rec.id}", f"Content-Hash: {rec.hash}",
             *[f"Intention: {line}" for line in self._intentions_relied_on(meta)],
             f"Approval-Expires: {expires}",
-            f"Audit-Head: {head[0]}:{head[1]}",
+            f"Audit-Head: {head}",
             f"Approved-by: {signer.principal} ({ssh.fingerprint(signer.public_line)})",
         ]
         kind = meta.get("type") or "chore"
@@ -392,19 +393,18 @@ class Gate:
         if show is not None and not show(self.preview(plan)):
             raise RefusedError("Product did not confirm", "nothing was signed")
         self._sign_plan(plan, Path(key_path))
-        # The signed objects are unreferenced until the status moves: a concurrent approval that loses the
-        # compare-and-set leaves no ref, no row and no audit entry.
-        rec = self.store.transition(rec.id, {"pending"}, "approved")
-        for part in plan.repos:
-            gc.keep_ref(part.path, gc.APPROVED_REF + rec.id, part.forward)
-            gc.keep_ref(part.path, gc.ROLLBACK_REF + rec.id, part.revert)
         approval = ApprovalRecord(id=f"a-{secrets.token_hex(4)}", proposal_id=rec.id, hash=rec.hash,
                                   approver=signer.principal, method="ssh", created_at=_iso(_now()),
                                   expires_at=expires, signature=plan.platform.forward)
-        self.store.add_approval(approval)
-        self.audit.append("approval", signer.principal, {
+        # The row, the status and the audit entry in one transaction; the signed objects stay unreferenced
+        # until it commits, so a concurrent approval that loses writes no ref, no row and no entry.
+        _, rec = self.audit.record("approval", signer.principal, {
             "proposal": rec.id, "hash": rec.hash, "expires": expires,
-            "commits": {p.repo: p.forward for p in plan.repos}, "reverts": {p.repo: p.revert for p in plan.repos}})
+            "commits": {p.repo: p.forward for p in plan.repos}, "reverts": {p.repo: p.revert for p in plan.repos}},
+            apply=lambda: self.store.record_approval(approval))
+        for part in plan.repos:
+            gc.keep_ref(part.path, gc.APPROVED_REF + rec.id, part.forward)
+            gc.keep_ref(part.path, gc.ROLLBACK_REF + rec.id, part.revert)
         return rec, approval
 
     def reject(self, pid: str, reason: str, key_path: Path):
@@ -416,13 +416,10 @@ class Gate:
         signer, decision = decisions.sign_decision(
             "reject", self.root, {"proposal": rec.id, "hash": rec.hash, "reason": reason}, Path(key_path),
             self.signers(), self.audit)
-        rec = self.store.transition(pid, {"pending", "approved"}, "rejected")
-        self.store.revoke_approvals(rec.id)
+        _, rec = decisions.record(self.audit, signer, decision, apply=lambda: self.store.reject(rec.id))
         for part in [""] + [t["repo"] for t in rec.targets if t["repo"]]:
             gc.delete_ref(self.root / part, gc.APPROVED_REF + rec.id)
             gc.delete_ref(self.root / part, gc.ROLLBACK_REF + rec.id)
-        self.audit.append("rejection", signer.principal, {"proposal": rec.id, "hash": rec.hash, "reason": reason,
-                                                          **decision})
         return rec
 
     # -- verification of signed commits ---------------------------------------------------------------
@@ -562,8 +559,9 @@ class Gate:
             if rec.status == "approved":
                 rec = self.store.transition(rec.id, {"approved"}, "applying")
             commits = self._fast_forward(plan, f"devops-agent apply {rec.id}")
-            rec = self.store.transition(rec.id, {"applying"}, "applied", applied_commits=commits)
-            self.audit.append("apply", actor, {"proposal": rec.id, "hash": rec.hash, "commits": commits})
+            _, rec = self.audit.record("apply", actor, {"proposal": rec.id, "hash": rec.hash, "commits": commits},
+                                       apply=lambda: self.store.transition(rec.id, {"applying"}, "applied",
+                                                                           applied_commits=commits))
             return rec
 
     def rollback(self, pid: str, actor: str = "devops"):
@@ -580,8 +578,9 @@ class Gate:
             if rec.status == "applied":
                 rec = self.store.transition(rec.id, {"applied"}, "rolling_back")
             commits = self._fast_forward(plan, f"devops-agent rollback {rec.id}", prefix="rollback")
-            rec = self.store.transition(rec.id, {"rolling_back"}, "rolled_back", rollback_commits=commits)
-            self.audit.append("rollback", actor, {"proposal": rec.id, "commits": commits})
+            _, rec = self.audit.record("rollback", actor, {"proposal": rec.id, "commits": commits},
+                                       apply=lambda: self.store.transition(rec.id, {"rolling_back"}, "rolled_back",
+                                                                           rollback_commits=commits))
             return rec
 
     def _check_heads(self, parts: list[RepoPlan], hint: str) -> None:
@@ -630,7 +629,7 @@ class Gate:
             if not held:
                 return None
             done = None
-            for rec in self.store.list_proposals():
+            for rec in self.store.in_flight():
                 if rec.status in ("applying", "rolling_back"):
                     try:
                         done = self._recover_one(rec) or done
@@ -667,6 +666,28 @@ class Gate:
         return "completed"
 
     # -- verify -----------------------------------------------------------------------------------------
+
+    def audit_verify(self) -> tuple[bool, list[str], int]:
+        """The audit log's chain, every Product entry's signature (against the trusted signers at HEAD), and
+        its length against the `Audit-Head:` trailers of the gate commits on the branch (truncation, an old
+        copy restored). Returns (ok, problems, entries)."""
+        from agent.gate import decisions
+        from agent.gate.audit import parse_head
+        from sources.git import run_git
+
+        signers = self.signers() if gc.rev(self.root, "HEAD") else []
+        ok, problems = self.audit.verify(signers=signers, repo_id=decisions.repo_id(self.root) if signers else None)
+        out = run_git(["log", "--format=%H%x1f%(trailers:key=Audit-Head,valueonly,separator=%x1d)%x1e", "HEAD"],
+                      self.root, check=False)
+        heads = []
+        for record in out.split("\x1e"):
+            sha, _, value = record.strip().partition("\x1f")
+            head = parse_head(value.split("\x1d")[0].strip()) if value.strip() else None
+            if head is not None:
+                heads.append((*head, f"commit {sha[:12]}"))
+        more = self.audit.check_heads(heads)
+        entries = len(self.audit.entries())
+        return ok and not more, problems + more, entries
 
     def verify(self, rev_range: str | None = None, trust_root: str | None = None):
         from agent.gate.verify import verify_branch
@@ -736,9 +757,8 @@ class Gate:
             raise UserError("a delivery block needs a reason (what risk, on what)", "pass --reason 'the risk'")
         signer, decision = decisions.sign_decision("block", self.root, {"reason": reason}, Path(key_path),
                                                    self.signers(), self.audit)
-        block = self.store.add_block(reason, signer.principal, "ssh", decision["signature"],
-                                     statement=decision["statement"])
-        self.audit.append("block", signer.principal, {"block": block.get("id"), "reason": reason, **decision})
+        _, block = decisions.record(self.audit, signer, decision, apply=lambda: self.store.add_block(
+            reason, signer.principal, "ssh", decision["signature"], statement=decision["statement"]))
         return block
 
     def open_blocks(self) -> list[dict]:
@@ -752,9 +772,9 @@ class Gate:
 
         signer, decision = decisions.sign_decision("unblock", self.root, {"block": str(block_id)}, Path(key_path),
                                                    self.signers(), self.audit)
-        self.store.lift_block(block_id, signer.principal, "ssh", decision["signature"],
-                              statement=decision["statement"])
-        self.audit.append("unblock", signer.principal, {"block": block_id, **decision})
+        decisions.record(self.audit, signer, decision, apply=lambda: self.store.lift_block(
+            block_id, signer.principal, "ssh", decision["signature"], statement=decision["statement"]),
+            shown={"block": block_id})
 
 
 def show_commit(repo: Path, sha: str, label: str = "") -> str:

@@ -16,7 +16,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from agent.core.errors import RefusedError, UserError
+from agent.core.errors import UserError
 
 APP = "devops-agent"
 HOME_ENV = "DEVOPS_AGENT_HOME"
@@ -105,49 +105,3 @@ def local_mac(data: bytes) -> str:
 def secret_id() -> str:
     """Names the machine secret without revealing it: tells "another secret" from "a tampered row"."""
     return local_mac(b"devops-agent secret id")[:16]
-
-
-# -- the old Product key (Ed25519 PEM) and terminal approvals: replaced by SSH signatures ----------------
-
-_REPLACED = ("Product's key is now an SSH key in the committed signer list "
-             f"(`.allowed_signers`): use `{APP} product-key init`, and pass --key PATH to approve, reject, block "
-             "or unblock")
-
-
-def _replaced(what: str):
-    raise RefusedError(f"{what} was replaced by SSH signatures", _REPLACED)
-
-
-def init_product_key(*_args, **_kwargs):
-    """Gone: see `agent.gate.ssh.generate_key` and the signer list."""
-    _replaced("the PEM Product key")
-
-
-def register_product_key(*_args, **_kwargs):
-    """Gone: a signer is added by a signed commit of the signer list."""
-    _replaced("registering a PEM Product key")
-
-
-def load_private_key(*_args, **_kwargs):
-    """Gone: ssh-keygen reads Product's key itself."""
-    _replaced("the PEM Product key")
-
-
-def sign(*_args, **_kwargs):
-    """Gone: see `agent.gate.ssh.sign`."""
-    _replaced("signing with the PEM Product key")
-
-
-def verify(*_args, **_kwargs):
-    """Gone: see `agent.gate.ssh.verify` and `agent.gate.decisions.verify_decision`."""
-    _replaced("the PEM Product key")
-
-
-def approval_payload(*_args, **_kwargs):
-    """Gone: an approval is Product's signature on the exact commit."""
-    _replaced("a terminal or PEM approval")
-
-
-def registered_public_key(*_args, **_kwargs):
-    """Gone: the signers are read from git (`.allowed_signers` at a commit)."""
-    _replaced("the registered PEM Product key")

@@ -9,6 +9,7 @@ signers. Nothing here reads the work tree, the state database or the audit log.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from agent.gate import commits as gc
@@ -131,12 +132,19 @@ def _signers_at(root: Path, commit: str | None) -> list[ssh.Signer] | None:
 
 
 def _judge(repo: Path, sha: str, signers: list[ssh.Signer] | None) -> tuple[str, str | None, str]:
+    return _judge_cached(str(repo), sha, tuple(signers) if signers is not None else None)
+
+
+@lru_cache(maxsize=4096)
+def _judge_cached(repo_dir: str, sha: str, signers: tuple[ssh.Signer, ...] | None) -> tuple[str, str | None, str]:
+    """A commit object never changes (its id is its content): one ssh-keygen run per commit and signer list."""
+    repo = Path(repo_dir)
     commit = gc.read_commit(repo, sha)
     if commit.signature is None:
         return "unsigned", None, "no signature"
     if signers is None:
         return "no-signers", None, "its parent has no signer list"
-    found = ssh.verify(commit.payload, commit.signature, signers, ssh.GIT_NAMESPACE)
+    found = ssh.verify(commit.payload, commit.signature, list(signers), ssh.GIT_NAMESPACE)
     if found is None:
         return "bad-signature", None, "not signed by a signer of its parent"
     return "signed", found.principal, ""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.core.errors import RefusedError, UserError
+from agent.core.errors import UserError
 from agent.gate import keys
 
 
@@ -48,9 +48,3 @@ def test_secret_id_names_the_secret_without_revealing_it(agent_home):
     assert keys.secret_id() not in keys.secret_path().read_bytes().hex()
 
 
-@pytest.mark.parametrize("name", ["init_product_key", "register_product_key", "load_private_key", "sign", "verify",
-                                  "approval_payload", "registered_public_key"])
-def test_the_pem_key_and_terminal_approvals_are_gone(name):
-    with pytest.raises(RefusedError, match="replaced by SSH signatures") as err:
-        getattr(keys, name)("anything")
-    assert "product-key init" in err.value.line()
