@@ -136,10 +136,10 @@ class Session:
 
     def ci_summaries(self) -> list[dict]:
         from tools import ci as ci_tool
-        from tools.platform import _workflow_repo
+        from tools.platform import workflow_repo
 
         platform = self.platform()
-        return [ci_tool.summary(wf, repository=platform.submodules.get(_workflow_repo(path))
+        return [ci_tool.summary(wf, repository=platform.submodules.get(workflow_repo(path))
                                 or self.config.github_repository)
                 for path, wf in platform.workflows.items()]
 

@@ -174,7 +174,7 @@ class SourceLoader:
             if not sub.initialized and sub.path not in covered:
                 loaded.append(self.read(spec, f"{sub.path}/Dockerfile"))
         for hint in spec.services:
-            if not any(_matches_service(hint, src.path) for src in loaded):
+            if not any(matches_service(hint, src.path) for src in loaded):
                 loaded.append(self._base(
                     spec, f"<{hint}>/Dockerfile", "optional-absent" if spec.optional else "missing",
                     f"no Dockerfile found for service '{hint}' (looked in compose build contexts and each "
@@ -315,7 +315,7 @@ def _page_files(export_dir: Path, target: str) -> list[Path]:
             if re.sub(r"\s+[0-9a-f]{8,32}$", "", fold(p.stem)) == want]
 
 
-def _matches_service(hint: str, path: str) -> bool:
+def matches_service(hint: str, path: str) -> bool:
     """'frontend' matches anime-saas-front/Dockerfile: a path word of 3+ letters that prefixes the hint or
     that the hint prefixes."""
     h = fold(hint).replace("-", "").replace("_", "")

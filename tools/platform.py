@@ -178,7 +178,7 @@ class Platform:
 
     def _ci_dockerfile(self, built: ci_tool.BuiltImage) -> str | None:
         """The Dockerfile a CI image is built from, relative to the platform root."""
-        wf_repo = _workflow_repo(built.location.path)
+        wf_repo = workflow_repo(built.location.path)
         context = (built.context or ".").strip()
         dockerfile = built.dockerfile
         candidates = []
@@ -199,7 +199,7 @@ def _copy_target(copy: df_tool.Copy) -> str:
     return dest
 
 
-def _workflow_repo(rel_path: str) -> str:
+def workflow_repo(rel_path: str) -> str:
     """The repo (platform-relative folder) a workflow belongs to: the part before .github/."""
     head, sep, _ = rel_path.partition(".github/")
     return head.rstrip("/") if sep else ""
@@ -253,7 +253,7 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
             wf = ci_tool.load_workflow(root / src.path, src.path, texts.get(src.path))
             workflows[src.path] = wf
             if wf.ok:
-                repo = repos.get(_workflow_repo(src.path)) or platform_repository
+                repo = repos.get(workflow_repo(src.path)) or platform_repository
                 built += ci_tool.built_images(wf, repository=repo)
 
     platform = Platform(root=root, environments=envs, dockerfiles=dockerfiles, workflows=workflows,

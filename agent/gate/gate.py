@@ -195,7 +195,6 @@ class Gate:
         return out
 
     def _read_base(self, bases: dict[str, str]) -> Callable[[str], str | None]:
-        from tools import changes
 
         subs = [r for r in bases if r]
 
@@ -780,7 +779,7 @@ class Gate:
 def show_commit(repo: Path, sha: str, label: str = "") -> str:
     """`git show` of an object as stored (no textconv, external diff, color or mailmap), every control
     character made visible: what Product reads is what the signature covers."""
-    from agent.render import escape_terminal
+    from agent.core.text import escape_terminal
     from sources.git import run_git_bytes
 
     out = run_git_bytes(["show", "--no-ext-diff", "--no-textconv", "--no-color", "--no-mailmap", "--format=raw",

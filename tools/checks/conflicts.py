@@ -93,12 +93,12 @@ def _port_claims(sentence: str, ctx) -> list[tuple[str, int]]:
     """(service, port) pairs a sentence states, e.g. 'front 3000, api 8080, mlservice 5000'."""
     if not re.search(r"\bports?\b|ecoute|listen", sentence):
         return []
-    from sources.loader import _matches_service
+    from sources.loader import matches_service
 
     names = {n for _, env, _ in _loaded_envs(ctx) for n in env.services}
     out = []
     for word, port in _PORT_STATEMENT.findall(sentence):
-        hits = [n for n in names if n == word or _matches_service(word, n)]
+        hits = [n for n in names if n == word or matches_service(word, n)]
         if len(hits) >= 1 and word not in ("port", "ports", "le", "sur"):
             out += [(n, int(port)) for n in hits]
     return out

@@ -11,7 +11,7 @@ from pathlib import Path
 from tools import dockerfile as df_tool
 from tools.checks.registry import check
 from tools.findings import Location
-from tools.platform import Platform, _workflow_repo
+from tools.platform import Platform, workflow_repo
 
 CONTAINER_RULES = ("sources", "Regles")  # the rules file's Containerisation section, as the charter names it
 STABILITY = ("guardrails", "stabilité et à la reproductibilité")
@@ -78,7 +78,7 @@ def dockerfile_uses(platform: Platform) -> dict[str, DockerfileUse]:
 
 def _ci_context(built, dockerfile: str) -> str:
     """The platform-relative context of a CI build, from the same base `Platform._ci_dockerfile` resolved it with."""
-    repo = _workflow_repo(built.location.path)
+    repo = workflow_repo(built.location.path)
     context = (built.context or ".").strip()
     in_repo = posixpath.normpath(posixpath.join(repo, built.dockerfile)) if built.dockerfile \
         else posixpath.join(posixpath.normpath(posixpath.join(repo, context)), "Dockerfile")
