@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.core.charter import Charter
+from agent.core.text import escape_terminal
 from agent.session import Session
 from sources.provenance import LoadedSource
 
