@@ -16,7 +16,7 @@ _HARDENED = [
     "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false",
     "-c", "core.commitGraph=false",
     "-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "core.pager=cat", "-c", "core.editor=false",
-    "-c", "sequence.editor=false", "-c", "diff.external=", "-c", "core.askPass=", "-c", "credential.helper=",
+    "-c", "sequence.editor=false", "-c", "core.askPass=", "-c", "credential.helper=",
     "-c", "core.sshCommand=ssh", "-c", "gpg.program=gpg", "-c", "gpg.ssh.program=ssh-keygen",
     "-c", "protocol.file.allow=always", "-c", "core.quotepath=off", "-c", "advice.detachedHead=false",
 ]
@@ -43,10 +43,20 @@ def git_env(extra: dict | None = None) -> dict:
     return env
 
 
+def _argv(args: list[str]) -> list[str]:
+    """The full command line; commands that can diff never run an external diff or textconv program."""
+    if args and args[0] in _DIFFING:
+        return [*_BASE, args[0], "--no-ext-diff", "--no-textconv", *args[1:]]
+    return [*_BASE, *args]
+
+
+_DIFFING = {"diff", "show", "log", "diff-tree", "diff-index", "diff-files"}
+
+
 def run_git_bytes(args: list[str], cwd: Path | str, check: bool = True, env: dict | None = None,
                   input_bytes: bytes | None = None) -> bytes:
     """One hardened git call returning raw stdout (blobs, -z listings, commit objects)."""
-    proc = subprocess.run([*_BASE, *args], cwd=str(cwd), capture_output=True, env=git_env(env), input=input_bytes)
+    proc = subprocess.run(_argv(args), cwd=str(cwd), capture_output=True, env=git_env(env), input=input_bytes)
     if check and proc.returncode != 0:
         raise GitError(_failure(args, proc.stderr or proc.stdout, proc.returncode))
     return proc.stdout
@@ -54,7 +64,7 @@ def run_git_bytes(args: list[str], cwd: Path | str, check: bool = True, env: dic
 
 def run_git(args: list[str], cwd: Path | str, check: bool = True, env: dict | None = None,
             input_text: str | None = None) -> str:
-    proc = subprocess.run([*_BASE, *args], cwd=str(cwd), capture_output=True, text=True, env=git_env(env),
+    proc = subprocess.run(_argv(args), cwd=str(cwd), capture_output=True, text=True, env=git_env(env),
                           input=input_text)
     if check and proc.returncode != 0:
         raise GitError(_failure(args, proc.stderr or proc.stdout, proc.returncode))

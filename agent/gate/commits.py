@@ -181,7 +181,7 @@ def build_tree(repo: Path, base: str, patch: str | None, gitlinks: dict[str, str
 
 def changed_paths(repo: Path, old: str, new: str) -> list[tuple[str, str, str, str]]:
     """(status, new mode, new sha, path) of each path that differs between two commits (no renames)."""
-    out = run_git_bytes(["diff-tree", "-r", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", old, new, "--"],
+    out = run_git_bytes(["diff-tree", "-r", "-z", "--no-renames", old, new, "--"],
                         repo).decode("utf-8", "surrogateescape")
     parts = out.split("\0")
     result = []

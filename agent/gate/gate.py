@@ -212,7 +212,7 @@ class Gate:
         """Record a proposal. Policy refusals are recorded too (status refused); malformed input raises UserError."""
         from agent.gate import policy
         from agent.gate.store import ProposalRecord
-        from tools import changes
+        from tools import changes, facts
 
         self._require_git()
         meta_d = _meta_dict(meta)
@@ -225,7 +225,8 @@ class Gate:
             targets = self._targets(patch)
             bases = self._bases(targets)
             refusals = list(policy.evaluate(session.charter, patch, targets, meta, session.release, self.root,
-                                            read_base=self._read_base(bases)))
+                                            read_base=self._read_base(bases),
+                                            inventory=facts.inventory_from_sources(session.sources)))
             if not refusals:
                 for repo, text in changes.split_by_repo(patch, targets).items():
                     changes.crosscheck(patch, self.root / repo, text)
@@ -782,7 +783,7 @@ def show_commit(repo: Path, sha: str, label: str = "") -> str:
     from agent.core.text import escape_terminal
     from sources.git import run_git_bytes
 
-    out = run_git_bytes(["show", "--no-ext-diff", "--no-textconv", "--no-color", "--no-mailmap", "--format=raw",
+    out = run_git_bytes(["show", "--no-color", "--no-mailmap", "--format=raw",
                          "--stat", "--patch", "--binary", sha, "--"], repo).decode("utf-8", "replace")
     title = f"== {label or 'platform'} ==\n" if label is not None else ""
     return title + escape_terminal(out)
