@@ -136,6 +136,13 @@ def print_review(session: Session) -> None:
         con.print(table)
     else:
         con.print("  no current release loaded")
+    report = session.signatures
+    if report is not None:
+        root = report.trust_root
+        con.print("\n[bold]Product signatures[/]")
+        con.print(f"  trust root {root.sha[:12]} by {_escape(root.signer)} ({root.fingerprint}); "
+                  f"{len(report.infra)} infra commit(s) since, {len(report.failures)} not Product-signed"
+                  if root else "  no trust root: no Product signer list is committed")
     hidden = f", {session.hidden} below --min-severity not shown" if session.hidden else ""
     con.print(f"\n[bold]Findings[/] ({len(session.findings)}{hidden})")
     for f in session.findings:

@@ -66,6 +66,7 @@ class Session:
     hidden: int = 0  # findings below a --min-severity filter
     _verdict: str | None = field(default=None, repr=False)
     snapshot: object = field(default=None, repr=False)  # the TemporaryDirectory of a session of a commit
+    signatures: object = None  # agent.gate.verify.VerifyReport of the branch, when checked
 
     def filtered(self, min_severity: str | None) -> "Session":
         """The same session showing only findings at `min_severity` or above; the verdict still counts all."""
@@ -176,6 +177,7 @@ class Session:
             "findings": [f.to_dict() for f in self.findings],
             "findings_hidden": self.hidden,
             "notes": self.notes,
+            "signatures": self.signatures.to_dict() if self.signatures is not None else None,
         }
 
 
@@ -227,6 +229,7 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
 
             # The gate's signature check of the branch (GATE00x): from git alone, at the reviewed commit.
             models["signatures"] = verify_branch(repo_root, git.commit if rev is not None else None)
+        session.signatures = models.get("signatures")
         ctx = CheckContext(root=root, charter=parsed, sources=loaded, release=current, releases=releases,
                            models=models)
         session.findings, session.notes = run_all(ctx)
