@@ -499,11 +499,11 @@ LATEST_META = ["--reason", "pull the newest api image on every deploy for the be
                "--rollback", "set the image back to `main-${IMAGE_TAG_API}` in docker-compose.prod.yml"]
 
 
-def _harmless_config(repo: Path) -> None:
+def _harmless_config(repo: Path, loose: bool = True) -> None:
     (repo / "harmless.yml").write_text("services:\n  hello:\n    image: busybox:1.36\n")
     cfg = repo / ".devops-agent.yaml"
     text = cfg.read_text().replace("prod: [docker-compose.prod.yml]", "prod: [harmless.yml]")
-    cfg.write_text(text + "approval_ttl_days: 3650\nrequire_product_key: false\n")
+    cfg.write_text(text + ("approval_ttl_days: 3650\nrequire_product_key: false\n" if loose else ""))
 
 
 def test_work_tree_config_edits_do_not_steer_the_gate(repo, env, tmp_path):
@@ -555,37 +555,28 @@ def test_a_work_tree_notion_flip_does_not_lift_a_pol003_refusal(repo, env, tmp_p
     assert head(repo) == before
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK WORKS: the gate reads its policy inputs (Notion export, "
-                   ".devops-agent.yaml, charter) at HEAD, and a plain-git commit of them is not an infra commit for "
-                   "verify (tools/facts.infra_kind): flipping INT-15 to Validée by hand turns the POL003 refusal into "
-                   "a pending proposal whose signed trailer says 'INT-15 (Validée…)', and verify stays green. Fix: "
-                   "classify the gate's own inputs (config file, charter, notion export_dir, rules file) as infra in "
-                   "verify (GATE001), and have propose/approve refuse while an unsigned commit changed them since "
-                   "the last Product-signed commit")
 def test_a_hand_committed_notion_flip_does_not_lift_a_pol003_refusal(repo, env, tmp_path):
+    """Class 3: the flip committed with plain git (the gate reads its inputs at HEAD): either the refusal
+    stays, or verify names the commit (the gate's own inputs are infra)."""
     before = head(repo)
     patch = _prometheus(repo, tmp_path)
     flip = hand_commit(repo, "notion: sync export", _flip_int15(repo))
     rec = propose(env, repo, patch, PROM_META)
     code, report = verify(env, repo)
     assert head(repo) == flip and git(repo, "rev-parse", "HEAD^").strip() == before
-    pol003 = any(r["rule"] == "POL003" for r in rec["refusals"])
-    assert pol003 or (code == 1 and flip in unsigned_shas(report)), (rec, report)
+    assert code == 1 and flip in unsigned_shas(report), (rec, report)  # what the agent did by hand shows
+    gate001_names(env, repo, flip)
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK WORKS: a plain-git commit of .devops-agent.yaml pointing "
-                   "environments.prod at a harmless file is not an infra commit for verify, and the gate's "
-                   "apply-time checks then judge the real docker-compose.prod.yml as a non-prod file: a change "
-                   "adding a `latest` image to production passes approve's checks. Fix: as for the Notion export "
-                   "(the gate's own inputs are infra for verify; refuse while they changed unsigned)")
 def test_a_hand_committed_config_does_not_hide_a_blocker_from_the_checks(repo, env, tmp_path):
+    """Class 3: environments.prod pointed at a harmless file in a plain-git commit of .devops-agent.yaml."""
     latest = _latest_api(repo, tmp_path)
-    _harmless_config(repo)
+    _harmless_config(repo, loose=False)
     cfg = hand_commit(repo, "chore: local settings", ".devops-agent.yaml", "harmless.yml")
     rec = propose(env, repo, latest, LATEST_META)
-    refused = rec["status"] == "refused" or approve(env, repo, rec["id"]).returncode == 1
+    refused = rec["status"] != "pending" or approve(env, repo, rec["id"]).returncode == 1
     code, report = verify(env, repo)
-    assert refused or (code == 1 and cfg in unsigned_shas(report)), report
+    assert code == 1 and cfg in unsigned_shas(report), (refused, report)
 
 
 # ================================================================== 4. the trust anchor
@@ -697,3 +688,96 @@ def test_a_rejection_after_approval_cannot_be_undone_by_restoring_the_ref(repo, 
     reseal(env, repo, "proposals", "id", pid, {"status": "approved"})
     env.cli(repo, "apply", pid)
     assert head(repo) == before
+
+
+# ================================================================== 4b. the gate's own state and log
+
+def _state_files(repo: Path) -> list[Path]:
+    return sorted((repo / ".devops-agent").glob("state.db*"))
+
+
+def test_an_old_state_copy_and_a_truncated_log_after_a_block_are_detected(repo, env, tmp_path):
+    """Class 4: the agent keeps a copy of state.db and the log's length, Product blocks the delivery, a gate
+    commit records the log's head (Audit-Head trailer); the agent restores the copy and truncates the log."""
+    rec = propose(env, repo, patch_of(repo, tmp_path))
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    for f in _state_files(repo):
+        shutil.copy2(f, saved / f.name)
+    log = repo / ".devops-agent" / "audit.jsonl"
+    length = log.stat().st_size
+    r = env.cli(repo, "block", "--reason", "the api leaks memory under load", "--key", str(env.key))  # Product
+    assert r.returncode == 0, r.stderr
+    assert approve(env, repo, rec["id"]).returncode == 0
+    assert env.cli(repo, "apply", rec["id"]).returncode == 0
+    assert "Audit-Head: 2:" in git(repo, "log", "-1", "--format=%B")
+    for f in _state_files(repo):
+        f.unlink()
+    for f in saved.iterdir():
+        shutil.copy2(f, repo / ".devops-agent" / f.name)
+    with open(log, "r+b") as fh:
+        fh.truncate(length)
+    r = env.cli(repo, "audit", "verify")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "truncated or an old copy restored" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+FORGE = r'''
+import json, sys
+from agent.gate.audit import entry_hash, canonical
+from agent.gate.store import Store
+log = sys.argv[1]; entry = json.loads(sys.argv[2])
+last = json.loads(open(log, "rb").read().splitlines()[-1])
+entry.update({"seq": last["seq"] + 1, "prev": last["hash"], "ts": last["ts"]})
+entry["hash"] = entry_hash(entry)
+open(log, "ab").write(canonical(entry) + b"\n")
+print(json.dumps({"seq": entry["seq"], "hash": entry["hash"]}))
+'''
+
+
+@pytest.mark.parametrize("forged", ["unsigned", "signed-with-own-key"])
+def test_forged_product_entries_appended_to_the_log_are_flagged(repo, env, mine, tmp_path, forged):
+    """Class 4: a well-chained `rejection` and `unblock` by product@animesphere appended to the log, the
+    recorded head resealed in state.db with the machine secret."""
+    rec = propose(env, repo, patch_of(repo, tmp_path))
+    data = {"proposal": rec["id"], "hash": rec["hash"], "reason": "product said no"}
+    if forged == "signed-with-own-key":
+        stmt = json.dumps({"v": 1, "type": "devops-agent decision", "kind": "reject", "repo": "x", "head": "1:x",
+                           "at": "2026-01-01T00:00:00Z", **data}, sort_keys=True)
+        (tmp_path / "stmt").write_text(stmt)
+        subprocess.run(["ssh-keygen", "-Y", "sign", "-q", "-n", "devops-agent", "-f", str(mine), str(tmp_path / "stmt")],
+                       check=True, capture_output=True)
+        data.update({"statement": stmt, "signature": (tmp_path / "stmt.sig").read_text()})
+    log = repo / ".devops-agent" / "audit.jsonl"
+    for event in ("rejection", "unblock"):
+        entry = {"event": event, "actor": "product@animesphere", "data": {**data, "block": "1"}}
+        r = subprocess.run([os.sys.executable, "-c", FORGE, str(log), json.dumps(entry)], capture_output=True,
+                           text=True, env=env.env(), cwd=str(Path(__file__).resolve().parents[2]))
+        assert r.returncode == 0, r.stderr
+        reseal(env, repo, "meta", "key", "audit_head", {"value": r.stdout.strip()})
+    r = env.cli(repo, "audit", "verify")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert (r.stdout + r.stderr).count("product@animesphere") >= 2, r.stdout + r.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="ATTACK WORKS (needs Product to sign in a copy): a byte copy of the platform "
+                   "has the same root commit and the same log head, so an unblock Product signs in the copy "
+                   "(decisions.statement binds repo = root commit id + head) replays into the original with its "
+                   "state: audit verify is green and the block is lifted. Fix: bind statements to something a copy "
+                   "does not share and Product sees when signing (e.g. a random repo id created with the state "
+                   "and the absolute path, shown in the prompt), or state the limit in docs/gate-security.md")
+def test_an_unblock_signed_in_a_copy_does_not_lift_the_block_here(repo, env, tmp_path):
+    reason = "the api leaks memory under load"
+    r = env.cli(repo, "block", "--reason", reason, "--key", str(env.key))  # Product
+    assert r.returncode == 0, r.stderr
+    copy = copy_repo(repo, tmp_path / "copy")
+    assert reason in env.cli(repo, "release", "check").stdout  # the block stands here
+    r = env.cli(copy, "unblock", "b-1", "--key", str(env.key))  # Product, in the copy the agent pointed it to
+    assert r.returncode == 0, r.stderr
+    for f in _state_files(repo):
+        f.unlink()
+    for f in [*_state_files(copy), copy / ".devops-agent" / "audit.jsonl"]:
+        shutil.copy2(f, repo / ".devops-agent" / f.name)
+    r = env.cli(repo, "audit", "verify")
+    check = env.cli(repo, "release", "check")
+    assert r.returncode == 1 or reason in check.stdout + check.stderr, (r.stdout, check.stdout)
