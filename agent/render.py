@@ -438,11 +438,12 @@ def print_proposal(rec, approvals, json_out: bool) -> None:
     con.print(_escape(rec.diff), highlight=False)
 
 
-def confirm_commits(shown: list[str], yes: bool) -> bool:
+def confirm_commits(shown: list[str], yes: bool,
+                    note: str = "These are the commits your signature covers (their revert is signed with them).") -> bool:
     """Print exactly the commits to be signed (already escaped); ask before signing unless --yes."""
     for text in shown:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    sys.stdout.write("\nThese are the commits your signature covers (their revert is signed with them).\n")
+    sys.stdout.write(f"\n{note}\n")
     if yes:
         return True
     if not sys.stdin.isatty():
@@ -468,7 +469,7 @@ def print_verify(report) -> None:
         con.print(f"  [red]problem[/] {_escape(p)}")
     bad = len(report.failures)
     con.print(f"{report.branch}: {report.commits_examined} commit(s) since the trust root, {len(report.infra)} infra, "
-              + (f"[red]{bad} not Product-signed[/]" if bad else "all Product-signed")
+              + (f"[red]{bad} not Product-signed[/]" if bad else "all Product-signed or accepted")
               + (f" ({report.before_root} before the trust root, not checked)" if report.before_root else ""))
 
 

@@ -25,5 +25,5 @@ def test_the_readme_gate_walkthrough_works(tmp_path):
                           cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert 'Good "git" signature for product@animesphere' in proc.stdout + proc.stderr
-    assert "all Product-signed" in proc.stdout
+    assert "all Product-signed or accepted" in proc.stdout
     assert "rolled back" in proc.stdout

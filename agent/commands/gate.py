@@ -105,6 +105,22 @@ def reject(
 
 
 @app.command()
+def accept(
+    shas: list[str] = typer.Argument(..., help="Unsigned infra commits (see `devops-agent verify`)."),
+    reason: str = typer.Option(..., "--reason", help="Why Product accepts them."),
+    key: Path = KeyOpt,
+    yes: bool = typer.Option(False, "--yes", help="Do not ask before signing (the commits are still shown)."),
+    repo: Optional[Path] = RepoOpt,
+) -> None:
+    """Product reads infra commits that landed without a signature and accepts them with a signed commit."""
+    from agent import render
+
+    note = "These are the commits your signature accepts as Product-approved."
+    sha = _gate(repo).accept(shas, reason, key, show=lambda shown: render.confirm_commits(shown, yes, note))
+    typer.echo(f"accepted in the signed commit {sha[:12]}")
+
+
+@app.command()
 def verify(
     rev_range: Optional[str] = typer.Argument(None, help="A revision or range (default: HEAD since the trust root)."),
     trust_root: Optional[str] = typer.Option(None, "--trust-root", help="The trust root commit this history must start from (pin it in CI)."),

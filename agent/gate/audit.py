@@ -29,7 +29,7 @@ GENESIS = "0" * 64
 LOCK_TIMEOUT_S = 30
 FIELDS = ("seq", "ts", "event", "actor", "data", "prev", "hash")
 EVENTS = ("proposal", "refusal", "approval", "rejection", "apply", "apply-refused", "apply-aborted",
-          "rollback", "rollback-aborted", "block", "unblock", "product-key", "state-reset")
+          "rollback", "rollback-aborted", "block", "unblock", "product-key", "state-reset", "acceptance")
 PRODUCT_EVENTS = ("rejection", "block", "unblock", "product-key")
 
 

@@ -385,6 +385,7 @@ class Gate:
         if signer is None:
             raise RefusedError(f"{key_path} is not a Product signer of this platform ({ssh.SIGNERS_FILE} at HEAD)",
                                "use the key registered by `devops-agent product-key init`")
+        self._branch_accounted_for()
         config = self.session().config
         ttl = min(ttl_days or config.approval_ttl_days, config.approval_ttl_days, MAX_APPROVAL_TTL_DAYS)
         expires = _iso(_now() + timedelta(days=ttl))
@@ -421,6 +422,18 @@ class Gate:
             gc.delete_ref(self.root / part, gc.APPROVED_REF + rec.id)
             gc.delete_ref(self.root / part, gc.ROLLBACK_REF + rec.id)
         return rec
+
+    def _branch_accounted_for(self) -> None:
+        """Product never signs on top of infra commits nobody signed: the checks of the proposed tree would
+        read a config, charter or Notion export the role committed by hand."""
+        from agent.gate.verify import verify_branch
+
+        report = verify_branch(self.root)
+        bad = [c for c in report.failures if c.status != "unverifiable"]
+        if bad or report.problems:
+            first = f"{bad[0].sha[:12]} '{bad[0].subject[:50]}'" if bad else report.problems[0]
+            raise RefusedError(f"the branch carries {len(bad)} infra commit(s) Product did not sign ({first})",
+                               "revert them, or have Product read and accept them: `devops-agent accept SHA --key K`")
 
     # -- verification of signed commits ---------------------------------------------------------------
 
@@ -746,6 +759,42 @@ class Gate:
         gc.checkout_paths(self.root, platform, sha)
         self.audit.append("product-key", identity, {"fingerprint": ssh.fingerprint(public), "commit": sha,
                                                     "trust_root": first})
+        return sha
+
+    def accept(self, shas: list[str], reason: str, key_path: Path, show: Callable[[list[str]], bool] | None = None) -> str:
+        """Product accepts infra commits that landed without a signature (after reading them): a signed
+        commit with the same tree as HEAD whose `Accepts:` trailers name them, so `verify` counts them."""
+        from agent.gate.verify import verify_branch
+        from tools.changes import check_metadata
+
+        check_metadata({"reason": reason})
+        report = verify_branch(self.root)
+        unsigned = {c.sha: c for c in report.failures if c.status != "unverifiable"}
+        wanted = []
+        for sha in shas:
+            full = [s for s in unsigned if s.startswith(sha.lower())] if len(sha) >= 7 else []
+            if len(full) != 1:
+                raise UserError(f"{sha} is not one unsigned infra commit of this branch",
+                                "see `devops-agent verify` for their ids")
+            wanted.append(full[0])
+        signers = self.signers()
+        public = ssh.read_public_key(Path(key_path))
+        signer = next((s for s in signers if s.public_line == public), None)
+        if signer is None:
+            raise RefusedError(f"{key_path} is not a Product signer of this platform", "sign with a signer's key")
+        if show is not None:
+            shown = [show_commit(self.root / unsigned[s].repo, s, unsigned[s].repo or "platform") for s in wanted]
+            if not show(shown):
+                raise RefusedError("Product did not confirm", "nothing was signed")
+        platform, branch = gc.head(self.root), gc.branch(self.root)
+        tree = gc.rev(self.root, f"{platform}^{{tree}}") or ""
+        message = (f"[devops] chore(gate): Product accepts {len(wanted)} unsigned infra commit(s)\n\n"
+                   f"Reason: {reason}\n" + "".join(f"Accepts: {s}\n" for s in wanted)
+                   + f"Approved-by: {signer.principal} ({ssh.fingerprint(signer.public_line)})\n")
+        payload = gc.unsigned_commit(tree, [platform], gc.identity_of(signer.principal), message)
+        sha = gc.write_commit(self.root, gc.with_signature(payload, ssh.sign(payload, Path(key_path), ssh.GIT_NAMESPACE)))
+        gc.update_ref(self.root, branch, sha, platform, "devops-agent accept")
+        self.audit.append("acceptance", signer.principal, {"commit": sha, "accepts": wanted, "reason": reason})
         return sha
 
     # -- delivery blocks --------------------------------------------------------------------------------

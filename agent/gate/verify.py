@@ -31,7 +31,7 @@ class InfraCommit:
 
     @property
     def ok(self) -> bool:
-        return self.status == "signed"
+        return self.status in ("signed", "accepted")
 
     def to_dict(self) -> dict:
         return {"repo": self.repo, "sha": self.sha, "subject": self.subject, "paths": self.paths,
@@ -63,6 +63,12 @@ class VerifyReport:
     @property
     def failures(self) -> list[InfraCommit]:
         return [c for c in self.infra if not c.ok]
+
+    def accept(self, accepted: dict[str, str]) -> None:
+        """Unsigned infra commits that a later Product-signed commit accepts (`Accepts: SHA` trailers)."""
+        for c in self.infra:
+            if not c.ok and c.status != "unverifiable" and c.sha in accepted:
+                c.status, c.detail = "accepted", f"accepted by Product in {accepted[c.sha][:12]}"
 
     @property
     def ok(self) -> bool:
@@ -100,23 +106,57 @@ def _log(repo: Path, spec: list[str]) -> list[tuple[str, list[str], list[tuple[s
     return result
 
 
+# Files that steer the gate itself: a hand-made change to one of them could turn a check or a policy
+# rule off, so it must be Product-signed like an infra change (the charter, the config, the signers...).
+_GATE_INPUTS = (ssh.SIGNERS_FILE, ".gitmodules", ".gitattributes", ".devops-agent.yaml", ".devops-agent.yml")
+_GATE_PREFIXES = (".codex/agents/",)
+
+
+@lru_cache(maxsize=256)
+def _config_inputs(repo_dir: str, sha: str) -> tuple[str, ...]:
+    """The paths the committed config of `sha` binds as sources (Notion export, rules, deploy notes, charter)."""
+    import yaml
+
+    data = read_blob_at(Path(repo_dir), sha, ".devops-agent.yaml") or read_blob_at(Path(repo_dir), sha, ".devops-agent.yml")
+    try:
+        cfg = yaml.safe_load(data) if data else None
+    except yaml.YAMLError:
+        return ()
+    if not isinstance(cfg, dict):
+        return ()
+    notion = cfg.get("notion") if isinstance(cfg.get("notion"), dict) else {}
+    out = [notion.get("export_dir"), cfg.get("rules_file"), cfg.get("charter"), *(cfg.get("deploy_notes") or [])]
+    return tuple(str(p).strip("/") for p in out if isinstance(p, str) and p and not p.startswith("/"))
+
+
+def _gate_input(repo: Path, sha: str, parents: list[str], path: str) -> bool:
+    if path in _GATE_INPUTS or path.endswith("/.gitattributes") or path.startswith(_GATE_PREFIXES):
+        return True
+    bound = set(_config_inputs(str(repo), sha)) | (set(_config_inputs(str(repo), parents[0])) if parents else set())
+    return any(path == p or path.startswith(p + "/") for p in bound)
+
+
 def _is_infra(repo: Path, sha: str, parents: list[str], mode: str, path: str) -> bool:
-    from tools.facts import is_infra_path
+    """By what the file is (tools/facts.py), before or after the commit (removing a Makefile's docker target
+    is an infra change too); symlinks and the gate's own inputs always count."""
+    from tools.facts import infra_kind, is_deploy_doc_path, is_infra_path, needs_text
 
     if mode == "160000":
         return False  # a gitlink: its commits are checked inside the submodule
-    if path in (ssh.SIGNERS_FILE, ".gitmodules"):
+    if mode == "120000" or _gate_input(repo, sha, parents, path):
         return True
-    if mode == "120000" or path == ".gitattributes" or path.endswith("/.gitattributes"):
-        return True  # never a proposal's content: a symlink or attributes change is always accounted for
-    if is_infra_path(path, None):
+    kind = infra_kind(path, None)
+    if kind == "docs":  # a proposal may edit docs; only deployment notes are infra on the branch
+        return is_deploy_doc_path(path)
+    if kind is not None:
         return True
-    data = read_blob_at(repo, sha, path)
-    if data is None and parents:
-        data = read_blob_at(repo, parents[0], path)
-    if data is None or len(data) > MAX_CONTENT:
+    if not needs_text(path):
         return False
-    return is_infra_path(path, data.decode("utf-8", "replace"))
+    for rev in [sha, *parents[:1]]:
+        data = read_blob_at(repo, rev, path)
+        if data is not None and len(data) <= MAX_CONTENT and is_infra_path(path, data.decode("utf-8", "replace")):
+            return True
+    return False
 
 
 def _signers_at(root: Path, commit: str | None) -> list[ssh.Signer] | None:
@@ -199,7 +239,29 @@ def verify_branch(root: Path, rev_range: str | None = None, trust_root: str | No
         for mode, path in files:
             if mode == "160000":
                 _verify_submodule(root, path, parents[0] if parents else None, sha, parent_signers, report)
+    candidates = set(run_git(["log", "--format=%H", "--grep=^Accepts: ", tip], root, check=False).split())
+    report.accept(_acceptances(root, [sha for sha, _, _ in history if sha in after and sha in candidates]))
     return report
+
+
+def accepted_by(message: str) -> list[str]:
+    """The commit ids an acceptance commit's `Accepts:` trailers name."""
+    return [line.split(":", 1)[1].strip() for line in message.splitlines() if line.startswith("Accepts: ")]
+
+
+def _acceptances(root: Path, shas: list[str]) -> dict[str, str]:
+    """accepted sha -> the signed commit accepting it, among `shas` (only commits signed by a trusted signer)."""
+    out: dict[str, str] = {}
+    for sha in shas:
+        commit = gc.read_commit(root, sha)
+        named = accepted_by(commit.message)
+        if not named or commit.signature is None:
+            continue
+        parent_signers = _signers_at(root, commit.parents[0]) if commit.parents else None
+        if _judge(root, sha, parent_signers)[0] == "signed":
+            for acc in named:
+                out.setdefault(acc, sha)
+    return out
 
 
 def _verify_submodule(root: Path, path: str, parent: str | None, commit: str, signers, report: VerifyReport) -> None:

@@ -269,6 +269,59 @@ def test_second_signer_is_added_by_a_signed_commit(repo, tmp_path, key):
     assert verify(repo)["ok"]
 
 
+# ------------------------------------------------------------------------------------------ by hand
+
+def hand_commit(repo: Path, rel: str, text: str, message: str) -> str:
+    path = repo / rel
+    path.write_text(path.read_text() + text)
+    git(repo, "commit", "-qam", message)
+    return head(repo)
+
+
+@pytest.mark.parametrize("rel, text", [
+    ("docker-compose.prod.yml", "# hand edit\n"),
+    (".devops-agent.yaml", "approval_ttl_days: 7\n"),  # steers the gate: it is accounted for too
+    ("notion-export/Intention 8b7d4e20.csv", ""),
+    ("Makefile", "\nup2:\n\tdocker compose up -d\n"),
+])
+def test_a_hand_made_infra_commit_is_flagged_everywhere_and_blocks_approvals(repo, tmp_path, key, rel, text):
+    if not text:
+        csv = repo / rel
+        csv.write_text(csv.read_text().replace("A valider", "Validée", 1).replace("Proposée", "Validée", 1) + "\n")
+        git(repo, "commit", "-qam", "flip an intention")
+        sha = head(repo)
+    else:
+        sha = hand_commit(repo, rel, text, "hand change")
+    report = verify(repo)
+    assert not report["ok"] and [c["sha"] for c in report["infra_commits"] if c["status"] == "unsigned"] == [sha]
+    findings = json.loads(cli(repo, "review", "--format", "json").stdout)["findings"]
+    assert any(f["id"] == "GATE001" and sha[:12] in f["title"] for f in findings)
+    r = cli(repo, "release", "check", "--format", "json")
+    assert r.returncode == 1 and sha[:12] in r.stdout
+    rec = propose(repo, restart_patch(repo, tmp_path))
+    r = approve(repo, rec["id"], key)
+    assert r.returncode == 1 and "did not sign" in r.stderr
+    r = cli(repo, "accept", sha[:12], "--reason", "Product read it and keeps it", "--key", str(key), "--yes")
+    assert r.returncode == 0, r.stderr
+    assert verify(repo)["ok"]
+    assert approve(repo, rec["id"], key).returncode == 0
+
+
+def test_a_non_infra_hand_commit_keeps_verify_green(repo):
+    hand_commit(repo, "README.md", "\nmore words\n", "docs: words")
+    assert verify(repo)["ok"]
+
+
+def test_the_role_cannot_accept_its_own_commit(repo, tmp_path):
+    sha = hand_commit(repo, "docker-compose.prod.yml", "# hand edit\n", "hand change")
+    mine = tmp_path / "mine"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(mine)], check=True)
+    r = cli(repo, "accept", sha[:12], "--reason", "looks fine to me", "--key", str(mine), "--yes")
+    assert r.returncode == 1 and head(repo) == sha
+    git(repo, "commit", "-q", "--allow-empty", "-m", f"accept\n\nAccepts: {sha}")  # a forged, unsigned acceptance
+    assert not verify(repo)["ok"]
+
+
 # ------------------------------------------------------------------------------------------ faults
 
 @pytest.mark.parametrize("step", ["apply-after-ref-anime-saas-mlservice", "apply-after-ref-platform",
