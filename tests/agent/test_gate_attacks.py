@@ -421,7 +421,7 @@ def test_a_process_rewriting_the_target_during_apply_changes_nothing_that_is_com
     evil = compose.read_bytes().replace(b"main-${IMAGE_TAG_API}", b"latest")
     racer = subprocess.Popen(["python3", "-c",
                               "import sys,time,os\np,data=sys.argv[1],open(sys.argv[2],'rb').read()\n"
-                              "time.sleep(0.4)\nend=time.time()+6\nwhile time.time()<end:\n"
+                              "time.sleep(0.4)\nend=time.time()+3\nwhile time.time()<end:\n"
                               "    open(p,'wb').write(data); time.sleep(0.002)\n",
                               str(compose), str(tmp_path / "evil.yml")])
     (tmp_path / "evil.yml").write_bytes(evil)
@@ -1012,3 +1012,85 @@ def test_a_gitlink_moved_back_to_an_older_submodule_commit_is_named(repo, env):
     back = hand_commit(repo, "bump mlservice", SUB)
     code, report = verify(env, repo)
     assert code == 1 and (back in unsigned_shas(report) or report["problems"]), report
+
+
+# ================================================================== 7. faults on the gate's own state (issue item 9)
+
+@pytest.mark.parametrize("step", ["rollback-after-ref-platform", "rollback-after-files-platform"])
+def test_a_kill_during_rollback_leaves_old_or_new_refs_and_the_next_command_finishes(repo, env, tmp_path, step):
+    original = (repo / "docker-compose.prod.yml").read_bytes()
+    pid, _ = approved(env, repo, patch_of(repo, tmp_path))
+    assert env.cli(repo, "apply", pid).returncode == 0
+    applied = head(repo)
+    revert = git(repo, "rev-parse", f"refs/devops-agent/rollback/{pid}").strip()
+    r = env.cli(repo, "rollback", pid, env={"DEVOPS_AGENT_FAULT": step})
+    assert r.returncode == 137
+    assert head(repo) in (applied, revert)
+    no_git_locks(repo)
+    assert status(env, repo, pid) == "rolled_back"  # any command finishes the work from the refs
+    assert head(repo) == revert and (repo / "docker-compose.prod.yml").read_bytes() == original
+    assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
+    assert verify(env, repo)[0] == 0
+
+
+def test_a_kill_during_recovery_is_itself_recovered(repo, env, tmp_path):
+    want = expected_after(repo, RESTART)
+    pid, _ = approved(env, repo, patch_of(repo, tmp_path))
+    signed = git(repo, "rev-parse", f"refs/devops-agent/approved/{pid}").strip()
+    assert env.cli(repo, "apply", pid, env={"DEVOPS_AGENT_FAULT": "apply-after-ref-platform"}).returncode == 137
+    r = env.cli(repo, "proposals", env={"DEVOPS_AGENT_FAULT": "recover-after-ref-platform"})
+    assert r.returncode == 137
+    no_git_locks(repo)
+    assert status(env, repo, pid) == "applied"
+    assert head(repo) == signed and (repo / "docker-compose.prod.yml").read_bytes() == want
+    assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+def test_an_index_lock_left_in_a_submodule_is_named_and_nothing_moves(repo, env, tmp_path):
+    sub = repo / SUB
+    before, before_sub = head(repo), head(sub)
+    pid, _ = approved(env, repo, patch_of(repo, tmp_path, LABEL), SUB_META, "docker")
+    lock = git_dir_of(sub) / "index.lock"
+    lock.write_text("")
+    r = env.cli(repo, "apply", pid)
+    assert r.returncode == 1 and "index.lock" in r.stderr and SUB in r.stderr, r.stderr
+    assert head(repo) == before and head(sub) == before_sub
+    lock.unlink()
+    assert env.cli(repo, "apply", pid).returncode == 0
+
+
+def test_a_change_that_makes_a_check_crash_is_refused(repo, env, tmp_path):
+    """Issue item 9: `restart_policy_typo: always` is refused; the same change plus a top-level `1: x` key
+    (which made a check crash and only add a note) must be refused too."""
+    before = head(repo)
+    compose = repo / "docker-compose.prod.yml"
+    text = compose.read_text()
+    compose.write_text(text.replace("main-${IMAGE_TAG_MLSCHEDULER}\n",
+                                    "main-${IMAGE_TAG_MLSCHEDULER}\n    restart_policy_typo: always\n", 1) + "1: x\n")
+    (tmp_path / "crash.diff").write_text(git(repo, "diff", "--", "docker-compose.prod.yml"))
+    compose.write_text(text)
+    rec = propose(env, repo, tmp_path / "crash.diff")
+    if rec["status"] == "pending":
+        r = approve(env, repo, rec["id"])
+        assert r.returncode == 1, r.stdout[-500:]
+        assert git(repo, "for-each-ref", "refs/devops-agent/") == ""
+    assert head(repo) == before
+
+
+@pytest.mark.parametrize("what,content", [("state.db", b"garbage, not sqlite\n" * 50), ("state.db", b""),
+                                          ("audit.jsonl", b"\x00\xffnot json\n"), ("audit.jsonl", b"")])
+def test_garbage_or_empty_state_gives_one_line_and_audit_verify_still_runs(repo, env, tmp_path, what, content):
+    rec = propose(env, repo, patch_of(repo, tmp_path))
+    assert rec["status"] == "pending"
+    for f in (_state_files(repo) if what == "state.db" else [repo / ".devops-agent" / what]):
+        f.unlink()
+    (repo / ".devops-agent" / what).write_bytes(content)
+    r = env.cli(repo, "proposals")
+    assert "Traceback" not in r.stderr, r.stderr
+    if what == "state.db":  # the state is unreadable or lost: said in one line naming it, exit 2
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) <= 2 and what in r.stderr, r.stderr
+    r = env.cli(repo, "audit", "verify")
+    assert r.returncode in (1, 2) and "Traceback" not in r.stderr and (r.stdout + r.stderr).strip(), r.stderr
+    if what == "audit.jsonl":  # the log's damage is named by audit verify
+        assert r.returncode == 1 and ("line 1" in r.stdout + r.stderr or "ends at seq 0" in r.stdout + r.stderr
+                                      or "deleted" in r.stdout + r.stderr), r.stdout + r.stderr
