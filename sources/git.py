@@ -19,6 +19,8 @@ _HARDENED = [
     "-c", "sequence.editor=false", "-c", "core.askPass=", "-c", "credential.helper=",
     "-c", "core.sshCommand=ssh", "-c", "gpg.program=gpg", "-c", "gpg.ssh.program=ssh-keygen",
     "-c", "protocol.file.allow=always", "-c", "core.quotepath=off", "-c", "advice.detachedHead=false",
+    "-c", "log.showSignature=false", "-c", "gpg.x509.program=gpgsm", "-c", "gpg.openpgp.program=gpg",
+    "-c", "color.ui=false",
 ]
 _BASE = ["git", *_HARDENED]
 # The caller's GIT_* variables never steer our git (GIT_DIR, GIT_INDEX_FILE, GIT_CONFIG_*, GIT_EXEC_PATH...).
@@ -149,8 +151,19 @@ def find_repo_root(start: Path) -> Path | None:
     return Path(lines[0]) if lines else None
 
 
+def no_filters(cwd: Path) -> list[str]:
+    """`-c` options that blank every filter driver the repo's config defines (clean, smudge, process), for
+    the few commands that read the work tree: a filter is the repo's own code, and must not run in ours."""
+    out = run_git(["config", "--null", "--name-only", "--get-regexp", r"^filter\..*\.(clean|smudge|process)$"], cwd,
+                  check=False)
+    drivers = {name.rsplit(".", 1)[0] for name in out.split("\0") if name}
+    return [opt for d in sorted(drivers) for key in ("clean", "smudge", "process")
+            for opt in ("-c", f"{d}.{key}=")] + [opt for d in sorted(drivers) for opt in ("-c", f"{d}.required=false")]
+
+
 def _status_paths(cwd: Path) -> frozenset[str]:
-    out = run_git(["status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=dirty"], cwd)
+    out = run_git([*no_filters(cwd), "status", "--porcelain=v1", "-z", "--untracked-files=all",
+                   "--ignore-submodules=dirty"], cwd)
     paths = set()
     entries = out.split("\0")
     i = 0

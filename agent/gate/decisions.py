@@ -267,6 +267,19 @@ def _check_signer_commit(root: Path | None, data: dict, signers: list[ssh.Signer
     return None
 
 
+def rejected(audit: "AuditLog", signers: list[ssh.Signer], repo: str, proposal: str, content_hash: str) -> bool:
+    """Does the log hold a rejection of this proposal and content, validly signed by a signer for this repo?"""
+    for entry in audit.entries():
+        if entry.get("event") != "rejection":
+            continue
+        decision = Decision.from_data(entry.get("data"))
+        if decision is None or decision.fields.get("proposal") != proposal or decision.fields.get("hash") != content_hash:
+            continue
+        if check_decision(decision, signers, repo, "reject")[1] is None:
+            return True
+    return False
+
+
 # -- delivery blocks -------------------------------------------------------------------------------
 
 def open_blocks(store: "Store", signers: list[ssh.Signer], repo: str | None = None,

@@ -458,6 +458,9 @@ class Gate:
             raise RefusedError(f"proposal {rec.id} has no signed commit ({ref_prefix}{rec.id} is missing)",
                                "ask Product to approve it again")
         platform = self._bound(rec, gc.read_commit(self.root, platform_sha), revert)
+        if not revert and self._rejected(rec):
+            raise RefusedError(f"Product rejected {rec.id} (a signed rejection is in the audit log)",
+                               "propose the change again if it is still needed")
         parent = platform.parents[0] if len(platform.parents) == 1 else None
         if parent is None:
             raise RefusedError(f"signed commit {platform_sha[:12]} has not exactly one parent", "approve again")
@@ -495,6 +498,12 @@ class Gate:
                     raise RefusedError(f"the signed {part.repo or 'platform'} commit is not base + the approved patch",
                                        "approve again")
         return Plan(proposal=rec.id, repos=plans, signer=ssh.Signer("", "", ""), message="", revert_message="")
+
+    def _rejected(self, rec) -> bool:
+        from agent.gate import decisions
+
+        signers = self.signers()
+        return bool(signers) and decisions.rejected(self.audit, signers, decisions.repo_id(self.root), rec.id, rec.hash)
 
     def _bound(self, rec, commit: gc.CommitObject, revert: bool) -> gc.CommitObject:
         trailers = commit.trailers()
@@ -832,7 +841,7 @@ def show_commit(repo: Path, sha: str, label: str = "") -> str:
     from agent.core.text import escape_terminal
     from sources.git import run_git_bytes
 
-    out = run_git_bytes(["show", "--no-color", "--no-mailmap", "--format=raw",
+    out = run_git_bytes(["show", "--no-color", "--no-mailmap", "--text", "--format=raw",
                          "--stat", "--patch", "--binary", sha, "--"], repo).decode("utf-8", "replace")
     title = f"== {label or 'platform'} ==\n" if label is not None else ""
     return title + escape_terminal(out)

@@ -233,12 +233,13 @@ def verify_branch(root: Path, rev_range: str | None = None, trust_root: str | No
         report.commits_examined += 1
         parent_signers = _signers_at(root, parents[0] if parents else None)
         infra = [p for m, p in files if _is_infra(root, sha, parents, m, p)]
+        for mode, path in files:
+            if mode == "160000" and _verify_submodule(root, path, parents[0] if parents else None, sha,
+                                                      parent_signers, report):
+                infra.append(path)  # the pointer itself: added, removed, or moved anywhere but forward
         if infra:
             status, principal, detail = _judge(root, sha, parent_signers)
             report.infra.append(InfraCommit("", sha, gc.read_commit(root, sha).subject, infra, status, principal, detail))
-        for mode, path in files:
-            if mode == "160000":
-                _verify_submodule(root, path, parents[0] if parents else None, sha, parent_signers, report)
     candidates = set(run_git(["log", "--format=%H", "--grep=^Accepts: ", tip], root, check=False).split())
     report.accept(_acceptances(root, [sha for sha, _, _ in history if sha in after and sha in candidates]))
     return report
@@ -264,26 +265,50 @@ def _acceptances(root: Path, shas: list[str]) -> dict[str, str]:
     return out
 
 
-def _verify_submodule(root: Path, path: str, parent: str | None, commit: str, signers, report: VerifyReport) -> None:
+def _verify_submodule(root: Path, path: str, parent: str | None, commit: str, signers, report: VerifyReport) -> bool:
+    """Judge a gitlink change. Moving forward: each infra commit of the submodule in `old..new` must be
+    signed. Returns True when the platform commit itself is the infra change to sign: a pointer added,
+    removed, or moved back or sideways (which can undo signed work without a single submodule commit)."""
     old = gc.tree_entry(root, parent, path) if parent else None
     new = gc.tree_entry(root, commit, path)
-    if new is None or new[0] != "160000":
-        return
-    sub = root / path
     old_sha = old[2] if old and old[0] == "160000" else None
+    new_sha = new[2] if new and new[0] == "160000" else None
+    if new_sha is None:
+        return True
+    sub = root / path
     if old_sha is None:
-        return  # a submodule added: the platform commit changing .gitmodules is the infra change judged
-    if not gc.has_commit(sub, new[2]) or not gc.has_commit(sub, old_sha):
-        report.infra.append(InfraCommit(path, new[2], f"(submodule {path} moved by {commit[:12]})", [], "unverifiable",
+        # Added, or re-added after a removal: its commits since the last value it had are judged too.
+        old_sha = _last_gitlink(root, parent, path) if parent else None
+        if old_sha is None or not gc.has_commit(sub, old_sha) or not gc.has_commit(sub, new_sha):
+            return True
+        _verify_submodule_range(sub, path, old_sha, new_sha, signers, report)
+        return True
+    if not gc.has_commit(sub, new_sha) or not gc.has_commit(sub, old_sha):
+        report.infra.append(InfraCommit(path, new_sha, f"(submodule {path} moved by {commit[:12]})", [], "unverifiable",
                                         None, f"the objects of {path} are not here: "
                                               f"run `git submodule update --init {path}` to verify it"))
-        return
-    for sha, parents, files in _log(sub, [f"{old_sha}..{new[2]}"]):
+        return False
+    forward = run_git(["rev-list", "-1", f"{new_sha}..{old_sha}"], sub, check=False).strip() == ""
+    _verify_submodule_range(sub, path, old_sha, new_sha, signers, report)
+    return not forward
+
+
+def _verify_submodule_range(sub: Path, path: str, old_sha: str, new_sha: str, signers, report: VerifyReport) -> None:
+    for sha, parents, files in _log(sub, [f"{old_sha}..{new_sha}"]):
         infra = [p for m, p in files if _is_infra(sub, sha, parents, m, p)]
         if infra:
             status, principal, detail = _judge(sub, sha, signers)
             report.infra.append(InfraCommit(path, sha, gc.read_commit(sub, sha).subject, infra, status, principal,
                                             detail))
+
+
+def _last_gitlink(root: Path, before: str, path: str) -> str | None:
+    """The last commit id the gitlink `path` recorded in the history of `before`."""
+    for sha in run_git(["rev-list", before, "--", path], root, check=False).split():
+        entry = gc.tree_entry(root, sha, path)
+        if entry is not None and entry[0] == "160000":
+            return entry[2]
+    return None
 
 
 def trusted_signers(root: Path, commit: str) -> list[ssh.Signer]:

