@@ -244,6 +244,17 @@ def resolve_commit(cwd: Path, rev: str) -> str | None:
     return out.strip() or None
 
 
+def tree_entry(repo: Path, commit: str, path: str) -> tuple[str, str, str] | None:
+    """(mode, type, sha) of `path` in `commit`'s tree, or None."""
+    out = run_git_bytes(["ls-tree", "-z", "--full-tree", commit, "--", path], repo).decode("utf-8", "surrogateescape")
+    for entry in out.split("\0"):
+        meta, _, name = entry.partition("\t")
+        if name == path:
+            mode, kind, sha = meta.split()
+            return mode, kind, sha
+    return None
+
+
 def read_blob_at(cwd: Path, rev: str, path: str) -> bytes | None:
     """The bytes of `path` at commit `rev` as stored (no textconv, no filter); None when absent there."""
     if not rev or rev.startswith("-"):

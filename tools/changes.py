@@ -473,7 +473,8 @@ def check_path(root: Path, path: str) -> None:
         raise ChangeError(f"patch path {path!r} {reason}", "use paths relative to the platform root, inside it")
 
 
-def _repo_of(path: str, submodules: list[str]) -> tuple[str, str]:
+def repo_of(path: str, submodules: list[str]) -> tuple[str, str]:
+    """(repo, path inside it): the longest submodule path containing `path`, else the platform ("")."""
     best = ""
     for sub in submodules:
         sub = sub.strip("/")
@@ -482,28 +483,33 @@ def _repo_of(path: str, submodules: list[str]) -> tuple[str, str]:
     return (best, path[len(best) + 1:]) if best else ("", path)
 
 
-def resolve_targets(root: Path, patch: Patch, submodules: list[str]) -> list[Target]:
-    """Each file of the patch (and a rename's source) located in its repository with its current blob."""
+def resolve_targets(root: Path, patch: Patch, submodules: list[str],
+                    bases: dict[str, str] | None = None) -> list[Target]:
+    """Each file of the patch (and a rename's source) located in its repository, with its blob in that
+    repository's base commit (`bases[repo]`, default its HEAD): what is committed, never the work tree's
+    bytes. Paths that leave the platform (lexically, or through a symlink on disk: lstat only) are refused."""
+    from sources.git import resolve_commit, tree_entry
+
     root = Path(root)
     out: list[Target] = []
     seen: set[str] = set()
+    heads: dict[str, str | None] = dict(bases or {})
     for fp in patch.files:
         for path in ([fp.old_path] if fp.old_path else []) + [fp.path]:
             if path in seen:
                 continue
             seen.add(path)
             check_path(root, path)
-            full, _ = _confined(root, path)
-            repo, repo_path = _repo_of(path, submodules)
-            exists, blob = False, None
-            if full.is_symlink():
-                exists, blob = True, git_blob_hash(os.readlink(full).encode("utf-8", "surrogateescape"))
-            elif full.is_file():
-                exists, blob = True, git_blob_hash(full.read_bytes())
-            elif full.is_dir() and path not in submodules:
+            if path in submodules:
+                raise ChangeError(f"{path} is a submodule pointer", "a patch changes files, not gitlinks")
+            repo, repo_path = repo_of(path, submodules)
+            if repo not in heads:
+                heads[repo] = resolve_commit(root / repo, "HEAD") if (root / repo / ".git").exists() else None
+            entry = tree_entry(root / repo, heads[repo], repo_path) if heads[repo] else None
+            if entry is not None and entry[1] == "tree":
                 raise ChangeError(f"patch path {path!r} is a directory", "a patch changes files, not folders")
-            out.append(Target(path=path, repo=repo, repo_path=repo_path, exists=exists, base_blob=blob,
-                              file=fp if path == fp.path else None))
+            out.append(Target(path=path, repo=repo, repo_path=repo_path, exists=entry is not None,
+                              base_blob=entry[2] if entry else None, file=fp if path == fp.path else None))
     return out
 
 

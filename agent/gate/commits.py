@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from agent.core.errors import RefusedError, UserError
-from sources.git import GitError, run_git, run_git_bytes
+from sources.git import GitError, run_git, run_git_bytes, tree_entry  # noqa: F401  (tree_entry: the gate's reads)
 
 APPROVED_REF = "refs/devops-agent/approved/"
 ROLLBACK_REF = "refs/devops-agent/rollback/"
@@ -109,12 +109,6 @@ def write_commit(repo: Path, raw: bytes) -> str:
     return run_git_bytes(["hash-object", "-t", "commit", "-w", "--stdin"], repo, input_bytes=raw).decode().strip()
 
 
-def repo_of(path: str, submodules: list[str]) -> tuple[str, str]:
-    """(repo, path inside it): the longest submodule path containing `path`, else the platform ("")."""
-    best = max((s for s in submodules if path.startswith(s.strip("/") + "/")), key=len, default="")
-    return (best, path[len(best) + 1:]) if best else ("", path)
-
-
 def identity_of(principal: str) -> str:
     email = principal if "@" in principal else f"{principal}@devops-agent"
     name = principal.split("@", 1)[0]
@@ -141,17 +135,6 @@ def branch(repo: Path) -> str:
     if not ref:
         raise RefusedError(f"{repo}: HEAD is detached", "check out the platform's branch (main) first")
     return ref
-
-
-def tree_entry(repo: Path, commit: str, path: str) -> tuple[str, str, str] | None:
-    """(mode, type, sha) of `path` in `commit`'s tree, or None."""
-    out = run_git_bytes(["ls-tree", "-z", "--full-tree", commit, "--", path], repo).decode("utf-8", "surrogateescape")
-    for entry in out.split("\0"):
-        meta, _, name = entry.partition("\t")
-        if name == path:
-            mode, kind, sha = meta.split()
-            return mode, kind, sha
-    return None
 
 
 def blob(repo: Path, sha: str) -> bytes:

@@ -172,34 +172,18 @@ class Gate:
         from tools import changes
 
         platform = gc.head(self.root)
-        subs = list(self._submodules(platform))
-        out = []
-        seen: set[str] = set()
-        for fp in patch.files:
-            for path in ([fp.old_path] if fp.old_path else []) + [fp.path]:
-                if path in seen:
-                    continue
-                seen.add(path)
-                reason = changes.unsafe_path_reason(path)
-                if reason:
-                    raise changes.ChangeError(f"patch path {path!r} {reason}", "use paths relative to the platform root")
-                repo, repo_path = gc.repo_of(path, subs)
-                if path in subs:
-                    raise changes.ChangeError(f"{path} is a submodule pointer", "a patch changes files, not gitlinks")
-                base = (bases or {}).get(repo) or (platform if repo == "" else self._submodules(platform).get(repo))
-                entry = gc.tree_entry(self.root / repo, base, repo_path) if base and gc.has_commit(self.root / repo, base) else None
-                if entry and entry[1] == "tree":
-                    raise changes.ChangeError(f"patch path {path!r} is a directory", "a patch changes files, not folders")
-                out.append(changes.Target(path=path, repo=repo, repo_path=repo_path, exists=entry is not None,
-                                          base_blob=entry[2] if entry else None, file=fp if path == fp.path else None))
-        return out
+        links = self._submodules(platform)
+        known = {"": platform, **{r: links[r] for r in links if gc.has_commit(self.root / r, links[r])}}
+        return changes.resolve_targets(self.root, patch, list(links), {**known, **(bases or {})})
 
     def _read_base(self, bases: dict[str, str]) -> Callable[[str], str | None]:
+        from tools import changes
+
 
         subs = [r for r in bases if r]
 
         def read(path: str) -> str | None:
-            repo, repo_path = gc.repo_of(path, subs)
+            repo, repo_path = changes.repo_of(path, subs)
             entry = gc.tree_entry(self.root / repo, bases[repo], repo_path) if repo in bases else None
             if entry is None or entry[1] != "blob":
                 return None

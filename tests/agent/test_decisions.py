@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import shutil
 from pathlib import Path
 
 import pytest

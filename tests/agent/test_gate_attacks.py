@@ -15,14 +15,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from gate_helpers import (GOOD, LABEL, RESTART, SUB, SUB_META, agent_key, blob_sha, build_template, committed,
+from gate_helpers import (GOOD, LABEL, RESTART, SUB, SUB_META, agent_key, build_template, committed,
                           copy_repo, git, git_bytes, hand_commit, head, make_patch, reseal)
 
 
