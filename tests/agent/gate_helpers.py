@@ -140,3 +140,19 @@ def reseal(env: Env, repo: Path, table: str, key: str, value: str, changes: dict
                         json.dumps(changes)], capture_output=True, text=True, env=env.env(),
                        cwd=str(Path(__file__).resolve().parents[2]))
     assert r.returncode == 0, r.stderr
+
+
+def race(target, arg_tuples: list[tuple], timeout: float = 60) -> list[str]:
+    """Start one spawned process per argument tuple, release them at once (`target(*args, start, results)`
+    waits on `start` and puts its outcome in `results`), and return the outcomes sorted."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, start, results)) for args in arg_tuples]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(timeout)
+    return sorted(results.get(timeout=5) for _ in procs)

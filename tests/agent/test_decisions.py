@@ -6,7 +6,6 @@ checks that `audit verify`, `check_heads` or `open_blocks` names it.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from agent.gate import decisions, ssh
 from agent.gate.audit import AuditLog, entry_hash
 from agent.gate.store import HEAD_META, ProposalRecord, Store, canonical
 from sources.git import TOOL_IDENTITY, run_git
+from gate_helpers import race
 
 
 def make_repo(path: Path) -> Path:
@@ -354,15 +354,7 @@ def test_two_processes_rejecting_at_once_exactly_one_writes(platform, keypair, a
                                             keypair["product"], keypair["signers"], audit)
         signed.append({"statement": d.statement, "signature": d.signature,
                        "signer": {"principal": signer.principal, "key_type": signer.key_type, "key": signer.key}})
-    ctx = multiprocessing.get_context("spawn")
-    start, results = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_race_reject, args=(str(root), str(agent_home), s, start, results)) for s in signed]
-    for p in procs:
-        p.start()
-    start.set()
-    for p in procs:
-        p.join(60)
-    outcomes = sorted(results.get(timeout=5) for _ in procs)
+    outcomes = race(_race_reject, [(str(root), str(agent_home), s) for s in signed])
     assert outcomes[1] == "won" and outcomes[0].startswith("refused: ")
     assert [e["event"] for e in audit.entries()] == ["rejection"]
     assert audit.verify(signers=keypair["signers"]) == (True, [])

@@ -1,7 +1,6 @@
 """The sealed state database: round trips, compare-and-set across processes, tamper and corruption evidence."""
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sqlite3
 import subprocess
@@ -13,6 +12,7 @@ import pytest
 
 from agent.core.errors import RefusedError
 from agent.gate.store import ApprovalRecord, ProposalRecord, StateError, Store
+from gate_helpers import race
 
 
 @pytest.fixture
@@ -102,17 +102,9 @@ def _race(repo: str, home: str, start, results) -> None:
 def test_two_processes_race_for_apply_exactly_one_wins(repo, agent_home):
     store = Store(repo)
     store.add_proposal(proposal(status="approved"))
-    ctx = multiprocessing.get_context("spawn")
     for _ in range(3):
         store.transition("p-20261126-3f2a9c", {"approved", "applying"}, "approved")
-        start, results = ctx.Event(), ctx.Queue()
-        procs = [ctx.Process(target=_race, args=(str(repo), str(agent_home), start, results)) for _ in range(2)]
-        for p in procs:
-            p.start()
-        start.set()
-        for p in procs:
-            p.join(30)
-        outcomes = sorted(results.get(timeout=5) for _ in procs)
+        outcomes = race(_race, [(str(repo), str(agent_home))] * 2, timeout=30)
         assert outcomes == ["refused: proposal p-20261126-3f2a9c is applying, not approved", "won"]
     assert store.get_proposal("p-20261126-3f2a9c").status == "applying"
 
@@ -428,16 +420,7 @@ def test_two_processes_approving_at_once_the_loser_writes_nothing(repo, agent_ho
 
     store = Store(repo)
     store.add_proposal(proposal())
-    ctx = multiprocessing.get_context("spawn")
-    start, results = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_race_approve, args=(str(repo), str(agent_home), aid, start, results))
-             for aid in ("a-1", "a-2")]
-    for p in procs:
-        p.start()
-    start.set()
-    for p in procs:
-        p.join(60)
-    outcomes = sorted(results.get(timeout=5) for _ in procs)
+    outcomes = race(_race_approve, [(str(repo), str(agent_home), aid) for aid in ("a-1", "a-2")])
     assert outcomes == ["refused: proposal p-20261126-3f2a9c is approved, not pending", "won"]
     assert len(store.approvals("p-20261126-3f2a9c")) == 1
     audit = AuditLog(repo, store)
