@@ -49,6 +49,18 @@ class Hunk:
     def header(self) -> str:
         return f"@@ -{self.old_start},{self.old_len} +{self.new_start},{self.new_len} @@{self.section}"
 
+    def added_line_numbers(self) -> list[int]:
+        """New-file line numbers of this hunk's added lines."""
+        out, new = [], self.new_start if self.new_len else self.new_start + 1
+        for line in self.lines:
+            tag = line[:1]
+            if tag == "+":
+                out.append(new)
+                new += 1
+            elif tag == " ":
+                new += 1
+        return out
+
     def touched_old_lines(self) -> list[int]:
         """Old-file line numbers this hunk removes, or inserts after (0 = before the first line)."""
         out: list[int] = []

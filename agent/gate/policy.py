@@ -254,19 +254,6 @@ def apply_hunks(old: str, hunks: list[Hunk]) -> str | None:
     return "\n".join(out) + ("\n" if trailing else "")
 
 
-def _new_line_numbers(hunk: Hunk) -> list[int]:
-    """New-file line numbers of the hunk's added lines."""
-    out, new = [], hunk.new_start if hunk.new_len else hunk.new_start + 1
-    for line in hunk.lines:
-        tag = line[:1]
-        if tag == "+":
-            out.append(new)
-            new += 1
-        elif tag == " ":
-            new += 1
-    return out
-
-
 @dataclass
 class _File:
     """One file of the patch with its committed base text and its text after the change (None when unknown)."""
@@ -588,7 +575,7 @@ def _makefile_outside(f: _File) -> str | None:
             t = next((t for t in old_targets if t.first <= number <= t.last), None)
             if t is not None and not facts.make_target_ok(t, old_vars):
                 return t.name
-        for number in _new_line_numbers(hunk):
+        for number in hunk.added_line_numbers():
             t = next((t for t in new_targets if t.first <= number <= t.last), None)
             if t is not None and not facts.make_target_ok(t, new_vars):
                 return t.name

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.core.errors import RefusedError, UserError
+from tools.facts import SIGNERS_FILE  # noqa: F401  (the signer list's path: one fact, one place)
 
-SIGNERS_FILE = ".allowed_signers"
 GIT_NAMESPACE = "git"  # what git itself signs commits under
 DECISION_NAMESPACE = "devops-agent"  # Product's other decisions (reject, block, unblock, signer changes)
 NO_PASSPHRASE_MARK = "# devops-agent: demo key, no passphrase"

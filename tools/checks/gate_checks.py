@@ -7,10 +7,10 @@ with every other check. No report (not a git repo, or a session of the gate's ow
 from __future__ import annotations
 
 from tools.checks.registry import check
+from tools.facts import SIGNERS_FILE
 from tools.findings import Location
 
 _PRODUCT = ("authority", "validés par l")
-_SIGNERS = ".allowed_signers"
 
 
 def _report(ctx):
@@ -46,7 +46,7 @@ def unverifiable_history(ctx, spec):
     report = _report(ctx)
     if report is not None and report.trust_root is not None:
         for problem in report.problems:
-            yield spec.finding(ctx, problem, [Location(_SIGNERS)])
+            yield spec.finding(ctx, problem, [Location(SIGNERS_FILE)])
 
 
 @check("GATE004", "Submodule history cannot be verified here", "low", "reproducibility", _PRODUCT,
@@ -65,4 +65,4 @@ def demo_signer(ctx, spec):
     report = _report(ctx)
     for fingerprint in (report.demo_signers if report else []):
         yield spec.finding(ctx, f"signer {fingerprint} was created without a passphrase (demo only)",
-                           [Location(_SIGNERS)])
+                           [Location(SIGNERS_FILE)])
