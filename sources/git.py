@@ -244,6 +244,18 @@ def resolve_commit(cwd: Path, rev: str) -> str | None:
     return out.strip() or None
 
 
+def gitlinks_of(repo: Path, commit: str) -> dict[str, str]:
+    """Submodule path -> the commit id that `commit` records for it."""
+    out = run_git_bytes(["ls-tree", "-r", "-z", "--full-tree", commit], repo).decode("utf-8", "surrogateescape")
+    links = {}
+    for entry in out.split("\0"):
+        meta, _, path = entry.partition("\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[1] == "commit":
+            links[path] = parts[2]
+    return links
+
+
 def tree_entry(repo: Path, commit: str, path: str) -> tuple[str, str, str] | None:
     """(mode, type, sha) of `path` in `commit`'s tree, or None."""
     out = run_git_bytes(["ls-tree", "-z", "--full-tree", commit, "--", path], repo).decode("utf-8", "surrogateescape")
@@ -318,18 +330,12 @@ def _has_commit(repo: Path, sha: str) -> bool:
     return out == sha
 
 
-def snapshot_state(root: Path, commit: str, dest: Path, gitlinks: dict[str, str] | None = None) -> RepoState:
+def snapshot_state(root: Path, commit: str, dest: Path, links: dict[str, str] | None = None) -> RepoState:
     """Write `commit` (and its submodules at their gitlinks) into `dest`; the RepoState describing it.
     A session over `dest` reads exactly the committed blobs: its config, charter and Notion export included."""
-    subs = materialize(root, commit, dest, gitlinks)
-    recorded = dict(subs)
-    listing = run_git_bytes(["ls-tree", "-z", "-r", "--full-tree", commit], root).decode("utf-8", "surrogateescape")
-    for entry in listing.split("\0"):
-        meta, _, path = entry.partition("\t")
-        if meta.split()[1:2] == ["commit"]:
-            recorded[path] = meta.split()[2]
-    modules = tuple(SubmoduleState(name, path, url, subs.get(path) is not None, subs.get(path),
-                                   (gitlinks or {}).get(path) or recorded.get(path))
+    subs = materialize(root, commit, dest, links)
+    recorded = {**gitlinks_of(root, commit), **(links or {})}
+    modules = tuple(SubmoduleState(name, path, url, subs.get(path) is not None, subs.get(path), recorded.get(path))
                     for name, path, url in _gitmodules(Path(dest)))
     return RepoState(root=Path(dest), is_git=True, commit=commit, dirty=frozenset(), submodules=modules,
                      submodule_dirty={m.path: frozenset() for m in modules if m.initialized})

@@ -123,16 +123,9 @@ class Gate:
 
     def _submodules(self, commit: str) -> dict[str, str]:
         """Submodule path -> the gitlink `commit` records."""
-        from sources.git import run_git_bytes
+        from sources.git import gitlinks_of
 
-        out = run_git_bytes(["ls-tree", "-r", "-z", "--full-tree", commit], self.root).decode("utf-8", "surrogateescape")
-        links = {}
-        for entry in out.split("\0"):
-            meta, _, path = entry.partition("\t")
-            parts = meta.split()
-            if len(parts) == 3 and parts[1] == "commit":
-                links[path] = parts[2]
-        return links
+        return gitlinks_of(self.root, commit)
 
     def signers(self, commit: str | None = None) -> list[ssh.Signer]:
         """The signer list in force at `commit` (default HEAD): the committed list, trusted only when every

@@ -314,17 +314,14 @@ def _last_gitlink(root: Path, before: str, path: str) -> str | None:
 def trusted_signers(root: Path, commit: str) -> list[ssh.Signer]:
     """The signer list at `commit` if every commit that changed it since the trust root was signed by a
     signer of the list in its parent (the trust root by a key it lists); else [] (no authority)."""
-    out = run_git(["log", "--reverse", "--first-parent", "--format=%H %P", commit, "--", ssh.SIGNERS_FILE],
+    out = run_git(["log", "--reverse", "--first-parent", "--format=%H", commit, "--", ssh.SIGNERS_FILE],
                   root, check=False)
     signers: list[ssh.Signer] | None = None
-    for line in out.splitlines():
-        sha, *parents = line.split()
+    for sha in out.split():
         current = _signers_at(root, sha)
-        judge_by = current if signers is None else signers
         if current is None:
             return []  # the list was removed
-        if signers is not None or not parents or _signers_at(root, parents[0]) is None:
-            if _judge(root, sha, judge_by)[0] != "signed":
-                return []
+        if _judge(root, sha, current if signers is None else signers)[0] != "signed":
+            return []
         signers = current
     return signers or []
