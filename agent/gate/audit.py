@@ -19,7 +19,7 @@ import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, TypeVar
+from typing import cast, Callable, Iterable, TypeVar
 
 from agent.core.errors import RefusedError
 from agent.gate.store import HEAD_META, StateError, Store, canonical, fault_error, fs_fault
@@ -141,7 +141,7 @@ class AuditLog:
         return self.record(event, actor, data)[0]
 
     def record(self, event: str, actor: str, data: dict, apply: Callable[[], T] | None = None,
-               after: tuple[int, str] | None = None) -> tuple[dict, T | None]:
+               after: tuple[int, str] | None = None) -> tuple[dict, T]:
         """One logical write: `apply()` (Store calls: they join one transaction), the entry, and its head,
         all or nothing. `after`: the head a signed statement was made after; when the log has moved since,
         RefusedError and nothing is written. An exception from `apply` (a refused compare-and-set: a
@@ -156,7 +156,7 @@ class AuditLog:
                     if after is not None and (int(after[0]), str(after[1])) != tip:
                         raise RefusedError(f"the audit log moved while Product signed (it is at seq {tip[0]}, the "
                                            f"statement was made at seq {after[0]})", "sign again; nothing was recorded")
-                    result = apply() if apply is not None else None
+                    result = cast(T, apply() if apply is not None else None)
                     entry, size = self._write(*tip, event, actor, data)
                     self.store.set_meta(HEAD_META, json.dumps({"seq": entry["seq"], "hash": entry["hash"]}))
             except BaseException:
@@ -234,9 +234,9 @@ class AuditLog:
             lines.pop()
         return list(enumerate(lines, start=1))
 
-    def _parsed(self) -> tuple[list[tuple[int, dict]], list[str]]:
+    def _parsed(self) -> tuple[list[tuple[int, dict | None]], list[str]]:
         """(line number, entry) of every well-formed entry, and one problem line for every other line."""
-        entries: list[tuple[int, dict]] = []
+        entries: list[tuple[int, dict | None]] = []
         problems: list[str] = []
         for lineno, raw in self._lines():
             try:
@@ -277,7 +277,8 @@ class AuditLog:
         problems: list[str] = []
         bad_lines = iter(garbage)
         seq_line = {e["seq"]: n for n, e in reversed(parsed) if e is not None}
-        prev_hash, prev_seq = GENESIS, 0
+        prev_hash: str | None = GENESIS
+        prev_seq: int | None = 0
         by_seq: dict[int, str] = {}
         good: list[tuple[int, dict]] = []
         for lineno, entry in parsed:
@@ -334,7 +335,9 @@ class AuditLog:
         from agent.gate import decisions
 
         good = [(n, e) for n, e in good if e["event"] in PRODUCT_EVENTS]
-        if good and repo_id is None:
+        if repo_id is None:
+            if not good:
+                return []
             try:
                 repo_id = decisions.repo_id(self.root)
             except Exception as exc:  # noqa: BLE001 — any failure to read git is reported, not raised
@@ -348,7 +351,10 @@ class AuditLog:
             if problem:
                 problems.append(f"{where}: {entry['event']} by {entry['actor']!r} {problem}")
                 continue
-            digest = decisions.Decision.from_data(entry["data"]).digest
+            decision = decisions.Decision.from_data(entry["data"])
+            if decision is None:
+                continue
+            digest = decision.digest
             if digest in seen:
                 problems.append(f"{where}: {entry['event']} repeats the statement of seq {seen[digest]} — replayed")
             seen.setdefault(digest, entry["seq"])

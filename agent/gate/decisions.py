@@ -77,7 +77,7 @@ def statement(kind: str, repo_id: str, fields: dict) -> bytes:
         raise ValueError(f"unknown decision kind {kind!r}")
     fields = dict(fields)
     head = fields.pop("head", None)
-    head_text = format_head(head) if isinstance(head, (tuple, list)) else str(head or "")
+    head_text = format_head((int(head[0]), str(head[1]))) if isinstance(head, (tuple, list)) else str(head or "")
     if parse_head(head_text) is None:
         raise ValueError("a statement names the audit head it is made after (SEQ:HASH)")
     at = fields.pop("at", None) or _now()
@@ -220,25 +220,28 @@ def verify_decision(decision: Decision, signers: list[ssh.Signer], repo: str | N
 
 
 def record(audit: "AuditLog", signer: ssh.Signer, decision: Decision, apply: Callable[[], T] | None = None,
-           shown: dict | None = None) -> tuple[dict, T | None]:
+           shown: dict | None = None) -> tuple[dict, T]:
     """Write a signed decision: `apply()` (the Store change, e.g. `lambda: store.reject(pid)`) and its audit
     entry in one transaction, at exactly the log position the statement was signed after. A refused
     `apply` (a concurrent decision won) or a moved log writes nothing."""
     data = {**{k: decision.fields[k] for k in _SHOWN if k in decision.fields}, **(shown or {}), **decision.data()}
+    if decision.kind not in EVENT_OF:
+        raise ValueError(f"not a decision kind: {decision.kind!r}")
     return audit.record(EVENT_OF[decision.kind], signer.principal, data, apply=apply, after=decision.head)
 
 
 def check_entry(entry: dict, signers: list[ssh.Signer], repo: str, root: Path | None = None) -> str | None:
     """Why a Product audit entry cannot be trusted, or None: its statement, signer, repo, log position
     and the values it shows are checked. A `product-key` entry may instead name a signed commit."""
-    data = entry.get("data") if isinstance(entry.get("data"), dict) else {}
+    raw = entry.get("data")
+    data: dict = raw if isinstance(raw, dict) else {}
     decision = Decision.from_data(data)
-    kind = KIND_OF.get(entry.get("event"))
+    kind = KIND_OF.get(str(entry.get("event")))
     if decision is None and kind == "signer" and data.get("commit"):
         return _check_signer_commit(root, data, signers)
     signer, why = check_decision(decision, signers, repo, kind)
-    if why:
-        return why
+    if why or signer is None or decision is None:
+        return why or "carries no Product signature"
     if signer.principal != entry.get("actor"):
         return f"is signed by {signer.principal!r}, not by the actor the entry names"
     where = (entry["seq"] - 1, entry["prev"])

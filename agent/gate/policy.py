@@ -306,7 +306,7 @@ def _manifest_adjustment(path: str, fp: FilePatch, read: ReadBase) -> bool | Non
     if name == "package.json":
         old = read(path)
         new = apply_hunks(old, fp.hunks) if old is not None else None
-        if new is None:
+        if old is None or new is None:
             return False
         try:
             before, after = json.loads(old), json.loads(new)
@@ -321,8 +321,8 @@ def _manifest_adjustment(path: str, fp: FilePatch, read: ReadBase) -> bool | Non
     if re.match(r"^requirements[^/]*\.txt$", name):
         if not all(_REQ.match(l) for l in changed):
             return False
-        names = lambda ls: sorted(_REQ.match(l).group(1).lower().replace("_", "-")  # noqa: E731
-                                  for l in ls if l.strip() and not _comment(l))
+        names = lambda ls: sorted(m.group(1).lower().replace("_", "-")  # noqa: E731
+                                  for l in ls if l.strip() and not _comment(l) and (m := _REQ.match(l)))
         return names(fp.added_lines) == names(fp.removed_lines)
     return None
 
@@ -971,14 +971,16 @@ def _test_service_silenced(old: str, new: str) -> str | None:
     """A compose service named for tests whose command/entrypoint override stops running them."""
     def services(text: str) -> dict:
         docs = facts.yaml_documents(text) or []
-        doc = docs[0] if docs and isinstance(docs[0], dict) else {}
-        return doc.get("services") if isinstance(doc.get("services"), dict) else {}
+        doc: dict = docs[0] if docs and isinstance(docs[0], dict) else {}
+        found = doc.get("services")
+        return found if isinstance(found, dict) else {}
 
     before, after = services(old), services(new)
     for name, svc in after.items():
         if not isinstance(svc, dict) or not re.search(r"test", str(name), re.I):
             continue
-        prev = before.get(name) if isinstance(before.get(name), dict) else {}
+        found = before.get(name)
+        prev: dict = found if isinstance(found, dict) else {}
         for key in ("command", "entrypoint"):
             value, was = svc.get(key), prev.get(key)
             if value is None or value == was:

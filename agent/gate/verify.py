@@ -124,7 +124,8 @@ def _config_inputs(repo_dir: str, sha: str) -> tuple[str, ...]:
         return ()
     if not isinstance(cfg, dict):
         return ()
-    notion = cfg.get("notion") if isinstance(cfg.get("notion"), dict) else {}
+    raw = cfg.get("notion")
+    notion: dict = raw if isinstance(raw, dict) else {}
     out = [notion.get("export_dir"), cfg.get("rules_file"), cfg.get("charter"), *(cfg.get("deploy_notes") or [])]
     return tuple(str(p).strip("/") for p in out if isinstance(p, str) and p and not p.startswith("/"))
 
