@@ -1,0 +1,100 @@
+"""YAML with bounded work: every reader of compose files, workflows and the config goes through here.
+
+PyYAML (like libyaml) shares an aliased node instead of copying it, so an alias bomb ("billion laughs")
+costs nothing to load and gigabytes to walk. Here the composed node graph is measured first, without
+recursion: its expanded size (what a walk of the data would visit), its depth, and recursive aliases.
+Past a limit the document is refused with one line instead of being constructed.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from agent.core.errors import UserError
+
+MAX_EXPANDED_NODES = 1_000_000  # a generous real file has a few thousand
+MAX_DEPTH = 64
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class YamlLimitError(UserError):
+    """A YAML document over the work limits (alias bomb, nesting, recursive alias)."""
+
+    def __init__(self, what: str, problem: str) -> None:
+        super().__init__(f"{what}: {problem}", "simplify the file (expand or remove the aliases, flatten the nesting)")
+
+
+def _measure(root: yaml.Node, what: str) -> None:
+    """Expanded size and depth of the node graph, iteratively; a node reached from itself is refused."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            children = _children(node)
+            total = 1 + sum(sizes[id(c)] for c in children)
+            if total > MAX_EXPANDED_NODES:
+                raise YamlLimitError(what, f"expands to more than {MAX_EXPANDED_NODES:,} values (an alias bomb?)")
+            sizes[key] = total
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise YamlLimitError(what, "an alias refers to a node that contains it (a recursive structure)")
+        if depth > MAX_DEPTH:
+            raise YamlLimitError(what, f"nested more than {MAX_DEPTH} levels deep")
+        on_path.add(key)
+        stack.append((node, depth, True))
+        for child in _children(node):
+            if id(child) not in sizes:
+                stack.append((child, depth + 1, False))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _construct(loader: Any, what: str) -> Any:
+    try:
+        node = loader.get_single_node()
+    except RecursionError:
+        raise YamlLimitError(what, f"nested more than {MAX_DEPTH} levels deep") from None
+    if node is None:
+        return None
+    _measure(node, what)
+    return loader.construct_document(node)
+
+
+def load(text: str | bytes, what: str = "YAML") -> Any:
+    """One document, like `yaml.safe_load`, within the limits (YamlLimitError past them; yaml.YAMLError
+    for a syntax error, as before)."""
+    loader = _Loader(text)
+    try:
+        return _construct(loader, what)
+    finally:
+        loader.dispose()
+
+
+def load_all(text: str | bytes, what: str = "YAML") -> list:
+    """Every document, like `yaml.safe_load_all`, each within the limits."""
+    loader = _Loader(text)
+    out = []
+    try:
+        while loader.check_node():
+            try:
+                node = loader.get_node()
+            except RecursionError:
+                raise YamlLimitError(what, f"nested more than {MAX_DEPTH} levels deep") from None
+            _measure(node, what)
+            out.append(loader.construct_document(node))
+        return out
+    finally:
+        loader.dispose()

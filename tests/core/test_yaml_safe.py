@@ -1,0 +1,70 @@
+"""Bounded YAML: alias bombs, deep nesting and recursive aliases are refused in bounded time; every
+ordinary document loads exactly as yaml.safe_load loads it."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent.core.errors import UserError
+from agent.core.yaml_safe import YamlLimitError, load, load_all
+
+BOMB = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+                 + [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]" for i in range(8)])
+
+
+def test_an_alias_bomb_is_refused_quickly():
+    t0 = time.perf_counter()
+    with pytest.raises(YamlLimitError, match="alias bomb"):
+        load(f"services:\n  x:\n    {BOMB.replace(chr(10), chr(10) + '    ')}\n", "docker-compose.yml")
+    assert time.perf_counter() - t0 < 5
+
+
+def test_deep_nesting_is_refused_without_recursion_error():
+    with pytest.raises((YamlLimitError, yaml.YAMLError)):  # libyaml caps flow nesting itself
+        load("a: " + "[" * 5000 + "]" * 5000, "ci.yml")
+    with pytest.raises(YamlLimitError, match="nested"):
+        load("".join(f"{' ' * (2 * i)}k{i}:\n" for i in range(200)) + " " * 400 + "v: 1\n", "ci.yml")
+
+
+def test_a_recursive_alias_is_refused():
+    with pytest.raises(YamlLimitError, match="recursive"):
+        load("a: &a [*a]\n")
+
+
+def test_the_refusal_is_a_user_error_naming_the_file():
+    with pytest.raises(UserError) as err:
+        load(BOMB, "compose.yaml")
+    assert err.value.message.startswith("compose.yaml: ")
+
+
+def test_ordinary_documents_load_as_safe_load_does():
+    text = "x-base: &base {image: nginx:1.27, restart: always}\nservices:\n  a: *base\n  b:\n    <<: *base\n    ports: ['80:80']\n"
+    assert load(text) == yaml.safe_load(text)
+    assert load_all("a: 1\n---\nb: [1, 2]\n") == [{"a": 1}, {"b": [1, 2]}]
+    assert load("") is None
+
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.text(max_size=20))
+_docs = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=5),
+                                                       st.dictionaries(st.text(max_size=8), inner, max_size=5)),
+                     max_leaves=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_docs)
+def test_any_plain_document_round_trips(doc):
+    text = yaml.safe_dump(doc)
+    assert load(text) == yaml.safe_load(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_is_data_or_a_yaml_error_never_a_crash(text):
+    try:
+        load(text)
+    except (yaml.YAMLError, YamlLimitError):
+        pass
