@@ -9,11 +9,13 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agent.core import yaml_safe
 from agent.core.errors import UserError
 
 CONFIG_NAME = ".devops-agent.yaml"
 DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_APPROVAL_TTL_DAYS = 7
+MAX_CONFIG_BYTES = 256 * 1024
 
 
 class _Strict(BaseModel):
@@ -84,8 +86,16 @@ def load_config(repo: Path, path: Path | None = None) -> tuple[ProjectConfig, Pa
         if path is not None:
             raise UserError(f"config {cfg_path} does not exist", "pass an existing file to --config")
         return ProjectConfig(), None
+    if not cfg_path.is_file():
+        raise UserError(f"config {cfg_path} is not a regular file", f"make {CONFIG_NAME} a YAML file, or remove it")
     try:
-        raw = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+        size = cfg_path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise UserError(f"{cfg_path.name} is {size:,} bytes, over the {MAX_CONFIG_BYTES:,}-byte cap of a config",
+                            "a config is a few lines: check that this is the right file")
+        raw = yaml_safe.load(cfg_path.read_text(encoding="utf-8"), cfg_path.name)
+    except OSError as exc:
+        raise UserError(f"config {cfg_path} cannot be read: {exc.strerror or exc}", "check its permissions") from None
     except UnicodeDecodeError as exc:
         raise UserError(f"{cfg_path.name}: not valid UTF-8 ({exc.reason} at byte {exc.start})",
                         "save the file as UTF-8") from exc

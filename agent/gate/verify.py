@@ -117,10 +117,12 @@ def _config_inputs(repo_dir: str, sha: str) -> tuple[str, ...]:
     """The paths the committed config of `sha` binds as sources (Notion export, rules, deploy notes, charter)."""
     import yaml
 
+    from agent.core import yaml_safe
+
     data = read_blob_at(Path(repo_dir), sha, ".devops-agent.yaml") or read_blob_at(Path(repo_dir), sha, ".devops-agent.yml")
     try:
-        cfg = yaml.safe_load(data) if data else None
-    except yaml.YAMLError:
+        cfg = yaml_safe.load(data, ".devops-agent.yaml") if data else None
+    except (yaml.YAMLError, yaml_safe.YamlLimitError):
         return ()
     if not isinstance(cfg, dict):
         return ()

@@ -68,3 +68,21 @@ def test_any_text_is_data_or_a_yaml_error_never_a_crash(text):
         load(text)
     except (yaml.YAMLError, YamlLimitError):
         pass
+
+
+def test_the_config_is_bounded_and_says_so_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / ".devops-agent.yaml").mkdir()
+    run = lambda: subprocess.run([sys.executable, "-m", "agent.cli", "sources", "--repo", str(tmp_path)],  # noqa: E731
+                                 capture_output=True, text=True)
+    r = run()
+    assert r.returncode == 2 and "not a regular file" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / ".devops-agent.yaml").rmdir()
+    (tmp_path / ".devops-agent.yaml").write_text(BOMB + "\n")
+    r = run()
+    assert r.returncode == 2 and "alias bomb" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    (tmp_path / ".devops-agent.yaml").write_text("#" * (300 * 1024))
+    r = run()
+    assert r.returncode == 2 and "cap" in r.stderr
