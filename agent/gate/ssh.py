@@ -38,7 +38,8 @@ def ssh_keygen() -> str:
 
 
 def _env() -> dict:
-    keep = ("HOME", "PATH", "SSH_AUTH_SOCK", "SSH_ASKPASS", "SSH_ASKPASS_REQUIRE", "DISPLAY", "TERM", "LANG")
+    keep = ("HOME", "PATH", "SSH_AUTH_SOCK", "SSH_ASKPASS", "SSH_ASKPASS_REQUIRE", "SSH_SK_PROVIDER", "DISPLAY",
+            "TERM", "LANG")
     return {k: os.environ[k] for k in keep if k in os.environ}
 
 
