@@ -5,12 +5,25 @@ Never raises on bad input: syntax errors and absent includes land in `NginxConfi
 """
 from __future__ import annotations
 
+import fnmatch
 import glob
+import io
+import os
+import posixpath
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator
 
-import crossplane
+from crossplane.analyzer import analyze, enter_block_ctx
+from crossplane.errors import NgxParserBaseException, NgxParserDirectiveError, NgxParserSyntaxError
+# crossplane lexes only named files; its file-object lexer lets us parse the loaded source's text itself.
+from crossplane.lexer import _balance_braces, _lex_file_object
+from crossplane.parser import _prepare_if_args
+
+from agent.core.config import DEFAULT_MAX_FILE_BYTES
+from sources.files import SourceReadError, confine, read_source_file
+from sources.provenance import LoadedSource
 
 _SCHEME_PORTS = {"http": 80, "https": 443, "grpc": 80, "grpcs": 443, "uwsgi": None, "fastcgi": None}
 _PASS_DIRECTIVES = ("proxy_pass", "grpc_pass", "uwsgi_pass", "fastcgi_pass")
@@ -138,6 +151,7 @@ class Server:
 class ConfigProblem:
     message: str
     where: Where
+    kind: str = "syntax"  # syntax | directive | context (not allowed here) | cycle | unreadable | limit
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
@@ -148,11 +162,15 @@ class MissingInclude:
     target: str  # as written in the include directive
     resolved: str  # where it was looked for
     where: Where
+    reason: str = "not found"  # why it was not read: absent, over the size cap, outside the repo, cannot tell
 
 
 @dataclass
 class NginxConfig:
     path: str
+    context: str = "main"  # where the file is used: main (nginx.conf), http (conf.d/, templates/), unknown
+    parsed_as: str = "main"  # the context it was parsed in (unknown: the likeliest one)
+    placed_at: str | None = None  # the container path, when known
     files: list[str] = field(default_factory=list)
     servers: list[Server] = field(default_factory=list)
     upstreams: dict[str, Upstream] = field(default_factory=dict)
@@ -184,35 +202,83 @@ class NginxConfig:
 
 # ---------------------------------------------------------------- parsing
 
-def parse_nginx(path: Path | str) -> NginxConfig:
-    """Parse `path` and its includes (relative includes resolve against the main file's folder)."""
+CONTEXTS = ("main", "http", "unknown")
+_START = {"main": (), "http": ("http",)}
+MAX_FILES = 256  # includes followed per config; a glob over a huge folder stops there
+MAX_DEPTH = 64  # nested blocks; deeper is refused rather than recursed into
+
+# (text, None) for a readable file, (None, why) when it cannot be read (absent, over the cap, refused).
+FileReader = Callable[[str], "tuple[str | None, str | None]"]
+# An include's target as written, and the file it sits in -> [(file, text or None, why)], or a reason
+# when the target cannot be known from the repo ("cannot tell"), or [] for a glob that matches nothing.
+IncludeResolver = Callable[[str, str], "list[tuple[str, str | None, str | None]] | str"]
+
+
+def guess_context(text: str) -> str:
+    """The context a file of unknown placement most likely has: main when it has top-level events/http."""
+    return "main" if re.search(r"^\s*(events|http)\s*\{", text, re.M) else "http"
+
+
+def parse_nginx(path: Path | str, context: str = "main", max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> NginxConfig:
+    """Parse the file at `path` (size-capped) and its includes, relative ones against its folder."""
     path = Path(path).resolve()
-    config = NginxConfig(str(path))
-    if not path.is_file():
-        config.errors.append(ConfigProblem("config file not found", Where(str(path), None)))
+    text, why = read_capped(path, max_bytes)
+    if text is None:
+        config = NginxConfig(str(path), context=context)
+        config.errors.append(ConfigProblem(why or "config file not found", Where(str(path), None), "unreadable"))
         return config
+
+    def resolve(target: str, _from: str) -> list[tuple[str, str | None, str | None]] | str:
+        full = target if Path(target).is_absolute() else str(path.parent / target)
+        names = sorted(glob.glob(full)) if glob.has_magic(full) else [full]
+        return [(n, *read_capped(Path(n), max_bytes)) for n in names]
+
+    return parse_nginx_text(text, str(path), context, resolve)
+
+
+def read_capped(path: Path, max_bytes: int) -> tuple[str | None, str | None]:
+    """A file's text through the sources' reader (size cap, UTF-8), or (None, why)."""
     try:
-        payload = crossplane.parse(str(path), catch_errors=True, comments=False, combine=False,
-                                   check_ctx=True, check_args=True)
-    except Exception as exc:  # crossplane raises on undecodable files and other I/O surprises
-        config.errors.append(ConfigProblem(f"cannot parse: {exc}", Where(str(path), None)))
-        return config
-    files = payload.get("config", [])
+        return read_source_file(path, max_bytes).text, None
+    except SourceReadError as exc:
+        return None, exc.message
+
+
+def parse_nginx_text(text: str, path: str, context: str = "main",
+                     resolve: IncludeResolver | None = None) -> NginxConfig:
+    """Parse one nginx file's text as what it is where it is used: the main config (`main`), a file included
+    inside `http {}` (`http`: conf.d/, templates/), or `unknown` (parsed leniently in its likeliest context).
+    Includes come through `resolve`; without it, includes are not followed."""
+    if context not in CONTEXTS:
+        raise ValueError(f"unknown nginx context {context!r}")
+    effective = guess_context(text) if context == "unknown" else context
+    config = NginxConfig(path, context=context, parsed_as=effective)
+    files: list[dict] = []
+    index: dict[str, int] = {}
+    queue: list[tuple[str, str | None, str | None, tuple]] = [(path, text, None, _START[effective])]
+    index[path] = 0
+    while queue:
+        fname, ftext, why, ctx = queue.pop(0)
+        parsing: dict = {"file": fname, "errors": [], "parsed": []}
+        files.append(parsing)
+        if ftext is None:
+            parsing["errors"].append({"error": why or "cannot read", "line": None, "kind": "unreadable"})
+            continue
+        try:
+            tokens = _balance_braces(_lex_file_object(io.StringIO(ftext)), fname)
+            parsing["parsed"] = _parse(parsing, tokens, ctx, 0, resolve, index, queue, config)
+        except NgxParserBaseException as exc:
+            parsing["errors"].append({"error": exc.strerror, "line": exc.lineno, "kind": "syntax"})
+        except (StopIteration, RuntimeError, ValueError) as exc:  # the lexer on a truncated quote, and the like
+            parsing["errors"].append({"error": f"cannot parse: {exc or type(exc).__name__}", "line": None,
+                                      "kind": "syntax"})
     config.files = [f["file"] for f in files]
-    includes_at: set[tuple[str, int]] = set()
     for f in files:
-        _collect_includes(f["file"], f.get("parsed", []), path.parent, config, includes_at)
-    for f in files:
-        for err in f.get("errors", []):
-            where = Where(f["file"], err.get("line"))
-            message = _clean_error(err.get("error", ""), f["file"])
-            if (f["file"], err.get("line")) in includes_at and "No such file" in message:
-                continue  # reported once, as a missing include
-            config.errors.append(ConfigProblem(message, where))
-    if not files:
-        return config
-    # Walk from the main file, following includes by index, so each directive keeps its own file.
-    _walk(files, 0, files[0].get("parsed", []), config, context=[], server=None, location=None)
+        for err in f["errors"]:
+            config.errors.append(ConfigProblem(_clean_error(err["error"], f["file"]), Where(f["file"], err["line"]),
+                                               err["kind"]))
+    _walk(files, 0, files[0]["parsed"], config, context=list(_START[effective]), server=None, location=None,
+          stack=(0,))
     for server in config.servers:
         for loc in server.all_locations():
             for target in loc.proxy:
@@ -220,37 +286,101 @@ def parse_nginx(path: Path | str) -> NginxConfig:
     return config
 
 
+def _parse(parsing: dict, tokens: Iterator, ctx: tuple, depth: int, resolve: IncludeResolver | None,
+           index: dict[str, int], queue: list, config: NginxConfig, consume: bool = False) -> list:
+    """crossplane's own block parser (parser.parse._parse), from text, in a given context, with includes
+    resolved by the caller and bounded depth."""
+    fname = parsing["file"]
+    parsed: list = []
+    for token, lineno, quoted in tokens:
+        if token == "}" and not quoted:
+            break
+        if depth >= MAX_DEPTH:
+            raise NgxParserSyntaxError(f"blocks nested deeper than {MAX_DEPTH}", fname, lineno)
+        if consume:
+            if token == "{" and not quoted:
+                _parse(parsing, tokens, ctx, depth + 1, resolve, index, queue, config, consume=True)
+            continue
+        if token.startswith("#") and not quoted:
+            continue
+        stmt: dict = {"directive": token, "line": lineno, "args": []}
+        token, _, quoted = next(tokens)
+        while token not in ("{", ";", "}") or quoted:
+            if not (token.startswith("#") and not quoted):
+                stmt["args"].append(token)
+            token, _, quoted = next(tokens)
+        if stmt["directive"] == "if":
+            _prepare_if_args(stmt)
+        try:
+            analyze(fname=fname, stmt=stmt, term=token, ctx=ctx, strict=False, check_ctx=True, check_args=True)
+        except NgxParserDirectiveError as exc:
+            misplaced = exc.strerror.endswith("is not allowed here")
+            parsing["errors"].append({"error": exc.strerror, "line": exc.lineno,
+                                      "kind": "context" if misplaced else "directive"})
+            if not misplaced:
+                if exc.strerror.endswith(' is not terminated by ";"'):
+                    if token != "}" or quoted:
+                        _parse(parsing, tokens, ctx, depth + 1, resolve, index, queue, config, consume=True)
+                    else:
+                        break
+                continue
+            # A block in the wrong context (events/http in conf.d): still read, so its servers are seen.
+        if stmt["directive"] == "include" and stmt["args"] and resolve is not None:
+            _include(stmt, fname, ctx, resolve, index, queue, config)
+        if token == "{" and not quoted:
+            stmt["block"] = _parse(parsing, tokens, enter_block_ctx(stmt, ctx), depth + 1, resolve, index,
+                                   queue, config)
+        parsed.append(stmt)
+    return parsed
+
+
+def _include(stmt: dict, fname: str, ctx: tuple, resolve: IncludeResolver, index: dict[str, int], queue: list,
+             config: NginxConfig) -> None:
+    target = stmt["args"][0]
+    stmt["includes"] = []
+    found = resolve(target, fname)
+    where = Where(fname, stmt["line"])
+    if isinstance(found, str):
+        config.missing_includes.append(MissingInclude(target, target, where, found))
+        return
+    for name, text, why in found:
+        if text is None and not glob.has_magic(target):
+            config.missing_includes.append(MissingInclude(target, name, where, why or "not found"))
+            continue
+        if name not in index:
+            if len(index) >= MAX_FILES:
+                config.errors.append(ConfigProblem(f"more than {MAX_FILES} included files; the rest not read",
+                                                   where, "limit"))
+                return
+            index[name] = len(index)
+            queue.append((name, text, why, ctx))
+        stmt["includes"].append(index[name])
+
+
 def _clean_error(message: str, file: str) -> str:
     # crossplane appends " in FILE:LINE"; the location is carried separately.
     return re.sub(rf"\s+in {re.escape(file)}:\d+$", "", message)
 
 
-def _collect_includes(file: str, parsed: list, base: Path, config: NginxConfig, seen: set) -> None:
-    for d in parsed:
-        if d["directive"] == "include" and d.get("args"):
-            target = d["args"][0]
-            if not d.get("includes") and not glob.has_magic(target):
-                resolved = target if Path(target).is_absolute() else str(base / target)
-                config.missing_includes.append(MissingInclude(target, resolved, Where(file, d.get("line"))))
-                seen.add((file, d.get("line")))
-        if "block" in d:
-            _collect_includes(file, d["block"], base, config, seen)
-
-
 def _walk(files: list, file_index: int, block: list, config: NginxConfig, context: list[str],
-          server: Server | None, location: Location | None) -> None:
+          server: Server | None, location: Location | None, stack: tuple[int, ...]) -> None:
     file = files[file_index]["file"]
     for d in block:
         name, args, where = d["directive"], d.get("args", []), Where(file, d.get("line"))
         if name == "include":
             for idx in d.get("includes", []):
-                if 0 <= idx < len(files):
-                    _walk(files, idx, files[idx].get("parsed", []), config, context, server, location)
+                if idx in stack:  # nginx itself would recurse until it runs out of files and refuse to start
+                    config.errors.append(ConfigProblem(
+                        f"include {args[0]} includes {Path(files[idx]['file']).name} again (an include cycle): "
+                        f"nginx would fail to start", where, "cycle"))
+                elif 0 <= idx < len(files):
+                    _walk(files, idx, files[idx].get("parsed", []), config, context, server, location,
+                          (*stack, idx))
             continue
         if name == "server" and context and context[-1] == "http":
             new_server = Server(where)
             config.servers.append(new_server)
-            _walk(files, file_index, d.get("block", []), config, [*context, "server"], new_server, None)
+            _walk(files, file_index, d.get("block", []), config, [*context, "server"], new_server, None, stack)
             _finish_restriction_scope(new_server, None, d.get("block", []), where)
             continue
         if name == "upstream" and args:
@@ -260,11 +390,11 @@ def _walk(files: list, file_index: int, block: list, config: NginxConfig, contex
             modifier, loc_path = (args[0], args[1]) if len(args) >= 2 else (None, args[0] if args else "")
             loc = Location(modifier, loc_path, where)
             (location.locations if location else server.locations).append(loc)
-            _walk(files, file_index, d.get("block", []), config, [*context, "location"], server, loc)
+            _walk(files, file_index, d.get("block", []), config, [*context, "location"], server, loc, stack)
             _finish_restriction_scope(server, loc, d.get("block", []), where)
             continue
         if "block" in d:
-            _walk(files, file_index, d["block"], config, [*context, name], server, location)
+            _walk(files, file_index, d["block"], config, [*context, name], server, location, stack)
             continue
         if server is None:
             continue
@@ -372,3 +502,132 @@ def _link_upstream(target: ProxyTarget, upstreams: dict[str, Upstream]) -> None:
         explicit = bool(re.search(rf"{re.escape(target.host)}:\d+", target.raw))
         if not explicit:
             target.port = None  # the upstream's servers carry the ports
+
+
+# ---------------------------------------------------------------- placement: where a container reads a file
+
+NGINX_DIR = "/etc/nginx"
+# Folders of the official image: a COPY to one of them without a trailing slash still copies into it.
+IMAGE_DIRS = ("/etc/nginx", "/etc/nginx/conf.d", "/etc/nginx/templates", "/etc/nginx/sites-enabled")
+# Files the image ships itself: an include of them that the repo does not provide is not a question.
+_IMAGE_FILES = re.compile(r"^/etc/nginx/(mime\.types|fastcgi_params|fastcgi\.conf|scgi_params|uwsgi_params|"
+                          r"koi-utf|koi-win|win-utf|modules/.*|conf\.d/default\.conf)$")
+MAX_DIR_FILES = 500  # files taken from one mounted or copied folder
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One repo file inside a container: where it lands and what put it there."""
+
+    path: str  # repo-relative
+    target: str  # the container path
+    how: str  # "volume in docker-compose.yml", "COPY in proxy/Dockerfile"
+
+    @property
+    def context(self) -> str | None:
+        return context_of(self.target)
+
+
+def context_of(target: str) -> str | None:
+    """The context nginx reads the file at container path `target` in: `main` (/etc/nginx/nginx.conf), `http`
+    (conf.d/*.conf, sites-enabled/*, templates/*.template which the image renders into conf.d), `unknown`
+    (another .conf under /etc/nginx/, read only if something includes it); None when nginx does not read it."""
+    t = posixpath.normpath(target)
+    if t == "/etc/nginx/nginx.conf":
+        return "main"
+    if re.fullmatch(r"/etc/nginx/(conf\.d/[^/]+\.conf|sites-enabled/[^/]+|templates/.+\.template)", t):
+        return "http"
+    if t.startswith(NGINX_DIR + "/") and t.endswith((".conf", ".conf.template")):
+        return "unknown"
+    return None
+
+
+def placements(root: Path, source: str, target: str, how: str, into_dir: bool = False) -> list[Placement]:
+    """The nginx files a bind mount or a COPY puts in the container. `source` is repo-relative: a file, a folder
+    (its files land under `target`, as both mounts and COPY do) or a glob; `into_dir` when `target` is a folder
+    the file goes into (COPY with a trailing slash, several sources, or one of the image's folders)."""
+    root_real = root.resolve()
+    source = posixpath.normpath(source)
+    names = sorted(glob.glob(str(root / source))) if glob.has_magic(source) else [str(root / source)]
+    out: list[Placement] = []
+    for name in names:
+        path = Path(name)
+        real = path.resolve()
+        if real != root_real and root_real not in real.parents:
+            continue  # leaves the repo: not ours to read
+        rel = path.relative_to(root).as_posix()
+        if path.is_dir():
+            for sub in _files_under(path):
+                inner = sub.relative_to(path).as_posix()
+                out.append(Placement(sub.relative_to(root).as_posix(), posixpath.join(target, inner), how))
+        elif path.is_file():
+            dest = posixpath.join(target, path.name) if into_dir or glob.has_magic(source) else target
+            out.append(Placement(rel, posixpath.normpath(dest), how))
+    return [p for p in out if p.context is not None]
+
+
+def _files_under(folder: Path) -> list[Path]:
+    found: list[Path] = []
+    for base, dirs, files in os.walk(folder):  # symlinked folders are not followed
+        dirs.sort()
+        for name in sorted(files):
+            found.append(Path(base) / name)
+            if len(found) >= MAX_DIR_FILES:
+                return found
+    return found
+
+
+class SourceReader:
+    """nginx files read as sources: the session's loaded text when it has the file, else the repo file through
+    the sources' reader (confined to the repo, size-capped, hashed). `sources` is the provenance of each read."""
+
+    def __init__(self, root: Path, loaded: list, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+        self.loaded = {s.path: s for s in loaded if getattr(s, "text", None) is not None and s.ok}
+        self.sources: dict[str, LoadedSource] = {}
+
+    def read(self, rel: str) -> tuple[str | None, str | None]:
+        if rel in self.loaded:
+            src = self.loaded[rel]
+            self.sources.setdefault(rel, src)
+            return src.text, None
+        src = self.sources.get(rel)
+        if src is None:
+            src = LoadedSource(kind="nginx", path=rel, status="ok", label="nginx config")
+            try:
+                content = read_source_file(confine(self.root, rel), self.max_bytes, shown=rel)
+            except SourceReadError as exc:
+                src.status, src.message = exc.status, exc.message
+            else:
+                src.sha256, src.size, src.text = content.sha256, content.size, content.text
+            self.sources[rel] = src
+        return (src.text, None) if src.ok else (None, src.message)
+
+    def resolver(self, placed: list[Placement]) -> IncludeResolver:
+        """Includes as the container sees them: container paths mapped back to the repo files mounted or copied
+        there; a relative include also tried beside the including file (a repo laid out like /etc/nginx)."""
+        by_target = {p.target: p.path for p in placed}
+
+        def resolve(target: str, from_file: str) -> list[tuple[str, str | None, str | None]] | str:
+            container = posixpath.normpath(target if target.startswith("/") else posixpath.join(NGINX_DIR, target))
+            magic = glob.has_magic(container)
+            hits = sorted(t for t in by_target if fnmatch.fnmatchcase(t, container)) if magic else (
+                [container] if container in by_target else [])
+            rels = [by_target[t] for t in hits]
+            if not rels and not target.startswith("/"):
+                here = posixpath.dirname(Path(os.path.relpath(from_file, self.root)).as_posix())
+                local = posixpath.normpath(posixpath.join(here, target))
+                if not local.startswith(".."):
+                    if magic:
+                        rels = sorted(Path(n).relative_to(self.root).as_posix()
+                                      for n in glob.glob(str(self.root / local)) if Path(n).is_file())
+                    elif (self.root / local).is_file():
+                        rels = [local]
+            if rels:
+                return [(str(self.root / r), *self.read(r)) for r in rels]
+            if magic or _IMAGE_FILES.match(container):
+                return []  # the image's own files, or a glob nothing in the repo matches
+            return (f"{container} is not in the repo (neither mounted nor COPY'd): cannot tell what it holds")
+
+        return resolve

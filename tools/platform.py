@@ -17,7 +17,6 @@ from tools import dockerfile as df_tool
 from tools import nginx as nginx_tool
 from tools.findings import Location
 
-NGINX_TARGETS = re.compile(r"^/etc/nginx/(nginx\.conf|conf\.d/[^/]+\.conf|sites-enabled/[^/]+)$")
 
 
 @dataclass
@@ -57,6 +56,7 @@ class Platform:
     hadolint: Future | None = None
     notes: list[str] = field(default_factory=list)
     submodules: dict[str, str] = field(default_factory=dict)  # path -> github "owner/repo" when known
+    nginx_sources: dict = field(default_factory=dict)  # repo path -> LoadedSource of each nginx file read
 
     # -- links ----------------------------------------------------------------------
 
@@ -106,32 +106,36 @@ class Platform:
         return [b for b in self.built_images if b.name.lower() == name.lower()]
 
     def nginx_for(self, env: Environment, service: str) -> list[tuple[str, str]]:
-        """(repo-relative nginx config, how) that the service runs with in this environment."""
+        """(repo-relative nginx config, how) that the service runs with in this environment: each file nginx reads
+        by itself (nginx.conf, conf.d/, templates/), not one it reaches only through another's include."""
+        placed = [p for p in self.nginx_placements(env, service) if p.path in self.nginx]
+        reached = {f for p in placed for f in self.nginx[p.path].files[1:]}
+        return [(p.path, p.how) for p in placed if str(self.root / p.path) not in reached]
+
+    def nginx_placements(self, env: Environment, service: str) -> list[nginx_tool.Placement]:
+        """The nginx files in the service's container: COPY'd by the stage it runs, then bind mounts, which
+        replace what the image had at the same path (a mounted folder hides everything under it)."""
         svc = env.services.get(service) or {}
-        out: list[tuple[str, str]] = []
-        for vol in svc.get("volumes") or []:
-            if vol.get("type") == "bind" and NGINX_TARGETS.match(str(vol.get("target", ""))):
-                rel = self.rel(vol.get("source", ""))
-                if rel:
-                    out.append((rel, "volume"))
-        if out:
-            return out
         image = self.service_image(env, service)
-        info = self.dockerfiles.get(image.dockerfile or "")
-        stage = info.final_stage if info else None
-        if stage:
-            context = posixpath.dirname(image.dockerfile or "")
-            build = svc.get("build")
-            if isinstance(build, dict) and build.get("context"):
-                context = self.rel(build["context"]) or context
-            for copy in stage.copies:
-                if copy.from_ or not NGINX_TARGETS.match(_copy_target(copy)):
-                    continue
-                for src in copy.sources:
-                    rel = posixpath.normpath(posixpath.join(context, src))
-                    if rel in self.nginx:
-                        out.append((rel, "COPY in " + (image.dockerfile or "")))
-        return out
+        stage = self.final_stage(env, service)
+        context = posixpath.dirname(image.dockerfile or "")
+        build = svc.get("build")
+        if isinstance(build, dict) and build.get("context"):
+            context = self.rel(str(build["context"])) or context
+        placed: dict[str, nginx_tool.Placement] = {}
+        if stage is not None:
+            for p in _copy_placements(self.root, stage, context, image.dockerfile or ""):
+                placed[p.target] = p
+        for vol in svc.get("volumes") or []:
+            target = posixpath.normpath(str(vol.get("target", "")))
+            rel = self.rel(str(vol.get("source", ""))) if vol.get("type") == "bind" else None
+            if not rel or not target.startswith(nginx_tool.NGINX_DIR):
+                continue
+            if (self.root / rel).is_dir():
+                placed = {t: p for t, p in placed.items() if not t.startswith(target.rstrip("/") + "/")}
+            for p in nginx_tool.placements(self.root, rel, target, f"volume in {env.name}"):
+                placed[p.target] = p
+        return list(placed.values())
 
     def dockerfiles_of(self, service: str) -> list[str]:
         """Dockerfiles behind a compose service (any environment), a submodule, or a Dockerfile path."""
@@ -192,11 +196,19 @@ class Platform:
         return None
 
 
-def _copy_target(copy: df_tool.Copy) -> str:
-    dest = copy.dest or ""
-    if dest.endswith("/") and len(copy.sources) == 1:
-        return dest + posixpath.basename(copy.sources[0])
-    return dest
+def _copy_placements(root: Path, stage: df_tool.Stage, context: str, dockerfile: str) -> list[nginx_tool.Placement]:
+    """The nginx files a stage's COPY/ADD instructions put in the image (sources relative to the build context)."""
+    out: list[nginx_tool.Placement] = []
+    for copy in stage.copies:
+        dest = copy.dest or ""
+        if copy.from_ or copy.heredoc or not posixpath.normpath(dest).startswith(nginx_tool.NGINX_DIR):
+            continue
+        into = dest.endswith("/") or len(copy.sources) > 1 or posixpath.normpath(dest) in nginx_tool.IMAGE_DIRS
+        for src in copy.sources:
+            rel = posixpath.normpath(posixpath.join(context, src))
+            if not rel.startswith(".."):
+                out += nginx_tool.placements(root, rel, posixpath.normpath(dest), f"COPY in {dockerfile}", into)
+    return out
 
 
 def workflow_repo(rel_path: str) -> str:
@@ -259,28 +271,41 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
     platform = Platform(root=root, environments=envs, dockerfiles=dockerfiles, workflows=workflows,
                         built_images=built, nginx={}, hadolint=hadolint_future,
                         submodules={s.path: repos.get(s.path) for s in submodules})
-    for path in _nginx_candidates(root, platform):
-        platform.nginx[path] = nginx_tool.parse_nginx(root / path)
+    _read_nginx(platform, sources)
     return platform
 
 
-def _nginx_candidates(root: Path, platform: Platform) -> list[str]:
-    """nginx configs the platform runs: bind-mounted into a service, or COPY'd by a Dockerfile."""
-    found: dict[str, None] = {}
+def _read_nginx(platform: Platform, sources: list) -> None:
+    """Parse each nginx file a container reads, in the context it is read in (main or http), its includes
+    resolved through the same container's mounts and COPYs; the files read become `nginx_sources`."""
+    owners: dict[str, list[nginx_tool.Placement]] = {}  # file -> the placements of the container that has it
+    first: dict[str, nginx_tool.Placement] = {}
     for env in platform.environments.values():
-        for svc in env.services.values():
-            for vol in svc.get("volumes") or []:
-                if vol.get("type") == "bind" and NGINX_TARGETS.match(str(vol.get("target", ""))):
-                    rel = platform.rel(vol.get("source", ""))
-                    if rel and (root / rel).is_file():
-                        found[rel] = None
-    for path, info in platform.dockerfiles.items():
-        for stage in info.stages:
-            for copy in stage.copies:
-                if copy.from_ or not NGINX_TARGETS.match(_copy_target(copy)):
-                    continue
-                for src in copy.sources:
-                    rel = posixpath.normpath(posixpath.join(posixpath.dirname(path), src))
-                    if (root / rel).is_file():
-                        found[rel] = None
-    return sorted(found)
+        for name in env.services:
+            placed = platform.nginx_placements(env, name)
+            for p in placed:
+                first.setdefault(p.path, p)
+                owners.setdefault(p.path, placed)
+    for path, info in platform.dockerfiles.items():  # Dockerfiles no compose service builds
+        if info.final_stage is not None:
+            for p in _copy_placements(platform.root, info.final_stage, posixpath.dirname(path), path):
+                if p.path not in first:
+                    first[p.path], owners[p.path] = p, [p]
+    reader = nginx_tool.SourceReader(platform.root, sources)
+    ordered = sorted(first.values(), key=lambda p: (p.context == "unknown", p.path))
+    reached: set[str] = set()
+    for p in ordered:
+        if p.context == "unknown" and str(platform.root / p.path) in reached:
+            continue  # an include of another config, parsed there in its context
+        text, why = reader.read(p.path)
+        full = str(platform.root / p.path)
+        if text is None:
+            conf = nginx_tool.NginxConfig(full, context=p.context or "unknown", placed_at=p.target)
+            conf.errors.append(nginx_tool.ConfigProblem(why or "cannot read", nginx_tool.Where(full, None),
+                                                        "unreadable"))
+        else:
+            conf = nginx_tool.parse_nginx_text(text, full, p.context or "unknown", reader.resolver(owners[p.path]))
+            conf.placed_at = p.target
+        reached.update(conf.files[1:])
+        platform.nginx[p.path] = conf
+    platform.nginx_sources = dict(reader.sources)

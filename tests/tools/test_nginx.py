@@ -90,7 +90,7 @@ def test_syntax_error_has_a_line():
 
 
 def test_missing_file_and_bad_arguments(tmp_path):
-    assert nginx.parse_nginx(tmp_path / "nope.conf").errors[0].message == "config file not found"
+    assert nginx.parse_nginx(tmp_path / "nope.conf").errors[0].message.endswith("nope.conf does not exist")
     bad = tmp_path / "bad.conf"
     bad.write_text("events {}\nhttp {\n  server {\n    listen 80;\n    location / { proxy_pass; }\n  }\n}\n")
     conf = nginx.parse_nginx(bad)
@@ -98,3 +98,147 @@ def test_missing_file_and_bad_arguments(tmp_path):
     latin = tmp_path / "latin.conf"
     latin.write_bytes(b"events {}\nhttp { server { listen 80; server_name caf\xe9; } }\n")
     nginx.parse_nginx(latin)  # never raises, whatever crossplane makes of the bytes
+
+
+# ---------------------------------------------------------------- in context: where the container reads each file
+
+PLACED = FIX / "placement"
+
+
+def _platform(tmp_path, compose: str, files: dict[str, str], dockerfile: str | None = None):
+    """A one-service repo: `files` maps repo paths to fixtures under placement/, `compose` is compose.yaml."""
+    from sources.provenance import LoadedSource
+    from tools.platform import build_platform
+
+    for rel, fixture in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes((PLACED / fixture).read_bytes())
+    (tmp_path / "compose.yaml").write_text(compose)
+    sources = []
+    if dockerfile is not None:
+        (tmp_path / "proxy").mkdir(exist_ok=True)
+        (tmp_path / "proxy" / "Dockerfile").write_text(dockerfile)
+        sources.append(LoadedSource(kind="dockerfile", path="proxy/Dockerfile", status="ok", text=dockerfile))
+    return build_platform(tmp_path, sources, {"dev": ["compose.yaml"]}, hadolint=False)
+
+
+def _xf010(platform):
+    from tools.checks import CHECKS, CheckContext
+
+    spec = CHECKS["XF010"]
+    return list(spec.func(CheckContext(platform.root, None, [], models={"platform": platform}), spec))
+
+
+MOUNTED = """services:
+  proxy:
+    image: nginx:1.27-alpine
+    volumes:
+      - ./nginx/{src}:{target}:ro
+  app:
+    image: example/app:1.0
+"""
+BUILT = """services:
+  proxy:
+    build: ./proxy
+  app:
+    image: example/app:1.0
+"""
+
+
+def test_conf_d_snippet_mounted_by_compose_is_an_http_include(tmp_path):
+    p = _platform(tmp_path, MOUNTED.format(src="site.conf", target="/etc/nginx/conf.d/default.conf"),
+                  {"nginx/site.conf": "site.conf"})
+    conf = p.nginx["nginx/site.conf"]
+    assert (conf.context, conf.placed_at, conf.errors) == ("http", "/etc/nginx/conf.d/default.conf", [])
+    assert [s.ports for s in conf.servers] == [[80]] and "app_backend" in conf.upstreams
+    assert p.nginx_for(p.environments["dev"], "proxy") == [("nginx/site.conf", "volume in dev")]
+    assert _xf010(p) == []
+    src = p.nginx_sources["nginx/site.conf"]
+    assert (src.kind, src.status, len(src.sha256)) == ("nginx", "ok", 64)
+
+
+def test_conf_d_snippet_copied_by_a_dockerfile_is_an_http_include(tmp_path):
+    for dockerfile in ("FROM nginx:1.27-alpine\nCOPY conf.d/ /etc/nginx/conf.d/\n",
+                       "FROM nginx:1.27-alpine\nCOPY conf.d/site.conf /etc/nginx/conf.d\n",
+                       "FROM nginx:1.27-alpine\nCOPY conf.d/*.conf /etc/nginx/conf.d/\n",
+                       "FROM nginx:1.27-alpine\nCOPY conf.d/site.conf /etc/nginx/templates/site.conf.template\n"):
+        p = _platform(tmp_path, BUILT, {"proxy/conf.d/site.conf": "site.conf"}, dockerfile)
+        conf = p.nginx["proxy/conf.d/site.conf"]
+        assert (conf.context, conf.errors) == ("http", []), dockerfile
+        assert p.nginx_for(p.environments["dev"], "proxy") == [("proxy/conf.d/site.conf", "COPY in proxy/Dockerfile")]
+        assert _xf010(p) == [], dockerfile
+
+
+def test_a_whole_nginx_conf_copied_into_conf_d_is_a_finding_at_its_line(tmp_path):
+    p = _platform(tmp_path, MOUNTED.format(src="full.conf", target="/etc/nginx/conf.d/default.conf"),
+                  {"nginx/full.conf": "full.conf"})
+    (finding,) = _xf010(p)  # one finding, not one per main-context directive
+    assert [(loc.path, loc.line) for loc in finding.locations] == [("nginx/full.conf", 4)]  # events {
+    assert finding.severity == "high" and "refuses to start" in finding.title
+    assert p.nginx["nginx/full.conf"].servers  # still read: its servers are checked too
+
+
+def test_the_same_whole_config_as_nginx_conf_is_fine(tmp_path):
+    p = _platform(tmp_path, MOUNTED.format(src="full.conf", target="/etc/nginx/nginx.conf"),
+                  {"nginx/full.conf": "full.conf"})
+    assert p.nginx["nginx/full.conf"].context == "main"
+    assert _xf010(p) == []
+    p = _platform(tmp_path, BUILT, {"proxy/nginx.conf": "full.conf"},
+                  "FROM nginx:1.27-alpine\nCOPY nginx.conf /etc/nginx/nginx.conf\n")
+    assert (p.nginx["proxy/nginx.conf"].context, _xf010(p)) == ("main", [])
+
+
+def test_a_server_snippet_as_nginx_conf_is_still_reported(tmp_path):
+    p = _platform(tmp_path, MOUNTED.format(src="site.conf", target="/etc/nginx/nginx.conf"),
+                  {"nginx/site.conf": "site.conf"})
+    assert any('"upstream" directive is not allowed here' in f.title for f in _xf010(p))
+
+
+def test_a_self_including_config_is_one_finding(tmp_path):
+    p = _platform(tmp_path, MOUNTED.format(src="self-include.conf", target="/etc/nginx/nginx.conf"),
+                  {"nginx/self-include.conf": "self-include.conf"})
+    (finding,) = _xf010(p)
+    assert "include cycle" in finding.title and [(l.path, l.line) for l in finding.locations] == [
+        ("nginx/self-include.conf", 4)]
+    conf = nginx.parse_nginx(PLACED / "self-include.conf")  # from disk: includes nginx.conf beside it, absent
+    assert [m.target for m in conf.missing_includes] == ["nginx.conf"]
+
+
+def test_a_file_that_includes_itself_by_its_own_name(tmp_path):
+    (tmp_path / "loop.conf").write_text("events {}\nhttp { include loop.conf; }\n")
+    conf = nginx.parse_nginx(tmp_path / "loop.conf")
+    assert [e.kind for e in conf.errors] == ["cycle"] and conf.errors[0].where.line == 2
+
+
+def test_an_absent_include_is_cannot_tell_never_a_blocker(tmp_path):
+    p = _platform(tmp_path, MOUNTED.format(src="absent-include.conf", target="/etc/nginx/conf.d/default.conf"),
+                  {"nginx/absent-include.conf": "absent-include.conf"})
+    (finding,) = _xf010(p)
+    assert finding.severity == "info" and "cannot tell" in finding.title
+    assert [(l.path, l.line) for l in finding.locations] == [("nginx/absent-include.conf", 3)]
+
+
+def test_a_file_of_unknown_placement_is_parsed_leniently_and_said_so(tmp_path):
+    p = _platform(tmp_path, MOUNTED.format(src="odd-place.conf", target="/etc/nginx/custom/odd.conf"),
+                  {"nginx/odd-place.conf": "odd-place.conf"})
+    conf = p.nginx["nginx/odd-place.conf"]
+    assert (conf.context, conf.parsed_as, conf.errors, conf.listen_ports) == ("unknown", "http", [], [8081])
+    (finding,) = _xf010(p)
+    assert finding.severity == "info" and "/etc/nginx/custom/odd.conf" in finding.title
+
+
+def test_an_nginx_config_over_the_size_cap_is_not_read_whole(tmp_path):
+    big = tmp_path / "big.conf"
+    big.write_text("events {}\nhttp {\n" + "  # padding\n" * 2000 + "}\n")
+    conf = nginx.parse_nginx(big, max_bytes=1024)
+    assert conf.files == [] and conf.errors[0].kind == "unreadable" and "cap" in conf.errors[0].message
+    reader = nginx.SourceReader(tmp_path, [], max_bytes=1024)
+    text, why = reader.read("big.conf")
+    assert text is None and "cap" in why and reader.sources["big.conf"].status == "unreadable"
+
+
+def test_deep_nesting_and_truncated_input_are_one_error():
+    conf = nginx.parse_nginx_text("http {" * 5000 + "}" * 5000, "deep.conf")
+    assert [e.where.line for e in conf.errors if "nested deeper" in e.message] == [1]
+    conf = nginx.parse_nginx_text('events {}\nhttp { server { listen "80', "cut.conf")
+    assert len(conf.errors) == 1 and not conf.ok

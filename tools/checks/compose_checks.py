@@ -706,12 +706,34 @@ def certificate_not_mounted(ctx, spec):
        "Keep the nginx config the proxy runs in the repo (mounted or COPY'd) so it can be reviewed.")
 def nginx_config_errors(ctx, spec):
     platform = _platform(ctx)
+    prod_files = {p for env in platform.prod_envs() for name in env.services for p, _ in platform.nginx_for(env, name)}
     for path, conf in platform.nginx.items():
+        placed = f" at {conf.placed_at}" if conf.placed_at else ""
+        own = [e for e in conf.errors if e.where.path == conf.path and e.kind == "context"]
+        whole = conf.parsed_as == "http" and any(e.message.split('"')[1:2] in (["events"], ["http"]) for e in own)
         for err in conf.errors:
-            yield spec.finding(ctx, f"{path}: {getattr(err, 'message', err)}",
-                               [Location(platform.rel(err.where.path) or path, err.where.line)] if getattr(err, "where", None)
-                               else [Location(path)], severity="high")
+            loc = [Location(platform.rel(err.where.path) or path, err.where.line)]
+            directive = err.message.split('"')[1] if err.message.count('"') >= 2 else ""
+            if whole and err in own and (directive not in ("events", "http") or directive == "http" and any(
+                    e.message.startswith('"events"') for e in own)):
+                continue  # the main-context directives of a whole nginx.conf: one finding says it
+            if err.kind == "unreadable":
+                yield spec.finding(ctx, f"{path}: not read ({err.message}); cannot tell what nginx runs", loc,
+                                   severity="info", remediation="Keep nginx files under the size cap and inside the repo.")
+            elif whole and err in own:
+                yield spec.finding(
+                    ctx, f"{path} is a whole nginx.conf ({directive} {{}}) placed{placed}, which nginx includes inside "
+                         f"http {{}}: nginx refuses to start ({err.message})", loc,
+                    severity="blocker" if path in prod_files else "high",
+                    remediation="Mount or COPY it as /etc/nginx/nginx.conf, or keep only its server {} blocks in conf.d/.")
+            else:
+                yield spec.finding(ctx, f"{path}: {err.message}", loc, severity="high")
         for inc in conf.missing_includes:
-            if not inc.target.startswith("/etc/nginx/"):
-                yield spec.finding(ctx, f"{path}: include {inc.target} not found",
-                                   [Location(platform.rel(inc.where.path) or path, inc.where.line)], severity="low")
+            yield spec.finding(ctx, f"{path}: include {inc.target} not read ({inc.reason}); cannot tell what it holds",
+                               [Location(platform.rel(inc.where.path) or path, inc.where.line)], severity="info",
+                               remediation="Mount or COPY the included file, or keep it in the repo beside the config.")
+        if conf.context == "unknown":
+            yield spec.finding(ctx, f"{path} is placed{placed}, which nginx reads only if a config includes it: "
+                                    f"parsed leniently as {'a main config' if conf.parsed_as == 'main' else 'an http {} include'}"
+                                    " (cannot tell)", [Location(path, 1)], severity="info",
+                               remediation="Place it in /etc/nginx/conf.d/ (http {} includes) or as /etc/nginx/nginx.conf.")
