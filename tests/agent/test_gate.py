@@ -364,3 +364,25 @@ def test_bad_input_is_one_line_and_exit_2(repo, tmp_path):
     assert r.returncode == 2
     r = cli(repo, "approve", "p-20260101-abcdef", "--key", str(tmp_path / "nope"), "--yes")
     assert r.returncode in (1, 2) and "Traceback" not in r.stderr
+
+
+def test_a_key_held_in_ssh_agent_signs_through_its_public_half(repo, tmp_path, key):
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):
+            if sock.exists():
+                break
+            import time
+
+            time.sleep(0.1)
+        env = {"SSH_AUTH_SOCK": str(sock)}
+        subprocess.run(["ssh-add", "-q", str(key)], env={**os.environ, **env}, check=True, capture_output=True)
+        rec = propose(repo, restart_patch(repo, tmp_path))
+        r = cli(repo, "approve", rec["id"], "--key", f"{key}.pub", "--yes", env=env)
+        assert r.returncode == 0, r.stderr
+        assert cli(repo, "apply", rec["id"]).returncode == 0
+        assert plain_verify_commit(repo, head(repo)).returncode == 0
+    finally:
+        agent.terminate()
+        agent.wait(10)
