@@ -552,7 +552,10 @@ def placements(root: Path, source: str, target: str, how: str, into_dir: bool = 
     out: list[Placement] = []
     for name in names:
         path = Path(name)
-        real = path.resolve()
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: placed all the same, so reading it says why it fails
+            real = root_real / "<loop>"
         if real != root_real and root_real not in real.parents:
             continue  # leaves the repo: not ours to read
         rel = path.relative_to(root).as_posix()
@@ -560,7 +563,7 @@ def placements(root: Path, source: str, target: str, how: str, into_dir: bool = 
             for sub in _files_under(path):
                 inner = sub.relative_to(path).as_posix()
                 out.append(Placement(sub.relative_to(root).as_posix(), posixpath.join(target, inner), how))
-        elif path.is_file():
+        elif path.is_file() or path.is_symlink():
             dest = posixpath.join(target, path.name) if into_dir or glob.has_magic(source) else target
             out.append(Placement(rel, posixpath.normpath(dest), how))
     return [p for p in out if p.context is not None]
@@ -599,6 +602,8 @@ class SourceReader:
                 content = read_source_file(confine(self.root, rel), self.max_bytes, shown=rel)
             except SourceReadError as exc:
                 src.status, src.message = exc.status, exc.message
+            except (OSError, RuntimeError) as exc:  # pathlib reports a symlink loop as RuntimeError
+                src.status, src.message = "unreadable", f"cannot be read ({exc})"
             else:
                 src.sha256, src.size, src.text = content.sha256, content.size, content.text
             self.sources[rel] = src

@@ -242,3 +242,27 @@ def test_deep_nesting_and_truncated_input_are_one_error():
     assert [e.where.line for e in conf.errors if "nested deeper" in e.message] == [1]
     conf = nginx.parse_nginx_text('events {}\nhttp { server { listen "80', "cut.conf")
     assert len(conf.errors) == 1 and not conf.ok
+
+
+def test_conf_d_reached_through_the_main_configs_include_counts_once(tmp_path):
+    compose = ("services:\n  proxy:\n    image: nginx:1.27-alpine\n    volumes:\n"
+               "      - ./nginx/nginx.conf:/etc/nginx/nginx.conf:ro\n      - ./nginx/conf.d:/etc/nginx/conf.d:ro\n"
+               "  app:\n    image: example/app:1.0\n")
+    p = _platform(tmp_path, compose, {"nginx/nginx.conf": "main-with-confd.conf", "nginx/conf.d/site.conf": "site.conf"})
+    main = p.nginx["nginx/nginx.conf"]
+    assert main.errors == [] and main.missing_includes == []  # mime.types is the image's own
+    (server,) = main.servers
+    assert server.where.path == str(tmp_path / "nginx/conf.d/site.conf") and "app_backend" in main.upstreams
+    assert p.nginx["nginx/conf.d/site.conf"].context == "http"
+    assert p.nginx_for(p.environments["dev"], "proxy") == [("nginx/nginx.conf", "volume in dev")]
+    assert _xf010(p) == []
+
+
+def test_a_symlink_loop_placed_as_nginx_config_is_cannot_tell(tmp_path):
+    (tmp_path / "nginx").mkdir()
+    (tmp_path / "nginx" / "a.conf").symlink_to("b.conf")
+    (tmp_path / "nginx" / "b.conf").symlink_to("a.conf")
+    p = _platform(tmp_path, MOUNTED.format(src="a.conf", target="/etc/nginx/conf.d/default.conf"), {})
+    (finding,) = _xf010(p)
+    assert finding.severity == "info" and "cannot tell" in finding.title
+    assert p.nginx_sources["nginx/a.conf"].status == "unreadable"
