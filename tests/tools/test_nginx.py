@@ -266,3 +266,24 @@ def test_a_symlink_loop_placed_as_nginx_config_is_cannot_tell(tmp_path):
     (finding,) = _xf010(p)
     assert finding.severity == "info" and "cannot tell" in finding.title
     assert p.nginx_sources["nginx/a.conf"].status == "unreadable"
+
+
+def test_hostile_nginx_files_through_a_review(tmp_path):
+    """The example's dev proxy config replaced by hostile files: each is one XF010 line, no check crashes."""
+    from agent.example import init_example
+    from agent.session import open_session
+
+    root = init_example(tmp_path / "animesphere")
+    conf = root / "anime-saas-reverseproxy" / "nginx-test.conf"
+    rel = "anime-saas-reverseproxy/nginx-test.conf"
+    cases = {
+        "self-include": ("events {}\nhttp {\n    include nginx.conf;\n}\n", "include cycle", "high"),
+        "absent include": ("events {}\nhttp {\n    include snippets/absent.conf;\n}\n", "cannot tell", "info"),
+        "over the cap": ("events {}\nhttp {\n" + "    # padding\n" * 200_000 + "}\n", "cap", "info"),
+    }
+    for name, (text, words, severity) in cases.items():
+        conf.write_text(text)
+        session = open_session(root)
+        mine = [f for f in session.findings if f.id == "XF010" and any(l.path == rel for l in f.locations)]
+        assert [(words in f.title, f.severity) for f in mine] == [(True, severity)], (name, [f.title for f in mine])
+        assert not [n for n in session.notes if "could not run" in n], (name, session.notes)
