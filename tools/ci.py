@@ -166,6 +166,7 @@ class BuiltImage:
     push_condition: str | None = None
     source: str = "build-push-action"  # or 'run'
     step: str | None = None
+    target: str | None = None  # the Dockerfile stage built (`with: target:`); None: the final stage
 
 
 @dataclass
@@ -458,6 +459,11 @@ class Context:
         return None
 
 
+def strip_expr(text: str) -> str:
+    """An `if:` condition without its `${{ }}` wrapper."""
+    return _strip_expr(text)
+
+
 def _strip_expr(text: str) -> str:
     text = text.strip()
     m = re.fullmatch(r"\$\{\{(.*)\}\}", text, re.S)
@@ -677,6 +683,35 @@ def secrets_used(wf: Workflow) -> list[SecretRef]:
             out.append(SecretRef("secrets", "GITHUB_TOKEN", wf.loc(line), job, step))
     out.sort(key=lambda s: (s.location.line or 0, s.kind, s.name))
     return out
+
+
+_BRANCH_EVENTS = ("push", "pull_request", "pull_request_target")
+
+
+def trigger_contexts(wf: Workflow) -> list[Context]:
+    """One run context per way the workflow can start: each literal branch of a push/pull_request filter,
+    and an unknown branch for any other event or for a filter GitHub matches by glob or exclusion."""
+    out: list[Context] = []
+    for event, trig in wf.triggers.items():
+        literal = [b for b in trig.branches if not b.startswith("!") and not any(c in b for c in "*?[]+")]
+        exact = event in _BRANCH_EVENTS and trig.branches and len(literal) == len(trig.branches) \
+            and not trig.branches_ignore and not trig.tags
+        if exact:
+            out.extend(Context(event=event, branch=b) for b in literal)
+        else:
+            out.append(Context(event=event))
+    return out
+
+
+def never_runs(wf: Workflow, job: Job) -> list[Context] | None:
+    """The contexts the workflow starts in, when the job's `if:` is false in every one (the job can never run);
+    None when it may run or when its condition cannot be judged."""
+    if not job.if_ or not wf.triggers:
+        return None
+    contexts = trigger_contexts(wf)
+    if not contexts or any(evaluate(job.if_, c) is not False for c in contexts):
+        return None
+    return contexts
 
 
 def branch_facts(wf: Workflow) -> list[BranchFact]:
@@ -1123,8 +1158,9 @@ def _from_build_push(wf, job, step, scope, metas, cases, default_branch, extra) 
     for case in cases or [_Case("any", None, "any run")]:
         for name, pats in _literal_tag_patterns(literal, scope, case.when, case.event, case.branch).items():
             images.setdefault(name, []).extend(_with_extra(pats, extra))
-    return [BuiltImage(name, pats, context, dockerfile, pushed, job.id, loc, platforms, push_condition, "build-push-action", step.label)
-            for name, pats in images.items()]
+    target = str(w["target"]) if isinstance(w, dict) and w.get("target") else None
+    return [BuiltImage(name, pats, context, dockerfile, pushed, job.id, loc, platforms, push_condition, "build-push-action",
+                       step.label, target) for name, pats in images.items()]
 
 
 def _copy(p: TagPattern) -> TagPattern:

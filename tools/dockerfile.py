@@ -219,10 +219,15 @@ class Stage:
     entrypoint: ExecForm | None = None
     workdir: str | None = None
     instructions: list[Instruction] = field(default_factory=list)
+    packages: dict[str, int] = field(default_factory=dict)  # package -> line of the RUN that installs it (inherited)
 
     @property
     def label(self) -> str:
         return self.name or f"#{self.index}"
+
+    def installs(self, binary: str) -> bool:
+        """Whether a RUN of this stage (or of the stage it builds FROM) installs a package providing `binary`."""
+        return any(binary in PACKAGE_BINARIES.get(pkg, (pkg,)) for pkg in self.packages)
 
 
 @dataclass
@@ -245,6 +250,20 @@ class DockerfileInfo:
                                             and s.name.lower() == name_or_index.lower()):
                 return s
         return None
+
+    def root_stage(self, stage: Stage) -> Stage:
+        """The first stage of `stage`'s FROM chain: the one whose base is an image."""
+        seen = 0
+        while stage.base_stage is not None and seen < len(self.stages):
+            parent = self.stage(stage.base_stage)
+            if parent is None:
+                break
+            stage, seen = parent, seen + 1
+        return stage
+
+    def runtime_env(self, stage: Stage) -> dict[str, str]:
+        """The environment the stage's process starts with: its base image's own ENV, then the stage's."""
+        return {**image_env(self.root_stage(stage).base), **stage.env}
 
     def heredoc_end_lines(self) -> list[int]:
         return [i.end_line for i in self.instructions if i.heredocs]
@@ -445,6 +464,7 @@ def _new_stage(info: DockerfileInfo, ins: Instruction) -> Stage | None:
         stage.expose_lines = dict(parent.expose_lines)
         stage.healthcheck = parent.healthcheck
         stage.cmd, stage.entrypoint = parent.cmd, parent.entrypoint
+        stage.packages = dict(parent.packages)
     elif resolved.lower() == "scratch":
         stage.pinned = "scratch"
     else:
@@ -477,7 +497,10 @@ def _apply(info: DockerfileInfo, stage: Stage, ins: Instruction) -> None:
         if len(ins.value) % 2:
             info.errors.append(ParseProblem(line, "ENV needs key=value pairs"))
         for k, v in zip(ins.value[::2], ins.value[1::2]):
-            stage.env[k] = _unquote(v)
+            raw = _unquote(v)
+            # `ENV PORT=$PORT` after `ARG PORT=80`: BuildKit expands the value when the instruction runs.
+            value = substitute(raw, _known_vars(info, stage)) if "$" in raw else raw
+            stage.env[k] = raw if value is None else value
     elif cmd == "EXPOSE":
         known = _known_vars(info, stage)
         for raw in ins.value:
@@ -514,8 +537,62 @@ def _apply(info: DockerfileInfo, stage: Stage, ins: Instruction) -> None:
         stage.copies.append(Copy(cmd, values[:-1], values[-1], _flag(ins.flags, "from"),
                                  list(ins.flags), line, heredoc=bool(ins.heredocs)))
     elif cmd in ("RUN", "ONBUILD", "SHELL", "VOLUME", "STOPSIGNAL", "LABEL", "MAINTAINER"):
+        if cmd == "RUN":
+            for pkg in installed_packages(" ".join([*ins.value, *ins.heredocs])):
+                stage.packages.setdefault(pkg, line)
         if not ins.value and not ins.heredocs:
             info.errors.append(ParseProblem(line, f"{cmd} without arguments"))
+
+
+# Package managers whose install command puts binaries in the image: (manager words, install verbs).
+_INSTALLERS = (
+    (("apk",), ("add",)), (("apt-get", "apt", "aptitude"), ("install",)),
+    (("yum", "dnf", "microdnf", "zypper", "tdnf"), ("install", "in")),
+    (("pip", "pip3", "pipx", "uv"), ("install",)), (("npm", "pnpm"), ("install", "i", "add")), (("yarn",), ("add",)),
+)
+# Packages whose binary has another name; any other package provides a binary of its own name.
+PACKAGE_BINARIES: dict[str, tuple[str, ...]] = {
+    "httpie": ("http", "https"), "curl-minimal": ("curl",), "wget2": ("wget",), "netcat-openbsd": ("nc",),
+    "netcat-traditional": ("nc",), "netcat": ("nc",), "iputils-ping": ("ping",), "procps": ("ps", "pgrep"),
+    "postgresql-client": ("psql", "pg_isready"), "default-mysql-client": ("mysql", "mysqladmin"),
+    "mysql-client": ("mysql", "mysqladmin"), "mariadb-client": ("mariadb", "mysql", "mysqladmin"),
+    "redis-tools": ("redis-cli",), "redis": ("redis-cli", "redis-server"),
+}
+
+
+_VALUE_FLAGS = {"-r", "--requirement", "-c", "--constraint", "-t", "--target", "-i", "--index-url",
+                "--extra-index-url", "-f", "--find-links", "--repository", "-X", "--prefix", "--root"}
+
+
+def installed_packages(script: str) -> list[str]:
+    """Packages a RUN script installs with apk, apt-get, yum/dnf, pip or npm (names without versions)."""
+    found: list[str] = []
+    for command in re.split(r"&&|\|\||;|\n|\|", script.replace("\\\n", " ")):
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            words = command.split()
+        words = [w for w in words if w not in ("sudo", "env")]
+        for i, word in enumerate(words):
+            name = word.rsplit("/", 1)[-1]
+            if name in ("python", "python3") and words[i + 1:i + 3] == ["-m", "pip"]:
+                name, i = "pip", i + 2
+            verbs = next((v for managers, v in _INSTALLERS if name in managers), None)
+            if verbs is None:
+                continue
+            rest = words[i + 1:]
+            verb_at = next((j for j, w in enumerate(rest) if not w.startswith("-")), None)
+            if verb_at is None or rest[verb_at] not in verbs:
+                continue
+            args = rest[verb_at + 1:]
+            for j, arg in enumerate(args):
+                if arg.startswith(("-", "$", ".", "/")) or (j and args[j - 1] in _VALUE_FLAGS):
+                    continue
+                pkg = re.split(r"[=<>~!\[@]", arg, maxsplit=1)[0].lower()
+                if re.fullmatch(r"[a-z0-9][a-z0-9._+-]*", pkg) and pkg not in found:
+                    found.append(pkg)
+            break
+    return found
 
 
 def _parse_expose(value: str) -> list[tuple[int | None, str]]:
@@ -1019,6 +1096,10 @@ def listen_from_command(argv_or_str: str | list[str] | tuple[str, ...],
     for i, w in enumerate(words):
         flag, eq, inline = w.partition("=")
         value = inline if eq else (words[i + 1] if i + 1 < len(words) else "")
+        if "$" in value and flag in (*_PORT_FLAGS, *_BIND_FLAGS, "--urls"):
+            value = substitute(value, env) or ""
+            if not value:
+                return None  # `--port $PORT` with PORT set at run time: cannot tell, never the default
         if flag in _PORT_FLAGS and (port := _port_of(value)):
             host = next((words[j + 1] for j, x in enumerate(words[:-1]) if x in ("--host", "-H")), None)
             return Listen(port, host, "flag", program)
@@ -1040,6 +1121,8 @@ def listen_from_command(argv_or_str: str | list[str] | tuple[str, ...],
         for key in ("PORT", "NITRO_PORT", "NUXT_PORT"):
             if env.get(key) and (port := _port_of(env[key])):
                 return Listen(port, env.get("HOST") or env.get("NITRO_HOST"), "env", program or "?")
+    if program == "flask" and env.get("FLASK_RUN_PORT") and (port := _port_of(env["FLASK_RUN_PORT"])):
+        return Listen(port, env.get("FLASK_RUN_HOST"), "env", program)
     if program in ("uvicorn", "gunicorn") and env.get("PORT") and (port := _port_of(env["PORT"])):
         return Listen(port, None, "env", program)
     if program == "node" and not any(".output/server" in w for w in words):
@@ -1056,13 +1139,32 @@ def port_from_command(argv_or_str: str | list[str] | tuple[str, ...], env: dict[
     return found.port if found else None
 
 
-def stage_listen(stage: Stage) -> Listen | None:
-    """Where the stage's container listens: ENTRYPOINT + CMD with the stage's ENV."""
+def stage_listen(stage: Stage, info: DockerfileInfo | None = None) -> Listen | None:
+    """Where the stage's container listens: ENTRYPOINT + CMD with the stage's ENV (and its base image's, given `info`)."""
     argv: list[str] = []
     for form in (stage.entrypoint, stage.cmd):
         if form:
             argv.extend(form.words())
-    return listen_from_command(argv, stage.env) if argv else None
+    env = info.runtime_env(stage) if info is not None else stage.env
+    return listen_from_command(argv, env) if argv else None
+
+
+def image_env(base: str | ImageRef | None) -> dict[str, str]:
+    """The ENV a known base image sets itself that decides where its process listens.
+
+    Facts: Microsoft's .NET images from 8.0 set ASPNETCORE_HTTP_PORTS=8080; 5.0 to 7.0 (and 3.1) set
+    ASPNETCORE_URLS=http://+:80. Other images leave the port to the program or to its config (nginx, node).
+    """
+    image = base if isinstance(base, ImageRef) or base is None else parse_image_ref(base)
+    if image is None or not image.valid:
+        return {}
+    if image.registry == "mcr.microsoft.com" and image.repository.startswith("dotnet/") and \
+            image.short_name in ("aspnet", "runtime", "runtime-deps", "sdk"):
+        m = re.match(r"(\d+)\.", image.tag or "")
+        if m is None:
+            return {"ASPNETCORE_HTTP_PORTS": "8080"}  # latest
+        return {"ASPNETCORE_HTTP_PORTS": "8080"} if int(m.group(1)) >= 8 else {"ASPNETCORE_URLS": "http://+:80"}
+    return {}
 
 
 def image_has_binary_guess(base_ref: str | ImageRef | None, binary: str) -> bool | None:

@@ -11,6 +11,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sources.git import GitError, run_git
 from tools import ci as ci_tool
 from tools import compose as compose_tool
 from tools import dockerfile as df_tool
@@ -43,6 +44,15 @@ class ServiceImage:
     dockerfile: str | None  # repo-relative path of the Dockerfile that builds it, when known
     how: str  # build | build-in-other-env | ci | submodule | unknown
     ci_images: list[ci_tool.BuiltImage] = field(default_factory=list)
+
+
+@dataclass
+class BuiltStage:
+    """A Dockerfile stage that some build turns into a running image."""
+
+    stage: df_tool.Stage
+    services: list[tuple[str, str]] = field(default_factory=list)  # (environment, service) building it
+    ci: bool = False  # a CI job builds the Dockerfile (CI builds its final stage)
 
 
 @dataclass
@@ -97,6 +107,73 @@ class Platform:
             return None
         target = ((env.services.get(service) or {}).get("build") or {}).get("target")
         return info.stage(target) if target else info.final_stage
+
+    def dockerfile_info(self, env: Environment, service: str) -> df_tool.DockerfileInfo | None:
+        """The parsed Dockerfile behind a service in this environment, when known."""
+        return self.dockerfiles.get(self.service_image(env, service).dockerfile or "")
+
+    def built_stages(self, dockerfile: str) -> list[BuiltStage]:
+        """The stages of a Dockerfile that end up as a running image, with who builds each: every compose
+        `build.target` naming one, and the final stage when a build has no target (compose without `target:`,
+        CI, or no known build at all)."""
+        info = self.dockerfiles.get(dockerfile)
+        if info is None or info.final_stage is None:
+            return []
+        found: dict[int, BuiltStage] = {}
+        builds = 0
+        for env in self.environments.values():
+            for name, svc in env.services.items():
+                build = svc.get("build")
+                if not (isinstance(build, dict) and build.get("context")) or self.dockerfile_of_build(build) != dockerfile:
+                    continue
+                builds += 1
+                stage = (info.stage(str(build["target"])) if build.get("target") else None) or info.final_stage
+                found.setdefault(stage.index, BuiltStage(stage)).services.append((env.name, name))
+        ci_targets = [b.target for b in self.built_images if self.dockerfile_of_ci_image(b) == dockerfile]
+        for target in ci_targets:
+            stage = (info.stage(target) if target else None) or info.final_stage
+            found.setdefault(stage.index, BuiltStage(stage)).ci = True
+        if not builds and not ci_targets:
+            found.setdefault(info.final_stage.index, BuiltStage(info.final_stage))
+        return [found[i] for i in sorted(found)]
+
+    def runtime_env(self, env: Environment, service: str) -> dict[str, str]:
+        """The environment a service's process starts with: base image ENV, Dockerfile ENV, then compose's."""
+        info, stage = self.dockerfile_info(env, service), self.final_stage(env, service)
+        out = info.runtime_env(stage) if info is not None and stage is not None else {}
+        svc = env.services.get(service) or {}
+        if not stage and svc.get("image"):
+            out = df_tool.image_env(str(svc["image"]))
+        out.update({str(k): str(v) for k, v in (svc.get("environment") or {}).items() if v is not None})
+        return out
+
+    def listen(self, env: Environment, service: str) -> tuple[df_tool.Listen, str] | None:
+        """Where a service's process listens, and where that comes from (compose command or the Dockerfile's CMD)."""
+        svc = env.services.get(service) or {}
+        stage = self.final_stage(env, service)
+        entry = _argv(svc.get("entrypoint")) or (stage.entrypoint.words() if stage and stage.entrypoint else [])
+        cmd = _argv(svc.get("command")) or (stage.cmd.words() if stage and stage.cmd and not svc.get("entrypoint") else [])
+        if not entry + cmd:
+            return None
+        found = df_tool.listen_from_command(entry + cmd, self.runtime_env(env, service))
+        if found is None:
+            return None
+        how = "compose command" if svc.get("command") or svc.get("entrypoint") \
+            else f"CMD of {self.service_image(env, service).dockerfile}"
+        return found, how
+
+    def image_ships(self, env: Environment, service: str, binary: str) -> tuple[bool | None, str | None]:
+        """(whether the service's image has `binary`, the base image judged): True when a RUN of the stage
+        installs it (apk, apt-get, pip...), else the base image's known contents; None when unknown."""
+        stage = self.final_stage(env, service)
+        info = self.dockerfile_info(env, service)
+        if stage is not None and info is not None:
+            if stage.installs(binary):
+                return True, None
+            base = info.root_stage(stage).base_ref
+        else:
+            base = str((env.services.get(service) or {}).get("image") or "") or None
+        return df_tool.image_has_binary_guess(base, binary), base
 
     def images_for(self, image: str | None) -> list[ci_tool.BuiltImage]:
         """CI-built images with the same name (registry/repository, case-insensitive) as `image`."""
@@ -160,6 +237,30 @@ class Platform:
                 return sub, rel_path[len(sub) + 1:]
         return None, rel_path
 
+    def uninitialised_submodule(self, rel_path: str) -> str | None:
+        """The submodule holding a platform-relative path when it is not checked out (an empty folder or none):
+        what is inside it cannot be told."""
+        sub, _ = self.repo_of(rel_path.rstrip("/") + "/")
+        if sub is None:
+            return None
+        folder = self.root / sub
+        try:
+            return None if folder.is_dir() and any(folder.iterdir()) else sub
+        except OSError:
+            return sub
+
+    def is_gitignored(self, rel_path: str) -> bool:
+        """Whether git ignores a platform-relative path (asked of the submodule that holds it, if any): a
+        gitignored `.env` is a deploy-time file, absent from every clone on purpose."""
+        sub, inner = self.repo_of(rel_path)
+        repo = self.root / sub if sub else self.root
+        if not (repo / ".git").exists():
+            return False
+        try:
+            return bool(run_git(["check-ignore", "--", inner], repo, check=False).strip())
+        except (OSError, GitError):
+            return False
+
     def rel(self, path: str) -> str | None:
         """A path as compose resolved it (absolute), made repo-relative; None when outside the repo."""
         try:
@@ -167,6 +268,14 @@ class Platform:
         except ValueError:
             return None
         return None if rel.startswith("..") else rel
+
+    def dockerfile_of_build(self, build: dict) -> str | None:
+        """The repo-relative Dockerfile a compose `build:` section builds; None when remote or outside the repo."""
+        return self._build_dockerfile(build)
+
+    def dockerfile_of_ci_image(self, built: ci_tool.BuiltImage) -> str | None:
+        """The repo-relative Dockerfile a CI job builds an image from, when it is one of the platform's."""
+        return self._ci_dockerfile(built)
 
     def _build_dockerfile(self, build: dict) -> str | None:
         context = build.get("context", "")
@@ -194,6 +303,14 @@ class Platform:
             if path in self.dockerfiles:
                 return path
         return None
+
+
+def _argv(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return value.split()
+    return [str(v) for v in value]
 
 
 def _copy_placements(root: Path, stage: df_tool.Stage, context: str, dockerfile: str) -> list[nginx_tool.Placement]:

@@ -71,6 +71,15 @@ def workflow_schema(ctx, spec):
 
 # -- CI003 -----------------------------------------------------------------------------------
 
+def _only_builds_images(path: str, wf: ci_tool.Workflow, job: ci_tool.Job, built: list) -> bool:
+    """A job with no environment and no deploying step whose work is building and pushing images."""
+    if job.environment:
+        return False
+    if any(t.job == job.id and t.kind != "job" for t in ci_tool.deploy_targets(wf)):
+        return False
+    return any(b.job == job.id and b.location.path == path for b in built)
+
+
 def _staging_reasons(job: ci_tool.Job) -> list[str]:
     reasons = []
     if job.environment and is_staging(job.environment.name):
@@ -96,6 +105,10 @@ def staging_job(ctx, spec):
             if not reasons:
                 continue
             loc = [Location(path, job.line)]
+            if _only_builds_images(path, wf, job, _platform(ctx).built_images):
+                yield spec.finding(ctx, f"{path}: job {job.id} builds images with a staging name; it deploys nothing",
+                                   loc, severity="info", detail="; ".join(reasons))
+                continue
             if allowed:
                 names = ", ".join(f"{i.id} {i.name}" for i in allowed)
                 yield spec.finding(ctx, f"{path}: job {job.id} deploys to staging (asked by {names})", loc,
@@ -125,6 +138,27 @@ def non_main_branch(ctx, spec):
             if trig and not trig.branches and not trig.branches_ignore and trig.matches_branch("any-feature-branch"):
                 yield spec.finding(ctx, f"{path}: `on: {event}` has no branch filter: it runs for every branch",
                                    [Location(path, trig.line)], severity="low")
+
+
+# -- CI010 -----------------------------------------------------------------------------------
+
+def _contexts_text(contexts: list[ci_tool.Context]) -> str:
+    return ", ".join(f"{c.event} to {c.branch}" if c.branch else str(c.event) for c in contexts)
+
+
+@check("CI010", "Job condition never true under the workflow's triggers", "high", "infra-regression", CI_COHERENCE,
+       "Make the job's `if:` name a branch the workflow's `on:` triggers run on (`refs/heads/<branch>`), or fix the trigger.")
+def job_never_runs(ctx, spec):
+    for path, wf in _workflows(ctx):
+        for job in wf.jobs.values():
+            contexts = ci_tool.never_runs(wf, job)
+            if contexts is None:
+                continue
+            named = sorted({f.branch for f in ci_tool.branch_facts(wf) if f.job == job.id and not f.negated})
+            why = f"; it names {', '.join(named)}" if named else ""
+            yield spec.finding(ctx, f"{path}: job {job.id} can never run: `if: {ci_tool.strip_expr(job.if_)}` is false "
+                                    f"for every trigger ({_contexts_text(contexts)}){why}",
+                               [Location(path, wf.line_of("jobs", job.id, "if") or job.line)])
 
 
 # -- CI005 -----------------------------------------------------------------------------------

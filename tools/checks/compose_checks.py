@@ -9,6 +9,7 @@ from tools import ci as ci_tool
 from tools import compose as compose_tool
 from tools import dockerfile as df_tool
 from tools.checks.registry import check
+from tools.facts import command_line_secret, is_secret_reference
 from tools.findings import Location
 from tools.platform import Environment, Platform
 
@@ -31,8 +32,6 @@ DEV_ENV_VALUES = {"ASPNETCORE_ENVIRONMENT": "Development", "NODE_ENV": "developm
 _URL = re.compile(r"\b([a-z][a-z0-9+.-]*)://(?:[^/@\s:]+(?::[^/@\s]*)?@)?([A-Za-z0-9_.-]+)(?::(\d+))?")
 _CONN_HOST = re.compile(r"(?i)\b(?:server|host|data source|hostname)=([A-Za-z0-9_.-]+)(?:[,:](\d+))?")
 _SECRET_VAR = re.compile(r"\$\{?([A-Za-z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY)[A-Za-z0-9_]*)", re.I)
-_PASSWORD_FLAG = re.compile(r"(?<![\w-])(?:-p|--password[= ])\s*(\S+)")
-_DB_CLIENTS = re.compile(r"\b(mysql|mysqladmin|mariadb|mariadb-admin|psql|pg_isready|redis-cli|mongosh?)\b")
 _VAR = re.compile(r"\$\{?[A-Za-z_]")
 
 
@@ -89,21 +88,9 @@ def _health_text(svc: dict) -> str:
 
 
 def listen_port(platform: Platform, env: Environment, name: str) -> tuple[int, str] | None:
-    """The port the service's process listens on, and where that comes from."""
-    svc = env.services.get(name) or {}
-    stage = platform.final_stage(env, name)
-    environment = {k: str(v) for k, v in (svc.get("environment") or {}).items() if v is not None}
-    stage_env = dict(stage.env) if stage else {}
-    entry = _argv(svc.get("entrypoint")) or (stage.entrypoint.words() if stage and stage.entrypoint else [])
-    cmd = _argv(svc.get("command")) or (stage.cmd.words() if stage and stage.cmd and not svc.get("entrypoint") else [])
-    argv = entry + cmd
-    if not argv:
-        return None
-    listen = df_tool.listen_from_command(argv, {**stage_env, **environment})
-    if listen is None:
-        return None
-    how = "compose command" if svc.get("command") or svc.get("entrypoint") else f"CMD of {platform.service_image(env, name).dockerfile}"
-    return listen.port, how
+    """The port the service's process listens on, and where that comes from (see `Platform.listen`)."""
+    found = platform.listen(env, name)
+    return (found[0].port, found[1]) if found else None
 
 
 def exposed_ports(svc: dict) -> set[int]:
@@ -270,6 +257,8 @@ def literal_secret(ctx, spec):
             for key, value in items:
                 if value in (None, "") or not compose_tool.is_secret_name(str(key)) or _VAR.search(str(value)):
                     continue
+                if is_secret_reference(str(key), str(value)):
+                    continue  # `DB_PASSWORD_FILE: /run/secrets/db_password` names a file, holds no secret
                 if (rel, name, key) in seen:
                     continue
                 seen.add((rel, name, key))
@@ -285,8 +274,7 @@ def secret_on_command_line(ctx, spec):
             for key, text in (("healthcheck", _health_text(svc)), ("command", " ".join(_argv(svc.get("command")))),
                               ("entrypoint", " ".join(_argv(svc.get("entrypoint"))))):
                 m = _SECRET_VAR.search(text)
-                flag = _PASSWORD_FLAG.search(text) if _DB_CLIENTS.search(text) else None
-                shown = (flag or m).group(0) if (flag or m) else None
+                shown = command_line_secret(text) or (m.group(0) if m else None)
                 if shown:
                     loc = env.location(name, key) if env.project else Location(rel)
                     loc = _value_line(ctx, loc, shown)
@@ -411,8 +399,10 @@ def missing_env_file(ctx, spec):
             rel = platform.rel(absolute) or missing.path
             example = os.path.exists(absolute + ".example") or os.path.exists(
                 os.path.join(os.path.dirname(absolute), ".env.example"))
-            deploy_time = prod and example
-            note = " (deploy-time file: its .env.example is in the repo)" if deploy_time else ""
+            ignored = platform.is_gitignored(rel)
+            deploy_time = (prod and example) or ignored
+            note = " (deploy-time file: git ignores it)" if ignored else \
+                " (deploy-time file: its .env.example is in the repo)" if deploy_time else ""
             yield spec.finding(ctx, f"{env.name}: {missing.service} env_file {rel} is absent{note}",
                                [missing.location], severity="info" if deploy_time else None)
 
@@ -666,24 +656,10 @@ def healthcheck_tool_missing(ctx, spec):
             binary = next((w for w in words if w in ("curl", "wget")), None)
             if binary is None:
                 continue
-            stage = platform.final_stage(env, name)
-            base = None
-            if stage is not None:
-                base = _root_base(platform, env, name, stage)
-            elif svc.get("image"):
-                base = str(svc["image"])
-            if base and df_tool.image_has_binary_guess(base, binary) is False:
+            ships, base = platform.image_ships(env, name, binary)
+            if ships is False:
                 yield spec.finding(ctx, f"{env.name}: {name} healthcheck runs {binary}, which {base} does not ship",
                                    [_value_line(ctx, env.location(name, "healthcheck"), binary)])
-
-
-def _root_base(platform: Platform, env: Environment, name: str, stage: df_tool.Stage) -> str | None:
-    info = platform.dockerfiles.get(platform.service_image(env, name).dockerfile or "")
-    seen = 0
-    while stage is not None and stage.base_stage is not None and info is not None and seen < 20:
-        stage = info.stage(stage.base_stage)
-        seen += 1
-    return stage.base_ref if stage is not None else None
 
 
 @check("XF009", "TLS certificate not mounted into the proxy", "blocker", "availability", AVAILABILITY,

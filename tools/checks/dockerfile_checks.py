@@ -57,14 +57,14 @@ def dockerfile_uses(platform: Platform) -> dict[str, DockerfileUse]:
             build = svc.get("build")
             if not (isinstance(build, dict) and build.get("context")):
                 continue
-            path = platform._build_dockerfile(build)
+            path = platform.dockerfile_of_build(build)
             if path in uses:
                 uses[path].services.append((env.name, name))
                 ctx_rel = platform.rel(str(build["context"]))
                 if ctx_rel is not None:
                     uses[path].contexts[ctx_rel] = None
     for built in platform.built_images:
-        path = platform._ci_dockerfile(built)
+        path = platform.dockerfile_of_ci_image(built)
         if path not in uses:
             continue
         (uses[path].pushed if built.pushed else uses[path].ci_built).append(built.name)
@@ -154,27 +154,35 @@ def runs_as_root(ctx, spec):
     platform = _platform(ctx)
     uses = dockerfile_uses(platform)
     for path, info in platform.dockerfiles.items():
-        stage = info.final_stage
-        if stage is None:
-            continue
-        user = _resolved_user(info, stage)
-        if user is None or user not in ROOT_USERS:
-            continue
-        base = stage
-        while base is not None and base.base_stage:
-            base = info.stage(base.base_stage)
-        if base is not None and base.base is not None and base.base.short_name in ROOT_ACCEPTED_IMAGES:
-            continue  # the master process needs root to bind privileged ports, then drops it
-        why = f"USER {stage.user}" if stage.user else "no USER"
-        line = stage.user_line if stage.user else stage.line
-        use = uses.get(path, DockerfileUse())
-        if is_test_image(path, use):
-            yield spec.finding(ctx, f"{path}: test image runs as root ({why}); it is not deployed",
-                               [Location(path, line)], severity="info")
-            continue
-        where = ", ".join([f"{s} ({e})" for e, s in use.services] + [f"{img} (pushed by CI)" for img in use.pushed])
-        yield spec.finding(ctx, f"{path}: final stage runs as root ({why})", [Location(path, line)],
-                           detail=f"used by {where}" if where else "")
+        prods = {e.name for e in platform.prod_envs()}
+        for built in platform.built_stages(path):  # a stage no build targets (`build.target`) never runs
+            use = uses.get(path, DockerfileUse())
+            if built.stage is not info.final_stage:
+                if not built.ci and all(e not in prods for e, _ in built.services):
+                    continue  # a dev-only target (an SDK stage for `dotnet watch`) is not what is deployed
+                finding = _root_finding(ctx, spec, path, info, built.stage, DockerfileUse(services=built.services))
+            else:
+                finding = _root_finding(ctx, spec, path, info, built.stage, use)
+            if finding is not None:
+                yield finding
+
+
+def _root_finding(ctx, spec, path: str, info: df_tool.DockerfileInfo, stage: df_tool.Stage, use: DockerfileUse):
+    user = _resolved_user(info, stage)
+    if user is None or user not in ROOT_USERS:
+        return None
+    base = info.root_stage(stage)
+    if base.base is not None and base.base.short_name in ROOT_ACCEPTED_IMAGES:
+        return None  # the master process needs root to bind privileged ports, then drops it
+    why = f"USER {stage.user}" if stage.user else "no USER"
+    line = stage.user_line if stage.user else stage.line
+    what = "final stage" if stage is info.final_stage else f"stage {stage.label}"
+    if is_test_image(path, use):
+        return spec.finding(ctx, f"{path}: test image runs as root ({why}); it is not deployed",
+                            [Location(path, line)], severity="info")
+    where = ", ".join([f"{s} ({e})" for e, s in use.services] + [f"{img} (pushed by CI)" for img in use.pushed])
+    return spec.finding(ctx, f"{path}: {what} runs as root ({why})", [Location(path, line)],
+                        detail=f"used by {where}" if where else "")
 
 
 # -- DKF004 ----------------------------------------------------------------------------------
@@ -223,7 +231,10 @@ def copy_source_missing(ctx, spec):
     platform = _platform(ctx)
     for path, use in dockerfile_uses(platform).items():
         info = platform.dockerfiles[path]
-        contexts = [c for c in use.contexts if (platform.root / c).is_dir()]
+        for sub in sorted({s for c in use.contexts if (s := platform.uninitialised_submodule(c))}):
+            yield spec.finding(ctx, f"{path}: cannot tell whether its COPY sources exist: submodule {sub} is not initialised",
+                               [Location(path, 1)], severity="info", remediation=f"run `git submodule update --init {sub}`")
+        contexts = [c for c in use.contexts if (platform.root / c).is_dir() and not platform.uninitialised_submodule(c)]
         if not contexts:
             continue  # a missing context is XF003's
         for stage in info.stages:
@@ -261,7 +272,7 @@ def no_dockerignore(ctx, spec):
             by_context.setdefault(context, []).append(path)
     for context, paths in sorted(by_context.items()):
         folder = platform.root / context
-        if not folder.is_dir() or (folder / ".dockerignore").is_file():
+        if not folder.is_dir() or (folder / ".dockerignore").is_file() or platform.uninitialised_submodule(context):
             continue
         # BuildKit also reads <Dockerfile>.dockerignore beside the Dockerfile.
         paths = [p for p in paths if not (platform.root / f"{p}.dockerignore").is_file()]
