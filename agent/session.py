@@ -63,6 +63,7 @@ class Session:
     notes: list[str] = field(default_factory=list)
 
     _platform: object = field(default=None, repr=False)
+    _discovery: object = field(default=None, repr=False)
     hidden: int = 0  # findings below a --min-severity filter
     _verdict: str | None = field(default=None, repr=False)
     snapshot: object = field(default=None, repr=False)  # the TemporaryDirectory of a session of a commit
@@ -80,13 +81,18 @@ class Session:
         shown = [f for f in self.findings if SEVERITIES.index(f.severity) <= cut]
         return replace(self, findings=shown, hidden=len(self.findings) - len(shown), _verdict=self.verdict)
 
-    def environments(self) -> dict[str, list[str]]:
-        """Compose environments: the config's, else inferred from how the Makefile or scripts call compose."""
-        if self.config.environments:
-            return self.config.environments
-        from tools.compose import infer_environments
+    def discovery(self):
+        """Compose environments and where each came from (tools.environments.Discovery), found once."""
+        if self._discovery is None:
+            from tools.environments import discover
 
-        return infer_environments(self.root)
+            cfg = self.config_path.name if self.config_path else ".devops-agent.yaml"
+            self._discovery = discover(self.sources, self.config.environments, cfg)
+        return self._discovery
+
+    def environments(self) -> dict[str, list[str]]:
+        """Compose environments: the config's, then how the repo calls Compose, then file-name conventions."""
+        return self.discovery().files()
 
     def platform(self):
         """Compose, Dockerfiles, CI and nginx read together (built once per session)."""
@@ -108,7 +114,7 @@ class Session:
             env = platform.environments.get(name)
             if env is None:
                 raise UserError(f"unknown environment {name!r}", f"use one of: {', '.join(platform.environments) or 'none'}"
-                                " (see environments in .devops-agent.yaml)")
+                                " (`devops-agent sources` shows where each comes from; name more in .devops-agent.yaml)")
             if env.error is not None:
                 raise env.error
             model = redacted(env.project.model)
@@ -172,6 +178,7 @@ class Session:
             "authority": [c.text for c in self.charter.clauses("authority")],
             "guardrails": [c.text for c in self.charter.clauses("guardrails")],
             "sources": [s.to_dict() for s in self.sources],
+            "environments": self.discovery().to_list(),
             "source_counts": self.source_counts(),
             "release": self.release.to_dict() if self.release else None,
             "findings": [f.to_dict() for f in self.findings],
@@ -189,6 +196,25 @@ def _releases(sources: list[LoadedSource]) -> tuple[list[notion_export.Release],
             releases += src.data.get("releases", [])
             intentions += src.data.get("intentions", [])
     return releases, notion_export.link(releases, intentions)
+
+
+def _with_called_files(loader: SourceLoader, loaded: list[LoadedSource]) -> list[LoadedSource]:
+    """The sources, plus the compose files the repo's own Compose calls name outside the usual places."""
+    from tools.environments import discover
+
+    spec = next((s for s in loader.charter.sources if s.kind == "compose"), None)
+    if spec is None:
+        return loaded
+    have = {s.path for s in loaded if s.kind == "compose"}
+    extra = []
+    for rel, _ in discover(loaded, loader.config.environments).absent:
+        if rel in have or rel.startswith("/") or rel.startswith(".."):
+            continue
+        have.add(rel)
+        src = loader.read(spec, rel, parse="yaml")
+        if src.status == "ok":
+            extra.append(src)
+    return loaded + extra
 
 
 def open_session(repo: str | Path | None = None, charter: str | Path | None = None,
@@ -215,7 +241,8 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
     parsed = parse_charter(charter_path)
     if snapshot is None:
         git = repo_state(root)
-    loaded = SourceLoader(root, parsed, cfg, git).load()
+    loader = SourceLoader(root, parsed, cfg, git)
+    loaded = _with_called_files(loader, loaded=loader.load())
     releases, current = _releases(loaded)
     session = Session(root=root, charter=parsed, charter_origin=origin, config=cfg, config_path=cfg_path,
                       git=git, sources=loaded, releases=releases, release=current)
@@ -232,5 +259,8 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
         session.signatures = models.get("signatures")
         ctx = CheckContext(root=root, charter=parsed, sources=loaded, release=current, releases=releases,
                            models=models)
-        session.findings, session.notes = run_all(ctx)
+        models["environments"] = session.discovery()
+        models["charter_origin"] = origin
+        session.findings, notes = run_all(ctx)
+        session.notes += notes
     return session

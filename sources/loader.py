@@ -36,6 +36,17 @@ def parse_yaml(text: str) -> tuple[object, tuple[int, int, str] | None]:
         return None, (0, 0, str(exc).splitlines()[0])
 
 
+COMPOSE_GLOBS = ("compose.y*ml", "compose.*.y*ml", "docker-compose.y*ml", "docker-compose.*.y*ml")
+COMPOSE_NAME = re.compile(r"^(?:docker-)?compose(?:\.[A-Za-z0-9_-]+)?\.ya?ml$")
+CALLER_GLOBS = ("Makefile", "makefile", "GNUmakefile", "*.mk", "*.sh", "scripts/*.sh", "bin/*.sh",
+                "deploy/*.sh", "ops/*.sh", "scripts/Makefile")
+_SKIPPED = {"node_modules", "vendor", ".git", "build", "dist"}
+
+
+def _skipped_folder(rel: str) -> bool:
+    return any(part in _SKIPPED or part.startswith(".") for part in rel.split("/")[:-1])
+
+
 def _uninit_message(sub: SubmoduleState) -> str:
     return (f"submodule {sub.path} is not initialised: run `git submodule update --init {sub.path}`")
 
@@ -121,15 +132,35 @@ class SourceLoader:
     # -- kinds --------------------------------------------------------------------
 
     def compose_files(self, spec: SourceSpec | None = None) -> list[str]:
+        """The charter's and the config's compose files, then every file named as Compose names its
+        files (compose.yaml, docker-compose.<env>.yml, overrides) at the root, in its first-level
+        folders and in each initialised submodule."""
         files: list[str] = list(spec.locations if spec else [])
         for env_files in self.config.environments.values():
             files += env_files
+        found = self._glob(COMPOSE_GLOBS) + self._glob(tuple(f"*/{g}" for g in COMPOSE_GLOBS))
+        for sub in self.git.submodules:
+            if sub.initialized:
+                found += self._glob(COMPOSE_GLOBS, base=sub.path)
+        files += sorted(f for f in dict.fromkeys(found)
+                        if COMPOSE_NAME.match(posixpath.basename(f)) and not _skipped_folder(f))
         files += self._glob(self.config.extra_globs.compose)
         return list(dict.fromkeys(files))
+
+    def caller_files(self) -> list[str]:
+        """Makefiles and shell scripts: how the repo itself calls Compose (read to find environments)."""
+        found = self._glob(CALLER_GLOBS)
+        return [f for f in found if not _skipped_folder(f)]
 
     def _load_compose(self, spec: SourceSpec) -> list[LoadedSource]:
         loaded = [self.read(spec, rel, parse="yaml") for rel in self.compose_files(spec)]
         self._compose = loaded
+        callers = SourceSpec(kind="repo_file", label="how the repo calls Compose", text="", line=spec.line,
+                             optional=True)
+        for rel in self.caller_files():
+            src = self.read(callers, rel)
+            src.kind, src.priority = "script", spec.priority
+            loaded.append(src)
         return loaded
 
     def _build_paths(self) -> list[tuple[str, str]]:

@@ -1,0 +1,41 @@
+"""Checks on the compose environments themselves: every compose file is checked in an environment,
+a Compose call the tool cannot read is said, and the bundled charter is never used in silence."""
+from __future__ import annotations
+
+from tools.checks.registry import check
+from tools.findings import Location
+
+_ALL_SOURCES = ("sources", "Toutes les sources")
+
+
+@check("SRC005", "Compose file in no checked environment", "high", "charter", _ALL_SOURCES,
+       "Name the environment that uses it under `environments:` in .devops-agent.yaml "
+       "(or call it with `docker compose -f` in the Makefile or a script), or remove the file.")
+def compose_file_unchecked(ctx, spec):
+    discovery = ctx.models.get("environments")
+    for path in getattr(discovery, "orphans", []):
+        yield spec.finding(ctx, f"{path} belongs to no checked environment: no compose check ran on it",
+                           [Location(path)],
+                           detail=f"environments: {', '.join(discovery.environments) or 'none'}")
+
+
+@check("SRC006", "Cannot tell which compose file a call names", "info", "charter", _ALL_SOURCES,
+       "Define the variable in the same file (`COMPOSE_FILE=docker-compose.prod.yml`), or name the "
+       "environment's files under `environments:` in .devops-agent.yaml.")
+def compose_call_unresolved(ctx, spec):
+    discovery = ctx.models.get("environments")
+    for u in getattr(discovery, "unresolved", []):
+        yield spec.finding(ctx, f"cannot tell which compose file `-f {u.argument}` names: the variable is not "
+                           f"defined in {u.path}", [Location(u.path, u.line)], detail=u.call)
+    for path, origin in getattr(discovery, "absent", []):
+        yield spec.finding(ctx, f"cannot tell which environment {origin} means: `-f {path}` names a file that is "
+                           f"not in the repo", [Location(origin.path or "", origin.line)])
+
+
+@check("SRC007", "Bundled AnimeSphere charter in use", "info", "charter", ("mission", "fiabilite"),
+       "Run `devops-agent init` to write a charter (.codex/agents/devops-engineer.md) and .devops-agent.yaml "
+       "that list only this repo's sources.")
+def packaged_charter_in_use(ctx, spec):
+    if ctx.models.get("charter_origin") == "packaged":
+        yield spec.finding(ctx, "the bundled AnimeSphere charter is in use: this repo has no "
+                           ".codex/agents/devops-engineer.md", [])

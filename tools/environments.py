@@ -1,0 +1,502 @@
+"""Compose environments, discovered: from the config, from how the repo itself calls Compose
+(Makefile targets, shell scripts, CI workflow steps, deployment notes), then from file-name
+conventions. Every compose source ends in an environment, or is reported; a `-f` argument that
+cannot be resolved is reported as "cannot tell", never taken as a file name.
+
+Reads only the session's loaded sources (their text), never the disk.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from agent.core.charter import fold
+
+COMPOSE_NAME = re.compile(r"^(?:docker-)?compose(?:\.(?P<env>[A-Za-z0-9_-]+))?\.ya?ml$")
+# Compose's own default files, in the order it looks for them (no `-f`).
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+CALLER_KINDS = ("makefile", "script", "workflow", "docs")
+
+_CALL = re.compile(r"(?:\bdocker\s+compose|\bdocker-compose)(?![\w.-])(?P<rest>.*)")
+_PROD_WORDS = {"prod", "production", "prd", "live", "deploy", "deployment", "deploiement", "release"}
+_DEV_WORDS = {"dev", "development", "local", "up", "start", "run", "serve"}
+# Options of `docker compose` (before the subcommand) that take a value.
+_VALUE_OPTS = {"-p", "--project-name", "--env-file", "--profile", "--project-directory", "--ansi",
+               "--parallel", "--progress"}
+_STOP = {"&&", "||", ";", "|", ")", "&"}
+_MAKE_ASSIGN = re.compile(r"^(?:export\s+|override\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?:::|:|\?|\+|!)?=\s*(?P<value>.*)$")
+_SHELL_ASSIGN = re.compile(r"^\s*(?:export\s+|readonly\s+|local\s+|declare\s+(?:-\w+\s+)?)?"
+                           r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>\"[^\"]*\"|'[^']*'|[^\s;&|]*)")
+_SHELL_VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-=])(?P<default>[^}]*))?\}"
+                        r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+_MAKE_VAR = re.compile(r"\$[({](?P<name>[A-Za-z_][A-Za-z0-9_]*)[)}]")
+_GHA_ENV = re.compile(r"\$\{\{\s*env\.(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_INLINE_CODE = re.compile(r"`([^`]+)`")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an environment came from: config, a Makefile/script/workflow/docs line, or a convention."""
+
+    kind: str  # config | makefile | script | workflow | docs | convention
+    path: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        if self.kind in ("config", "convention"):
+            return self.kind if not self.path or self.kind == "convention" else f"config ({self.path})"
+        return f"{self.path}:{self.line}" if self.line else str(self.path)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "path": self.path, "line": self.line, "text": str(self)}
+
+
+@dataclass
+class DiscoveredEnvironment:
+    name: str
+    files: list[str]
+    origins: list[Origin] = field(default_factory=list)
+
+    def origin_text(self) -> str:
+        """`config, Makefile:5, docs/deploiement.md:16,17`: one entry per file, its lines together."""
+        parts: dict[str, list[str]] = {}
+        for o in self.origins:
+            key = str(o) if o.line is None else str(o.path)
+            parts.setdefault(key, [])
+            if o.line is not None:
+                parts[key].append(str(o.line))
+        return ", ".join(k + (":" + ",".join(lines) if lines else "") for k, lines in parts.items())
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "files": list(self.files), "origins": [o.to_dict() for o in self.origins],
+                "from": self.origin_text()}
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """A Compose call whose `-f` argument is a variable the same file does not define."""
+
+    path: str
+    line: int
+    argument: str
+    call: str
+
+
+@dataclass
+class Discovery:
+    environments: dict[str, DiscoveredEnvironment]
+    compose_files: list[str]  # every compose source that loaded
+    unresolved: list[Unresolved] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)  # compose sources in no environment
+    absent: list[tuple[str, Origin]] = field(default_factory=list)  # named by a call, not in the repo
+
+    def files(self) -> dict[str, list[str]]:
+        return {name: list(env.files) for name, env in self.environments.items()}
+
+    def to_list(self) -> list[dict]:
+        return [env.to_dict() for env in self.environments.values()]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One `docker compose` invocation as the repo writes it, variables resolved where possible."""
+
+    origin: Origin
+    context: str | None  # the Makefile target, script name, workflow job, docs file: names the environment
+    files: tuple[str, ...]  # as written (relative to the caller's directory for scripts)
+    unresolved: tuple[str, ...] = ()
+    call: str = ""
+
+
+# -- reading calls --------------------------------------------------------------------
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """(first line number, line) with backslash continuations joined."""
+    out: list[tuple[int, str]] = []
+    buf, start = "", 0
+    for no, raw in enumerate(text.splitlines(), 1):
+        if not buf:
+            start = no
+        if raw.rstrip().endswith("\\"):
+            buf += raw.rstrip()[:-1] + " "
+            continue
+        out.append((start, buf + raw))
+        buf = ""
+    if buf:
+        out.append((start, buf))
+    return out
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def _expand_shell(text: str, defs: dict[str, str], depth: int = 0) -> str:
+    def sub(m: re.Match) -> str:
+        name = m.group("braced") or m.group("bare")
+        if name in defs and (defs[name] or not m.group("op") or not m.group("op").startswith(":")):
+            return defs[name]
+        if m.group("op"):
+            return m.group("default")
+        return m.group(0)
+
+    for _ in range(8):  # nested definitions, bounded
+        new = _SHELL_VAR.sub(sub, text)
+        if new == text:
+            break
+        text = new
+    return text
+
+
+def _expand_make(text: str, defs: dict[str, str]) -> str:
+    for _ in range(8):
+        new = _MAKE_VAR.sub(lambda m: defs.get(m.group("name"), m.group(0)), text)
+        if new == text:
+            break
+        text = new
+    return text
+
+
+def _parse_call(rest: str) -> tuple[list[str], bool] | None:
+    """(`-f` values, whether a subcommand follows) of what follows `docker compose`."""
+    try:
+        tokens = shlex.split(rest, comments=True, posix=True)
+    except ValueError:
+        tokens = rest.split()
+    files: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok in _STOP or tok.endswith((";", "&&")):
+            break
+        if tok in ("-f", "--file"):
+            if i + 1 < len(tokens):
+                files.append(tokens[i + 1])
+            i += 2
+            continue
+        if tok.startswith("--file="):
+            files.append(tok.split("=", 1)[1])
+        elif tok.startswith("-f") and len(tok) > 2 and not tok.startswith("--"):
+            files.append(tok[2:])
+        elif tok in _VALUE_OPTS:
+            i += 1
+        elif not tok.startswith("-"):
+            return files, True
+        i += 1
+    return files, False
+
+
+def _calls_in_lines(lines: list[tuple[int, str]], origin_kind: str, path: str, context_of, expand) -> list[Call]:
+    calls: list[Call] = []
+    for no, line in lines:
+        expanded = expand(no, line)
+        for m in _CALL.finditer(expanded):
+            parsed = _parse_call(m.group("rest"))
+            if parsed is None:
+                continue
+            files, _ = parsed
+            unresolved = tuple(f for f in files if "$" in f)
+            resolved = tuple(f for f in files if "$" not in f)
+            if not files:
+                defined = expand(no, "$COMPOSE_FILE")
+                if "$" not in defined and defined:
+                    resolved = tuple(f for f in re.split(r"[:;]", defined) if f)
+            calls.append(Call(Origin(origin_kind, path, no), context_of(no), resolved, unresolved,
+                              " ".join(m.group(0).split())[:200]))
+    return calls
+
+
+def makefile_calls(path: str, text: str) -> list[Call]:
+    defs: dict[str, str] = {}
+    targets: dict[int, str] = {}
+    target = None
+    for no, line in _logical_lines(text):
+        if line.startswith("\t"):
+            targets[no] = target or ""
+            continue
+        m = _MAKE_ASSIGN.match(line)
+        if m and not re.match(r"^[A-Za-z0-9_.%/-]+\s*:[^=]", line):
+            defs[m.group("name")] = m.group("value").strip()
+            continue
+        t = re.match(r"^([A-Za-z0-9_.%/-]+)(?:\s+[A-Za-z0-9_.%/-]+)*\s*::?(?!=)", line)
+        if t:
+            target = t.group(1)
+        targets[no] = target or ""
+
+    def expand(no: int, line: str) -> str:
+        line = _expand_make(line, defs).replace("$$", "$")
+        return _expand_shell(line, defs)
+
+    recipes = [(no, line) for no, line in _logical_lines(text) if line.startswith("\t")]
+    return _calls_in_lines(recipes, "makefile", path, lambda no: targets.get(no) or None, expand)
+
+
+def script_calls(path: str, text: str) -> list[Call]:
+    lines = _logical_lines(text)
+    everywhere: dict[str, str] = {}
+    for _, line in lines:
+        for m in _SHELL_ASSIGN.finditer(line):
+            everywhere.setdefault(m.group("name"), _unquote(m.group("value")))
+    seen: dict[str, str] = {}
+    by_line: dict[int, dict[str, str]] = {}
+    for no, line in lines:
+        by_line[no] = {**everywhere, **seen}
+        for m in _SHELL_ASSIGN.finditer(line):
+            seen[m.group("name")] = _expand_shell(_unquote(m.group("value")), {**everywhere, **seen})
+    stem = posixpath.basename(path).rsplit(".", 1)[0]
+    return _calls_in_lines(lines, "script", path, lambda no: stem,
+                           lambda no, line: _expand_shell(line, by_line.get(no, everywhere)))
+
+
+def workflow_calls(path: str, text: str, data: object) -> list[Call]:
+    defs: dict[str, str] = {}
+
+    def collect(node: object) -> None:
+        if isinstance(node, dict):
+            env = node.get("env")
+            if isinstance(env, dict):
+                for k, v in env.items():
+                    if isinstance(v, (str, int, float)) and not isinstance(v, bool):
+                        defs.setdefault(str(k), str(v))
+            for v in node.values():
+                collect(v)
+        elif isinstance(node, list):
+            for v in node:
+                collect(v)
+
+    collect(data)
+    jobs = data.get("jobs") if isinstance(data, dict) else None
+    job_envs: dict[str, str] = {}
+    if isinstance(jobs, dict):
+        for jid, job in jobs.items():
+            env = job.get("environment") if isinstance(job, dict) else None
+            name = env.get("name") if isinstance(env, dict) else env
+            if isinstance(name, str) and "${{" not in name:
+                job_envs[str(jid)] = name
+    job_at: dict[int, str] = {}
+    in_jobs, indent, current = False, None, None
+    for no, raw in enumerate(text.splitlines(), 1):
+        if re.match(r"^jobs\s*:", raw):
+            in_jobs = True
+            continue
+        if in_jobs and raw.strip() and not raw.lstrip().startswith("#"):
+            lead = len(raw) - len(raw.lstrip())
+            if lead == 0:
+                in_jobs = False
+            else:
+                if indent is None:
+                    indent = lead
+                m = re.match(r"^\s*([\w-]+)\s*:", raw)
+                if lead == indent and m:
+                    current = m.group(1)
+        if in_jobs and current:
+            job_at[no] = current
+
+    def context(no: int) -> str | None:
+        job = job_at.get(no)
+        return job_envs.get(job or "") or job
+
+    def expand(no: int, line: str) -> str:
+        line = _GHA_ENV.sub(lambda m: defs.get(m.group("name"), m.group(0)), line)
+        return _expand_shell(line, defs)
+
+    return _calls_in_lines(_logical_lines(text), "workflow", path, context, expand)
+
+
+def docs_calls(path: str, text: str) -> list[Call]:
+    """Calls in the notes' code: fenced blocks and inline code spans."""
+    lines: list[tuple[int, str]] = []
+    fenced = False
+    for no, raw in enumerate(text.splitlines(), 1):
+        if _FENCE.match(raw):
+            fenced = not fenced
+            continue
+        if fenced:
+            lines.append((no, raw))
+        else:
+            lines += [(no, span) for span in _INLINE_CODE.findall(raw)]
+    stem = posixpath.basename(path).rsplit(".", 1)[0]
+    return _calls_in_lines(lines, "docs", path, lambda no: stem, lambda no, line: line)
+
+
+# -- naming ---------------------------------------------------------------------------
+
+
+def _alias(word: str | None) -> str | None:
+    if not word:
+        return None
+    parts = set(re.split(r"[^a-z0-9]+", fold(word)))
+    if parts & _PROD_WORDS:
+        return "prod"
+    if parts & _DEV_WORDS:
+        return "dev"
+    return None
+
+
+def _suffix_env(files: tuple[str, ...] | list[str]) -> str | None:
+    for f in reversed(list(files)):
+        m = COMPOSE_NAME.match(posixpath.basename(f))
+        if m and m.group("env") and m.group("env") != "override":
+            return _alias(m.group("env")) or m.group("env")
+    return None
+
+
+def _slug(word: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "-", fold(word)).strip("-") or "env"
+
+
+def _default_set(folder: str, present: set[str]) -> list[str]:
+    """What Compose loads with no `-f` in a folder: its default file and that file's override."""
+    base = next((posixpath.join(folder, n) if folder else n for n in DEFAULT_FILES
+                 if (posixpath.join(folder, n) if folder else n) in present), None)
+    if base is None:
+        return []
+    stem = base.rsplit(".", 1)[0]
+    override = next((f"{stem}.override.{ext}" for ext in ("yaml", "yml") if f"{stem}.override.{ext}" in present), None)
+    return [base] + ([override] if override else [])
+
+
+# -- discovery ------------------------------------------------------------------------
+
+
+def discover(sources: list, configured: dict[str, list[str]] | None = None,
+             config_path: str = ".devops-agent.yaml") -> Discovery:
+    """Environments of the session's sources: config, then the repo's own Compose calls, then conventions."""
+    compose = [s for s in sources if s.kind == "compose"]
+    present = {s.path for s in compose if s.ok}
+    compose_files = [s.path for s in compose if s.ok]
+    envs: dict[str, DiscoveredEnvironment] = {}
+    for name, files in (configured or {}).items():
+        envs[name] = DiscoveredEnvironment(name, list(files), [Origin("config", config_path)])
+
+    calls: list[Call] = []
+    for src in sources:
+        if not src.ok or src.text is None:
+            continue
+        base = posixpath.basename(src.path)
+        if src.kind == "script" and (base in ("Makefile", "makefile", "GNUmakefile") or base.endswith(".mk")):
+            calls += makefile_calls(src.path, src.text)
+        elif src.kind == "script":
+            calls += script_calls(src.path, src.text)
+        elif src.kind == "ci_workflow":
+            calls += workflow_calls(src.path, src.text, src.data)
+        elif src.kind == "docs":
+            calls += docs_calls(src.path, src.text)
+
+    unresolved: list[Unresolved] = []
+    absent: list[tuple[str, Origin]] = []
+    groups: dict[tuple[str, ...], list[Call]] = {}
+    for call in calls:
+        unresolved += [Unresolved(call.origin.path or "", call.origin.line or 0, arg, call.call)
+                       for arg in call.unresolved]
+        if call.unresolved:
+            continue  # part of the file list is unknown: the environment cannot be told
+        files = _resolve_files(call, present)
+        if not files:
+            if call.files or not _alias(call.context):
+                continue
+            files = tuple(_default_set("", present))  # no `-f`: Compose's defaults, from the repo root
+            if not files:
+                continue
+        missing = [f for f in files if f not in present]
+        if missing:
+            absent += [(f, call.origin) for f in missing]
+            continue
+        groups.setdefault(files, []).append(call)
+
+    taken_files = {tuple(e.files) for e in envs.values()}
+    for files, group in groups.items():
+        if files in taken_files:
+            env = next(e for e in envs.values() if tuple(e.files) == files)
+            env.origins += [c.origin for c in group]
+            continue
+        name = _group_name(files, group, present)
+        name = _free(name, envs)
+        envs[name] = DiscoveredEnvironment(name, list(files), [c.origin for c in group])
+        taken_files.add(files)
+
+    covered = {f for e in envs.values() for f in e.files} | _included(compose)
+    folders = sorted({posixpath.dirname(f) for f in compose_files if f not in covered})
+    for folder in folders:
+        prefix = f"{folder}/" if folder else ""
+        default = _default_set(folder, present)
+        if default and not set(default) <= covered:
+            name = prefix + "dev"
+            if name not in envs:
+                envs[name] = DiscoveredEnvironment(name, default, [Origin("convention")])
+                covered |= set(default)
+        for f in sorted(compose_files):
+            if posixpath.dirname(f) != folder or f in covered:
+                continue
+            suffix = _suffix_env([f])
+            name = prefix + (suffix or "dev")
+            if name not in envs:
+                envs[name] = DiscoveredEnvironment(name, [f], [Origin("convention")])
+                covered.add(f)
+    orphans = [f for f in compose_files if f not in covered]
+    return Discovery(envs, compose_files, unresolved, orphans, absent)
+
+
+def _resolve_files(call: Call, present: set[str]) -> tuple[str, ...]:
+    """Repo-relative files: a workflow runs in its own repo's checkout (a submodule's, for its workflows);
+    Makefiles, scripts and notes from the root, else from their own folder."""
+    out = []
+    path = call.origin.path or ""
+    if call.origin.kind == "workflow":
+        head, sep, _ = path.partition(".github/")
+        bases = [head.rstrip("/") if sep else ""]
+    else:
+        bases = ["", posixpath.dirname(path)]
+    for f in call.files:
+        candidates = [posixpath.normpath(posixpath.join(b, f.strip())) for b in bases]
+        out.append(next((c for c in candidates if c in present), candidates[0]))
+    return tuple(out)
+
+
+def _group_name(files: tuple[str, ...], group: list[Call], present: set[str]) -> str:
+    aliases = [a for a in (_alias(c.context) for c in group) if a]
+    suffix = _suffix_env(files)
+    if suffix:
+        return suffix
+    if aliases:
+        return aliases[0]
+    if list(files) == _default_set(posixpath.dirname(files[0]), present):
+        return "dev"
+    context = next((c.context for c in group if c.context), None)
+    return _slug(context) if context else "dev"
+
+
+def _free(name: str, envs: dict) -> str:
+    if name not in envs:
+        return name
+    n = 2
+    while f"{name}-{n}" in envs:
+        n += 1
+    return f"{name}-{n}"
+
+
+def _included(compose: list) -> set[str]:
+    """Files another compose source pulls in (`include:`, `extends.file`): checked through it."""
+    out: set[str] = set()
+    for src in compose:
+        data = src.data if src.ok and isinstance(src.data, dict) else {}
+        folder = posixpath.dirname(src.path)
+        items = data.get("include") if isinstance(data.get("include"), list) else []
+        for item in items:
+            paths = item if isinstance(item, str) else (item.get("path") if isinstance(item, dict) else None)
+            for p in ([paths] if isinstance(paths, str) else paths if isinstance(paths, list) else []):
+                if isinstance(p, str):
+                    out.add(posixpath.normpath(posixpath.join(folder, p)))
+        services = data.get("services") if isinstance(data.get("services"), dict) else {}
+        for svc in services.values():
+            ext = svc.get("extends") if isinstance(svc, dict) else None
+            if isinstance(ext, dict) and isinstance(ext.get("file"), str):
+                out.add(posixpath.normpath(posixpath.join(folder, ext["file"])))
+    return out
