@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,17 @@ STATUS_STYLE = {"ok": "green", "missing": "bold red", "optional-absent": "yellow
 SEVERITY_STYLE = {"blocker": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
+PIPE_WIDTH = 100_000  # wide enough that no table column folds; plain lines are never wrapped at all
+
+
 def console():
+    """A terminal wraps at its own width; a pipe or a file gets every line whole (grep, CI logs, copy-paste).
+    Presentation only: nothing rests on isatty. NO_COLOR is honoured by rich itself."""
     from rich.console import Console
 
-    # Pipes and CI get plain text at a readable width; NO_COLOR is honoured by rich itself.
-    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "140"))
-    return Console(width=width, highlight=False, soft_wrap=False)
+    if sys.stdout.isatty():
+        return Console(highlight=False, soft_wrap=False)
+    return Console(width=PIPE_WIDTH, highlight=False, soft_wrap=True)
 
 
 def dump_json(data: Any) -> None:
@@ -79,7 +84,6 @@ def print_sources(session: Session) -> None:
     con.print(f"[bold]Sources of {session.charter.role}[/] ({len(session.sources)}: {counts}) in {session.root}")
     con.print(sources_table(session.sources))
     print_source_problems(con, session.sources)
-    print_environments(con, session)
 
 
 def print_charter(charter: Charter) -> None:
@@ -124,7 +128,6 @@ def print_review(session: Session) -> None:
     con.print(f"\n[bold]Sources[/] ({len(session.sources)}: {counts})")
     con.print(sources_table(session.sources))
     print_source_problems(con, session.sources)
-    print_environments(con, session)
     con.print("\n[bold]Release[/]")
     if session.release:
         r = session.release
@@ -147,18 +150,216 @@ def print_review(session: Session) -> None:
                   if root else "  no trust root: no Product signer list is committed")
     hidden = f", {session.hidden} below --min-severity not shown" if session.hidden else ""
     con.print(f"\n[bold]Findings[/] ({len(session.findings)}{hidden})")
+    defaults = default_severities()
+    if any(defaults.get(f.id, f.severity) != f.severity for f in session.findings):
+        from rich.padding import Padding
+
+        con.print(Padding(f"[dim]{SEVERITY_NOTE}[/]", (0, 0, 0, 2), expand=False))
     for f in session.findings:
-        loc = ", ".join(str(l) for l in f.locations[:2])
-        con.print(f"  [{SEVERITY_STYLE[f.severity]}]{f.severity:7}[/] {f.id}  {_escape(f.title)}"
-                  + (f"  [dim]{_escape(loc)}[/]" if loc else ""))
-        if f.detail and f.severity in ("blocker", "high"):
-            detail = f.detail if len(f.detail) <= 160 else f.detail[:157] + "..."
-            con.print(f"          [dim]{_escape(detail)}[/]")
+        print_finding(con, f, defaults.get(f.id))
     for note in session.notes:
         con.print(f"  [yellow]note[/] {_escape(note)}")
+    print_next_steps(con, next_steps(session), session)
     style = "bold green" if session.verdict == "GO" else "bold red"
     blockers = sum(1 for f in session.findings if f.severity == "blocker")
     con.print(f"\nVerdict: [{style}]{session.verdict}[/]" + (f"  ({blockers} blocker(s))" if blockers else ""))
+
+
+SEVERITY_NOTE = ("severity is the finding's own; \"check default\" marks one its check lowered or raised "
+                 "(`devops-agent checks` lists the defaults)")
+
+
+def default_severities() -> dict[str, str]:
+    """Each check's default severity, the one `checks` prints."""
+    from tools.checks import CHECKS
+
+    return {spec.id: spec.severity for spec in CHECKS.values()}
+
+
+def _detail(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def print_finding(con, f, default: str | None) -> None:
+    """One finding: severity, id, title and location, then its detail and its fix, indented under the title.
+    A terminal wraps the text under the title; a pipe gets each line whole."""
+    from rich.table import Table
+
+    loc = ", ".join(str(l) for l in f.locations[:2])
+    first = _escape(f.title) + (f"  [dim]{_escape(loc)}[/]" if loc else "")
+    if default and default != f.severity:
+        first += f"  [dim](check default: {default})[/]"
+    lines = [first]
+    if f.detail and f.severity != "info":
+        lines.append(f"[dim]{_escape(_detail(f.detail))}[/]")
+    if f.remediation:
+        lines.append(f"fix: {_escape(f.remediation)}")
+    severity = f"[{SEVERITY_STYLE[f.severity]}]{f.severity:7}[/]"
+    if not con.is_terminal:
+        indent = " " * (2 + 7 + 1 + 7 + 1)
+        con.print(f"  {severity} {f.id:7} {lines[0]}")
+        for line in lines[1:]:
+            con.print(indent + line)
+        return
+    grid = Table.grid(padding=(0, 1, 0, 0))
+    grid.add_column(no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(no_wrap=True, min_width=7)
+    grid.add_column(overflow="fold")
+    grid.add_row(" ", severity, f.id, "\n".join(lines))
+    con.print(grid)
+
+
+# -- next steps ---------------------------------------------------------------------
+
+
+@dataclass
+class NextStep:
+    """What to run next, what it fixes or proposes, and the findings it answers."""
+
+    command: str  # a shell line; "" when the step is Product's, outside this tool
+    what: str
+    findings: list[str] = field(default_factory=list)  # finding ids, in the order seen, repeats kept
+    severity: str = "info"  # the worst of its findings, for the order
+
+    def ids(self) -> str:
+        counts: dict[str, int] = {}
+        for fid in self.findings:
+            counts[fid] = counts.get(fid, 0) + 1
+        return ", ".join(f"{fid} ×{n}" if n > 1 else fid for fid, n in counts.items())
+
+
+_NAMED_COMMAND = re.compile(r"`((?:git|devops-agent) [^`]+)`")
+_SERVICE_OF_TITLE = re.compile(r"^[\w.-]+: (?P<service>[\w.-]+) ")
+# A check whose next step is another command than the one its text names.
+_STEP_OF_CHECK = {
+    "GATE001": ("devops-agent verify", "lists each infra commit no Product signer signed: revert it and propose it "
+                "again (`devops-agent propose`), or Product accepts it (`devops-agent accept SHA --reason ... --key KEY`)"),
+    "GATE003": ("git fetch --unshallow", "fetches the whole history, then `devops-agent verify --trust-root SHA` checks it"),
+}
+# Compose checks whose fix is one known value under the service: key path, value.
+_COMPOSE_SET = {"CMP011": ("restart", "unless-stopped")}
+_GATE_ARGS = "--reason '...' --risk '...' --rollback '...'"
+
+
+def _repo_file(session: Session, path: str) -> bool:
+    return not (path.startswith(("/", "<", "notion:")) or ".." in path.split("/"))
+
+
+def next_steps(session: Session) -> list[NextStep]:
+    """The commands that fix or propose what the findings ask for, worst first: a command a check names
+    (`git submodule update --init X`, `devops-agent product-key init`), a proposal through the gate for a
+    finding in a repo file, `devops-agent verify` for unsigned commits; Product's own steps last."""
+    from tools.findings import SEVERITIES
+
+    kinds = {s.path: s.kind for s in session.sources}
+    steps: dict[str, NextStep] = {}
+    missing: list = []
+
+    def add(key: str, command: str, what: str, f) -> None:
+        step = steps.setdefault(key, NextStep(command, what, severity=f.severity))
+        step.findings.append(f.id)
+        if SEVERITIES.index(f.severity) < SEVERITIES.index(step.severity):
+            step.severity = f.severity
+
+    for f in session.findings:
+        named = _NAMED_COMMAND.search(f"{f.detail} {f.remediation}")
+        if f.id in _STEP_OF_CHECK:
+            command, what = _STEP_OF_CHECK[f.id]
+            add(command, command, what, f)
+        elif named:
+            said = f.detail if named.group(0) in f.detail else f.remediation
+            add(named.group(1), named.group(1), _detail(said, 200), f)
+        elif f.severity == "info":
+            continue  # nothing to do, said for the record
+        elif f.id == "SRC001":
+            missing.append(f)
+        elif (where := next((l.path for l in f.locations if _repo_file(session, l.path)
+                             and kinds.get(l.path) != "notion"), None)):
+            add(f"propose {where}", "", where, f)
+        else:
+            add(f"product {f.id}", "", _detail(f.remediation, 200), f)
+    if missing:
+        init = session.charter_origin == "packaged" and _has_command("init")
+        command = "devops-agent init" if init else "devops-agent sources"
+        what = ("writes a charter and .devops-agent.yaml with only the sources this repo has" if init
+                else f"shows each of the {len(missing)} missing source(s) and how to load it")
+        for f in missing:
+            add(command, command, what, f)
+    for key, step in steps.items():
+        if key.startswith("propose "):
+            step.command, step.what = _propose(session, step.what, [f for f in session.findings
+                                                                      if f.id in step.findings])
+    # Worst first; at one severity a command a check names (it may let more checks run) before a proposal.
+    order = sorted(steps.values(), key=lambda s: (not s.command, SEVERITIES.index(s.severity),
+                                                  s.command.startswith("devops-agent propose")))
+    return [_with_repo(session, s) for s in order]
+
+
+def _propose(session: Session, path: str, findings: list) -> tuple[str, str]:
+    """The propose line for a fix in `path`: a concrete --set when the check's fix is one known value."""
+    from shlex import quote
+
+    for f in findings:
+        m = _SERVICE_OF_TITLE.match(f.title)
+        if f.id in _COMPOSE_SET and m and any(l.path == path for l in f.locations):
+            key, value = _COMPOSE_SET[f.id]
+            return (f"devops-agent propose --set {quote(f'{path}:services.{m.group(1)}.{key}={value}')} {_GATE_ARGS}",
+                    f"{path}: propose the fixes through the gate")
+    if path.endswith((".yml", ".yaml")):
+        return (f"devops-agent propose --set {quote(path + ':KEY.PATH=VALUE')} {_GATE_ARGS}",
+                f"{path}: propose the fixes through the gate")
+    return (f"devops-agent propose --patch FIX.diff {_GATE_ARGS}", f"{path}: propose the fix through the gate")
+
+
+def _has_command(name: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(f"agent.commands.{name}") is not None
+
+
+def _with_repo(session: Session, step: NextStep) -> NextStep:
+    """The command as it runs from anywhere: with --repo (or git -C) when the review was not run from the root."""
+    from shlex import quote
+
+    if not step.command or session.snapshot is not None or Path.cwd().resolve() == session.root:
+        return step
+    root = quote(str(session.root))
+    if step.command.startswith("devops-agent "):
+        step.command += f" --repo {root}"
+    elif step.command.startswith("git "):
+        step.command = f"git -C {root} " + step.command[4:]
+    return step
+
+
+def print_next_steps(con, steps: list[NextStep], session: Session) -> None:
+    if not steps:
+        return
+    con.print("\n[bold]Next steps[/]")
+    for i, step in enumerate(steps, 1):
+        con.print(f"  {i}. {_escape(step.what)}  [dim]({step.ids()})[/]")
+        if step.command:
+            con.print(f"       {_escape(step.command)}")
+    if any("devops-agent propose" in s.command for s in steps):
+        con.print("  --set FILE:KEY.PATH=VALUE edits one YAML value and keeps comments (repeatable); --patch FILE "
+                  "takes a unified diff with paths from the platform root. A proposal changes nothing until Product "
+                  "approves exactly its content (`devops-agent approve ID --key KEY`); `devops-agent apply ID` lands it.")
+    again = _with_repo(session, NextStep("devops-agent review", "")).command
+    con.print(f"  Then run `{_escape(again)}` again.")
+
+
+# -- json ---------------------------------------------------------------------------
+
+
+def review_json(session: Session) -> dict:
+    """The session's brief, plus each finding's check default and the next steps (what `review` prints)."""
+    data = session.brief()
+    defaults = default_severities()
+    for f in data["findings"]:
+        f["default_severity"] = defaults.get(f["id"], f["severity"])
+    data["next_steps"] = [{"command": s.command, "what": s.what, "findings": sorted(set(s.findings)),
+                           "severity": s.severity} for s in next_steps(session)]
+    return data
 
 
 # -- markdown -----------------------------------------------------------------------
@@ -193,12 +394,23 @@ def review_markdown(session: Session) -> str:
     hidden = f", {session.hidden} below --min-severity not shown" if session.hidden else ""
     out += ["", f"## Findings ({len(session.findings)}{hidden})", ""]
     if session.findings:
-        out += ["| severity | id | title | location | clause |", "| --- | --- | --- | --- | --- |"]
+        defaults = default_severities()
+        if any(defaults.get(f.id, f.severity) != f.severity for f in session.findings):
+            out += [SEVERITY_NOTE[0].upper() + SEVERITY_NOTE[1:] + ".", ""]
+        out += ["| severity | id | title | location | fix | clause |", "| --- | --- | --- | --- | --- | --- |"]
         for f in session.findings:
             loc = ", ".join(f"`{l}`" for l in f.locations[:3])
-            out.append(f"| {f.severity} | {f.id} | {_md_cell(f.title)} | {loc} | {_md_cell(f.clause)} |")
+            default = defaults.get(f.id, f.severity)
+            severity = f.severity + (f" (check default: {default})" if default != f.severity else "")
+            out.append(f"| {severity} | {f.id} | {_md_cell(f.title)} | {loc} | {_md_cell(f.remediation)} | "
+                       f"{_md_cell(f.clause)} |")
     for note in session.notes:
         out.append(f"- note: {note}")
+    steps = next_steps(session)
+    if steps:
+        out += ["", "## Next steps", ""]
+        for i, step in enumerate(steps, 1):
+            out.append(f"{i}. {_md_cell(step.what)} ({step.ids()})" + (f": `{step.command}`" if step.command else ""))
     out += ["", f"**Verdict: {session.verdict}**", ""]
     return "\n".join(out)
 
@@ -236,28 +448,24 @@ def review_sarif(session: Session) -> dict:
             "properties": {"tags": tags, "severity": spec.severity, "category": spec.category,
                            "security-severity": SECURITY_SCORE[spec.severity]},
         })
-    fallback = _charter_uri(session)
+    anchor = _sarif_anchor(session)
     results = []
     for f in session.findings:
-        locations = []
-        for loc in f.locations:
-            if loc.path.startswith(("/", "<", "notion:")) or ".." in loc.path.split("/"):
-                continue
-            physical = {"artifactLocation": {"uri": loc.path, "uriBaseId": "%SRCROOT%"}}
-            if loc.line:
-                physical["region"] = {"startLine": loc.line}
-            locations.append({"physicalLocation": physical})
-        if not locations and fallback:
-            locations.append({"physicalLocation": {"artifactLocation": {"uri": fallback, "uriBaseId": "%SRCROOT%"}}})
+        # GitHub refuses a whole upload for one result without a physical location with a line.
+        locations = [_sarif_location(loc.path, loc.line or 1) for loc in f.locations if _repo_file(session, loc.path)]
+        if not locations:
+            locations.append(_sarif_location(*anchor(f)))
         fingerprint = hashlib.sha256(
             f"{f.id}|{f.title}|{f.detail}|{','.join(map(str, f.locations))}".encode()).hexdigest()
         text = f.title + (f" — {f.detail}" if f.detail else "") + f". Fix: {f.remediation}"
+        default = CHECKS[f.id].severity if f.id in CHECKS else f.severity
         results.append({
-            "ruleId": f.id, "ruleIndex": ids.index(f.id) if f.id in ids else -1,
+            "ruleId": f.id, **({"ruleIndex": ids.index(f.id)} if f.id in ids else {}),
             "level": SARIF_LEVEL[f.severity], "message": {"text": text},
             "locations": locations,
             "partialFingerprints": {"devopsAgentFinding/v1": fingerprint},
-            "properties": {"severity": f.severity, "category": f.category, "clause": f.clause},
+            "properties": {"severity": f.severity, "default_severity": default, "category": f.category,
+                           "clause": f.clause, "remediation": f.remediation},
         })
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -278,6 +486,11 @@ def review_sarif(session: Session) -> dict:
     }
 
 
+def _sarif_location(uri: str, line: int) -> dict:
+    return {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                                 "region": {"startLine": max(1, line)}}}
+
+
 def _charter_uri(session: Session) -> str | None:
     try:
         return Path(session.charter.path).resolve().relative_to(session.root).as_posix()
@@ -285,7 +498,35 @@ def _charter_uri(session: Session) -> str | None:
         return None
 
 
+def _sarif_anchor(session: Session):
+    """Where a finding with no file of its own is shown: the line of its charter clause when the charter is
+    in the repo; else (the packaged charter lives outside it) the config file, the first source loaded from
+    the repo, or where `init` writes the repo's charter."""
+    from agent.session import REPO_CHARTER
+
+    charter = _charter_uri(session)
+    if charter is not None:
+        lines = {c.ref(): c.line for sec in session.charter.sections for top in sec.clauses
+                 for c in (top, *top.children)}
+        return lambda f: (charter, lines.get(f.clause, 1))
+    uri = None
+    if session.config_path is not None:
+        try:
+            uri = Path(session.config_path).resolve().relative_to(session.root).as_posix()
+        except ValueError:
+            uri = None
+    if uri is None:
+        uri = next((s.path for s in session.sources if s.status == "ok" and _repo_file(session, s.path)),
+                   REPO_CHARTER.as_posix())
+    return lambda f: (uri, 1)
+
+
 # -- check catalogue ----------------------------------------------------------------
+
+
+CATALOGUE_SEVERITY_NOTE = ("Severity is each check's default; a finding may be lowered (for example in dev, or "
+                           "when a higher-priority source wins) or raised (when a validated intention asks for the "
+                           "fact): `review` shows the finding's own severity and this default when they differ.")
 
 
 def catalogue(charter: Charter | None) -> list[dict]:
@@ -299,9 +540,8 @@ def catalogue_markdown(charter: Charter | None) -> str:
     rows = catalogue(charter)
     out = ["# Check catalogue", "",
            "Generated from the code by `devops-agent checks --format markdown`; do not edit by hand.", "",
-           f"{len(rows)} checks. Severity is the default; a check may lower it (for example in dev) or raise it "
-           "(when a validated intention asks for the fact).", "",
-           "| id | severity | category | title | charter clause | remediation |",
+           f"{len(rows)} checks. {CATALOGUE_SEVERITY_NOTE}", "",
+           "| id | default severity | category | title | charter clause | remediation |",
            "| --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         out.append(f"| {r['id']} | {r['severity']} | {r['category']} | {_md_cell(r['title'])} | "
@@ -313,13 +553,13 @@ def print_catalogue(charter: Charter | None) -> None:
     from rich.table import Table
 
     table = Table(box=None, show_edge=False, header_style="bold")
-    for col in ("id", "severity", "category", "title"):
+    for col in ("id", "default severity", "category", "title"):
         table.add_column(col, overflow="fold")
     rows = catalogue(charter)
     for r in rows:
         table.add_row(r["id"], f"[{SEVERITY_STYLE[r['severity']]}]{r['severity']}[/]", r["category"], _escape(r["title"]))
     con = console()
-    con.print(f"[bold]{len(rows)} checks[/]")
+    con.print(f"[bold]{len(rows)} checks[/]  [dim]{CATALOGUE_SEVERITY_NOTE}[/]")
     con.print(table)
 
 
@@ -551,14 +791,3 @@ def notes_markdown(data: dict) -> str:
                 f"- approved by: {c.get('approved_by') or '-'}", ""]
     return "\n".join(out) + "\n"
 
-
-def print_environments(con, session: Session) -> None:
-    """Each compose environment: its files and where it came from (config, a caller's line, a convention)."""
-    discovery = session.discovery()
-    con.print("[bold]Environments[/]" + ("" if discovery.environments else "  none (no compose file loaded)"))
-    for env in discovery.environments.values():
-        con.print(f"  {_escape(env.name):8} {_escape(' + '.join(env.files))}  [dim]from {_escape(env.origin_text())}[/]")
-    for path in discovery.orphans:
-        con.print(f"  [red]-[/] {_escape(path)}: in no checked environment")
-    for u in discovery.unresolved:
-        con.print(f"  [dim]-[/] {_escape(u.path)}:{u.line}: cannot tell which file `-f {_escape(u.argument)}` names")

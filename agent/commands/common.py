@@ -61,7 +61,19 @@ ConfigOpt = typer.Option(None, "--config", help="Config file (default: .devops-a
 def _session(repo, charter, config, run_checks=True, rev=None):
     from agent.session import open_session
 
+    if repo is None:
+        _require_git_root()
     return open_session(repo=repo, charter=charter, config=config, run_checks=run_checks, rev=rev)
+
+
+def _require_git_root() -> None:
+    """Without --repo the platform is the git root above the current directory; outside any repository,
+    refuse rather than review whatever the current directory holds."""
+    from sources.git import find_repo_root
+
+    if find_repo_root(Path.cwd()) is None:
+        raise UserError(f"{Path.cwd()} is not inside a git repository",
+                        "run it in the platform's repository, or pass --repo DIR to review a directory as it is")
 
 
 

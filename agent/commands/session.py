@@ -70,7 +70,7 @@ def review(
 
     session = _session(repo, charter, config, rev=rev).filtered(min_severity.value if min_severity else None)
     if fmt is ReviewFmt.json:
-        render.dump_json(session.brief())
+        render.dump_json(render.review_json(session))
     elif fmt is ReviewFmt.markdown:
         sys.stdout.write(render.review_markdown(session))
     elif fmt is ReviewFmt.sarif:

@@ -14,9 +14,9 @@ from agent.example import init_example
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
+def cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, "NO_COLOR": "1"})
+                          env={**os.environ, "NO_COLOR": "1", **(env_extra or {})})
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +105,168 @@ def test_min_severity_filters_the_view_not_the_verdict(example):
     assert len(shown["findings"]) + shown["findings_hidden"] == len(full["findings"]) and shown["findings_hidden"] > 0
     text = cli("review", "--repo", str(example), "--min-severity", "blocker").stdout
     assert "below --min-severity not shown" in text and " low " not in text
+
+
+# -- output a user acts on ----------------------------------------------------------
+
+# What GitHub code scanning's upload enforces, on top of SARIF 2.1.0's required structure: a tool name, and on
+# every result a rule id, a message and at least one physical location with a relative uri and a start line.
+SARIF_UPLOAD_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object", "required": ["version", "runs"],
+    "properties": {
+        "version": {"const": "2.1.0"},
+        "runs": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/run"}},
+    },
+    "$defs": {
+        "message": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string", "minLength": 1}}},
+        "level": {"enum": ["none", "note", "warning", "error"]},
+        "run": {"type": "object", "required": ["tool", "results"], "properties": {
+            "tool": {"type": "object", "required": ["driver"], "properties": {"driver": {
+                "type": "object", "required": ["name", "rules"], "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}}}}}},
+            "originalUriBaseIds": {"type": "object", "additionalProperties": {
+                "type": "object", "required": ["uri"], "properties": {"uri": {"type": "string", "pattern": "^file://.*/$"}}}},
+            "results": {"type": "array", "items": {"$ref": "#/$defs/result"}}}},
+        "rule": {"type": "object", "required": ["id", "shortDescription", "defaultConfiguration"], "properties": {
+            "id": {"type": "string", "minLength": 1},
+            "shortDescription": {"$ref": "#/$defs/message"},
+            "defaultConfiguration": {"type": "object", "properties": {"level": {"$ref": "#/$defs/level"}}},
+            "properties": {"type": "object", "properties": {
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "security-severity": {"type": "string", "pattern": r"^\d+(\.\d+)?$"}}}}},
+        "result": {"type": "object", "required": ["ruleId", "message", "locations"], "properties": {
+            "ruleId": {"type": "string", "minLength": 1},
+            "ruleIndex": {"type": "integer", "minimum": 0},
+            "level": {"$ref": "#/$defs/level"},
+            "message": {"$ref": "#/$defs/message"},
+            "locations": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/location"}},
+            "partialFingerprints": {"type": "object", "additionalProperties": {"type": "string"}}}},
+        "location": {"type": "object", "required": ["physicalLocation"], "properties": {"physicalLocation": {
+            "type": "object", "required": ["artifactLocation", "region"], "properties": {
+                "artifactLocation": {"type": "object", "required": ["uri"], "properties": {
+                    "uri": {"type": "string", "minLength": 1, "not": {"pattern": "^(/|[A-Za-z]+:)"}},
+                    "uriBaseId": {"const": "%SRCROOT%"}}},
+                "region": {"type": "object", "required": ["startLine"],
+                           "properties": {"startLine": {"type": "integer", "minimum": 1}}}}}}},
+    },
+}
+
+
+def _valid_sarif(text: str) -> dict:
+    import jsonschema
+
+    sarif = json.loads(text)
+    jsonschema.Draft202012Validator(SARIF_UPLOAD_SCHEMA).validate(sarif)
+    return sarif
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false",
+                    *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_sarif_passes_the_upload_schema_on_the_example(example):
+    run = _valid_sarif(cli("review", "--repo", str(example), "--format", "sarif").stdout)["runs"][0]
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    brief = json.loads(cli("review", "--repo", str(example), "--format", "json").stdout)
+    for res, f in zip(run["results"], brief["findings"]):
+        assert res["ruleId"] == f["id"] and res["properties"]["severity"] == f["severity"]
+        assert res["properties"]["default_severity"] == rules[f["id"]]["properties"]["severity"]
+    gate = [r for r in run["results"] if r["ruleId"] == "GATE002"]  # no file of its own: its charter clause
+    loc = gate[0]["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"] == ".codex/agents/devops-engineer.md" and loc["region"]["startLine"] > 1
+
+
+def test_sarif_with_the_packaged_charter_points_every_result_at_a_repo_file(tmp_path):
+    repo = tmp_path / "shop"
+    repo.mkdir()
+    (repo / "docker-compose.yml").write_text("services:\n  web:\n    image: nginx:latest\n")
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "init")
+    r = cli("review", "--repo", str(repo), "--format", "sarif")
+    assert r.returncode in (0, 1), r.stderr
+    sarif = _valid_sarif(r.stdout)
+    brief = json.loads(cli("review", "--repo", str(repo), "--format", "json").stdout)
+    assert brief["charter"]["origin"] == "packaged"
+    results = sarif["runs"][0]["results"]
+    assert results and len(results) == len(brief["findings"])
+    for res, f in zip(results, brief["findings"]):
+        uris = [loc["physicalLocation"]["artifactLocation"]["uri"] for loc in res["locations"]]
+        own = [l["path"] for l in f["locations"] if not l["path"].startswith(("/", "<", "notion:"))]
+        assert uris == own or (not own and all((repo / u).is_file() for u in uris)), (f, uris)
+
+
+def test_review_text_shows_each_fix_and_ends_with_the_next_steps(example):
+    text = cli("review", "--repo", str(example)).stdout
+    brief = json.loads(cli("review", "--repo", str(example), "--format", "json").stdout)
+    for f in brief["findings"]:
+        assert f"fix: {f['remediation']}" in text, f["id"]
+    findings, steps = text.index("\nFindings"), text.index("\nNext steps")
+    assert findings < steps < text.index("\nVerdict:")
+    tail = text[steps:]
+    assert ("devops-agent propose --set docker-compose.prod.yml:services.anime-saas-mlscheduler.restart=unless-stopped"
+            in tail)
+    assert "devops-agent product-key init" in tail and "devops-agent approve ID" in tail
+    assert f"devops-agent review --repo {example}" in tail
+    assert [s["command"] for s in brief["next_steps"] if s["command"]] == [
+        line.strip() for line in tail.splitlines() if line.startswith("       ")]
+    md = cli("review", "--repo", str(example), "--format", "markdown").stdout
+    assert "| fix |" in md and "## Next steps" in md
+
+
+def test_piped_text_keeps_every_line_whole(example):
+    r = cli("review", "--repo", str(example), env_extra={"COLUMNS": "40"})
+    lines = r.stdout.splitlines()
+    brief = json.loads(cli("review", "--repo", str(example), "--format", "json").stdout)
+    long = [f for f in brief["findings"] if len(f["title"]) > 120]
+    assert long  # the example has titles longer than any terminal line
+    for f in brief["findings"]:
+        assert any(f["title"] in line for line in lines), f["title"]
+        assert any(f"fix: {f['remediation']}" in line for line in lines)
+    for s in brief["sources"]:
+        assert any(s["path"] in line for line in lines)
+
+
+def test_one_severity_per_check_everywhere(example):
+    catalogue = {c["id"]: c["severity"] for c in json.loads(cli("checks", "--format", "json").stdout)}
+    brief = json.loads(cli("review", "--repo", str(example), "--format", "json").stdout)
+    text = cli("review", "--repo", str(example)).stdout.splitlines()
+    adjusted = [f for f in brief["findings"] if f["severity"] != catalogue[f["id"]]]
+    assert adjusted  # the example has lowered and raised ones (dev, the repo winning a conflict, INT-13)
+    for f in brief["findings"]:
+        assert f["default_severity"] == catalogue[f["id"]]
+        line = next(line for line in text if f["title"] in line)
+        assert line.split()[:2] == [f["severity"], f["id"]]
+        assert (f"(check default: {catalogue[f['id']]})" in line) == (f in adjusted)
+    checks = cli("checks").stdout
+    assert "Severity is each check's default" in checks and "default severity" in checks.splitlines()[1]
+
+
+def test_next_steps_for_a_missing_submodule_and_unsigned_commits(tmp_path):
+    from gate_helpers import build_template, hand_commit
+
+    repo, env = build_template(tmp_path)
+    git(repo, "submodule", "deinit", "-f", "anime-saas-api")
+    (repo / "docker-compose.prod.yml").write_text((repo / "docker-compose.prod.yml").read_text() + "# hand edit\n")
+    hand_commit(repo, "hand change", "docker-compose.prod.yml")
+    r = env.cli(repo, "review")
+    assert r.returncode == 1, r.stderr
+    steps = r.stdout[r.stdout.index("\nNext steps"):]
+    assert f"git -C {repo} submodule update --init anime-saas-api" in steps
+    assert "GATE001" in steps and "devops-agent verify --repo" in steps
+
+
+def test_review_outside_a_git_repository(tmp_path):
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n")
+    r = subprocess.run([sys.executable, "-m", "agent.cli", "review"], capture_output=True, text=True, cwd=tmp_path,
+                       env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "not inside a git repository" in r.stderr and "--repo" in r.stderr
+    named = subprocess.run([sys.executable, "-m", "agent.cli", "review", "--repo", ".", "--format", "json"],
+                           capture_output=True, text=True, cwd=tmp_path,
+                           env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)})
+    assert named.returncode in (0, 1), named.stderr
+    assert json.loads(named.stdout)["repo"] == str(tmp_path.resolve())

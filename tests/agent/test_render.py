@@ -1,0 +1,99 @@
+"""The text renderer on its own: a terminal wraps under the title at its width, a pipe never wraps, and the
+next steps name the command that fixes or proposes each finding."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from types import SimpleNamespace
+
+from agent import render
+from tools.findings import Finding, Location
+
+LONG = ("prod: anime-saas-reverseproxy runs ghcr.io/stephengodard/anime-saas-platform/anime-saas-reverseproxy:latest "
+        "which is a mutable tag that a later push silently replaces on the server")
+
+
+def _finding(**kw) -> Finding:
+    base = dict(id="CMP003", severity="blocker", category="reproducibility", title=LONG,
+                locations=[Location("docker-compose.prod.yml", 5)], remediation="Pin the image to the CI tag.")
+    return Finding(**{**base, **kw})
+
+
+def _console(terminal: bool, width: int = 60):
+    from rich.console import Console
+
+    if terminal:
+        return Console(file=io.StringIO(), force_terminal=True, color_system=None, width=width, highlight=False)
+    return Console(file=io.StringIO(), force_terminal=False, width=render.PIPE_WIDTH, highlight=False,
+                   soft_wrap=True)
+
+
+def test_a_pipe_gets_each_line_whole():
+    con = _console(terminal=False)
+    render.print_finding(con, _finding(), "blocker")
+    lines = con.file.getvalue().splitlines()
+    assert len(lines) == 2
+    assert LONG in lines[0] and lines[0].startswith("  blocker CMP003  ") and lines[0].endswith(":5")
+    assert lines[1] == " " * 18 + "fix: Pin the image to the CI tag."
+
+
+def test_a_terminal_wraps_at_its_width_under_the_title():
+    con = _console(terminal=True, width=60)
+    render.print_finding(con, _finding(severity="info"), "blocker")
+    lines = [line.rstrip() for line in con.file.getvalue().splitlines()]
+    assert len(lines) > 3 and all(len(line) <= 60 for line in lines)
+    assert lines[0].startswith("  info    CMP003  prod:")
+    indent = lines[0].index("prod:")
+    assert all(line[:indent].strip() == "" for line in lines[1:])  # hanging indent: nothing under severity/id
+    text = " ".join(line.strip() for line in lines)
+    assert "(check default: blocker)" in text and "fix: Pin the image to the CI tag." in text
+
+
+def test_the_default_severity_is_shown_only_when_it_differs():
+    con = _console(terminal=False)
+    render.print_finding(con, _finding(severity="medium"), "medium")
+    assert "check default" not in con.file.getvalue()
+
+
+def _session(findings, sources=(), origin="repo", root=None):
+    return SimpleNamespace(findings=findings, sources=list(sources), charter_origin=origin, snapshot=None,
+                           root=root or Path.cwd().resolve())
+
+
+def test_next_steps_name_the_command_of_each_finding():
+    findings = [
+        _finding(id="CMP011", severity="medium", title="prod: anime-saas-mlscheduler has no restart policy",
+                 locations=[Location("docker-compose.prod.yml", 73)]),
+        _finding(),
+        _finding(id="SRC001", title="dockerfile source anime-saas-api/Dockerfile is missing",
+                 locations=[Location("anime-saas-api/Dockerfile")],
+                 detail="submodule anime-saas-api is not initialised: run `git submodule update --init anime-saas-api`"),
+        _finding(id="XF003", severity="info", title="dev: anime-saas-api builds from an uninitialised submodule",
+                 remediation="run `git submodule update --init anime-saas-api`"),
+        _finding(id="GATE001", severity="blocker", title="infra commit abc not signed by Product", locations=[]),
+        _finding(id="DKF002", severity="medium", title="FROM python:latest",
+                 locations=[Location("anime-saas-agent/Dockerfile", 1)]),
+        _finding(id="SRC003", severity="high", title="No current release in Notion", locations=[],
+                 remediation="Mark the release in progress as 'En cours' in Notion."),
+        _finding(id="DKF007", severity="info", title="hadolint DL3059", locations=[Location("Dockerfile", 3)]),
+    ]
+    steps = {s.command: s for s in render.next_steps(_session(findings))}
+    assert steps["git submodule update --init anime-saas-api"].findings == ["SRC001", "XF003"]
+    assert steps["devops-agent verify"].findings == ["GATE001"]
+    compose = next(s for c, s in steps.items() if c.startswith("devops-agent propose --set"))
+    assert "docker-compose.prod.yml:services.anime-saas-mlscheduler.restart=unless-stopped" in compose.command
+    assert compose.findings == ["CMP011", "CMP003"] and compose.severity == "blocker"
+    assert any(c.startswith("devops-agent propose --patch") for c in steps)
+    product = steps[""]
+    assert product.findings == ["SRC003"] and "En cours" in product.what
+    assert not any("DKF007" in s.findings for s in steps.values())  # info, nothing to do
+    order = [s.command for s in render.next_steps(_session(findings))]
+    assert order[-1] == "" and order.index("git submodule update --init anime-saas-api") < order.index(compose.command)
+
+
+def test_next_steps_carry_the_repo_when_run_from_elsewhere(tmp_path):
+    findings = [_finding(id="GATE001", locations=[]),
+                _finding(id="SRC001", locations=[], detail="run `git submodule update --init api`")]
+    steps = render.next_steps(_session(findings, root=tmp_path))
+    assert {s.command for s in steps} == {f"devops-agent verify --repo {tmp_path}",
+                                          f"git -C {tmp_path} submodule update --init api"}
