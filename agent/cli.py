@@ -14,7 +14,7 @@ try:  # recent typer vendors click; older ones use the real package
 except ImportError:  # pragma: no cover
     from click.exceptions import Abort, ClickException
 
-from agent.commands import session, views, gate, release, example  # noqa: F401,I001  (registers them, in help order)
+from agent.commands import session, views, gate, init, release, example  # noqa: F401,I001  (registers them, in help order)
 from agent.commands.common import app
 from agent.core.errors import UserError
 

@@ -48,7 +48,8 @@ def sources(
     if fmt is Fmt.json:
         render.dump_json({"role": session.charter.role, "repo": str(session.root),
                           "counts": session.source_counts(),
-                          "sources": [s.to_dict() for s in session.sources]})
+                          "sources": [s.to_dict() for s in session.sources],
+                          "environments": session.discovery().to_list()})
     else:
         render.print_sources(session)
     if any(s.blocking for s in session.sources):
