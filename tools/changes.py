@@ -720,7 +720,7 @@ def impacted_services(platform, targets: list[Target], patch: Patch | None = Non
                 if rel:
                     files.append(rel)
             files += _raw_env_files(env, name)
-            files += [p for p, _ in platform.nginx_for(env, name)]
+            files += platform.nginx_files_for(env, name)
             if any(p in files or any(_under(p, f) for f in folders if f not in ("", ".")) for p in paths):
                 out.add(name)
     for target in targets:

@@ -189,6 +189,16 @@ class Platform:
         reached = {f for p in placed for f in self.nginx[p.path].files[1:]}
         return [(p.path, p.how) for p in placed if str(self.root / p.path) not in reached]
 
+    def nginx_files_for(self, env: Environment, service: str) -> list[str]:
+        """Every repo nginx file the service's nginx reads: those it reads by itself and those they include."""
+        out: dict[str, None] = {}
+        for p in self.nginx_placements(env, service):
+            conf = self.nginx.get(p.path)
+            if conf is not None:
+                out[p.path] = None
+                out.update((rel, None) for rel in map(self.rel, conf.files[1:]) if rel)
+        return list(out)
+
     def nginx_placements(self, env: Environment, service: str) -> list[nginx_tool.Placement]:
         """The nginx files in the service's container: COPY'd by the stage it runs, then bind mounts, which
         replace what the image had at the same path (a mounted folder hides everything under it)."""

@@ -255,6 +255,7 @@ def test_conf_d_reached_through_the_main_configs_include_counts_once(tmp_path):
     assert server.where.path == str(tmp_path / "nginx/conf.d/site.conf") and "app_backend" in main.upstreams
     assert p.nginx["nginx/conf.d/site.conf"].context == "http"
     assert p.nginx_for(p.environments["dev"], "proxy") == [("nginx/nginx.conf", "volume in dev")]
+    assert p.nginx_files_for(p.environments["dev"], "proxy") == ["nginx/nginx.conf", "nginx/conf.d/site.conf"]
     assert _xf010(p) == []
 
 
