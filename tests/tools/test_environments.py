@@ -152,6 +152,8 @@ def test_sources_and_review_print_environments(tmp_path):
     runner = CliRunner()
     out = runner.invoke(app, ["sources", "--repo", str(repo)])
     assert "Environments" in out.stdout and "compose.prod.yaml  from Makefile:2" in out.stdout
+    out = runner.invoke(app, ["sources", "--repo", str(repo), "--format", "json"])
+    assert [e["name"] for e in json.loads(out.stdout)["environments"]] == ["prod", "dev"]
     out = runner.invoke(app, ["review", "--repo", str(repo), "--format", "json"])
     envs = {e["name"]: e for e in json.loads(out.stdout)["environments"]}
     assert envs["prod"]["origins"] == [{"kind": "makefile", "path": "Makefile", "line": 2, "text": "Makefile:2"}]
