@@ -360,8 +360,10 @@ def github_repository(url: str | None) -> str | None:
 
 
 def build_platform(root: Path, sources: list, environments: dict[str, list[str]], submodules=(),
-                   platform_repository: str | None = None, hadolint: bool = True) -> Platform:
-    """Read everything together. `sources` are the session's LoadedSource objects (their text is reused)."""
+                   platform_repository: str | None = None, hadolint: bool = True,
+                   max_file_bytes: int = nginx_tool.DEFAULT_MAX_FILE_BYTES) -> Platform:
+    """Read everything together. `sources` are the session's LoadedSource objects (their text is reused);
+    files they do not hold (nginx configs) are read with the same size cap, `max_file_bytes`."""
     root = Path(root)
     texts = {s.path: s.text for s in sources if s.ok and s.text is not None}
     envs: dict[str, Environment] = {}
@@ -398,11 +400,11 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
     platform = Platform(root=root, environments=envs, dockerfiles=dockerfiles, workflows=workflows,
                         built_images=built, nginx={}, hadolint=hadolint_future,
                         submodules={s.path: repos.get(s.path) for s in submodules})
-    _read_nginx(platform, sources)
+    _read_nginx(platform, sources, max_file_bytes)
     return platform
 
 
-def _read_nginx(platform: Platform, sources: list) -> None:
+def _read_nginx(platform: Platform, sources: list, max_file_bytes: int) -> None:
     """Parse each nginx file a container reads, in the context it is read in (main or http), its includes
     resolved through the same container's mounts and COPYs; the files read become `nginx_sources`."""
     owners: dict[str, list[nginx_tool.Placement]] = {}  # file -> the placements of the container that has it
@@ -418,7 +420,7 @@ def _read_nginx(platform: Platform, sources: list) -> None:
             for p in _copy_placements(platform.root, info.final_stage, posixpath.dirname(path), path):
                 if p.path not in first:
                     first[p.path], owners[p.path] = p, [p]
-    reader = nginx_tool.SourceReader(platform.root, sources)
+    reader = nginx_tool.SourceReader(platform.root, sources, max_file_bytes)
     ordered = sorted(first.values(), key=lambda p: (p.context == "unknown", p.path))
     reached: set[str] = set()
     for p in ordered:

@@ -288,3 +288,15 @@ def test_hostile_nginx_files_through_a_review(tmp_path):
         mine = [f for f in session.findings if f.id == "XF010" and any(l.path == rel for l in f.locations)]
         assert [(words in f.title, f.severity) for f in mine] == [(True, severity)], (name, [f.title for f in mine])
         assert not [n for n in session.notes if "could not run" in n], (name, session.notes)
+
+
+def test_the_platform_reads_nginx_files_with_the_sources_size_cap(tmp_path):
+    from tools.platform import build_platform
+
+    (tmp_path / "nginx").mkdir()
+    (tmp_path / "nginx" / "site.conf").write_text((PLACED / "site.conf").read_text() + "# pad\n" * 400)
+    (tmp_path / "compose.yaml").write_text(MOUNTED.format(src="site.conf", target="/etc/nginx/conf.d/default.conf"))
+    p = build_platform(tmp_path, [], {"dev": ["compose.yaml"]}, hadolint=False, max_file_bytes=1000)
+    (finding,) = _xf010(p)
+    assert finding.severity == "info" and "over the 1000-byte cap" in finding.title
+    assert p.nginx["nginx/site.conf"].servers == []
