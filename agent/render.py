@@ -84,6 +84,7 @@ def print_sources(session: Session) -> None:
     con.print(f"[bold]Sources of {session.charter.role}[/] ({len(session.sources)}: {counts}) in {session.root}")
     con.print(sources_table(session.sources))
     print_source_problems(con, session.sources)
+    print_environments(con, session)
 
 
 def print_charter(charter: Charter) -> None:
@@ -128,6 +129,7 @@ def print_review(session: Session) -> None:
     con.print(f"\n[bold]Sources[/] ({len(session.sources)}: {counts})")
     con.print(sources_table(session.sources))
     print_source_problems(con, session.sources)
+    print_environments(con, session)
     con.print("\n[bold]Release[/]")
     if session.release:
         r = session.release
@@ -791,3 +793,14 @@ def notes_markdown(data: dict) -> str:
                 f"- approved by: {c.get('approved_by') or '-'}", ""]
     return "\n".join(out) + "\n"
 
+
+def print_environments(con, session: Session) -> None:
+    """Each compose environment: its files and where it came from (config, a caller's line, a convention)."""
+    discovery = session.discovery()
+    con.print("[bold]Environments[/]" + ("" if discovery.environments else "  none (no compose file loaded)"))
+    for env in discovery.environments.values():
+        con.print(f"  {_escape(env.name):8} {_escape(' + '.join(env.files))}  [dim]from {_escape(env.origin_text())}[/]")
+    for path in discovery.orphans:
+        con.print(f"  [red]-[/] {_escape(path)}: in no checked environment")
+    for u in discovery.unresolved:
+        con.print(f"  [dim]-[/] {_escape(u.path)}:{u.line}: cannot tell which file `-f {_escape(u.argument)}` names")
