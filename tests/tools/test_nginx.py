@@ -122,11 +122,15 @@ def _platform(tmp_path, compose: str, files: dict[str, str], dockerfile: str | N
     return build_platform(tmp_path, sources, {"dev": ["compose.yaml"]}, hadolint=False)
 
 
-def _xf010(platform):
+def _check(platform, check_id: str) -> list:
     from tools.checks import CHECKS, CheckContext
 
-    spec = CHECKS["XF010"]
+    spec = CHECKS[check_id]
     return list(spec.func(CheckContext(platform.root, None, [], models={"platform": platform}), spec))
+
+
+def _xf010(platform) -> list:
+    return _check(platform, "XF010")
 
 
 MOUNTED = """services:
@@ -300,3 +304,21 @@ def test_the_platform_reads_nginx_files_with_the_sources_size_cap(tmp_path):
     (finding,) = _xf010(p)
     assert finding.severity == "info" and "over the 1000-byte cap" in finding.title
     assert p.nginx["nginx/site.conf"].servers == []
+
+
+def test_a_conf_d_snippets_proxy_targets_are_checked(tmp_path):
+    """Read as a main config, a conf.d snippet had no servers, so where it sends traffic went unchecked."""
+    compose = MOUNTED.format(src="site.conf", target="/etc/nginx/conf.d/default.conf").replace("  app:\n", "  web:\n")
+    p = _platform(tmp_path, compose, {"nginx/site.conf": "site.conf"})
+    (finding,) = _check(p, "XF006")
+    assert "app:8000, not a service of dev" in finding.title
+    assert [(l.path, l.line) for l in finding.locations] == [("nginx/site.conf", 11)]
+
+
+def test_sites_enabled_and_template_folders_are_http_includes(tmp_path):
+    p = _platform(tmp_path, MOUNTED.format(src="sites", target="/etc/nginx/sites-enabled"),
+                  {"nginx/sites/site": "site.conf"})
+    assert p.nginx["nginx/sites/site"].context == "http" and _xf010(p) == []
+    p = _platform(tmp_path, BUILT, {"proxy/templates/site.conf.template": "site.conf"},
+                  "FROM nginx:1.27-alpine\nCOPY templates /etc/nginx/templates\n")
+    assert p.nginx["proxy/templates/site.conf.template"].context == "http" and _xf010(p) == []
