@@ -385,6 +385,16 @@ def substitute(text: str, known: dict[str, str | None]) -> str | None:
     return None if unresolved else out
 
 
+def unquote(value: str) -> str:
+    """A Dockerfile value without its surrounding quotes, as BuildKit reads it."""
+    return _unquote(value)
+
+
+def arg_pairs(values: list[str]) -> dict[str, str | None]:
+    """An ARG instruction's names and defaults (None when it has none)."""
+    return _arg_pairs(values)
+
+
 def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         inner = value[1:-1]
@@ -506,7 +516,9 @@ def _apply(info: DockerfileInfo, stage: Stage, ins: Instruction) -> None:
         for raw in ins.value:
             value = substitute(raw, known)
             if value is None:
-                info.errors.append(ParseProblem(line, f"EXPOSE {raw}: variable without a known value"))
+                glob = [n for n in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", raw) if n in info.args and n not in known]
+                hint = f" (ARG {glob[0]} before FROM is not visible here: repeat `ARG {glob[0]}` in the stage)" if glob else ""
+                info.errors.append(ParseProblem(line, f"EXPOSE {raw}: variable without a known value{hint}"))
                 continue
             for port, proto in _parse_expose(value):
                 if port is None:

@@ -303,3 +303,23 @@ def test_root_in_a_targeted_stage_before_the_final_one_is_found(clean):
     edit(clean, "docker-compose.yml", "    build: ./web\n", "    build:\n      context: ./web\n      target: app\n")
     edit(clean, "web/.github/workflows/ci.yml", "          context: .\n", "          context: .\n          target: app\n")
     assert [f.title for f in findings(clean, "DKF003")] == ["web/Dockerfile: stage app runs as root (no USER)"]
+
+
+def test_global_arg_not_redeclared_is_named_in_the_expose_error():
+    info = df.parse_dockerfile_text("ARG PORT=80\nFROM nginx:1.27-alpine\nEXPOSE $PORT\n")
+    assert "repeat `ARG PORT` in the stage" in info.errors[0].message
+
+
+def test_env_port_read_by_a_shell_form_command():
+    info = df.parse_dockerfile_text("FROM python:3.12-slim\nENV PORT=8080\nCMD uvicorn main:app --host 0.0.0.0 --port ${PORT}\n")
+    assert df.stage_listen(info.final_stage, info).port == 8080
+
+
+def test_secret_file_env_in_a_dockerfile_is_not_baked_in(clean):
+    edit(clean, "web/Dockerfile", "EXPOSE 8000", "ENV DB_PASSWORD_FILE=/run/secrets/db_password\nEXPOSE 8000")
+    assert findings(clean, "DKF004") == []
+
+
+def test_literal_secret_env_in_a_dockerfile_is_found(clean):
+    edit(clean, "web/Dockerfile", "EXPOSE 8000", "ENV DB_PASSWORD=example_123\nEXPOSE 8000")
+    assert [f.title for f in findings(clean, "DKF004")] == ["web/Dockerfile: ENV DB_PASSWORD has a literal value baked into the image"]

@@ -30,8 +30,8 @@ _SHELL_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def _shell_commands(script: str) -> list[tuple[int, str]]:
-    """(line offset, command) of a run script, from tools.ci (public name when it has one)."""
-    return (getattr(ci_tool, "shell_commands", None) or ci_tool._commands)(script)
+    """(line offset, command) of a run script, as tools.ci splits it."""
+    return ci_tool.shell_commands(script)
 
 
 def _platform(ctx) -> Platform:

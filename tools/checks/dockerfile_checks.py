@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tools import dockerfile as df_tool
 from tools.checks.registry import check
+from tools.facts import is_secret_reference
 from tools.findings import Location
 from tools.platform import Platform, workflow_repo
 
@@ -199,11 +200,14 @@ def secret_in_dockerfile(ctx, spec):
             if ins.cmd == "ENV":
                 pairs = list(zip(ins.value[::2], ins.value[1::2]))
             elif ins.cmd == "ARG":
-                pairs = [(k, v) for k, v in df_tool._arg_pairs(ins.value).items()]
+                pairs = [(k, v) for k, v in df_tool.arg_pairs(ins.value).items()]
             else:
                 continue
             for key, value in pairs:
-                if _SECRET_NAME.search(key) and not _NOT_SECRET_NAME.search(key) and _literal(df_tool._unquote(value or "")):
+                value = df_tool.unquote(value or "")
+                if is_secret_reference(key, value):
+                    continue  # `ENV DB_PASSWORD_FILE=/run/secrets/db` names where the secret is mounted
+                if _SECRET_NAME.search(key) and not _NOT_SECRET_NAME.search(key) and _literal(value):
                     # The value itself never goes into the finding.
                     yield spec.finding(ctx, f"{path}: {ins.cmd} {key} has a literal value baked into the image",
                                        [Location(path, _ins_line(info, ins, key))])
