@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tools import nginx
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "nginx"
@@ -322,3 +325,16 @@ def test_sites_enabled_and_template_folders_are_http_includes(tmp_path):
     p = _platform(tmp_path, BUILT, {"proxy/templates/site.conf.template": "site.conf"},
                   "FROM nginx:1.27-alpine\nCOPY templates /etc/nginx/templates\n")
     assert p.nginx["proxy/templates/site.conf.template"].context == "http" and _xf010(p) == []
+
+
+_TOKENS = ["events", "http", "server", "location", "/", "upstream", "include", "listen", "80", "proxy_pass",
+           "http://app:8000", "{", "}", ";", '"', "'", "\\", "#", "$", "${X}", "if", "(", ")", "\n", " ",
+           "nginx.conf", "*.conf", "server_name", "é", "\x00"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), max_size=60).map(" ".join), st.sampled_from(nginx.CONTEXTS))
+def test_the_parser_never_raises_on_any_text(text, context):
+    conf = nginx.parse_nginx_text(text, "/fuzz/nginx.conf", context,
+                                  lambda target, _from: [("/fuzz/nginx.conf", text, None)])
+    assert all(isinstance(e.message, str) for e in conf.errors)
