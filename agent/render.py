@@ -334,20 +334,37 @@ def _with_repo(session: Session, step: NextStep) -> NextStep:
     return step
 
 
+def _hanging(con, head: str, body: str) -> None:
+    """`head body` on one line; a terminal wraps the body under itself, a pipe keeps the line whole."""
+    if not con.is_terminal:
+        con.print(f"{head} {body}")
+        return
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 1, 0, 0))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(head, body)
+    con.print(grid)
+
+
 def print_next_steps(con, steps: list[NextStep], session: Session) -> None:
     if not steps:
         return
     con.print("\n[bold]Next steps[/]")
     for i, step in enumerate(steps, 1):
-        con.print(f"  {i}. {_escape(step.what)}  [dim]({step.ids()})[/]")
-        if step.command:
-            con.print(f"       {_escape(step.command)}")
+        _hanging(con, f"  {i}.", f"{_escape(step.what)}  [dim]({step.ids()})[/]")
+        if step.command:  # never broken by rich: a copied command must run as shown
+            con.print(f"       {_escape(step.command)}", soft_wrap=True)
+    from rich.padding import Padding
+
     if any("devops-agent propose" in s.command for s in steps):
-        con.print("  --set FILE:KEY.PATH=VALUE edits one YAML value and keeps comments (repeatable); --patch FILE "
-                  "takes a unified diff with paths from the platform root. A proposal changes nothing until Product "
-                  "approves exactly its content (`devops-agent approve ID --key KEY`); `devops-agent apply ID` lands it.")
+        con.print(Padding("--set FILE:KEY.PATH=VALUE edits one YAML value and keeps comments (repeatable); --patch FILE "
+                          "takes a unified diff with paths from the platform root. A proposal changes nothing until "
+                          "Product approves exactly its content (`devops-agent approve ID --key KEY`); "
+                          "`devops-agent apply ID` lands it.", (0, 0, 0, 2), expand=False))
     again = _with_repo(session, NextStep("devops-agent review", "")).command
-    con.print(f"  Then run `{_escape(again)}` again.")
+    con.print(Padding(f"Then run `{_escape(again)}` again.", (0, 0, 0, 2), expand=False))
 
 
 # -- json ---------------------------------------------------------------------------

@@ -97,3 +97,15 @@ def test_next_steps_carry_the_repo_when_run_from_elsewhere(tmp_path):
     steps = render.next_steps(_session(findings, root=tmp_path))
     assert {s.command for s in steps} == {f"devops-agent verify --repo {tmp_path}",
                                           f"git -C {tmp_path} submodule update --init api"}
+
+
+def test_a_next_step_wraps_under_itself_and_its_command_is_never_broken():
+    con = _console(terminal=True, width=50)
+    step = render.NextStep("devops-agent propose --set docker-compose.prod.yml:services.a.restart=unless-stopped "
+                           "--reason '...' --risk '...' --rollback '...'",
+                           "docker-compose.prod.yml: propose the fixes through the gate", ["CMP011", "CMP011"])
+    render.print_next_steps(con, [step], _session([]))
+    lines = [line.rstrip() for line in con.file.getvalue().splitlines()]
+    assert lines[2].startswith("  1. docker-compose.prod.yml:") and lines[3].startswith("     ")
+    assert "(CMP011 ×2)" in " ".join(lines)
+    assert any(line.strip() == step.command for line in lines)  # one line, longer than the terminal
