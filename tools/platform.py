@@ -67,6 +67,7 @@ class Platform:
     notes: list[str] = field(default_factory=list)
     submodules: dict[str, str] = field(default_factory=dict)  # path -> github "owner/repo" when known
     nginx_sources: dict = field(default_factory=dict)  # repo path -> LoadedSource of each nginx file read
+    nginx_placed: dict = field(default_factory=dict, repr=False)  # (env, service) -> its nginx Placements, once
 
     # -- links ----------------------------------------------------------------------
 
@@ -202,6 +203,8 @@ class Platform:
     def nginx_placements(self, env: Environment, service: str) -> list[nginx_tool.Placement]:
         """The nginx files in the service's container: COPY'd by the stage it runs, then bind mounts, which
         replace what the image had at the same path (a mounted folder hides everything under it)."""
+        if (env.name, service) in self.nginx_placed:
+            return self.nginx_placed[(env.name, service)]
         svc = env.services.get(service) or {}
         image = self.service_image(env, service)
         stage = self.final_stage(env, service)
@@ -222,7 +225,8 @@ class Platform:
                 placed = {t: p for t, p in placed.items() if not t.startswith(target.rstrip("/") + "/")}
             for p in nginx_tool.placements(self.root, rel, target, f"volume in {env.name}"):
                 placed[p.target] = p
-        return list(placed.values())
+        self.nginx_placed[(env.name, service)] = list(placed.values())
+        return self.nginx_placed[(env.name, service)]
 
     def dockerfiles_of(self, service: str) -> list[str]:
         """Dockerfiles behind a compose service (any environment), a submodule, or a Dockerfile path."""
