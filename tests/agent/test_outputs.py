@@ -259,14 +259,25 @@ def test_next_steps_for_a_missing_submodule_and_unsigned_commits(tmp_path):
     assert "GATE001" in steps and "devops-agent verify --repo" in steps
 
 
-def test_review_outside_a_git_repository(tmp_path):
+@pytest.mark.parametrize("command", ["review", "sources", "ci"])
+def test_review_outside_a_git_repository(tmp_path, command):
     (tmp_path / "docker-compose.yml").write_text("services: {}\n")
-    r = subprocess.run([sys.executable, "-m", "agent.cli", "review"], capture_output=True, text=True, cwd=tmp_path,
+    r = subprocess.run([sys.executable, "-m", "agent.cli", command], capture_output=True, text=True, cwd=tmp_path,
                        env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)})
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.count("\n") == 1 and "not inside a git repository" in r.stderr and "--repo" in r.stderr
+    if command != "review":
+        return
     named = subprocess.run([sys.executable, "-m", "agent.cli", "review", "--repo", ".", "--format", "json"],
                            capture_output=True, text=True, cwd=tmp_path,
                            env={**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)})
     assert named.returncode in (0, 1), named.stderr
     assert json.loads(named.stdout)["repo"] == str(tmp_path.resolve())
+
+
+def test_the_next_step_of_a_repo_without_a_charter_is_init(tmp_path):
+    r = cli("review", "--repo", str(tmp_path))
+    assert r.returncode == 1
+    steps = r.stdout[r.stdout.index("\nNext steps"):]
+    first = steps.splitlines()[2:4]
+    assert "SRC001" in first[0] and first[1].strip() == f"devops-agent init --repo {tmp_path}"
