@@ -678,8 +678,9 @@ def certificate_not_mounted(ctx, spec):
                         severity=None if prod else "medium")
 
 
-@check("XF010", "nginx config of a service not found", "medium", "consistency", COHERENCE,
-       "Keep the nginx config the proxy runs in the repo (mounted or COPY'd) so it can be reviewed.")
+@check("XF010", "nginx config that nginx would refuse, or that cannot be read", "medium", "consistency", COHERENCE,
+       "Fix the line nginx refuses; a whole config goes to /etc/nginx/nginx.conf, server {} snippets to "
+       "/etc/nginx/conf.d/; keep what the proxy runs in the repo (mounted or COPY'd) so it can be reviewed.")
 def nginx_config_errors(ctx, spec):
     platform = _platform(ctx)
     prod_files = {p for env in platform.prod_envs() for name in env.services for p, _ in platform.nginx_for(env, name)}
