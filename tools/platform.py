@@ -52,7 +52,7 @@ class BuiltStage:
 
     stage: df_tool.Stage
     services: list[tuple[str, str]] = field(default_factory=list)  # (environment, service) building it
-    ci: bool = False  # a CI job builds the Dockerfile (CI builds its final stage)
+    ci: bool = False  # a CI job builds this stage (its `target:`, else the final stage)
 
 
 @dataclass
@@ -68,6 +68,7 @@ class Platform:
     submodules: dict[str, str] = field(default_factory=dict)  # path -> github "owner/repo" when known
     nginx_sources: dict = field(default_factory=dict)  # repo path -> LoadedSource of each nginx file read
     nginx_placed: dict = field(default_factory=dict, repr=False)  # (env, service) -> its nginx Placements, once
+    _builds: dict | None = field(default=None, init=False, repr=False)  # built_stages' index, built on first use
 
     # -- links ----------------------------------------------------------------------
 
@@ -116,27 +117,40 @@ class Platform:
     def built_stages(self, dockerfile: str) -> list[BuiltStage]:
         """The stages of a Dockerfile that end up as a running image, with who builds each: every compose
         `build.target` naming one, and the final stage when a build has no target (compose without `target:`,
-        CI, or no known build at all)."""
+        CI, or no known build at all). Indexed once for every Dockerfile."""
         info = self.dockerfiles.get(dockerfile)
         if info is None or info.final_stage is None:
             return []
+        if self._builds is None:
+            self._builds = self._index_builds()
+        compose, ci_targets = self._builds.get(dockerfile, ([], []))
         found: dict[int, BuiltStage] = {}
-        builds = 0
-        for env in self.environments.values():
-            for name, svc in env.services.items():
-                build = svc.get("build")
-                if not (isinstance(build, dict) and build.get("context")) or self.dockerfile_of_build(build) != dockerfile:
-                    continue
-                builds += 1
-                stage = (info.stage(str(build["target"])) if build.get("target") else None) or info.final_stage
-                found.setdefault(stage.index, BuiltStage(stage)).services.append((env.name, name))
-        ci_targets = [b.target for b in self.built_images if self.dockerfile_of_ci_image(b) == dockerfile]
+        for target, where in compose:
+            stage = (info.stage(target) if target else None) or info.final_stage
+            found.setdefault(stage.index, BuiltStage(stage)).services.append(where)
         for target in ci_targets:
             stage = (info.stage(target) if target else None) or info.final_stage
             found.setdefault(stage.index, BuiltStage(stage)).ci = True
-        if not builds and not ci_targets:
-            found.setdefault(info.final_stage.index, BuiltStage(info.final_stage))
+        if not found:
+            found[info.final_stage.index] = BuiltStage(info.final_stage)
         return [found[i] for i in sorted(found)]
+
+    def _index_builds(self) -> dict[str, tuple[list[tuple[str | None, tuple[str, str]]], list[str | None]]]:
+        """Dockerfile -> (compose builds as (target, (environment, service)), CI build targets)."""
+        index: dict[str, tuple[list, list]] = {}
+        for env in self.environments.values():
+            for name, svc in env.services.items():
+                build = svc.get("build")
+                if isinstance(build, dict) and build.get("context"):
+                    path = self.dockerfile_of_build(build)
+                    if path:
+                        target = str(build["target"]) if build.get("target") else None
+                        index.setdefault(path, ([], []))[0].append((target, (env.name, name)))
+        for built in self.built_images:
+            path = self.dockerfile_of_ci_image(built)
+            if path:
+                index.setdefault(path, ([], []))[1].append(built.target)
+        return index
 
     def runtime_env(self, env: Environment, service: str) -> dict[str, str]:
         """The environment a service's process starts with: base image ENV, Dockerfile ENV, then compose's."""

@@ -323,3 +323,15 @@ def test_secret_file_env_in_a_dockerfile_is_not_baked_in(clean):
 def test_literal_secret_env_in_a_dockerfile_is_found(clean):
     edit(clean, "web/Dockerfile", "EXPOSE 8000", "ENV DB_PASSWORD=example_123\nEXPOSE 8000")
     assert [f.title for f in findings(clean, "DKF004")] == ["web/Dockerfile: ENV DB_PASSWORD has a literal value baked into the image"]
+
+
+def test_curl_installed_only_in_a_builder_stage_is_still_missing():
+    info = df.parse_dockerfile_text("FROM python:3.12 AS build\nRUN apt-get install -y curl\n"
+                                    "FROM python:3.12-slim\nCOPY --from=build /app /app\n")
+    assert not info.final_stage.installs("curl")
+
+
+def test_node_listens_where_its_own_config_says():
+    assert df.listen_from_command(["node", "server.js"]) is None  # the app's code decides: never a guessed 3000
+    assert df.listen_from_command(["node", "server.js"], {"PORT": "4000"}).port == 4000
+    assert df.listen_from_command(["node", ".output/server/index.mjs"], {"NITRO_PORT": "3001"}).port == 3001
