@@ -18,8 +18,10 @@ COMPOSE_NAME = re.compile(r"^(?:docker-)?compose(?:\.(?P<env>[A-Za-z0-9_-]+))?\.
 # Compose's own default files, in the order it looks for them (no `-f`).
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 CALLER_KINDS = ("makefile", "script", "workflow", "docs")
+# A line's expansion stops growing here: definitions that double each other cannot make the work exponential.
+MAX_EXPANDED = 8192
 
-_CALL = re.compile(r"(?:\bdocker\s+compose|\bdocker-compose)(?![\w.-])(?P<rest>.*)")
+_CALL = re.compile(r"(?:\bdocker\s+compose|\bdocker-compose)(?![\w.-])(?P<rest>[^;&|\n]*)")
 _PROD_WORDS = {"prod", "production", "prd", "live", "deploy", "deployment", "deploiement", "release"}
 _DEV_WORDS = {"dev", "development", "local", "up", "start", "run", "serve"}
 # Options of `docker compose` (before the subcommand) that take a value.
@@ -149,7 +151,7 @@ def _expand_shell(text: str, defs: dict[str, str], depth: int = 0) -> str:
 
     for _ in range(8):  # nested definitions, bounded
         new = _SHELL_VAR.sub(sub, text)
-        if new == text:
+        if new == text or len(new) > MAX_EXPANDED:
             break
         text = new
     return text
@@ -158,7 +160,7 @@ def _expand_shell(text: str, defs: dict[str, str], depth: int = 0) -> str:
 def _expand_make(text: str, defs: dict[str, str]) -> str:
     for _ in range(8):
         new = _MAKE_VAR.sub(lambda m: defs.get(m.group("name"), m.group(0)), text)
-        if new == text:
+        if new == text or len(new) > MAX_EXPANDED:
             break
         text = new
     return text

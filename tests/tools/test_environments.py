@@ -170,3 +170,20 @@ def test_compose_names(tmp_path, name, ok):
     repo = make_repo(tmp_path / "r", {name: SERVICE})
     s = open_session(repo, run_checks=False, signatures=False)
     assert (name in {src.path for src in s.sources if src.kind == "compose"}) is ok
+
+
+def test_self_doubling_variables_are_bounded():
+    import time
+
+    defs = "".join(f"V{i}=$V{i - 1}$V{i - 1}$V{i - 1}\n" for i in range(1, 40))
+    start = time.perf_counter()
+    calls = script_calls("x.sh", "V0=a.yml\n" + defs + "docker compose -f $V39 up\n")
+    assert time.perf_counter() - start < 2
+    assert len(calls) == 1
+
+
+def test_makefile_shell_variable_in_recipe():
+    calls = makefile_calls("Makefile", "export COMPOSE_FILE := docker-compose.prod.yml\n\n"
+                                       "release:\n\tdocker compose -f $$COMPOSE_FILE pull && docker compose up -d\n")
+    assert [(c.context, c.files) for c in calls] == [("release", ("docker-compose.prod.yml",)),
+                                                      ("release", ("docker-compose.prod.yml",))]
