@@ -171,6 +171,7 @@ class NginxConfig:
     context: str = "main"  # where the file is used: main (nginx.conf), http (conf.d/, templates/), unknown
     parsed_as: str = "main"  # the context it was parsed in (unknown: the likeliest one)
     placed_at: str | None = None  # the container path, when known
+    chars_read: int = 0  # text read so far, includes together (bounded by MAX_TOTAL_CHARS)
     files: list[str] = field(default_factory=list)
     servers: list[Server] = field(default_factory=list)
     upstreams: dict[str, Upstream] = field(default_factory=dict)
@@ -205,6 +206,7 @@ class NginxConfig:
 CONTEXTS = ("main", "http", "unknown")
 _START = {"main": (), "http": ("http",)}
 MAX_FILES = 256  # includes followed per config; a glob over a huge folder stops there
+MAX_TOTAL_CHARS = 16 * 1024 * 1024  # text read per config, includes together
 MAX_DEPTH = 64  # nested blocks; deeper is refused rather than recursed into
 
 # (text, None) for a readable file, (None, why) when it cannot be read (absent, over the cap, refused).
@@ -230,7 +232,7 @@ def parse_nginx(path: Path | str, context: str = "main", max_bytes: int = DEFAUL
 
     def resolve(target: str, _from: str) -> list[tuple[str, str | None, str | None]] | str:
         full = target if Path(target).is_absolute() else str(path.parent / target)
-        names = sorted(glob.glob(full)) if glob.has_magic(full) else [full]
+        names = sorted(glob.glob(full))[:MAX_FILES + 1] if glob.has_magic(full) else [full]
         return [(n, *read_capped(Path(n), max_bytes)) for n in names]
 
     return parse_nginx_text(text, str(path), context, resolve)
@@ -348,9 +350,10 @@ def _include(stmt: dict, fname: str, ctx: tuple, resolve: IncludeResolver, index
             config.missing_includes.append(MissingInclude(target, name, where, why or "not found"))
             continue
         if name not in index:
-            if len(index) >= MAX_FILES:
-                config.errors.append(ConfigProblem(f"more than {MAX_FILES} included files; the rest not read",
-                                                   where, "limit"))
+            config.chars_read += len(text or "")
+            if len(index) >= MAX_FILES or config.chars_read > MAX_TOTAL_CHARS:
+                config.errors.append(ConfigProblem(
+                    f"includes over {MAX_FILES} files or {MAX_TOTAL_CHARS} characters; the rest not read", where, "limit"))
                 return
             index[name] = len(index)
             queue.append((name, text, why, ctx))
@@ -630,7 +633,7 @@ class SourceReader:
                     elif (self.root / local).is_file():
                         rels = [local]
             if rels:
-                return [(str(self.root / r), *self.read(r)) for r in rels]
+                return [(str(self.root / r), *self.read(r)) for r in rels[:MAX_FILES + 1]]
             if magic or _IMAGE_FILES.match(container):
                 return []  # the image's own files, or a glob nothing in the repo matches
             return (f"{container} is not in the repo (neither mounted nor COPY'd): cannot tell what it holds")

@@ -338,3 +338,13 @@ def test_the_parser_never_raises_on_any_text(text, context):
     conf = nginx.parse_nginx_text(text, "/fuzz/nginx.conf", context,
                                   lambda target, _from: [("/fuzz/nginx.conf", text, None)])
     assert all(isinstance(e.message, str) for e in conf.errors)
+
+
+def test_a_glob_over_a_huge_folder_reads_a_bounded_number_of_files(tmp_path):
+    (tmp_path / "conf.d").mkdir()
+    for i in range(nginx.MAX_FILES + 50):
+        (tmp_path / "conf.d" / f"s{i:04}.conf").write_text(f"server {{ listen {1000 + i}; }}\n")
+    (tmp_path / "nginx.conf").write_text("events {}\nhttp {\n    include conf.d/*.conf;\n}\n")
+    conf = nginx.parse_nginx(tmp_path / "nginx.conf")
+    assert len(conf.files) == nginx.MAX_FILES and [e.kind for e in conf.errors] == ["limit"]
+    assert conf.errors[0].where.line == 3

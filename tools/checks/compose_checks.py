@@ -694,7 +694,7 @@ def nginx_config_errors(ctx, spec):
             if whole and err in own and (directive not in ("events", "http") or directive == "http" and any(
                     e.message.startswith('"events"') for e in own)):
                 continue  # the main-context directives of a whole nginx.conf: one finding says it
-            if err.kind == "unreadable":
+            if err.kind in ("unreadable", "limit"):
                 yield spec.finding(ctx, f"{path}: not read ({err.message}); cannot tell what nginx runs", loc,
                                    severity="info", remediation="Keep nginx files under the size cap and inside the repo.")
             elif whole and err in own:
