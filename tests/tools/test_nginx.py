@@ -348,3 +348,14 @@ def test_a_glob_over_a_huge_folder_reads_a_bounded_number_of_files(tmp_path):
     conf = nginx.parse_nginx(tmp_path / "nginx.conf")
     assert len(conf.files) == nginx.MAX_FILES and [e.kind for e in conf.errors] == ["limit"]
     assert conf.errors[0].where.line == 3
+
+
+def test_a_file_placed_elsewhere_but_included_is_read_in_the_includers_context(tmp_path):
+    compose = ("services:\n  proxy:\n    image: nginx:1.27-alpine\n    volumes:\n"
+               "      - ./nginx/nginx.conf:/etc/nginx/nginx.conf:ro\n      - ./nginx/extra:/etc/nginx/extra:ro\n"
+               "  app:\n    image: example/app:1.0\n")
+    (tmp_path / "nginx").mkdir()
+    (tmp_path / "nginx" / "nginx.conf").write_text("events {}\nhttp {\n    include /etc/nginx/extra/*.conf;\n}\n")
+    p = _platform(tmp_path, compose, {"nginx/extra/odd.conf": "odd-place.conf"})
+    assert list(p.nginx) == ["nginx/nginx.conf"] and p.nginx["nginx/nginx.conf"].listen_ports == [8081]
+    assert _xf010(p) == []
