@@ -590,7 +590,7 @@ def is_secret_reference(name: str, value: str | None) -> bool:
     return bool(re.search(r"_(FILE|PATH)$", name, re.I)) and text.startswith(("/", "./", "~/"))
 
 
-_SHELL_VALUE = r"(\"[^\"]*\"|'[^']*'|[^\s;&|]+)"
+_SHELL_VALUE = r"(\"[^\"]*\"|'[^']*'|\$\$?\([^)]*\)|[^\s;&|]+)"
 # Each database client's password flag: mysql's -p is glued to its value, its -P is the port; psql's -p is a
 # port and it takes no password flag; sqlcmd's -P is the password; redis-cli's -a; mongosh's -p.
 _CLIENT_PASSWORD_FLAGS = {

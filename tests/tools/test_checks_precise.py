@@ -335,3 +335,17 @@ def test_node_listens_where_its_own_config_says():
     assert df.listen_from_command(["node", "server.js"]) is None  # the app's code decides: never a guessed 3000
     assert df.listen_from_command(["node", "server.js"], {"PORT": "4000"}).port == 4000
     assert df.listen_from_command(["node", ".output/server/index.mjs"], {"NITRO_PORT": "3001"}).port == 3001
+
+
+HEALTH = '["CMD", "mysqladmin", "ping", "-h", "localhost"]'
+
+
+def test_secret_file_variable_on_a_command_line_is_a_path(clean):
+    edit(clean, "docker-compose.prod.yml", HEALTH, '["CMD-SHELL", "test -s $$DB_PASSWORD_FILE && mysqladmin ping -h localhost"]')
+    assert findings(clean, "CMP009") == []
+
+
+def test_password_read_from_its_file_onto_the_command_line_is_found(clean):
+    edit(clean, "docker-compose.prod.yml", HEALTH,
+         '["CMD-SHELL", "mysqladmin ping -h localhost -p$$(cat $$DB_PASSWORD_FILE)"]')
+    assert [f.title for f in findings(clean, "CMP009")] == ["prod: db healthcheck carries a password: -p$$(cat $$DB_PASSWORD_FILE)"]

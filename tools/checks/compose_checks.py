@@ -31,6 +31,7 @@ DEV_ENV_VALUES = {"ASPNETCORE_ENVIRONMENT": "Development", "NODE_ENV": "developm
                   "FLASK_ENV": "development", "DEBUG": "true"}
 _URL = re.compile(r"\b([a-z][a-z0-9+.-]*)://(?:[^/@\s:]+(?::[^/@\s]*)?@)?([A-Za-z0-9_.-]+)(?::(\d+))?")
 _CONN_HOST = re.compile(r"(?i)\b(?:server|host|data source|hostname)=([A-Za-z0-9_.-]+)(?:[,:](\d+))?")
+_PATH_VAR = re.compile(r"_(FILE|PATH|DIR)$", re.I)
 _SECRET_VAR = re.compile(r"\$\{?([A-Za-z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY)[A-Za-z0-9_]*)", re.I)
 _VAR = re.compile(r"\$\{?[A-Za-z_]")
 
@@ -273,7 +274,8 @@ def secret_on_command_line(ctx, spec):
         for rel, name, svc in _raw_services(ctx, env):
             for key, text in (("healthcheck", _health_text(svc)), ("command", " ".join(_argv(svc.get("command")))),
                               ("entrypoint", " ".join(_argv(svc.get("entrypoint"))))):
-                m = _SECRET_VAR.search(text)
+                # `$DB_PASSWORD_FILE` names the secret's path; `-p$(cat $DB_PASSWORD_FILE)` is still caught by its flag
+                m = next((v for v in _SECRET_VAR.finditer(text) if not _PATH_VAR.search(v.group(1))), None)
                 shown = command_line_secret(text) or (m.group(0) if m else None)
                 if shown:
                     loc = env.location(name, key) if env.project else Location(rel)
