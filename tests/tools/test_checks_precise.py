@@ -349,3 +349,24 @@ def test_password_read_from_its_file_onto_the_command_line_is_found(clean):
     edit(clean, "docker-compose.prod.yml", HEALTH,
          '["CMD-SHELL", "mysqladmin ping -h localhost -p$$(cat $$DB_PASSWORD_FILE)"]')
     assert [f.title for f in findings(clean, "CMP009")] == ["prod: db healthcheck carries a password: -p$$(cat $$DB_PASSWORD_FILE)"]
+
+
+def _dotnet(clean: Path, tag: str) -> None:
+    (clean / "web/Dockerfile").write_text(
+        "FROM mcr.microsoft.com/dotnet/sdk:8.0 AS build\nWORKDIR /src\nCOPY . .\nRUN dotnet publish -c Release -o /app\n"
+        f"FROM mcr.microsoft.com/dotnet/aspnet:{tag}\nWORKDIR /app\nCOPY --from=build /app .\nUSER app\nEXPOSE 80\n"
+        "ENTRYPOINT [\"dotnet\", \"Web.dll\"]\n")
+    for rel in ("docker-compose.yml", "docker-compose.prod.yml"):
+        edit(clean, rel, "    command: uvicorn main:app --host 0.0.0.0 --port 8000\n    expose: [\"8000\"]\n", "    expose: [\"80\"]\n")
+
+
+def test_dotnet_7_image_listening_on_80_is_consistent(clean):
+    _dotnet(clean, "7.0")
+    assert findings(clean, "XF004") == [] and findings(clean, "XF005") == []
+
+
+def test_dotnet_8_image_listens_on_8080_not_the_exposed_80(clean):
+    _dotnet(clean, "8.0")
+    assert [f.title for f in findings(clean, "XF004")] == [
+        "web: web/Dockerfile EXPOSE [80] but the service listens on 8080 (CMD of web/Dockerfile, dev)"]
+    assert findings(clean, "XF005")
