@@ -35,6 +35,8 @@ _SHELL_VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[
                         r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
 _MAKE_VAR = re.compile(r"\$[({](?P<name>[A-Za-z_][A-Za-z0-9_]*)[)}]")
 _GHA_ENV = re.compile(r"\$\{\{\s*env\.(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_COMMENT = re.compile(r"(?:^|\s)#.*$")
+_OTHER_ENV_WORDS = {"staging", "stage", "preprod", "qa", "test", "tests", "ci", "demo", "sandbox"}
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _INLINE_CODE = re.compile(r"`([^`]+)`")
 
@@ -198,7 +200,7 @@ def _parse_call(rest: str) -> tuple[list[str], bool] | None:
 def _calls_in_lines(lines: list[tuple[int, str]], origin_kind: str, path: str, context_of, expand) -> list[Call]:
     calls: list[Call] = []
     for no, line in lines:
-        expanded = expand(no, line)
+        expanded = expand(no, _COMMENT.sub("", line))
         for m in _CALL.finditer(expanded):
             parsed = _parse_call(m.group("rest"))
             if parsed is None:
@@ -335,6 +337,8 @@ def _alias(word: str | None) -> str | None:
     if not word:
         return None
     parts = set(re.split(r"[^a-z0-9]+", fold(word)))
+    if parts & _OTHER_ENV_WORDS:
+        return None  # "deploy-staging" is staging, not prod
     if parts & _PROD_WORDS:
         return "prod"
     if parts & _DEV_WORDS:
@@ -404,7 +408,7 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
         if not files:
             if call.files or not _alias(call.context):
                 continue
-            files = tuple(_default_set("", present))  # no `-f`: Compose's defaults, from the repo root
+            files = tuple(_default_set(_run_folder(call), present))  # no `-f`: Compose's defaults
             if not files:
                 continue
         missing = [f for f in files if f not in present]
@@ -446,16 +450,18 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
     return Discovery(envs, compose_files, unresolved, orphans, absent)
 
 
+def _run_folder(call: Call) -> str:
+    """Where a workflow's steps run: its own repo's checkout (a submodule's, for its workflows)."""
+    head, sep, _ = (call.origin.path or "").partition(".github/")
+    return head.rstrip("/") if call.origin.kind == "workflow" and sep else ""
+
+
 def _resolve_files(call: Call, present: set[str]) -> tuple[str, ...]:
-    """Repo-relative files: a workflow runs in its own repo's checkout (a submodule's, for its workflows);
-    Makefiles, scripts and notes from the root, else from their own folder."""
+    """Repo-relative files: a workflow's from its repo's checkout; Makefiles, scripts and notes from
+    the root, else from their own folder."""
     out = []
     path = call.origin.path or ""
-    if call.origin.kind == "workflow":
-        head, sep, _ = path.partition(".github/")
-        bases = [head.rstrip("/") if sep else ""]
-    else:
-        bases = ["", posixpath.dirname(path)]
+    bases = [_run_folder(call)] if call.origin.kind == "workflow" else ["", posixpath.dirname(path)]
     for f in call.files:
         candidates = [posixpath.normpath(posixpath.join(b, f.strip())) for b in bases]
         out.append(next((c for c in candidates if c in present), candidates[0]))

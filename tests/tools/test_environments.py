@@ -187,3 +187,12 @@ def test_makefile_shell_variable_in_recipe():
                                        "release:\n\tdocker compose -f $$COMPOSE_FILE pull && docker compose up -d\n")
     assert [(c.context, c.files) for c in calls] == [("release", ("docker-compose.prod.yml",)),
                                                       ("release", ("docker-compose.prod.yml",))]
+
+
+def test_comments_are_not_calls_and_staging_is_not_prod():
+    from tools.environments import _alias
+
+    calls = script_calls("deploy.sh", "# docker-compose up -d\necho hi  # docker compose -f x.yml up\n"
+                                      "docker compose -f a.yml up # -f b.yml\n")
+    assert [c.files for c in calls] == [("a.yml",)]
+    assert _alias("deploy-staging") is None and _alias("deploy") == "prod" and _alias("up") == "dev"
