@@ -196,3 +196,14 @@ def test_comments_are_not_calls_and_staging_is_not_prod():
                                       "docker compose -f a.yml up # -f b.yml\n")
     assert [c.files for c in calls] == [("a.yml",)]
     assert _alias("deploy-staging") is None and _alias("deploy") == "prod" and _alias("up") == "dev"
+
+
+def test_compose_yaml_gets_dockerfile_and_secret_checks(tmp_path):
+    repo = make_repo(tmp_path / "r", {
+        "compose.yaml": "services:\n  api:\n    build: ./api\n    restart: unless-stopped\n"
+                        "    environment:\n      DB_PASSWORD: Sup3rS3cretValue\n",
+        "api/Dockerfile": "FROM python:latest\nCMD [\"python\", \"-m\", \"http.server\"]\n"})
+    s = open_session(repo, signatures=False)
+    assert "api/Dockerfile" in {src.path for src in s.sources if src.kind == "dockerfile" and src.ok}
+    assert "api/Dockerfile" in ids_at(s, "DKF002")
+    assert "compose.yaml" in ids_at(s, "CMP008")
