@@ -207,3 +207,14 @@ def test_compose_yaml_gets_dockerfile_and_secret_checks(tmp_path):
     assert "api/Dockerfile" in {src.path for src in s.sources if src.kind == "dockerfile" and src.ok}
     assert "api/Dockerfile" in ids_at(s, "DKF002")
     assert "compose.yaml" in ids_at(s, "CMP008")
+
+
+def test_compose_files_in_a_folder_get_their_own_environments(tmp_path):
+    repo = make_repo(tmp_path / "r", {"compose.yaml": SERVICE, "api/docker-compose.yml": SERVICE,
+                                      "api/docker-compose.prod.yml": LATEST,
+                                      "node_modules/x/compose.yaml": SERVICE})
+    s = open_session(repo, signatures=False)
+    assert envs_of(s) == {"dev": (["compose.yaml"], "convention"),
+                          "api/dev": (["api/docker-compose.yml"], "convention"),
+                          "api/prod": (["api/docker-compose.prod.yml"], "convention")}
+    assert ids_at(s, "CMP003").count("api/docker-compose.prod.yml") == 3
