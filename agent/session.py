@@ -100,8 +100,23 @@ class Session:
             from tools.platform import build_platform
 
             self._platform = build_platform(self.root, self.sources, self.environments(), self.git.submodules,
-                                            platform_repository=self.config.github_repository)
+                                            platform_repository=self.config.github_repository,
+                                            max_file_bytes=self.config.max_file_bytes)
+            self._add_nginx_sources(self._platform)
         return self._platform
+
+    def _add_nginx_sources(self, platform) -> None:
+        """The nginx files the platform read become sources like the others, with their provenance."""
+        known = {s.path for s in self.sources}
+        for src in platform.nginx_sources.values():
+            if src.path in known:
+                continue
+            sub = self.git.submodule_of(src.path)
+            src.submodule = sub.path if sub else None
+            src.commit = (sub.commit if sub else self.git.commit) if self.git.is_git else None
+            src.dirty = self.git.is_dirty(src.path) if self.git.is_git else None
+            src.priority = src.priority or 2  # the charter's repo files
+            self.sources.append(src)
 
     def compose_views(self, env_name: str | None, service: str | None) -> dict[str, dict]:
         """The effective model of one or every environment (or one service of it), secrets redacted."""
