@@ -227,8 +227,9 @@ def test_real_platform_repo(real_platform_repo):
         assert {src.kind for src in mine} == {"dockerfile", "ci_workflow"}
     proxy = [src for src in s.sources if src.submodule == "anime-saas-reverseproxy"]
     head = _git(real_platform_repo / "anime-saas-reverseproxy", "rev-parse", "HEAD").strip()
-    assert {src.path for src in proxy} == {"anime-saas-reverseproxy/Dockerfile",
-                                           "anime-saas-reverseproxy/.github/workflows/ci.yml"}
+    assert {src.path for src in proxy if src.kind != "nginx"} == {"anime-saas-reverseproxy/Dockerfile",
+                                                                  "anime-saas-reverseproxy/.github/workflows/ci.yml"}
+    assert "anime-saas-reverseproxy/nginx.conf" in {src.path for src in proxy if src.kind == "nginx"}
     assert all(src.status == "ok" and src.commit == head and src.sha256 for src in proxy)
     assert s.verdict == "NO-GO"
     r = run_cli("review", "--repo", str(real_platform_repo))
