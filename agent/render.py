@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agent.core.charter import Charter
-from agent.core.text import escape_terminal
+from agent.core.text import escape_terminal, shorten
+from agent.next_steps import NextStep, is_repo_path, with_repo
 from agent.session import Session
 from sources.provenance import LoadedSource
 
@@ -161,7 +161,7 @@ def print_review(session: Session) -> None:
         print_finding(con, f, defaults.get(f.id))
     for note in session.notes:
         con.print(f"  [yellow]note[/] {_escape(note)}")
-    print_next_steps(con, next_steps(session), session)
+    print_next_steps(con, session.next_steps(), session)
     style = "bold green" if session.verdict == "GO" else "bold red"
     blockers = sum(1 for f in session.findings if f.severity == "blocker")
     con.print(f"\nVerdict: [{style}]{session.verdict}[/]" + (f"  ({blockers} blocker(s))" if blockers else ""))
@@ -178,10 +178,6 @@ def default_severities() -> dict[str, str]:
     return {spec.id: spec.severity for spec in CHECKS.values()}
 
 
-def _detail(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
 def print_finding(con, f, default: str | None) -> None:
     """One finding: severity, id, title and location, then its detail and its fix, indented under the title.
     A terminal wraps the text under the title; a pipe gets each line whole."""
@@ -193,7 +189,7 @@ def print_finding(con, f, default: str | None) -> None:
         first += f"  [dim](check default: {default})[/]"
     lines = [first]
     if f.detail and f.severity != "info":
-        lines.append(f"[dim]{_escape(_detail(f.detail))}[/]")
+        lines.append(f"[dim]{_escape(shorten(f.detail))}[/]")
     if f.remediation:
         lines.append(f"fix: {_escape(f.remediation)}")
     severity = f"[{SEVERITY_STYLE[f.severity]}]{f.severity:7}[/]"
@@ -210,128 +206,6 @@ def print_finding(con, f, default: str | None) -> None:
     grid.add_column(overflow="fold")
     grid.add_row(" ", severity, f.id, "\n".join(lines))
     con.print(grid)
-
-
-# -- next steps ---------------------------------------------------------------------
-
-
-@dataclass
-class NextStep:
-    """What to run next, what it fixes or proposes, and the findings it answers."""
-
-    command: str  # a shell line; "" when the step is Product's, outside this tool
-    what: str
-    findings: list[str] = field(default_factory=list)  # finding ids, in the order seen, repeats kept
-    severity: str = "info"  # the worst of its findings, for the order
-
-    def ids(self) -> str:
-        counts: dict[str, int] = {}
-        for fid in self.findings:
-            counts[fid] = counts.get(fid, 0) + 1
-        return ", ".join(f"{fid} ×{n}" if n > 1 else fid for fid, n in counts.items())
-
-
-_NAMED_COMMAND = re.compile(r"`((?:git|devops-agent) [^`]+)`")
-_SERVICE_OF_TITLE = re.compile(r"^[\w.-]+: (?P<service>[\w.-]+) ")
-# A check whose next step is another command than the one its text names.
-_STEP_OF_CHECK = {
-    "GATE001": ("devops-agent verify", "lists each infra commit no Product signer signed: revert it and propose it "
-                "again (`devops-agent propose`), or Product accepts it (`devops-agent accept SHA --reason ... --key KEY`)"),
-    "GATE003": ("git fetch --unshallow", "fetches the whole history, then `devops-agent verify --trust-root SHA` checks it"),
-}
-# Compose checks whose fix is one known value under the service: key path, value.
-_COMPOSE_SET = {"CMP011": ("restart", "unless-stopped")}
-_GATE_ARGS = "--reason '...' --risk '...' --rollback '...'"
-
-
-def _repo_file(session: Session, path: str) -> bool:
-    return not (path.startswith(("/", "<", "notion:")) or ".." in path.split("/"))
-
-
-def next_steps(session: Session) -> list[NextStep]:
-    """The commands that fix or propose what the findings ask for, worst first: a command a check names
-    (`git submodule update --init X`, `devops-agent product-key init`), a proposal through the gate for a
-    finding in a repo file, `devops-agent verify` for unsigned commits; Product's own steps last."""
-    from tools.findings import SEVERITIES
-
-    kinds = {s.path: s.kind for s in session.sources}
-    steps: dict[str, NextStep] = {}
-    missing: list = []
-
-    def add(key: str, command: str, what: str, f) -> None:
-        step = steps.setdefault(key, NextStep(command, what, severity=f.severity))
-        step.findings.append(f.id)
-        if SEVERITIES.index(f.severity) < SEVERITIES.index(step.severity):
-            step.severity = f.severity
-
-    for f in session.findings:
-        named = _NAMED_COMMAND.search(f"{f.detail} {f.remediation}")
-        if f.id in _STEP_OF_CHECK:
-            command, what = _STEP_OF_CHECK[f.id]
-            add(command, command, what, f)
-        elif named:
-            said = f.detail if named.group(0) in f.detail else f.remediation
-            add(named.group(1), named.group(1), _detail(said, 200), f)
-        elif f.severity == "info":
-            continue  # nothing to do, said for the record
-        elif f.id == "SRC001":
-            missing.append(f)
-        elif (where := next((l.path for l in f.locations if _repo_file(session, l.path)
-                             and kinds.get(l.path) != "notion"), None)):
-            add(f"propose {where}", "", where, f)
-        else:
-            add(f"product {f.id}", "", _detail(f.remediation, 200), f)
-    if missing:
-        init = session.charter_origin == "packaged" and _has_command("init")
-        command = "devops-agent init" if init else "devops-agent sources"
-        what = ("writes a charter and .devops-agent.yaml with only the sources this repo has" if init
-                else f"shows each of the {len(missing)} missing source(s) and how to load it")
-        for f in missing:
-            add(command, command, what, f)
-    for key, step in steps.items():
-        if key.startswith("propose "):
-            step.command, step.what = _propose(session, step.what, [f for f in session.findings
-                                                                      if f.id in step.findings])
-    # Worst first; at one severity a command a check names (it may let more checks run) before a proposal.
-    order = sorted(steps.values(), key=lambda s: (not s.command, SEVERITIES.index(s.severity),
-                                                  s.command.startswith("devops-agent propose")))
-    return [_with_repo(session, s) for s in order]
-
-
-def _propose(session: Session, path: str, findings: list) -> tuple[str, str]:
-    """The propose line for a fix in `path`: a concrete --set when the check's fix is one known value."""
-    from shlex import quote
-
-    for f in findings:
-        m = _SERVICE_OF_TITLE.match(f.title)
-        if f.id in _COMPOSE_SET and m and any(l.path == path for l in f.locations):
-            key, value = _COMPOSE_SET[f.id]
-            return (f"devops-agent propose --set {quote(f'{path}:services.{m.group(1)}.{key}={value}')} {_GATE_ARGS}",
-                    f"{path}: propose the fixes through the gate")
-    if path.endswith((".yml", ".yaml")):
-        return (f"devops-agent propose --set {quote(path + ':KEY.PATH=VALUE')} {_GATE_ARGS}",
-                f"{path}: propose the fixes through the gate")
-    return (f"devops-agent propose --patch FIX.diff {_GATE_ARGS}", f"{path}: propose the fix through the gate")
-
-
-def _has_command(name: str) -> bool:
-    from importlib.util import find_spec
-
-    return find_spec(f"agent.commands.{name}") is not None
-
-
-def _with_repo(session: Session, step: NextStep) -> NextStep:
-    """The command as it runs from anywhere: with --repo (or git -C) when the review was not run from the root."""
-    from shlex import quote
-
-    if not step.command or session.snapshot is not None or Path.cwd().resolve() == session.root:
-        return step
-    root = quote(str(session.root))
-    if step.command.startswith("devops-agent "):
-        step.command += f" --repo {root}"
-    elif step.command.startswith("git "):
-        step.command = f"git -C {root} " + step.command[4:]
-    return step
 
 
 def _hanging(con, head: str, body: str) -> None:
@@ -363,7 +237,7 @@ def print_next_steps(con, steps: list[NextStep], session: Session) -> None:
                           "takes a unified diff with paths from the platform root. A proposal changes nothing until "
                           "Product approves exactly its content (`devops-agent approve ID --key KEY`); "
                           "`devops-agent apply ID` lands it.", (0, 0, 0, 2), expand=False))
-    again = _with_repo(session, NextStep("devops-agent review", "")).command
+    again = with_repo(session, NextStep("devops-agent review", "")).command
     con.print(Padding(f"Then run `{_escape(again)}` again.", (0, 0, 0, 2), expand=False))
 
 
@@ -376,8 +250,6 @@ def review_json(session: Session) -> dict:
     defaults = default_severities()
     for f in data["findings"]:
         f["default_severity"] = defaults.get(f["id"], f["severity"])
-    data["next_steps"] = [{"command": s.command, "what": s.what, "findings": sorted(set(s.findings)),
-                           "severity": s.severity} for s in next_steps(session)]
     return data
 
 
@@ -425,7 +297,7 @@ def review_markdown(session: Session) -> str:
                        f"{_md_cell(f.clause)} |")
     for note in session.notes:
         out.append(f"- note: {note}")
-    steps = next_steps(session)
+    steps = session.next_steps()
     if steps:
         out += ["", "## Next steps", ""]
         for i, step in enumerate(steps, 1):
@@ -471,7 +343,7 @@ def review_sarif(session: Session) -> dict:
     results = []
     for f in session.findings:
         # GitHub refuses a whole upload for one result without a physical location with a line.
-        locations = [_sarif_location(loc.path, loc.line or 1) for loc in f.locations if _repo_file(session, loc.path)]
+        locations = [_sarif_location(loc.path, loc.line or 1) for loc in f.locations if is_repo_path(loc.path)]
         if not locations:
             locations.append(_sarif_location(*anchor(f)))
         fingerprint = hashlib.sha256(
@@ -535,7 +407,7 @@ def _sarif_anchor(session: Session):
         except ValueError:
             uri = None
     if uri is None:
-        uri = next((s.path for s in session.sources if s.status == "ok" and _repo_file(session, s.path)),
+        uri = next((s.path for s in session.sources if s.status == "ok" and is_repo_path(s.path)),
                    REPO_CHARTER.as_posix())
     return lambda f: (uri, 1)
 

@@ -173,6 +173,12 @@ class Session:
             return "NO-GO"
         return "GO"
 
+    def next_steps(self) -> list:
+        """The commands that fix or propose what the findings ask for, worst first (agent/next_steps.py)."""
+        from agent.next_steps import next_steps
+
+        return next_steps(self)
+
     def source_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for src in self.sources:
@@ -200,6 +206,8 @@ class Session:
             "findings_hidden": self.hidden,
             "notes": self.notes,
             "signatures": self.signatures.to_dict() if self.signatures is not None else None,
+            "next_steps": [{"command": s.command, "what": s.what, "findings": sorted(set(s.findings)),
+                            "severity": s.severity} for s in self.next_steps()],
         }
 
 

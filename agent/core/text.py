@@ -13,3 +13,8 @@ def escape_terminal(text: str) -> str:
 
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def shorten(text: str, limit: int = 300) -> str:
+    """`text`, or its first `limit` characters ending in '...'."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."

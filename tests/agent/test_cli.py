@@ -30,7 +30,7 @@ def test_review_json_on_example_loads_every_source(example):
     assert data["role"] == "DevOps Engineer"
     assert all(s["status"] == "ok" and len(s["sha256"]) == 64 for s in data["sources"])
     kinds = {s["kind"] for s in data["sources"]}
-    assert kinds == {"notion", "compose", "script", "dockerfile", "ci_workflow", "docs", "rules"}
+    assert kinds == {"notion", "compose", "script", "dockerfile", "ci_workflow", "docs", "rules", "nginx"}
     subs = {s["submodule"] for s in data["sources"] if s["submodule"]}
     assert subs == {"anime-saas-api", "anime-saas-front", "anime-saas-mlservice", "anime-saas-agent",
                     "anime-saas-reverseproxy"}

@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from agent import render
+from agent.next_steps import NextStep, next_steps
 from tools.findings import Finding, Location
 
 LONG = ("prod: anime-saas-reverseproxy runs ghcr.io/stephengodard/anime-saas-platform/anime-saas-reverseproxy:latest "
@@ -77,7 +78,7 @@ def test_next_steps_name_the_command_of_each_finding():
                  remediation="Mark the release in progress as 'En cours' in Notion."),
         _finding(id="DKF007", severity="info", title="hadolint DL3059", locations=[Location("Dockerfile", 3)]),
     ]
-    steps = {s.command: s for s in render.next_steps(_session(findings))}
+    steps = {s.command: s for s in next_steps(_session(findings))}
     assert steps["git submodule update --init anime-saas-api"].findings == ["SRC001", "XF003"]
     assert steps["devops-agent verify"].findings == ["GATE001"]
     compose = next(s for c, s in steps.items() if c.startswith("devops-agent propose --set"))
@@ -87,21 +88,21 @@ def test_next_steps_name_the_command_of_each_finding():
     product = steps[""]
     assert product.findings == ["SRC003"] and "En cours" in product.what
     assert not any("DKF007" in s.findings for s in steps.values())  # info, nothing to do
-    order = [s.command for s in render.next_steps(_session(findings))]
+    order = [s.command for s in next_steps(_session(findings))]
     assert order[-1] == "" and order.index("git submodule update --init anime-saas-api") < order.index(compose.command)
 
 
 def test_next_steps_carry_the_repo_when_run_from_elsewhere(tmp_path):
     findings = [_finding(id="GATE001", locations=[]),
                 _finding(id="SRC001", locations=[], detail="run `git submodule update --init api`")]
-    steps = render.next_steps(_session(findings, root=tmp_path))
+    steps = next_steps(_session(findings, root=tmp_path))
     assert {s.command for s in steps} == {f"devops-agent verify --repo {tmp_path}",
                                           f"git -C {tmp_path} submodule update --init api"}
 
 
 def test_a_next_step_wraps_under_itself_and_its_command_is_never_broken():
     con = _console(terminal=True, width=50)
-    step = render.NextStep("devops-agent propose --set docker-compose.prod.yml:services.a.restart=unless-stopped "
+    step = NextStep("devops-agent propose --set docker-compose.prod.yml:services.a.restart=unless-stopped "
                            "--reason '...' --risk '...' --rollback '...'",
                            "docker-compose.prod.yml: propose the fixes through the gate", ["CMP011", "CMP011"])
     render.print_next_steps(con, [step], _session([]))
