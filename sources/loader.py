@@ -9,6 +9,7 @@ from typing import Callable
 
 import yaml
 
+from agent.core import yaml_safe
 from agent.core.charter import Charter, SourceSpec, fold
 from agent.core.config import ProjectConfig
 from sources import notion_export
@@ -16,8 +17,6 @@ from sources.files import SourceReadError, confine, read_source_file
 from sources.git import RepoState, SubmoduleState
 from sources.provenance import LoadedSource
 from sources.rules import cut_sections
-
-_Loader = yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader
 
 # Where deployment notes usually live when the config names none.
 DOCS_DEFAULT_GLOBS = ("docs/*deploi*.md", "docs/*deploy*.md", "DEPLOY*.md", "DEPLOIEMENT*.md",
@@ -27,7 +26,9 @@ DOCS_DEFAULT_GLOBS = ("docs/*deploi*.md", "docs/*deploy*.md", "DEPLOY*.md", "DEP
 def parse_yaml(text: str) -> tuple[object, tuple[int, int, str] | None]:
     """(data, None) or (None, (line, column, problem)) — 1-based, as editors show them."""
     try:
-        return yaml.load(text, Loader=_Loader), None
+        return yaml_safe.load(text), None
+    except yaml_safe.YamlLimitError as exc:
+        return None, (0, 0, exc.problem)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -112,7 +113,8 @@ class SourceLoader:
             data, err = parse_yaml(content.text)
             if err:
                 src.status, src.line, src.column = "parse-error", err[0], err[1]
-                src.message = f"YAML syntax error at line {err[0]}, column {err[1]}: {err[2]}"
+                src.message = (f"YAML syntax error at line {err[0]}, column {err[1]}: {err[2]}" if err[0]
+                               else f"YAML refused: {err[2]}")
             elif data is not None and not isinstance(data, dict):
                 src.status, src.line = "parse-error", 1
                 src.message = f"expected a YAML mapping at the top level, got {type(data).__name__}"

@@ -15,11 +15,11 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from agent.core import yaml_safe
 from tools.findings import Location
 
 log = logging.getLogger(__name__)
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ACTIONLINT_SKIPPED = "actionlint not on PATH: skipped"
 FILTER_KEYS = ("branches", "branches-ignore", "tags", "tags-ignore", "paths", "paths-ignore", "types")
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -229,9 +229,11 @@ def load_workflow(path: Path, rel_path: str, text: str | None = None) -> Workflo
         except (OSError, UnicodeDecodeError) as exc:
             wf.errors.append(ParseError(f"cannot read {rel_path}: {exc}"))
             return wf
-    loader = _Loader(text)
     try:
-        root = loader.get_single_node()
+        root, _ = yaml_safe.load_node(text, rel_path, construct=False)
+    except yaml_safe.YamlLimitError as exc:
+        wf.errors.append(ParseError(f"YAML error: {exc.problem}"))
+        return wf
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         msg = " ".join(p for p in (exc.context, exc.problem) if p) or str(exc)
@@ -240,8 +242,6 @@ def load_workflow(path: Path, rel_path: str, text: str | None = None) -> Workflo
     except yaml.YAMLError as exc:
         wf.errors.append(ParseError(f"YAML error: {exc}"))
         return wf
-    finally:
-        loader.dispose()
     if root is None:
         wf.errors.append(ParseError("empty workflow file", 1, 1))
         return wf

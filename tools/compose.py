@@ -17,10 +17,10 @@ from pathlib import Path
 
 import yaml
 
+from agent.core import yaml_safe
 from agent.core.errors import UserError
 from tools.findings import Location
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 REDACTED = "<redacted>"
 SECRET_NAME = re.compile(
@@ -100,10 +100,10 @@ def _read_yaml(path: Path, rel: str) -> tuple[dict, dict[tuple, int]]:
         raise ComposeError(f"compose file {rel} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ComposeError(f"cannot read compose file: {exc}", rel) from None
-    loader = _Loader(text)
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else {}
+        node, data = yaml_safe.load_node(text, rel)
+    except yaml_safe.YamlLimitError as exc:
+        raise ComposeError(exc.problem, rel) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
@@ -111,8 +111,6 @@ def _read_yaml(path: Path, rel: str) -> tuple[dict, dict[tuple, int]]:
                            mark.line + 1 if mark else None, mark.column + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise ComposeError(f"invalid YAML: {str(exc).splitlines()[0]}", rel) from None
-    finally:
-        loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):

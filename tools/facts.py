@@ -35,6 +35,7 @@ from typing import Iterable
 
 import yaml
 
+from agent.core import yaml_safe
 from agent.core.charter import fold
 
 # ------------------------------------------------------------------------------------ words
@@ -140,8 +141,8 @@ def yaml_documents(text: str | None) -> list | None:
     if not text:
         return []
     try:
-        return [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError:
+        return [d for d in yaml_safe.load_all(text) if d is not None]
+    except (yaml.YAMLError, yaml_safe.YamlLimitError):
         return None
     except (ValueError, TypeError, RecursionError):
         return None

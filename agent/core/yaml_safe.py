@@ -22,6 +22,7 @@ class YamlLimitError(UserError):
     """A YAML document over the work limits (alias bomb, nesting, recursive alias)."""
 
     def __init__(self, what: str, problem: str) -> None:
+        self.problem = problem
         super().__init__(f"{what}: {problem}", "simplify the file (expand or remove the aliases, flatten the nesting)")
 
 
@@ -79,6 +80,23 @@ def load(text: str | bytes, what: str = "YAML") -> Any:
     loader = _Loader(text)
     try:
         return _construct(loader, what)
+    finally:
+        loader.dispose()
+
+
+def load_node(text: str | bytes, what: str = "YAML", construct: bool = True) -> tuple[yaml.Node | None, Any]:
+    """(node, data) of one document, for readers that keep each value's line; the node graph is
+    measured before anything walks it (YamlLimitError past the limits; yaml.YAMLError for a syntax error)."""
+    loader = _Loader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise YamlLimitError(what, f"nested more than {MAX_DEPTH} levels deep") from None
+        if node is None:
+            return None, None
+        _measure(node, what)
+        return node, loader.construct_document(node) if construct else None
     finally:
         loader.dispose()
 

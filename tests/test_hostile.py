@@ -1,0 +1,74 @@
+"""Hostile input through the CLI: each ends in bounded time with exit 1 or 2 and one clear line, never a traceback."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BOUND_S = 20.0
+
+# Nine levels of nine aliases: 9**9 values when walked, a few hundred bytes as written.
+ALIAS_BOMB = "".join(
+    f"x-{chr(97 + i)}: &{chr(97 + i)} [" + ",".join([f"*{chr(96 + i)}" if i else '"lol"'] * 9) + "]\n"
+    for i in range(9)
+)
+
+
+def _repo(tmp_path: Path, files: dict[str, str | bytes]) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for rel, content in files.items():
+        path = repo / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "-C", str(repo), "add", "-A"], check=True)
+    subprocess.run([*git, "-C", str(repo), "commit", "-qm", "fixture"], check=True)
+    return repo
+
+
+def _cli(*args: str, cwd: Path | None = None) -> tuple[subprocess.CompletedProcess, float]:
+    env = {**os.environ, "COLUMNS": "200"}
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd or ROOT, env=env,
+                          capture_output=True, text=True, timeout=BOUND_S * 3)
+    return proc, time.monotonic() - start
+
+
+def _assert_clean(proc: subprocess.CompletedProcess, elapsed: float) -> None:
+    assert elapsed < BOUND_S, f"took {elapsed:.1f}s"
+    assert proc.returncode in (1, 2), (proc.returncode, proc.stderr[-2000:])
+    for stream in (proc.stdout, proc.stderr):
+        assert "Traceback" not in stream, stream[-3000:]
+        assert "internal error" not in stream.lower(), stream[-3000:]
+    assert len(proc.stderr.strip().splitlines()) <= 1, proc.stderr
+
+
+def _review(repo: Path) -> tuple[subprocess.CompletedProcess, float]:
+    proc, elapsed = _cli("review", "--repo", str(repo))
+    _assert_clean(proc, elapsed)
+    return proc, elapsed
+
+
+def test_alias_bomb_in_compose_is_refused_in_bounded_time(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"docker-compose.yml": ALIAS_BOMB + "services:\n  web:\n    image: nginx:1.25\n    labels: *i\n"})
+    proc, _ = _review(repo)
+    assert "alias bomb" in proc.stdout + proc.stderr
+
+
+def test_alias_bomb_in_workflow_is_refused_in_bounded_time(tmp_path: Path) -> None:
+    workflow = ("on: push\n" + ALIAS_BOMB +
+                "jobs:\n  build:\n    runs-on: ubuntu-latest\n    env: {X: *i}\n    steps:\n      - run: echo hi\n")
+    repo = _repo(tmp_path, {"docker-compose.yml": "services:\n  web:\n    image: nginx:1.25\n",
+                            ".github/workflows/ci.yml": workflow})
+    proc, _ = _review(repo)
+    assert "alias bomb" in proc.stdout + proc.stderr
