@@ -69,6 +69,8 @@ class Platform:
     nginx_sources: dict = field(default_factory=dict)  # repo path -> LoadedSource of each nginx file read
     nginx_placed: dict = field(default_factory=dict, repr=False)  # (env, service) -> its nginx Placements, once
     _builds: dict | None = field(default=None, init=False, repr=False)  # built_stages' index, built on first use
+    _by_name: dict | None = field(default=None, init=False, repr=False)  # images_for's index, built on first use
+    _owners: frozenset | None = field(default=None, init=False, repr=False)  # image_owners, computed once
 
     # -- links ----------------------------------------------------------------------
 
@@ -194,8 +196,17 @@ class Platform:
         """CI-built images with the same name (registry/repository, case-insensitive) as `image`."""
         if not image:
             return []
-        name = _image_name(image)
-        return [b for b in self.built_images if b.name.lower() == name.lower()]
+        if self._by_name is None:
+            self._by_name = {}
+            for b in self.built_images:
+                self._by_name.setdefault(b.name.lower(), []).append(b)
+        return list(self._by_name.get(_image_name(image).lower(), ()))
+
+    def image_owners(self) -> frozenset[str]:
+        """The registry namespaces (lower case) the CI pushes images to, for example `acme` of ghcr.io/acme/api."""
+        if self._owners is None:
+            self._owners = frozenset(b.name.split("/")[1].lower() for b in self.built_images if b.name.count("/") >= 2)
+        return self._owners
 
     def nginx_for(self, env: Environment, service: str) -> list[tuple[str, str]]:
         """(repo-relative nginx config, how) that the service runs with in this environment: each file nginx reads

@@ -468,7 +468,7 @@ def prod_image_not_built(ctx, spec):
 def _is_own_image(platform: Platform, image: str) -> bool:
     """An image of the platform's own (its registry namespace), not a vendor image like mysql."""
     ref = df_tool.parse_image_ref(str(image))
-    owners = {b.name.split("/")[1].lower() for b in platform.built_images if b.name.count("/") >= 2}
+    owners = platform.image_owners()
     path = (ref.path or "").lower()
     return bool(ref.registry) and any(path.startswith(o + "/") for o in owners) or \
         any(path.endswith("/" + os.path.basename(s)) for s in platform.submodules)
@@ -503,11 +503,14 @@ def prod_tag_not_pushed(ctx, spec):
 
 def _written_image(ctx, env: Environment, name: str) -> str | None:
     """The image as written in the compose files (variables kept), when a file sets one."""
-    found = None
-    for _, svc_name, raw in _raw_services(ctx, env):
-        if svc_name == name and isinstance(raw.get("image"), str):
-            found = raw["image"]  # a later -f file overrides an earlier one
-    return found
+    written = ctx.models.setdefault("compose.written_images", {})  # env name -> {service: image}, once per env
+    if env.name not in written:
+        images: dict[str, str] = {}
+        for _, svc_name, raw in _raw_services(ctx, env):
+            if isinstance(raw.get("image"), str):
+                images[svc_name] = raw["image"]  # a later -f file overrides an earlier one
+        written[env.name] = images
+    return written[env.name].get(name)
 
 
 def _raw_image(ctx, env: Environment, name: str) -> str:
