@@ -366,22 +366,35 @@ def unused_volume(ctx, spec):
 
 def _value_line(ctx, loc: Location, needle: str, span: int = 12) -> Location:
     """The line at or below `loc` (a key) whose text holds `needle`: list items have no node of their own."""
-    src = next((s for s in ctx.sources if s.path == loc.path and s.text), None)
-    if src is None or not loc.line:
+    lines = _source_lines(ctx, loc.path)
+    if lines is None or not loc.line:
         return loc
-    lines = src.text.splitlines()
     for lineno in range(loc.line, min(len(lines), loc.line + span) + 1):
         if needle in lines[lineno - 1]:
             return Location(loc.path, lineno)
     return loc
 
 
+def _source_lines(ctx, rel: str) -> list[str] | None:
+    """The lines of a loaded source with text, split once per session (checks ask per service)."""
+    cache = ctx.models.get("source.lines")
+    if cache is None:
+        cache = ctx.models["source.lines"] = {}
+        for src in ctx.sources:
+            if src.text and src.path not in cache:
+                cache[src.path] = src.text
+    text = cache.get(rel)
+    if isinstance(text, str):
+        text = cache[rel] = text.splitlines()
+    return text
+
+
 def _top_key_line(ctx, rel: str, section: str, key: str) -> Location:
-    src = next((s for s in ctx.sources if s.path == rel and s.text), None)
-    if src is None:
+    lines = _source_lines(ctx, rel)
+    if lines is None:
         return Location(rel)
     in_section = False
-    for lineno, line in enumerate(src.text.splitlines(), 1):
+    for lineno, line in enumerate(lines, 1):
         if re.match(rf"^{re.escape(section)}\s*:", line):
             in_section = True
         elif in_section and re.match(r"^\S", line):
