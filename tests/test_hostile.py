@@ -72,3 +72,59 @@ def test_alias_bomb_in_workflow_is_refused_in_bounded_time(tmp_path: Path) -> No
                             ".github/workflows/ci.yml": workflow})
     proc, _ = _review(repo)
     assert "alias bomb" in proc.stdout + proc.stderr
+
+
+_WEB = "services:\n  web:\n    image: nginx:1.25\n"
+_BUILT = "services:\n  web:\n    build: .\n"
+
+
+def test_million_port_range_is_one_finding(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"docker-compose.yml": _WEB + '    ports: ["1-1000000:1-1000000"]\n'})
+    proc, _ = _review(repo)
+    assert "port range 1-1000000 is not within 0-65535" in proc.stdout
+
+
+def test_ten_thousand_line_dockerfile_is_bounded(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"docker-compose.yml": _BUILT,
+                            "Dockerfile": "FROM alpine:3.19\n" + "RUN echo hi\n" * 10_000 + "USER app\n"})
+    _review(repo)
+
+
+def test_expose_of_every_port_is_linear(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"docker-compose.yml": _BUILT, "Dockerfile": "FROM alpine:3.19\nEXPOSE 1-65535\nUSER app\n"})
+    _, elapsed = _review(repo)
+    assert elapsed < 10
+
+
+def test_lone_backslash_line_in_dockerfile(tmp_path: Path) -> None:
+    _review(_repo(tmp_path, {"docker-compose.yml": _BUILT, "Dockerfile": "FROM alpine:3.19\n\\\nUSER app\n"}))
+
+
+@pytest.mark.parametrize("where", ["compose", "workflow"])
+def test_deeply_nested_yaml_is_refused(tmp_path: Path, where: str) -> None:
+    deep = "[" * 200 + "]" * 200
+    files = {"docker-compose.yml": _WEB + (f"    labels:\n      x: {deep}\n" if where == "compose" else "")}
+    if where == "workflow":
+        files[".github/workflows/ci.yml"] = f"on: push\njobs:\n  b:\n    runs-on: x\n    steps:\n      - run: {deep}\n"
+    proc, _ = _review(_repo(tmp_path, files))
+    assert "nested more than 64 levels" in proc.stdout
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("    extends: 3\n", "services.web.extends must be a service name"),
+    ("    links: [1]\n", "services.web.links must be a list of strings"),
+    ("networks: [a, b]\n", "networks must be a mapping"),
+    ("    mem_limit: " + "9" * 5000 + "\n", "a value cannot be read"),
+    ("    mem_limit: 1e999\n", None),
+    ("    mem_limit: 1.0e+999\n", "CMP001"),
+])
+def test_type_confusion_in_compose_is_one_finding(tmp_path: Path, extra: str, message: str | None) -> None:
+    proc, _ = _review(_repo(tmp_path, {"docker-compose.yml": _WEB + extra}))
+    if message:
+        assert message in proc.stdout
+
+
+def test_branches_ignore_plus_in_workflow(tmp_path: Path) -> None:
+    workflow = ('on:\n  push:\n    branches-ignore: ["+"]\njobs:\n  b:\n    runs-on: ubuntu-latest\n'
+                "    steps:\n      - run: docker compose -f docker-compose.yml up -d\n")
+    _review(_repo(tmp_path, {"docker-compose.yml": _WEB, ".github/workflows/ci.yml": workflow}))

@@ -1534,20 +1534,26 @@ def _glob_match(pattern: str, name: str) -> bool:
     """GitHub filter globs: `*` stops at `/`, `**` crosses it."""
     rx = ""
     i = 0
+    repeatable = False  # `+` repeats the character before it; with none (or after `*`, `+`) it is literal
     while i < len(pattern):
         if pattern.startswith("**", i):
             rx += ".*"
             i += 2
+            repeatable = False
         elif pattern[i] == "*":
             rx += "[^/]*"
             i += 1
+            repeatable = False
         elif pattern[i] == "?":
             rx += "."
             i += 1
-        elif pattern[i] == "+":
+            repeatable = True
+        elif pattern[i] == "+" and repeatable:
             rx += "+"
             i += 1
+            repeatable = False
         else:
             rx += re.escape(pattern[i])
             i += 1
+            repeatable = True
     return re.fullmatch(rx, name) is not None

@@ -8,6 +8,7 @@ kept so checks can point at `path:line`.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 import shlex
@@ -119,6 +120,43 @@ def _read_yaml(path: Path, rel: str) -> tuple[dict, dict[tuple, int]]:
     if node is not None:
         _index_lines(node, (), lines)
     return data, lines
+
+
+# The boundary between parsed YAML and our model: the shapes the code below relies on, as Compose's schema has them.
+_TOP_MAPPINGS = ("services", "networks", "volumes", "secrets", "configs")
+_SERVICE_STRING_LISTS = ("links", "external_links", "cap_add", "cap_drop", "profiles", "security_opt")
+_SERVICE_LISTS = ("ports", "expose", "volumes", "devices", "dns_search", "env_file", "secrets", "configs")
+_SERVICE_LIST_OR_MAPPING = ("depends_on", "environment", "labels", "networks", "extra_hosts", "sysctls")
+
+
+def _check_shapes(data: dict, rel: str, lines: dict[tuple, int]) -> None:
+    """One ComposeError, with the line, for a value whose type Compose would reject."""
+    def fail(path: tuple, expected: str) -> None:
+        key = ".".join(str(p) for p in path)
+        raise ComposeError(f"{key} must be {expected}", rel, lines.get(path))
+
+    for key in _TOP_MAPPINGS:
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            fail((key,), "a mapping")
+    for name, svc in (data.get("services") or {}).items():
+        if not isinstance(svc, dict):
+            continue
+        at = ("services", name)
+        ext = svc.get("extends")
+        if ext is not None and not isinstance(ext, str) and not (
+                isinstance(ext, dict) and isinstance(ext.get("service"), str)
+                and isinstance(ext.get("file", ""), str)):
+            fail((*at, "extends"), "a service name or a mapping with `service:` (and `file:`)")
+        for key in _SERVICE_STRING_LISTS:
+            value = svc.get(key)
+            if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                fail((*at, key), "a list of strings")
+        for key in _SERVICE_LISTS:
+            if svc.get(key) is not None and not isinstance(svc[key], (list, str)):
+                fail((*at, key), "a list")
+        for key in _SERVICE_LIST_OR_MAPPING:
+            if svc.get(key) is not None and not isinstance(svc[key], (list, dict)):
+                fail((*at, key), "a list or a mapping")
 
 
 def _index_lines(node: yaml.Node, path: tuple, out: dict[tuple, int]) -> None:
@@ -340,12 +378,15 @@ def _unit_bytes(v):
     if isinstance(v, bool) or v is None:
         return v
     if isinstance(v, (int, float)):
-        return str(int(v))
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgtpb]?b?|[kmgtp]ib)\s*", str(v), re.I)
-    if not m:
-        return v
-    unit = m.group(2).lower().replace("ib", "b")
-    return str(int(float(m.group(1)) * _UNITS.get(unit, 1)))
+        size = v
+    else:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgtpb]?b?|[kmgtp]ib)\s*", str(v), re.I)
+        if not m:
+            return v
+        size = float(m.group(1)) * _UNITS.get(m.group(2).lower().replace("ib", "b"), 1)
+    if isinstance(size, float) and not math.isfinite(size):
+        raise ValueError(f"{v!r} is not a finite size")
+    return str(int(size))
 
 
 _DUR = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
@@ -481,7 +522,10 @@ def _parse_ports(spec) -> list[dict]:
 
     def rng(text: str) -> list[int]:
         a, _, b = text.partition("-")
-        return list(range(int(a), int(b or a) + 1))
+        low, high = int(a), int(b or a)
+        if not 0 <= low <= high <= 65535:  # Compose refuses it too; and a million-port range is a million entries
+            raise ValueError(f"port range {text} is not within 0-65535")
+        return list(range(low, high + 1))
 
     targets = rng(target)
     if published and "-" in published and len(rng(published)) == len(targets):
@@ -751,6 +795,7 @@ class _Loader_:
         if path not in self.cache:
             rel = self.rel(path)
             data, lines = _read_yaml(path, rel)
+            _check_shapes(data, rel, lines)
             interp = _Interpolator(self.env, self.warnings, rel)
             data = _interpolate(data, interp)
             raw = copy.deepcopy(data)
@@ -766,7 +811,7 @@ class _Loader_:
                     raise ComposeError(f"service {name} must be a mapping", rel, lines.get(("services", name)))
                 try:
                     data["services"][name] = _canonical_service(svc)
-                except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
                     raise self._shape_error(rel, raw, lines, name, exc) from None
                 entry_locs[name] = _entry_locations(rel, name, svc, lines)
             self.cache[path] = _File(path, rel, data, lines, entry_locs, raw)

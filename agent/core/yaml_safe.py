@@ -71,7 +71,14 @@ def _construct(loader: Any, what: str) -> Any:
     if node is None:
         return None
     _measure(node, what)
-    return loader.construct_document(node)
+    return _construct_node(loader, node, what)
+
+
+def _construct_node(loader: Any, node: yaml.Node, what: str) -> Any:
+    try:
+        return loader.construct_document(node)
+    except ValueError as exc:  # an integer past Python's 4,300-digit conversion limit
+        raise YamlLimitError(what, f"a value cannot be read ({str(exc).split(':')[0]})") from None
 
 
 def load(text: str | bytes, what: str = "YAML") -> Any:
@@ -96,7 +103,7 @@ def load_node(text: str | bytes, what: str = "YAML", construct: bool = True) -> 
         if node is None:
             return None, None
         _measure(node, what)
-        return node, loader.construct_document(node) if construct else None
+        return node, _construct_node(loader, node, what) if construct else None
     finally:
         loader.dispose()
 
@@ -112,7 +119,7 @@ def load_all(text: str | bytes, what: str = "YAML") -> list:
             except RecursionError:
                 raise YamlLimitError(what, f"nested more than {MAX_DEPTH} levels deep") from None
             _measure(node, what)
-            out.append(loader.construct_document(node))
+            out.append(_construct_node(loader, node, what))
         return out
     finally:
         loader.dispose()
