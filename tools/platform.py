@@ -395,6 +395,9 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
     files they do not hold (nginx configs) are read with the same size cap, `max_file_bytes`."""
     root = Path(root)
     texts = {s.path: s.text for s in sources if s.ok and s.text is not None}
+    # hadolint first, in the background: it runs while compose, the Dockerfiles and the workflows are read
+    linted = list(dict.fromkeys(s.path for s in sources if s.kind == "dockerfile" and s.ok))
+    hadolint_future = df_tool.start_hadolint([root / p for p in linted], root) if hadolint and linted else None
     envs: dict[str, Environment] = {}
     for name, files in environments.items():
         env = Environment(name, list(files))
@@ -408,10 +411,6 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
     for src in sources:
         if src.kind == "dockerfile" and src.ok:
             dockerfiles[src.path] = df_tool.parse_dockerfile_text(src.text, src.path)
-    hadolint_future = None
-    if hadolint and dockerfiles:
-        hadolint_future = df_tool.start_hadolint([root / p for p in dockerfiles], root)
-
     repos = {}
     for sub in submodules:
         repos[sub.path] = github_repository(sub.url) or (
