@@ -5,6 +5,7 @@ Every front end (CLI, REPL, MCP, evals) opens one of these; none holds rules of 
 from __future__ import annotations
 
 import importlib.resources
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def discover_charter(root: Path, explicit: str | Path | None, config: ProjectCon
         return Path(explicit).expanduser(), "--charter"
     if config.charter:
         return (root / config.charter), ".devops-agent.yaml"
-    if (root / REPO_CHARTER).is_file():
+    if os.path.lexists(root / REPO_CHARTER):  # a directory or a broken link is reported, not skipped for the packaged one
         return root / REPO_CHARTER, "repo"
     return packaged_charter(), "packaged"
 

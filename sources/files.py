@@ -36,7 +36,10 @@ def confine(root: Path, rel: str) -> Path:
         raise SourceReadError("unreadable", f"refused: {rel} leaves the repository through '..'")
     real_root = root.resolve()
     candidate = (root / rel)
-    resolved = candidate.resolve()
+    try:
+        resolved = candidate.resolve()
+    except (RuntimeError, OSError) as exc:  # a symlink loop (RuntimeError before Python 3.13, OSError after)
+        raise SourceReadError("unreadable", f"refused: {rel} is a symlink loop") from None
     if resolved != real_root and real_root not in resolved.parents:
         raise SourceReadError("unreadable", f"refused: {rel} resolves outside the repository (symlink to {resolved})")
     return candidate

@@ -128,3 +128,46 @@ def test_branches_ignore_plus_in_workflow(tmp_path: Path) -> None:
     workflow = ('on:\n  push:\n    branches-ignore: ["+"]\njobs:\n  b:\n    runs-on: ubuntu-latest\n'
                 "    steps:\n      - run: docker compose -f docker-compose.yml up -d\n")
     _review(_repo(tmp_path, {"docker-compose.yml": _WEB, ".github/workflows/ci.yml": workflow}))
+
+
+_CHARTER = ".codex/agents/devops-engineer.md"
+_CHARTER_BODY = "\n\n## Sources de vérité (à charger)\n- compose: `docker-compose.yml`\n"
+
+
+def test_charter_title_with_a_long_blank_run_is_linear(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"docker-compose.yml": _WEB, _CHARTER: "# Agent: x" + " " * 3000 + "y" + _CHARTER_BODY})
+    proc, elapsed = _cli("review", "--repo", str(repo))
+    assert elapsed < 10 and proc.returncode in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+
+
+def test_repo_charter_that_does_not_parse_is_reported(tmp_path: Path) -> None:
+    proc, _ = _review(_repo(tmp_path, {"docker-compose.yml": _WEB, _CHARTER: "no title here\n"}))
+    assert proc.returncode == 2 and "no title line" in proc.stderr
+
+
+def test_repo_charter_symlink_loop_is_reported_not_replaced(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"docker-compose.yml": _WEB})
+    (repo / _CHARTER).parent.mkdir(parents=True)
+    os.symlink("devops-engineer.md", repo / _CHARTER)
+    proc, _ = _review(repo)
+    assert proc.returncode == 2 and "cannot read" in proc.stderr and "packaged" not in proc.stdout
+
+
+@pytest.mark.parametrize("source", ["docker-compose.yml", "Dockerfile", ".github/workflows/ci.yml", "rules.md"])
+def test_symlink_loop_on_a_source_is_one_status(tmp_path: Path, source: str) -> None:
+    files: dict[str, str | bytes] = {"docker-compose.yml": _BUILT}
+    if source == "rules.md":
+        files[".devops-agent.yaml"] = "rules_file: rules.md\n"
+    repo = _repo(tmp_path, files)
+    (repo / source).unlink(missing_ok=True)
+    (repo / source).parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(Path(source).name, repo / source)
+    proc, _ = _review(repo)
+    assert f"{source} is a symlink loop" in proc.stdout
+
+
+def test_symlink_loop_as_notion_export(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"docker-compose.yml": _WEB, ".devops-agent.yaml": "notion:\n  export_dir: export\n"})
+    os.symlink("export", repo / "export")
+    _review(repo)

@@ -31,7 +31,7 @@ SECTION_KEYS: list[tuple[str, tuple[str, ...]]] = [
     ("tone", ("ton", "tone")),
 ]
 
-_TITLE = re.compile(r"^#\s+(?:agent|agente?)\s*:\s*(?P<role>.+?)\s*(?:\((?P<project>[^)]*)\))?\s*$", re.I)
+_TITLE_PREFIX = re.compile(r"#\s+agente?\s*:", re.I)
 _BULLET = re.compile(r"^(?P<indent>\s*)[-*+]\s+(?P<text>.*)$")
 _NUMBERED = re.compile(r"^\s*(?P<num>\d+)[.)]\s+(?P<text>.*)$")
 _BACKTICK = re.compile(r"`([^`]+)`")
@@ -273,15 +273,29 @@ def _map_priorities(sources: list[SourceSpec], priorities: list[PriorityEntry]) 
             spec.priority, spec.priority_text = best[1].rank, best[1].text
 
 
+def _role_and_project(line: str) -> tuple[str, str | None] | None:
+    """`# Agent: <Role> (<Project>)` read without backtracking (a regex for it is quadratic on long blank runs)."""
+    m = _TITLE_PREFIX.match(line)
+    rest = line[m.end():].strip() if m else ""
+    if not rest:
+        return None
+    if rest.endswith(")"):
+        inner = rest[:-1]
+        # the project is the last parenthesis at the end: from the first "(" after the previous ")"
+        opening = inner.find("(", max(inner.rfind(")") + 1, 1))
+        if opening > 0:
+            return inner[:opening].strip(), inner[opening + 1:].strip() or None
+    return rest, None
+
+
 def parse_charter_text(text: str, path: str = "<charter>") -> Charter:
     lines = text.splitlines()
     title_line = next(((i, l) for i, l in enumerate(lines, 1) if l.startswith("# ")), None)
     if title_line is None:
         raise UserError(f"charter {path}: no title line", "start the file with '# Agent: <Role> (<Project>)'")
     title = title_line[1][2:].strip()
-    m = _TITLE.match(title_line[1])
-    role = (m.group("role") if m else title).strip()
-    project = (m.group("project") or "").strip() or None if m else None
+    parsed = _role_and_project(title_line[1])
+    role, project = parsed if parsed else (title.strip(), None)
 
     sections: list[Section] = []
     current: tuple[str, int, list[tuple[int, str]]] | None = None
