@@ -75,7 +75,12 @@ def relation_titles(value: str) -> list[str]:
 def _rows(text: str, path: str) -> list[dict[str, str]]:
     try:
         reader = csv.DictReader(io.StringIO(text))
-        rows = [{fold(k or ""): (v or "").strip() for k, v in row.items()} for row in reader]
+        rows = []
+        for row in reader:
+            if None in row:  # DictReader puts the cells past the header under None, as a list
+                raise ExportError(f"{path}:{reader.line_num}: {len(reader.fieldnames or []) + len(row[None])} cells, "
+                                  f"the header has {len(reader.fieldnames or [])}; re-export the database from Notion")
+            rows.append({fold(k or ""): (v or "").strip() for k, v in row.items()})
     except csv.Error as exc:
         raise ExportError(f"{path}: CSV error: {exc}") from exc
     if reader.fieldnames is None:

@@ -171,3 +171,13 @@ def test_symlink_loop_as_notion_export(tmp_path: Path) -> None:
     repo = _repo(tmp_path, {"docker-compose.yml": _WEB, ".devops-agent.yaml": "notion:\n  export_dir: export\n"})
     os.symlink("export", repo / "export")
     _review(repo)
+
+
+def test_notion_csv_with_an_extra_column_is_one_status(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {
+        "docker-compose.yml": _WEB, ".devops-agent.yaml": "notion:\n  export_dir: notion\n",
+        "notion/Release 3f2a9c1e.csv": "\ufeffName,Version,Status\nBeta,0.1,En cours,EXTRA\n",
+        "notion/Intention 8b7d4e20.csv": "ID,Name,Release,Status\nINT-1,a,Beta,Validée,x\n",
+    })
+    proc, _ = _review(repo)
+    assert "Release 3f2a9c1e.csv:2: 4 cells, the header has 3" in proc.stdout
