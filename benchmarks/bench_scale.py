@@ -100,20 +100,23 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     per_service: dict[int, float] = {}
     try:
-        for n in args.sizes:
-            root = generate(work / f"p{n}", n)
-            times = []
-            for _ in range(args.runs):
+        roots = {n: generate(work / f"p{n}", n) for n in args.sizes}
+        times: dict[int, list[float]] = {n: [] for n in args.sizes}
+        last = {}
+        for _ in range(args.runs):  # rounds over every size, so a burst of load on the shared machine hits all of them
+            for n, root in roots.items():
                 if args.cold:
                     os.environ["DEVOPS_AGENT_HOME"] = tempfile.mkdtemp(prefix="bench-home-")
                 t0 = time.perf_counter()
                 session = open_session(root)
                 session.platform().hadolint.result()  # the review waits for hadolint too
-                times.append(time.perf_counter() - t0)
-            med = statistics.median(times)
+                times[n].append(time.perf_counter() - t0)
+                last[n] = (len(session.sources), len(session.findings))
+        for n in args.sizes:
+            med = statistics.median(times[n])
             per_service[n] = med * 1000 / n
             print(f"{n:4d} services: median {med * 1000:8.1f} ms  ({med * 1000 / n:6.2f} ms/service, "
-                  f"{len(session.sources)} sources, {len(session.findings)} findings)")
+                  f"{last[n][0]} sources, {last[n][1]} findings)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if len(per_service) < 2:
