@@ -181,3 +181,13 @@ def test_notion_csv_with_an_extra_column_is_one_status(tmp_path: Path) -> None:
     })
     proc, _ = _review(repo)
     assert "Release 3f2a9c1e.csv:2: 4 cells, the header has 3" in proc.stdout
+
+
+def test_quoted_patch_path_with_an_octal_escape_past_a_byte(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"docker-compose.yml": _WEB})
+    patch = tmp_path / "p.diff"
+    patch.write_text('diff --git "a/x\\777y" "b/x\\777y"\n--- "a/x\\777y"\n+++ "b/x\\777y"\n@@ -1 +1 @@\n-a\n+b\n')
+    proc, elapsed = _cli("propose", "--repo", str(repo), "--patch", str(patch),
+                         "--reason", "r", "--risk", "r", "--rollback", "r")
+    _assert_clean(proc, elapsed)
+    assert proc.returncode == 2 and "\\777 is not a byte" in proc.stderr

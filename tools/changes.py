@@ -142,6 +142,8 @@ def _unquote(name: str) -> str:
         if c == "\\" and i + 1 < len(body):
             nxt = body[i + 1]
             if nxt in "01234567" and re.match(r"[0-7]{3}", body[i + 1:i + 4]):
+                if int(body[i + 1:i + 4], 8) > 0o377:
+                    raise ChangeError(f"path {name}: \\{body[i + 1:i + 4]} is not a byte (git writes \\000 to \\377)")
                 out.append(int(body[i + 1:i + 4], 8))
                 i += 4
                 continue
