@@ -1,6 +1,7 @@
 """Reading a source file safely: confined to the repo, size-capped, hashed, decoded."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from dataclasses import dataclass
@@ -38,8 +39,11 @@ def confine(root: Path, rel: str) -> Path:
     candidate = (root / rel)
     try:
         resolved = candidate.resolve()
-    except (RuntimeError, OSError) as exc:  # a symlink loop (RuntimeError before Python 3.13, OSError after)
+    except RuntimeError:  # a symlink loop (Python 3.13 raises OSError ELOOP instead)
         raise SourceReadError("unreadable", f"refused: {rel} is a symlink loop") from None
+    except OSError as exc:
+        problem = "is a symlink loop" if exc.errno == errno.ELOOP else f"cannot be resolved ({exc.strerror})"
+        raise SourceReadError("unreadable", f"refused: {rel} {problem}") from None
     if resolved != real_root and real_root not in resolved.parents:
         raise SourceReadError("unreadable", f"refused: {rel} resolves outside the repository (symlink to {resolved})")
     return candidate
