@@ -191,3 +191,14 @@ def test_quoted_patch_path_with_an_octal_escape_past_a_byte(tmp_path: Path) -> N
                          "--reason", "r", "--risk", "r", "--rollback", "r")
     _assert_clean(proc, elapsed)
     assert proc.returncode == 2 and "\\777 is not a byte" in proc.stderr
+
+
+@pytest.mark.parametrize("shape", ["directory", "symlink loop"])
+def test_config_that_is_not_a_file_is_one_line(tmp_path: Path, shape: str) -> None:
+    repo = _repo(tmp_path, {"docker-compose.yml": _WEB})
+    if shape == "directory":
+        (repo / ".devops-agent.yaml").mkdir()
+    else:
+        os.symlink(".devops-agent.yaml", repo / ".devops-agent.yaml")
+    proc, _ = _review(repo)
+    assert proc.returncode == 2 and "is not a regular file" in proc.stderr

@@ -82,7 +82,7 @@ def _describe(err: ValidationError) -> str:
 def load_config(repo: Path, path: Path | None = None) -> tuple[ProjectConfig, Path | None]:
     """The repo's config, or defaults when there is none. Returns the file used."""
     cfg_path = path or repo / CONFIG_NAME
-    if not cfg_path.exists():
+    if not cfg_path.exists() and not cfg_path.is_symlink():  # a broken link or a loop is reported, not ignored
         if path is not None:
             raise UserError(f"config {cfg_path} does not exist", "pass an existing file to --config")
         return ProjectConfig(), None
