@@ -66,11 +66,13 @@ def run_git_bytes(args: list[str], cwd: Path | str, check: bool = True, env: dic
 
 def run_git(args: list[str], cwd: Path | str, check: bool = True, env: dict | None = None,
             input_text: str | None = None) -> str:
-    proc = subprocess.run(_argv(args), cwd=str(cwd), capture_output=True, text=True, env=git_env(env),
-                          input=input_text)
+    proc = subprocess.run(_argv(args), cwd=str(cwd), capture_output=True, env=git_env(env),
+                          input=None if input_text is None else input_text.encode("utf-8"))
     if check and proc.returncode != 0:
         raise GitError(_failure(args, proc.stderr or proc.stdout, proc.returncode))
-    return proc.stdout
+    # A file name git prints need not be UTF-8: surrogateescape keeps it (as os.listdir does) instead of failing.
+    out = proc.stdout.decode("utf-8", "surrogateescape")
+    return out.replace("\r\n", "\n").replace("\r", "\n")  # the universal newlines text=True gave
 
 
 def _failure(args: list[str], output: str | bytes, code: int) -> str:

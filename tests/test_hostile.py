@@ -202,3 +202,17 @@ def test_config_that_is_not_a_file_is_one_line(tmp_path: Path, shape: str) -> No
         os.symlink(".devops-agent.yaml", repo / ".devops-agent.yaml")
     proc, _ = _review(repo)
     assert proc.returncode == 2 and "is not a regular file" in proc.stderr
+
+
+def test_untracked_file_with_a_non_utf8_name(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"docker-compose.yml": _WEB})
+    (repo / os.fsdecode(b"bad\xff.txt")).write_text("x")
+    _review(repo)
+    patch = tmp_path / "p.diff"
+    patch.write_text("diff --git a/docker-compose.yml b/docker-compose.yml\n--- a/docker-compose.yml\n"
+                     "+++ b/docker-compose.yml\n@@ -1,3 +1,3 @@\n services:\n   web:\n-    image: nginx:1.25\n"
+                     "+    image: nginx:1.26\n")
+    proc, elapsed = _cli("propose", "--repo", str(repo), "--patch", str(patch), "--reason", "bump nginx to the patched release",
+                         "--risk", "nginx config changes between minors", "--rollback", "revert the commit and redeploy")
+    assert elapsed < BOUND_S and proc.returncode in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
