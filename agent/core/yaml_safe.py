@@ -7,6 +7,7 @@ Past a limit the document is refused with one line instead of being constructed.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -16,6 +17,20 @@ from agent.core.errors import UserError
 MAX_EXPANDED_NODES = 1_000_000  # a generous real file has a few thousand
 MAX_DEPTH = 64
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+# An alias is `*name`: a large document without one cannot share (so cannot multiply) a node, and the
+# composer's own recursion limit bounds its depth, so measuring it is skipped (big files stay linear);
+# a small one is always measured (its depth too).
+_ALIAS = re.compile(r"\*[^\s,\]\}]")
+_ALWAYS_MEASURED = 256 * 1024
+
+
+def _must_measure(text: str | bytes) -> bool:
+    if len(text) < _ALWAYS_MEASURED:
+        return True
+    sample = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return _ALIAS.search(sample) is not None
 
 
 class YamlLimitError(UserError):
@@ -63,14 +78,15 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def _construct(loader: Any, what: str) -> Any:
+def _construct(loader: Any, what: str, measure: bool = True) -> Any:
     try:
         node = loader.get_single_node()
     except RecursionError:
         raise YamlLimitError(what, f"nested more than {MAX_DEPTH} levels deep") from None
     if node is None:
         return None
-    _measure(node, what)
+    if measure:
+        _measure(node, what)
     return _construct_node(loader, node, what)
 
 
@@ -86,7 +102,7 @@ def load(text: str | bytes, what: str = "YAML") -> Any:
     for a syntax error, as before)."""
     loader = _Loader(text)
     try:
-        return _construct(loader, what)
+        return _construct(loader, what, _must_measure(text))
     finally:
         loader.dispose()
 
@@ -102,7 +118,8 @@ def load_node(text: str | bytes, what: str = "YAML", construct: bool = True) -> 
             raise YamlLimitError(what, f"nested more than {MAX_DEPTH} levels deep") from None
         if node is None:
             return None, None
-        _measure(node, what)
+        if _must_measure(text):
+            _measure(node, what)
         return node, _construct_node(loader, node, what) if construct else None
     finally:
         loader.dispose()
@@ -112,13 +129,15 @@ def load_all(text: str | bytes, what: str = "YAML") -> list:
     """Every document, like `yaml.safe_load_all`, each within the limits."""
     loader = _Loader(text)
     out = []
+    measure = _must_measure(text)
     try:
         while loader.check_node():
             try:
                 node = loader.get_node()
             except RecursionError:
                 raise YamlLimitError(what, f"nested more than {MAX_DEPTH} levels deep") from None
-            _measure(node, what)
+            if measure:
+                _measure(node, what)
             out.append(_construct_node(loader, node, what))
         return out
     finally:

@@ -86,3 +86,12 @@ def test_the_config_is_bounded_and_says_so_in_one_line(tmp_path):
     (tmp_path / ".devops-agent.yaml").write_text("#" * (300 * 1024))
     r = run()
     assert r.returncode == 2 and "cap" in r.stderr
+
+
+def test_a_large_document_without_aliases_loads_as_safe_load_does():
+    text = "services:\n" + "".join(f"  s{i}:\n    image: nginx:1.27\n    ports: ['{i % 60000}:80']\n"
+                                   for i in range(6000))
+    assert len(text) > 256 * 1024
+    assert load(text) == yaml.safe_load(text)
+    with pytest.raises(YamlLimitError, match="alias bomb"):
+        load(text + BOMB + "\n")
