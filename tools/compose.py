@@ -1302,3 +1302,12 @@ def infer_environments(repo: Path) -> dict[str, list[str]]:
                 break
         envs["dev"] = files
     return envs
+
+
+def command_argv(value) -> list[str]:
+    """A service's `command` or `entrypoint` as words: a string split as Compose's short form, a list as is."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return value.split()
+    return [str(v) for v in value]

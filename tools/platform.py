@@ -168,8 +168,10 @@ class Platform:
         """Where a service's process listens, and where that comes from (compose command or the Dockerfile's CMD)."""
         svc = env.services.get(service) or {}
         stage = self.final_stage(env, service)
-        entry = _argv(svc.get("entrypoint")) or (stage.entrypoint.words() if stage and stage.entrypoint else [])
-        cmd = _argv(svc.get("command")) or (stage.cmd.words() if stage and stage.cmd and not svc.get("entrypoint") else [])
+        entry = (compose_tool.command_argv(svc.get("entrypoint"))
+                 or (stage.entrypoint.words() if stage and stage.entrypoint else []))
+        cmd = (compose_tool.command_argv(svc.get("command"))
+               or (stage.cmd.words() if stage and stage.cmd and not svc.get("entrypoint") else []))
         if not entry + cmd:
             return None
         found = df_tool.listen_from_command(entry + cmd, self.runtime_env(env, service))
@@ -342,14 +344,6 @@ class Platform:
             if path in self.dockerfiles:
                 return path
         return None
-
-
-def _argv(value) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return value.split()
-    return [str(v) for v in value]
 
 
 def _copy_placements(root: Path, stage: df_tool.Stage, context: str, dockerfile: str) -> list[nginx_tool.Placement]:

@@ -73,14 +73,6 @@ def _raw_services(ctx, env: Environment) -> Iterator[tuple[str, str, dict]]:
                     yield rel, name, svc
 
 
-def _argv(value) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return value.split()
-    return [str(v) for v in value]
-
-
 def _health_text(svc: dict) -> str:
     test = (svc.get("healthcheck") or {}).get("test")
     if isinstance(test, list):
@@ -272,8 +264,9 @@ def literal_secret(ctx, spec):
 def secret_on_command_line(ctx, spec):
     for env in _platform(ctx).environments.values():
         for rel, name, svc in _raw_services(ctx, env):
-            for key, text in (("healthcheck", _health_text(svc)), ("command", " ".join(_argv(svc.get("command")))),
-                              ("entrypoint", " ".join(_argv(svc.get("entrypoint"))))):
+            argv = compose_tool.command_argv
+            for key, text in (("healthcheck", _health_text(svc)), ("command", " ".join(argv(svc.get("command")))),
+                              ("entrypoint", " ".join(argv(svc.get("entrypoint"))))):
                 # `$DB_PASSWORD_FILE` names the secret's path; `-p$(cat $DB_PASSWORD_FILE)` is still caught by its flag
                 m = next((v for v in _SECRET_VAR.finditer(text) if not _PATH_VAR.search(v.group(1))), None)
                 shown = command_line_secret(text) or (m.group(0) if m else None)
@@ -288,7 +281,7 @@ def secret_on_command_line(ctx, spec):
 def dev_only_in_prod(ctx, spec):
     platform = _platform(ctx)
     for env, name, svc in _prod_services(ctx):
-        cmd = " ".join(_argv(svc.get("entrypoint")) + _argv(svc.get("command")))
+        cmd = " ".join(compose_tool.command_argv(svc.get("entrypoint")) + compose_tool.command_argv(svc.get("command")))
         for rx, what in DEV_ONLY:
             if rx.search(cmd):
                 yield spec.finding(ctx, f"{env.name}: {name} runs {what}", [env.location(name, "command")])
