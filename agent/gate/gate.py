@@ -370,7 +370,14 @@ class Gate:
         self._checks_pass(plan, preview=True)
         if show is not None and not show(self.preview(plan)):
             raise RefusedError("Product did not confirm", "nothing was signed")
+        # The platform tree names the submodule commits, whose ids change once signed: compare it only alone.
+        compared = [p for p in plan.repos if p.repo or len(plan.repos) == 1]
+        shown = {p.repo: p.forward_tree for p in compared}
         self._sign_plan(plan, Path(key_path))
+        if show is not None and {p.repo: p.forward_tree for p in compared} != shown:
+            # Same base and patch give the same tree; another one means the object store changed under us.
+            raise RefusedError("the signed tree differs from the one Product was shown",
+                               "nothing was recorded; check the repository's objects (git fsck) and approve again")
         approval = ApprovalRecord(id=f"a-{secrets.token_hex(4)}", proposal_id=rec.id, hash=rec.hash,
                                   approver=signer.principal, method="ssh", created_at=_iso(_now()),
                                   expires_at=expires, signature=plan.platform.forward)
