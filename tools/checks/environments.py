@@ -3,9 +3,8 @@ a Compose call the tool cannot read is said, and the bundled charter is never us
 from __future__ import annotations
 
 from tools.checks.registry import check
+from tools.checks.sources import _ALL_SOURCES
 from tools.findings import Location
-
-_ALL_SOURCES = ("sources", "Toutes les sources")
 
 
 @check("SRC005", "Compose file in no checked environment", "high", "charter", _ALL_SOURCES,
