@@ -611,7 +611,8 @@ def _parse_expose(value: str) -> list[tuple[int | None, str]]:
     spec, _, proto = value.partition("/")
     proto = (proto or "tcp").lower()
     low, dash, high = spec.partition("-")
-    if not low.isdigit() or (dash and not high.isdigit()):
+    # ASCII digits only, 5 at most: `²` is a digit to str.isdigit but not to int(), and int() refuses 5000 digits.
+    if not re.fullmatch(r"[0-9]{1,5}", low) or (dash and not re.fullmatch(r"[0-9]{1,5}", high)):
         return [(None, proto)]
     start, end = int(low), int(high) if dash else int(low)
     if not (0 < start <= end <= 65535):
@@ -1136,8 +1137,8 @@ def listen_from_command(argv_or_str: str | list[str] | tuple[str, ...],
             return Listen(port, _host_of(value.split(";")[0]), "flag", program)
     if program == "http.server":
         after = words[words.index("http.server") + 1:]
-        port = next((int(w) for w in after if w.isdigit()), 8000)
-        return Listen(port, None, "flag" if any(w.isdigit() for w in after) else "default", program)
+        given = next((int(w) for w in after if re.fullmatch(r"[0-9]{1,5}", w)), None)
+        return Listen(8000, None, "default", program) if given is None else Listen(given, None, "flag", program)
     if program == "dotnet" or any(k.startswith("ASPNETCORE_") for k in env):
         if env.get("ASPNETCORE_URLS") and (port := _port_of(env["ASPNETCORE_URLS"].split(";")[0])):
             return Listen(port, _host_of(env["ASPNETCORE_URLS"].split(";")[0]), "env", program or "dotnet")
