@@ -494,7 +494,7 @@ def evaluate(expr: str | None, ctx: Context) -> bool | None:
             tokens.append(("num", m.group(4)))
     try:
         value, rest = _parse_or(tokens, ctx)
-    except (IndexError, ValueError):
+    except (IndexError, ValueError, RecursionError):  # RecursionError: thousands of nested `(` or `!`
         return None
     if rest:
         return None
@@ -1275,7 +1275,7 @@ def _from_run(wf, job, step, scope, cases, extra) -> list[BuiltImage]:
                 builds.append(BuiltImage(name, _with_extra(tag_pats, extra), origin.context if origin else None,
                                          origin.dockerfile if origin else None, False, job.id, wf.loc(line),
                                          origin.platforms if origin else [], None, "run", step.label))
-        elif args and args[0] == "push" and len(args) > 1:
+        elif args and args[0] == "push" and [a for a in args[1:] if not a.startswith("-")]:
             name, _ = _split_image([a for a in args[1:] if not a.startswith("-")][-1])
             pushed_names.add(name.lower())
     for b in builds:
