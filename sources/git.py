@@ -163,20 +163,30 @@ def no_filters(cwd: Path) -> list[str]:
             for opt in ("-c", f"{d}.{key}=")] + [opt for d in sorted(drivers) for opt in ("-c", f"{d}.required=false")]
 
 
-def _status_paths(cwd: Path) -> frozenset[str]:
-    out = run_git([*no_filters(cwd), "status", "--porcelain=v1", "-z", "--untracked-files=all",
-                   "--ignore-submodules=dirty"], cwd)
+def _status(cwd: Path, check: bool = True) -> tuple[str | None, frozenset[str]]:
+    """(HEAD commit or None, paths that differ from HEAD, untracked included) in one `git status` (porcelain v2,
+    whose branch header carries the commit: one git process fewer than a separate `rev-parse HEAD`)."""
+    out = run_git([*no_filters(cwd), "status", "--porcelain=v2", "-z", "--branch", "--no-ahead-behind",
+                   "--untracked-files=all", "--ignore-submodules=dirty"], cwd, check=check)
+    head = None
     paths = set()
     entries = out.split("\0")
     i = 0
     while i < len(entries):
         entry = entries[i]
-        if len(entry) > 3:
-            paths.add(entry[3:])
-            if entry[0] in "RC":  # renames carry the old path as the next entry
+        kind = entry[:1]
+        if entry.startswith("# branch.oid "):
+            oid = entry[len("# branch.oid "):].strip()
+            head = oid if oid != "(initial)" else None
+        elif kind in ("?", "!"):
+            paths.add(entry[2:])
+        elif kind in ("1", "2", "u"):
+            fields = {"1": 8, "2": 9, "u": 10}[kind]  # fields before the path
+            paths.add(entry.split(" ", fields)[-1])
+            if kind == "2":  # a rename carries the old path as the next entry
                 i += 1
         i += 1
-    return frozenset(paths)
+    return head, frozenset(paths)
 
 
 def _gitmodules(root: Path) -> list[tuple[str, str, str | None]]:
@@ -196,10 +206,12 @@ def _gitmodules(root: Path) -> list[tuple[str, str, str | None]]:
 def repo_state(root: Path) -> RepoState:
     root = Path(root)
     try:
-        commit = run_git(["rev-parse", "--verify", "-q", "HEAD"], root, check=False).strip() or None
-        inside = run_git(["rev-parse", "--show-toplevel"], root, check=False).strip()
+        # One process for both: the toplevel, then HEAD's sha when there is a commit (exit 1 without one).
+        lines = run_git(["rev-parse", "--show-toplevel", "--verify", "-q", "HEAD"], root, check=False).splitlines()
     except FileNotFoundError:  # no git binary: files still load, without commit provenance
         return RepoState(root=root, is_git=False, commit=None, dirty=frozenset())
+    commit = lines.pop() if len(lines) > 1 and _SHA_RE.fullmatch(lines[-1]) else None
+    inside = "\n".join(lines).strip()
     if not inside or Path(inside).resolve() != root.resolve():
         # Outside git a submodule counts as present when its folder has files (a plain copy).
         modules = tuple(
@@ -207,27 +219,33 @@ def repo_state(root: Path) -> RepoState:
             for n, p, u in _gitmodules(root)
         )
         return RepoState(root=root, is_git=False, commit=None, dirty=frozenset(), submodules=modules)
-    dirty = _status_paths(root)
-    recorded: dict[str, str] = {}
-    for line in run_git(["ls-files", "-s"], root).splitlines():
-        meta, _, path = line.partition("\t")
-        parts = meta.split()
-        if parts and parts[0] == "160000":
-            recorded[path] = parts[1]
-    modules = _gitmodules(root)
 
     def inspect(path: str) -> tuple[str | None, frozenset[str] | None]:
         sub_dir = root / path
         if not (sub_dir / ".git").exists():
             return None, None
-        head = run_git(["rev-parse", "--verify", "-q", "HEAD"], sub_dir, check=False).strip() or None
-        return head, (_status_paths(sub_dir) if head else None)
+        head, paths = _status(sub_dir, check=False)
+        if head is None:  # no commit, or status failed: what `rev-parse` says decides, as it always did
+            head = run_git(["rev-parse", "--verify", "-q", "HEAD"], sub_dir, check=False).strip() or None
+            paths = _status(sub_dir)[1] if head else frozenset()
+        return head, (paths if head else None)
 
-    # Each submodule costs two git processes; they wait on I/O, so run them side by side.
+    # Every call below waits on its own git process: run them side by side.
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(8, len(modules) or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        status = pool.submit(_status, root)
+        index = pool.submit(run_git, ["ls-files", "-s"], root)
+        modules = _gitmodules(root)
         states = list(pool.map(inspect, [path for _, path, _ in modules]))
+        dirty = status.result()[1]
+        listing = index.result()
+    recorded: dict[str, str] = {}
+    for line in listing.splitlines():
+        meta, _, path = line.partition("\t")
+        parts = meta.split()
+        if parts and parts[0] == "160000":
+            recorded[path] = parts[1]
     subs: list[SubmoduleState] = []
     sub_dirty: dict[str, frozenset[str]] = {}
     for (name, path, url), (head, dirty_paths) in zip(modules, states):
@@ -236,6 +254,9 @@ def repo_state(root: Path) -> RepoState:
             sub_dirty[path] = dirty_paths
     return RepoState(root=root, is_git=True, commit=commit, dirty=dirty,
                      submodules=tuple(subs), submodule_dirty=sub_dirty)
+
+
+_SHA_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def resolve_commit(cwd: Path, rev: str) -> str | None:
