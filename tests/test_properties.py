@@ -373,7 +373,7 @@ def test_patch(text):
     call(changes.parse_patch, text.encode("utf-8", "surrogatepass"))
     for fp in patch.files if patch else []:
         call(changes.unsafe_path_reason, fp.path)
-        fp.changed_lines()
+        assert isinstance(fp.changed_lines, list)
 
 
 @SOME

@@ -344,6 +344,9 @@ def _display_name(block: _Block) -> str:
 
 
 def _read_hunk(lines: list[str], i: int, m: re.Match, block: _Block, number: int) -> int:
+    if any(g and len(g) > 18 for g in m.group(1, 2, 3, 4)):  # int() refuses 4300+ digits; no file has 10**18 lines
+        raise ChangeError(f"line {i + 1}: hunk {number} header has a line number of more than 18 digits",
+                          "regenerate the diff with git diff rather than editing it by hand")
     old_start, new_start = int(m.group(1)), int(m.group(3))
     old_len = int(m.group(2)) if m.group(2) is not None else 1
     new_len = int(m.group(4)) if m.group(4) is not None else 1
