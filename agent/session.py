@@ -4,7 +4,6 @@ Every front end (CLI, REPL, MCP, evals) opens one of these; none holds rules of 
 """
 from __future__ import annotations
 
-import importlib.resources
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,8 @@ def resolve_repo(repo: str | Path | None) -> Path:
 
 
 def packaged_charter() -> Path:
+    import importlib.resources
+
     return Path(str(importlib.resources.files("prompts") / "devops-engineer.md"))
 
 

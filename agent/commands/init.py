@@ -1,9 +1,7 @@
 """`init`: a charter and `.devops-agent.yaml` for a repo that has none, from what the repo holds."""
 from __future__ import annotations
 
-import importlib.resources
 import json
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -16,6 +14,8 @@ TEMPLATE = "devops-engineer.template.md"
 
 
 def _template() -> str:
+    import importlib.resources
+
     return (importlib.resources.files("prompts") / TEMPLATE).read_text(encoding="utf-8")
 
 
@@ -81,6 +81,8 @@ def config_text(discovery, notion_export: str | None, rules: str | None, docs: l
 
 def _discover(root: Path):
     """What the repo holds, read as a session with a charter that asks for every kind of source."""
+    import tempfile
+
     from agent.session import open_session
 
     probe = charter_text(root.name, {"compose": ["compose.yaml"], "dockerfile": [], "ci_workflow": [],
