@@ -24,6 +24,7 @@ NO_PASSPHRASE_MARK = "# devops-agent: demo key, no passphrase"
 _KEY_TYPES = ("ssh-ed25519", "sk-ssh-ed25519@openssh.com", "ecdsa-sha2-nistp256", "sk-ecdsa-sha2-nistp256@openssh.com",
               "ssh-rsa")
 _PRINCIPAL_RE = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
+_KEY_RE = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")  # base64: the list is written out in ASCII for ssh-keygen
 
 
 def ssh_keygen() -> str:
@@ -72,7 +73,7 @@ def parse_signers(text: str) -> list[Signer]:
         rest = parts[1:]
         while rest and rest[0] not in _KEY_TYPES:
             rest = rest[1:]  # options such as namespaces="git"
-        if len(rest) < 2 or not _PRINCIPAL_RE.match(principal):
+        if len(rest) < 2 or not _PRINCIPAL_RE.match(principal) or not _KEY_RE.match(rest[1]):
             raise UserError(f"{SIGNERS_FILE}:{number}: not an allowed-signers line",
                             "each line is: PRINCIPAL namespaces=\"git,devops-agent\" KEYTYPE BASE64")
         out.append(Signer(principal, rest[0], rest[1], no_passphrase=demo))
@@ -92,13 +93,12 @@ def format_signers(signers: list[Signer]) -> str:
 def fingerprint(public_line: str) -> str:
     """SHA256:… of a public key line, as ssh-keygen -l prints it (sha256 of the key blob, unpadded base64)."""
     import base64
-    import binascii
     import hashlib
 
     parts = public_line.split()
     try:
         blob = base64.b64decode(parts[1], validate=True)
-    except (IndexError, binascii.Error):
+    except (IndexError, ValueError):  # binascii.Error is a ValueError; a non-ASCII key raises ValueError itself
         raise UserError(f"not an SSH public key: {public_line[:40]}", "pass the .pub file made by ssh-keygen") from None
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
