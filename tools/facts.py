@@ -304,7 +304,7 @@ def images_in(path: str, text: str | None) -> list[str]:
             for svc in (job.get("services") or {}).values() if isinstance(job.get("services"), dict) else []:
                 if isinstance(svc, dict) and isinstance(svc.get("image"), str):
                     out.append(svc["image"])
-            for step in job.get("steps") or []:
+            for step in job.get("steps") if isinstance(job.get("steps"), list) else []:
                 uses = step.get("uses") if isinstance(step, dict) else None
                 if isinstance(uses, str) and uses.startswith("docker://"):
                     out.append(uses[len("docker://"):])
