@@ -508,6 +508,7 @@ _fact_lines = st.one_of(st.sampled_from([
 @SOME
 @given(_fact_paths, lines_of(_fact_lines, 12))
 @example(".github/workflows/ci.yml", "jobs:\n  a:\n    steps: 5\n")
+@example("Makefile", "a" + " " * 30000 + "x")
 def test_facts(path, text):
     call(facts.infra_kind, path, text)
     call(facts.needs_text, path)

@@ -376,7 +376,8 @@ class MakeTarget:
     recipe: list[str]
 
 
-_MAKE_RULE = re.compile(r"^([A-Za-z0-9_.%/$(){}-][A-Za-z0-9_.%/ $(){}-]*?)\s*::?(?!=)(.*)$")
+# The name ends on a non-space (not a lazy `*?` before `\s*`, quadratic on a long run of spaces).
+_MAKE_RULE = re.compile(r"^([A-Za-z0-9_.%/$(){}-](?:[A-Za-z0-9_.%/ $(){}-]*[A-Za-z0-9_.%/$(){}-])?)\s*::?(?!=)(.*)$")
 _MAKE_VAR = re.compile(r"^\s*(?:export\s+|override\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(?:\?|:|::|\+|!)?=\s*(.*)$")
 
 
