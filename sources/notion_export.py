@@ -12,13 +12,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from agent.core.charter import fold
+from agent.core.errors import UserError
 
 CURRENT_STATUSES = {"en cours", "in progress", "current", "active", "en developpement"}
 VALIDATED_STATUSES = {"validee", "valide", "validated", "approved", "approuvee", "done", "livree"}
 _RELATION_ITEM = re.compile(r"\s*(.+?)\s*\((?:https?://[^)]*)\)\s*(?:,|$)")
 
 
-class ExportError(Exception):
+class ExportError(UserError):
     """The export cannot be read as Release/Intention databases."""
 
 
@@ -82,9 +83,9 @@ def _rows(text: str, path: str) -> list[dict[str, str]]:
                                   f"the header has {len(reader.fieldnames or [])}; re-export the database from Notion")
             rows.append({fold(k or ""): (v or "").strip() for k, v in row.items()})
     except csv.Error as exc:
-        raise ExportError(f"{path}: CSV error: {exc}") from exc
+        raise ExportError(f"{path}: CSV error: {exc}", "re-export the database from Notion") from exc
     if reader.fieldnames is None:
-        raise ExportError(f"{path}: empty CSV, expected a header line")
+        raise ExportError(f"{path}: empty CSV, expected a header line", "re-export the database from Notion")
     return rows
 
 

@@ -441,6 +441,8 @@ def notion_csvs(draw) -> str:
 
 @SOME
 @given(st.one_of(notion_csvs(), junk))
+@example("")
+@example("Name\nx,y\n")
 def test_notion_export(text):
     releases = call(notion_export.parse_releases, text, "Release 0123abcd.csv") or []
     intentions = call(notion_export.parse_intentions, text, "Intention 0123abcd.csv") or []
