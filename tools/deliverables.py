@@ -97,8 +97,8 @@ def checklist(session, store, env_name: str | None = None, blocks: list[dict] | 
             source = vol.get("source", "")
             shown = (platform.rel(source) or source) if vol.get("type") == "bind" else source
             volumes.append(f"{vol.get('type')} {shown} -> {vol.get('target')}{' (ro)' if vol.get('read_only') else ''}")
-        env_files = [platform.rel(e.get("path", "")) or e.get("path", "") for e in svc.get("env_file") or []
-                     if isinstance(e, dict)]
+        listed = env.project.env_files.get(name, []) if env.project is not None else []
+        env_files = [platform.rel(e.get("path", "")) or e.get("path", "") for e in listed if isinstance(e, dict)]
         services.append(ServiceChecklist(
             service=name, image=image, tag_variable=tag_vars[0] if tag_vars else None, built_by=built,
             env_vars=[v for v in _vars_in(raw) if v not in tag_vars], env_files=env_files, volumes=volumes,

@@ -320,7 +320,7 @@ class Platform:
 
     def _build_dockerfile(self, build: dict) -> str | None:
         context = build.get("context", "")
-        if compose_tool._is_remote(str(context)):
+        if compose_tool.is_remote(str(context)):
             return None
         ctx = self.rel(str(context))
         if ctx is None:
@@ -392,14 +392,7 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
     # hadolint first, in the background: it runs while compose, the Dockerfiles and the workflows are read
     linted = list(dict.fromkeys(s.path for s in sources if s.kind == "dockerfile" and s.ok))
     hadolint_future = df_tool.start_hadolint([root / p for p in linted], root) if hadolint and linted else None
-    envs: dict[str, Environment] = {}
-    for name, files in environments.items():
-        env = Environment(name, list(files))
-        try:
-            env.project = compose_tool.load_compose([root / f for f in files], root, root=root)
-        except compose_tool.ComposeError as exc:
-            env.error = exc
-        envs[name] = env
+    envs = _load_environments(root, environments, max_file_bytes)
 
     dockerfiles: dict[str, df_tool.DockerfileInfo] = {}
     for src in sources:
@@ -424,6 +417,29 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
                         submodules={s.path: repos.get(s.path) for s in submodules})
     _read_nginx(platform, sources, max_file_bytes)
     return platform
+
+
+def _load_environments(root: Path, environments: dict[str, list[str]], max_file_bytes: int) -> dict[str, Environment]:
+    """Each environment's model from Compose, all at once (each is a short subprocess, cached by content)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def load(item: tuple[str, list[str]]) -> Environment:
+        name, files = item
+        env = Environment(name, list(files))
+        try:
+            env.project = compose_tool.load_compose([root / f for f in files], root, root=root,
+                                                    max_file_bytes=max_file_bytes)
+        except compose_tool.ComposeError as exc:
+            env.error = exc
+        return env
+
+    items = list(environments.items())
+    if len(items) <= 1:
+        loaded = [load(i) for i in items]
+    else:
+        with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+            loaded = list(pool.map(load, items))
+    return {env.name: env for env in loaded}
 
 
 def _read_nginx(platform: Platform, sources: list, max_file_bytes: int) -> None:

@@ -18,15 +18,20 @@ def vendored_schema(name: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _cache_dir() -> Path:
+def cache_root() -> Path:
+    """Where content-keyed caches live (outside any repo): `$DEVOPS_AGENT_HOME/cache`, else the user cache dir."""
     import os
 
     home = os.environ.get("DEVOPS_AGENT_HOME")
     if home:
-        return Path(home) / "cache" / "schema"
+        return Path(home) / "cache"
     from platformdirs import user_cache_dir
 
-    return Path(user_cache_dir("devops-agent")) / "schema"
+    return Path(user_cache_dir("devops-agent"))
+
+
+def _cache_dir() -> Path:
+    return cache_root() / "schema"
 
 
 @lru_cache(maxsize=None)

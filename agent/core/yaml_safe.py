@@ -19,6 +19,23 @@ MAX_DEPTH = 64
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _ComposeLoader(_Loader):  # type: ignore[misc,valid-type]
+    """Compose's merge tags, `!reset` and `!override`, read as the value they carry."""
+
+
+def _as_written(loader: Any, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    value = loader.construct_scalar(node)
+    return None if node.tag == "!reset" and value in ("", "null", "~") else value
+
+
+for _tag in ("!reset", "!override"):
+    _ComposeLoader.add_constructor(_tag, _as_written)
+
+
 # An alias is `*name`: a large document without one cannot share (so cannot multiply) a node, and the
 # composer's own recursion limit bounds its depth, so measuring it is skipped (big files stay linear);
 # a small one is always measured (its depth too).
@@ -107,10 +124,12 @@ def load(text: str | bytes, what: str = "YAML") -> Any:
         loader.dispose()
 
 
-def load_node(text: str | bytes, what: str = "YAML", construct: bool = True) -> tuple[yaml.Node | None, Any]:
+def load_node(text: str | bytes, what: str = "YAML", construct: bool = True,
+              compose_tags: bool = False) -> tuple[yaml.Node | None, Any]:
     """(node, data) of one document, for readers that keep each value's line; the node graph is
-    measured before anything walks it (YamlLimitError past the limits; yaml.YAMLError for a syntax error)."""
-    loader = _Loader(text)
+    measured before anything walks it (YamlLimitError past the limits; yaml.YAMLError for a syntax error).
+    `compose_tags` accepts Compose's `!reset` and `!override`."""
+    loader = (_ComposeLoader if compose_tags else _Loader)(text)
     try:
         try:
             node = loader.get_single_node()

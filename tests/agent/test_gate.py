@@ -216,6 +216,18 @@ def test_apply_refuses_when_head_moved(repo, tmp_path, key):
     assert head(repo) == before
 
 
+def test_apply_and_rollback_with_an_untracked_non_utf8_name(repo, tmp_path, key):
+    # git prints such a name with its raw bytes: every git read of the gate must take it in its stride
+    (repo / os.fsdecode(b"notes-\xff.txt")).write_text("local scratch")
+    pid = approved(repo, tmp_path, key)
+    r = cli(repo, "apply", pid)
+    assert r.returncode == 0, r.stderr
+    assert "restart: unless-stopped" in git(repo, "show", "HEAD:docker-compose.prod.yml")
+    r = cli(repo, "rollback", pid)
+    assert r.returncode == 0, r.stderr
+    assert (repo / os.fsdecode(b"notes-\xff.txt")).read_text() == "local scratch"
+
+
 def test_rollback_refused_when_something_landed_since(repo, tmp_path, key):
     pid = approved(repo, tmp_path, key)
     assert cli(repo, "apply", pid).returncode == 0

