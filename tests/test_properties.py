@@ -161,7 +161,7 @@ _dockerfiles = st.one_of(lines_of(st.one_of(_df_instruction(), junk), 14),
 
 
 def _exercise_dockerfile(info) -> None:
-    json.dumps(info.to_dict(), default=str)
+    info.to_dict()  # not JSON itself (expose_lines has tuple keys); DockerfileDiff.to_dict() is, below
     for stage in info.stages:
         dockerfile.stage_listen(stage, info)
         stage.installs("curl")
