@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import shlex
 import shutil
@@ -716,6 +717,10 @@ def run_hadolint_full(paths: list[Path], cwd: Path, timeout: float = 60.0) -> Ha
             readable.append(p)
         else:
             run.results[p].append(HadolintIssue(COULD_NOT_RUN_RULE, "info", None, f"could not run hadolint: {p} is not a readable file"))
+    cached, keys = _hadolint_cached(binary, readable, cwd)
+    for p, issues in cached.items():
+        run.results[p].extend(issues)
+    readable = [p for p in readable if p not in cached]
     if readable:
         raw, error = _hadolint_json(binary, readable, cwd, timeout)
         if raw is None:
@@ -729,8 +734,67 @@ def run_hadolint_full(paths: list[Path], cwd: Path, timeout: float = 60.0) -> Ha
         else:
             _fold(run.results, raw, readable)
         _explain_heredoc_limits(run.results, readable, cwd)
+        _hadolint_store({keys[p]: run.results[p] for p in readable if p in keys
+                         and not any(i.rule == COULD_NOT_RUN_RULE for i in run.results[p])})
     run.seconds = time.monotonic() - started
     return run
+
+
+# hadolint's inputs besides the Dockerfile: its config, looked up from the working directory.
+_HADOLINT_CONFIGS = (".hadolint.yaml", ".hadolint.yml")
+
+
+def _hadolint_key(identity: str, path: Path, cwd: Path) -> str | None:
+    import hashlib
+
+    full = path if path.is_absolute() else cwd / path
+    try:
+        parts = [identity, str(path), hashlib.sha256(full.read_bytes()).hexdigest()]
+        for name in _HADOLINT_CONFIGS:
+            conf = cwd / name
+            parts.append(hashlib.sha256(conf.read_bytes()).hexdigest() if conf.is_file() else "-")
+    except OSError:
+        return None
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def _hadolint_cache_dir() -> Path:
+    from tools.schemas import cache_root
+
+    return cache_root() / "hadolint"
+
+
+def _hadolint_cached(binary: str, paths: list[Path], cwd: Path) -> tuple[dict[Path, list[HadolintIssue]], dict[Path, str]]:
+    """Results of an earlier run on the same bytes (same binary, same config), and each path's cache key.
+    A Dockerfile that changed, or whose key cannot be computed, is linted again."""
+    try:
+        st = os.stat(binary)
+        identity = f"{binary}|{st.st_size}|{st.st_mtime_ns}|v1"
+    except OSError:
+        return {}, {}
+    keys = {p: k for p in paths if (k := _hadolint_key(identity, p, cwd)) is not None}
+    hits: dict[Path, list[HadolintIssue]] = {}
+    for p, key in keys.items():
+        try:
+            data = json.loads((_hadolint_cache_dir() / key[:2] / f"{key}.json").read_text(encoding="utf-8"))
+            hits[p] = [HadolintIssue(str(d["rule"]), str(d["level"]), d.get("line"), str(d["message"]), d.get("column"))
+                       for d in data]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return hits, keys
+
+
+def _hadolint_store(results: dict[str, list[HadolintIssue]]) -> None:
+    for key, issues in results.items():
+        path = _hadolint_cache_dir() / key[:2] / f"{key}.json"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps([{"rule": i.rule, "level": i.level, "line": i.line, "message": i.message,
+                                        "column": i.column} for i in issues]), encoding="utf-8")
+            tmp.replace(path)
+        except OSError:
+            pass  # a read-only home only costs the speed-up
 
 
 HADOLINT_MAX_LINES = 2000  # a few seconds of hadolint; 10,000 lines take it about 90 s

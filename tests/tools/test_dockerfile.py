@@ -331,3 +331,34 @@ def test_image_has_binary_guess(ref, curl, wget):
     assert df.image_has_binary_guess(ref, "curl") is curl
     assert df.image_has_binary_guess(ref, "wget") is wget
     assert df.image_has_binary_guess(None, "curl") is None
+
+
+def test_hadolint_results_are_cached_by_content(tmp_path, monkeypatch):
+    real = require_binary("hadolint")
+    log = tmp_path / "calls.log"
+    wrapper = tmp_path / "bin" / "hadolint"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(df, "hadolint_binary", lambda: str(wrapper))
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.Dockerfile").write_text("FROM debian\nRUN apt-get install curl\n")
+    (repo / "b.Dockerfile").write_text("FROM alpine:3.19\nRUN cd /x\n")
+    paths = [Path("a.Dockerfile"), Path("b.Dockerfile")]
+
+    def calls() -> int:
+        return len(log.read_text().splitlines()) if log.exists() else 0
+
+    first = df.run_hadolint(paths, repo)
+    assert calls() == 1 and {i.rule for i in first[paths[0]]} >= {"DL3006", "DL3008"}
+    again = df.run_hadolint(paths, repo)
+    assert calls() == 1 and again == first  # nothing changed: nothing run
+    (repo / "b.Dockerfile").write_text("FROM alpine:3.19\nWORKDIR /x\n")
+    third = df.run_hadolint(paths, repo)
+    assert calls() == 2 and "b.Dockerfile" in log.read_text().splitlines()[-1]
+    assert "a.Dockerfile" not in log.read_text().splitlines()[-1]  # only the changed file ran
+    assert not any(i.rule == "DL3003" for i in third[paths[1]]) and third[paths[0]] == first[paths[0]]
+    (repo / ".hadolint.yaml").write_text("ignored: [DL3008]\n")  # its config is an input too
+    fourth = df.run_hadolint(paths, repo)
+    assert calls() == 3 and not any(i.rule == "DL3008" for i in fourth[paths[0]])
