@@ -1531,29 +1531,49 @@ def summary(workflow: Workflow, repository: str | None = None, default_branch: s
 # ---------------------------------------------------------------- helpers
 
 def _glob_match(pattern: str, name: str) -> bool:
-    """GitHub filter globs: `*` stops at `/`, `**` crosses it."""
-    rx = ""
+    """GitHub filter globs: `*` stops at `/`, `**` crosses it, `?` is one character, `+` repeats the
+    character before it (literal with none, or after `*`/`+`). Matched as a set of states, so the time is
+    len(pattern) x len(name) whatever the pattern (a regex backtracks exponentially on `a+a+a+…`)."""
+    tokens: list[tuple[str | None, bool]] = []  # (what one step matches: a char, None = any but `/`, "" = any; repeats)
     i = 0
-    repeatable = False  # `+` repeats the character before it; with none (or after `*`, `+`) it is literal
+    repeatable = False
     while i < len(pattern):
         if pattern.startswith("**", i):
-            rx += ".*"
+            tokens.append(("", True))
             i += 2
             repeatable = False
         elif pattern[i] == "*":
-            rx += "[^/]*"
+            tokens.append((None, True))
             i += 1
             repeatable = False
-        elif pattern[i] == "?":
-            rx += "."
-            i += 1
-            repeatable = True
         elif pattern[i] == "+" and repeatable:
-            rx += "+"
+            tokens.append((tokens[-1][0], True))  # c+ is c followed by c*
             i += 1
             repeatable = False
         else:
-            rx += re.escape(pattern[i])
+            tokens.append(("" if pattern[i] == "?" else pattern[i], False))
             i += 1
             repeatable = True
-    return re.fullmatch(rx, name) is not None
+
+    def fits(what: str | None, ch: str) -> bool:
+        return ch != "/" if what is None else (what == "" or what == ch)
+
+    def closure(states: set[int]) -> set[int]:
+        stack, out = list(states), set(states)
+        while stack:
+            k = stack.pop()
+            if k < len(tokens) and tokens[k][1] and k + 1 not in out:
+                out.add(k + 1)
+                stack.append(k + 1)
+        return out
+
+    states = closure({0})
+    for ch in name:
+        nxt = set()
+        for k in states:
+            if k < len(tokens) and fits(tokens[k][0], ch):
+                nxt.add(k if tokens[k][1] else k + 1)
+        if not nxt:
+            return False
+        states = closure(nxt)
+    return len(tokens) in states

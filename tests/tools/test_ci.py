@@ -370,3 +370,16 @@ def test_actionlint_results_are_folded(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path) + os.pathsep + os.environ.get("PATH", ""))
     issues = ci.run_actionlint([FIXTURES / "on_string.yml"])
     assert issues == [ci.ActionlintIssue("ci.yml", 9, 14, "runner-label", 'label "ubuntu-lates" is unknown')]
+
+
+def test_branch_glob_is_linear_on_repeats():
+    import time
+
+    from tools.ci import _glob_match
+
+    start = time.monotonic()
+    assert not _glob_match("a+" * 20, "a" * 30 + "b")  # a backtracking regex took seconds here
+    assert _glob_match("a+" * 20, "a" * 30)
+    assert time.monotonic() - start < 1
+    assert _glob_match("releases/**", "releases/1/2") and not _glob_match("releases/*", "releases/1/2")
+    assert _glob_match("ma+in", "maaain") and not _glob_match("ma+in", "min")
