@@ -102,6 +102,8 @@ class ComposeProject:
     # Each service's env files as Compose resolved their paths (absolute), whether or not they exist.
     env_files: dict[str, list[dict]] = field(default_factory=dict)
     binary: str = ""
+    # The sha256 of each file Compose read (relative to the root; None: absent), to match the sources'.
+    inputs: dict[str, str | None] = field(default_factory=dict)
 
     def location(self, service: str, key: str | None = None) -> Location:
         """Where a service (or one of its keys, e.g. `image`, `environment.FOO`, `volumes./data`) is set."""
@@ -649,7 +651,8 @@ def load_compose(
     return ComposeProject(
         files=files, project_dir=project_dir, name=name, model=model, services=list(model.get("services") or {}),
         missing_env_files=missing, locations=locations, warnings=warnings, raw_files=raw_files,
-        env_files=env_files, binary=" ".join(argv))
+        env_files=env_files, binary=" ".join(argv),
+        inputs={_relpath(p, root): sha for p, sha in (first.get("inputs") or {}).items()})
 
 
 def _parse_model(stdout: str, argv: list[str]) -> dict:

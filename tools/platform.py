@@ -393,6 +393,7 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
     linted = list(dict.fromkeys(s.path for s in sources if s.kind == "dockerfile" and s.ok))
     hadolint_future = df_tool.start_hadolint([root / p for p in linted], root) if hadolint and linted else None
     envs = _load_environments(root, environments, max_file_bytes)
+    _match_sources(envs, sources)
 
     dockerfiles: dict[str, df_tool.DockerfileInfo] = {}
     for src in sources:
@@ -417,6 +418,22 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
                         submodules={s.path: repos.get(s.path) for s in submodules})
     _read_nginx(platform, sources, max_file_bytes)
     return platform
+
+
+def _match_sources(envs: dict[str, Environment], sources: list) -> None:
+    """The review's sha256s must describe what was checked: a compose file whose bytes differ between the
+    loaded source and what Compose read (it changed meanwhile) leaves its environment unloaded."""
+    shas = {s.path: s.sha256 for s in sources if s.kind == "compose" and s.ok and s.sha256}
+    for env in envs.values():
+        if env.project is None:
+            continue
+        for rel, sha in env.project.inputs.items():
+            if rel in shas and sha is not None and sha != shas[rel]:
+                env.error = compose_tool.ComposeError(
+                    f"{rel} changed while it was reviewed (sources read sha256 {shas[rel][:12]}, Compose read "
+                    f"{sha[:12]}): review again", rel)
+                env.project = None
+                break
 
 
 def _load_environments(root: Path, environments: dict[str, list[str]], max_file_bytes: int) -> dict[str, Environment]:

@@ -450,3 +450,20 @@ def test_placing_any_compose_error_is_one_line(lines):
     f = compose_mod._File(Path("/x/compose.yaml"), "compose.yaml", {}, {("services",): 1, ("services", "a"): 2})
     err = compose_mod._error(lines, [f], [Path("/x")], {})
     assert isinstance(err, ComposeError) and "\n" not in err.problem
+
+
+def test_a_file_that_changes_between_sources_and_compose_is_not_checked(tmp_path):
+    from sources.provenance import LoadedSource
+    from tools.platform import build_platform
+
+    repo = _write(tmp_path, {"compose.yaml": "services:\n  a:\n    image: nginx:1.25\n"})
+    import hashlib
+
+    stale = LoadedSource(kind="compose", path="compose.yaml", status="ok",
+                         sha256=hashlib.sha256(b"services:\n  a:\n    image: nginx:1.24\n").hexdigest())
+    platform = build_platform(repo, [stale], {"dev": ["compose.yaml"]}, hadolint=False)
+    env = platform.environments["dev"]
+    assert env.project is None and "changed while it was reviewed" in env.error.problem
+    fresh = LoadedSource(kind="compose", path="compose.yaml", status="ok",
+                         sha256=hashlib.sha256((repo / "compose.yaml").read_bytes()).hexdigest())
+    assert build_platform(repo, [fresh], {"dev": ["compose.yaml"]}, hadolint=False).environments["dev"].project
