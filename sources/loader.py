@@ -23,9 +23,13 @@ DOCS_DEFAULT_GLOBS = ("docs/*deploi*.md", "docs/*deploy*.md", "DEPLOY*.md", "DEP
                       "docs/runbook*.md", "docs/production*.md")
 
 
-def parse_yaml(text: str) -> tuple[object, tuple[int, int, str] | None]:
-    """(data, None) or (None, (line, column, problem)) — 1-based, as editors show them."""
+def parse_yaml(text: str, compose: bool = False) -> tuple[object, tuple[int, int, str] | None]:
+    """(data, None) or (None, (line, column, problem)) — 1-based, as editors show them. `compose`
+    accepts Compose's `!reset`/`!override` tags; then `data` is (data, lines of each key path)."""
     try:
+        if compose:
+            node, data = yaml_safe.load_node(text, compose_tags=True)
+            return (data, yaml_safe.index_lines(node)), None
         return yaml_safe.load(text), None
     except yaml_safe.YamlLimitError as exc:
         return None, (0, 0, exc.problem)
@@ -109,8 +113,10 @@ class SourceLoader:
         src.sha256, src.size, src.text = content.sha256, content.size, content.text
         if self.git.is_git:
             src.dirty = self.git.is_dirty(rel)
-        if parse == "yaml":
-            data, err = parse_yaml(content.text)
+        if parse in ("yaml", "compose"):
+            data, err = parse_yaml(content.text, compose=parse == "compose")
+            if parse == "compose" and not err:
+                data, src.lines = data
             if err:
                 src.status, src.line, src.column = "parse-error", err[0], err[1]
                 src.message = (f"YAML syntax error at line {err[0]}, column {err[1]}: {err[2]}" if err[0]
@@ -155,7 +161,7 @@ class SourceLoader:
         return [f for f in found if not _skipped_folder(f)]
 
     def _load_compose(self, spec: SourceSpec) -> list[LoadedSource]:
-        loaded = [self.read(spec, rel, parse="yaml") for rel in self.compose_files(spec)]
+        loaded = [self.read(spec, rel, parse="compose") for rel in self.compose_files(spec)]
         self._compose = loaded
         callers = SourceSpec(kind="repo_file", label="how the repo calls Compose", text="", line=spec.line,
                              optional=True)
@@ -169,7 +175,7 @@ class SourceLoader:
         """(Dockerfile path, compose file) for every service that builds, from the compose sources."""
         if self._compose is None:
             spec = next((s for s in self.charter.sources if s.kind == "compose"), None)
-            self._compose = [self.read(spec, rel, parse="yaml") for rel in self.compose_files(spec)] if spec else []
+            self._compose = [self.read(spec, rel, parse="compose") for rel in self.compose_files(spec)] if spec else []
         out = []
         for src in self._compose:
             services = (src.data or {}).get("services") if src.ok else None

@@ -26,6 +26,7 @@ class LoadedSource:
     sections: list[str] = field(default_factory=list)  # rules: the sections cut
     text: str | None = field(default=None, repr=False)  # decoded content (the cut, for rules)
     data: Any = field(default=None, repr=False)  # parsed content (YAML, CSV rows)
+    lines: dict | None = field(default=None, repr=False)  # YAML: the line of each key path, for findings
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -165,38 +165,18 @@ def _read_yaml(path: Path, rel: str, max_bytes: int) -> tuple[dict, dict[tuple, 
         data = {}
     if not isinstance(data, dict):
         raise ComposeError("top-level must be a mapping", rel, 1, 1)
-    lines: dict[tuple, int] = {}
-    if node is not None:
-        _index_lines(node, (), lines)
-    return data, lines
-
-
-def _index_lines(node: yaml.Node, path: tuple, out: dict[tuple, int]) -> None:
-    stack = [(node, path)]
-    while stack:
-        node, path = stack.pop()
-        if isinstance(node, yaml.MappingNode):
-            for knode, vnode in node.value:
-                key = knode.value
-                if key == "<<":
-                    continue
-                p = (*path, key)
-                out[p] = knode.start_mark.line + 1
-                stack.append((vnode, p))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                p = (*path, i)
-                out[p] = item.start_mark.line + 1
-                stack.append((item, p))
+    return data, yaml_safe.index_lines(node)
 
 
 class _Reader:
     """Reads the -f files and every file they include or extend, inside `root` only, with lines."""
 
-    def __init__(self, project_dir: Path, root: Path, max_bytes: int) -> None:
+    def __init__(self, project_dir: Path, root: Path, max_bytes: int,
+                 parsed: Mapping[str, tuple[dict, dict[tuple, int]]] | None = None) -> None:
         self.project_dir = project_dir
         self.root = root
         self.max_bytes = max_bytes
+        self.parsed = parsed or {}  # rel -> (data, lines) already read by the session's sources
         self.files: dict[Path, _File] = {}
         self.order: list[Path] = []
         self.complete = True  # False when a path was interpolated (`${X}`): Compose alone knows it
@@ -217,7 +197,7 @@ class _Reader:
             return self.files[path]
         rel = self.rel(path)
         self.inside(path, rel, what)
-        raw, lines = _read_yaml(path, rel, self.max_bytes)
+        raw, lines = self.parsed[rel] if rel in self.parsed else _read_yaml(path, rel, self.max_bytes)
         f = _File(path, rel, raw, lines)
         self.files[path] = f
         self.order.append(path)
@@ -577,6 +557,7 @@ def load_compose(
     root: Path | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     timeout: int = TIMEOUT_SECONDS,
+    parsed: Mapping[str, tuple[dict, dict[tuple, int]]] | None = None,
 ) -> ComposeProject:
     """The effective model, as `docker compose -f F1 -f F2 config --format json` prints it.
 
@@ -585,14 +566,16 @@ def load_compose(
     one exists; otherwise (deploy-time files) the model keeps `env_file` as listed, like
     `--no-env-resolution`, and the absent ones are in `missing_env_files`, never raised.
     `resolve_env_files=False` always keeps them as listed. Locations are relative to `root`
-    (default: `project_dir`). ComposeUnavailable when no Compose binary can run.
+    (default: `project_dir`). `parsed` (path relative to `root` -> data and lines) reuses files the
+    sources already read; their bytes are matched with what Compose read by the caller.
+    ComposeUnavailable when no Compose binary can run.
     """
     project_dir = Path(os.path.abspath(project_dir))
     root = Path(os.path.abspath(root)) if root else project_dir
     files = [Path(os.path.abspath(f if Path(f).is_absolute() else project_dir / f)) for f in files]
     if not files:
         raise ComposeError("no compose file given")
-    reader = _Reader(project_dir, root, max_file_bytes)
+    reader = _Reader(project_dir, root, max_file_bytes, parsed)
     for path in files:
         reader.file(path)
     read = [reader.files[p] for p in reader.order]

@@ -392,7 +392,9 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
     # hadolint first, in the background: it runs while compose, the Dockerfiles and the workflows are read
     linted = list(dict.fromkeys(s.path for s in sources if s.kind == "dockerfile" and s.ok))
     hadolint_future = df_tool.start_hadolint([root / p for p in linted], root) if hadolint and linted else None
-    envs = _load_environments(root, environments, max_file_bytes)
+    parsed = {s.path: (s.data, s.lines) for s in sources
+              if s.kind == "compose" and s.ok and isinstance(s.data, dict) and s.lines is not None}
+    envs = _load_environments(root, environments, max_file_bytes, parsed)
     _match_sources(envs, sources)
 
     dockerfiles: dict[str, df_tool.DockerfileInfo] = {}
@@ -436,7 +438,8 @@ def _match_sources(envs: dict[str, Environment], sources: list) -> None:
                 break
 
 
-def _load_environments(root: Path, environments: dict[str, list[str]], max_file_bytes: int) -> dict[str, Environment]:
+def _load_environments(root: Path, environments: dict[str, list[str]], max_file_bytes: int,
+                       parsed: dict | None = None) -> dict[str, Environment]:
     """Each environment's model from Compose, all at once (each is a short subprocess, cached by content)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -445,7 +448,7 @@ def _load_environments(root: Path, environments: dict[str, list[str]], max_file_
         env = Environment(name, list(files))
         try:
             env.project = compose_tool.load_compose([root / f for f in files], root, root=root,
-                                                    max_file_bytes=max_file_bytes)
+                                                    max_file_bytes=max_file_bytes, parsed=parsed)
         except compose_tool.ComposeError as exc:
             env.error = exc
         return env

@@ -161,3 +161,25 @@ def load_all(text: str | bytes, what: str = "YAML") -> list:
         return out
     finally:
         loader.dispose()
+
+
+def index_lines(node: yaml.Node | None) -> dict[tuple, int]:
+    """The 1-based line of every key path (`("services", "web", "ports", 0)`) of a composed document,
+    iteratively (no recursion limit); merge keys (`<<`) are not paths of their own."""
+    out: dict[tuple, int] = {}
+    stack: list[tuple[yaml.Node, tuple]] = [(node, ())] if node is not None else []
+    while stack:
+        current, path = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            for knode, vnode in current.value:
+                if knode.value == "<<":
+                    continue
+                p = (*path, knode.value)
+                out[p] = knode.start_mark.line + 1
+                stack.append((vnode, p))
+        elif isinstance(current, yaml.SequenceNode):
+            for i, item in enumerate(current.value):
+                p = (*path, i)
+                out[p] = item.start_mark.line + 1
+                stack.append((item, p))
+    return out

@@ -467,3 +467,16 @@ def test_a_file_that_changes_between_sources_and_compose_is_not_checked(tmp_path
     fresh = LoadedSource(kind="compose", path="compose.yaml", status="ok",
                          sha256=hashlib.sha256((repo / "compose.yaml").read_bytes()).hexdigest())
     assert build_platform(repo, [fresh], {"dev": ["compose.yaml"]}, hadolint=False).environments["dev"].project
+
+
+def test_reset_tag_is_a_loaded_source_and_prod_is_checked(tmp_path):
+    repo = _write(tmp_path, {"compose.yaml": "services:\n  web:\n    image: nginx:1.25\n    ports: ['80:80']\n",
+                             "compose.prod.yaml": "services:\n  web:\n    image: nginx:latest\n    ports: !reset []\n"})
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    sources = json.loads(_cli(repo, "sources", "--format", "json").stdout)["sources"]
+    assert {s["path"]: s["status"] for s in sources if s["kind"] == "compose"}["compose.prod.yaml"] == "ok"
+    prod = json.loads(_cli(repo, "compose", "--env", "prod", "--format", "json").stdout)
+    assert "ports" not in prod["services"]["web"]
+    findings = json.loads(_cli(repo, "review", "--format", "json").stdout)["findings"]
+    latest = [f for f in findings if f["id"] == "CMP003"]
+    assert latest and latest[0]["locations"][0] == {"path": "compose.prod.yaml", "line": 3}
