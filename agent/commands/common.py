@@ -1,4 +1,4 @@
-"""What every command module shares: the Typer app, the option types, and how a command opens
+"""What every command module shares: the command group (agent/commands/kit.py), the option types, and how a command opens
 the session or the gate. No rules here: those live in the session, tools and gate."""
 from __future__ import annotations
 
@@ -6,20 +6,17 @@ import sys
 from enum import Enum
 from pathlib import Path
 
-import typer
+from agent.commands import kit
 
 from agent.core.errors import UserError
 
-app = typer.Typer(
+app = kit.Group(
     name="devops-agent",
     help="Run the DevOps Engineer charter of a platform: sources with provenance, infra checks, a gated change flow.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
 )
-example_app = typer.Typer(help="The bundled example platform.", no_args_is_help=True)
-app.add_typer(example_app, name="example")
+example_app = kit.Group(help="The bundled example platform.", no_args_is_help=True)
+app.add_group(example_app, name="example")
 
 
 class Fmt(str, Enum):
@@ -53,9 +50,9 @@ class CatalogueFmt(str, Enum):
     markdown = "markdown"
 
 
-RepoOpt = typer.Option(None, "--repo", help="Platform root (default: the git root above the current directory).")
-CharterOpt = typer.Option(None, "--charter", help="Charter file (default: .codex/agents/devops-engineer.md, else the shipped one).")
-ConfigOpt = typer.Option(None, "--config", help="Config file (default: .devops-agent.yaml at the repo root).")
+RepoOpt = kit.Option(None, "--repo", help="Platform root (default: the git root above the current directory).")
+CharterOpt = kit.Option(None, "--charter", help="Charter file (default: .codex/agents/devops-engineer.md, else the shipped one).")
+ConfigOpt = kit.Option(None, "--config", help="Config file (default: .devops-agent.yaml at the repo root).")
 
 
 def _session(repo, charter, config, run_checks=True, rev=None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import typer
+from agent.commands import kit
 
 from agent.commands.common import (Fmt, RepoOpt, _gate, _read_patch, app)
 from agent.core.errors import UserError
@@ -12,16 +12,16 @@ from agent.core.errors import UserError
 
 @app.command()
 def propose(
-    patch: Optional[str] = typer.Option(None, "--patch", help="Unified diff (paths relative to the platform root), or - for stdin."),
-    sets: list[str] = typer.Option([], "--set", help="Structured YAML edit FILE:KEY.PATH=VALUE (comments and order kept); repeatable."),
-    reason: str = typer.Option(..., "--reason", help="Why this change (the charter: one reason)."),
-    risk: str = typer.Option(..., "--risk", help="What could go wrong (one risk)."),
-    rollback: str = typer.Option(..., "--rollback", help="How to undo it (one rollback)."),
-    type_: str = typer.Option("chore", "--type", help="Commit type: fix, chore, feat, refactor, docs, test."),
-    scope: Optional[str] = typer.Option(None, "--scope", help="Commit scope, e.g. compose, ci, nginx."),
-    intention: Optional[str] = typer.Option(None, "--intention", help="Notion intention id this change serves."),
+    patch: Optional[str] = kit.Option(None, "--patch", help="Unified diff (paths relative to the platform root), or - for stdin."),
+    sets: list[str] = kit.Option([], "--set", help="Structured YAML edit FILE:KEY.PATH=VALUE (comments and order kept); repeatable."),
+    reason: str = kit.Option(..., "--reason", help="Why this change (the charter: one reason)."),
+    risk: str = kit.Option(..., "--risk", help="What could go wrong (one risk)."),
+    rollback: str = kit.Option(..., "--rollback", help="How to undo it (one rollback)."),
+    type_: str = kit.Option("chore", "--type", help="Commit type: fix, chore, feat, refactor, docs, test."),
+    scope: Optional[str] = kit.Option(None, "--scope", help="Commit scope, e.g. compose, ci, nginx."),
+    intention: Optional[str] = kit.Option(None, "--intention", help="Notion intention id this change serves."),
     repo: Optional[Path] = RepoOpt,
-    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+    fmt: Fmt = kit.Option(Fmt.text, "--format"),
 ) -> None:
     """Record an infra change as a proposal (exit 1 when the charter's policy refuses it)."""
     from agent import render
@@ -40,19 +40,19 @@ def propose(
                                                         scope=scope, intention=intention))
     render.print_proposal_result(rec, json_out=fmt is Fmt.json)
     if rec.status == "refused":
-        raise typer.Exit(1)
+        raise kit.Exit(1)
 
 
-proposals_app = typer.Typer(help="Proposals of this repo.", invoke_without_command=True)
-app.add_typer(proposals_app, name="proposals")
+proposals_app = kit.Group(help="Proposals of this repo.", invoke_without_command=True)
+app.add_group(proposals_app, name="proposals")
 
 
 @proposals_app.callback()
 def proposals_list(
-    ctx: typer.Context,
-    status: Optional[str] = typer.Option(None, "--status", help="Only this status."),
+    ctx: kit.Context,
+    status: Optional[str] = kit.Option(None, "--status", help="Only this status."),
     repo: Optional[Path] = RepoOpt,
-    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+    fmt: Fmt = kit.Option(Fmt.text, "--format"),
 ) -> None:
     """List proposals (or `proposals show ID`)."""
     if ctx.invoked_subcommand is not None:
@@ -64,7 +64,7 @@ def proposals_list(
 
 
 @proposals_app.command("show")
-def proposals_show(pid: str, repo: Optional[Path] = RepoOpt, fmt: Fmt = typer.Option(Fmt.text, "--format")) -> None:
+def proposals_show(pid: str, repo: Optional[Path] = RepoOpt, fmt: Fmt = kit.Option(Fmt.text, "--format")) -> None:
     """One proposal: its diff, metadata, policy verdict, approvals."""
     from agent import render
 
@@ -73,14 +73,14 @@ def proposals_show(pid: str, repo: Optional[Path] = RepoOpt, fmt: Fmt = typer.Op
     render.print_proposal(rec, gate.store.approvals(rec.id), json_out=fmt is Fmt.json)
 
 
-KeyOpt = typer.Option(..., "--key", help="Product's SSH key: the private key file, or its .pub when the key is in ssh-agent.")
+KeyOpt = kit.Option(..., "--key", help="Product's SSH key: the private key file, or its .pub when the key is in ssh-agent.")
 
 
 @app.command()
 def approve(
-    pid: str = typer.Argument(..., help="Proposal id."),
+    pid: str = kit.Argument(..., help="Proposal id."),
     key: Path = KeyOpt,
-    yes: bool = typer.Option(False, "--yes", help="Do not ask before signing (the commits are still shown)."),
+    yes: bool = kit.Option(False, "--yes", help="Do not ask before signing (the commits are still shown)."),
     repo: Optional[Path] = RepoOpt,
 ) -> None:
     """Product signs the exact commits the proposal produces, and their revert, after reading them."""
@@ -88,28 +88,28 @@ def approve(
 
     gate = _gate(repo)
     rec, approval = gate.approve(pid, key_path=key, show=lambda shown: render.confirm_commits(shown, yes))
-    typer.echo(f"approved {rec.id}: signed {approval.signature[:12]} by {approval.approver}, "
+    kit.echo(f"approved {rec.id}: signed {approval.signature[:12]} by {approval.approver}, "
                f"valid until {approval.expires_at}; `devops-agent apply {rec.id}` lands it")
 
 
 @app.command()
 def reject(
-    pid: str = typer.Argument(..., help="Proposal id."),
-    reason: str = typer.Option(..., "--reason", help="Why."),
+    pid: str = kit.Argument(..., help="Proposal id."),
+    reason: str = kit.Option(..., "--reason", help="Why."),
     key: Path = KeyOpt,
     repo: Optional[Path] = RepoOpt,
 ) -> None:
     """Product rejects a proposal (a signed statement; any signed commits of it are dropped)."""
     rec = _gate(repo).reject(pid, reason, key_path=key)
-    typer.echo(f"rejected {rec.id}")
+    kit.echo(f"rejected {rec.id}")
 
 
 @app.command()
 def accept(
-    shas: list[str] = typer.Argument(..., help="Unsigned infra commits (see `devops-agent verify`)."),
-    reason: str = typer.Option(..., "--reason", help="Why Product accepts them."),
+    shas: list[str] = kit.Argument(..., help="Unsigned infra commits (see `devops-agent verify`)."),
+    reason: str = kit.Option(..., "--reason", help="Why Product accepts them."),
     key: Path = KeyOpt,
-    yes: bool = typer.Option(False, "--yes", help="Do not ask before signing (the commits are still shown)."),
+    yes: bool = kit.Option(False, "--yes", help="Do not ask before signing (the commits are still shown)."),
     repo: Optional[Path] = RepoOpt,
 ) -> None:
     """Product reads infra commits that landed without a signature and accepts them with a signed commit."""
@@ -117,15 +117,15 @@ def accept(
 
     note = "These are the commits your signature accepts as Product-approved."
     sha = _gate(repo).accept(shas, reason, key, show=lambda shown: render.confirm_commits(shown, yes, note))
-    typer.echo(f"accepted in the signed commit {sha[:12]}")
+    kit.echo(f"accepted in the signed commit {sha[:12]}")
 
 
 @app.command()
 def verify(
-    rev_range: Optional[str] = typer.Argument(None, help="A revision or range (default: HEAD since the trust root)."),
-    trust_root: Optional[str] = typer.Option(None, "--trust-root", help="The trust root commit this history must start from (pin it in CI)."),
+    rev_range: Optional[str] = kit.Argument(None, help="A revision or range (default: HEAD since the trust root)."),
+    trust_root: Optional[str] = kit.Option(None, "--trust-root", help="The trust root commit this history must start from (pin it in CI)."),
     repo: Optional[Path] = RepoOpt,
-    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+    fmt: Fmt = kit.Option(Fmt.text, "--format"),
 ) -> None:
     """Every infra commit since the trust root and its Product signature (exit 1 on any unsigned one)."""
     from agent import render
@@ -136,12 +136,12 @@ def verify(
     else:
         render.print_verify(report)
     if not report.ok:
-        raise typer.Exit(1)
+        raise kit.Exit(1)
 
 
 @app.command()
-def apply(pid: str = typer.Argument(..., help="Proposal id."), repo: Optional[Path] = RepoOpt,
-          fmt: Fmt = typer.Option(Fmt.text, "--format")) -> None:
+def apply(pid: str = kit.Argument(..., help="Proposal id."), repo: Optional[Path] = RepoOpt,
+          fmt: Fmt = kit.Option(Fmt.text, "--format")) -> None:
     """Apply an approved, hash-matching, non-stale proposal: verify, then commit with the trailers."""
     from agent import render
 
@@ -149,23 +149,23 @@ def apply(pid: str = typer.Argument(..., help="Proposal id."), repo: Optional[Pa
     if fmt is Fmt.json:
         render.dump_json({"id": rec.id, "status": rec.status, "commits": rec.applied_commits})
     else:
-        typer.echo(f"applied {rec.id}: " + ", ".join(f"{r or 'platform'}@{c[:7]}" for r, c in rec.applied_commits.items()))
+        kit.echo(f"applied {rec.id}: " + ", ".join(f"{r or 'platform'}@{c[:7]}" for r, c in rec.applied_commits.items()))
 
 
 @app.command()
-def rollback(pid: str = typer.Argument(..., help="Proposal id."), repo: Optional[Path] = RepoOpt) -> None:
+def rollback(pid: str = kit.Argument(..., help="Proposal id."), repo: Optional[Path] = RepoOpt) -> None:
     """Revert an applied proposal (its approved rollback plan) with commits carrying the same trailers."""
     rec = _gate(repo).rollback(pid)
-    typer.echo(f"rolled back {rec.id}: " + ", ".join(f"{r or 'platform'}@{c[:7]}" for r, c in rec.rollback_commits.items()))
+    kit.echo(f"rolled back {rec.id}: " + ", ".join(f"{r or 'platform'}@{c[:7]}" for r, c in rec.rollback_commits.items()))
 
 
-audit_app = typer.Typer(help="The append-only audit log.", no_args_is_help=True)
-app.add_typer(audit_app, name="audit")
+audit_app = kit.Group(help="The append-only audit log.", no_args_is_help=True)
+app.add_group(audit_app, name="audit")
 
 
 @audit_app.command("verify")
 def audit_verify(
-    acknowledge_reset: bool = typer.Option(False, "--acknowledge-reset",
+    acknowledge_reset: bool = kit.Option(False, "--acknowledge-reset",
                                            help="Accept that state.db was lost (recorded in the log), so the gate works again."),
     repo: Optional[Path] = RepoOpt,
 ) -> None:
@@ -174,39 +174,39 @@ def audit_verify(
     gate = _gate(repo)
     if acknowledge_reset:
         entry = gate.audit.acknowledge_reset("product")
-        typer.echo("state reset acknowledged in the audit log" if entry else "nothing to acknowledge")
+        kit.echo("state reset acknowledged in the audit log" if entry else "nothing to acknowledge")
     ok, problems, entries = gate.audit_verify()
     for line in problems:
-        typer.echo(line, err=True)
-    typer.echo(f"audit log intact: {entries} entries" if ok else f"audit log BROKEN: {len(problems)} problem(s)")
+        kit.echo(line, err=True)
+    kit.echo(f"audit log intact: {entries} entries" if ok else f"audit log BROKEN: {len(problems)} problem(s)")
     if not ok:
-        raise typer.Exit(1)
+        raise kit.Exit(1)
 
 
-key_app = typer.Typer(help="Product's SSH signing keys and the committed signer list.", no_args_is_help=True)
-app.add_typer(key_app, name="product-key")
+key_app = kit.Group(help="Product's SSH signing keys and the committed signer list.", no_args_is_help=True)
+app.add_group(key_app, name="product-key")
 
 
 @key_app.command("init")
 def product_key_init(
-    identity: str = typer.Option("product", "--identity", help="The signer's name in the signer list (e.g. product@example.org)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Where to write the private key (default: outside the repo)."),
-    no_passphrase: bool = typer.Option(False, "--no-passphrase", help="Demo and tests only: `review` reports such a key."),
-    key_type: str = typer.Option("ed25519", "--type", help="ed25519 (default) or ed25519-sk (a security key)."),
-    signed_by: Optional[Path] = typer.Option(None, "--signed-by", help="A current signer's key, when the platform already has signers."),
+    identity: str = kit.Option("product", "--identity", help="The signer's name in the signer list (e.g. product@example.org)."),
+    out: Optional[Path] = kit.Option(None, "--out", help="Where to write the private key (default: outside the repo)."),
+    no_passphrase: bool = kit.Option(False, "--no-passphrase", help="Demo and tests only: `review` reports such a key."),
+    key_type: str = kit.Option("ed25519", "--type", help="ed25519 (default) or ed25519-sk (a security key)."),
+    signed_by: Optional[Path] = kit.Option(None, "--signed-by", help="A current signer's key, when the platform already has signers."),
     repo: Optional[Path] = RepoOpt,
 ) -> None:
     """Create Product's SSH key outside the repo and commit it to the signer list, signed (the first one is the trust root)."""
     path, fingerprint, commit = _gate(repo).init_product_key(out, identity, passphrase=not no_passphrase,
                                                              key_type=key_type, signed_by=signed_by)
-    typer.echo(f"Product key {path} ({fingerprint}) is a signer since commit {commit[:12]}; "
+    kit.echo(f"Product key {path} ({fingerprint}) is a signer since commit {commit[:12]}; "
                f"keep it away from the DevOps role" + (" (no passphrase: demo only)" if no_passphrase else ""))
 
 
 @key_app.command("add")
 def product_key_add(
-    public: Path = typer.Argument(..., help="The new signer's public key (.pub)."),
-    identity: str = typer.Option(..., "--identity", help="The new signer's name."),
+    public: Path = kit.Argument(..., help="The new signer's public key (.pub)."),
+    identity: str = kit.Option(..., "--identity", help="The new signer's name."),
     key: Path = KeyOpt,
     repo: Optional[Path] = RepoOpt,
 ) -> None:
@@ -214,11 +214,11 @@ def product_key_add(
     from agent.gate.ssh import read_public_key
 
     commit = _gate(repo).add_signer(read_public_key(public), identity, key)
-    typer.echo(f"{identity} is a Product signer since commit {commit[:12]}")
+    kit.echo(f"{identity} is a Product signer since commit {commit[:12]}")
 
 
 @key_app.command("show")
-def product_key_show(repo: Optional[Path] = RepoOpt, fmt: Fmt = typer.Option(Fmt.text, "--format")) -> None:
+def product_key_show(repo: Optional[Path] = RepoOpt, fmt: Fmt = kit.Option(Fmt.text, "--format")) -> None:
     """The committed signer list and the trust root."""
     from agent import render
 
@@ -230,21 +230,21 @@ def product_key_show(repo: Optional[Path] = RepoOpt, fmt: Fmt = typer.Option(Fmt
 
 @app.command()
 def block(
-    reason: str = typer.Option(..., "--reason", help="The availability, security or infra-regression risk."),
+    reason: str = kit.Option(..., "--reason", help="The availability, security or infra-regression risk."),
     key: Path = KeyOpt,
     repo: Optional[Path] = RepoOpt,
 ) -> None:
     """Block the delivery (a statement Product signs)."""
     b = _gate(repo).block(reason, key_path=key)
-    typer.echo(f"delivery blocked ({b.get('id')}): {reason}")
+    kit.echo(f"delivery blocked ({b.get('id')}): {reason}")
 
 
 @app.command()
 def unblock(
-    block_id: str = typer.Argument(..., help="Block id (see `release check`)."),
+    block_id: str = kit.Argument(..., help="Block id (see `release check`)."),
     key: Path = KeyOpt,
     repo: Optional[Path] = RepoOpt,
 ) -> None:
     """Lift a delivery block (a statement Product signs)."""
     _gate(repo).unblock(block_id, key_path=key)
-    typer.echo(f"block {block_id} lifted")
+    kit.echo(f"block {block_id} lifted")

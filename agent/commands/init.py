@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Optional
 
-import typer
+from agent.commands import kit
 
 from agent.commands.common import RepoOpt, app
 from agent.core.errors import UserError
@@ -111,10 +111,10 @@ def _discover(root: Path):
 @app.command()
 def init(
     repo: Optional[Path] = RepoOpt,
-    notion_export: Optional[str] = typer.Option(None, "--notion-export", metavar="DIR",
+    notion_export: Optional[str] = kit.Option(None, "--notion-export", metavar="DIR",
                                                 help="Bind a Notion 'Markdown & CSV' export (Release / Intention)."),
-    rules: Optional[str] = typer.Option(None, "--rules", metavar="FILE", help="Bind the rules file."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing charter or config."),
+    rules: Optional[str] = kit.Option(None, "--rules", metavar="FILE", help="Bind the rules file."),
+    force: bool = kit.Option(False, "--force", help="Overwrite an existing charter or config."),
 ) -> None:
     """Write a charter (.codex/agents/devops-engineer.md) and .devops-agent.yaml for a repo that has none."""
     from agent.core.config import CONFIG_NAME, load_config
@@ -138,6 +138,6 @@ def init(
     config_path.write_text(config, encoding="utf-8")
     charter_path.write_text(charter, encoding="utf-8")
     load_config(root)  # what was written loads: a bug here must not leave a config that breaks every command
-    typer.echo(f"wrote {CONFIG_NAME} ({len(discovery.environments)} environment(s): "
+    kit.echo(f"wrote {CONFIG_NAME} ({len(discovery.environments)} environment(s): "
                f"{', '.join(discovery.environments) or 'none'}) and {REPO_CHARTER}; "
                f"next: devops-agent review --repo {root}")

@@ -5,17 +5,17 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import typer
+from agent.commands import kit
 
 from agent.commands.common import (Fmt, MdFmt, RepoOpt, _gate, app)
 
 
-release_app = typer.Typer(help="Release deliverables and the delivery gate.", no_args_is_help=True)
-app.add_typer(release_app, name="release")
+release_app = kit.Group(help="Release deliverables and the delivery gate.", no_args_is_help=True)
+app.add_group(release_app, name="release")
 
 
 @release_app.command("check")
-def release_check(repo: Optional[Path] = RepoOpt, fmt: Fmt = typer.Option(Fmt.text, "--format")) -> None:
+def release_check(repo: Optional[Path] = RepoOpt, fmt: Fmt = kit.Option(Fmt.text, "--format")) -> None:
     """The review's verdict plus open delivery blocks (exit 0 GO, 1 NO-GO)."""
     from agent import render
 
@@ -27,14 +27,14 @@ def release_check(repo: Optional[Path] = RepoOpt, fmt: Fmt = typer.Option(Fmt.te
     verdict = release_verdict(session, blocks)
     render.print_release_check(session, blocks, verdict, json_out=fmt is Fmt.json)
     if verdict != "GO":
-        raise typer.Exit(1)
+        raise kit.Exit(1)
 
 
 @release_app.command("checklist")
 def release_checklist(
     repo: Optional[Path] = RepoOpt,
-    env: Optional[str] = typer.Option(None, "--env", help="Production environment (default: prod)."),
-    fmt: MdFmt = typer.Option(MdFmt.markdown, "--format"),
+    env: Optional[str] = kit.Option(None, "--env", help="Production environment (default: prod)."),
+    fmt: MdFmt = kit.Option(MdFmt.markdown, "--format"),
 ) -> None:
     """Per service: image and tag, env vars, volumes and migrations, healthchecks, deploy steps, rollbacks."""
     from agent import render
@@ -49,7 +49,7 @@ def release_checklist(
 
 
 @release_app.command("notes")
-def release_notes(repo: Optional[Path] = RepoOpt, fmt: MdFmt = typer.Option(MdFmt.markdown, "--format")) -> None:
+def release_notes(repo: Optional[Path] = RepoOpt, fmt: MdFmt = kit.Option(MdFmt.markdown, "--format")) -> None:
     """Production notes: each applied change since the last release tag, with its reason, risk and rollback."""
     from agent import render
     from tools import deliverables

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import typer
+from agent.commands import kit
 
 from agent.commands.common import (CatalogueFmt, CharterOpt, ConfigOpt, Fmt, RepoOpt, ReviewFmt, Severity,
                                    _session, app)
@@ -13,9 +13,9 @@ from agent.commands.common import (CatalogueFmt, CharterOpt, ConfigOpt, Fmt, Rep
 
 @app.command()
 def charter(
-    path: Optional[Path] = typer.Argument(None, help="Charter to parse (default: the one the session would use)."),
+    path: Optional[Path] = kit.Argument(None, help="Charter to parse (default: the one the session would use)."),
     repo: Optional[Path] = RepoOpt,
-    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+    fmt: Fmt = kit.Option(Fmt.text, "--format"),
 ) -> None:
     """The parsed charter: sections, sources with their priority."""
     from agent import render
@@ -39,7 +39,7 @@ def sources(
     repo: Optional[Path] = RepoOpt,
     charter: Optional[Path] = CharterOpt,
     config: Optional[Path] = ConfigOpt,
-    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+    fmt: Fmt = kit.Option(Fmt.text, "--format"),
 ) -> None:
     """Every source of the session with provenance and load status (exit 1 if a required one is not loaded)."""
     from agent import render
@@ -53,7 +53,7 @@ def sources(
     else:
         render.print_sources(session)
     if any(s.blocking for s in session.sources):
-        raise typer.Exit(1)
+        raise kit.Exit(1)
 
 
 @app.command()
@@ -61,10 +61,10 @@ def review(
     repo: Optional[Path] = RepoOpt,
     charter: Optional[Path] = CharterOpt,
     config: Optional[Path] = ConfigOpt,
-    fmt: ReviewFmt = typer.Option(ReviewFmt.text, "--format"),
-    min_severity: Optional[Severity] = typer.Option(None, "--min-severity",
+    fmt: ReviewFmt = kit.Option(ReviewFmt.text, "--format"),
+    min_severity: Optional[Severity] = kit.Option(None, "--min-severity",
                                                     help="Show only findings at this severity or above (the verdict counts all)."),
-    rev: Optional[str] = typer.Option(None, "--rev", help="Review a commit's blobs (config, charter, Notion export, submodules at their gitlinks), not the work tree."),
+    rev: Optional[str] = kit.Option(None, "--rev", help="Review a commit's blobs (config, charter, Notion export, submodules at their gitlinks), not the work tree."),
 ) -> None:
     """The session brief: sources, release intentions, findings, verdict (exit 1 on NO-GO)."""
     from agent import render
@@ -79,13 +79,13 @@ def review(
     else:
         render.print_review(session)
     if session.verdict != "GO":
-        raise typer.Exit(1)
+        raise kit.Exit(1)
 
 
 @app.command()
 def checks(
     repo: Optional[Path] = RepoOpt,
-    fmt: CatalogueFmt = typer.Option(CatalogueFmt.text, "--format"),
+    fmt: CatalogueFmt = kit.Option(CatalogueFmt.text, "--format"),
 ) -> None:
     """The check catalogue: id, severity, category, charter clause, remediation."""
     from agent import render

@@ -4,18 +4,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import typer
+from agent.commands import kit
 
 from agent.commands.common import (ConfigOpt, Fmt, RepoOpt, _session, app)
 
 
 @app.command()
 def compose(
-    env: Optional[str] = typer.Option(None, "--env", help="Environment (default: every one)."),
-    service: Optional[str] = typer.Option(None, "--service", help="Only this service."),
+    env: Optional[str] = kit.Option(None, "--env", help="Environment (default: every one)."),
+    service: Optional[str] = kit.Option(None, "--service", help="Only this service."),
     repo: Optional[Path] = RepoOpt,
     config: Optional[Path] = ConfigOpt,
-    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+    fmt: Fmt = kit.Option(Fmt.text, "--format"),
 ) -> None:
     """The effective compose model of an environment, as `docker compose config` computes it (secrets redacted)."""
     from agent import render
@@ -26,17 +26,17 @@ def compose(
     render.print_compose(views, files, single=env is not None, json_out=fmt is Fmt.json)
 
 
-dockerfile_app = typer.Typer(help="Dockerfile views.", no_args_is_help=True)
-app.add_typer(dockerfile_app, name="dockerfile")
+dockerfile_app = kit.Group(help="Dockerfile views.", no_args_is_help=True)
+app.add_group(dockerfile_app, name="dockerfile")
 
 
 @dockerfile_app.command("diff")
 def dockerfile_diff(
-    service: str = typer.Argument(..., help="Compose service, submodule, or Dockerfile path."),
-    from_rev: str = typer.Option(..., "--from", help="Revision in the service's repository (submodule)."),
-    to_rev: Optional[str] = typer.Option(None, "--to", help="Revision (default: the working tree)."),
+    service: str = kit.Argument(..., help="Compose service, submodule, or Dockerfile path."),
+    from_rev: str = kit.Option(..., "--from", help="Revision in the service's repository (submodule)."),
+    to_rev: Optional[str] = kit.Option(None, "--to", help="Revision (default: the working tree)."),
     repo: Optional[Path] = RepoOpt,
-    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+    fmt: Fmt = kit.Option(Fmt.text, "--format"),
 ) -> None:
     """Instruction-level, stage-aware diff of a service's Dockerfile between two revisions, plus the unified diff."""
     from agent import render
@@ -49,7 +49,7 @@ def dockerfile_diff(
 @app.command()
 def ci(
     repo: Optional[Path] = RepoOpt,
-    fmt: Fmt = typer.Option(Fmt.text, "--format"),
+    fmt: Fmt = kit.Option(Fmt.text, "--format"),
 ) -> None:
     """Every CI workflow: triggers, jobs, images built and their tags, deploy steps, secrets, schema issues."""
     from agent import render

@@ -1,13 +1,17 @@
 """Project config `.devops-agent.yaml`: binds the charter's abstract sources to this machine.
 
-Optional; validated with pydantic; unknown keys are an error.
+Optional; every key is typed and checked here (unknown keys are an error), with plain dataclasses:
+pydantic would cost more to import than the whole of a warm `review`.
 """
 from __future__ import annotations
 
+import dataclasses
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.core import yaml_safe
 from agent.core.errors import UserError
@@ -18,11 +22,16 @@ MAX_APPROVAL_TTL_DAYS = 7
 MAX_CONFIG_BYTES = 256 * 1024
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ConfigValueError(ValueError):
+    """One key of the config has the wrong shape: `where` is its dotted path."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}" if where else problem)
+        self.where = where
 
 
-class NotionConfig(_Strict):
+@dataclass
+class NotionConfig:
     # A Notion "Markdown & CSV" export folder (repo-relative or absolute).
     export_dir: str | None = None
     # Live API settings (used when export_dir is not set).
@@ -32,51 +41,90 @@ class NotionConfig(_Strict):
     intention_database: str | None = None
 
 
-class ExtraGlobs(_Strict):
-    dockerfile: list[str] = Field(default_factory=list)
-    ci_workflow: list[str] = Field(default_factory=list)
-    compose: list[str] = Field(default_factory=list)
-    docs: list[str] = Field(default_factory=list)
+@dataclass
+class ExtraGlobs:
+    dockerfile: list[str] = field(default_factory=list)
+    ci_workflow: list[str] = field(default_factory=list)
+    compose: list[str] = field(default_factory=list)
+    docs: list[str] = field(default_factory=list)
 
 
-class ProjectConfig(_Strict):
+@dataclass
+class ProjectConfig:
     charter: str | None = None
     # The charter names a rules file on its author's machine; this binds it here.
     rules_file: str | None = None
     notion: NotionConfig | None = None
     # Compose environments: name -> the `-f` files, in order.
-    environments: dict[str, list[str]] = Field(default_factory=dict)
+    environments: dict[str, list[str]] = field(default_factory=dict)
     # Deployment notes (the charter's optional "notes de déploiement").
-    deploy_notes: list[str] = Field(default_factory=list)
-    extra_globs: ExtraGlobs = Field(default_factory=ExtraGlobs)
+    deploy_notes: list[str] = field(default_factory=list)
+    extra_globs: ExtraGlobs = field(default_factory=ExtraGlobs)
     # owner/repo of the platform on GitHub, for `${{ github.repository }}` in workflows whose
     # submodule URL is not a GitHub one (the owner is reused for the submodules).
     github_repository: str | None = None
-    max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, gt=0)
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     # Capped: a config (which the role can edit) may only shorten how long an approval stays valid.
-    approval_ttl_days: int = Field(default=MAX_APPROVAL_TTL_DAYS, gt=0, le=MAX_APPROVAL_TTL_DAYS)
+    approval_ttl_days: int = MAX_APPROVAL_TTL_DAYS
     # Kept so that older configs still load: Product's SSH signature is now always required
     # (docs/gate-security.md); the value changes nothing.
     require_product_key: bool = True
 
-    @field_validator("environments")
-    @classmethod
-    def _non_empty_envs(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for name, files in value.items():
+    def __post_init__(self) -> None:
+        if self.max_file_bytes <= 0:
+            raise ConfigValueError("max_file_bytes", "must be greater than 0")
+        if not 0 < self.approval_ttl_days <= MAX_APPROVAL_TTL_DAYS:
+            raise ConfigValueError("approval_ttl_days", f"must be between 1 and {MAX_APPROVAL_TTL_DAYS}")
+        for name, files in self.environments.items():
             if not files:
-                raise ValueError(f"environment {name!r} lists no compose file")
-        return value
+                raise ConfigValueError(f"environments.{name}", f"environment {name!r} lists no compose file")
+
+    @classmethod
+    def model_validate(cls, raw: Any) -> "ProjectConfig":
+        """The config of a parsed YAML mapping; ConfigValueError names the first key that is wrong."""
+        return _build(cls, raw, "")
 
 
-def _describe(err: ValidationError) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    kind = first["type"]
-    if kind == "extra_forbidden":
-        return f"unknown key {where!r}"
-    if kind == "missing":
-        return f"missing key {where!r}"
-    return f"{where}: {first['msg']}"
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false"}
+
+
+def _value(kind: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(kind)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        options = [a for a in typing.get_args(kind) if a is not type(None)]
+        if value is None and len(options) < len(typing.get_args(kind)):
+            return None
+        return _value(options[0], value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigValueError(where, "should be a list")
+        return [_value(typing.get_args(kind)[0], v, f"{where}.{i}") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigValueError(where, "should be a mapping")
+        key_kind, value_kind = typing.get_args(kind)
+        return {_value(key_kind, k, where): _value(value_kind, v, f"{where}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(kind):
+        return _build(kind, value, where)
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigValueError(where, "should be an integer")
+    if not isinstance(value, kind):
+        raise ConfigValueError(where, f"should be {_TYPE_NAMES.get(kind, kind.__name__)}")
+    return value
+
+
+def _build(cls: Any, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigValueError(where, "should be a mapping")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in raw.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key not in fields:
+            raise ConfigValueError(path, f"unknown key {path!r}")
+        values[key] = _value(hints[key], value, path)
+    return cls(**values)
 
 
 def load_config(repo: Path, path: Path | None = None) -> tuple[ProjectConfig, Path | None]:
@@ -112,6 +160,7 @@ def load_config(repo: Path, path: Path | None = None) -> tuple[ProjectConfig, Pa
                         f"see docs/config.md for the keys of {CONFIG_NAME}")
     try:
         return ProjectConfig.model_validate(raw), cfg_path
-    except ValidationError as exc:
-        raise UserError(f"{cfg_path.name}: {_describe(exc)}",
-                        f"see docs/config.md for the keys of {CONFIG_NAME}") from exc
+    except ConfigValueError as exc:
+        message = str(exc).split(": ", 1)[1] if str(exc).startswith(f"{exc.where}: unknown key") \
+            or "lists no compose file" in str(exc) else str(exc)
+        raise UserError(f"{cfg_path.name}: {message}", f"see docs/config.md for the keys of {CONFIG_NAME}") from None
