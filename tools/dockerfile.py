@@ -749,7 +749,8 @@ def _hadolint_key(identity: str, path: Path, cwd: Path) -> str | None:
 
     full = path if path.is_absolute() else cwd / path
     try:
-        parts = [identity, str(path), hashlib.sha256(full.read_bytes()).hexdigest()]
+        # not the path: hadolint's rules read the content only, so a copy elsewhere (a `--rev` tree) hits
+        parts = [identity, hashlib.sha256(full.read_bytes()).hexdigest()]
         for name in _HADOLINT_CONFIGS:
             conf = cwd / name
             parts.append(hashlib.sha256(conf.read_bytes()).hexdigest() if conf.is_file() else "-")
