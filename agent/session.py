@@ -236,7 +236,7 @@ def _with_called_files(loader: SourceLoader, loaded: list[LoadedSource]) -> list
         if rel in have or rel.startswith("/") or rel.startswith(".."):
             continue
         have.add(rel)
-        src = loader.read(spec, rel, parse="yaml")
+        src = loader.read(spec, rel, parse="compose")
         if src.status == "ok":
             extra.append(src)
     return loaded + extra

@@ -1,0 +1,77 @@
+"""The catalogue's ToolContext bound to a platform: the session of the work tree (for reading), the
+gate (for proposing and applying). Shared by the loop, the MCP server and the eval runner.
+
+Nothing here can approve: `apply` lands only what Product signed, and the gate verifies it again.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class Toolbox:
+    def __init__(self, repo: Path, charter: Path | None = None, config: Path | None = None) -> None:
+        from agent.session import resolve_repo
+
+        self.root = resolve_repo(repo)
+        self.charter = charter
+        self.config = config
+        self._sessions: dict[bool, Any] = {}
+        self._gate = None
+
+    def gate(self):
+        if self._gate is None:
+            from agent.gate import Gate
+
+            self._gate = Gate(self.root)
+        return self._gate
+
+    def session(self, run_checks: bool = True):
+        """The session of the work tree, opened once per conversation step (see `refresh`)."""
+        if run_checks not in self._sessions:
+            if not run_checks and True in self._sessions:
+                return self._sessions[True]
+            from agent.session import open_session
+
+            self._sessions[run_checks] = open_session(self.root, charter=self.charter, config=self.config,
+                                                      run_checks=run_checks)
+        return self._sessions[run_checks]
+
+    def refresh(self) -> None:
+        """Forget the sessions: the next tool call reads the repo again (after a proposal or an apply)."""
+        self._sessions.clear()
+
+    def propose(self, patch: bytes, meta: dict) -> Any:
+        from agent.gate.policy import ProposalMeta
+
+        rec = self.gate().propose(patch, ProposalMeta(**meta))
+        self.refresh()
+        return rec
+
+    def apply(self, proposal_id: str) -> Any:
+        rec = self.gate().apply(proposal_id)
+        self.refresh()
+        return rec
+
+    def proposal(self, proposal_id: str) -> Any:
+        return self.gate().store.get_proposal(proposal_id)
+
+    def proposals(self) -> list:
+        return self.gate().store.list_proposals(None)
+
+    def verify(self) -> Any:
+        return self.gate().verify(None, None)
+
+    def checklist(self, env: str | None) -> dict:
+        from agent.render import asdict_deep
+        from tools import deliverables
+
+        gate = self.gate()
+        return asdict_deep(deliverables.checklist(gate.session(run_checks=True, signatures=True), gate.store, env,
+                                                  gate.open_blocks()))
+
+    def yaml_sets(self, sets: list[str]) -> bytes:
+        from tools.yaml_edit import apply_sets, parse_set
+
+        text = apply_sets(self.root, [parse_set(s) for s in sets])
+        return text.encode("utf-8") if isinstance(text, str) else text
