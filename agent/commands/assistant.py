@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Optional
 
 from agent.commands import kit
-from agent.commands.common import CatalogueFmt, app
+from agent.commands.common import CatalogueFmt, Fmt, RepoOpt, app
 
 
 @app.command()
@@ -25,3 +27,89 @@ def tools(fmt: CatalogueFmt = kit.Option(CatalogueFmt.text, "--format")) -> None
     width = max(len(t.name) for t in CATALOG)
     for t in CATALOG:
         kit.echo(f"{t.name.ljust(width)}  {t.kind:<7}  {t.description}")
+
+
+ModelOpt = kit.Option(None, "--model", help="Model name (default: $DEVOPS_AGENT_MODEL, else gpt-4o-mini).")
+BaseUrlOpt = kit.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL).")
+TimeoutOpt = kit.Option(None, "--timeout", help="Seconds per model call (default: 60).")
+
+
+def _conversation(repo, thread, model, base_url, timeout):
+    from agent.loop import Conversation, ModelSettings
+
+    settings = ModelSettings.resolve(model, base_url, float(timeout) if timeout else None)
+    return Conversation(repo if repo is not None else _git_root(), settings, thread)
+
+
+def _git_root():
+    from agent.commands.common import _require_git_root
+
+    _require_git_root()
+    return None
+
+
+@app.command()
+def ask(
+    question: str = kit.Argument(..., help="What to ask the DevOps Engineer."),
+    thread: Optional[str] = kit.Option(None, "--thread", help="Continue this conversation (default: a new one)."),
+    model: Optional[str] = ModelOpt,
+    base_url: Optional[str] = BaseUrlOpt,
+    timeout: Optional[str] = TimeoutOpt,
+    repo: Optional[Path] = RepoOpt,
+    fmt: Fmt = kit.Option(Fmt.text, "--format"),
+) -> None:
+    """One turn, non-interactively (scripts, CI): the answer; an apply waits for Product's signature."""
+    conv = _conversation(repo, thread, model, base_url, timeout)
+    result = conv.ask(question)
+    if fmt is Fmt.json:
+        from agent import render
+
+        render.dump_json(result.to_dict())
+        return
+    from agent.core.text import escape_terminal
+
+    for call in result.tool_calls:
+        kit.echo(f"· {call['name']}({_short_args(call['args'])})", err=True)
+    kit.echo(escape_terminal(result.answer))
+    kit.echo(f"[thread {result.thread}; {result.tokens_in} in / {result.tokens_out} out tokens]", err=True)
+
+
+def _short_args(args) -> str:
+    import json
+
+    text = json.dumps(args, ensure_ascii=False)[1:-1] if isinstance(args, dict) else str(args)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+@app.command()
+def logs(
+    thread: Optional[str] = kit.Argument(None, help="A thread (default: list the threads)."),
+    repo: Optional[Path] = RepoOpt,
+    fmt: Fmt = kit.Option(Fmt.text, "--format"),
+) -> None:
+    """The turn log: every model request and response, tool call and result, as sent (redacted)."""
+    from agent.core.errors import UserError
+    from agent.loop import STATE_DIR, TurnLog
+    from agent.session import resolve_repo
+
+    root = resolve_repo(repo)
+    if not (root / STATE_DIR / "turns.sqlite").is_file():
+        raise UserError(f"no conversation recorded in {root}", "start one with `devops-agent ask` or `chat`")
+    log = TurnLog(root)
+    data = log.entries(thread) if thread else log.threads()
+    if thread and not data:
+        raise UserError(f"no thread {thread!r}", "list them with `devops-agent logs`")
+    if fmt is Fmt.json:
+        from agent import render
+
+        render.dump_json(data)
+        return
+    from agent.core.text import escape_terminal, shorten
+
+    for e in data:
+        if thread:
+            extra = f" {e['tokens_in']}/{e['tokens_out']} tok" if e["tokens_in"] is not None else ""
+            extra += f" {e['latency_ms']:.0f} ms" if e["latency_ms"] is not None else ""
+            kit.echo(f"{e['kind']:<15}{(e['name'] or ''):<18}{extra}  {escape_terminal(shorten(e['content'], 160))}")
+        else:
+            kit.echo(f"{e['thread']}  {e['entries']} entries  {e['tokens_in']} in / {e['tokens_out']} out tokens")

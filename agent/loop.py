@@ -1,0 +1,308 @@
+"""The agent loop: langchain's `create_agent` over the session and the tool catalogue.
+
+The model reasons; the runtime holds the rules. The system prompt comes from the session
+(agent/prompt.py); every tool is the catalogue's (tools/catalog.py) bound to this platform
+(agent/toolbox.py); everything sent to the model passes the one redactor (agent/redact.py).
+`apply_change` pauses in HumanInTheLoopMiddleware with approve and reject only (never edit: an edited
+call is a known bypass of that middleware); the front end decides with Product's signature, and the
+gate verifies everything again at apply whatever the middleware said.
+
+Conversations persist in SQLite under `.devops-agent/` (langgraph-checkpoint-sqlite, one thread per
+conversation); every model request and response, tool call and result goes to the turn log, redacted
+as sent. langchain, langgraph and openai are imported here only, when a conversation starts.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from agent.core.errors import UserError
+
+STATE_DIR = ".devops-agent"
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass
+class ModelSettings:
+    model: str
+    base_url: str | None
+    api_key: str
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = 2
+
+    @classmethod
+    def resolve(cls, model: str | None = None, base_url: str | None = None, timeout: float | None = None,
+                env: dict | None = None) -> "ModelSettings":
+        env = dict(os.environ if env is None else env)
+        base_url = base_url or env.get("OPENAI_BASE_URL") or None
+        key = env.get("OPENAI_API_KEY")
+        if not key and not base_url:
+            raise UserError("no model configured: set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL "
+                            "(an OpenAI-compatible server: Ollama, vLLM, llama.cpp)",
+                            "e.g. OPENAI_BASE_URL=http://127.0.0.1:11434/v1 devops-agent chat")
+        return cls(model=model or env.get("DEVOPS_AGENT_MODEL") or DEFAULT_MODEL, base_url=base_url,
+                   api_key=key or "not-needed", timeout=timeout or float(env.get("DEVOPS_AGENT_TIMEOUT") or
+                                                                         DEFAULT_TIMEOUT))
+
+
+# ---------------------------------------------------------------- the turn log
+
+class TurnLog:
+    """Every model request and response, tool call and result of a thread, as sent (redacted)."""
+
+    def __init__(self, root: Path) -> None:
+        state = Path(root) / STATE_DIR
+        state.mkdir(exist_ok=True)
+        self.db = sqlite3.connect(state / "turns.sqlite", check_same_thread=False, timeout=10)
+        self.db.execute("CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY, thread TEXT, at REAL, kind TEXT,"
+                        " name TEXT, content TEXT, tokens_in INTEGER, tokens_out INTEGER, latency_ms REAL)")
+        self.db.commit()
+
+    def add(self, thread: str, kind: str, name: str, content: Any, tokens_in: int | None = None,
+            tokens_out: int | None = None, latency_ms: float | None = None) -> None:
+        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
+        self.db.execute("INSERT INTO turns (thread, at, kind, name, content, tokens_in, tokens_out, latency_ms) "
+                        "VALUES (?,?,?,?,?,?,?,?)", (thread, time.time(), kind, name, text, tokens_in, tokens_out,
+                                                     latency_ms))
+        self.db.commit()
+
+    def threads(self) -> list[dict]:
+        rows = self.db.execute("SELECT thread, MIN(at), MAX(at), COUNT(*), SUM(tokens_in), SUM(tokens_out) "
+                               "FROM turns GROUP BY thread ORDER BY MAX(at) DESC").fetchall()
+        return [{"thread": r[0], "started": r[1], "last": r[2], "entries": r[3], "tokens_in": r[4] or 0,
+                 "tokens_out": r[5] or 0} for r in rows]
+
+    def entries(self, thread: str) -> list[dict]:
+        rows = self.db.execute("SELECT at, kind, name, content, tokens_in, tokens_out, latency_ms FROM turns "
+                               "WHERE thread = ? ORDER BY id", (thread,)).fetchall()
+        return [{"at": r[0], "kind": r[1], "name": r[2], "content": r[3], "tokens_in": r[4], "tokens_out": r[5],
+                 "latency_ms": r[6]} for r in rows]
+
+
+def _log_handler(log: TurnLog, thread: str):
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Handler(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.started: dict = {}
+
+        def on_chat_model_start(self, serialized, messages, *, run_id, **kw):  # noqa: ANN001
+            self.started[run_id] = time.monotonic()
+            log.add(thread, "model_request", "", [[{"role": m.type, "content": m.content,
+                                                    "tool_calls": getattr(m, "tool_calls", None) or None}
+                                                   for m in batch] for batch in messages])
+
+        def on_llm_end(self, response, *, run_id, **kw):  # noqa: ANN001
+            latency = (time.monotonic() - self.started.pop(run_id, time.monotonic())) * 1000
+            for gens in response.generations:
+                for g in gens:
+                    msg = getattr(g, "message", None)
+                    usage = getattr(msg, "usage_metadata", None) or {}
+                    log.add(thread, "model_response", "", {"content": getattr(msg, "content", g.text),
+                                                           "tool_calls": getattr(msg, "tool_calls", None) or []},
+                            usage.get("input_tokens"), usage.get("output_tokens"), latency)
+
+        def on_tool_start(self, serialized, input_str, *, run_id, **kw):  # noqa: ANN001
+            self.started[run_id] = time.monotonic()
+            log.add(thread, "tool_call", (serialized or {}).get("name", ""), input_str)
+
+        def on_tool_end(self, output, *, run_id, **kw):  # noqa: ANN001
+            latency = (time.monotonic() - self.started.pop(run_id, time.monotonic())) * 1000
+            log.add(thread, "tool_result", kw.get("name") or "", getattr(output, "content", output),
+                    latency_ms=latency)
+
+        def on_tool_error(self, error, *, run_id, **kw):  # noqa: ANN001
+            self.started.pop(run_id, None)
+            log.add(thread, "tool_error", kw.get("name") or "", str(error))
+
+    return Handler()
+
+
+# ---------------------------------------------------------------- the conversation
+
+@dataclass
+class TurnResult:
+    thread: str
+    answer: str
+    tool_calls: list[dict] = field(default_factory=list)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    waiting: list[str] = field(default_factory=list)  # proposals whose apply waits for Product
+
+    def to_dict(self) -> dict:
+        return {"thread": self.thread, "answer": self.answer, "tool_calls": self.tool_calls,
+                "tokens": {"input": self.tokens_in, "output": self.tokens_out}, "waiting_for_product": self.waiting}
+
+
+# The front end's answer to a paused apply: (approved, message to the model).
+ApplyDecision = Callable[[str], tuple[bool, str]]
+
+
+def waits_for_product(proposal_id: str) -> tuple[bool, str]:
+    """Outside a terminal nobody can sign: the model is told what Product runs."""
+    return False, (f"apply_change({proposal_id}) was not run: it waits for Product, who reads and signs the "
+                   f"proposal with `devops-agent approve {proposal_id} --key KEY`, then `devops-agent apply "
+                   f"{proposal_id}` lands it. You cannot approve it.")
+
+
+class Conversation:
+    """One thread: the model, the tools, the checkpoints, the turn log, the redactor."""
+
+    def __init__(self, repo: Path, settings: ModelSettings, thread: str | None = None, model: Any = None,
+                 budget: int | None = None, charter: Path | None = None, config: Path | None = None) -> None:
+        from agent import prompt, redact
+        from agent.toolbox import Toolbox
+
+        self.box = Toolbox(repo, charter, config)
+        self.root = self.box.root
+        self.settings = settings
+        self.thread = thread or f"t-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+        session = self.box.session(run_checks=True)
+        self.redact = redact.for_session(session)
+        self.system_prompt = prompt.build(session, self.box.proposals(), budget or prompt.DEFAULT_BUDGET,
+                                          self.redact)
+        self.log = TurnLog(self.root)
+        self.model = model if model is not None else self._chat_model()
+        self.agent = self._agent()
+
+    @classmethod
+    def resume_thread(cls, repo: Path) -> str | None:
+        """The most recent thread of this repo, for `chat --resume` without an id."""
+        path = Path(repo) / STATE_DIR / "turns.sqlite"
+        if not path.is_file():
+            return None
+        threads = TurnLog(Path(repo)).threads()
+        return threads[0]["thread"] if threads else None
+
+    def _chat_model(self):
+        from langchain_openai import ChatOpenAI
+
+        s = self.settings
+        return ChatOpenAI(model=s.model, base_url=s.base_url, api_key=s.api_key, use_responses_api=False,
+                          max_retries=s.max_retries, timeout=s.timeout, stream_usage=True)
+
+    def _tools(self) -> list:
+        from langchain_core.tools import StructuredTool, ToolException
+
+        from tools.catalog import CATALOG
+
+        def bind(t):
+            def run(**kwargs: Any) -> str:
+                try:
+                    result = t.call(self.box, kwargs)
+                except UserError as exc:
+                    raise ToolException(self.redact(f"error: {exc.line()}")) from None
+                return self.redact(json.dumps(result.model_dump(), ensure_ascii=False, default=str))
+            return StructuredTool.from_function(func=run, name=t.name, description=t.description,
+                                                args_schema=t.args, handle_tool_error=True,
+                                                handle_validation_error=lambda e: self.redact(
+                                                    f"error: bad arguments for {t.name}: {str(e).splitlines()[0]}"))
+        return [bind(t) for t in CATALOG]
+
+    def _agent(self):
+        from langchain.agents import create_agent
+        from langchain.agents.middleware import HumanInTheLoopMiddleware
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        state = self.root / STATE_DIR
+        state.mkdir(exist_ok=True)
+        self._db = sqlite3.connect(state / "chat.sqlite", check_same_thread=False, timeout=10)
+        saver = SqliteSaver(self._db)
+        hitl = HumanInTheLoopMiddleware(
+            interrupt_on={"apply_change": {"allowed_decisions": ["approve", "reject"]}},
+            description_prefix="apply_change waits for Product's decision")
+        return create_agent(self.model, tools=self._tools(), system_prompt=self.system_prompt, middleware=[hitl],
+                            checkpointer=saver)
+
+    def _config(self) -> dict:
+        return {"configurable": {"thread_id": self.thread},
+                "callbacks": [_log_handler(self.log, self.thread)], "recursion_limit": 40}
+
+    def history(self) -> list:
+        return list((self.agent.get_state(self._config()).values or {}).get("messages", []))
+
+    def ask(self, text: str, on_apply: ApplyDecision = waits_for_product) -> TurnResult:
+        """One user turn, to the model's final answer; a paused apply is decided by `on_apply`."""
+        from langchain_core.messages import HumanMessage
+        from langgraph.types import Command
+
+        before = len(self.history())
+        inputs: Any = {"messages": [HumanMessage(self.redact(text))]}
+        if self.agent.get_state(self._config()).next:  # a turn killed while paused: decide it first
+            inputs = None
+        waiting: list[str] = []
+        for _ in range(20):
+            out = self._invoke(inputs)
+            interrupts = list(getattr(out, "interrupts", []) or [])
+            if not interrupts:
+                break
+            decisions = []
+            for request in (interrupts[0].value or {}).get("action_requests", []):
+                pid = str((request.get("args") or {}).get("proposal_id", ""))
+                approved, message = on_apply(pid)
+                if not approved:
+                    waiting.append(pid)
+                decisions.append({"type": "approve"} if approved else {"type": "reject",
+                                                                       "message": self.redact(message)})
+            inputs = Command(resume={"decisions": decisions})
+        return self._result(before, waiting)
+
+    def _invoke(self, inputs: Any):
+        try:
+            if inputs is None:
+                from langgraph.types import Command
+
+                state = self.agent.get_state(self._config())
+                if state.next and state.tasks and any(t.interrupts for t in state.tasks):
+                    return _Paused([i for t in state.tasks for i in t.interrupts])
+                return self.agent.invoke(Command(resume=None), self._config(), version="v2")
+            return self.agent.invoke(inputs, self._config(), version="v2")
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the model endpoint's errors become one line
+            raise UserError(_endpoint_problem(exc, self.settings), "the conversation is saved: "
+                            f"`devops-agent chat --resume {self.thread}` continues it") from None
+
+    def _result(self, before: int, waiting: list[str]) -> TurnResult:
+        messages = self.history()[before:]
+        calls, tin, tout = [], 0, 0
+        answer = ""
+        for m in messages:
+            if m.type == "ai":
+                for c in getattr(m, "tool_calls", None) or []:
+                    calls.append({"name": c.get("name"), "args": c.get("args")})
+                usage = getattr(m, "usage_metadata", None) or {}
+                tin += usage.get("input_tokens") or 0
+                tout += usage.get("output_tokens") or 0
+                if isinstance(m.content, str) and m.content.strip():
+                    answer = m.content
+        return TurnResult(self.thread, answer, calls, tin, tout, waiting)
+
+
+@dataclass
+class _Paused:
+    interrupts: list
+
+
+def _endpoint_problem(exc: Exception, s: ModelSettings) -> str:
+    name = type(exc).__name__
+    where = s.base_url or "api.openai.com"
+    status = getattr(exc, "status_code", None)
+    if status == 401 or name == "AuthenticationError":
+        return f"the model endpoint {where} refused the key (401): check OPENAI_API_KEY"
+    if status == 429 or name == "RateLimitError":
+        return f"the model endpoint {where} is rate-limiting (429) after {s.max_retries} retries"
+    if name in ("APITimeoutError", "TimeoutError") or "timed out" in str(exc).lower():
+        return f"the model endpoint {where} did not answer within {s.timeout:g} s"
+    if name == "APIConnectionError" or "connect" in str(exc).lower():
+        return f"cannot reach the model endpoint {where}: {str(exc).splitlines()[0][:120]}"
+    if status:
+        return f"the model endpoint {where} answered {status}: {str(exc).splitlines()[0][:120]}"
+    return f"the model call failed: {name}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
