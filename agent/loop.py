@@ -242,6 +242,9 @@ class Conversation:
             out = self._invoke(inputs)
             interrupts = list(getattr(out, "interrupts", []) or [])
             if not interrupts:
+                if self._answer_invalid_calls():
+                    inputs = None
+                    continue
                 break
             decisions = []
             for request in (interrupts[0].value or {}).get("action_requests", []):
@@ -254,15 +257,26 @@ class Conversation:
             inputs = Command(resume={"decisions": decisions})
         return self._result(before, waiting)
 
+    def _answer_invalid_calls(self) -> bool:
+        """A reply whose tool calls could not be parsed (malformed JSON arguments) ends the graph: answer
+        each with an error result so the model can correct itself, as for any other tool error."""
+        from langchain_core.messages import ToolMessage
+
+        messages = self.history()
+        last = messages[-1] if messages else None
+        invalid = list(getattr(last, "invalid_tool_calls", None) or []) if last is not None and last.type == "ai" else []
+        if not invalid or getattr(last, "tool_calls", None):
+            return False
+        replies = [ToolMessage(content=self.redact(f"error: the arguments of {c.get('name')} are not valid JSON; "
+                                                   "call it again with a JSON object"),
+                               tool_call_id=c.get("id") or "invalid", name=c.get("name") or "unknown", status="error")
+                   for c in invalid]
+        self.agent.update_state(self._config(), {"messages": replies}, as_node="tools")
+        return True
+
     def _invoke(self, inputs: Any):
         try:
-            if inputs is None:
-                from langgraph.types import Command
-
-                state = self.agent.get_state(self._config())
-                if state.next and state.tasks and any(t.interrupts for t in state.tasks):
-                    return _Paused([i for t in state.tasks for i in t.interrupts])
-                return self.agent.invoke(Command(resume=None), self._config(), version="v2")
+            # None continues the thread from its checkpoint (a paused apply asks again)
             return self.agent.invoke(inputs, self._config(), version="v2")
         except UserError:
             raise
@@ -284,11 +298,6 @@ class Conversation:
                 if isinstance(m.content, str) and m.content.strip():
                     answer = m.content
         return TurnResult(self.thread, answer, calls, tin, tout, waiting)
-
-
-@dataclass
-class _Paused:
-    interrupts: list
 
 
 def _endpoint_problem(exc: Exception, s: ModelSettings) -> str:

@@ -15,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Script:
-    """Replies in order: {"content": "..."} or {"tool_calls": [{"name", "args"}]} or {"status": 500}.
+    """Replies in order: {"content": "..."} or {"tool_calls": [{"name", "args"}]} or {"status": 500}, or a
+    function of the request body returning one of those.
     When it runs out: a plain "done" answer."""
 
     def __init__(self, replies: list[dict]) -> None:
@@ -26,7 +27,8 @@ class Script:
     def next(self, body: dict) -> dict:
         with self.lock:
             self.requests.append(body)
-            return self.replies.pop(0) if self.replies else {"content": "done"}
+            reply = self.replies.pop(0) if self.replies else {"content": "done"}
+        return reply(body) if callable(reply) else reply
 
 
 def _message(reply: dict) -> dict:
