@@ -203,7 +203,38 @@ def _gitmodules(root: Path) -> list[tuple[str, str, str | None]]:
     return [(name, path.strip("/"), urls.get(name)) for name, path in paths.items()]
 
 
+_PREFETCHED: dict[Path, object] = {}
+
+
+def prefetch_repo_state(root: Path) -> None:
+    """Start reading the repo's state in the background (its git processes run while the caller imports
+    the rest of the program); the next `repo_state(root)` takes the result. A command that never asks
+    for it only cost the processes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = Path(root).resolve()
+    if key in _PREFETCHED or not key.is_dir():
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repo-state")
+    _PREFETCHED[key] = pool.submit(_repo_state, key)
+    pool.shutdown(wait=False)
+
+
 def repo_state(root: Path) -> RepoState:
+    future = _PREFETCHED.pop(Path(root).resolve(), None)
+    if future is not None:
+        state = future.result()  # type: ignore[attr-defined]
+        return state if state.root == Path(root) else _replace_root(state, Path(root))
+    return _repo_state(Path(root))
+
+
+def _replace_root(state: RepoState, root: Path) -> RepoState:
+    from dataclasses import replace
+
+    return replace(state, root=root)
+
+
+def _repo_state(root: Path) -> RepoState:
     root = Path(root)
     try:
         # One process for both: the toplevel, then HEAD's sha when there is a commit (exit 1 without one).

@@ -56,6 +56,12 @@ ConfigOpt = kit.Option(None, "--config", help="Config file (default: .devops-age
 
 
 def _session(repo, charter, config, run_checks=True, rev=None):
+    if rev is None:  # git's processes run while the session's modules import
+        from sources.git import find_repo_root, prefetch_repo_state
+
+        root = Path(repo).expanduser() if repo is not None else find_repo_root(Path.cwd())
+        if root is not None and root.is_dir():
+            prefetch_repo_state(root)
     from agent.session import open_session
 
     if repo is None:
