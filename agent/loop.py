@@ -228,16 +228,28 @@ class Conversation:
     def history(self) -> list:
         return list((self.agent.get_state(self._config()).values or {}).get("messages", []))
 
-    def ask(self, text: str, on_apply: ApplyDecision = waits_for_product) -> TurnResult:
-        """One user turn, to the model's final answer; a paused apply is decided by `on_apply`."""
+    def ask(self, text: str, on_apply: ApplyDecision = waits_for_product,
+            on_event: Callable[[str, Any], None] | None = None) -> TurnResult:
+        """One user turn, to the model's final answer; a paused apply is decided by `on_apply`.
+        With `on_event`, the turn streams: ("text", chunk), ("tool", call), ("result", tool message)."""
         from langchain_core.messages import HumanMessage
+
+        self.on_event = on_event
+        before = len(self.history())
+        waiting: list[str] = []
+        pending = tuple(self.agent.get_state(self._config()).next or ())
+        if pending and pending != ("model",):
+            # a turn stopped (killed, cancelled) after the model asked for tools: finish that step first,
+            # so no tool call stays unanswered; a stop before the model answered needs nothing
+            self._steps(None, on_apply, waiting)
+        self._steps({"messages": [HumanMessage(self.redact(text))]}, on_apply, waiting)
+        return self._result(before, waiting)
+
+    def _steps(self, inputs: Any, on_apply: ApplyDecision, waiting: list[str]) -> None:
+        """Run the graph until the model answers: a paused apply is decided by `on_apply`, malformed tool
+        calls are answered as errors."""
         from langgraph.types import Command
 
-        before = len(self.history())
-        inputs: Any = {"messages": [HumanMessage(self.redact(text))]}
-        if self.agent.get_state(self._config()).next:  # a turn killed while paused: decide it first
-            inputs = None
-        waiting: list[str] = []
         for _ in range(20):
             out = self._invoke(inputs)
             interrupts = list(getattr(out, "interrupts", []) or [])
@@ -245,7 +257,7 @@ class Conversation:
                 if self._answer_invalid_calls():
                     inputs = None
                     continue
-                break
+                return
             decisions = []
             for request in (interrupts[0].value or {}).get("action_requests", []):
                 pid = str((request.get("args") or {}).get("proposal_id", ""))
@@ -255,7 +267,6 @@ class Conversation:
                 decisions.append({"type": "approve"} if approved else {"type": "reject",
                                                                        "message": self.redact(message)})
             inputs = Command(resume={"decisions": decisions})
-        return self._result(before, waiting)
 
     def _answer_invalid_calls(self) -> bool:
         """A reply whose tool calls could not be parsed (malformed JSON arguments) ends the graph: answer
@@ -277,12 +288,43 @@ class Conversation:
     def _invoke(self, inputs: Any):
         try:
             # None continues the thread from its checkpoint (a paused apply asks again)
-            return self.agent.invoke(inputs, self._config(), version="v2")
+            if getattr(self, "on_event", None) is None:
+                return self.agent.invoke(inputs, self._config(), version="v2", durability="sync")
+            return self._stream(inputs)
         except UserError:
             raise
         except Exception as exc:  # noqa: BLE001 - the model endpoint's errors become one line
             raise UserError(_endpoint_problem(exc, self.settings), "the conversation is saved: "
                             f"`devops-agent chat --resume {self.thread}` continues it") from None
+
+    def _stream(self, inputs: Any) -> "_Streamed":
+        """The same step as invoke, streamed (SSE from the endpoint): text as it comes, tool calls and
+        results as they happen; the pause of an apply is collected as invoke would return it."""
+        emit = self.on_event
+        out = _Streamed([])
+        seen: set = set()
+        for part in self.agent.stream(inputs, self._config(), stream_mode=["messages", "updates"], version="v2",
+                                      durability="sync"):
+            kind, data = part.get("type"), part.get("data")
+            if kind == "messages":
+                chunk = data[0] if isinstance(data, tuple) else data
+                if getattr(chunk, "type", "") in ("AIMessageChunk", "ai") and isinstance(chunk.content, str) \
+                        and chunk.content:
+                    emit("text", chunk.content)
+            elif kind == "updates" and isinstance(data, dict):
+                if "__interrupt__" in data:
+                    out.interrupts.extend(data["__interrupt__"])
+                    continue
+                for update in data.values():
+                    for m in (update or {}).get("messages", []) if isinstance(update, dict) else []:
+                        if getattr(m, "type", "") == "ai":
+                            for call in getattr(m, "tool_calls", None) or []:
+                                if call.get("id") not in seen:
+                                    seen.add(call.get("id"))
+                                    emit("tool", call)
+                        elif getattr(m, "type", "") == "tool":
+                            emit("result", m)
+        return out
 
     def _result(self, before: int, waiting: list[str]) -> TurnResult:
         messages = self.history()[before:]
@@ -298,6 +340,11 @@ class Conversation:
                 if isinstance(m.content, str) and m.content.strip():
                     answer = m.content
         return TurnResult(self.thread, answer, calls, tin, tout, waiting)
+
+
+@dataclass
+class _Streamed:
+    interrupts: list
 
 
 def _endpoint_problem(exc: Exception, s: ModelSettings) -> str:

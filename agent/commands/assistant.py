@@ -113,3 +113,31 @@ def logs(
             kit.echo(f"{e['kind']:<15}{(e['name'] or ''):<18}{extra}  {escape_terminal(shorten(e['content'], 160))}")
         else:
             kit.echo(f"{e['thread']}  {e['entries']} entries  {e['tokens_in']} in / {e['tokens_out']} out tokens")
+
+
+CHAT_HELP = """/sources  /review  /proposals  /diff ID  /checklist  /verify   what the session holds
+/approve ID  /reject ID     Product's decision, signed with Product's key (never the model's)
+/resume [THREAD]            continue another conversation
+/help  /quit                (Ctrl-C cancels the current turn and keeps the conversation)"""
+
+
+@app.command()
+def chat(
+    resume: Optional[str] = kit.Option(None, "--resume", metavar="THREAD", bare="last",
+                                       help="Continue a conversation (alone: the last one)."),
+    model: Optional[str] = ModelOpt,
+    base_url: Optional[str] = BaseUrlOpt,
+    timeout: Optional[str] = TimeoutOpt,
+    repo: Optional[Path] = RepoOpt,
+) -> None:
+    """The terminal chat with the DevOps Engineer: streamed answers, tool calls as lines, slash commands."""
+    from agent import chat as chat_ui
+    from agent.loop import Conversation
+
+    thread = resume
+    if resume == "last":
+        from agent.session import resolve_repo
+
+        thread = Conversation.resume_thread(resolve_repo(repo))
+    conv = _conversation(repo, thread, model, base_url, timeout)
+    raise kit.Exit(chat_ui.run(conv, CHAT_HELP))

@@ -27,12 +27,14 @@ class ParamInfo:
     help: str | None
     argument: bool
     metavar: str | None = None
+    bare: str | None = None  # the value of the option given without one (`--resume` alone)
 
 
 def Option(default: Any = REQUIRED, *decls: str, help: str | None = None,  # noqa: N802 (typer's spelling)
-           metavar: str | None = None) -> Any:
-    """An option: `--name VALUE` (a flag for a bool; repeatable for a list); `...` as default: required."""
-    return ParamInfo(default, decls, help, argument=False, metavar=metavar)
+           metavar: str | None = None, bare: str | None = None) -> Any:
+    """An option: `--name VALUE` (a flag for a bool; repeatable for a list); `...` as default: required;
+    `bare`: the value when the option is given alone (its value is then optional)."""
+    return ParamInfo(default, decls, help, argument=False, metavar=metavar, bare=bare)
 
 
 def Argument(default: Any = REQUIRED, help: str | None = None) -> Any:  # noqa: N802
@@ -249,6 +251,8 @@ def _build(fn: Callable, prog: str) -> tuple[Any, list[tuple[str, Callable, bool
             kwargs = {"dest": name, "help": help_text, "metavar": info.metavar or label.lstrip("-").upper()}
             if many:
                 kwargs["action"] = "append"
+            if info.bare is not None:
+                kwargs["nargs"], kwargs["const"] = "?", info.bare
             if required:
                 kwargs["required"] = True
             parser.add_argument(*info.decls, **kwargs)

@@ -222,3 +222,40 @@ def test_no_model_and_an_unreachable_one_are_one_line(repo):
     r = cli(repo, "ask", "hi", env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": ""})
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert "cannot reach the model endpoint" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_chat_reads_quit_from_a_pipe(repo, tmp_path):
+    server, url, _ = _server(tmp_path, [{"content": "hello from the model"}])
+    try:
+        r = cli(repo, "chat", env={"OPENAI_BASE_URL": url, "OPENAI_API_KEY": ""},
+                stdin="hi\n/proposals\n/approve p-1\n/help\n/quit\n")
+    finally:
+        server.kill()
+    assert r.returncode == 0, r.stderr
+    assert "devops> hello from the model" in r.stdout
+    assert "approving needs Product at a terminal" in r.stdout and "/resume [THREAD]" in r.stdout
+
+
+def test_chat_resume_after_a_kill_continues_the_thread(repo, tmp_path):
+    server, url, log = _server(tmp_path, [{"sleep": 20, "content": "too late"}, {"content": "continued"}])
+    env = {**os.environ, "NO_COLOR": "1", "OPENAI_BASE_URL": url, "OPENAI_API_KEY": ""}
+    try:
+        chat = subprocess.Popen([sys.executable, "-m", "agent.cli", "chat", "--repo", str(repo)], cwd=ROOT, env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        chat.stdin.write("remember the word heliotrope\n")
+        chat.stdin.flush()
+        for _ in range(600):  # until the model has the question
+            if log.exists() and log.read_text().strip():
+                break
+            time.sleep(0.05)
+        chat.kill()  # SIGKILL while the model is answering
+        chat.wait(timeout=10)
+        r = cli(repo, "chat", "--resume", env={"OPENAI_BASE_URL": url, "OPENAI_API_KEY": ""},
+                stdin="what was the word?\n/quit\n")
+    finally:
+        server.kill()
+    assert r.returncode == 0, r.stderr
+    assert "devops> continued" in r.stdout
+    second = json.loads(log.read_text().splitlines()[-1])
+    said = [m.get("content") for m in second["messages"] if m["role"] == "user"]
+    assert said == ["remember the word heliotrope", "what was the word?"]

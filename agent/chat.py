@@ -1,0 +1,216 @@
+"""The terminal chat: a front end over the Conversation (agent/loop.py). No rules of its own.
+
+Interactive (a terminal on both ends): prompt-toolkit with a history file, streamed answers, tool calls
+as compact lines, diffs highlighted. Otherwise (a pipe, or NO_COLOR): plain lines read from stdin, plain
+text out. Ctrl-C cancels the turn and keeps the conversation. Approving is Product's act: `/approve ID`
+(or the pause of an `apply_change`) asks for Product's key and signs through the same code path as
+`devops-agent approve`; ssh-keygen reads the passphrase from the terminal, so it never reaches the model
+or the transcript. Nothing here relies on being at a terminal for safety: the signature does.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from agent.core.errors import UserError
+from agent.core.text import escape_terminal
+
+
+class _IO:
+    def __init__(self, conv) -> None:
+        self.interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        self.styled = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        self._prompt = None
+        if self.interactive:
+            from prompt_toolkit import PromptSession
+            from prompt_toolkit.history import FileHistory
+
+            from agent.loop import STATE_DIR
+
+            self._prompt = PromptSession(history=FileHistory(str(conv.root / STATE_DIR / "chat_history")))
+
+    def read(self, prompt: str = "you> ") -> str | None:
+        if self._prompt is not None:
+            try:
+                return self._prompt.prompt(prompt)
+            except EOFError:
+                return None
+        line = sys.stdin.readline()
+        return None if line == "" else line.rstrip("\n")
+
+    def write(self, text: str = "", end: str = "\n") -> None:
+        sys.stdout.write(escape_terminal(text) + end)
+        sys.stdout.flush()
+
+    def dim(self, text: str) -> None:
+        """A side line (a tool call, a hint): dimmed at a styled terminal, plain otherwise."""
+        if not self.styled:
+            self.write(text)
+            return
+        sys.stdout.write(f"\x1b[2m{escape_terminal(text)}\x1b[0m\n")
+        sys.stdout.flush()
+
+
+def _args(args: Any) -> str:
+    text = json.dumps(args, ensure_ascii=False)[1:-1] if isinstance(args, dict) else str(args)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def run(conv, help_text: str) -> int:
+    io = _IO(conv)
+    charter = conv.box.session(run_checks=True).charter
+    io.write(f"{charter.role} ({charter.project or conv.root.name}); thread {conv.thread}. "
+             "/help for commands, /quit to leave.")
+    while True:
+        line = io.read()
+        if line is None:
+            return 0
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("/"):
+            try:
+                if _slash(conv, io, line, help_text) == "quit":
+                    return 0
+            except UserError as exc:
+                io.write(f"error: {exc.line()}")
+            continue
+        _turn(conv, io, line)
+
+
+def _turn(conv, io: _IO, text: str) -> None:
+    streamed = []
+
+    def on_event(kind: str, value: Any) -> None:
+        if kind == "text":
+            if not streamed:
+                io.write("devops> ", end="")
+            streamed.append(value)
+            io.write(value, end="")
+        elif kind == "tool":
+            if streamed:
+                io.write()
+                streamed.clear()
+            io.dim(f"  · {value.get('name')}({_args(value.get('args'))})")
+
+    try:
+        result = conv.ask(text, on_apply=lambda pid: _decide_apply(conv, io, pid), on_event=on_event)
+    except KeyboardInterrupt:
+        io.write("\n[turn cancelled; the conversation is kept]")
+        return
+    except UserError as exc:
+        io.write(f"\nerror: {exc.line()}")
+        return
+    if streamed:
+        io.write()
+    elif result.answer:
+        io.write(f"devops> {result.answer}")
+    for pid in result.waiting:
+        io.dim(f"  {pid} waits for Product: devops-agent approve {pid} --key KEY")
+
+
+def _decide_apply(conv, io: _IO, pid: str) -> tuple[bool, str]:
+    """The pause of apply_change: Product signs here (at a terminal), else the model is told who must."""
+    from agent.loop import waits_for_product
+
+    if not io.interactive:
+        return waits_for_product(pid)
+    io.write(f"\nThe model asks to apply {pid}. Product signs it now, or leave the key empty to decline.")
+    ok = _product_approve(conv, io, pid, ask_key=True)
+    return (True, "") if ok else waits_for_product(pid)
+
+
+def _product_approve(conv, io: _IO, pid: str, ask_key: bool = True) -> bool:
+    from pathlib import Path
+
+    from agent import render
+
+    key = (io.read("Product's key file (empty: no): ") or "").strip() if ask_key else ""
+    if not key:
+        return False
+    gate = conv.box.gate()
+    try:
+        rec, approval = gate.approve(pid, key_path=Path(key).expanduser(),
+                                     show=lambda shown: render.confirm_commits(shown, False))
+    except UserError as exc:
+        io.write(f"not approved: {exc.line()}")
+        return False
+    io.write(f"approved {rec.id}: signed by {approval.approver}, valid until {approval.expires_at}")
+    conv.box.refresh()
+    return True
+
+
+def _slash(conv, io: _IO, line: str, help_text: str) -> str | None:
+    from agent import render
+
+    cmd, _, rest = line.partition(" ")
+    rest = rest.strip()
+    box = conv.box
+    if cmd in ("/quit", "/exit"):
+        return "quit"
+    if cmd == "/help":
+        io.write(help_text)
+    elif cmd == "/sources":
+        render.print_sources(box.session(run_checks=True))
+    elif cmd == "/review":
+        box.refresh()
+        render.print_review(box.session(run_checks=True))
+    elif cmd == "/proposals":
+        render.print_proposals(box.proposals(), json_out=False)
+    elif cmd == "/diff":
+        rec = box.proposal(_need(rest, "/diff ID"))
+        _show_diff(io, rec.diff)
+    elif cmd == "/checklist":
+        sys.stdout.write(render.checklist_markdown(_checklist(box)))
+    elif cmd == "/verify":
+        render.print_verify(box.verify())
+    elif cmd == "/approve":
+        if not io.interactive:
+            raise UserError("approving needs Product at a terminal", f"run `devops-agent approve {rest or 'ID'} --key KEY`")
+        _product_approve(conv, io, _need(rest, "/approve ID"))
+    elif cmd == "/reject":
+        pid = _need(rest, "/reject ID")
+        if not io.interactive:
+            raise UserError("rejecting needs Product at a terminal", f"run `devops-agent reject {pid} --reason R --key KEY`")
+        reason = (io.read("reason: ") or "").strip()
+        key = (io.read("Product's key file: ") or "").strip()
+        from pathlib import Path
+
+        box.gate().reject(pid, reason, key_path=Path(key).expanduser())
+        io.write(f"rejected {pid}")
+    elif cmd == "/resume":
+        from agent.loop import Conversation
+
+        thread = rest or Conversation.resume_thread(conv.root)
+        if not thread:
+            raise UserError("no conversation to resume", "start one by asking something")
+        conv.thread = thread
+        io.write(f"resumed thread {thread} ({len(conv.history())} messages)")
+    else:
+        raise UserError(f"unknown command {cmd}", "/help lists them")
+    return None
+
+
+def _checklist(box):
+    from tools import deliverables
+
+    gate = box.gate()
+    return deliverables.checklist(gate.session(run_checks=True, signatures=True), gate.store, None, gate.open_blocks())
+
+
+def _need(value: str, usage: str) -> str:
+    if not value:
+        raise UserError(f"usage: {usage}")
+    return value.split()[0]
+
+
+def _show_diff(io: _IO, diff: str) -> None:
+    if io.styled:
+        from rich.console import Console
+        from rich.syntax import Syntax
+
+        Console().print(Syntax(escape_terminal(diff), "diff", theme="ansi_dark", word_wrap=False))
+    else:
+        io.write(diff)
