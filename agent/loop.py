@@ -52,6 +52,15 @@ class ModelSettings:
                                                                          DEFAULT_TIMEOUT))
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    """WAL with normal sync: a commit survives a killed process (the log is fsynced at checkpoints), not
+    necessarily a power cut, and costs no fsync per entry."""
+    db = sqlite3.connect(path, check_same_thread=False, timeout=10)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
 # ---------------------------------------------------------------- the turn log
 
 class TurnLog:
@@ -60,7 +69,7 @@ class TurnLog:
     def __init__(self, root: Path) -> None:
         state = Path(root) / STATE_DIR
         state.mkdir(exist_ok=True)
-        self.db = sqlite3.connect(state / "turns.sqlite", check_same_thread=False, timeout=10)
+        self.db = _connect(state / "turns.sqlite")
         self.db.execute("CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY, thread TEXT, at REAL, kind TEXT,"
                         " name TEXT, content TEXT, tokens_in INTEGER, tokens_out INTEGER, latency_ms REAL)")
         self.db.commit()
@@ -213,7 +222,7 @@ class Conversation:
 
         state = self.root / STATE_DIR
         state.mkdir(exist_ok=True)
-        self._db = sqlite3.connect(state / "chat.sqlite", check_same_thread=False, timeout=10)
+        self._db = _connect(state / "chat.sqlite")
         saver = SqliteSaver(self._db)
         hitl = HumanInTheLoopMiddleware(
             interrupt_on={"apply_change": {"allowed_decisions": ["approve", "reject"]}},
