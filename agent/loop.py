@@ -36,6 +36,7 @@ class ModelSettings:
     api_key: str
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = 2
+    max_tokens: int | None = None  # a cap on each answer (DEVOPS_AGENT_MAX_TOKENS), for small local models
 
     @classmethod
     def resolve(cls, model: str | None = None, base_url: str | None = None, timeout: float | None = None,
@@ -47,9 +48,14 @@ class ModelSettings:
             raise UserError("no model configured: set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL "
                             "(an OpenAI-compatible server: Ollama, vLLM, llama.cpp)",
                             "e.g. OPENAI_BASE_URL=http://127.0.0.1:11434/v1 devops-agent chat")
+        try:
+            timeout = timeout or float(env.get("DEVOPS_AGENT_TIMEOUT") or DEFAULT_TIMEOUT)
+            cap = int(env["DEVOPS_AGENT_MAX_TOKENS"]) if env.get("DEVOPS_AGENT_MAX_TOKENS") else None
+        except ValueError:
+            raise UserError("DEVOPS_AGENT_TIMEOUT takes seconds and DEVOPS_AGENT_MAX_TOKENS a number",
+                            "e.g. DEVOPS_AGENT_TIMEOUT=120 DEVOPS_AGENT_MAX_TOKENS=512") from None
         return cls(model=model or env.get("DEVOPS_AGENT_MODEL") or DEFAULT_MODEL, base_url=base_url,
-                   api_key=key or "not-needed", timeout=timeout or float(env.get("DEVOPS_AGENT_TIMEOUT") or
-                                                                         DEFAULT_TIMEOUT))
+                   api_key=key or "not-needed", timeout=timeout, max_tokens=cap)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -195,7 +201,7 @@ class Conversation:
 
         s = self.settings
         return ChatOpenAI(model=s.model, base_url=s.base_url, api_key=s.api_key, use_responses_api=False,
-                          max_retries=s.max_retries, timeout=s.timeout, stream_usage=True)
+                          max_retries=s.max_retries, timeout=s.timeout, stream_usage=True, max_tokens=s.max_tokens)
 
     def _tools(self) -> list:
         from langchain_core.tools import StructuredTool, ToolException

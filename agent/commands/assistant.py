@@ -32,13 +32,22 @@ def tools(fmt: CatalogueFmt = kit.Option(CatalogueFmt.text, "--format")) -> None
 ModelOpt = kit.Option(None, "--model", help="Model name (default: $DEVOPS_AGENT_MODEL, else gpt-4o-mini).")
 BaseUrlOpt = kit.Option(None, "--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL).")
 TimeoutOpt = kit.Option(None, "--timeout", help="Seconds per model call (default: 60).")
+BudgetOpt = kit.Option(None, "--budget", help="Token budget of the system prompt (default: 12000).")
 
 
-def _conversation(repo, thread, model, base_url, timeout):
+def _conversation(repo, thread, model, base_url, timeout, budget=None):
+    from agent.core.errors import UserError
     from agent.loop import Conversation, ModelSettings
 
-    settings = ModelSettings.resolve(model, base_url, float(timeout) if timeout else None)
-    return Conversation(repo if repo is not None else _git_root(), settings, thread)
+    try:
+        seconds = float(timeout) if timeout else None
+        tokens = int(budget) if budget else None
+    except ValueError:
+        raise UserError("--timeout takes seconds and --budget a number of tokens", "e.g. --timeout 120 --budget 4000") from None
+    if tokens is not None and tokens < 500:
+        raise UserError(f"--budget {tokens} is too small for the charter and the rules", "give 500 tokens or more")
+    settings = ModelSettings.resolve(model, base_url, seconds)
+    return Conversation(repo if repo is not None else _git_root(), settings, thread, budget=tokens)
 
 
 def _git_root():
@@ -55,11 +64,12 @@ def ask(
     model: Optional[str] = ModelOpt,
     base_url: Optional[str] = BaseUrlOpt,
     timeout: Optional[str] = TimeoutOpt,
+    budget: Optional[str] = BudgetOpt,
     repo: Optional[Path] = RepoOpt,
     fmt: Fmt = kit.Option(Fmt.text, "--format"),
 ) -> None:
     """One turn, non-interactively (scripts, CI): the answer; an apply waits for Product's signature."""
-    conv = _conversation(repo, thread, model, base_url, timeout)
+    conv = _conversation(repo, thread, model, base_url, timeout, budget)
     result = conv.ask(question)
     if fmt is Fmt.json:
         from agent import render
@@ -128,6 +138,7 @@ def chat(
     model: Optional[str] = ModelOpt,
     base_url: Optional[str] = BaseUrlOpt,
     timeout: Optional[str] = TimeoutOpt,
+    budget: Optional[str] = BudgetOpt,
     repo: Optional[Path] = RepoOpt,
 ) -> None:
     """The terminal chat with the DevOps Engineer: streamed answers, tool calls as lines, slash commands."""
@@ -139,5 +150,5 @@ def chat(
         from agent.session import resolve_repo
 
         thread = Conversation.resume_thread(resolve_repo(repo))
-    conv = _conversation(repo, thread, model, base_url, timeout)
+    conv = _conversation(repo, thread, model, base_url, timeout, budget)
     raise kit.Exit(chat_ui.run(conv, CHAT_HELP))
