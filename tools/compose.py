@@ -258,26 +258,20 @@ def _service_locations(f: _File, name: str) -> dict[str | None, Location]:
         return locs
     for key in svc:
         locs[str(key)] = Location(f.rel, f.lines.get((*base, key)))
-    env = svc.get("environment")
-    if isinstance(env, dict):
-        for key in env:
-            locs[f"environment.{key}"] = Location(f.rel, f.lines.get((*base, "environment", key)))
-    elif isinstance(env, list):
-        for i, item in enumerate(env):
-            locs[f"environment.{str(item).split('=', 1)[0]}"] = Location(
-                f.rel, f.lines.get((*base, "environment", i)))
+    def entries(key: str, name_of) -> None:  # a mapping's keys, or a list's items (`KEY=value`, a name)
+        value = svc.get(key)
+        items = list(value) if isinstance(value, dict) else list(enumerate(value)) if isinstance(value, list) else []
+        for item in items:
+            at, name = (item, item) if isinstance(value, dict) else (item[0], name_of(item[1]))
+            locs[f"{key}.{name}"] = Location(f.rel, f.lines.get((*base, key, at)))
+
+    entries("environment", lambda item: str(item).split("=", 1)[0])
+    entries("depends_on", str)
     volumes = svc.get("volumes")
     for i, item in enumerate(volumes if isinstance(volumes, list) else []):
         target = _volume_target(item)
         if target:
             locs[f"volumes.{target}"] = Location(f.rel, f.lines.get((*base, "volumes", i)))
-    deps = svc.get("depends_on")
-    if isinstance(deps, dict):
-        for dep in deps:
-            locs[f"depends_on.{dep}"] = Location(f.rel, f.lines.get((*base, "depends_on", dep)))
-    elif isinstance(deps, list):
-        for i, dep in enumerate(deps):
-            locs[f"depends_on.{dep}"] = Location(f.rel, f.lines.get((*base, "depends_on", i)))
     return locs
 
 
