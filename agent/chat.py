@@ -81,34 +81,94 @@ def run(conv, help_text: str) -> int:
 
 
 def _turn(conv, io: _IO, text: str) -> None:
-    streamed = []
-
-    def on_event(kind: str, value: Any) -> None:
-        if kind == "text":
-            if not streamed:
-                io.write("devops> ", end="")
-            streamed.append(value)
-            io.write(value, end="")
-        elif kind == "tool":
-            if streamed:
-                io.write()
-                streamed.clear()
-            io.dim(f"  · {value.get('name')}({_args(value.get('args'))})")
-
+    out = _Styled() if io.styled else _Plain(io)
     try:
-        result = conv.ask(text, on_apply=lambda pid: _decide_apply(conv, io, pid), on_event=on_event)
+        result = conv.ask(text, on_apply=lambda pid: (out.pause(), _decide_apply(conv, io, pid))[1],
+                          on_event=out.event)
     except KeyboardInterrupt:
+        out.close()
         io.write("\n[turn cancelled; the conversation is kept]")
         return
     except UserError as exc:
+        out.close()
         io.write(f"\nerror: {exc.line()}")
         return
-    if streamed:
-        io.write()
-    elif result.answer:
-        io.write(f"devops> {result.answer}")
+    out.close(result.answer)
     for pid in result.waiting:
         io.dim(f"  {pid} waits for Product: devops-agent approve {pid} --key KEY")
+
+
+class _Plain:
+    """A pipe or NO_COLOR: the answer's text as it streams, tool calls as lines."""
+
+    def __init__(self, io: _IO) -> None:
+        self.io = io
+        self.text: list[str] = []
+        self.any = False
+
+    def event(self, kind: str, value: Any) -> None:
+        if kind == "text":
+            if not self.text:
+                self.io.write("devops> ", end="")
+            self.text.append(value)
+            self.any = True
+            self.io.write(value, end="")
+        elif kind == "tool":
+            self.pause()
+            self.io.dim(f"  · {value.get('name')}({_args(value.get('args'))})")
+
+    def pause(self) -> None:
+        if self.text:
+            self.io.write()
+            self.text = []
+
+    def close(self, answer: str = "") -> None:
+        self.pause()
+        if not self.any and answer:
+            self.io.write(f"devops> {answer}")
+
+
+class _Styled:
+    """A terminal: the answer rendered as markdown while it streams (rich Live), tool calls dimmed."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(highlight=False)
+        self.live = None
+        self.text: list[str] = []
+        self.any = False
+
+    def event(self, kind: str, value: Any) -> None:
+        from rich.markup import escape
+
+        if kind == "text":
+            from rich.live import Live
+            from rich.markdown import Markdown
+
+            self.text.append(value)
+            self.any = True
+            if self.live is None:
+                self.live = Live(console=self.console, refresh_per_second=8, vertical_overflow="visible")
+                self.live.start()
+            self.live.update(Markdown(escape_terminal("".join(self.text))))
+        elif kind == "tool":
+            self.pause()
+            self.console.print(f"[dim]  · {escape(escape_terminal(str(value.get('name'))))}"
+                               f"({escape(escape_terminal(_args(value.get('args'))))})[/]")
+
+    def pause(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+        self.text = []
+
+    def close(self, answer: str = "") -> None:
+        self.pause()
+        if not self.any and answer:
+            from rich.markdown import Markdown
+
+            self.console.print(Markdown(escape_terminal(answer)))
 
 
 def _decide_apply(conv, io: _IO, pid: str) -> tuple[bool, str]:

@@ -259,3 +259,77 @@ def test_chat_resume_after_a_kill_continues_the_thread(repo, tmp_path):
     second = json.loads(log.read_text().splitlines()[-1])
     said = [m.get("content") for m in second["messages"] if m["role"] == "user"]
     assert said == ["remember the word heliotrope", "what was the word?"]
+
+
+def test_a_model_that_does_not_answer_in_time_is_one_line(repo):
+    from agent.core.errors import UserError
+
+    with FakeOpenAI([{"sleep": 5, "content": "late"}]) as fake:
+        conv = Conversation(repo, settings(fake, timeout=1))
+        with pytest.raises(UserError, match="did not answer within 1 s|cannot reach") as err:
+            conv.ask("hi")
+    assert "\n" not in str(err.value)
+
+
+def test_ctrl_c_cancels_the_turn_and_keeps_the_chat(repo, tmp_path):
+    import signal
+
+    server, url, log = _server(tmp_path, [{"sleep": 20, "content": "too late"}, {"content": "still here"}])
+    env = {**os.environ, "NO_COLOR": "1", "OPENAI_BASE_URL": url, "OPENAI_API_KEY": ""}
+    try:
+        chat = subprocess.Popen([sys.executable, "-m", "agent.cli", "chat", "--repo", str(repo)], cwd=ROOT, env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        chat.stdin.write("a slow question\n")
+        chat.stdin.flush()
+        for _ in range(600):
+            if log.exists() and log.read_text().strip():
+                break
+            time.sleep(0.05)
+        chat.send_signal(signal.SIGINT)
+        out, err = chat.communicate("and another\n/quit\n", timeout=120)
+    finally:
+        server.kill()
+    assert chat.returncode == 0, err
+    assert "[turn cancelled; the conversation is kept]" in out and "devops> still here" in out
+
+
+def test_chat_at_a_terminal_streams_markdown_and_quits(repo, tmp_path):
+    """Through a pseudo-terminal: prompt-toolkit reads the line, rich renders the streamed markdown."""
+    import pty
+    import select
+
+    server, url, _ = _server(tmp_path, [{"tool_calls": [{"name": "sources", "args": {}}]},
+                                        {"content": "**Twenty** sources, all `ok`."}])
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update({"OPENAI_BASE_URL": url, "OPENAI_API_KEY": "", "TERM": "xterm", "COLUMNS": "100", "LINES": "40"})
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI on the terminal
+        os.chdir(ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "agent.cli", "chat", "--repo", str(repo)], env)
+    seen = b""
+
+    def read_until(needle: bytes, seconds: float = 90) -> None:
+        nonlocal seen
+        end = time.monotonic() + seconds
+        while needle not in seen and time.monotonic() < end:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                try:
+                    seen += os.read(fd, 65536)
+                except OSError:
+                    break
+        assert needle in seen, seen[-800:]
+
+    try:
+        read_until(b"/quit to leave")
+        read_until(b"you>")
+        os.write(fd, b"how many sources?\r")
+        read_until(b"Twenty")
+        read_until(b"you>")
+        os.write(fd, b"/quit\r")
+        _, status = os.waitpid(pid, 0)
+    finally:
+        server.kill()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"sources(" in seen  # the tool call line
+    assert b"**Twenty**" not in seen  # rendered as markdown (bold), not shown raw
