@@ -40,22 +40,26 @@ class ModelSettings:
 
     @classmethod
     def resolve(cls, model: str | None = None, base_url: str | None = None, timeout: float | None = None,
-                env: dict | None = None) -> "ModelSettings":
+                env: dict | None = None, config: Any = None) -> "ModelSettings":
+        """Flags, then the environment, then the config's `model:` section."""
         env = dict(os.environ if env is None else env)
-        base_url = base_url or env.get("OPENAI_BASE_URL") or None
+        cfg = getattr(config, "model", None)
+        base_url = base_url or env.get("OPENAI_BASE_URL") or (cfg.base_url if cfg else None) or None
         key = env.get("OPENAI_API_KEY")
         if not key and not base_url:
             raise UserError("no model configured: set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL "
                             "(an OpenAI-compatible server: Ollama, vLLM, llama.cpp)",
                             "e.g. OPENAI_BASE_URL=http://127.0.0.1:11434/v1 devops-agent chat")
         try:
-            timeout = timeout or float(env.get("DEVOPS_AGENT_TIMEOUT") or DEFAULT_TIMEOUT)
-            cap = int(env["DEVOPS_AGENT_MAX_TOKENS"]) if env.get("DEVOPS_AGENT_MAX_TOKENS") else None
+            timeout = timeout or float(env.get("DEVOPS_AGENT_TIMEOUT") or (cfg.timeout if cfg else None)
+                                       or DEFAULT_TIMEOUT)
+            cap = int(env["DEVOPS_AGENT_MAX_TOKENS"]) if env.get("DEVOPS_AGENT_MAX_TOKENS") else \
+                (cfg.max_tokens if cfg else None)
         except ValueError:
             raise UserError("DEVOPS_AGENT_TIMEOUT takes seconds and DEVOPS_AGENT_MAX_TOKENS a number",
                             "e.g. DEVOPS_AGENT_TIMEOUT=120 DEVOPS_AGENT_MAX_TOKENS=512") from None
-        return cls(model=model or env.get("DEVOPS_AGENT_MODEL") or DEFAULT_MODEL, base_url=base_url,
-                   api_key=key or "not-needed", timeout=timeout, max_tokens=cap)
+        name = model or env.get("DEVOPS_AGENT_MODEL") or (cfg.name if cfg else None) or DEFAULT_MODEL
+        return cls(model=name, base_url=base_url, api_key=key or "not-needed", timeout=timeout, max_tokens=cap)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -181,8 +185,9 @@ class Conversation:
         self.thread = thread or f"t-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
         session = self.box.session(run_checks=True)
         self.redact = redact.for_session(session)
-        self.system_prompt = prompt.build(session, self.box.proposals(), budget or prompt.DEFAULT_BUDGET,
-                                          self.redact)
+        cfg = session.config.model
+        budget = budget or (cfg.prompt_budget if cfg else None) or prompt.DEFAULT_BUDGET
+        self.system_prompt = prompt.build(session, self.box.proposals(), budget, self.redact)
         self.log = TurnLog(self.root)
         self.model = model if model is not None else self._chat_model()
         self.agent = self._agent()

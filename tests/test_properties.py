@@ -102,10 +102,11 @@ _yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20)
 _yaml_values = st.recursive(_yaml_scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=12)
 _CONFIG_KEYS = ["charter", "rules_file", "notion", "environments", "deploy_notes", "extra_globs", "github_repository",
-                "max_file_bytes", "approval_ttl_days", "require_product_key", "unknown_key"]
+                "max_file_bytes", "approval_ttl_days", "require_product_key", "model", "unknown_key"]
 _config_docs = st.dictionaries(st.sampled_from(_CONFIG_KEYS), st.one_of(
     _yaml_values,
-    st.fixed_dictionaries({}, optional={"export_dir": _yaml_scalars, "token_env": _yaml_scalars, "extra": _yaml_scalars}),
+    st.fixed_dictionaries({}, optional={"export_dir": _yaml_scalars, "token_env": _yaml_scalars, "extra": _yaml_scalars,
+                                        "name": _yaml_scalars, "timeout": _yaml_scalars, "prompt_budget": _yaml_scalars}),
     st.dictionaries(st.text(max_size=6), st.lists(st.text(max_size=10), max_size=3), max_size=3),
 ), max_size=6)
 

@@ -46,8 +46,12 @@ def _conversation(repo, thread, model, base_url, timeout, budget=None):
         raise UserError("--timeout takes seconds and --budget a number of tokens", "e.g. --timeout 120 --budget 4000") from None
     if tokens is not None and tokens < 500:
         raise UserError(f"--budget {tokens} is too small for the charter and the rules", "give 500 tokens or more")
-    settings = ModelSettings.resolve(model, base_url, seconds)
-    return Conversation(repo if repo is not None else _git_root(), settings, thread, budget=tokens)
+    from agent.core.config import load_config
+    from agent.session import resolve_repo
+
+    root = resolve_repo(repo if repo is not None else _git_root())
+    settings = ModelSettings.resolve(model, base_url, seconds, config=load_config(root)[0])
+    return Conversation(root, settings, thread, budget=tokens)
 
 
 def _git_root():

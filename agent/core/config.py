@@ -42,6 +42,17 @@ class NotionConfig:
 
 
 @dataclass
+class ModelConfig:
+    # The model of `ask` and `chat` (flags, then OPENAI_* / DEVOPS_AGENT_* variables, win over these).
+    # Never a key: OPENAI_API_KEY stays in the environment.
+    name: str | None = None
+    base_url: str | None = None
+    timeout: int | None = None
+    max_tokens: int | None = None
+    prompt_budget: int | None = None
+
+
+@dataclass
 class ExtraGlobs:
     dockerfile: list[str] = field(default_factory=list)
     ci_workflow: list[str] = field(default_factory=list)
@@ -60,6 +71,7 @@ class ProjectConfig:
     # Deployment notes (the charter's optional "notes de déploiement").
     deploy_notes: list[str] = field(default_factory=list)
     extra_globs: ExtraGlobs = field(default_factory=ExtraGlobs)
+    model: ModelConfig | None = None
     # owner/repo of the platform on GitHub, for `${{ github.repository }}` in workflows whose
     # submodule URL is not a GitHub one (the owner is reused for the submodules).
     github_repository: str | None = None

@@ -333,3 +333,17 @@ def test_chat_at_a_terminal_streams_markdown_and_quits(repo, tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0
     assert b"sources(" in seen  # the tool call line
     assert b"**Twenty**" not in seen  # rendered as markdown (bold), not shown raw
+
+
+def test_the_model_can_be_named_in_the_config(repo, tmp_path):
+    server, url, log = _server(tmp_path, [{"content": "configured"}])
+    with (repo / ".devops-agent.yaml").open("a") as fh:
+        fh.write(f"model:\n  name: from-config\n  base_url: {url}\n  prompt_budget: 2000\n")
+    try:
+        r = cli(repo, "ask", "hi", "--format", "json", env={"OPENAI_BASE_URL": "", "OPENAI_API_KEY": "",
+                                                            "DEVOPS_AGENT_MODEL": ""})
+    finally:
+        server.kill()
+    assert r.returncode == 0, r.stderr
+    body = json.loads(log.read_text().splitlines()[0])
+    assert body["model"] == "from-config" and len(body["messages"][0]["content"]) <= 2000 * 4 + 400
