@@ -72,6 +72,7 @@ class Clause:
     line: int
     section: str  # the heading as written
     children: list["Clause"] = field(default_factory=list)
+    id: str = ""  # stable: the section's key (or its heading's slug) and the clause's position, e.g. guardrails.3.1
 
     def ref(self) -> str:
         return f"{self.section}: {self.text}"
@@ -128,6 +129,10 @@ class Charter:
     priorities: list[PriorityEntry]
     all_sources_required: bool
 
+    def clause_by_id(self) -> dict[str, Clause]:
+        """Every clause (nested ones included) by its stable id."""
+        return {c.id: c for s in self.sections for c in _walk(s.clauses)}
+
     def section(self, key: str) -> Section | None:
         return next((s for s in self.sections if s.key == key), None)
 
@@ -156,7 +161,8 @@ class Charter:
             "all_sources_required": self.all_sources_required,
             "sections": [
                 {"key": s.key, "heading": s.heading, "line": s.line,
-                 "clauses": [c.text for c in s.clauses]}
+                 "clauses": [c.text for c in s.clauses],
+                 "clause_ids": [c.id for c in _walk(s.clauses)]}
                 for s in self.sections
             ],
             "sources": [s.to_dict() for s in self.sources],
@@ -172,6 +178,22 @@ def section_key(heading: str) -> str | None:
                     or (len(prefix) > 4 and folded.startswith(prefix)):
                 return key
     return None
+
+
+def _walk(clauses: list[Clause]):
+    for c in clauses:
+        yield c
+        yield from _walk(c.children)
+
+
+def _slug(heading: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", fold(heading)).strip("-") or "section"
+
+
+def _number(clauses: list[Clause], prefix: str) -> None:
+    for i, clause in enumerate(clauses, 1):
+        clause.id = f"{prefix}.{i}"
+        _number(clause.children, clause.id)
 
 
 def _parse_bullets(lines: list[tuple[int, str]], heading: str) -> list[Clause]:
@@ -321,6 +343,7 @@ def parse_charter_text(text: str, path: str = "<charter>") -> Charter:
             body="\n".join(l for _, l in body).strip("\n"),
             clauses=_parse_bullets(body, heading),
         ))
+        _number(sections[-1].clauses, key or _slug(heading))
 
     src_section = next((s for s in sections if s.key == "sources"), None)
     if src_section is None:
