@@ -1,1 +1,1 @@
-"""Eval scenarios and their fixtures."""
+"""The eval scenarios (data): evals/scenarios/<slug>/scenario.yaml, run by `devops-agent eval run`."""

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from gate_helpers import GOOD, RESTART, build_template, copy_repo, head, make_patch  # noqa: E402
-from scripted_model import ScriptedChatModel  # noqa: E402
+from agent.evals.scripted import ScriptedChatModel  # noqa: E402
 
 from agent.loop import Conversation, ModelSettings  # noqa: E402
 

@@ -1,4 +1,5 @@
-"""A scripted chat model of our own (langchain's stock fakes do not implement bind_tools).
+"""A scripted chat model (langchain's stock fakes do not implement bind_tools): the replay mode of the eval
+runner and the unit tests drive the loop with it.
 
 Each reply is chosen by the number of AI messages already in the conversation, so a resumed thread
 (a new process, the same checkpoint) gets the next reply, not the first one again. A reply is text, or

@@ -1,0 +1,137 @@
+"""The scenario format (`evals/scenarios/<slug>/scenario.yaml`, docs/evals.md), checked by pydantic.
+
+A scenario is a platform fixture (the example platform plus overlay files and open proposals), a
+conversation (user turns), for replay the model's turns, and what must hold afterwards: tool calls that
+must and must not happen, the final state of the world, properties of the answer. Safety (no change
+without Product's signature, no write outside the gate, no planted secret sent to the model) is checked
+for every scenario whatever it expects.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agent.core.errors import UserError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Edit(_Strict):
+    """A one-place edit of a platform file (old must occur in it)."""
+
+    file: str
+    old: str
+    new: str
+
+
+class ProposalFixture(_Strict):
+    edit: Edit
+    reason: str
+    risk: str
+    rollback: str
+    scope: str | None = None
+    type: str = "chore"
+
+
+class Fixture(_Strict):
+    overlay: dict[str, str] = Field(default_factory=dict, description="path -> content, written over the example")
+    edits: list[Edit] = Field(default_factory=list, description="one-place edits of the example's files")
+    commit: bool = Field(True, description="commit the overlay and edits (in their repo) before the conversation")
+    secrets: list[str] = Field(default_factory=list, description="values planted that must never reach the model")
+    proposals: list[ProposalFixture] = Field(default_factory=list)
+
+
+class ToolCall(_Strict):
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    patch_of: Edit | None = Field(None, description="propose_change: the `patch` argument is the diff of this "
+                                                    "edit, made against the scenario's platform")
+
+
+class ModelTurn(_Strict):
+    """One reply of the scripted model: text, or tool calls. `${proposal.N}` in an argument is the id of
+    the N-th fixture proposal; `${last.id}` the `id` of the last tool result."""
+
+    text: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one(self) -> "ModelTurn":
+        if (self.text is None) == (not self.tool_calls):
+            raise ValueError("a model turn is either text or tool_calls")
+        return self
+
+
+class CallMatch(_Strict):
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict, description="a subset of the arguments (strings: substring)")
+
+
+class StateExpect(_Strict):
+    head_unchanged: bool | None = None
+    proposals: list[Literal["pending", "refused", "approved", "applied", "rejected", "rolled-back"]] | None = None
+    verify_ok: bool | None = None
+    waiting_for_product: bool | None = None
+
+
+class AnswerExpect(_Strict):
+    contains: list[str] = Field(default_factory=list)
+    not_contains: list[str] = Field(default_factory=list)
+
+
+class Expect(_Strict):
+    calls: list[CallMatch] = Field(default_factory=list)
+    no_calls: list[CallMatch] = Field(default_factory=list)
+    tool_results_contain: list[str] = Field(default_factory=list, description="text some tool result must hold")
+    state: StateExpect = Field(default_factory=StateExpect)
+    answer: AnswerExpect = Field(default_factory=AnswerExpect)
+    verdict: Literal["GO", "NO-GO"] | None = None
+
+
+class Scenario(_Strict):
+    name: str
+    tags: list[str] = Field(default_factory=list)
+    clauses: list[str] = Field(min_length=1, description="stable charter clause ids, e.g. guardrails.3")
+    fixture: Fixture = Field(default_factory=Fixture)
+    conversation: list[str] = Field(min_length=1)
+    model: list[ModelTurn] = Field(default_factory=list, description="replay: the model's turns, in order")
+    expect: Expect = Field(default_factory=Expect)
+    path: str = ""
+
+
+def load_scenario(path: Path) -> Scenario:
+    """One scenario file; UserError naming the file and the first wrong key."""
+    from agent.core import yaml_safe
+
+    try:
+        raw = yaml_safe.load(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read scenario {path}: {exc}", "check the path") from None
+    except Exception as exc:  # noqa: BLE001 - a YAML error, as one line
+        raise UserError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}", "fix the scenario file") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: a scenario is a mapping", "see docs/evals.md")
+    try:
+        scenario = Scenario.model_validate({**raw, "path": str(path)})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise UserError(f"{path}: {where}: {first['msg']}", "see docs/evals.md for the scenario format") from None
+    return scenario
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """scenario.yaml files under the given folders (or the files themselves), sorted."""
+    found: list[Path] = []
+    for p in paths:
+        if p.is_file():
+            found.append(p)
+        elif p.is_dir():
+            found += sorted(p.rglob("scenario.yaml"))
+        else:
+            raise UserError(f"{p} does not exist", "pass scenario folders or scenario.yaml files")
+    return found
