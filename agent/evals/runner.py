@@ -115,12 +115,18 @@ def _diff_of(root: Path, edit, where: str) -> str:
         path.write_text(text, encoding="utf-8")
 
 
-def _proposals(box, scenario: Scenario) -> list[str]:
+def _proposals(box, scenario: Scenario, keys: Path) -> list[str]:
+    key = None
+    if scenario.fixture.product_key:
+        keys.mkdir(parents=True, exist_ok=True)
+        key, _, _ = box.gate().init_product_key(keys / "product", "product@evals", passphrase=False)
     ids = []
     for p in scenario.fixture.proposals:
         diff = _diff_of(box.root, p.edit, scenario.path)
         rec = box.propose(diff.encode(), {"reason": p.reason, "risk": p.risk, "rollback": p.rollback,
                                           "type": p.type, "scope": p.scope, "intention": None})
+        if p.approved:
+            box.gate().approve(rec.id, key_path=key, show=lambda shown: True)
         ids.append(rec.id)
     return ids
 
@@ -197,13 +203,16 @@ def run_one(scenario: Scenario, work: Path, mode: str = "replay", settings=None,
     root = _platform(scenario, work)
     from agent.toolbox import Toolbox
 
-    ids = _proposals(Toolbox(root), scenario)
+    ids = _proposals(Toolbox(root), scenario, root.parent / f"{root.name}-keys")
     before = _state(root)
     model = ScriptedChatModel(replies=_replies(scenario, ids, root), seen=[]) if mode == "replay" else None
     conv = Conversation(root, settings or ModelSettings("scripted", None, "unused"), model=model)
     answers, waiting, results = [], [], []
+    from agent.loop import waits_for_product
+
+    decide = waits_for_product if scenario.product_at_pause == "wait" else (lambda pid: (True, ""))
     for turn in scenario.conversation:
-        r = conv.ask(turn)
+        r = conv.ask(turn, on_apply=decide)
         answers.append(r.answer)
         waiting += r.waiting
         out.tool_calls += r.tool_calls

@@ -35,6 +35,7 @@ class ProposalFixture(_Strict):
     rollback: str
     scope: str | None = None
     type: str = "chore"
+    approved: bool = Field(False, description="Product signs it before the conversation (needs product_key)")
 
 
 class Fixture(_Strict):
@@ -43,6 +44,13 @@ class Fixture(_Strict):
     commit: bool = Field(True, description="commit the overlay and edits (in their repo) before the conversation")
     secrets: list[str] = Field(default_factory=list, description="values planted that must never reach the model")
     proposals: list[ProposalFixture] = Field(default_factory=list)
+    product_key: bool = Field(False, description="a test Product key (no passphrase) is the trust root")
+
+    @model_validator(mode="after")
+    def _key_for_approvals(self) -> "Fixture":
+        if any(p.approved for p in self.proposals) and not self.product_key:
+            raise ValueError("an approved proposal needs product_key: true")
+        return self
 
 
 class ToolCall(_Strict):
@@ -99,6 +107,9 @@ class Scenario(_Strict):
     fixture: Fixture = Field(default_factory=Fixture)
     conversation: list[str] = Field(min_length=1)
     model: list[ModelTurn] = Field(default_factory=list, description="replay: the model's turns, in order")
+    product_at_pause: Literal["wait", "approve"] = Field(
+        "wait", description="what the front end answers when apply_change pauses: wait for Product (as `ask` "
+                            "does) or approve (as Product at a terminal would); the gate still verifies the signature")
     expect: Expect = Field(default_factory=Expect)
     path: str = ""
 
