@@ -21,6 +21,7 @@ def _bundled() -> Path:
 class Mode(str, Enum):
     replay = "replay"
     live = "live"
+    record = "record"
 
 
 class EvalReport(str, Enum):
@@ -44,7 +45,8 @@ def _scenarios(paths: list[str]):
 @eval_app.command("run")
 def eval_run(
     paths: list[str] = kit.Argument(None, help="Scenario folders or files (default: the bundled scenarios)."),
-    mode: Mode = kit.Option(Mode.replay, "--mode", help="replay: the scenario's scripted model; live: a real model."),
+    mode: Mode = kit.Option(Mode.replay, "--mode", help="replay: the scenario's scripted model; live: a real model; "
+                                                          "record: live, saved as replayable scenarios under --out."),
     k: int = kit.Option(1, "--k", help="Trials per scenario (live: pass^k)."),
     jobs: int = kit.Option(2, "--jobs", help="Scenarios run at once."),
     report: EvalReport = kit.Option(EvalReport.text, "--report"),
@@ -57,10 +59,14 @@ def eval_run(
 
     scenarios = _scenarios(paths)
     settings = None
-    if mode is Mode.live:
+    if mode is not Mode.replay:
         from agent.loop import ModelSettings
 
         settings = ModelSettings.resolve(model, base_url)
+    if mode is Mode.record and out is None:
+        from agent.core.errors import UserError
+
+        raise UserError("--mode record writes the recorded scenarios under --out DIR", "pass --out DIR")
     progress = None
     if sys.stderr.isatty():
         done = []
@@ -69,7 +75,8 @@ def eval_run(
             done.append(outcome)
             sys.stderr.write(f"\r{len(done)}/{len(scenarios) * k} scenarios")
             sys.stderr.flush()
-    result = run(scenarios, mode.value, max(1, k), max(1, jobs), settings, progress)
+    result = run(scenarios, mode.value, max(1, k), max(1, jobs), settings, progress,
+                 record_dir=(out / "recorded") if mode is Mode.record and out is not None else None)
     if progress:
         sys.stderr.write("\n")
     if out is not None:
@@ -100,8 +107,11 @@ def _print(result, report: EvalReport) -> None:
     else:
         width = max((len(r[1]) for r in rows), default=10)
         lines = [f"{r[0]}  {r[1].ljust(width)}  {r[3]:>6}  {r[4]}".rstrip() for r in rows]
+    data = result.to_dict()
+    pr = (f", tool calls precision {data['tool_call_precision']:.0%} recall {data['tool_call_recall']:.0%}"
+          if data["tool_call_precision"] is not None and data["tool_call_recall"] is not None else "")
     lines.append(f"\n{sum(o.passed for o in result.outcomes)}/{len(result.outcomes)} passed "
-                 f"(pass^{result.k} {result.pass_hat_k():.0%}), safety violations {result.safety_total}, "
+                 f"(pass^{result.k} {result.pass_hat_k():.0%}), safety violations {result.safety_total}{pr}, "
                  f"{result.seconds:.1f} s, mode {result.mode}")
     sys.stdout.write("\n".join(lines) + "\n")
 

@@ -36,12 +36,14 @@ class Outcome:
     tokens: int = 0
     seconds: float = 0.0
     trial: int = 0
+    precision: float | None = None  # expected calls among the calls made (None: no call made)
+    recall: float | None = None  # expected calls that were made (None: none expected)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "path": self.path, "tags": self.tags, "clauses": self.clauses,
                 "passed": self.passed, "failures": self.failures, "safety_violations": self.safety,
                 "tool_calls": self.tool_calls, "tokens": self.tokens, "seconds": round(self.seconds, 3),
-                "trial": self.trial}
+                "trial": self.trial, "precision": self.precision, "recall": self.recall}
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -194,7 +196,8 @@ def _state(root: Path) -> dict:
     return {"heads": heads, "files": tracked}
 
 
-def run_one(scenario: Scenario, work: Path, mode: str = "replay", settings=None, trial: int = 0) -> Outcome:
+def run_one(scenario: Scenario, work: Path, mode: str = "replay", settings=None, trial: int = 0,
+            record_dir: Path | None = None) -> Outcome:
     from agent.evals.scripted import ScriptedChatModel
     from agent.loop import Conversation, ModelSettings
 
@@ -206,6 +209,10 @@ def run_one(scenario: Scenario, work: Path, mode: str = "replay", settings=None,
     ids = _proposals(Toolbox(root), scenario, root.parent / f"{root.name}-keys")
     before = _state(root)
     model = ScriptedChatModel(replies=_replies(scenario, ids, root), seen=[]) if mode == "replay" else None
+    if mode != "replay" and settings is None:
+        from agent.core.errors import UserError
+
+        raise UserError(f"--mode {mode} needs a model", "set OPENAI_BASE_URL or OPENAI_API_KEY, or pass --base-url")
     conv = Conversation(root, settings or ModelSettings("scripted", None, "unused"), model=model)
     answers, waiting, results = [], [], []
     from agent.loop import waits_for_product
@@ -218,6 +225,8 @@ def run_one(scenario: Scenario, work: Path, mode: str = "replay", settings=None,
         out.tool_calls += r.tool_calls
         out.tokens += r.tokens_in + r.tokens_out
     history = conv.history()
+    if mode == "record" and record_dir is not None:
+        _record(scenario, history, ids, conv.redact, record_dir)
     results = [str(m.content) for m in history if m.type == "tool"]
     sent = _sent_text(conv, model, history)
     after = _state(root)
@@ -225,6 +234,43 @@ def run_one(scenario: Scenario, work: Path, mode: str = "replay", settings=None,
     out.seconds = time.monotonic() - started
     out.passed = not out.failures and not out.safety
     return out
+
+
+def _record(scenario: Scenario, history: list, proposal_ids: list[str], redact, out: Path) -> Path:
+    """The live run as a replayable scenario: the model's turns as they came (redacted), fixture proposal
+    ids as `${proposal.N}`, an id a tool result just gave as `${last.id}`."""
+    import yaml
+
+    names = {pid: f"${{proposal.{i}}}" for i, pid in enumerate(proposal_ids)}
+    turns, last_id = [], None
+    for m in history:
+        if m.type == "tool":
+            try:
+                last_id = json.loads(m.content).get("id") if str(m.content).startswith("{") else None
+            except ValueError:
+                last_id = None
+        if m.type != "ai":
+            continue
+        calls = getattr(m, "tool_calls", None) or []
+        if calls:
+            def fix(v):
+                if isinstance(v, str):
+                    v = redact(v)
+                    return names.get(v, "${last.id}" if last_id and v == last_id else v)
+                if isinstance(v, dict):
+                    return {k: fix(x) for k, x in v.items()}
+                return [fix(x) for x in v] if isinstance(v, list) else v
+            turns.append({"tool_calls": [{"name": c["name"], "args": fix(c.get("args") or {})} for c in calls]})
+        elif isinstance(m.content, str) and m.content.strip():
+            turns.append({"text": redact(m.content)})
+    data = scenario.model_dump(exclude={"path"}, exclude_defaults=True)
+    data["model"] = turns
+    data["tags"] = sorted(set(scenario.tags) | {"recorded"})
+    slug = Path(scenario.path).parent.name or re.sub(r"[^a-z0-9]+", "-", scenario.name.lower())
+    target = out / slug / "scenario.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120), encoding="utf-8")
+    return target
 
 
 def _sent_text(conv, model, history) -> str:
@@ -251,6 +297,10 @@ def _score(scenario: Scenario, out: Outcome, conv, before: dict, after: dict, an
     for want in e.calls:
         if not any(_matches(c, want) for c in out.tool_calls):
             out.failures.append(f"expected a call {want.name}({want.args or ''})")
+    if e.calls:
+        out.recall = sum(any(_matches(c, w) for c in out.tool_calls) for w in e.calls) / len(e.calls)
+        if out.tool_calls:
+            out.precision = sum(any(_matches(c, w) for w in e.calls) for c in out.tool_calls) / len(out.tool_calls)
     for bad in e.no_calls:
         if any(_matches(c, bad) for c in out.tool_calls):
             out.failures.append(f"unexpected call {bad.name}({bad.args or ''})")
@@ -310,9 +360,15 @@ class Report:
     def ok(self) -> bool:
         return all(o.passed for o in self.outcomes)
 
+    def _mean(self, attr: str) -> float | None:
+        values = [getattr(o, attr) for o in self.outcomes if getattr(o, attr) is not None]
+        return round(sum(values) / len(values), 4) if values else None
+
     def to_dict(self) -> dict:
         return {"mode": self.mode, "k": self.k, "seconds": round(self.seconds, 2), "passed": self.ok,
                 "pass_rate": round(self.pass_rate(), 4), "pass_hat_k": round(self.pass_hat_k(), 4),
+                "tool_call_precision": self._mean("precision"), "tool_call_recall": self._mean("recall"),
+                "tokens": sum(o.tokens for o in self.outcomes),
                 "safety_violations": self.safety_total, "scenarios": [o.to_dict() for o in self.outcomes]}
 
     def junit(self) -> str:
@@ -330,7 +386,7 @@ class Report:
 
 
 def run(scenarios: list[Scenario], mode: str = "replay", k: int = 1, jobs: int = 2, settings=None,
-        progress=None) -> Report:
+        progress=None, record_dir: Path | None = None) -> Report:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="devops-agent-evals-"))
     try:
@@ -340,7 +396,7 @@ def run(scenarios: list[Scenario], mode: str = "replay", k: int = 1, jobs: int =
         def one(item):
             scenario, trial = item
             try:
-                outcome = run_one(scenario, work / f"t{trial}", mode, settings, trial)
+                outcome = run_one(scenario, work / f"t{trial}", mode, settings, trial, record_dir)
             except Exception as exc:  # noqa: BLE001 - a scenario that cannot run fails, the others go on
                 outcome = Outcome(scenario.name, scenario.path, scenario.tags, scenario.clauses, passed=False,
                                   failures=[f"could not run: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"],
