@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -83,14 +84,16 @@ class TurnLog:
         self.db.execute("CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY, thread TEXT, at REAL, kind TEXT,"
                         " name TEXT, content TEXT, tokens_in INTEGER, tokens_out INTEGER, latency_ms REAL)")
         self.db.commit()
+        self.lock = threading.Lock()  # tools of one reply run in parallel threads: one connection, one writer
 
     def add(self, thread: str, kind: str, name: str, content: Any, tokens_in: int | None = None,
             tokens_out: int | None = None, latency_ms: float | None = None) -> None:
         text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
-        self.db.execute("INSERT INTO turns (thread, at, kind, name, content, tokens_in, tokens_out, latency_ms) "
-                        "VALUES (?,?,?,?,?,?,?,?)", (thread, time.time(), kind, name, text, tokens_in, tokens_out,
-                                                     latency_ms))
-        self.db.commit()
+        with self.lock:
+            self.db.execute("INSERT INTO turns (thread, at, kind, name, content, tokens_in, tokens_out, latency_ms) "
+                            "VALUES (?,?,?,?,?,?,?,?)", (thread, time.time(), kind, name, _plain(text),
+                                                         tokens_in, tokens_out, latency_ms))
+            self.db.commit()
 
     def threads(self) -> list[dict]:
         rows = self.db.execute("SELECT thread, MIN(at), MAX(at), COUNT(*), SUM(tokens_in), SUM(tokens_out) "
@@ -103,6 +106,43 @@ class TurnLog:
                                "WHERE thread = ? ORDER BY id", (thread,)).fetchall()
         return [{"at": r[0], "kind": r[1], "name": r[2], "content": r[3], "tokens_in": r[4], "tokens_out": r[5],
                  "latency_ms": r[6]} for r in rows]
+
+
+def _plain(value: Any) -> Any:
+    """A model's reply as data every store can hold: a lone surrogate (`"\\ud800"`) becomes U+FFFD, an integer
+    beyond 64 bits its digits (msgpack, SQLite and the next request's UTF-8 would each fail on them)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
+        return str(value)
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _object_arguments(arguments: Any) -> bool:
+    try:
+        return isinstance(json.loads(arguments), dict) if isinstance(arguments, str) and arguments.strip() else True
+    except ValueError:
+        return True  # not JSON at all: langchain already makes it an invalid call
+
+
+def _plain_reply():
+    """Middleware: every AI message as `_plain` data before it is checkpointed, logged or sent back."""
+    from langchain.agents.middleware import wrap_model_call
+
+    @wrap_model_call
+    def plain_reply(request, handler):  # noqa: ANN001, ANN202
+        response = handler(request)
+        for m in getattr(response, "result", None) or [response]:
+            if getattr(m, "type", "") == "ai":
+                m.content = _plain(m.content)
+                m.tool_calls = [{**c, "args": _plain(c.get("args") or {})} for c in m.tool_calls]
+                m.invalid_tool_calls = [_plain(dict(c)) for c in m.invalid_tool_calls]
+        return response
+    return plain_reply
 
 
 def _log_handler(log: TurnLog, thread: str):
@@ -204,8 +244,22 @@ class Conversation:
     def _chat_model(self):
         from langchain_openai import ChatOpenAI
 
+        class Endpoint(ChatOpenAI):
+            """Tool-call arguments that are JSON but not an object (`[1]`, `"x"`) would fail the reply's parsing
+            in langchain: they become invalid calls, answered to the model as errors."""
+
+            def _create_chat_result(self, response, generation_info=None):  # noqa: ANN001, ANN202
+                if not isinstance(response, dict) and hasattr(response, "model_dump"):
+                    response = response.model_dump(warnings=False)
+                for choice in (response.get("choices") or []) if isinstance(response, dict) else []:
+                    for call in ((choice or {}).get("message") or {}).get("tool_calls") or []:
+                        fn = call.get("function") or {}
+                        if not _object_arguments(fn.get("arguments")):
+                            fn["arguments"] = f"not a JSON object: {str(fn.get('arguments'))[:200]}"
+                return super()._create_chat_result(response, generation_info)
+
         s = self.settings
-        return ChatOpenAI(model=s.model, base_url=s.base_url, api_key=s.api_key, use_responses_api=False,
+        return Endpoint(model=s.model, base_url=s.base_url, api_key=s.api_key, use_responses_api=False,
                           max_retries=s.max_retries, timeout=s.timeout, stream_usage=True, max_tokens=s.max_tokens)
 
     def _tools(self) -> list:
@@ -238,7 +292,8 @@ class Conversation:
         hitl = HumanInTheLoopMiddleware(
             interrupt_on={"apply_change": {"allowed_decisions": ["approve", "reject"]}},
             description_prefix="apply_change waits for Product's decision")
-        return create_agent(self.model, tools=self._tools(), system_prompt=self.system_prompt, middleware=[hitl],
+        return create_agent(self.model, tools=self._tools(), system_prompt=self.system_prompt,
+                            middleware=[_plain_reply(), hitl],
                             checkpointer=saver)
 
     def _config(self) -> dict:
@@ -330,7 +385,7 @@ class Conversation:
                 chunk = data[0] if isinstance(data, tuple) else data
                 if getattr(chunk, "type", "") in ("AIMessageChunk", "ai") and isinstance(chunk.content, str) \
                         and chunk.content:
-                    emit("text", chunk.content)
+                    emit("text", _plain(chunk.content))
             elif kind == "updates" and isinstance(data, dict):
                 if "__interrupt__" in data:
                     out.interrupts.extend(data["__interrupt__"])

@@ -10,17 +10,22 @@ the hash short and stable so two different secrets stay distinct in a conversati
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from pathlib import Path
 from typing import Iterable
 
-SECRET_NAME = re.compile(r"PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|SALT|AUTH|DSN", re.I)
+SECRET_NAME = re.compile(r"PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|SALT|AUTH|DSN"
+                         r"|(?:\b|_)PASS|(?:\b|_)KEY(?:\b|_)", re.I)  # DB_PASS, SESSION_KEY; not KEYCLOAK
 MIN_SECRET_LENGTH = 4
-_NOT_SECRETS = {"true", "false", "none", "null", "changeme", "example", "password", "secret", "xxxx", "****"}
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_NOT_SECRETS = {"true", "false", "none", "null", "changeme", "example", "password", "secret", "xxxx", "****",
+                "inherit"}  # `secrets: inherit` of a CI job
 
 _SHAPES = (
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"),
+    re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+               r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)"),  # PEM, OpenSSH, PGP
     re.compile(r"\b(?:sk|rk)-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}"),
     re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}\b"),
     re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}\b"),
@@ -29,11 +34,42 @@ _SHAPES = (
     re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),  # a JWT
     re.compile(r"\bsecret_[A-Za-z0-9]{30,}\b"),  # a Notion integration token
 )
-# The value part only: `://user:PASS@`, `Password=PASS;`, `password: PASS`, `-pPASS`
+# The value part only: `://user:PASS@`, `PGPASSWORD=PASS`, `password: "PASS"`, `-pPASS`, `Authorization: Bearer
+# TOKEN` (nginx `proxy_set_header Authorization "Bearer …"`, curl -H), `X-Api-Key: KEY`. In a tool result the
+# text is JSON, so a quote before the value may come escaped (`\"`).
+_Q = r"(?:\\*[\"'])?"
 _VALUE_SHAPES = (
     re.compile(r"(?<=://)[^:/@\s]*:([^@\s/]{1,200})@"),
-    re.compile(r"(?i)\b(?:password|passwd|pwd)\s*=\s*([^;\s\"']{1,200})"),
+    re.compile(r"(?i)(?:password|passwd|pwd)" + _Q + r"\s*=\s*" + _Q + r"([^;\s\"'\\]{1,200})"),
+    re.compile(r"(?i)\b(?:password|passwd)" + _Q + r"\s*:\s+" + _Q + r"([^;\s\"'\\]{1,200})"),
+    re.compile(r"(?:^|(?<=[\s\"'\[,]))-p([^\s\"'\\,\]]{3,200})"),
+    re.compile(r"(?i)\bauthorization" + _Q + r"\s*[:=]?\s*" + _Q + r"\s*(?:bearer|basic|token|bot|digest)\s+"
+               r"([^\s\"'\\;,]{4,500})"),
+    re.compile(r"(?i)\b(?:x-)?(?:api-?key|auth-token|private-token)" + _Q + r"(?:\s*[:=]\s*|\s+(?=\\*[\"']))" + _Q
+               + r"([^\s\"'\\;,]{4,500})"),
 )
+# An unquoted high-entropy word (detect-secrets only sees quoted ones): base64 of mixed case and digits, or long
+# hex; a digest (`sha256:…`, `image@…`) stays. A JSON escape (`\n`) may precede it.
+_HIGH_ENTROPY = re.compile(r"(?:(?<![A-Za-z0-9+/_@:.-])|(?<=\\[nrt]))([A-Za-z0-9+/_-]{20,}={0,2})(?![A-Za-z0-9+/=_-])")
+
+
+def _entropy(word: str) -> float:
+    from collections import Counter
+    from math import log2
+
+    return -sum(n / len(word) * log2(n / len(word)) for n in Counter(word).values())
+
+
+def _high_entropy(word: str) -> bool:
+    if re.fullmatch(r"[0-9a-fA-F]+", word):
+        return len(word) >= 32 and _entropy(word) > 3.0
+    return len(word) >= 24 and bool(re.search(r"\d", word) and re.search(r"[a-z]", word)
+                                    and re.search(r"[A-Z]", word)) and _entropy(word) > 4.0
+
+
+def _kept(value: str) -> bool:
+    """A value a shape caught that is no secret: a reference, a marker already, a port mapping (`-p8080:80`)."""
+    return _is_reference(value) or value.startswith("[redacted:") or bool(re.fullmatch(r"[\d:./-]+", value))
 
 
 def marker(value: str) -> str:
@@ -49,6 +85,7 @@ class Redactor:
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self.values: set[str] = set()
+        self._escaped: dict[str, str] = {}  # a value as a JSON string holds it (`\"`, `\\`) -> the value
         self._pattern: re.Pattern | None = None
         self._detect = None
         self.add(values)
@@ -61,21 +98,26 @@ class Redactor:
         self._pattern = None
 
     def add_env(self, env: dict) -> None:
-        self.add(v for k, v in env.items() if isinstance(v, str) and SECRET_NAME.search(str(k)))
+        self.add(str(v) for k, v in env.items()
+                 if isinstance(v, (str, int, float)) and not isinstance(v, bool) and SECRET_NAME.search(str(k)))
 
     def __call__(self, text: str) -> str:
         if not text:
             return text
+        # a lone surrogate (a file name git or the OS gave undecoded, a model's "\ud800") cannot be sent as UTF-8
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if _SURROGATE.search(text) else text
         if self.values:
             if self._pattern is None:
-                self._pattern = re.compile("|".join(re.escape(v) for v in sorted(self.values, key=len, reverse=True)))
-            text = self._pattern.sub(lambda m: marker(m.group(0)), text)
+                self._escaped = {json.dumps(v, ensure_ascii=False)[1:-1]: v for v in self.values}
+                forms = set(self.values) | set(self._escaped)
+                self._pattern = re.compile("|".join(re.escape(v) for v in sorted(forms, key=len, reverse=True)))
+            text = self._pattern.sub(lambda m: marker(self._escaped.get(m.group(0), m.group(0))), text)
         for shape in _SHAPES:
             text = shape.sub(lambda m: marker(m.group(0)), text)
         for shape in _VALUE_SHAPES:
-            text = shape.sub(lambda m: m.group(0).replace(m.group(1), marker(m.group(1)))
-                             if not _is_reference(m.group(1)) and not m.group(1).startswith("[redacted:") else m.group(0),
-                             text)
+            text = shape.sub(lambda m: m.group(0) if _kept(m.group(1)) else
+                             m.group(0).replace(m.group(1), marker(m.group(1))), text)
+        text = _HIGH_ENTROPY.sub(lambda m: marker(m.group(1)) if _high_entropy(m.group(1)) else m.group(0), text)
         return self._detect_secrets(text)
 
     def _detect_secrets(self, text: str) -> str:
@@ -145,6 +187,8 @@ def for_session(session) -> Redactor:
     for src in session.sources:
         if src.kind == "ci_workflow" and src.ok and isinstance(src.data, dict):
             _walk_env(src.data, red)
+        elif src.kind == "dockerfile" and src.ok and src.text:
+            red.add_env(dockerfile_values(src.text))
     try:
         platform = session.platform()
     except Exception:  # noqa: BLE001 - a platform that cannot load only leaves fewer known values
@@ -153,11 +197,29 @@ def for_session(session) -> Redactor:
         for svc in env.services.values():
             environment = svc.get("environment")
             if isinstance(environment, dict):
-                red.add_env({k: v for k, v in environment.items() if isinstance(v, str)})
+                red.add_env(environment)
     for rel, data, _ in (p for env in platform.environments.values() if env.project
                          for p in env.project.raw_files):
         _walk_env(data, red)
     return red
+
+
+_DOCKERFILE_VAR = re.compile(r"^\s*(?:ARG|ENV)\s+(.+?)\s*$", re.I | re.M)
+_DOCKERFILE_PAIR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(\"(?:[^\"\\]|\\.)*\"|'[^']*'|\S*)")
+
+
+def dockerfile_values(text: str) -> dict[str, str]:
+    """NAME -> default of a Dockerfile's `ARG NAME=v`, `ENV NAME=v …` and legacy `ENV NAME v`."""
+    out: dict[str, str] = {}
+    for m in _DOCKERFILE_VAR.finditer(text.replace("\\\n", " ")):
+        body = m.group(1)
+        pairs = _DOCKERFILE_PAIR.findall(body)
+        if pairs:
+            out.update({k: v.strip("'\"") for k, v in pairs})
+        elif len(body.split(None, 1)) == 2:
+            name, value = body.split(None, 1)
+            out[name] = value.strip("'\"")
+    return out
 
 
 def _walk_env(data, red: Redactor, depth: int = 0) -> None:
@@ -165,8 +227,10 @@ def _walk_env(data, red: Redactor, depth: int = 0) -> None:
         return
     if isinstance(data, dict):
         for key, value in data.items():
-            if key in ("env", "environment") and isinstance(value, dict):
-                red.add_env({str(k): v for k, v in value.items() if isinstance(v, str)})
+            if isinstance(value, (str, int, float)) and SECRET_NAME.search(str(key)):
+                red.add_env({str(key): value})  # `with: password: …` as much as an env entry
+            elif key in ("env", "environment") and isinstance(value, dict):
+                red.add_env({str(k): v for k, v in value.items()})
             elif key in ("env", "environment") and isinstance(value, list):
                 pairs = [str(v).split("=", 1) for v in value if isinstance(v, str) and "=" in v]
                 red.add_env({k: v for k, v in pairs})
