@@ -19,6 +19,9 @@ from typing import Iterable
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|SALT|AUTH|DSN"
                          r"|(?:\b|_)PASS|(?:\b|_)KEY(?:\b|_)", re.I)  # DB_PASS, SESSION_KEY; not KEYCLOAK
 MIN_SECRET_LENGTH = 4
+MIN_GLOBAL_LENGTH = 8  # shorter known values are replaced only as the value of a secret-like name
+# A git object id or a sha256 digest: provenance the model needs, never a credential by itself.
+_DIGEST = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _NOT_SECRETS = {"true", "false", "none", "null", "changeme", "example", "password", "secret", "xxxx", "****",
                 "inherit"}  # `secrets: inherit` of a CI job
@@ -85,6 +88,8 @@ class Redactor:
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self.values: set[str] = set()
+        self.short_values: set[str] = set()
+        self._short: re.Pattern | None = None
         self._escaped: dict[str, str] = {}  # a value as a JSON string holds it (`\"`, `\\`) -> the value
         self._pattern: re.Pattern | None = None
         self._detect = None
@@ -93,9 +98,12 @@ class Redactor:
     def add(self, values: Iterable[str]) -> None:
         for v in values:
             v = str(v).strip().strip("'\"")
-            if len(v) >= MIN_SECRET_LENGTH and v.lower() not in _NOT_SECRETS and not _is_reference(v):
-                self.values.add(v)
+            if len(v) < MIN_SECRET_LENGTH or v.lower() in _NOT_SECRETS or _is_reference(v):
+                continue
+            # a short value ("root", "app123") is also an ordinary word: replaced only where it is a value
+            (self.values if len(v) >= MIN_GLOBAL_LENGTH else self.short_values).add(v)
         self._pattern = None
+        self._short = None
 
     def add_env(self, env: dict) -> None:
         self.add(str(v) for k, v in env.items()
@@ -112,6 +120,11 @@ class Redactor:
                 forms = set(self.values) | set(self._escaped)
                 self._pattern = re.compile("|".join(re.escape(v) for v in sorted(forms, key=len, reverse=True)))
             text = self._pattern.sub(lambda m: marker(self._escaped.get(m.group(0), m.group(0))), text)
+        if self.short_values:
+            if self._short is None:
+                alts = "|".join(re.escape(v) for v in sorted(self.short_values, key=len, reverse=True))
+                self._short = re.compile(rf"(\w*(?:{SECRET_NAME.pattern})\w*[\"']?\s*[:=]\s*[\"']?)({alts})(?![\w-])", re.I)
+            text = self._short.sub(lambda m: m.group(1) + marker(m.group(2)), text)
         for shape in _SHAPES:
             text = shape.sub(lambda m: marker(m.group(0)), text)
         for shape in _VALUE_SHAPES:
@@ -135,7 +148,7 @@ class Redactor:
         for hit in hits:
             secret = getattr(hit, "secret_value", None)
             if secret and len(secret) >= MIN_SECRET_LENGTH and not _is_reference(secret) \
-                    and not secret.startswith("[redacted:"):
+                    and not secret.startswith("[redacted:") and not _DIGEST.fullmatch(secret):
                 self.values.add(secret)
         self._pattern = None
         return self(text) if any(getattr(h, "secret_value", None) in self.values for h in hits) else text

@@ -182,8 +182,10 @@ def test_the_redactor_catches_shapes_and_keeps_what_is_no_secret():
     assert Redactor()(kept) == kept
     red = Redactor()
     red.add_env({"DB_PASS": "dbpass-v", "SESSION_KEY": "sess-v", "PIN_TOKEN": 86753091, "KEYCLOAK_REALM": "anime"})
-    assert red("dbpass-v sess-v 86753091 anime") == " ".join([marker("dbpass-v"), marker("sess-v"),
+    assert red("dbpass-v sess-v 86753091 anime") == " ".join([marker("dbpass-v"), "sess-v",
                                                               marker("86753091"), "anime"])
+    # a value shorter than 8 characters is an ordinary word too: replaced where it is the value of its name
+    assert red("SESSION_KEY=sess-v") == f"SESSION_KEY={marker('sess-v')}"
 
 
 def test_a_file_name_that_is_not_utf8_does_not_break_the_conversation(repo):

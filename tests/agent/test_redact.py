@@ -46,3 +46,17 @@ def test_secret_like_names_give_their_values(tmp_path):
     red.add_env(values)
     out = red("user app, pw Dotenv-Value-123, token tok-quoted-456")
     assert "Dotenv-Value-123" not in out and "tok-quoted-456" not in out and "user app" in out
+
+
+def test_a_short_secret_is_replaced_where_it_is_a_value_not_everywhere():
+    red = Redactor()
+    red.add_env({"MYSQL_ROOT_PASSWORD": "root"})
+    out = red("MYSQL_ROOT_PASSWORD: root\nthe container runs as root\nDB_PASSWORD=root;")
+    assert "MYSQL_ROOT_PASSWORD: [redacted:" in out and "runs as root" in out and "DB_PASSWORD=[redacted:" in out
+
+
+def test_digests_and_commit_ids_stay_readable():
+    sha = "e9c28ea7976d" + "a" * 52
+    commit = "cdbef3b" + "1" * 33
+    text = f'{{"sha256": "{sha}", "commit": "{commit}"}}'
+    assert Redactor()(text) == text
