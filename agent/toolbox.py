@@ -63,12 +63,15 @@ class Toolbox:
         return self.gate().verify(None, None)
 
     def checklist(self, env: str | None) -> dict:
-        from agent.render import asdict_deep
+        import json
+        from dataclasses import asdict
+
         from tools import deliverables
 
         gate = self.gate()
-        return asdict_deep(deliverables.checklist(gate.session(run_checks=True, signatures=True), gate.store, env,
-                                                  gate.open_blocks()))
+        checklist = deliverables.checklist(gate.session(run_checks=True, signatures=True), gate.store, env,
+                                           gate.open_blocks())
+        return json.loads(json.dumps(asdict(checklist), default=str))
 
     def yaml_sets(self, sets: list[str]) -> bytes:
         from tools.yaml_edit import apply_sets, parse_set
