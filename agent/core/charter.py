@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,7 +181,7 @@ def section_key(heading: str) -> str | None:
     return None
 
 
-def _walk(clauses: list[Clause]):
+def _walk(clauses: list[Clause]) -> Iterator[Clause]:
     for c in clauses:
         yield c
         yield from _walk(c.children)

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from agent.core.errors import RefusedError, UserError
-from sources.git import GitError, run_git, run_git_bytes, tree_entry  # noqa: F401  (tree_entry: the gate's reads)
+from sources.git import GitError, no_filters, run_git, run_git_bytes, tree_entry  # noqa: F401  (tree_entry: the gate's reads)
 
 APPROVED_REF = "refs/devops-agent/approved/"
 ROLLBACK_REF = "refs/devops-agent/rollback/"
@@ -243,7 +243,9 @@ def checkout_paths(repo: Path, old: str, new: str) -> WorkTreeUpdate:
         index_lines.append(f"{mode} {sha}\t{path}")
         done.written.append(path)
     if index_lines:
-        run_git(["update-index", "-z", "--index-info"], repo,
+        # Writing the index re-reads a "racily clean" entry's file through its filter: blank every driver
+        # (the repo's own code must never run in ours; seen as a filter process started under update-index)
+        run_git([*no_filters(repo), "update-index", "-z", "--index-info"], repo,
                 input_text="\0".join(index_lines) + "\0")
     return done
 
