@@ -3,7 +3,6 @@ endpoint, and a hostile scripted model must neither land a change nor crash the 
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import fake_openai  # noqa: E402
 from fake_openai import FakeOpenAI  # noqa: E402
+from loop_fixtures import repo, template  # noqa: E402,F401  (fixtures)
 
 from agent.loop import Conversation, ModelSettings  # noqa: E402
 from agent.redact import Redactor, marker  # noqa: E402
@@ -94,21 +94,6 @@ def _plant(repo: Path) -> None:
     doc = repo / "docs/deploiement.md"
     doc.write_text(doc.read_text() + f"\n```\n-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n{p['PGP private key body']}\n"
                                      "=abcd\n-----END PGP PRIVATE KEY BLOCK-----\n```\n")
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    from agent.example import init_example
-
-    return init_example(tmp_path_factory.mktemp("adversary") / "animesphere")
-
-
-@pytest.fixture
-def repo(template, tmp_path):
-    dest = tmp_path / "animesphere"
-    shutil.copytree(template, dest, symlinks=True)
-    shutil.rmtree(dest / ".devops-agent", ignore_errors=True)
-    return dest
 
 
 def settings(fake: FakeOpenAI) -> ModelSettings:
