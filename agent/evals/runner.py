@@ -64,9 +64,23 @@ def _template(work: Path) -> Path:
     return _TEMPLATE["example"]
 
 
+def _copy_or_link(src: str, dst: str) -> None:
+    """git's objects never change once written (new ones are new files): they are linked, not copied;
+    everything else (work tree, index, refs, config) is copied, so a scenario cannot touch the template."""
+    import os
+
+    if f"{os.sep}objects{os.sep}" in src and f"{os.sep}.git" in src:
+        try:
+            os.link(src, dst)
+            return
+        except OSError:
+            pass
+    shutil.copy2(src, dst)
+
+
 def _platform(scenario: Scenario, work: Path) -> Path:
     root = work / re.sub(r"[^a-z0-9]+", "-", scenario.name.lower()).strip("-")[:40]
-    shutil.copytree(_template(work.parent), root, symlinks=True)
+    shutil.copytree(_template(work.parent), root, symlinks=True, copy_function=_copy_or_link)
     for rel, text in scenario.fixture.overlay.items():
         target = (root / rel).resolve()
         if root.resolve() not in target.parents:
