@@ -273,19 +273,14 @@ def _invoke(fn: Callable, args: list[str], prog: str, ctx: Context | None = None
     values: dict[str, Any] = {}
     for name, convert, many, default in params:
         raw = getattr(namespace, name, None)
-        if raw is None or raw is False and default is False:
-            values[name] = list(default) if many and isinstance(default, list) else default \
-                if raw is None else raw
-            continue
-        if many:
+        if raw is None:
+            values[name] = list(default) if isinstance(default, list) else default
+        elif many:
             values[name] = [convert(v) for v in raw]
-        elif isinstance(raw, bool):
-            values[name] = raw
         else:
-            values[name] = convert(raw)
+            values[name] = raw if isinstance(raw, bool) else convert(raw)
     if ctx is not None:
-        for name, param in inspect.signature(fn).parameters.items():
-            if typing.get_type_hints(fn).get(name) is Context:
-                values[name] = ctx
+        hints = typing.get_type_hints(fn)
+        values.update({name: ctx for name in inspect.signature(fn).parameters if hints.get(name) is Context})
     result = fn(**values)
     return result if isinstance(result, int) else 0

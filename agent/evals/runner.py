@@ -100,14 +100,15 @@ def _platform(scenario: Scenario, work: Path) -> Path:
         path.write_text(text.replace(edit.old, edit.new, 1), encoding="utf-8")
         touched.append(edit.file)
     if touched and scenario.fixture.commit:
-        for rel in touched:  # each file in its own repo (a submodule's files in the submodule)
-            sub = next((p for p in root.glob("*/.git") if rel.startswith(p.parent.name + "/")), None)
-            repo = sub.parent if sub else root
-            _git(repo, "add", "--", str((root / rel).relative_to(repo)))
-        for repo in {(next((p.parent for p in root.glob("*/.git") if r.startswith(p.parent.name + "/")), root))
-                     for r in touched}:
+        subs = {p.parent.name for p in root.glob("*/.git")}
+        repos: dict[Path, list[str]] = {}  # each file in its own repo (a submodule's files in the submodule)
+        for rel in touched:
+            repo = root / rel.split("/")[0] if rel.split("/")[0] in subs else root
+            repos.setdefault(repo, []).append(str((root / rel).relative_to(repo)))
+        for repo, paths in repos.items():
+            _git(repo, "add", "--", *paths)
             _git(repo, "commit", "-q", "-m", "eval fixture")
-        if any(r.split("/")[0] in {p.parent.name for p in root.glob("*/.git")} for r in touched):
+        if any(repo != root for repo in repos):  # the platform records the submodules' new commits
             _git(root, "commit", "-q", "-am", "eval fixture: submodules")
     return root
 

@@ -177,6 +177,13 @@ def _server(tmp_path: Path, replies: list[dict]) -> tuple[subprocess.Popen, str,
     return proc, f"http://127.0.0.1:{port.read_text()}/v1", log
 
 
+def _wait_for_a_request(log: Path, seconds: float = 30) -> None:
+    """Until the model endpoint has received the question (its request log is written)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not (log.exists() and log.read_text().strip()):
+        time.sleep(0.05)
+
+
 def cli(repo: Path, *args: str, env: dict | None = None, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "agent.cli", *args, "--repo", str(repo)], capture_output=True,
                           text=True, input=stdin, timeout=180, cwd=ROOT,
@@ -229,10 +236,7 @@ def test_chat_resume_after_a_kill_continues_the_thread(repo, tmp_path):
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         chat.stdin.write("remember the word heliotrope\n")
         chat.stdin.flush()
-        for _ in range(600):  # until the model has the question
-            if log.exists() and log.read_text().strip():
-                break
-            time.sleep(0.05)
+        _wait_for_a_request(log)
         chat.kill()  # SIGKILL while the model is answering
         chat.wait(timeout=10)
         r = cli(repo, "chat", "--resume", env={"OPENAI_BASE_URL": url, "OPENAI_API_KEY": ""},
@@ -266,10 +270,7 @@ def test_ctrl_c_cancels_the_turn_and_keeps_the_chat(repo, tmp_path):
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         chat.stdin.write("a slow question\n")
         chat.stdin.flush()
-        for _ in range(600):
-            if log.exists() and log.read_text().strip():
-                break
-            time.sleep(0.05)
+        _wait_for_a_request(log)
         chat.send_signal(signal.SIGINT)
         out, err = chat.communicate("and another\n/quit\n", timeout=120)
     finally:
