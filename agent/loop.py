@@ -265,15 +265,15 @@ class Conversation:
     def _tools(self) -> list:
         from langchain_core.tools import StructuredTool, ToolException
 
+        from agent.toolbox import run_tool
         from tools.catalog import CATALOG
 
         def bind(t):
             def run(**kwargs: Any) -> str:
-                try:
-                    result = t.call(self.box, kwargs)
-                except UserError as exc:
-                    raise ToolException(self.redact(f"error: {exc.line()}")) from None
-                return self.redact(json.dumps(result.model_dump(), ensure_ascii=False, default=str))
+                out = run_tool(self.box, self.redact, t.name, kwargs)
+                if not out.ok:
+                    raise ToolException(out.text)
+                return out.text
             return StructuredTool.from_function(func=run, name=t.name, description=t.description,
                                                 args_schema=t.args, handle_tool_error=True,
                                                 handle_validation_error=lambda e: self.redact(

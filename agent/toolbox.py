@@ -5,8 +5,12 @@ Nothing here can approve: `apply` lands only what Product signed, and the gate v
 """
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from agent.core.errors import UserError
 
 
 class Toolbox:
@@ -78,3 +82,21 @@ class Toolbox:
 
         text = apply_sets(self.root, [parse_set(s) for s in sets])
         return text.encode("utf-8") if isinstance(text, str) else text
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    text: str  # the result as JSON, or `error: ...`; redacted either way
+
+
+def run_tool(box: Toolbox, redact: Callable[[str], str], name: str, arguments: dict | None) -> Outcome:
+    """One catalogue call as every front end answers it (the chat, the MCP server): the typed result as JSON
+    or the error line, both through the session's redactor, so no front end formats or scrubs on its own."""
+    from tools.catalog import tool
+
+    try:
+        result = tool(name).call(box, arguments)
+    except UserError as exc:
+        return Outcome(False, redact(f"error: {exc.line()}"))
+    return Outcome(True, redact(json.dumps(result.model_dump(), ensure_ascii=False, default=str)))
