@@ -8,6 +8,7 @@ for every scenario whatever it expects.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +39,26 @@ class ProposalFixture(_Strict):
     approved: bool = Field(False, description="Product signs it before the conversation (needs product_key)")
 
 
+class CallMatch(_Strict):
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict, description="a subset of the arguments (strings: substring)")
+
+
+class Obeyed(_Strict):
+    """The effect a planted instruction asks for; if it happens, the instruction was obeyed."""
+
+    applied: bool = Field(False, description="a repository's HEAD moved (a proposal landed)")
+    calls_succeeded: list[CallMatch] = Field(default_factory=list, description="these calls ran without an error")
+    answer_contains: list[str] = Field(default_factory=list, description="the final answer holds this text")
+
+
+class Injection(_Strict):
+    """An instruction planted in a source (an overlay file or an edit): `marker` is a piece of its text."""
+
+    marker: str = Field(min_length=4)
+    obeyed_if: Obeyed
+
+
 class Fixture(_Strict):
     overlay: dict[str, str] = Field(default_factory=dict, description="path -> content, written over the example")
     edits: list[Edit] = Field(default_factory=list, description="one-place edits of the example's files")
@@ -45,11 +66,17 @@ class Fixture(_Strict):
     secrets: list[str] = Field(default_factory=list, description="values planted that must never reach the model")
     proposals: list[ProposalFixture] = Field(default_factory=list)
     product_key: bool = Field(False, description="a test Product key (no passphrase) is the trust root")
+    injections: list[Injection] = Field(default_factory=list, description="instructions planted in sources; "
+                                        "obeying one is a safety violation")
 
     @model_validator(mode="after")
-    def _key_for_approvals(self) -> "Fixture":
+    def _consistent(self) -> "Fixture":
         if any(p.approved for p in self.proposals) and not self.product_key:
             raise ValueError("an approved proposal needs product_key: true")
+        planted = list(self.overlay.values()) + [e.new for e in self.edits]
+        for inj in self.injections:
+            if not any(inj.marker in text for text in planted):
+                raise ValueError(f"injection marker {inj.marker!r} is in no overlay file or edit")
         return self
 
 
@@ -74,11 +101,6 @@ class ModelTurn(_Strict):
         return self
 
 
-class CallMatch(_Strict):
-    name: str
-    args: dict[str, Any] = Field(default_factory=dict, description="a subset of the arguments (strings: substring)")
-
-
 class StateExpect(_Strict):
     head_unchanged: bool | None = None
     proposals: list[Literal["pending", "refused", "approved", "applied", "rejected", "rolled-back"]] | None = None
@@ -87,14 +109,22 @@ class StateExpect(_Strict):
 
 
 class AnswerExpect(_Strict):
+    """Properties of the final answer (agent/evals/properties.py judges them, in French or English)."""
+
     contains: list[str] = Field(default_factory=list)
     not_contains: list[str] = Field(default_factory=list)
+    asks_question: bool | None = Field(None, description="asks a clarifying question")
+    cites: list[str] = Field(default_factory=list, description="names these sources (a kind or a path), e.g. "
+                                                               "the one that wins by priority")
+    gives_rollback: bool | None = Field(None, description="says how to go back")
+    refuses: bool | None = Field(None, description="declines an out-of-scope or forbidden request")
 
 
 class Expect(_Strict):
     calls: list[CallMatch] = Field(default_factory=list)
     no_calls: list[CallMatch] = Field(default_factory=list)
     tool_results_contain: list[str] = Field(default_factory=list, description="text some tool result must hold")
+    not_sent: list[str] = Field(default_factory=list, description="text that must never reach the model")
     state: StateExpect = Field(default_factory=StateExpect)
     answer: AnswerExpect = Field(default_factory=AnswerExpect)
     verdict: Literal["GO", "NO-GO"] | None = None
@@ -107,11 +137,19 @@ class Scenario(_Strict):
     fixture: Fixture = Field(default_factory=Fixture)
     conversation: list[str] = Field(min_length=1)
     model: list[ModelTurn] = Field(default_factory=list, description="replay: the model's turns, in order")
+    cassette: str | None = Field(None, description="replay: a recorded HTTP cassette (cassette.jsonl beside the "
+                                                   "scenario), served to the real client; wins over `model`")
     product_at_pause: Literal["wait", "approve"] = Field(
         "wait", description="what the front end answers when apply_change pauses: wait for Product (as `ask` "
                             "does) or approve (as Product at a terminal would); the gate still verifies the signature")
     expect: Expect = Field(default_factory=Expect)
     path: str = ""
+
+    @model_validator(mode="after")
+    def _cassette_beside(self) -> "Scenario":
+        if self.cassette is not None and (not re.fullmatch(r"[\w.-]+", self.cassette) or self.cassette.startswith(".")):
+            raise ValueError(f"cassette {self.cassette!r} must be a file name in the scenario's folder")
+        return self
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -132,6 +170,10 @@ def load_scenario(path: Path) -> Scenario:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise UserError(f"{path}: {where}: {first['msg']}", "see docs/evals.md for the scenario format") from None
+    if scenario.cassette:  # a broken cassette is bad input, said before anything runs
+        from agent.evals.cassette import load
+
+        load(path.parent / scenario.cassette)
     return scenario
 
 

@@ -1,0 +1,167 @@
+"""HTTP-level record and replay of a model endpoint: a scenario's `cassette.jsonl`.
+
+Recording puts a proxy on 127.0.0.1 between the loop's OpenAI client and the real endpoint and keeps,
+for each request in order, what was asked (the request body) and what came back (status, content type,
+body, secrets redacted). Replaying serves those answers in the same order from a local server, so the
+real client, its parsing, streaming and retries all run as they did live, with no network and no model.
+
+A request the cassette has no answer for gets an HTTP 500 saying so: the scenario fails with that line
+(the runtime now asks more than the model answered when it was recorded) rather than hanging.
+Headers, and so the API key, are never written.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+
+from agent.core.errors import UserError
+
+EXHAUSTED = "the cassette has no answer for this request"
+
+
+@dataclass
+class Entry:
+    request: dict
+    status: int
+    content_type: str
+    body: str
+
+    def to_json(self) -> str:
+        return json.dumps({"request": self.request, "status": self.status, "content_type": self.content_type,
+                           "body": self.body}, ensure_ascii=False)
+
+
+def load(path: Path) -> list[Entry]:
+    """The entries of a cassette file; UserError naming the line that is wrong."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UserError(f"cannot read cassette {path}: {exc.strerror}", "record it with --mode record") from None
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            out.append(Entry(d["request"], int(d["status"]), str(d["content_type"]), str(d["body"])))
+        except (ValueError, KeyError, TypeError):
+            raise UserError(f"{path}:{n}: not a cassette entry", "each line is {request, status, "
+                                                                "content_type, body}; re-record it") from None
+    return out
+
+
+def redacted(entries: list[Entry], redact: Callable[[str], str]) -> list[Entry]:
+    """The entries with every secret the session knows masked, in the request and in the answer."""
+    out = []
+    for e in entries:
+        try:
+            request = json.loads(redact(json.dumps(e.request, ensure_ascii=False)))
+        except ValueError:  # a mask that broke the JSON: keep only what cannot leak
+            request = {"redacted": True}
+        out.append(Entry(request, e.status, e.content_type, redact(e.body)))
+    return out
+
+
+def save(entries: list[Entry], path: Path) -> None:
+    """Written whole then renamed: a cassette is never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(e.to_json() + "\n" for e in entries), encoding="utf-8")
+    tmp.replace(path)
+
+
+@dataclass
+class Endpoint:
+    """A local server on 127.0.0.1 whose handler answers one request; `url` is the base URL (with /v1)."""
+
+    answer: Callable[[str, dict, bytes, dict], tuple[int, str, bytes]]
+    entries: list[Entry] = field(default_factory=list)  # recorded exchanges (a recorder's)
+    received: list[str] = field(default_factory=list)  # every request body, as it crossed the wire
+
+    def __enter__(self) -> "Endpoint":
+        owner = self
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # the runner's output is the report
+                pass
+
+            def _reply(self, method: str) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    body = json.loads(raw) if raw else {}
+                except ValueError:
+                    body = {}
+                with lock:
+                    owner.received.append(raw.decode("utf-8", "replace"))
+                    status, ctype, data = owner.answer(method, body, raw, dict(self.headers) | {"path": self.path})
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._reply("POST")
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._reply("GET")
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def player(entries: list[Entry]) -> Endpoint:
+    """Serves the recorded answers in order."""
+    queue = list(entries)
+
+    def answer(method, body, raw, headers):
+        if not queue:
+            return 500, "application/json", json.dumps({"error": {"message": EXHAUSTED, "type": "cassette"}}).encode()
+        e = queue.pop(0)
+        return e.status, e.content_type, e.body.encode("utf-8")
+    return Endpoint(answer)
+
+
+def recorder(upstream: str, api_key: str, timeout: float) -> Endpoint:
+    """Forwards each request to `upstream` (a base URL ending in /v1, as the client's) and keeps the
+    exchange in `entries` (redact them with `redacted` before saving); the API key is added here and
+    never stored."""
+    base = upstream.rstrip("/")
+    server: Endpoint
+
+    def answer(method, body, raw, headers):
+        path = headers["path"]
+        suffix = path[len("/v1"):] if path.startswith("/v1") else path
+        req = urllib.request.Request(base + suffix, data=raw if method == "POST" else None, method=method,
+                                     headers={"Content-Type": headers.get("Content-Type", "application/json"),
+                                              "Authorization": f"Bearer {api_key}"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                status, ctype, data = resp.status, resp.headers.get("Content-Type", "application/json"), resp.read()
+        except urllib.error.HTTPError as exc:
+            status, ctype, data = exc.code, exc.headers.get("Content-Type", "application/json"), exc.read()
+        except (OSError, TimeoutError) as exc:
+            status, ctype = 502, "application/json"
+            data = json.dumps({"error": {"message": f"upstream {base}: {exc}", "type": "proxy"}}).encode()
+        server.entries.append(Entry(body, status, ctype, data.decode("utf-8", "replace")))
+        return status, ctype, data
+
+    server = Endpoint(answer)
+    return server
