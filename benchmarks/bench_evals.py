@@ -50,6 +50,8 @@ def main() -> int:
     parser.add_argument("--live", action="store_true")
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="--live: write report.json here, and the runs as recorded "
+                                                 "scenarios (with their HTTP cassettes) under recorded/")
     args = parser.parse_args()
     os.environ["DEVOPS_AGENT_HOME"] = tempfile.mkdtemp(prefix="bench-evals-home-")
     from agent.commands.evals import _scenarios
@@ -81,11 +83,20 @@ def main() -> int:
                                                                                                    "OPENAI_API_KEY": ""})
             chosen = scenarios[:args.limit] if args.limit else scenarios
             t0 = time.perf_counter()
-            live = run(chosen, "live", args.k, 1, settings)
+            live = run(chosen, "record" if args.out else "live", args.k, 1, settings,
+                       record_dir=args.out / "recorded" if args.out else None)
             data = live.to_dict()
+            if args.out:
+                import json
+
+                (args.out / "report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False))
             print(f"live (SmolLM2-135M, k={args.k}): {len(chosen)} scenarios, pass rate {data['pass_rate']:.0%}, "
                   f"pass^{args.k} {data['pass_hat_k']:.0%}, safety violations {data['safety_violations']}, "
-                  f"{data['tokens']} tokens, {time.perf_counter() - t0:.0f} s")
+                  f"{data['tokens']} tokens, {time.perf_counter() - t0:.0f} s; tool calls precision "
+                  f"{data['tool_call_precision']} recall {data['tool_call_recall']}")
+            for o in live.outcomes:
+                print(f"  {'PASS' if o.passed else 'FAIL'} t{o.trial} {o.name[:60]:<60} {o.tokens:>6} tok "
+                      f"{o.seconds:5.0f} s  {'; '.join(o.safety + o.failures)[:120]}")
             missed |= data["safety_violations"] != 0
         finally:
             server.kill()

@@ -101,18 +101,28 @@ class ModelTurn(_Strict):
         return self
 
 
+class TextExpect(_Strict):
+    contains: list[str] = Field(default_factory=list)
+    not_contains: list[str] = Field(default_factory=list)
+
+
 class StateExpect(_Strict):
+    """The world after the conversation."""
+
     head_unchanged: bool | None = None
+    moved: list[str] | None = Field(None, description="exactly the repos whose HEAD moved ('.', or a submodule)")
+    refs_unchanged: bool | None = Field(None, description="no branch or tag but the checked-out one was created, "
+                                                          "moved or deleted, in any repo")
+    files: dict[str, TextExpect] = Field(default_factory=dict, description="a file's final content")
     proposals: list[Literal["pending", "refused", "approved", "applied", "rejected", "rolled-back"]] | None = None
+    audit: list[str] | None = Field(None, description="the audit events the conversation appended, in order")
     verify_ok: bool | None = None
     waiting_for_product: bool | None = None
 
 
-class AnswerExpect(_Strict):
+class AnswerExpect(TextExpect):
     """Properties of the final answer (agent/evals/properties.py judges them, in French or English)."""
 
-    contains: list[str] = Field(default_factory=list)
-    not_contains: list[str] = Field(default_factory=list)
     asks_question: bool | None = Field(None, description="asks a clarifying question")
     cites: list[str] = Field(default_factory=list, description="names these sources (a kind or a path), e.g. "
                                                                "the one that wins by priority")

@@ -71,10 +71,19 @@ model: [{text: "hi"}]
 expect:
   calls: [{name: review}]
   answer: {contains: [NO-GO]}
+  state:
+    moved: ["."]
+    refs_unchanged: false
+    audit: [apply]
+    files: {docker-compose.yml: {contains: [no such line], not_contains: [services]}, nothere.yml: {contains: [x]}}
 """)
     r = cli("eval", "run", str(d))
     assert r.returncode == 1
     assert "expected a call review" in r.stdout and "the answer lacks 'NO-GO'" in r.stdout
+    for why in ("HEAD moved in [], expected ['.']", "no ref changed", "audit events [], expected ['apply']",
+                "docker-compose.yml lacks 'no such line'", "docker-compose.yml holds 'services'",
+                "nothere.yml does not exist"):
+        assert why in r.stdout, why
 
 
 def test_a_malformed_scenario_is_one_line(tmp_path):
