@@ -71,9 +71,14 @@ def eval_run(
     if sys.stderr.isatty():
         done = []
 
+        total = len(scenarios) * max(1, k)
+
         def progress(outcome) -> None:
             done.append(outcome)
-            sys.stderr.write(f"\r{len(done)}/{len(scenarios) * k} scenarios")
+            filled = 30 * len(done) // total
+            failed = sum(not o.passed for o in done)
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {len(done)}/{total}"
+                             + (f", {failed} failed" if failed else "") + "\033[K")
             sys.stderr.flush()
     result = run(scenarios, mode.value, max(1, k), max(1, jobs), settings, progress,
                  record_dir=(out / "recorded") if mode is Mode.record and out is not None else None)
