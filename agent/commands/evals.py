@@ -104,14 +104,17 @@ def _print(result, report: EvalReport) -> None:
     if report is EvalReport.junit:
         sys.stdout.write(result.junit())
         return
-    rows = [(("PASS" if o.passed else "FAIL"), o.name, ",".join(o.tags), f"{o.seconds:.1f}s",
-             "; ".join(o.failures + o.safety)) for o in result.outcomes]
+    live = result.mode != "replay" or any(o.tokens for o in result.outcomes)  # a cassette replays tokens too
+    rows = [(("PASS" if o.passed else "FAIL"), o.name + (f" #{o.trial + 1}" if result.k > 1 else ""),
+             ",".join(o.tags), f"{o.seconds:.1f}s", f"{o.tokens} tok" if live else "",
+             "; ".join(o.safety + o.failures)) for o in result.outcomes]
     if report is EvalReport.markdown:
-        lines = ["| result | scenario | tags | time | problems |", "| --- | --- | --- | --- | --- |"]
+        lines = ["| result | scenario | tags | time | tokens | problems |", "| --- | --- | --- | --- | --- | --- |"]
         lines += [f"| {' | '.join(r)} |" for r in rows]
     else:
         width = max((len(r[1]) for r in rows), default=10)
-        lines = [f"{r[0]}  {r[1].ljust(width)}  {r[3]:>6}  {r[4]}".rstrip() for r in rows]
+        lines = [f"{r[0]}  {r[1].ljust(width)}  {r[3]:>6}  {r[4] + '  ' if live else ''}{r[5]}".rstrip()
+                 for r in rows]
     data = result.to_dict()
     pr = (f", tool calls precision {data['tool_call_precision']:.0%} recall {data['tool_call_recall']:.0%}"
           if data["tool_call_precision"] is not None and data["tool_call_recall"] is not None else "")
