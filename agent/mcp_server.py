@@ -22,6 +22,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from agent.core.errors import UserError
 
@@ -282,7 +283,7 @@ def build_server(backend: Backend):
         async def list_resources(self) -> list[types.Resource]:
             listing = await anyio.to_thread.run_sync(backend.source_listing)
             return await super().list_resources() + [
-                types.Resource(uri=f"devops://source/{path}", name=f"source {path}", description=description,
+                types.Resource(uri=f"devops://source/{quote(path)}", name=f"source {path}", description=description,
                                mime_type="text/plain", _meta=meta)
                 for path, description, meta in listing]
 
@@ -385,6 +386,8 @@ def serve(repo: Path | None, transport: str = "stdio", host: str = "127.0.0.1", 
     sys.stderr.write(f"devops-agent mcp: http://{host}:{port}/mcp\n"
                      f"devops-agent mcp: bearer token {token}\n")
     sys.stderr.flush()
-    config_ = uvicorn.Config(app, host=host, port=port, log_level="warning")
-    anyio.run(uvicorn.Server(config_).serve)
+    try:
+        anyio.run(uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).serve)
+    except KeyboardInterrupt:  # Ctrl-C is how a server in a terminal is stopped: uvicorn has shut down
+        pass
     return 0
