@@ -19,6 +19,7 @@ import secrets
 import sys
 import threading
 import time
+import traceback
 import uuid
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,12 @@ class Backend:
             started = time.monotonic()
             self._log.add(self.thread, "tool_call", name,
                           self._redact(json.dumps(arguments or {}, ensure_ascii=False, default=str)))
-            out = self._waiting(name, arguments) or run_tool(self.box, self._redact, name, arguments)
+            try:
+                out = self._waiting(name, arguments) or run_tool(self.box, self._redact, name, arguments)
+            except Exception as exc:  # noqa: BLE001 - a bug answers this call, not the whole server
+                traceback.print_exc(file=sys.stderr)
+                out = Outcome(False, self._redact(f"error: internal error: {type(exc).__name__}: {exc} "
+                                                  "(the traceback is in the server's stderr)"))
             if out.ok and name == "read_source":
                 out = Outcome(True, self._quoted_source_text(out.text))
             self._log.add(self.thread, "tool_result" if out.ok else "tool_error", name, out.text,
@@ -381,13 +387,29 @@ def serve(repo: Path | None, transport: str = "stdio", host: str = "127.0.0.1", 
     import anyio
     import uvicorn
 
+    sock = _listening_socket(host, port)
     token = secrets.token_urlsafe(32)
     app = BearerAuth(server.streamable_http_app(host=host), token)
     sys.stderr.write(f"devops-agent mcp: http://{host}:{port}/mcp\n"
                      f"devops-agent mcp: bearer token {token}\n")
     sys.stderr.flush()
+    http = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     try:
-        anyio.run(uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).serve)
+        anyio.run(lambda: http.serve(sockets=[sock]))
     except KeyboardInterrupt:  # Ctrl-C is how a server in a terminal is stopped: uvicorn has shut down
         pass
     return 0
+
+
+def _listening_socket(host: str, port: int):
+    """Bound before the token is printed: a port in use is one line, not a server that never listens."""
+    import socket
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", "pick another --port") from None
+    return sock

@@ -74,9 +74,11 @@ def test_the_tools_are_the_catalogue_with_its_schemas_and_the_session_is_served(
             charter = await s.read_resource("devops://charter")
             brief = await s.read_resource("devops://brief")
             release = await s.get_prompt("release_check", {"env": "prod"})
-            return tools, resources, templates, prompts, compose, charter, brief, release
+            every = [await s.read_resource(r.uri) for r in resources]
+            return tools, resources, templates, prompts, compose, charter, brief, release, every
 
-    tools, resources, templates, prompts, compose, charter, brief, release = run(go())
+    tools, resources, templates, prompts, compose, charter, brief, release, every = run(go())
+    assert all(r.contents[0].text for r in every)  # a path with a space (the Notion export) reads too
     assert [t.name for t in tools] == [t.name for t in CATALOG]
     for served, declared in zip(tools, CATALOG):
         assert served.input_schema == declared.args.model_json_schema()
@@ -308,9 +310,15 @@ def test_http_binds_localhost_and_refuses_a_request_without_the_token(repo):
     assert code == 0 and "Traceback" not in rest, rest
 
 
-def test_bad_options_are_one_line_and_exit_2(repo):
+def test_bad_options_and_a_port_in_use_are_one_line_and_exit_2(repo):
     platform, env = repo
-    for args in (["--port", "70000"], ["--transport", "ftp"]):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    busy = str(taken.getsockname()[1])
+    for args in (["--port", "70000"], ["--transport", "ftp"], ["--transport", "http", "--port", busy]):
         r = subprocess.run(_command(platform, *args), capture_output=True, text=True, env=env.env(),
                            cwd=str(PROJECT), stdin=subprocess.DEVNULL, timeout=60)
         assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stdout == "", r.stderr
+    assert "Address already in use" in r.stderr and "bearer token" not in r.stderr
+    taken.close()
