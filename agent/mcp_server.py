@@ -207,20 +207,25 @@ class Backend:
         return json.dumps([f.to_dict() for f in session.findings], ensure_ascii=False, default=str, indent=1)
 
     def _proposals(self, session, _: Any) -> str:
-        from agent.render import proposal_dict
-
-        return json.dumps([{**proposal_dict(r), "signed_commit": self._signed_commit(r.id)}
-                           for r in self.box.proposals()], ensure_ascii=False, default=str, indent=1)
+        return json.dumps([self._proposal_record(r) for r in self.box.proposals()], ensure_ascii=False,
+                          default=str, indent=1)
 
     def _proposal(self, session, pid: str) -> str:
+        from dataclasses import asdict
+
         from agent.prompt import quoted
-        from agent.render import proposal_dict
 
         rec = self.box.proposal(pid)
-        data = {**proposal_dict(rec, self.box.gate().store.approvals(rec.id)),
-                "signed_commit": self._signed_commit(rec.id)}
+        data = {**self._proposal_record(rec),
+                "approvals": [asdict(a) for a in self.box.gate().store.approvals(rec.id)]}
         return json.dumps(data, ensure_ascii=False, default=str, indent=1) + "\n" + \
             quoted(f"proposal {rec.id} diff", rec.diff)
+
+    def _proposal_record(self, rec) -> dict:
+        """The gate's record as stored (its diff apart: quoted as data) and the commit Product signed."""
+        from dataclasses import asdict
+
+        return {**{k: v for k, v in asdict(rec).items() if k != "diff"}, "signed_commit": self._signed_commit(rec.id)}
 
     def _signed_commit(self, pid: str) -> str | None:
         """The commit Product signed for this proposal (the gate keeps it under a ref), if any."""
