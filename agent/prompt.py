@@ -99,7 +99,8 @@ def _parts(session, proposals: list) -> list[Part]:
 
     if session.release:
         r = session.release
-        lines = [f"{r.name} version {r.version or '-'} status {r.status} target {r.target_date or '-'}"]
+        lines = [f"{r.name} version {r.version or '-'} status {r.status} target {r.target_date or '-'}; "
+                 f"read {r.where()}"]
         lines += [f"- {i.id} [{i.status}{', validated' if i.validated else ''}] {i.name}" for i in r.intentions]
         parts.append(Part("Current release (Notion)", quoted("notion: release", "\n".join(lines), 1), rank=3,
                           shortened=quoted("notion: release", lines[0], 1)

@@ -196,6 +196,9 @@ def for_session(session) -> Redactor:
     """The redactor of a conversation: the platform's literal secrets plus this process's environment."""
     red = Redactor()
     red.add_env(dict(os.environ))
+    notion = session.config.notion
+    if notion is not None and os.environ.get(notion.token_env):  # whatever the variable is called
+        red.add([os.environ[notion.token_env]])
     red.add_env(env_file_values(session.root))
     for src in session.sources:
         if src.kind == "ci_workflow" and src.ok and isinstance(src.data, dict):

@@ -13,9 +13,9 @@ from agent.next_steps import NextStep, is_repo_path, with_repo
 from agent.session import Session
 from sources.provenance import LoadedSource
 
-STATUS_MARK = {"ok": "ok", "missing": "MISSING", "optional-absent": "absent (optional)",
+STATUS_MARK = {"ok": "ok", "stale": "STALE", "missing": "MISSING", "optional-absent": "absent (optional)",
                "unreadable": "UNREADABLE", "parse-error": "PARSE ERROR"}
-STATUS_STYLE = {"ok": "green", "missing": "bold red", "optional-absent": "yellow",
+STATUS_STYLE = {"ok": "green", "stale": "yellow", "missing": "bold red", "optional-absent": "yellow",
                 "unreadable": "bold red", "parse-error": "bold red"}
 SEVERITY_STYLE = {"blocker": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
@@ -38,6 +38,8 @@ def dump_json(data: Any) -> None:
 
 
 def _provenance(src: LoadedSource) -> str:
+    if src.fetched_at:  # a service's source: where and when it was read
+        return f"{src.origin or 'notion'}@{src.fetched_at}"
     if not src.submodule and not src.commit:
         return "-"
     where = src.submodule or "platform"
@@ -134,12 +136,14 @@ def print_review(session: Session) -> None:
     if session.release:
         r = session.release
         con.print(f"  {_escape(r.name)}  version {r.version or '-'}  status {r.status}  target {r.target_date or '-'}")
+        con.print(f"  read {_escape(r.where())}", style="yellow" if r.origin != "notion" else "dim")
         table = Table(box=None, show_edge=False, header_style="bold")
-        for col in ("id", "status", "intention"):
+        for col in ("id", "status", "intention", "last edited"):
             table.add_column(col, overflow="fold")
         for i in r.intentions:
             mark = "[green]" if i.validated else "[yellow]"
-            table.add_row(i.id, f"{mark}{_escape(i.status)}[/]", _escape(i.name))
+            edited = f"{i.last_edited or ''}{' by ' + i.last_edited_by if i.last_edited_by else ''}"
+            table.add_row(i.id, f"{mark}{_escape(i.status)}[/]", _escape(i.name), _escape(edited) or "-")
         con.print(table)
     else:
         con.print("  no current release loaded")
@@ -277,9 +281,11 @@ def review_markdown(session: Session) -> str:
     out += ["", "## Release", ""]
     if session.release:
         r = session.release
-        out += [f"**{r.name}** — version {r.version or '-'}, {r.status}, target {r.target_date or '-'}", "",
-                "| id | status | intention |", "| --- | --- | --- |"]
-        out += [f"| {i.id} | {_md_cell(i.status)} | {_md_cell(i.name)} |" for i in r.intentions]
+        out += [f"**{r.name}** — version {r.version or '-'}, {r.status}, target {r.target_date or '-'}; "
+                f"read {r.where()}", "", "| id | status | intention | last edited |", "| --- | --- | --- | --- |"]
+        out += [f"| {i.id} | {_md_cell(i.status)} | {_md_cell(i.name)} | "
+                f"{_md_cell((i.last_edited or '-') + (' by ' + i.last_edited_by if i.last_edited_by else ''))} |"
+                for i in r.intentions]
     else:
         out.append("No current release loaded.")
     hidden = f", {session.hidden} below --min-severity not shown" if session.hidden else ""

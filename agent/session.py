@@ -213,14 +213,15 @@ class Session:
         }
 
 
-def _releases(sources: list[LoadedSource]) -> tuple[list[notion_export.Release], notion_export.Release | None]:
+def _releases(sources: list[LoadedSource], tag: str | None = None
+              ) -> tuple[list[notion_export.Release], notion_export.Release | None]:
     releases: list[notion_export.Release] = []
     intentions: list[notion_export.Intention] = []
     for src in sources:
         if src.kind == "notion" and src.ok and isinstance(src.data, dict):
             releases += src.data.get("releases", [])
             intentions += src.data.get("intentions", [])
-    return releases, notion_export.link(releases, intentions)
+    return releases, notion_export.link(releases, intentions, tag)
 
 
 def _with_called_files(loader: SourceLoader, loaded: list[LoadedSource]) -> list[LoadedSource]:
@@ -244,7 +245,8 @@ def _with_called_files(loader: SourceLoader, loaded: list[LoadedSource]) -> list
 
 def open_session(repo: str | Path | None = None, charter: str | Path | None = None,
                  config: str | Path | None = None, run_checks: bool = True, rev: str | None = None,
-                 gitlinks: dict[str, str] | None = None, signatures: bool = True) -> Session:
+                 gitlinks: dict[str, str] | None = None, signatures: bool = True,
+                 release: str | None = None) -> Session:
     """The session of the work tree, or with `rev` of a commit's blobs only (its config, charter,
     Notion export and submodules at their gitlinks, or at `gitlinks`), never of the work tree."""
     root = resolve_repo(repo)
@@ -262,13 +264,21 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
         git = snapshot_state(root, commit, Path(snapshot.name), gitlinks)
         root = Path(snapshot.name)
     cfg, cfg_path = load_config(root, Path(config) if config else None)
+    if release:  # --release TAG: that release rather than the one in progress
+        from dataclasses import replace
+
+        from agent.core.config import NotionConfig
+
+        cfg.notion = replace(cfg.notion or NotionConfig(), release=release)
     charter_path, origin = discover_charter(root, charter, cfg)
     parsed = parse_charter(charter_path)
     if snapshot is None:
         git = repo_state(root)
-    loader = SourceLoader(root, parsed, cfg, git)
+    from agent.core.config import STATE_DIR
+
+    loader = SourceLoader(root, parsed, cfg, git, state_dir=repo_root / STATE_DIR)
     loaded = _with_called_files(loader, loaded=loader.load())
-    releases, current = _releases(loaded)
+    releases, current = _releases(loaded, cfg.notion.release if cfg.notion else None)
     session = Session(root=root, charter=parsed, charter_origin=origin, config=cfg, config_path=cfg_path,
                       git=git, sources=loaded, releases=releases, release=current)
     session.snapshot = snapshot  # keeps the snapshot's folder alive as long as the session

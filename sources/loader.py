@@ -5,13 +5,13 @@ import os
 import posixpath
 import re
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import yaml
 
 from agent.core import yaml_safe
 from agent.core.charter import Charter, SourceSpec, fold
-from agent.core.config import ProjectConfig
+from agent.core.config import STATE_DIR, ProjectConfig
 from sources import notion_export
 from sources.files import SourceReadError, confine, read_source_file
 from sources.git import RepoState, SubmoduleState
@@ -59,8 +59,10 @@ def _uninit_message(sub: SubmoduleState) -> str:
 class SourceLoader:
     """One session's loading: each charter source spec becomes one or more LoadedSource."""
 
-    def __init__(self, root: Path, charter: Charter, config: ProjectConfig, git: RepoState) -> None:
+    def __init__(self, root: Path, charter: Charter, config: ProjectConfig, git: RepoState,
+                 state_dir: Path | None = None) -> None:
         self.root = root
+        self.state_dir = state_dir or root / STATE_DIR  # the Notion cache (a commit's session: the repo's)
         self.charter = charter
         self.config = config
         self.git = git
@@ -291,11 +293,64 @@ class SourceLoader:
     def _load_notion(self, spec: SourceSpec) -> list[LoadedSource]:
         notion = self.config.notion
         label = " / ".join(spec.targets) or spec.label
+        live = notion is not None and bool(notion.release_database and notion.intention_database)
+        token = os.environ.get(notion.token_env, "").strip() if notion is not None and live else ""
+        if live and token:
+            return self._load_notion_live(spec, notion, token)
         if notion is None or not notion.export_dir:
-            return [self._base(
-                spec, f"notion:{label}", "optional-absent" if spec.optional else "missing",
-                f"Notion {label} is not configured on this machine: set notion.export_dir "
-                f"(a Notion 'Markdown & CSV' export) in .devops-agent.yaml")]
+            why = (f"Notion {label}: {notion.token_env} is not set: set it to the Notion integration's token"
+                   if live else f"Notion {label} is not configured on this machine: set notion.release_database "
+                   f"and notion.intention_database (the live API, with NOTION_TOKEN), or notion.export_dir "
+                   f"(a Notion 'Markdown & CSV' export) in .devops-agent.yaml")
+            return [self._base(spec, f"notion:{label}", "optional-absent" if spec.optional else "missing", why)]
+        out = self._load_notion_export(spec, notion)
+        if live:  # configured live, no token here: the export stands in, and says so
+            for src in out:
+                src.message = "; ".join(m for m in (src.message, f"read from the export: {notion.token_env} is not "
+                                                    "set, so the live Notion was not read") if m)
+        return out
+
+    def _load_notion_live(self, spec: SourceSpec, notion, token: str) -> list[LoadedSource]:
+        from sources import notion as api
+
+        settings = api.Settings(token=token, release_database=notion.release_database,
+                                intention_database=notion.intention_database, base_url=notion.base_url,
+                                properties=dict(notion.properties), release_tag=notion.release,
+                                timeout_s=float(notion.timeout or api.DEFAULT_TIMEOUT_S))
+        targets = spec.targets or ["Release", "Intention"]
+        try:
+            fetched, message = api.read(settings, self.state_dir)
+        except api.NotionError as exc:
+            if notion.export_dir:  # the export, marked, rather than nothing
+                out = self._load_notion_export(spec, notion)
+                for src in out:
+                    src.message = f"read from the export: {exc.line}"
+                return out
+            return [self._base(spec, f"notion:{t}", "missing", exc.line) for t in targets]
+        release, intentions = fetched.model()
+        status = "stale" if fetched.origin == "cache" else "ok"
+        out = []
+        for target in targets:
+            folded = fold(target)
+            if folded.startswith("release"):
+                part: Any = fetched.release
+                data: dict = {"releases": [release]}
+                path = f"notion:Release/{notion.release_database}"
+            elif folded.startswith("intention"):
+                part = fetched.intentions
+                data = {"intentions": intentions}
+                path = f"notion:Intention/{notion.intention_database}"
+            else:
+                continue
+            src = self._base(spec, path, status, message)
+            src.data, src.fetched_at, src.origin = data, fetched.fetched_at, fetched.origin
+            src.text = api.as_markdown(part)
+            src.sha256 = api.digest(part)
+            src.size = len(src.text.encode("utf-8"))
+            out.append(src)
+        return out
+
+    def _load_notion_export(self, spec: SourceSpec, notion) -> list[LoadedSource]:
         export = Path(os.path.expanduser(notion.export_dir))
         inside = not export.is_absolute()
         export_abs = self.root / export if inside else export
@@ -314,6 +369,7 @@ class SourceLoader:
             for file in files:
                 rel = file.relative_to(self.root).as_posix() if inside else str(file)
                 src = self.read(spec, rel) if inside else self._read_outside(spec, file)
+                src.origin = "export"
                 if src.ok and file.suffix == ".csv":
                     try:
                         src.data = _parse_database(target, src.text or "", rel)

@@ -31,6 +31,14 @@ class Intention:
     validated: bool
     release: str | None
     fields: dict[str, str] = field(default_factory=dict)
+    # where it was read from: "notion" (live), "cache" (a stale copy of a live read), "export" (a folder
+    # on disk, which anyone with a shell can edit); what Product sees says which
+    origin: str = "export"
+    url: str | None = None
+    last_edited: str | None = None
+    last_edited_by: str | None = None
+    sha256: str | None = None  # of what was read of this intention (live reads)
+    endpoint: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -44,9 +52,25 @@ class Release:
     target_date: str | None
     current: bool
     intentions: list[Intention] = field(default_factory=list)
+    origin: str = "export"
+    url: str | None = None
+    last_edited: str | None = None
+    fetched_at: str | None = None  # a live or cached read: when Notion was read
+    endpoint: str | None = None  # a live read from another API root than Notion's (notion.base_url)
+
+    def where(self) -> str:
+        """Where this was read from, as Product and the model are told."""
+        via = f" through {self.endpoint} (notion.base_url, not api.notion.com)" if self.endpoint else ""
+        if self.origin == "notion":
+            return f"live from Notion{via} at {self.fetched_at}"
+        if self.origin == "cache":
+            return f"from the cache of a Notion read{via} at {self.fetched_at} (stale: Notion did not answer)"
+        return "from a Notion export on disk (editable by anyone with a shell here)"
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        data["tag"] = self.version
+        data["read"] = self.where()
         data["intentions"] = [i.to_dict() for i in self.intentions]
         return data
 
@@ -126,12 +150,16 @@ def parse_intentions(text: str, path: str) -> list[Intention]:
     return out
 
 
-def link(releases: list[Release], intentions: list[Intention]) -> Release | None:
-    """Attach intentions to their release; return the current release (None when none is current)."""
+def link(releases: list[Release], intentions: list[Intention], tag: str | None = None) -> Release | None:
+    """Attach intentions to their release; return the current release (the one tagged `tag` when
+    given, else the one in progress; None when there is none)."""
     by_name = {fold(r.name): r for r in releases}
     for intention in intentions:
         target = by_name.get(fold(intention.release or ""))
         if target is not None:
             target.intentions.append(intention)
-    current = [r for r in releases if r.current]
+    if tag:
+        current = [r for r in releases if fold(tag) in (fold(r.version or ""), fold(r.name))]
+    else:
+        current = [r for r in releases if r.current]
     return current[0] if current else None

@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-STATUSES = ("ok", "missing", "optional-absent", "unreadable", "parse-error")
+# stale: loaded from the cache of an earlier live read (Notion did not answer); usable, and said so
+STATUSES = ("ok", "stale", "missing", "optional-absent", "unreadable", "parse-error")
 
 
 @dataclass
@@ -27,6 +28,8 @@ class LoadedSource:
     text: str | None = field(default=None, repr=False)  # decoded content (the cut, for rules)
     data: Any = field(default=None, repr=False)  # parsed content (YAML, CSV rows)
     lines: dict | None = field(default=None, repr=False)  # YAML: the line of each key path, for findings
+    fetched_at: str | None = None  # a source read from a service (Notion): when it was read
+    origin: str | None = None  # a service's source: "notion" (live), "cache" or "export"
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -34,12 +37,13 @@ class LoadedSource:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        """Loaded: its content is there (a stale one too: its status and fetch time say how old)."""
+        return self.status in ("ok", "stale")
 
     @property
     def blocking(self) -> bool:
         """A required source that did not load: the charter says every listed source loads each session."""
-        return not self.optional and self.status != "ok"
+        return not self.optional and not self.ok
 
     def to_dict(self) -> dict:
         return {
@@ -47,5 +51,5 @@ class LoadedSource:
             "priority": self.priority, "optional": self.optional, "sha256": self.sha256,
             "size": self.size, "submodule": self.submodule, "commit": self.commit,
             "dirty": self.dirty, "message": self.message, "line": self.line, "column": self.column,
-            "sections": self.sections,
+            "sections": self.sections, "fetched_at": self.fetched_at, "origin": self.origin,
         }

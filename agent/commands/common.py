@@ -53,9 +53,11 @@ class CatalogueFmt(str, Enum):
 RepoOpt = kit.Option(None, "--repo", help="Platform root (default: the git root above the current directory).")
 CharterOpt = kit.Option(None, "--charter", help="Charter file (default: .codex/agents/devops-engineer.md, else the shipped one).")
 ConfigOpt = kit.Option(None, "--config", help="Config file (default: .devops-agent.yaml at the repo root).")
+ReleaseOpt = kit.Option(None, "--release", metavar="TAG",
+                        help="Read this Notion release (its Tag, e.g. 0.4.0) instead of the one in progress.")
 
 
-def _session(repo, charter, config, run_checks=True, rev=None):
+def _session(repo, charter, config, run_checks=True, rev=None, release=None):
     if rev is None:  # git's processes run while the session's modules import
         from sources.git import find_repo_root, prefetch_repo_state
 
@@ -66,7 +68,7 @@ def _session(repo, charter, config, run_checks=True, rev=None):
 
     if repo is None:
         _require_git_root()
-    return open_session(repo=repo, charter=charter, config=config, run_checks=run_checks, rev=rev)
+    return open_session(repo=repo, charter=charter, config=config, run_checks=run_checks, rev=rev, release=release)
 
 
 def _require_git_root() -> None:

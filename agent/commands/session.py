@@ -7,8 +7,8 @@ from typing import Optional
 
 from agent.commands import kit
 
-from agent.commands.common import (CatalogueFmt, CharterOpt, ConfigOpt, Fmt, RepoOpt, ReviewFmt, Severity,
-                                   _session, app)
+from agent.commands.common import (CatalogueFmt, CharterOpt, ConfigOpt, Fmt, ReleaseOpt, RepoOpt, ReviewFmt,
+                                   Severity, _session, app)
 
 
 @app.command()
@@ -40,11 +40,12 @@ def sources(
     charter: Optional[Path] = CharterOpt,
     config: Optional[Path] = ConfigOpt,
     fmt: Fmt = kit.Option(Fmt.text, "--format"),
+    release: Optional[str] = ReleaseOpt,
 ) -> None:
     """Every source of the session with provenance and load status (exit 1 if a required one is not loaded)."""
     from agent import render
 
-    session = _session(repo, charter, config, run_checks=False)
+    session = _session(repo, charter, config, run_checks=False, release=release)
     if fmt is Fmt.json:
         render.dump_json({"role": session.charter.role, "repo": str(session.root),
                           "counts": session.source_counts(),
@@ -65,11 +66,12 @@ def review(
     min_severity: Optional[Severity] = kit.Option(None, "--min-severity",
                                                     help="Show only findings at this severity or above (the verdict counts all)."),
     rev: Optional[str] = kit.Option(None, "--rev", help="Review a commit's blobs (config, charter, Notion export, submodules at their gitlinks), not the work tree."),
+    release: Optional[str] = ReleaseOpt,
 ) -> None:
     """The session brief: sources, release intentions, findings, verdict (exit 1 on NO-GO)."""
     from agent import render
 
-    session = _session(repo, charter, config, rev=rev).filtered(min_severity.value if min_severity else None)
+    session = _session(repo, charter, config, rev=rev, release=release).filtered(min_severity.value if min_severity else None)
     if fmt is ReviewFmt.json:
         render.dump_json(render.review_json(session))
     elif fmt is ReviewFmt.markdown:

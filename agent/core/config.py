@@ -22,6 +22,23 @@ MAX_APPROVAL_TTL_DAYS = 7
 MAX_CONFIG_BYTES = 256 * 1024
 
 
+# The Notion property each fact is read from, named as the platform's databases name them (the Product
+# charter's intention format); `notion.properties` renames them. None: the data source's title property.
+NOTION_PROPERTIES: dict[str, str | None] = {
+    "release_title": None,
+    "release_tag": "Tag",
+    "release_status": "Statut",
+    "intention_title": None,
+    "intention_release": "Release",
+    "problem": "Problème utilisateur",
+    "hypothesis": "Hypothèse",
+    "value": "Valeur attendue",
+    "success": "Critère de succès",
+    "validation": "Validation",
+}
+STATE_DIR = ".devops-agent"  # the repo's local state: the gate's store, the turn log, the Notion cache
+
+
 class ConfigValueError(ValueError):
     """One key of the config has the wrong shape: `where` is its dotted path."""
 
@@ -32,13 +49,26 @@ class ConfigValueError(ValueError):
 
 @dataclass
 class NotionConfig:
-    # A Notion "Markdown & CSV" export folder (repo-relative or absolute).
-    export_dir: str | None = None
-    # Live API settings (used when export_dir is not set).
+    # The live API (sources/notion.py): read when both databases are set and the token variable is.
     token_env: str = "NOTION_TOKEN"
-    base_url: str | None = None
+    base_url: str | None = None  # the API's root without /v1 (a proxy, or a test server)
     release_database: str | None = None
     intention_database: str | None = None
+    # The property names, when they differ from the platform's French ones (NOTION_PROPERTIES).
+    properties: dict[str, str] = field(default_factory=dict)
+    release: str | None = None  # a release tag to read instead of the one `En cours` (--release)
+    timeout: int | None = None  # seconds per request
+    # A Notion "Markdown & CSV" export folder (repo-relative or absolute): read when the API is not
+    # configured, or has no token on this machine.
+    export_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        for key in self.properties:
+            if key not in NOTION_PROPERTIES:
+                raise ConfigValueError(f"notion.properties.{key}", f"unknown property key; the keys are "
+                                                                   f"{', '.join(NOTION_PROPERTIES)}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ConfigValueError("notion.timeout", "must be a number of seconds greater than 0")
 
 
 @dataclass

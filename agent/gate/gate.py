@@ -284,7 +284,9 @@ class Gate:
                 f"[devops] revert {kind}{scope}: {summary}\n\nReverts: {rec.id}\n{body}")
 
     def _intentions_relied_on(self, meta: dict) -> list[str]:
-        """'INT-13 (Validée; source sha256 …)' for the intention the proposal names, read at HEAD."""
+        """The intention the proposal names, as read now: its status, last edit, where it was read from
+        (live Notion, a stale cache, or an export on disk anyone with a shell can edit) and the sha256
+        of what was read, so that Product signs knowing what the decision rests on."""
         wanted = meta.get("intention")
         if not wanted:
             return []
@@ -292,10 +294,16 @@ class Gate:
         for src in session.sources:
             if src.kind != "notion" or not src.ok or not isinstance(src.data, dict):
                 continue
-            for intention in src.data.get("intentions", []):
-                if getattr(intention, "id", None) == wanted:
-                    status = getattr(intention, "status", "?")
-                    return [f"{wanted} ({status}; {src.path} sha256 {src.sha256})"]
+            for i in src.data.get("intentions", []):
+                if getattr(i, "id", None) == wanted:
+                    origin = getattr(i, "origin", "export")
+                    via = f" via {i.endpoint}" if getattr(i, "endpoint", None) else ""
+                    read = {"notion": f"live{via} {src.fetched_at}",
+                            "cache": f"STALE cache{via} of {src.fetched_at}"}.get(origin, f"EXPORT on disk {src.path}")
+                    edited = f"; last edited {i.last_edited}" if getattr(i, "last_edited", None) else ""
+                    by = f" by {i.last_edited_by}" if getattr(i, "last_edited_by", None) else ""
+                    return [f"{wanted} ({i.status}{edited}{by}; read {read}; sha256 "
+                            f"{getattr(i, 'sha256', None) or src.sha256})"]
         return [f"{wanted} (not found in the Notion sources at HEAD)"]
 
     def _unsigned(self, plan: Plan, part: RepoPlan, forward: bool, links: dict[str, str], when: datetime) -> bytes:

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from agent.core.config import STATE_DIR
 from agent.core.errors import RefusedError, UserError
 
-STATE_DIR = ".devops-agent"
 DB_NAME = "state.db"
 AUDIT_NAME = "audit.jsonl"
 HEAD_META = "audit_head"

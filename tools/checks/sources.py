@@ -30,8 +30,9 @@ def no_current_release(ctx, spec):
     notion_ok = [s for s in ctx.sources if s.kind == "notion" and s.ok]
     if notion_ok and ctx.release is None:
         names = ", ".join(f"{r.name} ({r.status})" for r in ctx.releases) or "none"
-        yield spec.finding(ctx, "no release is 'En cours' in the Notion export",
-                           [Location(s.path) for s in notion_ok], detail=f"releases: {names}")
+        yield spec.finding(ctx, "no release is 'En cours' (or has the --release tag) in Notion",
+                           [Location(s.path) for s in notion_ok if not s.path.startswith("notion:")],
+                           detail=f"releases: {names}")
 
 
 @check("SRC004", "Source file changed since its commit", "low", "reproducibility", ("work_rules", "reproductibilit"),
@@ -41,3 +42,12 @@ def dirty_sources(ctx, spec):
         if src.ok and src.dirty:
             where = f"submodule {src.submodule}" if src.submodule else "the platform repo"
             yield spec.finding(ctx, f"{src.path} has uncommitted changes in {where}", [Location(src.path)])
+
+
+@check("SRC008", "Source read from a stale cache", "medium", "charter", _ALL_SOURCES,
+       "Let the session reach Notion (network, token) and run it again: the cache is the last read, not now.")
+def stale_sources(ctx, spec):
+    for src in ctx.sources:
+        if src.status == "stale":
+            yield spec.finding(ctx, f"{src.kind} source {src.path} is the cache of a read at {src.fetched_at}", [],
+                               detail=src.message)
