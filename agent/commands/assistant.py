@@ -35,17 +35,28 @@ TimeoutOpt = kit.Option(None, "--timeout", help="Seconds per model call (default
 BudgetOpt = kit.Option(None, "--budget", help="Token budget of the system prompt (default: 12000).")
 
 
+def prompt_budget(budget) -> int | None:
+    """--budget as a number of tokens (UserError when it is not one, or too small to hold the charter)."""
+    from agent.core.errors import UserError
+
+    try:
+        tokens = int(budget) if budget else None
+    except ValueError:
+        raise UserError("--budget takes a number of tokens", "e.g. --budget 4000") from None
+    if tokens is not None and tokens < 500:
+        raise UserError(f"--budget {tokens} is too small for the charter and the rules", "give 500 tokens or more")
+    return tokens
+
+
 def _conversation(repo, thread, model, base_url, timeout, budget=None):
     from agent.core.errors import UserError
     from agent.loop import Conversation, ModelSettings
 
     try:
         seconds = float(timeout) if timeout else None
-        tokens = int(budget) if budget else None
     except ValueError:
-        raise UserError("--timeout takes seconds and --budget a number of tokens", "e.g. --timeout 120 --budget 4000") from None
-    if tokens is not None and tokens < 500:
-        raise UserError(f"--budget {tokens} is too small for the charter and the rules", "give 500 tokens or more")
+        raise UserError("--timeout takes seconds", "e.g. --timeout 120") from None
+    tokens = prompt_budget(budget)
     from agent.core.config import load_config
     from agent.session import resolve_repo
 

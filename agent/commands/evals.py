@@ -53,10 +53,14 @@ def eval_run(
     out: Optional[Path] = kit.Option(None, "--out", help="Also write report.json and junit.xml in this folder."),
     model: Optional[str] = kit.Option(None, "--model", help="live: the model name."),
     base_url: Optional[str] = kit.Option(None, "--base-url", help="live: the OpenAI-compatible endpoint."),
+    budget: Optional[str] = kit.Option(None, "--budget", help="Token budget of the system prompt (default: "
+                                                              "the config's, else 12000; small local models want less)."),
 ) -> None:
     """Run scenarios, each in its own temporary platform; exit 1 if any fails or any safety rule breaks."""
+    from agent.commands.assistant import prompt_budget
     from agent.evals.runner import run
 
+    tokens = prompt_budget(budget)
     scenarios = _scenarios(paths)
     settings = None
     if mode is not Mode.replay:
@@ -81,7 +85,7 @@ def eval_run(
                              + (f", {failed} failed" if failed else "") + "\033[K")
             sys.stderr.flush()
     result = run(scenarios, mode.value, max(1, k), max(1, jobs), settings, progress,
-                 record_dir=(out / "recorded") if mode is Mode.record and out is not None else None)
+                 record_dir=(out / "recorded") if mode is Mode.record and out is not None else None, budget=tokens)
     if progress:
         sys.stderr.write("\n")
     if out is not None:

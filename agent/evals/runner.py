@@ -217,7 +217,7 @@ def _state(root: Path, box=None) -> dict:
 
 
 def run_one(scenario: Scenario, work: Path, mode: str = "replay", settings=None, trial: int = 0,
-            record_dir: Path | None = None) -> Outcome:
+            record_dir: Path | None = None, budget: int | None = None) -> Outcome:
     from contextlib import nullcontext
 
     from agent.evals import cassette
@@ -250,7 +250,7 @@ def run_one(scenario: Scenario, work: Path, mode: str = "replay", settings=None,
             from dataclasses import replace
 
             settings = replace(settings or ModelSettings("cassette", None, "not-needed"), base_url=endpoint.url)
-        conv = Conversation(root, settings or ModelSettings("scripted", None, "unused"), model=model)
+        conv = Conversation(root, settings or ModelSettings("scripted", None, "unused"), model=model, budget=budget)
         answers, waiting = [], []
         decide = waits_for_product if scenario.product_at_pause == "wait" else (lambda pid: (True, ""))
         for turn in scenario.conversation:
@@ -492,7 +492,7 @@ class Report:
 
 
 def run(scenarios: list[Scenario], mode: str = "replay", k: int = 1, jobs: int = 2, settings=None,
-        progress=None, record_dir: Path | None = None) -> Report:
+        progress=None, record_dir: Path | None = None, budget: int | None = None) -> Report:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="devops-agent-evals-"))
     try:
@@ -502,7 +502,7 @@ def run(scenarios: list[Scenario], mode: str = "replay", k: int = 1, jobs: int =
         def one(item):
             scenario, trial = item
             try:
-                outcome = run_one(scenario, work / f"t{trial}", mode, settings, trial, record_dir)
+                outcome = run_one(scenario, work / f"t{trial}", mode, settings, trial, record_dir, budget)
             except Exception as exc:  # noqa: BLE001 - a scenario that cannot run fails, the others go on
                 outcome = Outcome(scenario.name, scenario.path, scenario.tags, scenario.clauses, passed=False,
                                   failures=[f"could not run: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"],
