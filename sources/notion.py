@@ -207,7 +207,8 @@ def _client(s: Settings):
     from notion_client.client import RetryOptions
 
     quiet = logging.getLogger("devops_agent.notion")  # the client logs retries at WARNING on stderr
-    quiet.addHandler(logging.NullHandler())
+    if not quiet.handlers:
+        quiet.addHandler(logging.NullHandler())
     quiet.propagate = False
     options: dict[str, Any] = {"auth": s.token, "notion_version": API_VERSION, "timeout_ms": int(s.timeout_s * 1000),
                                "retry": RetryOptions(max_retries=3, initial_retry_delay_ms=500,
