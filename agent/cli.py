@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 
-from agent.commands import session, views, gate, init, release, example, assistant, evals, mcp  # noqa: F401,I001  (registers them, in help order)
+from agent.commands import session, views, gate, init, release, example, assistant, evals, mcp, diagnose  # noqa: F401,I001  (registers them, in help order)
 from agent.commands.common import app
 from agent.commands.kit import Exit, UsageError
 from agent.core.errors import UserError

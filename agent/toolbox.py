@@ -77,6 +77,12 @@ class Toolbox:
                                            gate.open_blocks())
         return json.loads(json.dumps(asdict(checklist), default=str))
 
+    def redactor(self) -> Callable[[str], str]:
+        """The session's redactor (agent/redact.py), for text a tool quotes from outside (engine logs)."""
+        from agent.redact import for_session
+
+        return for_session(self.session(run_checks=False))
+
     def yaml_sets(self, sets: list[str]) -> bytes:
         from tools.yaml_edit import apply_sets, parse_set
 

@@ -653,7 +653,10 @@ def _log_causes(exp: Expected, obs: Observed, failing: bool) -> list[Cause]:
         if not hits:
             continue
         quoted: list[str] = []
-        for i in hits[-QUOTED_LINES:]:
+        last_of: dict[str, int] = {}  # the same line repeated by each restart: its last occurrence
+        for i in hits:
+            last_of[obs.logs[i].text] = i
+        for i in sorted(last_of.values())[-QUOTED_LINES:]:
             quoted.append(_quote(obs.logs[i]))
             if kind == "traceback" and "Traceback" in obs.logs[i].text:
                 last = next((obs.logs[j] for j in range(i + 1, len(obs.logs))
@@ -693,11 +696,12 @@ def _service_causes(exp: Expected, containers: list[Observed], project: str, obs
         crash_loop = obs.restarting or (obs.restart_count >= 2) or len([c for c in codes if c != 0]) >= 2
         if crash_loop:
             last = ", ".join(str(c) for c in codes[-5:]) or str(obs.exit_code)
+            code = codes[-1] if codes else obs.exit_code  # a restarted container reports 0 while it runs
             out.append(_cause("DIAG003", name, f"{name}: {obs.name} is crash-looping ({obs.restart_count} restarts)",
                               exp.location,
                               [f"RestartCount={obs.restart_count}, restart policy {obs.restart_policy}, "
                                f"status {obs.status}", f"last exit codes: {last}",
-                               f"exit {obs.exit_code}: {explain_exit(obs.exit_code, obs.oom_killed)}"],
+                               f"exit {code}: {explain_exit(code, obs.oom_killed)}"],
                               detail=f"{len(codes)} exit(s) in the window"))
         elif not obs.running:
             code = obs.exit_code
@@ -904,3 +908,45 @@ def to_markdown(d: Diagnosis) -> str:
     if d.notes:
         out += ["", *[f"- {_md(n)}" for n in d.notes]]
     return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- one entry for every front end
+
+def select_environment(platform: Any, env: str | None) -> Any:
+    """The environment to diagnose: `env`, else `prod`, else the only production-like one, else the only one."""
+    envs = platform.environments
+    if env is None:
+        prods = [e.name for e in platform.prod_envs()]
+        env = "prod" if "prod" in envs else prods[0] if len(prods) == 1 else next(iter(envs)) if len(envs) == 1 \
+            else None
+        if env is None:
+            raise UserError("which environment runs on this engine?",
+                            f"pass --env with one of: {', '.join(envs) or 'none'}")
+    chosen = envs.get(env)
+    if chosen is None:
+        raise UserError(f"unknown environment {env!r}",
+                        f"use one of: {', '.join(envs) or 'none'} (`devops-agent sources` shows where each comes from)")
+    if chosen.error is not None:
+        raise chosen.error
+    return chosen
+
+
+def diagnose_platform(platform: Any, env: str | None = None, *, host: str | None = None,
+                      project_name: str | None = None, service: str | None = None, since: str = DEFAULT_SINCE,
+                      redact: Callable[[str], str] | None = None,
+                      connect_to: Callable[[str | None], ReadOnly] = connect) -> Diagnosis:
+    """Check the input (environment, service, window) first, then read the engine and diagnose."""
+    chosen = select_environment(platform, env)
+    if service is not None and service not in chosen.services:
+        raise UserError(f"no service {service!r} in {chosen.name}",
+                        f"use one of: {', '.join(chosen.services) or 'none'}")
+    start = parse_since(since)
+    now = time.time()
+    if start >= now:
+        raise UserError(f"--since {since!r} is not in the past", "use a duration such as 30m or an earlier time")
+    engine = connect_to(host)
+    try:
+        return diagnose(engine, chosen.project, chosen.name, host=engine_host(host), project_name=project_name,
+                        service=service, since=start, until=now, redact=redact)
+    finally:
+        engine.close()
