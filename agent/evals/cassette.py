@@ -23,6 +23,7 @@ from typing import Callable
 from agent.core.errors import UserError
 
 EXHAUSTED = "the cassette has no answer for this request"
+DRIFT = "the request differs from the recorded one"
 
 
 @dataclass
@@ -127,14 +128,27 @@ class Endpoint:
         self._httpd.server_close()
 
 
+def _roles(request: dict) -> list[str]:
+    return [str(m.get("role")) for m in request.get("messages") or [] if isinstance(m, dict)]
+
+
 def player(entries: list[Entry]) -> Endpoint:
-    """Serves the recorded answers in order."""
+    """Serves the recorded answers in order. A request whose conversation has another shape than the
+    recorded one (other roles in another order: the runtime now answers differently) gets a 500 saying
+    so, rather than an answer to another question; the texts may differ (a prompt that changed)."""
     queue = list(entries)
+
+    def error(message: str) -> tuple[int, str, bytes]:
+        return 500, "application/json", json.dumps({"error": {"message": message, "type": "cassette"}}).encode()
 
     def answer(method, body, raw, headers):
         if not queue:
-            return 500, "application/json", json.dumps({"error": {"message": EXHAUSTED, "type": "cassette"}}).encode()
-        e = queue.pop(0)
+            return error(EXHAUSTED)
+        e = queue[0]
+        want = _roles(e.request)
+        if want and _roles(body) != want:
+            return error(f"{DRIFT}: the runtime sent the roles {_roles(body)}, the recording {want}")
+        queue.pop(0)
         return e.status, e.content_type, e.body.encode("utf-8")
     return Endpoint(answer)
 

@@ -173,6 +173,13 @@ cassette: cassette.jsonl
     r = cli("eval", "run", str(d), "--report", "json")
     assert r.returncode == 1
     assert "the cassette has no answer" in json.loads(r.stdout)["scenarios"][0]["failures"][0]
+    # A recording of another conversation shape (a tool call answered) is not served to this one.
+    (d / "cassette.jsonl").write_text(json.dumps({"request": {"messages": [{"role": "system"}, {"role": "tool"}]},
+                                                  "status": 200, "content_type": "application/json",
+                                                  "body": json.dumps(answer)}) + "\n")
+    r = cli("eval", "run", str(d), "--report", "json")
+    assert r.returncode == 1
+    assert "the request differs from the recorded one" in json.loads(r.stdout)["scenarios"][0]["failures"][0]
     (d / "cassette.jsonl").write_text("not json\n")
     r = cli("eval", "run", str(d))
     assert r.returncode == 2 and "cassette.jsonl:1: not a cassette entry" in r.stderr
