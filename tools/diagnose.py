@@ -95,24 +95,24 @@ def _sdk_kind(value: Any) -> str | None:
 
 
 def _guarded(value: Any) -> Any:
+    import inspect
+
     if isinstance(value, ReadOnly):
         return value
     if isinstance(value, (list, tuple)):
         return type(value)(_guarded(v) for v in value)
-    kind = _sdk_kind(value)
-    if kind in DATA_KINDS:
-        return value
-    if kind is not None and not callable(value):
-        if kind not in ALLOWED:
-            raise ReadOnlyViolation(f"reaching {kind}")
-        return ReadOnly(value, kind)
-    if callable(value) and getattr(value, "__self__", None) is not None and _sdk_kind(value.__self__):
+    if inspect.ismethod(value) and _sdk_kind(value.__self__):
         def call(*args: Any, **kwargs: Any) -> Any:
             return _guarded(value(*args, **kwargs))
-        call.__name__ = getattr(value, "__name__", "call")
+        call.__name__ = value.__name__
         call.__doc__ = value.__doc__
         return call
-    return value  # data: dicts, strings, bytes, generators of events
+    kind = _sdk_kind(value)  # before `callable`: the SDK's collections define __call__
+    if kind is None or kind in DATA_KINDS:
+        return value  # data: dicts, strings, bytes, the event stream
+    if kind not in ALLOWED:
+        raise ReadOnlyViolation(f"reaching {kind}")
+    return ReadOnly(value, kind)
 
 
 def refuse_writes(api: Any) -> None:
