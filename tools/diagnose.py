@@ -389,7 +389,7 @@ def observe(engine: ReadOnly, project: str, expected: dict[str, Expected], since
             services: set[str] | None = None, redact: Callable[[str], str] | None = None,
             tail: int = LOG_TAIL) -> Observation:
     """Read what the engine runs, for `project` (and every container, for ports and other projects)."""
-    from docker.errors import APIError, NotFound
+    from docker.errors import APIError, InvalidVersion, NotFound
 
     version = engine.version()
     engine_info: dict[str, Any] = {"version": version.get("Version"), "api_version": version.get("ApiVersion"),
@@ -444,9 +444,11 @@ def observe(engine: ReadOnly, project: str, expected: dict[str, Expected], since
         if obs.up:
             try:
                 stats = c.stats(stream=False, one_shot=True)
-                obs.memory_usage = (stats.get("memory_stats") or {}).get("usage")
+            except InvalidVersion:  # one_shot needs API 1.41: an older engine samples twice
+                stats = c.stats(stream=False)
             except APIError:
-                pass
+                stats = {}
+            obs.memory_usage = (stats.get("memory_stats") or {}).get("usage")
         mine.append(obs)
     _events(engine, project, since, until, mine)
     images: dict[str, dict | None] = {}
