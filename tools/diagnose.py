@@ -688,13 +688,21 @@ def _service_causes(exp: Expected, containers: list[Observed], project: str, obs
     for obs in containers:
         failing = not obs.up or obs.health == "unhealthy" or obs.restart_count > 0
         codes = [code for _, code in obs.exits]
+        limit = f"{obs.memory_limit // (1024 * 1024)} MiB" if obs.memory_limit else "no container limit (host memory)"
         if obs.oom_killed or obs.oom_events:
-            limit = f"{obs.memory_limit // (1024 * 1024)} MiB" if obs.memory_limit else "no container limit (host memory)"
             out.append(_cause("DIAG004", name, f"{name}: {obs.name} was killed for lack of memory", exp.location,
                               [f"State.OOMKilled={obs.oom_killed}, exit code {obs.exit_code}",
                                f"memory limit: {limit}", *([f"{obs.oom_events} oom event(s) in the window"]
                                                            if obs.oom_events else [])],
                               detail=explain_exit(137, True)))
+        elif not obs.running and obs.exit_code == 137 and obs.memory_limit:
+            # the engine can miss the kernel's OOM notice (cgroup v1): SIGKILL under a limit is the likely story
+            out.append(_cause("DIAG004", name, f"{name}: {obs.name} was probably killed for lack of memory",
+                              exp.location,
+                              ["State.OOMKilled=False, exit code 137 (SIGKILL), no oom event in the window",
+                               f"memory limit: {limit}"],
+                              detail="SIGKILL under a memory limit; the engine may miss the kernel's OOM notice, "
+                                     "or something ran `docker kill`", score=80))
         crash_loop = obs.restarting or (obs.restart_count >= 2) or len([c for c in codes if c != 0]) >= 2
         if crash_loop:
             last = ", ".join(str(c) for c in codes[-5:]) or str(obs.exit_code)

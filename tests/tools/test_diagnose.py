@@ -145,9 +145,9 @@ def scene(engine, shop):
 
     _wait("crashy to restart twice", lambda: state("crashy")["RestartCount"] >= 2)
     _wait("db to be unhealthy", lambda: (state("db")["State"].get("Health") or {}).get("Status") == "unhealthy")
-    if not oom_skip and not _wait("cache to be OOM-killed", lambda: state("cache")["State"]["OOMKilled"],
-                                       required=False):
-        oom_skip = "the kernel accepted an 8 MiB limit but did not OOM-kill the container within 60s"
+    if not oom_skip and not _wait("cache to be killed", lambda: not state("cache")["State"]["Running"],
+                                  required=False):
+        oom_skip = "the kernel accepted an 8 MiB limit but did not kill the container within 60s"
     yield {"client": client, "host": engine.host, "made": made, "oom_skip": oom_skip,  # why the OOM case cannot run, or ""
            "others": others, "root": shop}
     for c in [*made.values(), *others]:
@@ -195,6 +195,7 @@ class RecordingProxy:
         self.server.shutdown()
         self.server.server_close()
         Path(self.path).unlink(missing_ok=True)
+        Path(self.path).parent.rmdir()
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -281,9 +282,12 @@ def test_oom_killed(report, scene):
     if scene["oom_skip"]:
         pytest.skip(scene["oom_skip"])
     [oom] = _causes(report, "cache", "DIAG004")
-    assert any("State.OOMKilled=True, exit code 137" in e for e in oom["evidence"])
     assert any("memory limit: 8 MiB" in e for e in oom["evidence"])
-    assert oom["rank"] == 1  # the surest cause of all
+    if any("State.OOMKilled=True, exit code 137" in e for e in oom["evidence"]):
+        assert oom["rank"] == 1  # the surest cause of all
+    else:  # cgroup v1: the engine missed the kernel's notice on this run
+        assert "probably" in oom["title"] and any("exit code 137 (SIGKILL)" in e for e in oom["evidence"])
+    assert "exited with 137" in _causes(report, "cache", "DIAG002")[0]["title"]
 
 
 def test_wrong_tag_names_the_env_value_used(report):
