@@ -130,7 +130,8 @@ class Redactor:
         for shape in _VALUE_SHAPES:
             text = shape.sub(lambda m: m.group(0) if _kept(m.group(1)) else
                              m.group(0).replace(m.group(1), marker(m.group(1))), text)
-        text = _HIGH_ENTROPY.sub(lambda m: marker(m.group(1)) if _high_entropy(m.group(1)) else m.group(0), text)
+        text = _HIGH_ENTROPY.sub(lambda m: marker(m.group(1)) if _high_entropy(m.group(1))
+                                 and not _DIGEST.fullmatch(m.group(1)) else m.group(0), text)
         return self._detect_secrets(text)
 
     def _detect_secrets(self, text: str) -> str:

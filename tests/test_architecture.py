@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FRONT_ENDS = ("agent.cli", "agent.commands", "agent.render", "agent.chat", "agent.evals")
+FRONT_ENDS = ("agent.cli", "agent.commands", "agent.render", "agent.chat", "agent.evals", "agent.mcp_server")
 
 # package prefix -> what it may import of ours
 ALLOWED = {
