@@ -34,7 +34,7 @@ from sources.notion_export import CURRENT_STATUSES, VALIDATED_STATUSES, Intentio
 API_VERSION = "2025-09-03"
 CACHE_FILE = "notion-cache.json"
 CACHE_FORMAT = 1
-RETRIES = 3  # ours, on top of the client's own
+RETRIES = 3  # ours, on top of the client's own (a refused connection: 1)
 DEFAULT_TIMEOUT_S = 20.0
 
 
@@ -247,11 +247,15 @@ def _call(fn: Callable[..., Any], what: str, sleep: Callable[[float], None] = ti
             last = f"{exc.status}"
         except RequestTimeoutError:
             last = "timed out"
+        except httpx.ConnectError as exc:  # offline, refused, no DNS: one more try, then the cache at once
+            last = f"{type(exc).__name__}: {exc}"
+            if attempt >= 1:
+                break
         except httpx.TransportError as exc:
             last = f"{type(exc).__name__}: {exc}"
         if attempt < RETRIES:
             sleep(min(0.5 * 2 ** attempt, 4.0))
-    raise NotionError(f"Notion did not answer for {what} ({last}, {RETRIES + 1} tries)", False)
+    raise NotionError(f"Notion did not answer for {what} ({last}, {attempt + 1} tries)", False)
 
 
 def _pages(client, data_source_id: str, what: str, **query: Any) -> list[dict]:
