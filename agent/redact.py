@@ -22,6 +22,10 @@ MIN_SECRET_LENGTH = 4
 MIN_GLOBAL_LENGTH = 8  # shorter known values are replaced only as the value of a secret-like name
 # A git object id or a sha256 digest: provenance the model needs, never a credential by itself.
 _DIGEST = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# ... when it is named as one: `"sha256": "…"`, `sha256 …`, `commit …`, `Content-Hash: …` (a hex value under
+# any other name, `ENV SIGNING_HEX=…`, may be a key, and is masked)
+_DIGEST_NAME = re.compile(r"(?<![A-Za-z0-9])((?:sha(?:256|1)?|commit|hash|digest|blob|tree|parent|object|head|trust_root|forward|"
+                          r"revert|base|recorded|signed)[\w-]*)[^\w\n]{0,12}$", re.I)
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _NOT_SECRETS = {"true", "false", "none", "null", "changeme", "example", "password", "secret", "xxxx", "****",
                 "inherit"}  # `secrets: inherit` of a CI job
@@ -83,6 +87,14 @@ def _is_reference(value: str) -> bool:
     return "${" in value or value.startswith("$")
 
 
+def _named_digest(text: str, m: re.Match) -> bool:
+    """A digest or object id the text names as one (the 48 characters before it say sha256, commit...)."""
+    if not _DIGEST.fullmatch(m.group(1)):
+        return False
+    named = _DIGEST_NAME.search(text[max(0, m.start(1) - 48):m.start(1)])
+    return named is not None and not SECRET_NAME.search(named.group(1))  # COMMIT_SIGNING_KEY=… is a key
+
+
 class Redactor:
     """Scrubs texts of known secret values and of secret shapes. `add` more values at any time."""
 
@@ -131,7 +143,7 @@ class Redactor:
             text = shape.sub(lambda m: m.group(0) if _kept(m.group(1)) else
                              m.group(0).replace(m.group(1), marker(m.group(1))), text)
         text = _HIGH_ENTROPY.sub(lambda m: marker(m.group(1)) if _high_entropy(m.group(1))
-                                 and not _DIGEST.fullmatch(m.group(1)) else m.group(0), text)
+                                 and not _named_digest(text, m) else m.group(0), text)
         return self._detect_secrets(text)
 
     def _detect_secrets(self, text: str) -> str:

@@ -60,5 +60,9 @@ def test_digests_and_commit_ids_stay_readable():
 
     sha = hashlib.sha256(b"a source").hexdigest()  # real digests: high entropy, and still no secret
     commit = hashlib.sha1(b"a commit").hexdigest()
-    text = f'{{"sha256": "{sha}", "commit": "{commit}"}}'
+    text = (f'{{"sha256": "{sha}", "commit": "{commit}", "applied_commits": {{"": "{commit}"}}}}\n'
+            f"Content-Hash: {sha}\nsources.md sha256 {sha}")
     assert Redactor()(text) == text
+    # A hex value under another name may be a key: masked, as a named one that says it is a key.
+    for line in (f"ENV SIGNING_HEX={sha}", f"COMMIT_SIGNING_KEY={sha}"):
+        assert sha not in Redactor()(line), line
