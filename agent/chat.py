@@ -27,7 +27,7 @@ class _IO:
             from prompt_toolkit import PromptSession
             from prompt_toolkit.history import FileHistory
 
-            from agent.loop import STATE_DIR
+            from agent.core.config import STATE_DIR
 
             self._prompt = PromptSession(history=FileHistory(str(conv.root / STATE_DIR / "chat_history")))
 
@@ -59,6 +59,12 @@ def _args(args: Any) -> str:
 
 
 def run(conv, help_text: str) -> int:
+    import signal
+
+    # Ctrl-C cancels a turn. A process started in the background of a non-interactive shell (a CI
+    # script's `cmd &`) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt: take it back.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     io = _IO(conv)
     charter = conv.box.session(run_checks=True).charter
     io.write(f"{charter.role} ({charter.project or conv.root.name}); thread {conv.thread}. "
