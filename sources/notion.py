@@ -65,9 +65,6 @@ class Fetched:
         return {"format": CACHE_FORMAT, "fetched_at": self.fetched_at, "endpoint": self.endpoint,
                 "release": self.release, "intentions": self.intentions}
 
-    def sha256(self) -> str:
-        return digest({"release": self.release, "intentions": self.intentions})
-
     def model(self) -> tuple[Release, list[Intention]]:
         """The release and its intentions, as the session and the policy use them (the export's classes;
         the session links them)."""
