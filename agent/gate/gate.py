@@ -294,16 +294,14 @@ class Gate:
         for src in session.sources:
             if src.kind != "notion" or not src.ok or not isinstance(src.data, dict):
                 continue
-            for i in src.data.get("intentions", []):
-                if getattr(i, "id", None) == wanted:
-                    origin = getattr(i, "origin", "export")
-                    via = f" via {i.endpoint}" if getattr(i, "endpoint", None) else ""
+            for i in src.data.get("intentions", []):  # sources.notion_export.Intention
+                if i.id == wanted:
+                    via = f" via {i.endpoint}" if i.endpoint else ""
                     read = {"notion": f"live{via} {src.fetched_at}",
-                            "cache": f"STALE cache{via} of {src.fetched_at}"}.get(origin, f"EXPORT on disk {src.path}")
-                    edited = f"; last edited {i.last_edited}" if getattr(i, "last_edited", None) else ""
-                    by = f" by {i.last_edited_by}" if getattr(i, "last_edited_by", None) else ""
-                    return [f"{wanted} ({i.status}{edited}{by}; read {read}; sha256 "
-                            f"{getattr(i, 'sha256', None) or src.sha256})"]
+                            "cache": f"STALE cache{via} of {src.fetched_at}"}.get(i.origin, f"EXPORT on disk {src.path}")
+                    edited = f"; last edited {i.last_edited}" if i.last_edited else ""
+                    by = f" by {i.last_edited_by}" if i.last_edited_by else ""
+                    return [f"{wanted} ({i.status}{edited}{by}; read {read}; sha256 {i.sha256 or src.sha256})"]
         return [f"{wanted} (not found in the Notion sources at HEAD)"]
 
     def _unsigned(self, plan: Plan, part: RepoPlan, forward: bool, links: dict[str, str], when: datetime) -> bytes:
