@@ -83,7 +83,7 @@ def next_steps(session: Session) -> list[NextStep]:
         else:
             add(f"product {f.id}", "", shorten(f.remediation, 200), f)
     if missing:
-        init = session.charter_origin == "packaged" and _has_command("init")
+        init = session.charter_origin == "generic" and _has_command("init")
         command = "devops-agent init" if init else "devops-agent sources"
         what = ("writes a charter and .devops-agent.yaml with only the sources this repo has" if init
                 else f"shows each of the {len(missing)} missing source(s) and how to load it")

@@ -39,15 +39,31 @@ def packaged_charter() -> Path:
     return Path(str(importlib.resources.files("prompts") / "devops-engineer.md"))
 
 
-def discover_charter(root: Path, explicit: str | Path | None, config: ProjectConfig) -> tuple[Path, str]:
-    """(path, origin): --charter, the config's charter, the repo's own, or the copy shipped in prompts/."""
+def discover_charter(root: Path, explicit: str | Path | None, config: ProjectConfig) -> tuple[Path | None, str]:
+    """(path, origin): --charter, the config's charter, the repo's own; else (None, "generic"): the
+    repository has no charter, and is reviewed against the generic one (`load_charter`)."""
     if explicit is not None:
         return Path(explicit).expanduser(), "--charter"
     if config.charter:
         return (root / config.charter), ".devops-agent.yaml"
-    if os.path.lexists(root / REPO_CHARTER):  # a directory or a broken link is reported, not skipped for the packaged one
+    if os.path.lexists(root / REPO_CHARTER):  # a directory or a broken link is reported, not skipped for the generic one
         return root / REPO_CHARTER, "repo"
-    return packaged_charter(), "packaged"
+    return None, "generic"
+
+
+def load_charter(root: Path, explicit: str | Path | None, config: ProjectConfig) -> tuple[Charter, str]:
+    """The session's charter and where it came from; a repository without one gets the generic DevOps
+    charter of the template (no AnimeSphere file, no Notion, none of a platform's own decisions)."""
+    path, origin = discover_charter(root, explicit, config)
+    if path is None:
+        from agent.core.charter import parse_charter_text
+        from agent.core.charter_template import generic_charter_text
+
+        return parse_charter_text(generic_charter_text(root.name), GENERIC_CHARTER), origin
+    return parse_charter(path), origin
+
+
+GENERIC_CHARTER = "<generic DevOps charter>"
 
 
 @dataclass
@@ -270,8 +286,7 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
         from agent.core.config import NotionConfig
 
         cfg.notion = replace(cfg.notion or NotionConfig(), release=release)
-    charter_path, origin = discover_charter(root, charter, cfg)
-    parsed = parse_charter(charter_path)
+    parsed, origin = load_charter(root, charter, cfg)
     if snapshot is None:
         git = repo_state(root)
     from agent.core.config import STATE_DIR

@@ -8,52 +8,14 @@ from typing import Optional
 from agent.commands import kit
 
 from agent.commands.common import RepoOpt, app
+from agent.core.charter_template import charter_text
 from agent.core.errors import UserError
 
-TEMPLATE = "devops-engineer.template.md"
-
-
-def _template() -> str:
-    import importlib.resources
-
-    return (importlib.resources.files("prompts") / TEMPLATE).read_text(encoding="utf-8")
 
 
 def _q(path: str) -> str:
     """A path as a YAML (JSON) string, so that spaces or colons stay data."""
     return json.dumps(path, ensure_ascii=False)
-
-
-def _ticks(paths: list[str]) -> str:
-    return ", ".join(f"`{p}`" for p in paths)
-
-
-def charter_text(project: str, found: dict[str, list[str]], notion: bool, rules: str | None) -> str:
-    """The family's DevOps charter listing only the sources this repo has (and Notion, rules when bound)."""
-    sources, priorities = [], []
-    if notion:
-        sources.append("- Notion: Release / Intention (pour comprendre quoi livrer et pourquoi).")
-        priorities.append("Intentions produit et contraintes de release validées par l’agent Product "
-                          "(Notion – Release / Intention)")
-    if found["compose"]:
-        sources.append(f"- Docker: {_ticks(found['compose'])}.")
-    if found["dockerfile"]:
-        sources.append(f"- Dockerfiles: {_ticks(found['dockerfile'])}.")
-    if found["ci_workflow"]:
-        sources.append("- CI/CD: workflows GitHub Actions:")
-        sources += [f"  - `{p}`" for p in found["ci_workflow"]]
-    if found["docs"]:
-        sources.append(f"- Accès prod: notes de déploiement du projet: {_ticks(found['docs'])} (si disponibles).")
-    if rules:
-        sources.append(f"- Regles: `{rules}`.")
-    if found["compose"] or found["dockerfile"] or found["ci_workflow"]:
-        priorities.append("Fichiers du repo (docker-compose*, Dockerfiles, workflows CI)")
-    if rules:
-        priorities.append("Règles (fichier de règles lié)")
-    text = _template().replace("{{project}}", project)
-    text = text.replace("{{sources}}", "\n".join(sources) or "- Fichiers du repo: `README.md`.")
-    return text.replace("{{priorities}}", "\n".join(f"{i}. {p}" for i, p in enumerate(priorities, 1))
-                        or "1. Fichiers du repo")
 
 
 def config_text(discovery, notion_export: str | None, rules: str | None, docs: list[str]) -> str:
@@ -85,10 +47,9 @@ def _discover(root: Path):
 
     from agent.session import open_session
 
-    probe = charter_text(root.name, {"compose": ["compose.yaml"], "dockerfile": [], "ci_workflow": [],
-                                     "docs": []}, notion=False, rules=None)
-    probe = probe.replace("- Docker: `compose.yaml`.", "- Docker: `compose.yaml`.\n- Dockerfiles: dans chaque service.\n"
-                          "- CI/CD: workflows GitHub Actions.\n- Accès prod: notes de déploiement du projet (si disponibles).")
+    from agent.core.charter_template import generic_charter_text
+
+    probe = generic_charter_text(root.name)  # every kind of source, looked for where the tools look
     with tempfile.TemporaryDirectory(prefix="devops-agent-init-") as tmp:
         charter = Path(tmp) / "charter.md"
         charter.write_text(probe, encoding="utf-8")

@@ -21,13 +21,14 @@ def charter(
     from agent import render
     from agent.core.charter import parse_charter
     from agent.core.config import load_config
-    from agent.session import discover_charter, resolve_repo
+    from agent.session import load_charter, resolve_repo
 
     if path is None:
         root = resolve_repo(repo)
         cfg, _ = load_config(root)
-        path, _ = discover_charter(root, None, cfg)
-    parsed = parse_charter(path)
+        parsed, _ = load_charter(root, None, cfg)
+    else:
+        parsed = parse_charter(path)
     if fmt is Fmt.json:
         render.dump_json(parsed.to_dict())
     else:
@@ -92,12 +93,10 @@ def checks(
     """The check catalogue: id, severity, category, charter clause, remediation."""
     from agent import render
     from agent.core.config import load_config
-    from agent.session import discover_charter, resolve_repo
-    from agent.core.charter import parse_charter
+    from agent.session import load_charter, resolve_repo
 
     root = resolve_repo(repo)
-    charter_path, _ = discover_charter(root, None, load_config(root)[0])
-    parsed = parse_charter(charter_path)
+    parsed, _ = load_charter(root, None, load_config(root)[0])
     if fmt is CatalogueFmt.json:
         render.dump_json(render.catalogue(parsed))
     elif fmt is CatalogueFmt.markdown:

@@ -238,11 +238,15 @@ def _classify(label: str, text: str, locations: list[str]) -> str:
         return "notion"
     if re.search(r"\b(regles?|rules?|memories|memoire)\b", flabel) or any("rules" in loc for loc in locs):
         return "rules"
+    # Workflows first: a workflow named `docker-compose.yml` is a workflow (`init` lists such files).
+    workflows = bool(locs) and all(".github/workflows" in loc for loc in locs)
+    if workflows or re.search(r"\b(ci|ci/cd|cicd|workflows?|pipelines?)\b", flabel):
+        return "ci_workflow"
     if any("compose" in loc for loc in locs) or "compose" in flabel:
         return "compose"
     if "dockerfile" in flabel or any(Path(loc).name.startswith("dockerfile") for loc in locs):
         return "dockerfile"
-    if any(".github/workflows" in loc for loc in locs) or re.search(r"\b(ci|ci/cd|cicd|workflows?|pipelines?)\b", flabel):
+    if any(".github/workflows" in loc for loc in locs):
         return "ci_workflow"
     if re.search(r"\b(documentation|docs?|notes?|deploiement|deployment|runbook)\b", flabel + " " + ftext):
         return "docs"

@@ -39,6 +39,15 @@ class CheckSpec:
             remediation=remediation or self.remediation, detail=detail,
         )
 
+    def stated_by(self, charter: Charter | None) -> bool:
+        """Whether the charter states the rule this check enforces: a check resting on one of the
+        charter's own decisions (guardrails, work rules, responsibilities, what it never does) runs only
+        when the charter says so; general practice (its rules file, its authority) always runs."""
+        key, needle = self.clause
+        if charter is None or key not in DECISION_SECTIONS:
+            return True
+        return charter.find_clause(key, needle) is not None
+
     def clause_text(self, charter: Charter | None) -> str:
         key, needle = self.clause
         found = charter.find_clause(key, needle) if charter else None
@@ -46,6 +55,8 @@ class CheckSpec:
 
 
 CHECKS: dict[str, CheckSpec] = {}
+# Charter sections whose clauses are the platform's own decisions (see CheckSpec.stated_by).
+DECISION_SECTIONS = ("guardrails", "work_rules", "responsibilities", "out_of_scope")
 
 
 def check(id: str, title: str, severity: str, category: str, clause: tuple[str, str], remediation: str):
@@ -66,6 +77,9 @@ def run_checks(ctx: CheckContext) -> tuple[list[Finding], list[str]]:
     findings: list[Finding] = []
     notes: list[str] = []
     for spec in CHECKS.values():
+        if not spec.stated_by(ctx.charter):
+            ctx.models.setdefault("not_stated", []).append(spec.id)
+            continue
         try:
             findings.extend(spec.func(ctx, spec))
         except Exception as exc:  # a broken check must say so, not take the review down
