@@ -1,0 +1,95 @@
+"""Golden cases of every check, as files (actionlint's testdata): `tests/checks/<ID>/<case>/` is a small repository
+tree and its `expected.yaml`. Each case is committed into a fresh git repository and reviewed by the real session;
+the findings of that check id must be exactly the expected ones (no missing, no extra). `ok-*` cases expect none.
+
+expected.yaml:
+  findings:          # each: at (`path:line`, `path`, a list of them, or absent), title, severity (when it matters)
+  xfail: "reason"    # the check is still being fixed; removed once the case passes
+  requires: [bin]    # binaries the check needs; the case is skipped, with the reason, without them
+  cli: true          # run through `devops-agent review --format json` instead of in process
+  setup: [...]       # git steps after the commit: {write: path, text: ...} leaves a file changed and uncommitted,
+                     # {gitlink: path} records an uninitialised submodule (as a clone without --recurse leaves it)
+  shown: [paths]     # the files docs/checks.md shows for this case (default: all)
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _git
+from tools.checks import CHECKS
+from tools.checks.cases import CASES_DIR, Case, Expected, cases
+
+ALL = cases()
+CLI = Path(sys.executable).parent / "devops-agent"
+
+
+def _repo(case: Case, tmp: Path) -> Path:
+    repo = tmp / "repo"
+    shutil.copytree(case.folder, repo, ignore=lambda d, names: ["expected.yaml"] if Path(d) == case.folder else [])
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", f"{case.check_id} {case.name}")
+    for i, step in enumerate(case.setup):
+        if "write" in step:
+            (repo / step["write"]).write_text(step["text"])
+        elif "gitlink" in step:
+            (repo / step["gitlink"]).mkdir(parents=True, exist_ok=True)
+            _git(repo, "update-index", "--add", "--cacheinfo", f"160000,{str(i + 1) * 40},{step['gitlink']}")
+            _git(repo, "commit", "-q", "-m", f"submodule {step['gitlink']}")
+        else:
+            raise ValueError(f"{case.folder}/expected.yaml: unknown setup step {step}")
+    return repo
+
+
+def _found(case: Case, repo: Path) -> list[tuple[tuple[str, ...], str, str]]:
+    """(locations, title, severity) of the case's check id, from the session or the CLI's JSON."""
+    if case.cli:
+        proc = subprocess.run([str(CLI), "review", "--repo", str(repo), "--format", "json"],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode in (0, 1), proc.stderr
+        rows = json.loads(proc.stdout)["findings"]
+        return [(tuple(f"{loc['path']}:{loc['line']}" if loc.get("line") else loc["path"] for loc in f["locations"]),
+                 f["title"], f["severity"]) for f in rows if f["id"] == case.check_id]
+    from agent.session import open_session
+
+    return [(tuple(str(loc) for loc in f.locations), f.title, f.severity)
+            for f in open_session(repo).findings if f.id == case.check_id]
+
+
+def _line(check_id: str, at: tuple[str, ...], title: str, severity: str | None) -> str:
+    return Expected(at, title, severity).line(check_id)
+
+
+@pytest.mark.parametrize("case", ALL, ids=[f"{c.check_id}/{c.name}" for c in ALL])
+def test_case(case: Case, tmp_path, request):
+    for binary in case.requires:
+        if shutil.which(binary) is None and not (Path(sys.executable).parent / binary).is_file():
+            pytest.skip(f"{case.check_id} needs {binary}, not on PATH")
+    if case.xfail:
+        request.applymarker(pytest.mark.xfail(reason=case.xfail, strict=True))
+    found = _found(case, _repo(case, tmp_path))
+    # Severity is compared where the case states it; every other finding compares on place and title.
+    got = sorted(_line(case.check_id, at, title, None) for at, title, _ in found)
+    want = sorted(_line(case.check_id, e.at, e.title, None) for e in case.findings)
+    assert got == want, "\n".join(["findings differ:", *[f"- {w}" for w in want if w not in got],
+                                   *[f"+ {g}" for g in got if g not in want]])
+    by_place = {(at, title): severity for at, title, severity in found}
+    for e in case.findings:
+        if e.severity:
+            assert by_place[(e.at, e.title)] == e.severity, f"{e.line(case.check_id)}: got {by_place[(e.at, e.title)]}"
+
+
+def test_every_check_has_a_case_that_finds_and_one_that_stays_silent():
+    folders = {p.name for p in CASES_DIR.iterdir() if p.is_dir() and not p.name.startswith("__")}
+    assert sorted(folders - set(CHECKS)) == [], "case folders for ids that are not registered checks"
+    missing = [i for i in CHECKS if not any(c.check_id == i and not c.ok for c in ALL)]
+    silent = [i for i in CHECKS if not any(c.check_id == i and c.ok for c in ALL)]
+    assert missing == [] and silent == [], f"without a finding case: {missing}; without an ok-* case: {silent}"
+    for c in ALL:
+        assert c.ok == (not c.findings), f"{c.check_id}/{c.name}: ok-* cases expect nothing, others something"
