@@ -59,11 +59,17 @@ def test_charter_command(example):
     assert "Priority (in case of conflict)" in text
 
 
-def test_packaged_charter_is_used_when_the_repo_has_none(tmp_path):
+def test_a_repo_without_a_charter_gets_the_generic_one_not_animesphere(tmp_path):
     r = cli("sources", "--repo", str(tmp_path), "--format", "json")
-    assert r.returncode == 1  # nothing there: required sources missing
+    assert r.returncode == 0, r.stderr  # nothing the generic charter names is required by name
     data = json.loads(r.stdout)
-    assert data["role"] == "DevOps Engineer" and data["counts"]["missing"] >= 3
+    assert data["role"] == "DevOps Engineer" and data["counts"].get("missing", 0) == 0
+    text = json.dumps(data)
+    assert "anime-saas" not in text and "notion" not in text.lower() and "windsurf" not in text
+    review = json.loads(cli("review", "--repo", str(tmp_path), "--format", "json").stdout)
+    assert review["charter"]["origin"] == "generic"
+    assert [f["id"] for f in review["findings"] if f["id"] == "SRC007"] == ["SRC007"]
+    assert "devops-agent init" in next(f for f in review["findings"] if f["id"] == "SRC007")["remediation"]
 
 
 def test_usage_errors_exit_2_without_traceback():
