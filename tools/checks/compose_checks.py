@@ -10,6 +10,7 @@ from tools import compose as compose_tool
 from tools import dockerfile as df_tool
 from tools.checks.registry import check
 from tools.facts import command_line_secret, is_secret_reference
+from tools.facts.hosts import hosts_in
 from tools.findings import Location
 from tools.platform import Environment, Platform
 
@@ -29,8 +30,6 @@ DEV_ONLY = [
 ]
 DEV_ENV_VALUES = {"ASPNETCORE_ENVIRONMENT": "Development", "NODE_ENV": "development", "APP_ENV": "dev",
                   "FLASK_ENV": "development", "DEBUG": "true"}
-_URL = re.compile(r"\b([a-z][a-z0-9+.-]*)://(?:[^/@\s:]+(?::[^/@\s]*)?@)?([A-Za-z0-9_.-]+)(?::(\d+))?")
-_CONN_HOST = re.compile(r"(?i)\b(?:server|host|data source|hostname)=([A-Za-z0-9_.-]+)(?:[,:](\d+))?")
 _PATH_VAR = re.compile(r"_(FILE|PATH|DIR)$", re.I)
 _SECRET_VAR = re.compile(r"\$\{?([A-Za-z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY)[A-Za-z0-9_]*)", re.I)
 _VAR = re.compile(r"\$\{?[A-Za-z_]")
@@ -671,9 +670,7 @@ def env_host_unknown(ctx, spec):
             for key, value in (svc.get("environment") or {}).items():
                 if not value:
                     continue
-                hosts = [(m.group(2), m.group(3)) for m in _URL.finditer(str(value))]
-                hosts += [(m.group(1), m.group(2)) for m in _CONN_HOST.finditer(str(value))]
-                for host, port in hosts:
+                for host, port in hosts_in(str(value), str(key)):
                     if not host or "." in host or host in ("localhost", "127.0.0.1") or host in names:
                         if host in names and port:
                             target = _service_of(env, host)

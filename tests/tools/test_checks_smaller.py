@@ -1,0 +1,72 @@
+"""Issue 18, smaller precision defects: each false positive gone on a file written the way real projects
+write it, and the real mistake next to it still found. Each case is a small edit of the clean platform
+(tests/fixtures/checks), reviewed through a real session."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agent.session import open_session
+
+CLEAN = Path(__file__).resolve().parent.parent / "fixtures" / "checks" / "clean-platform"
+
+
+# The decisions the checks below rest on, as a platform's charter states them (checks resting on a decision
+# the charter does not state do not run).
+DECISIONS = """
+## Garde-fous MVP
+- Pas de staging si la release en cours ne le requiert pas explicitement.
+
+## Responsabilites
+- Assurer la coherence des Dockerfiles et des pipelines CI/CD.
+- Pipeline: build d'images via CI GitHub, deploiement manuel sur serveur.
+
+## Regles de travail
+- Branches: tout est sur `main`.
+"""
+
+
+@pytest.fixture
+def clean(tmp_path) -> Path:
+    dst = tmp_path / "platform"
+    shutil.copytree(CLEAN, dst)
+    charter = dst / ".codex/agents/devops-engineer.md"
+    charter.write_text(charter.read_text() + DECISIONS)
+    return dst
+
+
+def edit(root: Path, rel: str, old: str, new: str) -> None:
+    path = root / rel
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {rel}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def findings(root: Path, check_id: str) -> list:
+    return [f for f in open_session(root).findings if f.id == check_id]
+
+
+# -- XF007: only hosts count (URL hosts of network schemes, connection-string keys, address keys) --------
+
+WEB_ENV = "      DATABASE_URL: mysql://app:${DB_PASSWORD}@db:3306/app\n    healthcheck:"
+
+
+def _web_env(root: Path, lines: str) -> None:
+    edit(root, "docker-compose.prod.yml", WEB_ENV, WEB_ENV.replace("    healthcheck:", lines + "    healthcheck:"))
+
+
+def test_logger_levels_and_bucket_urls_are_not_hosts(clean):
+    _web_env(clean, '      LOG_LEVELS: "kafka.cluster=WARN,org.apache.kafka.server=WARN"\n'
+                    "      MEDIA_STORE: s3://media-bucket?endpoint=http://web:8000&region=eu-west-1\n")
+    assert findings(clean, "XF007") == []
+
+
+def test_hosts_that_are_no_service_are_still_found(clean):
+    _web_env(clean, "      CACHE_URL: redis://cache:6379/0\n      SEARCH_HOST: opensearch\n"
+                    "      MEDIA_STORE: s3://media-bucket?endpoint=http://minio:9000\n")
+    assert sorted(f.title for f in findings(clean, "XF007")) == [
+        "prod: web CACHE_URL points at cache, not a service of prod",
+        "prod: web MEDIA_STORE points at minio, not a service of prod",
+        "prod: web SEARCH_HOST points at opensearch, not a service of prod"]
