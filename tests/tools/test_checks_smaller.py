@@ -70,3 +70,43 @@ def test_hosts_that_are_no_service_are_still_found(clean):
         "prod: web CACHE_URL points at cache, not a service of prod",
         "prod: web MEDIA_STORE points at minio, not a service of prod",
         "prod: web SEARCH_HOST points at opensearch, not a service of prod"]
+
+
+# -- CI002: `branches:` left empty is accepted, as GitHub accepts it ------------------------------------
+
+WF = "web/.github/workflows/ci.yml"
+
+
+def test_empty_branch_filter_is_not_a_schema_error(clean):
+    edit(clean, WF, "  push:\n    branches: [main]\n", "  push:\n    branches:\n  pull_request:\n    branches:\n")
+    assert findings(clean, "CI002") == []
+
+
+def test_branch_filter_of_the_wrong_type_is_still_a_schema_error(clean):
+    edit(clean, WF, "    branches: [main]\n", "    branches:\n      main: true\n")
+    [f] = findings(clean, "CI002")
+    assert f.locations[0].line == 4 and "branches" in f.title
+
+
+# -- CI003: a job that names staging but deploys nothing ----------------------------------------------
+
+def _job(root: Path, job: str) -> None:
+    wf = root / WF
+    wf.write_text(wf.read_text() + job)
+
+
+def test_tests_against_a_staging_config_deploy_nothing(clean):
+    _job(clean, "  e2e-staging:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n"
+                "      - run: npm ci && npm run test:e2e -- --config playwright.staging.ts\n")
+    assert [(f.severity, f.title) for f in findings(clean, "CI003")] == [
+        ("info", f"{WF}: job e2e-staging names staging; it deploys nothing")]
+
+
+@pytest.mark.parametrize("job", [
+    "  deploy-staging:\n    runs-on: ubuntu-latest\n    steps:\n      - run: ./scripts/release.sh\n",
+    "  e2e-staging:\n    runs-on: ubuntu-latest\n    environment: staging\n    steps:\n      - run: npm test\n",
+    "  e2e-staging:\n    runs-on: ubuntu-latest\n    steps:\n      - run: ssh ci@stg.acme.dev 'docker compose up -d'\n",
+])
+def test_jobs_that_deploy_to_staging_stay_blockers(clean, job):
+    _job(clean, job)
+    assert [f.severity for f in findings(clean, "CI003")] == ["blocker"]

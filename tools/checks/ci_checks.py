@@ -23,6 +23,7 @@ CI_COHERENCE = ("responsibilities", "pipelines CI/CD")
 SECURITY_RISK = ("authority", "sécurité")
 MAIN = "main"
 _DEPLOY_HINT = re.compile(r"deploy|release|rollout|staging|production|\bprod\b", re.I)
+_DEPLOY_VERB = re.compile(r"deploy|rollout|release|promote", re.I)
 _REMOTE_ENGINE = re.compile(r"(?:^|\s)(?:-H|--host|--context)[ =]|DOCKER_HOST=")
 _ECHO = re.compile(r"^(?:echo|printf)\b")
 _SECRET_EXPR = re.compile(r"\$\{\{\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -65,19 +66,38 @@ def workflow_parse_error(ctx, spec):
        "Fix the key named (the schema is the one GitHub's editor uses); GitHub rejects the run otherwise.")
 def workflow_schema(ctx, spec):
     for path, wf in _workflows(ctx):
-        for issue in ci_tool.validate_schema(wf.raw, wf):
+        for issue in ci_tool.validate_schema(_without_empty_filters(wf.raw), wf):
             yield spec.finding(ctx, f"{path}: {issue.path}: {issue.message}", [Location(path, issue.line)])
+
+
+_FILTERS = ("branches", "branches-ignore", "tags", "tags-ignore", "paths", "paths-ignore")
+
+
+def _without_empty_filters(raw):
+    """The workflow with its empty trigger filters (`branches:` and nothing under it) left out: GitHub accepts
+    them and, as its docs say of a filter not defined, runs the event for every branch (and tag)."""
+    if not isinstance(raw, dict):
+        return raw
+    key = "on" if "on" in raw else (True if True in raw else None)
+    triggers = raw.get(key) if key is not None else None
+    if not isinstance(triggers, dict):
+        return raw
+    cleaned = {event: ({k: v for k, v in body.items() if not (k in _FILTERS and v is None)}
+                       if isinstance(body, dict) else body) for event, body in triggers.items()}
+    return {**raw, key: cleaned}
 
 
 # -- CI003 -----------------------------------------------------------------------------------
 
-def _only_builds_images(path: str, wf: ci_tool.Workflow, job: ci_tool.Job, built: list) -> bool:
-    """A job with no environment and no deploying step whose work is building and pushing images."""
+def _deploys(wf: ci_tool.Workflow, job: ci_tool.Job) -> bool:
+    """A job deploys when it names a GitHub environment, has a deploying step (compose up, ssh, kubectl, a
+    deploy action: tools/ci.py `deploy_targets`), or says it deploys (`deploy-staging` running a script);
+    a job that only names staging (`e2e-staging` running the tests) deploys nothing."""
     if job.environment:
-        return False
-    if any(t.job == job.id and t.kind != "job" for t in ci_tool.deploy_targets(wf)):
-        return False
-    return any(b.job == job.id and b.location.path == path for b in built)
+        return True
+    targets = [t for t in ci_tool.deploy_targets(wf) if t.job == job.id]
+    return any(t.kind != "job" for t in targets) or (
+        bool(targets) and bool(_DEPLOY_VERB.search(" ".join(filter(None, [job.id, job.name])))))
 
 
 def _staging_reasons(job: ci_tool.Job) -> list[str]:
@@ -105,8 +125,10 @@ def staging_job(ctx, spec):
             if not reasons:
                 continue
             loc = [Location(path, job.line)]
-            if _only_builds_images(path, wf, job, _platform(ctx).built_images):
-                yield spec.finding(ctx, f"{path}: job {job.id} builds images with a staging name; it deploys nothing",
+            if not _deploys(wf, job):
+                builds = any(b.job == job.id and b.location.path == path for b in _platform(ctx).built_images)
+                what = "builds images with a staging name" if builds else "names staging"
+                yield spec.finding(ctx, f"{path}: job {job.id} {what}; it deploys nothing",
                                    loc, severity="info", detail="; ".join(reasons))
                 continue
             if allowed:
