@@ -1,0 +1,298 @@
+"""Checks for what reading real multi-service repositories found and the other checks missed: production building
+its images on the server, floating tags, database admin UIs published, end-of-life bases, the host gateway name
+without its mapping, and GitHub workflow security as zizmor audits it."""
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from tools import compose as compose_tool
+from tools.checks.dockerfile_checks import dockerfile_uses
+from tools.checks.registry import check
+from tools.facts.exposure import admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway
+from tools.facts.lifecycle import DATABASES, TABLE_WRITTEN, end_of_life, product_of
+from tools.facts.tags import tag_mutability
+from tools.findings import SEVERITIES, Location
+from tools.platform import Environment, Platform
+
+STABILITY = ("guardrails", "stabilité et à la reproductibilité")
+CI_BUILDS = ("responsibilities", "build d'images via CI GitHub")
+SECURITY_RISK = ("authority", "sécurité")
+AVAILABILITY = ("authority", "risque de disponibilité")
+_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+_UNSET = re.compile(r'The "([^"]+)" variable is not set')
+
+
+def _platform(ctx) -> Platform:
+    return ctx.models["platform"]
+
+
+def _services(ctx) -> Iterator[tuple[Environment, bool, str, dict]]:
+    """(environment, is production, service, model) over every environment Compose loaded."""
+    platform = _platform(ctx)
+    prods = {e.name for e in platform.prod_envs()}
+    for env in platform.environments.values():
+        if env.project is not None:
+            for name, svc in env.services.items():
+                yield env, env.name in prods, name, svc
+
+
+def _written(env: Environment, service: str, key: str) -> str | None:
+    """A service's key as written in the compose files (variables kept); a later -f file wins."""
+    found = None
+    for _, data, _ in env.project.raw_files if env.project else []:
+        svc = ((data or {}).get("services") or {}).get(service) if isinstance(data, dict) else None
+        if isinstance(svc, dict) and isinstance(svc.get(key), str):
+            found = svc[key]
+    return found
+
+
+def _unset_vars(env: Environment) -> set[str]:
+    return {m.group(1) for w in (env.project.warnings if env.project else []) if (m := _UNSET.match(w))}
+
+
+def _line_with(ctx, loc: Location, needle: str, span: int = 12) -> Location:
+    """The line at or below `loc` (a key) whose text holds `needle`: list items have no location of their own."""
+    src = next((s for s in ctx.sources if s.path == loc.path and s.text), None)
+    if src is None or not loc.line:
+        return loc
+    lines = src.text.splitlines()
+    for number in range(loc.line, min(len(lines), loc.line + span) + 1):
+        if needle in lines[number - 1]:
+            return Location(loc.path, number)
+    return loc
+
+
+# -- PRD001 ------------------------------------------------------------------------------------
+
+@check("PRD001", "Production builds on the server an image CI already pushes", "high", "reproducibility", CI_BUILDS,
+       "Replace `build:` with the `image:` the workflow pushes (with its CI tag): the server then runs what CI "
+       "built and tested, and a rollback is a tag.")
+def prod_builds_on_server(ctx, spec):
+    # XF001 judges services that pull an image; this one the services that build, so no service is reported twice.
+    platform = _platform(ctx)
+    uses = dockerfile_uses(platform)
+    for env, prod, name, svc in _services(ctx):
+        build = svc.get("build")
+        if not prod or svc.get("image") or not (isinstance(build, dict) and build.get("context")):
+            continue
+        dockerfile = platform.dockerfile_of_build(build)
+        if dockerfile not in uses or not uses[dockerfile].pushed:
+            continue
+        pushers = [b for b in platform.built_images if b.pushed and platform.dockerfile_of_ci_image(b) == dockerfile]
+        first = pushers[0]
+        yield spec.finding(ctx, f"{env.name}: {name} builds {dockerfile} on the server; {first.location.path} "
+                                f"pushes it as {first.name}",
+                           [env.location(name, "build"), first.location])
+
+
+# -- PRD002 ------------------------------------------------------------------------------------
+
+@check("PRD002", "Floating image tag in production", "high", "reproducibility", STABILITY,
+       "Pin a version that names a release line (`postgres:16.4`, `redis:7.4-alpine`, `node:22-alpine`) or a digest: "
+       "a floating tag pulls another release on the next deploy.")
+def floating_prod_tag(ctx, spec):
+    # `latest` and untagged images are CMP003's; the same fact (tag_mutability) judges both.
+    for env, prod, name, svc in _services(ctx):
+        image = svc.get("image")
+        if not prod or not image or svc.get("build"):
+            continue
+        mutable = tag_mutability(str(image))
+        if mutable is None or mutable.kind != "floating":
+            continue
+        written = _written(env, name, "image") or str(image)
+        if set(_VAR.findall(written)) & _unset_vars(env):
+            continue  # the tag is chosen at deploy time; an unset variable says nothing about it
+        how = f" (written {written}, resolved by Compose from the environment or .env)" if written != image else ""
+        database = product_of(str(image)) in DATABASES and mutable.any_version
+        yield spec.finding(ctx, f"{env.name}: {name} runs {image}: {mutable.why}{how}", [env.location(name, "image")],
+                           severity="blocker" if database else None,
+                           detail="a database image can come back as a new major that refuses the data volume"
+                                  if database else "")
+
+
+# -- PRD003 ------------------------------------------------------------------------------------
+
+@check("PRD003", "Database admin UI published in production", "blocker", "security", SECURITY_RISK,
+       "Remove the admin UI from the production file (keep it in dev), or publish it on 127.0.0.1 and reach it "
+       "through an SSH tunnel.")
+def admin_ui_published(ctx, spec):
+    for env, prod, name, svc in _services(ctx):
+        what = admin_ui_of(svc.get("image"))
+        if not prod or what is None:
+            continue
+        for port in svc.get("ports") or []:
+            if not isinstance(port, dict) or not port.get("published") or is_loopback(port.get("host_ip")):
+                continue
+            where = f"{port['host_ip']}:{port['published']}" if port.get("host_ip") else str(port["published"])
+            loc = _line_with(ctx, env.location(name, "ports"), str(port["published"]))
+            yield spec.finding(ctx, f"{env.name}: {name} publishes {what} on {where}, reachable from the network",
+                               [loc], detail="an admin UI logs in to the database: whoever reaches it can try")
+            break
+
+
+# -- PRD004 ------------------------------------------------------------------------------------
+
+def _eol_text(ref: str) -> str | None:
+    ended = end_of_life(ref)
+    if not ended:
+        return None
+    return "; ".join(f"{e.product} {e.line} reached its end of life on {e.date.isoformat()}" for e in ended)
+
+
+@check("PRD004", "End-of-life base image", "medium", "security", SECURITY_RISK,
+       "Move to a supported release line of the image (the date and its source are in the finding); "
+       f"the table of dates was written {TABLE_WRITTEN.isoformat()} (tools/facts/lifecycle.py).")
+def end_of_life_image(ctx, spec):
+    platform = _platform(ctx)
+    seen: set[tuple[str, int | None]] = set()
+    for path, info in platform.dockerfiles.items():
+        final = info.root_stage(info.final_stage) if info.final_stage is not None else None
+        for stage in info.stages:
+            if stage.base is None or not stage.base_ref:
+                continue
+            text = _eol_text(stage.base_ref)
+            if text is None or (path, stage.line) in seen:
+                continue
+            seen.add((path, stage.line))
+            runs = stage is final
+            yield spec.finding(ctx, f"{path}: FROM {stage.base_ref}: {text}", [Location(path, stage.line)],
+                               severity=None if runs else "low",
+                               detail="" if runs else f"build stage {stage.label}: its image does not run, its "
+                                                       "toolchain gets no more fixes")
+    for env, prod, name, svc in _services(ctx):
+        image = svc.get("image")
+        if not image or svc.get("build"):
+            continue
+        text = _eol_text(str(image))
+        loc = env.location(name, "image")
+        if text is None or (loc.path, loc.line) in seen:
+            continue
+        seen.add((loc.path, loc.line))
+        yield spec.finding(ctx, f"{env.name}: {name} runs {image}: {text}", [loc], severity=None if prod else "low")
+
+
+# -- PRD005 ------------------------------------------------------------------------------------
+
+def _host_gateway_use(ctx, platform: Platform, env: Environment, name: str, svc: dict) -> tuple[str, Location] | None:
+    """Where a service names host.docker.internal: its environment, command, entrypoint, healthcheck, or an nginx
+    file it runs."""
+    for key, value in (svc.get("environment") or {}).items():
+        if names_host_gateway(value):
+            return f"environment {key}", env.location(name, f"environment.{key}")
+    argv = compose_tool.command_argv
+    for key in ("command", "entrypoint"):
+        if names_host_gateway(" ".join(argv(svc.get(key)))):
+            return key, _line_with(ctx, env.location(name, key), "host.docker.internal")
+    test = (svc.get("healthcheck") or {}).get("test")
+    if names_host_gateway(" ".join(map(str, test)) if isinstance(test, list) else test):
+        return "healthcheck", _line_with(ctx, env.location(name, "healthcheck"), "host.docker.internal")
+    for rel in platform.nginx_files_for(env, name):
+        src = platform.nginx_sources.get(rel)
+        for number, line in enumerate((src.text or "").splitlines() if src is not None else [], 1):
+            if names_host_gateway(line.split("#", 1)[0]):
+                return f"nginx config {rel}", Location(rel, number)
+    return None
+
+
+@check("PRD005", "host.docker.internal used without its extra_hosts mapping", "blocker", "availability",
+       AVAILABILITY, 'Add `extra_hosts: ["host.docker.internal:host-gateway"]` to the service: only Docker Desktop '
+       "resolves that name by itself, a Linux engine does not.")
+def host_gateway_unmapped(ctx, spec):
+    platform = _platform(ctx)
+    for env, prod, name, svc in _services(ctx):
+        if maps_host_gateway(svc.get("extra_hosts")) or svc.get("network_mode") == "host":
+            continue
+        found = _host_gateway_use(ctx, platform, env, name, svc)
+        if found is not None:
+            yield spec.finding(ctx, f"{env.name}: {name} reaches host.docker.internal ({found[0]}) without "
+                                    "extra_hosts: the name does not resolve on a Linux engine",
+                               [found[1]], severity=None if prod else "medium")
+
+
+# -- GHA000-GHA008: zizmor's audits --------------------------------------------------------------
+# A workflow weakness opens the repository and its secrets; it opens production only through what the workflow
+# reaches, which zizmor does not judge: so `high` at most, never a blocker. Each finding takes zizmor's own
+# severity, capped by its id's ceiling below.
+
+ZIZMOR_SEVERITY = {"High": "high", "Medium": "medium", "Low": "low", "Informational": "info", "Unknown": "info"}
+# zizmor audits one of our checks already reports: not reported twice.
+ZIZMOR_SAME_AS_OURS = {"unpinned-uses": "CI005"}
+ZIZMOR_CHECKS: list[tuple[str, str, str, tuple[str, ...], str]] = [
+    ("GHA001", "Workflow runs on a dangerous trigger", "high", ("dangerous-triggers",),
+     "Use `pull_request` (no secrets, read-only token) instead of `pull_request_target`/`workflow_run`, or never "
+     "check out nor run the pull request's code in that workflow."),
+    ("GHA002", "Template injection in a workflow", "high", ("template-injection",),
+     "Pass the expression through `env:` and use the shell variable (`\"$TITLE\"`), never `${{ }}` inside `run:`."),
+    ("GHA003", "Cache poisoning in a workflow that publishes", "high", ("cache-poisoning",),
+     "Disable the cache in workflows that build release artifacts or push images (`cache: ''`, no actions/cache)."),
+    ("GHA004", "Workflow permissions broader than needed", "medium", ("excessive-permissions",),
+     "Set `permissions: {}` at the top and grant each job only what it uses (`contents: read`, `packages: write`)."),
+    ("GHA005", "Checkout credentials persisted in the workspace", "low", ("artipacked",),
+     "Add `persist-credentials: false` to actions/checkout unless a later step pushes with that token."),
+    ("GHA006", "Untrusted data written to GITHUB_ENV or GITHUB_PATH", "high", ("github-env", "insecure-commands"),
+     "Never write attacker-controllable values to $GITHUB_ENV/$GITHUB_PATH; pass them as step outputs."),
+    ("GHA007", "Secrets handed out more widely than needed", "medium",
+     ("secrets-inherit", "overprovisioned-secrets", "unredacted-secrets", "hardcoded-container-credentials"),
+     "Pass each reusable workflow only the secrets it uses; never index `secrets` dynamically nor write credentials "
+     "in the workflow."),
+    ("GHA008", "Spoofable bot or actor condition", "high", ("bot-conditions",),
+     "Check `github.event.pull_request.user.login` (who opened it), not `github.actor` (who triggered this run)."),
+]
+_MAPPED = {audit: gid for gid, _, _, audits, _ in ZIZMOR_CHECKS for audit in audits}
+
+
+def zizmor_severity(issue, ceiling: str) -> str:
+    """Our severity of a zizmor finding: zizmor's own, never above the check's ceiling."""
+    own = ZIZMOR_SEVERITY.get(issue.severity, "info")
+    return max(own, ceiling, key=SEVERITIES.index)
+
+
+def _zizmor_run(ctx):
+    if "zizmor" not in ctx.models:
+        from tools.zizmor import run_zizmor
+
+        platform = _platform(ctx)
+        paths = [p for p, wf in platform.workflows.items() if wf.ok]
+        ctx.models["zizmor"] = run_zizmor(platform.root, paths) if paths else None
+    return ctx.models["zizmor"]
+
+
+def _zizmor_findings(ctx, spec, audits: tuple[str, ...] | None):
+    run = _zizmor_run(ctx)
+    if run is None:
+        return
+    for path, issues in run.results.items():
+        for issue in issues:
+            if issue.audit in ZIZMOR_SAME_AS_OURS:
+                continue
+            if (issue.audit not in audits) if audits is not None else (issue.audit in _MAPPED):
+                continue
+            where = f" ({issue.annotation})" if issue.annotation else ""
+            yield spec.finding(ctx, f"{path}: zizmor {issue.audit}: {issue.message}{where}",
+                               [Location(path, issue.line)], severity=zizmor_severity(issue, spec.severity),
+                               detail=f"zizmor severity {issue.severity}, confidence {issue.confidence}; "
+                                      f"https://docs.zizmor.sh/audits/#{issue.audit}")
+
+
+def _register(gid: str, title: str, ceiling: str, audits: tuple[str, ...], remediation: str) -> None:
+    def run(ctx, spec):
+        yield from _zizmor_findings(ctx, spec, audits)
+
+    run.__name__ = f"zizmor_{gid.lower()}"
+    check(gid, title, ceiling, "security", SECURITY_RISK, remediation)(run)
+
+
+@check("GHA000", "zizmor: other audits, and whether it ran", "medium", "security", SECURITY_RISK,
+       "Follow the zizmor audit named in the title (https://docs.zizmor.sh/audits/).")
+def zizmor_other(ctx, spec):
+    run = _zizmor_run(ctx)
+    if run is not None and run.notes:
+        yield spec.finding(ctx, "zizmor did not run on the workflows", [], severity="info",
+                           detail="; ".join(run.notes),
+                           remediation="Install zizmor (`pip install zizmor`); the other CI checks ran.")
+    yield from _zizmor_findings(ctx, spec, None)
+
+
+for _args in ZIZMOR_CHECKS:
+    _register(*_args)

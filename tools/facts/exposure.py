@@ -1,0 +1,67 @@
+"""What opens a service to the outside or to the host: database admin UIs, loopback addresses, the host gateway.
+
+- Database admin UIs: web front ends that log in to a database (adminer, phpMyAdmin, pgAdmin, mongo-express,
+  redis-commander, RedisInsight, kafka-ui, Kafdrop, AKHQ, pgweb, CloudBeaver, DbGate, sqlpad), known by their
+  image repositories (`ADMIN_UI_IMAGES`, matched on the repository's last component, any registry).
+- A port published on a loopback address (127.0.0.1, ::1, localhost) is reachable from the host only; any other
+  address, or none (Docker's 0.0.0.0), faces the network.
+- `host.docker.internal` resolves by itself on Docker Desktop only; a Linux engine needs the service to map it,
+  `extra_hosts: ["host.docker.internal:host-gateway"]`.
+"""
+from __future__ import annotations
+
+import re
+
+# Repository last component -> the product's name as people say it.
+ADMIN_UI_IMAGES: dict[str, str] = {
+    "adminer": "Adminer",
+    "phpmyadmin": "phpMyAdmin",
+    "pgadmin4": "pgAdmin",
+    "pgadmin": "pgAdmin",
+    "mongo-express": "mongo-express",
+    "redis-commander": "Redis Commander",
+    "redisinsight": "RedisInsight",
+    "kafka-ui": "Kafka UI",
+    "kafdrop": "Kafdrop",
+    "akhq": "AKHQ",
+    "pgweb": "pgweb",
+    "cloudbeaver": "CloudBeaver",
+    "dbgate": "DbGate",
+    "sqlpad": "SQLPad",
+}
+
+LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost", "[::1]"})
+
+HOST_GATEWAY_NAME = "host.docker.internal"
+_HOST_GATEWAY = re.compile(r"(?<![\w.-])host\.docker\.internal(?![\w-])", re.I)
+
+
+def admin_ui_of(image: str | None) -> str | None:
+    """The database admin UI an image is (`dpage/pgadmin4:8` -> pgAdmin), or None."""
+    if not image:
+        return None
+    name = str(image).split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1].split(":", 1)[0].lower()
+    return ADMIN_UI_IMAGES.get(last)
+
+
+def is_loopback(host_ip: str | None) -> bool:
+    """A published port's host address that only the host itself reaches."""
+    return bool(host_ip) and str(host_ip).strip().lower() in LOOPBACK_ADDRESSES or \
+        bool(host_ip) and str(host_ip).startswith("127.")
+
+
+def names_host_gateway(text: str | None) -> bool:
+    """The text names `host.docker.internal` as a host (a URL, a connection string, a command's argument)."""
+    return bool(text) and bool(_HOST_GATEWAY.search(str(text)))
+
+
+def maps_host_gateway(extra_hosts) -> bool:
+    """A service's `extra_hosts` (list of `name:ip`/`name=ip`, or a mapping) maps `host.docker.internal`."""
+    if isinstance(extra_hosts, dict):
+        return any(str(k).strip().lower() == HOST_GATEWAY_NAME for k in extra_hosts)
+    for entry in extra_hosts or []:
+        name = re.split(r"[:=]", str(entry), maxsplit=1)[0].strip().lower()
+        if name == HOST_GATEWAY_NAME:
+            return True
+    return False

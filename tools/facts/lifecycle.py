@@ -1,0 +1,207 @@
+"""Release lines and end-of-life dates of the common base images: a dated table, no network lookup.
+
+An image reference is read as one or more *products* (`python:3.11-slim-bullseye` is Python 3.11 on Debian 11),
+each at a *release line*: the version granularity the project supports and retires as one (Python 3.11,
+Node 20, PostgreSQL 16 but 9.6, Debian 12, Alpine 3.20). The same lines decide whether a tag floats
+(`tools.facts.tags`): a tag naming less than a line (`python:3`, `mysql:8`, `redis:7`) moves across lines.
+
+TABLE_WRITTEN is the day this table was last written. Each date is the end of the project's own security
+support (for Debian: the end of LTS; for Ubuntu: the end of standard support; for .NET: Microsoft's end of
+support), taken from the page named in SOURCES, including dates the project publishes in advance. Where a
+project retires a line when a later one ships (Go, nginx, non-LTS Java), the date is that release's day, so
+lines whose successor had not shipped when the table was written are absent. An image or line the table does
+not hold is unknown and reports nothing.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass
+
+TABLE_WRITTEN = _dt.date(2026, 12, 6)
+
+SOURCES: dict[str, str] = {
+    "python": "https://devguide.python.org/versions/ (PEPs 596, 619, 664, 693, 719, 745)",
+    "node": "https://github.com/nodejs/Release#release-schedule",
+    "ruby": "https://www.ruby-lang.org/en/downloads/branches/",
+    "php": "https://www.php.net/supported-versions.php",
+    "golang": "https://go.dev/doc/devel/release (a release is supported until two newer ones ship)",
+    "eclipse-temurin": "https://adoptium.net/support/ (non-LTS lines end when the next Java ships)",
+    "openjdk": "https://hub.docker.com/_/openjdk (image deprecated: no GA updates after July 2022)",
+    "dotnet": "https://dotnet.microsoft.com/platform/support/policy/dotnet-core",
+    "debian": "https://wiki.debian.org/LTS (end of LTS)",
+    "ubuntu": "https://ubuntu.com/about/release-cycle (end of standard support)",
+    "alpine": "https://alpinelinux.org/releases/ (end of the main repository's support)",
+    "postgres": "https://www.postgresql.org/support/versioning/",
+    "mysql": "https://www.oracle.com/us/support/library/lifetime-support-technology-069183.pdf",
+    "mariadb": "https://mariadb.org/about/#maintenance-policy",
+    "redis": "https://github.com/redis/redis/blob/unstable/SECURITY.md (no later than the day it listed the "
+             "line unsupported)",
+    "mongo": "https://www.mongodb.com/legal/support-policy/lifecycles",
+    "nginx": "https://nginx.org/en/download.html (a branch ends when the next stable branch ships)",
+}
+
+_D = _dt.date.fromisoformat
+END_OF_LIFE: dict[str, dict[str, _dt.date]] = {
+    "python": {"2.7": _D("2020-01-01"), "3.5": _D("2020-09-13"), "3.6": _D("2021-12-23"), "3.7": _D("2023-06-27"),
+               "3.8": _D("2024-10-07"), "3.9": _D("2025-10-31"), "3.10": _D("2026-10-31"), "3.11": _D("2027-10-31"),
+               "3.12": _D("2028-10-31"), "3.13": _D("2029-10-31"), "3.14": _D("2030-10-31")},
+    "node": {"10": _D("2021-04-30"), "12": _D("2022-04-30"), "14": _D("2023-04-30"), "15": _D("2021-06-01"),
+             "16": _D("2023-09-11"), "17": _D("2022-06-01"), "18": _D("2025-04-30"), "19": _D("2023-06-01"),
+             "20": _D("2026-04-30"), "21": _D("2024-06-01"), "22": _D("2027-04-30"), "23": _D("2025-06-01"),
+             "24": _D("2028-04-30")},
+    "ruby": {"2.6": _D("2022-04-12"), "2.7": _D("2023-03-31"), "3.0": _D("2024-04-23"), "3.1": _D("2025-03-26"),
+             "3.2": _D("2026-03-31"), "3.3": _D("2027-03-31"), "3.4": _D("2028-03-31")},
+    "php": {"7.2": _D("2020-11-30"), "7.3": _D("2021-12-06"), "7.4": _D("2022-11-28"), "8.0": _D("2023-11-26"),
+            "8.1": _D("2025-12-31"), "8.2": _D("2026-12-31"), "8.3": _D("2027-12-31"), "8.4": _D("2028-12-31")},
+    "golang": {"1.17": _D("2022-08-02"), "1.18": _D("2023-02-01"), "1.19": _D("2023-08-08"), "1.20": _D("2024-02-06"),
+               "1.21": _D("2024-08-13"), "1.22": _D("2025-02-11"), "1.23": _D("2025-08-12")},
+    "eclipse-temurin": {"11": _D("2027-10-31"), "16": _D("2021-09-14"), "17": _D("2027-10-31"), "18": _D("2022-09-20"),
+                        "19": _D("2023-03-21"), "20": _D("2023-09-19"), "21": _D("2029-12-31"), "22": _D("2024-09-17"),
+                        "23": _D("2025-03-18"), "24": _D("2025-09-16")},
+    "openjdk": {str(v): _D("2022-07-31") for v in range(7, 19)},
+    "dotnet": {"2.1": _D("2021-08-21"), "2.2": _D("2019-12-23"), "3.0": _D("2020-03-03"), "3.1": _D("2022-12-13"),
+               "5.0": _D("2022-05-10"), "6.0": _D("2024-11-12"), "7.0": _D("2024-05-14"), "8.0": _D("2026-11-10"),
+               "9.0": _D("2026-11-10"), "10.0": _D("2028-11-14")},
+    "debian": {"8": _D("2020-06-30"), "9": _D("2022-06-30"), "10": _D("2024-06-30"), "11": _D("2026-08-31"),
+               "12": _D("2028-06-30")},
+    "ubuntu": {"14.04": _D("2019-04-30"), "16.04": _D("2021-04-30"), "18.04": _D("2023-05-31"),
+               "20.04": _D("2025-05-31"), "22.04": _D("2027-04-30"), "23.04": _D("2024-01-25"),
+               "23.10": _D("2024-07-11"), "24.04": _D("2029-04-30"), "24.10": _D("2025-07-10")},
+    "alpine": {"3.12": _D("2022-05-01"), "3.13": _D("2022-11-01"), "3.14": _D("2023-05-01"), "3.15": _D("2023-11-01"),
+               "3.16": _D("2024-05-23"), "3.17": _D("2024-11-22"), "3.18": _D("2025-05-09"), "3.19": _D("2025-11-01"),
+               "3.20": _D("2026-04-01"), "3.21": _D("2026-11-01"), "3.22": _D("2027-05-01"), "3.23": _D("2027-11-01")},
+    "postgres": {"9.5": _D("2021-02-11"), "9.6": _D("2021-11-11"), "10": _D("2022-11-10"), "11": _D("2023-11-09"),
+                 "12": _D("2024-11-21"), "13": _D("2025-11-13"), "14": _D("2026-11-12"), "15": _D("2027-11-11"),
+                 "16": _D("2028-11-09"), "17": _D("2029-11-08")},
+    "mysql": {"5.6": _D("2021-02-28"), "5.7": _D("2023-10-31"), "8.0": _D("2026-04-30"), "8.4": _D("2032-04-30")},
+    "mariadb": {"10.3": _D("2023-05-25"), "10.4": _D("2024-06-18"), "10.5": _D("2025-06-24"), "10.6": _D("2026-07-06"),
+                "10.7": _D("2023-02-09"), "10.8": _D("2023-05-20"), "10.9": _D("2023-08-22"), "10.10": _D("2023-11-17"),
+                "10.11": _D("2028-02-16"), "11.0": _D("2024-06-06"), "11.1": _D("2024-08-21"), "11.2": _D("2024-11-21"),
+                "11.3": _D("2024-05-29"), "11.4": _D("2029-05-29"), "11.5": _D("2024-11-21"), "11.6": _D("2025-02-13"),
+                "11.7": _D("2025-05-12"), "11.8": _D("2028-06-04")},
+    "redis": {"5.0": _D("2022-04-27"), "6.0": _D("2024-07-29"), "7.0": _D("2024-07-29")},
+    "mongo": {"4.2": _D("2023-04-30"), "4.4": _D("2024-02-29"), "5.0": _D("2024-10-31"), "6.0": _D("2025-07-31"),
+              "7.0": _D("2027-08-31"), "8.0": _D("2029-10-31")},
+    "nginx": {"1.20": _D("2022-05-24"), "1.21": _D("2022-05-24"), "1.22": _D("2023-04-11"), "1.23": _D("2023-04-11"),
+              "1.24": _D("2024-04-23"), "1.25": _D("2024-04-23"), "1.26": _D("2025-04-23"), "1.27": _D("2025-04-23")},
+}
+
+# Distribution codenames, as tags name them (`debian:bookworm`, `python:3.12-slim-bullseye`, `eclipse-temurin:21-jammy`).
+CODENAMES: dict[str, tuple[str, str]] = {
+    "jessie": ("debian", "8"), "stretch": ("debian", "9"), "buster": ("debian", "10"), "bullseye": ("debian", "11"),
+    "bookworm": ("debian", "12"), "trixie": ("debian", "13"),
+    "trusty": ("ubuntu", "14.04"), "xenial": ("ubuntu", "16.04"), "bionic": ("ubuntu", "18.04"),
+    "focal": ("ubuntu", "20.04"), "jammy": ("ubuntu", "22.04"), "lunar": ("ubuntu", "23.04"),
+    "mantic": ("ubuntu", "23.10"), "noble": ("ubuntu", "24.04"), "oracular": ("ubuntu", "24.10"),
+}
+
+# Image repositories (registry/repository as `tools.dockerfile.parse_image_ref` normalises them) -> product.
+_LIBRARY = ("python", "node", "ruby", "php", "golang", "eclipse-temurin", "openjdk", "debian", "ubuntu", "alpine",
+            "postgres", "mysql", "mariadb", "redis", "mongo", "nginx")
+IMAGES: dict[str, str] = {
+    **{f"docker.io/library/{name}": name for name in _LIBRARY},
+    **{f"mcr.microsoft.com/dotnet/{name}": "dotnet" for name in ("sdk", "aspnet", "runtime", "runtime-deps")},
+    **{f"mcr.microsoft.com/dotnet/core/{name}": "dotnet" for name in ("sdk", "aspnet", "runtime", "runtime-deps")},
+    "docker.io/library/golang": "golang",
+    "docker.io/library/mongo": "mongo",
+    "docker.io/nginxinc/nginx-unprivileged": "nginx",
+    "docker.io/mysql/mysql-server": "mysql",
+}
+
+# Databases: their data directory outlives the container, so a new major on a redeploy can refuse to open it.
+DATABASES = frozenset({"postgres", "mysql", "mariadb", "mongo", "redis"})
+
+_VERSION = re.compile(r"^v?(\d+(?:\.\d+)*)")
+_ALPINE_SUFFIX = re.compile(r"^alpine(\d+\.\d+)")
+
+
+def product_of(ref) -> str | None:
+    """The product an image is (`postgres:16-alpine` -> postgres, `mcr.microsoft.com/dotnet/aspnet:8.0` ->
+    dotnet), or None for an image the table does not know. `ref` is a string or an ImageRef."""
+    image = _parse(ref)
+    return IMAGES.get(f"{image.registry}/{image.repository}") if image is not None else None
+
+
+def line_depth(product: str, version: str) -> int:
+    """How many version components name a release line of `product` (2 for python 3.11, 1 for node 20; PostgreSQL
+    since 10 retires majors, 9.x retired minors)."""
+    if product in ("node", "eclipse-temurin", "openjdk", "debian"):
+        return 1
+    if product == "postgres":
+        return 1 if version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 10 else 2
+    return 2
+
+
+@dataclass(frozen=True)
+class ReleaseLine:
+    """One product an image reference carries, at the line its tag names (None when the tag names no version or
+    less than a line)."""
+
+    product: str
+    line: str | None
+    written: str  # the part of the tag it was read from: `3.11`, `bullseye`, `alpine3.17`
+    partial: bool = False  # the tag names fewer components than a line (`python:3`): it floats across lines
+
+
+def release_lines(ref) -> list[ReleaseLine]:
+    """The products and release lines an image reference runs: the image's own product from its tag's version,
+    then the distribution its tag's variant names (`-bookworm`, `-alpine3.20`, `-jammy`)."""
+    image = _parse(ref)
+    if image is None or not image.tag:
+        return []
+    product = product_of(image)
+    if product is None:
+        return []
+    tag = image.tag
+    out: list[ReleaseLine] = []
+    m = _VERSION.match(tag)
+    words = tag[m.end():].lstrip("-_.").split("-") if m else tag.split("-")
+    if product in ("debian", "ubuntu") and not m and words and words[0] in CODENAMES:
+        distro, line = CODENAMES[words[0]]
+        return [ReleaseLine(distro, line, words[0])] if distro == product else []
+    if product == "openjdk" and "ea" in words:
+        return []  # early-access builds are the only openjdk tags still updated
+    if m:
+        version = m.group(1)
+        parts = version.split(".")
+        depth = line_depth(product, version)
+        if len(parts) >= depth:
+            out.append(ReleaseLine(product, ".".join(parts[:depth]), version))
+        else:
+            out.append(ReleaseLine(product, None, version, partial=True))
+    for word in words:
+        if word in CODENAMES:
+            distro, line = CODENAMES[word]
+            out.append(ReleaseLine(distro, line, word))
+        elif (a := _ALPINE_SUFFIX.match(word)) and product != "alpine":
+            out.append(ReleaseLine("alpine", a.group(1), word))
+    return out
+
+
+@dataclass(frozen=True)
+class EndOfLife:
+    product: str
+    line: str
+    date: _dt.date
+    written: str
+    source: str
+
+
+def end_of_life(ref, today: _dt.date | None = None) -> list[EndOfLife]:
+    """The release lines of an image that reached their end of life on or before `today` (default: the system's
+    date), each with its date and its source; empty for a supported or an unknown image."""
+    today = today or _dt.date.today()
+    out = []
+    for rl in release_lines(ref):
+        date = END_OF_LIFE.get(rl.product, {}).get(rl.line or "")
+        if date is not None and date <= today:
+            out.append(EndOfLife(rl.product, rl.line or "", date, rl.written, SOURCES[rl.product]))
+    return out
+
+
+def _parse(ref):
+    from tools.dockerfile import ImageRef, parse_image_ref
+
+    image = ref if isinstance(ref, ImageRef) else parse_image_ref(str(ref))
+    return image if image.valid else None

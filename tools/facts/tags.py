@@ -1,0 +1,61 @@
+"""Whether an image tag is mutable: one function (`tag_mutability`) that every check judging a tag calls.
+
+A tag is mutable when the same reference can pull different bytes tomorrow in a way that changes behaviour:
+- `latest`, or no tag at all (which means `latest`);
+- a channel tag (`stable`, `lts`, `mainline`, `edge`, `current`, `rolling`, `testing`...), alone or in a variant
+  (`stable-alpine`, `lts-slim`): it follows whatever the project releases next, new majors included;
+- a tag naming no version (`alpine`, `slim`, `bookworm` on a node image, a branch name like `main`): the
+  newest release of the image, as for `latest`;
+- a tag naming less than a release line (`python:3`, `mysql:8`, `redis:7-alpine`, `alpine:3`, `golang:1`):
+  it moves across lines that add features and change defaults (MySQL 8.0 -> 8.4 changed the default
+  authentication plugin). Release lines come from `tools.facts.lifecycle`: a tag that names one
+  (`postgres:16`, `node:20-alpine`, `python:3.11-slim`, `debian:bookworm`) moves only with that line's fixes
+  and is pinned enough, which is what DKF002's remediation asks for.
+A digest (`@sha256:...`) is never mutable, whatever the tag says. An unknown image's numeric tag is never judged
+floating (`app:42` may be a build number).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tools.facts.lifecycle import CODENAMES, product_of, release_lines
+
+CHANNEL_WORDS = frozenset({"latest", "stable", "lts", "mainline", "edge", "current", "rolling", "nightly", "devel",
+                           "testing", "unstable", "sid", "canary"})
+
+
+@dataclass(frozen=True)
+class Mutability:
+    kind: str  # latest | untagged | floating
+    why: str  # for a message: "latest", "no tag (means latest)", "channel tag `stable`"...
+    any_version: bool = True  # it may pull any version, a new major included (False: it stays within a major)
+
+
+def tag_mutability(ref) -> Mutability | None:
+    """How an image reference's tag is mutable, or None when it is pinned (a digest, or a tag naming at least a
+    release line) or cannot be judged (an invalid reference, an unresolved variable)."""
+    from tools.dockerfile import ImageRef, parse_image_ref
+
+    image = ref if isinstance(ref, ImageRef) else parse_image_ref(str(ref))
+    if not image.valid or image.digest:
+        return None
+    if image.tag is None:
+        return Mutability("untagged", "no tag (means latest)")
+    tag = image.tag
+    if tag == "latest":
+        return Mutability("latest", "latest")
+    words = [w for w in re.split(r"[-_.]", tag.lower()) if w]
+    channel = next((w for w in words if w in CHANNEL_WORDS), None)
+    if channel:
+        return Mutability("floating", f"channel tag `{tag}`: it follows the project's next `{channel}` release")
+    product = product_of(image)
+    if not any(c.isdigit() for c in tag):
+        if product in ("debian", "ubuntu") and words and words[0] in CODENAMES:
+            return None  # the distribution's codename is its release line
+        return Mutability("floating", f"tag `{tag}` names no version: it is the newest release, as `latest` is")
+    partial = next((rl for rl in release_lines(image) if rl.partial), None)
+    if partial is not None:
+        return Mutability("floating", f"tag `{tag}` names {partial.product} {partial.written} only: it moves across "
+                                      f"its {partial.written}.x release lines", any_version=False)
+    return None
