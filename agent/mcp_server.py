@@ -341,7 +341,8 @@ def build_server(backend: Backend):
                                                      "production checklist, Product's signatures.")
     def release_check(env: str = "prod") -> str:
         return (f"Check the current release for `{env}` as the charter below says. Call `review`, "
-                f"`release_checklist` (env {env}) and `verify`; give the verdict, the blockers with their ids "
+                f"`release_checklist` (env {env}) and `verify`; give the verdict (a CANNOT-TELL is never a GO: say what "
+                f"could not run and why), the blockers with their ids "
                 f"and file:line, and the remediation each one's clause asks for.\n\n"
                 + charter_text("release_check"))
 

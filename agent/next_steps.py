@@ -96,7 +96,17 @@ def next_steps(session: Session) -> list[NextStep]:
     # Worst first; at one severity a command a check names (it may let more checks run) before a proposal.
     order = sorted(steps.values(), key=lambda s: (not s.command, SEVERITIES.index(s.severity),
                                                   s.command.startswith("devops-agent propose")))
-    return [with_repo(session, s) for s in order]
+    return [with_repo(session, s) for s in _not_run_steps(session) + order]
+
+
+def _not_run_steps(session: Session) -> list[NextStep]:
+    """First, when a part of the review could not run (the verdict is CANNOT-TELL): make it run, review again."""
+    if not session.not_run:
+        return []
+    what = "; ".join(f"{gap.what}: {gap.reason}" for gap in session.not_run)
+    return [NextStep("devops-agent review", shorten(f"could not check {what}; make it run (install or fix what is "
+                                                    "named), then review again", 300),
+                     [gap.check for gap in session.not_run], "info")]
 
 
 def _propose(session: Session, path: str, findings: list) -> tuple[str, str]:

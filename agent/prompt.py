@@ -128,6 +128,12 @@ def _parts(session, proposals: list) -> list[Part]:
                           fl for fl, f in zip(flines, session.findings) if f.severity == "blocker"))
                       + f"\n[cut: only blockers listed of {len(flines)} findings; call review]"))
 
+    if session.not_run:
+        # Never cut: without it the model would read a partial review as a complete one.
+        glines = [f"- {gap.check} {gap.what}: {gap.reason}" for gap in session.not_run]
+        parts.append(Part(f"Could not check ({len(session.not_run)}; the verdict cannot be GO until these run)",
+                          quoted("review: not run", "\n".join(glines)), rank=1))
+
     from tools.catalog import CATALOG
 
     parts.append(Part("Tools", "\n".join(f"- {t.name} ({t.kind}): {t.description}" for t in CATALOG), rank=2))

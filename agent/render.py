@@ -165,10 +165,24 @@ def print_review(session: Session) -> None:
         print_finding(con, f, defaults.get(f.id))
     for note in session.notes:
         con.print(f"  [yellow]note[/] {_escape(note)}")
+    print_not_run(con, session.not_run)
     print_next_steps(con, session.next_steps(), session)
-    style = "bold green" if session.verdict == "GO" else "bold red"
     blockers = sum(1 for f in session.findings if f.severity == "blocker")
-    con.print(f"\nVerdict: [{style}]{session.verdict}[/]" + (f"  ({blockers} blocker(s))" if blockers else ""))
+    why = (f"  ({blockers} blocker(s))" if blockers
+           else f"  ({len(session.not_run)} part(s) of the review could not run)" if session.not_run else "")
+    con.print(f"\nVerdict: [{VERDICT_STYLE[session.verdict]}]{session.verdict}[/]" + why)
+
+
+VERDICT_STYLE = {"GO": "bold green", "NO-GO": "bold red", "CANNOT-TELL": "bold yellow"}
+
+
+def print_not_run(con, not_run: list) -> None:
+    """What could not be checked: the reason the verdict cannot be GO."""
+    if not not_run:
+        return
+    con.print(f"\n[bold yellow]Could not check[/] ({len(not_run)}): a GO cannot be given until these run")
+    for gap in not_run:
+        con.print(f"  [yellow]{gap.check}[/] {_escape(gap.what)}: {_escape(gap.reason)}")
 
 
 SEVERITY_NOTE = ("severity is the finding's own; \"check default\" marks one its check lowered or raised "
@@ -303,6 +317,10 @@ def review_markdown(session: Session) -> str:
                        f"{_md_cell(f.clause)} |")
     for note in session.notes:
         out.append(f"- note: {note}")
+    if session.not_run:
+        out += ["", f"## Could not check ({len(session.not_run)})", "",
+                "A GO cannot be given until these run.", ""]
+        out += [f"- {gap.check} {_md_cell(gap.what)}: {_md_cell(gap.reason)}" for gap in session.not_run]
     steps = session.next_steps()
     if steps:
         out += ["", "## Next steps", ""]
@@ -373,10 +391,13 @@ def review_sarif(session: Session) -> dict:
             "originalUriBaseIds": {"%SRCROOT%": {"uri": session.root.as_uri() + "/"}},
             "automationDetails": {"id": f"devops-agent/review/{session.charter.role}"},
             "results": results,
-            # A check that could not run is reported, never skipped silently.
+            # A part that could not run is reported, never skipped silently (the verdict is then CANNOT-TELL).
             "invocations": [{
-                "executionSuccessful": not session.notes,
-                "toolExecutionNotifications": [{"level": "warning", "message": {"text": n}} for n in session.notes],
+                "executionSuccessful": not session.not_run,
+                "toolExecutionNotifications": [
+                    *({"level": "error", "message": {"text": f"{gap.what}: {gap.reason}"},
+                       "descriptor": {"id": gap.check}} for gap in session.not_run),
+                    *({"level": "warning", "message": {"text": n}} for n in session.notes)],
             }],
             "properties": {"verdict": session.verdict},
         }],
@@ -636,16 +657,18 @@ def print_release_check(session, blocks, verdict: str, json_out: bool) -> None:
     """`verdict` comes from tools.deliverables.release_verdict."""
     if json_out:
         dump_json({"verdict": verdict, "review_verdict": session.verdict, "blocks": blocks,
-                   "blockers": [f.to_dict() for f in session.findings if f.severity == "blocker"]})
+                   "blockers": [f.to_dict() for f in session.findings if f.severity == "blocker"],
+                   "not_run": [gap.to_dict() for gap in session.not_run]})
         return
     con = console()
     for f in session.findings:
         if f.severity == "blocker":
             con.print(f"  [bold red]blocker[/] {f.id} {_escape(f.title)}")
+    for gap in session.not_run:
+        con.print(f"  [yellow]not run[/] {gap.check} {_escape(gap.what)}: {_escape(gap.reason)}")
     for b in blocks:
         con.print(f"  [bold red]block[/] {b.get('id')}: {_escape(str(b.get('reason')))} (by {b.get('approved_by') or b.get('approver')})")
-    style = "bold green" if verdict == "GO" else "bold red"
-    con.print(f"Release: [{style}]{verdict}[/]")
+    con.print(f"Release: [{VERDICT_STYLE.get(verdict, 'bold red')}]{verdict}[/]")
 
 
 def checklist_markdown(cl) -> str:

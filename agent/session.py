@@ -79,6 +79,7 @@ class Session:
     release: notion_export.Release | None = None
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    not_run: list = field(default_factory=list)  # tools.checks.registry.NotRun: what could not be checked
 
     _platform: object = field(default=None, repr=False)
     _discovery: object = field(default=None, repr=False)
@@ -185,11 +186,20 @@ class Session:
 
     @property
     def verdict(self) -> str:
+        """GO, NO-GO (a blocker, or a required source not loaded) or CANNOT-TELL (a part could not run)."""
+        from tools.findings import verdict_of
+
         if self._verdict is not None:
             return self._verdict
-        if any(s.blocking for s in self.sources) or any(f.severity == "blocker" for f in self.findings):
-            return "NO-GO"
-        return "GO"
+        blocked = any(s.blocking for s in self.sources) or any(f.severity == "blocker" for f in self.findings)
+        return verdict_of(blocked, bool(self.not_run))
+
+    @property
+    def exit_code(self) -> int:
+        """0 GO, 1 NO-GO, 3 CANNOT-TELL (README's command table)."""
+        from tools.findings import VERDICT_EXIT_CODES
+
+        return VERDICT_EXIT_CODES[self.verdict]
 
     def next_steps(self) -> list:
         """The commands that fix or propose what the findings ask for, worst first (agent/next_steps.py)."""
@@ -209,6 +219,7 @@ class Session:
             "role": self.charter.role,
             "project": self.charter.project,
             "verdict": self.verdict,
+            "not_run": [gap.to_dict() for gap in self.not_run],
             "repo": str(self.root),
             "commit": self.git.commit,
             "charter": {"path": self.charter.path, "origin": self.charter_origin, "sha256": self.charter.sha256},
@@ -313,4 +324,5 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
         models["charter_origin"] = origin
         session.findings, notes = run_all(ctx)
         session.notes += notes
+        session.not_run = ctx.not_run
     return session

@@ -132,8 +132,10 @@ class FindingInfo(_Result):
 
 
 class ReviewResult(_Result):
-    verdict: Literal["GO", "NO-GO"]
+    verdict: Literal["GO", "NO-GO", "CANNOT-TELL"]
     counts: dict[str, int]
+    # What could not run (check, what, reason): while one stands the verdict is CANNOT-TELL, never GO.
+    not_run: list[dict] = []
     findings: list[FindingInfo]
     hidden: int = 0
     next_steps: list[dict]
@@ -260,7 +262,7 @@ def _review(ctx: ToolContext, args: ReviewArgs) -> ReviewResult:
     findings = [FindingInfo(**{k: v for k, v in f.to_dict().items() if k in FindingInfo.model_fields})
                 for f in session.findings]
     return ReviewResult(verdict=brief["verdict"], counts=counts, findings=findings, hidden=session.hidden,
-                        next_steps=brief["next_steps"])
+                        next_steps=brief["next_steps"], not_run=brief["not_run"])
 
 
 def _verify(ctx: ToolContext, _: NoArgs) -> VerifyResult:
@@ -335,7 +337,7 @@ CATALOG: tuple[Tool, ...] = (
     Tool("ci_view", "Every CI workflow: triggers, jobs, images built and their tags, deploy steps, secrets used.",
          NoArgs, CiResult, "read", _ci),
     Tool("review", "The review: findings of every check (id, severity, location, charter clause, remediation), "
-         "the GO/NO-GO verdict and the next steps.", ReviewArgs, ReviewResult, "read", _review),
+         "the verdict (GO, NO-GO, or CANNOT-TELL when a part could not run: not_run says which) and the next steps.", ReviewArgs, ReviewResult, "read", _review),
     Tool("verify", "Every infra commit since the trust root and whether Product signed it.",
          NoArgs, VerifyResult, "read", _verify),
     Tool("release_checklist", "The production checklist per service: image and tag, env vars, volumes, "

@@ -550,8 +550,9 @@ def load_compose(
     resolve_env_files: bool = True,
     root: Path | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-    timeout: int = TIMEOUT_SECONDS,
+    timeout: int | None = None,
     parsed: Mapping[str, tuple[dict, dict[tuple, int]]] | None = None,
+    defaults: Mapping[str, tuple[str, str]] | None = None,
 ) -> ComposeProject:
     """The effective model, as `docker compose -f F1 -f F2 config --format json` prints it.
 
@@ -559,11 +560,17 @@ def load_compose(
     project's `.env`. Env files are resolved into `environment` as Compose does when every required
     one exists; otherwise (deploy-time files) the model keeps `env_file` as listed, like
     `--no-env-resolution`, and the absent ones are in `missing_env_files`, never raised.
-    `resolve_env_files=False` always keeps them as listed. Locations are relative to `root`
+    `resolve_env_files=False` always keeps them as listed. A variable the files use that neither `env`
+    nor the project's `.env` sets takes the value the repository documents beside the files (`.env.example`
+    and the like) or its deploy sets (`defaults`: name -> (value, where)), else a placeholder of the right
+    shape: a deploy-time variable never stops the model; `assumed` says which values were taken and from
+    where. Locations are relative to `root`
     (default: `project_dir`). `parsed` (path relative to `root` -> data and lines) reuses files the
     sources already read; their bytes are matched with what Compose read by the caller.
-    ComposeUnavailable when no Compose binary can run.
+    ComposeUnavailable when no Compose binary can run or it does not finish in `timeout` seconds
+    (default: TIMEOUT_SECONDS, read at each call).
     """
+    timeout = TIMEOUT_SECONDS if timeout is None else timeout
     project_dir = Path(os.path.abspath(project_dir))
     root = Path(os.path.abspath(root)) if root else project_dir
     files = [Path(os.path.abspath(f if Path(f).is_absolute() else project_dir / f)) for f in files]
@@ -580,6 +587,8 @@ def load_compose(
     if argv is None:
         raise ComposeUnavailable("no Compose v2 binary found (docker-compose, or docker with the compose plugin)")
     bin_env = _binary_env(os.environ if env is None else env)
+    assumed = _assume_variables(reader, project_dir, root, bin_env, defaults or {})
+    bin_env.update({name: value for name, (value, _) in assumed.items()})
     args = ["--project-directory", str(project_dir)]
     if project_name:
         args += ["--project-name", project_name]
@@ -628,8 +637,39 @@ def load_compose(
     return ComposeProject(
         files=files, project_dir=project_dir, name=name, model=model, services=list(model.get("services") or {}),
         missing_env_files=missing, locations=locations, warnings=warnings, raw_files=raw_files,
-        env_files=env_files, binary=" ".join(argv),
+        env_files=env_files, binary=" ".join(argv), assumed=assumed,
         inputs={_relpath(p, root): sha for p, sha in (first.get("inputs") or {}).items()})
+
+
+def _assume_variables(reader: "_Reader", project_dir: Path, root: Path, env: Mapping[str, str],
+                      defaults: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """name -> (value, where it comes from) for each variable the files use that nothing here sets."""
+    from tools.facts import variables as facts_vars
+
+    used: dict[str, str] = {}
+    for path in reader.order:
+        for name, how in facts_vars.referenced_variables(reader.files[path].raw).items():
+            if used.get(name) != "required":
+                used[name] = how if name not in used or how != "default" else used[name]
+    dotenv: dict[str, str] = {}
+    for path in reader.dotenv_files():
+        try:
+            dotenv.update(facts_vars.parse_env_text(path.read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            continue
+    documented = facts_vars.documented_values(project_dir, root)
+    out: dict[str, tuple[str, str]] = {}
+    for name, how in used.items():
+        if name in env or name in dotenv:
+            continue
+        if name in defaults:
+            value, where = defaults[name]
+            out[name] = (value if value is not None else facts_vars.placeholder_for(name), where)
+        elif name in documented and documented[name][0]:
+            out[name] = documented[name]
+        elif how != "default":  # `${X:-d}` keeps its own default
+            out[name] = (facts_vars.placeholder_for(name), "placeholder")
+    return out
 
 
 def _parse_model(stdout: str, argv: list[str]) -> dict:

@@ -117,8 +117,11 @@ def checklist(session, store, env_name: str | None = None, blocks: list[dict] | 
 
 
 def release_verdict(session, blocks: list[dict]) -> str:
-    """The delivery gate: the review's verdict, and NO-GO while Product keeps a block open."""
-    return "NO-GO" if session.verdict != "GO" or blocks else "GO"
+    """The delivery gate: the review's verdict (GO, NO-GO or CANNOT-TELL), and NO-GO while Product keeps a
+    block open; a release is never GO while a part of the review could not run."""
+    from tools.findings import NO_GO
+
+    return NO_GO if blocks else session.verdict
 
 
 def last_release_tag(root) -> str | None:

@@ -4,6 +4,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 SEVERITIES = ("blocker", "high", "medium", "low", "info")
+# The review's verdict. CANNOT-TELL: something the review needed could not run (a check raised, Compose's
+# model was not computed, a tool was missing or timed out), so a GO cannot be given; a blocker found
+# still makes it NO-GO.
+GO, NO_GO, CANNOT_TELL = "GO", "NO-GO", "CANNOT-TELL"
+VERDICTS = (GO, NO_GO, CANNOT_TELL)
+# The exit code of `review` and `release check` for each verdict (2 stays a usage or input error).
+VERDICT_EXIT_CODES = {GO: 0, NO_GO: 1, CANNOT_TELL: 3}
+
+
+def verdict_of(blocked: bool, not_run: bool) -> str:
+    """NO-GO when a blocker stands (found is found), else CANNOT-TELL when a part could not run, else GO."""
+    return NO_GO if blocked else CANNOT_TELL if not_run else GO
+
+
 CATEGORIES = (
     "availability",
     "security",

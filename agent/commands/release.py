@@ -16,7 +16,7 @@ app.add_group(release_app, name="release")
 
 @release_app.command("check")
 def release_check(repo: Optional[Path] = RepoOpt, fmt: Fmt = kit.Option(Fmt.text, "--format")) -> None:
-    """The review's verdict plus open delivery blocks (exit 0 GO, 1 NO-GO)."""
+    """The review's verdict plus open delivery blocks (exit 0 GO, 1 NO-GO, 3 CANNOT-TELL: a part of the review could not run)."""
     from agent import render
 
     from tools.deliverables import release_verdict
@@ -26,8 +26,10 @@ def release_check(repo: Optional[Path] = RepoOpt, fmt: Fmt = kit.Option(Fmt.text
     blocks = gate.open_blocks()
     verdict = release_verdict(session, blocks)
     render.print_release_check(session, blocks, verdict, json_out=fmt is Fmt.json)
-    if verdict != "GO":
-        raise kit.Exit(1)
+    from tools.findings import VERDICT_EXIT_CODES
+
+    if VERDICT_EXIT_CODES[verdict]:
+        raise kit.Exit(VERDICT_EXIT_CODES[verdict])
 
 
 @release_app.command("checklist")

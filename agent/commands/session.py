@@ -69,7 +69,7 @@ def review(
     rev: Optional[str] = kit.Option(None, "--rev", help="Review a commit's blobs (config, charter, Notion export, submodules at their gitlinks), not the work tree."),
     release: Optional[str] = ReleaseOpt,
 ) -> None:
-    """The session brief: sources, release intentions, findings, verdict (exit 1 on NO-GO)."""
+    """The session brief: sources, release intentions, findings, verdict (exit 0 GO, 1 NO-GO, 3 CANNOT-TELL: a part of the review could not run)."""
     from agent import render
 
     session = _session(repo, charter, config, rev=rev, release=release).filtered(min_severity.value if min_severity else None)
@@ -81,8 +81,8 @@ def review(
         render.dump_json(render.review_sarif(session))
     else:
         render.print_review(session)
-    if session.verdict != "GO":
-        raise kit.Exit(1)
+    if session.exit_code:
+        raise kit.Exit(session.exit_code)
 
 
 @app.command()

@@ -137,7 +137,7 @@ class Expect(_Strict):
     not_sent: list[str] = Field(default_factory=list, description="text that must never reach the model")
     state: StateExpect = Field(default_factory=StateExpect)
     answer: AnswerExpect = Field(default_factory=AnswerExpect)
-    verdict: Literal["GO", "NO-GO"] | None = None
+    verdict: Literal["GO", "NO-GO", "CANNOT-TELL"] | None = None
 
 
 class Scenario(_Strict):

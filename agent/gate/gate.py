@@ -530,7 +530,7 @@ class Gate:
                                "nothing was changed; revise the proposal") from None
         known = {_key(f) for f in base.findings if f.severity in SEVERE}
         new = [f for f in after.findings if f.severity in SEVERE and _key(f) not in known]
-        broken = [n for n in after.notes if "could not run" in n and n not in base.notes]
+        broken = [str(gap) for gap in after.not_run if gap not in base.not_run]
         if new or broken:
             self.audit.append("apply-refused", "devops-agent", {
                 "proposal": plan.proposal, "new_findings": [f.to_dict() for f in new], "not_run": broken})

@@ -168,6 +168,8 @@ def compose_unavailable(ctx, spec):
     # Said once: without Compose's own model the compose and cross-file checks do not run (never guessed).
     envs = [env for env in _platform(ctx).environments.values()
             if env.error is not None and env.error.kind == "unavailable"]
+    for env in envs:  # fail closed: a review that did not see the model cannot say GO
+        ctx.could_not_run(spec, f"compose {env.name}", env.error.problem)
     if envs:
         yield spec.finding(ctx, f"{envs[0].error.problem}: the compose and cross-file checks did not run on "
                                 + ", ".join(env.name for env in envs),
@@ -736,6 +738,7 @@ def nginx_config_errors(ctx, spec):
                     e.message.startswith('"events"') for e in own)):
                 continue  # the main-context directives of a whole nginx.conf: one finding says it
             if err.kind in ("unreadable", "limit"):
+                ctx.could_not_run(spec, f"nginx {path}", err.message)
                 yield spec.finding(ctx, f"{path}: not read ({err.message}); cannot tell what nginx runs", loc,
                                    severity="info", remediation="Keep nginx files under the size cap and inside the repo.")
             elif whole and err in own:

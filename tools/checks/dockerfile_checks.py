@@ -309,6 +309,7 @@ def hadolint_results(ctx, spec):
     if not platform.dockerfiles:
         return
     if platform.hadolint is None:
+        ctx.could_not_run(spec, "hadolint", "the platform was built without hadolint")
         yield spec.finding(ctx, "hadolint did not run on the Dockerfiles", [], severity="info",
                            detail="the platform was built without hadolint")
         return
@@ -321,6 +322,8 @@ def hadolint_results(ctx, spec):
             loc = [Location(rel, issue.line)]
             if issue.rule in (df_tool.PARSE_LIMIT_RULE, df_tool.COULD_NOT_RUN_RULE):
                 what = "could not lint" if issue.rule == df_tool.COULD_NOT_RUN_RULE else "could not lint all of"
+                if issue.rule == df_tool.COULD_NOT_RUN_RULE:  # missing, timed out, crashed, or gave up on the file
+                    ctx.could_not_run(spec, f"hadolint {rel}" if run.ran else "hadolint", issue.message)
                 yield spec.finding(ctx, f"hadolint {what} {rel}", loc, severity="info", detail=issue.message,
                                    remediation="Nothing to fix in the Dockerfile; review that part by hand.")
                 continue

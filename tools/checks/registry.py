@@ -19,6 +19,29 @@ class CheckContext:
     release: Any = None  # sources.notion_export.Release | None
     releases: list = field(default_factory=list)
     models: dict[str, Any] = field(default_factory=dict)  # filled by tools (compose, dockerfiles, ...)
+    not_run: list["NotRun"] = field(default_factory=list)  # what could not be checked: no GO while one stands
+
+    def could_not_run(self, spec: "CheckSpec", what: str, reason: str) -> None:
+        """Say that a part of `spec`'s check did not run (a model not computed, a tool missing or timed out,
+        a parser that gave up): the verdict becomes CANNOT-TELL unless a blocker makes it NO-GO."""
+        gap = NotRun(spec.id, what, reason)
+        if gap not in self.not_run:
+            self.not_run.append(gap)
+
+
+@dataclass(frozen=True)
+class NotRun:
+    """A part of the review that could not run, and why."""
+
+    check: str  # the id of the check whose findings may be missing
+    what: str  # what did not run: the check itself, `compose prod`, `hadolint`, a file
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.check}: {self.what}: {self.reason}"
+
+    def to_dict(self) -> dict:
+        return {"check": self.check, "what": self.what, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -73,7 +96,7 @@ def check(id: str, title: str, severity: str, category: str, clause: tuple[str, 
 
 
 def run_checks(ctx: CheckContext) -> tuple[list[Finding], list[str]]:
-    """All findings, sorted, and notes on checks that could not run."""
+    """All findings, sorted, and notes on checks that could not run (each also in `ctx.not_run`)."""
     findings: list[Finding] = []
     notes: list[str] = []
     for spec in CHECKS.values():
@@ -82,7 +105,8 @@ def run_checks(ctx: CheckContext) -> tuple[list[Finding], list[str]]:
             continue
         try:
             findings.extend(spec.func(ctx, spec))
-        except Exception as exc:  # a broken check must say so, not take the review down
+        except Exception as exc:  # a broken check must say so, not take the review down, and never give GO
             notes.append(f"check {spec.id} could not run: {type(exc).__name__}: {exc}")
+            ctx.not_run.append(NotRun(spec.id, f"check {spec.id}", f"it raised {type(exc).__name__}: {exc}"))
     findings.sort(key=Finding.sort_key)
     return findings, notes
