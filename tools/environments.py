@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from agent.core.charter import fold
+from tools.facts.variables import deploy_value
 
 COMPOSE_NAME = re.compile(r"^(?:docker-)?compose(?:\.(?P<env>[A-Za-z0-9_-]+))?\.ya?ml$")
 # Compose's own default files, in the order it looks for them (no `-f`).
@@ -36,6 +37,7 @@ _SHELL_VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[
 _MAKE_VAR = re.compile(r"\$[({](?P<name>[A-Za-z_][A-Za-z0-9_]*)[)}]")
 _GHA_ENV = re.compile(r"\$\{\{\s*env\.(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _COMMENT = re.compile(r"(?:^|\s)#.*$")
+_TEST_WORDS = {"test", "tests", "testing", "e2e", "integration", "acceptance", "smoke", "cypress", "playwright"}
 _OTHER_ENV_WORDS = {"staging", "stage", "preprod", "qa", "test", "tests", "ci", "demo", "sandbox"}
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _INLINE_CODE = re.compile(r"`([^`]+)`")
@@ -63,6 +65,9 @@ class DiscoveredEnvironment:
     name: str
     files: list[str]
     origins: list[Origin] = field(default_factory=list)
+    # Variables the callers set for Compose (a workflow's `env:`, a script's exports): name -> (value or
+    # None when the deploy sets it from an expression the review cannot read, where).
+    variables: dict[str, tuple[str | None, str]] = field(default_factory=dict)
 
     def origin_text(self) -> str:
         """`config, Makefile:5, docs/deploiement.md:16,17`: one entry per file, its lines together."""
@@ -96,6 +101,8 @@ class Discovery:
     unresolved: list[Unresolved] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)  # compose sources in no environment
     absent: list[tuple[str, Origin]] = field(default_factory=list)  # named by a call, not in the repo
+    # Override files (they patch services they do not define) whose base file cannot be told.
+    overlays: list[str] = field(default_factory=list)
 
     def files(self) -> dict[str, list[str]]:
         return {name: list(env.files) for name, env in self.environments.items()}
@@ -113,6 +120,7 @@ class Call:
     files: tuple[str, ...]  # as written (relative to the caller's directory for scripts)
     unresolved: tuple[str, ...] = ()
     call: str = ""
+    variables: tuple[tuple[str, str], ...] = ()  # what the caller sets before this call (name, value)
 
 
 # -- reading calls --------------------------------------------------------------------
@@ -197,7 +205,8 @@ def _parse_call(rest: str) -> tuple[list[str], bool] | None:
     return files, False
 
 
-def _calls_in_lines(lines: list[tuple[int, str]], origin_kind: str, path: str, context_of, expand) -> list[Call]:
+def _calls_in_lines(lines: list[tuple[int, str]], origin_kind: str, path: str, context_of, expand,
+                    variables_of=lambda no: {}) -> list[Call]:
     calls: list[Call] = []
     for no, line in lines:
         expanded = expand(no, _COMMENT.sub("", line))
@@ -213,7 +222,7 @@ def _calls_in_lines(lines: list[tuple[int, str]], origin_kind: str, path: str, c
                 if "$" not in defined and defined:
                     resolved = tuple(f for f in re.split(r"[:;]", defined) if f)
             calls.append(Call(Origin(origin_kind, path, no), context_of(no), resolved, unresolved,
-                              " ".join(m.group(0).split())[:200]))
+                              " ".join(m.group(0).split())[:200], tuple(variables_of(no).items())))
     return calls
 
 
@@ -239,7 +248,7 @@ def makefile_calls(path: str, text: str) -> list[Call]:
         return _expand_shell(line, defs)
 
     recipes = [(no, line) for no, line in _logical_lines(text) if line.startswith("\t")]
-    return _calls_in_lines(recipes, "makefile", path, lambda no: targets.get(no) or None, expand)
+    return _calls_in_lines(recipes, "makefile", path, lambda no: targets.get(no) or None, expand, lambda no: defs)
 
 
 def script_calls(path: str, text: str) -> list[Call]:
@@ -256,7 +265,8 @@ def script_calls(path: str, text: str) -> list[Call]:
             seen[m.group("name")] = _expand_shell(_unquote(m.group("value")), {**everywhere, **seen})
     stem = posixpath.basename(path).rsplit(".", 1)[0]
     return _calls_in_lines(lines, "script", path, lambda no: stem,
-                           lambda no, line: _expand_shell(line, by_line.get(no, everywhere)))
+                           lambda no, line: _expand_shell(line, by_line.get(no, everywhere)),
+                           lambda no: by_line.get(no, everywhere))
 
 
 def workflow_calls(path: str, text: str, data: object) -> list[Call]:
@@ -311,7 +321,7 @@ def workflow_calls(path: str, text: str, data: object) -> list[Call]:
         line = _GHA_ENV.sub(lambda m: defs.get(m.group("name"), m.group(0)), line)
         return _expand_shell(line, defs)
 
-    return _calls_in_lines(_logical_lines(text), "workflow", path, context, expand)
+    return _calls_in_lines(_logical_lines(text), "workflow", path, context, expand, lambda no: defs)
 
 
 def docs_calls(path: str, text: str) -> list[Call]:
@@ -337,6 +347,8 @@ def _alias(word: str | None) -> str | None:
     if not word:
         return None
     parts = set(re.split(r"[^a-z0-9]+", fold(word)))
+    if parts & _TEST_WORDS:
+        return "test"  # "e2e-up" brings up a test environment, not dev
     if parts & _OTHER_ENV_WORDS:
         return None  # "deploy-staging" is staging, not prod
     if parts & _PROD_WORDS:
@@ -350,7 +362,8 @@ def _suffix_env(files: tuple[str, ...] | list[str]) -> str | None:
     for f in reversed(list(files)):
         m = COMPOSE_NAME.match(posixpath.basename(f))
         if m and m.group("env") and m.group("env") != "override":
-            return _alias(m.group("env")) or m.group("env")
+            alias = _alias(m.group("env"))
+            return alias if alias in ("dev", "prod") else m.group("env")  # `compose.e2e.yml` stays e2e
     return None
 
 
@@ -406,8 +419,8 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
             continue  # part of the file list is unknown: the environment cannot be told
         files = _resolve_files(call, present)
         if not files:
-            if call.files or not _alias(call.context):
-                continue
+            if call.files or _alias(call.context) in (None, "test"):
+                continue  # a test target on Compose's defaults runs the main files, which convention names
             files = tuple(_default_set(_run_folder(call), present))  # no `-f`: Compose's defaults
             if not files:
                 continue
@@ -422,14 +435,18 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
         if files in taken_files:
             env = next(e for e in envs.values() if tuple(e.files) == files)
             env.origins += [c.origin for c in group]
-            continue
-        name = _group_name(files, group, present)
-        name = _free(name, envs)
-        envs[name] = DiscoveredEnvironment(name, list(files), [c.origin for c in group])
-        taken_files.add(files)
+        else:
+            name = _free(_group_name(files, group, present), envs)
+            env = envs[name] = DiscoveredEnvironment(name, list(files), [c.origin for c in group])
+            taken_files.add(files)
+        for c in group:
+            for var, value in c.variables:
+                env.variables.setdefault(var, (deploy_value(value), str(c.origin)))
 
     covered = {f for e in envs.values() for f in e.files} | _included(compose)
+    data = {s.path: s.data for s in compose if s.ok and isinstance(s.data, dict)}
     folders = sorted({posixpath.dirname(f) for f in compose_files if f not in covered})
+    overlays: list[str] = []
     for folder in folders:
         prefix = f"{folder}/" if folder else ""
         default = _default_set(folder, present)
@@ -441,13 +458,56 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
         for f in sorted(compose_files):
             if posixpath.dirname(f) != folder or f in covered:
                 continue
+            files = [f]
+            if is_overlay(data.get(f)):  # an override never stands alone: on its base, or "cannot tell"
+                base = _base_of(f, data, present)
+                if base is None:
+                    overlays.append(f)
+                    covered.add(f)
+                    continue
+                files = base + [f]
             suffix = _suffix_env([f])
-            name = prefix + (suffix or "dev")
+            name = prefix + (suffix or _stem_word(f) if files != [f] else suffix or "dev")
             if name not in envs:
-                envs[name] = DiscoveredEnvironment(name, [f], [Origin("convention")])
+                envs[name] = DiscoveredEnvironment(name, files, [Origin("convention")])
                 covered.add(f)
     orphans = [f for f in compose_files if f not in covered]
-    return Discovery(envs, compose_files, unresolved, orphans, absent)
+    return Discovery(envs, compose_files, unresolved, orphans, absent, overlays)
+
+
+def is_overlay(data: object) -> bool:
+    """A compose file that patches services it does not define (no image, build or extends): Compose
+    refuses it alone, so it is only ever used after a base file (`-f base -f overlay`)."""
+    services = data.get("services") if isinstance(data, dict) else None
+    if not isinstance(services, dict) or not services:
+        return False
+    return any(not isinstance(svc, dict) or not ({"image", "build", "extends"} & set(svc)) for svc in services.values())
+
+
+def _base_of(path: str, data: dict, present: set[str]) -> list[str] | None:
+    """The default file set (of the overlay's folder, else the nearest folder above) that defines every
+    service the overlay patches; None when no such base can be told."""
+    services = data.get(path, {}).get("services") or {}
+    patched = {name for name, svc in services.items()
+               if not isinstance(svc, dict) or not ({"image", "build", "extends"} & set(svc))}
+    folder = posixpath.dirname(path)
+    while True:
+        base = [f for f in _default_set(folder, present) if f != path]
+        if base:
+            defined: set[str] = set()
+            for f in base:
+                defined |= set((data.get(f) or {}).get("services") or {})
+            return base if patched <= defined else None
+        if not folder:
+            return None
+        folder = posixpath.dirname(folder)
+
+
+def _stem_word(path: str) -> str:
+    """`docker-compose.nginx.yml` -> nginx, `overrides/compose.mariadb.yaml` -> mariadb, `jigasi.yml` -> jigasi."""
+    name = posixpath.basename(path).rsplit(".", 1)[0]
+    name = re.sub(r"^(?:docker-)?compose[.-]?", "", name)
+    return _slug(name) if name else "dev"
 
 
 def _run_folder(call: Call) -> str:
@@ -470,6 +530,7 @@ def _resolve_files(call: Call, present: set[str]) -> tuple[str, ...]:
 
 def _group_name(files: tuple[str, ...], group: list[Call], present: set[str]) -> str:
     aliases = [a for a in (_alias(c.context) for c in group) if a]
+    aliases.sort(key=lambda a: a == "test")  # files also run as dev or prod are named so, not by a test target
     suffix = _suffix_env(files)
     if suffix:
         return suffix

@@ -4,6 +4,7 @@ write it, and the real mistake next to it still found. Each case is a small edit
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,35 @@ def test_tests_against_a_staging_config_deploy_nothing(clean):
 def test_jobs_that_deploy_to_staging_stay_blockers(clean, job):
     _job(clean, job)
     assert [f.severity for f in findings(clean, "CI003")] == ["blocker"]
+
+
+# -- environment names: a Makefile target for tests names a test environment, not dev (SRC005) ----------
+
+SERVICE = "services:\n  web:\n    image: nginx:1.27.0\n    restart: unless-stopped\n"
+
+
+def make_repo(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"]
+    subprocess.run(git + ["init", "-q"], cwd=root, check=True)
+    subprocess.run(git + ["add", "-A"], cwd=root, check=True)
+    subprocess.run(git + ["commit", "-qm", "init", "--no-verify"], cwd=root, check=True)
+    return root
+
+
+def test_e2e_target_names_a_test_environment(tmp_path):
+    repo = make_repo(tmp_path / "r", {
+        "docker-compose.yml": SERVICE, "e2e/docker-compose.override.yml": SERVICE,
+        "Makefile": "up:\n\tdocker compose up -d\n\n"
+                    "e2e-up:\n\tdocker compose -f docker-compose.yml -f e2e/docker-compose.override.yml up -d\n"})
+    envs = {e.name: e.files for e in open_session(repo, signatures=False).discovery().environments.values()}
+    assert envs == {"dev": ["docker-compose.yml"], "test": ["docker-compose.yml", "e2e/docker-compose.override.yml"]}
+
+
+def test_compose_file_named_for_e2e_keeps_its_name(tmp_path):
+    repo = make_repo(tmp_path / "r", {"docker-compose.yml": SERVICE, "docker-compose.e2e.yml": SERVICE})
+    envs = {e.name: e.files for e in open_session(repo, signatures=False).discovery().environments.values()}
+    assert envs == {"dev": ["docker-compose.yml"], "e2e": ["docker-compose.e2e.yml"]}
