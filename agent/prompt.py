@@ -77,7 +77,7 @@ def _charter_text(session) -> str:
 
         return Path(session.charter.path).read_text(encoding="utf-8")
     except OSError:
-        return "\n".join(f"{s.title}\n" + "\n".join(c.text for c in s.clauses) for s in session.charter.sections)
+        return "\n".join(f"{s.heading}\n" + "\n".join(c.text for c in s.clauses) for s in session.charter.sections)
 
 
 def _parts(session, proposals: list) -> list[Part]:
