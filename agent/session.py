@@ -118,9 +118,11 @@ class Session:
         if self._platform is None:
             from tools.platform import build_platform
 
+            discovery = self.discovery()
             self._platform = build_platform(self.root, self.sources, self.environments(), self.git.submodules,
                                             platform_repository=self.config.github_repository,
-                                            max_file_bytes=self.config.max_file_bytes)
+                                            max_file_bytes=self.config.max_file_bytes,
+                                            variables={n: e.variables for n, e in discovery.environments.items()})
             self._add_nginx_sources(self._platform)
         return self._platform
 

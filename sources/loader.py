@@ -46,6 +46,10 @@ COMPOSE_NAME = re.compile(r"^(?:docker-)?compose(?:\.[A-Za-z0-9_-]+)?\.ya?ml$")
 CALLER_GLOBS = ("Makefile", "makefile", "GNUmakefile", "*.mk", "*.sh", "scripts/*.sh", "bin/*.sh",
                 "deploy/*.sh", "ops/*.sh", "scripts/Makefile")
 _SKIPPED = {"node_modules", "vendor", ".git", "build", "dist"}
+# Where a repository shows how it runs Compose in prose: its READMEs and docs pages (capped).
+README_GLOBS = ("README*.md", "*/README*.md", "docs/*.md", "docs/*/*.md", "docs/*/*/*.md", "*/docs/*.md",
+                "INSTALL*.md", "SELF*HOST*.md", "self*host*/*.md")
+MAX_README_FILES = 200
 
 
 def _skipped_folder(rel: str) -> bool:
@@ -162,6 +166,11 @@ class SourceLoader:
         found = self._glob(CALLER_GLOBS)
         return [f for f in found if not _skipped_folder(f)]
 
+    def readme_files(self) -> list[str]:
+        """READMEs and docs pages whose code blocks show how to run Compose (`-f` sets, overlays)."""
+        found = self._glob(README_GLOBS)
+        return [f for f in found if not _skipped_folder(f)][:MAX_README_FILES]
+
     def _load_compose(self, spec: SourceSpec) -> list[LoadedSource]:
         loaded = [self.read(spec, rel, parse="compose") for rel in self.compose_files(spec)]
         self._compose = loaded
@@ -170,6 +179,10 @@ class SourceLoader:
         for rel in self.caller_files():
             src = self.read(callers, rel)
             src.kind, src.priority = "script", spec.priority
+            loaded.append(src)
+        for rel in self.readme_files():
+            src = self.read(callers, rel)
+            src.kind, src.priority = "readme", spec.priority
             loaded.append(src)
         return loaded
 

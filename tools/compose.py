@@ -102,6 +102,9 @@ class ComposeProject:
     # Each service's env files as Compose resolved their paths (absolute), whether or not they exist.
     env_files: dict[str, list[dict]] = field(default_factory=dict)
     binary: str = ""
+    # Variables nothing here set: name -> (the value assumed, where it comes from: a documented example
+    # file, the deploy that sets it, or "placeholder").
+    assumed: dict[str, tuple[str, str]] = field(default_factory=dict)
     # The sha256 of each file Compose read (relative to the root; None: absent), to match the sources'.
     inputs: dict[str, str | None] = field(default_factory=dict)
 
@@ -641,16 +644,33 @@ def load_compose(
         inputs={_relpath(p, root): sha for p, sha in (first.get("inputs") or {}).items()})
 
 
+def _strings(node) -> list[str]:
+    """Every string value of a parsed compose file (Compose interpolates values, not keys)."""
+    out: list[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return out
+
+
 def _assume_variables(reader: "_Reader", project_dir: Path, root: Path, env: Mapping[str, str],
                       defaults: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
     """name -> (value, where it comes from) for each variable the files use that nothing here sets."""
     from tools.facts import variables as facts_vars
 
     used: dict[str, str] = {}
+    rank = {"default": 0, "bare": 1, "required": 2}
     for path in reader.order:
-        for name, how in facts_vars.referenced_variables(reader.files[path].raw).items():
-            if used.get(name) != "required":
-                used[name] = how if name not in used or how != "default" else used[name]
+        for text in _strings(reader.files[path].raw):
+            for name, how in facts_vars.referenced_variables(text).items():
+                if name not in used or rank[how] > rank[used[name]]:
+                    used[name] = how
     dotenv: dict[str, str] = {}
     for path in reader.dotenv_files():
         try:

@@ -406,7 +406,7 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
             calls += script_calls(src.path, src.text)
         elif src.kind == "ci_workflow":
             calls += workflow_calls(src.path, src.text, src.data)
-        elif src.kind == "docs":
+        elif src.kind in ("docs", "readme"):
             calls += docs_calls(src.path, src.text)
 
     unresolved: list[Unresolved] = []

@@ -384,7 +384,8 @@ def github_repository(url: str | None) -> str | None:
 
 def build_platform(root: Path, sources: list, environments: dict[str, list[str]], submodules=(),
                    platform_repository: str | None = None, hadolint: bool = True,
-                   max_file_bytes: int = nginx_tool.DEFAULT_MAX_FILE_BYTES) -> Platform:
+                   max_file_bytes: int = nginx_tool.DEFAULT_MAX_FILE_BYTES,
+                   variables: dict[str, dict] | None = None) -> Platform:
     """Read everything together. `sources` are the session's LoadedSource objects (their text is reused);
     files they do not hold (nginx configs) are read with the same size cap, `max_file_bytes`."""
     root = Path(root)
@@ -394,7 +395,7 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
     hadolint_future = df_tool.start_hadolint([root / p for p in linted], root) if hadolint and linted else None
     parsed = {s.path: (s.data, s.lines) for s in sources
               if s.kind == "compose" and s.ok and isinstance(s.data, dict) and s.lines is not None}
-    envs = _load_environments(root, environments, max_file_bytes, parsed)
+    envs = _load_environments(root, environments, max_file_bytes, parsed, variables)
     _match_sources(envs, sources)
 
     dockerfiles: dict[str, df_tool.DockerfileInfo] = {}
@@ -439,7 +440,8 @@ def _match_sources(envs: dict[str, Environment], sources: list) -> None:
 
 
 def _load_environments(root: Path, environments: dict[str, list[str]], max_file_bytes: int,
-                       parsed: dict | None = None) -> dict[str, Environment]:
+                       parsed: dict | None = None,
+                       variables: dict[str, dict[str, tuple[str, str]]] | None = None) -> dict[str, Environment]:
     """Each environment's model from Compose, all at once (each is a short subprocess, cached by content)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -447,8 +449,12 @@ def _load_environments(root: Path, environments: dict[str, list[str]], max_file_
         name, files = item
         env = Environment(name, list(files))
         try:
-            env.project = compose_tool.load_compose([root / f for f in files], root, root=root,
-                                                    max_file_bytes=max_file_bytes, parsed=parsed)
+            # Compose's project directory is the first file's folder (no --project-directory): relative
+            # paths, `.env` and the project name are resolved from there, not from the repository's root.
+            project_dir = root / posixpath.dirname(files[0]) if files else root
+            env.project = compose_tool.load_compose([root / f for f in files], project_dir, root=root,
+                                                    max_file_bytes=max_file_bytes, parsed=parsed,
+                                                    defaults=(variables or {}).get(name))
         except compose_tool.ComposeError as exc:
             env.error = exc
         return env

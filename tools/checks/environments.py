@@ -31,6 +31,17 @@ def compose_call_unresolved(ctx, spec):
                            f"not in the repo", [Location(origin.path or "", origin.line)])
 
 
+@check("SRC009", "Override file whose base cannot be told", "info", "charter", _ALL_SOURCES,
+       "Name the environment under `environments:` in .devops-agent.yaml with its base first "
+       "(`[docker-compose.yml, docker-compose.extra.yml]`), or call it that way in the Makefile or a script.")
+def overlay_without_base(ctx, spec):
+    discovery = ctx.models.get("environments")
+    for path in getattr(discovery, "overlays", []):
+        yield spec.finding(ctx, f"{path} patches services it does not define and no base file in its folder or "
+                           f"above defines them: cannot tell which files it is used with, so it was not checked "
+                           f"(alone, Compose refuses it)", [Location(path, 1)])
+
+
 @check("SRC007", "No charter of its own: the generic DevOps charter is in use", "info", "charter", ("mission", "fiabilite"),
        "Run `devops-agent init` to write a charter (.codex/agents/devops-engineer.md) and .devops-agent.yaml "
        "from what this repo holds, then state the platform's own decisions (staging, new tools, deploys) in it.")

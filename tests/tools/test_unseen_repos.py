@@ -1,0 +1,174 @@
+"""Issue 18: the review of repositories nothing here was written against. Each cause seen on public
+multi-service repositories has its own minimal fixture, written the way such projects write their files."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.session import open_session
+
+
+def repo(tmp_path: Path, files: dict[str, str], name: str = "shop") -> Path:
+    root = tmp_path / name
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    root.mkdir(exist_ok=True)
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "i"]):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    return root
+
+
+def review(root: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "review", "--repo", str(root), "--format", "json"],
+                          capture_output=True, text=True)
+    assert proc.returncode in (0, 1, 3), proc.stderr
+    return json.loads(proc.stdout)
+
+
+def ids(brief: dict, *severities: str) -> list[str]:
+    return [f["id"] for f in brief["findings"] if not severities or f["severity"] in severities]
+
+
+BASE = """services:
+  web:
+    image: ghcr.io/acme/web:1.4.2
+    restart: unless-stopped
+    depends_on:
+      - db
+  db:
+    image: postgres:16.4
+    restart: unless-stopped
+"""
+
+
+# -- 1. no charter of its own: the generic charter, never AnimeSphere's ---------------------------
+
+def test_a_repo_without_a_charter_is_reviewed_against_the_generic_charter(tmp_path):
+    root = repo(tmp_path, {"docker-compose.yml": BASE,
+                           "k8s/deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n",
+                           "docker-compose.staging.yml": BASE})
+    brief = review(root)
+    assert brief["charter"]["origin"] == "generic"
+    # Nothing of AnimeSphere: no source asked for by name, no Notion, no rules path on a Mac.
+    assert not [s for s in brief["sources"] if s["status"] == "missing"]
+    assert "SRC001" not in ids(brief) and "SRC003" not in ids(brief)
+    # A platform's own decisions (no staging, no new tools) are not this repo's: those checks did not run.
+    assert not {"CHR001", "CHR002", "CI003"} & set(ids(brief))
+    src7 = next(f for f in brief["findings"] if f["id"] == "SRC007")
+    assert "generic" in src7["title"] and "CHR002" in src7["title"] and "devops-agent init" in src7["remediation"]
+
+
+def test_the_repos_own_charter_still_states_its_decisions(tmp_path):
+    from agent.core.charter_template import charter_text
+
+    charter = charter_text("shop", {"compose": ["docker-compose.yml", "docker-compose.staging.yml"]}, False, None)
+    root = repo(tmp_path, {"docker-compose.yml": BASE, "docker-compose.staging.yml": BASE,
+                           ".codex/agents/devops-engineer.md": charter})
+    brief = review(root)
+    assert brief["charter"]["origin"] == "repo"
+    assert "CHR002" in ids(brief)  # "Pas de staging": the repo's charter says it, so it is checked
+
+
+def test_init_does_not_take_a_workflow_named_compose_for_a_compose_file(tmp_path):
+    wf = ("name: compose\non: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+          "      - uses: actions/checkout@v4\n      - run: docker compose up -d\n")
+    root = repo(tmp_path, {"docker-compose.yml": BASE, ".github/workflows/docker-compose.yml": wf})
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "init", "--repo", str(root)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    brief = review(root)
+    kinds = {s["path"]: s["kind"] for s in brief["sources"]}
+    assert kinds[".github/workflows/docker-compose.yml"] == "ci_workflow"
+    assert kinds["docker-compose.yml"] == "compose"
+    assert not {"CMP001", "SRC005"} & set(ids(brief))
+
+
+# -- 2. override files never stand alone ------------------------------------------------------------
+
+NGINX_OVERLAY = """services:
+  web:
+    environment:
+      VIRTUAL_HOST: shop.example.com
+  proxy:
+    image: nginx:1.27.2
+    ports:
+      - "443:443"
+    depends_on:
+      - web
+"""
+
+
+def test_an_override_file_is_checked_on_its_base(tmp_path):
+    root = repo(tmp_path, {"docker-compose.yml": BASE, "docker-compose.nginx.yml": NGINX_OVERLAY,
+                           "overrides/compose.redis.yaml": "services:\n  web:\n    depends_on:\n      - redis\n"
+                                                           "  redis:\n    image: redis:7.4.1\n"})
+    session = open_session(root)
+    envs = session.environments()
+    assert envs["nginx"] == ["docker-compose.yml", "docker-compose.nginx.yml"]
+    assert envs["overrides/redis"] == ["docker-compose.yml", "overrides/compose.redis.yaml"]
+    assert not [f for f in session.findings if f.id in ("CMP001", "CMP005", "SRC005")]
+
+
+def test_an_override_whose_base_cannot_be_told_is_said_not_loaded_alone(tmp_path):
+    root = repo(tmp_path, {"deploy/docker-compose.extra.yml": "services:\n  worker:\n    command: celery worker\n"})
+    session = open_session(root)
+    assert session.environments() == {}
+    said = [f for f in session.findings if f.id == "SRC009"]
+    assert said and said[0].severity == "info" and said[0].locations[0].path == "deploy/docker-compose.extra.yml"
+    assert not [f for f in session.findings if f.id in ("CMP001", "CMP005")]
+
+
+def test_a_readme_names_the_overlay_set_even_when_the_overlay_is_not_named_compose(tmp_path):
+    readme = ("# Shop\n\nTo add the transcriber:\n\n```bash\ndocker compose -f docker-compose.yml -f transcriber.yml up -d\n"
+              "```\n")
+    root = repo(tmp_path, {"docker-compose.yml": BASE, "README.md": readme,
+                           "transcriber.yml": "services:\n  transcriber:\n    image: ghcr.io/acme/tr:2.0.1\n"})
+    session = open_session(root)
+    assert ["docker-compose.yml", "transcriber.yml"] in session.environments().values()
+    assert "transcriber.yml" in {s.path for s in session.sources if s.kind == "compose"}
+
+
+# -- 3. deploy-time variables are not defects --------------------------------------------------------
+
+PROD = """services:
+  web:
+    image: ${REGISTRY}/web:${TAG:?set TAG}
+    restart: unless-stopped
+    ports:
+      - "${WEB_PORT}:8080"
+    environment:
+      DATABASE_URL: ${DATABASE_URL}
+"""
+
+
+def test_variables_the_repo_documents_or_its_deploy_sets_do_not_stop_the_model(tmp_path):
+    deploy = ("name: deploy\non:\n  push:\n    branches: [main]\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n"
+              "    env:\n      TAG: ${{ github.sha }}\n      WEB_PORT: 80\n    steps:\n"
+              "      - run: docker compose -f docker-compose.prod.yml up -d\n")
+    root = repo(tmp_path, {"docker-compose.prod.yml": PROD, ".env.example": "REGISTRY=ghcr.io/acme\n",
+                           ".github/workflows/deploy.yml": deploy})
+    session = open_session(root)
+    env = session.platform().environments["prod"]
+    assert env.error is None and env.project is not None
+    assumed = env.project.assumed
+    assert assumed["REGISTRY"] == ("ghcr.io/acme", ".env.example")
+    assert assumed["WEB_PORT"][0] == "80" and assumed["WEB_PORT"][1].startswith(".github/workflows/deploy.yml")
+    assert assumed["TAG"][1].startswith(".github/workflows/deploy.yml")  # set by the deploy from an expression
+    assert assumed["DATABASE_URL"][1] == "placeholder"  # nothing sets it: assumed, and said
+    assert not [f for f in session.findings if f.id in ("CMP001", "CMP004")]
+
+
+# -- 4. paths from the first compose file's folder ----------------------------------------------------
+
+def test_relative_paths_resolve_from_the_compose_files_folder(tmp_path):
+    compose = ("services:\n  api:\n    build:\n      context: ./api\n    env_file: .env.api\n    restart: unless-stopped\n")
+    root = repo(tmp_path, {"deploy/docker-compose.yml": compose, "deploy/api/Dockerfile": "FROM python:3.12-slim\n",
+                           "deploy/.env.api": "LOG_LEVEL=info\n"})
+    session = open_session(root)
+    assert not [f for f in session.findings if f.id in ("XF003", "CMP015", "CMP001")]
+    assert "deploy/api/Dockerfile" in {s.path for s in session.sources if s.kind == "dockerfile"}

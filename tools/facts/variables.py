@@ -1,0 +1,109 @@
+"""Compose variables: which ones a file uses, where the repository documents or its deploy sets them,
+and the placeholder the review assumes for the rest. One home for the checks (CMP016), the compose
+model (tools/compose.py) and the cache key of Compose runs.
+
+Every pattern here is linear: a single left-to-right scan, no nested quantifiers.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# Files that document a project's variables, as projects name them (beside the compose file).
+EXAMPLE_ENV_NAMES = (".env.example", "env.example", "example.env", ".env.template", ".env.sample", ".env.dist",
+                     ".env.defaults", ".env.default", "sample.env", "template.env", ".env.tmpl", ".env.local.example")
+EXAMPLE_ENV_SUFFIXES = (".env.example", ".env.sample", ".env.template", ".env.dist")
+MAX_EXAMPLE_BYTES = 256 * 1024
+
+# `$$` (Compose's escape), `${NAME...}` with its operator, or `$NAME`.
+_REF = re.compile(r"\$(?:(?P<escape>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?+])?|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(?P<value>.*)$")
+# Values a deploy sets that the review cannot know (GitHub expressions, a secret store).
+_UNKNOWN_VALUE = re.compile(r"\$\{\{")
+
+
+def referenced_variables(text: str) -> dict[str, str]:
+    """Variables a compose file interpolates, each with how: `required` (`${X?}`/`${X:?}`), `default`
+    (`${X-d}`/`${X:-d}`/`${X:+a}`) or `bare` (`${X}`, `$X`); `$$X` is the container's, not Compose's."""
+    out: dict[str, str] = {}
+    rank = {"default": 0, "bare": 1, "required": 2}
+    for m in _REF.finditer(text):
+        if m.group("escape"):
+            continue
+        name = m.group("braced") or m.group("bare")
+        op = m.group("op") or ""
+        how = "required" if op.endswith("?") else "default" if op else "bare"
+        prev = out.get(name)
+        if prev is None or rank[how] > rank[prev]:
+            out[name] = how
+    return out
+
+
+def parse_env_text(text: str) -> dict[str, str]:
+    """KEY=value lines of a dotenv file (comments, `export`, quotes), in order."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        m = _ENV_LINE.match(line)
+        if not m:
+            continue
+        value = m.group("value").strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        out[m.group("name")] = value
+    return out
+
+
+def example_env_files(folder: Path) -> list[Path]:
+    """The files beside a compose file that document its variables."""
+    try:
+        names = sorted(p.name for p in folder.iterdir() if p.is_file())
+    except OSError:
+        return []
+    return [folder / n for n in names if n in EXAMPLE_ENV_NAMES or n.endswith(EXAMPLE_ENV_SUFFIXES)]
+
+
+def documented_values(folder: Path, root: Path) -> dict[str, tuple[str, str]]:
+    """name -> (value, repo-relative file) of every variable the example env files beside a compose file
+    document (the first file wins)."""
+    out: dict[str, tuple[str, str]] = {}
+    for path in example_env_files(folder):
+        try:
+            with open(path, "rb") as fh:
+                text = fh.read(MAX_EXAMPLE_BYTES).decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        try:
+            rel = path.relative_to(root).as_posix()
+        except ValueError:
+            continue  # outside the repository: not the repository's word
+        for name, value in parse_env_text(text).items():
+            out.setdefault(name, (value, rel))
+    return out
+
+
+def deploy_value(value: str) -> str | None:
+    """A value a deploy step sets, as the review may use it: None when it is an expression the review
+    cannot evaluate (`${{ secrets.X }}`): then only the fact that it is set counts."""
+    return None if _UNKNOWN_VALUE.search(value) else value
+
+
+def placeholder_for(name: str) -> str:
+    """A value of the right shape for a variable nothing sets, so that Compose can still compute the model
+    (a port stays a number, a duration a duration); the review says it assumed it."""
+    upper = name.upper()
+    if upper.endswith("PORT") or "_PORT_" in upper:
+        return "1024"
+    if re.search(r"(?:INTERVAL|TIMEOUT|PERIOD|DELAY)$", upper):
+        return "10s"
+    if re.search(r"(?:REPLICAS|COUNT|WORKERS|NUM|CPUS?)$", upper):
+        return "1"
+    if re.search(r"(?:MEM|MEMORY|MEM_LIMIT|SHM_SIZE)$", upper):
+        return "512m"
+    if re.search(r"(?:UID|GID|PUID|PGID)$", upper):
+        return "1000"
+    return "placeholder"
