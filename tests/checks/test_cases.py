@@ -10,10 +10,12 @@ expected.yaml:
   setup: [...]       # git steps after the commit: {write: path, text: ...} leaves a file changed and uncommitted,
                      # {gitlink: path} records an uninitialised submodule (as a clone without --recurse leaves it)
   shown: [paths]     # the files docs/checks.md shows for this case (default: all)
+  env: {NAME: value} # variables set for the review (a Notion token's variable, for example)
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -51,8 +53,8 @@ def _found(case: Case, repo: Path) -> list[tuple[tuple[str, ...], str, str]]:
     """(locations, title, severity) of the case's check id, from the session or the CLI's JSON."""
     if case.cli:
         proc = subprocess.run([str(CLI), "review", "--repo", str(repo), "--format", "json"],
-                              capture_output=True, text=True, timeout=120)
-        assert proc.returncode in (0, 1), proc.stderr
+                              capture_output=True, text=True, timeout=120, env={**os.environ, **case.env})
+        assert proc.returncode in (0, 1, 3), proc.stderr
         rows = json.loads(proc.stdout)["findings"]
         return [(tuple(f"{loc['path']}:{loc['line']}" if loc.get("line") else loc["path"] for loc in f["locations"]),
                  f["title"], f["severity"]) for f in rows if f["id"] == case.check_id]
@@ -67,7 +69,9 @@ def _line(check_id: str, at: tuple[str, ...], title: str, severity: str | None) 
 
 
 @pytest.mark.parametrize("case", ALL, ids=[f"{c.check_id}/{c.name}" for c in ALL])
-def test_case(case: Case, tmp_path, request):
+def test_case(case: Case, tmp_path, request, monkeypatch):
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
     for binary in case.requires:
         if shutil.which(binary) is None and not (Path(sys.executable).parent / binary).is_file():
             pytest.skip(f"{case.check_id} needs {binary}, not on PATH")

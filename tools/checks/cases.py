@@ -34,6 +34,7 @@ class Case:
     cli: bool = False  # run through `devops-agent review --format json` rather than in process
     setup: list[dict] = field(default_factory=list)  # git steps after the first commit (see tests/checks)
     shown: tuple[str, ...] = ()  # the files the catalogue page shows (default: every file)
+    env: dict[str, str] = field(default_factory=dict)  # variables the review runs with (a token's name, never a value)
 
     @property
     def ok(self) -> bool:
@@ -55,12 +56,13 @@ def load_case(check_id: str, folder: Path) -> Case:
     import yaml
 
     data = yaml.safe_load((folder / EXPECTED).read_text(encoding="utf-8")) or {}
-    unknown = set(data) - {"findings", "xfail", "requires", "cli", "setup", "shown"}
+    unknown = set(data) - {"findings", "xfail", "requires", "cli", "setup", "shown", "env"}
     if unknown:
         raise ValueError(f"{folder / EXPECTED}: unknown keys {sorted(unknown)}")
     expected = [Expected(_at(f.get("at")), str(f["title"]), f.get("severity")) for f in data.get("findings") or []]
     return Case(check_id, folder.name, folder, expected, data.get("xfail"), tuple(data.get("requires") or ()),
-                bool(data.get("cli")), list(data.get("setup") or []), tuple(data.get("shown") or ()))
+                bool(data.get("cli")), list(data.get("setup") or []), tuple(data.get("shown") or ()),
+                {str(k): str(v) for k, v in (data.get("env") or {}).items()})
 
 
 def cases(check_id: str | None = None, root: Path = CASES_DIR) -> list[Case]:
