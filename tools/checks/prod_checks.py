@@ -47,8 +47,20 @@ def _written(env: Environment, service: str, key: str) -> str | None:
     return found
 
 
-def _unset_vars(env: Environment) -> set[str]:
-    return {m.group(1) for w in (env.project.warnings if env.project else []) if (m := _UNSET.match(w))}
+def _unknown_vars(env: Environment) -> set[str]:
+    """Variables nothing in the repository sets: Compose left them empty or the review assumed a placeholder."""
+    project = env.project
+    if project is None:
+        return set()
+    unset = {m.group(1) for w in project.warnings if (m := _UNSET.match(w))}
+    return unset | {name for name, (_, where) in getattr(project, "assumed", {}).items() if where == "placeholder"}
+
+
+def _set_from(env: Environment, names: list[str]) -> str:
+    """Where the values of `names` come from, for a message."""
+    assumed = getattr(env.project, "assumed", {}) if env.project else {}
+    wheres = sorted({assumed[n][1] for n in names if n in assumed})
+    return ", ".join(wheres) if wheres else "the environment or .env"
 
 
 def _line_with(ctx, loc: Location, needle: str, span: int = 12) -> Location:
@@ -89,8 +101,12 @@ def prod_builds_on_server(ctx, spec):
 # -- PRD002 ------------------------------------------------------------------------------------
 
 @check("PRD002", "Floating image tag in production", "high", "reproducibility", STABILITY,
-       "Pin a version that names a release line (`postgres:16.4`, `redis:7.4-alpine`, `node:22-alpine`) or a digest: "
-       "a floating tag pulls another release on the next deploy.")
+       "Pin a version that names a release line (`postgres:16.4`, `redis:7.4-alpine`, `node:22-alpine`) or a digest. "
+       "Floating: channel tags (`stable`, `lts`, `mainline`, `edge`, `current`...), tags naming no version (`alpine`, "
+       "`slim`, `main`) and tags naming less than a release line (`python:3`, `mysql:8`, `redis:7`): each pulls "
+       "another release on the next deploy. A tag naming a line (`postgres:16`, `node:20-alpine`) moves only with "
+       "its fixes; a digest never floats; `latest` and no tag are CMP003's. Blocker for a database image that can "
+       "come back as any major.")
 def floating_prod_tag(ctx, spec):
     # `latest` and untagged images are CMP003's; the same fact (tag_mutability) judges both.
     for env, prod, name, svc in _services(ctx):
@@ -101,9 +117,10 @@ def floating_prod_tag(ctx, spec):
         if mutable is None or mutable.kind != "floating":
             continue
         written = _written(env, name, "image") or str(image)
-        if set(_VAR.findall(written)) & _unset_vars(env):
-            continue  # the tag is chosen at deploy time; an unset variable says nothing about it
-        how = f" (written {written}, resolved by Compose from the environment or .env)" if written != image else ""
+        names = _VAR.findall(written)
+        if set(names) & _unknown_vars(env):
+            continue  # the tag is chosen at deploy time; a variable nothing sets says nothing about it
+        how = f" (written {written}, set by {_set_from(env, names)})" if written != image else ""
         database = product_of(str(image)) in DATABASES and mutable.any_version
         yield spec.finding(ctx, f"{env.name}: {name} runs {image}: {mutable.why}{how}", [env.location(name, "image")],
                            severity="blocker" if database else None,
@@ -284,7 +301,10 @@ def _register(gid: str, title: str, ceiling: str, audits: tuple[str, ...], remed
 
 
 @check("GHA000", "zizmor: other audits, and whether it ran", "medium", "security", SECURITY_RISK,
-       "Follow the zizmor audit named in the title (https://docs.zizmor.sh/audits/).")
+       "Follow the zizmor audit named in the title (https://docs.zizmor.sh/audits/). zizmor runs offline on the "
+       "loaded workflows; GHA001-GHA008 are its main audits, this id the others and its absence (info). Severity is "
+       "zizmor's own, capped by the id's default, never a blocker (a workflow weakness opens the repository and its "
+       "secrets, production only through what the workflow reaches); `unpinned-uses` is CI005's.")
 def zizmor_other(ctx, spec):
     run = _zizmor_run(ctx)
     if run is not None and run.notes:

@@ -1,0 +1,342 @@
+"""Issue 18, misses to cover: each new check on a small shop platform written the way real projects write it
+(a Python API built by CI, Postgres, Redis, a worker), through the real session: the fault found at its
+path:line, the correct file silent."""
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agent.session import open_session
+from tools.facts.exposure import admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway
+from tools.facts.lifecycle import END_OF_LIFE, SOURCES, TABLE_WRITTEN, end_of_life, release_lines
+from tools.facts.tags import tag_mutability
+
+CONFIG = """\
+environments:
+  dev: [docker-compose.yml]
+  prod: [docker-compose.prod.yml]
+github_repository: acme/shop
+"""
+
+DEV = """\
+services:
+  api:
+    build: ./api
+    ports:
+      - "8000:8000"
+    environment:
+      DATABASE_URL: postgresql://shop:${POSTGRES_PASSWORD}@db:5432/shop
+  db:
+    image: postgres:16.4-alpine
+    environment:
+      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}
+  adminer:
+    image: adminer:4.8.1
+    ports:
+      - "8081:8080"
+"""
+
+PROD = """\
+services:
+  api:
+    image: ghcr.io/acme/shop-api:${API_TAG}
+    restart: unless-stopped
+    environment:
+      DATABASE_URL: postgresql://shop:${POSTGRES_PASSWORD}@db:5432/shop
+      REDIS_URL: redis://cache:6379/0
+  db:
+    image: postgres:16.4-alpine
+    restart: unless-stopped
+    environment:
+      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}
+    volumes:
+      - pgdata:/var/lib/postgresql/data
+  cache:
+    image: redis:7.4-alpine
+    restart: unless-stopped
+volumes:
+  pgdata:
+"""
+
+DOCKERFILE = """\
+FROM python:3.13-slim
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+USER nobody
+CMD ["uvicorn", "shop.main:app", "--host", "0.0.0.0", "--port", "8000"]
+"""
+
+WORKFLOW = """\
+name: api
+on:
+  push:
+    branches: [main]
+permissions: {}
+jobs:
+  image:
+    runs-on: ubuntu-latest
+    permissions:
+      contents: read
+      packages: write
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with:
+          persist-credentials: false
+      - id: meta
+        uses: docker/metadata-action@902fa8ec7d6ecbf8d84d538b9b233a880e428804 # v5.7.0
+        with:
+          images: ghcr.io/acme/shop-api
+          tags: type=sha
+      - uses: docker/build-push-action@263435318d21b8e681c14492fe198d362a7d2c83 # v6.18.0
+        with:
+          context: ./api
+          push: true
+          tags: ${{ steps.meta.outputs.tags }}
+"""
+
+ENV_EXAMPLE = "POSTGRES_PASSWORD=change-me\nAPI_TAG=sha-0000000\n"
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+@pytest.fixture
+def shop(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("DEVOPS_AGENT_HOME", str(tmp_path / "home"))  # zizmor's and hadolint's caches
+    return write(tmp_path / "shop", {
+        ".devops-agent.yaml": CONFIG, "docker-compose.yml": DEV, "docker-compose.prod.yml": PROD,
+        "api/Dockerfile": DOCKERFILE, "api/requirements.txt": "fastapi==0.115.0\nuvicorn==0.30.6\n",
+        "api/.dockerignore": ".git\n.env\n", ".github/workflows/api.yml": WORKFLOW, ".env.example": ENV_EXAMPLE,
+    })
+
+
+def edit(root: Path, rel: str, old: str, new: str) -> None:
+    path = root / rel
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {rel}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def findings(root: Path, prefix: str) -> list:
+    return [f for f in open_session(root).findings if f.id.startswith(prefix)]
+
+
+def at(found: list) -> list[tuple[str, str, int | None]]:
+    return [(f.id, loc.path, loc.line) for f in found for loc in f.locations[:1]]
+
+
+def test_the_shop_as_written_is_silent(shop):
+    assert findings(shop, "PRD") == []
+    assert [f for f in findings(shop, "GHA") if f.severity != "info"] == []
+
+
+# -- PRD001: production builds on the server what CI pushes -------------------------------------
+
+def test_prod_building_what_ci_pushes_is_found(shop):
+    edit(shop, "docker-compose.prod.yml", "    image: ghcr.io/acme/shop-api:${API_TAG}\n", "    build: ./api\n")
+    found = findings(shop, "PRD001")
+    assert at(found) == [("PRD001", "docker-compose.prod.yml", 3)]
+    assert found[0].title == ("prod: api builds api/Dockerfile on the server; .github/workflows/api.yml pushes it "
+                              "as ghcr.io/acme/shop-api")
+    assert found[0].locations[1].path == ".github/workflows/api.yml"
+    assert not [f for f in open_session(shop).findings if f.id == "XF001"]  # one fact, one id
+
+
+def test_prod_building_what_no_workflow_pushes_is_not_this_check(shop):
+    edit(shop, ".github/workflows/api.yml", "          push: true\n", "          push: false\n")
+    edit(shop, "docker-compose.prod.yml", "    image: ghcr.io/acme/shop-api:${API_TAG}\n", "    build: ./api\n")
+    assert findings(shop, "PRD001") == []
+
+
+# -- PRD002: floating tags other than latest ----------------------------------------------------
+
+def test_major_only_redis_tag_floats(shop):
+    edit(shop, "docker-compose.prod.yml", "redis:7.4-alpine", "redis:7-alpine")
+    found = findings(shop, "PRD002")
+    assert at(found) == [("PRD002", "docker-compose.prod.yml", 16)]
+    assert found[0].severity == "high"
+    assert "names redis 7 only" in found[0].title
+
+
+def test_versionless_database_tag_is_a_blocker(shop):
+    edit(shop, "docker-compose.prod.yml", "postgres:16.4-alpine", "postgres:alpine")
+    found = findings(shop, "PRD002")
+    assert at(found) == [("PRD002", "docker-compose.prod.yml", 9)]
+    assert found[0].severity == "blocker"
+
+
+def test_channel_tag_from_the_env_file_floats(shop):
+    edit(shop, "docker-compose.prod.yml", "redis:7.4-alpine", "redis:${REDIS_TAG}")
+    (shop / ".env").write_text("POSTGRES_PASSWORD=x\nAPI_TAG=sha-1234567\nREDIS_TAG=stable\n")
+    found = findings(shop, "PRD002")
+    assert at(found) == [("PRD002", "docker-compose.prod.yml", 16)]
+    assert "redis:stable" in found[0].title and "written redis:${REDIS_TAG}" in found[0].title
+
+
+def test_digest_and_release_line_tags_stay_silent_and_latest_stays_cmp003s(shop):
+    edit(shop, "docker-compose.prod.yml", "redis:7.4-alpine", "redis:7-alpine@sha256:" + "ab" * 32)
+    edit(shop, "docker-compose.prod.yml", "postgres:16.4-alpine", "postgres:16")
+    assert findings(shop, "PRD002") == []
+    edit(shop, "docker-compose.prod.yml", "postgres:16", "postgres:latest")
+    session = open_session(shop)
+    assert [f.id for f in session.findings if f.id in ("CMP003", "PRD002")] == ["CMP003"]
+
+
+def test_unset_tag_variable_is_not_judged(shop):
+    edit(shop, "docker-compose.prod.yml", "redis:7.4-alpine", "redis:${REDIS_TAG}")
+    assert findings(shop, "PRD002") == []
+
+
+# -- PRD003: a database admin UI published in production ----------------------------------------
+
+ADMINER = "\n  adminer:\n    image: adminer:4.8.1\n    restart: unless-stopped\n    ports:\n      - {port}\nvolumes:\n"
+
+
+def test_admin_ui_published_in_prod_is_found(shop):
+    edit(shop, "docker-compose.prod.yml", "\nvolumes:\n", ADMINER.format(port='"8081:8080"'))
+    found = findings(shop, "PRD003")
+    assert at(found) == [("PRD003", "docker-compose.prod.yml", 22)]
+    assert found[0].severity == "blocker" and "Adminer on 8081" in found[0].title
+
+
+def test_admin_ui_on_loopback_or_only_in_dev_is_silent(shop):
+    edit(shop, "docker-compose.prod.yml", "\nvolumes:\n", ADMINER.format(port='"127.0.0.1:8081:8080"'))
+    assert findings(shop, "PRD003") == []  # and the dev file's adminer on 8081 is dev's business
+
+
+# -- PRD004: end-of-life base images ------------------------------------------------------------
+
+def test_end_of_life_python_base_is_found_with_its_date(shop):
+    edit(shop, "api/Dockerfile", "FROM python:3.13-slim", "FROM node:16-alpine AS assets\nRUN true\nFROM python:3.8-slim")
+    found = sorted(findings(shop, "PRD004"), key=lambda f: f.locations[0].line)
+    assert at(found) == [("PRD004", "api/Dockerfile", 1), ("PRD004", "api/Dockerfile", 3)]
+    assert found[0].severity == "low" and "node 16 reached its end of life on 2023-09-11" in found[0].title
+    assert found[1].severity == "medium" and "python 3.8 reached its end of life on 2024-10-07" in found[1].title
+
+
+def test_end_of_life_compose_image_and_distribution_variant(shop):
+    edit(shop, "docker-compose.prod.yml", "redis:7.4-alpine", "redis:6.0-bullseye")
+    found = findings(shop, "PRD004")
+    assert at(found) == [("PRD004", "docker-compose.prod.yml", 16)]
+    assert "redis 6.0 reached its end of life on 2024-07-29" in found[0].title
+
+
+def test_supported_and_unknown_versions_are_silent(shop):
+    edit(shop, "api/Dockerfile", "FROM python:3.13-slim", "FROM python:3.99-slim")
+    edit(shop, "docker-compose.prod.yml", "redis:7.4-alpine", "valkey/valkey:7.2")
+    assert findings(shop, "PRD004") == []
+
+
+# -- PRD005: host.docker.internal without extra_hosts --------------------------------------------
+
+OLLAMA = "      REDIS_URL: redis://cache:6379/0\n      OLLAMA_URL: http://host.docker.internal:11434\n"
+
+
+def test_host_gateway_name_without_mapping_is_found(shop):
+    edit(shop, "docker-compose.prod.yml", "      REDIS_URL: redis://cache:6379/0\n", OLLAMA)
+    found = findings(shop, "PRD005")
+    assert at(found) == [("PRD005", "docker-compose.prod.yml", 8)]
+    assert found[0].severity == "blocker" and "(environment OLLAMA_URL)" in found[0].title
+
+
+def test_host_gateway_name_with_extra_hosts_is_silent(shop):
+    edit(shop, "docker-compose.prod.yml", "      REDIS_URL: redis://cache:6379/0\n",
+         OLLAMA + '    extra_hosts:\n      - "host.docker.internal:host-gateway"\n')
+    assert findings(shop, "PRD005") == []
+
+
+# -- GHA: zizmor's audits ------------------------------------------------------------------------
+
+TRIAGE = """\
+name: triage
+on:
+  pull_request_target:
+    types: [opened]
+permissions:
+  contents: read
+jobs:
+  label:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          ref: ${{ github.event.pull_request.head.sha }}
+          persist-credentials: false
+      - name: Greet
+        run: echo "Thanks for ${{ github.event.pull_request.title }}"
+"""
+
+
+def test_zizmor_audits_are_found_under_their_ids(shop):
+    write(shop, {".github/workflows/triage.yml": TRIAGE})
+    found = findings(shop, "GHA")
+    ids = {(f.id, f.locations[0].path, f.locations[0].line) for f in found}
+    assert ("GHA001", ".github/workflows/triage.yml", 3) in ids  # the pull_request_target line
+    assert ("GHA002", ".github/workflows/triage.yml", 16) in ids
+    assert {f.severity for f in found if f.id == "GHA002"} == {"high"}
+    assert not [f for f in found if "unpinned-uses" in f.title]  # CI005 reports it
+    assert [f.id for f in open_session(shop).findings if f.id == "CI005"] == ["CI005"]
+
+
+def test_zizmor_results_are_cached_by_content(shop, tmp_path):
+    write(shop, {".github/workflows/triage.yml": TRIAGE})
+    first = {(f.id, f.title) for f in findings(shop, "GHA")}
+    cached = list((tmp_path / "home").rglob("zizmor/*/*.json"))
+    assert len(cached) == 2  # one per workflow
+    assert {(f.id, f.title) for f in findings(shop, "GHA")} == first
+
+
+def test_zizmor_absent_is_said(shop, monkeypatch):
+    import tools.zizmor
+
+    monkeypatch.setattr(tools.zizmor, "zizmor_binary", lambda: None)
+    found = findings(shop, "GHA")
+    assert [(f.id, f.severity, f.title) for f in found] == [("GHA000", "info", "zizmor did not run on the workflows")]
+
+
+# -- the facts ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("image, kind", [
+    ("nginx:latest", "latest"), ("nginx", "untagged"), ("nginx:stable-alpine", "floating"), ("alpine:edge", "floating"),
+    ("node:lts-slim", "floating"), ("node:alpine", "floating"), ("python:3-slim", "floating"), ("mysql:8", "floating"),
+    ("golang:1", "floating"), ("ghcr.io/acme/api:main", "floating"),
+    ("postgres:16", None), ("node:20-alpine", None), ("python:3.11-slim", None), ("debian:bookworm-slim", None),
+    ("ubuntu:22.04", None), ("eclipse-temurin:21-jre", None), ("ghcr.io/acme/api:42", None),
+    ("postgres:alpine@sha256:" + "0" * 64, None), ("app:${TAG}", None),
+])
+def test_tag_mutability(image, kind):
+    found = tag_mutability(image)
+    assert (found.kind if found else None) == kind
+
+
+def test_lifecycle_table_is_dated_and_sourced():
+    assert TABLE_WRITTEN.year >= 2026
+    assert set(END_OF_LIFE) == set(SOURCES)
+    day = dt.date(2026, 1, 1)
+    assert [(e.product, e.line) for e in end_of_life("python:3.11-slim-bullseye", dt.date(2026, 9, 1))] == [("debian", "11")]
+    assert [(e.product, e.line) for e in end_of_life("node:18-alpine3.17", day)] == [("node", "18"), ("alpine", "3.17")]
+    assert end_of_life("mcr.microsoft.com/dotnet/aspnet:8.0", day) == []
+    assert [e.date for e in end_of_life("mcr.microsoft.com/dotnet/aspnet:8.0", dt.date(2026, 11, 10))] == [
+        dt.date(2026, 11, 10)]
+    assert end_of_life("openjdk:24-ea-slim", day) == [] and end_of_life("python:3.99", day) == []
+    assert [rl.line for rl in release_lines("postgres:9.6.24")] == ["9.6"]
+    assert [rl.line for rl in release_lines("postgres:13.4")] == ["13"]
+
+
+def test_exposure_words():
+    assert admin_ui_of("dpage/pgadmin4:8.12") == "pgAdmin" and admin_ui_of("phpmyadmin:5.2") == "phpMyAdmin"
+    assert admin_ui_of("ghcr.io/kafbat/kafka-ui:v1.0.0") == "Kafka UI" and admin_ui_of("postgres:16") is None
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("0.0.0.0") and not is_loopback(None)
+    assert maps_host_gateway(["host.docker.internal=host-gateway"]) and maps_host_gateway({"host.docker.internal": "host-gateway"})
+    assert not maps_host_gateway(["db.internal:10.0.0.5"])
+    assert names_host_gateway("http://host.docker.internal:11434") and not names_host_gateway("myhost.docker.internal.example")
