@@ -18,6 +18,8 @@ CLEAN = Path(__file__).resolve().parent.parent / "fixtures" / "checks" / "clean-
 # the charter does not state do not run).
 DECISIONS = """
 ## Garde-fous MVP
+- Priorité à la stabilité et à la reproductibilité, pas à l’optimisation.
+- Pas d’ajout de nouveaux outils (K8s, Terraform, Vault, observabilité lourde) sans intention produit validée.
 - Pas de staging si la release en cours ne le requiert pas explicitement.
 
 ## Responsabilites
@@ -143,3 +145,61 @@ def test_compose_file_named_for_e2e_keeps_its_name(tmp_path):
     repo = make_repo(tmp_path / "r", {"docker-compose.yml": SERVICE, "docker-compose.e2e.yml": SERVICE})
     envs = {e.name: e.files for e in open_session(repo, signatures=False).discovery().environments.values()}
     assert envs == {"dev": ["docker-compose.yml"], "e2e": ["docker-compose.e2e.yml"]}
+
+
+# -- CMP016: variables documented in any example env file the way projects name it -----------------------
+
+def _uses_smtp(root: Path) -> None:
+    edit(root, "docker-compose.prod.yml", WEB_ENV, WEB_ENV.replace("    healthcheck:", "      SMTP_RELAY: ${SMTP_RELAY}\n"
+                                                                                   "    healthcheck:"))
+
+
+@pytest.mark.parametrize("name", ["env.example", "example.env", ".env.template", ".env.sample", ".env.dist",
+                                  "prod.env.example"])
+def test_variable_documented_in_another_example_file_is_documented(clean, name):
+    _uses_smtp(clean)
+    (clean / name).write_text("# where mail goes\nSMTP_RELAY=smtp.example.org\n")
+    assert findings(clean, "CMP016") == []
+
+
+def test_variable_documented_nowhere_is_found(clean):
+    _uses_smtp(clean)
+    (clean / "env.example").write_text("SMTP_USER=mailer\n")
+    [f] = findings(clean, "CMP016")
+    assert f.severity == "medium" and f.title.endswith(": SMTP_RELAY") and f.title.startswith("prod: 1 variable(s)")
+
+
+# -- CMP015: an env file inside a submodule that is not checked out cannot be told ----------------------
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main",
+       "-c", "protocol.file.allow=always"]
+
+
+def _platform_with_submodule(tmp_path: Path, checked_out: bool, env_in_sub: bool = True) -> Path:
+    sub = make_repo(tmp_path / "mailer-src", {"README.md": "mailer\n", **({".env": "SMTP_RELAY=smtp\n"} if env_in_sub else {})})
+    root = tmp_path / "platform"
+    shutil.copytree(CLEAN, root)
+    edit(root, "docker-compose.prod.yml", "    expose: [\"8000\"]\n", "    expose: [\"8000\"]\n    env_file: ./mailer/.env\n")
+    subprocess.run(GIT + ["init", "-q"], cwd=root, check=True)
+    subprocess.run(GIT + ["submodule", "add", "-q", str(sub), "mailer"], cwd=root, check=True, capture_output=True)
+    subprocess.run(GIT + ["add", "-A"], cwd=root, check=True)
+    subprocess.run(GIT + ["commit", "-qm", "init", "--no-verify"], cwd=root, check=True)
+    if not checked_out:
+        subprocess.run(GIT + ["submodule", "deinit", "-q", "-f", "mailer"], cwd=root, check=True)
+    return root
+
+
+def test_env_file_in_a_submodule_not_checked_out_cannot_be_told(tmp_path):
+    root = _platform_with_submodule(tmp_path, checked_out=False)
+    charter = root / ".codex/agents/devops-engineer.md"
+    charter.write_text(charter.read_text() + DECISIONS)
+    [f] = findings(root, "CMP015")
+    assert f.severity == "info" and "cannot tell" in f.title and "git submodule update --init mailer" in f.remediation
+
+
+def test_env_file_missing_from_a_checked_out_submodule_is_found(tmp_path):
+    root = _platform_with_submodule(tmp_path, checked_out=True, env_in_sub=False)
+    charter = root / ".codex/agents/devops-engineer.md"
+    charter.write_text(charter.read_text() + DECISIONS)
+    [f] = findings(root, "CMP015")
+    assert f.severity == "medium" and "mailer/.env is absent" in f.title

@@ -439,6 +439,12 @@ def missing_env_file(ctx, spec):
         for missing in env.project.missing_env_files:
             absolute = missing.path if os.path.isabs(missing.path) else str(platform.root / missing.path)
             rel = platform.rel(absolute) or missing.path
+            submodule = platform.uninitialised_submodule(rel)
+            if submodule:
+                yield spec.finding(ctx, f"{env.name}: cannot tell whether {missing.service} env_file {rel} exists: "
+                                        f"submodule {submodule} is not checked out", [missing.location], severity="info",
+                                   remediation=f"Run `git submodule update --init {submodule}` and review again.")
+                continue
             example = os.path.exists(absolute + ".example") or os.path.exists(
                 os.path.join(os.path.dirname(absolute), ".env.example"))
             ignored = platform.is_gitignored(rel)
@@ -452,29 +458,42 @@ def missing_env_file(ctx, spec):
 @check("CMP016", "Variable used but documented nowhere", "medium", "reproducibility", STABILITY,
        "Add the variable to .env.example (with a placeholder) so a deploy knows to set it.")
 def undocumented_variable(ctx, spec):
-    documented = _documented_vars(_platform(ctx).root)
+    platform = _platform(ctx)
+    docs = "\n".join(s.text for s in ctx.sources if s.kind == "docs" and s.ok and s.text)
     for _, env, _ in _loaded_envs(ctx):
+        documented = _documented_vars(platform.root, env)
         names = []
+        assumed = getattr(env.project, "assumed", None) or {}
+        unset = [n for n, (_, where) in assumed.items() if where == "placeholder"]
         for warning in env.project.warnings:
             m = re.match(r'The "([^"]+)" variable is not set', warning)
-            if m and m.group(1) not in documented and m.group(1) not in names:
-                names.append(m.group(1))
+            if m:
+                unset.append(m.group(1))
+        for name in unset:
+            if name not in documented and name not in names and not _mentioned(docs, name):
+                names.append(name)
         if names:
-            yield spec.finding(ctx, f"{env.name}: {len(names)} variable(s) used, unset, and in no .env.example: "
-                                    + ", ".join(names), [Location(env.files[0])])
+            yield spec.finding(ctx, f"{env.name}: {len(names)} variable(s) used, unset, and documented nowhere "
+                                    f"(no example env file, no doc): " + ", ".join(names), [Location(env.files[0])])
 
 
-def _documented_vars(root) -> set[str]:
+def _documented_vars(root, env: Environment) -> set[str]:
+    """Variables the example env files document (tools/facts/variables.py names them: `.env.example`,
+    `env.example`, `example.env`, `.env.template`, `*.env.example`...), beside each compose file of the
+    environment, at the root, and in the first-level folders and config/*/."""
+    from tools.facts import variables as facts_vars
+
+    folders = {root / os.path.dirname(f) for f in env.files} | {root}
+    folders |= {p for p in root.glob("*/") if p.is_dir()} | {p for p in root.glob("config/*/") if p.is_dir()}
     names: set[str] = set()
-    for path in [root / ".env.example", *root.glob("config/*/.env.example"), *root.glob("*/.env.example")]:
-        try:
-            for line in path.read_text(encoding="utf-8").splitlines():
-                m = re.match(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=", line)
-                if m:
-                    names.add(m.group(1))
-        except (OSError, UnicodeDecodeError):
-            continue
+    for folder in folders:
+        names |= set(facts_vars.documented_values(folder, root))
     return names
+
+
+def _mentioned(docs: str, name: str) -> bool:
+    """The deployment notes or README name the variable (`NAME`, NAME=..., a table row)."""
+    return bool(docs) and re.search(rf"(?<![A-Za-z0-9_${{]){re.escape(name)}(?![A-Za-z0-9_])", docs) is not None
 
 
 # -- across files -----------------------------------------------------------------------
