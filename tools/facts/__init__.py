@@ -579,46 +579,8 @@ def split_shell(command: str) -> list[list[str]]:
 
 
 # ------------------------------------------------------------------------------------ secrets
-
-_SECRET_PATH = re.compile(r"^(/run/secrets/|/var/run/secrets/|/secrets?/|/etc/secrets?/|/run/keys/)")
-
-
-def is_secret_reference(name: str, value: str | None) -> bool:
-    """A variable that names where a secret is, not the secret: `DB_PASSWORD_FILE: /run/secrets/db_password`
-    (the `_FILE` convention of the mysql, postgres and mariadb images), or any value under /run/secrets/."""
-    text = str(value or "").strip().strip("\"'")
-    if _SECRET_PATH.match(text):
-        return True
-    return bool(re.search(r"_(FILE|PATH)$", name, re.I)) and text.startswith(("/", "./", "~/"))
-
-
-_SHELL_VALUE = r"(\"[^\"]*\"|'[^']*'|\$\$?\([^)]*\)|[^\s;&|]+)"
-# Each database client's password flag: mysql's -p is glued to its value, its -P is the port; psql's -p is a
-# port and it takes no password flag; sqlcmd's -P is the password; redis-cli's -a; mongosh's -p.
-_CLIENT_PASSWORD_FLAGS = {
-    "mysql": (r"-p(?=\S)", r"--password="), "mysqladmin": (r"-p(?=\S)", r"--password="),
-    "mariadb": (r"-p(?=\S)", r"--password="), "mariadb-admin": (r"-p(?=\S)", r"--password="),
-    "mysqldump": (r"-p(?=\S)", r"--password="),
-    "sqlcmd": (r"-P\s+", r"-P(?=\S)"), "bcp": (r"-P\s+",), "redis-cli": (r"-a\s+", r"--pass\s+", r"--pass="),
-    "mongo": (r"-p\s+", r"--password[= ]"), "mongosh": (r"-p\s+", r"--password[= ]"),
-}
-_CLIENT = re.compile(r"(?<![\w.-])(?:[\w./-]*/)?(" + "|".join(re.escape(c) for c in sorted(_CLIENT_PASSWORD_FLAGS, key=len, reverse=True))
-                     + r")(?![\w.-])")
-_INLINE_PASSWORD_ENV = re.compile(r"(?<![\w-])(PGPASSWORD|MYSQL_PWD|REDISCLI_AUTH|SQLCMDPASSWORD)=" + _SHELL_VALUE)
-
-
-def command_line_secret(text: str) -> str | None:
-    """The password a command line carries (`mysqladmin -proot`, `sqlcmd -P example_123`, `PGPASSWORD=x psql`),
-    as written; None when it carries none. Flags are read per client: `-p` is psql's port, `-P` mysql's port,
-    and `${DB_USERNAME:-postgres}` is a shell default, not a flag."""
-    m = _INLINE_PASSWORD_ENV.search(text)
-    if m:
-        return m.group(0)
-    for client in _CLIENT.finditer(text):
-        rest = text[client.end():]
-        rest = re.split(r"&&|\|\||;|\|", rest, maxsplit=1)[0]
-        for flag in _CLIENT_PASSWORD_FLAGS[client.group(1)]:
-            found = re.search(r"(?<![\w$:{}-])" + flag + _SHELL_VALUE, rest)
-            if found:
-                return found.group(0).strip()
-    return None
+# One definition of a secret (names, values, shapes, command lines): tools/facts/secrets.py.
+from tools.facts.secrets import (  # noqa: E402,F401
+    command_line_secret, is_placeholder, is_reference, is_secret_name, is_secret_reference, replace_secrets,
+    secret_severity, secret_spans, secret_value_kind,
+)

@@ -1,0 +1,449 @@
+"""What a secret is, once: a secret's name, a secret-looking value, and secrets found by shape in any text.
+
+The compose checks (CMP008, CMP009), the Dockerfile check (DKF004), the redactor in front of the model
+(`agent/redact.py`), the compose view and diagnose all judge through these functions; the word lists live here.
+
+- A **name** is split into words on `_`, `-`, `.`, spaces and camelCase. It names a secret when it holds a secret
+  word (PASSWORD, PASS, PWD, PASSPHRASE, SECRET, TOKEN, API_KEY, PRIVATE_KEY, ACCESS_KEY, CREDENTIALS, SALT; KEY
+  unless it is a public, cache or routing key; AUTH only as the last word, `REDIS_AUTH`) and no word that makes
+  it something else: a count or a duration anywhere (`MAX_TOKENS`, `TOKEN_TTL_SECONDS`), a public or digest value
+  anywhere (`NEXT_PUBLIC_POSTHOG_KEY`, `ASSET_CHECKSUM`), or after the secret word what describes it (`_FILE`,
+  `_PATH`, `_NAME`, `_USER`, `_HOST`, `_URL`, `_HEADER`, `_METHOD`, `_REALM`, `_TYPE`, `_ISSUER`...).
+- A **value** is secret-looking when it is none of: empty, a reference (`${VAR}`, `$VAR`, `$$VAR`: Compose's
+  escape, expanded later in the container), a boolean, an enum or auth method (`trust`, `scram-sha-256`), a path,
+  an e-mail address, a URL without a password, a public key or public client id, or a placeholder.
+- A **placeholder** (`changeme`, `<your-token>`, `xxx`, `CHANGE_ME`) is a value the docs tell users to replace. It
+  is no secret to mask; in a production file it is still a default that ships if nobody replaces it: the checks
+  report it at medium there (`secret_severity`), and not at all in dev and test files.
+- Values found by **shape** under any name: a URL's `user:PASS@`, `-p'PASS'` and `--password PASS`, `curl -u
+  user:PASS`, `sshpass -p PASS`, `Authorization: Bearer T`, `NAME=VALUE` with a secret name, prose such as
+  `mot de passe prod : PASS`, PEM private keys, and provider tokens by prefix (`ghp_`, `glpat-`, `xoxb-`, `sk-`,
+  `AKIA`...).
+
+Every pattern is linear in its input: each starts where a run of its characters starts (a lookbehind), scans
+with possessive quantifiers, and bounds what it may give back.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable, Iterator
+
+# ------------------------------------------------------------------------------------ names
+
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_SEPARATORS = re.compile(r"[^A-Za-z0-9]+")
+
+# A word that alone makes a name secret.
+SECRET_WORDS = frozenset({
+    "password", "passwords", "passwd", "pass", "pwd", "pw", "passphrase", "passcode", "htpasswd", "secret", "secrets",
+    "token", "tokens", "apikey", "privatekey", "accesskey", "secretkey", "credential", "credentials", "creds",
+    "salt", "mdp"})
+# KEY is secret unless one of these says what kind of key it is (`PRIMARY_KEY`, `ROUTING_KEY`, `GPG_KEY`: a key id).
+KEY_WORDS = frozenset({"key", "keys"})
+_NOT_SECRET_KEYS = frozenset({
+    "public", "publishable", "site", "primary", "partition", "sort", "cache", "routing", "foreign", "idempotency",
+    "gpg", "pgp", "cursor", "lookup", "dedup", "group", "shard", "hash", "map", "row", "s3", "redis", "bucket",
+    "translation", "i18n"})
+# AUTH names a credential only as the last word (`REDIS_AUTH`, `BASIC_AUTH`), not in `AUTH_DEV` or `AUTH_METHOD`.
+AUTH_WORDS = frozenset({"auth", "authorization"})
+# Anywhere in the name: what is counted, timed, public, or a digest (`MAX_TOKENS`, `TOKEN_TTL_SECONDS`,
+# `PASSWORD_MIN_LENGTH`, `NEXT_PUBLIC_POSTHOG_KEY`, `ASSET_CHECKSUM`).
+NOT_SECRET_WORDS = frozenset({
+    "count", "counts", "num", "number", "max", "min", "maximum", "minimum", "length", "len", "size", "limit",
+    "limits", "ttl", "expiry", "expires", "expire", "expiration", "expired", "lifetime", "timeout", "age",
+    "seconds", "secs", "sec", "second", "minutes", "mins", "minute", "hours", "hour", "days", "day", "ms",
+    "millis", "duration", "interval", "rounds", "iterations", "cost", "per", "retries", "attempts", "validity",
+    "strength", "complexity", "public", "publishable", "checksum", "checksums", "sha", "sha1", "sha256", "sha512",
+    "digest", "enabled", "enable", "disabled", "disable", "required", "require", "allow", "allowed"})
+# After the last secret word: what describes the secret rather than holds it (`DB_PASSWORD_FILE`, `SECRET_NAME`).
+DESCRIBING_WORDS = frozenset({
+    "name", "names", "user", "username", "usr", "host", "hostname", "port", "url", "uri", "urls", "endpoint",
+    "header", "file", "files", "path", "dir", "directory", "folder", "location", "method", "methods", "realm",
+    "type", "kind", "issuer", "audience", "aud", "id", "ids", "prefix", "suffix", "mode", "policy", "provider",
+    "algorithm", "alg", "scope", "scopes", "version", "format", "field", "param", "parameter", "env", "var",
+    "variable", "arn", "ref", "manager", "backend", "source", "engine", "mount", "store", "cache", "hint", "regex",
+    "pattern", "rule", "rules", "hasher", "hashing", "encoder", "generator", "length", "class", "help", "label",
+    "at", "updated", "changed", "created", "last"})
+# Names whose hex value is a digest or an object id, not a key (`"sha256": …`, `commit …`, `Content-Hash: …`).
+DIGEST_WORDS = frozenset({
+    "sha", "sha1", "sha256", "sha512", "checksum", "checksums", "digest", "hash", "commit", "commits", "blob", "tree",
+    "parent", "object", "head", "trust", "root", "forward", "revert", "base", "recorded", "signed", "rev",
+    "revision", "oid", "etag", "integrity", "image", "container", "layer"})
+
+
+def name_words(name: str) -> list[str]:
+    """`DB_PASS` -> [db, pass]; `apiKey` -> [api, key]; `X-Api-Key` -> [x, api, key]; `APIKey` -> [api, key]."""
+    return [w.lower() for part in _SEPARATORS.split(str(name)[:200]) for w in _WORD.findall(part)]
+
+
+def _secret_word_at(words: list[str], i: int) -> bool:
+    w = words[i]
+    if w in SECRET_WORDS:
+        return True
+    if w in KEY_WORDS:
+        return i == 0 or words[i - 1] not in _NOT_SECRET_KEYS
+    if w in AUTH_WORDS:
+        return i == len(words) - 1
+    return False
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a variable, key or header of this name holds a secret (see the module's docstring)."""
+    words = name_words(name)
+    if not words or any(w in NOT_SECRET_WORDS for w in words):
+        return False
+    last = next((i for i in range(len(words) - 1, -1, -1) if _secret_word_at(words, i)), None)
+    if last is None:
+        return False
+    return not any(w in DESCRIBING_WORDS for w in words[last + 1:])
+
+
+def is_public_name(name: str) -> bool:
+    """A name that says its value is public (`NEXT_PUBLIC_…`, `…_PUBLISHABLE_KEY`, `RECAPTCHA_SITE_KEY`)."""
+    words = name_words(name)
+    return any(w in ("public", "publishable") for w in words) or (
+        len(words) >= 2 and words[-1] in KEY_WORDS and words[-2] == "site")
+
+
+def is_digest_name(name: str) -> bool:
+    """A name under which a hex value is a digest or an object id (`sha256`, `commit`, `ASSET_CHECKSUM`), never a
+    name that also says key or password (`COMMIT_SIGNING_KEY`)."""
+    words = name_words(name)
+    return any(w in DIGEST_WORDS for w in words) and not any(_secret_word_at(words, i) for i in range(len(words)))
+
+
+def _secret_noun(name: str) -> str:
+    words = name_words(name)
+    for i in range(len(words) - 1, -1, -1):
+        if _secret_word_at(words, i):
+            w = words[i]
+            if w.startswith("pass") or w in ("pwd", "pw", "passwd", "mdp", "htpasswd"):
+                return "password"
+            if w in KEY_WORDS or w.endswith("key"):
+                return "key"
+            if w.startswith("token"):
+                return "token"
+            if w.startswith("secret"):
+                return "secret"
+            if w == "salt":
+                return "salt"
+            return "credential"
+    return "secret"
+
+
+# ------------------------------------------------------------------------------------ values
+
+_BOOLEANS = frozenset({"true", "false", "yes", "no", "on", "off", "y", "n", "null", "nil", "none", "~",
+                       "enabled", "disabled", "enable", "disable"})
+# Auth methods and modes written where a name looks secret (`POSTGRES_HOST_AUTH_METHOD: trust`, `SMTP_AUTH: login`).
+_ENUMS = frozenset({
+    "trust", "md5", "scram-sha-256", "peer", "ident", "reject", "cert", "gss", "sspi", "pam", "ldap", "radius",
+    "plain", "login", "cram-md5", "basic", "bearer", "digest", "oauth", "oauth2", "oidc", "saml", "jwt", "required",
+    "optional", "prefer", "require", "verify-ca", "verify-full", "allow", "deny", "internal", "external", "local",
+    "env", "file", "vault", "inherit", "auto", "default", "sha256", "sha512", "hs256", "hs512", "rs256", "es256",
+    "argon2", "argon2id", "bcrypt", "pbkdf2", "mysql_native_password", "caching_sha2_password", "random"})
+_PLACEHOLDER_WORDS = frozenset({
+    "changeme", "changeit", "changethis", "replaceme", "todo", "tbd", "fixme", "example", "sample", "dummy",
+    "placeholder", "secret", "password", "passwd", "mypassword", "yourpassword", "yoursecret", "yourtoken",
+    "mysecret", "mytoken", "apikey", "yourapikey", "myapikey", "token", "notset", "unset", "setme", "empty",
+    "redacted", "xxx", "foo", "bar", "foobar", "insert", "none"})
+_PLACEHOLDER = re.compile(
+    r"<[^<>\n]{1,80}>|\[[^\[\]\n]{1,80}\]|\{\{[^{}\n]{0,80}\}\}|[xX*.#_-]{3,}+|"
+    r"(?i:(?:change|replace|update|set)[-_ ]?(?:me|this|it)\w*+|(?:your|my|some)[-_ ]\S*+|\S*[-_]here)")
+_DIGITS = re.compile(r"[0-9]+")
+_EMAIL = re.compile(r"[^@\s]++@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_FILE_NAME = r"[\w.-]*\.(?:txt|pem|key|crt|cer|json|p12|pfx|jks|keystore|env|ya?ml|conf|ini|toml|asc|gpg|secret)"
+_PATH = re.compile(r"(?:/|\./|\.\./|~/|[A-Za-z]:\\)[^\s:]*+|(?:[\w.-]++/)*+" + _FILE_NAME)
+_RANDOM_SEGMENT = re.compile(r"(?=[^/]*[a-z])(?=[^/]*[A-Z])(?=[^/]*[0-9])[A-Za-z0-9+=]{12,}")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*+://(\S*)")
+_USERINFO = re.compile(r"[^:/@\s]*+:([^@\s/]{1,200})@")
+# `${VAR}`, `${VAR:-default}`, `$VAR`, `$$VAR` (uppercase, or lowercase letters: `$ecretP4ss` is a literal),
+# `$(cmd)`, `$$(cmd)`, a backquoted command, a template (`{{ secrets.X }}`, `%(x)s`).
+_REFERENCE = re.compile(r"\$\$?\{[^{}]*+\}|\$\$?(?:[A-Z_][A-Z0-9_]*+|[a-z_]++)|\$\$?\(.*|`.*`|\{\{.*\}\}|%\([\w.]++\)s")
+_HAS_REFERENCE = re.compile(r"\$\$?\{|\$\$?\(|\{\{|`|\$\$?[A-Z_][A-Z0-9_]*+(?![a-z0-9])")
+_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*+:?[-=]([^{}$]*+)\}")
+# Public by what they are: SSH public keys, certificates, Stripe publishable keys, PostHog project keys, Google
+# Analytics ids, a digest.
+_PUBLIC_VALUE = re.compile(
+    r"(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-\S++|sk-ssh-ed25519@\S++) AAAA.*|-----BEGIN (?:PUBLIC KEY|CERTIFICATE"
+    r"|PGP PUBLIC KEY BLOCK|RSA PUBLIC KEY)-----.*|pk_(?:live|test)_\w++|phc_\w++|G-[A-Z0-9]{6,12}|UA-\d++-\d++|"
+    r"(?:sha256|sha512|sha1):[0-9a-f]{32,128}", re.S)
+
+QUOTES = "\"'"
+
+
+def _strip(value) -> str:
+    text = str(value if value is not None else "").strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in QUOTES:
+        text = text[1:-1]
+    return text
+
+
+def is_reference(value) -> bool:
+    """A value that names where the secret comes from instead of holding it: `${DB_PASSWORD}`, `$DB_PASSWORD`,
+    Compose's `$$DB_PASSWORD` (the container expands it), `$(cat /run/secrets/db)`, `{{ secrets.DB }}`."""
+    return bool(_REFERENCE.fullmatch(_strip(value)))
+
+
+def is_placeholder(value) -> bool:
+    """A value the docs tell users to replace: `changeme`, `<your-token>`, `xxx`, `CHANGE_ME`, `your-api-key`."""
+    text = _strip(value)
+    if not text:
+        return False
+    squashed = re.sub(r"[-_ .]", "", text.lower())
+    return len(text) < 2 or squashed in _PLACEHOLDER_WORDS or bool(_PLACEHOLDER.fullmatch(text))
+
+
+def is_public_value(value) -> bool:
+    """A value public by what it is: an SSH public key, a certificate, `pk_live_…`, `phc_…`, `G-…`, a digest."""
+    return bool(_PUBLIC_VALUE.fullmatch(_strip(value)))
+
+
+def _not_a_value(text: str) -> bool:
+    """Empty, a boolean, an enum or auth method, a path, an e-mail address, public: never a secret's value."""
+    low = text.lower()
+    return (not text or low in _BOOLEANS or low in _ENUMS or _looks_like_path(text)
+            or bool(_EMAIL.fullmatch(text)) or is_public_value(text))
+
+
+def _looks_like_path(text: str) -> bool:
+    """`/run/secrets/db`, `./certs/key.pem`, `db_password.txt`; not base64 that starts with a slash."""
+    return bool(_PATH.fullmatch(text)) and not any(_RANDOM_SEGMENT.fullmatch(seg) for seg in text.split("/"))
+
+
+def secret_value_kind(name: str | None, value) -> str | None:
+    """Why `value`, under `name`, is a secret (`a literal password`, `a password in a URL`, `a GitHub token`), or
+    None: a reference, a boolean, an enum, a path, an e-mail address, a URL without a password, a placeholder,
+    or a value under a name that holds no secret and with no secret shape."""
+    text = _strip(value)
+    if not text or len(text) > 100_000:
+        return None
+    default = _DEFAULT.fullmatch(text)
+    if default:  # `${DB_PASSWORD:-hunter2}`: the default ships in the file
+        return secret_value_kind(name, default.group(1))
+    for _, _, kind in secret_spans(text):
+        return kind
+    return _literal_kind(name, text)
+
+
+def _literal_kind(name: str | None, text: str) -> str | None:
+    """A literal under a secret name that is a secret's value (no shapes: they are read once, by the caller)."""
+    if not name or not is_secret_name(name) or is_reference(text) or _HAS_REFERENCE.search(text):
+        return None
+    if _URL.fullmatch(text) or _not_a_value(text) or is_placeholder(text):
+        return None  # a URL without a password (a password in one is a shape)
+    return f"a literal {_secret_noun(name)}"
+
+
+def secret_severity(where: str, placeholder: bool = False) -> str | None:
+    """The severity of a secret written in a committed file, by where the file is used: `prod` high (a placeholder
+    medium: a default that ships unless someone replaces it), `staging` medium, `dev` or `test` low; a placeholder
+    outside production is no finding (None)."""
+    if placeholder:
+        return "medium" if where == "prod" else None
+    return {"prod": "high", "staging": "medium"}.get(where, "low")
+
+
+# ------------------------------------------------------------------------------------ shapes in any text
+
+# Provider tokens by prefix; each starts where a run of token characters starts, so a long run is scanned once.
+_RUN = r"(?<![A-Za-z0-9_-])"
+TOKEN_SHAPES: tuple[tuple[str, re.Pattern], ...] = tuple((kind, re.compile(_RUN + pattern)) for kind, pattern in (
+    ("a GitHub token", r"gh[pousr]_[A-Za-z0-9]{20,}+"),
+    ("a GitHub token", r"github_pat_[A-Za-z0-9_]{20,}+"),
+    ("a GitLab token", r"glpat-[A-Za-z0-9_-]{20,}+"),
+    ("a Slack token", r"xox[abposr]-[A-Za-z0-9-]{10,}+"),
+    ("an API key", r"(?:sk|rk)-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}+"),
+    ("a Stripe secret key", r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}+"),
+    ("an AWS access key", r"(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Za-z])"),
+    ("a JWT", r"eyJ[A-Za-z0-9_-]{10,}+\.[A-Za-z0-9_-]{10,}+\.[A-Za-z0-9_-]{10,}+"),
+    ("a Notion token", r"(?:secret|ntn)_[A-Za-z0-9]{30,}+"),
+    ("an npm token", r"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"),
+    ("a PyPI token", r"pypi-AgE[A-Za-z0-9_-]{50,}+"),
+    ("a Hugging Face token", r"hf_[A-Za-z0-9]{30,}+"),
+    ("a Google API key", r"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"),
+    ("a SendGrid key", r"SG\.[A-Za-z0-9_-]{16,}+\.[A-Za-z0-9_-]{16,}+"),
+))
+PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+                         r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)")
+# In a tool result the text is JSON: a quote before a value may come escaped (`\"`).
+_Q = r"(?:\\*+[\"'])?"
+_VALUE = r"(?:\\*+\"([^\"\\\n]{1,500}+)\\*+\"|'([^'\n]{1,500}+)'|(?![{\[(|>&*])([^\s\"'\\,;|&]{1,500}+))"
+# NAME = VALUE, NAME: VALUE (env files, YAML, JSON, connection strings `Password=…;`, headers `X-Api-Key: …`)
+_QUOTED = _VALUE
+_ASSIGNMENT = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]{0,200}+)" + _Q + r"[ \t]*+(?:[:=](?![=/])|:=)[ \t]*+" + _VALUE)
+_AUTHORIZATION = re.compile(r"(?i)(?<![\w-])(?:proxy-)?authorization" + _Q + r"[ \t]*+[:=]?[ \t]*+" + _Q
+                            + r"[ \t]*+(?:bearer|basic|token|bot|digest)[ \t]++([^\s\"'\\;,]{4,500}+)")
+# Command lines: `-p'PASS'`, `-pPASS` (mysql, sshpass), `--password PASS`, `sshpass -p PASS`, `curl -u user:PASS`.
+_GLUED_P = re.compile(r"(?:^|(?<=[\s\"'\[,]))-p" + r"(?:'([^'\n]{1,200}+)'|\"([^\"\n]{1,200}+)\"|([^\s\"'\\,\]]{3,200}+))")
+_NOT_P_FLAGS = frozenset({"thread", "threads", "edantic", "ipe", "rint", "rint0", "rintf", "rune", "ath", "erm",
+                          "arents", "lugin", "ort", "rofile", "assword"})
+_LONG_PASSWORD = re.compile(r"(?<![\w-])--pass(?:word|wd)?(?:=|[ \t]++)" + _QUOTED)
+_SSHPASS = re.compile(r"(?<![\w-])sshpass[ \t]++-p[ \t]++" + _QUOTED)
+_USER_PASS = re.compile(r"(?<![\w-])(?:-u|--user|--proxy-user)(?:=|[ \t]*+)[\"']?[^\s:\"'/]{1,100}+:"
+                        r"([^\s\"'\\@]{1,200}+)")
+# Prose: `mot de passe prod : PASS`, `**Password**: PASS`, `Passwort (staging) = PASS`.
+_PROSE = re.compile(r"(?i)(?<![\w-])(?:mots? de passe|mdp|password|passwort|kennwort|contrase[ñn]a|passphrase)"
+                    r"(?:[*_`)( \t]{1,4}+[\w()-]{1,20}+){0,3}?[*_`)( \t]{0,4}+[:=][ \t]++" + _QUOTED)
+
+
+def _first(m: re.Match, first: int) -> tuple[int, int, str] | None:
+    for g in range(first, (m.re.groups or 0) + 1):
+        if m.group(g) is not None:
+            return m.start(g), m.end(g), m.group(g)
+    return None
+
+
+def _command_value_kept(value: str) -> bool:
+    """A command-line value that is no password: a reference, a port or uid mapping (`-p8080:80`, `-u 1000:1000`)."""
+    return is_reference(value) or bool(re.fullmatch(r"[\d:./-]+", value)) or is_placeholder(value)
+
+
+def secret_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of each secret value found by shape in `text`, sorted and not overlapping: the value
+    only, so `DB_PASSWORD=` and `://user:` stay readable."""
+    if not text:
+        return []
+    spans: list[tuple[int, int, str]] = []
+    for m in PRIVATE_KEY.finditer(text):
+        spans.append((m.start(), m.end(), "a private key"))
+    for kind, pattern in TOKEN_SHAPES:
+        spans.extend((m.start(), m.end(), kind) for m in pattern.finditer(text))
+    for m in re.finditer(r"://", text):
+        u = _USERINFO.match(text, m.end())
+        if u and not is_reference(u.group(1)) and not _HAS_REFERENCE.match(u.group(1)):
+            spans.append((u.start(1), u.end(1), "a password in a URL"))
+    spans.extend(_judged(text, _ASSIGNMENT, 2, name_group=1))
+    spans.extend(_judged(text, _PROSE, 1, name="password"))
+    for m in _AUTHORIZATION.finditer(text):
+        if not is_reference(m.group(1)) and not is_placeholder(m.group(1)):
+            spans.append((m.start(1), m.end(1), "a credential in an Authorization header"))
+    for pattern, first in ((_GLUED_P, 1), (_LONG_PASSWORD, 1), (_SSHPASS, 1), (_USER_PASS, 1)):
+        for m in pattern.finditer(text):
+            found = _first(m, first)
+            if found is None or _command_value_kept(found[2]):
+                continue
+            if pattern is _GLUED_P and m.group(3) is not None and m.group(3).lower().rstrip("=") in _NOT_P_FLAGS:
+                continue
+            spans.append((found[0], found[1], "a password on a command line"))
+    for start, end, shown in _client_flag_values(text):
+        spans.append((start, end, "a password on a command line"))
+    spans.sort(key=lambda s: (s[0], -s[1]))
+    out: list[tuple[int, int, str]] = []
+    for span in spans:
+        if out and span[0] < out[-1][1]:
+            continue
+        out.append(span)
+    return out
+
+
+def _judged(text: str, pattern: re.Pattern, first: int, name_group: int | None = None,
+            name: str | None = None) -> Iterator[tuple[int, int, str]]:
+    for m in pattern.finditer(text):
+        found = _first(m, first)
+        if found is None:
+            continue
+        key = m.group(name_group) if name_group else name
+        if not is_secret_name(key):
+            continue
+        default = _DEFAULT.match(found[2])
+        if default and default.end() == len(found[2]):  # `${DB_PASSWORD:-hunter2}`: only the default is masked
+            kind = _literal_kind(key, default.group(1))
+            if kind:
+                yield found[0] + default.start(1), found[0] + default.end(1), kind
+            continue
+        kind = _literal_kind(key, _strip(found[2]))
+        if kind:
+            yield found[0], found[1], kind
+
+
+def replace_secrets(text: str, replace: Callable[[str], str]) -> str:
+    """`text` with each secret value found by shape replaced by `replace(value)`."""
+    spans = secret_spans(text)
+    if not spans:
+        return text
+    parts, pos = [], 0
+    for start, end, _ in spans:
+        parts.append(text[pos:start])
+        parts.append(replace(text[start:end]))
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+# ------------------------------------------------------------------------------------ command lines
+
+_SECRET_PATH = re.compile(r"^(/run/secrets/|/var/run/secrets/|/secrets?/|/etc/secrets?/|/run/keys/)")
+
+
+def is_secret_reference(name: str, value: str | None) -> bool:
+    """A variable that names where a secret is, not the secret: `DB_PASSWORD_FILE: /run/secrets/db_password`
+    (the `_FILE` convention of the mysql, postgres and mariadb images), or any value under /run/secrets/."""
+    text = str(value or "").strip().strip("\"'")
+    if _SECRET_PATH.match(text):
+        return True
+    return bool(re.search(r"_(FILE|PATH)$", name, re.I)) and text.startswith(("/", "./", "~/"))
+
+
+_SHELL_VALUE = r"(\"[^\"]*\"|'[^']*'|\$\$?\([^)]*\)|[^\s;&|]+)"
+# Each database client's password flag: mysql's -p is glued to its value, its -P is the port; psql's -p is a
+# port and it takes no password flag; sqlcmd's -P is the password; redis-cli's -a; mongosh's -p; curl's -u
+# user:password; sshpass -p.
+_CLIENT_PASSWORD_FLAGS = {
+    "mysql": (r"-p(?=\S)", r"--password="), "mysqladmin": (r"-p(?=\S)", r"--password="),
+    "mariadb": (r"-p(?=\S)", r"--password="), "mariadb-admin": (r"-p(?=\S)", r"--password="),
+    "mysqldump": (r"-p(?=\S)", r"--password="),
+    "sqlcmd": (r"-P\s+", r"-P(?=\S)"), "bcp": (r"-P\s+",), "redis-cli": (r"-a\s+", r"--pass\s+", r"--pass="),
+    "mongo": (r"-p\s+", r"--password[= ]"), "mongosh": (r"-p\s+", r"--password[= ]"),
+    "sshpass": (r"-p\s*",), "curl": (r"(?:-u\s*|--user[= ])[^\s:'\"]+:",),
+}
+_CLIENT = re.compile(r"(?<![\w.-])(?:[\w./-]*/)?(" + "|".join(re.escape(c) for c in sorted(_CLIENT_PASSWORD_FLAGS, key=len, reverse=True))
+                     + r")(?![\w.-])")
+_FLAG_PATTERNS = {client: tuple(re.compile(r"(?<![\w$:{}-])(" + flag + r")" + _SHELL_VALUE) for flag in flags)
+                  for client, flags in _CLIENT_PASSWORD_FLAGS.items()}
+_INLINE_PASSWORD_ENV = re.compile(r"(?<![\w-])(PGPASSWORD|MYSQL_PWD|REDISCLI_AUTH|SQLCMDPASSWORD)=" + _SHELL_VALUE)
+_COMMAND_END = re.compile(r"&&|\|\||;|\||\n")
+_COMMAND_SPAN = 2000  # a client's flags are read this far along its command, at most
+
+
+def _client_flags(text: str) -> Iterator[tuple[re.Match, str]]:
+    """(the flag and its value, the client) for each client's password flag in `text`."""
+    for client in _CLIENT.finditer(text):
+        end = _COMMAND_END.search(text, client.end(), client.end() + _COMMAND_SPAN)
+        stop = end.start() if end else min(len(text), client.end() + _COMMAND_SPAN)
+        for pattern in _FLAG_PATTERNS[client.group(1)]:
+            found = pattern.search(text, client.end(), stop)
+            if found:
+                yield found, client.group(1)
+                break
+
+
+def _client_flag_values(text: str) -> Iterator[tuple[int, int, str]]:
+    for found, _ in _client_flags(text):
+        value = found.group(2)
+        bare = _strip(value)
+        if bare and not _command_value_kept(bare):
+            yield found.start(2), found.end(2), value
+
+
+def command_line_secret(text: str) -> str | None:
+    """The password a command line carries (`mysqladmin -proot`, `sqlcmd -P example_123`, `PGPASSWORD=x psql`,
+    `curl -u admin:pw`), as written; None when it carries none. Flags are read per client: `-p` is psql's port,
+    `-P` mysql's port, and `${DB_USERNAME:-postgres}` is a shell default, not a flag."""
+    m = _INLINE_PASSWORD_ENV.search(text)
+    if m:
+        return m.group(0)
+    for found, _ in _client_flags(text):
+        return found.group(0).strip()
+    return None
+
+
+def is_runtime_reference(value: str) -> bool:
+    """Compose's `$$VAR` or `$$(cmd)`: left for the container's shell to expand from its own environment, so the
+    value is in neither the compose model nor `docker inspect`."""
+    return "$$" in value
+
+
+def is_env_assignment_secret(shown: str) -> bool:
+    """`MYSQL_PWD=…`, `PGPASSWORD=…`: the password goes to the command's environment, not its arguments."""
+    return bool(_INLINE_PASSWORD_ENV.match(shown))
