@@ -40,8 +40,17 @@ def cli() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "agent.cli"]
 
 
+class CorpusError(Exception):
+    """A manifest or judgments file that cannot be read: one line for the user, exit 2."""
+
+
 def load_yaml(path: Path) -> dict:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise CorpusError(f"{path.relative_to(ROOT)}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
     return data or {}
 
 
@@ -223,4 +232,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except CorpusError as exc:
+        print(f"corpus: {exc}", file=sys.stderr)
+        sys.exit(2)
