@@ -203,3 +203,29 @@ def test_env_file_missing_from_a_checked_out_submodule_is_found(tmp_path):
     charter.write_text(charter.read_text() + DECISIONS)
     [f] = findings(root, "CMP015")
     assert f.severity == "medium" and "mailer/.env is absent" in f.title
+
+
+# -- XF011 never contradicts a check on the same fact: a `:latest` CMP003 calls a blocker -----------------
+
+RULES = ("## Containerisation\n"
+         "- Les images de prod sont taguées `main-<sha>` par la CI ; jamais `latest` en production.\n"
+         "- Ports internes des services : web 9000.\n")
+
+
+def _with_rules(root: Path) -> None:
+    edit(root, ".codex/agents/devops-engineer.md", "- CI/CD:", "- Regles: `rules/global_rules.md` (section: Containerisation).\n- CI/CD:")
+    edit(root, ".codex/agents/devops-engineer.md", "1. Fichiers du repo (docker-compose*, Dockerfiles, workflows CI)",
+         "1. Fichiers du repo (docker-compose*, Dockerfiles, workflows CI)\n2. Règles globales (Containerisation)")
+    (root / "rules").mkdir()
+    (root / "rules/global_rules.md").write_text(RULES)
+
+
+def test_latest_in_prod_is_a_blocker_and_no_source_conflict_says_the_repo_wins(clean):
+    _with_rules(clean)
+    edit(clean, "docker-compose.prod.yml", "ghcr.io/acme/proxy:main-${IMAGE_TAG_PROXY}", "ghcr.io/acme/proxy:latest")
+    session = open_session(clean)
+    assert [f.severity for f in session.findings if f.id == "CMP003"] == ["blocker"]
+    conflicts = [f for f in session.findings if f.id == "XF011"]
+    assert [f for f in conflicts if "latest" in f.title or "latest" in f.detail] == []
+    # a fact no check of the review reports is still settled by the priority list
+    assert [(f.severity, f.title.endswith("the repo files win")) for f in conflicts] == [("info", True)]

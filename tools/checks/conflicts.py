@@ -26,6 +26,7 @@ class Claim:
     key: str
     pattern: re.Pattern
     violations: Callable[[object], list[Violation]]
+    checked_by: str | None = None  # the check that reports the same fact: the review itself sides with the statement
 
 
 def _latest_in_prod(ctx) -> list[Violation]:
@@ -132,16 +133,17 @@ def _port_violations(ctx, claims: list[tuple[str, int]]) -> list[Violation]:
 
 
 CLAIMS = [
-    Claim("no-latest-in-prod", re.compile(r"pas de latest|jamais .?latest|no .?latest|never .?latest"), _latest_in_prod),
+    Claim("no-latest-in-prod", re.compile(r"pas de latest|jamais .?latest|no .?latest|never .?latest"), _latest_in_prod,
+          "CMP003"),
     Claim("healthcheck-every-prod-service",
           re.compile(r"healthcheck.{0,40}(chaque|tous les|every|each) service|(chaque|every|each) service.{0,60}healthcheck"),
-          _no_healthcheck_in_prod),
+          _no_healthcheck_in_prod, "CMP012"),
     Claim("prod-tag-main-sha", re.compile(r"tagu\w* .?main-<sha>|tagged .?main-<sha>"), _tag_not_main_sha),
     Claim("no-new-environment", re.compile(r"pas de (nouvel )?environnement|pas de staging|no staging|no new environment"),
           _new_environment),
     Claim("db-ports-private", re.compile(r"ports? de base de donnees.{0,40}jamais publi|database ports?.{0,40}never"),
-          _db_port_published),
-    Claim("restart-policy", re.compile(r"politique .?restart|restart policy"), _no_restart_in_prod),
+          _db_port_published, "CMP007"),
+    Claim("restart-policy", re.compile(r"politique .?restart|restart policy"), _no_restart_in_prod, "CMP011"),
     Claim("branch-main", re.compile(r"tout est sur .?main|everything (is )?on .?main|uniquement sur .?main|only on .?main"),
           _other_branches),
 ]
@@ -164,6 +166,14 @@ def _statements(ctx) -> Iterator[tuple[str, int, str, Location]]:
                     yield ("rules file", _rank(src), line.strip(" -*"), Location(src.path))
 
 
+def _checked(ctx, claim: Claim) -> bool:
+    """The claim's fact is reported by a check that runs under this charter."""
+    from tools.checks.registry import CHECKS
+
+    spec = CHECKS.get(claim.checked_by or "")
+    return spec is not None and spec.stated_by(ctx.charter)
+
+
 def _rank(src) -> int:
     return src.priority if src is not None and src.priority else 99
 
@@ -177,7 +187,13 @@ def source_conflicts(ctx, spec):
     for who, rank, sentence, where in _statements(ctx):
         folded = fold(sentence)
         claims = [c for c in CLAIMS if (who, c.key) not in reported and c.pattern.search(folded)]
+        source_wins = rank < repo_rank
+        # The repo "wins" nothing on a fact one of the review's own checks reports (CMP003 on a `:latest`):
+        # that check says it, at its severity; the same place seen through another claim is left to it too.
         found = [(c.key, v) for c in claims for v in c.violations(ctx)]
+        if not source_wins:
+            checked = {(v[1].path, v[1].line) for c in claims if _checked(ctx, c) for v in c.violations(ctx)}
+            found = [(k, v) for k, v in found if (v[1].path, v[1].line) not in checked]
         ports = _port_claims(folded, ctx)
         if ports and (who, "port", tuple(ports)) not in reported:
             reported.add((who, "port", tuple(ports)))
@@ -185,7 +201,6 @@ def source_conflicts(ctx, spec):
         if not found:
             continue
         reported.update((who, c.key) for c in claims)
-        source_wins = rank < repo_rank
         winner = f"{who} wins" if source_wins else "the repo files win"
         keys = sorted({k for k, _ in found})
         unique: dict[tuple, str] = {}
