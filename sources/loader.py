@@ -41,8 +41,15 @@ def parse_yaml(text: str, compose: bool = False) -> tuple[object, tuple[int, int
         return None, (0, 0, str(exc).splitlines()[0])
 
 
-COMPOSE_GLOBS = ("compose.y*ml", "compose.*.y*ml", "docker-compose.y*ml", "docker-compose.*.y*ml")
-COMPOSE_NAME = re.compile(r"^(?:docker-)?compose(?:\.[A-Za-z0-9_-]+)?\.ya?ml$")
+COMPOSE_GLOBS = ("compose.y*ml", "compose.*.y*ml", "docker-compose.y*ml", "docker-compose.*.y*ml",
+                 "compose-*.y*ml", "docker-compose-*.y*ml")
+COMPOSE_NAME = re.compile(r"^(?:docker-)?compose(?:[.-][A-Za-z0-9_-]+)?\.ya?ml$")
+# How deep compose files are looked for (a self-host file three folders down ships too).
+COMPOSE_DEPTH = 4
+MAX_TREE_FILES = 100_000
+# Dockerfiles as projects name them; every one in the tree is read (a script, a Makefile or a workflow
+# may build it: a Dockerfile that ships is never left unchecked).
+DOCKERFILE_NAME = re.compile(r"^(?:Dockerfile(?:[.-][\w.-]+)?|[\w.-]+\.[Dd]ockerfile|Containerfile(?:\.[\w.-]+)?)$")
 CALLER_GLOBS = ("Makefile", "makefile", "GNUmakefile", "*.mk", "*.sh", "scripts/*.sh", "bin/*.sh",
                 "deploy/*.sh", "ops/*.sh", "scripts/Makefile")
 _SKIPPED = {"node_modules", "vendor", ".git", "build", "dist"}
@@ -71,6 +78,7 @@ class SourceLoader:
         self.config = config
         self.git = git
         self._compose: list[LoadedSource] | None = None
+        self._tree: list[str] | None = None
         self._handlers: dict[str, Callable[[SourceSpec], list[LoadedSource]]] = {
             "compose": self._load_compose,
             "dockerfile": self._load_dockerfiles,
@@ -134,6 +142,24 @@ class SourceLoader:
                 src.data = data or {}
         return src
 
+    def tree(self) -> list[str]:
+        """Repo-relative files down to COMPOSE_DEPTH folders, skipping dependency, build and hidden folders
+        (walked once per session: compose files and Dockerfiles are found in it)."""
+        if self._tree is None:
+            out: list[str] = []
+            root = str(self.root)
+            for folder, dirs, files in os.walk(root):
+                rel = os.path.relpath(folder, root)
+                rel = "" if rel == "." else rel.replace(os.sep, "/")
+                depth = rel.count("/") + 1 if rel else 0
+                dirs[:] = sorted(d for d in dirs if d not in _SKIPPED and not d.startswith(".")) \
+                    if depth < COMPOSE_DEPTH else []
+                out += [f"{rel}/{f}" if rel else f for f in sorted(files)]
+                if len(out) > MAX_TREE_FILES:
+                    break
+            self._tree = out
+        return self._tree
+
     def _glob(self, patterns: list[str] | tuple[str, ...], base: str = "") -> list[str]:
         found: set[str] = set()
         base_dir = self.root / base if base else self.root
@@ -152,7 +178,7 @@ class SourceLoader:
         files: list[str] = list(spec.locations if spec else [])
         for env_files in self.config.environments.values():
             files += env_files
-        found = self._glob(COMPOSE_GLOBS) + self._glob(tuple(f"*/{g}" for g in COMPOSE_GLOBS))
+        found = [f for f in self.tree() if COMPOSE_NAME.match(posixpath.basename(f))]
         for sub in self.git.submodules:
             if sub.initialized:
                 found += self._glob(COMPOSE_GLOBS, base=sub.path)
@@ -222,6 +248,9 @@ class SourceLoader:
                     paths[rel] = None
         for rel in self._glob(self.config.extra_globs.dockerfile):
             paths[rel] = None
+        for rel in self.tree():
+            if DOCKERFILE_NAME.match(posixpath.basename(rel)) and not rel.endswith((".dockerignore", ".md")):
+                paths[rel] = None
         loaded = [self.read(spec, rel) for rel in sorted(paths)]
         covered = {src.submodule for src in loaded if src.submodule}
         for sub in self.git.submodules:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from agent.core.charter import fold
 from tools.facts.variables import deploy_value
 
-COMPOSE_NAME = re.compile(r"^(?:docker-)?compose(?:\.(?P<env>[A-Za-z0-9_-]+))?\.ya?ml$")
+COMPOSE_NAME = re.compile(r"^(?:docker-)?compose(?:[.-](?P<env>[A-Za-z0-9_-]+))?\.ya?ml$")
 # Compose's own default files, in the order it looks for them (no `-f`).
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 CALLER_KINDS = ("makefile", "script", "workflow", "docs")
@@ -68,6 +68,8 @@ class DiscoveredEnvironment:
     # Variables the callers set for Compose (a workflow's `env:`, a script's exports): name -> (value or
     # None when the deploy sets it from an expression the review cannot read, where).
     variables: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    profiles: list[str] = field(default_factory=list)  # every profile its services name: all are reviewed
+    evidence: str = ""  # why it is taken for production when its name does not say so
 
     def origin_text(self) -> str:
         """`config, Makefile:5, docs/deploiement.md:16,17`: one entry per file, its lines together."""
@@ -81,7 +83,7 @@ class DiscoveredEnvironment:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "files": list(self.files), "origins": [o.to_dict() for o in self.origins],
-                "from": self.origin_text()}
+                "from": self.origin_text(), "profiles": list(self.profiles), "evidence": self.evidence}
 
 
 @dataclass(frozen=True)
@@ -472,7 +474,48 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
                 envs[name] = DiscoveredEnvironment(name, files, [Origin("convention")])
                 covered.add(f)
     orphans = [f for f in compose_files if f not in covered]
+    for env in envs.values():
+        env.profiles = sorted({p for f in env.files for svc in ((data.get(f) or {}).get("services") or {}).values()
+                               if isinstance(svc, dict) and isinstance(svc.get("profiles"), list)
+                               for p in svc["profiles"] if isinstance(p, str)})
+    envs = _production_by_evidence(envs, sources)
     return Discovery(envs, compose_files, unresolved, orphans, absent, overlays)
+
+
+_PROD_EVIDENCE = re.compile(r"\b(?:production|self[- ]?host(?:ed|ing)?|on (?:your|a|the) server|en production"
+                            r"|deploy(?:ing|ment)? (?:it|to|on))\b", re.I)
+_TEST_FOLDERS = {"test", "tests", "testing", "e2e", "testdata", "fixtures", "examples", "example", "samples", "demo",
+                 "dev", ".devcontainer", "devcontainer"}
+
+
+def is_production_name(name: str) -> bool:
+    """An environment named for production (the one place this is decided from a name)."""
+    return bool(re.search(r"prod|production|live", name, re.I))
+
+
+def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:
+    """A self-hosted product's only compose set is its production: when no environment is named for
+    production and exactly one environment outside test and dev folders stands on Compose's conventions,
+    the READMEs or deployment notes that tell users to run it on a server make it prod (and say where)."""
+    if any(is_production_name(n) for n in envs):
+        return envs
+    candidates = [e for e in envs.values() if e.name.rsplit("/", 1)[-1] == "dev"
+                  and all(o.kind in ("convention", "docs", "readme") for o in e.origins)
+                  and not _TEST_FOLDERS & set(posixpath.dirname(e.files[0]).split("/"))]
+    if len(candidates) != 1 or len([e for e in envs.values()
+                                    if not _TEST_FOLDERS & set(posixpath.dirname(e.files[0]).split("/"))]) != 1:
+        return envs
+    env = candidates[0]
+    for src in sources:
+        if src.kind not in ("readme", "docs") or not src.ok or not src.text:
+            continue
+        for no, line in enumerate(src.text.splitlines(), 1):
+            if _PROD_EVIDENCE.search(line):
+                env.evidence = f"{src.path}:{no} runs it on a server (\"{' '.join(line.split())[:80]}\"), and it is the only environment"
+                name = env.name[: -len("dev")] + "prod"
+                env.name = name
+                return {(name if e is env else k): e for k, e in envs.items()}
+    return envs
 
 
 def is_overlay(data: object) -> bool:

@@ -76,7 +76,9 @@ class Platform:
 
     def prod_envs(self) -> list[Environment]:
         """Environments that deploy: named like prod, else all but dev when there are several."""
-        named = [e for e in self.environments.values() if re.search(r"prod|production|live", e.name, re.I)]
+        from tools.environments import is_production_name
+
+        named = [e for e in self.environments.values() if is_production_name(e.name)]
         return named
 
     def dev_envs(self) -> list[Environment]:
@@ -453,7 +455,7 @@ def _load_environments(root: Path, environments: dict[str, list[str]], max_file_
             # paths, `.env` and the project name are resolved from there, not from the repository's root.
             project_dir = root / posixpath.dirname(files[0]) if files else root
             env.project = compose_tool.load_compose([root / f for f in files], project_dir, root=root,
-                                                    max_file_bytes=max_file_bytes, parsed=parsed,
+                                                    max_file_bytes=max_file_bytes, parsed=parsed, profiles=["*"],
                                                     defaults=(variables or {}).get(name))
         except compose_tool.ComposeError as exc:
             env.error = exc

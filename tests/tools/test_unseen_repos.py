@@ -172,3 +172,69 @@ def test_relative_paths_resolve_from_the_compose_files_folder(tmp_path):
     session = open_session(root)
     assert not [f for f in session.findings if f.id in ("XF003", "CMP015", "CMP001")]
     assert "deploy/api/Dockerfile" in {s.path for s in session.sources if s.kind == "dockerfile"}
+
+
+def test_the_decisions_only_a_charter_states_are_the_checks_clauses():
+    from tools.checks.registry import CHECKS, DECISION_CLAUSES
+
+    clauses = {spec.clause for spec in CHECKS.values()}
+    assert DECISION_CLAUSES <= clauses  # a renamed clause would silently run its check everywhere
+
+
+# -- 7. profiles ---------------------------------------------------------------------------------------
+
+def test_services_behind_profiles_are_all_reviewed_and_said(tmp_path):
+    compose = ("services:\n  app:\n    image: ghcr.io/acme/app:latest\n    profiles: [full]\n"
+               "  db:\n    image: mysql:8.4.3\n    profiles: [full, db]\n    ports:\n      - \"3306:3306\"\n")
+    root = repo(tmp_path, {"docker-compose.prod.yml": compose})
+    session = open_session(root)
+    env = session.discovery().environments["prod"]
+    assert env.profiles == ["db", "full"]
+    assert set(session.platform().environments["prod"].services) == {"app", "db"}
+    assert [f for f in session.findings if f.id == "CMP003"]  # the :latest behind a profile is seen
+    assert not [f for f in session.findings if f.id == "SRC010"]
+
+
+def test_an_environment_with_no_service_is_a_finding(tmp_path):
+    root = repo(tmp_path, {"compose.yaml": "services: {}\nvolumes:\n  data: {}\n"})
+    said = [f for f in open_session(root).findings if f.id == "SRC010"]
+    assert said and said[0].locations[0].path == "compose.yaml"
+
+
+# -- 8. files that ship are read --------------------------------------------------------------------------
+
+def test_compose_files_deep_or_dash_named_and_dockerfiles_built_by_scripts_are_read(tmp_path):
+    root = repo(tmp_path, {
+        "deploy/selfhost/docker/docker-compose.yml": "services:\n  web:\n    image: ghcr.io/acme/web:latest\n",
+        "docker-compose-local.yml": "services:\n  web:\n    build: .\n",
+        "Dockerfile": "FROM python:3.12-slim\n",
+        "tools/release/Dockerfile.worker": "FROM python:3.12-slim\nCMD [\"python\", \"-m\", \"worker\"]\n",
+        "Makefile": "worker:\n\tdocker build -f tools/release/Dockerfile.worker -t acme/worker .\n",
+        "node_modules/pkg/docker-compose.yml": "services:\n  x:\n    image: x\n",
+    })
+    session = open_session(root)
+    kinds = {s.path: s.kind for s in session.sources}
+    assert kinds["deploy/selfhost/docker/docker-compose.yml"] == "compose"
+    assert kinds["docker-compose-local.yml"] == "compose"
+    assert kinds["tools/release/Dockerfile.worker"] == "dockerfile"
+    assert "node_modules/pkg/docker-compose.yml" not in kinds
+    envs = session.environments()
+    assert envs["dev"] == ["docker-compose-local.yml"]  # "local" names a dev environment
+    assert not [f for f in session.findings if f.id == "SRC005"]
+
+
+# -- 9. a self-hosted product's only compose file is production -------------------------------------------
+
+def test_the_only_compose_set_of_a_self_hosted_product_is_production_with_its_evidence(tmp_path):
+    readme = "# Acme\n\nSelf-hosted analytics.\n\n## Install\n\nOn your server:\n\n```\ndocker compose up -d\n```\n"
+    root = repo(tmp_path, {"compose.yaml": "services:\n  web:\n    image: ghcr.io/acme/web:latest\n", "README.md": readme})
+    session = open_session(root)
+    env = session.discovery().environments["prod"]
+    assert env.files == ["compose.yaml"] and env.evidence.startswith("README.md:3")
+    assert [f for f in session.findings if f.id == "CMP003" and f.locations[0].path == "compose.yaml"]
+
+
+def test_a_dev_only_repo_stays_dev(tmp_path):
+    readme = "# Acme\n\nFor local development run:\n\n```\ndocker compose up\n```\n"
+    root = repo(tmp_path, {"compose.yaml": "services:\n  web:\n    image: ghcr.io/acme/web:latest\n", "README.md": readme})
+    assert set(open_session(root).environments()) == {"dev"}

@@ -42,6 +42,16 @@ def overlay_without_base(ctx, spec):
                            f"(alone, Compose refuses it)", [Location(path, 1)])
 
 
+@check("SRC010", "Compose environment with no service", "medium", "availability", _ALL_SOURCES,
+       "Give its services an image or a build (or enable the profile meant to run), or remove the environment.")
+def environment_without_service(ctx, spec):
+    platform = ctx.models.get("platform")
+    for env in getattr(platform, "environments", {}).values():
+        if env.project is not None and not env.services:
+            yield spec.finding(ctx, f"environment {env.name} ({' + '.join(env.files)}) has no service, even with "
+                               f"every profile enabled: nothing of it would run", [Location(env.files[0], 1)])
+
+
 @check("SRC007", "No charter of its own: the generic DevOps charter is in use", "info", "charter", ("mission", "fiabilite"),
        "Run `devops-agent init` to write a charter (.codex/agents/devops-engineer.md) and .devops-agent.yaml "
        "from what this repo holds, then state the platform's own decisions (staging, new tools, deploys) in it.")

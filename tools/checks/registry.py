@@ -63,13 +63,11 @@ class CheckSpec:
         )
 
     def stated_by(self, charter: Charter | None) -> bool:
-        """Whether the charter states the rule this check enforces: a check resting on one of the
-        charter's own decisions (guardrails, work rules, responsibilities, what it never does) runs only
-        when the charter says so; general practice (its rules file, its authority) always runs."""
-        key, needle = self.clause
-        if charter is None or key not in DECISION_SECTIONS:
+        """Whether the charter states the rule this check enforces: a check resting on one of a platform's
+        own decisions (DECISION_CLAUSES) runs only when the charter says so; general practice always runs."""
+        if charter is None or self.clause not in DECISION_CLAUSES:
             return True
-        return charter.find_clause(key, needle) is not None
+        return charter.find_clause(*self.clause) is not None
 
     def clause_text(self, charter: Charter | None) -> str:
         key, needle = self.clause
@@ -78,8 +76,33 @@ class CheckSpec:
 
 
 CHECKS: dict[str, CheckSpec] = {}
-# Charter sections whose clauses are the platform's own decisions (see CheckSpec.stated_by).
-DECISION_SECTIONS = ("guardrails", "work_rules", "responsibilities", "out_of_scope")
+
+# What a blocker is (docs/checks.md prints it): every other finding is at most high, whatever rule it breaks.
+BLOCKER_RULE = ("A blocker is what breaks a deploy, loses data or opens production. Everything else, a "
+                "charter rule broken or a practice missed included, is at most high: it never makes the verdict "
+                "NO-GO on its own.")
+# Each check whose default severity is blocker, and how it meets the rule (a test holds the two lists equal).
+BLOCKER_REASONS = {
+    "CMP001": "breaks a deploy: Compose refuses to load the environment",
+    "CMP002": "breaks a deploy: Compose refuses a file that violates its schema",
+    "CMP004": "breaks a deploy: an invalid image reference cannot be pulled",
+    "CMP005": "breaks a deploy: Compose refuses a dependency on a service that does not exist",
+    "XF001": "breaks a deploy: production pulls an image that no workflow pushes",
+    "XF003": "breaks a deploy: the build context or Dockerfile a build names does not exist",
+    "XF006": "breaks a deploy: nginx sends the traffic to a service or port where nothing listens",
+    "XF009": "breaks a deploy: nginx does not start without the certificate its config names",
+    "PRD003": "opens production: a database admin UI published on the server's ports",
+    "PRD005": "breaks a deploy: host.docker.internal does not resolve on a Linux server without host-gateway",
+    "GATE001": "opens production: an infrastructure change landed that Product never approved",
+}
+# Clauses that are a platform's own decisions, not general practice: a check enforcing one runs only when
+# the charter states it (see CheckSpec.stated_by); the generic charter states none of them.
+DECISION_CLAUSES = frozenset({
+    ("guardrails", "Pas d’ajout de nouveaux outils"),  # no Kubernetes, Terraform... without an intention
+    ("guardrails", "Pas de staging"),
+    ("work_rules", "tout est sur `main`"),
+    ("responsibilities", "deploiement manuel sur serveur"),
+})
 
 
 def check(id: str, title: str, severity: str, category: str, clause: tuple[str, str], remediation: str):
