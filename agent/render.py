@@ -484,10 +484,15 @@ def print_catalogue(charter: Charter | None) -> None:
 # -- views ---------------------------------------------------------------------------
 
 
-def print_compose(views: dict[str, dict], files: dict[str, list[str]], single: bool, json_out: bool) -> None:
-    """`views`: environment -> redacted model (or one service's part of it)."""
+def print_compose(views: dict[str, dict], files: dict[str, list[str]], single: bool, json_out: bool,
+                  unset: dict[str, dict[str, str]] | None = None) -> None:
+    """`views`: environment -> redacted model (or one service's part of it); `unset`: environment -> the
+    variables nothing set and what the model took instead (JSON: the `x-unset-variables` field)."""
+    unset = unset or {}
     if json_out:
-        dump_json(next(iter(views.values())) if single else views)
+        shown = {name: ({**model, "x-unset-variables": unset.get(name, {})} if isinstance(model, dict) else model)
+                 for name, model in views.items()}
+        dump_json(next(iter(shown.values())) if single else shown)
         return
     import yaml
 
@@ -495,6 +500,9 @@ def print_compose(views: dict[str, dict], files: dict[str, list[str]], single: b
     for name, model in views.items():
         con.print(f"[bold]{name}[/]: docker compose {' '.join('-f ' + f for f in files[name])} config")
         con.print(_escape(yaml.safe_dump(model, sort_keys=False, allow_unicode=True)))
+        if unset.get(name):
+            taken = ", ".join(f"{n} ({w})" for n, w in unset[name].items())
+            con.print(_escape(f"{name}: {len(unset[name])} variable(s) not set, rendered with: {taken}"), highlight=False)
 
 
 def print_dockerfile_diffs(diffs: list, json_out: bool) -> None:
@@ -510,11 +518,19 @@ def print_dockerfile_diffs(diffs: list, json_out: bool) -> None:
             con.print(_escape(diff.unified), highlight=False)
 
 
-def print_ci(summaries: list[dict], json_out: bool) -> None:
+def print_ci(summaries: list[dict], json_out: bool, not_loaded: list[dict] | None = None) -> None:
+    """`not_loaded`: workflow sources that could not be read (JSON: entries with their `status` and `message`)."""
+    not_loaded = not_loaded or []
     if json_out:
-        dump_json(summaries)
+        dump_json(summaries + not_loaded)
         return
     con = console()
+    if not_loaded:
+        subs = sorted({w["submodule"] for w in not_loaded if w.get("submodule")})
+        where = (f"in submodule(s) not checked out ({', '.join(subs)}): run `git submodule update --init`"
+                 if all(w.get("submodule") for w in not_loaded) else "; ".join(w["message"] for w in not_loaded[:3]))
+        lead = "no workflow read" if not summaries else f"{len(not_loaded)} more workflow(s) not read"
+        con.print(_escape(f"{lead}: {len(not_loaded)} workflow source(s) {where}"), highlight=False)
     for wf in summaries:
         con.print(f"[bold]{wf['path']}[/]  {wf.get('name') or ''}")
         for event, trig in (wf.get("triggers") or {}).items():

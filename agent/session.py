@@ -5,6 +5,7 @@ Every front end (CLI, REPL, MCP, evals) opens one of these; none holds rules of 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -185,6 +186,26 @@ class Session:
         return [ci_tool.summary(wf, repository=platform.submodules.get(workflow_repo(path))
                                 or self.config.github_repository)
                 for path, wf in platform.workflows.items()]
+
+    def ci_not_loaded(self) -> list[dict]:
+        """The workflow sources that could not be read (a submodule not checked out, a file missing), each with
+        its path, status, submodule and the message that says what to do."""
+        return [{"path": s.path, "status": s.status, "submodule": s.submodule, "message": s.message}
+                for s in self.sources if s.kind == "ci_workflow" and not s.ok and s.status != "optional-absent"]
+
+    def unset_variables(self, env_name: str) -> dict[str, str]:
+        """Variables an environment's files use that nothing sets (no shell variable, no .env), each with what
+        its model took instead: a documented example value, a placeholder, or a blank."""
+        env = self.platform().environments.get(env_name)
+        project = env.project if env is not None else None
+        if project is None:
+            return {}
+        out = {name: where for name, (_, where) in (getattr(project, "assumed", None) or {}).items()}
+        for warning in project.warnings:
+            m = re.match(r'The "([^"]+)" variable is not set', warning)
+            if m:
+                out.setdefault(m.group(1), "blank")
+        return dict(sorted(out.items()))
 
     @property
     def verdict(self) -> str:

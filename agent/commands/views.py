@@ -23,7 +23,8 @@ def compose(
     session = _session(repo, None, config, run_checks=False)
     views = session.compose_views(env, service)
     files = {name: session.platform().environments[name].files for name in views}
-    render.print_compose(views, files, single=env is not None, json_out=fmt is Fmt.json)
+    unset = {name: session.unset_variables(name) for name in views}
+    render.print_compose(views, files, single=env is not None, json_out=fmt is Fmt.json, unset=unset)
 
 
 dockerfile_app = kit.Group(help="Dockerfile views.", no_args_is_help=True)
@@ -55,4 +56,4 @@ def ci(
     from agent import render
 
     session = _session(repo, None, None, run_checks=False)
-    render.print_ci(session.ci_summaries(), json_out=fmt is Fmt.json)
+    render.print_ci(session.ci_summaries(), json_out=fmt is Fmt.json, not_loaded=session.ci_not_loaded())
