@@ -30,6 +30,7 @@ class ZizmorIssue:
     line: int | None  # 1-based line of the primary location
     message: str  # the audit's description
     annotation: str = ""  # what the primary location says (`this step`, `attacker-controllable code`...)
+    job: str | None = None  # the job the primary location sits in, when it is inside one
 
 
 @dataclass
@@ -110,10 +111,14 @@ def _issue(item: dict) -> tuple[str | None, ZizmorIssue]:
     key = symbolic.get("key") or {}
     path = (key.get("Local") or {}).get("verbatim_path") if isinstance(key, dict) else None
     row = (((primary.get("concrete") or {}).get("location") or {}).get("start_point") or {}).get("row")
+    route = [step.get("Key") if isinstance(step, dict) else None
+             for step in ((symbolic.get("route") or {}).get("route") or [])]
+    job = str(route[1]) if len(route) >= 2 and route[0] == "jobs" and route[1] is not None else None
     return path, ZizmorIssue(
         audit=str(item.get("ident", "")), severity=str(det.get("severity", "Unknown")),
         confidence=str(det.get("confidence", "Unknown")), line=row + 1 if isinstance(row, int) else None,
-        message=" ".join(str(item.get("desc", "")).split()), annotation=" ".join(str(symbolic.get("annotation", "")).split()))
+        message=" ".join(str(item.get("desc", "")).split()), annotation=" ".join(str(symbolic.get("annotation", "")).split()),
+        job=job)
 
 
 def _keys(binary: str, root: Path, paths: list[str]) -> dict[str, str]:
@@ -121,7 +126,7 @@ def _keys(binary: str, root: Path, paths: list[str]) -> dict[str, str]:
     path: the audits read the content only."""
     try:
         st = os.stat(binary)
-        parts = [f"{binary}|{st.st_size}|{st.st_mtime_ns}|v1"]
+        parts = [f"{binary}|{st.st_size}|{st.st_mtime_ns}|v2"]
         for name in _CONFIGS:
             conf = root / name
             parts.append(hashlib.sha256(conf.read_bytes()).hexdigest() if conf.is_file() else "-")

@@ -7,7 +7,7 @@ import re
 from typing import Iterator
 
 from tools import compose as compose_tool
-from tools.checks.dockerfile_checks import dockerfile_uses
+from tools.checks.dockerfile_checks import dockerfile_uses, is_test_image
 from tools.checks.registry import check
 from tools.facts.exposure import admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway
 from tools.facts.lifecycle import DATABASES, TABLE_WRITTEN, end_of_life, product_of
@@ -162,9 +162,11 @@ def _eol_text(ref: str) -> str | None:
        f"the table of dates was written {TABLE_WRITTEN.isoformat()} (tools/facts/lifecycle.py).")
 def end_of_life_image(ctx, spec):
     platform = _platform(ctx)
+    uses = dockerfile_uses(platform)
     seen: set[tuple[str, int | None]] = set()
     for path, info in platform.dockerfiles.items():
         final = info.root_stage(info.final_stage) if info.final_stage is not None else None
+        test = path in uses and is_test_image(path, uses[path])
         for stage in info.stages:
             if stage.base is None or not stage.base_ref:
                 continue
@@ -172,11 +174,12 @@ def end_of_life_image(ctx, spec):
             if text is None or (path, stage.line) in seen:
                 continue
             seen.add((path, stage.line))
-            runs = stage is final
-            yield spec.finding(ctx, f"{path}: FROM {stage.base_ref}: {text}", [Location(path, stage.line)],
+            runs = stage is final and not test
+            what = "" if runs else " (a test image)" if test else f" (build stage {stage.label})"
+            yield spec.finding(ctx, f"{path}: FROM {stage.base_ref}{what}: {text}", [Location(path, stage.line)],
                                severity=None if runs else "low",
-                               detail="" if runs else f"build stage {stage.label}: its image does not run, its "
-                                                       "toolchain gets no more fixes")
+                               detail="" if runs else "its image is not what production runs; its toolchain gets "
+                                                      "no more fixes")
     for env, prod, name, svc in _services(ctx):
         image = svc.get("image")
         if not image or svc.get("build"):
@@ -286,7 +289,8 @@ def _zizmor_findings(ctx, spec, audits: tuple[str, ...] | None):
             if (issue.audit not in audits) if audits is not None else (issue.audit in _MAPPED):
                 continue
             where = f" ({issue.annotation})" if issue.annotation else ""
-            yield spec.finding(ctx, f"{path}: zizmor {issue.audit}: {issue.message}{where}",
+            job = f" job {issue.job}:" if issue.job else ""
+            yield spec.finding(ctx, f"{path}:{job} zizmor {issue.audit}: {issue.message}{where}",
                                [Location(path, issue.line)], severity=zizmor_severity(issue, spec.severity),
                                detail=f"zizmor severity {issue.severity}, confidence {issue.confidence}; "
                                       f"https://docs.zizmor.sh/audits/#{issue.audit}")
