@@ -123,9 +123,20 @@ class Session:
             self._platform = build_platform(self.root, self.sources, self.environments(), self.git.submodules,
                                             platform_repository=self.config.github_repository,
                                             max_file_bytes=self.config.max_file_bytes,
-                                            variables={n: e.variables for n, e in discovery.environments.items()})
+                                            variables={n: e.variables for n, e in discovery.environments.items()},
+                                            env_files={n: e.env_files for n, e in discovery.environments.items()},
+                                            read_source=self._read_dockerfile)
             self._add_nginx_sources(self._platform)
         return self._platform
+
+    def _read_dockerfile(self, rel: str):
+        """A Dockerfile a compose model builds through a variable (`dockerfile: ${X}`), read as a source."""
+        spec = next((s for s in self.charter.sources if s.kind == "dockerfile"), None)
+        if spec is None:
+            from agent.core.charter import SourceSpec
+
+            spec = SourceSpec(kind="dockerfile", label="Dockerfiles", text="", line=0, optional=True)
+        return SourceLoader(self.root, self.charter, self.config, self.git).read(spec, rel)
 
     def _add_nginx_sources(self, platform) -> None:
         """The nginx files the platform read become sources like the others, with their provenance."""
@@ -209,13 +220,14 @@ class Session:
 
     @property
     def verdict(self) -> str:
-        """GO, NO-GO (a blocker, or a required source not loaded) or CANNOT-TELL (a part could not run)."""
+        """NO-GO (a blocker), else CANNOT-TELL (a part could not run: a check, Compose, a tool, a required
+        source not loaded), else GO."""
         from tools.findings import verdict_of
 
         if self._verdict is not None:
             return self._verdict
-        blocked = any(s.blocking for s in self.sources) or any(f.severity == "blocker" for f in self.findings)
-        return verdict_of(blocked, bool(self.not_run))
+        blocked = any(f.severity == "blocker" for f in self.findings)
+        return verdict_of(blocked, bool(self.not_run) or any(s.blocking for s in self.sources))
 
     @property
     def exit_code(self) -> int:

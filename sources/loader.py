@@ -232,6 +232,8 @@ class SourceLoader:
                     continue
                 if re.match(r"^[a-z]+://|^git@", context):
                     continue  # remote build context: nothing to load here
+                if "$" in context or "$" in dockerfile:
+                    continue  # named through a variable: read from the effective model (tools/platform)
                 base = posixpath.dirname(src.path)
                 out.append((posixpath.normpath(posixpath.join(base, context, dockerfile)), src.path))
         return out

@@ -556,6 +556,7 @@ def load_compose(
     timeout: int | None = None,
     parsed: Mapping[str, tuple[dict, dict[tuple, int]]] | None = None,
     defaults: Mapping[str, tuple[str, str]] | None = None,
+    env_files: list[Path] | None = None,
 ) -> ComposeProject:
     """The effective model, as `docker compose -f F1 -f F2 config --format json` prints it.
 
@@ -567,7 +568,8 @@ def load_compose(
     nor the project's `.env` sets takes the value the repository documents beside the files (`.env.example`
     and the like) or its deploy sets (`defaults`: name -> (value, where)), else a placeholder of the right
     shape: a deploy-time variable never stops the model; `assumed` says which values were taken and from
-    where. Locations are relative to `root`
+    where. `env_files` are the `--env-file`s the repository's own calls pass (then Compose reads them
+    instead of the project's `.env`). Locations are relative to `root`
     (default: `project_dir`). `parsed` (path relative to `root` -> data and lines) reuses files the
     sources already read; their bytes are matched with what Compose read by the caller.
     ComposeUnavailable when no Compose binary can run or it does not finish in `timeout` seconds
@@ -590,7 +592,8 @@ def load_compose(
     if argv is None:
         raise ComposeUnavailable("no Compose v2 binary found (docker-compose, or docker with the compose plugin)")
     bin_env = _binary_env(os.environ if env is None else env)
-    assumed = _assume_variables(reader, project_dir, root, bin_env, defaults or {})
+    dotenvs = [Path(os.path.abspath(p)) for p in env_files or [] if Path(p).is_file()]
+    assumed = _assume_variables(reader, project_dir, root, bin_env, defaults or {}, dotenvs)
     bin_env.update({name: value for name, (value, _) in assumed.items()})
     args = ["--project-directory", str(project_dir)]
     if project_name:
@@ -599,7 +602,9 @@ def load_compose(
         args += ["-f", str(f)]
     for p in profiles or []:
         args += ["--profile", p]
-    inputs = [p for p in reader.order] + reader.dotenv_files()
+    for p in dotenvs:
+        args += ["--env-file", str(p)]
+    inputs = [p for p in reader.order] + (dotenvs or reader.dotenv_files())
     roots = [project_dir, root]
 
     first = _config(argv, [*args, "config", "--format", "json", "--no-env-resolution"], project_dir, bin_env,
@@ -660,7 +665,7 @@ def _strings(node) -> list[str]:
 
 
 def _assume_variables(reader: "_Reader", project_dir: Path, root: Path, env: Mapping[str, str],
-                      defaults: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+                      defaults: Mapping[str, tuple[str, str]], dotenvs: list[Path]) -> dict[str, tuple[str, str]]:
     """name -> (value, where it comes from) for each variable the files use that nothing here sets."""
     from tools.facts import variables as facts_vars
 
@@ -672,7 +677,7 @@ def _assume_variables(reader: "_Reader", project_dir: Path, root: Path, env: Map
                 if name not in used or rank[how] > rank[used[name]]:
                     used[name] = how
     dotenv: dict[str, str] = {}
-    for path in reader.dotenv_files():
+    for path in dotenvs or reader.dotenv_files():
         try:
             dotenv.update(facts_vars.parse_env_text(path.read_text(encoding="utf-8", errors="replace")))
         except OSError:

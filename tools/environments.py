@@ -70,6 +70,8 @@ class DiscoveredEnvironment:
     variables: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     profiles: list[str] = field(default_factory=list)  # every profile its services name: all are reviewed
     evidence: str = ""  # why it is taken for production when its name does not say so
+    # The `--env-file`s its callers pass: for each, its repo-relative candidates (the first that exists).
+    env_files: list[tuple[str, ...]] = field(default_factory=list)
 
     def origin_text(self) -> str:
         """`config, Makefile:5, docs/deploiement.md:16,17`: one entry per file, its lines together."""
@@ -123,6 +125,7 @@ class Call:
     unresolved: tuple[str, ...] = ()
     call: str = ""
     variables: tuple[tuple[str, str], ...] = ()  # what the caller sets before this call (name, value)
+    env_files: tuple[str, ...] = ()  # `--env-file` values, as written
 
 
 # -- reading calls --------------------------------------------------------------------
@@ -178,8 +181,9 @@ def _expand_make(text: str, defs: dict[str, str]) -> str:
     return text
 
 
-def _parse_call(rest: str) -> tuple[list[str], bool] | None:
-    """(`-f` values, whether a subcommand follows) of what follows `docker compose`."""
+def _parse_call(rest: str, env_files: list[str] | None = None) -> tuple[list[str], bool] | None:
+    """(`-f` values, whether a subcommand follows) of what follows `docker compose`; the `--env-file`
+    values are appended to `env_files` when given."""
     try:
         tokens = shlex.split(rest, comments=True, posix=True)
     except ValueError:
@@ -199,6 +203,11 @@ def _parse_call(rest: str) -> tuple[list[str], bool] | None:
             files.append(tok.split("=", 1)[1])
         elif tok.startswith("-f") and len(tok) > 2 and not tok.startswith("--"):
             files.append(tok[2:])
+        elif tok == "--env-file" and env_files is not None and i + 1 < len(tokens):
+            env_files.append(tokens[i + 1])
+            i += 1
+        elif tok.startswith("--env-file=") and env_files is not None:
+            env_files.append(tok.split("=", 1)[1])
         elif tok in _VALUE_OPTS:
             i += 1
         elif not tok.startswith("-"):
@@ -213,7 +222,8 @@ def _calls_in_lines(lines: list[tuple[int, str]], origin_kind: str, path: str, c
     for no, line in lines:
         expanded = expand(no, _COMMENT.sub("", line))
         for m in _CALL.finditer(expanded):
-            parsed = _parse_call(m.group("rest"))
+            env_files: list[str] = []
+            parsed = _parse_call(m.group("rest"), env_files)
             if parsed is None:
                 continue
             files, _ = parsed
@@ -224,7 +234,8 @@ def _calls_in_lines(lines: list[tuple[int, str]], origin_kind: str, path: str, c
                 if "$" not in defined and defined:
                     resolved = tuple(f for f in re.split(r"[:;]", defined) if f)
             calls.append(Call(Origin(origin_kind, path, no), context_of(no), resolved, unresolved,
-                              " ".join(m.group(0).split())[:200], tuple(variables_of(no).items())))
+                              " ".join(m.group(0).split())[:200], tuple(variables_of(no).items()),
+                              tuple(f for f in env_files if "$" not in f)))
     return calls
 
 
@@ -444,6 +455,9 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
         for c in group:
             for var, value in c.variables:
                 env.variables.setdefault(var, (deploy_value(value), str(c.origin)))
+            for candidates in _path_candidates(c, c.env_files):
+                if candidates not in env.env_files:
+                    env.env_files.append(candidates)
 
     covered = {f for e in envs.values() for f in e.files} | _included(compose)
     data = {s.path: s.data for s in compose if s.ok and isinstance(s.data, dict)}
@@ -557,6 +571,20 @@ def _run_folder(call: Call) -> str:
     """Where a workflow's steps run: its own repo's checkout (a submodule's, for its workflows)."""
     head, sep, _ = (call.origin.path or "").partition(".github/")
     return head.rstrip("/") if call.origin.kind == "workflow" and sep else ""
+
+
+def _path_candidates(call: Call, paths: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """For each path a call names (an env file), where it may be, repo-relative, in the order the files are
+    tried (from where the call runs, else from the caller's own folder): the first that exists is it."""
+    path = call.origin.path or ""
+    bases = [_run_folder(call)] if call.origin.kind == "workflow" else ["", posixpath.dirname(path)]
+    out = []
+    for p in paths:
+        found = tuple(dict.fromkeys(c for c in (posixpath.normpath(posixpath.join(b, p.strip())) for b in bases)
+                                    if not c.startswith("..") and not c.startswith("/")))
+        if found:
+            out.append(found)
+    return out
 
 
 def _resolve_files(call: Call, present: set[str]) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ import re
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from sources.git import GitError, run_git
 from tools import ci as ci_tool
@@ -387,18 +388,21 @@ def github_repository(url: str | None) -> str | None:
 def build_platform(root: Path, sources: list, environments: dict[str, list[str]], submodules=(),
                    platform_repository: str | None = None, hadolint: bool = True,
                    max_file_bytes: int = nginx_tool.DEFAULT_MAX_FILE_BYTES,
-                   variables: dict[str, dict] | None = None) -> Platform:
+                   variables: dict[str, dict] | None = None, env_files: dict[str, list] | None = None,
+                   read_source: Callable[[str], object] | None = None) -> Platform:
     """Read everything together. `sources` are the session's LoadedSource objects (their text is reused);
     files they do not hold (nginx configs) are read with the same size cap, `max_file_bytes`."""
     root = Path(root)
-    texts = {s.path: s.text for s in sources if s.ok and s.text is not None}
-    # hadolint first, in the background: it runs while compose, the Dockerfiles and the workflows are read
-    linted = list(dict.fromkeys(s.path for s in sources if s.kind == "dockerfile" and s.ok))
-    hadolint_future = df_tool.start_hadolint([root / p for p in linted], root) if hadolint and linted else None
     parsed = {s.path: (s.data, s.lines) for s in sources
               if s.kind == "compose" and s.ok and isinstance(s.data, dict) and s.lines is not None}
-    envs = _load_environments(root, environments, max_file_bytes, parsed, variables)
+    envs = _load_environments(root, environments, max_file_bytes, parsed, variables, env_files)
     _match_sources(envs, sources)
+    if read_source is not None:  # Dockerfiles named through variables (`dockerfile: ${X}`): known only now
+        sources += _built_dockerfiles(root, envs, sources, read_source)
+    texts = {s.path: s.text for s in sources if s.ok and s.text is not None}
+    # hadolint in the background: it runs while the Dockerfiles, the workflows and nginx are read
+    linted = list(dict.fromkeys(s.path for s in sources if s.kind == "dockerfile" and s.ok))
+    hadolint_future = df_tool.start_hadolint([root / p for p in linted], root) if hadolint and linted else None
 
     dockerfiles: dict[str, df_tool.DockerfileInfo] = {}
     for src in sources:
@@ -425,6 +429,38 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
     return platform
 
 
+def _existing(root: Path, candidates: list[tuple[str, ...]]) -> list[Path]:
+    """For each env file a call names, the first of its candidate paths that is a file of the repository."""
+    out = []
+    for options in candidates:
+        hit = next((root / c for c in options if (root / c).is_file()), None)
+        if hit is not None:
+            out.append(hit)
+    return out
+
+
+def _built_dockerfiles(root: Path, envs: dict[str, Environment], sources: list, read_source) -> list:
+    """The Dockerfiles the effective models build that the sources do not hold yet, read as sources."""
+    have = {s.path for s in sources if s.kind == "dockerfile"}
+    out = []
+    for env in envs.values():
+        for svc in env.services.values():
+            build = svc.get("build") if isinstance(svc, dict) else None
+            if not isinstance(build, dict) or compose_tool.is_remote(str(build.get("context", ""))):
+                continue
+            context = str(build.get("context") or "")
+            dockerfile = str(build.get("dockerfile") or "Dockerfile")
+            full = os.path.normpath(os.path.join(context, dockerfile))
+            try:
+                rel = Path(full).relative_to(root).as_posix()
+            except ValueError:
+                continue  # outside the repository: XF003 says so
+            if rel not in have and os.path.isfile(full):
+                have.add(rel)
+                out.append(read_source(rel))
+    return out
+
+
 def _match_sources(envs: dict[str, Environment], sources: list) -> None:
     """The review's sha256s must describe what was checked: a compose file whose bytes differ between the
     loaded source and what Compose read (it changed meanwhile) leaves its environment unloaded."""
@@ -443,7 +479,8 @@ def _match_sources(envs: dict[str, Environment], sources: list) -> None:
 
 def _load_environments(root: Path, environments: dict[str, list[str]], max_file_bytes: int,
                        parsed: dict | None = None,
-                       variables: dict[str, dict[str, tuple[str, str]]] | None = None) -> dict[str, Environment]:
+                       variables: dict[str, dict[str, tuple[str, str]]] | None = None,
+                       env_files: dict[str, list[tuple[str, ...]]] | None = None) -> dict[str, Environment]:
     """Each environment's model from Compose, all at once (each is a short subprocess, cached by content)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -456,7 +493,8 @@ def _load_environments(root: Path, environments: dict[str, list[str]], max_file_
             project_dir = root / posixpath.dirname(files[0]) if files else root
             env.project = compose_tool.load_compose([root / f for f in files], project_dir, root=root,
                                                     max_file_bytes=max_file_bytes, parsed=parsed, profiles=["*"],
-                                                    defaults=(variables or {}).get(name))
+                                                    defaults=(variables or {}).get(name),
+                                                    env_files=_existing(root, (env_files or {}).get(name, [])))
         except compose_tool.ComposeError as exc:
             env.error = exc
         return env

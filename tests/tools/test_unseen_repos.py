@@ -238,3 +238,27 @@ def test_a_dev_only_repo_stays_dev(tmp_path):
     readme = "# Acme\n\nFor local development run:\n\n```\ndocker compose up\n```\n"
     root = repo(tmp_path, {"compose.yaml": "services:\n  web:\n    image: ghcr.io/acme/web:latest\n", "README.md": readme})
     assert set(open_session(root).environments()) == {"dev"}
+
+
+# -- 3 (cont.). values from the env files the repository's own calls pass ------------------------------
+
+def test_env_files_a_script_passes_and_dockerfiles_named_through_variables(tmp_path):
+    compose = ("services:\n  ad:\n    image: ${IMAGE_NAME}:${IMAGE_VERSION}-ad\n    build:\n      context: ./\n"
+               "      dockerfile: ${AD_DOCKERFILE}\n    restart: unless-stopped\n")
+    root = repo(tmp_path, {
+        "docker-compose.yml": compose,
+        ".env": "IMAGE_NAME=ghcr.io/acme/demo\nAD_DOCKERFILE=src/ad/Dockerfile\n",
+        "devenv/defaults.env": "IMAGE_NAME=ghcr.io/acme/demo\nIMAGE_VERSION=2.0.2\nAD_DOCKERFILE=src/ad/Dockerfile\n",
+        "src/ad/Dockerfile": "FROM eclipse-temurin:21-jre\nCOPY app.jar /app.jar\nCMD [\"java\", \"-jar\", \"/app.jar\"]\n",
+        "src/ad/app.jar": "jar",
+        "manage.sh": "#!/bin/sh\ndocker compose --env-file devenv/defaults.env -f docker-compose.yml up -d\n",
+    })
+    session = open_session(root)
+    env = next(iter(session.platform().environments.values()))
+    assert env.error is None
+    assert env.services["ad"]["image"] == "ghcr.io/acme/demo:2.0.2-ad"  # the script's env file was read
+    dockerfiles = {s.path: s for s in session.sources if s.kind == "dockerfile"}
+    assert "src/ad/Dockerfile" in dockerfiles and dockerfiles["src/ad/Dockerfile"].ok
+    assert not [s for s in session.sources if "$" in s.path]
+    assert not [f for f in session.findings if f.id in ("SRC001", "CMP004", "CMP001")]
+    assert "src/ad/Dockerfile" in session.platform().dockerfiles  # and it is checked like the others
