@@ -255,8 +255,8 @@ class SourceLoader:
                 paths[rel] = None
         loaded = [self.read(spec, rel) for rel in sorted(paths)]
         covered = {src.submodule for src in loaded if src.submodule}
-        for sub in self.git.submodules:
-            if not sub.initialized and sub.path not in covered:
+        for sub in self.git.submodules:  # a charter naming services expects one in each (SRC011 says the rest)
+            if not sub.initialized and sub.path not in covered and (spec.services or spec.locations):
                 loaded.append(self.read(spec, f"{sub.path}/Dockerfile"))
         for hint in spec.services:
             if not any(matches_service(hint, src.path) for src in loaded):
@@ -280,7 +280,7 @@ class SourceLoader:
         loaded = [self.read(spec, rel, parse="yaml") for rel in paths]
         covered = {src.submodule for src in loaded if src.submodule}
         for sub in self.git.submodules:
-            if not sub.initialized and sub.path not in covered:
+            if not sub.initialized and sub.path not in covered and spec.locations:
                 loaded.append(self.read(spec, f"{sub.path}/.github/workflows/ci.yml"))
         return loaded
 

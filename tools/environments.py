@@ -507,6 +507,27 @@ def is_production_name(name: str) -> bool:
     return bool(re.search(r"prod|production|live", name, re.I))
 
 
+_ROLE_WORDS = (("test", {"test", "tests", "testing", "e2e", "ci", "integration", "testdata", "fixtures", "spec"}),
+               ("staging", {"staging", "stage", "preprod", "qa", "uat"}),
+               ("dev", {"dev", "devenv", "development", "local", "devcontainer", "example", "examples", "demo",
+                        "sample", "samples", "override", "debug"}))
+
+
+def environment_role(name: str, files: list[str]) -> str:
+    """What an environment is for: `prod`, `staging`, `test` or `dev` — from its name, then the words of its
+    files' folders and names (`result/docker-compose.test.yml` is a test file, `.devcontainer/` a dev one).
+    The one place checks ask whether a file ships to production."""
+    if is_production_name(name.rsplit("/", 1)[-1]):
+        return "prod"
+    words = set(re.split(r"[^a-z0-9]+", fold(name)))
+    for f in files:
+        words |= set(re.split(r"[^a-z0-9]+", fold(f.rsplit(".", 1)[0])))
+    for role, vocabulary in _ROLE_WORDS:
+        if words & vocabulary:
+            return role
+    return "prod" if is_production_name(name) else "dev"
+
+
 def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:
     """A self-hosted product's only compose set is its production: when no environment is named for
     production and exactly one environment outside test and dev folders stands on Compose's conventions,

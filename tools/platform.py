@@ -72,6 +72,7 @@ class Platform:
     _builds: dict | None = field(default=None, init=False, repr=False)  # built_stages' index, built on first use
     _by_name: dict | None = field(default=None, init=False, repr=False)  # images_for's index, built on first use
     _owners: frozenset | None = field(default=None, init=False, repr=False)  # image_owners, computed once
+    _pushed: list | None = field(default=None, init=False, repr=False)  # pushed_images, computed once
 
     # -- links ----------------------------------------------------------------------
 
@@ -81,6 +82,15 @@ class Platform:
 
         named = [e for e in self.environments.values() if is_production_name(e.name)]
         return named
+
+    def role(self, env: Environment) -> str:
+        """prod, staging, test or dev (tools.environments.environment_role); an environment taken for
+        production is prod whatever its files' words."""
+        from tools.environments import environment_role
+
+        if env in self.prod_envs():
+            return "prod"
+        return environment_role(env.name, env.files)
 
     def dev_envs(self) -> list[Environment]:
         prods = {e.name for e in self.prod_envs()}
@@ -206,6 +216,13 @@ class Platform:
             for b in self.built_images:
                 self._by_name.setdefault(b.name.lower(), []).append(b)
         return list(self._by_name.get(_image_name(image).lower(), ()))
+
+    def pushed_images(self) -> list[str]:
+        """The images (registry/repository, lower case, sorted) a workflow of the platform builds and pushes: the
+        platform's own images, known alike to the review (XF001 points prod at them) and to the gate (POL003)."""
+        if self._pushed is None:
+            self._pushed = sorted({b.name.lower() for b in self.built_images if b.pushed})
+        return self._pushed
 
     def image_owners(self) -> frozenset[str]:
         """The registry namespaces (lower case) the CI pushes images to, for example `acme` of ghcr.io/acme/api."""

@@ -262,3 +262,21 @@ def test_env_files_a_script_passes_and_dockerfiles_named_through_variables(tmp_p
     assert not [s for s in session.sources if "$" in s.path]
     assert not [f for f in session.findings if f.id in ("SRC001", "CMP004", "CMP001")]
     assert "src/ad/Dockerfile" in session.platform().dockerfiles  # and it is checked like the others
+
+
+# -- uninitialised submodules: said once, never a missing source ------------------------------------------
+
+def test_a_clone_without_its_submodules_is_said_once_not_reported_missing(tmp_path):
+    sub = repo(tmp_path, {"Dockerfile": "FROM node:22-alpine\n", ".github/workflows/ci.yml": "on: push\njobs: {}\n"},
+               name="web")
+    top = repo(tmp_path, {"docker-compose.yml": BASE}, name="top")
+    for args in (["-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "web"],
+                 ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "sub"]):
+        subprocess.run(["git", *args], cwd=top, check=True, capture_output=True)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(top), str(clone)], check=True, capture_output=True)
+    brief = review(clone)
+    assert "SRC001" not in ids(brief)
+    said = [f for f in brief["findings"] if f["id"] == "SRC011"]
+    assert len(said) == 1 and said[0]["severity"] == "medium" and "web" in said[0]["title"]
+    assert "git submodule update --init" in said[0]["remediation"]

@@ -52,6 +52,18 @@ def environment_without_service(ctx, spec):
                                f"every profile enabled: nothing of it would run", [Location(env.files[0], 1)])
 
 
+@check("SRC011", "Submodule not checked out: its files were not reviewed", "medium", "availability", _ALL_SOURCES,
+       "Check the submodules out (`git submodule update --init --recursive`), then review again.")
+def submodule_not_checked_out(ctx, spec):
+    subs = [s for s in ctx.models.get("submodules", []) if not s.initialized]
+    if subs:
+        yield spec.finding(ctx, f"{len(subs)} submodule(s) not checked out: their compose files, Dockerfiles and "
+                           f"workflows were not reviewed ({', '.join(s.path for s in subs)})",
+                           [Location(".gitmodules", 1)],
+                           remediation=f"Run `git submodule update --init --recursive` (or "
+                                       f"`git submodule update --init {subs[0].path}` for one), then review again.")
+
+
 @check("SRC007", "No charter of its own: the generic DevOps charter is in use", "info", "charter", ("mission", "fiabilite"),
        "Run `devops-agent init` to write a charter (.codex/agents/devops-engineer.md) and .devops-agent.yaml "
        "from what this repo holds, then state the platform's own decisions (staging, new tools, deploys) in it.")
