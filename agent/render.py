@@ -459,12 +459,22 @@ def catalogue_markdown(charter: Charter | None) -> str:
     out = ["# Check catalogue", "",
            "Generated from the code by `devops-agent checks --format markdown`; do not edit by hand.", "",
            f"{len(rows)} checks. {CATALOGUE_SEVERITY_NOTE}", "",
+           *_blocker_rule_markdown(),
            "| id | default severity | category | title | charter clause | remediation |",
            "| --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         out.append(f"| {r['id']} | {r['severity']} | {r['category']} | {_md_cell(r['title'])} | "
                    f"{_md_cell(r['clause'])} | {_md_cell(r['remediation'])} |")
     return "\n".join(out) + "\n"
+
+
+def _blocker_rule_markdown() -> list[str]:
+    from tools.checks.registry import BLOCKER_REASONS, BLOCKER_RULE, CHECKS
+
+    return ["## What a blocker is", "", BLOCKER_RULE, "",
+            "The checks whose default severity is blocker, and how each meets the rule:", "",
+            *[f"- {cid} ({_md_cell(CHECKS[cid].title)}): {why}" for cid, why in BLOCKER_REASONS.items() if cid in CHECKS],
+            "", "## Checks", ""]
 
 
 def print_catalogue(charter: Charter | None) -> None:
@@ -734,6 +744,10 @@ def print_environments(con, session: Session) -> None:
     con.print("[bold]Environments[/]" + ("" if discovery.environments else "  none (no compose file loaded)"))
     for env in discovery.environments.values():
         con.print(f"  {_escape(env.name):8} {_escape(' + '.join(env.files))}  [dim]from {_escape(env.origin_text())}[/]")
+        if env.profiles:
+            con.print(f"           [dim]profiles {_escape(', '.join(env.profiles))}: every one reviewed[/]")
+        if env.evidence:
+            con.print(f"           [dim]taken for production: {_escape(env.evidence)}[/]")
     for path in discovery.orphans:
         con.print(f"  [red]-[/] {_escape(path)}: in no checked environment")
     for u in discovery.unresolved:

@@ -254,7 +254,7 @@ def test_a_change_that_adds_a_blocker_is_refused_before_signing(repo, tmp_path, 
                   "--rollback", "set the image back to `main-${IMAGE_TAG_API}` in docker-compose.prod.yml")
     assert rec["status"] == "pending", rec
     r = approve(repo, rec["id"], key)
-    assert r.returncode == 1 and "new blocker finding" in r.stderr and "CMP003" in r.stderr
+    assert r.returncode == 1 and "new high finding" in r.stderr and "CMP003" in r.stderr  # high is refused too
     assert git(repo, "for-each-ref", "refs/devops-agent/") == ""
 
 

@@ -156,7 +156,10 @@ def test_uninitialised_submodule_says_how_to_fix(mini, tmp_path):
         src = status_of(s, path)
         assert src.status == "missing"
         assert "git submodule update --init web" in src.message
-    assert s.verdict == "NO-GO"
+    # nothing found broken, but the checks over the submodule's files could not run: no GO
+    assert s.verdict == "CANNOT-TELL"
+    assert {g.what for g in s.not_run if g.check == "SRC001"} >= {"dockerfile source web/Dockerfile",
+                                                                  "ci_workflow source web/.github/workflows/ci.yml"}
 
 
 def test_rules_section_absent_and_rules_path_absent(mini):

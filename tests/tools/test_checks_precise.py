@@ -207,9 +207,9 @@ def test_job_that_only_pushes_a_staging_tag_is_not_a_deploy(clean):
     assert [f.severity for f in findings(clean, "CI003")] == ["info"]
 
 
-def test_job_that_deploys_to_staging_is_still_a_blocker(clean):
+def test_job_that_deploys_to_staging_is_still_reported_at_the_checks_severity(clean):
     _staging_job(clean, "      - run: ssh deploy@staging.acme.dev 'docker compose -f docker-compose.staging.yml up -d'\n")
-    assert [f.severity for f in findings(clean, "CI003")] == ["blocker"]
+    assert [f.severity for f in findings(clean, "CI003")] == [CHECKS["CI003"].severity] == ["high"]
 
 
 # -- a job condition no trigger can satisfy (CI010, a miss) -------------------------------------

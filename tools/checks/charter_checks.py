@@ -176,7 +176,7 @@ def new_tool_without_intention(ctx, spec):
 _COMPOSE_OR_ENV = re.compile(r"^((docker-)?compose[._-].*\.ya?ml|\.env[._-].+|.+\.env)$")
 
 
-@check("CHR002", "Staging environment in the repo", "blocker", "charter", NO_STAGING,
+@check("CHR002", "Staging environment in the repo", "high", "charter", NO_STAGING,
        "Remove the staging files, or have Product validate an intention of the current release that asks for staging.")
 def staging_environment(ctx, spec):
     allowed = allowing_intentions(ctx, STAGING_WORDS)

@@ -115,7 +115,7 @@ def _staging_reasons(job: ci_tool.Job) -> list[str]:
     return reasons
 
 
-@check("CI003", "CI job targets a staging environment", "blocker", "charter", NO_STAGING,
+@check("CI003", "CI job targets a staging environment", "high", "charter", NO_STAGING,
        "Remove the staging job, or have Product validate an intention of the current release that asks for staging.")
 def staging_job(ctx, spec):
     allowed = allowing_intentions(ctx, STAGING_WORDS)

@@ -177,7 +177,7 @@ def compose_unavailable(ctx, spec):
                            detail="the compose files are still sources (read, hashed, scanned for secrets)")
 
 
-@check("CMP003", "Mutable image tag in production", "blocker", "reproducibility", STABILITY,
+@check("CMP003", "Mutable image tag in production", "high", "reproducibility", STABILITY,
        "Pin the image to the CI tag (`main-${IMAGE_TAG_X}`) so a deploy is reproducible and a rollback is a tag.")
 def mutable_prod_image(ctx, spec):
     for env, prod, name, svc in _services(ctx):

@@ -7,11 +7,12 @@ from tools.findings import Location
 _ALL_SOURCES = ("sources", "Toutes les sources")
 
 
-@check("SRC001", "Required source not loaded", "blocker", "charter", _ALL_SOURCES,
+@check("SRC001", "Required source not loaded", "high", "charter", _ALL_SOURCES,
        "Make the source available (the message says how), then run the review again.")
 def required_source_not_loaded(ctx, spec):
     for src in ctx.sources:
-        if src.blocking:
+        if src.blocking:  # the checks over it could not run: no GO (CANNOT-TELL), yet nothing found broken
+            ctx.could_not_run(spec, f"{src.kind} source {src.path}", f"{src.status}: {src.message}".rstrip(": "))
             loc = [Location(src.path, src.line)] if not src.path.startswith(("<", "notion:")) else []
             yield spec.finding(ctx, f"{src.kind} source {src.path} is {src.status}", loc, detail=src.message)
 
