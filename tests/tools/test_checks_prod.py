@@ -152,10 +152,12 @@ def test_prod_building_what_ci_pushes_is_found(shop):
     assert not [f for f in open_session(shop).findings if f.id == "XF001"]  # one fact, one id
 
 
-def test_prod_building_what_no_workflow_pushes_is_not_this_check(shop):
+def test_prod_building_what_no_workflow_pushes_is_medium(shop):
     edit(shop, ".github/workflows/api.yml", "          push: true\n", "          push: false\n")
     edit(shop, "docker-compose.prod.yml", "    image: ghcr.io/acme/shop-api:${API_TAG}\n", "    build: ./api\n")
-    assert findings(shop, "PRD001") == []
+    found = findings(shop, "PRD001")
+    assert [(f.severity, f.title) for f in found] == [
+        ("medium", "prod: api builds api/Dockerfile on the server; no workflow builds or pushes it")]
 
 
 # -- PRD002: floating tags other than latest ----------------------------------------------------
@@ -329,6 +331,9 @@ def test_lifecycle_table_is_dated_and_sourced():
     assert [e.date for e in end_of_life("mcr.microsoft.com/dotnet/aspnet:8.0", dt.date(2026, 11, 10))] == [
         dt.date(2026, 11, 10)]
     assert end_of_life("openjdk:24-ea-slim", day) == [] and end_of_life("python:3.99", day) == []
+    assert [(e.product, e.line) for e in end_of_life("grafana/grafana:5.2.4", day)] == [("grafana", "5")]
+    assert [(e.product, e.line) for e in end_of_life("prom/prometheus:v2.4.2", day)] == [("prometheus", "2.4")]
+    assert end_of_life("prom/prometheus:v2.53.0", day) == []  # an LTS line the table does not date: silent
     assert [rl.line for rl in release_lines("postgres:9.6.24")] == ["9.6"]
     assert [rl.line for rl in release_lines("postgres:13.4")] == ["13"]
 

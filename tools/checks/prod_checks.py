@@ -77,9 +77,10 @@ def _line_with(ctx, loc: Location, needle: str, span: int = 12) -> Location:
 
 # -- PRD001 ------------------------------------------------------------------------------------
 
-@check("PRD001", "Production builds on the server an image CI already pushes", "high", "reproducibility", CI_BUILDS,
-       "Replace `build:` with the `image:` the workflow pushes (with its CI tag): the server then runs what CI "
-       "built and tested, and a rollback is a tag.")
+@check("PRD001", "Production builds its image on the server", "high", "reproducibility", CI_BUILDS,
+       "Replace `build:` with the `image:` the workflow pushes (with its CI tag), or add the build and push to a "
+       "workflow: the server then runs what CI built and tested, and a rollback is a tag. High when a workflow "
+       "already pushes that Dockerfile's image, medium when none does.")
 def prod_builds_on_server(ctx, spec):
     # XF001 judges services that pull an image; this one the services that build, so no service is reported twice.
     platform = _platform(ctx)
@@ -89,13 +90,16 @@ def prod_builds_on_server(ctx, spec):
         if not prod or svc.get("image") or not (isinstance(build, dict) and build.get("context")):
             continue
         dockerfile = platform.dockerfile_of_build(build)
-        if dockerfile not in uses or not uses[dockerfile].pushed:
-            continue
-        pushers = [b for b in platform.built_images if b.pushed and platform.dockerfile_of_ci_image(b) == dockerfile]
-        first = pushers[0]
-        yield spec.finding(ctx, f"{env.name}: {name} builds {dockerfile} on the server; {first.location.path} "
-                                f"pushes it as {first.name}",
-                           [env.location(name, "build"), first.location])
+        what = dockerfile or str(build.get("context"))
+        pushers = [b for b in platform.built_images
+                   if b.pushed and dockerfile and platform.dockerfile_of_ci_image(b) == dockerfile]
+        if dockerfile in uses and uses[dockerfile].pushed and pushers:
+            yield spec.finding(ctx, f"{env.name}: {name} builds {what} on the server; {pushers[0].location.path} "
+                                    f"pushes it as {pushers[0].name}",
+                               [env.location(name, "build"), pushers[0].location])
+        else:
+            yield spec.finding(ctx, f"{env.name}: {name} builds {what} on the server; no workflow builds or pushes it",
+                               [env.location(name, "build")], severity="medium")
 
 
 # -- PRD002 ------------------------------------------------------------------------------------

@@ -39,6 +39,11 @@ SOURCES: dict[str, str] = {
              "line unsupported)",
     "mongo": "https://www.mongodb.com/legal/support-policy/lifecycles",
     "nginx": "https://nginx.org/en/download.html (a branch ends when the next stable branch ships)",
+    "grafana": "https://grafana.com/docs/grafana/latest/upgrade-guide/when-to-upgrade/ (security fixes for the "
+               "current major and the previous one's last minor: a major ends no later than two majors on)",
+    "prometheus": "https://prometheus.io/docs/introduction/release-cycle/ (only the latest minor and the LTS lines, "
+                  "the first LTS being 2.37: every earlier 2.x line ended no later than 2.37's release)",
+    "tomcat": "https://tomcat.apache.org/whichversion.html",
 }
 
 _D = _dt.date.fromisoformat
@@ -46,11 +51,11 @@ END_OF_LIFE: dict[str, dict[str, _dt.date]] = {
     "python": {"2.7": _D("2020-01-01"), "3.5": _D("2020-09-13"), "3.6": _D("2021-12-23"), "3.7": _D("2023-06-27"),
                "3.8": _D("2024-10-07"), "3.9": _D("2025-10-31"), "3.10": _D("2026-10-31"), "3.11": _D("2027-10-31"),
                "3.12": _D("2028-10-31"), "3.13": _D("2029-10-31"), "3.14": _D("2030-10-31")},
-    "node": {"10": _D("2021-04-30"), "12": _D("2022-04-30"), "14": _D("2023-04-30"), "15": _D("2021-06-01"),
+    "node": {"6": _D("2019-04-30"), "8": _D("2019-12-31"), "10": _D("2021-04-30"), "12": _D("2022-04-30"), "14": _D("2023-04-30"), "15": _D("2021-06-01"),
              "16": _D("2023-09-11"), "17": _D("2022-06-01"), "18": _D("2025-04-30"), "19": _D("2023-06-01"),
              "20": _D("2026-04-30"), "21": _D("2024-06-01"), "22": _D("2027-04-30"), "23": _D("2025-06-01"),
              "24": _D("2028-04-30")},
-    "ruby": {"2.6": _D("2022-04-12"), "2.7": _D("2023-03-31"), "3.0": _D("2024-04-23"), "3.1": _D("2025-03-26"),
+    "ruby": {"2.4": _D("2020-03-31"), "2.5": _D("2021-04-05"), "2.6": _D("2022-04-12"), "2.7": _D("2023-03-31"), "3.0": _D("2024-04-23"), "3.1": _D("2025-03-26"),
              "3.2": _D("2026-03-31"), "3.3": _D("2027-03-31"), "3.4": _D("2028-03-31")},
     "php": {"7.2": _D("2020-11-30"), "7.3": _D("2021-12-06"), "7.4": _D("2022-11-28"), "8.0": _D("2023-11-26"),
             "8.1": _D("2025-12-31"), "8.2": _D("2026-12-31"), "8.3": _D("2027-12-31"), "8.4": _D("2028-12-31")},
@@ -71,7 +76,7 @@ END_OF_LIFE: dict[str, dict[str, _dt.date]] = {
     "alpine": {"3.12": _D("2022-05-01"), "3.13": _D("2022-11-01"), "3.14": _D("2023-05-01"), "3.15": _D("2023-11-01"),
                "3.16": _D("2024-05-23"), "3.17": _D("2024-11-22"), "3.18": _D("2025-05-09"), "3.19": _D("2025-11-01"),
                "3.20": _D("2026-04-01"), "3.21": _D("2026-11-01"), "3.22": _D("2027-05-01"), "3.23": _D("2027-11-01")},
-    "postgres": {"9.5": _D("2021-02-11"), "9.6": _D("2021-11-11"), "10": _D("2022-11-10"), "11": _D("2023-11-09"),
+    "postgres": {"9.4": _D("2020-02-13"), "9.5": _D("2021-02-11"), "9.6": _D("2021-11-11"), "10": _D("2022-11-10"), "11": _D("2023-11-09"),
                  "12": _D("2024-11-21"), "13": _D("2025-11-13"), "14": _D("2026-11-12"), "15": _D("2027-11-11"),
                  "16": _D("2028-11-09"), "17": _D("2029-11-08")},
     "mysql": {"5.6": _D("2021-02-28"), "5.7": _D("2023-10-31"), "8.0": _D("2026-04-30"), "8.4": _D("2032-04-30")},
@@ -83,7 +88,10 @@ END_OF_LIFE: dict[str, dict[str, _dt.date]] = {
     "redis": {"5.0": _D("2022-04-27"), "6.0": _D("2024-07-29"), "7.0": _D("2024-07-29")},
     "mongo": {"4.2": _D("2023-04-30"), "4.4": _D("2024-02-29"), "5.0": _D("2024-10-31"), "6.0": _D("2025-07-31"),
               "7.0": _D("2027-08-31"), "8.0": _D("2029-10-31")},
-    "nginx": {"1.20": _D("2022-05-24"), "1.21": _D("2022-05-24"), "1.22": _D("2023-04-11"), "1.23": _D("2023-04-11"),
+    "grafana": {**{str(v): _D("2023-06-13") for v in range(4, 9)}, "9": _D("2024-05-14")},
+    "prometheus": {f"2.{m}": _D("2022-07-14") for m in range(0, 37)},
+    "tomcat": {"7.0": _D("2021-03-31"), "8.0": _D("2018-06-30"), "8.5": _D("2024-03-31")},
+    "nginx": {"1.18": _D("2021-05-25"), "1.19": _D("2021-05-25"), "1.20": _D("2022-05-24"), "1.21": _D("2022-05-24"), "1.22": _D("2023-04-11"), "1.23": _D("2023-04-11"),
               "1.24": _D("2024-04-23"), "1.25": _D("2024-04-23"), "1.26": _D("2025-04-23"), "1.27": _D("2025-04-23")},
 }
 
@@ -107,6 +115,10 @@ IMAGES: dict[str, str] = {
     "docker.io/library/mongo": "mongo",
     "docker.io/nginxinc/nginx-unprivileged": "nginx",
     "docker.io/mysql/mysql-server": "mysql",
+    "docker.io/library/tomcat": "tomcat",
+    "docker.io/grafana/grafana": "grafana",
+    "docker.io/grafana/grafana-oss": "grafana",
+    "docker.io/prom/prometheus": "prometheus",
 }
 
 # Databases: their data directory outlives the container, so a new major on a redeploy can refuse to open it.
@@ -126,7 +138,7 @@ def product_of(ref) -> str | None:
 def line_depth(product: str, version: str) -> int:
     """How many version components name a release line of `product` (2 for python 3.11, 1 for node 20; PostgreSQL
     since 10 retires majors, 9.x retired minors)."""
-    if product in ("node", "eclipse-temurin", "openjdk", "debian"):
+    if product in ("node", "eclipse-temurin", "openjdk", "debian", "grafana"):
         return 1
     if product == "postgres":
         return 1 if version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 10 else 2
