@@ -1,11 +1,13 @@
 """The one redactor: everything sent to a model (system prompt, user text, tool results) passes here.
 
 Literal secret values are collected from the platform (env files, compose `environment`, CI `env:`,
-this process's environment, for variables whose name looks secret), then every text is scrubbed of
-them and of what looks like a secret by shape: passwords in URLs and connection strings, private
-keys, provider tokens, and detect-secrets' line detectors (enabled explicitly: with no settings it
-finds nothing). Structure is kept: `${DB_PASSWORD}` stays; a literal becomes `[redacted:<hash>]`,
-the hash short and stable so two different secrets stay distinct in a conversation.
+this process's environment), judged by the one definition of a secret the checks use
+(`tools/facts/secrets.py`: `MAX_TOKENS=4096` is a count, `DB_PASS=…` a password), then every text is
+scrubbed of them and of what looks like a secret by shape (the same module: passwords in URLs, connection
+strings, command lines and prose, `NAME=value` under a secret name, private keys, provider tokens), of
+high-entropy words, and by detect-secrets' line detectors (enabled explicitly: with no settings it finds
+nothing). Structure is kept: `${DB_PASSWORD}` stays; a literal becomes `[redacted:<hash>]`, the hash short
+and stable so two different secrets stay distinct in a conversation.
 """
 from __future__ import annotations
 
@@ -16,45 +18,17 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-SECRET_NAME = re.compile(r"PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|SALT|AUTH|DSN"
-                         r"|(?:\b|_)PASS|(?:\b|_)KEY(?:\b|_)", re.I)  # DB_PASS, SESSION_KEY; not KEYCLOAK
+from tools.facts import secrets as facts
+
 MIN_SECRET_LENGTH = 4
 MIN_GLOBAL_LENGTH = 8  # shorter known values are replaced only as the value of a secret-like name
 # A git object id or a sha256 digest: provenance the model needs, never a credential by itself.
 _DIGEST = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-# ... when it is named as one: `"sha256": "…"`, `sha256 …`, `commit …`, `Content-Hash: …` (a hex value under
-# any other name, `ENV SIGNING_HEX=…`, may be a key, and is masked)
-_DIGEST_NAME = re.compile(r"(?<![A-Za-z0-9])((?:sha(?:256|1)?|commit|hash|digest|blob|tree|parent|object|head|trust_root|forward|"
-                          r"revert|base|recorded|signed)[\w-]*)[^\w\n]{0,12}$", re.I)
+# ... when the name before it says so (`"sha256": "…"`, `sha256 …`, `commit …`, `Content-Hash: …`,
+# `ASSET_CHECKSUM=…`; a hex value under any other name, `ENV SIGNING_HEX=…`, may be a key, and is masked).
+# The window before a value is short, so this search is bounded.
+_NAME_BEFORE = re.compile(r"([A-Za-z_][\w.-]{0,40})[^\w\n]{0,12}$")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-_NOT_SECRETS = {"true", "false", "none", "null", "changeme", "example", "password", "secret", "xxxx", "****",
-                "inherit"}  # `secrets: inherit` of a CI job
-
-_SHAPES = (
-    re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
-               r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)"),  # PEM, OpenSSH, PGP
-    re.compile(r"\b(?:sk|rk)-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}"),
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}\b"),
-    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}\b"),
-    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
-    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-    re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),  # a JWT
-    re.compile(r"\bsecret_[A-Za-z0-9]{30,}\b"),  # a Notion integration token
-)
-# The value part only: `://user:PASS@`, `PGPASSWORD=PASS`, `password: "PASS"`, `-pPASS`, `Authorization: Bearer
-# TOKEN` (nginx `proxy_set_header Authorization "Bearer …"`, curl -H), `X-Api-Key: KEY`. In a tool result the
-# text is JSON, so a quote before the value may come escaped (`\"`).
-_Q = r"(?:\\*[\"'])?"
-_VALUE_SHAPES = (
-    re.compile(r"(?<=://)[^:/@\s]*:([^@\s/]{1,200})@"),
-    re.compile(r"(?i)(?:password|passwd|pwd)" + _Q + r"\s*=\s*" + _Q + r"([^;\s\"'\\]{1,200})"),
-    re.compile(r"(?i)\b(?:password|passwd)" + _Q + r"\s*:\s+" + _Q + r"([^;\s\"'\\]{1,200})"),
-    re.compile(r"(?:^|(?<=[\s\"'\[,]))-p([^\s\"'\\,\]]{3,200})"),
-    re.compile(r"(?i)\bauthorization" + _Q + r"\s*[:=]?\s*" + _Q + r"\s*(?:bearer|basic|token|bot|digest)\s+"
-               r"([^\s\"'\\;,]{4,500})"),
-    re.compile(r"(?i)\b(?:x-)?(?:api-?key|auth-token|private-token)" + _Q + r"(?:\s*[:=]\s*|\s+(?=\\*[\"']))" + _Q
-               + r"([^\s\"'\\;,]{4,500})"),
-)
 # An unquoted high-entropy word (detect-secrets only sees quoted ones): base64 of mixed case and digits, or long
 # hex; a digest (`sha256:…`, `image@…`) stays. A JSON escape (`\n`) may precede it.
 _HIGH_ENTROPY = re.compile(r"(?:(?<![A-Za-z0-9+/_@:.-])|(?<=\\[nrt]))([A-Za-z0-9+/_-]{20,}={0,2})(?![A-Za-z0-9+/=_-])")
@@ -74,25 +48,30 @@ def _high_entropy(word: str) -> bool:
                                     and re.search(r"[A-Z]", word)) and _entropy(word) > 4.0
 
 
-def _kept(value: str) -> bool:
-    """A value a shape caught that is no secret: a reference, a marker already, a port mapping (`-p8080:80`)."""
-    return _is_reference(value) or value.startswith("[redacted:") or bool(re.fullmatch(r"[\d:./-]+", value))
-
-
 def marker(value: str) -> str:
     return f"[redacted:{hashlib.sha256(value.encode('utf-8', 'surrogatepass')).hexdigest()[:6]}]"
 
 
-def _is_reference(value: str) -> bool:
-    return "${" in value or value.startswith("$")
+def _name_before(text: str, start: int) -> str | None:
+    """The name a value is written under (`"sha256": "…"`, `NEXT_PUBLIC_KEY=…`), from the 56 characters before it."""
+    named = _NAME_BEFORE.search(text[max(0, start - 56):start])
+    return named.group(1) if named else None
 
 
 def _named_digest(text: str, m: re.Match) -> bool:
-    """A digest or object id the text names as one (the 48 characters before it say sha256, commit...)."""
+    """A digest or object id the text names as one (the name before it says sha256, commit, checksum...)."""
     if not _DIGEST.fullmatch(m.group(1)):
         return False
-    named = _DIGEST_NAME.search(text[max(0, m.start(1) - 48):m.start(1)])
-    return named is not None and not SECRET_NAME.search(named.group(1))  # COMMIT_SIGNING_KEY=… is a key
+    name = _name_before(text, m.start(1))
+    return name is not None and facts.is_digest_name(name)  # COMMIT_SIGNING_KEY=… is a key
+
+
+def _public(text: str, start: int, word: str) -> bool:
+    """A value public by what it is (`phc_…`, `pk_live_…`) or by the name it is written under (`NEXT_PUBLIC_…`)."""
+    if facts.is_public_value(word):
+        return True
+    name = _name_before(text, start)
+    return name is not None and facts.is_public_name(name)
 
 
 class Redactor:
@@ -100,8 +79,7 @@ class Redactor:
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self.values: set[str] = set()
-        self.short_values: set[str] = set()
-        self._short: re.Pattern | None = None
+        self.short_values: set[str] = set()  # masked where they are a secret name's value (a shape), not everywhere
         self._escaped: dict[str, str] = {}  # a value as a JSON string holds it (`\"`, `\\`) -> the value
         self._pattern: re.Pattern | None = None
         self._detect = None
@@ -110,16 +88,17 @@ class Redactor:
     def add(self, values: Iterable[str]) -> None:
         for v in values:
             v = str(v).strip().strip("'\"")
-            if len(v) < MIN_SECRET_LENGTH or v.lower() in _NOT_SECRETS or _is_reference(v):
+            if len(v) < MIN_SECRET_LENGTH or facts.is_placeholder(v) or facts.is_reference(v) \
+                    or v.lower() in ("true", "false", "null", "inherit"):  # `secrets: inherit` of a CI job
                 continue
             # a short value ("root", "app123") is also an ordinary word: replaced only where it is a value
             (self.values if len(v) >= MIN_GLOBAL_LENGTH else self.short_values).add(v)
         self._pattern = None
-        self._short = None
 
     def add_env(self, env: dict) -> None:
-        self.add(str(v) for k, v in env.items()
-                 if isinstance(v, (str, int, float)) and not isinstance(v, bool) and SECRET_NAME.search(str(k)))
+        """The values of `env` that are secrets by the one definition (`MAX_TOKENS=4096` is not one)."""
+        self.add(str(v) for k, v in env.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                 and facts.secret_value_kind(str(k), str(v)))
 
     def __call__(self, text: str) -> str:
         if not text:
@@ -132,18 +111,11 @@ class Redactor:
                 forms = set(self.values) | set(self._escaped)
                 self._pattern = re.compile("|".join(re.escape(v) for v in sorted(forms, key=len, reverse=True)))
             text = self._pattern.sub(lambda m: marker(self._escaped.get(m.group(0), m.group(0))), text)
-        if self.short_values:
-            if self._short is None:
-                alts = "|".join(re.escape(v) for v in sorted(self.short_values, key=len, reverse=True))
-                self._short = re.compile(rf"(\w*(?:{SECRET_NAME.pattern})\w*[\"']?\s*[:=]\s*[\"']?)({alts})(?![\w-])", re.I)
-            text = self._short.sub(lambda m: m.group(1) + marker(m.group(2)), text)
-        for shape in _SHAPES:
-            text = shape.sub(lambda m: marker(m.group(0)), text)
-        for shape in _VALUE_SHAPES:
-            text = shape.sub(lambda m: m.group(0) if _kept(m.group(1)) else
-                             m.group(0).replace(m.group(1), marker(m.group(1))), text)
+        # by shape, short known values included: `MYSQL_ROOT_PASSWORD: root`, `-proot`, `://app:root@`, prose
+        text = facts.replace_secrets(text, marker)
         text = _HIGH_ENTROPY.sub(lambda m: marker(m.group(1)) if _high_entropy(m.group(1))
-                                 and not _named_digest(text, m) else m.group(0), text)
+                                 and not _named_digest(text, m) and not _public(text, m.start(1), m.group(1))
+                                 else m.group(0), text)
         return self._detect_secrets(text)
 
     def _detect_secrets(self, text: str) -> str:
@@ -160,11 +132,27 @@ class Redactor:
             return text
         for hit in hits:
             secret = getattr(hit, "secret_value", None)
-            if secret and len(secret) >= MIN_SECRET_LENGTH and not _is_reference(secret) \
-                    and not secret.startswith("[redacted:") and not _DIGEST.fullmatch(secret):
+            if secret and len(secret) >= MIN_SECRET_LENGTH and not facts.is_reference(secret) \
+                    and not secret.startswith("[redacted:") and not _DIGEST.fullmatch(secret) \
+                    and not _kept_hit(hit, secret, lines):
                 self.values.add(secret)
         self._pattern = None
         return self(text) if any(getattr(h, "secret_value", None) in self.values for h in hits) else text
+
+
+def _kept_hit(hit, secret: str, lines: list[str]) -> bool:
+    """A detect-secrets hit the one definition keeps: a public value, a placeholder, or a keyword hit under a name
+    that holds no secret (`PASSWORD_HASHER = "argon2"`, `MAX_TOKENS = "4096"`)."""
+    if facts.is_public_value(secret) or facts.is_placeholder(secret):
+        return True
+    line = lines[hit.line_number - 1] if 0 < getattr(hit, "line_number", 0) <= len(lines) else ""
+    at = line.find(secret)
+    name = _name_before(line, at) if at > 0 else None
+    if name is None:
+        return False
+    if facts.is_public_name(name):
+        return True
+    return getattr(hit, "type", "") == "Secret Keyword" and not facts.is_secret_name(name)
 
 
 _PLUGINS = [{"name": n} for n in (
@@ -256,7 +244,7 @@ def _walk_env(data, red: Redactor, depth: int = 0) -> None:
         return
     if isinstance(data, dict):
         for key, value in data.items():
-            if isinstance(value, (str, int, float)) and SECRET_NAME.search(str(key)):
+            if isinstance(value, (str, int, float)) and facts.is_secret_name(str(key)):
                 red.add_env({str(key): value})  # `with: password: …` as much as an env entry
             elif key in ("env", "environment") and isinstance(value, dict):
                 red.add_env({str(k): v for k, v in value.items()})

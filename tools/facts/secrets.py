@@ -63,7 +63,7 @@ DESCRIBING_WORDS = frozenset({
     "algorithm", "alg", "scope", "scopes", "version", "format", "field", "param", "parameter", "env", "var",
     "variable", "arn", "ref", "manager", "backend", "source", "engine", "mount", "store", "cache", "hint", "regex",
     "pattern", "rule", "rules", "hasher", "hashing", "encoder", "generator", "length", "class", "help", "label",
-    "at", "updated", "changed", "created", "last"})
+    "at", "updated", "changed", "created", "last", "stdin"})
 # Names whose hex value is a digest or an object id, not a key (`"sha256": …`, `commit …`, `Content-Hash: …`).
 DIGEST_WORDS = frozenset({
     "sha", "sha1", "sha256", "sha512", "checksum", "checksums", "digest", "hash", "commit", "commits", "blob", "tree",
@@ -76,9 +76,13 @@ def name_words(name: str) -> list[str]:
     return [w.lower() for part in _SEPARATORS.split(str(name)[:200]) for w in _WORD.findall(part)]
 
 
+# Glued into one word (`PGPASSWORD`, `SQLCMDPASSWORD`, `clientsecret`, `authtoken`, `requirepass`).
+_GLUED = re.compile(r".*(?:password|passwd|passphrase)s?.*|.+(?:secret|token|apikey|pwd|pass)")
+
+
 def _secret_word_at(words: list[str], i: int) -> bool:
     w = words[i]
-    if w in SECRET_WORDS:
+    if w in SECRET_WORDS or (len(w) > 5 and _GLUED.fullmatch(w) and not w.endswith(("bypass", "compass"))):
         return True
     if w in KEY_WORDS:
         return i == 0 or words[i - 1] not in _NOT_SECRET_KEYS
@@ -149,7 +153,8 @@ _PLACEHOLDER_WORDS = frozenset({
     "redacted", "xxx", "foo", "bar", "foobar", "insert", "none"})
 _PLACEHOLDER = re.compile(
     r"<[^<>\n]{1,80}>|\[[^\[\]\n]{1,80}\]|\{\{[^{}\n]{0,80}\}\}|[xX*.#_-]{3,}+|"
-    r"(?i:(?:change|replace|update|set)[-_ ]?(?:me|this|it)\w*+|(?:your|my|some)[-_ ]\S*+|\S*[-_]here)")
+    r"(?i:(?:change|replace|update|set)[-_ ]?(?:me|this|it)\w*+|your[-_ ]\S*+|my[-_]?(?:secret|password|pass|token|"
+    r"api[-_]?key|key)\w*+|\S*[-_]here)")
 _DIGITS = re.compile(r"[0-9]+")
 _EMAIL = re.compile(r"[^@\s]++@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _FILE_NAME = r"[\w.-]*\.(?:txt|pem|key|crt|cer|json|p12|pfx|jks|keystore|env|ya?ml|conf|ini|toml|asc|gpg|secret)"
@@ -271,14 +276,20 @@ _Q = r"(?:\\*+[\"'])?"
 _VALUE = r"(?:\\*+\"([^\"\\\n]{1,500}+)\\*+\"|'([^'\n]{1,500}+)'|(?![{\[(|>&*])([^\s\"'\\,;|&]{1,500}+))"
 # NAME = VALUE, NAME: VALUE (env files, YAML, JSON, connection strings `Password=…;`, headers `X-Api-Key: …`)
 _QUOTED = _VALUE
-_ASSIGNMENT = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]{0,200}+)" + _Q + r"[ \t]*+(?:[:=](?![=/])|:=)[ \t]*+" + _VALUE)
+# The name and its separator only: the value is read after it, so a value holding another assignment
+# (`DSN="Server=db;Password=…"`) is read too.
+# Also a name then a quoted value (nginx `proxy_set_header X-Api-Key "…"`).
+_ASSIGNMENT = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]{0,200}+)" + _Q
+                         + r"(?:[ \t]*+(?:[:=](?![=/])|:=)[ \t]*+|[ \t]++(?=\\*+[\"']))")
+_VALUE_AT = re.compile(_VALUE)
 _AUTHORIZATION = re.compile(r"(?i)(?<![\w-])(?:proxy-)?authorization" + _Q + r"[ \t]*+[:=]?[ \t]*+" + _Q
                             + r"[ \t]*+(?:bearer|basic|token|bot|digest)[ \t]++([^\s\"'\\;,]{4,500}+)")
 # Command lines: `-p'PASS'`, `-pPASS` (mysql, sshpass), `--password PASS`, `sshpass -p PASS`, `curl -u user:PASS`.
 _GLUED_P = re.compile(r"(?:^|(?<=[\s\"'\[,]))-p" + r"(?:'([^'\n]{1,200}+)'|\"([^\"\n]{1,200}+)\"|([^\s\"'\\,\]]{3,200}+))")
 _NOT_P_FLAGS = frozenset({"thread", "threads", "edantic", "ipe", "rint", "rint0", "rintf", "rune", "ath", "erm",
                           "arents", "lugin", "ort", "rofile", "assword"})
-_LONG_PASSWORD = re.compile(r"(?<![\w-])--pass(?:word|wd)?(?:=|[ \t]++)" + _QUOTED)
+# `--password PASS`, `--db-password="PASS"`, `--requirepass PASS`: any long flag with a secret name.
+_LONG_FLAG = re.compile(r"(?<![\w-])--([A-Za-z][\w-]{0,60}+)(?:=|[ \t]++)(?!-)" + _QUOTED)
 _SSHPASS = re.compile(r"(?<![\w-])sshpass[ \t]++-p[ \t]++" + _QUOTED)
 _USER_PASS = re.compile(r"(?<![\w-])(?:-u|--user|--proxy-user)(?:=|[ \t]*+)[\"']?[^\s:\"'/]{1,100}+:"
                         r"([^\s\"'\\@]{1,200}+)")
@@ -313,16 +324,19 @@ def secret_spans(text: str) -> list[tuple[int, int, str]]:
         u = _USERINFO.match(text, m.end())
         if u and not is_reference(u.group(1)) and not _HAS_REFERENCE.match(u.group(1)):
             spans.append((u.start(1), u.end(1), "a password in a URL"))
-    spans.extend(_judged(text, _ASSIGNMENT, 2, name_group=1))
+    spans.extend(_judged(text, _ASSIGNMENT, 1, name_group=1, value_after=True))
     spans.extend(_judged(text, _PROSE, 1, name="password"))
     for m in _AUTHORIZATION.finditer(text):
         if not is_reference(m.group(1)) and not is_placeholder(m.group(1)):
             spans.append((m.start(1), m.end(1), "a credential in an Authorization header"))
-    for pattern, first in ((_GLUED_P, 1), (_LONG_PASSWORD, 1), (_SSHPASS, 1), (_USER_PASS, 1)):
+    for pattern, first in ((_GLUED_P, 1), (_LONG_FLAG, 2), (_SSHPASS, 1), (_USER_PASS, 1)):
         for m in pattern.finditer(text):
             found = _first(m, first)
             if found is None or _command_value_kept(found[2]):
                 continue
+            if pattern is _LONG_FLAG and (not is_secret_name(m.group(1)) or found[2].startswith("-") or "=" in found[2]
+                                          or _literal_kind(m.group(1), found[2]) is None):
+                continue  # `--password-stdin -u x`, `--secret id=npm,src=…` (BuildKit), `--token $TOKEN`
             if pattern is _GLUED_P and m.group(3) is not None and m.group(3).lower().rstrip("=") in _NOT_P_FLAGS:
                 continue
             spans.append((found[0], found[1], "a password on a command line"))
@@ -338,13 +352,14 @@ def secret_spans(text: str) -> list[tuple[int, int, str]]:
 
 
 def _judged(text: str, pattern: re.Pattern, first: int, name_group: int | None = None,
-            name: str | None = None) -> Iterator[tuple[int, int, str]]:
+            name: str | None = None, value_after: bool = False) -> Iterator[tuple[int, int, str]]:
     for m in pattern.finditer(text):
-        found = _first(m, first)
-        if found is None:
-            continue
         key = m.group(name_group) if name_group else name
         if not is_secret_name(key):
+            continue
+        v = _VALUE_AT.match(text, m.end()) if value_after else m
+        found = _first(v, 1 if value_after else first) if v else None
+        if found is None:
             continue
         default = _DEFAULT.match(found[2])
         if default and default.end() == len(found[2]):  # `${DB_PASSWORD:-hunter2}`: only the default is masked
@@ -420,10 +435,15 @@ def _client_flags(text: str) -> Iterator[tuple[re.Match, str]]:
 
 def _client_flag_values(text: str) -> Iterator[tuple[int, int, str]]:
     for found, _ in _client_flags(text):
-        value = found.group(2)
-        bare = _strip(value)
-        if bare and not _command_value_kept(bare):
-            yield found.start(2), found.end(2), value
+        value, start, end = found.group(2), found.start(2), found.end(2)
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in QUOTES:
+            value, start, end = value[1:-1], start + 1, end - 1
+        else:  # unquoted: up to a quote or an escape (`-pVALUE\n"` inside a JSON string)
+            cut = re.search(r"[\\\"']", value)
+            if cut:
+                value, end = value[:cut.start()], start + cut.start()
+        if value and not _command_value_kept(value):
+            yield start, end, value
 
 
 def command_line_secret(text: str) -> str | None:
