@@ -5,7 +5,7 @@
 `!reset`/`!override`, profiles and every cast are Compose's, so the model cannot drift from it.
 No engine is needed. Our own reading of the files keeps only what the binary cannot give: the
 line of each value as written and the values as written (before interpolation), for checks that
-point at `path:line`. Runs are cached by the content of every file they read.
+point at `path:line`. Runs are cached by the content of every file they read and the variables they use.
 
 Read-only. Nothing remote is fetched: a remote `include:` is refused before Compose runs.
 """
@@ -523,11 +523,63 @@ def _cache_put(key: str, entry: dict) -> None:
         pass  # a read-only home only costs the speed-up
 
 
+# Variables Compose reads whatever the files say: its own settings, the engine's, and HOME (`~` in paths).
+_READ_BY_COMPOSE = ("COMPOSE_", "DOCKER_")
+_ALWAYS_KEYED = frozenset({"HOME"})
+
+
+def _used_variables(raws: list, texts: list[str]) -> set[str]:
+    """The variables whose value can change what `config` prints: each `${X}`/`$X` in the files' values and
+    in the dotenv and env files' texts, and each `environment`/`args` entry listed without a value (Compose
+    takes it from the environment). Never the whole environment: an unrelated variable keeps the cache."""
+    from tools.facts import variables as facts_vars
+
+    names: set[str] = set()
+    for text in texts:
+        names.update(facts_vars.referenced_variables(text))
+    stack: list = list(raws)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "$" in item:
+                names.update(facts_vars.referenced_variables(item))
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                if key in ("environment", "args"):
+                    if isinstance(value, dict):
+                        names.update(str(k) for k, v in value.items() if v is None)
+                    elif isinstance(value, list):
+                        names.update(str(v) for v in value if isinstance(v, str) and "=" not in v)
+                    elif isinstance(value, str) and key == "environment":  # a secret or config from a variable
+                        names.add(value)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return names
+
+
+def _keyed_env(env: Mapping[str, str], used: set[str]) -> dict[str, str]:
+    """The part of the environment a Compose run depends on (the cache key)."""
+    return {k: v for k, v in env.items() if k in used or k in _ALWAYS_KEYED or k.startswith(_READ_BY_COMPOSE)}
+
+
+def _texts(paths: list[Path]) -> list[str]:
+    out = []
+    for p in paths:
+        try:
+            out.append(p.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+    return out
+
+
 def _config(argv: list[str], args: list[str], cwd: Path, env: dict[str, str], inputs: list[Path],
-            cacheable: bool, timeout: int) -> dict:
-    """{"rc", "stdout", "warnings", "errors"} of `config`, from the cache when no input changed."""
+            cacheable: bool, timeout: int, used: set[str] | None = None) -> dict:
+    """{"rc", "stdout", "warnings", "errors"} of `config`, from the cache when no input changed: the
+    binary, the arguments, the content of every input and the variables in `used` (None: all of `env`)."""
+    keyed = env if used is None else _keyed_env(env, used)
     key = hashlib.sha256(json.dumps([_CACHE_FORMAT, _binary_identity(argv), args, str(cwd),
-                                     sorted(env.items())]).encode()).hexdigest()
+                                     sorted(keyed.items())]).encode()).hexdigest()
     if cacheable:
         hit = _cache_get(key)
         if hit is not None:
@@ -606,9 +658,10 @@ def load_compose(
         args += ["--env-file", str(p)]
     inputs = [p for p in reader.order] + (dotenvs or reader.dotenv_files())
     roots = [project_dir, root]
+    used = _used_variables([f.raw for f in read], _texts(dotenvs or reader.dotenv_files()))
 
     first = _config(argv, [*args, "config", "--format", "json", "--no-env-resolution"], project_dir, bin_env,
-                    inputs, reader.complete, timeout)
+                    inputs, reader.complete, timeout, used)
     if first["rc"] != 0:
         raise _error(first["errors"], read, roots, locations)
     model = _parse_model(first["stdout"], argv)
@@ -632,7 +685,7 @@ def load_compose(
     if resolve_env_files and env_files and not missing and not outside:
         env_inputs = sorted({Path(e["path"]) for entries in env_files.values() for e in entries})
         resolved = _config(argv, [*args, "config", "--format", "json"], project_dir, bin_env,
-                           inputs + env_inputs, reader.complete, timeout)
+                           inputs + env_inputs, reader.complete, timeout, used | _used_variables([], _texts(env_inputs)))
         if resolved["rc"] != 0:
             raise _error(resolved["errors"], read, roots, locations)
         model = _parse_model(resolved["stdout"], argv)
