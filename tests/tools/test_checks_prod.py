@@ -290,6 +290,47 @@ def test_zizmor_audits_are_found_under_their_ids(shop):
     assert [f.id for f in open_session(shop).findings if f.id == "CI005"] == ["CI005"]
 
 
+RELEASE = """\
+name: release
+on:
+  workflow_dispatch:
+    inputs:
+      version:
+        required: true
+permissions:
+  contents: read
+jobs:
+  tag:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "releasing ${{ inputs.version }}"
+"""
+
+LABELER = """\
+name: labeler
+on:
+  pull_request_target:
+permissions:
+  contents: read
+  pull-requests: write
+jobs:
+  label:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/labeler@8558fd74291d67161a8a78ce36a881fa63b766a9 # v5.0.0
+"""
+
+
+def test_zizmor_severity_follows_who_can_start_the_workflow(shop):
+    write(shop, {".github/workflows/release.yml": RELEASE, ".github/workflows/labeler.yml": LABELER})
+    found = {(f.id, f.locations[0].path): f for f in findings(shop, "GHA") if f.id in ("GHA001", "GHA002")}
+    injection = found[("GHA002", ".github/workflows/release.yml")]
+    assert injection.locations[0].line == 13 and injection.severity == "low"
+    assert "only who can push starts this workflow" in injection.detail
+    trigger = found[("GHA001", ".github/workflows/labeler.yml")]
+    assert trigger.locations[0].line == 3 and trigger.severity == "medium"
+
+
 def test_zizmor_results_are_cached_by_content(shop, tmp_path):
     write(shop, {".github/workflows/triage.yml": TRIAGE})
     first = {(f.id, f.title) for f in findings(shop, "GHA")}

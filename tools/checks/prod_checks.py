@@ -9,7 +9,8 @@ from typing import Iterator
 from tools import compose as compose_tool
 from tools.checks.dockerfile_checks import dockerfile_uses, is_test_image
 from tools.checks.registry import check
-from tools.facts.exposure import admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway
+from tools.facts.exposure import (admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway,
+                                  names_pull_request_head, outsider_triggers)
 from tools.facts.lifecycle import DATABASES, TABLE_WRITTEN, end_of_life, product_of
 from tools.facts.tags import tag_mutability
 from tools.findings import SEVERITIES, Location
@@ -266,10 +267,46 @@ ZIZMOR_CHECKS: list[tuple[str, str, str, tuple[str, ...], str]] = [
 _MAPPED = {audit: gid for gid, _, _, audits, _ in ZIZMOR_CHECKS for audit in audits}
 
 
-def zizmor_severity(issue, ceiling: str) -> str:
-    """Our severity of a zizmor finding: zizmor's own, never above the check's ceiling."""
-    own = ZIZMOR_SEVERITY.get(issue.severity, "info")
-    return max(own, ceiling, key=SEVERITIES.index)
+# Injections reach production only when outsiders write the text injected (OUTSIDER_TRIGGERS); otherwise the
+# expression is set by someone who can already push, and the finding is low.
+_INJECTIONS = ("template-injection", "github-env", "insecure-commands")
+
+
+def _lower(severity: str) -> str:
+    return SEVERITIES[min(SEVERITIES.index(severity) + 1, len(SEVERITIES) - 1)]
+
+
+def zizmor_severity(issue, ceiling: str, wf=None) -> tuple[str, str]:
+    """(our severity of a zizmor finding, why it differs from zizmor's): zizmor's own, never above the id's
+    ceiling, one step lower when zizmor's confidence is low; an injection in a workflow outsiders cannot start
+    is low; a dangerous trigger that never checks out nor injects the pull request's text is medium."""
+    severity = max(ZIZMOR_SEVERITY.get(issue.severity, "info"), ceiling, key=SEVERITIES.index)
+    why = []
+    if issue.confidence == "Low":
+        severity = _lower(severity)
+        why.append("zizmor's confidence is low")
+    outsiders = outsider_triggers(getattr(wf, "triggers", None)) if wf is not None else None
+    if issue.audit in _INJECTIONS and outsiders == [] and SEVERITIES.index(severity) < SEVERITIES.index("low"):
+        severity = "low"
+        why.append("only who can push starts this workflow")
+    if issue.audit == "dangerous-triggers" and wf is not None and not _runs_outsider_text(wf) \
+            and SEVERITIES.index(severity) < SEVERITIES.index("medium"):
+        severity = "medium"
+        why.append("no step checks out the pull request's code nor expands its text")
+    return severity, "; ".join(why)
+
+
+def _runs_outsider_text(wf) -> bool:
+    """A workflow step checks out the pull request's head, or expands text outsiders wrote into a script."""
+    for job in wf.jobs.values():
+        for step in job.steps:
+            if step.uses and step.uses.action.startswith("actions/checkout") and \
+                    names_pull_request_head(str((step.with_ or {}).get("ref", ""))):
+                return True
+            if step.run and re.search(r"\$\{\{[^}]*github\.event\.(pull_request|issue|comment|review|discussion)\.",
+                                      step.run):
+                return True
+    return False
 
 
 def _zizmor_run(ctx):
@@ -286,6 +323,7 @@ def _zizmor_findings(ctx, spec, audits: tuple[str, ...] | None):
     run = _zizmor_run(ctx)
     if run is None:
         return
+    workflows = _platform(ctx).workflows
     for path, issues in run.results.items():
         for issue in issues:
             if issue.audit in ZIZMOR_SAME_AS_OURS:
@@ -294,10 +332,11 @@ def _zizmor_findings(ctx, spec, audits: tuple[str, ...] | None):
                 continue
             where = f" ({issue.annotation})" if issue.annotation else ""
             job = f" job {issue.job}:" if issue.job else ""
+            severity, why = zizmor_severity(issue, spec.severity, workflows.get(path))
             yield spec.finding(ctx, f"{path}:{job} zizmor {issue.audit}: {issue.message}{where}",
-                               [Location(path, issue.line)], severity=zizmor_severity(issue, spec.severity),
-                               detail=f"zizmor severity {issue.severity}, confidence {issue.confidence}; "
-                                      f"https://docs.zizmor.sh/audits/#{issue.audit}")
+                               [Location(path, issue.line)], severity=severity,
+                               detail=f"zizmor severity {issue.severity}, confidence {issue.confidence}"
+                                      f"{'; ' + why if why else ''}; https://docs.zizmor.sh/audits/#{issue.audit}")
 
 
 def _register(gid: str, title: str, ceiling: str, audits: tuple[str, ...], remediation: str) -> None:

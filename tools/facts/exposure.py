@@ -65,3 +65,21 @@ def maps_host_gateway(extra_hosts) -> bool:
         if name == HOST_GATEWAY_NAME:
             return True
     return False
+
+
+# GitHub events that run a workflow with the repository's token and secrets on text outsiders write (a pull
+# request's title or branch, an issue, a comment). `pull_request` is not one: a fork's run gets a read-only token
+# and no secrets, and its author can already change the code it runs.
+OUTSIDER_TRIGGERS = frozenset({"pull_request_target", "issue_comment", "issues", "discussion", "discussion_comment",
+                               "pull_request_review_comment", "workflow_run"})
+_PR_HEAD = re.compile(r"github\.event\.pull_request\.head\.|github\.head_ref|github\.event\.workflow_run\.head_")
+
+
+def outsider_triggers(triggers) -> list[str]:
+    """The events of a workflow's `on:` that let outsiders start it with the repository's privileges."""
+    return sorted(OUTSIDER_TRIGGERS & set(triggers or ()))
+
+
+def names_pull_request_head(text: str | None) -> bool:
+    """The text points at the pull request's own code (`ref: ${{ github.event.pull_request.head.sha }}`)."""
+    return bool(text) and bool(_PR_HEAD.search(str(text)))
