@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=300.0)
     ap.add_argument("--score-only", action="store_true",
                     help="re-score benchmarks/out/corpus-<set>.json against the judgments without reviewing")
+    ap.add_argument("--input", type=Path, help="with --score-only: a saved run to re-score instead (e.g. a baseline)")
     args = ap.parse_args(argv)
     entries = load_yaml(CORPUS / "manifest.yaml").get("repositories", [])
     if args.repo:
@@ -212,10 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     label = args.repo.replace("/", "+") if args.repo else args.set
     out = OUT / f"corpus-{label}.json"
     if args.score_only:
-        if not out.exists():
-            print(f"no {out.relative_to(ROOT)}: run without --score-only first", file=sys.stderr)
+        source = args.input or out
+        if not source.exists():
+            print(f"no {source}: run without --score-only first", file=sys.stderr)
             return 2
-        records = json.loads(out.read_text(encoding="utf-8"))["repositories"]
+        records = json.loads(source.read_text(encoding="utf-8"))["repositories"]
+        if args.input:
+            out = args.input
     else:
         start = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
