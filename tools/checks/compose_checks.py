@@ -9,7 +9,8 @@ from tools import ci as ci_tool
 from tools import compose as compose_tool
 from tools import dockerfile as df_tool
 from tools.checks.registry import check
-from tools.facts import command_line_secret, is_secret_reference
+from tools.facts import is_staging_name
+from tools.facts import secrets as secret_facts
 from tools.facts.hosts import hosts_in
 from tools.findings import Location
 from tools.platform import Environment, Platform
@@ -30,8 +31,6 @@ DEV_ONLY = [
 ]
 DEV_ENV_VALUES = {"ASPNETCORE_ENVIRONMENT": "Development", "NODE_ENV": "development", "APP_ENV": "dev",
                   "FLASK_ENV": "development", "DEBUG": "true"}
-_PATH_VAR = re.compile(r"_(FILE|PATH|DIR)$", re.I)
-_SECRET_VAR = re.compile(r"\$\{?([A-Za-z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY)[A-Za-z0-9_]*)", re.I)
 _VAR = re.compile(r"\$\{?[A-Za-z_]")
 
 
@@ -260,40 +259,133 @@ def internal_port_published(ctx, spec):
 @check("CMP008", "Secret written as a literal value", "high", "security", CONTAINER_RULES,
        "Reference a variable (`${DB_PASSWORD}`) set in the server's .env, never a literal in a committed file.")
 def literal_secret(ctx, spec):
+    """A secret value (tools/facts/secrets.py) in a service's `environment`: high in a production file, medium in
+    staging, low in dev and test files; a placeholder to replace (`changeme`) only in production, at medium."""
     platform = _platform(ctx)
     seen = set()
-    for env in platform.environments.values():
+    for env in _by_exposure(ctx, platform):
         for rel, name, svc in _raw_services(ctx, env):
             environment = svc.get("environment") or {}
-            items = environment.items() if isinstance(environment, dict) else (
-                (e.split("=", 1)[0], e.split("=", 1)[1] if "=" in e else None) for e in map(str, environment))
-            for key, value in items:
-                if value in (None, "") or not compose_tool.is_secret_name(str(key)) or _VAR.search(str(value)):
+            items = ((k, v, k) for k, v in environment.items()) if isinstance(environment, dict) else (
+                (e.split("=", 1)[0], e.split("=", 1)[1] if "=" in e else None, i) for i, e in enumerate(map(str, environment)))
+            for key, value, at in items:
+                key = str(key)
+                if value in (None, "") or (rel, name, key) in seen:
                     continue
-                if is_secret_reference(str(key), str(value)):
+                if secret_facts.is_secret_reference(key, str(value)):
                     continue  # `DB_PASSWORD_FILE: /run/secrets/db_password` names a file, holds no secret
-                if (rel, name, key) in seen:
+                kind = secret_facts.secret_value_kind(key, value)
+                placeholder = not kind and secret_facts.is_secret_name(key) and secret_facts.is_placeholder(value)
+                severity = secret_facts.secret_severity(_exposure(ctx, rel), placeholder) if kind or placeholder else None
+                if severity is None:
                     continue
                 seen.add((rel, name, key))
-                loc = env.location(name, f"environment.{key}") if env.project else Location(rel)
-                yield spec.finding(ctx, f"{name}: {key} is a literal in {rel}", [loc])
+                loc = _raw_line(ctx, rel, ("services", name, "environment", at))
+                if placeholder:
+                    yield spec.finding(ctx, f"{name}: {key} ships a placeholder to replace in {rel}", [loc],
+                                       detail="a default the docs tell users to change: production runs with it "
+                                              "until someone does", severity=severity,
+                                       remediation="Leave it unset in the file (`${DB_PASSWORD:?set it in .env}`) so "
+                                                   "a deploy without the real value fails.")
+                else:
+                    yield spec.finding(ctx, f"{name}: {key} is a literal in {rel}", [loc], detail=kind, severity=severity)
 
 
 @check("CMP009", "Secret on a command line", "high", "security", CONTAINER_RULES,
        "Pass it through the environment (`MYSQL_PWD`) or a mounted file: command lines show in `docker inspect` and `ps`.")
 def secret_on_command_line(ctx, spec):
-    for env in _platform(ctx).environments.values():
+    """A password in a command, entrypoint or healthcheck (tools/facts/secrets.py: `command_line_exposure`). Written
+    or interpolated by Compose (`-p${DB_PASSWORD}`): by the file's exposure, high in production. Expanded by the
+    container's shell (`-p$$MYSQL_PASSWORD`): low everywhere, in `ps` only while it runs. Handed to the command's
+    environment (`MYSQL_PWD=$$MYSQL_PASSWORD mysqladmin …`): what this check recommends, never a finding."""
+    platform = _platform(ctx)
+    seen = set()
+    for env in _by_exposure(ctx, platform):
         for rel, name, svc in _raw_services(ctx, env):
-            argv = compose_tool.command_argv
-            for key, text in (("healthcheck", _health_text(svc)), ("command", " ".join(argv(svc.get("command")))),
-                              ("entrypoint", " ".join(argv(svc.get("entrypoint"))))):
-                # `$DB_PASSWORD_FILE` names the secret's path; `-p$(cat $DB_PASSWORD_FILE)` is still caught by its flag
-                m = next((v for v in _SECRET_VAR.finditer(text) if not _PATH_VAR.search(v.group(1))), None)
-                shown = command_line_secret(text) or (m.group(0) if m else None)
-                if shown:
-                    loc = env.location(name, key) if env.project else Location(rel)
-                    loc = _value_line(ctx, loc, shown)
-                    yield spec.finding(ctx, f"{env.name}: {name} {key} carries a password: {shown}", [loc])
+            for key, items, path in _command_items(svc, name):
+                text = " ".join(items)
+                found = secret_facts.command_line_exposure(text)
+                if not found or (rel, name, key) in seen:
+                    continue
+                shown, how = found
+                if how == secret_facts.RUNTIME:
+                    severity, detail = "low", ("expanded by the container's shell when it runs: in neither the compose "
+                                               "model nor `docker inspect`, but in `ps` while the command runs")
+                else:
+                    severity = secret_facts.secret_severity(_exposure(ctx, rel), how == secret_facts.PLACEHOLDER)
+                    detail = {secret_facts.INTERPOLATED: "Compose writes the value into the container's command",
+                              secret_facts.PLACEHOLDER: "a placeholder to replace, on the command line"}.get(how, "")
+                if severity is None:
+                    continue
+                seen.add((rel, name, key))
+                loc = _item_line(ctx, rel, path, items, text.find(shown), shown)
+                yield spec.finding(ctx, f"{env.name}: {name} {key} carries a password: {shown}", [loc],
+                                   detail=detail, severity=severity)
+
+
+def _command_items(svc: dict, name: str) -> list[tuple[str, list[str], tuple]]:
+    """(key, the words as written, the key path in the file) of a service's healthcheck test, command and entrypoint.
+    A list keeps one word per item (the path plus the item's index); a string is one item."""
+    out = []
+    test = (svc.get("healthcheck") or {}).get("test") if isinstance(svc.get("healthcheck"), dict) else None
+    if isinstance(test, list):
+        skip = 1 if test and test[0] in ("CMD", "CMD-SHELL") else 0
+        out.append(("healthcheck", [str(t) for t in test[skip:]], ("services", name, "healthcheck", "test", skip)))
+    elif test:
+        out.append(("healthcheck", [str(test)], ("services", name, "healthcheck", "test")))
+    for key in ("command", "entrypoint"):
+        value = svc.get(key)
+        if isinstance(value, list):
+            out.append((key, [str(v) for v in value], ("services", name, key, 0)))
+        elif value:
+            out.append((key, [str(value)], ("services", name, key)))
+    return out
+
+
+def _item_line(ctx, rel: str, path: tuple, items: list[str], at: int, shown: str) -> Location:
+    """The line of the item of `items` (joined by spaces) where `shown` starts, at offset `at`: a list item's own line,
+    else the key's line, then the first line below it that holds the text (a block scalar)."""
+    if isinstance(path[-1], int):
+        first, pos = path[-1], 0
+        for i, item in enumerate(items):
+            if pos + len(item) >= at:
+                return _raw_line(ctx, rel, (*path[:-1], first + i))
+            pos += len(item) + 1
+        return _raw_line(ctx, rel, path[:-1])
+    loc = _raw_line(ctx, rel, path)
+    return _value_line(ctx, loc, shown.split()[0] if shown.split() else shown, span=40)
+
+
+def _raw_line(ctx, rel: str, path: tuple) -> Location:
+    """The line of a key path (`("services", "db", "environment", "DB_PASSWORD")`) in the compose file `rel` as
+    written, or of its closest parent that is in the file."""
+    index = ctx.models.get("compose.lines")
+    if index is None:
+        index = ctx.models["compose.lines"] = {s.path: getattr(s, "lines", None) or {}
+                                               for s in ctx.sources if s.kind == "compose" and s.ok}
+    lines = index.get(rel) or {}
+    probe = tuple(path)
+    while probe and probe not in lines:
+        probe = probe[:-1]
+    return Location(rel, lines[probe]) if probe else Location(rel)
+
+
+def _exposure(ctx, rel: str) -> str:
+    """`prod`, `staging` or `dev`: the most exposed environment that loads the compose file `rel`."""
+    cache = ctx.models.setdefault("compose.exposure", {})
+    if rel not in cache:
+        platform = _platform(ctx)
+        prods = {e.name for e in platform.prod_envs()}
+        envs = [e for e in platform.environments.values() if rel in e.files]
+        cache[rel] = ("prod" if any(e.name in prods for e in envs) else
+                      "staging" if any(is_staging_name(e.name) for e in envs) else "dev")
+    return cache[rel]
+
+
+def _by_exposure(ctx, platform: Platform) -> list[Environment]:
+    """The environments, production first: a file two environments load is reported once, under the most exposed."""
+    prods = {e.name for e in platform.prod_envs()}
+    return sorted(platform.environments.values(), key=lambda e: (e.name not in prods, not is_staging_name(e.name)))
 
 
 @check("CMP010", "Development-only setting in production", "high", "infra-regression", STABILITY,

@@ -195,6 +195,9 @@ def is_placeholder(value) -> bool:
     text = _strip(value)
     if not text:
         return False
+    default = _DEFAULT.fullmatch(text)
+    if default:  # `${DB_PASSWORD:-changeme}` ships its default; `${DB_PASSWORD:-}` ships nothing
+        return bool(default.group(1)) and is_placeholder(default.group(1))
     squashed = re.sub(r"[-_ .]", "", text.lower())
     return len(text) < 2 or squashed in _PLACEHOLDER_WORDS or bool(_PLACEHOLDER.fullmatch(text))
 
@@ -458,12 +461,40 @@ def command_line_secret(text: str) -> str | None:
     return None
 
 
-def is_runtime_reference(value: str) -> bool:
-    """Compose's `$$VAR` or `$$(cmd)`: left for the container's shell to expand from its own environment, so the
-    value is in neither the compose model nor `docker inspect`."""
-    return "$$" in value
+# `$NAME`, `${NAME}`, `$$NAME`, `$${NAME}` anywhere in a command; `X=$$NAME` hands it to a command's environment.
+_VARIABLE = re.compile(r"(?<!\$)(\$\$?)\{?([A-Za-z_][A-Za-z0-9_]{0,100}+)")
+_ENV_HANDOFF = re.compile(r"(?<![\w-])[A-Za-z_][A-Za-z0-9_]{0,100}+=[\"']?\$\$\{?[A-Za-z_][A-Za-z0-9_]{0,100}+\}?")
+
+LITERAL, INTERPOLATED, RUNTIME, PLACEHOLDER = "literal", "interpolated", "runtime", "placeholder"
 
 
-def is_env_assignment_secret(shown: str) -> bool:
-    """`MYSQL_PWD=…`, `PGPASSWORD=…`: the password goes to the command's environment, not its arguments."""
-    return bool(_INLINE_PASSWORD_ENV.match(shown))
+def _how(value: str) -> str:
+    if "$$" in value:
+        return RUNTIME
+    if "$" in value or "`" in value:
+        return INTERPOLATED
+    return PLACEHOLDER if is_placeholder(value) else LITERAL
+
+
+def command_line_exposure(text: str) -> tuple[str, str] | None:
+    """(what, how) of the password a Compose command, entrypoint or healthcheck carries, or None. `how` says who
+    writes it there: `literal` (the file), `interpolated` (Compose, from `${DB_PASSWORD}`: it is then in the
+    container's command, in `docker inspect`), `runtime` (Compose's `$$DB_PASSWORD` or `$$(cat …)`: the container's
+    shell expands it when the command runs, so it is in `ps` only while it runs, in neither the model nor inspect),
+    `placeholder`. A password handed to the command's environment, `MYSQL_PWD=$$MYSQL_PASSWORD mysqladmin …`, is
+    what the checks recommend: None."""
+    if not text:
+        return None
+    m = _INLINE_PASSWORD_ENV.search(text)
+    if m and "$$" not in m.group(2):
+        return m.group(0), _how(_strip(m.group(2)))
+    for found, _ in _client_flags(text):
+        value = _strip(found.group(2))
+        if value:
+            return found.group(0).strip(), _how(value)
+    handed = [(h.start(), h.end()) for h in _ENV_HANDOFF.finditer(text)]
+    for var in _VARIABLE.finditer(text):
+        if is_secret_name(var.group(2)) and not any(a <= var.start() < b for a, b in handed):
+            return var.group(0) + ("}" if text[var.end():var.end() + 1] == "}" and "{" in var.group(0) else ""), (
+                RUNTIME if var.group(1) == "$$" else INTERPOLATED)
+    return None
