@@ -49,6 +49,30 @@ def _repo(case: Case, tmp: Path) -> Path:
     return repo
 
 
+@pytest.fixture(scope="session")
+def cases_home(tmp_path_factory) -> Path:
+    """One DEVOPS_AGENT_HOME for every case: its caches are keyed by content, so cases share them. zizmor audits
+    each workflow alone (its cache key is the workflow's bytes): one call over every case's workflows fills the
+    cache the sessions read, instead of one call per case."""
+    from tools.zizmor import run_zizmor, zizmor_binary
+
+    home = tmp_path_factory.mktemp("cases-home")
+    root = tmp_path_factory.mktemp("cases-workflows")
+    paths = []
+    for case in ALL:
+        for rel in case.files():
+            if rel.startswith(".github/workflows/") and rel.endswith((".yml", ".yaml")):
+                flat = f".github/workflows/{case.check_id}-{case.name}-{Path(rel).name}"
+                (root / flat).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(case.folder / rel, root / flat)
+                paths.append(flat)
+    if paths and zizmor_binary() is not None:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("DEVOPS_AGENT_HOME", str(home))
+            run_zizmor(root, paths)
+    return home
+
+
 def _found(case: Case, repo: Path) -> list[tuple[tuple[str, ...], str, str]]:
     """(locations, title, severity) of the case's check id, from the session or the CLI's JSON."""
     if case.cli:
@@ -69,7 +93,8 @@ def _line(check_id: str, at: tuple[str, ...], title: str, severity: str | None) 
 
 
 @pytest.mark.parametrize("case", ALL, ids=[f"{c.check_id}/{c.name}" for c in ALL])
-def test_case(case: Case, tmp_path, request, monkeypatch):
+def test_case(case: Case, tmp_path, request, monkeypatch, cases_home):
+    monkeypatch.setenv("DEVOPS_AGENT_HOME", str(cases_home))
     for name, value in case.env.items():
         monkeypatch.setenv(name, value)
     for binary in case.requires:
