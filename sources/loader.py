@@ -24,13 +24,11 @@ DOCS_DEFAULT_GLOBS = ("docs/*deploi*.md", "docs/*deploy*.md", "DEPLOY*.md", "DEP
 
 
 def parse_yaml(text: str, compose: bool = False) -> tuple[object, tuple[int, int, str] | None]:
-    """(data, None) or (None, (line, column, problem)) — 1-based, as editors show them. `compose`
-    accepts Compose's `!reset`/`!override` tags; then `data` is (data, lines of each key path)."""
+    """((node, data), None) or (None, (line, column, problem)) — 1-based, as editors show them: the one
+    parse of the file, its composed node kept for readers of their own. `compose` accepts Compose's
+    `!reset`/`!override` tags."""
     try:
-        if compose:
-            node, data = yaml_safe.load_node(text, compose_tags=True)
-            return (data, yaml_safe.index_lines(node)), None
-        return yaml_safe.load(text), None
+        return yaml_safe.load_node(text, compose_tags=compose), None
     except yaml_safe.YamlLimitError as exc:
         return None, (0, 0, exc.problem)
     except yaml.MarkedYAMLError as exc:
@@ -128,9 +126,14 @@ class SourceLoader:
         if self.git.is_git:
             src.dirty = self.git.is_dirty(rel)
         if parse in ("yaml", "compose"):
-            data, err = parse_yaml(content.text, compose=parse == "compose")
-            if parse == "compose" and not err:
-                data, src.lines = data
+            parsed, err = parse_yaml(content.text, compose=parse == "compose")
+            data = None
+            if not err:
+                node, data = parsed
+                if parse == "compose":
+                    src.lines = yaml_safe.index_lines(node)
+                else:
+                    src.node = node
             if err:
                 src.status, src.line, src.column = "parse-error", err[0], err[1]
                 src.message = (f"YAML syntax error at line {err[0]}, column {err[1]}: {err[2]}" if err[0]

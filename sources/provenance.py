@@ -28,6 +28,9 @@ class LoadedSource:
     text: str | None = field(default=None, repr=False)  # decoded content (the cut, for rules)
     data: Any = field(default=None, repr=False)  # parsed content (YAML, CSV rows)
     lines: dict | None = field(default=None, repr=False)  # YAML: the line of each key path, for findings
+    # YAML read by a reader of its own (workflows: YAML 1.2 scalars, lines): the composed document, so that
+    # the file is parsed once per review (None when empty or not YAML)
+    node: Any = field(default=None, repr=False)
     fetched_at: str | None = None  # a source read from a service (Notion): when it was read
     origin: str | None = None  # a service's source: "notion" (live), "cache" or "export"
 

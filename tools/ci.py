@@ -220,17 +220,18 @@ class ActionlintIssue:
 
 # ---------------------------------------------------------------- loading
 
-def load_workflow(path: Path, rel_path: str, text: str | None = None) -> Workflow:
-    """Read one workflow; never raises: unreadable or malformed input lands in `errors`."""
+def load_workflow(path: Path, rel_path: str, text: str | None = None, node: Any = None) -> Workflow:
+    """Read one workflow; never raises: unreadable or malformed input lands in `errors`. `node` is the
+    document as the session's source composed it (yaml_safe, measured): it is not parsed again."""
     wf = Workflow(name=None, path=Path(path), rel_path=rel_path)
-    if text is None:
+    if node is None and text is None:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             wf.errors.append(ParseError(f"cannot read {rel_path}: {exc}"))
             return wf
     try:
-        root, _ = yaml_safe.load_node(text, rel_path, construct=False)
+        root = node if node is not None else yaml_safe.load_node(text or "", rel_path, construct=False)[0]
     except yaml_safe.YamlLimitError as exc:
         wf.errors.append(ParseError(f"YAML error: {exc.problem}"))
         return wf

@@ -433,7 +433,7 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
     built: list[ci_tool.BuiltImage] = []
     for src in sources:
         if src.kind == "ci_workflow" and src.ok:
-            wf = ci_tool.load_workflow(root / src.path, src.path, texts.get(src.path))
+            wf = ci_tool.load_workflow(root / src.path, src.path, texts.get(src.path), src.node)
             workflows[src.path] = wf
             if wf.ok:
                 repo = repos.get(workflow_repo(src.path)) or platform_repository

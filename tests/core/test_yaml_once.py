@@ -28,3 +28,52 @@ def test_an_alias_free_document_is_measured_as_a_tree_and_still_bounded(monkeypa
     monkeypatch.setattr(yaml_safe, "MAX_EXPANDED_NODES", 50)
     with pytest.raises(yaml_safe.YamlLimitError, match="more than 50 values"):
         yaml_safe.load_node("\n".join(f"k{i}: v" for i in range(40)), "wide")
+
+
+FILES = {
+    "compose.yaml": "include: [db.yaml]\nservices:\n  web:\n    build: ./web\n    restart: unless-stopped\n"
+                    "    depends_on: [db]\n",
+    "db.yaml": "services:\n  db:\n    image: postgres:16.3\n    restart: unless-stopped\n",
+    "web/Dockerfile": "FROM python:3.12-slim\nUSER nobody\nCMD [\"python\", \"-m\", \"http.server\"]\n",
+    ".github/workflows/ci.yml": "name: CI\non:\n  push:\n    branches: [main]\njobs:\n  test:\n"
+                                "    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n",
+    ".github/workflows/release.yaml": "name: Release\non: [workflow_dispatch]\njobs:\n  build:\n"
+                                      "    runs-on: ubuntu-latest\n    steps:\n      - run: make image\n",
+    ".devops-agent.yaml": "environments:\n  dev: [compose.yaml]\n",
+    "web/locales/en.yml": "greeting: Hello\n",
+}
+
+
+def test_a_review_parses_each_yaml_file_once(tmp_path, monkeypatch):
+    import yaml
+
+    from agent.session import open_session
+
+    root = tmp_path / "repo"
+    for rel, text in FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    by_text = {text: rel for rel, text in FILES.items()}
+    parses: Counter = Counter()
+
+    def counted(fn):
+        def parse(text, *args, **kwargs):
+            parses[by_text.get(text.decode() if isinstance(text, bytes) else text, "<other>")] += 1
+            return fn(text, *args, **kwargs)
+        return parse
+
+    for name in ("load", "load_node", "load_all"):
+        monkeypatch.setattr(yaml_safe, name, counted(getattr(yaml_safe, name)))
+    for name in ("safe_load", "safe_load_all", "load", "load_all", "compose", "compose_all"):
+        monkeypatch.setattr(yaml, name, counted(getattr(yaml, name)))
+
+    session = open_session(root, signatures=False)
+    workflows = session.platform().workflows
+    assert {p: wf.ok for p, wf in workflows.items()} == {".github/workflows/ci.yml": True,
+                                                          ".github/workflows/release.yaml": True}
+    assert workflows[".github/workflows/ci.yml"].triggers  # read from the source's own parse
+    assert "db" in session.platform().environments["dev"].services
+    yaml_files = [rel for rel in FILES if rel.endswith((".yml", ".yaml")) and rel != "web/locales/en.yml"]
+    assert {rel: parses[rel] for rel in yaml_files} == {rel: 1 for rel in yaml_files}
+    assert parses["web/locales/en.yml"] <= 1  # not a source: read only if a check needs it

@@ -116,7 +116,9 @@ def test_yaml_syntax_error_is_a_parse_error_and_the_session_goes_on(mini):
     assert src.status == "parse-error" and src.line == 4 and src.column is not None
     assert "line 4" in src.message
     assert status_of(s, "rules.md").status == "ok"  # the rest still loads
-    assert s.verdict == "NO-GO"
+    # never GO: NO-GO when its environment is prod (CMP001 blocker), else CANNOT-TELL (its checks did not run)
+    assert s.verdict in ("NO-GO", "CANNOT-TELL")
+    assert any(g.what == "compose source docker-compose.yml" for g in s.not_run)
 
 
 def test_non_utf8_and_binary_files_are_unreadable(mini):
