@@ -238,7 +238,11 @@ class SourceLoader:
                 if "$" in context or "$" in dockerfile:
                     continue  # named through a variable: read from the effective model (tools/platform)
                 base = posixpath.dirname(src.path)
-                out.append((posixpath.normpath(posixpath.join(base, context, dockerfile)), src.path))
+                path = posixpath.normpath(posixpath.join(base, context, dockerfile))
+                if (self.root / path).is_file() or posixpath.dirname(src.path) == "":
+                    # An override's paths resolve from its base's folder: the effective model names those
+                    # (tools/platform); a missing build file of a file at the root is XF003's and SRC001's.
+                    out.append((path, src.path))
         return out
 
     def _load_dockerfiles(self, spec: SourceSpec) -> list[LoadedSource]:

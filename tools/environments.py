@@ -468,14 +468,21 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
         default = _default_set(folder, present)
         if default and not set(default) <= covered:
             name = prefix + "dev"
-            if name not in envs:
+            if is_overlay(data.get(default[0])) or is_override_name(default[0]):
+                # `ci/basic/compose.yaml` patching the root's services: on the base above, or cannot tell
+                base = _base_of(default[0], data, present, above=True)
+                covered |= set(default)
+                if base is None:
+                    overlays += default
+                default = base + default if base is not None else []
+            if default and name not in envs:
                 envs[name] = DiscoveredEnvironment(name, default, [Origin("convention")])
                 covered |= set(default)
         for f in sorted(compose_files):
             if posixpath.dirname(f) != folder or f in covered:
                 continue
             files = [f]
-            if is_overlay(data.get(f)):  # an override never stands alone: on its base, or "cannot tell"
+            if is_overlay(data.get(f)) or is_override_name(f):  # never alone: on its base, or "cannot tell"
                 base = _base_of(f, data, present)
                 if base is None:
                     overlays.append(f)
@@ -562,15 +569,25 @@ def is_overlay(data: object) -> bool:
     return any(not isinstance(svc, dict) or not ({"image", "build", "extends"} & set(svc)) for svc in services.values())
 
 
-def _base_of(path: str, data: dict, present: set[str]) -> list[str] | None:
-    """The default file set (of the overlay's folder, else the nearest folder above) that defines every
-    service the overlay patches; None when no such base can be told."""
-    services = data.get(path, {}).get("services") or {}
+def is_override_name(path: str) -> bool:
+    """`docker-compose.override.yml`: Compose applies it on top of the base file of its folder, so a copy kept
+    elsewhere (an optional override to drop in) is an overlay of the base above it, whatever it holds."""
+    return bool(re.match(r"^(?:docker-)?compose\.override\.ya?ml$", posixpath.basename(path)))
+
+
+def _base_of(path: str, data: dict, present: set[str], above: bool = False) -> list[str] | None:
+    """The default file set (of the overlay's folder, else the nearest folder above; only above with `above`)
+    that defines every service the overlay patches; None when no such base can be told."""
+    services = (data.get(path) or {}).get("services") or {}
     patched = {name for name, svc in services.items()
                if not isinstance(svc, dict) or not ({"image", "build", "extends"} & set(svc))}
     folder = posixpath.dirname(path)
+    if above:
+        if not folder:
+            return None
+        folder = posixpath.dirname(folder)
     while True:
-        base = [f for f in _default_set(folder, present) if f != path]
+        base = [f for f in _default_set(folder, present) if f != path and not is_override_name(f)]
         if base:
             defined: set[str] = set()
             for f in base:

@@ -280,3 +280,28 @@ def test_a_clone_without_its_submodules_is_said_once_not_reported_missing(tmp_pa
     said = [f for f in brief["findings"] if f["id"] == "SRC011"]
     assert len(said) == 1 and said[0]["severity"] == "medium" and "web" in said[0]["title"]
     assert "git submodule update --init" in said[0]["remediation"]
+
+
+def test_overlays_in_subfolders_that_are_their_folders_default_file_stand_on_the_base_above(tmp_path):
+    root = repo(tmp_path, {
+        "compose.yaml": BASE,
+        "ci/basic/compose.yaml": "services:\n  web:\n    environment:\n      MODE: ci\n",
+        "ci/basic/README.md": "# basic\n",
+        "helpers/BUILD_FLAGS/docker-compose.override.yml": "services:\n  web:\n    build: ./web\n",
+        "web/Dockerfile": "FROM python:3.12-slim\n",
+    })
+    session = open_session(root)
+    envs = session.environments()
+    assert envs["ci/basic/dev"] == ["compose.yaml", "ci/basic/compose.yaml"]
+    # An override kept aside to be dropped in at the root: its `./web` is the root's, never a missing context.
+    assert ["compose.yaml", "helpers/BUILD_FLAGS/docker-compose.override.yml"] in envs.values()
+    assert not [f for f in session.findings if f.id in ("CMP001", "XF003", "SRC001")]
+
+
+def test_a_dockerfile_a_script_builds_is_not_judged_against_a_guessed_context(tmp_path):
+    root = repo(tmp_path, {"compose.yaml": BASE,
+                           "images/custom/Containerfile": "FROM python:3.12-slim\nCOPY resources/entry.sh /entry.sh\n",
+                           "resources/entry.sh": "#!/bin/sh\n"})
+    session = open_session(root)
+    assert "images/custom/Containerfile" in {s.path for s in session.sources if s.kind == "dockerfile"}
+    assert not [f for f in session.findings if f.id == "DKF005"]

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from tools import dockerfile as df_tool
 from tools.checks.registry import check
-from tools.facts import is_secret_reference
+from tools.facts import is_staging_name
+from tools.facts import secrets as secret_facts
 from tools.findings import Location
 from tools.platform import Platform, workflow_repo
 
@@ -22,8 +23,6 @@ SECURITY_RISK = ("authority", "sécurité")
 # Processes that must start as root to bind 80/443 and drop privileges themselves (the rules allow it).
 ROOT_ACCEPTED_IMAGES = {"nginx", "openresty", "httpd", "caddy", "traefik", "haproxy"}
 ROOT_USERS = {"root", "0"}
-_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|PWD$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|_KEY$|^KEY$|CREDENTIAL)", re.I)
-_NOT_SECRET_NAME = re.compile(r"PUBLIC|GPG|KEYRING|_FILE$|_PATH$|_DIR$|_URL$", re.I)
 _REMOTE = re.compile(r"^(?:https?://|git@|git://|ssh://)")
 HADOLINT_SEVERITY = {"error": "medium", "warning": "low", "info": "info", "style": "info"}
 HADOLINT_WAIT = 120.0
@@ -41,6 +40,9 @@ class DockerfileUse:
     pushed: list[str] = field(default_factory=list)  # image names CI pushes from it
     ci_built: list[str] = field(default_factory=list)  # image names CI builds without pushing
     contexts: dict[str, None] = field(default_factory=dict)  # repo-relative build contexts
+    # No compose service or workflow builds it here (a script may, with a context of its own): its folder
+    # stands in as the context, which no check may hold against it.
+    guessed: bool = False
 
     @property
     def deployed(self) -> bool:
@@ -73,6 +75,7 @@ def dockerfile_uses(platform: Platform) -> dict[str, DockerfileUse]:
     for path, use in uses.items():
         if not use.contexts:
             use.contexts[posixpath.dirname(path) or "."] = None
+            use.guessed = True
     platform._dockerfile_uses = uses
     return uses
 
@@ -188,14 +191,32 @@ def _root_finding(ctx, spec, path: str, info: df_tool.DockerfileInfo, stage: df_
 
 # -- DKF004 ----------------------------------------------------------------------------------
 
-def _literal(value: str | None) -> bool:
-    return bool(value) and "$" not in value
+_DEV_PATH_WORDS = frozenset({"dev", "development", "local", "test", "tests", "testing", "e2e", "ci", "debug"})
+
+
+def _dockerfile_exposure(platform: Platform, path: str) -> str:
+    """`prod`, `staging` or `dev`: pushed by CI or built for production is prod; built only for dev or test
+    environments (or by CI without a push), or named so (`Dockerfile.dev`, `e2e/Dockerfile`), is dev; a Dockerfile
+    nothing known builds counts as prod."""
+    use = dockerfile_uses(platform).get(path) or DockerfileUse()
+    prods = {e.name for e in platform.prod_envs()}
+    if use.pushed or any(env in prods for env, _ in use.services):
+        return "prod"
+    if any(is_staging_name(env) for env, _ in use.services):
+        return "staging"
+    if use.services or use.ci_built:
+        return "dev"
+    words = set(re.split(r"[/._-]+", path.lower()))
+    return "dev" if words & _DEV_PATH_WORDS else "prod"
 
 
 @check("DKF004", "Secret in ENV or ARG", "high", "security", CONTAINER_RULES,
        "Remove the value: pass the secret at run time (env_file, a mounted secret, or `RUN --mount=type=secret`).")
 def secret_in_dockerfile(ctx, spec):
-    for path, info in _platform(ctx).dockerfiles.items():
+    """A secret value (tools/facts/secrets.py) baked into an image: high in an image that ships, low in a dev or
+    test image, a placeholder to replace only in one that ships, at medium."""
+    platform = _platform(ctx)
+    for path, info in platform.dockerfiles.items():
         for ins in info.instructions:
             if ins.cmd == "ENV":
                 pairs = list(zip(ins.value[::2], ins.value[1::2]))
@@ -205,12 +226,18 @@ def secret_in_dockerfile(ctx, spec):
                 continue
             for key, value in pairs:
                 value = df_tool.unquote(value or "")
-                if is_secret_reference(key, value):
+                if not value or secret_facts.is_secret_reference(key, value):
                     continue  # `ENV DB_PASSWORD_FILE=/run/secrets/db` names where the secret is mounted
-                if _SECRET_NAME.search(key) and not _NOT_SECRET_NAME.search(key) and _literal(value):
-                    # The value itself never goes into the finding.
-                    yield spec.finding(ctx, f"{path}: {ins.cmd} {key} has a literal value baked into the image",
-                                       [Location(path, _ins_line(info, ins, key))])
+                kind = secret_facts.secret_value_kind(key, value)
+                placeholder = not kind and secret_facts.is_secret_name(key) and secret_facts.is_placeholder(value)
+                severity = (secret_facts.secret_severity(_dockerfile_exposure(platform, path), placeholder)
+                            if kind or placeholder else None)
+                if severity is None:
+                    continue
+                # The value itself never goes into the finding.
+                what = "a placeholder to replace" if placeholder else "a literal value"
+                yield spec.finding(ctx, f"{path}: {ins.cmd} {key} has {what} baked into the image",
+                                   [Location(path, _ins_line(info, ins, key))], detail=kind or "", severity=severity)
 
 
 # -- DKF005 ----------------------------------------------------------------------------------
@@ -239,8 +266,8 @@ def copy_source_missing(ctx, spec):
             yield spec.finding(ctx, f"{path}: cannot tell whether its COPY sources exist: submodule {sub} is not initialised",
                                [Location(path, 1)], severity="info", remediation=f"run `git submodule update --init {sub}`")
         contexts = [c for c in use.contexts if (platform.root / c).is_dir() and not platform.uninitialised_submodule(c)]
-        if not contexts:
-            continue  # a missing context is XF003's
+        if not contexts or use.guessed:
+            continue  # a missing context is XF003's; an unknown one (built by a script) cannot be judged
         for stage in info.stages:
             known = {**{k: v for k, v in info.args.items()}, **stage.args, **stage.env}
             for copy in stage.copies:

@@ -131,5 +131,38 @@ def run_checks(ctx: CheckContext) -> tuple[list[Finding], list[str]]:
         except Exception as exc:  # a broken check must say so, not take the review down, and never give GO
             notes.append(f"check {spec.id} could not run: {type(exc).__name__}: {exc}")
             ctx.not_run.append(NotRun(spec.id, f"check {spec.id}", f"it raised {type(exc).__name__}: {exc}"))
+    findings = cap_by_role(ctx, findings)
     findings.sort(key=Finding.sort_key)
     return findings, notes
+
+
+# What a finding in a file that never ships can weigh at most: a dev file breaks no deploy and opens no
+# production (the blocker rule); a test file less still. The finding stays, its severity says where it is.
+ROLE_CAPS = {"dev": "medium", "test": "low"}
+_ROLE_ORDER = ("prod", "staging", "dev", "test")
+
+
+def cap_by_role(ctx: CheckContext, findings: list[Finding]) -> list[Finding]:
+    """Each finding whose every location is a compose file used only by dev or test environments is capped
+    (ROLE_CAPS), the default severity kept in its detail; nothing is raised."""
+    platform = ctx.models.get("platform")
+    envs = getattr(platform, "environments", None)
+    if not envs:
+        return findings
+    roles: dict[str, str] = {}
+    for env in envs.values():
+        role = platform.role(env)
+        for f in env.files:
+            if f not in roles or _ROLE_ORDER.index(role) < _ROLE_ORDER.index(roles[f]):
+                roles[f] = role
+    for finding in findings:
+        where = {roles.get(loc.path) for loc in finding.locations}
+        if not finding.locations or None in where:
+            continue
+        role = min(where, key=_ROLE_ORDER.index)
+        cap = ROLE_CAPS.get(role)
+        if cap and SEVERITIES.index(finding.severity) < SEVERITIES.index(cap):
+            note = f"{finding.severity} in production; {cap} in a {role} file"
+            finding.detail = f"{finding.detail}; {note}" if finding.detail else note
+            finding.severity = cap
+    return findings

@@ -94,7 +94,8 @@ def deploy_value(value: str) -> str | None:
 
 def placeholder_for(name: str) -> str:
     """A value of the right shape for a variable nothing sets, so that Compose can still compute the model
-    (a port stays a number, a duration a duration); the review says it assumed it."""
+    (a port stays a number, a duration a duration, an image part a valid name); anything else stays the
+    reference `${NAME}` itself (Compose does not interpolate a value it was given). The review says so."""
     upper = name.upper()
     if upper.endswith("PORT") or "_PORT_" in upper:
         return "1024"
@@ -106,4 +107,6 @@ def placeholder_for(name: str) -> str:
         return "512m"
     if re.search(r"(?:UID|GID|PUID|PGID)$", upper):
         return "1000"
-    return "placeholder"
+    if re.search(r"(?:IMAGE|REGISTRY|REPO|REPOSITORY|TAG|VERSION|NAMESPACE|ORG)$", upper):
+        return "placeholder"  # a valid part of an image reference
+    return "${" + name + "}"  # kept as the reference it is: no check reads a host, a secret or a path in it
