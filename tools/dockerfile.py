@@ -516,8 +516,11 @@ def _apply(info: DockerfileInfo, stage: Stage, ins: Instruction) -> None:
         known = _known_vars(info, stage)
         for raw in ins.value:
             value = substitute(raw, known)
+            names = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", raw)
+            if value is None and names and all(n in stage.args or n in stage.env for n in names):
+                continue  # `ARG PORT` then `EXPOSE $PORT`: the build passes it (compose build.args, --build-arg)
             if value is None:
-                glob = [n for n in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", raw) if n in info.args and n not in known]
+                glob = [n for n in names if n in info.args and n not in known]
                 hint = f" (ARG {glob[0]} before FROM is not visible here: repeat `ARG {glob[0]}` in the stage)" if glob else ""
                 info.errors.append(ParseProblem(line, f"EXPOSE {raw}: variable without a known value{hint}"))
                 continue

@@ -305,3 +305,10 @@ def test_a_dockerfile_a_script_builds_is_not_judged_against_a_guessed_context(tm
     session = open_session(root)
     assert "images/custom/Containerfile" in {s.path for s in session.sources if s.kind == "dockerfile"}
     assert not [f for f in session.findings if f.id == "DKF005"]
+
+
+def test_expose_of_a_build_arg_the_stage_declares_is_not_a_parse_error(tmp_path):
+    from tools.dockerfile import parse_dockerfile_text
+
+    info = parse_dockerfile_text("FROM node:22.11-slim\nARG AD_PORT\nEXPOSE ${AD_PORT}\nEXPOSE $NOWHERE\n", "Dockerfile")
+    assert [e.message for e in info.errors] == ["EXPOSE $NOWHERE: variable without a known value"]
