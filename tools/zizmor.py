@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,8 @@ class ZizmorIssue:
 @dataclass
 class ZizmorRun:
     results: dict[str, list[ZizmorIssue]] = field(default_factory=dict)  # repo-relative workflow -> issues
-    notes: list[str] = field(default_factory=list)  # why it did not run, on some files or at all
+    notes: list[str] = field(default_factory=list)  # why it did not run at all
+    skipped: dict[str, str] = field(default_factory=dict)  # workflow -> why zizmor did not audit it
     ran: bool = True
     seconds: float = 0.0
 
@@ -78,8 +80,10 @@ def run_zizmor(root: Path, paths: list[str], timeout: float = TIMEOUT) -> Zizmor
                 path, issue = _issue(item)
                 if path in run.results:
                     run.results[path].append(issue)
+            run.skipped = {p: why for p, why in _skipped(error).items() if p in run.results}
             for p in todo:
-                _store(keys.get(p), run.results[p])
+                if p not in run.skipped:
+                    _store(keys.get(p), run.results[p])
     run.seconds = time.monotonic() - started
     return run
 
@@ -99,7 +103,20 @@ def _zizmor_json(binary: str, root: Path, paths: list[str], timeout: float) -> t
         data = json.loads(proc.stdout or "[]")
     except json.JSONDecodeError:
         return None, "unreadable JSON output"
-    return (data, "") if isinstance(data, list) else (None, "unexpected JSON output")
+    return (data, proc.stderr or "") if isinstance(data, list) else (None, "unexpected JSON output")
+
+
+# zizmor warns, and goes on, when an input is not a workflow it can read (a schema violation, bad YAML).
+_SKIPPED = re.compile(r"failed to (?:validate|load|parse) file://(\S+?)(?: as \w+)?: (.*)$")
+
+
+def _skipped(stderr: str) -> dict[str, str]:
+    out = {}
+    for line in stderr.splitlines():
+        m = _SKIPPED.search(line)
+        if m:
+            out[m.group(1)] = m.group(2).strip()
+    return out
 
 
 def _issue(item: dict) -> tuple[str | None, ZizmorIssue]:

@@ -343,12 +343,21 @@ def test_zizmor_results_are_cached_by_content(shop, tmp_path):
     assert {(f.id, f.title) for f in findings(shop, "GHA")} == first
 
 
+def test_workflow_zizmor_cannot_read_is_said(shop):
+    write(shop, {".github/workflows/nightly.yml": "name: nightly\non: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n"
+                                                   "    stepz:\n      - run: make\n"})
+    found = [f for f in findings(shop, "GHA") if f.id == "GHA000"]
+    assert [(f.severity, f.locations[0].path) for f in found] == [("info", ".github/workflows/nightly.yml")]
+    assert found[0].title.startswith("zizmor did not audit .github/workflows/nightly.yml: ")
+
+
 def test_zizmor_absent_is_said(shop, monkeypatch):
     import tools.zizmor
 
     monkeypatch.setattr(tools.zizmor, "zizmor_binary", lambda: None)
     found = findings(shop, "GHA")
     assert [(f.id, f.severity, f.title) for f in found] == [("GHA000", "info", "zizmor did not run on the workflows")]
+    assert open_session(shop).verdict == "CANNOT-TELL"  # fail closed, as without hadolint
 
 
 # -- the facts ---------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from tools import ci as ci_tool
 from tools import compose as compose_tool
 from tools import dockerfile as df_tool
 from tools.checks.registry import check
-from tools.facts import is_staging_name
 from tools.facts import secrets as secret_facts
 from tools.facts.hosts import hosts_in
 from tools.findings import Location
@@ -370,22 +369,22 @@ def _raw_line(ctx, rel: str, path: tuple) -> Location:
     return Location(rel, lines[probe]) if probe else Location(rel)
 
 
+_ROLES = ("prod", "staging", "dev", "test")
+
+
 def _exposure(ctx, rel: str) -> str:
-    """`prod`, `staging` or `dev`: the most exposed environment that loads the compose file `rel`."""
+    """`prod`, `staging`, `dev` or `test`: the role (Platform.role) of the most exposed environment that loads `rel`."""
     cache = ctx.models.setdefault("compose.exposure", {})
     if rel not in cache:
         platform = _platform(ctx)
-        prods = {e.name for e in platform.prod_envs()}
-        envs = [e for e in platform.environments.values() if rel in e.files]
-        cache[rel] = ("prod" if any(e.name in prods for e in envs) else
-                      "staging" if any(is_staging_name(e.name) for e in envs) else "dev")
+        roles = [platform.role(e) for e in platform.environments.values() if rel in e.files]
+        cache[rel] = min(roles, key=_ROLES.index) if roles else "prod"
     return cache[rel]
 
 
 def _by_exposure(ctx, platform: Platform) -> list[Environment]:
     """The environments, production first: a file two environments load is reported once, under the most exposed."""
-    prods = {e.name for e in platform.prod_envs()}
-    return sorted(platform.environments.values(), key=lambda e: (e.name not in prods, not is_staging_name(e.name)))
+    return sorted(platform.environments.values(), key=lambda e: _ROLES.index(platform.role(e)))
 
 
 @check("CMP010", "Development-only setting in production", "high", "infra-regression", STABILITY,

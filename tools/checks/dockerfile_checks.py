@@ -10,7 +10,6 @@ from pathlib import Path
 
 from tools import dockerfile as df_tool
 from tools.checks.registry import check
-from tools.facts import is_staging_name
 from tools.facts import secrets as secret_facts
 from tools.findings import Location
 from tools.platform import Platform, workflow_repo
@@ -199,10 +198,10 @@ def _dockerfile_exposure(platform: Platform, path: str) -> str:
     environments (or by CI without a push), or named so (`Dockerfile.dev`, `e2e/Dockerfile`), is dev; a Dockerfile
     nothing known builds counts as prod."""
     use = dockerfile_uses(platform).get(path) or DockerfileUse()
-    prods = {e.name for e in platform.prod_envs()}
-    if use.pushed or any(env in prods for env, _ in use.services):
+    roles = {platform.role(platform.environments[env]) for env, _ in use.services if env in platform.environments}
+    if use.pushed or "prod" in roles:
         return "prod"
-    if any(is_staging_name(env) for env, _ in use.services):
+    if "staging" in roles:
         return "staging"
     if use.services or use.ci_built:
         return "dev"

@@ -355,9 +355,13 @@ def _register(gid: str, title: str, ceiling: str, audits: tuple[str, ...], remed
 def zizmor_other(ctx, spec):
     run = _zizmor_run(ctx)
     if run is not None and run.notes:
+        ctx.could_not_run(spec, "zizmor", "; ".join(run.notes))
         yield spec.finding(ctx, "zizmor did not run on the workflows", [], severity="info",
                            detail="; ".join(run.notes),
                            remediation="Install zizmor (`pip install zizmor`); the other CI checks ran.")
+    for path, why in (run.skipped if run is not None else {}).items():  # GitHub refuses it too: nothing runs
+        yield spec.finding(ctx, f"zizmor did not audit {path}: {why}", [Location(path)], severity="info",
+                           remediation="Make the workflow valid (CI001/CI002 say where); zizmor then audits it.")
     yield from _zizmor_findings(ctx, spec, None)
 
 
