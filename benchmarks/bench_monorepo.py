@@ -1,12 +1,15 @@
 """How `review` scales with the size of the repository, the infrastructure staying the same.
 
 Run: python benchmarks/bench_monorepo.py [--runs 5] [--files 5000] [--in-process] [--keep DIR]
-Generates two git repositories with no charter of their own (as a new user's) and the same infrastructure (two compose files, three Dockerfiles,
+Generates two git repositories with the same charter and the same infrastructure (two compose files, three Dockerfiles,
 two workflows, an nginx config): a monorepo of about 5,000 files (source files, many YAML files that
 are not infrastructure: locales, OpenAPI specs, fixtures, lint configs) and a 50-file repository.
 Runs `devops-agent review --format json` on each, interleaved (small, big, small, big...: a burst
 of load on the shared machine hits both), after one warm-up each (the compose and hadolint caches
 are warm, as on a second review), and prints the medians, the spread (min-max) and the load average.
+The charter is the packaged one (prompts/devops-engineer.md) committed as the repository's own, so the checks
+resting on the platform's decisions (no new tools: CHR001 reads every YAML file) run; `--no-charter` reviews
+against the generic charter instead, as a new user's first run does.
 Target (exit 1 when missed): median(big) / median(small) <= 3.
 `--in-process` times `open_session` in this process instead of the CLI (no interpreter start-up).
 """
@@ -170,9 +173,17 @@ def _filler(root: Path, n: int) -> None:
         p.write_text(f'{{"name": "@acme/lib{i}", "version": "1.0.{i}"}}\n')
 
 
-def generate(root: Path, total: int) -> Path:
+def generate(root: Path, total: int, charter: bool) -> Path:
     root.mkdir(parents=True)
-    _filler(root, max(total - _infra(root), 0))
+    infra = _infra(root)
+    if charter:
+        import importlib.resources
+
+        own = root / ".codex/agents/devops-engineer.md"
+        own.parent.mkdir(parents=True)
+        own.write_text((importlib.resources.files("prompts") / "devops-engineer.md").read_text(encoding="utf-8"))
+        infra += 1
+    _filler(root, max(total - infra, 0))
     git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com", "-c", "core.hooksPath=/dev/null"]
     subprocess.run([*git, "init", "-q", "-b", "main"], cwd=root, check=True)
     subprocess.run([*git, "add", "-A"], cwd=root, check=True)
@@ -219,6 +230,7 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=5000)
     parser.add_argument("--small", type=int, default=50)
     parser.add_argument("--in-process", action="store_true")
+    parser.add_argument("--no-charter", action="store_true", help="no charter of their own: the generic one")
     parser.add_argument("--keep", type=Path, help="generate into DIR and keep it (for profiling)")
     args = parser.parse_args()
     compile_bytecode()
@@ -228,7 +240,7 @@ def main() -> int:
         for name, n in (("small", args.small), ("big", args.files)):
             root = work / name
             if not root.exists():
-                generate(root, n)
+                generate(root, n, charter=not args.no_charter)
             repos[name] = root
         counts = {name: int(subprocess.run(["git", "ls-files"], cwd=r, capture_output=True, text=True).stdout.count("\n"))
                   for name, r in repos.items()}
