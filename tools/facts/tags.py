@@ -35,16 +35,17 @@ class Mutability:
 def tag_mutability(ref) -> Mutability | None:
     """How an image reference's tag is mutable, or None when it is pinned (a digest, or a tag naming at least a
     release line) or cannot be judged (an invalid reference, an unresolved variable)."""
-    from tools.dockerfile import ImageRef, parse_image_ref
+    from tools.dockerfile import ImageRef, image_pin, parse_image_ref
 
     image = ref if isinstance(ref, ImageRef) else parse_image_ref(str(ref))
-    if not image.valid or image.digest:
-        return None
-    if image.tag is None:
+    pin = image_pin(image)  # what CMP003 and DKF002 judge `latest` by: the two cannot disagree
+    if pin == "untagged":
         return Mutability("untagged", "no tag (means latest)")
-    tag = image.tag
-    if tag == "latest":
+    if pin == "latest":
         return Mutability("latest", "latest")
+    if pin != "tag" or not image.tag:
+        return None  # a digest, or a reference that does not parse
+    tag = image.tag
     words = [w for w in re.split(r"[-_.]", tag.lower()) if w]
     channel = next((w for w in words if w in CHANNEL_WORDS), None)
     if channel:
