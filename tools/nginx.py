@@ -277,6 +277,9 @@ def parse_nginx_text(text: str, path: str, context: str = "main",
     config.files = [f["file"] for f in files]
     for f in files:
         for err in f["errors"]:
+            if context == "unknown" and err["kind"] == "context":
+                continue  # a snippet of unknown placement (locations for some server{}): where it goes is not known
+
             config.errors.append(ConfigProblem(_clean_error(err["error"], f["file"]), Where(f["file"], err["line"]),
                                                err["kind"]))
     _walk(files, 0, files[0]["parsed"], config, context=list(_START[effective]), server=None, location=None,

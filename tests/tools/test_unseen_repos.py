@@ -312,3 +312,11 @@ def test_expose_of_a_build_arg_the_stage_declares_is_not_a_parse_error(tmp_path)
 
     info = parse_dockerfile_text("FROM node:22.11-slim\nARG AD_PORT\nEXPOSE ${AD_PORT}\nEXPOSE $NOWHERE\n", "Dockerfile")
     assert [e.message for e in info.errors] == ["EXPOSE $NOWHERE: variable without a known value"]
+
+
+def test_an_nginx_snippet_of_unknown_placement_is_not_judged_for_its_context():
+    from tools.nginx import parse_nginx_text
+
+    snippet = "location /assets/ {\n    alias /var/www/assets/;\n}\nlocation /api/ {\n    proxy_pass http://backend:6060;\n}\n"
+    assert not parse_nginx_text(snippet, "/x/locations.conf", "unknown").errors
+    assert [e.kind for e in parse_nginx_text(snippet, "/x/conf.d/site.conf", "http").errors] == ["context", "context"]
