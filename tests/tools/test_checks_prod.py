@@ -257,6 +257,36 @@ def test_host_gateway_name_with_extra_hosts_is_silent(shop):
     assert findings(shop, "PRD005") == []
 
 
+PROXY = """\
+  proxy:
+    image: nginx:1.28-alpine
+    restart: unless-stopped
+    ports:
+      - "80:80"
+    volumes:
+      - ./proxy/default.conf:/etc/nginx/conf.d/default.conf:ro
+"""
+PROXY_CONF = """\
+server {
+    listen 80;
+    location /api/ {
+        proxy_pass http://api:8000/;
+    }
+    location /grafana/ {
+        proxy_pass http://host.docker.internal:3000/;
+    }
+}
+"""
+
+
+def test_host_gateway_name_in_the_proxy_config_is_found(shop):
+    edit(shop, "docker-compose.prod.yml", "\nvolumes:\n", "\n" + PROXY + "volumes:\n")
+    write(shop, {"proxy/default.conf": PROXY_CONF})
+    found = findings(shop, "PRD005")
+    assert at(found) == [("PRD005", "proxy/default.conf", 7)]
+    assert "(nginx config proxy/default.conf)" in found[0].title
+
+
 # -- GHA: zizmor's audits ------------------------------------------------------------------------
 
 TRIAGE = """\
