@@ -3,12 +3,15 @@ tree and its `expected.yaml`. Each case is committed into a fresh git repository
 the findings of that check id must be exactly the expected ones (no missing, no extra). `ok-*` cases expect none.
 
 expected.yaml:
-  findings:          # each: at (`path:line`, `path`, a list of them, or absent), title, severity (when it matters)
+  findings:          # each: at (`path:line`, `path`, a list of them, or absent), title, severity (when it matters);
+                     # in titles, <commit> stands for a commit id and <fingerprint> for a new key's
   xfail: "reason"    # the check is still being fixed; removed once the case passes
   requires: [bin]    # binaries the check needs; the case is skipped, with the reason, without them
   cli: true          # run through `devops-agent review --format json` instead of in process
-  setup: [...]       # git steps after the commit: {write: path, text: ...} leaves a file changed and uncommitted,
-                     # {gitlink: path} records an uninitialised submodule (as a clone without --recurse leaves it)
+  setup: [...]       # steps after the first commit: {write: path, text} leaves a file changed, uncommitted;
+                     # {commit: path, text} commits it unsigned; {gitlink: path} records an uninitialised
+                     # submodule (as a clone without --recurse leaves it), or moves it; {product-key: demo or
+                     # passphrase} commits Product's signer list, signed; {shallow: depth} reviews a shallow clone
   shown: [paths]     # the files docs/checks.md shows for this case (default: all)
   env: {NAME: value} # variables set for the review (a Notion token's variable, for example)
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,15 +42,50 @@ def _repo(case: Case, tmp: Path) -> Path:
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", f"{case.check_id} {case.name}")
     for i, step in enumerate(case.setup):
-        if "write" in step:
+        if "write" in step:  # changed in the work tree, not committed
             (repo / step["write"]).write_text(step["text"])
-        elif "gitlink" in step:
+        elif "commit" in step:  # an unsigned commit, as anyone with a shell makes one
+            (repo / step["commit"]).parent.mkdir(parents=True, exist_ok=True)
+            (repo / step["commit"]).write_text(step["text"])
+            _git(repo, "add", "--", step["commit"])
+            _git(repo, "commit", "-q", "-m", step.get("message", f"edit {step['commit']}"))
+        elif "gitlink" in step:  # a submodule pointer whose objects are not here (added, or moved on)
             (repo / step["gitlink"]).mkdir(parents=True, exist_ok=True)
             _git(repo, "update-index", "--add", "--cacheinfo", f"160000,{str(i + 1) * 40},{step['gitlink']}")
-            _git(repo, "commit", "-q", "-m", f"submodule {step['gitlink']}")
+            _git(repo, "commit", "-q", "-m", f"submodule {step['gitlink']} at {str(i + 1) * 7}")
+        elif "product-key" in step:  # Product's key and the signed signer list (the trust root)
+            _product_key(repo, tmp / "keys" / "product", step["product-key"])
+        elif "shallow" in step:  # the review runs in a clone of that depth (actions/checkout's default is 1)
+            clone = tmp / "clone"
+            _git(tmp, "-c", "protocol.file.allow=always", "clone", "-q", "--depth", str(step["shallow"]),
+                 f"file://{repo}", str(clone))
+            repo = clone
         else:
             raise ValueError(f"{case.folder}/expected.yaml: unknown setup step {step}")
     return repo
+
+
+def _product_key(repo: Path, key: Path, kind: str) -> None:
+    """`demo`: what `product-key init --no-passphrase` makes. `passphrase`: a key with a passphrase, which
+    ssh-keygen reads from SSH_ASKPASS here as it would ask Product on a terminal."""
+    from agent.gate.gate import Gate
+    from agent.gate.ssh import read_public_key
+
+    if kind == "demo":
+        Gate(repo).init_product_key(key, "product@acme.example", passphrase=False)
+        return
+    assert kind == "passphrase", kind
+    key.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "correct horse", "-C", "product", "-f", str(key)],
+                   check=True)
+    askpass = key.parent / "askpass.sh"
+    askpass.write_text("#!/bin/sh\necho 'correct horse'\n")
+    askpass.chmod(0o700)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SSH_ASKPASS", str(askpass))
+        mp.setenv("SSH_ASKPASS_REQUIRE", "force")
+        mp.setenv("DISPLAY", ":0")
+        Gate(repo).add_signer(read_public_key(key), "product@acme.example", key)
 
 
 @pytest.fixture(scope="session")
@@ -88,8 +127,18 @@ def _found(case: Case, repo: Path) -> list[tuple[tuple[str, ...], str, str]]:
             for f in open_session(repo).findings if f.id == case.check_id]
 
 
+# What changes with each run of a case: a commit id (12 hex digits) and a new key's fingerprint.
+_VARYING = [(re.compile(r"\b[0-9a-f]{12}\b"), "<commit>"), (re.compile(r"SHA256:[A-Za-z0-9+/]{43}"), "<fingerprint>")]
+
+
+def _stable(title: str) -> str:
+    for rx, name in _VARYING:
+        title = rx.sub(name, title)
+    return title
+
+
 def _line(check_id: str, at: tuple[str, ...], title: str, severity: str | None) -> str:
-    return Expected(at, title, severity).line(check_id)
+    return Expected(at, _stable(title), severity).line(check_id)
 
 
 @pytest.mark.parametrize("case", ALL, ids=[f"{c.check_id}/{c.name}" for c in ALL])
@@ -108,10 +157,11 @@ def test_case(case: Case, tmp_path, request, monkeypatch, cases_home):
     want = sorted(_line(case.check_id, e.at, e.title, None) for e in case.findings)
     assert got == want, "\n".join(["findings differ:", *[f"- {w}" for w in want if w not in got],
                                    *[f"+ {g}" for g in got if g not in want]])
-    by_place = {(at, title): severity for at, title, severity in found}
+    by_place = {(at, _stable(title)): severity for at, title, severity in found}
     for e in case.findings:
         if e.severity:
-            assert by_place[(e.at, e.title)] == e.severity, f"{e.line(case.check_id)}: got {by_place[(e.at, e.title)]}"
+            got_severity = by_place[(e.at, _stable(e.title))]
+            assert got_severity == e.severity, f"{e.line(case.check_id)}: got {got_severity}"
 
 
 def test_every_check_has_a_case_that_finds_and_one_that_stays_silent():
