@@ -189,7 +189,7 @@ class Gate:
         """Record a proposal. Policy refusals are recorded too (status refused); malformed input raises UserError."""
         from agent.gate import policy
         from agent.gate.store import ProposalRecord
-        from tools import changes, facts
+        from tools import changes
 
         self._require_git()
         meta_d = _meta_dict(meta)
@@ -203,11 +203,14 @@ class Gate:
             bases = self._bases(targets)
             refusals = list(policy.evaluate(session.charter, patch, targets, meta, session.release, self.root,
                                             read_base=self._read_base(bases),
-                                            inventory=facts.inventory_from_sources(session.sources)))
+                                            inventory=self._inventory(session)))
             if not refusals:
                 for repo, text in changes.split_by_repo(patch, targets).items():
                     changes.crosscheck(patch, self.root / repo, text)
                     gc.build_tree(self.root / repo, bases[repo], text)  # it applies to the committed base
+                # The checks judge the proposed tree here, once: approve re-uses this judgement.
+                judged = self._judge(self._draft_plan(patch, targets, bases))
+                refusals = [policy.check_refusal(session.charter, f, note) for f, note in judged]
         content_hash = changes.content_hash(patch.text, meta_d, targets)
         services = changes.impacted_services(session.platform(), targets) if targets else []
         now = _iso(_now())
@@ -216,10 +219,22 @@ class Gate:
             diff=patch.text, meta=meta_d, targets=[_target_dict(t) for t in targets], services=services,
             refusals=[asdict(r) for r in refusals], applied_commits={}, rollback_commits={}, updated_at=now,
         )
+        judgement = {"judged": {"bases": bases}} if targets and not refusals else {}
         _, stored = self.audit.record("refusal" if refusals else "proposal", actor, {
             "proposal": rec.id, "hash": rec.hash, "targets": [t["path"] for t in rec.targets],
-            "refusals": rec.refusals, "reason": meta_d.get("reason")}, apply=lambda: self.store.add_proposal(rec))
+            "refusals": rec.refusals, "reason": meta_d.get("reason"), **judgement},
+            apply=lambda: self.store.add_proposal(rec))
         return stored
+
+    @staticmethod
+    def _inventory(session):
+        """What the platform already runs: the images and tools of its loaded sources, and the images its
+        workflows build and push (the platform's own, which XF001 points production at)."""
+        from tools import facts
+
+        known = facts.inventory_from_sources(session.sources)
+        pushed = {facts.image_key(name) for name in session.platform().pushed_images()}
+        return facts.Inventory(images=known.images | pushed, tools=known.tools)
 
     def _proposal_in(self, pid: str, statuses: set[str], verb: str):
         from tools import changes
@@ -373,7 +388,8 @@ class Gate:
         ttl = min(ttl_days or config.approval_ttl_days, config.approval_ttl_days, MAX_APPROVAL_TTL_DAYS)
         expires = _iso(_now() + timedelta(days=ttl))
         plan = self._plan(rec, signer, expires)
-        self._checks_pass(plan, preview=True)
+        if not self._judged_on(rec, plan):
+            self._checks_pass(plan, preview=True)  # the platform moved since propose: judged again, the same way
         if show is not None and not show(self.preview(plan)):
             raise RefusedError("Product did not confirm", "nothing was signed")
         # The platform tree names the submodule commits, whose ids change once signed: compare it only alone.
@@ -511,9 +527,21 @@ class Gate:
 
     # -- apply-time checks on the tree itself ---------------------------------------------------------
 
-    def _checks_pass(self, plan: Plan, preview: bool = False) -> None:
-        """New blocker/high findings, or a check that could not run, on the proposed tree refuse the change.
-        Both sessions read commits (config, charter, Notion export of that tree), never the work tree."""
+    def _draft_plan(self, patch, targets, bases: dict[str, str]) -> Plan:
+        """The plan of a proposal before anyone signs it: its trees on the committed bases."""
+        from tools import changes
+
+        per_repo = changes.split_by_repo(patch, targets)
+        repos = [RepoPlan(repo=r, path=self.root / r, base=bases[r], patch=per_repo.get(r))
+                 for r in sorted(bases, key=lambda r: (r == "", r))]
+        draft = ssh.Signer(principal="devops-agent", key_type="", key="")
+        return Plan(proposal="draft", repos=repos, signer=draft, message="[devops] draft\n",
+                    revert_message="[devops] draft revert\n")
+
+    def _judge(self, plan: Plan, preview: bool = True) -> list[tuple[object | None, str | None]]:
+        """The checks' judgement of the proposed tree against its base: each new blocker/high finding as
+        (finding, None), each part that ran on the base but not on it as (None, what); empty: allowed. Both
+        sessions read commits (config, charter, Notion export of that tree), never the work tree."""
         base = self.session(run_checks=True, rev=plan.platform.base)
         if preview:
             when = _now()
@@ -526,11 +554,29 @@ class Gate:
         try:
             after = self.session(run_checks=True, rev=tip)
         except UserError as exc:
-            raise RefusedError(f"the change leaves a platform the session cannot open: {exc.message}",
-                               "nothing was changed; revise the proposal") from None
+            return [(None, f"the change leaves a platform the session cannot open: {exc.message}")]
         known = {_key(f) for f in base.findings if f.severity in SEVERE}
         new = [f for f in after.findings if f.severity in SEVERE and _key(f) not in known]
         broken = [str(gap) for gap in after.not_run if gap not in base.not_run]
+        return [(f, None) for f in new] + [(None, n) for n in broken]
+
+    def _judged_on(self, rec, plan: Plan) -> bool:
+        """Whether propose judged this very proposal (its content hash) on the bases the plan is built on."""
+        for entry in reversed(self.audit.entries()):
+            data = entry.get("data") or {}
+            if entry.get("event") == "proposal" and data.get("proposal") == rec.id:
+                judged = data.get("judged") or {}
+                return data.get("hash") == rec.hash and judged.get("bases") == {p.repo: p.base for p in plan.repos}
+        return False
+
+    def _checks_pass(self, plan: Plan, preview: bool = False) -> None:
+        """New blocker/high findings, or a check that could not run, on the proposed tree refuse the change."""
+        judged = self._judge(plan, preview)
+        opened = next((n for f, n in judged if f is None and n.startswith("the change leaves")), None)
+        if opened:
+            raise RefusedError(opened, "nothing was changed; revise the proposal")
+        new = [f for f, _ in judged if f is not None]
+        broken = [n for f, n in judged if f is None]
         if new or broken:
             self.audit.append("apply-refused", "devops-agent", {
                 "proposal": plan.proposal, "new_findings": [f.to_dict() for f in new], "not_run": broken})

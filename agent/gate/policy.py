@@ -104,6 +104,9 @@ RULES: dict[str, tuple[str, tuple[str, str]]] = {
     "POL012": ("No file mode change (executable bit included): a mode is not a reviewable line",
                ("work_rules", "Documenter les changements d'infra et leurs impacts")),
     "POL013": ("git's own configuration (.gitattributes, .gitmodules, .gitignore, .git*) is never a target", _PRODUCT),
+    "POL014": ("The review's checks find no new blocker or high finding on the proposed tree, and every check that "
+               "ran on the base runs on it (judged once, at propose)",
+               ("guardrails", "Priorité à la stabilité et à la reproductibilité")),
 }
 
 
@@ -116,6 +119,18 @@ class Refusal:
 
     def to_dict(self) -> dict:
         return {"rule": self.rule, "message": self.message, "clause": self.clause, "path": self.path}
+
+
+def check_refusal(charter: Charter | None, finding, not_run: str | None = None) -> Refusal:
+    """POL014: the refusal for a new blocker/high finding of the checks on the proposed tree (or a check that
+    could not run on it), in the words of the policy's other refusals."""
+    if finding is None:
+        return Refusal(rule="POL014", message=f"a check cannot run on the proposed tree ({not_run})",
+                       clause=clause_text(charter, "POL014"))
+    first = finding.locations[0] if finding.locations else None
+    return Refusal(rule="POL014", message=f"the change introduces a new {finding.severity} finding: {finding.id} "
+                                          f"{finding.title}", clause=clause_text(charter, "POL014"),
+                   path=first.path if first else None)
 
 
 @dataclass

@@ -252,9 +252,10 @@ def test_a_change_that_adds_a_blocker_is_refused_before_signing(repo, tmp_path, 
     rec = propose(repo, patch, "--reason", "pull the newest api image on every deploy for the beta",
                   "--risk", "an untested api image reaches production without a tag",
                   "--rollback", "set the image back to `main-${IMAGE_TAG_API}` in docker-compose.prod.yml")
-    assert rec["status"] == "pending", rec
+    assert rec["status"] == "refused", rec  # judged once, at propose: a new high finding is a policy refusal
+    assert [(r["rule"], "CMP003" in r["message"]) for r in rec["refusals"]][0] == ("POL014", True)
     r = approve(repo, rec["id"], key)
-    assert r.returncode == 1 and "new high finding" in r.stderr and "CMP003" in r.stderr  # high is refused too
+    assert r.returncode == 1 and "is refused, not pending" in r.stderr
     assert git(repo, "for-each-ref", "refs/devops-agent/") == ""
 
 

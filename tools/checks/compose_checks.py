@@ -625,12 +625,10 @@ def _is_own_image(platform: Platform, image: str) -> bool:
 
 
 def _closest_built(platform: Platform, image: str) -> str | None:
+    """The pushed image of the same last name: the one the remediation names, which the gate knows too."""
     path = df_tool.parse_image_ref(str(image)).path or ""
-    last = path.rsplit("/", 1)[-1]
-    for built in platform.built_images:
-        if built.name.rsplit("/", 1)[-1] == last:
-            return built.name
-    return None
+    last = path.rsplit("/", 1)[-1].lower()
+    return next((name for name in platform.pushed_images() if name.rsplit("/", 1)[-1] == last), None)
 
 
 @check("XF002", "Production tag matches no tag the CI pushes", "high", "availability",

@@ -258,7 +258,11 @@ def image_key(ref: str) -> str:
     parsed = parse_image_ref(ref)
     if parsed.valid:
         return f"{parsed.registry}/{parsed.repository}"
-    return ref.split("@", 1)[0].rsplit(":", 1)[0] if ":" in ref.split("/")[-1] else ref.split("@", 1)[0]
+    # A tag written with variables (`api:${TAG:-main-${SHA}}`) ends at the name: the first `:` of the last part.
+    head, _, last = ref.split("@", 1)[0].rpartition("/")
+    name = (head + "/" if head else "") + last.split(":", 1)[0]
+    again = parse_image_ref(name)
+    return f"{again.registry}/{again.repository}" if again.valid else name
 
 
 def image_short_name(ref: str) -> str:
