@@ -10,7 +10,8 @@ expected.yaml:
   cli: true          # run through `devops-agent review --format json` instead of in process
   setup: [...]       # steps after the first commit: {write: path, text} leaves a file changed, uncommitted;
                      # {commit: path, text} commits it unsigned; {gitlink: path} records an uninitialised
-                     # submodule (as a clone without --recurse leaves it), or moves it; {product-key: demo or
+                     # submodule (as a clone without --recurse leaves it), or moves it; {submodule: path} adds
+                     # the case's `<path>.sub/` folder as a real submodule, checked out; {product-key: demo or
                      # passphrase} commits Product's signer list, signed; {shallow: depth} reviews a shallow clone
   shown: [paths]     # the files docs/checks.md shows for this case (default: all)
   env: {NAME: value} # variables set for the review (a Notion token's variable, for example)
@@ -53,6 +54,15 @@ def _repo(case: Case, tmp: Path) -> Path:
             (repo / step["gitlink"]).mkdir(parents=True, exist_ok=True)
             _git(repo, "update-index", "--add", "--cacheinfo", f"160000,{str(i + 1) * 40},{step['gitlink']}")
             _git(repo, "commit", "-q", "-m", f"submodule {step['gitlink']} at {str(i + 1) * 7}")
+        elif "submodule" in step:  # a real submodule, checked out: its files are the case's `<path>.sub/` folder
+            upstream = tmp / "upstream" / step["submodule"]
+            shutil.copytree(repo / f"{step['submodule']}.sub", upstream)
+            shutil.rmtree(repo / f"{step['submodule']}.sub")
+            for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "first"]):
+                _git(upstream, *args)
+            _git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", f"file://{upstream}",
+                 step["submodule"])
+            _git(repo, "commit", "-q", "-m", f"submodule {step['submodule']}")
         elif "product-key" in step:  # Product's key and the signed signer list (the trust root)
             _product_key(repo, tmp / "keys" / "product", step["product-key"])
         elif "shallow" in step:  # the review runs in a clone of that depth (actions/checkout's default is 1)
