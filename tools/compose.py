@@ -33,10 +33,6 @@ from agent.core.errors import UserError
 from tools.findings import Location
 
 REDACTED = "<redacted>"
-SECRET_NAME = re.compile(
-    r"PASSWORD|PASSWD|PWD|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|CERT|SALT|AUTH|DSN", re.I
-)
-SECRET_VALUE = re.compile(r"(?i)password=[^;\s]+|pwd=[^;\s]+|://[^:/@\s]*:[^@\s]+@")
 TIMEOUT_SECONDS = 30
 # Bumped when what a cache entry holds changes.
 _CACHE_FORMAT = 1
@@ -763,23 +759,29 @@ def _parse_model(stdout: str, argv: list[str]) -> dict:
 # ---------------------------------------------------------------- redaction
 
 def is_secret_name(name: str) -> bool:
-    return bool(SECRET_NAME.search(name))
+    """tools/facts/secrets.py's definition, under the name this module's callers know."""
+    from tools.facts.secrets import is_secret_name as judged
+
+    return judged(name)
 
 
 def redacted(model: dict) -> dict:
-    """A copy of the model with secret-like values replaced by `<redacted>`, structure kept."""
+    """A copy of the model with secret values (tools/facts/secrets.py: by name and value, or by shape) replaced by
+    `<redacted>`, structure kept: `MAX_TOKENS: 4096` and `POSTGRES_HOST_AUTH_METHOD: trust` stay."""
+    from tools.facts.secrets import is_masked
+
     out = copy.deepcopy(model)
     for svc in (out.get("services") or {}).values():
         for section in ("environment",):
             env = svc.get(section)
             if isinstance(env, dict):
                 for k, v in env.items():
-                    if v is not None and (is_secret_name(k) or SECRET_VALUE.search(str(v))):
+                    if v is not None and is_masked(str(k), str(v)):
                         env[k] = REDACTED
         args = (svc.get("build") or {}).get("args")
         if isinstance(args, dict):
             for k, v in args.items():
-                if v is not None and (is_secret_name(k) or SECRET_VALUE.search(str(v))):
+                if v is not None and is_masked(str(k), str(v)):
                     args[k] = REDACTED
         hc = svc.get("healthcheck") or {}
         if isinstance(hc.get("test"), list):
@@ -791,17 +793,9 @@ def redacted(model: dict) -> dict:
 
 
 def _redact_text(text):
-    if not isinstance(text, str):
-        return text
-    text = SECRET_VALUE.sub(lambda m: _keep_prefix(m.group(0)), text)
-    return re.sub(r"(\s-p)(\S+)", r"\1" + REDACTED, text)
+    from tools.facts.secrets import replace_secrets
 
-
-def _keep_prefix(match: str) -> str:
-    if match.startswith("://"):
-        user = match[3:].split(":", 1)[0]
-        return f"://{user}:{REDACTED}@"
-    return match.split("=", 1)[0] + "=" + REDACTED
+    return replace_secrets(text, lambda _: REDACTED) if isinstance(text, str) else text
 
 
 def command_argv(value) -> list[str]:

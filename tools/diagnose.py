@@ -351,29 +351,26 @@ def _host_ports(attrs: dict) -> list[str]:
 
 
 def _secret_values(attrs: dict) -> list[str]:
-    """Values of the container's secret-named env vars (tools/compose.py's list): scrubbed from what is quoted."""
-    from tools.compose import is_secret_name
+    """Values of the container's env vars that are secrets (tools/facts/secrets.py): scrubbed from what is quoted."""
+    from tools.facts.secrets import is_masked
 
     out = []
     for item in (attrs.get("Config") or {}).get("Env") or []:
         name, _, value = str(item).partition("=")
-        if is_secret_name(name) and len(value) >= 4:
+        if len(value) >= 4 and is_masked(name, value):
             out.append(value)
     return out
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """tools/'s own redaction of a quoted line: known secret values, `password=…`, URL credentials, and
-    `SECRET_NAME=value` pairs (the front ends pass their session redactor on top)."""
-    from tools.compose import REDACTED, SECRET_VALUE, is_secret_name
+    """tools/'s own redaction of a quoted line: known secret values, then what tools/facts/secrets.py finds by
+    shape (`DB_PASSWORD=…`, URL credentials, `-p…`, tokens); the front ends pass their session redactor on top."""
+    from tools.compose import REDACTED
+    from tools.facts.secrets import replace_secrets
 
     for value in sorted(set(secrets), key=len, reverse=True):
         text = text.replace(value, REDACTED)
-    text = SECRET_VALUE.sub(lambda m: (m.group(0).split("=", 1)[0] + "=" + REDACTED) if "=" in m.group(0)
-                            and not m.group(0).startswith("://") else
-                            "://" + m.group(0)[3:].split(":", 1)[0] + ":" + REDACTED + "@", text)
-    return re.sub(r"\b([A-Za-z_][A-Za-z0-9_]*)(\s*[=:]\s*)([^\s,;'\"]{4,})",
-                  lambda m: m.group(1) + m.group(2) + REDACTED if is_secret_name(m.group(1)) else m.group(0), text)
+    return replace_secrets(text, lambda _: REDACTED)
 
 
 @dataclass

@@ -243,6 +243,17 @@ def _literal_kind(name: str | None, text: str) -> str | None:
     return f"a literal {_secret_noun(name)}"
 
 
+def is_masked(name: str | None, value) -> bool:
+    """Whether a resolved value (the real one: the server's .env, a container's environment) is hidden where it is
+    shown: a secret by `secret_value_kind`, or any value under a secret name that is no reference, boolean, enum,
+    path, e-mail or public value (a real password may look like a placeholder, or be one character)."""
+    if secret_value_kind(name, value):
+        return True
+    text = _strip(value)
+    return bool(text) and bool(name) and is_secret_name(name) and not is_reference(text) \
+        and not _HAS_REFERENCE.search(text) and not _URL.fullmatch(text) and not _not_a_value(text)
+
+
 def secret_severity(where: str, placeholder: bool = False) -> str | None:
     """The severity of a secret written in a committed file, by where the file is used: `prod` high (a placeholder
     medium: a default that ships unless someone replaces it), `staging` medium, `dev` or `test` low; a placeholder
