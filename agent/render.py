@@ -465,7 +465,10 @@ def catalogue_markdown(charter: Charter | None) -> str:
     for r in rows:
         out.append(f"| {r['id']} | {r['severity']} | {r['category']} | {_md_cell(r['title'])} | "
                    f"{_md_cell(r['clause'])} | {_md_cell(r['remediation'])} |")
-    return "\n".join(out) + "\n"
+    from tools.checks.cases import catalogue_cases_markdown
+
+    out += ["", *catalogue_cases_markdown([(r["id"], r["title"]) for r in rows])]
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def _blocker_rule_markdown() -> list[str]:

@@ -13,7 +13,7 @@ expected.yaml:
                      # submodule (as a clone without --recurse leaves it), or moves it; {submodule: path} adds
                      # the case's `<path>.sub/` folder as a real submodule, checked out; {product-key: demo or
                      # passphrase} commits Product's signer list, signed; {shallow: depth} reviews a shallow clone
-  shown: [paths]     # the files docs/checks.md shows for this case (default: all)
+  shown: [paths]     # the files docs/checks.md shows for this case (default: those the findings name)
   env: {NAME: value} # variables set for the review (a Notion token's variable, for example)
 """
 from __future__ import annotations
@@ -182,3 +182,18 @@ def test_every_check_has_a_case_that_finds_and_one_that_stays_silent():
     assert missing == [] and silent == [], f"without a finding case: {missing}; without an ok-* case: {silent}"
     for c in ALL:
         assert c.ok == (not c.findings), f"{c.check_id}/{c.name}: ok-* cases expect nothing, others something"
+
+
+def test_catalogue_page_shows_each_checks_first_case():
+    """docs/checks.md (generated, and tested equal to the code's output in tests/agent/test_outputs.py) carries
+    each check's first finding case: its folder and its expected lines."""
+    from tools.checks.cases import first_case
+
+    page = (CASES_DIR.parent.parent / "docs" / "checks.md").read_text(encoding="utf-8")
+    for check_id in CHECKS:
+        found, ok = first_case(check_id)
+        assert found is not None and ok is not None, check_id
+        section = page.split(f"### {check_id}: ", 1)[1].split("\n### ", 1)[0]
+        assert f"`tests/checks/{check_id}/{found.name}/`" in section, check_id
+        assert all(e.line(check_id) in section for e in found.findings), check_id
+        assert f"`tests/checks/{check_id}/{ok.name}/` leaves {check_id} silent" in section, check_id

@@ -155,7 +155,11 @@ _KIND = re.compile(r"""(^|[\s{,])["']?kind["']?\s*:\s*["']?([A-Z][A-Za-z]+)""", 
 def kubernetes_kinds(text: str | None) -> list[str]:
     """Kinds of the Kubernetes objects a YAML/JSON text declares (`apiVersion` + `kind`, any style, any document);
     a text that does not parse (a Helm template) is read line by line."""
-    docs = yaml_documents(text)
+    return _kinds_in(yaml_documents(text), text)
+
+
+def _kinds_in(docs: list | None, text: str | None) -> list[str]:
+    """kubernetes_kinds of a text already parsed into `docs` (None: it does not parse)."""
     if docs is None:
         if text and _API_VERSION.search(text):
             return [m.group(2) for m in _KIND.finditer(text)]
@@ -209,12 +213,15 @@ def tools_in(path: str, text: str | None, commands: bool = True, images: bool = 
     if name == "ansible.cfg":
         found["ansible"] = "Ansible configuration"
     if name.endswith((".yaml", ".yml", ".json", ".tpl")) and text:
-        kinds = kubernetes_kinds(text)
+        # Parsed once, and only when it can declare a tool: a manifest names `apiVersion`, a playbook `hosts`
+        # (a repository's many locale, fixture and spec files are not parsed at all).
+        docs = yaml_documents(text) if "apiVersion" in text or "hosts" in text else []
+        kinds = _kinds_in(docs, text)
         if kinds:
             found.setdefault("kubernetes", f"Kubernetes manifest (kind {kinds[0]})")
         if re.search(r"\{\{-?\s*\.(Values|Release|Chart)\b", text):
             found.setdefault("helm", "Helm template")
-        docs = yaml_documents(text) or []
+        docs = docs or []
         if any(isinstance(d, list) and any(isinstance(p, dict) and "hosts" in p and ({"tasks", "roles"} & set(p))
                                            for p in d) for d in docs):
             found.setdefault("ansible", "Ansible playbook")
