@@ -182,7 +182,7 @@ def end_of_life_image(ctx, spec):
             runs = stage is final and not test
             what = "" if runs else " (a test image)" if test else f" (build stage {stage.label})"
             yield spec.finding(ctx, f"{path}: FROM {stage.base_ref}{what}: {text}", [Location(path, stage.line)],
-                               severity=None if runs else "low",
+                               severity=None if runs else "info" if test else "low",
                                detail="" if runs else "its image is not what production runs; its toolchain gets "
                                                       "no more fixes")
     for env, prod, name, svc in _services(ctx):
