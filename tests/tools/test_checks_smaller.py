@@ -230,3 +230,42 @@ def test_latest_in_prod_is_a_blocker_and_no_source_conflict_says_the_repo_wins(c
     assert [f for f in conflicts if "latest" in f.title or "latest" in f.detail] == []
     # a fact no check of the review reports is still settled by the priority list
     assert [(f.severity, f.title.endswith("the repo files win")) for f in conflicts] == [("info", True)]
+
+
+# -- DKF003: the base image's own USER --------------------------------------------------------------------
+
+WEB_DF = "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN useradd --uid 10001 app\nUSER app\n"
+
+
+def _web_from(root: Path, base: str) -> None:
+    edit(root, "web/Dockerfile", WEB_DF, f"FROM {base}\nWORKDIR /app\nCOPY . .\n")
+
+
+@pytest.mark.parametrize("base", ["gcr.io/distroless/python3-debian12:nonroot", "bitnami/python:3.11.9",
+                                  "cgr.dev/chainguard/python:latest"])
+def test_known_non_root_base_is_not_root(clean, base):
+    _web_from(clean, base)
+    assert findings(clean, "DKF003") == []
+
+
+def test_base_that_runs_as_root_is_still_found(clean):
+    _web_from(clean, "gcr.io/distroless/python3-debian12:latest")
+    assert [f.title for f in findings(clean, "DKF003")] == ["web/Dockerfile: final stage runs as root (no USER)"]
+
+
+def _local_base(root: Path, user: str) -> None:
+    (root / "web/base.Dockerfile").write_text(f"FROM python:3.11-slim\nRUN useradd --uid 10001 app\n{user}")
+    edit(root, "docker-compose.yml", "\n  db:\n    image: mysql", "\n  web-base:\n    image: ghcr.io/acme/web-base:1.0.0\n"
+         "    build:\n      context: ./web\n      dockerfile: base.Dockerfile\n  db:\n    image: mysql")
+    _web_from(root, "ghcr.io/acme/web-base:1.0.0")
+
+
+def test_image_the_platform_builds_with_a_user_is_not_root(clean):
+    _local_base(clean, "USER app\n")
+    assert [f for f in findings(clean, "DKF003") if f.locations[0].path == "web/Dockerfile"] == []
+
+
+def test_image_the_platform_builds_without_a_user_is_root(clean):
+    _local_base(clean, "")
+    assert [f.title for f in findings(clean, "DKF003") if f.locations[0].path == "web/Dockerfile"] == [
+        "web/Dockerfile: final stage runs as root (no USER)"]

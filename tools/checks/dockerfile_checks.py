@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tools import dockerfile as df_tool
 from tools.checks.registry import check
+from tools.facts import image_users
 from tools.facts import secrets as secret_facts
 from tools.findings import Location
 from tools.platform import Platform, workflow_repo
@@ -177,6 +178,8 @@ def _root_finding(ctx, spec, path: str, info: df_tool.DockerfileInfo, stage: df_
     base = info.root_stage(stage)
     if base.base is not None and base.base.short_name in ROOT_ACCEPTED_IMAGES:
         return None  # the master process needs root to bind privileged ports, then drops it
+    if stage.user is None and _base_user(ctx, base) is not None:
+        return None  # the base image runs as a non-root user of its own
     why = f"USER {stage.user}" if stage.user else "no USER"
     line = stage.user_line if stage.user else stage.line
     what = "final stage" if stage is info.final_stage else f"stage {stage.label}"
@@ -186,6 +189,43 @@ def _root_finding(ctx, spec, path: str, info: df_tool.DockerfileInfo, stage: df_
     where = ", ".join([f"{s} ({e})" for e, s in use.services] + [f"{img} (pushed by CI)" for img in use.pushed])
     return spec.finding(ctx, f"{path}: {what} runs as root ({why})", [Location(path, line)],
                         detail=f"used by {where}" if where else "")
+
+
+def _base_user(ctx, root: df_tool.Stage) -> str | None:
+    """The non-root user the first stage's base image runs as: a known non-root base (tools/facts), or an
+    image the platform builds itself (compose `build:` + `image:`, or a CI build) whose final stage sets one."""
+    ref = root.base
+    if ref is None or not ref.valid:
+        return None
+    known = image_users.base_image_user(ref.registry, ref.repository, ref.tag)
+    if known:
+        return known
+    platform = _platform(ctx)
+    for path in _dockerfiles_building(platform, ref):
+        info = platform.dockerfiles.get(path)
+        final = info.final_stage if info else None
+        if final is not None and final.user is not None:
+            user = _resolved_user(info, final)
+            if user is not None and user not in ROOT_USERS:
+                return user
+    return None
+
+
+def _dockerfiles_building(platform: Platform, ref: df_tool.ImageRef) -> list[str]:
+    """The platform's Dockerfiles that build the image `ref` names (by registry/repository)."""
+    want = f"{ref.registry}/{ref.repository}".lower()
+    out = [platform.dockerfile_of_ci_image(b) for b in platform.built_images
+           if _image_id(b.name) == want]
+    for env in platform.environments.values():
+        for svc in env.services.values():
+            if isinstance(svc.get("build"), dict) and svc.get("image") and _image_id(str(svc["image"])) == want:
+                out.append(platform.dockerfile_of_build(svc["build"]))
+    return [p for p in dict.fromkeys(out) if p]
+
+
+def _image_id(image: str) -> str:
+    ref = df_tool.parse_image_ref(image)
+    return f"{ref.registry}/{ref.repository}".lower() if ref.valid else image.lower()
 
 
 # -- DKF004 ----------------------------------------------------------------------------------
