@@ -503,8 +503,9 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
     return Discovery(envs, compose_files, unresolved, orphans, absent, overlays)
 
 
-_PROD_EVIDENCE = re.compile(r"\b(?:production|self[- ]?host(?:ed|ing)?|on (?:your|a|the) server|en production"
-                            r"|deploy(?:ing|ment)? (?:it|to|on))\b", re.I)
+# Words by which a README or deployment notes tell users to run the files in production (a denial does not count).
+PROD_EVIDENCE_WORDS = ("production", "self-hosted", "self-host", "self-hosting", "selfhosted", "on your server",
+                       "on your own server", "en production", "auto-heberge")
 _TEST_FOLDERS = {"test", "tests", "testing", "e2e", "testdata", "fixtures", "examples", "example", "samples", "demo",
                  "dev", ".devcontainer", "devcontainer"}
 
@@ -512,6 +513,43 @@ _TEST_FOLDERS = {"test", "tests", "testing", "e2e", "testdata", "fixtures", "exa
 def is_production_name(name: str) -> bool:
     """An environment named for production (the one place this is decided from a name)."""
     return bool(re.search(r"prod|production|live", name, re.I))
+
+
+def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:
+    """A self-hosted product's main compose set is its production: when no environment is named for
+    production, the repository's main set (Compose's default files at the root, else the only set outside test
+    folders) stands on conventions alone, and its README or deployment notes tell users to run it on a server
+    (not in a denial), it becomes prod, and so does each set that adds an overlay to it; each says where."""
+    from tools import facts
+
+    if any(is_production_name(n) for n in envs):
+        return envs
+    outside = [e for e in envs.values() if environment_role(e.name, e.files) != "test"
+               and not _TEST_FOLDERS & set(posixpath.dirname(e.files[0]).split("/"))]
+    main = envs.get("dev") if "dev" in envs else (outside[0] if len(outside) == 1 else None)
+    if main is None or not all(o.kind in ("convention", "docs", "readme") for o in main.origins):
+        return envs
+    evidence = ""
+    for src in sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
+                      key=lambda s: (s.path.count("/"), s.path)):
+        for no, line in enumerate(src.text.splitlines(), 1):
+            if facts.mentions(line, PROD_EVIDENCE_WORDS):
+                evidence = f"{src.path}:{no} (\"{' '.join(line.split())[:80]}\")"
+                break
+        if evidence:
+            break
+    if not evidence:
+        return envs
+    base = list(main.files)
+    renamed: dict[str, DiscoveredEnvironment] = {}
+    for key, env in envs.items():
+        if env is main:
+            env.name, env.evidence = (key[: -len("dev")] + "prod") if key.endswith("dev") else "prod", \
+                f"{evidence} runs it on a server"
+        elif env.files[: len(base)] == base and environment_role(env.name, env.files) not in ("test", "staging"):
+            env.name, env.evidence = f"prod-{key}", f"{evidence}: production with {env.files[-1]} added"
+        renamed[env.name] = env
+    return renamed
 
 
 _ROLE_WORDS = (("test", {"test", "tests", "testing", "e2e", "ci", "integration", "testdata", "fixtures", "spec"}),
@@ -533,31 +571,6 @@ def environment_role(name: str, files: list[str]) -> str:
         if words & vocabulary:
             return role
     return "prod" if is_production_name(name) else "dev"
-
-
-def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:
-    """A self-hosted product's only compose set is its production: when no environment is named for
-    production and exactly one environment outside test and dev folders stands on Compose's conventions,
-    the READMEs or deployment notes that tell users to run it on a server make it prod (and say where)."""
-    if any(is_production_name(n) for n in envs):
-        return envs
-    candidates = [e for e in envs.values() if e.name.rsplit("/", 1)[-1] == "dev"
-                  and all(o.kind in ("convention", "docs", "readme") for o in e.origins)
-                  and not _TEST_FOLDERS & set(posixpath.dirname(e.files[0]).split("/"))]
-    if len(candidates) != 1 or len([e for e in envs.values()
-                                    if not _TEST_FOLDERS & set(posixpath.dirname(e.files[0]).split("/"))]) != 1:
-        return envs
-    env = candidates[0]
-    for src in sources:
-        if src.kind not in ("readme", "docs") or not src.ok or not src.text:
-            continue
-        for no, line in enumerate(src.text.splitlines(), 1):
-            if _PROD_EVIDENCE.search(line):
-                env.evidence = f"{src.path}:{no} runs it on a server (\"{' '.join(line.split())[:80]}\"), and it is the only environment"
-                name = env.name[: -len("dev")] + "prod"
-                env.name = name
-                return {(name if e is env else k): e for k, e in envs.items()}
-    return envs
 
 
 def is_overlay(data: object) -> bool:

@@ -320,3 +320,16 @@ def test_an_nginx_snippet_of_unknown_placement_is_not_judged_for_its_context():
     snippet = "location /assets/ {\n    alias /var/www/assets/;\n}\nlocation /api/ {\n    proxy_pass http://backend:6060;\n}\n"
     assert not parse_nginx_text(snippet, "/x/locations.conf", "unknown").errors
     assert [e.kind for e in parse_nginx_text(snippet, "/x/conf.d/site.conf", "http").errors] == ["context", "context"]
+
+
+def test_production_by_evidence_takes_overlays_along_and_ignores_denials(tmp_path):
+    readme = "# Acme\n\nSelf-hosted chat for your team.\n\n```\ndocker compose -f docker-compose.yml -f docker-compose.turn.yml up -d\n```\n"
+    root = repo(tmp_path, {"docker-compose.yml": BASE, "docker-compose.turn.yml": "services:\n  turn:\n    image: coturn/coturn:4.6\n",
+                           "tests/docker-compose.yml": BASE, "README.md": readme})
+    envs = open_session(root).discovery().environments
+    # The README's own set is the production the users run, with its evidence.
+    assert envs["prod"].files == ["docker-compose.yml", "docker-compose.turn.yml"] and "README.md:3" in envs["prod"].evidence
+    assert "tests/dev" in envs  # a test set stays what it is
+    denial = "# Demo\n\nA demo of the stack, not meant for production.\n"
+    root2 = repo(tmp_path, {"docker-compose.yml": BASE, "README.md": denial}, name="demo")
+    assert set(open_session(root2).environments()) == {"dev"}
