@@ -194,6 +194,16 @@ def test_digest_and_release_line_tags_stay_silent_and_latest_stays_cmp003s(shop)
     assert [f.id for f in session.findings if f.id in ("CMP003", "PRD002")] == ["CMP003"]
 
 
+def test_example_placeholder_tag_is_not_judged_but_a_documented_channel_is(shop):
+    edit(shop, "docker-compose.prod.yml", "redis:7.4-alpine", "redis:${REDIS_TAG}")
+    (shop / ".env.example").write_text(ENV_EXAMPLE + "REDIS_TAG=change-me\n")
+    assert findings(shop, "PRD002") == []
+    (shop / ".env.example").write_text(ENV_EXAMPLE + "REDIS_TAG=stable\n")
+    assert [f.title for f in findings(shop, "PRD002")] == [
+        "prod: cache runs redis:stable: channel tag `stable`: it follows the project's next `stable` release "
+        "(written redis:${REDIS_TAG}, set by .env.example)"]
+
+
 def test_unset_tag_variable_is_not_judged(shop):
     edit(shop, "docker-compose.prod.yml", "redis:7.4-alpine", "redis:${REDIS_TAG}")
     assert findings(shop, "PRD002") == []

@@ -3,6 +3,7 @@ its images on the server, floating tags, database admin UIs published, end-of-li
 without its mapping, and GitHub workflow security as zizmor audits it."""
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Iterator
 
@@ -55,6 +56,15 @@ def _unknown_vars(env: Environment) -> set[str]:
         return set()
     unset = {m.group(1) for w in project.warnings if (m := _UNSET.match(w))}
     return unset | {name for name, (_, where) in getattr(project, "assumed", {}).items() if where == "placeholder"}
+
+
+def _example_vars(env: Environment) -> set[str]:
+    """Variables whose value the review took from an example env file the repository documents."""
+    from tools.facts.variables import EXAMPLE_ENV_NAMES, EXAMPLE_ENV_SUFFIXES
+
+    assumed = getattr(env.project, "assumed", {}) if env.project else {}
+    return {name for name, (_, where) in assumed.items()
+            if posixpath.basename(where) in EXAMPLE_ENV_NAMES or where.endswith(EXAMPLE_ENV_SUFFIXES)}
 
 
 def _set_from(env: Environment, names: list[str]) -> str:
@@ -125,6 +135,8 @@ def floating_prod_tag(ctx, spec):
         names = _VAR.findall(written)
         if set(names) & _unknown_vars(env):
             continue  # the tag is chosen at deploy time; a variable nothing sets says nothing about it
+        if mutable.basis == "no-version" and set(names) & _example_vars(env):
+            continue  # an example file's `TAG=change-me` is a placeholder, not the tag a deploy sets
         how = f" (written {written}, set by {_set_from(env, names)})" if written != image else ""
         database = product_of(str(image)) in DATABASES and mutable.any_version
         yield spec.finding(ctx, f"{env.name}: {name} runs {image}: {mutable.why}{how}", [env.location(name, "image")],

@@ -29,6 +29,7 @@ CHANNEL_WORDS = frozenset({"latest", "stable", "lts", "mainline", "edge", "curre
 class Mutability:
     kind: str  # latest | untagged | floating
     why: str  # for a message: "latest", "no tag (means latest)", "channel tag `stable`"...
+    basis: str = ""  # latest | untagged | channel | no-version | partial
     any_version: bool = True  # it may pull any version, a new major included (False: it stays within a major)
 
 
@@ -40,23 +41,25 @@ def tag_mutability(ref) -> Mutability | None:
     image = ref if isinstance(ref, ImageRef) else parse_image_ref(str(ref))
     pin = image_pin(image)  # what CMP003 and DKF002 judge `latest` by: the two cannot disagree
     if pin == "untagged":
-        return Mutability("untagged", "no tag (means latest)")
+        return Mutability("untagged", "no tag (means latest)", "untagged")
     if pin == "latest":
-        return Mutability("latest", "latest")
+        return Mutability("latest", "latest", "latest")
     if pin != "tag" or not image.tag:
         return None  # a digest, or a reference that does not parse
     tag = image.tag
     words = [w for w in re.split(r"[-_.]", tag.lower()) if w]
     channel = next((w for w in words if w in CHANNEL_WORDS), None)
     if channel:
-        return Mutability("floating", f"channel tag `{tag}`: it follows the project's next `{channel}` release")
+        return Mutability("floating", f"channel tag `{tag}`: it follows the project's next `{channel}` release",
+                          "channel")
     product = product_of(image)
     if not any(c.isdigit() for c in tag):
         if product in ("debian", "ubuntu") and words and words[0] in CODENAMES:
             return None  # the distribution's codename is its release line
-        return Mutability("floating", f"tag `{tag}` names no version: it is the newest release, as `latest` is")
+        return Mutability("floating", f"tag `{tag}` names no version: it is the newest release, as `latest` is",
+                          "no-version")
     partial = next((rl for rl in release_lines(image) if rl.partial), None)
     if partial is not None:
         return Mutability("floating", f"tag `{tag}` names {partial.product} {partial.written} only: it moves across "
-                                      f"its {partial.written}.x release lines", any_version=False)
+                                      f"its {partial.written}.x release lines", "partial", any_version=False)
     return None
