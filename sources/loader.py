@@ -42,6 +42,8 @@ def parse_yaml(text: str, compose: bool = False) -> tuple[object, tuple[int, int
 COMPOSE_GLOBS = ("compose.y*ml", "compose.*.y*ml", "docker-compose.y*ml", "docker-compose.*.y*ml",
                  "compose-*.y*ml", "docker-compose-*.y*ml")
 COMPOSE_NAME = re.compile(r"^(?:docker-)?compose(?:[.-][A-Za-z0-9_-]+)?\.ya?ml$")
+# The override an install step copies into place (`cp compose.override.yaml.example compose.override.yaml`).
+EXAMPLE_OVERRIDE = re.compile(r"^(?:docker-)?compose\.override\.ya?ml\.(?:example|sample|dist|template|tmpl)$")
 # How deep compose files are looked for (a self-host file three folders down ships too).
 COMPOSE_DEPTH = 4
 MAX_TREE_FILES = 100_000
@@ -181,12 +183,14 @@ class SourceLoader:
         files: list[str] = list(spec.locations if spec else [])
         for env_files in self.config.environments.values():
             files += env_files
-        found = [f for f in self.tree() if COMPOSE_NAME.match(posixpath.basename(f))]
+        found = [f for f in self.tree() if COMPOSE_NAME.match(posixpath.basename(f))
+                 or EXAMPLE_OVERRIDE.match(posixpath.basename(f))]
         for sub in self.git.submodules:
             if sub.initialized:
                 found += self._glob(COMPOSE_GLOBS, base=sub.path)
         files += sorted(f for f in dict.fromkeys(found)
-                        if COMPOSE_NAME.match(posixpath.basename(f)) and not _skipped_folder(f))
+                        if (COMPOSE_NAME.match(posixpath.basename(f)) or EXAMPLE_OVERRIDE.match(posixpath.basename(f)))
+                        and not _skipped_folder(f))
         files += self._glob(self.config.extra_globs.compose)
         return list(dict.fromkeys(files))
 

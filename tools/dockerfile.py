@@ -517,8 +517,10 @@ def _apply(info: DockerfileInfo, stage: Stage, ins: Instruction) -> None:
         for raw in ins.value:
             value = substitute(raw, known)
             names = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", raw)
-            if value is None and names and all(n in stage.args or n in stage.env for n in names):
-                continue  # `ARG PORT` then `EXPOSE $PORT`: the build passes it (compose build.args, --build-arg)
+            if value is None and names and all(n in stage.args or n in stage.env or n not in info.args for n in names):
+                # `ARG PORT` then `EXPOSE $PORT`: the build passes it (compose build.args, --build-arg); a name
+                # declared nowhere expands to nothing and the build goes on (EXPOSE only documents a port)
+                continue
             if value is None:
                 glob = [n for n in names if n in info.args and n not in known]
                 hint = f" (ARG {glob[0]} before FROM is not visible here: repeat `ARG {glob[0]}` in the stage)" if glob else ""

@@ -392,7 +392,13 @@ def _default_set(folder: str, present: set[str]) -> list[str]:
         return []
     stem = base.rsplit(".", 1)[0]
     override = next((f"{stem}.override.{ext}" for ext in ("yaml", "yml") if f"{stem}.override.{ext}" in present), None)
+    if override is None:  # the example override the documented install copies into place stands in for it
+        override = next((f"{stem}.override.{ext}.{kind}" for ext in ("yaml", "yml") for kind in EXAMPLE_KINDS
+                         if f"{stem}.override.{ext}.{kind}" in present), None)
     return [base] + ([override] if override else [])
+
+
+EXAMPLE_KINDS = ("example", "sample", "dist", "template", "tmpl")
 
 
 # -- discovery ------------------------------------------------------------------------
