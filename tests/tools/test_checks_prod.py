@@ -221,6 +221,12 @@ def test_admin_ui_published_in_prod_is_found(shop):
     assert found[0].severity == "blocker" and "Adminer on 8081" in found[0].title
 
 
+def test_admin_ui_on_the_host_network_is_found(shop):
+    edit(shop, "docker-compose.prod.yml", "\nvolumes:\n", "\n  pgadmin:\n    image: dpage/pgadmin4:8.12\n"
+                                                             "    network_mode: host\nvolumes:\n")
+    assert at(findings(shop, "PRD003")) == [("PRD003", "docker-compose.prod.yml", 20)]
+
+
 def test_admin_ui_on_loopback_or_only_in_dev_is_silent(shop):
     edit(shop, "docker-compose.prod.yml", "\nvolumes:\n", ADMINER.format(port='"127.0.0.1:8081:8080"'))
     assert findings(shop, "PRD003") == []  # and the dev file's adminer on 8081 is dev's business

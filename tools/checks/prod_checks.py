@@ -155,6 +155,11 @@ def admin_ui_published(ctx, spec):
         what = admin_ui_of(svc.get("image"))
         if not prod or what is None:
             continue
+        if svc.get("network_mode") == "host":
+            yield spec.finding(ctx, f"{env.name}: {name} runs {what} on the host's network, reachable from the network",
+                               [env.location(name, "network_mode")],
+                               detail="an admin UI logs in to the database: whoever reaches it can try")
+            continue
         for port in svc.get("ports") or []:
             if not isinstance(port, dict) or not port.get("published") or is_loopback(port.get("host_ip")):
                 continue
@@ -238,7 +243,7 @@ def _host_gateway_use(ctx, platform: Platform, env: Environment, name: str, svc:
 def host_gateway_unmapped(ctx, spec):
     platform = _platform(ctx)
     for env, prod, name, svc in _services(ctx):
-        if maps_host_gateway(svc.get("extra_hosts")) or svc.get("network_mode") == "host":
+        if maps_host_gateway(svc.get("extra_hosts")):
             continue
         found = _host_gateway_use(ctx, platform, env, name, svc)
         if found is not None:
