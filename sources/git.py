@@ -75,6 +75,12 @@ def run_git(args: list[str], cwd: Path | str, check: bool = True, env: dict | No
     return out.replace("\r\n", "\n").replace("\r", "\n")  # the universal newlines text=True gave
 
 
+def git_succeeds(args: list[str], cwd: Path | str) -> bool:
+    """One hardened git call whose exit status is the answer (`check-ignore -q`, `merge-base --is-ancestor`)."""
+    proc = subprocess.run(_argv(args), cwd=str(cwd), capture_output=True, env=git_env(None))
+    return proc.returncode == 0
+
+
 def _failure(args: list[str], output: str | bytes, code: int) -> str:
     text = output.decode("utf-8", "replace") if isinstance(output, bytes) else output
     lines = [l for l in text.strip().splitlines() if l.strip()]

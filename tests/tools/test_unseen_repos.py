@@ -344,3 +344,13 @@ def test_the_example_override_the_install_copies_stands_in_for_the_override(tmp_
     session = open_session(root)
     assert list(session.environments().values()) == [["compose.yaml", "compose.override.yaml.example"]]
     assert not [f for f in session.findings if f.id == "CMP001"]
+
+
+def test_copy_of_a_build_argument_or_of_an_ignored_generated_file_is_not_missing(tmp_path):
+    dockerfile = ("FROM python:3.12-slim\nARG BUNDLE_PATH=./bundle/\nCOPY $BUNDLE_PATH /app/\nCOPY .pki/ca.pem /certs/\n"
+                  "COPY app.py /app/\nCOPY missing.py /app/\n")
+    compose = "services:\n  app:\n    build: .\n    image: ghcr.io/acme/app:1.0.0\n"
+    root = repo(tmp_path, {"compose.yaml": compose, "Dockerfile": dockerfile, "app.py": "print()\n",
+                           ".gitignore": ".pki/\nbundle/\n"})
+    titles = [f.title for f in open_session(root).findings if f.id == "DKF005"]
+    assert titles == ["Dockerfile: COPY missing.py does not exist in the build context ."]

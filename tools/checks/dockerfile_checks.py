@@ -288,6 +288,22 @@ def _inside(context: str, src: str) -> bool:
     return rel == context or rel.startswith(context.rstrip("/") + "/")
 
 
+def _names(raw: str) -> list[str]:
+    return re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", raw)
+
+
+def _generated(root: Path, context: str, src: str) -> bool:
+    """A path the repository ignores (`.gitignore`): made by a step before the build (a bundle, a generated
+    certificate), so its absence in a checkout says nothing."""
+    from sources.git import git_succeeds
+
+    rel = posixpath.normpath(posixpath.join(context, src.lstrip("/"))).rstrip("/")
+    try:
+        return git_succeeds(["check-ignore", "-q", "--no-index", "--", rel], root)
+    except OSError:
+        return False
+
+
 def _source_exists(root: Path, context: str, src: str) -> bool:
     full = os.path.normpath(os.path.join(root, context, src.lstrip("/")))
     if any(c in src for c in "*?["):
@@ -313,11 +329,14 @@ def copy_source_missing(ctx, spec):
                 if copy.from_ or copy.heredoc:
                     continue
                 for raw in copy.sources:
+                    if "$" in raw and any(n in stage.args or n in info.args for n in _names(raw)):
+                        continue  # a build argument: the build passes the path (a script, a workflow)
                     src = df_tool.substitute(raw, known) if "$" in raw else raw
                     if not src or _REMOTE.match(src):
                         continue
                     outside = [c for c in contexts if not _inside(c, src)]
                     missing = [c for c in contexts if c in outside or not _source_exists(platform.root, c, src)]
+                    missing = [c for c in missing if c in outside or not _generated(platform.root, c, src)]
                     if missing:
                         what = "is outside" if missing[0] in outside else "does not exist in"
                         yield spec.finding(ctx, f"{path}: {copy.instruction} {raw} {what} the build context {missing[0]}",
