@@ -240,6 +240,7 @@ def test_end_of_life_python_base_is_found_with_its_date(shop):
     assert at(found) == [("PRD004", "api/Dockerfile", 1), ("PRD004", "api/Dockerfile", 3)]
     assert found[0].severity == "low" and "node 16 reached its end of life on 2023-09-11" in found[0].title
     assert found[1].severity == "medium" and "python 3.8 reached its end of life on 2024-10-07" in found[1].title
+    assert found[1].detail == "python: https://devguide.python.org/versions/ (PEPs 596, 619, 664, 693, 719, 745)"
 
 
 def test_end_of_life_compose_image_and_distribution_variant(shop):

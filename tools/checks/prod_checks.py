@@ -95,16 +95,16 @@ def _line_with(ctx, loc: Location, needle: str, span: int = 12) -> Location:
 def prod_builds_on_server(ctx, spec):
     # XF001 judges services that pull an image; this one the services that build, so no service is reported twice.
     platform = _platform(ctx)
-    uses = dockerfile_uses(platform)
     for env, prod, name, svc in _services(ctx):
         build = svc.get("build")
         if not prod or svc.get("image") or not (isinstance(build, dict) and build.get("context")):
             continue
         dockerfile = platform.dockerfile_of_build(build)
         what = dockerfile or str(build.get("context"))
+        # what CI pushes, decided as XF001 and DKF003 decide it: the Dockerfile each CI build resolves to
         pushers = [b for b in platform.built_images
                    if b.pushed and dockerfile and platform.dockerfile_of_ci_image(b) == dockerfile]
-        if dockerfile in uses and uses[dockerfile].pushed and pushers:
+        if pushers:
             yield spec.finding(ctx, f"{env.name}: {name} builds {what} on the server; {pushers[0].location.path} "
                                     f"pushes it as {pushers[0].name}",
                                [env.location(name, "build"), pushers[0].location])
@@ -172,11 +172,13 @@ def admin_ui_published(ctx, spec):
 
 # -- PRD004 ------------------------------------------------------------------------------------
 
-def _eol_text(ref: str) -> str | None:
+def _eol_text(ref: str) -> tuple[str, str] | None:
+    """(what ended and when, where each date comes from), or None for a supported or unknown image."""
     ended = end_of_life(ref)
     if not ended:
         return None
-    return "; ".join(f"{e.product} {e.line} reached its end of life on {e.date.isoformat()}" for e in ended)
+    return ("; ".join(f"{e.product} {e.line} reached its end of life on {e.date.isoformat()}" for e in ended),
+            "; ".join(f"{e.product}: {e.source}" for e in ended))
 
 
 @check("PRD004", "End-of-life base image", "medium", "security", SECURITY_RISK,
@@ -192,26 +194,27 @@ def end_of_life_image(ctx, spec):
         for stage in info.stages:
             if stage.base is None or not stage.base_ref:
                 continue
-            text = _eol_text(stage.base_ref)
-            if text is None or (path, stage.line) in seen:
+            ended = _eol_text(stage.base_ref)
+            if ended is None or (path, stage.line) in seen:
                 continue
             seen.add((path, stage.line))
             runs = stage is final and not test
             what = "" if runs else " (a test image)" if test else f" (build stage {stage.label})"
-            yield spec.finding(ctx, f"{path}: FROM {stage.base_ref}{what}: {text}", [Location(path, stage.line)],
+            yield spec.finding(ctx, f"{path}: FROM {stage.base_ref}{what}: {ended[0]}", [Location(path, stage.line)],
                                severity=None if runs else "info" if test else "low",
-                               detail="" if runs else "its image is not what production runs; its toolchain gets "
-                                                      "no more fixes")
+                               detail=ended[1] if runs else f"its image is not what production runs; its toolchain "
+                                                            f"gets no more fixes ({ended[1]})")
     for env, prod, name, svc in _services(ctx):
         image = svc.get("image")
         if not image or svc.get("build"):
             continue
-        text = _eol_text(str(image))
+        ended = _eol_text(str(image))
         loc = env.location(name, "image")
-        if text is None or (loc.path, loc.line) in seen:
+        if ended is None or (loc.path, loc.line) in seen:
             continue
         seen.add((loc.path, loc.line))
-        yield spec.finding(ctx, f"{env.name}: {name} runs {image}: {text}", [loc], severity=None if prod else "low")
+        yield spec.finding(ctx, f"{env.name}: {name} runs {image}: {ended[0]}", [loc], severity=None if prod else "low",
+                           detail=ended[1])
 
 
 # -- PRD005 ------------------------------------------------------------------------------------
