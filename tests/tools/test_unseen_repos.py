@@ -354,3 +354,9 @@ def test_copy_of_a_build_argument_or_of_an_ignored_generated_file_is_not_missing
                            ".gitignore": ".pki/\nbundle/\n"})
     titles = [f.title for f in open_session(root).findings if f.id == "DKF005"]
     assert titles == ["Dockerfile: COPY missing.py does not exist in the build context ."]
+
+
+def test_a_self_hosting_page_that_never_runs_compose_is_no_evidence(tmp_path):
+    readme = "# Acme\n\nAcme can be self-hosted: run our installer.\n\n```\ndocker run -it --rm acme/acme:1.6 install\n```\n"
+    root = repo(tmp_path, {"docker-compose.yml": BASE, "README.md": readme})
+    assert set(open_session(root).environments()) == {"dev"}
