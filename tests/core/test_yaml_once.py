@@ -77,3 +77,19 @@ def test_a_review_parses_each_yaml_file_once(tmp_path, monkeypatch):
     yaml_files = [rel for rel in FILES if rel.endswith((".yml", ".yaml")) and rel != "web/locales/en.yml"]
     assert {rel: parses[rel] for rel in yaml_files} == {rel: 1 for rel in yaml_files}
     assert parses["web/locales/en.yml"] <= 1  # not a source: read only if a check needs it
+
+
+def test_tool_detection_parses_a_yaml_file_at_most_once(monkeypatch):
+    from tools import facts
+
+    calls: Counter = Counter()
+    real = yaml_safe.load_all
+    monkeypatch.setattr(yaml_safe, "load_all", lambda text, *a: (calls.update([text]), real(text, *a))[1])
+    manifest = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n"
+    playbook = "- hosts: web\n  tasks:\n    - name: ping\n      ping: {}\n"
+    locale = "greeting: Hello\nfarewell: Goodbye\n"
+    assert facts.tools_in("deploy/api.yaml", manifest, commands=False, images=False) == {
+        "kubernetes": "Kubernetes manifest (kind Deployment)"}
+    assert set(facts.tools_in("ops/site.yml", playbook, commands=False, images=False)) == {"ansible"}
+    assert facts.tools_in("web/locales/en.yml", locale, commands=False, images=False) == {}
+    assert calls == Counter({manifest: 1, playbook: 1})  # the locale file is never parsed
