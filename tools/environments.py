@@ -525,7 +525,7 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
     """A self-hosted product's main compose set is its production: when no environment is named for
     production, the repository's main set (Compose's default files at the root, else the only set outside test
     folders) stands on conventions alone, and its README or deployment notes tell users to run it on a server
-    (not in a denial) on a page that runs Compose, it becomes prod, and so does each set that adds an overlay
+    (not in a denial) on a page that runs Compose, names the files or is titled so, it becomes prod, and so does each set that adds an overlay
     to it; each says where."""
     from tools import facts
 
@@ -539,9 +539,13 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
     evidence = ""
     for src in sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
                       key=lambda s: (s.path.count("/"), s.path)):
-        if not docs_calls(src.path, src.text):
-            continue  # a page that never runs Compose does not say how these files are used
-        for no, line in enumerate(src.text.splitlines(), 1):
+        lines = src.text.splitlines()
+        title = next((l for l in lines if l.startswith("# ")), "")
+        names = {posixpath.basename(f) for f in main.files}
+        if not (docs_calls(src.path, src.text) or any(n in src.text for n in names)
+                or facts.mentions(title, PROD_EVIDENCE_WORDS)):
+            continue  # a page that neither runs Compose, names its files nor is titled for it says nothing of them
+        for no, line in enumerate(lines, 1):
             if facts.mentions(line, PROD_EVIDENCE_WORDS):
                 evidence = f"{src.path}:{no} (\"{' '.join(line.split())[:80]}\")"
                 break
