@@ -546,6 +546,8 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
                 or facts.mentions(title, PROD_EVIDENCE_WORDS)):
             continue  # a page that neither runs Compose, names its files nor is titled for it says nothing of them
         for no, line in enumerate(lines, 1):
+            if line.startswith("#") and line != title:
+                continue  # a section heading ("Using the images in production") announces, it does not tell
             if facts.mentions(line, PROD_EVIDENCE_WORDS):
                 evidence = f"{src.path}:{no} (\"{' '.join(line.split())[:80]}\")"
                 break
