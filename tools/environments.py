@@ -512,6 +512,8 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
 # Words by which a README or deployment notes tell users to run the files in production (a denial does not count).
 PROD_EVIDENCE_WORDS = ("production", "self-hosted", "self-host", "self-hosting", "selfhosted", "on your server",
                        "on your own server", "en production", "auto-heberge")
+# A line that denies anything is no evidence (the word it denies may sit far from the denial).
+_DENIES = re.compile(r"\b(?:not|never|no longer|don'?t|doesn'?t|isn'?t|aren'?t|pas|jamais|without|sans)\b")
 _TEST_FOLDERS = {"test", "tests", "testing", "e2e", "testdata", "fixtures", "examples", "example", "samples", "demo",
                  "dev", ".devcontainer", "devcontainer"}
 
@@ -548,7 +550,7 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
         for no, line in enumerate(lines, 1):
             if line.startswith("#") and line != title:
                 continue  # a section heading ("Using the images in production") announces, it does not tell
-            if facts.mentions(line, PROD_EVIDENCE_WORDS):
+            if facts.mentions(line, PROD_EVIDENCE_WORDS) and not _DENIES.search(fold(line)):
                 evidence = f"{src.path}:{no} (\"{' '.join(line.split())[:80]}\")"
                 break
         if evidence:
