@@ -63,7 +63,7 @@ def example(tmp_path) -> Path:
 
 EXPECTED_ON_EXAMPLE = [
     # DEFECTS.md entries of these kinds, at their path:line
-    ("CI003", "blocker", PROXY_CI, 58),  # ci-staging-job
+    ("CI003", "high", PROXY_CI, 58),  # ci-staging-job (a charter rule: high, not a blocker)
     ("CI004", "medium", PROXY_CI, 5),  # ci-non-main-branch (trigger)
     ("CI004", "medium", PROXY_CI, 62),  # the deploy job's `if:` on refs/heads/develop
     ("DKF002", "medium", "anime-saas-agent/Dockerfile.status-scheduler", 1),  # base-image-latest
@@ -109,7 +109,7 @@ def test_example_validated_staging_intention_turns_ci003_into_info(example):
          "à leur liste en J+1.,Un environnement de staging pour tester l'onboarding.")
     s = open_session(example)
     assert found(s, "CI003", "info") == {(PROXY_CI, 58)}
-    assert not found(s, "CI003", "blocker")
+    assert not found(s, "CI003", "high")
 
 
 def test_example_observability_needs_a_validated_intention(example):
@@ -128,7 +128,7 @@ def test_example_observability_needs_a_validated_intention(example):
 
 def test_real_platform_staging_job_and_develop_branch(real_platform_repo):
     s = open_session(real_platform_repo)
-    assert (PROXY_CI, 60) in found(s, "CI003", "blocker")  # deploy-staging:
+    assert (PROXY_CI, 60) in found(s, "CI003", "high")  # deploy-staging:
     ci004 = {(f.locations[0].line, f.title) for f in of(s, "CI004")}
     assert any(line == 5 and "develop" in title for line, title in ci004), ci004
     assert any(line == 64 and "branch dev" in title for line, title in ci004), ci004  # refs/heads/dev
@@ -269,10 +269,10 @@ STAGING_JOB = """
 """
 
 
-def test_ci003_staging_job_is_a_blocker(platform):
+def test_ci003_staging_job_is_high(platform):
     write(platform, "app/.github/workflows/ci.yml", (platform / "app/.github/workflows/ci.yml").read_text() + STAGING_JOB)
     s = open_session(platform)
-    assert found(s, "CI003", "blocker") == {("app/.github/workflows/ci.yml", 35)}
+    assert found(s, "CI003", "high") == {("app/.github/workflows/ci.yml", 35)}
     assert s.verdict == "NO-GO"
 
 
@@ -396,10 +396,10 @@ def test_chr001_is_fast(platform):
 
 
 @pytest.mark.parametrize("rel", ["docker-compose.staging.yml", ".env.staging", "config/preprod.env"])
-def test_chr002_staging_files_are_blockers(platform, rel):
+def test_chr002_staging_files_are_high(platform, rel):
     write(platform, rel, "services: {}\n" if rel.endswith(".yml") else "A=1\n")
     s = open_session(platform)
-    assert found(s, "CHR002", "blocker") == {(rel, None)}
+    assert found(s, "CHR002", "high") == {(rel, None)}
 
 
 def test_chr002_example_files_and_other_envs_pass(platform):
