@@ -36,9 +36,14 @@ DECISIONS = """
 def clean(tmp_path) -> Path:
     dst = tmp_path / "platform"
     shutil.copytree(CLEAN, dst)
-    charter = dst / ".codex/agents/devops-engineer.md"
-    charter.write_text(charter.read_text() + DECISIONS)
+    state_decisions(dst)
     return dst
+
+
+def state_decisions(root: Path) -> None:
+    """The fixture's charter with the decisions above in place of its own guardrails."""
+    charter = root / ".codex/agents/devops-engineer.md"
+    charter.write_text(charter.read_text().split("\n## Garde-fous")[0].rstrip("\n") + "\n" + DECISIONS)
 
 
 def edit(root: Path, rel: str, old: str, new: str) -> None:
@@ -192,16 +197,14 @@ def _platform_with_submodule(tmp_path: Path, checked_out: bool, env_in_sub: bool
 
 def test_env_file_in_a_submodule_not_checked_out_cannot_be_told(tmp_path):
     root = _platform_with_submodule(tmp_path, checked_out=False)
-    charter = root / ".codex/agents/devops-engineer.md"
-    charter.write_text(charter.read_text() + DECISIONS)
+    state_decisions(root)
     [f] = findings(root, "CMP015")
     assert f.severity == "info" and "cannot tell" in f.title and "git submodule update --init mailer" in f.remediation
 
 
 def test_env_file_missing_from_a_checked_out_submodule_is_found(tmp_path):
     root = _platform_with_submodule(tmp_path, checked_out=True, env_in_sub=False)
-    charter = root / ".codex/agents/devops-engineer.md"
-    charter.write_text(charter.read_text() + DECISIONS)
+    state_decisions(root)
     [f] = findings(root, "CMP015")
     assert f.severity == "medium" and "mailer/.env is absent" in f.title
 
@@ -269,3 +272,28 @@ def test_image_the_platform_builds_without_a_user_is_root(clean):
     _local_base(clean, "")
     assert [f.title for f in findings(clean, "DKF003") if f.locations[0].path == "web/Dockerfile"] == [
         "web/Dockerfile: final stage runs as root (no USER)"]
+
+
+# -- CHR001: Terraform by what it is, not by `.hcl` --------------------------------------------------------
+
+BAKE = ('variable "TAG" {\n  default = "main"\n}\n\ngroup "default" {\n  targets = ["web"]\n}\n\n'
+        'target "web" {\n  context = "web"\n  tags = ["ghcr.io/acme/web:${TAG}"]\n}\n')
+
+
+def test_docker_bake_file_is_not_terraform(clean):
+    (clean / "docker-bake.hcl").write_text(BAKE)
+    (clean / "infra").mkdir()
+    (clean / "infra/variables.tf").write_text('variable "region" {\n  default = "eu-west-1"\n}\n')
+    assert findings(clean, "CHR001") == []
+
+
+@pytest.mark.parametrize("name, text", [
+    ("main.tf", 'terraform {\n  required_version = ">= 1.6"\n}\n\nprovider "aws" {\n  region = var.region\n}\n'),
+    ("dns.tf", 'resource "cloudflare_record" "www" {\n  name = "www"\n}\n'),
+    ("main.tf.json", '{"resource": {"aws_s3_bucket": {"media": {"bucket": "acme-media"}}}}'),
+])
+def test_terraform_files_are_found(clean, name, text):
+    (clean / "infra").mkdir()
+    (clean / "infra" / name).write_text(text)
+    [f] = findings(clean, "CHR001")
+    assert f.title.startswith(f"infra/{name}: Terraform file {name}") and "adds Terraform" in f.title

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 from agent.core.charter import fold
 from tools import dockerfile as df_tool
@@ -68,12 +67,24 @@ def repo_files(ctx) -> list[str]:
     return out
 
 
-def _read(ctx, rel: str) -> str:
+def _read(ctx, rel: str, limit: int = MAX_READ) -> str:
+    """A file's text: the session's loaded source when it is one (what the brief's sha256 describes), else the
+    first `limit` bytes on disk."""
+    loaded = _loaded_texts(ctx).get(rel)
+    if loaded is not None:
+        return loaded[:limit]
     try:
-        with open(Path(ctx.root) / rel, "rb") as fh:
-            return fh.read(MAX_READ).decode("utf-8", errors="replace")
+        with open(os.path.join(ctx.root, rel), "rb") as fh:
+            return fh.read(limit).decode("utf-8", errors="replace")
     except OSError:
         return ""
+
+
+def _loaded_texts(ctx) -> dict[str, str]:
+    cached = ctx.models.get(_CACHE + ".texts")
+    if cached is None:
+        cached = ctx.models[_CACHE + ".texts"] = {s.path: s.text for s in ctx.sources if s.ok and s.text}
+    return cached
 
 
 def _line_of(text: str, rx: re.Pattern) -> int | None:
@@ -84,7 +95,7 @@ def _line_of(text: str, rx: re.Pattern) -> int | None:
 # -- CHR001 ------------------------------------------------------------------------------------
 
 _K8S_DIRS = {"k8s", "kubernetes", "helm", "charts", "kustomize"}
-_PARSED = (".yaml", ".yml", ".json", ".tpl", ".hcl", ".nomad")
+_PARSED = (".yaml", ".yml", ".json", ".tpl", ".hcl", ".nomad", ".tf")
 _LABELS = {"kubernetes": "Kubernetes", "helm": "Kubernetes", "terraform": "Terraform", "vault": "Vault"}
 _OBS_IMAGE = re.compile(r"(prometheus|grafana|loki|promtail|elasticsearch|kibana|logstash|jaeger|opentelemetry|otel|"
                         r"tempo|alertmanager|datadog|zipkin|fluentd|fluent-bit|victoriametrics|signoz|node-exporter)")
@@ -100,6 +111,22 @@ TOOL_WORDS = {
 OBSERVABILITY_WORDS = facts.OBSERVABILITY_WORDS
 
 
+_HEAD = 4096
+# What a data file must say early on to declare a tool: a manifest's `apiVersion`, a playbook's `hosts`, a template.
+_TOOL_HINT = re.compile(r"apiVersion|^\s*-?\s*hosts\s*:|\{\{-?\s*\.(Values|Release|Chart)\b", re.M)
+
+
+def _tool_text(ctx, rel: str, name: str) -> str | None:
+    """The text `facts.tools_in` needs: HCL and Terraform whole; a YAML/JSON file only when its head can
+    declare a tool (a monorepo's locale, fixture and spec files are neither read whole nor parsed)."""
+    if name.endswith((".tf", ".tf.json", ".hcl", ".nomad")):
+        return _read(ctx, rel)
+    head = _read(ctx, rel, _HEAD)
+    if not ("apiVersion" in head or "hosts" in head or "{{" in head) or not _TOOL_HINT.search(head):
+        return None
+    return _read(ctx, rel) if len(head) >= _HEAD else head
+
+
 def _tool_files(ctx) -> list[tuple[str, str, str, int | None]]:
     """(tool, path, what, line) for each file that introduces a tool (tools/facts.py: by name and by parsing)."""
     out = []
@@ -108,7 +135,7 @@ def _tool_files(ctx) -> list[tuple[str, str, str, int | None]]:
         name, dirs = parts[-1], set(parts[:-1])
         if ".github" in dirs:
             continue
-        text = _read(ctx, rel) if name.endswith(_PARSED) and not facts.is_compose_path(rel) else None
+        text = _tool_text(ctx, rel, name) if name.endswith(_PARSED) and not facts.is_compose_path(rel) else None
         found = facts.tools_in(rel, text, commands=False, images=False)
         if found:
             tool, what = next(iter(found.items()))

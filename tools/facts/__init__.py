@@ -185,7 +185,31 @@ def _kinds_in(docs: list | None, text: str | None) -> list[str]:
     return out
 
 
-_HCL_BLOCK = re.compile(r'^\s*(terraform|provider|resource|module|data|variable|output|locals)\b[^\n=]*\{', re.M)
+_TF_BLOCK = re.compile(r'^\s*(terraform|provider|resource)\b\s*(?:"[^"\n]*"\s*)*\{', re.M)
+_TF_JSON_KEYS = ("terraform", "provider", "resource")
+
+
+def terraform_block(name: str, text: str | None) -> str | None:
+    """What makes a file Terraform: a `.tf` with a `terraform`, `provider` or `resource` block, a `.tf.json`
+    with one of those keys, or a file only Terraform reads (`.tfvars`, its lock file, terragrunt.hcl); None
+    otherwise (a `.tf` of variables only). Without the text, a `.tf`/`.tf.json` is taken by its name."""
+    if name in (".terraform.lock.hcl", "terragrunt.hcl") or name.endswith(".tfvars"):
+        return {".terraform.lock.hcl": "lock file", "terragrunt.hcl": "Terragrunt"}.get(name, "variable values")
+    if text is None:
+        return "by name"
+    if name.endswith(".tf.json"):
+        import json
+
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        key = next((k for k in _TF_JSON_KEYS if isinstance(data, dict) and k in data), None)
+        return f"{key} block" if key else None
+    m = _TF_BLOCK.search(text)
+    return f"{m.group(1)} block" if m else None
+
+
 _VAULT_HCL = re.compile(r'^\s*(storage|listener|seal|auto_auth|vault|ui\s*=|api_addr\s*=|path\s+"[^"]*"\s*\{)', re.M)
 _NOMAD_HCL = re.compile(r'^\s*job\s+"[^"]+"\s*\{', re.M)
 
@@ -195,13 +219,15 @@ def tools_in(path: str, text: str | None, commands: bool = True, images: bool = 
     `commands`, also the tools its lines run (`kubectl apply`), with `images`, the tools its images are."""
     name = posixpath.basename(path).lower()
     found: dict[str, str] = {}
-    if name.endswith((".tf", ".tfvars", ".tf.json")) or name in (".terraform.lock.hcl", "terragrunt.hcl"):
-        found["terraform"] = f"Terraform file {name}"
-    elif name.endswith((".hcl", ".nomad")) and text:
+    if name.endswith((".tf", ".tf.json", ".tfvars")) or name in (".terraform.lock.hcl", "terragrunt.hcl"):
+        block = terraform_block(name, text)
+        if block:
+            found["terraform"] = f"Terraform file {name} ({block})"
+    elif name.endswith((".hcl", ".nomad")) and text:  # HCL is a syntax (docker-bake.hcl, Packer), not Terraform
         if _NOMAD_HCL.search(text):
             found["nomad"] = "Nomad job"
-        elif _HCL_BLOCK.search(text):
-            found["terraform"] = "HCL Terraform blocks"
+        elif _TF_BLOCK.search(text):
+            found["terraform"] = f"HCL with a Terraform {_TF_BLOCK.search(text).group(1)} block"
         elif _VAULT_HCL.search(text) or "vault" in name:
             found["vault"] = "Vault configuration"
     if name in ("chart.yaml", "chart.yml", "chart.lock", "helmfile.yaml", "helmfile.yml", "values.schema.json"):
