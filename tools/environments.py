@@ -509,9 +509,12 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
     return Discovery(envs, compose_files, unresolved, orphans, absent, overlays)
 
 
-# Words by which a README or deployment notes tell users to run the files in production (a denial does not count).
-PROD_EVIDENCE_WORDS = ("production", "self-hosted", "self-host", "self-hosting", "selfhosted", "on your server",
-                       "on your own server", "en production", "auto-heberge")
+# How a README or deployment notes tell users to run the files in production: self-hosting, or a verb of running
+# them in production ("deploy Zulip in production", "production-ready Compose setups"); a mere mention of
+# production ("in a typical production setting") is not enough.
+PROD_EVIDENCE = re.compile(r"\bself[- ]?host(?:ed|ing|s)?\b|\bon (?:your|a|the) (?:own )?server\b|\bauto-?heberge"
+                           r"|\b(?:run|running|deploy|deploying|use|using|install|installing|host|hosting|serve|serving)"
+                           r"\b.{0,80}?\b(?:in|for) production\b|\bproduction[- ]ready\b|\ben production\b")
 # A line that denies anything is no evidence (the word it denies may sit far from the denial).
 _DENIES = re.compile(r"\b(?:not|never|no longer|don'?t|doesn'?t|isn'?t|aren'?t|pas|jamais|without|sans)\b")
 _TEST_FOLDERS = {"test", "tests", "testing", "e2e", "testdata", "fixtures", "examples", "example", "samples", "demo",
@@ -523,14 +526,36 @@ def is_production_name(name: str) -> bool:
     return bool(re.search(r"prod|production|live", name, re.I))
 
 
+def _sentences(lines: list[str], title: str) -> list[tuple[int, str]]:
+    """(first line, sentence) of a markdown page's prose, sentences joined across wrapped lines; the title is
+    one; other headings (they announce, they do not tell) and code blocks are left out."""
+    out: list[tuple[int, str]] = []
+    buf, start, fenced = "", 0, False
+    for no, line in enumerate(lines + [""], 1):
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        if fenced or (line.startswith("#") and line != title) or not line.strip():
+            line = ""
+        if line.strip():
+            if not buf:
+                start = no
+            buf += " " + line.strip()
+            if line != title:
+                continue
+        for piece in re.split(r"(?<=[.!?])\s+", buf.strip()):
+            if piece:
+                out.append((start, piece))
+        buf = ""
+    return out
+
+
 def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:
     """A self-hosted product's main compose set is its production: when no environment is named for
     production, the repository's main set (Compose's default files at the root, else the only set outside test
     folders) stands on conventions alone, and its README or deployment notes tell users to run it on a server
     (not in a denial) on a page that runs Compose, names the files or is titled so, it becomes prod, and so does each set that adds an overlay
     to it; each says where."""
-    from tools import facts
-
     if any(is_production_name(n) for n in envs):
         return envs
     outside = [e for e in envs.values() if environment_role(e.name, e.files) != "test"
@@ -545,13 +570,11 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
         title = next((l for l in lines if l.startswith("# ")), "")
         names = {posixpath.basename(f) for f in main.files}
         if not (docs_calls(src.path, src.text) or any(n in src.text for n in names)
-                or facts.mentions(title, PROD_EVIDENCE_WORDS)):
+                or PROD_EVIDENCE.search(fold(title))):
             continue  # a page that neither runs Compose, names its files nor is titled for it says nothing of them
-        for no, line in enumerate(lines, 1):
-            if line.startswith("#") and line != title:
-                continue  # a section heading ("Using the images in production") announces, it does not tell
-            if facts.mentions(line, PROD_EVIDENCE_WORDS) and not _DENIES.search(fold(line)):
-                evidence = f"{src.path}:{no} (\"{' '.join(line.split())[:80]}\")"
+        for no, sentence in _sentences(lines, title):
+            if PROD_EVIDENCE.search(fold(sentence)) and not _DENIES.search(fold(sentence)):
+                evidence = f"{src.path}:{no} (\"{' '.join(sentence.split())[:80]}\")"
                 break
         if evidence:
             break
