@@ -551,27 +551,31 @@ def _sentences(lines: list[str], title: str) -> list[tuple[int, str]]:
 
 
 def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:
-    """A self-hosted product's main compose set is its production: when no environment is named for
-    production, the repository's main set (Compose's default files at the root, else the only set outside test
-    folders) stands on conventions alone, and its README or deployment notes tell users to run it on a server
-    (not in a denial) on a page that runs Compose, names the files or is titled so, it becomes prod, and so does each set that adds an overlay
-    to it; each says where."""
+    """A self-hosted product's main compose set is its production. When no environment is named for production,
+    the main base is Compose's default file at the root (without its `.override`, the local convention), else
+    the only set outside test folders; the sets standing on it by conventions or the docs alone become prod when
+    a README or notes tell users to run it on a server (self-hosting, or running it in production; not in a
+    heading, not in a denial) on a page that runs Compose or is titled so. Each says where."""
     if any(is_production_name(n) for n in envs):
         return envs
-    outside = [e for e in envs.values() if environment_role(e.name, e.files) != "test"
-               and not _TEST_FOLDERS & set(posixpath.dirname(e.files[0]).split("/"))]
-    main = envs.get("dev") if "dev" in envs else (outside[0] if len(outside) == 1 else None)
-    if main is None or not all(o.kind in ("convention", "docs", "readme") for o in main.origins):
+    present = {f for e in envs.values() for f in e.files}
+    base = [f for f in _default_set("", present) if not is_override_name(f)][:1]
+    if not base:
+        outside = [e for e in envs.values() if environment_role(e.name, e.files) != "test"
+                   and not _TEST_FOLDERS & set(posixpath.dirname(e.files[0]).split("/"))]
+        base = list(outside[0].files) if len(outside) == 1 else []
+    standing = [e for e in envs.values() if base and e.files[: len(base)] == base
+                and environment_role(e.name, e.files) not in ("test", "staging")
+                and all(o.kind in ("convention", "docs", "readme") for o in e.origins)]
+    if not standing:
         return envs
     evidence = ""
     for src in sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
                       key=lambda s: (s.path.count("/"), s.path)):
         lines = src.text.splitlines()
         title = next((l for l in lines if l.startswith("# ")), "")
-        names = {posixpath.basename(f) for f in main.files}
-        if not (docs_calls(src.path, src.text) or any(n in src.text for n in names)
-                or PROD_EVIDENCE.search(fold(title))):
-            continue  # a page that neither runs Compose, names its files nor is titled for it says nothing of them
+        if not (docs_calls(src.path, src.text) or PROD_EVIDENCE.search(fold(title))):
+            continue  # a page that neither runs Compose nor is titled for it says nothing of these files
         for no, sentence in _sentences(lines, title):
             if PROD_EVIDENCE.search(fold(sentence)) and not _DENIES.search(fold(sentence)):
                 evidence = f"{src.path}:{no} (\"{' '.join(sentence.split())[:80]}\")"
@@ -580,14 +584,12 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
             break
     if not evidence:
         return envs
-    base = list(main.files)
     renamed: dict[str, DiscoveredEnvironment] = {}
     for key, env in envs.items():
-        if env is main:
-            env.name, env.evidence = (key[: -len("dev")] + "prod") if key.endswith("dev") else "prod", \
-                f"{evidence} runs it on a server"
-        elif env.files[: len(base)] == base and environment_role(env.name, env.files) not in ("test", "staging"):
-            env.name, env.evidence = f"prod-{key}", f"{evidence}: production with {env.files[-1]} added"
+        if env in standing:
+            alone = env.files == base or len(standing) == 1
+            env.name = "prod" if alone and "prod" not in renamed else f"prod-{key}"
+            env.evidence = f"{evidence} runs it on a server" + ("" if alone else f", with {env.files[-1]}")
         renamed[env.name] = env
     return renamed
 
