@@ -297,3 +297,39 @@ def test_terraform_files_are_found(clean, name, text):
     (clean / "infra" / name).write_text(text)
     [f] = findings(clean, "CHR001")
     assert f.title.startswith(f"infra/{name}: Terraform file {name}") and "adds Terraform" in f.title
+
+
+# -- one cause, one finding: an anchor merged into many services, a folder of manifests ---------------------
+
+ANCHOR = "x-common-env: &common-env\n  CACHE_URL: redis://cache:6379/0\n\nservices:\n"
+
+
+def test_a_host_in_an_anchor_merged_into_services_is_one_finding(clean):
+    edit(clean, "docker-compose.prod.yml", "services:\n", ANCHOR)
+    edit(clean, "docker-compose.prod.yml", "    environment:\n      DATABASE_URL:", "    environment:\n      <<: *common-env\n      DATABASE_URL:")
+    edit(clean, "docker-compose.prod.yml", "    environment:\n      MYSQL_PASSWORD:", "    environment:\n      <<: *common-env\n      MYSQL_PASSWORD:")
+    [f] = findings(clean, "XF007")
+    assert f.title == "prod: db, web CACHE_URL points at cache, not a service of prod"
+    assert [(loc.path, loc.line) for loc in f.locations] == [("docker-compose.prod.yml", 2)]  # the anchor's line
+
+
+def test_one_env_file_shared_by_services_is_one_finding(clean):
+    for service in ("web", "proxy"):
+        edit(clean, "docker-compose.prod.yml", f"    image: ghcr.io/acme/{service}:", f"    env_file: ./config/shared.env\n    image: ghcr.io/acme/{service}:")
+    [f] = findings(clean, "CMP015")
+    assert "config/shared.env is absent" in f.title and "web" in f.title and "proxy" in f.title
+    assert len(f.locations) == 2
+
+
+MANIFEST = "apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: web\nspec: {{}}\n"
+
+
+def test_a_folder_of_manifests_is_one_finding(clean):
+    (clean / "deploy/k8s").mkdir(parents=True)
+    for name, api, kind in [("deployment.yaml", "apps/v1", "Deployment"), ("service.yaml", "v1", "Service"),
+                            ("ingress.yaml", "networking.k8s.io/v1", "Ingress")]:
+        (clean / "deploy/k8s" / name).write_text(MANIFEST.format(api=api, kind=kind))
+    [f] = findings(clean, "CHR001")
+    assert f.title.startswith("deploy/k8s/: 3 files (Kubernetes manifest") and "adds Kubernetes" in f.title
+    assert sorted(loc.path for loc in f.locations) == ["deploy/k8s/deployment.yaml", "deploy/k8s/ingress.yaml",
+                                                        "deploy/k8s/service.yaml"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 
 from agent.core.charter import fold
@@ -187,15 +188,28 @@ def _words_for(tool: str) -> tuple[str, ...]:
 @check("CHR001", "New tool without a validated intention", "high", "charter", NEW_TOOLS,
        "Remove it, or have Product validate an intention of the current release that asks for this tool.")
 def new_tool_without_intention(ctx, spec):
-    for tool, path, what, line in _tool_files(ctx) + _tool_images(ctx):
+    # One cause, one finding: a folder of manifests (or one image in several environments) adds a tool once.
+    groups: dict[tuple[str, str], list[tuple[str, str, int | None]]] = {}
+    for tool, path, what, line in _tool_files(ctx):
+        groups.setdefault((tool, posixpath.dirname(path)), []).append((path, what, line))
+    for tool, path, what, line in _tool_images(ctx):
+        groups.setdefault((tool, what.split(" runs ", 1)[-1]), []).append((path, what, line))
+    for (tool, _), items in groups.items():
+        path, what, _ = items[0]
+        locations = list(dict.fromkeys(Location(p, line) for p, _, line in items))
+        if len({p for p, _, _ in items}) > 1:
+            folder = posixpath.dirname(path)
+            where = f"{folder}/: {len(items)} files" if all(posixpath.dirname(p) == folder for p, _, _ in items) \
+                else f"{path} and {len(items) - 1} more"
+            what = f"{where} ({what}, ...)"
+        else:
+            what = f"{path}: {what}"
         label = tool if tool in TOOL_WORDS else f"{tool} (heavy observability)"
         allowed = allowing_intentions(ctx, _words_for(tool))
         if allowed:
-            yield spec.finding(ctx, f"{path}: {what} adds {label}, asked by {_allowed_note(allowed)}",
-                               [Location(path, line)], severity="info")
+            yield spec.finding(ctx, f"{what} adds {label}, asked by {_allowed_note(allowed)}", locations, severity="info")
         else:
-            yield spec.finding(ctx, f"{path}: {what} adds {label} without a validated intention of the current release",
-                               [Location(path, line)])
+            yield spec.finding(ctx, f"{what} adds {label} without a validated intention of the current release", locations)
 
 
 # -- CHR002 ------------------------------------------------------------------------------------

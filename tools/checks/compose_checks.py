@@ -526,15 +526,14 @@ def _top_key_line(ctx, rel: str, section: str, key: str) -> Location:
        "Create the file, or keep a `.env.example` beside it and document it as a deploy-time file.")
 def missing_env_file(ctx, spec):
     platform = _platform(ctx)
+    causes: dict[tuple[str, str, str | None, str | None], list[tuple[str, str, Location]]] = {}
     for _, env, prod in _loaded_envs(ctx):
         for missing in env.project.missing_env_files:
             absolute = missing.path if os.path.isabs(missing.path) else str(platform.root / missing.path)
             rel = platform.rel(absolute) or missing.path
             submodule = platform.uninitialised_submodule(rel)
             if submodule:
-                yield spec.finding(ctx, f"{env.name}: cannot tell whether {missing.service} env_file {rel} exists: "
-                                        f"submodule {submodule} is not checked out", [missing.location], severity="info",
-                                   remediation=f"Run `git submodule update --init {submodule}` and review again.")
+                causes.setdefault((rel, "", "info", submodule), []).append((env.name, missing.service, missing.location))
                 continue
             example = os.path.exists(absolute + ".example") or os.path.exists(
                 os.path.join(os.path.dirname(absolute), ".env.example"))
@@ -542,8 +541,18 @@ def missing_env_file(ctx, spec):
             deploy_time = (prod and example) or ignored
             note = " (deploy-time file: git ignores it)" if ignored else \
                 " (deploy-time file: its .env.example is in the repo)" if deploy_time else ""
-            yield spec.finding(ctx, f"{env.name}: {missing.service} env_file {rel} is absent{note}",
-                               [missing.location], severity="info" if deploy_time else None)
+            causes.setdefault((rel, note, "info" if deploy_time else None, None), []).append(
+                (env.name, missing.service, missing.location))
+    # One env file shared by many services (an anchor, a copied block) is one finding with every place it is named.
+    for (rel, note, severity, submodule), where in causes.items():
+        envs, services, locs = _grouped(where)
+        if submodule:
+            yield spec.finding(ctx, f"{', '.join(envs)}: cannot tell whether {', '.join(services)} env_file {rel} "
+                                    f"exists: submodule {submodule} is not checked out", locs, severity="info",
+                               remediation=f"Run `git submodule update --init {submodule}` and review again.")
+        else:
+            yield spec.finding(ctx, f"{', '.join(envs)}: {', '.join(services)} env_file {rel} is absent{note}", locs,
+                               severity=severity)
 
 
 @check("CMP016", "Variable used but documented nowhere", "medium", "reproducibility", STABILITY,
@@ -774,6 +783,7 @@ def nginx_upstream(ctx, spec):
        "Use the compose service name as host (and its port), or an external address on purpose.")
 def env_host_unknown(ctx, spec):
     platform = _platform(ctx)
+    unknown: dict[tuple[str, str, str], list[tuple[str, str, Location]]] = {}
     for _, env, _ in _loaded_envs(ctx):
         names = _aliases(env)
         for name, svc in env.services.items():
@@ -790,8 +800,21 @@ def env_host_unknown(ctx, spec):
                                     ctx, f"{env.name}: {name} {key} reaches {host}:{port}; {target} listens on {listen[0]}",
                                     [env.location(name, f"environment.{key}")], severity="medium")
                         continue
-                    yield spec.finding(ctx, f"{env.name}: {name} {key} points at {host}, not a service of {env.name}",
-                                       [env.location(name, f"environment.{key}")])
+                    unknown.setdefault((str(key), str(value), host), []).append(
+                        (env.name, name, env.location(name, f"environment.{key}")))
+    # One cause, one finding: the same value in many services (a YAML anchor merged into each) is one mistake.
+    for (key, _, host), where in unknown.items():
+        envs, services, locs = _grouped(where)
+        yield spec.finding(ctx, f"{', '.join(envs)}: {', '.join(services)} {key} points at {host}, not a service of "
+                                f"{' or '.join(envs)}", locs)
+
+
+def _grouped(where: list[tuple[str, str, Location]]) -> tuple[list[str], list[str], list[Location]]:
+    """(environments, services, locations) of one cause seen in several places, each once, in order."""
+    envs = list(dict.fromkeys(e for e, _, _ in where))
+    services = list(dict.fromkeys(s for _, s, _ in where))
+    locs = list(dict.fromkeys(loc for _, _, loc in where))
+    return envs, services, locs
 
 
 @check("XF008", "Healthcheck uses a tool the image lacks", "high", "availability", CONTAINER_RULES,

@@ -8,6 +8,8 @@ import re
 NON_HOST_SCHEMES = frozenset({
     "s3", "s3a", "s3n", "gs", "gcs", "az", "abfs", "abfss", "wasb", "wasbs", "adl", "oss", "cos", "r2", "b2",
     "file", "unix", "npipe", "data", "mailto", "urn", "jar", "classpath", "vault", "env", "secret", "arn",
+    # provider DSNs name a provider, not a host: `sms://user:pass@mock`, Symfony's `null://null`, `sync://`
+    "sms", "null", "sendmail", "native", "sync", "in-memory", "memory",
 })
 
 _URL = re.compile(r"\b([a-z][a-z0-9+.-]*)://(?:[^/@\s:]+(?::[^/@\s]*)?@)?([A-Za-z0-9_.-]+)(?::(\d+))?")
