@@ -139,6 +139,8 @@ def case_markdown(check_id: str, title: str, root: Path = CASES_DIR) -> list[str
     others = [f for f in found.files() if f not in shown]
     if others:
         out += ["Other files: " + ", ".join(f"`{f}`" for f in others) + ".", ""]
+    if found.requires:
+        out += ["Needs " + ", ".join(f"`{b}`" for b in found.requires) + " (the case is skipped without it).", ""]
     if found.env:
         out += ["Reviewed with " + ", ".join(f"`{k}={v}`" for k, v in found.env.items()) + " in the environment.", ""]
     if found.setup:
