@@ -199,3 +199,22 @@ def test_catalogue_page_shows_each_checks_first_case():
         assert f"`tests/checks/{check_id}/{found.name}/`" in section, check_id
         assert all(e.line(check_id) in section for e in found.findings), check_id
         assert f"`tests/checks/{check_id}/{ok.name}/` leaves {check_id} silent" in section, check_id
+
+
+def test_case_section_shows_the_files_the_findings_name_and_the_setup_as_written(tmp_path):
+    from tools.checks.cases import case_markdown
+
+    found = tmp_path / "DKF002" / "untagged"
+    (found / "app").mkdir(parents=True)
+    (found / "app" / "Dockerfile").write_text("FROM python\n")
+    (found / "app" / "main.py").write_text("print(1)\n")
+    (found / "expected.yaml").write_text("setup:\n  - write: app/main.py  # left uncommitted\n    text: |\n"
+                                         "      print(2)\nfindings:\n  - at: app/Dockerfile:1\n    title: untagged\n")
+    (tmp_path / "DKF002" / "ok-pinned").mkdir()
+    (tmp_path / "DKF002" / "ok-pinned" / "expected.yaml").write_text("findings: []\n")
+    page = "\n".join(case_markdown("DKF002", "Base image not pinned", tmp_path))
+    assert "`app/Dockerfile`\n\n```dockerfile\nFROM python\n```" in page
+    assert "Other files: `app/main.py`." in page and "print(1)" not in page
+    assert "  - write: app/main.py  # left uncommitted\n    text: |\n      print(2)" in page
+    assert "```text\napp/Dockerfile:1: DKF002 untagged\n```" in page
+    assert "Correct: `tests/checks/DKF002/ok-pinned/` leaves DKF002 silent." in page
