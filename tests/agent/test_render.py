@@ -57,7 +57,7 @@ def test_the_default_severity_is_shown_only_when_it_differs():
 
 
 def _session(findings, sources=(), origin="repo", root=None):
-    return SimpleNamespace(findings=findings, sources=list(sources), charter_origin=origin, snapshot=None,
+    return SimpleNamespace(findings=findings, sources=list(sources), charter_origin=origin, snapshot=None, not_run=[],
                            root=root or Path.cwd().resolve())
 
 
