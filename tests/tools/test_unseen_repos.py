@@ -360,3 +360,13 @@ def test_a_self_hosting_page_that_never_runs_compose_is_no_evidence(tmp_path):
     readme = "# Acme\n\nAcme can be self-hosted: run our installer.\n\n```\ndocker run -it --rm acme/acme:1.6 install\n```\n"
     root = repo(tmp_path, {"docker-compose.yml": BASE, "README.md": readme})
     assert set(open_session(root).environments()) == {"dev"}
+
+
+def test_one_image_run_by_many_services_is_one_finding_with_every_location(tmp_path):
+    services = "".join(f"  w{i}:\n    image: ghcr.io/acme/snuba:nightly\n    restart: unless-stopped\n" for i in range(5))
+    services += "".join(f"  l{i}:\n    image: ghcr.io/acme/web:latest\n    restart: unless-stopped\n" for i in range(3))
+    root = repo(tmp_path, {"docker-compose.prod.yml": "services:\n" + services})
+    found = {f.id: f for f in open_session(root).findings if f.id in ("PRD002", "CMP003")}
+    assert len([f for f in open_session(root).findings if f.id == "PRD002"]) == 1
+    assert found["PRD002"].title.startswith("prod: w0, w1, w2 and 2 more run ghcr.io/acme/snuba:nightly")
+    assert len(found["PRD002"].locations) == 5 and len(found["CMP003"].locations) == 3

@@ -8,7 +8,7 @@ from typing import Iterator
 from tools import ci as ci_tool
 from tools import compose as compose_tool
 from tools import dockerfile as df_tool
-from tools.checks.registry import check
+from tools.checks.registry import check, services_text
 from tools.facts import secrets as secret_facts
 from tools.facts.hosts import hosts_in
 from tools.findings import Location
@@ -178,15 +178,20 @@ def compose_unavailable(ctx, spec):
 @check("CMP003", "Mutable image tag in production", "high", "reproducibility", STABILITY,
        "Pin the image to the CI tag (`main-${IMAGE_TAG_X}`) so a deploy is reproducible and a rollback is a tag.")
 def mutable_prod_image(ctx, spec):
+    groups: dict[tuple, list] = {}  # one image in one environment is one fact, whatever the number of services
     for env, prod, name, svc in _services(ctx):
         image = svc.get("image")
         if not image or svc.get("build"):
             continue
         pin = df_tool.image_pin(image)
         if pin in ("latest", "untagged"):
-            yield spec.finding(
-                ctx, f"{env.name}: {name} runs {image} ({'latest' if pin == 'latest' else 'no tag'})",
-                [env.location(name, "image")], severity=None if prod else "low")
+            groups.setdefault((env.name, str(image), pin, prod), []).append((name, env.location(name, "image")))
+    for (env_name, image, pin, prod), uses in groups.items():
+        verb = "runs" if len(uses) == 1 else "run"
+        yield spec.finding(
+            ctx, f"{env_name}: {services_text([n for n, _ in uses])} {verb} {image} "
+                 f"({'latest' if pin == 'latest' else 'no tag'})",
+            [loc for _, loc in uses], severity=None if prod else "low")
 
 
 @check("CMP004", "Invalid image reference", "blocker", "availability", STABILITY,

@@ -9,7 +9,7 @@ from typing import Iterator
 
 from tools import compose as compose_tool
 from tools.checks.dockerfile_checks import dockerfile_uses, is_test_image
-from tools.checks.registry import check
+from tools.checks.registry import check, services_text
 from tools.facts.exposure import (admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway,
                                   names_pull_request_head, outsider_triggers)
 from tools.facts.lifecycle import DATABASES, TABLE_WRITTEN, end_of_life, product_of
@@ -123,7 +123,9 @@ def prod_builds_on_server(ctx, spec):
        "its fixes; a digest never floats; `latest` and no tag are CMP003's. Blocker for a database image that can "
        "come back as any major.")
 def floating_prod_tag(ctx, spec):
-    # `latest` and untagged images are CMP003's; the same fact (tag_mutability) judges both.
+    # `latest` and untagged images are CMP003's; the same fact (tag_mutability) judges both. One image in one
+    # environment is one finding, with every service that runs it.
+    groups: dict[tuple, list] = {}
     for env, prod, name, svc in _services(ctx):
         image = svc.get("image")
         if not prod or not image or svc.get("build"):
@@ -138,9 +140,12 @@ def floating_prod_tag(ctx, spec):
         if mutable.basis == "no-version" and set(names) & _example_vars(env):
             continue  # an example file's `TAG=change-me` is a placeholder, not the tag a deploy sets
         how = f" (written {written}, set by {_set_from(env, names)})" if written != image else ""
-        database = product_of(str(image)) in DATABASES and mutable.any_version
-        yield spec.finding(ctx, f"{env.name}: {name} runs {image}: {mutable.why}{how}", [env.location(name, "image")],
-                           severity="blocker" if database else None,
+        groups.setdefault((env.name, str(image), mutable.why, how), []).append((name, env.location(name, "image")))
+    for (env_name, image, why, how), uses in groups.items():
+        database = product_of(image) in DATABASES and tag_mutability(image).any_version
+        verb = "runs" if len(uses) == 1 else "run"
+        yield spec.finding(ctx, f"{env_name}: {services_text([n for n, _ in uses])} {verb} {image}: {why}{how}",
+                           [loc for _, loc in uses], severity="blocker" if database else None,
                            detail="a database image can come back as a new major that refuses the data volume"
                                   if database else "")
 

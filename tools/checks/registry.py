@@ -118,6 +118,13 @@ def check(id: str, title: str, severity: str, category: str, clause: tuple[str, 
     return register
 
 
+def services_text(names: list[str], limit: int = 3) -> str:
+    """`web, worker and api` or `web, worker, api and 25 more`: the services one finding is about."""
+    if len(names) <= limit:
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"{', '.join(names[:limit])} and {len(names) - limit} more"
+
+
 def run_checks(ctx: CheckContext) -> tuple[list[Finding], list[str]]:
     """All findings, sorted, and notes on checks that could not run (each also in `ctx.not_run`)."""
     findings: list[Finding] = []
