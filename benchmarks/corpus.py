@@ -176,8 +176,11 @@ def report(records: list[dict]) -> None:
         if not rs:
             continue
         t = tally(rs)
-        print(f"{part:8} repos {len(rs):2}  precision {ratio(t['tp'], t['tp'] + t['fp'])}  unjudged {t['unjudged']:3}"
-              f"  recall {ratio(t['found'], t['problems'])}  time {t['seconds']:.1f}s")
+        sev = {s: sum(f["severity"] == s for r in rs for f in r["findings"]) for s in SEVERITIES}
+        nogo = sum(r["verdict"] == "NO-GO" for r in rs)
+        print(f"{part:8} repos {len(rs):2}  NO-GO {nogo:2}  blocker {sev['blocker']:3}  high {sev['high']:4}"
+              f"  TP {t['tp']:3}  FP {t['fp']:4}  precision {ratio(t['tp'], t['tp'] + t['fp'])}"
+              f"  unjudged {t['unjudged']:3}  recall {ratio(t['found'], t['problems'])}  time {t['seconds']:.1f}s")
     unjudged = [(r, f) for r in records for f in r.get("findings", [])
                 if f["severity"] in JUDGED and f.get("judgment") is None]
     if unjudged:
