@@ -170,11 +170,11 @@ def test_major_only_redis_tag_floats(shop):
     assert "names redis 7 only" in found[0].title
 
 
-def test_versionless_database_tag_is_a_blocker(shop):
+def test_versionless_database_tag_says_what_it_risks(shop):
     edit(shop, "docker-compose.prod.yml", "postgres:16.4-alpine", "postgres:alpine")
     found = findings(shop, "PRD002")
     assert at(found) == [("PRD002", "docker-compose.prod.yml", 9)]
-    assert found[0].severity == "blocker"
+    assert found[0].severity == "high" and "refuses the data volume" in found[0].detail
 
 
 def test_channel_tag_from_the_env_file_floats(shop):
@@ -202,6 +202,25 @@ def test_example_placeholder_tag_is_not_judged_but_a_documented_channel_is(shop)
     assert [f.title for f in findings(shop, "PRD002")] == [
         "prod: cache runs redis:stable: channel tag `stable`: it follows the project's next `stable` release "
         "(written redis:${REDIS_TAG}, set by .env.example)"]
+
+
+BUMP = """\
+#!/usr/bin/env bash
+set -eu
+NEW_VERSION="${1:?usage: bump-version.sh VERSION}"
+sed -i -e "s/^\\(API\\|CACHE\\)_IMAGE=\\([^:]\\+\\):.\\+\\$/\\1_IMAGE=\\2:$NEW_VERSION/" .env
+"""
+
+
+def test_channel_tag_a_release_script_rewrites_is_info(shop):
+    edit(shop, "docker-compose.prod.yml", "image: redis:7.4-alpine", "image: ${CACHE_IMAGE}")
+    (shop / ".env").write_text("POSTGRES_PASSWORD=x\nAPI_TAG=sha-1234567\nCACHE_IMAGE=redis:nightly\n")
+    found = findings(shop, "PRD002")
+    assert [f.severity for f in found] == ["high"]
+    write(shop, {"scripts/bump-version.sh": BUMP})
+    found = findings(shop, "PRD002")
+    assert [(f.severity, f.locations[0].line) for f in found] == [("info", 16)]
+    assert found[0].title.endswith("; scripts/bump-version.sh rewrites it at release")
 
 
 def test_unset_tag_variable_is_not_judged(shop):

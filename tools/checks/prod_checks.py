@@ -13,7 +13,7 @@ from tools.checks.registry import check, services_text
 from tools.facts.exposure import (admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway,
                                   names_pull_request_head, outsider_triggers)
 from tools.facts.lifecycle import DATABASES, TABLE_WRITTEN, end_of_life, product_of
-from tools.facts.tags import tag_mutability
+from tools.facts.tags import rewrites_tag, tag_mutability
 from tools.findings import SEVERITIES, Location
 from tools.platform import Environment, Platform
 
@@ -120,8 +120,8 @@ def prod_builds_on_server(ctx, spec):
        "Floating: channel tags (`stable`, `lts`, `mainline`, `edge`, `current`...), tags naming no version (`alpine`, "
        "`slim`, `main`) and tags naming less than a release line (`python:3`, `mysql:8`, `redis:7`): each pulls "
        "another release on the next deploy. A tag naming a line (`postgres:16`, `node:20-alpine`) moves only with "
-       "its fixes; a digest never floats; `latest` and no tag are CMP003's. Blocker for a database image that can "
-       "come back as any major.")
+       "its fixes; a digest never floats; `latest` and no tag are CMP003's. A tag a release script rewrites "
+       "(`sed -i` on the variable in .env) is info: what users install carries the release's version.")
 def floating_prod_tag(ctx, spec):
     # `latest` and untagged images are CMP003's; the same fact (tag_mutability) judges both. One image in one
     # environment is one finding, with every service that runs it.
@@ -140,14 +140,30 @@ def floating_prod_tag(ctx, spec):
         if mutable.basis == "no-version" and set(names) & _example_vars(env):
             continue  # an example file's `TAG=change-me` is a placeholder, not the tag a deploy sets
         how = f" (written {written}, set by {_set_from(env, names)})" if written != image else ""
-        groups.setdefault((env.name, str(image), mutable.why, how), []).append((name, env.location(name, "image")))
-    for (env_name, image, why, how), uses in groups.items():
-        database = product_of(image) in DATABASES and tag_mutability(image).any_version
+        key = (env.name, str(image), mutable.why, how, tuple(names))
+        groups.setdefault(key, []).append((name, env.location(name, "image")))
+    for (env_name, image, why, how, names), uses in groups.items():
         verb = "runs" if len(uses) == 1 else "run"
-        yield spec.finding(ctx, f"{env_name}: {services_text([n for n, _ in uses])} {verb} {image}: {why}{how}",
-                           [loc for _, loc in uses], severity="blocker" if database else None,
+        title = f"{env_name}: {services_text([n for n, _ in uses])} {verb} {image}: {why}{how}"
+        rewriter = _release_rewriter(ctx, names, image)
+        if rewriter:
+            yield spec.finding(ctx, f"{title}; {rewriter} rewrites it at release", [loc for _, loc in uses],
+                               severity="info", detail="the default branch floats; a release tag carries a version")
+            continue
+        database = product_of(image) in DATABASES and tag_mutability(image).any_version
+        yield spec.finding(ctx, title, [loc for _, loc in uses],
                            detail="a database image can come back as a new major that refuses the data volume"
                                   if database else "")
+
+
+def _release_rewriter(ctx, variables: tuple[str, ...], image: str) -> str | None:
+    """The loaded script, Makefile or workflow that rewrites this image's tag in place at release, if any."""
+    for src in ctx.sources:
+        if src.kind in ("compose", "dockerfile", "docs", "readme") or not getattr(src, "ok", False):
+            continue
+        if rewrites_tag(src.text, variables, image):
+            return src.path
+    return None
 
 
 # -- PRD003 ------------------------------------------------------------------------------------

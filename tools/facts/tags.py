@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterable
 
 from tools.facts.lifecycle import CODENAMES, product_of, release_lines
 
@@ -63,3 +64,38 @@ def tag_mutability(ref) -> Mutability | None:
         return Mutability("floating", f"tag `{tag}` names {partial.product} {partial.written} only: it moves across "
                                       f"its {partial.written}.x release lines", "partial", any_version=False)
     return None
+
+
+_REWRITE = re.compile(r"(?<![\w./-])(sed|perl|yq)\s[^\n]*")
+_SUBSTITUTE = re.compile(r"\bs([/|#,:@]).+\1|\bs\{|-i\b|--in-place|\.tag\b|\bstrenv\(")
+
+
+def rewrites_tag(text: str | None, variables: Iterable[str], image: str) -> bool:
+    """A script's text rewrites an image's tag in place at release (`sed -i "s/^SNUBA_IMAGE=…:.*/…:$VERSION/" .env`):
+    a `sed`/`perl`/`yq` line that edits in place and names the variable holding the tag (whole, or as its first
+    word and the rest, as `\\(SENTRY\\|SNUBA\\)_IMAGE=` does), or the image's repository. A tag a release rewrites is
+    the release's version in what users install, whatever the default branch says."""
+    if not text:
+        return False
+    repo = image.split("@", 1)[0].rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image.split("@", 1)[0]
+    repo = repo.rsplit("/", 1)[-1]
+    names = [v for v in variables if v]
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        for m in _REWRITE.finditer(line):
+            command = m.group(0)
+            if not _SUBSTITUTE.search(command):
+                continue
+            if any(_names_variable(command, v) for v in names) or (len(repo) > 2 and f"{repo}:" in command):
+                return True
+    return False
+
+
+def _names_variable(command: str, variable: str) -> bool:
+    if variable in command:
+        return True
+    head, sep, rest = variable.partition("_")
+    return bool(sep) and re.search(rf"(?<![A-Za-z0-9]){re.escape(head)}(?![A-Za-z0-9])", command) is not None \
+        and f"_{rest}" in command
