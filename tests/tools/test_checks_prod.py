@@ -12,7 +12,7 @@ import pytest
 from agent.session import open_session
 from tools.facts.exposure import admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway
 from tools.facts.lifecycle import END_OF_LIFE, SOURCES, TABLE_WRITTEN, end_of_life, release_lines
-from tools.facts.tags import tag_mutability
+from tools.facts.tags import rewrites_tag, tag_mutability
 
 CONFIG = """\
 environments:
@@ -465,3 +465,15 @@ def test_exposure_words():
     assert maps_host_gateway(["host.docker.internal=host-gateway"]) and maps_host_gateway({"host.docker.internal": "host-gateway"})
     assert not maps_host_gateway(["db.internal:10.0.0.5"])
     assert names_host_gateway("http://host.docker.internal:11434") and not names_host_gateway("myhost.docker.internal.example")
+
+
+@pytest.mark.parametrize("script, variables, image, rewrites", [
+    ('sed -i -e "s/^\\(SNUBA\\|UPTIME_CHECKER\\)_IMAGE=\\([^:]\\+\\):.\\+$/\\1_IMAGE=\\2:$V/" .env',
+     ["UPTIME_CHECKER_IMAGE"], "ghcr.io/acme/uptime-checker:nightly", True),
+    ('sed -i "s|acme/api:nightly|acme/api:$VERSION|" docker-compose.prod.yml', [], "ghcr.io/acme/api:nightly", True),
+    ('sed -i -e "s/^\\(SNUBA\\|UPTIME_CHECKER\\)_IMAGE=.*/x/" .env', ["CHECKER_IMAGE"], "acme/checker:nightly", False),
+    ('grep SNUBA_IMAGE .env', ["SNUBA_IMAGE"], "ghcr.io/acme/snuba:nightly", False),
+    ('# sed -i "s/SNUBA_IMAGE=.*/x/" .env', ["SNUBA_IMAGE"], "ghcr.io/acme/snuba:nightly", False),
+])
+def test_rewrites_tag(script, variables, image, rewrites):
+    assert rewrites_tag(script, variables, image) is rewrites

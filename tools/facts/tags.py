@@ -94,8 +94,11 @@ def rewrites_tag(text: str | None, variables: Iterable[str], image: str) -> bool
 
 
 def _names_variable(command: str, variable: str) -> bool:
+    """`SNUBA_IMAGE` whole, or split at any `_` as a regex alternation writes it (`\\(UPTIME_CHECKER\\|…\\)_IMAGE`)."""
     if variable in command:
         return True
-    head, sep, rest = variable.partition("_")
-    return bool(sep) and re.search(rf"(?<![A-Za-z0-9]){re.escape(head)}(?![A-Za-z0-9])", command) is not None \
-        and f"_{rest}" in command
+    for cut in (i for i, c in enumerate(variable) if c == "_" and i):
+        head, rest = variable[:cut], variable[cut:]
+        if rest in command and re.search(rf"(?<![A-Za-z0-9_]){re.escape(head)}(?![A-Za-z0-9_])", command):
+            return True
+    return False
