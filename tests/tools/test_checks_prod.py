@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from agent.session import open_session
-from tools.facts.exposure import admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway
+from tools.facts.exposure import (admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway,
+                                  unauthenticated_ui_of)
 from tools.facts.lifecycle import END_OF_LIFE, SOURCES, TABLE_WRITTEN, end_of_life, release_lines
 from tools.facts.tags import rewrites_tag, tag_mutability
 
@@ -246,6 +247,14 @@ def test_admin_ui_on_the_host_network_is_found(shop):
     assert at(findings(shop, "PRD003")) == [("PRD003", "docker-compose.prod.yml", 20)]
 
 
+def test_tool_ui_without_login_published_in_prod_is_high(shop):
+    edit(shop, "docker-compose.prod.yml", "\nvolumes:\n", "\n  prometheus:\n    image: prom/prometheus:v3.1.0\n"
+                                                             "    ports:\n      - '0.0.0.0:9090:9090'\nvolumes:\n")
+    found = findings(shop, "PRD003")
+    assert [(f.severity, f.title, f.locations[0].line) for f in found] == [
+        ("high", "prod: prometheus publishes Prometheus on 0.0.0.0:9090, reachable from the network", 21)]
+
+
 def test_admin_ui_on_loopback_or_only_in_dev_is_silent(shop):
     edit(shop, "docker-compose.prod.yml", "\nvolumes:\n", ADMINER.format(port='"127.0.0.1:8081:8080"'))
     assert findings(shop, "PRD003") == []  # and the dev file's adminer on 8081 is dev's business
@@ -461,6 +470,8 @@ def test_lifecycle_table_is_dated_and_sourced():
 def test_exposure_words():
     assert admin_ui_of("dpage/pgadmin4:8.12") == "pgAdmin" and admin_ui_of("phpmyadmin:5.2") == "phpMyAdmin"
     assert admin_ui_of("ghcr.io/kafbat/kafka-ui:v1.0.0") == "Kafka UI" and admin_ui_of("postgres:16") is None
+    assert unauthenticated_ui_of("jaegertracing/all-in-one:1.60") == "Jaeger"
+    assert unauthenticated_ui_of("acme/all-in-one:2") is None and unauthenticated_ui_of("axllent/mailpit") == "Mailpit"
     assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("0.0.0.0") and not is_loopback(None)
     assert maps_host_gateway(["host.docker.internal=host-gateway"]) and maps_host_gateway({"host.docker.internal": "host-gateway"})
     assert not maps_host_gateway(["db.internal:10.0.0.5"])

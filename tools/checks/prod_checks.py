@@ -11,7 +11,7 @@ from tools import compose as compose_tool
 from tools.checks.dockerfile_checks import dockerfile_uses, is_test_image
 from tools.checks.registry import check, services_text
 from tools.facts.exposure import (admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway,
-                                  names_pull_request_head, outsider_triggers)
+                                  names_pull_request_head, outsider_triggers, unauthenticated_ui_of)
 from tools.facts.lifecycle import DATABASES, TABLE_WRITTEN, end_of_life, product_of
 from tools.facts.tags import rewrites_tag, tag_mutability
 from tools.findings import SEVERITIES, Location
@@ -170,16 +170,21 @@ def _release_rewriter(ctx, variables: tuple[str, ...], image: str) -> str | None
 
 @check("PRD003", "Database admin UI published in production", "blocker", "security", SECURITY_RISK,
        "Remove the admin UI from the production file (keep it in dev), or publish it on 127.0.0.1 and reach it "
-       "through an SSH tunnel.")
+       "through an SSH tunnel. A tool UI without a login (Prometheus, Alertmanager, MailHog, Jaeger...) "
+       "published the same way is high.")
 def admin_ui_published(ctx, spec):
     for env, prod, name, svc in _services(ctx):
-        what = admin_ui_of(svc.get("image"))
+        image = svc.get("image")
+        admin = admin_ui_of(image)
+        what = admin or unauthenticated_ui_of(image)
         if not prod or what is None:
             continue
+        severity = None if admin else "high"
+        detail = ("an admin UI logs in to the database: whoever reaches it can try" if admin else
+                  f"{what} has no login of its own: whoever reaches it reads what it shows")
         if svc.get("network_mode") == "host":
             yield spec.finding(ctx, f"{env.name}: {name} runs {what} on the host's network, reachable from the network",
-                               [env.location(name, "network_mode")],
-                               detail="an admin UI logs in to the database: whoever reaches it can try")
+                               [env.location(name, "network_mode")], severity=severity, detail=detail)
             continue
         for port in svc.get("ports") or []:
             if not isinstance(port, dict) or not port.get("published") or is_loopback(port.get("host_ip")):
@@ -187,7 +192,7 @@ def admin_ui_published(ctx, spec):
             where = f"{port['host_ip']}:{port['published']}" if port.get("host_ip") else str(port["published"])
             loc = _line_with(ctx, env.location(name, "ports"), str(port["published"]))
             yield spec.finding(ctx, f"{env.name}: {name} publishes {what} on {where}, reachable from the network",
-                               [loc], detail="an admin UI logs in to the database: whoever reaches it can try")
+                               [loc], severity=severity, detail=detail)
             break
 
 

@@ -1,5 +1,7 @@
 """What opens a service to the outside or to the host: database admin UIs, loopback addresses, the host gateway.
 
+- Tool UIs without a login of their own (`UNAUTHENTICATED_UI_IMAGES`): Prometheus, Alertmanager, Pushgateway,
+  MailHog, MailCatcher, Mailpit, Jaeger: whoever reaches them reads metrics, traces or caught mail.
 - Database admin UIs: web front ends that log in to a database (adminer, phpMyAdmin, pgAdmin, mongo-express,
   redis-commander, RedisInsight, kafka-ui, Kafdrop, AKHQ, pgweb, CloudBeaver, DbGate, sqlpad), known by their
   image repositories (`ADMIN_UI_IMAGES`, matched on the repository's last component, any registry).
@@ -30,6 +32,18 @@ ADMIN_UI_IMAGES: dict[str, str] = {
     "sqlpad": "SQLPad",
 }
 
+# Tool UIs that answer anyone who reaches them (no login of their own): metrics, traces, caught mail.
+UNAUTHENTICATED_UI_IMAGES: dict[str, str] = {
+    "prometheus": "Prometheus",
+    "alertmanager": "Alertmanager",
+    "pushgateway": "Pushgateway",
+    "mailhog": "MailHog",
+    "mailcatcher": "MailCatcher",
+    "mailpit": "Mailpit",
+    "jaegertracing/all-in-one": "Jaeger",  # owner/name where the name alone says nothing
+    "jaeger-query": "Jaeger",
+}
+
 LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost", "[::1]"})
 
 HOST_GATEWAY_NAME = "host.docker.internal"
@@ -43,6 +57,16 @@ def admin_ui_of(image: str | None) -> str | None:
     name = str(image).split("@", 1)[0]
     last = name.rsplit("/", 1)[-1].split(":", 1)[0].lower()
     return ADMIN_UI_IMAGES.get(last)
+
+
+def unauthenticated_ui_of(image: str | None) -> str | None:
+    """The tool UI without a login an image is (`prom/prometheus:v2.53.0` -> Prometheus), or None."""
+    if not image:
+        return None
+    path = str(image).split("@", 1)[0].lower()
+    path = path.rsplit(":", 1)[0] if ":" in path.rsplit("/", 1)[-1] else path
+    parts = path.split("/")
+    return UNAUTHENTICATED_UI_IMAGES.get(parts[-1]) or UNAUTHENTICATED_UI_IMAGES.get("/".join(parts[-2:]))
 
 
 def is_loopback(host_ip: str | None) -> bool:
