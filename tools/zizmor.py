@@ -97,8 +97,11 @@ def _zizmor_json(binary: str, root: Path, paths: list[str], timeout: float) -> t
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, str(exc)
     if proc.returncode != 0:
-        lines = [line for line in (proc.stderr or proc.stdout).strip().splitlines() if line.strip()]
-        return None, lines[-1].strip() if lines else f"exit {proc.returncode}"
+        if "no inputs collected" in proc.stderr and _skipped(proc.stderr):
+            return [], proc.stderr  # every workflow given was one zizmor cannot read: each is said, none audited
+        lines = [line.strip() for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
+        said = next((line for line in lines if line.startswith(("error:", "fatal:"))), None)
+        return None, said or (lines[0] if lines else f"exit {proc.returncode}")
     try:
         data = json.loads(proc.stdout or "[]")
     except json.JSONDecodeError:

@@ -424,6 +424,10 @@ def test_workflow_zizmor_cannot_read_is_said(shop):
     found = [f for f in findings(shop, "GHA") if f.id == "GHA000"]
     assert [(f.severity, f.locations[0].path) for f in found] == [("info", ".github/workflows/nightly.yml")]
     assert found[0].title.startswith("zizmor did not audit .github/workflows/nightly.yml: ")
+    (shop / ".github/workflows/api.yml").unlink()  # the only workflow left is one zizmor cannot read
+    session = open_session(shop)
+    assert [f.title for f in session.findings if f.id == "GHA000"] == [found[0].title]
+    assert not session.not_run  # GitHub refuses that workflow too: nothing unaudited runs
 
 
 def test_zizmor_absent_is_said(shop, monkeypatch):
