@@ -68,7 +68,7 @@ def _named_digest(text: str, m: re.Match) -> bool:
 
 def _public(text: str, start: int, word: str) -> bool:
     """A value public by what it is (`phc_…`, `pk_live_…`) or by the name it is written under (`NEXT_PUBLIC_…`)."""
-    if facts.is_public_value(word):
+    if facts.is_public_value(word) or facts.is_public_at(text, start):
         return True
     name = _name_before(text, start)
     return name is not None and facts.is_public_name(name)
@@ -96,9 +96,10 @@ class Redactor:
         self._pattern = None
 
     def add_env(self, env: dict) -> None:
-        """The values of `env` that are secrets by the one definition (`MAX_TOKENS=4096` is not one)."""
-        self.add(str(v) for k, v in env.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)
-                 and facts.secret_value_kind(str(k), str(v)))
+        """The secret parts of `env`'s values by the one definition (`MAX_TOKENS=4096` holds none; a URL's password
+        and a `${X:-default}`'s default are what is looked for, not the whole value)."""
+        self.add(part for k, v in env.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                 for part in facts.secret_parts(str(k), str(v)))
 
     def __call__(self, text: str) -> str:
         if not text:
@@ -125,7 +126,10 @@ class Redactor:
             from detect_secrets.settings import transient_settings
         except ImportError:  # pragma: no cover - a dependency
             return text
-        lines = text.splitlines()
+        # Its patterns backtrack on a long line: each plugin reads windows of a bounded length (overlapping,
+        # so a secret across a cut is whole in one), which keeps the redactor linear in its input.
+        lines = [line[i:i + _DETECT_WINDOW + _DETECT_OVERLAP] for line in text.splitlines()
+                 for i in range(0, max(1, len(line)), _DETECT_WINDOW)]
         with transient_settings({"plugins_used": _PLUGINS}):
             hits = list(_process_line_based_plugins(list(enumerate(lines, 1)), "message.txt"))
         if not hits:
@@ -138,6 +142,9 @@ class Redactor:
                 self.values.add(secret)
         self._pattern = None
         return self(text) if any(getattr(h, "secret_value", None) in self.values for h in hits) else text
+
+
+_DETECT_WINDOW, _DETECT_OVERLAP = 1000, 200
 
 
 def _kept_hit(hit, secret: str, lines: list[str]) -> bool:

@@ -174,6 +174,10 @@ _PUBLIC_VALUE = re.compile(
     r"|PGP PUBLIC KEY BLOCK|RSA PUBLIC KEY)-----.*|pk_(?:live|test)_\w++|phc_\w++|G-[A-Z0-9]{6,12}|UA-\d++-\d++|"
     r"(?:sha256|sha512|sha1):[0-9a-f]{32,128}", re.S)
 
+# The start of a public value, read where an unquoted value starts (`DEPLOY_KEY=ssh-ed25519 AAAA… ci@host`).
+_PUBLIC_PREFIX = re.compile(r"(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\d{3}) AAAA|-----BEGIN (?:PUBLIC KEY|CERTIFICATE"
+                            r"|PGP PUBLIC KEY BLOCK|RSA PUBLIC KEY)-----|pk_(?:live|test)_|phc_")
+
 QUOTES = "\"'"
 
 
@@ -207,6 +211,15 @@ def is_public_value(value) -> bool:
     return bool(_PUBLIC_VALUE.fullmatch(_strip(value)))
 
 
+_PUBLIC_KEY_TYPE = re.compile(r"(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\d{3}|sk-ssh-ed25519@openssh\.com) $")
+
+
+def is_public_at(text: str, start: int) -> bool:
+    """Whether the word at `start` of `text` is the body of an SSH public key (`ssh-ed25519 AAAA…`) or a public
+    value (`phc_…`, `pk_live_…`): high entropy, and still no secret."""
+    return bool(_PUBLIC_KEY_TYPE.search(text, max(0, start - 40), start)) or bool(_PUBLIC_PREFIX.match(text, start))
+
+
 def _not_a_value(text: str) -> bool:
     """Empty, a boolean, an enum or auth method, a path, an e-mail address, public: never a secret's value."""
     low = text.lower()
@@ -232,6 +245,20 @@ def secret_value_kind(name: str | None, value) -> str | None:
     for _, _, kind in secret_spans(text):
         return kind
     return _literal_kind(name, text)
+
+
+def secret_parts(name: str | None, value) -> list[str]:
+    """The parts of `value` that are secret, for a redactor to look for anywhere: what the shapes find (a URL's
+    password, a connection string's `Password=`, a token), else the literal itself (a `${X:-default}`'s default)."""
+    text = _strip(value)
+    if not text or len(text) > 100_000:
+        return []
+    spans = secret_spans(text)
+    if spans:
+        return [text[a:b] for a, b, _ in spans]
+    default = _DEFAULT.fullmatch(text)
+    literal = default.group(1) if default else text
+    return [literal] if _literal_kind(name, literal) else []
 
 
 def _literal_kind(name: str | None, text: str) -> str | None:
@@ -369,7 +396,7 @@ def _judged(text: str, pattern: re.Pattern, first: int, name_group: int | None =
             name: str | None = None, value_after: bool = False) -> Iterator[tuple[int, int, str]]:
     for m in pattern.finditer(text):
         key = m.group(name_group) if name_group else name
-        if not is_secret_name(key):
+        if not is_secret_name(key) or _PUBLIC_PREFIX.match(text, m.end()):
             continue
         v = _VALUE_AT.match(text, m.end()) if value_after else m
         found = _first(v, 1 if value_after else first) if v else None
@@ -426,7 +453,7 @@ _CLIENT_PASSWORD_FLAGS = {
     "mongo": (r"-p\s+", r"--password[= ]"), "mongosh": (r"-p\s+", r"--password[= ]"),
     "sshpass": (r"-p\s*",), "curl": (r"(?:-u\s*|--user[= ])[^\s:'\"]+:",),
 }
-_CLIENT = re.compile(r"(?<![\w.-])(?:[\w./-]*/)?(" + "|".join(re.escape(c) for c in sorted(_CLIENT_PASSWORD_FLAGS, key=len, reverse=True))
+_CLIENT = re.compile(r"(?<![\w./-])(?:[\w./-]*/)?(" + "|".join(re.escape(c) for c in sorted(_CLIENT_PASSWORD_FLAGS, key=len, reverse=True))
                      + r")(?![\w.-])")
 _FLAG_PATTERNS = {client: tuple(re.compile(r"(?<![\w$:{}-])(" + flag + r")" + _SHELL_VALUE) for flag in flags)
                   for client, flags in _CLIENT_PASSWORD_FLAGS.items()}
@@ -503,6 +530,11 @@ def command_line_exposure(text: str) -> tuple[str, str] | None:
         value = _strip(found.group(2))
         if value:
             return found.group(0).strip(), _how(value)
+    for flag in _LONG_FLAG.finditer(text):  # `--requirepass PASS`, `--db-password=${DB_PASSWORD}`
+        value = _first(flag, 2)
+        if value and is_secret_name(flag.group(1)) and not value[2].startswith("-") and "=" not in value[2] \
+                and not _looks_like_path(value[2]):
+            return text[flag.start():value[1]].strip("\"'"), _how(value[2])
     handed = [(h.start(), h.end()) for h in _ENV_HANDOFF.finditer(text)]
     for var in _VARIABLE.finditer(text):
         if is_secret_name(var.group(2)) and not any(a <= var.start() < b for a, b in handed):
