@@ -271,6 +271,15 @@ def test_end_of_life_python_base_is_found_with_its_date(shop):
     assert found[1].detail == "python: https://devguide.python.org/versions/ (PEPs 596, 619, 664, 693, 719, 745)"
 
 
+def test_end_of_life_base_of_an_image_nothing_builds_is_low_and_of_a_test_image_info(shop):
+    write(shop, {"tools/Dockerfile": "FROM node:16-alpine\nCOPY seed.js .\nCMD [\"node\", \"seed.js\"]\n",
+                 "api/Dockerfile.test": "FROM python:3.8-slim\nRUN pip install pytest\n"})
+    found = {f.locations[0].path: f for f in findings(shop, "PRD004")}
+    assert (found["tools/Dockerfile"].severity, found["tools/Dockerfile"].locations[0].line) == ("low", 1)
+    assert "(no compose service or workflow builds it)" in found["tools/Dockerfile"].title
+    assert found["api/Dockerfile.test"].severity == "info" and "(a test image)" in found["api/Dockerfile.test"].title
+
+
 def test_end_of_life_compose_image_and_distribution_variant(shop):
     edit(shop, "docker-compose.prod.yml", "redis:7.4-alpine", "redis:6.0-bullseye")
     found = findings(shop, "PRD004")

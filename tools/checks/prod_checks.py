@@ -8,7 +8,7 @@ import re
 from typing import Iterator
 
 from tools import compose as compose_tool
-from tools.checks.dockerfile_checks import dockerfile_uses, is_test_image
+from tools.checks.dockerfile_checks import DockerfileUse, dockerfile_uses, is_test_image
 from tools.checks.registry import check, services_text
 from tools.facts.exposure import (admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway,
                                   names_pull_request_head, outsider_triggers, unauthenticated_ui_of)
@@ -216,7 +216,10 @@ def end_of_life_image(ctx, spec):
     seen: set[tuple[str, int | None]] = set()
     for path, info in platform.dockerfiles.items():
         final = info.root_stage(info.final_stage) if info.final_stage is not None else None
-        test = path in uses and is_test_image(path, uses[path])
+        use = uses.get(path, DockerfileUse())
+        # named as a test image (is_test_image of a use that deploys), else used by nothing the review reads
+        test = is_test_image(path, DockerfileUse(services=[("", "")], pushed=use.pushed))
+        unused = not test and is_test_image(path, use)
         for stage in info.stages:
             if stage.base is None or not stage.base_ref:
                 continue
@@ -224,8 +227,9 @@ def end_of_life_image(ctx, spec):
             if ended is None or (path, stage.line) in seen:
                 continue
             seen.add((path, stage.line))
-            runs = stage is final and not test
-            what = "" if runs else " (a test image)" if test else f" (build stage {stage.label})"
+            runs = stage is final and not test and not unused
+            what = ("" if runs else " (a test image)" if test else
+                    " (no compose service or workflow builds it)" if unused else f" (build stage {stage.label})")
             yield spec.finding(ctx, f"{path}: FROM {stage.base_ref}{what}: {ended[0]}", [Location(path, stage.line)],
                                severity=None if runs else "info" if test else "low",
                                detail=ended[1] if runs else f"its image is not what production runs; its toolchain "
