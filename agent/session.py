@@ -201,7 +201,10 @@ class Session:
     def ci_not_loaded(self) -> list[dict]:
         """The workflow sources that could not be read (a submodule not checked out, a file missing), each with
         its path, status, submodule and the message that says what to do."""
-        return [{"path": s.path, "status": s.status, "submodule": s.submodule, "message": s.message}
+        empty = {"name": None, "ok": False, "triggers": {}, "env": {}, "jobs": [], "images": [], "deploys": [],
+                 "secrets": [], "branches": [], "unpinned_actions": [], "schema_issues": []}  # a summary's shape
+        return [{"path": s.path, **empty, "errors": [{"message": s.message, "line": None, "column": None}],
+                 "status": s.status, "submodule": s.submodule, "message": s.message}
                 for s in self.sources if s.kind == "ci_workflow" and not s.ok and s.status != "optional-absent"]
 
     def unset_variables(self, env_name: str) -> dict[str, str]:
