@@ -70,6 +70,7 @@ VALUES = [
     ("SMTP_AUTH", "login", None, False),
     ("SMTP_AUTH", "ops@acme.io", None, False),
     ("DATABASE_URL", "postgres://app@db:5432/app", None, False),
+    ("DATABASE_URL", "postgres://app:changeme@db:5432/app", None, False),
     ("DB_PASSWORD", "changeme", None, True),
     ("API_TOKEN", "<your-token>", None, True),
     ("SECRET_KEY", "CHANGE_ME", None, True),
@@ -182,6 +183,14 @@ def test_command_line_exposure(text, shown, how):
     assert facts.command_line_exposure(text) == ((shown, how) if shown else None)
 
 
+def test_a_placeholder_in_a_secrets_place():
+    assert facts.is_placeholder_secret("DATABASE_URL", "postgres://app:changeme@db:5432/app")
+    assert facts.is_placeholder_secret("DB_PASSWORD", "${DB_PASSWORD:-changeme}")
+    assert not facts.is_placeholder_secret("DB_PASSWORD", "${DB_PASSWORD:-}")
+    assert not facts.is_placeholder_secret("DB_PASSWORD", "hunter2secret")
+    assert not facts.is_placeholder_secret("MAX_TOKENS", "xxx")
+
+
 def test_severity_by_where_the_file_is_used():
     assert [facts.secret_severity(w) for w in ("prod", "staging", "dev", "test")] == ["high", "medium", "low", "low"]
     assert [facts.secret_severity(w, placeholder=True) for w in ("prod", "staging", "dev")] == ["medium", None, None]
@@ -283,6 +292,12 @@ services:
     restart: unless-stopped
     healthcheck:
       test: ["CMD-SHELL", "mysqladmin ping -h db -p$$MYSQL_PASSWORD"]
+  api:
+    image: ghcr.io/acme/api:1.4.2
+    restart: unless-stopped
+    environment:
+      DATABASE_URL: postgres://api:changeme@db:5432/api
+      CACHE_URL: redis://:r3dispw99@cache:6379/0
 """
 
 
@@ -320,6 +335,9 @@ def test_cmp008_by_value_and_by_where_the_file_is_used(review):
         ("medium", "docker-compose.prod.yml", 9,
          "db: ADMIN_PASSWORD ships a placeholder to replace in docker-compose.prod.yml"),
         ("low", "docker-compose.yml", 5, "db: POSTGRES_PASSWORD is a literal in docker-compose.yml"),
+        ("medium", "docker-compose.prod.yml", 36,
+         "api: DATABASE_URL ships a placeholder to replace in docker-compose.prod.yml"),
+        ("high", "docker-compose.prod.yml", 37, "api: CACHE_URL is a literal in docker-compose.prod.yml"),
     }  # not AUTH_DEV, the auth method, the realm, the count, a reference, a secret's file, a URL without password
     assert not any("hunter2secret" in json.dumps(f) or "correcthorse" in json.dumps(f) for f in review)
 

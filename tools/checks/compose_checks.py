@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from typing import Iterator
 
@@ -279,7 +280,7 @@ def literal_secret(ctx, spec):
                 if secret_facts.is_secret_reference(key, str(value)):
                     continue  # `DB_PASSWORD_FILE: /run/secrets/db_password` names a file, holds no secret
                 kind = secret_facts.secret_value_kind(key, value)
-                placeholder = not kind and secret_facts.is_secret_name(key) and secret_facts.is_placeholder(value)
+                placeholder = not kind and secret_facts.is_placeholder_secret(key, value)
                 severity = secret_facts.secret_severity(_exposure(ctx, rel), placeholder) if kind or placeholder else None
                 if severity is None:
                     continue
@@ -624,9 +625,21 @@ def prod_image_not_built(ctx, spec):
                 yield spec.finding(ctx, f"{env.name}: cannot tell which workflow builds {image}: "
                                         f"{len(unloaded)} workflow(s) not loaded", [env.location(name, "image")],
                                    severity="info", detail=", ".join(unloaded))
-            else:
+            elif _built_from_here(platform, image):
                 yield spec.finding(ctx, f"{env.name}: {name} pulls {image}, which no workflow builds",
                                    [env.location(name, "image")])
+            else:  # the organisation's image with no Dockerfile here: another repository of it builds it
+                yield spec.finding(ctx, f"{env.name}: {name} pulls {image}: no workflow and no Dockerfile of this "
+                                        f"repository builds it (another repository may)", [env.location(name, "image")],
+                                   severity="info")
+
+
+def _built_from_here(platform: Platform, image: str) -> bool:
+    """A Dockerfile of this repository could make the image: one in a folder (or submodule) of its last name."""
+    last = (df_tool.parse_image_ref(str(image)).path or str(image)).rsplit("/", 1)[-1].lower()
+    folders = {posixpath.basename(posixpath.dirname(p)).lower() for p in platform.dockerfiles}
+    folders |= {os.path.basename(s).lower() for s in platform.submodules}
+    return last in folders or any(last.endswith(f) or f.endswith(last) for f in folders if len(f) >= 3)
 
 
 def _is_own_image(platform: Platform, image: str) -> bool:

@@ -268,7 +268,7 @@ def secret_in_dockerfile(ctx, spec):
                 if not value or secret_facts.is_secret_reference(key, value):
                     continue  # `ENV DB_PASSWORD_FILE=/run/secrets/db` names where the secret is mounted
                 kind = secret_facts.secret_value_kind(key, value)
-                placeholder = not kind and secret_facts.is_secret_name(key) and secret_facts.is_placeholder(value)
+                placeholder = not kind and secret_facts.is_placeholder_secret(key, value)
                 severity = (secret_facts.secret_severity(_dockerfile_exposure(platform, path), placeholder)
                             if kind or placeholder else None)
                 if severity is None:

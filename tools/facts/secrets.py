@@ -206,6 +206,21 @@ def is_placeholder(value) -> bool:
     return len(text) < 2 or squashed in _PLACEHOLDER_WORDS or bool(_PLACEHOLDER.fullmatch(text))
 
 
+def is_placeholder_secret(name: str | None, value) -> bool:
+    """A secret's place holding a placeholder to replace: `DB_PASSWORD: changeme`, `postgres://app:changeme@db/app`,
+    `${DB_PASSWORD:-changeme}`. What CMP008 and DKF004 report in production at medium."""
+    text = _strip(value)
+    if not text or secret_value_kind(name, text):
+        return False
+    if name and is_secret_name(name) and is_placeholder(text):
+        return True
+    for m in re.finditer(r"://", text[:10_000]):
+        u = _USERINFO.match(text, m.end())
+        if u and is_placeholder(u.group(1)):
+            return True
+    return False
+
+
 def is_public_value(value) -> bool:
     """A value public by what it is: an SSH public key, a certificate, `pk_live_…`, `phc_…`, `G-…`, a digest."""
     return bool(_PUBLIC_VALUE.fullmatch(_strip(value)))
@@ -363,7 +378,7 @@ def secret_spans(text: str) -> list[tuple[int, int, str]]:
         spans.extend((m.start(), m.end(), kind) for m in pattern.finditer(text))
     for m in re.finditer(r"://", text):
         u = _USERINFO.match(text, m.end())
-        if u and not is_reference(u.group(1)) and not _HAS_REFERENCE.match(u.group(1)):
+        if u and not is_reference(u.group(1)) and not _HAS_REFERENCE.match(u.group(1)) and not is_placeholder(u.group(1)):
             spans.append((u.start(1), u.end(1), "a password in a URL"))
     spans.extend(_judged(text, _ASSIGNMENT, 1, name_group=1, value_after=True))
     spans.extend(_judged(text, _PROSE, 1, name="password"))
