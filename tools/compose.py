@@ -758,13 +758,6 @@ def _parse_model(stdout: str, argv: list[str]) -> dict:
 
 # ---------------------------------------------------------------- redaction
 
-def is_secret_name(name: str) -> bool:
-    """tools/facts/secrets.py's definition, under the name this module's callers know."""
-    from tools.facts.secrets import is_secret_name as judged
-
-    return judged(name)
-
-
 def redacted(model: dict) -> dict:
     """A copy of the model with secret values (tools/facts/secrets.py: by name and value, or by shape) replaced by
     `<redacted>`, structure kept: `MAX_TOKENS: 4096` and `POSTGRES_HOST_AUTH_METHOD: trust` stay."""
