@@ -544,10 +544,13 @@ def print_ci(summaries: list[dict], json_out: bool, not_loaded: list[dict] | Non
     con = console()
     if not_loaded:
         subs = sorted({w["submodule"] for w in not_loaded if w.get("submodule")})
-        where = (f"in submodule(s) not checked out ({', '.join(subs)}): run `git submodule update --init`"
-                 if all(w.get("submodule") for w in not_loaded) else "; ".join(w["message"] for w in not_loaded[:3]))
-        lead = "no workflow read" if not summaries else f"{len(not_loaded)} more workflow(s) not read"
-        con.print(_escape(f"{lead}: {len(not_loaded)} workflow source(s) {where}"), highlight=False)
+        lead = "no workflow read" if not summaries else "not every workflow read"
+        if all(w.get("submodule") for w in not_loaded):
+            line = (f"{lead}: the workflows of {len(subs)} submodule(s) not checked out ({', '.join(subs)}) cannot be "
+                    f"read: run `git submodule update --init`")
+        else:
+            line = f"{lead}: " + "; ".join(w["message"] for w in not_loaded[:3])
+        con.print(_escape(line), highlight=False)
     for wf in summaries:
         con.print(f"[bold]{wf['path']}[/]  {wf.get('name') or ''}")
         for event, trig in (wf.get("triggers") or {}).items():

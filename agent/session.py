@@ -199,13 +199,18 @@ class Session:
                 for path, wf in platform.workflows.items()]
 
     def ci_not_loaded(self) -> list[dict]:
-        """The workflow sources that could not be read (a submodule not checked out, a file missing), each with
-        its path, status, submodule and the message that says what to do."""
+        """The workflows that could not be read, each with its path, status, submodule and the message that says
+        what to do: workflow sources not loaded, and the workflows folder of each submodule not checked out."""
+        unread = [(s.path, s.status, s.submodule, s.message) for s in self.sources
+                  if s.kind == "ci_workflow" and not s.ok and s.status != "optional-absent"]
+        covered = {sub for _, _, sub, _ in unread}
+        unread += [(f"{sub.path}/.github/workflows/", "missing", sub.path,
+                    f"submodule {sub.path} is not initialised: run `git submodule update --init {sub.path}`")
+                   for sub in self.git.submodules if not sub.initialized and sub.path not in covered]
         empty = {"name": None, "ok": False, "triggers": {}, "env": {}, "jobs": [], "images": [], "deploys": [],
                  "secrets": [], "branches": [], "unpinned_actions": [], "schema_issues": []}  # a summary's shape
-        return [{"path": s.path, **empty, "errors": [{"message": s.message, "line": None, "column": None}],
-                 "status": s.status, "submodule": s.submodule, "message": s.message}
-                for s in self.sources if s.kind == "ci_workflow" and not s.ok and s.status != "optional-absent"]
+        return [{"path": path, **empty, "errors": [{"message": message, "line": None, "column": None}],
+                 "status": status, "submodule": sub, "message": message} for path, status, sub, message in unread]
 
     def unset_variables(self, env_name: str) -> dict[str, str]:
         """Variables an environment's files use that nothing sets (no shell variable, no .env), each with what

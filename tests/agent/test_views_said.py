@@ -46,9 +46,10 @@ def test_ci_says_every_workflow_sits_in_a_submodule_not_checked_out(tmp_path):
     r = cli(root, "ci")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines() == [
-        "no workflow read: 1 workflow source(s) in submodule(s) not checked out (api): run `git submodule update --init`"]
+        "no workflow read: the workflows of 1 submodule(s) not checked out (api) cannot be read: "
+        "run `git submodule update --init`"]
     [entry] = json.loads(cli(root, "ci", "--format", "json").stdout)
-    assert entry["path"] == "api/.github/workflows/ci.yml" and entry["status"] == "missing"
+    assert entry["path"].startswith("api/.github/workflows/") and entry["status"] == "missing"
     assert entry["ok"] is False and entry["jobs"] == [] and entry["images"] == []  # a summary's shape, nothing read
     assert "git submodule update --init api" in entry["message"]
 
