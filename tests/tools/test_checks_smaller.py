@@ -333,3 +333,15 @@ def test_a_folder_of_manifests_is_one_finding(clean):
     assert f.title.startswith("deploy/k8s/: 3 files (Kubernetes manifest") and "adds Kubernetes" in f.title
     assert sorted(loc.path for loc in f.locations) == ["deploy/k8s/deployment.yaml", "deploy/k8s/ingress.yaml",
                                                         "deploy/k8s/service.yaml"]
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/deploy.md"])
+def test_variable_the_docs_name_is_documented(tmp_path, doc):
+    compose = ("services:\n  app:\n    image: ghcr.io/acme/app:1.2.0\n    restart: unless-stopped\n"
+               "    environment:\n      SMTP_RELAY: ${SMTP_RELAY}\n")
+    said = make_repo(tmp_path / "said", {"docker-compose.yml": compose,
+                                         doc: "# Deploy\n\nSet `SMTP_RELAY` to the mail relay before `docker compose up -d`.\n"})
+    assert [f for f in open_session(said, signatures=False).findings if f.id == "CMP016"] == []
+    silent = make_repo(tmp_path / "silent", {"docker-compose.yml": compose, doc: "# Deploy\n\nRun `docker compose up -d`.\n"})
+    [f] = [f for f in open_session(silent, signatures=False).findings if f.id == "CMP016"]
+    assert f.title.endswith(": 1 variable(s) used, unset, and documented nowhere (no example env file, no doc): SMTP_RELAY")

@@ -565,7 +565,7 @@ def missing_env_file(ctx, spec):
        "Add the variable to .env.example (with a placeholder) so a deploy knows to set it.")
 def undocumented_variable(ctx, spec):
     platform = _platform(ctx)
-    docs = "\n".join(s.text for s in ctx.sources if s.kind == "docs" and s.ok and s.text)
+    docs = "\n".join(s.text for s in ctx.sources if s.kind in ("docs", "readme") and s.ok and s.text)
     for _, env, _ in _loaded_envs(ctx):
         documented = _documented_vars(platform.root, env)
         names = []
