@@ -370,3 +370,15 @@ def test_one_image_run_by_many_services_is_one_finding_with_every_location(tmp_p
     assert len([f for f in open_session(root).findings if f.id == "PRD002"]) == 1
     assert found["PRD002"].title.startswith("prod: w0, w1, w2 and 2 more run ghcr.io/acme/snuba:nightly")
     assert len(found["PRD002"].locations) == 5 and len(found["CMP003"].locations) == 3
+
+
+def test_an_image_of_the_organisation_no_dockerfile_here_makes_is_info_not_a_blocker(tmp_path):
+    wf = ("on:\n  push:\n    branches: [main]\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n"
+          "      - uses: docker/build-push-action@v6\n        with:\n          push: true\n"
+          "          tags: ghcr.io/acme/server:${{ github.sha }}\n")
+    compose = ("services:\n  server:\n    image: ghcr.io/acme/server:12.1\n    restart: unless-stopped\n"
+               "  database:\n    image: ghcr.io/acme/postgresql:14\n    restart: unless-stopped\n")
+    root = repo(tmp_path, {"docker-compose.prod.yml": compose, "Dockerfile": "FROM debian:bookworm-slim\n",
+                           ".github/workflows/build.yml": wf})
+    xf1 = [f for f in open_session(root).findings if f.id == "XF001"]
+    assert [(f.severity, "another repository" in f.title) for f in xf1] == [("info", True)]

@@ -635,10 +635,13 @@ def prod_image_not_built(ctx, spec):
 
 
 def _built_from_here(platform: Platform, image: str) -> bool:
-    """A Dockerfile of this repository could make the image: one in a folder (or submodule) of its last name."""
-    last = (df_tool.parse_image_ref(str(image)).path or str(image)).rsplit("/", 1)[-1].lower()
+    """A Dockerfile of this repository could make the image: one in a folder (or submodule) of its last name, or
+    named for it (`Dockerfile.status-scheduler`)."""
+    last = str(image).split("@")[0].rsplit("/", 1)[-1].split(":")[0].lower()
     folders = {posixpath.basename(posixpath.dirname(p)).lower() for p in platform.dockerfiles}
     folders |= {os.path.basename(s).lower() for s in platform.submodules}
+    folders |= {re.sub(r"^dockerfile[.-]|[.-]?dockerfile$", "", posixpath.basename(p).lower()) for p in platform.dockerfiles}
+    folders.discard("")
     return last in folders or any(last.endswith(f) or f.endswith(last) for f in folders if len(f) >= 3)
 
 
