@@ -345,3 +345,13 @@ def test_variable_the_docs_name_is_documented(tmp_path, doc):
     silent = make_repo(tmp_path / "silent", {"docker-compose.yml": compose, doc: "# Deploy\n\nRun `docker compose up -d`.\n"})
     [f] = [f for f in open_session(silent, signatures=False).findings if f.id == "CMP016"]
     assert f.title.endswith(": 1 variable(s) used, unset, and documented nowhere (no example env file, no doc): SMTP_RELAY")
+
+
+def test_e2e_target_leaves_dev_to_the_main_compose_file(tmp_path):
+    repo = make_repo(tmp_path / "r", {
+        "docker-compose.yml": SERVICE, "e2e/docker-compose.yml": SERVICE,
+        "Makefile": "e2e-up:\n\tdocker compose -f e2e/docker-compose.yml up -d --wait\n"})
+    session = open_session(repo, signatures=False)
+    envs = {e.name: e.files for e in session.discovery().environments.values()}
+    assert envs == {"dev": ["docker-compose.yml"], "test": ["e2e/docker-compose.yml"]}
+    assert [f for f in session.findings if f.id == "SRC005"] == []
