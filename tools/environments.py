@@ -514,7 +514,8 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
 # production ("in a typical production setting") is not enough.
 PROD_EVIDENCE = re.compile(r"\bself[- ]?host(?:ed|ing|s)?\b|\bon (?:your|a|the) (?:own )?server\b|\bauto-?heberge"
                            r"|\b(?:run|running|deploy|deploying|use|using|install|installing|host|hosting|serve|serving)"
-                           r"\b.{0,80}?\b(?:in|for) production\b|\bproduction[- ]ready\b|\ben production\b")
+                           r"\b.{0,80}?\b(?:in|for) production\b|\bproduction[- ]ready\b|\ben production\b"
+                           r"|\bdeploy(?:ing|ment)?\b.{0,60}?\bwith (?:docker[- ])?compose\b")
 # A line that denies anything is no evidence (the word it denies may sit far from the denial).
 _DENIES = re.compile(r"\b(?:not|never|no longer|don'?t|doesn'?t|isn'?t|aren'?t|pas|jamais|without|sans)\b")
 _TEST_FOLDERS = {"test", "tests", "testing", "e2e", "testdata", "fixtures", "examples", "example", "samples", "demo",
@@ -559,13 +560,16 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
     if any(is_production_name(n) for n in envs):
         return envs
     present = {f for e in envs.values() for f in e.files}
-    base = [f for f in _default_set("", present) if not is_override_name(f)][:1]
+    default = _default_set("", present)
+    base = [f for f in default if not is_override_name(f)][:1]
     if not base:
         outside = [e for e in envs.values() if environment_role(e.name, e.files) != "test"
                    and not _TEST_FOLDERS & set(posixpath.dirname(e.files[0]).split("/"))]
         base = list(outside[0].files) if len(outside) == 1 else []
     standing = [e for e in envs.values() if base and e.files[: len(base)] == base
                 and environment_role(e.name, e.files) not in ("test", "staging")
+                and (e.files in (base, default) or environment_role("", e.files[len(base):]) == "prod"
+                     or not _role_words(e.files[len(base):]))
                 and all(o.kind in ("convention", "docs", "readme") for o in e.origins)]
     if not standing:
         return envs
@@ -600,6 +604,14 @@ _ROLE_WORDS = (("test", {"test", "tests", "testing", "e2e", "ci", "integration",
                         "sample", "samples", "override", "debug"}))
 
 
+def _role_words(files: list[str]) -> str | None:
+    """The role the words of these files' folders and names say (test, staging, dev), if any."""
+    words: set[str] = set()
+    for f in files:
+        words |= set(re.split(r"[^a-z0-9]+", fold(f.rsplit(".", 1)[0])))
+    return next((role for role, vocabulary in _ROLE_WORDS if words & vocabulary), None)
+
+
 def environment_role(name: str, files: list[str]) -> str:
     """What an environment is for: `prod`, `staging`, `test` or `dev` — from its name, then the words of its
     files' folders and names (`result/docker-compose.test.yml` is a test file, `.devcontainer/` a dev one).
@@ -621,7 +633,35 @@ def is_overlay(data: object) -> bool:
     services = data.get("services") if isinstance(data, dict) else None
     if not isinstance(services, dict) or not services:
         return False
-    return any(not isinstance(svc, dict) or not ({"image", "build", "extends"} & set(svc)) for svc in services.values())
+    if any(not isinstance(svc, dict) or not ({"image", "build", "extends"} & set(svc)) for svc in services.values()):
+        return True
+    return bool(_borrowed(data))
+
+
+def _borrowed(data: dict) -> set[str]:
+    """What a file's services use that the file does not define (a network, a named volume, a service they
+    depend on): only a base file loaded before it can define them."""
+    services = data.get("services") or {}
+    networks = set(data.get("networks") or {}) | {"default"} if isinstance(data.get("networks") or {}, dict) else {"default"}
+    volumes = set(data.get("volumes") or {}) if isinstance(data.get("volumes") or {}, dict) else set()
+    out: set[str] = set()
+    for svc in services.values():
+        if not isinstance(svc, dict):
+            continue
+        nets = svc.get("networks")
+        for net in (nets if isinstance(nets, (list, dict)) else []):
+            if isinstance(net, str) and net not in networks:
+                out.add(f"network {net}")
+        deps = svc.get("depends_on")
+        for dep in (deps if isinstance(deps, (list, dict)) else []):
+            if isinstance(dep, str) and dep not in services:
+                out.add(f"service {dep}")
+        for vol in svc.get("volumes") or []:
+            source = vol.split(":", 1)[0] if isinstance(vol, str) else (vol.get("source") if isinstance(vol, dict) else None)
+            if isinstance(source, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", source) and source not in volumes \
+                    and ":" in (vol if isinstance(vol, str) else ":"):
+                out.add(f"volume {source}")
+    return out
 
 
 def is_override_name(path: str) -> bool:

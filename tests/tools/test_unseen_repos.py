@@ -382,3 +382,13 @@ def test_an_image_of_the_organisation_no_dockerfile_here_makes_is_info_not_a_blo
                            ".github/workflows/build.yml": wf})
     xf1 = [f for f in open_session(root).findings if f.id == "XF001"]
     assert [(f.severity, "another repository" in f.title) for f in xf1] == [("info", True)]
+
+
+def test_a_file_whose_services_use_the_bases_network_is_an_overlay_of_it(tmp_path):
+    base = BASE + "networks:\n  bbb-net:\n    ipam:\n      config:\n        - subnet: 10.7.7.0/24\n"
+    extra = ("services:\n  exporter:\n    image: ghcr.io/acme/exporter:0.4.1\n    networks:\n      - bbb-net\n"
+             "    depends_on:\n      - web\n")
+    root = repo(tmp_path, {"docker-compose.yml": base, "docker-compose.prometheus.yml": extra})
+    session = open_session(root)
+    assert session.environments()["prometheus"] == ["docker-compose.yml", "docker-compose.prometheus.yml"]
+    assert not session.not_run and not [f for f in session.findings if f.id == "CMP001"]
