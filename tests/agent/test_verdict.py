@@ -113,14 +113,27 @@ def test_a_check_that_raises_is_cannot_tell(repo, monkeypatch):
     assert [(g.check, g.reason) for g in session.not_run] == [("TST901", "it raised KeyError: 'services'")]
 
 
-def test_a_blocker_wins_over_cannot_tell(tmp_path, monkeypatch):
-    repo = _repo(tmp_path / "repo", COMPOSE.replace("    restart: unless-stopped\n",
-                                                    "    restart: unless-stopped\n    depends_on: [db]\n"))
+def test_a_blocker_wins_over_cannot_tell(repo, monkeypatch):
+    def breaks_a_deploy(ctx, spec):
+        yield spec.finding(ctx, "web: the image cannot be pulled")
+
     monkeypatch.setitem(CHECKS, "TST902", CheckSpec("TST902", "raises", "high", "availability",
                                                     ("authority", "x"), "none", lambda ctx, spec: 1 / 0))
+    monkeypatch.setitem(CHECKS, "TST903", CheckSpec("TST903", "a blocker", "blocker", "availability",
+                                                    ("authority", "x"), "none", breaks_a_deploy))
     session = open_session(repo, signatures=False)
-    assert any(f.severity == "blocker" for f in session.findings)
-    assert session.not_run and session.verdict == "NO-GO" and session.exit_code == 1
+    assert [f.id for f in session.findings if f.severity == "blocker"] == ["TST903"]
+    assert [g.check for g in session.not_run] == ["TST902"]
+    assert session.verdict == "NO-GO" and session.exit_code == 1
+
+
+def test_an_environment_compose_refuses_is_never_go(tmp_path):
+    # a dev file Compose refuses (a finding below blocker there): its checks did not run, so no GO
+    repo = _repo(tmp_path / "repo", COMPOSE + "    links: [1]\n")
+    session = open_session(repo, signatures=False)
+    assert {(g.check, g.what) for g in session.not_run} & {("CMP001", "compose dev"), ("CMP002", "compose dev")}
+    blocked = any(f.severity == "blocker" for f in session.findings)
+    assert session.verdict == ("NO-GO" if blocked else "CANNOT-TELL")
 
 
 def test_hadolint_absent_is_cannot_tell(repo, monkeypatch):

@@ -143,6 +143,7 @@ def compose_not_loaded(ctx, spec):
         err = env.error
         if err is not None and err.kind == "load" and not _UNDEFINED_DEP.search(err.problem) \
                 and not _NAME_IN_USE.search(err.problem):
+            ctx.could_not_run(spec, f"compose {env.name}", err.problem)  # no model: its checks did not run
             yield spec.finding(ctx, f"{env.name}: {err.problem}",
                                [Location(err.path or env.files[0], err.line_no)],
                                detail=f"Compose refuses it, so the compose and cross-file checks of {env.name} "
@@ -156,6 +157,7 @@ def compose_schema(ctx, spec):
     for env in _platform(ctx).environments.values():
         err = env.error
         if err is not None and err.kind == "schema":
+            ctx.could_not_run(spec, f"compose {env.name}", err.problem)  # no model: its checks did not run
             yield spec.finding(ctx, f"{env.name}: {err.problem}", [Location(err.path or env.files[0], err.line_no)],
                                detail=f"Compose refuses it, so the compose and cross-file checks of {env.name} "
                                       "could not run on it")
@@ -215,6 +217,7 @@ def depends_on_unknown(ctx, spec):
     for env in _platform(ctx).environments.values():
         m = _UNDEFINED_DEP.search(env.error.problem) if env.error is not None else None
         if m:
+            ctx.could_not_run(spec, f"compose {env.name}", env.error.problem)  # no model: its checks did not run
             yield spec.finding(ctx, f"{env.name}: {m.group(1)} depends on unknown service {m.group(2)}",
                                [Location(env.error.path or env.files[0], env.error.line_no)])
 
