@@ -29,13 +29,14 @@ class FileContent:
         return len(self.data)
 
 
-def confine(root: Path, rel: str) -> Path:
-    """`root/rel` if it stays inside root after resolving `..` and symlinks; else SourceReadError."""
+def confine(root: Path, rel: str, real_root: str | None = None) -> Path:
+    """`root/rel` if it stays inside root after resolving `..` and symlinks; else SourceReadError.
+    `real_root`: `root` already resolved (a loader reading many files resolves it once)."""
     if os.path.isabs(rel):
         raise SourceReadError("unreadable", f"refused: {rel} is an absolute path; sources are repo-relative")
     if any(part == ".." for part in Path(rel).parts):
         raise SourceReadError("unreadable", f"refused: {rel} leaves the repository through '..'")
-    real_root = root.resolve()
+    real_root = real_root or os.path.realpath(root)
     candidate = (root / rel)
     try:
         resolved = candidate.resolve()
@@ -44,7 +45,8 @@ def confine(root: Path, rel: str) -> Path:
     except OSError as exc:
         problem = "is a symlink loop" if exc.errno == errno.ELOOP else f"cannot be resolved ({exc.strerror})"
         raise SourceReadError("unreadable", f"refused: {rel} {problem}") from None
-    if resolved != real_root and real_root not in resolved.parents:
+    inside = str(resolved) == real_root or str(resolved).startswith(real_root.rstrip(os.sep) + os.sep)
+    if not inside:
         raise SourceReadError("unreadable", f"refused: {rel} resolves outside the repository (symlink to {resolved})")
     return candidate
 

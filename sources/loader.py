@@ -73,6 +73,7 @@ class SourceLoader:
     def __init__(self, root: Path, charter: Charter, config: ProjectConfig, git: RepoState,
                  state_dir: Path | None = None) -> None:
         self.root = root
+        self._real_root = os.path.realpath(root)  # resolved once: every source is confined inside it
         self.state_dir = state_dir or root / STATE_DIR  # the Notion cache (a commit's session: the repo's)
         self.charter = charter
         self.config = config
@@ -118,7 +119,7 @@ class SourceLoader:
         else:
             src.commit = self.git.commit
         try:
-            content = read_source_file(confine(self.root, rel), self.config.max_file_bytes, shown=rel)
+            content = read_source_file(confine(self.root, rel, self._real_root), self.config.max_file_bytes, shown=rel)
         except SourceReadError as exc:
             src.status, src.message = exc.status, exc.message
             if exc.status == "missing" and spec.optional:
