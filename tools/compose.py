@@ -741,6 +741,8 @@ def _assume_variables(reader: "_Reader", project_dir: Path, root: Path, env: Map
             out[name] = (value if value is not None else facts_vars.placeholder_for(name), where)
         elif name in documented and documented[name][0]:
             out[name] = documented[name]
+        elif name == "PWD":  # the shell's own: where `docker compose` runs, the project's folder
+            out[name] = (str(project_dir), "the project's folder")
         elif how != "default":  # `${X:-d}` keeps its own default
             out[name] = (facts_vars.placeholder_for(name), "placeholder")
     return out

@@ -392,3 +392,14 @@ def test_a_file_whose_services_use_the_bases_network_is_an_overlay_of_it(tmp_pat
     session = open_session(root)
     assert session.environments()["prometheus"] == ["docker-compose.yml", "docker-compose.prometheus.yml"]
     assert not session.not_run and not [f for f in session.findings if f.id == "CMP001"]
+
+
+def test_placeholders_keep_a_project_name_a_name_and_a_path_a_path(tmp_path):
+    compose = ("name: ${COMPOSE_PROJECT_NAME}\nservices:\n  main:\n    image: ghcr.io/acme/main:2.1.0\n"
+               "    volumes:\n      - ${SOURCE_PATH:-$PWD}:/home/app/src\n      - ${DATA_DIR}/db:/var/lib/db\n")
+    root = repo(tmp_path, {"docker-compose.yml": compose})
+    session = open_session(root)
+    env = session.platform().environments["dev"]
+    assert env.error is None, env.error
+    sources = [v["source"] for v in env.services["main"]["volumes"]]
+    assert sources[0] == str(root) and sources[1].endswith("placeholder/db")

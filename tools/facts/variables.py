@@ -107,6 +107,8 @@ def placeholder_for(name: str) -> str:
         return "512m"
     if re.search(r"(?:UID|GID|PUID|PGID)$", upper):
         return "1000"
-    if re.search(r"(?:IMAGE|REGISTRY|REPO|REPOSITORY|TAG|VERSION|NAMESPACE|ORG)$", upper):
-        return "placeholder"  # a valid part of an image reference
+    if re.search(r"(?:IMAGE|REGISTRY|REPO|REPOSITORY|TAG|VERSION|NAMESPACE|ORG|NAME)$", upper):
+        return "placeholder"  # a valid part of an image reference, a valid project or container name
+    if re.search(r"(?:PATH|DIR|DIRECTORY|ROOT|HOME|FOLDER|VOLUME)$", upper):
+        return "./placeholder"  # a path: a bind mount stays a bind mount
     return "${" + name + "}"  # kept as the reference it is: no check reads a host, a secret or a path in it
