@@ -355,3 +355,19 @@ def test_e2e_target_leaves_dev_to_the_main_compose_file(tmp_path):
     envs = {e.name: e.files for e in session.discovery().environments.values()}
     assert envs == {"dev": ["docker-compose.yml"], "test": ["e2e/docker-compose.yml"]}
     assert [f for f in session.findings if f.id == "SRC005"] == []
+
+
+def test_a_literal_secret_in_an_anchor_merged_into_services_is_one_finding(clean):
+    edit(clean, "docker-compose.prod.yml", "services:\n", "x-app-env: &app-env\n  API_SECRET_KEY: s3cr3t-Value-9f8e7d\n\nservices:\n")
+    edit(clean, "docker-compose.prod.yml", "    environment:\n      DATABASE_URL:", "    environment:\n      <<: *app-env\n      DATABASE_URL:")
+    edit(clean, "docker-compose.prod.yml", "    environment:\n      MYSQL_PASSWORD:", "    environment:\n      <<: *app-env\n      MYSQL_PASSWORD:")
+    [f] = [f for f in findings(clean, "CMP008") if "API_SECRET_KEY" in f.title]
+    assert f.title.endswith(": API_SECRET_KEY is a literal in docker-compose.prod.yml")
+    assert sorted(f.title.split(":")[0].split(", ")) == ["db", "web"]
+    assert [(loc.path, loc.line) for loc in f.locations] == [("docker-compose.prod.yml", 2)]
+
+
+def test_the_same_mistake_in_two_places_stays_two_findings(clean):
+    for line in ("    environment:\n      DATABASE_URL:", "    environment:\n      MYSQL_PASSWORD:"):
+        edit(clean, "docker-compose.prod.yml", line, line.replace("    environment:\n", "    environment:\n      API_SECRET_KEY: s3cr3t-Value-9f8e7d\n"))
+    assert len([f for f in findings(clean, "CMP008") if "API_SECRET_KEY" in f.title]) == 2

@@ -138,9 +138,30 @@ def run_checks(ctx: CheckContext) -> tuple[list[Finding], list[str]]:
         except Exception as exc:  # a broken check must say so, not take the review down, and never give GO
             notes.append(f"check {spec.id} could not run: {type(exc).__name__}: {exc}")
             ctx.not_run.append(NotRun(spec.id, f"check {spec.id}", f"it raised {type(exc).__name__}: {exc}"))
-    findings = cap_by_role(ctx, findings)
+    findings = one_per_place(cap_by_role(ctx, findings))
     findings.sort(key=Finding.sort_key)
     return findings, notes
+
+
+def one_per_place(findings: list[Finding]) -> list[Finding]:
+    """One cause, one finding: findings of a check at the very same places whose titles differ only by what
+    they name first (`web: X is a literal in F`, `db: X is a literal in F`: a YAML anchor merged into both
+    services) become one, naming them all (`web, db: X is a literal in F`)."""
+    out: list[Finding] = []
+    seen: dict[tuple, Finding] = {}
+    for f in findings:
+        who, sep, rest = f.title.partition(": ")
+        key = (f.id, f.severity, tuple(f.locations), rest) if sep and f.locations else None
+        first = seen.get(key) if key else None
+        if first is None:
+            if key:
+                seen[key] = f
+            out.append(f)
+            continue
+        named, _, _ = first.title.partition(": ")
+        if who not in named.split(", "):
+            first.title = f"{named}, {who}: {rest}"
+    return out
 
 
 # What a finding in a file that never ships can weigh at most: a dev file breaks no deploy and opens no
