@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -44,7 +43,10 @@ FILES = {
 }
 
 
-def test_a_review_parses_each_yaml_file_once(tmp_path, monkeypatch):
+@pytest.mark.parametrize("own_charter", [False, True])  # the generic charter, or one that forbids new tools
+def test_a_review_parses_each_yaml_file_once(tmp_path, monkeypatch, own_charter):
+    import importlib.resources
+
     import yaml
 
     from agent.session import open_session
@@ -53,6 +55,10 @@ def test_a_review_parses_each_yaml_file_once(tmp_path, monkeypatch):
     for rel, text in FILES.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
+    if own_charter:  # its CHR001 reads every YAML file of the repository for new tools
+        charter = root / ".codex/agents/devops-engineer.md"
+        charter.parent.mkdir(parents=True)
+        charter.write_text((importlib.resources.files("prompts") / "devops-engineer.md").read_text(encoding="utf-8"))
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     by_text = {text: rel for rel, text in FILES.items()}
     parses: Counter = Counter()
@@ -69,6 +75,9 @@ def test_a_review_parses_each_yaml_file_once(tmp_path, monkeypatch):
         monkeypatch.setattr(yaml, name, counted(getattr(yaml, name)))
 
     session = open_session(root, signatures=False)
+    from tools.checks import CHECKS
+
+    assert CHECKS["CHR001"].stated_by(session.charter) is own_charter
     workflows = session.platform().workflows
     assert {p: wf.ok for p, wf in workflows.items()} == {".github/workflows/ci.yml": True,
                                                           ".github/workflows/release.yaml": True}
@@ -76,7 +85,7 @@ def test_a_review_parses_each_yaml_file_once(tmp_path, monkeypatch):
     assert "db" in session.platform().environments["dev"].services
     yaml_files = [rel for rel in FILES if rel.endswith((".yml", ".yaml")) and rel != "web/locales/en.yml"]
     assert {rel: parses[rel] for rel in yaml_files} == {rel: 1 for rel in yaml_files}
-    assert parses["web/locales/en.yml"] <= 1  # not a source: read only if a check needs it
+    assert parses["web/locales/en.yml"] == 0  # not a source, and it cannot declare a tool: never parsed
 
 
 def test_tool_detection_parses_a_yaml_file_at_most_once(monkeypatch):
