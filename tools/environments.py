@@ -488,13 +488,14 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
             if posixpath.dirname(f) != folder or f in covered:
                 continue
             files = [f]
-            if is_overlay(data.get(f)) or is_override_name(f):  # never alone: on its base, or "cannot tell"
+            overlay = is_overlay(data.get(f)) or is_override_name(f)
+            if overlay or _borrowed(data.get(f) or {}):  # on its base; an overlay never alone ("cannot tell")
                 base = _base_of(f, data, present)
-                if base is None:
+                if base is None and overlay:
                     overlays.append(f)
                     covered.add(f)
                     continue
-                files = base + [f]
+                files = base + [f] if base is not None else files  # borrowing with no base: its own defect
             suffix = _suffix_env([f])
             name = prefix + (suffix or _stem_word(f) if files != [f] else suffix or "dev")
             if name not in envs:
@@ -633,9 +634,7 @@ def is_overlay(data: object) -> bool:
     services = data.get("services") if isinstance(data, dict) else None
     if not isinstance(services, dict) or not services:
         return False
-    if any(not isinstance(svc, dict) or not ({"image", "build", "extends"} & set(svc)) for svc in services.values()):
-        return True
-    return bool(_borrowed(data))
+    return any(not isinstance(svc, dict) or not ({"image", "build", "extends"} & set(svc)) for svc in services.values())
 
 
 def _borrowed(data: dict) -> set[str]:
@@ -676,6 +675,7 @@ def _base_of(path: str, data: dict, present: set[str], above: bool = False) -> l
     services = (data.get(path) or {}).get("services") or {}
     patched = {name for name, svc in services.items()
                if not isinstance(svc, dict) or not ({"image", "build", "extends"} & set(svc))}
+    borrowed = _borrowed(data.get(path) or {})
     folder = posixpath.dirname(path)
     if above:
         if not folder:
@@ -685,9 +685,14 @@ def _base_of(path: str, data: dict, present: set[str], above: bool = False) -> l
         base = [f for f in _default_set(folder, present) if f != path and not is_override_name(f)]
         if base:
             defined: set[str] = set()
+            given: set[str] = set()
             for f in base:
-                defined |= set((data.get(f) or {}).get("services") or {})
-            return base if patched <= defined else None
+                fdata = data.get(f) or {}
+                defined |= set(fdata.get("services") or {})
+                given |= {f"service {n}" for n in fdata.get("services") or {}}
+                given |= {f"network {n}" for n in fdata.get("networks") or {}}
+                given |= {f"volume {n}" for n in fdata.get("volumes") or {}}
+            return base if patched <= defined and borrowed <= given else None
         if not folder:
             return None
         folder = posixpath.dirname(folder)
