@@ -60,7 +60,8 @@ def load_charter(root: Path, explicit: str | Path | None, config: ProjectConfig)
         from agent.core.charter import parse_charter_text
         from agent.core.charter_template import generic_charter_text
 
-        return parse_charter_text(generic_charter_text(root.name), GENERIC_CHARTER), origin
+        text = generic_charter_text(root.name, notion=config.notion is not None, rules=bool(config.rules_file))
+        return parse_charter_text(text, GENERIC_CHARTER), origin
     return parse_charter(path), origin
 
 

@@ -58,9 +58,18 @@ def _fill(project: str, sources: str, priorities: list[str]) -> str:
                         or "1. Fichiers du repo")
 
 
-def generic_charter_text(project: str) -> str:
+def generic_charter_text(project: str, notion: bool = False, rules: bool = False) -> str:
     """The template for a repository that has no charter: every kind of source found where the tools
-    look for it, and none of the decisions only the platform's Product can make."""
-    text = _fill(project, GENERIC_SOURCES, ["Fichiers du repo (docker-compose*, Dockerfiles, workflows CI)"])
+    look for it (and Notion, a rules file when the config binds them), and none of the decisions only the
+    platform's Product can make."""
+    sources, priorities = GENERIC_SOURCES, ["Fichiers du repo (docker-compose*, Dockerfiles, workflows CI)"]
+    if notion:
+        sources = "- Notion: Release / Intention (pour comprendre quoi livrer et pourquoi).\n" + sources
+        priorities.insert(0, "Intentions produit et contraintes de release validées par l’agent Product "
+                             "(Notion – Release / Intention)")
+    if rules:
+        sources += "\n- Regles: le fichier de règles lié (rules_file)."
+        priorities.append("Règles (fichier de règles lié)")
+    text = _fill(project, sources, priorities)
     return "".join(line for line in text.splitlines(keepends=True)
                    if not any(d in line for d in PLATFORM_DECISIONS))
