@@ -88,6 +88,7 @@ TEXTS = [
     ("docker login --password Zq9xLm2pV registry.acme.io", "Zq9xLm2pV"),
     ("uvicorn main:app --reload --db-password=\"Zq9xLm2pW\"", "Zq9xLm2pW"),
     ("PGPASSWORD=Zq9xLm2pX psql -h db -U app", "Zq9xLm2pX"),
+    ("JAVA_OPTS=-Dspring.datasource.password=Zq9xLm2pJ -Xmx512m", "Zq9xLm2pJ"),
     ("redis-cli -a Zq9xLm2pY ping", "Zq9xLm2pY"),
     ('proxy_set_header Authorization "Bearer Zq9xLm2pZtoken";', "Zq9xLm2pZtoken"),
     ('proxy_set_header X-Api-Key "Zq9xLm2pKey";', "Zq9xLm2pKey"),
@@ -217,7 +218,7 @@ def _linear(fn, unit: str, chars: int) -> tuple[float, float]:
 HOSTILE = ["a", " ", "password=", "x_password=x", "-p", "-p'", "://:", "://a:", "${", "$$", "eyJ-", "eyJaaaaaaaaaaaa.",
            "A", "Aa", "mysql -p", "curl -u a:", "sshpass -p ", "--password-", "--pass ", "mot de passe ", "\\\"",
            "-----BEGIN RSA PRIVATE KEY-----\n", "Authorization: Bearer ", "a@", "/", "a/", "ghp_", "X-Api-Key ", "\t=",
-           "DB_PASSWORD: ", "MYSQL_PWD=$$", "mysqladmin -p$$(", "1:", "<", "[", "my-"]
+           "DB_PASSWORD: ", "MYSQL_PWD=$$", "mysqladmin -p$$(", "1:", "<", "[", "my-", "a-", "-Da.password="]
 
 
 @pytest.mark.parametrize("unit", HOSTILE)

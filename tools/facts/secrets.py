@@ -335,7 +335,8 @@ _QUOTED = _VALUE
 # The name and its separator only: the value is read after it, so a value holding another assignment
 # (`DSN="Server=db;Password=…"`) is read too.
 # Also a name then a quoted value (nginx `proxy_set_header X-Api-Key "…"`).
-_ASSIGNMENT = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]{0,200}+)" + _Q
+_NAME_START = r"(?:(?<![\w.-])|(?<=(?<![\w.])-)|(?<=(?<![\w.-])--))"  # a run's start, or after `-D`/`--`
+_ASSIGNMENT = re.compile(_NAME_START + r"([A-Za-z_][\w.-]{0,200}+)" + _Q
                          + r"(?:[ \t]*+(?:[:=](?![=/])|:=)[ \t]*+|[ \t]++(?=\\*+[\"']))")
 _VALUE_AT = re.compile(_VALUE)
 _AUTHORIZATION = re.compile(r"(?i)(?<![\w-])(?:proxy-)?authorization" + _Q + r"[ \t]*+[:=]?[ \t]*+" + _Q
