@@ -212,6 +212,8 @@ class _Reader:
         if "$" in value:
             self.complete = False
             return None
+        if "\x00" in value:
+            raise ComposeError(f"{where} holds a NUL byte: not a path", rel, line, kind="load")
         p = Path(os.path.expanduser(value))
         return p if p.is_absolute() else base / p
 
@@ -605,6 +607,7 @@ def load_compose(
     parsed: Mapping[str, tuple[dict, dict[tuple, int]]] | None = None,
     defaults: Mapping[str, tuple[str, str]] | None = None,
     env_files: list[Path] | None = None,
+    assume_unset: bool = False,
 ) -> ComposeProject:
     """The effective model, as `docker compose -f F1 -f F2 config --format json` prints it.
 
@@ -616,7 +619,8 @@ def load_compose(
     nor the project's `.env` sets takes the value the repository documents beside the files (`.env.example`
     and the like) or its deploy sets (`defaults`: name -> (value, where)), else a placeholder of the right
     shape: a deploy-time variable never stops the model; `assumed` says which values were taken and from
-    where. `env_files` are the `--env-file`s the repository's own calls pass (then Compose reads them
+    where (only with `assume_unset`: the review's model; without it Compose's own rules hold and a required
+    variable unset is an error). `env_files` are the `--env-file`s the repository's own calls pass (then Compose reads them
     instead of the project's `.env`). Locations are relative to `root`
     (default: `project_dir`). `parsed` (path relative to `root` -> data and lines) reuses files the
     sources already read; their bytes are matched with what Compose read by the caller.
@@ -641,7 +645,7 @@ def load_compose(
         raise ComposeUnavailable("no Compose v2 binary found (docker-compose, or docker with the compose plugin)")
     bin_env = _binary_env(os.environ if env is None else env)
     dotenvs = [Path(os.path.abspath(p)) for p in env_files or [] if Path(p).is_file()]
-    assumed = _assume_variables(reader, project_dir, root, bin_env, defaults or {}, dotenvs)
+    assumed = _assume_variables(reader, project_dir, root, bin_env, defaults or {}, dotenvs) if assume_unset else {}
     bin_env.update({name: value for name, (value, _) in assumed.items()})
     args = ["--project-directory", str(project_dir)]
     if project_name:

@@ -511,7 +511,8 @@ def _load_environments(root: Path, environments: dict[str, list[str]], max_file_
             env.project = compose_tool.load_compose([root / f for f in files], project_dir, root=root,
                                                     max_file_bytes=max_file_bytes, parsed=parsed, profiles=["*"],
                                                     defaults=(variables or {}).get(name),
-                                                    env_files=_existing(root, (env_files or {}).get(name, [])))
+                                                    env_files=_existing(root, (env_files or {}).get(name, [])),
+                                                    assume_unset=True)
         except compose_tool.ComposeError as exc:
             env.error = exc
         return env

@@ -60,8 +60,10 @@ def _assert_same(project_dir: Path, files: list[str], env: dict, profiles: list[
                         resolve_env_files=resolve_env_files, project_name=project_name)
     # Absent env files (deploy-time) keep the model unresolved, as `--no-env-resolution` prints it.
     unresolved = not resolve_env_files or bool(mine.missing_env_files)
-    expected = _oracle(project_dir, files, env, profiles, ["--no-env-resolution"] if unresolved else [],
-                       project_name)
+    # The values the model says it assumed for variables nothing set are given to the binary as such.
+    assumed = {name: value for name, (value, _) in mine.assumed.items()}
+    expected = _oracle(project_dir, files, {**env, **assumed}, profiles,
+                       ["--no-env-resolution"] if unresolved else [], project_name)
     assert mine.model == expected
 
 
@@ -250,6 +252,11 @@ def _cli_equals_binary(project: Path, env_name: str, files: list[str]) -> None:
     env = _base_env(DB_PASSWORD="s3cret-pw", DB_USER="app", IMAGE_TAG_API="abc1234")
     unresolved = bool(load_compose([project / f for f in files], project, env=env).missing_env_files)
     shown = _cli_compose(project, env_name, env)
+    # What the review assumed for the variables nothing set is said in the view, and given to the binary as such.
+    unset = shown.pop("x-unset-variables")
+    assumed = load_compose([project / f for f in files], project, env=env, assume_unset=True).assumed
+    assert set(unset) == set(assumed)
+    env = {**env, **{name: value for name, (value, _) in assumed.items()}}
     assert shown == redacted(_oracle(project, files, env, extra=["--no-env-resolution"] if unresolved else []))
     assert "s3cret-pw" not in json.dumps(shown)
 
