@@ -91,8 +91,10 @@ class Redactor:
             if len(v) < MIN_SECRET_LENGTH or facts.is_placeholder(v) or facts.is_reference(v) \
                     or v.lower() in ("true", "false", "null", "inherit"):  # `secrets: inherit` of a CI job
                 continue
-            # a short value ("root", "app123") is also an ordinary word: replaced only where it is a value
-            (self.values if len(v) >= MIN_GLOBAL_LENGTH else self.short_values).add(v)
+            # a short value ("root", "app123") or a plain word ("password", "postgres") is also an ordinary word:
+            # replaced only where it is a value
+            word = v.isalpha() and v.islower() and len(v) < 12
+            (self.values if len(v) >= MIN_GLOBAL_LENGTH and not word else self.short_values).add(v)
         self._pattern = None
 
     def add_env(self, env: dict) -> None:

@@ -33,7 +33,7 @@ NAMES = [
     ("MAX_TOKENS", False), ("TOKEN_TTL_SECONDS", False), ("ACCESS_TOKEN_EXPIRE_MINUTES", False),
     ("PASSWORD_MIN_LENGTH", False), ("API_KEY_HEADER", False), ("ASSET_CHECKSUM", False), ("IMAGE_SHA", False),
     ("NEXT_PUBLIC_POSTHOG_KEY", False), ("STRIPE_PUBLISHABLE_KEY", False), ("RECAPTCHA_SITE_KEY", False),
-    ("AWS_ACCESS_KEY_ID", False), ("DB_PASSWORD_FILE", False), ("PRIVATE_KEY_PATH", False), ("SECRET_NAME", False),
+    ("AWS_ACCESS_KEY_ID", False), ("AWS_ACCESS_KEY", False), ("MINIO_ACCESS_KEY", False), ("MINIO_SECRET_KEY", True), ("DB_PASSWORD_FILE", False), ("PRIVATE_KEY_PATH", False), ("SECRET_NAME", False),
     ("SMTP_USER", False), ("DB_HOST", False), ("DB_PORT", False), ("TOKEN_URL", False), ("TOKEN_ISSUER", False),
     ("TOKEN_AUDIENCE", False), ("AUTH_TYPE", False), ("AUTH_ENABLED", False), ("CACHE_KEY", False),
     ("GPG_KEY", False), ("TOKENIZERS_PARALLELISM", False), ("BYPASS_PROXY", False), ("DATABASE_URL", False),
@@ -44,6 +44,8 @@ VALUES = [
     ("DB_PASS", "hunter2secret", "hunter2secret", False),
     ("PASSPHRASE", "correcthorse", "correcthorse", False),
     ("MYSQL_ROOT_PASSWORD", "root", "root", False),
+    ("DB_PASSWORD", "password", "password", False),  # a trivial password is the one the service runs with
+    ("POSTGRES_PASSWORD", "mysecretpassword", "mysecretpassword", False),
     ("POSTGRES_PASSWORD", "86753091", "86753091", False),  # digits under a password's name are a password
     ("X-Api-Key", "hdrvalue99", "hdrvalue99", False),
     ("DB_PASSWORD", "$$ecretP4ss", "$$ecretP4ss", False),  # starts with $, yet no reference

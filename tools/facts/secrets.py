@@ -36,12 +36,13 @@ _SEPARATORS = re.compile(r"[^A-Za-z0-9]+")
 # A word that alone makes a name secret.
 SECRET_WORDS = frozenset({
     "password", "passwords", "passwd", "pass", "pwd", "pw", "passphrase", "passcode", "htpasswd", "secret", "secrets",
-    "token", "tokens", "apikey", "privatekey", "accesskey", "secretkey", "credential", "credentials", "creds",
+    "token", "tokens", "apikey", "privatekey", "secretkey", "credential", "credentials", "creds",
     "salt", "mdp"})
-# KEY is secret unless one of these says what kind of key it is (`PRIMARY_KEY`, `ROUTING_KEY`, `GPG_KEY`: a key id).
+# KEY is secret unless one of these says what kind of key it is (`PRIMARY_KEY`, `ROUTING_KEY`, `GPG_KEY`: a key id;
+# an ACCESS_KEY is the id half of an S3 or MinIO pair, its SECRET_KEY the secret: `AWS_SECRET_ACCESS_KEY` is one).
 KEY_WORDS = frozenset({"key", "keys"})
 _NOT_SECRET_KEYS = frozenset({
-    "public", "publishable", "site", "primary", "partition", "sort", "cache", "routing", "foreign", "idempotency",
+    "access", "public", "publishable", "site", "primary", "partition", "sort", "cache", "routing", "foreign", "idempotency",
     "gpg", "pgp", "cursor", "lookup", "dedup", "group", "shard", "hash", "map", "row", "s3", "redis", "bucket",
     "translation", "i18n"})
 # AUTH names a credential only as the last word (`REDIS_AUTH`, `BASIC_AUTH`), not in `AUTH_DEV` or `AUTH_METHOD`.
@@ -146,15 +147,15 @@ _ENUMS = frozenset({
     "optional", "prefer", "require", "verify-ca", "verify-full", "allow", "deny", "internal", "external", "local",
     "env", "file", "vault", "inherit", "auto", "default", "sha256", "sha512", "hs256", "hs512", "rs256", "es256",
     "argon2", "argon2id", "bcrypt", "pbkdf2", "mysql_native_password", "caching_sha2_password", "random"})
+# Words that say "replace me". A trivial password (`password`, `secret`, `admin`, `example`) is no placeholder: it
+# is the password the service runs with, a weak literal.
 _PLACEHOLDER_WORDS = frozenset({
-    "changeme", "changeit", "changethis", "replaceme", "todo", "tbd", "fixme", "example", "sample", "dummy",
-    "placeholder", "secret", "password", "passwd", "mypassword", "yourpassword", "yoursecret", "yourtoken",
-    "mysecret", "mytoken", "apikey", "yourapikey", "myapikey", "token", "notset", "unset", "setme", "empty",
-    "redacted", "xxx", "foo", "bar", "foobar", "insert", "none"})
+    "changeme", "changeit", "changethis", "replaceme", "todo", "tbd", "fixme", "dummy", "placeholder",
+    "yourpassword", "yoursecret", "yourtoken", "yourapikey", "yourkey", "notset", "unset", "setme", "empty",
+    "redacted", "xxx", "none"})
 _PLACEHOLDER = re.compile(
     r"<[^<>\n]{1,80}>|\[[^\[\]\n]{1,80}\]|\{\{[^{}\n]{0,80}\}\}|[xX*.#_-]{3,}+|"
-    r"(?i:(?:change|replace|update|set)[-_ ]?(?:me|this|it)\w*+|your[-_ ]\S*+|my[-_]?(?:secret|password|pass|token|"
-    r"api[-_]?key|key)\w*+|\S*[-_]here)")
+    r"(?i:(?:change|replace|update|set)[-_ ]?(?:me|this|it)\w*+|your[-_ ]\S*+|\S*[-_]here)")
 _DIGITS = re.compile(r"[0-9]+")
 _EMAIL = re.compile(r"[^@\s]++@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _FILE_NAME = r"[\w.-]*\.(?:txt|pem|key|crt|cer|json|p12|pfx|jks|keystore|env|ya?ml|conf|ini|toml|asc|gpg|secret)"
