@@ -81,6 +81,9 @@ class Session:
     release: notion_export.Release | None = None
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # READMEs and docs pages read only to find how the repo runs Compose: no charter source, so never in the
+    # brief's sources nor readable by the model (`read_source`): their text is nobody's instruction.
+    readmes: list[LoadedSource] = field(default_factory=list)
     not_run: list = field(default_factory=list)  # tools.checks.registry.NotRun: what could not be checked
 
     _platform: object = field(default=None, repr=False)
@@ -108,7 +111,7 @@ class Session:
             from tools.environments import discover
 
             cfg = self.config_path.name if self.config_path else ".devops-agent.yaml"
-            self._discovery = discover(self.sources, self.config.environments, cfg)
+            self._discovery = discover(self.sources + self.readmes, self.config.environments, cfg)
         return self._discovery
 
     def environments(self) -> dict[str, list[str]]:
@@ -348,9 +351,11 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
 
     loader = SourceLoader(root, parsed, cfg, git, state_dir=repo_root / STATE_DIR)
     loaded = _with_called_files(loader, loaded=loader.load())
+    readmes = [s for s in loaded if s.kind == "readme"]
+    loaded = [s for s in loaded if s.kind != "readme"]
     releases, current = _releases(loaded, cfg.notion.release if cfg.notion else None)
     session = Session(root=root, charter=parsed, charter_origin=origin, config=cfg, config_path=cfg_path,
-                      git=git, sources=loaded, releases=releases, release=current)
+                      git=git, sources=loaded, releases=releases, release=current, readmes=readmes)
     session.snapshot = snapshot  # keeps the snapshot's folder alive as long as the session
     if run_checks:
         from tools.checks import CheckContext, run_checks as run_all
