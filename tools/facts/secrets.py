@@ -26,6 +26,7 @@ with possessive quantifiers, and bounds what it may give back.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Callable, Iterator
 
 # ------------------------------------------------------------------------------------ names
@@ -92,6 +93,7 @@ def _secret_word_at(words: list[str], i: int) -> bool:
     return False
 
 
+@lru_cache(maxsize=4096)  # a text repeats its names: each is judged once
 def is_secret_name(name: str) -> bool:
     """Whether a variable, key or header of this name holds a secret (see the module's docstring)."""
     words = name_words(name)
@@ -277,6 +279,7 @@ def secret_parts(name: str | None, value) -> list[str]:
     return [literal] if _literal_kind(name, literal) else []
 
 
+@lru_cache(maxsize=4096)
 def _literal_kind(name: str | None, text: str) -> str | None:
     """A literal under a secret name that is a secret's value (no shapes: they are read once, by the caller)."""
     if not name or not is_secret_name(name) or is_reference(text) or _HAS_REFERENCE.search(text):
@@ -476,7 +479,7 @@ _FLAG_PATTERNS = {client: tuple(re.compile(r"(?<![\w$:{}-])(" + flag + r")" + _S
                   for client, flags in _CLIENT_PASSWORD_FLAGS.items()}
 _INLINE_PASSWORD_ENV = re.compile(r"(?<![\w-])(PGPASSWORD|MYSQL_PWD|REDISCLI_AUTH|SQLCMDPASSWORD)=" + _SHELL_VALUE)
 _COMMAND_END = re.compile(r"&&|\|\||;|\||\n")
-_COMMAND_SPAN = 2000  # a client's flags are read this far along its command, at most
+_COMMAND_SPAN = 400  # a client's flags are read this far along its command, at most
 
 
 def _client_flags(text: str) -> Iterator[tuple[re.Match, str]]:
