@@ -78,6 +78,7 @@ VALUES = [
     ("SECRET_KEY", "CHANGE_ME", None, True),
     ("API_KEY", "xxxxxxxx", None, True),
     ("JWT_SECRET", "your-jwt-secret-here", None, True),
+    ("PENPOT_SECRET_KEY", "change-this-insecure-key", None, True),
 ]
 
 # (text as it appears in a file, a note or a command, what must never reach the model or None)
