@@ -49,6 +49,7 @@ VALUES = [
     ("POSTGRES_PASSWORD", "86753091", "86753091", False),  # digits under a password's name are a password
     ("X-Api-Key", "hdrvalue99", "hdrvalue99", False),
     ("DB_PASSWORD", "$$ecretP4ss", "$$ecretP4ss", False),  # starts with $, yet no reference
+    ("DB_PASSWORD", "pa${ss0rd", "pa${ss0rd", False),  # a stray ${, that Compose's error message quotes
     ("ADMIN_PASSWORD_HASH", "$2y$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
      "N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy", False),
     ("DB_PASSWORD", "${DB_PASSWORD:-hunter2default}", "hunter2default", False),  # the default ships in the file
@@ -323,7 +324,7 @@ def review(tmp_path_factory) -> list[dict]:
     _git(repo, "commit", "-q", "-m", "platform")
     r = subprocess.run([sys.executable, "-m", "agent.cli", "review", "--repo", str(repo), "--format", "json"],
                        capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"}, timeout=300)
-    assert r.returncode in (0, 1), r.stderr
+    assert r.returncode in (0, 1, 3), r.stderr  # GO, NO-GO or CANNOT-TELL: the verdict is not what is tested here
     return json.loads(r.stdout)["findings"]
 
 

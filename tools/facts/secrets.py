@@ -168,7 +168,9 @@ _USERINFO = re.compile(r"[^:/@\s]*+:([^@\s/]{1,200})@")
 # `${VAR}`, `${VAR:-default}`, `$VAR`, `$$VAR` (uppercase, or lowercase letters: `$ecretP4ss` is a literal),
 # `$(cmd)`, `$$(cmd)`, a backquoted command, a template (`{{ secrets.X }}`, `%(x)s`).
 _REFERENCE = re.compile(r"\$\$?\{[^{}]*+\}|\$\$?(?:[A-Z_][A-Z0-9_]*+|[a-z_]++)|\$\$?\(.*|`.*`|\{\{.*\}\}|%\([\w.]++\)s")
-_HAS_REFERENCE = re.compile(r"\$\$?\{|\$\$?\(|\{\{|`|\$\$?[A-Z_][A-Z0-9_]*+(?![a-z0-9])")
+# A reference inside a value (`Bearer ${TOKEN}`); a stray `${` (`pa${ss`) is part of a literal.
+_HAS_REFERENCE = re.compile(r"\$\$?\{[A-Za-z_][A-Za-z0-9_]*+(?:[:?+-][^{}]*+)?\}|\$\$?\(|\{\{|`|"
+                            r"\$\$?[A-Z_][A-Z0-9_]*+(?![a-z0-9])")
 _DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*+:?[-=]([^{}$]*+)\}")
 # Public by what they are: SSH public keys, certificates, Stripe publishable keys, PostHog project keys, Google
 # Analytics ids, a digest.
