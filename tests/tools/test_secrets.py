@@ -67,6 +67,8 @@ VALUES = [
     ("NEXT_PUBLIC_POSTHOG_KEY", "phc_AbCdEf1234567890GhIjKlMnOpQr", None, False),
     ("DEPLOY_KEY", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ci@acme", None, False),
     ("DB_PASSWORD", "${DB_PASSWORD}", None, False),
+    ("SECRET_KEY", "${SECRET_KEY:?set it in .env}", None, False),
+    ("SECRET_KEY", "${SECRET_KEY:?}", None, False),
     ("DB_PASSWORD", "$$DB_PASSWORD", None, False),  # Compose's escape: the container expands it
     ("DB_PASSWORD_FILE", "/run/secrets/db_password", None, False),
     ("GOOGLE_APPLICATION_CREDENTIALS", "/etc/gcp/service-account.json", None, False),

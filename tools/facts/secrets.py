@@ -335,13 +335,17 @@ PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----
                          r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)")
 # In a tool result the text is JSON: a quote before a value may come escaped (`\"`).
 _Q = r"(?:\\*+[\"'])?"
-_VALUE = r"(?:\\*+\"([^\"\\\n]{1,500}+)\\*+\"|'([^'\n]{1,500}+)'|(?![{\[(|>&*])([^\s\"'\\,;|&]{1,500}+))"
+# A value: double-quoted (maybe escaped), single-quoted, a whole `${…}` (`${SECRET_KEY:?set it in .env}`), or a word.
+_VALUE = (r"(?:\\*+\"([^\"\\\n]{1,500}+)\\*+\"|'([^'\n]{1,500}+)'|(\$\$?\{[^{}\n]{0,500}+\})(?![^\s\"'\\,;|&])|"
+          r"(?![{\[(|>&*])([^\s\"'\\,;|&]{1,500}+))")
 # NAME = VALUE, NAME: VALUE (env files, YAML, JSON, connection strings `Password=…;`, headers `X-Api-Key: …`)
 _QUOTED = _VALUE
 # The name and its separator only: the value is read after it, so a value holding another assignment
 # (`DSN="Server=db;Password=…"`) is read too.
 # Also a name then a quoted value (nginx `proxy_set_header X-Api-Key "…"`).
-_NAME_START = r"(?:(?<![\w.-])|(?<=(?<![\w.])-)|(?<=(?<![\w.-])--))"  # a run's start, or after `-D`/`--`
+# A run's start, or after `-D`/`--`; never the variable of a `${NAME:?}` or `${NAME:-default}` (its default is read
+# apart).
+_NAME_START = r"(?<!\$\{)(?:(?<![\w.-])|(?<=(?<![\w.])-)|(?<=(?<![\w.-])--))"
 _ASSIGNMENT = re.compile(_NAME_START + r"([A-Za-z_][\w.-]{0,200}+)" + _Q
                          + r"(?:[ \t]*+(?:[:=](?![=/])|:=)[ \t]*+|[ \t]++(?=\\*+[\"']))")
 _VALUE_AT = re.compile(_VALUE)
