@@ -314,7 +314,7 @@ def test_expressions(expr, branch, event):
 @given(_globs, _branch_names, st.one_of(junk, st.sampled_from(["main-<sha>", "<version>", "v<major>.<minor>", "<x"])),
        st.one_of(junk, st.sampled_from(["main-${TAG}", "$$", "${X:-y}-latest", "latest"])))
 def test_globs_and_tag_patterns(pattern, branch, tag_pattern, compose_tag):
-    call(ci._glob_match, pattern, branch)
+    call(ci.model._glob_match, pattern, branch)
     call(ci.Trigger("push", branches=[pattern], branches_ignore=["!" + pattern]).matches_branch, branch)
     call(ci.tag_pattern_matches, compose_tag, tag_pattern)
     call(ci.pattern_regex, tag_pattern)

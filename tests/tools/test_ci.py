@@ -375,7 +375,7 @@ def test_actionlint_results_are_folded(monkeypatch, tmp_path):
 def test_branch_glob_is_linear_on_repeats():
     import time
 
-    from tools.ci import _glob_match
+    from tools.ci.model import _glob_match
 
     start = time.monotonic()
     assert not _glob_match("a+" * 20, "a" * 30 + "b")  # a backtracking regex took seconds here

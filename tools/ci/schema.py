@@ -1,0 +1,90 @@
+"""Workflows checked against GitHub's schema and by actionlint."""
+from __future__ import annotations
+
+import logging
+import json
+import re
+import shutil
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from tools.ci.model import ACTIONLINT_SKIPPED, ActionlintIssue, SchemaIssue, Workflow
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------- schema, actionlint
+
+@lru_cache(maxsize=1)
+def _schema_validator():
+    import jsonschema
+
+    from tools.schemas import vendored_schema
+
+    schema = vendored_schema("github-workflows.json")
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    return cls(schema)
+
+
+def _reduce_error(err) -> dict:
+    best = _deepest(err)
+    return {"path": list(best.absolute_path), "validator": best.validator, "message": best.message}
+
+
+def validate_schema(raw: Any, workflow: Workflow | None = None) -> list[SchemaIssue]:
+    """Validate against check-jsonschema's vendored GitHub workflow schema; lines come from `workflow` when given."""
+    if isinstance(raw, dict) and True in raw and "on" not in raw:
+        raw = {("on" if k is True else k): v for k, v in raw.items()}
+    from tools.schemas import schema_errors
+
+    issues = []
+    for err in schema_errors("github-workflows.json", raw, _reduce_error, lambda schema: _schema_validator()):
+        path = tuple(err["path"])
+        extra = re.search(r"\('([^']+)' was unexpected\)", err["message"])
+        if extra and err["validator"] == "additionalProperties":
+            path = path + (extra.group(1),)
+        line = None
+        if workflow is not None:
+            for n in range(len(path), -1, -1):
+                line = workflow.line_of(*path[:n])
+                if line:
+                    break
+        dotted = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+        issues.append(SchemaIssue(dotted, _short(err["message"]), line))
+    issues.sort(key=lambda i: (i.line or 0, i.path))
+    return issues
+
+
+def _deepest(err):
+    # oneOf/anyOf errors say little; the deepest sub-error names the real problem.
+    best = err
+    while best.context:
+        best = max(best.context, key=lambda e: len(e.absolute_path))
+        if len(best.absolute_path) <= len(err.absolute_path) and not best.context:
+            break
+    return best if len(best.absolute_path) >= len(err.absolute_path) else err
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= 200 else message[:197] + "..."
+
+
+def run_actionlint(paths: list[Path]) -> list[ActionlintIssue] | None:
+    """Run actionlint once over `paths` when it is on PATH; None (and a log line) when it is not."""
+    exe = shutil.which("actionlint")
+    if exe is None:
+        log.info(ACTIONLINT_SKIPPED)
+        return None
+    if not paths:
+        return []
+    try:
+        proc = subprocess.run([exe, "-format", "{{json .}}", *map(str, paths)], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return [ActionlintIssue("", None, None, "actionlint", f"actionlint failed to run: {exc}")]
+    try:
+        items = json.loads(proc.stdout or "[]") or []
+    except json.JSONDecodeError:
+        msg = (proc.stderr or proc.stdout).strip().splitlines()
+        return [ActionlintIssue("", None, None, "actionlint", msg[0] if msg else f"actionlint exited {proc.returncode}")]
+    return [ActionlintIssue(i.get("filepath", ""), i.get("line"), i.get("column"), i.get("kind", ""), i.get("message", "")) for i in items]
