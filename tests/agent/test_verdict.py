@@ -141,7 +141,7 @@ def test_an_environment_compose_refuses_is_never_go(tmp_path):
 
 
 def test_hadolint_absent_is_cannot_tell(repo, monkeypatch):
-    monkeypatch.setattr(df_tool, "hadolint_binary", lambda: None)
+    monkeypatch.setattr(df_tool.hadolint, "hadolint_binary", lambda: None)
     session = open_session(repo, signatures=False)
     assert session.verdict == "CANNOT-TELL"
     assert [(g.check, g.what) for g in session.not_run] == [("DKF007", "hadolint")]
@@ -151,7 +151,7 @@ def test_hadolint_absent_is_cannot_tell(repo, monkeypatch):
 def test_release_check_is_cannot_tell_too(repo, monkeypatch):
     from tools.deliverables import release_verdict
 
-    monkeypatch.setattr(df_tool, "hadolint_binary", lambda: None)
+    monkeypatch.setattr(df_tool.hadolint, "hadolint_binary", lambda: None)
     session = open_session(repo, signatures=False)
     assert release_verdict(session, []) == "CANNOT-TELL"
     assert release_verdict(session, [{"id": "B1", "reason": "hold"}]) == "NO-GO"

@@ -237,7 +237,7 @@ def test_dkf007_hadolint_rule_in_title_and_severity(platform):
 
 
 def test_dkf007_says_when_hadolint_could_not_run(platform, monkeypatch):
-    monkeypatch.setattr("tools.dockerfile.hadolint_binary", lambda: None)
+    monkeypatch.setattr("tools.dockerfile.hadolint.hadolint_binary", lambda: None)
     s = open_session(platform)
     notes = of(s, "DKF007")
     assert {f.severity for f in notes} == {"info"} and len(notes) == 3

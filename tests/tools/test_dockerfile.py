@@ -163,7 +163,7 @@ def test_hadolint_failed_run_falls_back_to_one_run_per_file(tmp_path, monkeypatc
     good, bad = tmp_path / "Dockerfile", tmp_path / "Dockerfile.bad"
     good.write_text("FROM debian\n")
     bad.write_text("FROM debian:12\n")
-    real = df._hadolint_json
+    real = df.hadolint._hadolint_json
     calls = []
 
     def flaky(binary, paths, cwd, timeout):
@@ -172,7 +172,7 @@ def test_hadolint_failed_run_falls_back_to_one_run_per_file(tmp_path, monkeypatc
             return None, "hadolint: withBinaryFile: does not exist"
         return real(binary, paths, cwd, timeout)
 
-    monkeypatch.setattr(df, "_hadolint_json", flaky)
+    monkeypatch.setattr("tools.dockerfile.hadolint._hadolint_json", flaky)
     results = df.run_hadolint([good, bad], tmp_path)
     assert calls == [2, 1, 1]
     assert [i.rule for i in results[good]] == ["DL3006"]
@@ -180,7 +180,7 @@ def test_hadolint_failed_run_falls_back_to_one_run_per_file(tmp_path, monkeypatc
 
 
 def test_hadolint_missing_binary(monkeypatch):
-    monkeypatch.setattr(df, "hadolint_binary", lambda: None)
+    monkeypatch.setattr("tools.dockerfile.hadolint.hadolint_binary", lambda: None)
     run = df.run_hadolint_full([FIX / "lint-me.Dockerfile"], FIX)
     assert not run.ran and "could not run hadolint" in run.notes[0]
     assert run.results[FIX / "lint-me.Dockerfile"][0].rule == df.COULD_NOT_RUN_RULE
@@ -340,7 +340,7 @@ def test_hadolint_results_are_cached_by_content(tmp_path, monkeypatch):
     wrapper.parent.mkdir()
     wrapper.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real} "$@"\n')
     wrapper.chmod(0o755)
-    monkeypatch.setattr(df, "hadolint_binary", lambda: str(wrapper))
+    monkeypatch.setattr("tools.dockerfile.hadolint.hadolint_binary", lambda: str(wrapper))
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "a.Dockerfile").write_text("FROM debian\nRUN apt-get install curl\n")
