@@ -208,6 +208,7 @@ class ActionlintIssue:
     kind: str
     message: str
 
+
 # ---------------------------------------------------------------- helpers
 
 def _glob_match(pattern: str, name: str) -> bool:
