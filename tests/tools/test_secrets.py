@@ -357,3 +357,13 @@ def test_cmp009_dollar_dollar_and_lines(review):
         ("low", "docker-compose.prod.yml", 31, "prod: worker healthcheck carries a password: -p$$MYSQL_PASSWORD"),
         ("low", "docker-compose.yml", 12, "dev: cache command carries a password: --requirepass devredis99"),
     }  # `MYSQL_PWD=$$MYSQL_ROOT_PASSWORD mysqladmin …` is what CMP009 recommends: no finding
+
+
+def test_a_models_usage_counts_stay_and_a_value_ends_where_its_json_or_flow_map_does():
+    from agent.redact import Redactor
+
+    usage = '{"usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}}'
+    assert Redactor()(usage) == usage  # a cassette must stay JSON the client can read back
+    shown = Redactor()("{DB_PASSWORD: hunter2secret}")
+    assert "hunter2secret" not in shown and shown.endswith("}")
+    assert Redactor()("DB_PASSWORD=123456") != "DB_PASSWORD=123456"  # a digit password is still one

@@ -56,7 +56,8 @@ NOT_SECRET_WORDS = frozenset({
     "seconds", "secs", "sec", "second", "minutes", "mins", "minute", "hours", "hour", "days", "day", "ms",
     "millis", "duration", "interval", "rounds", "iterations", "cost", "per", "retries", "attempts", "validity",
     "strength", "complexity", "public", "publishable", "checksum", "checksums", "sha", "sha1", "sha256", "sha512",
-    "digest", "enabled", "enable", "disabled", "disable", "required", "require", "allow", "allowed"})
+    "digest", "enabled", "enable", "disabled", "disable", "required", "require", "allow", "allowed",
+    "prompt", "completion", "usage"})  # `prompt_tokens`, `completion_tokens`: a model's usage counts
 # After the last secret word: what describes the secret rather than holds it (`DB_PASSWORD_FILE`, `SECRET_NAME`).
 DESCRIBING_WORDS = frozenset({
     "name", "names", "user", "username", "usr", "host", "hostname", "port", "url", "uri", "urls", "endpoint",
@@ -288,6 +289,9 @@ def _literal_kind(name: str | None, text: str) -> str | None:
         return None
     if _URL.fullmatch(text) or _not_a_value(text) or is_placeholder(text):
         return None  # a URL without a password (a password in one is a shape)
+    if text.isdigit() and len(text) < 10 and not any(w.startswith(("pass", "pw", "pin", "mdp", "secret"))
+                                                     for w in name_words(name)):
+        return None  # a count under a token or key name (`total_tokens: 25`); a digit password is still one
     return f"a literal {_secret_noun(name)}"
 
 
@@ -337,7 +341,7 @@ PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----
 _Q = r"(?:\\*+[\"'])?"
 # A value: double-quoted (maybe escaped), single-quoted, a whole `${…}` (`${SECRET_KEY:?set it in .env}`), or a word.
 _VALUE = (r"(?:\\*+\"([^\"\\\n]{1,500}+)\\*+\"|'([^'\n]{1,500}+)'|(\$\$?\{[^{}\n]{0,500}+\})(?![^\s\"'\\,;|&])|"
-          r"(?![{\[(|>&*])([^\s\"'\\,;|&]{1,500}+))")
+          r"(?![{\[(|>&*])([^\s\"'\\,;|&}\]]{1,500}+))")  # an unquoted value ends where its JSON or flow map does
 # NAME = VALUE, NAME: VALUE (env files, YAML, JSON, connection strings `Password=…;`, headers `X-Api-Key: …`)
 _QUOTED = _VALUE
 # The name and its separator only: the value is read after it, so a value holding another assignment
