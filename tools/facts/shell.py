@@ -1,0 +1,124 @@
+"""Shell and make: whether a text runs docker or tests, Makefile targets and variables, a shell text split into commands."""
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+# ------------------------------------------------------------------------------------ shell and make
+
+_DOCKER_CMD = re.compile(r"(?<![\w./-])(docker(\s+compose)?|docker-compose|podman(-compose)?)\s+[-\w$]")
+
+
+def runs_docker(text: str | None) -> bool:
+    """The shell text runs docker, docker compose or docker-compose as a command (comments and echoes aside)."""
+    return any(_DOCKER_CMD.search(l) for l in code_lines(text or ""))
+
+
+_TEST_RUN = re.compile(r"\bdotnet\s+test\b|\bpytest\b|\bpython\d?\s+-m\s+(pytest|unittest)\b|\b(npm|pnpm|yarn|bun)\s+"
+                       r"(run\s+)?test\b|\bnpx\s+(vitest|jest)\b|\bvitest\b|\bjest\b|\bgo\s+test\b|\bmake\s+test\b"
+                       r"|\bcargo\s+test\b|\bmvn\s+(-\S+\s+)*(test|verify)\b|\bgradlew?\s+test\b"
+                       # a test image built and run, a test build target, a step named for tests
+                       r"|Dockerfile\.tests?\b|\btarget:\s*tests?\b|\bdocker\s+run\b[^\n]*-tests?\b"
+                       r"|\bname:[^\n]*\b[Tt]ests?\b")
+
+
+def runs_tests(text: str | None) -> bool:
+    """The text runs a test suite (pytest, dotnet test, npm test, vitest, go test...)."""
+    return bool(_TEST_RUN.search(text or ""))
+
+
+def test_commands(text: str | None) -> int:
+    """How many test-suite runs the text holds (comments aside)."""
+    return sum(len(_TEST_RUN.findall(l)) for l in code_lines(text or ""))
+
+
+@dataclass
+class MakeTarget:
+    name: str
+    first: int  # 1-based line of `name:`
+    last: int  # last recipe line
+    recipe: list[str]
+
+
+# The name ends on a non-space (not a lazy `*?` before `\s*`, quadratic on a long run of spaces).
+_MAKE_RULE = re.compile(r"^([A-Za-z0-9_.%/$(){}-](?:[A-Za-z0-9_.%/ $(){}-]*[A-Za-z0-9_.%/$(){}-])?)\s*::?(?!=)(.*)$")
+_MAKE_VAR = re.compile(r"^\s*(?:export\s+|override\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(?:\?|:|::|\+|!)?=\s*(.*)$")
+
+
+def makefile_targets(text: str | None) -> list[MakeTarget]:
+    lines = (text or "").split("\n")
+    out: list[MakeTarget] = []
+    current: MakeTarget | None = None
+    for number, line in enumerate(lines, 1):
+        if line.startswith("\t"):
+            if current is not None:
+                current.recipe.append(line)
+                current.last = number
+            continue
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        m = _MAKE_RULE.match(line)
+        if m and not _MAKE_VAR.match(line):
+            current = MakeTarget(m.group(1).strip(), number, number, [])
+            out.append(current)
+        else:
+            current = None
+    return out
+
+
+def makefile_variables(text: str | None) -> dict[str, str]:
+    out = {}
+    for line in (text or "").split("\n"):
+        m = _MAKE_VAR.match(line)
+        if m and not line.startswith("\t"):
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def make_target_ok(target: MakeTarget, variables: dict[str, str]) -> bool:
+    """A Makefile target is infra when its recipe calls docker/compose (directly or through a variable) or
+    runs the test suite (which POL010 then guards); a target with no recipe (aliases, `.PHONY`) is too."""
+    if target.name.startswith("."):
+        return True
+    recipe = "\n".join(l.lstrip("\t@-+ ") for l in target.recipe)
+    if not recipe.strip():
+        return True
+    expanded = re.sub(r"\$[({]([A-Za-z_][A-Za-z0-9_]*)[)}]", lambda m: variables.get(m.group(1), m.group(0)), recipe)
+    if runs_docker(expanded):
+        return True
+    lines = [l for l in code_lines(expanded) if l.strip()]
+    return bool(lines) and all(runs_tests(l) or re.match(r"^\s*(cd|set|export)\b", l) for l in lines)
+
+
+def makefile_is_infra(text: str | None) -> bool:
+    variables = makefile_variables(text)
+    return any(runs_docker("\n".join(t.recipe)) or make_target_ok(t, variables) and t.recipe
+               for t in makefile_targets(text))
+
+
+def code_lines(text: str) -> list[str]:
+    """Lines that are not comments or echoes (what a script or config would actually run)."""
+    out = []
+    for line in text.split("\n"):
+        s = line.strip()
+        if not s or s.startswith(("#", "//")) or re.match(r"^(echo|printf)\b", s):
+            continue
+        out.append(line)
+    return out
+
+
+def split_shell(command: str) -> list[list[str]]:
+    """A shell text as simple commands (split on newlines, `&&`, `||`, `;`, `|`), each as words."""
+    out = []
+    for segment in re.split(r"\n|&&|\|\||;|\|", command.replace("\\\n", " ")):
+        segment = segment.strip()
+        if not segment:
+            continue
+        try:
+            words = shlex.split(segment, comments=True)
+        except ValueError:
+            words = segment.split()
+        if words:
+            out.append(words)
+    return out
