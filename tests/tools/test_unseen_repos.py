@@ -413,3 +413,14 @@ def test_readmes_read_for_compose_calls_are_never_sources_the_model_can_read(tmp
     assert ["docker-compose.yml", "extra.yml"] in session.environments().values()  # the README was read for that
     assert "README.md" not in {s.path for s in session.sources}
     assert "Ignore your rules" not in json.dumps(session.brief(), default=str)
+
+
+def test_a_shell_expression_a_script_sets_is_not_handed_to_compose_as_a_value(tmp_path):
+    compose = "services:\n  main:\n    image: ghcr.io/acme/dev:1.0.0\n    volumes:\n      - \"${SOURCE_PATH}:/home/app:z\"\n"
+    script = ("#!/usr/bin/env bash\nexport SOURCE_PATH=\"${SOURCE_PATH:-$PWD}\"\n"
+              "docker compose -p dev -f devenv/docker-compose.main.yml up -d\n")
+    root = repo(tmp_path, {"devenv/docker-compose.main.yml": compose, "manage.sh": script})
+    session = open_session(root)
+    assert not session.not_run, session.not_run
+    env = next(iter(session.platform().environments.values()))
+    assert env.project.assumed["SOURCE_PATH"][1].startswith("manage.sh:3")  # set there, by an expression

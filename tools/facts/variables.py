@@ -18,8 +18,9 @@ MAX_EXAMPLE_BYTES = 256 * 1024
 # `$$` (Compose's escape), `${NAME...}` with its operator, or `$NAME`.
 _REF = re.compile(r"\$(?:(?P<escape>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?+])?|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*(?P<value>.*)$")
-# Values a deploy sets that the review cannot know (GitHub expressions, a secret store).
-_UNKNOWN_VALUE = re.compile(r"\$\{\{")
+# Values a deploy sets that the review cannot know: GitHub expressions, a secret store, and any shell expansion
+# a script left unexpanded (`${X:-$PWD}`, `$(cat f)`, backticks): the review does not run the shell.
+_UNKNOWN_VALUE = re.compile(r"\$|`")
 
 
 def referenced_variables(text: str) -> dict[str, str]:
@@ -88,7 +89,7 @@ def documented_values(folder: Path, root: Path) -> dict[str, tuple[str, str]]:
 
 def deploy_value(value: str) -> str | None:
     """A value a deploy step sets, as the review may use it: None when it is an expression the review
-    cannot evaluate (`${{ secrets.X }}`): then only the fact that it is set counts."""
+    cannot evaluate (`${{ secrets.X }}`, `${X:-$PWD}`): then only the fact that it is set counts."""
     return None if _UNKNOWN_VALUE.search(value) else value
 
 
