@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from agent.core.config import MAX_APPROVAL_TTL_DAYS
 from agent.core.errors import RefusedError, UserError
@@ -538,7 +538,7 @@ class Gate:
         return Plan(proposal="draft", repos=repos, signer=draft, message="[devops] draft\n",
                     revert_message="[devops] draft revert\n")
 
-    def _judge(self, plan: Plan, preview: bool = True) -> list[tuple[object | None, str | None]]:
+    def _judge(self, plan: Plan, preview: bool = True) -> list[tuple[Any, str | None]]:
         """The checks' judgement of the proposed tree against its base: each new blocker/high finding as
         (finding, None), each part that ran on the base but not on it as (None, what); empty: allowed. Both
         sessions read commits (config, charter, Notion export of that tree), never the work tree."""
@@ -572,11 +572,11 @@ class Gate:
     def _checks_pass(self, plan: Plan, preview: bool = False) -> None:
         """New blocker/high findings, or a check that could not run, on the proposed tree refuse the change."""
         judged = self._judge(plan, preview)
-        opened = next((n for f, n in judged if f is None and n.startswith("the change leaves")), None)
+        opened = next((n for f, n in judged if f is None and n and n.startswith("the change leaves")), None)
         if opened:
             raise RefusedError(opened, "nothing was changed; revise the proposal")
         new = [f for f, _ in judged if f is not None]
-        broken = [n for f, n in judged if f is None]
+        broken = [n for f, n in judged if f is None and n]
         if new or broken:
             self.audit.append("apply-refused", "devops-agent", {
                 "proposal": plan.proposal, "new_findings": [f.to_dict() for f in new], "not_run": broken})
