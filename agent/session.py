@@ -371,6 +371,7 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
                            models=models)
         models["environments"] = session.discovery()
         models["charter_origin"] = origin
+        models["readmes"] = session.readmes
         models["submodules"] = list(git.submodules)
         session.findings, notes = run_all(ctx)
         session.notes += notes

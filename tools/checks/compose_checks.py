@@ -568,7 +568,8 @@ def missing_env_file(ctx, spec):
        "Add the variable to .env.example (with a placeholder) so a deploy knows to set it.")
 def undocumented_variable(ctx, spec):
     platform = _platform(ctx)
-    docs = "\n".join(s.text for s in ctx.sources if s.kind in ("docs", "readme") and s.ok and s.text)
+    pages = [*ctx.sources, *ctx.models.get("readmes", [])]  # deployment notes, and the READMEs kept apart
+    docs = "\n".join(s.text for s in pages if s.kind in ("docs", "readme") and s.ok and s.text)
     for _, env, _ in _loaded_envs(ctx):
         documented = _documented_vars(platform.root, env)
         names = []
