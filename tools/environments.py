@@ -473,7 +473,8 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
         prefix = f"{folder}/" if folder else ""
         default = _default_set(folder, present)
         if default and not set(default) <= covered:
-            name = prefix + "dev"
+            # `deploy/selfhost/prod/docker-compose.yml`: the folder names the environment
+            name = folder if folder and _alias(posixpath.basename(folder)) == "prod" else prefix + "dev"
             if is_overlay(data.get(default[0])) or is_override_name(default[0]):
                 # `ci/basic/compose.yaml` patching the root's services: on the base above, or cannot tell
                 base = _base_of(default[0], data, present, above=True)
