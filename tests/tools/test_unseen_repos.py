@@ -423,3 +423,22 @@ def test_a_shell_expression_a_script_sets_is_not_handed_to_compose_as_a_value(tm
     assert not session.not_run, session.not_run
     env = next(iter(session.platform().environments.values()))
     assert env.project.assumed["SOURCE_PATH"][1].startswith("manage.sh:3")  # set there, by an expression
+
+
+def test_copy_of_quoted_shell_form_paths_reads_the_words():
+    from tools.dockerfile import parse_dockerfile_text
+
+    info = parse_dockerfile_text('FROM mcr.microsoft.com/dotnet/sdk:8.0\nCOPY "Shop-Services.sln" "Shop-Services.sln"\n',
+                                 "Dockerfile")
+    assert info.stages[0].copies[0].sources == ["Shop-Services.sln"]
+
+
+def test_a_job_on_a_status_function_or_switched_off_is_not_a_job_that_can_never_run():
+    from tools import ci as ci_tool
+
+    text = ("on:\n  push:\n    branches: [main]\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps: [{run: make}]\n"
+            "  notify:\n    needs: build\n    if: failure()\n    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n"
+            "  off:\n    if: false\n    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n"
+            "  other:\n    if: github.ref == 'refs/heads/develop'\n    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n")
+    wf = ci_tool.load_workflow(Path("/nonexistent/ci.yml"), ".github/workflows/ci.yml", text)
+    assert [j for j in wf.jobs if ci_tool.never_runs(wf, wf.jobs[j])] == ["other"]

@@ -277,11 +277,17 @@ def trigger_contexts(wf: Workflow) -> list[Context]:
     return out
 
 
+# GitHub's status functions: their value comes from how the other jobs ended, not from the trigger.
+_STATUS_CALL = re.compile(r"\b(?:success|failure|always|cancelled)\s*\(")
+
+
 def never_runs(wf: Workflow, job: Job) -> list[Context] | None:
     """The contexts the workflow starts in, when the job's `if:` is false in every one (the job can never run);
     None when it may run or when its condition cannot be judged."""
     if not job.if_ or not wf.triggers:
         return None
+    if _STATUS_CALL.search(job.if_) or strip_expr(job.if_).strip().lower() in ("false", "0", "''"):
+        return None  # `failure()` hangs on the other jobs' outcome; a literal false is a job switched off on purpose
     contexts = trigger_contexts(wf)
     if not contexts or any(evaluate(job.if_, c) is not False for c in contexts):
         return None

@@ -291,6 +291,8 @@ def _apply(info: DockerfileInfo, stage: Stage, ins: Instruction) -> None:
         if len(values) < 2:
             info.errors.append(ParseProblem(line, f"{cmd} needs a source and a destination"))
             return
+        # `COPY "a b.sln" "a b.sln"`: the builder reads shell-form words, quotes removed
+        values = [_unquote(v) for v in values]
         stage.copies.append(Copy(cmd, values[:-1], values[-1], _flag(ins.flags, "from"),
                                  list(ins.flags), line, heredoc=bool(ins.heredocs)))
     elif cmd in ("RUN", "ONBUILD", "SHELL", "VOLUME", "STOPSIGNAL", "LABEL", "MAINTAINER"):
