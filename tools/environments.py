@@ -499,6 +499,9 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
                 files = base + [f] if base is not None else files  # borrowing with no base: its own defect
             suffix = _suffix_env([f])
             name = prefix + (suffix or _stem_word(f) if files != [f] else suffix or "dev")
+            if name in envs and tuple(envs[name].files) != tuple(files):
+                # `docker-compose.dev-azure.yml` beside the dev set: its own words name it, it is no orphan
+                name = prefix + _stem_word(f)
             if name not in envs:
                 envs[name] = DiscoveredEnvironment(name, files, [Origin("convention")])
                 covered.add(f)

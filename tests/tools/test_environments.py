@@ -129,8 +129,9 @@ def test_config_first_and_orphan_is_a_finding(tmp_path):
     envs = envs_of(s)
     assert envs["live"] == (["docker-compose.yml"], "config (.devops-agent.yaml)")
     assert envs["prod"][1] == "config (.devops-agent.yaml)"
-    [orphan] = [f for f in s.findings if f.id == "SRC005"]
-    assert orphan.locations[0].path == "docker-compose.production.yml" and orphan.severity == "high"
+    # Its alias (prod) is taken: its own words name it, and it is checked, never an orphan.
+    assert envs["production"][0] == ["docker-compose.production.yml"]
+    assert not [f for f in s.findings if f.id == "SRC005"]
 
 
 def test_submodule_workflow_resolves_in_its_own_repo(tmp_path):

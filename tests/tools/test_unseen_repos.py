@@ -442,3 +442,13 @@ def test_a_job_on_a_status_function_or_switched_off_is_not_a_job_that_can_never_
             "  other:\n    if: github.ref == 'refs/heads/develop'\n    runs-on: ubuntu-latest\n    steps: [{run: echo}]\n")
     wf = ci_tool.load_workflow(Path("/nonexistent/ci.yml"), ".github/workflows/ci.yml", text)
     assert [j for j in wf.jobs if ci_tool.never_runs(wf, wf.jobs[j])] == ["other"]
+
+
+def test_a_variant_whose_alias_is_taken_gets_its_own_name_not_an_orphan(tmp_path):
+    root = repo(tmp_path, {"docker-compose.yml": BASE, "docker-compose.dev-azure.yml": BASE,
+                           "docker-compose.dev.yml": BASE})
+    session = open_session(root)
+    assert session.environments()["dev-azure"] == ["docker-compose.dev-azure.yml"]
+    # `docker-compose.dev.yml` has no other name than the one taken: an orphan, and said (never a silence).
+    assert session.discovery().orphans == ["docker-compose.dev.yml"]
+    assert [f.locations[0].path for f in session.findings if f.id == "SRC005"] == ["docker-compose.dev.yml"]
