@@ -367,3 +367,10 @@ def test_a_models_usage_counts_stay_and_a_value_ends_where_its_json_or_flow_map_
     shown = Redactor()("{DB_PASSWORD: hunter2secret}")
     assert "hunter2secret" not in shown and shown.endswith("}")
     assert Redactor()("DB_PASSWORD=123456") != "DB_PASSWORD=123456"  # a digit password is still one
+
+
+def test_a_key_error_names_the_missing_key_it_does_not_hold_a_secret():
+    from agent.redact import Redactor
+
+    shown = Redactor()("KeyError: 'DATABASE_URL' (DB_PASSWORD=s3cr3t-pa55word)")
+    assert "KeyError: 'DATABASE_URL'" in shown and "s3cr3t-pa55word" not in shown

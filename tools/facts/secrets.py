@@ -66,7 +66,7 @@ DESCRIBING_WORDS = frozenset({
     "algorithm", "alg", "scope", "scopes", "version", "format", "field", "param", "parameter", "env", "var",
     "variable", "arn", "ref", "manager", "backend", "source", "engine", "mount", "store", "cache", "hint", "regex",
     "pattern", "rule", "rules", "hasher", "hashing", "encoder", "generator", "length", "class", "help", "label",
-    "at", "updated", "changed", "created", "last", "stdin"})
+    "at", "updated", "changed", "created", "last", "stdin", "error", "errors", "exception", "missing"})
 # Names whose hex value is a digest or an object id, not a key (`"sha256": …`, `commit …`, `Content-Hash: …`).
 DIGEST_WORDS = frozenset({
     "sha", "sha1", "sha256", "sha512", "checksum", "checksums", "digest", "hash", "commit", "commits", "blob", "tree",
