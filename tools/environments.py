@@ -603,7 +603,7 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
     return renamed
 
 
-_ROLE_WORDS = (("test", {"test", "tests", "testing", "e2e", "ci", "integration", "testdata", "fixtures", "spec"}),
+_ROLE_WORDS = (("test", _TEST_WORDS | {"ci", "testdata", "fixtures", "spec"}),
                ("staging", {"staging", "stage", "preprod", "qa", "uat"}),
                ("dev", {"dev", "devenv", "development", "local", "devcontainer", "example", "examples", "demo",
                         "sample", "samples", "override", "debug"}))
@@ -623,13 +623,7 @@ def environment_role(name: str, files: list[str]) -> str:
     The one place checks ask whether a file ships to production."""
     if is_production_name(name.rsplit("/", 1)[-1]):
         return "prod"
-    words = set(re.split(r"[^a-z0-9]+", fold(name)))
-    for f in files:
-        words |= set(re.split(r"[^a-z0-9]+", fold(f.rsplit(".", 1)[0])))
-    for role, vocabulary in _ROLE_WORDS:
-        if words & vocabulary:
-            return role
-    return "prod" if is_production_name(name) else "dev"
+    return _role_words([name, *files]) or ("prod" if is_production_name(name) else "dev")
 
 
 def is_overlay(data: object) -> bool:
