@@ -32,6 +32,7 @@ class ZizmorIssue:
     message: str  # the audit's description
     annotation: str = ""  # what the primary location says (`this step`, `attacker-controllable code`...)
     job: str | None = None  # the job the primary location sits in, when it is inside one
+    feature: str = ""  # what the primary location points at (the one expression a template injection expands)
 
 
 @dataclass
@@ -138,7 +139,18 @@ def _issue(item: dict) -> tuple[str | None, ZizmorIssue]:
         audit=str(item.get("ident", "")), severity=str(det.get("severity", "Unknown")),
         confidence=str(det.get("confidence", "Unknown")), line=row + 1 if isinstance(row, int) else None,
         message=" ".join(str(item.get("desc", "")).split()), annotation=" ".join(str(symbolic.get("annotation", "")).split()),
-        job=job)
+        job=job, feature=_feature(primary))
+
+
+def _feature(primary: dict) -> str:
+    """The text zizmor points at: the one expression a template injection names (its subfeature), else the
+    location's whole text."""
+    sub = ((primary.get("symbolic") or {}).get("feature_kind") or {})
+    fragment = (sub.get("Subfeature") or {}).get("fragment") if isinstance(sub, dict) else None
+    raw = fragment.get("Raw") if isinstance(fragment, dict) else None
+    if isinstance(raw, str) and raw.strip():
+        return raw if "${{" in raw else "${{ " + raw + " }}"
+    return str((primary.get("concrete") or {}).get("feature") or "")[:4000]
 
 
 def _keys(binary: str, root: Path, paths: list[str]) -> dict[str, str]:
@@ -146,7 +158,7 @@ def _keys(binary: str, root: Path, paths: list[str]) -> dict[str, str]:
     path: the audits read the content only."""
     try:
         st = os.stat(binary)
-        parts = [f"{binary}|{st.st_size}|{st.st_mtime_ns}|v2"]
+        parts = [f"{binary}|{st.st_size}|{st.st_mtime_ns}|v3"]
         for name in _CONFIGS:
             conf = root / name
             parts.append(hashlib.sha256(conf.read_bytes()).hexdigest() if conf.is_file() else "-")

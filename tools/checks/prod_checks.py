@@ -11,7 +11,8 @@ from tools import compose as compose_tool
 from tools.checks.dockerfile_checks import DockerfileUse, dockerfile_uses, is_test_image
 from tools.checks.registry import check, services_text
 from tools.facts.exposure import (admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway,
-                                  names_pull_request_head, outsider_triggers, unauthenticated_ui_of)
+                                  expands_only_known_text, expands_outsider_text, names_pull_request_head,
+                                  outsider_triggers, unauthenticated_ui_of)
 from tools.facts.lifecycle import DATABASES, TABLE_WRITTEN, end_of_life, product_of
 from tools.facts.tags import rewrites_tag, tag_mutability
 from tools.findings import SEVERITIES, Location
@@ -339,6 +340,10 @@ def zizmor_severity(issue, ceiling: str, wf=None) -> tuple[str, str]:
     if issue.audit in _INJECTIONS and outsiders == [] and SEVERITIES.index(severity) < SEVERITIES.index("low"):
         severity = "low"
         why.append("only who can push starts this workflow")
+    elif issue.audit == "template-injection" and expands_only_known_text(getattr(issue, "feature", "")) \
+            and SEVERITIES.index(severity) < SEVERITIES.index("low"):
+        severity = "low"
+        why.append("no expression it expands is text outsiders write (a title, a branch, a comment)")
     if issue.audit == "dangerous-triggers" and wf is not None and not _runs_outsider_text(wf) \
             and SEVERITIES.index(severity) < SEVERITIES.index("medium"):
         severity = "medium"
@@ -353,8 +358,7 @@ def _runs_outsider_text(wf) -> bool:
             if step.uses and step.uses.action.startswith("actions/checkout") and \
                     names_pull_request_head(str((step.with_ or {}).get("ref", ""))):
                 return True
-            if step.run and re.search(r"\$\{\{[^}]*github\.event\.(pull_request|issue|comment|review|discussion)\.",
-                                      step.run):
+            if step.run and expands_outsider_text(step.run):
                 return True
     return False
 
@@ -385,7 +389,9 @@ def _zizmor_findings(ctx, spec, audits: tuple[str, ...] | None):
             severity, why = zizmor_severity(issue, spec.severity, workflows.get(path))
             yield spec.finding(ctx, f"{path}:{job} zizmor {issue.audit}: {issue.message}{where}",
                                [Location(path, issue.line)], severity=severity,
-                               detail=f"zizmor severity {issue.severity}, confidence {issue.confidence}"
+                               detail=(f"expands {issue.feature}; " if issue.audit == "template-injection"
+                                       and issue.feature.startswith("${{") else "")
+                               + f"zizmor severity {issue.severity}, confidence {issue.confidence}"
                                       f"{'; ' + why if why else ''}; https://docs.zizmor.sh/audits/#{issue.audit}")
 
 

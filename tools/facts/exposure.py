@@ -104,6 +104,39 @@ def outsider_triggers(triggers) -> list[str]:
     return sorted(OUTSIDER_TRIGGERS & set(triggers or ()))
 
 
+# Expressions whose value outsiders write as free text: a title, a body, a branch name, a commit message, an author
+# name or e-mail, a page name. Numbers, ids, SHAs, the repository's name and a job's status are not.
+_OUTSIDER_TEXT = re.compile(
+    r"github\.head_ref\b|github\.event\."
+    r"(?:(?:issue|pull_request|discussion)\.(?:title|body)"
+    r"|(?:comment|review|review_comment)\.body"
+    r"|pull_request\.head\.(?:ref|label|repo\.default_branch)"
+    r"|(?:head_commit|commits\b[^}]*?)\.(?:message|author\.(?:name|email)|committer\.(?:name|email))"
+    r"|pages\b[^}]*?\.page_name"
+    r"|workflow_run\.(?:head_branch|display_title|head_commit\.(?:message|author|committer)"
+    r"|pull_requests\b[^}]*?\.head\.ref))", re.I)
+_EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.S)
+
+
+def expands_outsider_text(script: str | None) -> bool:
+    """Some `${{ }}` expression of the script is text an outsider writes (a pull request's title, a branch name,
+    a comment), so expanding it into a shell lets them inject commands. `github.event.issue.number`,
+    `github.repository` or `workflow_run.head_sha` are not."""
+    return any(_OUTSIDER_TEXT.search(m.group(1)) for m in _EXPRESSION.finditer(script or ""))
+
+
+# Expressions whose value another step computed (`steps.x.outputs.y`, `needs.j.outputs.k`, `env.X`): where it came
+# from cannot be told from the expression alone.
+_RELAYED = re.compile(r"\b(?:steps|needs)\.[\w-]+\.outputs\b|\benv\.\w", re.I)
+
+
+def expands_only_known_text(script: str | None) -> bool:
+    """Every `${{ }}` expression of the script is known not to be outsider text: none is, and none relays the
+    value of another step."""
+    found = [m.group(1) for m in _EXPRESSION.finditer(script or "")]
+    return bool(found) and not any(_OUTSIDER_TEXT.search(e) or _RELAYED.search(e) for e in found)
+
+
 def names_pull_request_head(text: str | None) -> bool:
     """The text points at the pull request's own code (`ref: ${{ github.event.pull_request.head.sha }}`)."""
     return bool(text) and bool(_PR_HEAD.search(str(text)))
