@@ -66,25 +66,30 @@ def workflow_parse_error(ctx, spec):
        "Fix the key named (the schema is the one GitHub's editor uses); GitHub rejects the run otherwise.")
 def workflow_schema(ctx, spec):
     for path, wf in _workflows(ctx):
-        for issue in ci_tool.validate_schema(_without_empty_filters(wf.raw), wf):
+        for issue in ci_tool.validate_schema(_as_github_reads(wf.raw), wf):
             yield spec.finding(ctx, f"{path}: {issue.path}: {issue.message}", [Location(path, issue.line)])
 
 
 _FILTERS = ("branches", "branches-ignore", "tags", "tags-ignore", "paths", "paths-ignore")
 
 
-def _without_empty_filters(raw):
-    """The workflow with its empty trigger filters (`branches:` and nothing under it) left out: GitHub accepts
-    them and, as its docs say of a filter not defined, runs the event for every branch (and tag)."""
+def _as_github_reads(raw):
+    """The workflow with what GitHub accepts but the schema refuses left out: empty trigger filters (`branches:`
+    and nothing under it: as its docs say of a filter not defined, the event runs for every branch and tag) and
+    an empty `needs: []` (a job that waits for nothing)."""
     if not isinstance(raw, dict):
         return raw
+    out = dict(raw)
     key = "on" if "on" in raw else (True if True in raw else None)
     triggers = raw.get(key) if key is not None else None
-    if not isinstance(triggers, dict):
-        return raw
-    cleaned = {event: ({k: v for k, v in body.items() if not (k in _FILTERS and v is None)}
-                       if isinstance(body, dict) else body) for event, body in triggers.items()}
-    return {**raw, key: cleaned}
+    if isinstance(triggers, dict):
+        out[key] = {event: ({k: v for k, v in body.items() if not (k in _FILTERS and v is None)}
+                            if isinstance(body, dict) else body) for event, body in triggers.items()}
+    jobs = raw.get("jobs")
+    if isinstance(jobs, dict):
+        out["jobs"] = {name: ({k: v for k, v in job.items() if not (k == "needs" and v == [])}
+                              if isinstance(job, dict) else job) for name, job in jobs.items()}
+    return out
 
 
 # -- CI003 -----------------------------------------------------------------------------------
