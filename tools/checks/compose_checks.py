@@ -84,14 +84,16 @@ def listen_port(platform: Platform, env: Environment, name: str) -> tuple[int, s
     return (found[0].port, found[1]) if found else None
 
 
-def exposed_ports(svc: dict) -> set[int]:
+def exposed_ports(svc: dict, published: bool = True) -> set[int]:
+    """The container ports a service declares: `expose:` and, with `published`, the targets of `ports:`. Neither
+    is the whole set it listens on: a container takes traffic on every port it opens inside the network."""
     out: set[int] = set()
     for item in svc.get("expose") or []:
         m = re.match(r"^(\d+)(?:-(\d+))?", str(item))
         if m:
             lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
             out.update(range(lo, hi + 1))
-    for port in svc.get("ports") or []:
+    for port in (svc.get("ports") or []) if published else []:
         if isinstance(port, dict) and port.get("target"):
             out.add(int(port["target"]))
     return out
@@ -795,13 +797,16 @@ def nginx_upstream(ctx, spec):
                             continue
                         svc_name = _service_of(env, host)
                         listen = listen_port(platform, env, svc_name) if svc_name else None
-                        exposed = exposed_ports(env.services.get(svc_name) or {})
+                        # A published port (`ports:`) says what the host reaches, not all the container listens
+                        # on: only `expose:` declares that, and only as documentation, hence medium.
+                        exposed = exposed_ports(env.services.get(svc_name) or {}, published=False)
                         if port and listen and port != listen[0]:
                             yield spec.finding(ctx, f"{env.name}: {conf_path} proxies to {host}:{port} but {svc_name} listens on {listen[0]}",
                                                [loc, env.location(svc_name, "command")], severity="high")
                         elif port and exposed and port not in exposed and not listen:
-                            yield spec.finding(ctx, f"{env.name}: {conf_path} proxies to {host}:{port}, {svc_name} exposes {sorted(exposed)}",
-                                               [loc, env.location(svc_name, "expose")], severity="high")
+                            yield spec.finding(ctx, f"{env.name}: {conf_path} proxies to {host}:{port}, {svc_name} declares "
+                                               f"expose {sorted(exposed)}", [loc, env.location(svc_name, "expose")],
+                                               severity="medium")
 
 
 @check("XF007", "Environment value points at a host that is not a service", "high", "availability", COHERENCE,
