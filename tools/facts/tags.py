@@ -73,12 +73,15 @@ _SUBSTITUTE = re.compile(r"\bs([/|#,:@]).+\1|\bs\{|-i\b|--in-place|\.tag\b|\bstr
 def rewrites_tag(text: str | None, variables: Iterable[str], image: str) -> bool:
     """A script's text rewrites an image's tag in place at release (`sed -i "s/^SNUBA_IMAGE=…:.*/…:$VERSION/" .env`):
     a `sed`/`perl`/`yq` line that edits in place and names the variable holding the tag (whole, or as its first
-    word and the rest, as `\\(SENTRY\\|SNUBA\\)_IMAGE=` does), or the image's repository. A tag a release rewrites is
+    word and the rest, as `\\(SENTRY\\|SNUBA\\)_IMAGE=` does), the image's repository, or the tag itself
+    (`s/unstable/stable-$VERSION/` over the compose files). A tag a release rewrites is
     the release's version in what users install, whatever the default branch says."""
     if not text:
         return False
     repo = image.split("@", 1)[0].rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image.split("@", 1)[0]
     repo = repo.rsplit("/", 1)[-1]
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else ""
     names = [v for v in variables if v]
     for raw in text.splitlines():
         line = raw.strip()
@@ -88,9 +91,20 @@ def rewrites_tag(text: str | None, variables: Iterable[str], image: str) -> bool
             command = m.group(0)
             if not _SUBSTITUTE.search(command):
                 continue
-            if any(_names_variable(command, v) for v in names) or (len(repo) > 2 and f"{repo}:" in command):
+            if any(_names_variable(command, v) for v in names) or (len(repo) > 2 and f"{repo}:" in command) \
+                    or _substitutes_word(command, tag):
                 return True
     return False
+
+
+_PATTERN = re.compile(r"(?:^|[\s'\"])-?-?(?:e\s*)?['\"]?s([/|#,:@])((?:\\.|(?!\1).)+)\1")
+
+
+def _substitutes_word(command: str, word: str) -> bool:
+    """The command's substitution searches the tag itself (`sed -i -e "s/unstable/stable-$V/" *.yml`)."""
+    if len(word) < 3:
+        return False
+    return any(re.search(rf"(?<![\w.-]){re.escape(word)}(?![\w.-])", m.group(2)) for m in _PATTERN.finditer(command))
 
 
 def _names_variable(command: str, variable: str) -> bool:
