@@ -482,10 +482,17 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
                 if base is None:
                     overlays += default
                 default = base + default if base is not None else []
+            says_dev = any(posixpath.dirname(f) == folder and f not in covered and f not in default
+                           and _suffix_env([f]) == "dev" for f in compose_files)
+            if default and (says_dev or name in envs and tuple(envs[name].files) != tuple(default)):
+                # the dev name is taken by a file that says dev (`docker-compose.dev.yml` beside
+                # `docker-compose.yml`): Compose's default set is then the main one, not an orphan
+                name = prefix + "main"
             if default and name not in envs:
                 envs[name] = DiscoveredEnvironment(name, default, [Origin("convention")])
                 covered |= set(default)
-        for f in sorted(compose_files):
+        # `docker-compose.dev.yml` names dev before `docker-compose.dev-azure.yml`, which keeps its own words
+        for f in sorted(compose_files, key=lambda f: (_stem_word(f) != (_suffix_env([f]) or "dev"), f)):
             if posixpath.dirname(f) != folder or f in covered:
                 continue
             files = [f]
@@ -532,17 +539,25 @@ def is_production_name(name: str) -> bool:
     return bool(re.search(r"prod|production|live", name, re.I))
 
 
+_HTML_TAG = re.compile(r"<a\b[^>\n]*>.*?</a>|<[^>\n]*>", re.I)  # a link's text goes with it: a menu is no sentence
+_TRANSLATED = re.compile(r"readme[._-][a-z]{2}(?:[-_][a-z]{2})?\.\w+$", re.I)  # README.cn.md, README_pt-BR.md
+
+
 def _sentences(lines: list[str], title: str) -> list[tuple[int, str]]:
     """(first line, sentence) of a markdown page's prose, sentences joined across wrapped lines; the title is
     one; other headings (they announce, they do not tell) and code blocks are left out."""
     out: list[tuple[int, str]] = []
-    buf, start, fenced = "", 0, False
+    buf, start, fenced, html = "", 0, False, False
     for no, line in enumerate(lines + [""], 1):
         if _FENCE.match(line):
             fenced = not fenced
             continue
-        if fenced or (line.startswith("#") and line != title) or not line.strip():
+        # an HTML block (`<div align="center">` to the next blank line) is layout: logos, menus, badges
+        html = bool(line.strip()) and (html or (not fenced and line.lstrip().startswith("<")))
+        if fenced or html or (line.startswith("#") and line != title) or not line.strip():
             line = ""
+        if line.strip() and line != title:
+            line = _HTML_TAG.sub(" ", line)  # inline markup in a sentence
         if line.strip():
             if not buf:
                 start = no
@@ -580,7 +595,7 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
         return envs
     evidence = ""
     for src in sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
-                      key=lambda s: (s.path.count("/"), s.path)):
+                      key=lambda s: (s.path.count("/"), bool(_TRANSLATED.match(posixpath.basename(s.path))), s.path)):
         lines = src.text.splitlines()
         title = next((l for l in lines if l.startswith("# ")), "")
         if not (docs_calls(src.path, src.text) or PROD_EVIDENCE.search(fold(title))):

@@ -448,7 +448,40 @@ def test_a_variant_whose_alias_is_taken_gets_its_own_name_not_an_orphan(tmp_path
     root = repo(tmp_path, {"docker-compose.yml": BASE, "docker-compose.dev-azure.yml": BASE,
                            "docker-compose.dev.yml": BASE})
     session = open_session(root)
-    assert session.environments()["dev-azure"] == ["docker-compose.dev-azure.yml"]
-    # `docker-compose.dev.yml` has no other name than the one taken: an orphan, and said (never a silence).
-    assert session.discovery().orphans == ["docker-compose.dev.yml"]
-    assert [f.locations[0].path for f in session.findings if f.id == "SRC005"] == ["docker-compose.dev.yml"]
+    # The file that says dev takes the name; the variant keeps its own words; Compose's default is the main set.
+    assert session.environments() == {"main": ["docker-compose.yml"], "dev": ["docker-compose.dev.yml"],
+                                      "dev-azure": ["docker-compose.dev-azure.yml"]}
+    assert session.discovery().orphans == [] and not [f for f in session.findings if f.id == "SRC005"]
+
+
+def test_the_default_file_beside_a_dev_file_is_the_main_set_and_production_by_the_readme(tmp_path):
+    # `docker-compose.dev.yml` takes the dev name: Compose's default file is not left an orphan (SRC005).
+    readme = ("# Acme\n\n<div align=\"center\"><a href=\"/docs/self-host\">Self Host</a> ·</div>\n\n"
+              "Acme can be self-hosted in minutes on your own machines.\n\n```\ndocker compose up -d\n```\n")
+    translated = "# Acme\n\n<div align=\"center\"><a href=\"/cn\">自托管</a></div>\n\nAcme self-hosted, in Chinese.\n"
+    dev = "services:\n  db:\n    image: postgres:16.4\n    ports:\n      - 5432:5432\n"
+    root = repo(tmp_path, {"docker-compose.yml": BASE, "docker-compose.dev.yml": dev, "README.md": readme,
+                           "README.cn.md": translated})
+    session = open_session(root)
+    envs = session.discovery().environments
+    assert envs["dev"].files == ["docker-compose.dev.yml"]
+    assert envs["prod"].files == ["docker-compose.yml"]
+    # The evidence is the English README's sentence, not a link's text nor the translation's markup.
+    assert envs["prod"].evidence.startswith('README.md:5 ("Acme can be self-hosted in minutes')
+    assert not [f for f in session.findings if f.id == "SRC005"]
+
+
+def test_a_secret_the_file_marks_to_change_is_a_placeholder_in_production(tmp_path):
+    compose = ("# Replace the credentials marked CHANGEME below.\nservices:\n  web:\n"
+               "    image: ghcr.io/acme/web:3.2.1\n    restart: always\n    environment:\n"
+               "      SALT: ${SALT:-mysalt} # CHANGEME\n"
+               "      API_TOKEN: ${API_TOKEN:-tok3nv4lue9}\n"
+               "  cache:\n    image: redis:7.4.1\n    restart: always\n"
+               "    # CHANGEME: row below to secure the redis password\n"
+               "    command: >\n      --requirepass ${REDIS_AUTH:-myredissecret}\n")
+    root = repo(tmp_path, {"docker-compose.prod.yml": compose})
+    found = {(f.id, f.title.split(":")[0 if f.id == "CMP009" else 1].strip()): f.severity
+             for f in open_session(root).findings if f.id in ("CMP008", "CMP009")}
+    assert found == {("CMP008", "SALT ships a placeholder to replace in docker-compose.prod.yml"): "medium",
+                     ("CMP008", "API_TOKEN is a literal in docker-compose.prod.yml"): "high",
+                     ("CMP009", "prod"): "medium"}

@@ -285,12 +285,13 @@ def literal_secret(ctx, spec):
                 if secret_facts.is_secret_reference(key, str(value)):
                     continue  # `DB_PASSWORD_FILE: /run/secrets/db_password` names a file, holds no secret
                 kind = secret_facts.secret_value_kind(key, value)
-                placeholder = not kind and secret_facts.is_placeholder_secret(key, value)
+                loc = _raw_line(ctx, rel, ("services", name, "environment", at))
+                placeholder = secret_facts.is_placeholder_secret(key, value) if not kind else \
+                    _marked_to_change(ctx, rel, loc.line)
                 severity = secret_facts.secret_severity(_exposure(ctx, rel), placeholder) if kind or placeholder else None
                 if severity is None:
                     continue
                 seen.add((rel, name, key))
-                loc = _raw_line(ctx, rel, ("services", name, "environment", at))
                 if placeholder:
                     yield spec.finding(ctx, f"{name}: {key} ships a placeholder to replace in {rel}", [loc],
                                        detail="a default the docs tell users to change: production runs with it "
@@ -322,7 +323,9 @@ def secret_on_command_line(ctx, spec):
                     severity, detail = "low", ("expanded by the container's shell when it runs: in neither the compose "
                                                "model nor `docker inspect`, but in `ps` while the command runs")
                 else:
-                    severity = secret_facts.secret_severity(_exposure(ctx, rel), how == secret_facts.PLACEHOLDER)
+                    marked = _marked_to_change(ctx, rel, _raw_line(ctx, rel, path).line)
+                    severity = secret_facts.secret_severity(_exposure(ctx, rel), how == secret_facts.PLACEHOLDER or marked)
+                    how = secret_facts.PLACEHOLDER if marked else how
                     detail = {secret_facts.INTERPOLATED: "Compose writes the value into the container's command",
                               secret_facts.PLACEHOLDER: "a placeholder to replace, on the command line"}.get(how, "")
                 if severity is None:
@@ -364,6 +367,25 @@ def _item_line(ctx, rel: str, path: tuple, items: list[str], at: int, shown: str
         return _raw_line(ctx, rel, path[:-1])
     loc = _raw_line(ctx, rel, path)
     return _value_line(ctx, loc, shown.split()[0] if shown.split() else shown, span=40)
+
+
+def _marked_to_change(ctx, rel: str, line: int | None) -> bool:
+    """The value at `line` of the compose file `rel` carries a comment telling to replace it: on its own line
+    (`SALT: mysalt # CHANGEME`) or in the comment lines just above it."""
+    src = next((s for s in ctx.sources if s.kind == "compose" and s.path == rel and s.ok), None)
+    lines = (src.text or "").splitlines() if src is not None else []
+    if not line or line > len(lines):
+        return False
+    own = lines[line - 1]
+    cut = own.find(" #")
+    if cut >= 0 and secret_facts.tells_to_change(own[cut + 2:]):
+        return True
+    above = line - 2
+    while above >= 0 and lines[above].lstrip().startswith("#"):
+        if secret_facts.tells_to_change(lines[above].lstrip()[1:]):
+            return True
+        above -= 1
+    return False
 
 
 def _raw_line(ctx, rel: str, path: tuple) -> Location:

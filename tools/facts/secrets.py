@@ -212,6 +212,19 @@ def is_placeholder(value) -> bool:
     return len(text) < 2 or squashed in _PLACEHOLDER_WORDS or bool(_PLACEHOLDER.fullmatch(text))
 
 
+# A comment that tells whoever installs to replace the value it sits beside (`SALT: mysalt # CHANGEME`,
+# `# CHANGEME: row below to secure redis password`, `# generate via openssl rand -hex 32`).
+_CHANGE_MARK = re.compile(r"\bchange[\s_-]?me\b|\bchange (?:this|it|these|the (?:default|password|secret|value))\b"
+                          r"|\breplace (?:this|it|these|with|the (?:default|password|secret|value))\b"
+                          r"|\b(?:generate|create) (?:it |one |your own |a (?:new |random |strong )?\w+ )?(?:via|with|using)\b"
+                          r"|\bset (?:your|a) own\b|\bto secure\b|\bmust be changed\b|\ba modifier\b", re.I)
+
+
+def tells_to_change(comment: str | None) -> bool:
+    """A YAML or shell comment that marks the value beside it as a placeholder to replace."""
+    return bool(comment) and bool(_CHANGE_MARK.search(comment))
+
+
 def is_placeholder_secret(name: str | None, value) -> bool:
     """A secret's place holding a placeholder to replace: `DB_PASSWORD: changeme`, `postgres://app:changeme@db/app`,
     `${DB_PASSWORD:-changeme}`. What CMP008 and DKF004 report in production at medium."""
