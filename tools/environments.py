@@ -557,7 +557,7 @@ def _sentences(lines: list[str], title: str) -> list[tuple[int, str]]:
         if fenced or html or (line.startswith("#") and line != title) or not line.strip():
             line = ""
         if line.strip() and line != title:
-            line = _HTML_TAG.sub(" ", line)  # inline markup in a sentence
+            line = _HTML_TAG.sub(" ", re.sub(r"^\s*(?:>\s*)+", "", line))  # a quote's marks, inline markup
         if line.strip():
             if not buf:
                 start = no
@@ -569,6 +569,11 @@ def _sentences(lines: list[str], title: str) -> list[tuple[int, str]]:
                 out.append((start, piece))
         buf = ""
     return out
+
+
+def _runs_script(text: str, path: str) -> bool:
+    """A page tells to run the repository's script `path` (`./launch.sh`, `bash scripts/up.sh`)."""
+    return bool(re.search(rf"(?:\./|\b(?:ba|z)?sh\s+)(?:\./)?{re.escape(path)}(?![\w./-])", text))
 
 
 def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:
@@ -590,16 +595,20 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
                 and environment_role(e.name, e.files) not in ("test", "staging")
                 and (e.files in (base, default) or environment_role("", e.files[len(base):]) == "prod"
                      or not _role_words(e.files[len(base):]))
-                and all(o.kind in ("convention", "docs", "readme") for o in e.origins)]
+                and all(o.kind in ("convention", "docs", "readme", "script") for o in e.origins)]
     if not standing:
         return envs
     evidence = ""
+    launchers = [s.path for s in sources if s.kind == "script" and s.ok and s.text
+                 and posixpath.basename(s.path) not in ("Makefile", "makefile", "GNUmakefile")
+                 and script_calls(s.path, s.text)]
     for src in sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
                       key=lambda s: (s.path.count("/"), bool(_TRANSLATED.match(posixpath.basename(s.path))), s.path)):
         lines = src.text.splitlines()
         title = next((l for l in lines if l.startswith("# ")), "")
-        if not (docs_calls(src.path, src.text) or PROD_EVIDENCE.search(fold(title))):
-            continue  # a page that neither runs Compose nor is titled for it says nothing of these files
+        if not (docs_calls(src.path, src.text) or PROD_EVIDENCE.search(fold(title))
+                or any(_runs_script(src.text, path) for path in launchers)):
+            continue  # a page that neither runs Compose (itself or by a script of the repo) nor is titled for it
         for no, sentence in _sentences(lines, title):
             if PROD_EVIDENCE.search(fold(sentence)) and not _DENIES.search(fold(sentence)):
                 evidence = f"{src.path}:{no} (\"{' '.join(sentence.split())[:80]}\")"

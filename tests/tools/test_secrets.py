@@ -23,6 +23,7 @@ PEM = f"-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n-----END RSA PRIVATE KEY---
 
 # (name, is a secret's name)
 NAMES = [
+    ("RABBITMQ_ERLANG_COOKIE", True), ("RELEASE_COOKIE", True), ("SESSION_COOKIE_NAME", False), ("COOKIE_SECURE", False),
     ("DB_PASS", True), ("PASSPHRASE", True), ("MYSQL_ROOT_PASSWORD", True), ("MYSQL_PWD", True),
     ("PGPASSWORD", True), ("dbPassword", True), ("spring.datasource.password", True), ("X-Api-Key", True),
     ("apiKey", True), ("APIKEY", True), ("GITHUB_TOKEN", True), ("OIDC_CLIENT_SECRET", True),

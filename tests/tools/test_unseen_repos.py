@@ -485,3 +485,32 @@ def test_a_secret_the_file_marks_to_change_is_a_placeholder_in_production(tmp_pa
     assert found == {("CMP008", "SALT ships a placeholder to replace in docker-compose.prod.yml"): "medium",
                      ("CMP008", "API_TOKEN is a literal in docker-compose.prod.yml"): "high",
                      ("CMP009", "prod"): "medium"}
+
+
+def test_a_secret_in_a_committed_env_file_production_reads_is_reported_there(tmp_path):
+    # The README runs the repository's launcher script, which runs Compose: the default set is production. The
+    # server's own env file (gitignored) is where secrets belong: never reported.
+    readme = "# Acme\n\nDeploy Acme in production on your server:\n\n```sh\n./launch-acme.sh\n```\n"
+    launcher = "#!/bin/sh\nset -x\nexec docker compose -f docker-compose.yml up -d \"$@\"\n"
+    compose = ("services:\n  web:\n    image: ghcr.io/acme/web:6.1.0\n    restart: always\n"
+               "    env_file:\n      - env/web.env\n      - path: env/local.env\n        required: false\n"
+               "    environment:\n      DB_PASSWORD: ${POSTGRES_PASSWORD}\n"
+               "  db:\n    image: postgres:16.4\n    restart: always\n    environment:\n"
+               "      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}\n")
+    dotenv = ("# Secret key: please, change it to an unpredictable value!\nSECRET_KEY=\"acme-secret-key\"\n"
+              "POSTGRES_USER=acme\nPOSTGRES_PASSWORD=acme  # database user's password\n"
+              "RABBITMQ_ERLANG_COOKIE=secret-erlang-cookie\nDEBUG=false\n")
+    web_env = "AUTH_METHOD=trust\nSMTP_PASSWORD=J5brHrAXFLQSif0K\nSMTP_PASSWORD_FILE=/run/secrets/smtp\n"
+    root = repo(tmp_path, {"docker-compose.yml": compose, "launch-acme.sh": launcher, "README.md": readme,
+                           ".env": dotenv, "env/web.env": web_env, "env/local.env": "API_TOKEN=tok3nv4lue9\n",
+                           ".gitignore": "env/local.env\n"})
+    session = open_session(root)
+    assert "prod" in session.environments()
+    found = sorted((f.locations[0].path, f.locations[0].line, f.severity, f.title) for f in session.findings
+                   if f.id == "CMP008")
+    assert found == [
+        (".env", 2, "medium", "SECRET_KEY ships a placeholder to replace in .env, which prod reads (Compose)"),
+        (".env", 4, "high", "POSTGRES_PASSWORD is a literal in .env, which prod reads (Compose)"),
+        (".env", 5, "high", "RABBITMQ_ERLANG_COOKIE is a literal in .env, which prod reads (Compose)"),
+        ("env/web.env", 2, "high", "SMTP_PASSWORD is a literal in env/web.env, which prod reads (web)"),
+    ]

@@ -11,6 +11,7 @@ from tools import compose as compose_tool
 from tools import dockerfile as df_tool
 from tools.checks.registry import check, services_text
 from tools.facts import secrets as secret_facts
+from tools.facts import variables as variables_facts
 from tools.facts.hosts import hosts_in
 from tools.findings import Location
 from tools.platform import Environment, Platform
@@ -300,6 +301,61 @@ def literal_secret(ctx, spec):
                                                    "a deploy without the real value fails.")
                 else:
                     yield spec.finding(ctx, f"{name}: {key} is a literal in {rel}", [loc], detail=kind, severity=severity)
+    yield from _env_file_secrets(ctx, spec, platform)
+
+
+def _env_files_read(platform: Platform, env: Environment) -> dict[str, list[str]]:
+    """The committed env files an environment reads (repo-relative) and who reads them: each service's
+    `env_file:`, and the `.env`/`--env-file` Compose interpolates the files with (read by "Compose")."""
+    project = env.project
+    if project is None:
+        return {}
+    out: dict[str, list[str]] = {}
+    for service, entries in project.env_files.items():
+        for entry in entries:
+            rel = platform.rel(str(entry.get("path")))
+            if rel and (platform.root / rel).is_file():
+                out.setdefault(rel, []).append(service)
+    compose_files = set(env.files) | {rel for rel, _, _ in project.raw_files}
+    for rel, digest in project.inputs.items():
+        if digest is not None and rel not in compose_files and rel not in out and not rel.startswith("../"):
+            out[rel] = ["Compose"]
+    return {rel: who for rel, who in out.items() if not platform.is_gitignored(rel)}
+
+
+def _env_file_secrets(ctx, spec, platform: Platform):
+    """A secret written in a committed env file an environment reads (`POSTGRES_PASSWORD=taiga` in `.env`):
+    the file ships with the repository as the compose file does, so it is judged the same way."""
+    seen: set[tuple[str, str]] = set()
+    for env in _by_exposure(ctx, platform):
+        role = platform.role(env)
+        for rel, readers in _env_files_read(platform, env).items():
+            try:
+                text = (platform.root / rel).read_text(encoding="utf-8", errors="replace")[:1_000_000]
+            except OSError:
+                continue
+            lines = text.splitlines()
+            for no, key, value in variables_facts.env_lines(text):
+                if (rel, key) in seen or not value or secret_facts.is_secret_reference(key, value):
+                    continue
+                kind = secret_facts.secret_value_kind(key, value)
+                placeholder = secret_facts.is_placeholder_secret(key, value) if not kind else \
+                    secret_facts.marked_to_change(lines, no)
+                severity = secret_facts.secret_severity(role, placeholder) if kind or placeholder else None
+                if severity is None:
+                    continue
+                seen.add((rel, key))
+                who = services_text(readers)
+                if placeholder:
+                    yield spec.finding(ctx, f"{key} ships a placeholder to replace in {rel}, which {env.name} reads "
+                                            f"({who})", [Location(rel, no)], severity=severity,
+                                       detail="a default the docs tell users to change: production runs with it "
+                                              "until someone does")
+                else:
+                    yield spec.finding(ctx, f"{key} is a literal in {rel}, which {env.name} reads ({who})",
+                                       [Location(rel, no)], detail=kind, severity=severity,
+                                       remediation="Keep the env file out of git (commit an example with the variable "
+                                                   "empty) and set the value on the server.")
 
 
 @check("CMP009", "Secret on a command line", "high", "security", CONTAINER_RULES,
@@ -370,22 +426,9 @@ def _item_line(ctx, rel: str, path: tuple, items: list[str], at: int, shown: str
 
 
 def _marked_to_change(ctx, rel: str, line: int | None) -> bool:
-    """The value at `line` of the compose file `rel` carries a comment telling to replace it: on its own line
-    (`SALT: mysalt # CHANGEME`) or in the comment lines just above it."""
+    """The value at `line` of the compose file `rel` carries a comment telling to replace it."""
     src = next((s for s in ctx.sources if s.kind == "compose" and s.path == rel and s.ok), None)
-    lines = (src.text or "").splitlines() if src is not None else []
-    if not line or line > len(lines):
-        return False
-    own = lines[line - 1]
-    cut = own.find(" #")
-    if cut >= 0 and secret_facts.tells_to_change(own[cut + 2:]):
-        return True
-    above = line - 2
-    while above >= 0 and lines[above].lstrip().startswith("#"):
-        if secret_facts.tells_to_change(lines[above].lstrip()[1:]):
-            return True
-        above -= 1
-    return False
+    return secret_facts.marked_to_change((src.text or "").splitlines() if src is not None else [], line)
 
 
 def _raw_line(ctx, rel: str, path: tuple) -> Location:

@@ -91,6 +91,8 @@ def _secret_word_at(words: list[str], i: int) -> bool:
         return i == 0 or words[i - 1] not in _NOT_SECRET_KEYS
     if w in AUTH_WORDS:
         return i == len(words) - 1
+    if w == "cookie":  # the cookie BEAM nodes authenticate each other with; not a web cookie's name or domain
+        return i > 0 and words[i - 1] in ("erlang", "release")
     return False
 
 
@@ -223,6 +225,23 @@ _CHANGE_MARK = re.compile(r"\bchange[\s_-]?me\b|\bchange (?:this|it|these|the (?
 def tells_to_change(comment: str | None) -> bool:
     """A YAML or shell comment that marks the value beside it as a placeholder to replace."""
     return bool(comment) and bool(_CHANGE_MARK.search(comment))
+
+
+def marked_to_change(lines: list[str], line: int | None) -> bool:
+    """The value at 1-based `line` of a file's `lines` carries a comment telling to replace it: on its own line
+    (`SALT: mysalt # CHANGEME`) or in the comment lines just above it (YAML and dotenv alike)."""
+    if not line or line > len(lines):
+        return False
+    own = lines[line - 1]
+    cut = own.find(" #")
+    if cut >= 0 and tells_to_change(own[cut + 2:]):
+        return True
+    above = line - 2
+    while above >= 0 and lines[above].lstrip().startswith("#"):
+        if tells_to_change(lines[above].lstrip()[1:]):
+            return True
+        above -= 1
+    return False
 
 
 def is_placeholder_secret(name: str | None, value) -> bool:

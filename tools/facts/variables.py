@@ -42,8 +42,14 @@ def referenced_variables(text: str) -> dict[str, str]:
 
 def parse_env_text(text: str) -> dict[str, str]:
     """KEY=value lines of a dotenv file (comments, `export`, quotes), in order."""
-    out: dict[str, str] = {}
-    for line in text.splitlines():
+    return {name: value for _, name, value in env_lines(text)}
+
+
+def env_lines(text: str) -> list[tuple[int, str, str]]:
+    """(1-based line, KEY, value) of a dotenv file's assignments: comments and blank lines skipped, `export`
+    accepted, a quoted value unquoted, an unquoted value's ` # comment` cut."""
+    out: list[tuple[int, str, str]] = []
+    for no, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -55,7 +61,7 @@ def parse_env_text(text: str) -> dict[str, str]:
             value = value[1:-1]
         elif " #" in value:
             value = value.split(" #", 1)[0].rstrip()
-        out[m.group("name")] = value
+        out.append((no, m.group("name"), value))
     return out
 
 
