@@ -539,6 +539,7 @@ def is_production_name(name: str) -> bool:
     return bool(re.search(r"prod|production|live", name, re.I))
 
 
+_LINK_DEFINITION = re.compile(r"\s{0,3}\[[^\]]+\]:\s")  # `[Production Ready Metrics]: https://…`
 _HTML_TAG = re.compile(r"<a\b[^>\n]*>.*?</a>|<[^>\n]*>", re.I)  # a link's text goes with it: a menu is no sentence
 _TRANSLATED = re.compile(r"readme[._-][a-z]{2}(?:[-_][a-z]{2})?\.\w+$", re.I)  # README.cn.md, README_pt-BR.md
 
@@ -554,8 +555,9 @@ def _sentences(lines: list[str], title: str) -> list[tuple[int, str]]:
             continue
         # an HTML block (`<div align="center">` to the next blank line) is layout: logos, menus, badges
         html = bool(line.strip()) and (html or (not fenced and line.lstrip().startswith("<")))
-        if fenced or html or (line.startswith("#") and line != title) or not line.strip():
-            line = ""
+        if fenced or html or (line.startswith("#") and line != title) or line.lstrip().startswith("|") \
+                or _LINK_DEFINITION.match(line) or not line.strip():
+            line = ""  # code, layout, headings and tables are no sentences
         if line.strip() and line != title:
             line = _HTML_TAG.sub(" ", re.sub(r"^\s*(?:>\s*)+", "", line))  # a quote's marks, inline markup
         if line.strip():
@@ -586,6 +588,12 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
         return envs
     present = {f for e in envs.values() for f in e.files}
     default = _default_set("", present)
+    pages = [s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text]
+    launchers = [s.path for s in sources if s.kind == "script" and s.ok and s.text
+                 and posixpath.basename(s.path) not in ("Makefile", "makefile", "GNUmakefile")
+                 and script_calls(s.path, s.text)]
+    # a script a page tells users to run to start it (`./launch.sh`) stands for the docs' own call
+    launched = {path for path in launchers if any(_runs_script(page.text, path) for page in pages)}
     base = [f for f in default if not is_override_name(f)][:1]
     if not base:
         outside = [e for e in envs.values() if environment_role(e.name, e.files) != "test"
@@ -595,19 +603,17 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
                 and environment_role(e.name, e.files) not in ("test", "staging")
                 and (e.files in (base, default) or environment_role("", e.files[len(base):]) == "prod"
                      or not _role_words(e.files[len(base):]))
-                and all(o.kind in ("convention", "docs", "readme", "script") for o in e.origins)]
+                and all(o.kind in ("convention", "docs", "readme") or o.kind == "script" and o.path in launched
+                        for o in e.origins)]
     if not standing:
         return envs
     evidence = ""
-    launchers = [s.path for s in sources if s.kind == "script" and s.ok and s.text
-                 and posixpath.basename(s.path) not in ("Makefile", "makefile", "GNUmakefile")
-                 and script_calls(s.path, s.text)]
     for src in sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
                       key=lambda s: (s.path.count("/"), bool(_TRANSLATED.match(posixpath.basename(s.path))), s.path)):
         lines = src.text.splitlines()
         title = next((l for l in lines if l.startswith("# ")), "")
         if not (docs_calls(src.path, src.text) or PROD_EVIDENCE.search(fold(title))
-                or any(_runs_script(src.text, path) for path in launchers)):
+                or any(_runs_script(src.text, path) for path in launched)):
             continue  # a page that neither runs Compose (itself or by a script of the repo) nor is titled for it
         for no, sentence in _sentences(lines, title):
             if PROD_EVIDENCE.search(fold(sentence)) and not _DENIES.search(fold(sentence)):

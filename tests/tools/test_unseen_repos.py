@@ -499,7 +499,8 @@ def test_a_secret_in_a_committed_env_file_production_reads_is_reported_there(tmp
                "      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD}\n")
     dotenv = ("# Secret key: please, change it to an unpredictable value!\nSECRET_KEY=\"acme-secret-key\"\n"
               "POSTGRES_USER=acme\nPOSTGRES_PASSWORD=acme  # database user's password\n"
-              "RABBITMQ_ERLANG_COOKIE=secret-erlang-cookie\nDEBUG=false\n")
+              "RABBITMQ_ERLANG_COOKIE=secret-erlang-cookie\nDEBUG=false\n"
+              "EMAIL_HOST=smtp.host.example.com\nEMAIL_HOST_USER=user\nEMAIL_HOST_PASSWORD=password\n")
     web_env = "AUTH_METHOD=trust\nSMTP_PASSWORD=J5brHrAXFLQSif0K\nSMTP_PASSWORD_FILE=/run/secrets/smtp\n"
     root = repo(tmp_path, {"docker-compose.yml": compose, "launch-acme.sh": launcher, "README.md": readme,
                            ".env": dotenv, "env/web.env": web_env, "env/local.env": "API_TOKEN=tok3nv4lue9\n",
@@ -512,5 +513,20 @@ def test_a_secret_in_a_committed_env_file_production_reads_is_reported_there(tmp
         (".env", 2, "medium", "SECRET_KEY ships a placeholder to replace in .env, which prod reads (Compose)"),
         (".env", 4, "high", "POSTGRES_PASSWORD is a literal in .env, which prod reads (Compose)"),
         (".env", 5, "high", "RABBITMQ_ERLANG_COOKIE is a literal in .env, which prod reads (Compose)"),
+        # the mail account of an example host is a sample to fill in
+        (".env", 9, "medium", "EMAIL_HOST_PASSWORD ships a placeholder to replace in .env, which prod reads (Compose)"),
         ("env/web.env", 2, "high", "SMTP_PASSWORD is a literal in env/web.env, which prod reads (web)"),
     ]
+
+
+def test_tables_link_definitions_and_unmentioned_scripts_are_no_production_evidence(tmp_path):
+    readme = ("# Acme\n\nA sample of microservices.\n\n```\ndocker compose up -d\n```\n\n| Component | Docs |\n|---|---|\n"
+              "| Compose | [deploying with docker compose](docs/compose.md) |\n\n"
+              "[Metrics]: https://docs.example.org/production-ready-metrics.html\n")
+    root = repo(tmp_path, {"docker-compose.yml": BASE, "README.md": readme})
+    assert set(open_session(root).environments()) == {"dev"}
+    # A test script that runs the files, which no page tells users to run, is no launcher of production.
+    readme = "# Acme\n\nAcme can be self-hosted on your own server.\n\n```\ndocker compose up -d\n```\n"
+    script = "#!/bin/sh\ndocker compose -f docker-compose.yml up -d\n./gradlew test\n"
+    root = repo(tmp_path, {"docker-compose.yml": BASE, "README.md": readme, "run-unittest.sh": script}, name="tests")
+    assert set(open_session(root).environments()) == {"dev"}

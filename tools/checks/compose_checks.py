@@ -288,7 +288,8 @@ def literal_secret(ctx, spec):
                 kind = secret_facts.secret_value_kind(key, value)
                 loc = _raw_line(ctx, rel, ("services", name, "environment", at))
                 placeholder = secret_facts.is_placeholder_secret(key, value) if not kind else \
-                    _marked_to_change(ctx, rel, loc.line)
+                    _marked_to_change(ctx, rel, loc.line) or (isinstance(environment, dict) and
+                                                              secret_facts.credentials_of_an_example(key, environment))
                 severity = secret_facts.secret_severity(_exposure(ctx, rel), placeholder) if kind or placeholder else None
                 if severity is None:
                     continue
@@ -335,12 +336,14 @@ def _env_file_secrets(ctx, spec, platform: Platform):
             except OSError:
                 continue
             lines = text.splitlines()
-            for no, key, value in variables_facts.env_lines(text):
+            entries = variables_facts.env_lines(text)
+            siblings = {key: value for _, key, value in entries}
+            for no, key, value in entries:
                 if (rel, key) in seen or not value or secret_facts.is_secret_reference(key, value):
                     continue
                 kind = secret_facts.secret_value_kind(key, value)
                 placeholder = secret_facts.is_placeholder_secret(key, value) if not kind else \
-                    secret_facts.marked_to_change(lines, no)
+                    secret_facts.marked_to_change(lines, no) or secret_facts.credentials_of_an_example(key, siblings)
                 severity = secret_facts.secret_severity(role, placeholder) if kind or placeholder else None
                 if severity is None:
                     continue

@@ -227,6 +227,28 @@ def tells_to_change(comment: str | None) -> bool:
     return bool(comment) and bool(_CHANGE_MARK.search(comment))
 
 
+# Names reserved for examples (RFC 2606, RFC 6761): a service configured there is one to fill in.
+_EXAMPLE_HOST = re.compile(r"(?:^|[@./:])(?:[\w-]+\.)*example\.(?:com|org|net)\b|\.(?:example|invalid)\b", re.I)
+
+
+def credentials_of_an_example(name: str, siblings: dict[str, str]) -> bool:
+    """A secret set beside the host it logs in to, when that host is an example (`EMAIL_HOST_PASSWORD=password`
+    beside `EMAIL_HOST=smtp.host.example.com`): the whole block is a sample to fill in, not a credential that ships.
+    Siblings share the secret's name up to its secret word (`EMAIL_HOST_`, `SMTP_`)."""
+    words = name_words(name)
+    cut = next((i for i in range(len(words)) if _secret_word_at(words, i)), None)
+    if not cut:
+        return False
+    stems = {"_".join(words[:i]) for i in range(1, cut + 1)}
+    for other, value in siblings.items():
+        other_words = name_words(other)
+        if other == name or not any("_".join(other_words[:i]) in stems for i in range(1, len(other_words))):
+            continue
+        if _EXAMPLE_HOST.search(str(value or "")):
+            return True
+    return False
+
+
 def marked_to_change(lines: list[str], line: int | None) -> bool:
     """The value at 1-based `line` of a file's `lines` carries a comment telling to replace it: on its own line
     (`SALT: mysalt # CHANGEME`) or in the comment lines just above it (YAML and dotenv alike)."""
