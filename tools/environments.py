@@ -527,7 +527,9 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
 PROD_EVIDENCE = re.compile(r"\bself[- ]?host(?:ed|ing|s)?\b|\bon (?:your|a|the) (?:own )?server\b|\bauto-?heberge"
                            r"|\b(?:run|running|deploy|deploying|use|using|install|installing|host|hosting|serve|serving)"
                            r"\b.{0,80}?\b(?:in|for) production\b|\bproduction[- ]ready\b|\ben production\b"
-                           r"|\bdeploy(?:ing|ment)?\b.{0,60}?\bwith (?:docker[- ])?compose\b")
+                           r"|\bdeploy(?:ing|ment)?\b.{0,60}?\bwith (?:docker[- ])?compose\b"
+                           r"|\b(?:docker|compose) deployment (?:solution|setup|of)\b")
+_NAMES_COMPOSE = re.compile(r"\bdocker\b|\bcompose\b", re.I)
 # A line that denies anything is no evidence (the word it denies may sit far from the denial).
 _DENIES = re.compile(r"\b(?:not|never|no longer|don'?t|doesn'?t|isn'?t|aren'?t|pas|jamais|without|sans)\b")
 _TEST_FOLDERS = {"test", "tests", "testing", "e2e", "testdata", "fixtures", "examples", "example", "samples", "demo",
@@ -612,11 +614,13 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
                       key=lambda s: (s.path.count("/"), bool(_TRANSLATED.match(posixpath.basename(s.path))), s.path)):
         lines = src.text.splitlines()
         title = next((l for l in lines if l.startswith("# ")), "")
-        if not (docs_calls(src.path, src.text) or PROD_EVIDENCE.search(fold(title))
-                or any(_runs_script(src.text, path) for path in launched)):
-            continue  # a page that neither runs Compose (itself or by a script of the repo) nor is titled for it
+        # a page that neither runs Compose (itself or by a script of the repo) nor is titled for it speaks of
+        # these files only in a sentence that names Docker or Compose ("the official Docker deployment")
+        about_these = bool(docs_calls(src.path, src.text) or PROD_EVIDENCE.search(fold(title))
+                           or any(_runs_script(src.text, path) for path in launched))
         for no, sentence in _sentences(lines, title):
-            if PROD_EVIDENCE.search(fold(sentence)) and not _DENIES.search(fold(sentence)):
+            if PROD_EVIDENCE.search(fold(sentence)) and not _DENIES.search(fold(sentence)) \
+                    and (about_these or _NAMES_COMPOSE.search(sentence)):
                 evidence = f"{src.path}:{no} (\"{' '.join(sentence.split())[:80]}\")"
                 break
         if evidence:

@@ -530,3 +530,17 @@ def test_tables_link_definitions_and_unmentioned_scripts_are_no_production_evide
     script = "#!/bin/sh\ndocker compose -f docker-compose.yml up -d\n./gradlew test\n"
     root = repo(tmp_path, {"docker-compose.yml": BASE, "README.md": readme, "run-unittest.sh": script}, name="tests")
     assert set(open_session(root).environments()) == {"dev"}
+
+
+def test_a_deployment_repo_readme_naming_docker_is_evidence_and_its_example_tag_ships(tmp_path):
+    # No Compose command in the README, but its sentence says what the files are for; the example env file's
+    # `alpine` is the tag every user copies (a `change-me` there would be a placeholder, not a tag).
+    readme = "# Acme Docker\n\nThe official Docker deployment solution for Acme.\n\nSee the install guide.\n"
+    compose = ("services:\n  app:\n    image: ghcr.io/acme/app:${APP_TAG}\n    restart: unless-stopped\n"
+               "  proxy:\n    image: nginx:${NGINX_IMAGE_TAG}\n    restart: unless-stopped\n")
+    example = "APP_TAG=change-me\nNGINX_IMAGE_TAG=alpine\n"
+    root = repo(tmp_path, {"docker-compose.yml": compose, "env.example": example, "README.md": readme})
+    session = open_session(root)
+    assert session.discovery().environments["prod"].evidence.startswith('README.md:3 ("The official Docker deployment')
+    titles = [f.title for f in session.findings if f.id == "PRD002"]
+    assert len(titles) == 1 and titles[0].startswith("prod: proxy runs nginx:alpine: tag `alpine` names no version")

@@ -13,6 +13,7 @@ from tools.checks.registry import check, services_text
 from tools.facts.exposure import (admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway,
                                   expands_only_known_text, expands_outsider_text, names_pull_request_head,
                                   outsider_triggers, unauthenticated_ui_of)
+from tools.facts.secrets import is_placeholder
 from tools.facts.lifecycle import DATABASES, TABLE_WRITTEN, end_of_life, product_of
 from tools.facts.tags import rewrites_tag, tag_mutability
 from tools.findings import SEVERITIES, Location
@@ -138,8 +139,9 @@ def floating_prod_tag(ctx, spec):
         names = _VAR.findall(written)
         if set(names) & _unknown_vars(env):
             continue  # the tag is chosen at deploy time; a variable nothing sets says nothing about it
-        if mutable.basis == "no-version" and set(names) & _example_vars(env):
-            continue  # an example file's `TAG=change-me` is a placeholder, not the tag a deploy sets
+        if mutable.basis == "no-version" and set(names) & _example_vars(env) and \
+                is_placeholder(str(image).rsplit(":", 1)[-1]):
+            continue  # an example file's `TAG=change-me` is a placeholder; its `TAG=alpine` is the tag users copy
         how = f" (written {written}, set by {_set_from(env, names)})" if written != image else ""
         key = (env.name, str(image), mutable.why, how, tuple(names))
         groups.setdefault(key, []).append((name, env.location(name, "image")))
