@@ -541,6 +541,7 @@ def is_production_name(name: str) -> bool:
     return bool(re.search(r"prod|production|live", name, re.I))
 
 
+_LINK_ITEM = re.compile(r"\s*(?:[-*+]|\d+\.)\s+\[[^\]]*\]\([^)]*\)\s*$")  # `- [Self-Hosting](#self-hosting)`: a contents entry
 _LINK_DEFINITION = re.compile(r"\s{0,3}\[[^\]]+\]:\s")  # `[Production Ready Metrics]: https://…`
 _HTML_TAG = re.compile(r"<a\b[^>\n]*>.*?</a>|<[^>\n]*>", re.I)  # a link's text goes with it: a menu is no sentence
 _TRANSLATED = re.compile(r"readme[._-][a-z]{2}(?:[-_][a-z]{2})?\.\w+$", re.I)  # README.cn.md, README_pt-BR.md
@@ -558,7 +559,7 @@ def _sentences(lines: list[str], title: str) -> list[tuple[int, str]]:
         # an HTML block (`<div align="center">` to the next blank line) is layout: logos, menus, badges
         html = bool(line.strip()) and (html or (not fenced and line.lstrip().startswith("<")))
         if fenced or html or (line.startswith("#") and line != title) or line.lstrip().startswith("|") \
-                or _LINK_DEFINITION.match(line) or not line.strip():
+                or _LINK_DEFINITION.match(line) or _LINK_ITEM.match(line) or not line.strip():
             line = ""  # code, layout, headings and tables are no sentences
         if line.strip() and line != title:
             line = _HTML_TAG.sub(" ", re.sub(r"^\s*(?:>\s*)+", "", line))  # a quote's marks, inline markup

@@ -520,7 +520,8 @@ def test_a_secret_in_a_committed_env_file_production_reads_is_reported_there(tmp
 
 
 def test_tables_link_definitions_and_unmentioned_scripts_are_no_production_evidence(tmp_path):
-    readme = ("# Acme\n\nA sample of microservices.\n\n```\ndocker compose up -d\n```\n\n| Component | Docs |\n|---|---|\n"
+    readme = ("# Acme\n\nA sample of microservices.\n\n- [Products](#products)\n- [Self-Hosting with Docker](#self-hosting)\n\n"
+              "```\ndocker compose up -d\n```\n\n| Component | Docs |\n|---|---|\n"
               "| Compose | [deploying with docker compose](docs/compose.md) |\n\n"
               "[Metrics]: https://docs.example.org/production-ready-metrics.html\n")
     root = repo(tmp_path, {"docker-compose.yml": BASE, "README.md": readme})
