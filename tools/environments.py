@@ -601,7 +601,12 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
     if not base:
         outside = [e for e in envs.values() if environment_role(e.name, e.files) != "test"
                    and not _TEST_FOLDERS & set(posixpath.dirname(e.files[0]).split("/"))]
-        base = list(outside[0].files) if len(outside) == 1 else []
+        # `docker-compose/docker-compose.yaml` beneath its overlays (`docker-compose/jaeger/…`): the shallowest
+        # single file, when it is alone at its depth
+        top = min((e.files[0].count("/") for e in outside), default=0)
+        shallow = {e.files[0] for e in outside if e.files[0].count("/") == top}
+        base = list(outside[0].files) if len(outside) == 1 else \
+            [shallow.pop()] if len(shallow) == 1 and any(e.files == [next(iter(shallow))] for e in outside) else []
     standing = [e for e in envs.values() if base and e.files[: len(base)] == base
                 and environment_role(e.name, e.files) not in ("test", "staging")
                 and (e.files in (base, default) or environment_role("", e.files[len(base):]) == "prod"
@@ -632,7 +637,10 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
     for key, env in envs.items():
         if env in standing:
             alone = env.files == base or len(standing) == 1
-            env.name = "prod" if alone and "prod" not in renamed else f"prod-{key}"
+            extra = _stem_word(env.files[-1]) if env.files[-1] != base[-1] else key
+            if extra in ("dev", "override"):  # `jaeger/docker-compose.yaml`: its folder names it
+                extra = _slug(posixpath.basename(posixpath.dirname(env.files[-1])) or key)
+            env.name = "prod" if alone and "prod" not in renamed else _free(f"prod-{extra}", renamed)
             env.evidence = f"{evidence} runs it on a server" + ("" if alone else f", with {env.files[-1]}")
         renamed[env.name] = env
     return renamed

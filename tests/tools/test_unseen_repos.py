@@ -545,3 +545,17 @@ def test_a_deployment_repo_readme_naming_docker_is_evidence_and_its_example_tag_
     assert session.discovery().environments["prod"].evidence.startswith('README.md:3 ("The official Docker deployment')
     titles = [f.title for f in session.findings if f.id == "PRD002"]
     assert len(titles) == 1 and titles[0].startswith("prod: proxy runs nginx:alpine: tag `alpine` names no version")
+
+
+def test_the_shallowest_compose_file_under_a_folder_is_the_base_its_overlays_stand_on(tmp_path):
+    readme = "# Acme with Docker Compose\n\nThis repository is the reference for deploying Acme with Docker Compose.\n"
+    tracing = ("services:\n  web:\n    environment:\n      OTEL_EXPORTER: jaeger:4317\n"
+               "  jaeger:\n    image: jaegertracing/all-in-one:1.57.0\n    restart: always\n")
+    dev = "services:\n  web:\n    environment:\n      DEBUG: 'true'\n"
+    root = repo(tmp_path, {"deploy/docker-compose.yaml": BASE, "deploy/jaeger/docker-compose.yaml": tracing,
+                           "deploy/dev/docker-compose.yaml": dev, "README.md": readme})
+    envs = open_session(root).environments()
+    assert envs["prod"] == ["deploy/docker-compose.yaml"]
+    # the overlay beside it is a production variant named by its folder; the dev overlay stays dev
+    assert envs["prod-jaeger"] == ["deploy/docker-compose.yaml", "deploy/jaeger/docker-compose.yaml"]
+    assert not [n for n, files in envs.items() if n.startswith("prod") and "deploy/dev/docker-compose.yaml" in files]
