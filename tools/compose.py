@@ -479,6 +479,11 @@ def _placed(errors: list[str], files: list[_File], roots: list[Path], locations:
         rel, line = _line_of(files, m.group(0))
         if rel:
             return ComposeError(text, rel, line)
+    m = re.match(r'service "([^"]+)" has neither an image nor a build context', text)
+    if m:  # a file patches a service no file defines: point at the patch
+        loc = locations.get((m.group(1), None))
+        if loc is not None and loc.path:
+            return ComposeError(text, loc.path, loc.line)
     return ComposeError(text, files[0].rel if len(files) == 1 else None)
 
 

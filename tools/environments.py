@@ -712,7 +712,8 @@ def is_override_name(path: str) -> bool:
 
 def _base_of(path: str, data: dict, present: set[str], above: bool = False) -> list[str] | None:
     """The default file set (of the overlay's folder, else the nearest folder above; only above with `above`)
-    that defines every service the overlay patches; None when no such base can be told."""
+    that defines the services the overlay patches (all, or more than two thirds: a base the overlay fell behind);
+    None when no such base can be told."""
     services = (data.get(path) or {}).get("services") or {}
     patched = {name for name, svc in services.items()
                if not isinstance(svc, dict) or not ({"image", "build", "extends"} & set(svc))}
@@ -733,7 +734,9 @@ def _base_of(path: str, data: dict, present: set[str], above: bool = False) -> l
                 given |= {f"service {n}" for n in fdata.get("services") or {}}
                 given |= {f"network {n}" for n in fdata.get("networks") or {}}
                 given |= {f"volume {n}" for n in fdata.get("volumes") or {}}
-            return base if patched <= defined and borrowed <= given else None
+            # most of what it patches: the base it was written for, gone stale (Compose then says what is missing)
+            fits = patched <= defined or len(patched & defined) > 2 * len(patched - defined)
+            return base if fits and borrowed <= given else None
         if not folder:
             return None
         folder = posixpath.dirname(folder)

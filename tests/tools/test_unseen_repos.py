@@ -559,3 +559,15 @@ def test_the_shallowest_compose_file_under_a_folder_is_the_base_its_overlays_sta
     # the overlay beside it is a production variant named by its folder; the dev overlay stays dev
     assert envs["prod-jaeger"] == ["deploy/docker-compose.yaml", "deploy/jaeger/docker-compose.yaml"]
     assert not [n for n, files in envs.items() if n.startswith("prod") and "deploy/dev/docker-compose.yaml" in files]
+
+
+def test_an_overlay_that_fell_behind_its_base_stands_on_it_and_its_stale_patch_is_the_finding(tmp_path):
+    base = "".join(f"  {n}:\n    image: ghcr.io/acme/{n}:2.0.1\n    restart: always\n" for n in ("web", "api", "worker"))
+    prod = ("services:\n" + "".join(f"  {n}:\n    environment:\n      - LOG_LEVEL=warn\n" for n in ("web", "api", "worker"))
+            + "  legacy-jobs:\n    environment:\n      - LOG_LEVEL=warn\n")
+    root = repo(tmp_path, {"src/docker-compose.yml": "services:\n" + base, "src/docker-compose.prod.yml": prod})
+    session = open_session(root)
+    assert session.environments()["src/prod"] == ["src/docker-compose.yml", "src/docker-compose.prod.yml"]
+    cmp001 = [f for f in session.findings if f.id == "CMP001"]
+    assert len(cmp001) == 1 and '"legacy-jobs" has neither an image nor a build context' in cmp001[0].title
+    assert (cmp001[0].locations[0].path, cmp001[0].locations[0].line) == ("src/docker-compose.prod.yml", 11)
