@@ -734,12 +734,22 @@ def _base_of(path: str, data: dict, present: set[str], above: bool = False) -> l
                 given |= {f"service {n}" for n in fdata.get("services") or {}}
                 given |= {f"network {n}" for n in fdata.get("networks") or {}}
                 given |= {f"volume {n}" for n in fdata.get("volumes") or {}}
-            # most of what it patches: the base it was written for, gone stale (Compose then says what is missing)
-            fits = patched <= defined or len(patched & defined) > 2 * len(patched - defined)
+            # most of what it patches, the rest defined by no file at all: the base it was written for, gone stale
+            # (Compose then says what is missing); a service another overlay defines means a chain, not staleness
+            missing = patched - defined
+            fits = not missing or (len(patched & defined) > 2 * len(missing) and not missing & _added_by_overlays(data))
             return base if fits and borrowed <= given else None
         if not folder:
             return None
         folder = posixpath.dirname(folder)
+
+
+def _added_by_overlays(data: dict) -> set[str]:
+    """The services some overlay of the repository defines (with an image, a build or an extends): what another
+    `-f` of a chain brings."""
+    return {name for d in data.values() if isinstance(d, dict) and is_overlay(d)
+            for name, svc in ((d.get("services") or {}).items() if isinstance(d.get("services"), dict) else [])
+            if isinstance(svc, dict) and {"image", "build", "extends"} & set(svc)}
 
 
 def _stem_word(path: str) -> str:

@@ -571,3 +571,15 @@ def test_an_overlay_that_fell_behind_its_base_stands_on_it_and_its_stale_patch_i
     cmp001 = [f for f in session.findings if f.id == "CMP001"]
     assert len(cmp001) == 1 and '"legacy-jobs" has neither an image nor a build context' in cmp001[0].title
     assert (cmp001[0].locations[0].path, cmp001[0].locations[0].line) == ("src/docker-compose.prod.yml", 11)
+
+
+def test_an_overlay_patching_what_another_overlay_adds_is_a_chain_not_a_stale_overlay(tmp_path):
+    base = "services:\n" + "".join(f"  {n}:\n    image: ghcr.io/acme/{n}:2.0.1\n" for n in ("web", "api", "worker"))
+    redis = "services:\n  web:\n    environment:\n      - REDIS=redis:6379\n  redis:\n    image: redis:7.4.1\n"
+    multi = "services:\n" + "".join(f"  {n}:\n    networks: [bench]\n" for n in ("web", "api", "worker", "redis")) + \
+        "networks:\n  bench: {}\n"
+    root = repo(tmp_path, {"compose.yaml": base, "overrides/compose.redis.yaml": redis,
+                           "overrides/compose.multi.yaml": multi})
+    session = open_session(root)
+    assert not [f for f in session.findings if f.id == "CMP001"]
+    assert not [files for files in session.environments().values() if files == ["compose.yaml", "overrides/compose.multi.yaml"]]
