@@ -524,7 +524,7 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
 # How a README or deployment notes tell users to run the files in production: self-hosting, or a verb of running
 # them in production ("deploy Zulip in production", "production-ready Compose setups"); a mere mention of
 # production ("in a typical production setting") is not enough.
-PROD_EVIDENCE = re.compile(r"\bself[- ]?host(?:ed|ing|s)?\b|\bon (?:your|a|the) (?:own )?server\b|\bauto-?heberge"
+PROD_EVIDENCE = re.compile(r"\bself[- ]?host(?:ed|ing|s)?\b|\bon (?:your|a|the) (?:own )?server\b(?![- ]side)|\bauto-?heberge"
                            r"|\b(?:run|running|deploy|deploying|use|using|install|installing|host|hosting|serve|serving)"
                            r"\b.{0,80}?\b(?:in|for) production\b|\bproduction[- ]ready\b|\ben production\b"
                            r"|\bdeploy(?:ing|ment)?\b.{0,60}?\bwith (?:docker[- ])?compose\b"
@@ -533,7 +533,7 @@ _NAMES_COMPOSE = re.compile(r"\bdocker\b|\bcompose\b", re.I)
 # A line that denies anything is no evidence (the word it denies may sit far from the denial).
 _DENIES = re.compile(r"\b(?:not|never|no longer|don'?t|doesn'?t|isn'?t|aren'?t|pas|jamais|without|sans)\b")
 _TEST_FOLDERS = {"test", "tests", "testing", "e2e", "testdata", "fixtures", "examples", "example", "samples", "demo",
-                 "dev", ".devcontainer", "devcontainer"}
+                 "dev", "devenv", ".devcontainer", "devcontainer"}
 
 
 def is_production_name(name: str) -> bool:
@@ -542,6 +542,8 @@ def is_production_name(name: str) -> bool:
 
 
 _LINK_ITEM = re.compile(r"\s*(?:[-*+]|\d+\.)\s+\[[^\]]*\]\([^)]*\)\s*$")  # `- [Self-Hosting](#self-hosting)`: a contents entry
+_FOR_DEVELOPERS = re.compile(r"\b(?:development|dev) (?:environment|setup|guide)\b|\bdevenv\b|\bcontribut\w*|"
+                             r"\bhacking\b|\btesting\b")
 _LINK_DEFINITION = re.compile(r"\s{0,3}\[[^\]]+\]:\s")  # `[Production Ready Metrics]: https://…`
 _HTML_TAG = re.compile(r"<a\b[^>\n]*>.*?</a>|<[^>\n]*>", re.I)  # a link's text goes with it: a menu is no sentence
 _TRANSLATED = re.compile(r"readme[._-][a-z]{2}(?:[-_][a-z]{2})?\.\w+$", re.I)  # README.cn.md, README_pt-BR.md
@@ -552,7 +554,11 @@ def _sentences(lines: list[str], title: str) -> list[tuple[int, str]]:
     one; other headings (they announce, they do not tell) and code blocks are left out."""
     out: list[tuple[int, str]] = []
     buf, start, fenced, html = "", 0, False, False
+    matter = bool(lines) and lines[0].strip() == "---"  # a page's front matter (title, desc) is metadata
     for no, line in enumerate(lines + [""], 1):
+        if matter:
+            matter = no == 1 or line.strip() != "---"
+            continue
         if _FENCE.match(line):
             fenced = not fenced
             continue
@@ -563,6 +569,7 @@ def _sentences(lines: list[str], title: str) -> list[tuple[int, str]]:
             line = ""  # code, layout, headings and tables are no sentences
         if line.strip() and line != title:
             line = _HTML_TAG.sub(" ", re.sub(r"^\s*(?:>\s*)+", "", line))  # a quote's marks, inline markup
+            line = re.sub(r"\]\([^)\s]*\)", "]", line)  # a link's target is no word of the sentence
         if line.strip():
             if not buf:
                 start = no
@@ -574,6 +581,27 @@ def _sentences(lines: list[str], title: str) -> list[tuple[int, str]]:
                 out.append((start, piece))
         buf = ""
     return out
+
+
+# What a compose file's own header says of where it runs ("if you're exposing Penpot to the internet").
+_EXPOSED = re.compile(r"\bexpos(?:e|es|ed|ing)\b.{0,40}?\bto the (?:public )?internet\b")
+
+
+def _header_evidence(base: list[str], sources: list) -> str:
+    """The base file's leading comment block, read as a page: its sentences tell where it runs."""
+    src = next((s for s in sources if s.kind == "compose" and base and s.path == base[0] and s.ok and s.text), None)
+    if src is None:
+        return ""
+    head: list[str] = []
+    for line in src.text.splitlines():
+        if not line.lstrip().startswith("#"):
+            break
+        head.append(line.lstrip().lstrip("#").strip())
+    for no, sentence in _sentences(head, ""):
+        folded = fold(sentence)
+        if (PROD_EVIDENCE.search(folded) or _EXPOSED.search(folded)) and not _DENIES.search(folded):
+            return f"{src.path}:{no} (\"{' '.join(sentence.split())[:80]}\")"
+    return ""
 
 
 def _runs_script(text: str, path: str) -> bool:
@@ -620,6 +648,8 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
                       key=lambda s: (s.path.count("/"), bool(_TRANSLATED.match(posixpath.basename(s.path))), s.path)):
         lines = src.text.splitlines()
         title = next((l for l in lines if l.startswith("# ")), "")
+        if _FOR_DEVELOPERS.search(fold(title)):
+            continue  # a page about the development environment or contributing says nothing of production
         # a page that neither runs Compose (itself or by a script of the repo) nor is titled for it speaks of
         # these files only in a sentence that names Docker or Compose ("the official Docker deployment")
         about_these = bool(docs_calls(src.path, src.text) or PROD_EVIDENCE.search(fold(title))
@@ -631,6 +661,8 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
                 break
         if evidence:
             break
+    if not evidence:
+        evidence = _header_evidence(base, sources)
     if not evidence:
         return envs
     renamed: dict[str, DiscoveredEnvironment] = {}

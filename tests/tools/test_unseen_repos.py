@@ -583,3 +583,19 @@ def test_an_overlay_patching_what_another_overlay_adds_is_a_chain_not_a_stale_ov
     session = open_session(root)
     assert not [f for f in session.findings if f.id == "CMP001"]
     assert not [files for files in session.environments().values() if files == ["compose.yaml", "overrides/compose.multi.yaml"]]
+
+
+def test_a_compose_files_own_header_is_evidence_and_developer_pages_are_not(tmp_path):
+    devguide = ("---\ntitle: Dev environment\ndesc: Learn about self-hosting, configuration and more.\n---\n\n"
+                "# Development environment\n\nThe exporter is executed on the server side, in node.\n")
+    readme = "# Acme\n\nLearn how to install it on [our website](https://acme.example/self-host).\n"
+    devenv = "services:\n  db:\n    image: postgres:16.4\n"
+    root = repo(tmp_path, {"docker/devenv/docker-compose.main.yml": devenv, "docs/devenv.md": devguide,
+                           "README.md": readme, "docker/images/docker-compose.yaml": BASE})
+    assert "prod" not in open_session(root).environments()  # a link's target and a developer page say nothing
+    header = "# WARNING: if you're exposing Acme to the internet, remove the demo flags below.\n"
+    root = repo(tmp_path, {"docker/devenv/docker-compose.main.yml": devenv, "docs/devenv.md": devguide,
+                           "README.md": readme, "docker/images/docker-compose.yaml": header + BASE}, name="header")
+    env = open_session(root).discovery().environments["prod"]
+    assert env.files == ["docker/images/docker-compose.yaml"]
+    assert env.evidence.startswith('docker/images/docker-compose.yaml:1 ("WARNING: if you\'re exposing Acme to the internet')
