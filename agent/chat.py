@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any
 
+from agent.core import hints
 from agent.core.errors import UserError
 from agent.core.text import escape_terminal
 
@@ -101,7 +102,7 @@ def _turn(conv, io: _IO, text: str) -> None:
         return
     out.close(result.answer)
     for pid in result.waiting:
-        io.dim(f"  {pid} waits for Product: devops-agent approve {pid} --key KEY")
+        io.dim(f"  {pid} waits for Product: {hints.approve(pid)}")
 
 
 class _Plain:
@@ -234,7 +235,7 @@ def _slash(conv, io: _IO, line: str, help_text: str) -> str | None:
         render.print_verify(box.verify())
     elif cmd == "/approve":
         if not io.interactive:
-            raise UserError("approving needs Product at a terminal", f"run `devops-agent approve {rest or 'ID'} --key KEY`")
+            raise UserError("approving needs Product at a terminal", f"run `{hints.approve(rest or 'ID')}`")
         _product_approve(conv, io, _need(rest, "/approve ID"))
     elif cmd == "/reject":
         pid = _need(rest, "/reject ID")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from agent.core import hints
 from agent.core.config import STATE_DIR
 from agent.core.errors import UserError
 
@@ -207,8 +208,8 @@ ApplyDecision = Callable[[str], tuple[bool, str]]
 def waits_for_product(proposal_id: str) -> tuple[bool, str]:
     """Outside a terminal nobody can sign: the model is told what Product runs."""
     return False, (f"apply_change({proposal_id}) was not run: it waits for Product, who reads and signs the "
-                   f"proposal with `devops-agent approve {proposal_id} --key KEY`, then `devops-agent apply "
-                   f"{proposal_id}` lands it. You cannot approve it.")
+                   f"proposal with `{hints.approve(proposal_id)}`, then `{hints.apply(proposal_id)}` lands it. "
+                   "You cannot approve it.")
 
 
 class Conversation:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent.core import hints
 from agent.core.text import shorten
 
 if TYPE_CHECKING:
@@ -35,9 +36,9 @@ _NAMED_COMMAND = re.compile(r"`((?:git|devops-agent) [^`]+)`")
 _SERVICE_OF_TITLE = re.compile(r"^[\w.-]+: (?P<service>[\w.-]+) ")
 # A check whose next step is another command than the one its text names.
 _STEP_OF_CHECK = {
-    "GATE001": ("devops-agent verify", "lists each infra commit no Product signer signed: revert it and propose it "
-                "again (`devops-agent propose`), or Product accepts it (`devops-agent accept SHA --reason ... --key KEY`)"),
-    "GATE003": ("git fetch --unshallow", "fetches the whole history, then `devops-agent verify --trust-root SHA` checks it"),
+    "GATE001": (hints.verify(), "lists each infra commit no Product signer signed: revert it and propose it "
+                f"again (`devops-agent propose`), or Product accepts it (`{hints.accept()}`)"),
+    "GATE003": ("git fetch --unshallow", f"fetches the whole history, then `{hints.verify('SHA')}` checks it"),
 }
 # Compose checks whose fix is one known value under the service: key path, value.
 _COMPOSE_SET = {"CMP011": ("restart", "unless-stopped")}

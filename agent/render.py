@@ -251,10 +251,12 @@ def print_next_steps(con, steps: list[NextStep], session: Session) -> None:
     from rich.padding import Padding
 
     if any("devops-agent propose" in s.command for s in steps):
+        from agent.core import hints
+
         con.print(Padding("--set FILE:KEY.PATH=VALUE edits one YAML value and keeps comments (repeatable); --patch FILE "
                           "takes a unified diff with paths from the platform root. A proposal changes nothing until "
-                          "Product approves exactly its content (`devops-agent approve ID --key KEY`); "
-                          "`devops-agent apply ID` lands it.", (0, 0, 0, 2), expand=False))
+                          f"Product approves exactly its content (`{hints.approve('ID')}`); "
+                          f"`{hints.apply('ID')}` lands it.", (0, 0, 0, 2), expand=False))
     again = with_repo(session, NextStep("devops-agent review", "")).command
     con.print(Padding(f"Then run `{_escape(again)}` again.", (0, 0, 0, 2), expand=False))
 
@@ -593,7 +595,10 @@ def print_proposal_result(rec, json_out: bool) -> None:
         return
     con.print(f"[bold green]proposed[/] {rec.id}  hash {rec.hash[:8]}  targets "
               f"{', '.join(t['path'] for t in rec.targets)}  services {', '.join(rec.services) or '-'}")
-    con.print(f"next: Product runs `devops-agent approve {rec.id}` and types {rec.hash[:8]}")
+    from agent.core import hints
+
+    con.print(f"next: Product reads the commits and signs them with its key: `{hints.approve(rec.id)}`"
+              f" (KEY: its private key file, or the .pub of a key loaded in ssh-agent)", soft_wrap=True)
 
 
 def print_proposals(recs, json_out: bool) -> None:
@@ -724,10 +729,9 @@ def checklist_markdown(cl) -> str:
     out += ["## Migrations", ""] + ([f"- [ ] {m}" for m in cl.migrations] or ["- none"]) + [""]
     out += ["## Deploy on the server (manual)", ""] + [f"{i}. `{step}`" for i, step in enumerate(cl.deploy_steps, 1)] + [""]
     out += ["## Changes in this release and their rollback", ""]
-    if cl.changes:
-        for c in cl.changes:
-            out.append(f"- {c['subject']} (`{c['commit'][:7]}`, {c['proposal']}): rollback — {c['rollback']}")
-    else:
+    for c in cl.changes:
+        out += [f"- [ ] {_change_title(c)}", *[f"  - {line}" for line in _change_lines(c)]]
+    if not cl.changes:
         out.append("- no gate change since the last release tag")
     out += [""] + [f"> {n}" for n in cl.notes]
     return "\n".join(out) + "\n"
@@ -740,12 +744,35 @@ def notes_markdown(data: dict) -> str:
     if not data["changes"]:
         out.append("No infra change went through the gate since the last release tag.")
     for c in data["changes"]:
-        out += [f"## {c['subject']}", "", f"- commit `{c['commit'][:7]}`, proposal {c['proposal']}"
-                + (f", intention {c['intention']}" if c.get("intention") else ""),
-                f"- services: {', '.join(c.get('services') or []) or '-'}",
-                f"- reason: {c['reason']}", f"- risk: {c['risk']}", f"- rollback: {c['rollback']}",
-                f"- approved by: {c.get('approved_by') or '-'}", ""]
+        out += [f"## {_change_title(c)}", "", *[f"- {line}" for line in _change_lines(c)], ""]
     return "\n".join(out) + "\n"
+
+
+def _change_title(c: dict) -> str:
+    return _md_text(c["subject"]) + ("" if c.get("signed") is not False else " — NOT SIGNED BY PRODUCT")
+
+
+def _change_lines(c: dict) -> list[str]:
+    """One gate change of tools.deliverables.release_changes, as markdown list items (text escaped)."""
+    commits = ", ".join(f"{repo} `{sha[:12]}`" for repo, sha in c.get("commits", {}).items())
+    lines = [f"proposal {_md_text(c['proposal'])} ({c.get('status') or '-'}): {commits}"]
+    if c.get("reverts"):
+        undone = ", ".join(f"{repo} `{sha[:12]}`" for repo, sha in (c.get("reverts_commits") or {}).items())
+        lines.append(f"reverts: proposal {_md_text(c['reverts'])}" + (f" ({undone})" if undone else ""))
+    lines += [f"services: {', '.join(c.get('services') or []) or '-'}",
+              f"reason: {_md_text(c.get('reason') or '-')}", f"risk: {_md_text(c.get('risk') or '-')}",
+              f"rollback: {_md_text(c.get('rollback') or '-')}",
+              f"intention: {_md_text(c.get('intention') or '-')}",
+              f"approved by: {_md_text(c.get('approved_by') or '-')}",
+              "signature: " + "; ".join(f"{repo} {_md_text(text)}" for repo, text in (c.get("signatures") or {}).items())]
+    return lines
+
+
+def _md_text(text: str) -> str:
+    """Untrusted text (a commit's trailers) on one markdown line: control characters made visible."""
+    from agent.core.text import escape_terminal
+
+    return escape_terminal(str(text)).replace("\n", " ")
 
 
 def print_environments(con, session: Session) -> None:

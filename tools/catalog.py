@@ -18,6 +18,7 @@ from typing import Any, Callable, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.core import hints
 from agent.core.errors import UserError
 
 Kind = Literal["read", "propose", "apply"]
@@ -281,7 +282,7 @@ def _propose(ctx: ToolContext, args: ProposeArgs) -> ProposalResult:
     rec = ctx.propose(text, {"reason": args.reason, "risk": args.risk, "rollback": args.rollback,
                              "type": args.type, "scope": args.scope, "intention": args.intention})
     nxt = ("refused by the charter's policy: change the proposal" if rec.status == "refused" else
-           f"waits for Product: Product reads and signs it with `devops-agent approve {rec.id} --key KEY`; "
+           f"waits for Product: Product reads and signs it with `{hints.approve(rec.id)}`; "
            "you cannot approve it")
     return ProposalResult(id=rec.id, status=rec.status, hash=rec.hash, targets=[t["path"] for t in rec.targets],
                           services=list(rec.services), refusals=list(rec.refusals), next=nxt)

@@ -88,8 +88,10 @@ def approve(
 
     gate = _gate(repo)
     rec, approval = gate.approve(pid, key_path=key, show=lambda shown: render.confirm_commits(shown, yes))
+    from agent.core import hints
+
     kit.echo(f"approved {rec.id}: signed {approval.signature[:12]} by {approval.approver}, "
-               f"valid until {approval.expires_at}; `devops-agent apply {rec.id}` lands it")
+               f"valid until {approval.expires_at}; `{hints.apply(rec.id)}` lands it")
 
 
 @app.command()
@@ -149,7 +151,10 @@ def apply(pid: str = kit.Argument(..., help="Proposal id."), repo: Optional[Path
     if fmt is Fmt.json:
         render.dump_json({"id": rec.id, "status": rec.status, "commits": rec.applied_commits})
     else:
-        kit.echo(f"applied {rec.id}: " + ", ".join(f"{r or 'platform'}@{c[:7]}" for r, c in rec.applied_commits.items()))
+        from agent.core import hints
+
+        kit.echo(f"applied {rec.id}: " + ", ".join(f"{r or 'platform'}@{c[:7]}" for r, c in rec.applied_commits.items())
+                 + f"; `{hints.rollback(rec.id)}` reverts it (the revert Product signed)")
 
 
 @app.command()

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
+from agent.core import hints
 from agent.core.errors import RefusedError, UserError
 from agent.gate import ssh
 
@@ -176,11 +177,11 @@ def sign_decision(kind: str, root: Path, fields: dict, key: Path, signers: list[
 
     if not signers:
         raise RefusedError(f"no Product signer is committed at {ssh.SIGNERS_FILE}",
-                           "run `devops-agent product-key init` in Product's own terminal first")
+                           f"run `{hints.product_key_init()}` in Product's own terminal first")
     public = ssh.read_public_key(Path(key))
     if not any(s.public_line == public for s in signers):
         raise RefusedError(f"{key} is not a Product signer of this platform ({ssh.SIGNERS_FILE} at HEAD)",
-                           "use the key registered by `devops-agent product-key init`; nothing was recorded")
+                           f"use the key registered by `{hints.product_key_init()}`; nothing was recorded")
     audit = audit or AuditLog(Path(root), Store(Path(root)))
     fields = dict(fields)
     if kind == "unblock" and "block_statement" not in fields:

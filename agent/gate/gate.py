@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from agent.core import hints
 from agent.core.config import MAX_APPROVAL_TTL_DAYS
 from agent.core.errors import RefusedError, UserError
 from agent.gate import commits as gc
@@ -377,12 +378,12 @@ class Gate:
         signers = self.signers()
         if not signers:
             raise RefusedError(f"no Product signer is committed at {ssh.SIGNERS_FILE}",
-                               "run `devops-agent product-key init` in Product's own terminal first")
+                               f"run `{hints.product_key_init()}` in Product's own terminal first")
         public = ssh.read_public_key(Path(key_path))
         signer = next((s for s in signers if s.public_line == public), None)
         if signer is None:
             raise RefusedError(f"{key_path} is not a Product signer of this platform ({ssh.SIGNERS_FILE} at HEAD)",
-                               "use the key registered by `devops-agent product-key init`")
+                               f"use the key registered by `{hints.product_key_init()}`")
         self._branch_accounted_for()
         config = self.session().config
         ttl = min(ttl_days or config.approval_ttl_days, config.approval_ttl_days, MAX_APPROVAL_TTL_DAYS)
@@ -439,7 +440,7 @@ class Gate:
         if bad or report.problems:
             first = f"{bad[0].sha[:12]} '{bad[0].subject[:50]}'" if bad else report.problems[0]
             raise RefusedError(f"the branch carries {len(bad)} infra commit(s) Product did not sign ({first})",
-                               "revert them, or have Product read and accept them: `devops-agent accept SHA --key K`")
+                               f"revert them, or have Product read and accept them: `{hints.accept()}`")
 
     # -- verification of signed commits ---------------------------------------------------------------
 

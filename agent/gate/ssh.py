@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.core import hints
 from agent.core.errors import RefusedError, UserError
 from tools.facts import SIGNERS_FILE  # noqa: F401  (the signer list's path: one fact, one place)
 
@@ -108,10 +109,10 @@ def read_public_key(path: Path) -> str:
     path = Path(path).expanduser()
     pub = path if path.suffix == ".pub" else path.with_name(path.name + ".pub")
     if not pub.is_file():
-        raise UserError(f"public key {pub} does not exist", "pass the key made by `devops-agent product-key init`")
+        raise UserError(f"public key {pub} does not exist", f"pass the key made by `{hints.product_key_init()}`")
     parts = pub.read_text(encoding="ascii", errors="replace").split()
     if len(parts) < 2 or parts[0] not in _KEY_TYPES:
-        raise UserError(f"{pub} is not an SSH public key", "pass the key made by `devops-agent product-key init`")
+        raise UserError(f"{pub} is not an SSH public key", f"pass the key made by `{hints.product_key_init()}`")
     return f"{parts[0]} {parts[1]}"
 
 
@@ -144,7 +145,7 @@ def sign_many(datas: list[bytes], key: Path, namespace: str) -> list[str]:
     Product's terminal."""
     key = Path(key).expanduser()
     if not key.exists():
-        raise UserError(f"Product key {key} does not exist", "pass the key made by `devops-agent product-key init`")
+        raise UserError(f"Product key {key} does not exist", f"pass the key made by `{hints.product_key_init()}`")
     with tempfile.TemporaryDirectory(prefix="devops-agent-sign-") as tmp:
         files = []
         for index, data in enumerate(datas):

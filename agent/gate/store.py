@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from agent.core import hints
 from agent.core.config import STATE_DIR
 from agent.core.errors import RefusedError, UserError
 
@@ -32,9 +33,9 @@ STATUSES = frozenset({"pending", "refused", "approved", "rejected", "applying", 
                       "rolling_back", "rolled_back", "failed"})
 BUSY_TIMEOUT_S = 10
 _DB_REL = f"{STATE_DIR}/{DB_NAME}"
-_MOVE_HINT = "move it away (keep the copy); `devops-agent audit verify` tells what the log says"
+_MOVE_HINT = f"move it away (keep the copy); `{hints.audit_verify()}` tells what the log says"
 ACKNOWLEDGE_HINT = ("restore it from a backup, or accept the loss with "
-                    "`devops-agent audit verify --acknowledge-reset` (recorded in the log)")
+                    f"`{hints.audit_acknowledge_reset()}` (recorded in the log)")
 
 
 class StateError(UserError):
@@ -188,7 +189,7 @@ def m002_signed_decisions(db: sqlite3.Connection) -> None:
         old = dict(zip(_B_COLS_V1, values[:-1]))
         if not secrets.compare_digest(_mac("blocks", old), values[-1]):
             raise StateError(f"block {old['id']} was modified outside devops-agent",
-                             "the state no longer matches its seals; `devops-agent audit verify` tells what the log says")
+                             f"the state no longer matches its seals; `{hints.audit_verify()}` tells what the log says")
         new = {**old, "statement": None, "lift_statement": None}
         db.execute("UPDATE blocks SET mac = ? WHERE seq = ?", (_mac("blocks", new), old["seq"]))
 
@@ -329,7 +330,7 @@ class Store:
 
     def _tampered(self, what: str) -> StateError:
         return StateError(f"{what} was modified outside devops-agent",
-                          "the state database no longer matches its seals; `devops-agent audit verify` "
+                          f"the state database no longer matches its seals; `{hints.audit_verify()}` "
                           "tells what the log says")
 
     # -- a lost state database ----------------------------------------------------------
@@ -402,7 +403,7 @@ class Store:
     def _resolve_id(self, pid: str) -> str:
         pid = (pid or "").strip()
         if not pid:
-            raise StateError("no proposal id given", "list them with `devops-agent proposals`")
+            raise StateError("no proposal id given", f"list them with `{hints.proposals()}`")
         if self._read("SELECT id FROM proposals WHERE id = ?", (pid,)):
             return pid
         ids = [r["id"] for r in self._read("SELECT id FROM proposals WHERE substr(id, 1, ?) = ?", (len(pid), pid))]
@@ -411,13 +412,13 @@ class Store:
         if ids:
             raise StateError(f"proposal id {pid} is ambiguous ({', '.join(sorted(ids)[:5])})", "give more of the id")
         self.require_intact()
-        raise StateError(f"no proposal {pid}", "list them with `devops-agent proposals`")
+        raise StateError(f"no proposal {pid}", f"list them with `{hints.proposals()}`")
 
     def get_proposal(self, pid: str) -> ProposalRecord:
         full = self._resolve_id(pid)
         rows = self._read("SELECT * FROM proposals WHERE id = ?", (full,))
         if not rows:
-            raise StateError(f"no proposal {pid}", "list them with `devops-agent proposals`")
+            raise StateError(f"no proposal {pid}", f"list them with `{hints.proposals()}`")
         return self._proposal_from(rows[0])
 
     def list_proposals(self, status: str | None = None) -> list[ProposalRecord]:
@@ -479,7 +480,7 @@ class Store:
         row = self._approval_row(rec)
         row["mac"] = _mac("approvals", row)
         if not db.execute("SELECT 1 FROM proposals WHERE id = ?", (rec.proposal_id,)).fetchone():
-            raise StateError(f"no proposal {rec.proposal_id}", "list them with `devops-agent proposals`")
+            raise StateError(f"no proposal {rec.proposal_id}", f"list them with `{hints.proposals()}`")
         try:
             db.execute(f"INSERT INTO approvals ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                        tuple(row.values()))
@@ -553,7 +554,7 @@ class Store:
         missing = [f"b-{n}" for n in range(1, count + 1) if n not in seen]
         if missing or any(b["seq"] > count for b in blocks):
             raise StateError(f"delivery block {(missing or ['count'])[0]} was deleted outside devops-agent",
-                             "the state no longer matches its seals; `devops-agent audit verify` tells what the log says")
+                             f"the state no longer matches its seals; `{hints.audit_verify()}` tells what the log says")
         return blocks
 
     def add_block(self, reason: str, approver: str, method: str, signature: str,
@@ -574,7 +575,7 @@ class Store:
         bid = _block_id(block_id)
         block = next((b for b in self.blocks() if b["id"] == bid), None)
         if block is None:
-            raise StateError(f"no delivery block {block_id}", "see the open ones with `devops-agent release check`")
+            raise StateError(f"no delivery block {block_id}", f"see the open ones with `{hints.release_check()}`")
         return block
 
     def lift_block(self, block_id: str, approver: str, method: str, signature: str,
@@ -583,7 +584,7 @@ class Store:
         with self._tx() as db:
             block = next((b for b in self._blocks(db) if b["id"] == bid), None)
             if block is None:
-                raise StateError(f"no delivery block {block_id}", "see the open ones with `devops-agent release check`")
+                raise StateError(f"no delivery block {block_id}", f"see the open ones with `{hints.release_check()}`")
             if block["lifted_at"]:
                 raise RefusedError(f"block {bid} was already lifted on {block['lifted_at']} by {block['lifted_by']}",
                                    "nothing to do")

@@ -1,0 +1,93 @@
+"""The next-step command lines the gate and its commands print, each built by one function here.
+
+A hint is a shell line a user copies; it must run as printed (the parser accepts it). Upper-case words
+(KEY, SHA, REASON) are the placeholders the user fills in; `EXAMPLES` gives every hint with sample
+arguments, so a test runs each one through the CLI (tests/agent/test_gate_product_view.py). It imports
+nothing of ours: every layer (the gate, tools' catalogue, the front ends) prints its hints from here."""
+from __future__ import annotations
+
+from shlex import quote
+from typing import Callable
+
+KEY = "KEY"  # Product's key: the private key file, or its .pub when the key is in ssh-agent
+
+
+def approve(pid: str, key: str = KEY) -> str:
+    """Product reads the proposal's commits and signs them."""
+    return f"devops-agent approve {quote(pid)} --key {key}"
+
+
+def reject(pid: str, key: str = KEY) -> str:
+    return f"devops-agent reject {quote(pid)} --reason 'why' --key {key}"
+
+
+def apply(pid: str) -> str:
+    """The role lands an approved proposal."""
+    return f"devops-agent apply {quote(pid)}"
+
+
+def rollback(pid: str) -> str:
+    """The role lands the revert Product signed with the approval."""
+    return f"devops-agent rollback {quote(pid)}"
+
+
+def show(pid: str) -> str:
+    return f"devops-agent proposals show {quote(pid)}"
+
+
+def proposals() -> str:
+    return "devops-agent proposals"
+
+
+def accept(sha: str = "SHA", key: str = KEY) -> str:
+    """Product reads an infra commit nobody signed and accepts it (a signed commit)."""
+    return f"devops-agent accept {sha} --reason 'why Product accepts it' --key {key}"
+
+
+def verify(trust_root: str | None = None) -> str:
+    return "devops-agent verify" + (f" --trust-root {trust_root}" if trust_root else "")
+
+
+def product_key_init() -> str:
+    """Product makes its key, in its own terminal."""
+    return "devops-agent product-key init"
+
+
+def audit_verify() -> str:
+    return "devops-agent audit verify"
+
+
+def audit_acknowledge_reset() -> str:
+    return "devops-agent audit verify --acknowledge-reset"
+
+
+def release_check() -> str:
+    return "devops-agent release check"
+
+
+def release_notes() -> str:
+    return "devops-agent release notes"
+
+
+def ssh_add(key: str = KEY) -> str:
+    """Load Product's key in ssh-agent once; `--key KEY.pub` then signs without asking again."""
+    return f"ssh-add {key}"
+
+
+# Every hint, with sample arguments: the placeholders a test replaces by real values, the rest as printed.
+EXAMPLES: dict[str, Callable[[], str]] = {
+    "approve": lambda: approve("PROPOSAL"),
+    "reject": lambda: reject("PROPOSAL"),
+    "apply": lambda: apply("PROPOSAL"),
+    "rollback": lambda: rollback("PROPOSAL"),
+    "show": lambda: show("PROPOSAL"),
+    "proposals": proposals,
+    "accept": accept,
+    "verify": verify,
+    "verify-trust-root": lambda: verify("SHA"),
+    "product-key-init": product_key_init,
+    "audit-verify": audit_verify,
+    "audit-acknowledge-reset": audit_acknowledge_reset,
+    "release-check": release_check,
+    "release-notes": release_notes,
+}
