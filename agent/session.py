@@ -92,6 +92,7 @@ class Session:
     _verdict: str | None = field(default=None, repr=False)
     snapshot: object = field(default=None, repr=False)  # the TemporaryDirectory of a session of a commit
     signatures: object = None  # agent.gate.verify.VerifyReport of the branch, when checked
+    repo_root: Path | None = None  # the repository itself (a session of a commit reads a snapshot without .git)
 
     def filtered(self, min_severity: str | None) -> "Session":
         """The same session showing only findings at `min_severity` or above; the verdict still counts all."""
@@ -357,6 +358,7 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
     session = Session(root=root, charter=parsed, charter_origin=origin, config=cfg, config_path=cfg_path,
                       git=git, sources=loaded, releases=releases, release=current, readmes=readmes)
     session.snapshot = snapshot  # keeps the snapshot's folder alive as long as the session
+    session.repo_root = repo_root
     if run_checks:
         from tools.checks import CheckContext, run_checks as run_all
 

@@ -9,7 +9,7 @@ from agent.core.errors import UserError
 from tools.findings import Location
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?+][^}]*)?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
-_TRAILER = re.compile(r"^(Reason|Risk|Rollback|Approved-by|Proposal|Intention|Reverts):\s*(.*)$", re.M)
+_TRAILER = re.compile(r"^(Reason|Risk|Rollback|Approved-by|Proposal|Intention|Reverts): *(.*)$", re.M)
 
 
 @dataclass
@@ -131,38 +131,101 @@ def last_release_tag(root) -> str | None:
     return tag or None
 
 
-def release_changes(session, store) -> list[dict]:
-    """Each gate change committed on the platform since the last release tag, with reason, risk and rollback."""
-    from sources.git import run_git
+_SINGLE = ("reason", "risk", "rollback", "approved-by", "proposal", "reverts")
 
-    root = session.root
+
+def _gate_commits(repo, rev_range: list[str]) -> list[tuple[str, list[str], str, dict]]:
+    """(sha, parents, subject, trailers) of each commit of `rev_range` in `repo` that names a proposal, oldest
+    first. Read NUL-delimited (a commit message holds no NUL); a trailer's first value counts, as for the gate."""
+    from sources.git import run_git_bytes
+
+    out = run_git_bytes(["log", "-z", "--reverse", "--format=%H%n%P%n%B", *rev_range, "--"], repo,
+                        check=False).decode("utf-8", "replace")
+    found = []
+    for record in out.split("\0"):
+        sha, _, rest = record.lstrip("\n").partition("\n")
+        parents, _, message = rest.partition("\n")
+        if len(sha) != 40:
+            continue
+        subject, _, body = message.partition("\n")
+        trailers: dict = {"intention": []}
+        for key, value in _TRAILER.findall(body):
+            key = key.lower()
+            if key == "intention":
+                trailers["intention"].append(value.strip())
+            elif key in _SINGLE:
+                trailers.setdefault(key, value.strip())
+        if trailers.get("proposal"):
+            found.append((sha, parents.split(), subject, trailers))
+    return found
+
+
+def _signature(verdicts: dict | None, repo: str, sha: str) -> tuple[bool | None, str]:
+    """Whether the branch's verification found `sha` signed by a Product signer (None: not verified)."""
+    if verdicts is None:
+        return None, "not verified"
+    verdict = verdicts.get((repo, sha))
+    if verdict is None:
+        return None, "not an infra commit: no signature needed"
+    if verdict.ok:
+        return True, f"{verdict.status} by {verdict.signer}" if verdict.signer else verdict.status
+    return False, f"NOT signed by Product ({verdict.status})"
+
+
+def release_changes(session, store, signatures=None) -> list[dict]:
+    """Each gate change (a proposal's forward or revert commits) since the last release tag, read from the
+    repository's own git, on the platform and in each submodule (the commits between the gitlinks the tag
+    and HEAD record): reason, risk, rollback, intention, approver, what it reverts, and whether the branch's
+    verification (`signatures`, else the session's) found each commit signed by Product."""
+    from sources.git import gitlinks_of, resolve_commit
+
+    root = session.repo_root or session.root
+    head = resolve_commit(root, "HEAD")
+    if head is None:
+        return []
     tag = last_release_tag(root)
-    rev = f"{tag}..HEAD" if tag else "HEAD"
-    out = run_git(["log", "--format=%H%x1f%s%x1f%b%x1e", rev], root, check=False)
-    changes = []
-    for chunk in out.split("\x1e"):
-        if not chunk.strip():
-            continue
-        sha, subject, body = (chunk.strip("\n").split("\x1f") + ["", ""])[:3]
-        trailers = {k.lower(): v for k, v in _TRAILER.findall(body)}
-        pid = trailers.get("proposal")
-        if not pid:
-            continue
-        entry = {"commit": sha, "subject": subject, "proposal": pid, "reason": trailers.get("reason"),
-                 "risk": trailers.get("risk"), "rollback": trailers.get("rollback"),
-                 "approved_by": trailers.get("approved-by"), "intention": trailers.get("intention"),
-                 "revert": bool(trailers.get("reverts")), "status": None, "services": []}
+    report = signatures if signatures is not None else session.signatures
+    verdicts = {(c.repo, c.sha): c for c in report.infra} if report is not None else None
+    repos: list[tuple[str, object, list[str]]] = [("", root, [f"{tag}..{head}" if tag else head])]
+    before = gitlinks_of(root, tag) if tag else {}
+    for path, new in sorted(gitlinks_of(root, head).items()):
+        old = before.get(path)
+        sub = root / path
+        if new != old and (sub / ".git").exists() and resolve_commit(sub, new) == new:
+            repos.append((path, sub, [new, f"^{old}"] if old and resolve_commit(sub, old) == old else [new]))
+    changes: dict[tuple[str, bool], dict] = {}
+    for repo, where, rev_range in repos:
+        for sha, parents, subject, trailers in _gate_commits(where, rev_range):
+            pid, reverts = trailers["proposal"], trailers.get("reverts")
+            signed, signature = _signature(verdicts, repo, sha)
+            entry = changes.get((pid, bool(reverts)))
+            if entry is None:
+                entry = changes[(pid, bool(reverts))] = {
+                    "proposal": pid, "kind": "revert" if reverts else "change", "subject": subject,
+                    "commit": sha, "commits": {}, "reason": trailers.get("reason"), "risk": trailers.get("risk"),
+                    "rollback": trailers.get("rollback"), "intention": "; ".join(trailers["intention"]) or None,
+                    "approved_by": trailers.get("approved-by"), "revert": bool(reverts), "reverts": reverts,
+                    "reverts_commits": {}, "signed": True, "signatures": {}, "status": None, "services": []}
+            label = repo or "platform"
+            entry["commits"][label] = sha
+            entry["signatures"][label] = signature
+            if entry["signed"] is not False and signed is not True:  # False (one unsigned) wins over None
+                entry["signed"] = signed
+            if reverts and parents:
+                entry["reverts_commits"][label] = parents[0]
+            if not repo:
+                entry["commit"], entry["subject"] = sha, subject
+    for entry in changes.values():
         try:
-            rec = store.get_proposal(pid)
+            rec = store.get_proposal(entry["proposal"])
             entry["status"], entry["services"] = rec.status, rec.services
         except UserError:  # a commit whose proposal is not in this machine's state: still listed
             entry["status"] = "unknown here"
-        changes.append(entry)
-    return list(reversed(changes))
+    return list(changes.values())
 
 
-def notes(session, store) -> dict:
-    tag = last_release_tag(session.root)
+def notes(session, store, signatures=None) -> dict:
+    tag = last_release_tag(session.repo_root or session.root)
     release = session.release
     return {"release": release.to_dict() if release else None, "since": tag,
-            "changes": release_changes(session, store)}
+            "changes": release_changes(session, store, signatures)}

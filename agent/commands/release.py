@@ -57,7 +57,7 @@ def release_notes(repo: Optional[Path] = RepoOpt, fmt: MdFmt = kit.Option(MdFmt.
     from tools import deliverables
 
     gate = _gate(repo)
-    data = deliverables.notes(gate.session(), gate.store)
+    data = deliverables.notes(gate.session(), gate.store, gate.verify())
     if fmt is MdFmt.json:
         render.dump_json(data)
     else:
