@@ -639,6 +639,44 @@ def print_proposal(rec, approvals, json_out: bool) -> None:
     con.print(_escape(rec.diff), highlight=False)
 
 
+def print_approval_summary(summary) -> None:
+    """What Product reads first, in words (agent.gate.summary.ApprovalSummary); the raw commits follow."""
+    from agent.core.text import escape_terminal as esc
+
+    out = [f"== What you are asked to sign: proposal {summary.proposal} ==", "", "What changes:"]
+    for change in summary.changes:
+        services = f" (services: {', '.join(change.services)})" if change.services else ""
+        out.append(f"  {esc(change.path)}{esc(services)}")
+        out += [f"    - {esc(line)}" for line in change.said]
+    out += ["", f"Reason:    {esc(summary.reason)}", f"Risk:      {esc(summary.risk)}",
+            f"Rollback:  {esc(summary.rollback)}",
+            "Intention: " + ("; ".join(esc(i) for i in summary.intentions) or "none named"), ""]
+    checks = summary.checks
+    counts = ", ".join(f"{n} {sev}" for sev, n in checks.counts.items()) or "no finding"
+    out.append(f"Checks on the proposed tree: {checks.verdict} (before the change: {checks.base_verdict}); "
+               f"{counts}; {len(checks.new_severe)} new blocker/high ({checks.judged})")
+    out += [f"  - fixes {esc(f)}" for f in checks.fixed]
+    out += [f"  - NEW {esc(f)}" for f in checks.new_severe]
+    out += [f"  - could not run: {esc(n)}" for n in checks.not_run]
+    out += ["", f"Your signature, valid until {summary.expires}, covers these commits:"]
+    for c in summary.commits:
+        tree = f"tree {c.tree}" if c.tree else "tree known once the commits it names are signed"
+        out.append(f"  - {esc(c.what)}; {tree}")
+    out += ["", f"Passphrase: {esc(summary.passphrase.why)}"]
+    if summary.passphrase.tip:
+        out.append(f"  {esc(summary.passphrase.tip)}")
+    out += ["", summary.ids_note, "", "== The raw commits ==", ""]
+    sys.stdout.write("\n".join(out) + "\n")
+    sys.stdout.flush()
+
+
+def print_signed(summary) -> None:
+    """The ids of the commits just signed (the ones `apply` and `rollback` land)."""
+    for repo, ids in summary.signed.items():
+        sys.stdout.write(f"signed {repo}: change {ids['change']} (tree {ids['change_tree']}), "
+                         f"revert {ids['revert']} (tree {ids['revert_tree']})\n")
+
+
 def confirm_commits(shown: list[str], yes: bool,
                     note: str = "These are the commits your signature covers (their revert is signed with them).") -> bool:
     """Print exactly the commits to be signed (already escaped); ask before signing unless --yes."""

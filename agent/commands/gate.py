@@ -87,9 +87,18 @@ def approve(
     from agent import render
 
     gate = _gate(repo)
-    rec, approval = gate.approve(pid, key_path=key, show=lambda shown: render.confirm_commits(shown, yes))
+    said: list = []
+
+    def summary(s) -> None:
+        said.append(s)
+        render.print_approval_summary(s)
+
+    rec, approval = gate.approve(pid, key_path=key, show=lambda shown: render.confirm_commits(shown, yes),
+                                 summary=summary)
     from agent.core import hints
 
+    for s in said:
+        render.print_signed(s)
     kit.echo(f"approved {rec.id}: signed {approval.signature[:12]} by {approval.approver}, "
                f"valid until {approval.expires_at}; `{hints.apply(rec.id)}` lands it")
 

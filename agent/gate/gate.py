@@ -353,25 +353,39 @@ class Gate:
         sign([(platform, False)])
 
     def preview(self, plan: Plan) -> list[str]:
-        """Unsigned objects of the forward commits, written so that `git show` displays exactly what will be
-        signed (the signed commit differs only by its gpgsig header)."""
+        """Unsigned objects of the forward commits and of their reverts, written so that `git show` displays
+        exactly what will be signed (a signed commit differs only by its gpgsig header, hence by its id).
+        The forward ids are kept in `plan.preview` (the platform's last)."""
         when = _now()
         links: dict[str, str] = {}
         shown = []
+        plan.preview = []
+        note = "unsigned preview: this commit id changes once signed; the tree and parent are what is signed"
         for part in plan.repos:
             payload = self._unsigned(plan, part, True, links if part is plan.platform else {}, when)
             sha = gc.write_commit(part.path, payload)
             if part is not plan.platform:
                 links[part.repo] = sha
-            shown.append(show_commit(part.path, sha, part.repo))
+            plan.preview.append(sha)
+            shown.append(show_commit(part.path, sha, f"{part.repo or 'platform'}: the change ({note})"))
+        revert_links: dict[str, str] = {}
+        for part, forward in zip(plan.repos, plan.preview):
+            part.forward = forward  # the revert's parent, for this preview only: reset below, set when signed
+            payload = self._unsigned(plan, part, False, revert_links if part is plan.platform else {}, when)
+            part.forward = ""
+            sha = gc.write_commit(part.path, payload)
+            if part is not plan.platform:
+                revert_links[part.repo] = sha
+            shown.append(show_commit(part.path, sha, f"{part.repo or 'platform'}: its revert ({note})"))
         return shown
 
     # -- approve / reject -----------------------------------------------------------------------------
 
     def approve(self, pid: str, key_path: Path, show: Callable[[list[str]], bool] | None = None,
-                ttl_days: int | None = None):
+                ttl_days: int | None = None, summary: Callable[[Any], None] | None = None):
         """Product signs the commits this proposal produces (and their revert) with the key at `key_path`.
-        `show` receives exactly what will be signed and returns whether to go on."""
+        `summary` first receives what will be signed in words (agent.gate.summary.ApprovalSummary, whose
+        `signed` is filled once signed); `show` receives the raw commits and returns whether to go on."""
         from agent.gate.store import ApprovalRecord
 
         rec = self._proposal_in(pid, {"pending"}, "approved")
@@ -389,9 +403,18 @@ class Gate:
         ttl = min(ttl_days or config.approval_ttl_days, config.approval_ttl_days, MAX_APPROVAL_TTL_DAYS)
         expires = _iso(_now() + timedelta(days=ttl))
         plan = self._plan(rec, signer, expires)
-        if not self._judged_on(rec, plan):
+        judged_now = not self._judged_on(rec, plan)
+        if judged_now:
             self._checks_pass(plan, preview=True)  # the platform moved since propose: judged again, the same way
-        if show is not None and not show(self.preview(plan)):
+        shown_commits = self.preview(plan) if show is not None or summary is not None else []
+        said = None
+        if summary is not None:
+            from agent.gate.summary import approval_summary
+
+            said = approval_summary(self, rec, plan, Path(key_path), expires=expires, judged_now=judged_now,
+                                    intentions=self._intentions_relied_on(rec.meta), same_finding=_key)
+            summary(said)
+        if show is not None and not show(shown_commits):
             raise RefusedError("Product did not confirm", "nothing was signed")
         # The platform tree names the submodule commits, whose ids change once signed: compare it only alone.
         compared = [p for p in plan.repos if p.repo or len(plan.repos) == 1]
@@ -413,6 +436,9 @@ class Gate:
         for part in plan.repos:
             gc.keep_ref(part.path, gc.APPROVED_REF + rec.id, part.forward)
             gc.keep_ref(part.path, gc.ROLLBACK_REF + rec.id, part.revert)
+        if said is not None:
+            said.signed = {p.repo or "platform": {"change": p.forward, "change_tree": p.forward_tree,
+                                                 "revert": p.revert, "revert_tree": p.revert_tree} for p in plan.repos}
         return rec, approval
 
     def reject(self, pid: str, reason: str, key_path: Path):

@@ -189,3 +189,24 @@ def verify(data: bytes, signature: str, signers: list[Signer], namespace: str) -
                     return named[0]
                 return next((s for s in named if fingerprint(s.public_line) == key_fp), None)
     return None
+
+
+def key_in_agent(public_line: str) -> bool:
+    """Whether ssh-agent (SSH_AUTH_SOCK) holds this key: ssh-keygen then signs through it, asking nothing."""
+    if not os.environ.get("SSH_AUTH_SOCK"):
+        return False
+    add = shutil.which("ssh-add", path=os.path.dirname(ssh_keygen()) or None) or shutil.which("ssh-add")
+    if add is None:
+        return False
+    proc = subprocess.run([add, "-L"], env=_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    return proc.returncode == 0 and any(" ".join(line.split()[:2]) == public_line for line in proc.stdout.splitlines())
+
+
+def asks_passphrase(key: Path) -> bool:
+    """Whether signing with the private key file `key` asks a passphrase (False: no passphrase, demo keys)."""
+    key = Path(key).expanduser()
+    if key.suffix == ".pub" or not key.is_file():
+        return False
+    proc = subprocess.run([ssh_keygen(), "-y", "-P", "", "-f", str(key)], env=_env(), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True)
+    return proc.returncode != 0
