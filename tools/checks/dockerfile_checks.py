@@ -279,6 +279,27 @@ def secret_in_dockerfile(ctx, spec):
                                    [Location(path, _ins_line(info, ins, key))], detail=kind or "", severity=severity)
 
 
+# -- DKF008 ----------------------------------------------------------------------------------
+
+@check("DKF008", "Build fetches code from a moving source", "medium", "reproducibility", CONTAINER_RULES,
+       "Pin the ref: a release tag or a commit id (`pip install https://github.com/acme/lib/archive/v1.4.2.zip`, "
+       "`git+https://…@v1.4.2`, `raw.githubusercontent.com/acme/x/<commit>/install.sh`), or vendor the file.")
+def moving_source_in_build(ctx, spec):
+    """A RUN or ADD that fetches a branch's archive, a git URL with no pinned ref or a raw file on a branch
+    (tools/facts/moving_sources.py): medium in an image that ships, low in a dev or test image."""
+    from tools.facts.moving_sources import moving_sources
+
+    platform = _platform(ctx)
+    for path, info in platform.dockerfiles.items():
+        severity = "medium" if _dockerfile_exposure(platform, path) in ("prod", "staging") else "low"
+        for ins in info.instructions:
+            if ins.cmd not in ("RUN", "ADD"):
+                continue
+            for what in moving_sources(" ".join(ins.value) + " " + " ".join(ins.heredocs)):
+                yield spec.finding(ctx, f"{path}: {ins.cmd} fetches {what}", [Location(path, ins.start_line)],
+                                   severity=severity)
+
+
 # -- DKF005 ----------------------------------------------------------------------------------
 
 def _inside(context: str, src: str) -> bool:
