@@ -23,8 +23,11 @@ def count_tokens(text: str) -> int:
 
 
 def quoted(label: str, text: str, priority: int | None = None) -> str:
-    """Repository or Notion text as data: delimited, labelled, its own closing tag neutralised."""
-    safe = text.replace("</data>", "</ data>")
+    """Repository or Notion text as data: delimited, labelled, its own closing tag neutralised, every invisible
+    character escaped (the tag block U+E0000-E007F spells hidden instructions a model reads)."""
+    from agent.core.text import escape_terminal
+
+    safe = escape_terminal(text).replace("</data>", "</ data>")
     prio = f' priority="{priority}"' if priority is not None else ""
     return f'<data source="{label}"{prio}>\n{safe}\n</data>'
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.core.errors import UserError
+from agent.core.text import first_hidden
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
 _GIT_HEADER = "diff --git "
@@ -768,9 +769,6 @@ def _services_defined(platform, rel: str, env) -> set[str]:
 
 # ------------------------------------------------------------------------------- bounded inputs
 
-# C0 (newline, tab, ESC...), DEL, C1, the Unicode line/paragraph separators, bidi embeddings/overrides/isolates,
-# zero-width and direction marks: none has a place in one line of metadata a terminal or a commit shows.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\u061c\ufeff]")
 META_FIELDS = ("reason", "risk", "rollback", "type", "scope", "intention", "summary")
 COMMIT_TYPES = ("build", "chore", "ci", "docs", "feat", "fix", "perf", "refactor", "revert", "style", "test")
 _SCOPE = re.compile(r"[a-z0-9][a-z0-9._/-]{0,39}")
@@ -799,10 +797,13 @@ def check_metadata(meta: dict) -> None:
             continue
         if not isinstance(value, str):
             raise ChangeError(f"--{key} must be text, not {type(value).__name__}")
-        bad = _CONTROL.search(value)
-        if bad:
-            what = "a newline" if bad.group() in "\n\r\u2028\u2029" else f"the control character U+{ord(bad.group()):04X}"
-            raise ChangeError(f"--{key} contains {what} (at character {bad.start() + 1})",
+        # No control, format, private-use or default-ignorable character (agent.core.text.is_hidden): none has a
+        # place in one line of metadata a terminal or a commit shows.
+        at = first_hidden(value)
+        if at is not None:
+            bad = value[at]
+            what = "a newline" if bad in "\n\r\u2028\u2029" else f"the control character U+{ord(bad):04X}"
+            raise ChangeError(f"--{key} contains {what} (at character {at + 1})",
                               f"give --{key} as one line of plain text")
         if len(value) > MAX_FIELD:
             raise ChangeError(f"--{key} is {len(value)} characters, over the {MAX_FIELD}-character cap",

@@ -1,0 +1,153 @@
+"""Issue 19, causes 4, 8, 10 and 11: what the gate shows, writes into a signed message, and reads back.
+
+Played as the agent with a same-user shell (plain git, the state database, the Notion source), against
+Product's real steps with the real key and ssh-keygen: invisible characters in what Product reads, a Notion
+status that writes trailers into the signed message, trailers read twice or outside the trailer block, an
+approval kept past its expiry, a forged `applying` row, a hand commit to the signer list. Every test here
+failed on the code before its fix (see the report of issue 19).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gate_helpers import (GOOD, RESTART, Env, agent_key, copy_repo, git, hand_commit, make_patch)
+
+from agent.example import init_example
+
+# The Notion status of INT-13 as the agent set it (live Notion, or an export): it closes the `Intention:`
+# line of the signed message and opens trailers of its own, which were read first.
+FORGED_STATUS = "Validée\nApproval-Expires: 2099-12-31T00:00:00Z\nAudit-Head: 0:forged"
+INT13_STATUS = '),Validée,"Quand le site tombe'
+
+
+# ------------------------------------------------------------------------------------------ fixtures
+
+@pytest.fixture(scope="module")
+def tpl(tmp_path_factory):
+    base = tmp_path_factory.mktemp("text-tpl")
+    env = Env(base)
+    repo = init_example(base / "animesphere")
+    csv = next((repo / "notion-export").glob("Intention *.csv"))
+    text = csv.read_text(encoding="utf-8")
+    assert INT13_STATUS in text
+    csv.write_text(text.replace(INT13_STATUS, '),"' + FORGED_STATUS + '","Quand le site tombe', 1), encoding="utf-8")
+    hand_commit(repo, "notion: export of the week", "notion-export")  # before the trust root: not judged
+    r = env.cli(repo, "product-key", "init", "--identity", "product@animesphere", "--out", str(env.key),
+                "--no-passphrase")
+    assert r.returncode == 0, r.stderr
+    subprocess.run(["rm", "-rf", str(repo / ".devops-agent")], check=True)
+    return repo, env, agent_key(base / "agent-keys" / "mine")
+
+
+@pytest.fixture
+def repo(tpl, tmp_path) -> Path:
+    return copy_repo(tpl[0], tmp_path / "animesphere")
+
+
+@pytest.fixture
+def env(tpl) -> Env:
+    return tpl[1]
+
+
+def propose(env: Env, repo: Path, patch: Path, *extra: str) -> dict:
+    r = env.cli(repo, "propose", "--patch", str(patch), *GOOD, "--scope", "compose", "--format", "json", *extra)
+    assert r.returncode in (0, 1), r.stderr
+    return json.loads(r.stdout)
+
+
+def approve(env: Env, repo: Path, pid: str) -> subprocess.CompletedProcess:
+    return env.cli(repo, "approve", pid, "--key", str(env.key), "--yes")
+
+
+def approved_ref(repo: Path, pid: str) -> str:
+    return git(repo, "rev-parse", f"refs/devops-agent/approved/{pid}").strip()
+
+
+def message(repo: Path, sha: str) -> str:
+    return git(repo, "cat-file", "commit", sha).split("\n\n", 1)[1]
+
+
+def status(env: Env, repo: Path, pid: str) -> str:
+    r = env.cli(repo, "proposals", "show", pid, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["status"]
+
+
+def verify(env: Env, repo: Path, *args: str) -> tuple[int, dict]:
+    r = env.cli(repo, "verify", "--format", "json", *args)
+    assert r.returncode in (0, 1), r.stderr
+    return r.returncode, json.loads(r.stdout)
+
+
+def product_signs(env: Env, repo: Path, raw: bytes) -> str:
+    """A commit object signed with Product's real key, as an older gate (or Product's own git) wrote it."""
+    from agent.gate import commits as gc
+    from agent.gate import ssh
+
+    payload = raw
+    sig = ssh.sign(payload, env.key, ssh.GIT_NAMESPACE)
+    return gc.write_commit(repo, gc.with_signature(payload, sig))
+
+
+def resign(env: Env, repo: Path, sha: str, new_message: str) -> str:
+    """The commit `sha` with another message, signed by Product's key (what the old gate signed)."""
+    raw = subprocess.run(["git", "cat-file", "commit", sha], cwd=repo, capture_output=True, check=True).stdout
+    head_, _, _ = raw.partition(b"\n\n")
+    kept = []
+    in_sig = False
+    for line in head_.split(b"\n"):
+        if line.startswith(b"gpgsig "):
+            in_sig = True
+            continue
+        if in_sig and line.startswith(b" "):
+            continue
+        in_sig = False
+        kept.append(line)
+    return product_signs(env, repo, b"\n".join(kept) + b"\n\n" + new_message.encode("utf-8"))
+
+
+# ================================================================== 8. invisible characters
+
+INVISIBLE = {"\u2060": "\\u2060", "\u200b": "\\u200b", "\u200d": "\\u200d", "\u061c": "\\u061c",
+             "\u00ad": "\\xad", "\ufeff": "\\ufeff", "\U000e0041": "\\U000e0041", "\ue000": "\\ue000",
+             "\u2064": "\\u2064", "\u0378": "\\u0378"}
+
+
+def test_invisible_characters_in_a_diff_are_shown_escaped_at_approve(repo, env, tmp_path):
+    """`MYSQL_ROOT<U+2060>_HOST: localhost` reads as the honest key on Product's screen; MySQL sees another
+    variable, and root stays reachable from anywhere. Each invisible character must show as an escape."""
+    lines = "".join(f"      MYSQL_ROOT{ch}_HOST{i}: localhost\n" for i, ch in enumerate(INVISIBLE))
+    patch = make_patch(repo, "docker-compose.prod.yml", "      MYSQL_DATABASE: ${DB_NAME}\n",
+                       "      MYSQL_DATABASE: ${DB_NAME}\n" + lines, tmp_path / "invisible.diff")
+    rec = propose(env, repo, patch)
+    assert rec["status"] == "pending", rec
+    r = approve(env, repo, rec["id"])
+    assert r.returncode == 0, r.stderr
+    for i, (raw, shown) in enumerate(INVISIBLE.items()):
+        assert raw not in r.stdout
+        assert f"+      MYSQL_ROOT{shown}_HOST{i}: localhost" in r.stdout, (shown, r.stdout[-1500:])
+
+
+def test_invisible_characters_in_a_hand_commit_are_escaped_in_verify(repo, env):
+    """What `verify` prints of a commit (its subject) is the agent's text too."""
+    compose = repo / "docker-compose.prod.yml"
+    compose.write_text(compose.read_text().replace("MYSQL_DATABASE: ${DB_NAME}", "MYSQL_DATABASE: app", 1))
+    hand_commit(repo, "chore: docs only\u2060\u202e", "docker-compose.prod.yml")
+    r = env.cli(repo, "verify")
+    assert r.returncode == 1
+    assert "\u2060" not in r.stdout and "docs only\\u2060\\u202e" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("ch", ["\u2060", "\u00ad", "\U000e0041", "\u2063"])
+def test_metadata_with_an_invisible_character_is_refused(repo, env, tmp_path, ch):
+    patch = make_patch(repo, *RESTART, tmp_path / "change.diff")
+    meta = dict(zip(GOOD[::2], GOOD[1::2]))
+    meta["--reason"] = f"the mlscheduler must restart{ch} by itself after a crash"
+    r = env.cli(repo, "propose", "--patch", str(patch), *[x for kv in meta.items() for x in kv],
+                "--scope", "compose")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, (r.returncode, r.stderr)
+    assert f"U+{ord(ch):04X}" in r.stderr, r.stderr
