@@ -166,7 +166,7 @@ def _signature(verdicts: dict | None, repo: str, sha: str) -> tuple[bool | None,
         return None, "not verified"
     verdict = verdicts.get((repo, sha))
     if verdict is None:
-        return None, "not an infra commit: no signature needed"
+        return None, "no infra path of its own (verify judges the commits it carries)"
     if verdict.ok:
         return True, f"{verdict.status} by {verdict.signer}" if verdict.signer else verdict.status
     return False, f"NOT signed by Product ({verdict.status})"
@@ -176,7 +176,8 @@ def release_changes(session, store, signatures=None) -> list[dict]:
     """Each gate change (a proposal's forward or revert commits) since the last release tag, read from the
     repository's own git, on the platform and in each submodule (the commits between the gitlinks the tag
     and HEAD record): reason, risk, rollback, intention, approver, what it reverts, and whether the branch's
-    verification (`signatures`, else the session's) found each commit signed by Product."""
+    verification (`signatures`, else the session's) found each commit signed by Product (`signed`: False when
+    one of its infra commits is not, True when they all are, None when none was verified)."""
     from sources.git import gitlinks_of, resolve_commit
 
     root = session.repo_root or session.root
@@ -205,11 +206,11 @@ def release_changes(session, store, signatures=None) -> list[dict]:
                     "commit": sha, "commits": {}, "reason": trailers.get("reason"), "risk": trailers.get("risk"),
                     "rollback": trailers.get("rollback"), "intention": "; ".join(trailers["intention"]) or None,
                     "approved_by": trailers.get("approved-by"), "revert": bool(reverts), "reverts": reverts,
-                    "reverts_commits": {}, "signed": True, "signatures": {}, "status": None, "services": []}
+                    "reverts_commits": {}, "signed": None, "signatures": {}, "status": None, "services": []}
             label = repo or "platform"
             entry["commits"][label] = sha
             entry["signatures"][label] = signature
-            if entry["signed"] is not False and signed is not True:  # False (one unsigned) wins over None
+            if entry["signed"] is not False and signed is not None:  # one unsigned commit: not signed
                 entry["signed"] = signed
             if reverts and parents:
                 entry["reverts_commits"][label] = parents[0]

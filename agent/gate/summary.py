@@ -137,7 +137,7 @@ def _commits(plan: Plan) -> list[CommitToSign]:
         out.append(CommitToSign(
             part.repo, "change", part.base,
             None if named else part.forward_tree,
-            f"{where}: the change, on {part.base[:12]}"
+            f"{where}: the change, on parent {part.base}"
             + (f" (its tree names the signed {', '.join(s.repo for s in subs)} commit)" if named else "")))
     for part in plan.repos:
         where = part.repo or "platform"
@@ -146,7 +146,7 @@ def _commits(plan: Plan) -> list[CommitToSign]:
         out.append(CommitToSign(
             part.repo, "revert", f"the {where} change above", None if named else base_tree,
             f"{where}: its revert, signed now so that `{hints.rollback(plan.proposal)}` needs no new signature: "
-            f"it restores the files of {part.base[:12]}"))
+            f"it restores the files of {part.base}"))
     return out
 
 
