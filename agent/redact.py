@@ -5,8 +5,8 @@ this process's environment), judged by the one definition of a secret the checks
 (`tools/facts/secrets.py`: `MAX_TOKENS=4096` is a count, `DB_PASS=…` a password), then every text is
 scrubbed of them and of what looks like a secret by shape (the same module: passwords in URLs, connection
 strings, command lines and prose, `NAME=value` under a secret name, private keys, provider tokens), of
-high-entropy words, and by detect-secrets' line detectors (enabled explicitly: with no settings it finds
-nothing). Structure is kept: `${DB_PASSWORD}` stays; a literal becomes `[redacted:<hash>]`, the hash short
+high-entropy words. Every pass is one linear scan of the whole text, as it goes on the wire (detect-secrets' line
+plugins cost about 0.5 ms a line: their provider shapes live in the facts now). Structure is kept: `${DB_PASSWORD}` stays; a literal becomes `[redacted:<hash>]`, the hash short
 and stable so two different secrets stay distinct in a conversation.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ _DIGEST = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 # The window before a value is short, so this search is bounded.
 _NAME_BEFORE = re.compile(r"([A-Za-z_][\w.-]{0,40})[^\w\n]{0,12}$")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-# An unquoted high-entropy word (detect-secrets only sees quoted ones): base64 of mixed case and digits, or long
+# A high-entropy word, quoted or not: base64 of mixed case and digits, or long
 # hex; a digest (`sha256:…`, `image@…`) stays. A JSON escape (`\n`) may precede it.
 _HIGH_ENTROPY = re.compile(r"(?:(?<![A-Za-z0-9+/_@:.-])|(?<=\\[nrt]))([A-Za-z0-9+/_-]{20,}={0,2})(?![A-Za-z0-9+/=_-])")
 
@@ -82,7 +82,6 @@ class Redactor:
         self.short_values: set[str] = set()  # masked where they are a secret name's value (a shape), not everywhere
         self._escaped: dict[str, str] = {}  # a value as a JSON string holds it (`\"`, `\\`) -> the value
         self._pattern: re.Pattern | None = None
-        self._detect = None
         self.add(values)
 
     def add(self, values: Iterable[str]) -> None:
@@ -119,61 +118,8 @@ class Redactor:
         text = _HIGH_ENTROPY.sub(lambda m: marker(m.group(1)) if _high_entropy(m.group(1))
                                  and not _named_digest(text, m) and not _public(text, m.start(1), m.group(1))
                                  else m.group(0), text)
-        return self._detect_secrets(text)
+        return text
 
-    def _detect_secrets(self, text: str) -> str:
-        """detect-secrets' line plugins (high-entropy strings and keywords included), run in memory."""
-        try:
-            from detect_secrets.core.scan import _process_line_based_plugins
-            from detect_secrets.settings import transient_settings
-        except ImportError:  # pragma: no cover - a dependency
-            return text
-        # Its patterns backtrack on a long line: each plugin reads windows of a bounded length (overlapping,
-        # so a secret across a cut is whole in one), which keeps the redactor linear in its input.
-        lines = [line[i:i + _DETECT_WINDOW + _DETECT_OVERLAP] for line in text.splitlines()
-                 for i in range(0, max(1, len(line)), _DETECT_WINDOW)]
-        with transient_settings({"plugins_used": _PLUGINS}):
-            hits = list(_process_line_based_plugins(list(enumerate(lines, 1)), "message.txt"))
-        if not hits:
-            return text
-        for hit in hits:
-            secret = getattr(hit, "secret_value", None)
-            if secret and len(secret) >= MIN_SECRET_LENGTH and not facts.is_reference(secret) \
-                    and not secret.startswith("[redacted:") and not _DIGEST.fullmatch(secret) \
-                    and not _kept_hit(hit, secret, lines):
-                self.values.add(secret)
-        self._pattern = None
-        return self(text) if any(getattr(h, "secret_value", None) in self.values for h in hits) else text
-
-
-_DETECT_WINDOW, _DETECT_OVERLAP = 1000, 200
-
-
-def _kept_hit(hit, secret: str, lines: list[str]) -> bool:
-    """A detect-secrets hit the one definition keeps: a public value, a placeholder, or a keyword hit under a name
-    that holds no secret (`PASSWORD_HASHER = "argon2"`, `MAX_TOKENS = "4096"`)."""
-    if facts.is_public_value(secret) or facts.is_placeholder(secret):
-        return True
-    line = lines[hit.line_number - 1] if 0 < getattr(hit, "line_number", 0) <= len(lines) else ""
-    at = line.find(secret)
-    name = _name_before(line, at) if at > 0 else None
-    if name is None:
-        return False
-    if facts.is_public_name(name):
-        return True
-    return getattr(hit, "type", "") == "Secret Keyword" and not facts.is_secret_name(name)
-
-
-_PLUGINS = [{"name": n} for n in (
-    "AWSKeyDetector", "ArtifactoryDetector", "AzureStorageKeyDetector", "BasicAuthDetector", "CloudantDetector",
-    "DiscordBotTokenDetector", "GitHubTokenDetector", "GitLabTokenDetector", "JwtTokenDetector",
-    "MailchimpDetector", "NpmDetector", "OpenAIDetector", "PrivateKeyDetector", "PypiTokenDetector",
-    "SendGridDetector", "SlackDetector", "SoftlayerDetector", "SquareOAuthDetector", "StripeDetector",
-    "TelegramBotTokenDetector", "TwilioKeyDetector")] + [
-    {"name": "KeywordDetector"},
-    {"name": "Base64HighEntropyString", "limit": 4.5},
-    {"name": "HexHighEntropyString", "limit": 3.0},
-]
 
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*(.*?)\s*$")
 _ENV_FILE_GLOBS = (".env", ".env.*", "*.env", "config/**/.env", "config/**/*.env", "*/.env")

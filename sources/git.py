@@ -4,8 +4,10 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from agent.core.errors import UserError
 
@@ -305,36 +307,41 @@ def resolve_commit(cwd: Path, rev: str) -> str | None:
 
 
 def gitlinks_of(repo: Path, commit: str) -> dict[str, str]:
-    """Submodule path -> the commit id that `commit` records for it."""
-    out = run_git_bytes(["ls-tree", "-r", "-z", "--full-tree", commit], repo).decode("utf-8", "surrogateescape")
-    links = {}
-    for entry in out.split("\0"):
-        meta, _, path = entry.partition("\t")
-        parts = meta.split()
-        if len(parts) == 3 and parts[1] == "commit":
-            links[path] = parts[2]
-    return links
+    """Submodule path -> the commit id that `commit` records for it (from verified trees)."""
+    store = objects(repo)
+    return {path: sha for mode, sha, path in store.walk(_full(repo, commit), blobs=False) if mode == "160000"}
 
 
 def tree_entry(repo: Path, commit: str, path: str) -> tuple[str, str, str] | None:
-    """(mode, type, sha) of `path` in `commit`'s tree, or None."""
-    out = run_git_bytes(["ls-tree", "-z", "--full-tree", commit, "--", path], repo).decode("utf-8", "surrogateescape")
-    for entry in out.split("\0"):
-        meta, _, name = entry.partition("\t")
-        if name == path:
-            mode, kind, sha = meta.split()
-            return mode, kind, sha
-    return None
+    """(mode, type, sha) of `path` in `commit`'s tree, or None (verified trees)."""
+    return objects(repo).entry(_full(repo, commit), path)
 
 
 def read_blob_at(cwd: Path, rev: str, path: str) -> bytes | None:
-    """The bytes of `path` at commit `rev` as stored (no textconv, no filter); None when absent there."""
+    """The bytes of `path` at commit `rev` as stored (no textconv, no filter, re-hashed); None when absent there."""
     if not rev or rev.startswith("-"):
         return None
-    try:
-        return run_git_bytes(["cat-file", "blob", f"{rev}:{path}"], cwd)
-    except GitError:
+    sha = rev if _OID.fullmatch(rev) else resolve_commit(cwd, rev)
+    if sha is None:
         return None
+    store = objects(cwd)
+    try:
+        entry = store.entry(sha, path)
+    except MissingObject:
+        return None
+    if entry is None or entry[1] != "blob":
+        return None
+    return store.read(entry[2], "blob")
+
+
+def _full(repo: Path, rev: str) -> str:
+    """A full object id for `rev` (ids pass as they are: the reader verifies them)."""
+    if _OID.fullmatch(rev or ""):
+        return rev
+    sha = resolve_commit(repo, rev)
+    if sha is None:
+        raise GitError(f"{rev!r} is not a commit in {repo}")
+    return sha
 
 
 def materialize(root: Path, commit: str, dest: Path, gitlinks: dict[str, str] | None = None) -> dict[str, str | None]:
@@ -354,27 +361,16 @@ def materialize(root: Path, commit: str, dest: Path, gitlinks: dict[str, str] | 
 
 
 def _write_tree(repo: Path, commit: str, dest: Path, gitlinks: dict[str, str | None]) -> None:
-    listing = run_git_bytes(["ls-tree", "-r", "-z", "--full-tree", commit], repo).decode("utf-8", "surrogateescape")
+    store = objects(repo)
     entries = []
-    for entry in listing.split("\0"):
-        if not entry:
-            continue
-        meta, _, path = entry.partition("\t")
-        mode, kind, sha = meta.split()
-        if kind == "commit":
+    for mode, sha, path in store.walk(_full(repo, commit)):  # every tree and blob re-hashed on the way
+        if mode == "160000":
             gitlinks[path] = sha
             (dest / path).mkdir(parents=True, exist_ok=True)
-        elif kind == "blob":
+        elif mode != "040000":
             entries.append((mode, sha, path))
-    if not entries:
-        return
-    stream = run_git_bytes(["cat-file", "--batch"], repo, input_bytes="".join(f"{s}\n" for _, s, _ in entries).encode())
-    offset = 0
     for mode, sha, path in entries:
-        newline = stream.index(b"\n", offset)
-        size = int(stream[offset:newline].split()[2])
-        data = stream[newline + 1:newline + 1 + size]
-        offset = newline + 1 + size + 1
+        data = store.read(sha, "blob")
         target = dest / path
         target.parent.mkdir(parents=True, exist_ok=True)
         if mode == "120000":
@@ -399,3 +395,344 @@ def snapshot_state(root: Path, commit: str, dest: Path, links: dict[str, str] | 
                     for name, path, url in _gitmodules(Path(dest)))
     return RepoState(root=Path(dest), is_git=True, commit=commit, dirty=frozenset(), submodules=modules,
                      submodule_dirty={m.path: frozenset() for m in modules if m.initialized})
+
+
+# ------------------------------------------------------------------------------ objects, re-hashed on read
+# Git does not re-hash an object when it reads it: a loose file overwritten in `.git/objects/` (or a crafted
+# pack) is served under the old id. Every object the gate builds from, shows, writes or verifies is read here,
+# through one `git cat-file --batch` per repository, and re-hashed (`type len\0body`) before anyone uses it.
+
+_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_ALGO = {40: "sha1", 64: "sha256"}  # the id's length names the repository's hash (extensions.objectFormat)
+
+
+class ForgedObject(UserError):
+    """An object whose bytes do not hash to its id: the object store was altered (exit 2, never caught)."""
+
+    def __init__(self, oid: str, repo: Path) -> None:
+        super().__init__(f"object {oid} in {repo} does not match its id: the object store was altered; "
+                         f"run `git fsck`", "nothing was signed, moved or written")
+
+
+class _Died(Exception):
+    """`git cat-file --batch` stopped answering."""
+
+
+class MissingObject(GitError):
+    def __init__(self, oid: str, repo: Path) -> None:
+        super().__init__(f"object {oid} is not in {repo}", "fetch it, or run the command again where it is")
+
+
+def object_id(kind: str, body: bytes, length: int = 40) -> str:
+    import hashlib
+
+    return hashlib.new(_ALGO[length], b"%s %d\0" % (kind.encode("ascii"), len(body)) + body).hexdigest()
+
+
+class ObjectStore:
+    """One repository's objects through one long-lived `git cat-file --batch`; every object re-hashed against
+    the id asked for (a mismatch raises ForgedObject) and kept once verified (an id's bytes never change)."""
+
+    def __init__(self, repo: Path, env: dict | None = None) -> None:
+        from threading import Lock
+
+        self.repo = Path(repo)
+        self._env = env
+        self._proc: subprocess.Popen | None = None
+        self._lock = Lock()
+        self._known: dict[str, tuple[str, bytes]] = {}
+        self._objects_dir: Path | None = None
+
+    # -- the process
+    def _process(self) -> subprocess.Popen:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen(_argv(["cat-file", "--batch"]), cwd=str(self.repo), env=git_env(self._env),
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        return self._proc
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    stream.close()  # type: ignore[union-attr]
+                except OSError:
+                    pass
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def _ask(self, oids: list[str]) -> list[tuple[str, bytes] | None]:
+        """Raw (type, body) of each id as git serves it, or None when git does not have it; _Died when git
+        stopped answering (it dies on a corrupt loose object)."""
+        proc = self._process()
+        assert proc.stdin is not None and proc.stdout is not None
+        out: list[tuple[str, bytes] | None] = []
+        try:
+            proc.stdin.write(b"".join(o.encode("ascii") + b"\n" for o in oids))
+            proc.stdin.flush()
+            for oid in oids:
+                header = proc.stdout.readline().split()
+                if len(header) == 2 and header[0] == oid.encode("ascii") and header[1] == b"missing":
+                    out.append(None)
+                    continue
+                if len(header) != 3 or header[0] != oid.encode("ascii"):
+                    raise _Died
+                size = int(header[2])
+                body = proc.stdout.read(size + 1)
+                if len(body) != size + 1:
+                    raise _Died
+                out.append((header[1].decode("ascii", "replace"), body[:size]))
+        except (_Died, OSError, ValueError):
+            self.close()
+            raise _Died from None
+        return out
+
+    def _ask_again(self, oids: list[str]) -> list[tuple[str, bytes] | None]:
+        """On a fresh process (objects written since it started, a new pack), one id at a time when git dies:
+        the id it dies on is the corrupt one."""
+        self.close()
+        try:
+            return self._ask(oids)
+        except _Died:
+            out: list[tuple[str, bytes] | None] = []
+            for oid in oids:
+                try:
+                    out += self._ask([oid])
+                except _Died:
+                    raise ForgedObject(oid, self.repo) from None
+            return out
+
+    def read_many(self, oids: list[str]) -> dict[str, tuple[str, bytes]]:
+        """Verified (type, body) of each id; MissingObject or ForgedObject otherwise."""
+        result: dict[str, tuple[str, bytes]] = {}
+        with self._lock:
+            wanted = []
+            for oid in dict.fromkeys(oids):
+                if not isinstance(oid, str) or not _OID.fullmatch(oid):
+                    raise UserError(f"{oid!r} is not a full object id", "pass a full 40-character sha")
+                if oid in self._known:
+                    result[oid] = self._known[oid]
+                else:
+                    wanted.append(oid)
+            for chunk in (wanted[i:i + 256] for i in range(0, len(wanted), 256)):
+                try:
+                    answers = self._ask(chunk)
+                except _Died:
+                    answers = self._ask_again(chunk)
+                missing = [o for o, a in zip(chunk, answers) if a is None]
+                if missing:
+                    again = dict(zip(missing, self._ask_again(missing)))
+                    answers = [again[o] if o in again else a for o, a in zip(chunk, answers)]
+                for oid, answer in zip(chunk, answers):
+                    if answer is None:
+                        raise MissingObject(oid, self.repo)
+                    kind, body = answer
+                    if kind not in ("blob", "tree", "commit", "tag") or object_id(kind, body, len(oid)) != oid:
+                        raise ForgedObject(oid, self.repo)
+                    self._known[oid] = answer
+                    result[oid] = answer
+        return result
+
+    def read(self, oid: str, kind: str | None = None) -> bytes:
+        found, body = self.read_many([oid])[oid]
+        if kind is not None and found != kind:
+            raise GitError(f"object {oid} in {self.repo} is a {found}, not a {kind}")
+        return body
+
+    def has(self, oid: str) -> bool:
+        try:
+            self.read_many([oid])
+            return True
+        except MissingObject:
+            return False
+
+    # -- commits and trees, from verified bytes only
+    def tree_of(self, oid: str) -> str:
+        """The root tree of a commit (or tag, or a tree itself)."""
+        for _ in range(8):
+            kind, body = self.read_many([oid])[oid]
+            if kind == "tree":
+                return oid
+            if kind not in ("commit", "tag"):
+                raise GitError(f"object {oid} in {self.repo} is a {kind}, not a commit")
+            first = body.split(b"\n", 1)[0].split(b" ")
+            if len(first) != 2 or first[0] not in (b"tree", b"object"):
+                raise ForgedObject(oid, self.repo)
+            oid = first[1].decode("ascii", "replace")
+        raise GitError(f"{oid}: too many tags in a row")
+
+    def entries(self, tree: str) -> list[tuple[str, str, str]]:
+        """(mode as git prints it, e.g. 100644 / 040000 / 160000, name, id) of a verified tree."""
+        body = self.read(tree, "tree")
+        width = len(tree) // 2
+        out = []
+        i = 0
+        while i < len(body):
+            space = body.index(b" ", i)
+            nul = body.index(b"\0", space)
+            mode = body[i:space].decode("ascii").zfill(6)
+            out.append((mode, body[space + 1:nul].decode("utf-8", "surrogateescape"), body[nul + 1:nul + 1 + width].hex()))
+            i = nul + 1 + width
+        return out
+
+    def entry(self, rev: str, path: str) -> tuple[str, str, str] | None:
+        """(mode, type, id) of `path` in the tree of commit `rev`, or None."""
+        mode, sha = "040000", self.tree_of(rev)
+        for part in [p for p in path.split("/") if p]:
+            if mode != "040000":
+                return None
+            found = next(((m, s) for m, n, s in self.entries(sha) if n == part), None)
+            if found is None:
+                return None
+            mode, sha = found
+        return mode, _kind_of(mode), sha
+
+    def walk(self, rev: str, blobs: bool = True, prefix: str = "") -> list[tuple[str, str, str]]:
+        """Every (mode, id, path) below commit or tree `rev`, each tree (and blob) verified on the way."""
+        out: list[tuple[str, str, str]] = []
+        stack = [(self.tree_of(rev), prefix)]
+        while stack:
+            tree, base = stack.pop()
+            entries = self.entries(tree)
+            if blobs:
+                self.read_many([s for m, _, s in entries if _kind_of(m) == "blob"])
+            for mode, name, sha in entries:
+                path = f"{base}{name}"
+                out.append((mode, sha, path))
+                if mode == "040000":
+                    stack.append((sha, path + "/"))
+        return out
+
+    def diff(self, old: str | None, new: str | None) -> list[tuple[str, str, str, str, str, str]]:
+        """(status A/D/M/T, old mode, new mode, old id, new id, path) of every non-tree path that differs
+        between two commits or trees (no renames), from verified trees: git's `diff-tree -r` without git."""
+        zero = "0" * (len(old or new or "0" * 40))
+        out: list[tuple[str, str, str, str, str, str]] = []
+
+        def listing(tree: str | None) -> dict[str, tuple[str, str]]:
+            return {n: (m, s) for m, n, s in self.entries(tree)} if tree else {}
+
+        def side(tree: str, base: str, added: bool) -> None:
+            for mode, sha, path in self.walk(tree, blobs=False, prefix=base):
+                if mode != "040000":
+                    out.append(("A", "000000", mode, zero, sha, path) if added else ("D", mode, "000000", sha, zero, path))
+
+        def compare(a: str | None, b: str | None, base: str) -> None:
+            left, right = listing(a), listing(b)
+            for name in sorted(set(left) | set(right)):
+                (om, os_), (nm, ns) = left.get(name, ("", "")), right.get(name, ("", ""))
+                path = base + name
+                if (om, os_) == (nm, ns):
+                    continue
+                if om == "040000" and nm == "040000":
+                    compare(os_, ns, path + "/")
+                    continue
+                if om == "040000":
+                    side(os_, path + "/", added=False)
+                    om = ""
+                if nm == "040000":
+                    side(ns, path + "/", added=True)
+                    nm = ""
+                if om and nm:
+                    status = "M" if _kind_of(om) == _kind_of(nm) and (om == nm or "120000" not in (om, nm)) else "T"
+                    out.append((status, om, nm, os_, ns, path))
+                elif om:
+                    out.append(("D", om, "000000", os_, zero, path))
+                elif nm:
+                    out.append(("A", "000000", nm, zero, ns, path))
+
+        compare(self.tree_of(old) if old else None, self.tree_of(new) if new else None, "")
+        return out
+
+    # -- a private object directory holding only verified objects, for the git commands that read objects
+    def objects_dir(self) -> Path:
+        if self._objects_dir is None:
+            where = Path(run_git(["rev-parse", "--git-path", "objects"], self.repo).strip())
+            self._objects_dir = where if where.is_absolute() else (self.repo / where).resolve()
+        return self._objects_dir
+
+    def export(self, oids, dest: Path) -> None:
+        """Write each (verified) object as a loose object under `dest`: correct by construction."""
+        import zlib
+
+        for oid, (kind, body) in self.read_many(list(oids)).items():
+            target = Path(dest) / oid[:2] / oid[2:]
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(zlib.compress(b"%s %d\0" % (kind.encode("ascii"), len(body)) + body, 1))
+
+    def adopt(self, private: Path, exported: set[str]) -> None:
+        """Copy the objects git wrote into `private` (hashed by git as it wrote them) into the repository's
+        store; an id already stored there is left alone (read back verified, a forged one still refuses)."""
+        store = self.objects_dir()
+        for folder in Path(private).iterdir():
+            if len(folder.name) != 2 or not folder.is_dir():
+                continue
+            for obj in folder.iterdir():
+                oid = folder.name + obj.name
+                target = store / folder.name / obj.name
+                if oid in exported or target.exists() or not _OID.fullmatch(oid):
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f"tmp_obj_{os.getpid()}_{obj.name}")
+                tmp.write_bytes(obj.read_bytes())
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, target)
+
+
+def _kind_of(mode: str) -> str:
+    return {"040000": "tree", "160000": "commit"}.get(mode, "blob")
+
+
+_STORES: dict[Path, ObjectStore] = {}
+
+
+def objects(repo: Path | str) -> ObjectStore:
+    """The verifying reader of `repo` (one process per repository per command, the last 8 kept open)."""
+    key = Path(repo).resolve()
+    store = _STORES.pop(key, None)
+    if store is None:
+        if not _STORES:
+            import atexit
+
+            atexit.register(close_object_stores)
+        store = ObjectStore(key)
+        while len(_STORES) >= 8:
+            _STORES.pop(next(iter(_STORES))).close()
+    _STORES[key] = store  # most recently used last
+    return store
+
+
+def close_object_stores() -> None:
+    while _STORES:
+        _STORES.popitem()[1].close()
+
+
+def read_object(repo: Path | str, rev: str) -> tuple[str, str, bytes] | None:
+    """(id, type, body) of an object given by full id, or by `COMMIT:path` (walked through verified trees),
+    re-hashed through `objects(repo)`; None when absent. The one verifying reader: ForgedObject on a mismatch."""
+    store = objects(repo)
+    commit, sep, path = rev.partition(":")
+    try:
+        if sep:
+            commit = commit if _OID.fullmatch(commit) else (resolve_commit(Path(repo), commit) or "")
+            entry = store.entry(commit, path) if commit else None
+            if entry is None or entry[1] == "commit":
+                return None
+            rev = entry[2]
+        if not _OID.fullmatch(rev):
+            return None
+        kind, body = store.read_many([rev])[rev]
+    except MissingObject:
+        return None
+    return rev, kind, body
+
+
+@contextmanager
+def batch_reads() -> Iterator[None]:
+    """Reads inside share one `git cat-file --batch` per repository: `objects(repo)` already keeps it for the
+    whole command (kept so callers can mark where reads come in bulk)."""
+    yield

@@ -325,7 +325,7 @@ class Gate:
         if forward:
             part.forward_tree = gc.build_tree(part.path, part.base, part.patch, links)
             return gc.unsigned_commit(part.forward_tree, [part.base], identity, plan.message, when)
-        base_tree = gc.rev(part.path, f"{part.base}^{{tree}}") or ""
+        base_tree = gc.tree_of(part.path, part.base)
         part.revert_tree = gc.build_tree(part.path, part.base, None, links) if links else base_tree
         return gc.unsigned_commit(part.revert_tree, [part.forward], identity, plan.revert_message, when)
 
@@ -580,6 +580,8 @@ class Gate:
             tip = plan.platform.forward
         try:
             after = self.session(run_checks=True, rev=tip)
+        except gc.ForgedObject:
+            raise  # the object store was altered: refuse as such, not as a platform the change breaks
         except UserError as exc:
             return [(None, f"the change leaves a platform the session cannot open: {exc.message}")]
         known = {_key(f) for f in base.findings if f.severity in SEVERE}
@@ -859,7 +861,7 @@ class Gate:
             if not show(shown):
                 raise RefusedError("Product did not confirm", "nothing was signed")
         platform, branch = gc.head(self.root), gc.branch(self.root)
-        tree = gc.rev(self.root, f"{platform}^{{tree}}") or ""
+        tree = gc.tree_of(self.root, platform)
         message = (f"[devops] chore(gate): Product accepts {len(wanted)} unsigned infra commit(s)\n\n"
                    f"Reason: {reason}\n" + "".join(f"Accepts: {s}\n" for s in wanted)
                    + f"Approved-by: {signer.principal} ({ssh.fingerprint(signer.public_line)})\n")
@@ -904,8 +906,10 @@ def show_commit(repo: Path, sha: str, label: str = "") -> str:
     from agent.core.text import escape_terminal
     from sources.git import run_git_bytes
 
-    out = run_git_bytes(["show", "--no-color", "--no-mailmap", "--text", "--format=raw",
-                         "--stat", "--patch", "--binary", sha, "--"], repo).decode("utf-8", "replace")
+    # git reads only objects re-hashed here (a forged blob or tree refuses before anything is shown)
+    with gc.verified_objects(repo, gc.shown_objects(repo, sha)) as view:
+        out = run_git_bytes(["show", "--no-color", "--no-mailmap", "--text", "--format=raw",
+                             "--stat", "--patch", "--binary", sha, "--"], repo, env=view).decode("utf-8", "replace")
     title = f"== {label or 'platform'} ==\n" if label is not None else ""
     return title + escape_terminal(out)
 
@@ -917,15 +921,7 @@ def _write_blob(repo: Path, data: bytes) -> str:
 
 
 def _tree_with(repo: Path, base: str, path: str, blob: str) -> str:
-    import tempfile
-
-    from sources.git import run_git
-
-    with tempfile.TemporaryDirectory(prefix="devops-agent-index-") as tmp:
-        env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
-        run_git(["read-tree", f"{base}^{{tree}}"], repo, env=env)
-        run_git(["update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"], repo, env=env)
-        return run_git(["write-tree"], repo, env=env).strip()
+    return gc.build_tree(repo, base, None, entries={path: ("100644", blob)})
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -18,7 +18,8 @@ The compose checks (CMP008, CMP009), the Dockerfile check (DKF004), the redactor
 - Values found by **shape** under any name: a URL's `user:PASS@`, `-p'PASS'` and `--password PASS`, `curl -u
   user:PASS`, `sshpass -p PASS`, `Authorization: Bearer T`, `NAME=VALUE` with a secret name, prose such as
   `mot de passe prod : PASS`, PEM private keys, and provider tokens by prefix (`ghp_`, `glpat-`, `xoxb-`, `sk-`,
-  `AKIA`...).
+  `AKIA`, Discord, Mailchimp, Square, Telegram, Twilio, Slack webhooks...): what detect-secrets' line plugins
+  found, read here in one linear pass of the whole text.
 
 Every pattern is linear in its input: each starts where a run of its characters starts (a lookbehind), scans
 with possessive quantifiers, and bounds what it may give back.
@@ -388,6 +389,13 @@ TOKEN_SHAPES: tuple[tuple[str, re.Pattern], ...] = tuple((kind, re.compile(_RUN 
     ("a Hugging Face token", r"hf_[A-Za-z0-9]{30,}+"),
     ("a Google API key", r"AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"),
     ("a SendGrid key", r"SG\.[A-Za-z0-9_-]{16,}+\.[A-Za-z0-9_-]{16,}+"),
+    ("a Discord bot token", r"[MNO][A-Za-z0-9_-]{23,25}+\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27}(?![A-Za-z0-9_-])"),
+    ("a Mailchimp key", r"[0-9a-f]{32}-us[0-9]{1,2}+(?![0-9])"),
+    ("a Square token", r"sq0(?:csp|atp)-[A-Za-z0-9_-]{22,}+"),
+    ("a Telegram bot token", r"(?<![0-9:])[0-9]{8,10}+:[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])"),
+    ("a Twilio key", r"(?:AC|SK)[0-9a-f]{32}(?![A-Za-z0-9])"),
+    ("an Artifactory token", r"AKC[A-Za-z0-9]{10,}+"),
+    ("a Slack webhook", r"(?<=hooks\.slack\.com/services/)T[A-Za-z0-9_]++/B[A-Za-z0-9_]++/[A-Za-z0-9_]++"),
 ))
 PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
                          r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)")
