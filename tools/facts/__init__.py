@@ -30,11 +30,16 @@ from __future__ import annotations
 from tools.facts.staging import is_staging_name, mentions, NEGATION, staging_word, STAGING_WORDS
 from tools.facts.documents import yaml_documents
 from tools.facts.shell import make_target_ok, makefile_is_infra, makefile_targets, makefile_variables, MakeTarget, runs_docker, runs_tests, split_shell, test_commands
-from tools.facts.paths import infra_kind, is_compose_path, is_deploy_doc_path, is_doc_path, is_dockerfile_path, is_git_file, is_infra_path, is_makefile_path, is_nginx_text, is_real_env_file, is_shell_path, is_workflow_path, NAME_KINDS, needs_text, SIGNERS_FILE
+from tools.facts.paths import infra_kind, is_compose_path, is_deploy_doc_path, is_doc_path, is_dockerfile_path, is_git_file, is_infra_path, is_makefile_path, is_nginx_text, is_real_env_file, is_shell_path, is_workflow_path, MAX_CLASSIFIED, NAME_KINDS, needs_text, SIGNERS_FILE
+from tools.facts.deploy_paths import deploy_paths, DeployPaths, is_deploy_root
 from tools.facts.images import image_key, image_short_name, images_in
 from tools.facts.tooling import Inventory, inventory, inventory_from_sources, kubernetes_kinds, OBSERVABILITY_WORDS, terraform_block, Tool, tool_of_image, tool_words, TOOLS, tools_in
 
 __all__ = [
+    "deploy_paths",
+    "DeployPaths",
+    "is_deploy_root",
+    "MAX_CLASSIFIED",
     "image_key",
     "image_short_name",
     "images_in",

@@ -12,6 +12,8 @@ from tools.facts.shell import makefile_is_infra, runs_docker
 # ------------------------------------------------------------------------------------ nginx
 
 _NGINX_NAME = re.compile(r"(\.conf|\.conf\.template|\.nginx)$|^nginx")
+# Folders whose files nginx reads whatever their names (`sites-enabled/animesphere`).
+_NGINX_FOLDER = re.compile(r"(^|/)(nginx|conf\.d|sites-available|sites-enabled|snippets)/[^/]+$")
 
 
 def is_nginx_text(text: str | None) -> bool:
@@ -40,14 +42,22 @@ def is_nginx_text(text: str | None) -> bool:
 # ------------------------------------------------------------------------------------ what a file is
 
 _WORKFLOW = re.compile(r"(^|/)\.github/workflows/[^/]+\.ya?ml$")
-_ACTION = re.compile(r"(^|/)\.github/actions/(.+/)?action\.ya?ml$")
+_ACTION = re.compile(r"(^|/)action\.ya?ml$")  # a composite action, in .github/actions/ or anywhere
+_BAKE = re.compile(r"^docker-bake(\.[\w-]+)*\.(hcl|json)$")
+_KUBERNETES_NAME = re.compile(r"^(kustomization|Chart|skaffold|helmfile)\.ya?ml$")
+_MANIFEST = re.compile(r"\.(ya?ml|json)$")
+_SHEBANG = re.compile(r"^#!\s*(/usr)?/bin/(env\s+)?(ba|z|da|k)?sh\b")
+_SCRIPT_NAME = re.compile(r"entrypoint|^healthcheck|^deploy|^rollback|^release")
 _COMPOSE = re.compile(r"^(docker-)?compose([._-][^/]*)?\.ya?ml$", re.I)
 _MAKEFILE = re.compile(r"^(GNUmakefile|[Mm]akefile|.+\.mk)$")
 _DEPLOY_DOC = re.compile(r"deploi|deploy|runbook|rollback|mise-en-prod|production|release|exploitation|operations")
 _ENV_EXAMPLE = re.compile(r"^\.env(\.[\w-]+)?\.example$")
 SIGNERS_FILE = ".allowed_signers"
 # Kinds decided by name alone; the others need the file's text.
-NAME_KINDS = ("compose", "dockerfile", "dockerignore", "ci", "env_example", "docs", "signers")
+NAME_KINDS = ("compose", "dockerfile", "dockerignore", "ci", "env_example", "docs", "signers", "env", "bake",
+              "kubernetes")
+# A file larger than this is not classified by its text: it counts as infrastructure (fail closed).
+MAX_CLASSIFIED = 256 * 1024
 
 
 def is_compose_path(path: str) -> bool:
@@ -55,9 +65,9 @@ def is_compose_path(path: str) -> bool:
 
 
 def is_dockerfile_path(path: str) -> bool:
-    name = posixpath.basename(path)
-    return (name.startswith(("Dockerfile", "Containerfile")) or name.endswith((".Dockerfile", ".dockerfile"))
-            or name.lower() == "dockerfile") and not name.endswith(".dockerignore")
+    name = posixpath.basename(path).lower()
+    return (name.startswith(("dockerfile", "containerfile")) or name.endswith((".dockerfile", ".containerfile"))
+            or ".dockerfile." in name or ".containerfile." in name) and not name.endswith(".dockerignore")
 
 
 def is_workflow_path(path: str) -> bool:
@@ -114,16 +124,26 @@ def infra_kind(path: str, text: str | None) -> str | None:
         return "ci"
     if _ENV_EXAMPLE.match(name):
         return "env_example"
+    if is_real_env_file(path):
+        return "env"
+    if _BAKE.match(name):
+        return "bake"
+    if _KUBERNETES_NAME.match(name):
+        return "kubernetes"
     if is_doc_path(path):
         return "docs"
     if is_makefile_path(path):
         return "makefile" if text is not None and makefile_is_infra(text) else None
-    if is_shell_path(path):
-        if re.search(r"entrypoint|^healthcheck", name):
+    if is_shell_path(path) or (text is not None and "." not in name and _SHEBANG.match(text)):
+        if _SCRIPT_NAME.search(name):
             return "deploy_script"
         return "deploy_script" if runs_docker(text) else None
-    if _NGINX_NAME.search(name) and is_nginx_text(text):
+    if (_NGINX_NAME.search(name) or _NGINX_FOLDER.search(path)) and is_nginx_text(text):
         return "nginx"
+    if _MANIFEST.search(name) and text and "apiVersion" in text:
+        from tools.facts.tooling import kubernetes_kinds  # tooling imports this module
+
+        return "kubernetes" if kubernetes_kinds(text) else None
     return None
 
 
@@ -135,5 +155,7 @@ def is_infra_path(path: str, text: str | None = None) -> bool:
 
 def needs_text(path: str) -> bool:
     """Whether `infra_kind` of this path depends on the file's text (so a caller knows to read it)."""
-    return infra_kind(path, None) is None and (is_makefile_path(path) or is_shell_path(path)
-                                                or bool(_NGINX_NAME.search(posixpath.basename(path))))
+    name = posixpath.basename(path)
+    return infra_kind(path, None) is None and (is_makefile_path(path) or is_shell_path(path) or "." not in name
+                                                or bool(_NGINX_NAME.search(name) or _NGINX_FOLDER.search(path))
+                                                or bool(_MANIFEST.search(name)))

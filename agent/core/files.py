@@ -1,0 +1,80 @@
+"""Reading a source file safely: confined to the repo, size-capped, hashed, decoded."""
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SourceReadError(Exception):
+    """A file that cannot be taken as a source. `status` is the LoadedSource status to record."""
+
+    def __init__(self, status: str, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class FileContent:
+    path: Path  # absolute, resolved
+    data: bytes
+    text: str
+    sha256: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def confine(root: Path, rel: str, real_root: str | None = None) -> Path:
+    """`root/rel` if it stays inside root after resolving `..` and symlinks; else SourceReadError.
+    `real_root`: `root` already resolved (a loader reading many files resolves it once)."""
+    if os.path.isabs(rel):
+        raise SourceReadError("unreadable", f"refused: {rel} is an absolute path; sources are repo-relative")
+    if any(part == ".." for part in Path(rel).parts):
+        raise SourceReadError("unreadable", f"refused: {rel} leaves the repository through '..'")
+    real_root = real_root or os.path.realpath(root)
+    candidate = (root / rel)
+    try:
+        resolved = candidate.resolve()
+    except RuntimeError:  # a symlink loop (Python 3.13 raises OSError ELOOP instead)
+        raise SourceReadError("unreadable", f"refused: {rel} is a symlink loop") from None
+    except OSError as exc:
+        problem = "is a symlink loop" if exc.errno == errno.ELOOP else f"cannot be resolved ({exc.strerror})"
+        raise SourceReadError("unreadable", f"refused: {rel} {problem}") from None
+    inside = str(resolved) == real_root or str(resolved).startswith(real_root.rstrip(os.sep) + os.sep)
+    if not inside:
+        raise SourceReadError("unreadable", f"refused: {rel} resolves outside the repository (symlink to {resolved})")
+    return candidate
+
+
+def read_source_file(path: Path, max_bytes: int, shown: str | None = None) -> FileContent:
+    """Read, hash and decode one file. Raises SourceReadError with the status to record."""
+    shown = shown or str(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise SourceReadError("missing", f"{shown} does not exist") from None
+    except OSError as exc:
+        raise SourceReadError("unreadable", f"{shown}: {exc.strerror}") from None
+    if not path.is_file():
+        raise SourceReadError("unreadable", f"{shown} is not a regular file")
+    if st.st_size > max_bytes:
+        raise SourceReadError(
+            "unreadable",
+            f"refused: {shown} is {st.st_size} bytes, over the {max_bytes}-byte cap (max_file_bytes in .devops-agent.yaml)",
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceReadError("unreadable", f"{shown}: {exc.strerror}") from None
+    if b"\0" in data[:8192]:
+        raise SourceReadError("unreadable", f"{shown} is a binary file, not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceReadError("unreadable", f"{shown} is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    return FileContent(path=path, data=data, text=text, sha256=hashlib.sha256(data).hexdigest())
