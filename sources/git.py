@@ -527,7 +527,9 @@ class ObjectStore:
                     again = dict(zip(missing, self._ask_again(missing)))
                     answers = [again[o] if o in again else a for o, a in zip(chunk, answers)]
                 for oid, answer in zip(chunk, answers):
-                    if answer is None:
+                    if answer is None:  # a loose file git cannot read is an altered store, not a missing object
+                        if (self.objects_dir() / oid[:2] / oid[2:]).exists():
+                            raise ForgedObject(oid, self.repo)
                         raise MissingObject(oid, self.repo)
                     kind, body = answer
                     if kind not in ("blob", "tree", "commit", "tag") or object_id(kind, body, len(oid)) != oid:

@@ -11,12 +11,16 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from agent.core.errors import RefusedError, UserError
-from sources.git import GitError, no_filters, run_git, run_git_bytes, tree_entry  # noqa: F401  (tree_entry: the gate's reads)
+from agent.core.trailers import TrailerError, parse_trailers
+from sources.git import (  # noqa: F401  (tree_entry, ForgedObject: the gate's reads)
+    ForgedObject, GitError, MissingObject, no_filters, objects, run_git, run_git_bytes, tree_entry)
 
 APPROVED_REF = "refs/devops-agent/approved/"
 ROLLBACK_REF = "refs/devops-agent/rollback/"
@@ -40,16 +44,14 @@ class CommitObject:
     def subject(self) -> str:
         return self.message.split("\n", 1)[0]
 
-    def trailers(self) -> dict[str, str]:
-        """The last paragraph's `Key: value` lines (first value of each key)."""
-        paragraphs = [p for p in self.message.strip().split("\n\n") if p.strip()]
-        out: dict[str, str] = {}
-        if len(paragraphs) > 1:
-            for line in paragraphs[-1].splitlines():
-                key, sep, value = line.partition(": ")
-                if sep and re.match(r"^[A-Za-z][A-Za-z0-9-]*$", key):
-                    out.setdefault(key, value.strip())
-        return out
+    def trailers(self) -> dict[str, list[str]]:
+        """The trailer block, read strictly (agent.core.trailers): a gate trailer twice, outside the block or
+        malformed refuses the commit, with the reason."""
+        try:
+            return parse_trailers(self.message)
+        except TrailerError as exc:
+            raise RefusedError(f"signed commit {self.sha[:12]} is refused: {exc}",
+                               "ask Product to approve it again (the gate writes each trailer once)") from None
 
 
 def parse_commit(sha: str, raw: bytes) -> CommitObject:
@@ -84,8 +86,8 @@ def read_commit(repo: Path, sha: str) -> CommitObject:
     if not _SHA.match(sha or ""):
         raise UserError(f"{sha!r} is not a commit id", "pass a full 40-character sha")
     try:
-        raw = run_git_bytes(["cat-file", "commit", sha], repo)
-    except GitError:
+        raw = objects(repo).read(sha, "commit")  # re-hashed: a forged object refuses (ForgedObject, exit 2)
+    except MissingObject:
         raise RefusedError(f"commit {sha[:12]} is not in {repo}", "the approved objects are gone: approve again") from None
     return parse_commit(sha, raw)
 
@@ -138,18 +140,37 @@ def branch(repo: Path) -> str:
 
 
 def blob(repo: Path, sha: str) -> bytes:
-    return run_git_bytes(["cat-file", "blob", sha], repo)
+    """The bytes of blob `sha`, re-hashed against its id (ForgedObject otherwise)."""
+    return objects(repo).read(sha, "blob")
+
+
+def tree_of(repo: Path, commit: str) -> str:
+    """The tree a commit names, read from the verified commit (never `rev-parse COMMIT^{tree}`)."""
+    return objects(repo).tree_of(commit)
 
 
 def has_commit(repo: Path, sha: str) -> bool:
     return (repo / ".git").exists() and rev(repo, f"{sha}^{{commit}}") == sha
 
 
-def build_tree(repo: Path, base: str, patch: str | None, gitlinks: dict[str, str] | None = None) -> str:
-    """The tree of `base` with `patch` applied to its blobs and `gitlinks` set, in a private index."""
-    with tempfile.TemporaryDirectory(prefix="devops-agent-index-") as tmp:
-        env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
-        run_git(["read-tree", f"{base}^{{tree}}"], repo, env=env)
+def build_tree(repo: Path, base: str, patch: str | None, gitlinks: dict[str, str] | None = None,
+               entries: dict[str, tuple[str, str]] | None = None) -> str:
+    """The tree of `base` with `patch` applied to its blobs, `gitlinks` and `entries` (path -> (mode, blob))
+    set, in a private index over a private object directory holding only objects re-hashed here: the trees
+    of `base` and the blobs the patch reads. What git writes there (the new blobs and trees) is then copied
+    into the repository's store."""
+    from tools.changes import parse_patch
+
+    store = objects(repo)
+    needed = {sha for mode, sha, _ in store.walk(base, blobs=False) if mode == "040000"} | {store.tree_of(base)}
+    for fp in parse_patch(patch).files if patch else []:
+        for path in {fp.path, fp.old_path} - {None}:
+            entry = store.entry(base, str(path))
+            if entry is not None and entry[1] == "blob":
+                needed.add(entry[2])
+    with verified_objects(repo, needed) as view:
+        env = {**view, "GIT_INDEX_FILE": os.path.join(view["GIT_OBJECT_DIRECTORY"], "..", "index")}
+        run_git(["read-tree", store.tree_of(base)], repo, env=env)
         if patch:
             try:
                 run_git_bytes(["apply", "--cached", "--whitespace=nowarn", "-"], repo, env=env,
@@ -159,25 +180,44 @@ def build_tree(repo: Path, base: str, patch: str | None, gitlinks: dict[str, str
                                    "propose the change again against the current files") from None
         for path, sha in (gitlinks or {}).items():
             run_git(["update-index", "--add", "--cacheinfo", f"160000,{sha},{path}"], repo, env=env)
-        return run_git(["write-tree"], repo, env=env).strip()
+        for path, (mode, sha) in (entries or {}).items():
+            run_git(["update-index", "--add", "--cacheinfo", f"{mode},{sha},{path}"], repo, env=env)
+        tree = run_git(["write-tree", "--missing-ok"], repo, env=env).strip()
+        store.adopt(Path(view["GIT_OBJECT_DIRECTORY"]), needed)
+    return tree
+
+
+@contextmanager
+def verified_objects(repo: Path, oids) -> Iterator[dict[str, str]]:
+    """The environment of a git command that sees only `oids`, each re-hashed here and written to a private
+    object directory (no alternates): git cannot read a forged object, nor one we did not verify."""
+    with tempfile.TemporaryDirectory(prefix="devops-agent-objects-") as tmp:
+        where = Path(tmp) / "objects"
+        where.mkdir()
+        objects(repo).export(oids, where)
+        yield {"GIT_OBJECT_DIRECTORY": str(where)}
+
+
+def shown_objects(repo: Path, sha: str) -> set[str]:
+    """What `git show SHA` reads: the commit, its parents, their trees, and the blobs that differ (against
+    each parent; every blob of a root commit), each re-hashed."""
+    store = objects(repo)
+    commit = read_commit(repo, sha)
+    needed = {sha, *commit.parents}
+    for rev in [sha, *commit.parents]:
+        needed |= {s for m, s, _ in store.walk(rev, blobs=False) if m == "040000"} | {store.tree_of(rev)}
+    against: list[str | None] = [*commit.parents] or [None]
+    for parent in against:
+        for _status, old_mode, new_mode, old, new, _path in store.diff(parent, sha):
+            needed |= {o for o, m in ((old, old_mode), (new, new_mode)) if m not in ("000000", "160000", "040000")}
+    return needed
 
 
 def changed_paths(repo: Path, old: str, new: str) -> list[tuple[str, str, str, str]]:
-    """(status, new mode, new sha, path) of each path that differs between two commits (no renames)."""
-    out = run_git_bytes(["diff-tree", "-r", "-z", "--no-renames", old, new, "--"],
-                        repo).decode("utf-8", "surrogateescape")
-    parts = out.split("\0")
-    result = []
-    i = 0
-    while i + 1 < len(parts):
-        meta = parts[i]
-        if not meta.startswith(":"):
-            i += 1
-            continue
-        _old_mode, new_mode, _old_sha, new_sha, status = meta[1:].split()
-        result.append((status, new_mode, new_sha, parts[i + 1]))
-        i += 2
-    return result
+    """(status, new mode, new sha, path) of each path that differs between two commits (no renames), from
+    trees re-hashed here."""
+    return [(status, new_mode, new_sha, path)
+            for status, _om, new_mode, _os, new_sha, path in objects(repo).diff(old, new)]
 
 
 def update_ref(repo: Path, ref: str, new: str, old: str | None, reason: str) -> None:
