@@ -279,7 +279,14 @@ class Gate:
         return Plan(proposal=rec.id, repos=repos, signer=signer, message=message, revert_message=revert_message)
 
     def _messages(self, rec, signer: ssh.Signer, expires: str) -> tuple[str, str]:
+        """The signed messages: every field one line (metadata checked again: the row may be resealed; what is
+        read from outside, the Notion status, escaped into one line), each trailer once."""
+        from agent.core.text import one_line
+        from agent.core.trailers import TrailerError, parse_trailers
+        from tools.changes import META_FIELDS, check_metadata
+
         meta = rec.meta
+        check_metadata({k: v for k, v in meta.items() if k in META_FIELDS})
         scope = f"({meta['scope']})" if meta.get("scope") else ""
         summary = (meta.get("summary") or meta["reason"]).strip()
         summary = summary if len(summary) <= 60 else summary[:57].rstrip() + "..."
@@ -289,15 +296,22 @@ class Gate:
         trailers = [
             f"Reason: {meta['reason']}", f"Risk: {meta['risk']}", f"Rollback: {meta['rollback']}",
             f"Proposal: {rec.id}", f"Content-Hash: {rec.hash}",
-            *[f"Intention: {line}" for line in self._intentions_relied_on(meta)],
+            *[f"Intention: {one_line(line)}" for line in self._intentions_relied_on(meta)],
             f"Approval-Expires: {expires}",
             f"Audit-Head: {head}",
-            f"Approved-by: {signer.principal} ({ssh.fingerprint(signer.public_line)})",
+            f"Approved-by: {one_line(signer.principal, 200)} ({ssh.fingerprint(signer.public_line)})",
         ]
         kind = meta.get("type") or "chore"
         body = "\n".join(trailers) + "\n"
-        return (f"[devops] {kind}{scope}: {summary}\n\n{body}",
-                f"[devops] revert {kind}{scope}: {summary}\n\nReverts: {rec.id}\n{body}")
+        messages = (f"[devops] {kind}{scope}: {summary}\n\n{body}",
+                    f"[devops] revert {kind}{scope}: {summary}\n\nReverts: {rec.id}\n{body}")
+        for text in messages:
+            try:
+                parse_trailers(text)
+            except TrailerError as exc:
+                raise RefusedError(f"the message to sign is not one a verifier would read: {exc}",
+                                   "nothing was signed; check the proposal's fields") from None
+        return messages
 
     def _intentions_relied_on(self, meta: dict) -> list[str]:
         """The intention the proposal names, as read now: its status, last edit, where it was read from
@@ -539,16 +553,18 @@ class Gate:
         return bool(signers) and decisions.rejected(self.audit, signers, decisions.repo_id(self.root), rec.id, rec.hash)
 
     def _bound(self, rec, commit: gc.CommitObject, revert: bool) -> gc.CommitObject:
-        trailers = commit.trailers()
-        if trailers.get("Proposal") != rec.id or trailers.get("Content-Hash") != rec.hash:
+        from agent.core.trailers import trailer
+
+        trailers = commit.trailers()  # strict: a trailer twice or outside the block refuses the commit
+        if trailer(trailers, "Proposal") != rec.id or trailer(trailers, "Content-Hash") != rec.hash:
             raise RefusedError(f"signed commit {commit.sha[:12]} is for another proposal or content",
                                "ask Product to approve this proposal")
         if revert != ("Reverts" in trailers):
             raise RefusedError(f"signed commit {commit.sha[:12]} is not the expected {'revert' if revert else 'change'}",
                                "approve again")
-        expires = _parse_iso(trailers.get("Approval-Expires", ""))
+        expires = _parse_iso(trailer(trailers, "Approval-Expires") or "")
         if not revert and (expires is None or expires <= _now()):
-            raise RefusedError(f"Product's approval of {rec.id} expired on {trailers.get('Approval-Expires', '?')}",
+            raise RefusedError(f"Product's approval of {rec.id} expired on {trailer(trailers, 'Approval-Expires') or '?'}",
                                "ask Product to approve it again")
         return commit
 
@@ -764,15 +780,22 @@ class Gate:
 
         signers = self.signers() if gc.rev(self.root, "HEAD") else []
         ok, problems = self.audit.verify(signers=signers, repo_id=decisions.repo_id(self.root) if signers else None)
-        out = run_git(["log", "--format=%H%x1f%(trailers:key=Audit-Head,valueonly,separator=%x1d)%x1e", "HEAD"],
-                      self.root, check=False)
-        heads = []
-        for record in out.split("\x1e"):
-            sha, _, value = record.strip().partition("\x1f")
-            head = parse_head(value.split("\x1d")[0].strip()) if value.strip() else None
+        from agent.core.trailers import TrailerError, parse_trailers, trailer
+
+        out = run_git(["log", "-z", "--format=%H%x00%B", "HEAD"], self.root, check=False).split("\0")
+        heads, more = [], []
+        for sha, body in zip(out[0::2], out[1::2]):
+            if "audit-head" not in body.casefold():
+                continue
+            try:  # the gate's own trailer reader, never git's (which reads "first value wins" differently)
+                value = trailer(parse_trailers(body), "Audit-Head")
+            except TrailerError as exc:
+                more.append(f"commit {sha.strip()[:12]}: {exc}")
+                continue
+            head = parse_head(value) if value else None
             if head is not None:
-                heads.append((*head, f"commit {sha[:12]}"))
-        more = self.audit.check_heads(heads)
+                heads.append((*head, f"commit {sha.strip()[:12]}"))
+        more += self.audit.check_heads(heads)
         entries = len(self.audit.entries())
         return ok and not more, problems + more, entries
 

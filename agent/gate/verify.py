@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from agent.core.trailers import TrailerError, parse_trailers
 from agent.gate import commits as gc
 from agent.gate import ssh
 from sources.git import GitError, read_blob_at, run_git, run_git_bytes
@@ -25,7 +26,7 @@ class InfraCommit:
     sha: str
     subject: str
     paths: list[str]
-    status: str  # signed | unsigned | bad-signature | no-signers | unverifiable
+    status: str  # signed | unsigned | bad-signature | bad-trailers | no-signers | unverifiable
     signer: str | None = None
     detail: str = ""
 
@@ -190,7 +191,7 @@ def _judge_cached(repo_dir: str, sha: str, signers: tuple[ssh.Signer, ...] | Non
     found = ssh.verify(commit.payload, commit.signature, list(signers), ssh.GIT_NAMESPACE)
     if found is None:
         return "bad-signature", None, "not signed by a signer of its parent"
-    return "signed", found.principal, ""
+    return _trailers_verdict(commit.message, found.principal)
 
 
 def verify_branch(root: Path, rev_range: str | None = None, trust_root: str | None = None) -> VerifyReport:
@@ -243,27 +244,43 @@ def verify_branch(root: Path, rev_range: str | None = None, trust_root: str | No
         if infra:
             status, principal, detail = _judge(root, sha, parent_signers)
             report.infra.append(InfraCommit("", sha, gc.read_commit(root, sha).subject, infra, status, principal, detail))
-    candidates = set(run_git(["log", "--format=%H", "--grep=^Accepts: ", tip], root, check=False).split())
-    report.accept(_acceptances(root, [sha for sha, _, _ in history if sha in after and sha in candidates]))
+    candidates = set(run_git(["log", "--format=%H", "-i", "--grep=accepts[[:space:]]*:", tip], root,
+                             check=False).split())
+    report.accept(_acceptances(root, [sha for sha, _, _ in history if sha in after and sha in candidates],
+                               report.problems))
     return report
 
 
 def accepted_by(message: str) -> list[str]:
-    """The commit ids an acceptance commit's `Accepts:` trailers name."""
-    return [line.split(":", 1)[1].strip() for line in message.splitlines() if line.startswith("Accepts: ")]
+    """The commit ids an acceptance commit's `Accepts:` trailers name, read strictly (agent.core.trailers:
+    TrailerError when one is outside the trailer block, twice, or malformed)."""
+    return parse_trailers(message).get("Accepts", [])
 
 
-def _acceptances(root: Path, shas: list[str]) -> dict[str, str]:
-    """accepted sha -> the signed commit accepting it, among `shas` (only commits signed by a trusted signer)."""
+def _trailers_verdict(message: str, principal: str) -> tuple[str, str | None, str]:
+    """A signed commit whose gate trailers are not unique and in their block is refused: what it binds
+    (proposal, hash, expiry, acceptances) would read differently to another reader."""
+    try:
+        parse_trailers(message)
+    except TrailerError as exc:
+        return "bad-trailers", principal, f"signed, but refused: {exc}"
+    return "signed", principal, ""
+
+
+def _acceptances(root: Path, shas: list[str], problems: list[str]) -> dict[str, str]:
+    """accepted sha -> the signed commit accepting it, among `shas` (only commits signed by a trusted signer);
+    a signed one whose trailers are not read strictly accepts nothing, and is named in `problems`."""
     out: dict[str, str] = {}
     for sha in shas:
         commit = gc.read_commit(root, sha)
-        named = accepted_by(commit.message)
-        if not named or commit.signature is None:
+        if commit.signature is None:
             continue
         parent_signers = _signers_at(root, commit.parents[0]) if commit.parents else None
-        if _judge(root, sha, parent_signers)[0] == "signed":
-            for acc in named:
+        verdict, _, detail = _judge(root, sha, parent_signers)
+        if verdict == "bad-trailers":
+            problems.append(f"commit {sha[:12]} ({detail}) accepts nothing")
+        elif verdict == "signed":
+            for acc in accepted_by(commit.message):
                 out.setdefault(acc, sha)
     return out
 
