@@ -6,6 +6,7 @@ import re
 import subprocess
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -23,6 +24,10 @@ _HARDENED = [
     "-c", "protocol.file.allow=always", "-c", "core.quotepath=off", "-c", "advice.detachedHead=false",
     "-c", "log.showSignature=false", "-c", "gpg.x509.program=gpgsm", "-c", "gpg.openpgp.program=gpg",
     "-c", "color.ui=false",
+    # What a diff or log shows is never narrowed or re-encoded by the repo's config (a gitlink move hidden by
+    # diff.ignoreSubmodules, the root commit's files by log.showRoot=false, UTF-16 output that parses as garbage).
+    "-c", "diff.ignoreSubmodules=none", "-c", "log.showRoot=true", "-c", "i18n.logOutputEncoding=UTF-8",
+    "-c", "diff.relative=false", "-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false",
 ]
 _BASE = ["git", *_HARDENED]
 # The caller's GIT_* variables never steer our git (GIT_DIR, GIT_INDEX_FILE, GIT_CONFIG_*, GIT_EXEC_PATH...).
@@ -40,18 +45,37 @@ def git_env(extra: dict | None = None) -> dict:
     """The environment of every git call: the caller's, without its GIT_* steering, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEEP_ENV}
     # Replace refs, grafts and a forged commit-graph could show other objects or parents than stored.
+    # The user's global config is not read either (the identities the tool commits with are passed explicitly);
+    # only its safe.directory entries are carried over, as `-c` options (see _safe_directories).
     env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1", "GIT_OPTIONAL_LOCKS": "0",
-                "GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": os.devnull})
+                "GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": os.devnull, "GIT_CONFIG_GLOBAL": os.devnull})
     if extra:
         env.update(extra)
     return env
 
 
 def _argv(args: list[str]) -> list[str]:
-    """The full command line; commands that can diff never run an external diff or textconv program."""
+    """The full command line; commands that can diff never run an external diff or textconv program, and
+    never skip a submodule (`submodule.<name>.ignore` in .git/config or an uncommitted .gitmodules)."""
+    base = [*_BASE, *_safe_directories()]
     if args and args[0] in _DIFFING:
-        return [*_BASE, args[0], "--no-ext-diff", "--no-textconv", *args[1:]]
-    return [*_BASE, *args]
+        return [*base, args[0], "--no-ext-diff", "--no-textconv", "--ignore-submodules=none", *args[1:]]
+    return [*base, *args]
+
+
+@lru_cache(maxsize=1)
+def _safe_directories() -> tuple[str, ...]:
+    """The user's global `safe.directory` entries as `-c` options: the one global setting kept (CI containers
+    set it for a checkout owned by another uid); every other global setting is ignored."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update({"GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"})
+    try:
+        proc = subprocess.run(["git", "config", "--global", "--null", "--get-all", "safe.directory"],
+                              capture_output=True, env=env, cwd="/")
+    except OSError:
+        return ()
+    values = [v for v in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if v]
+    return tuple(opt for v in values for opt in ("-c", f"safe.directory={v}"))
 
 
 _DIFFING = {"diff", "show", "log", "diff-tree", "diff-index", "diff-files"}

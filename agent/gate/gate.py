@@ -925,13 +925,14 @@ class Gate:
 
 def show_commit(repo: Path, sha: str, label: str = "") -> str:
     """`git show` of an object as stored (no textconv, external diff, color or mailmap), every control
-    character made visible: what Product reads is what the signature covers."""
+    character made visible: what Product reads is what the signature covers. A merge is shown against each
+    of its parents (`--diff-merges=separate`): git's combined diff hides a line the merge takes back from one."""
     from agent.core.text import escape_terminal
     from sources.git import run_git_bytes
 
     # git reads only objects re-hashed here (a forged blob or tree refuses before anything is shown)
     with gc.verified_objects(repo, gc.shown_objects(repo, sha)) as view:
-        out = run_git_bytes(["show", "--no-color", "--no-mailmap", "--text", "--format=raw",
+        out = run_git_bytes(["show", "--no-color", "--no-mailmap", "--text", "--format=raw", "--diff-merges=separate",
                              "--stat", "--patch", "--binary", sha, "--"], repo, env=view).decode("utf-8", "replace")
     title = f"== {label or 'platform'} ==\n" if label is not None else ""
     return title + escape_terminal(out)

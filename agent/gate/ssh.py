@@ -162,10 +162,20 @@ def sign_many(datas: list[bytes], key: Path, namespace: str) -> list[str]:
         return [s.read_text(encoding="ascii") for s in sigs]
 
 
+_END = "-----END SSH SIGNATURE-----"
+
+
+def armor_ends_cleanly(signature: str) -> bool:
+    """Nothing but one final newline after the END line: ssh-keygen ignores trailing text, so a signed object
+    could carry any bytes there (a new id, the same valid signature)."""
+    head, sep, tail = signature.partition(_END)
+    return bool(sep) and tail in ("", "\n") and _END not in head
+
+
 def verify(data: bytes, signature: str, signers: list[Signer], namespace: str) -> Signer | None:
     """The signer of `signature` over `data` among `signers` for `namespace`, or None. Checked by
     ssh-keygen (find-principals, then verify against that principal)."""
-    if not signers or "BEGIN SSH SIGNATURE" not in signature:
+    if not signers or "BEGIN SSH SIGNATURE" not in signature or not armor_ends_cleanly(signature):
         return None
     with tempfile.TemporaryDirectory(prefix="devops-agent-verify-") as tmp:
         allowed = Path(tmp) / "allowed_signers"

@@ -8,14 +8,16 @@ signers. Nothing here reads the work tree, the state database or the audit log.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from agent.core.errors import UserError
 from agent.core.trailers import TrailerError, parse_trailers
 from agent.gate import commits as gc
 from agent.gate import ssh
-from sources.git import GitError, read_blob_at, run_git, run_git_bytes
+from sources.git import GitError, batch_reads, read_blob_at, read_object, run_git, run_git_bytes
 
 MAX_CONTENT = 256 * 1024
 
@@ -83,28 +85,59 @@ class VerifyReport:
                 "demo_signers": self.demo_signers}
 
 
-def _log(repo: Path, spec: list[str]) -> list[tuple[str, list[str], list[tuple[str, str]]]]:
-    """(sha, parents, [(mode, path)]) oldest first; merges diffed against their first parent."""
-    out = run_git_bytes(["log", "--reverse", "--topo-order", "--no-renames", "--diff-merges=first-parent",
-                         "--raw", "-z", "--no-abbrev", "--format=%x01%H %P", *spec, "--"], repo)
-    result = []
-    for chunk in out.decode("utf-8", "surrogateescape").split("\x01")[1:]:
-        header, _, rest = chunk.partition("\n")
-        ids = header.strip("\0").split()
-        files: list[tuple[str, str]] = []
-        parts = rest.strip("\n\0").split("\0") if rest.strip("\n\0") else []
-        i = 0
-        while i + 1 < len(parts):
-            meta = parts[i].lstrip("\n")
-            if meta.startswith(":"):
-                fields = meta[1:].split()
-                old_mode, new_mode = fields[0], fields[1]
-                files.append((new_mode if new_mode != "000000" else old_mode, parts[i + 1]))
-                i += 2
-            else:
-                i += 1
-        result.append((ids[0], ids[1:], files))
+_ZERO_IDS = ("0" * 40, "0" * 64)
+_HEX_ID = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
+MAX_SUBMODULE_DEPTH = 4  # submodules of submodules are walked this deep; a gitlink deeper is "unverifiable"
+
+# One changed path against one parent: (old mode, new mode, old id, new id, path).
+Change = tuple[str, str, str, str, str]
+
+
+def _mode(change: Change) -> str:
+    return change[1] if change[1] != "000000" else change[0]
+
+
+def _log(repo: Path, spec: list[str]) -> list[tuple[str, list[str], list[list[Change]]]]:
+    """(sha, parents, one diff per parent) oldest first; a root commit has one diff, against the empty tree.
+    Every parent is diffed: a merge carrying an older parent's tree reverts what the others brought. Two git
+    processes for any length of history, read positionally from NUL-separated output: no file name can fake
+    a record (a name holding `\\x01` once hid its commit's other paths)."""
+    listing = run_git(["rev-list", "--topo-order", "--reverse", "--parents", *spec, "--"], repo)
+    commits = [(ids[0], ids[1:]) for ids in (line.split() for line in listing.splitlines()) if ids]
+    lines = [pair for sha, parents in commits for pair in ([f"{sha} {p}" for p in parents] or [sha])]
+    if not lines:
+        return []
+    out = run_git_bytes(["diff-tree", "--stdin", "--root", "--always", "-r", "-z", "--raw", "--no-renames",
+                         "--no-abbrev"], repo, input_bytes=("\n".join(lines) + "\n").encode("ascii"))
+    diffs: list[list[Change]] = []
+    tokens = out.split(b"\0")
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.startswith(b":") and diffs and i + 1 < len(tokens):
+            old_mode, new_mode, old, new = token[1:].decode("ascii").split()[:4]
+            diffs[-1].append((old_mode, new_mode, old, new, tokens[i + 1].decode("utf-8", "surrogateescape")))
+            i += 2
+            continue
+        if token.strip(b"\n"):
+            if not _HEX_ID.fullmatch(token.strip(b"\n")):
+                raise GitError(f"git diff-tree printed an unexpected record in {repo}: {token[:40]!r}")
+            diffs.append([])
+        i += 1
+    if len(diffs) != len(lines):
+        raise GitError(f"git diff-tree answered {len(diffs)} of {len(lines)} comparisons in {repo}")
+    result, k = [], 0
+    for sha, parents in commits:
+        n = max(1, len(parents))
+        result.append((sha, parents, diffs[k:k + n]))
+        k += n
     return result
+
+
+def _has_control(path: str) -> bool:
+    """A C0 or C1 control, DEL, or a byte that is not UTF-8 in a path: such a name can break whoever parses
+    or shows it, so the commit holding it is an infra change to sign, whatever the file is."""
+    return any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0xDC80 <= ord(c) <= 0xDCFF for c in path)
 
 
 # Files that steer the gate itself: a hand-made change to one of them could turn a check or a policy
@@ -163,16 +196,31 @@ def _is_infra(repo: Path, sha: str, parents: list[str], mode: str, path: str) ->
     return False
 
 
+def _signers_id(repo: Path, commit: str) -> str | None:
+    """The blob id of the signer list at `commit`, or None when it has none."""
+    found = read_object(repo, f"{commit}:{ssh.SIGNERS_FILE}")
+    return found[0] if found is not None and found[1] == "blob" else None
+
+
+@lru_cache(maxsize=256)
+def _signers_of(repo_dir: str, blob: str | None) -> tuple[ssh.Signer, ...] | None:
+    """The signers a signer-list blob names (parsed once per blob id); () when it cannot be read."""
+    if blob is None:
+        return None
+    found = read_object(Path(repo_dir), blob)
+    if found is None or found[1] != "blob":
+        return None
+    try:
+        return tuple(ssh.parse_signers(found[2].decode("utf-8", "replace")))
+    except Exception:
+        return ()
+
+
 def _signers_at(root: Path, commit: str | None) -> list[ssh.Signer] | None:
     if commit is None:
         return None
-    data = read_blob_at(root, commit, ssh.SIGNERS_FILE)
-    if data is None:
-        return None
-    try:
-        return ssh.parse_signers(data.decode("utf-8", "replace"))
-    except Exception:
-        return []
+    signers = _signers_of(str(root), _signers_id(root, commit))
+    return None if signers is None else list(signers)
 
 
 def _judge(repo: Path, sha: str, signers: list[ssh.Signer] | None) -> tuple[str, str | None, str]:
@@ -182,8 +230,10 @@ def _judge(repo: Path, sha: str, signers: list[ssh.Signer] | None) -> tuple[str,
 @lru_cache(maxsize=4096)
 def _judge_cached(repo_dir: str, sha: str, signers: tuple[ssh.Signer, ...] | None) -> tuple[str, str | None, str]:
     """A commit object never changes (its id is its content): one ssh-keygen run per commit and signer list."""
-    repo = Path(repo_dir)
-    commit = gc.read_commit(repo, sha)
+    return _check_signature(gc.read_commit(Path(repo_dir), sha), signers)
+
+
+def _check_signature(commit: gc.CommitObject, signers: tuple[ssh.Signer, ...] | None) -> tuple[str, str | None, str]:
     if commit.signature is None:
         return "unsigned", None, "no signature"
     if signers is None:
@@ -194,8 +244,138 @@ def _judge_cached(repo_dir: str, sha: str, signers: tuple[ssh.Signer, ...] | Non
     return _trailers_verdict(commit.message, found.principal)
 
 
+def _commit(repo: Path, sha: str) -> gc.CommitObject:
+    """A commit through the run's one `cat-file --batch` process, re-hashed against its id."""
+    found = read_object(repo, sha)
+    if found is None or found[1] != "commit":
+        return gc.read_commit(repo, sha)  # the gate's own refusal: the commit is not here
+    return gc.parse_commit(sha, found[2])
+
+
+class _VerdictCache:
+    """Signature verdicts by commit id and signer-list blob id, on disk under the tool's cache dir: neither
+    object can change, so neither can the verdict, and `review` need not re-run ssh-keygen over the whole
+    history on every run. It is as trusted as the install that reads it (the same user writes both); CI starts
+    from an empty one. Unwritable: every verdict is computed, nothing is kept."""
+
+    TABLE = "verdict_v1"
+
+    def __init__(self) -> None:
+        import sqlite3
+
+        self._new: dict[str, tuple[str, str | None, str, str]] = {}
+        self._db: sqlite3.Connection | None = None
+        try:
+            from tools.schemas import cache_root
+
+            folder = cache_root() / "verify"
+            folder.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(folder / "verdicts.sqlite3"), timeout=2)
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS {self.TABLE} (key TEXT PRIMARY KEY, status TEXT NOT NULL, "
+                             "principal TEXT, detail TEXT NOT NULL, subject TEXT NOT NULL)")
+        except (OSError, sqlite3.Error):
+            self._db = None
+
+    def get(self, key: str) -> tuple[str, str | None, str, str] | None:
+        import sqlite3
+
+        if key in self._new:
+            return self._new[key]
+        if self._db is None:
+            return None
+        try:
+            row = self._db.execute(f"SELECT status, principal, detail, subject FROM {self.TABLE} WHERE key = ?",
+                                   (key,)).fetchone()
+        except sqlite3.Error:
+            return None
+        return (row[0], row[1], row[2], row[3]) if row else None
+
+    def put(self, key: str, value: tuple[str, str | None, str, str]) -> None:
+        self._new[key] = value
+
+    def close(self) -> None:
+        import sqlite3
+
+        if self._db is None:
+            return
+        try:
+            if self._new:
+                with self._db:
+                    self._db.executemany(f"INSERT OR REPLACE INTO {self.TABLE} VALUES (?, ?, ?, ?, ?)",
+                                         [(k, *v) for k, v in self._new.items()])
+        except sqlite3.Error:
+            pass
+        finally:
+            self._db.close()
+            self._db = None
+
+
+class _Walk:
+    """One verify run: its report, the verdict cache, the submodule ranges already walked."""
+
+    def __init__(self, report: VerifyReport) -> None:
+        self.report = report
+        self.cache = _VerdictCache()
+        self.ranges: set[tuple[str, str, str]] = set()
+        self._index: dict[tuple[str, str], InfraCommit] = {}
+
+    def add(self, item: InfraCommit) -> None:
+        """Once per (repository, commit): a merge reached through several parents adds its paths."""
+        known = self._index.get((item.repo, item.sha))
+        if known is None:
+            self._index[(item.repo, item.sha)] = item
+            self.report.infra.append(item)
+        else:
+            known.paths.extend(p for p in item.paths if p not in known.paths)
+
+    def verdict(self, repo: Path, sha: str, signers_id: str | None,
+                signers: tuple[ssh.Signer, ...] | None) -> tuple[str, str | None, str, str]:
+        key = f"{sha}:{signers_id or '-'}"
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        commit = _commit(repo, sha)
+        value = (*_check_signature(commit, signers), commit.subject)
+        self.cache.put(key, value)
+        return value
+
+    def examine(self, repo: Path, label: str, sha: str, parents: list[str], diffs: list[list[Change]],
+                signers_id: str | None, signers: tuple[ssh.Signer, ...] | None, depth: int) -> None:
+        """Judge one commit against each of its parents: infra when any parent diff touches an infra path."""
+        infra: list[str] = []
+        against: list[str | None] = list(parents) or [None]  # a root commit: against the empty tree
+        for parent, diff in zip(against, diffs):
+            for change in diff:
+                path, mode = change[4], _mode(change)
+                if _has_control(path):
+                    flagged = True
+                elif mode == "160000":
+                    flagged = _verify_submodule(self, repo, label, change, parent, sha, signers_id, signers, depth)
+                else:
+                    flagged = _is_infra(repo, sha, [parent] if parent else [], mode, path)
+                if flagged and path not in infra:
+                    infra.append(path)
+        if infra:
+            status, principal, detail, subject = self.verdict(repo, sha, signers_id, signers)
+            self.add(InfraCommit(label, sha, subject, infra, status, principal, detail))
+
+
+def _full_id(pin: str) -> str:
+    """A trust-root pin is a full commit id, compared for equality (a prefix is ground in seconds)."""
+    value = pin.strip().lower()
+    if not _HEX_ID.fullmatch(value.encode("ascii", "replace")):
+        raise UserError(f"--trust-root {pin[:20]!r} is not a full commit id (40 hex characters, 64 for sha256)",
+                        "pin the whole id `devops-agent verify` names: `git rev-parse <trust root>`")
+    return value
+
+
 def verify_branch(root: Path, rev_range: str | None = None, trust_root: str | None = None) -> VerifyReport:
-    root = Path(root)
+    pin = _full_id(trust_root) if trust_root is not None else None
+    with batch_reads():
+        return _verify_branch(Path(root), rev_range, pin)
+
+
+def _verify_branch(root: Path, rev_range: str | None, pin: str | None) -> VerifyReport:
     tip = rev_range.split("..")[-1] if rev_range and ".." in rev_range else (rev_range or "HEAD")
     branch = run_git(["rev-parse", "--abbrev-ref", tip], root, check=False).strip() or tip
     report = VerifyReport(branch=branch, trust_root=None)
@@ -207,48 +387,71 @@ def verify_branch(root: Path, rev_range: str | None = None, trust_root: str | No
     except GitError as exc:
         report.problems.append(f"cannot read the history of {tip}: {exc.message}")
         return report
+    # The signer list's blob id at each commit, followed along the diffs: read only where it changes.
+    ids: dict[str, str | None] = {}
+
+    def signers_id(sha: str | None) -> str | None:
+        if sha is None:
+            return None
+        if sha not in ids:
+            ids[sha] = _signers_id(root, sha)
+        return ids[sha]
+
     root_sha = None
-    for sha, parents, files in history:
-        if any(path == ssh.SIGNERS_FILE for _, path in files) and _signers_at(root, parents[0] if parents else None) is None:
+    for sha, parents, diffs in history:
+        change = next((c for c in diffs[0] if c[4] == ssh.SIGNERS_FILE), None)
+        before = signers_id(parents[0]) if parents else None
+        ids[sha] = before if change is None else (None if change[3] in _ZERO_IDS else change[3])
+        if root_sha is None and change is not None and ids[sha] is not None and before is None:
             root_sha = sha
-            break
     if root_sha is None:
         report.problems.append(f"no trust root: no commit adds {ssh.SIGNERS_FILE}; "
                                "run `devops-agent product-key init` in Product's terminal")
         return report
-    if trust_root and not root_sha.startswith(trust_root.lower()):
-        report.problems.append(f"the trust root is {root_sha[:12]}, not the pinned {trust_root[:12]}: "
+    if pin and root_sha != pin:
+        report.problems.append(f"the trust root is {root_sha[:12]}, not the pinned {pin[:12]}: "
                                "the history was rewritten or the signer list replaced")
-    signers = _signers_at(root, root_sha) or []
-    status, principal, _ = _judge(root, root_sha, signers)
-    first = signers[0] if signers else None
+    walk = _Walk(report)
+    try:
+        _walk_branch(root, rev_range, history, root_sha, signers_id, walk)
+    finally:
+        walk.cache.close()
+    return report
+
+
+def _walk_branch(root: Path, rev_range: str | None, history, root_sha: str, signers_id, walk: _Walk) -> None:
+    report = walk.report
+    root_signers = _signers_of(str(root), signers_id(root_sha)) or ()
+    status, principal, _, _ = walk.verdict(root, root_sha, signers_id(root_sha), root_signers)
+    first = root_signers[0] if root_signers else None
     report.trust_root = TrustRoot(root_sha, principal or "?", ssh.fingerprint(first.public_line) if first else "?",
                                   bool(first and first.no_passphrase))
     if status != "signed":
         report.problems.append(f"the trust root {root_sha[:12]} is not signed by a key it lists")
-    report.demo_signers = [ssh.fingerprint(s.public_line) for s in (_signers_at(root, tip) or []) if s.no_passphrase]
-    after = set(run_git(["rev-list", f"{root_sha}..{tip}"], root).split())
+    tip_sha = history[-1][0]
+    report.demo_signers = [ssh.fingerprint(s.public_line) for s in (_signers_of(str(root), signers_id(tip_sha)) or ())
+                           if s.no_passphrase]
+    parents_of = {sha: parents for sha, parents, _ in history}
+    before, stack = {root_sha}, [root_sha]
+    while stack:  # the trust root and its ancestors: not checked
+        for parent in parents_of.get(stack.pop(), []):
+            if parent not in before:
+                before.add(parent)
+                stack.append(parent)
+    after = {sha for sha in parents_of if sha not in before}
     if rev_range and ".." in rev_range:
         after &= set(run_git(["rev-list", rev_range], root).split())
     report.before_root = len(history) - len(after) - 1
-    for sha, parents, files in history:
+    for sha, parents, diffs in history:
         if sha not in after:
             continue
         report.commits_examined += 1
-        parent_signers = _signers_at(root, parents[0] if parents else None)
-        infra = [p for m, p in files if _is_infra(root, sha, parents, m, p)]
-        for mode, path in files:
-            if mode == "160000" and _verify_submodule(root, path, parents[0] if parents else None, sha,
-                                                      parent_signers, report):
-                infra.append(path)  # the pointer itself: added, removed, or moved anywhere but forward
-        if infra:
-            status, principal, detail = _judge(root, sha, parent_signers)
-            report.infra.append(InfraCommit("", sha, gc.read_commit(root, sha).subject, infra, status, principal, detail))
-    candidates = set(run_git(["log", "--format=%H", "-i", "--grep=accepts[[:space:]]*:", tip], root,
+        parent_id = signers_id(parents[0]) if parents else None
+        walk.examine(root, "", sha, parents, diffs, parent_id, _signers_of(str(root), parent_id), 0)
+    candidates = set(run_git(["log", "--format=%H", "-i", "--grep=accepts[[:space:]]*:", tip_sha], root,
                              check=False).split())
     report.accept(_acceptances(root, [sha for sha, _, _ in history if sha in after and sha in candidates],
                                report.problems))
-    return report
 
 
 def accepted_by(message: str) -> list[str]:
@@ -285,41 +488,48 @@ def _acceptances(root: Path, shas: list[str], problems: list[str]) -> dict[str, 
     return out
 
 
-def _verify_submodule(root: Path, path: str, parent: str | None, commit: str, signers, report: VerifyReport) -> bool:
-    """Judge a gitlink change. Moving forward: each infra commit of the submodule in `old..new` must be
-    signed. Returns True when the platform commit itself is the infra change to sign: a pointer added,
-    removed, or moved back or sideways (which can undo signed work without a single submodule commit)."""
-    old = gc.tree_entry(root, parent, path) if parent else None
-    new = gc.tree_entry(root, commit, path)
-    old_sha = old[2] if old and old[0] == "160000" else None
-    new_sha = new[2] if new and new[0] == "160000" else None
+def _verify_submodule(walk: _Walk, root: Path, label: str, change: Change, parent: str | None, commit: str,
+                      signers_id: str | None, signers: tuple[ssh.Signer, ...] | None, depth: int) -> bool:
+    """Judge a gitlink change of `root` (the platform at depth 0, a submodule deeper). Moving forward: each
+    infra commit of the submodule in `old..new` must be signed, its own submodules walked the same way.
+    Returns True when the commit of `root` itself is the infra change to sign: a pointer added, removed, or
+    moved back or sideways (which can undo signed work without a single submodule commit)."""
+    path = change[4]
+    where = f"{label}/{path}" if label else path
+    old_sha = change[2] if change[0] == "160000" else None
+    new_sha = change[3] if change[1] == "160000" else None
     if new_sha is None:
         return True
+    if depth >= MAX_SUBMODULE_DEPTH:
+        walk.add(InfraCommit(where, new_sha, f"(submodule {where} moved by {commit[:12]})", [], "unverifiable", None,
+                             f"submodules nested more than {MAX_SUBMODULE_DEPTH} deep are not walked"))
+        return False
     sub = root / path
     if old_sha is None:
         # Added, or re-added after a removal: its commits since the last value it had are judged too.
         old_sha = _last_gitlink(root, parent, path) if parent else None
         if old_sha is None or not gc.has_commit(sub, old_sha) or not gc.has_commit(sub, new_sha):
             return True
-        _verify_submodule_range(sub, path, old_sha, new_sha, signers, report)
+        _verify_submodule_range(walk, sub, where, old_sha, new_sha, signers_id, signers, depth + 1)
         return True
     if not gc.has_commit(sub, new_sha) or not gc.has_commit(sub, old_sha):
-        report.infra.append(InfraCommit(path, new_sha, f"(submodule {path} moved by {commit[:12]})", [], "unverifiable",
-                                        None, f"the objects of {path} are not here: "
-                                              f"run `git submodule update --init {path}` to verify it"))
+        walk.add(InfraCommit(where, new_sha, f"(submodule {where} moved by {commit[:12]})", [], "unverifiable",
+                             None, f"the objects of {where} are not here: "
+                                   f"run `git submodule update --init --recursive` to verify it"))
         return False
     forward = run_git(["rev-list", "-1", f"{new_sha}..{old_sha}"], sub, check=False).strip() == ""
-    _verify_submodule_range(sub, path, old_sha, new_sha, signers, report)
+    _verify_submodule_range(walk, sub, where, old_sha, new_sha, signers_id, signers, depth + 1)
     return not forward
 
 
-def _verify_submodule_range(sub: Path, path: str, old_sha: str, new_sha: str, signers, report: VerifyReport) -> None:
-    for sha, parents, files in _log(sub, [f"{old_sha}..{new_sha}"]):
-        infra = [p for m, p in files if _is_infra(sub, sha, parents, m, p)]
-        if infra:
-            status, principal, detail = _judge(sub, sha, signers)
-            report.infra.append(InfraCommit(path, sha, gc.read_commit(sub, sha).subject, infra, status, principal,
-                                            detail))
+def _verify_submodule_range(walk: _Walk, sub: Path, label: str, old_sha: str, new_sha: str, signers_id: str | None,
+                            signers: tuple[ssh.Signer, ...] | None, depth: int) -> None:
+    """Every commit of `old..new` in the submodule, against each of its parents, under the platform's signers."""
+    if (label, old_sha, new_sha) in walk.ranges:
+        return
+    walk.ranges.add((label, old_sha, new_sha))
+    for sha, parents, diffs in _log(sub, [f"{old_sha}..{new_sha}"]):
+        walk.examine(sub, label, sha, parents, diffs, signers_id, signers, depth)
 
 
 def _last_gitlink(root: Path, before: str, path: str) -> str | None:
