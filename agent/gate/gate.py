@@ -749,9 +749,12 @@ class Gate:
         try:
             plan = self._approved_plan(rec, gc.ROLLBACK_REF if revert else gc.APPROVED_REF, revert=revert)
         except (RefusedError, UserError) as exc:
+            # The row may be forged (resealed with the machine secret): the status it goes back to is what git
+            # shows, never what the row claims.
+            back = self._standing(rec)
             self.store.transition(rec.id, {rec.status}, back)
             self.audit.append("rollback-aborted" if revert else "apply-aborted", "devops-agent",
-                              {"proposal": rec.id, "recovered": "as before", "why": exc.message})
+                              {"proposal": rec.id, "recovered": back, "why": exc.message})
             return "as-before"
         heads = {p.repo: gc.rev(p.path, "HEAD^{commit}") for p in plan.repos}
         if all(heads[p.repo] == p.base for p in plan.repos):
@@ -767,6 +770,30 @@ class Gate:
         self.audit.append("rollback" if revert else "apply", "devops-agent",
                           {"proposal": rec.id, "commits": commits, "recovered": "completed"})
         return "completed"
+
+    def _standing(self, rec) -> str:
+        """What git shows of a proposal whose in-flight row cannot finish: `applied` when its signed change is
+        on the branch, `approved` when a valid signed approval of it (this id and content hash, a Product
+        signer of its parent, not expired) is kept, else `pending`: no approval stands."""
+        from agent.core.trailers import trailer
+        from sources.git import git_succeeds
+
+        sha = gc.rev(self.root, gc.APPROVED_REF + rec.id)
+        if sha is None:
+            return "pending"
+        try:
+            commit = gc.read_commit(self.root, sha)
+            trailers = commit.trailers()
+            if (trailer(trailers, "Proposal"), trailer(trailers, "Content-Hash")) != (rec.id, rec.hash) \
+                    or len(commit.parents) != 1:
+                return "pending"
+            self._verified(self.root, sha, self.signers(commit.parents[0]), "the platform commit")
+            if git_succeeds(["merge-base", "--is-ancestor", sha, "HEAD"], self.root):
+                return "applied"
+            self._bound(rec, commit, revert=False)  # not expired
+        except (RefusedError, UserError):
+            return "pending"
+        return "approved"
 
     # -- verify -----------------------------------------------------------------------------------------
 

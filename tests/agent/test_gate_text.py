@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gate_helpers import (GOOD, RESTART, Env, agent_key, copy_repo, git, hand_commit, make_patch)
+from gate_helpers import (GOOD, RESTART, Env, agent_key, copy_repo, git, hand_commit, head,
+                          make_patch, reseal)
 
 from agent.example import init_example
 
@@ -151,3 +152,101 @@ def test_metadata_with_an_invisible_character_is_refused(repo, env, tmp_path, ch
                 "--scope", "compose")
     assert r.returncode == 2 and "Traceback" not in r.stderr, (r.returncode, r.stderr)
     assert f"U+{ord(ch):04X}" in r.stderr, r.stderr
+
+
+# ================================================================== 10. trailers: written once, read strictly
+
+def test_a_notion_status_cannot_write_trailers_into_the_signed_message(repo, env, tmp_path):
+    """INT-13's status (Notion: whoever edits the page) holds newlines and trailer lines; the signed message
+    must keep them on the `Intention:` line, escaped, with exactly one `Approval-Expires:` (the gate's)."""
+    rec = propose(env, repo, make_patch(repo, *RESTART, tmp_path / "change.diff"), "--intention", "INT-13")
+    assert rec["status"] == "pending", rec
+    r = approve(env, repo, rec["id"])
+    assert r.returncode == 0, r.stderr
+    text = message(repo, approved_ref(repo, rec["id"]))
+    expires = [line for line in text.splitlines() if line.lower().startswith("approval-expires")]
+    audit = [line for line in text.splitlines() if line.lower().startswith("audit-head")]
+    assert len(expires) == 1 and "2099" not in expires[0] and len(audit) == 1, text
+    assert expires[0].split(": ", 1)[1] in r.stdout  # what approve says is what the message binds
+    intention = [line for line in text.splitlines() if line.startswith("Intention: ")]
+    assert len(intention) == 1 and "Validée\\x0aApproval-Expires: 2099" in intention[0], text
+    parsed = subprocess.run(["git", "interpret-trailers", "--parse"], input=text, capture_output=True, text=True,
+                            check=True).stdout
+    keys = [line.split(":", 1)[0] for line in parsed.splitlines()]  # git's own reading of the trailers
+    assert keys.count("Approval-Expires") == 1 and keys.count("Audit-Head") == 1, parsed
+
+
+def _doubled_expiry(text: str) -> str:
+    """The message the previous gate signed when INT-13's status held a newline: the forged expiry first."""
+    return text.replace("Approval-Expires: ", "Approval-Expires: 2099-12-31T00:00:00Z\nApproval-Expires: ", 1)
+
+
+def _expiry_in_the_body(text: str) -> str:
+    subject, _, rest = text.partition("\n\n")
+    return f"{subject}\n\nApproval-Expires: 2099-12-31T00:00:00Z\n\n{rest}"
+
+
+@pytest.mark.parametrize("forge", [_doubled_expiry, _expiry_in_the_body], ids=["twice", "outside-the-block"])
+def test_a_signed_approval_whose_trailers_are_not_unique_and_in_place_does_not_land(repo, env, tmp_path, forge):
+    """An approval the older gate signed over a Notion status with newlines (Product's real key): kept by
+    the agent at the approved ref, it must be refused by apply with the reason, and nothing lands."""
+    rec = propose(env, repo, make_patch(repo, *RESTART, tmp_path / "change.diff"))
+    assert approve(env, repo, rec["id"]).returncode == 0
+    before = head(repo)
+    signed = approved_ref(repo, rec["id"])
+    forged = resign(env, repo, signed, forge(message(repo, signed)))
+    git(repo, "update-ref", f"refs/devops-agent/approved/{rec['id']}", forged)
+    r = env.cli(repo, "apply", rec["id"])
+    assert r.returncode == 1 and "Approval-Expires" in r.stderr, (r.returncode, r.stdout, r.stderr)
+    assert head(repo) == before and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("where", ["body", "twice", "subject"])
+def test_an_accepts_line_outside_the_trailer_block_or_twice_accepts_nothing(repo, env, where):
+    """A Product-signed commit whose `Accepts:` is in its body (the older gate's approval over a status with a
+    blank line), in its subject, or doubled: verify must not count the unsigned commit as accepted, and must
+    say why it refuses the signed one."""
+    compose = repo / "docker-compose.prod.yml"
+    compose.write_text(compose.read_text().replace("MYSQL_DATABASE: ${DB_NAME}", "MYSQL_DATABASE: app", 1))
+    unsigned = hand_commit(repo, "chore: tidy the prod compose", "docker-compose.prod.yml")
+    tree = git(repo, "rev-parse", "HEAD^{tree}").strip()
+    trailer = f"Accepts: {unsigned}"
+    text = {"body": f"[devops] chore(gate): weekly sync\n\nIntention: INT-13 (Validée\n\n{trailer}\n\n"
+                    "Approved-by: product@animesphere\n",
+            "twice": f"[devops] chore(gate): weekly sync\n\nReason: read\n{trailer}\n{trailer}\n"
+                     "Approved-by: product@animesphere\n",
+            "subject": f"{trailer}\n\nReason: read\nApproved-by: product@animesphere\n"}[where]
+    stamp = "product <product@animesphere> 1765000000 +0000"
+    raw = f"tree {tree}\nparent {unsigned}\nauthor {stamp}\ncommitter {stamp}\n\n{text}".encode()
+    sha = product_signs(env, repo, raw)
+    git(repo, "update-ref", git(repo, "symbolic-ref", "HEAD").strip(), sha, unsigned)
+    code, report = verify(env, repo)
+    assert code == 1, report
+    assert unsigned in {c["sha"] for c in report["infra_commits"] if c["status"] != "signed"
+                        and c["status"] != "accepted"}, report
+    assert any(sha[:12] in p and "Accepts" in p for p in report["problems"]), report
+
+
+# ================================================================== 11b. a forged in-flight row
+
+@pytest.mark.parametrize("forged", ["applying", "rolling_back"])
+def test_a_forged_in_flight_row_is_not_recovered_into_an_approval(repo, env, tmp_path, forged):
+    """The agent reseals a pending proposal's row as `applying` (or `rolling_back`) with the machine secret:
+    recovery must read from git that no signed approval exists, and leave it pending, not approved/applied."""
+    rec = propose(env, repo, make_patch(repo, *RESTART, tmp_path / "change.diff"))
+    assert rec["status"] == "pending", rec
+    before = head(repo)
+    reseal(env, repo, "proposals", "id", rec["id"], {"status": forged})
+    assert status(env, repo, rec["id"]) == "pending"
+    assert head(repo) == before
+    r = env.cli(repo, "apply", rec["id"])
+    assert r.returncode == 1 and head(repo) == before, (r.stdout, r.stderr)
+
+
+def test_a_killed_apply_of_a_real_approval_still_recovers_into_approved(repo, env, tmp_path):
+    """The honest case stays (a guard, not an attack): an `applying` row whose signed approval is in git, HEAD
+    not moved, goes back to approved."""
+    rec = propose(env, repo, make_patch(repo, *RESTART, tmp_path / "change.diff"))
+    assert approve(env, repo, rec["id"]).returncode == 0
+    reseal(env, repo, "proposals", "id", rec["id"], {"status": "applying"})
+    assert status(env, repo, rec["id"]) == "approved"
