@@ -6,7 +6,9 @@ contents come only from `read_base` (the committed base text of a platform-relat
 an input the role can forge, so `root` serves only the lexical and symlink confinement checks.
 
 Perimeter (POL002). A proposal touches infrastructure files, classified by what they are, never by the folder
-they sit in (`tools/facts.py`, `infra_kind`, whose rules are listed below). `mysql/init/*.sql` and any `*.sql`
+they sit in (`tools/facts.py`, `infra_kind`, whose rules are listed below), or by what the base commit's deploy
+reads them as (`facts.deploy_paths`, the set `verify` reads too: a mounted file, a compose file pulled in by
+`include:`, a script a Makefile recipe or a workflow step runs). `mysql/init/*.sql` and any `*.sql`
 is the database schema, application data: refused. Real env files (`.env`, `.env.prod`, `prod.env`) hold
 secrets: refused (edit `.env.example`, and set the server's file by hand). A submodule pointer
 (`Subproject commit`) is refused: moving a service's code is a Product decision. A Makefile change is infra
@@ -276,6 +278,7 @@ class _File:
     fp: FilePatch
     base: str | None
     new: str | None
+    deploy_kind: str | None = None  # what the base commit's deploy reads it as (facts.DeployPaths.proposal_kind)
 
     @property
     def path(self) -> str:
@@ -405,13 +408,16 @@ def concrete_rollback(text: str) -> bool:
 
 def evaluate(charter: Charter | None, patch: Patch, targets: list[Target], meta: ProposalMeta, release,
              root: Path, read_base: ReadBase | None = None,
-             inventory: facts.Inventory | None = None) -> list[Refusal]:
+             inventory: facts.Inventory | None = None, deploy: facts.DeployPaths | None = None) -> list[Refusal]:
     """Every policy refusal for this proposal (empty: the policy allows it).
 
     `read_base(path)` gives the committed base text of a platform-relative path (None when absent); without it
     the work tree is read (`work_tree_reader`), which only old callers and tests should rely on. `inventory` is
     what the platform already runs (`facts.inventory` of its committed infra files); without it only each
     file's own base counts, so every image or tool that file did not already name needs an intention.
+    `deploy` is what the base commit's deploy uses (agent.gate.verify.deploy_set, the set `verify` reads): a
+    file it reads as configuration by its path (a mounted file, an included compose file, a script a recipe
+    runs) is infrastructure whatever its name.
     `root` serves the lexical and symlink confinement checks only."""
     root = Path(root)
     read = read_base or work_tree_reader(root)
@@ -472,6 +478,7 @@ def evaluate(charter: Charter | None, patch: Patch, targets: list[Target], meta:
                              f"removal", fp.path)
             continue
         f = _load(fp, read)
+        f.deploy_kind = deploy.proposal_kind(f.path) if deploy is not None else None
         _perimeter(f, read, refuse)
         _rewrites(f, refuse)
         _new_tools(f, patch, meta, release, known, refuse)
@@ -563,6 +570,8 @@ def _perimeter(f: _File, read: ReadBase, refuse) -> None:
 def _kind(f: _File) -> str | None:
     """The file's infra kind, which must hold for its committed base (what it is) and after the change."""
     after = facts.infra_kind(f.path, f.new_view)
+    if after is None and f.deploy_kind is not None:
+        return f.deploy_kind  # by what the deploy reads it as, which no edit of the file itself changes
     if f.fp.status == "add" or after in facts.NAME_KINDS:
         return after
     before = facts.infra_kind(f.path, f.old_view)
@@ -872,7 +881,7 @@ def _deploy_change(f: _File) -> bool:
                 if _DEPLOY_TARGET.search(target):
                     return True
         return False
-    if kind == "deploy_script":
+    if kind == "deploy_script" or f.deploy_kind == "deploy_script":
         return True
     if kind == "ci":
         return any(_CI_DEPLOY.search(l) for l in changed)

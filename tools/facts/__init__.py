@@ -8,20 +8,28 @@ something rather than denying it (`mentions`). Everything here reads text it is 
 Infrastructure, by what a file is (never by the folder it sits in: a `.py`, `.ts` or `.cs` under `deploy/` or
 `scripts/` is application code):
 - `compose`: `docker-compose*.y(a)ml`, `compose*.y(a)ml`;
-- `dockerfile`: `Dockerfile*`, `*.Dockerfile`, `Containerfile*`; `dockerignore`: `.dockerignore`, `*.dockerignore`;
-- `ci`: `.github/workflows/*.y(a)ml` and composite actions `.github/actions/**/action.y(a)ml` (root or submodule);
-- `nginx`: a `*.conf` / `*.conf.template` / `nginx*` file whose text parses as nginx (crossplane, strict: every
+- `dockerfile`: `Dockerfile*`, `*.Dockerfile`, `*.Dockerfile.*`, `Containerfile*` (any case); `dockerignore`:
+  `.dockerignore`, `*.dockerignore`;
+- `ci`: `.github/workflows/*.y(a)ml` and composite actions `action.y(a)ml`, in `.github/actions/` or anywhere;
+- `nginx`: a `*.conf` / `*.conf.template` / `nginx*` file, or any file in a `nginx/`, `conf.d/`,
+  `sites-available/`, `sites-enabled/` or `snippets/` folder, whose text parses as nginx (crossplane, strict: every
   directive is one nginx knows; snippets of `conf.d` parse too, an INI `logging.conf` does not);
-- `env_example`: `.env.example`, `.env.<name>.example`;
+- `env_example`: `.env.example`, `.env.<name>.example`; `env`: a real env file (`.env`, `.env.prod`, `prod.env`);
+- `bake`: `docker-bake*.hcl` / `.json`; `kubernetes`: `kustomization`, `Chart`, `skaffold`, `helmfile` YAML, or a
+  YAML/JSON file declaring `apiVersion` + `kind`;
 - `makefile`: `Makefile`/`makefile`/`GNUmakefile`/`*.mk` with at least one target that calls docker or
   docker compose (directly or through a variable such as `COMPOSE = docker compose`); the policy further
   requires every target a change touches to call docker/compose or to run the test suite (`make_target_ok`);
-- `deploy_script`: a `*.sh`/`*.bash` file whose text runs docker, docker compose or docker-compose as a command
-  (not in a comment or an echo), or a container entrypoint/healthcheck script (`*entrypoint*.sh`,
-  `healthcheck*.sh`); a shell script that runs neither is application tooling;
+- `deploy_script`: a `*.sh`/`*.bash` file (or a file without extension starting with a shell `#!`) whose text
+  runs docker, docker compose or docker-compose as a command (not in a comment or an echo), or named for a
+  container entrypoint/healthcheck or for deploy/rollback/release (`*entrypoint*`, `healthcheck*`, `deploy*`);
+  a shell script that does neither is application tooling;
 - `docs`: deploy notes and documentation, `*.md` under `docs/`, `README.md`, or a markdown file named for
   deployment, runbook, rollback or production;
 - `signers`: `.allowed_signers` at the platform root, Product's signer list (git's allowedSignersFile format).
+A text file larger than `MAX_CLASSIFIED` (256 KiB) is not classified by its text: `verify` counts it as infra.
+Infrastructure is also what the deploy uses (`deploy_paths`, tools/facts/deploy_paths.py): a mounted file, a
+compose file pulled in by `include:`, a script a Makefile recipe or a workflow step runs, whatever its name.
 """
 # One module per part: staging, documents, shell, paths, images, tooling; this package re-exports their
 # public names (and the secrets' ones from tools/facts/secrets.py).
