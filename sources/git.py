@@ -688,9 +688,10 @@ class ObjectStore:
 
         for oid, (kind, body) in self.read_many(list(oids)).items():
             target = Path(dest) / oid[:2] / oid[2:]
-            if not target.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(zlib.compress(b"%s %d\0" % (kind.encode("ascii"), len(body)) + body, 1))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f"tmp_{oid[2:]}")  # never trust a file found there: write ours over it
+            tmp.write_bytes(zlib.compress(b"%s %d\0" % (kind.encode("ascii"), len(body)) + body, 1))
+            os.replace(tmp, target)
 
     def adopt(self, private: Path, exported: set[str]) -> None:
         """Copy the objects git wrote into `private` (hashed by git as it wrote them) into the repository's
