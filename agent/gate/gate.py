@@ -190,6 +190,7 @@ class Gate:
         """Record a proposal. Policy refusals are recorded too (status refused); malformed input raises UserError."""
         from agent.gate import policy
         from agent.gate.store import ProposalRecord
+        from agent.gate.verify import deploy_set
         from tools import changes
 
         self._require_git()
@@ -204,7 +205,8 @@ class Gate:
             bases = self._bases(targets)
             refusals = list(policy.evaluate(session.charter, patch, targets, meta, session.release, self.root,
                                             read_base=self._read_base(bases),
-                                            inventory=self._inventory(session)))
+                                            inventory=self._inventory(session),
+                                            deploy=deploy_set(self.root, bases[""])))
             if not refusals:
                 for repo, text in changes.split_by_repo(patch, targets).items():
                     changes.crosscheck(patch, self.root / repo, text)

@@ -174,13 +174,22 @@ def _gate_input(repo: Path, sha: str, parents: list[str], path: str) -> bool:
 
 
 def _is_infra(repo: Path, sha: str, parents: list[str], mode: str, path: str) -> bool:
-    """By what the file is (tools/facts.py), before or after the commit (removing a Makefile's docker target
-    is an infra change too); symlinks and the gate's own inputs always count."""
-    from tools.facts import infra_kind, is_deploy_doc_path, is_infra_path, needs_text
-
+    """By what the file is (tools/facts), before or after the commit (removing a Makefile's docker target
+    is an infra change too), and by what the deploy uses at the commit or any parent (`deploy_set`: a mounted
+    init folder, an included compose file, a script a recipe runs); symlinks and the gate's own inputs always
+    count, and so does a file too large to classify (fail closed)."""
     if mode == "160000":
         return False  # a gitlink: its commits are checked inside the submodule
     if mode == "120000" or _gate_input(repo, sha, parents, path):
+        return True
+    with batch_reads():
+        return _is_infra_by_use(repo, sha, parents, path)
+
+
+def _is_infra_by_use(repo: Path, sha: str, parents: list[str], path: str) -> bool:
+    from tools.facts import MAX_CLASSIFIED, infra_kind, is_deploy_doc_path, is_infra_path, needs_text
+
+    if any(path in deploy_set(repo, rev) for rev in [sha, *parents]):
         return True
     kind = infra_kind(path, None)
     if kind == "docs":  # a proposal may edit docs; only deployment notes are infra on the branch
@@ -190,10 +199,112 @@ def _is_infra(repo: Path, sha: str, parents: list[str], mode: str, path: str) ->
     if not needs_text(path):
         return False
     for rev in [sha, *parents[:1]]:
-        data = read_blob_at(repo, rev, path)
-        if data is not None and len(data) <= MAX_CONTENT and is_infra_path(path, data.decode("utf-8", "replace")):
+        data = _blob_at(str(repo), rev, path)
+        if data is not None and (len(data) > MAX_CLASSIFIED or is_infra_path(path, data.decode("utf-8", "replace"))):
             return True
     return False
+
+
+# -- what the deploy uses, per commit: one cat-file process per repository, cached by tree id ----------------
+
+def _object(repo_dir: str, sha: str | None, kind: str) -> bytes | None:
+    """A re-hashed object by id (sources.git.read_object: one process per repo inside `batch_reads`)."""
+    if not sha or len(sha) not in (40, 64) or any(c not in "0123456789abcdef" for c in sha):
+        return None
+    obj = read_object(Path(repo_dir), sha)
+    return obj[2] if obj is not None and obj[1] == kind else None
+
+
+@lru_cache(maxsize=8192)
+def _tree_of(repo_dir: str, sha: str) -> str | None:
+    body = _object(repo_dir, sha, "commit")
+    if body is None or not body.startswith(b"tree "):
+        return None
+    return body[5:body.index(b"\n")].decode()
+
+
+@lru_cache(maxsize=65536)
+def _entries(repo_dir: str, tree: str) -> dict[str, tuple[str, str]]:
+    """name -> (mode, sha) of one tree object (objects never change: cached by id)."""
+    body, out, i = _object(repo_dir, tree, "tree") or b"", {}, 0
+    width = 32 if len(tree) == 64 else 20
+    while i < len(body):
+        space = body.index(b" ", i)
+        nul = body.index(b"\0", space)
+        out[body[space + 1:nul].decode("utf-8", "surrogateescape")] = (body[i:space].decode(),
+                                                                        body[nul + 1:nul + 1 + width].hex())
+        i = nul + 1 + width
+    return out
+
+
+@lru_cache(maxsize=65536)
+def _roots_under(repo_dir: str, tree: str) -> tuple[tuple[str, str], ...]:
+    """(relative path, blob id) of the files under a tree that may start the deploy walk (by name), subtrees
+    cached by id so a commit re-reads only the folders it changed."""
+    from tools.facts import is_deploy_root
+
+    out: list[tuple[str, str]] = []
+    for name, (mode, sha) in _entries(repo_dir, tree).items():
+        if mode == "40000":
+            out += [(f"{name}/{rel}", blob) for rel, blob in _roots_under(repo_dir, sha)]
+        elif mode != "160000" and (is_deploy_root(f".github/workflows/{name}") or is_deploy_root(name)):
+            out.append((name, sha))
+    return tuple(out)
+
+
+def _blob_id(repo_dir: str, tree: str, path: str) -> str | None:
+    for part in path.split("/")[:-1]:
+        entry = _entries(repo_dir, tree).get(part)
+        if entry is None or entry[0] != "40000":
+            return None
+        tree = entry[1]
+    entry = _entries(repo_dir, tree).get(path.rsplit("/", 1)[-1])
+    return entry[1] if entry is not None and entry[0] not in ("40000", "160000") else None
+
+
+def _blob(repo_dir: str, blob: str | None) -> bytes | None:
+    return _object(repo_dir, blob, "blob")
+
+
+def _blob_at(repo_dir: str, rev: str, path: str) -> bytes | None:
+    tree = _tree_of(repo_dir, rev)
+    return _blob(repo_dir, _blob_id(repo_dir, tree, path)) if tree else None
+
+
+# roots (path, blob) -> [(every file the walk read, as path -> blob id), the result]: a commit whose deploy
+# files are the same blobs as a commit already walked gets the same answer without reading them again.
+_DEPLOY_MEMO: dict[tuple, list[tuple[dict[str, str | None], object]]] = {}
+
+
+@lru_cache(maxsize=4096)
+def _deploy_of_tree(repo_dir: str, tree: str):
+    from tools.facts import deploy_paths, is_deploy_root
+
+    roots = tuple((p, b) for p, b in _roots_under(repo_dir, tree) if is_deploy_root(p))
+    for reads, result in _DEPLOY_MEMO.get((repo_dir, roots), []):
+        if all(_blob_id(repo_dir, tree, p) == b for p, b in reads.items()):
+            return result
+    seen: dict[str, str | None] = {}
+
+    def read(path: str) -> bytes | None:
+        blob = _blob_id(repo_dir, tree, path) if path else None
+        seen[path] = blob
+        return _blob(repo_dir, blob)
+
+    result = deploy_paths([p for p, _ in roots], read)
+    variants = _DEPLOY_MEMO.setdefault((repo_dir, roots), [])
+    variants[:] = [*variants[-7:], (seen, result)]
+    return result
+
+
+def deploy_set(repo: Path, sha: str):
+    """The paths the deploy uses at commit `sha` (tools.facts.deploy_paths over its committed files): the
+    gate's classification of a proposal's paths reads the same set as `verify`."""
+    from tools.facts import DeployPaths
+
+    with batch_reads():
+        tree = _tree_of(str(repo), sha)
+        return _deploy_of_tree(str(repo), tree) if tree else DeployPaths()
 
 
 def _signers_id(repo: Path, commit: str) -> str | None:

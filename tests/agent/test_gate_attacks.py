@@ -906,10 +906,11 @@ def test_infra_changes_committed_by_hand_are_named_by_verify_review_and_release_
 
 
 def test_non_infra_changes_committed_by_hand_keep_verify_green(repo, env):
+    # mysql/init is no longer here: compose mounts it as the database's init folder (test_gate_infra_paths.py)
     sub = repo / SUB
-    schema = repo / "mysql" / "init" / "01-schema.sql"
-    schema.write_text(schema.read_text() + "-- index note\n")
-    hand_commit(repo, "db: note", "mysql/init/01-schema.sql")
+    readme = repo / "README.md"
+    readme.write_text(readme.read_text() + "\nA note for contributors.\n")
+    hand_commit(repo, "docs: note", "README.md")
     (sub / "app_helper.py").write_text("def helper():\n    return 1\n")
     hand_commit(sub, "feat: helper", "app_helper.py")
     hand_commit(repo, "bump mlservice", SUB)
