@@ -200,7 +200,8 @@ def _product_approve(conv, io: _IO, pid: str, ask_key: bool = True) -> bool:
     gate = conv.box.gate()
     try:
         rec, approval = gate.approve(pid, key_path=Path(key).expanduser(),
-                                     show=lambda shown: render.confirm_commits(shown, False))
+                                     show=lambda shown: render.confirm_commits(shown, False),
+                                     summary=render.print_approval_summary)
     except UserError as exc:
         io.write(f"not approved: {exc.line()}")
         return False
