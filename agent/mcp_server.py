@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import sys
 import threading
@@ -126,8 +127,14 @@ class Backend:
 
     def call(self, name: str, arguments: dict | None):
         """One tool call, written to the turn log as the chat's are: the `toolbox.Outcome`."""
-        from agent.toolbox import Outcome, run_tool
+        from agent.toolbox import Outcome, oversized, run_tool
 
+        refused = oversized(name, arguments)  # answered at once, read by nothing, waiting for no other call
+        if refused is not None:
+            if self._log is not None:  # the log is thread-safe; the arguments are not written, only their size
+                self._log.add(self.thread, "tool_call", name, refused.text)
+                self._log.add(self.thread, "tool_error", name, refused.text, latency_ms=0)
+            return refused
         with self.lock:
             try:
                 self._current()
@@ -186,7 +193,7 @@ class Backend:
         from agent.prompt import quoted
 
         c = session.charter
-        return quoted(f"charter {c.path} sha256 {c.sha256[:12]}", Path(c.path).read_text(encoding="utf-8"), 1)
+        return quoted(f"charter {c.path} sha256 {c.sha256[:12]}", c.text, 1)  # as the session read it (capped), never re-read
 
     def _source(self, session, path: str) -> str:
         from agent.prompt import quoted
@@ -285,7 +292,8 @@ def build_server(backend: Backend):
                     for t in CATALOG]
 
         async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> types.CallToolResult:
-            out = await anyio.to_thread.run_sync(backend.call, name, arguments)
+            # abandoned, not awaited, when the server stops (Ctrl-C): the thread ends on its own
+            out = await anyio.to_thread.run_sync(backend.call, name, arguments, abandon_on_cancel=True)
             content = [types.TextContent(type="text", text=out.text)]
             if not out.ok:
                 return types.CallToolResult(content=content, is_error=True)
@@ -363,22 +371,71 @@ def build_server(backend: Backend):
     return server
 
 
-class BearerAuth:
-    """ASGI middleware: every HTTP request carries `Authorization: Bearer <token>`, else 401."""
+# A request's body: one call's cap and the JSON-RPC envelope around it.
+MAX_BODY_BYTES = 3 * 1024 * 1024
 
-    def __init__(self, app: Any, token: str) -> None:
+
+class BearerAuth:
+    """ASGI middleware, answered on the event loop before any body is read: every HTTP request carries
+    `Authorization: Bearer <token>`, else 401; a body over MAX_BODY_BYTES gets 413, from its Content-Length, or,
+    sent in chunks, as soon as what came exceeds it (the chunks up to the cap are then replayed to the app)."""
+
+    def __init__(self, app: Any, token: str, max_body: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()
+        self.max_body = max_body
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            given = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                await send({"type": "http.response.start", "status": 401,
-                            "headers": [(b"content-type", b"text/plain"), (b"www-authenticate", b"Bearer")]})
-                await send({"type": "http.response.body", "body": b"a bearer token is required\n"})
+            headers = dict(scope.get("headers") or [])
+            if not hmac.compare_digest(headers.get(b"authorization", b""), self.expected):
+                await _answer(send, 401, b"a bearer token is required\n", [(b"www-authenticate", b"Bearer")])
                 return
+            length = headers.get(b"content-length", b"").strip()
+            if length.isdigit() and int(length) > self.max_body:
+                await _answer(send, 413, self._too_big(int(length)))
+                await _drain(receive, int(length))  # discarded, so the client, still sending, reads the answer
+                return
+            if not length.isdigit() and scope.get("method") in ("POST", "PUT", "PATCH"):
+                received, size = [], 0
+                while True:
+                    message = await receive()
+                    received.append(message)
+                    size += len(message.get("body", b""))
+                    if size > self.max_body:
+                        await _answer(send, 413, self._too_big(size, "at least "))
+                        await _drain(receive, 16 * self.max_body)
+                        return
+                    if message["type"] != "http.request" or not message.get("more_body"):
+                        break
+                receive = _replay(received, receive)
         await self.app(scope, receive, send)
+
+    def _too_big(self, size: int, at_least: str = "") -> bytes:
+        return (f"the request body is {at_least}{size:,} bytes, over the {self.max_body:,}-byte cap of one call: "
+                "split the change into smaller proposals\n").encode()
+
+
+async def _answer(send: Any, status: int, body: bytes, headers: list | None = None) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain"), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _drain(receive: Any, limit: int) -> None:
+    """Read and drop what is left of a refused body, up to `limit` bytes (a client that sends more is cut off)."""
+    size = 0
+    while size <= limit:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
+
+
+def _replay(messages: list[dict], receive: Any):
+    async def again() -> dict:
+        return messages.pop(0) if messages else await receive()
+    return again
 
 
 def serve(repo: Path | None, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8765,
@@ -399,12 +456,22 @@ def serve(repo: Path | None, transport: str = "stdio", host: str = "127.0.0.1", 
     sys.stderr.write(f"devops-agent mcp: http://{host}:{port}/mcp\n"
                      f"devops-agent mcp: bearer token {token}\n")
     sys.stderr.flush()
-    http = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    # Ctrl-C stops it within seconds even while a call works: open streams get GRACE_SECONDS to close, and a
+    # call still running in its worker thread is abandoned (its turn-log entries are each a committed row).
+    http = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                         timeout_graceful_shutdown=GRACE_SECONDS))
     try:
         anyio.run(lambda: http.serve(sockets=[sock]))
     except KeyboardInterrupt:  # Ctrl-C is how a server in a terminal is stopped: uvicorn has shut down
         pass
+    if backend.lock.locked():
+        sys.stderr.write("devops-agent mcp: stopped while a call was running; that call was not answered\n")
+        sys.stderr.flush()
+        os._exit(0)
     return 0
+
+
+GRACE_SECONDS = 2
 
 
 def _listening_socket(host: str, port: int):

@@ -75,12 +75,9 @@ def _assemble(parts: list[Part]) -> str:
 
 
 def _charter_text(session) -> str:
-    try:
-        from pathlib import Path
-
-        return Path(session.charter.path).read_text(encoding="utf-8")
-    except OSError:
-        return "\n".join(f"{s.heading}\n" + "\n".join(c.text for c in s.clauses) for s in session.charter.sections)
+    if session.charter.text:  # as the session read it (capped), never re-read
+        return session.charter.text
+    return "\n".join(f"{s.heading}\n" + "\n".join(c.text for c in s.clauses) for s in session.charter.sections)
 
 
 def _parts(session, proposals: list) -> list[Part]:

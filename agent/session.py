@@ -62,7 +62,11 @@ def load_charter(root: Path, explicit: str | Path | None, config: ProjectConfig)
 
         text = generic_charter_text(root.name, notion=config.notion is not None, rules=bool(config.rules_file))
         return parse_charter_text(text, GENERIC_CHARTER), origin
-    return parse_charter(path), origin
+    if origin == "--charter":  # the user's own file, wherever it is: still a regular file under the cap
+        return parse_charter(path, config.max_file_bytes), origin
+    # The repository's charter or the config's: a file of the repository, read as its sources are.
+    rel = REPO_CHARTER.as_posix() if origin == "repo" else str(config.charter)
+    return parse_charter(Path(rel), config.max_file_bytes, root=root), origin
 
 
 GENERIC_CHARTER = "<generic DevOps charter>"

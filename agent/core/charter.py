@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.core.errors import UserError
+from agent.core.files import SourceReadError, confine, read_source_file
 
 SOURCE_KINDS = ("notion", "compose", "dockerfile", "ci_workflow", "rules", "docs", "repo_file")
 
@@ -129,6 +130,7 @@ class Charter:
     sources: list[SourceSpec]
     priorities: list[PriorityEntry]
     all_sources_required: bool
+    text: str = field(default="", repr=False, compare=False)  # as read: what the model is shown verbatim
 
     def clause_by_id(self) -> dict[str, Clause]:
         """Every clause (nested ones included) by its stable id."""
@@ -375,7 +377,7 @@ def parse_charter_text(text: str, path: str = "<charter>") -> Charter:
     return Charter(
         path=path, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), title=title, role=role,
         project=project, sections=sections, sources=sources, priorities=priorities,
-        all_sources_required=all_required,
+        all_sources_required=all_required, text=text,
     )
 
 
@@ -390,16 +392,23 @@ def _lines_of(text: str, section: Section) -> list[tuple[int, str]]:
     return out
 
 
-def parse_charter(path: Path) -> Charter:
+# The charter's cap when no config sets max_file_bytes (the config's default, repeated: core imports no config here).
+CHARTER_MAX_BYTES = 2 * 1024 * 1024
+
+
+def parse_charter(path: Path, max_bytes: int = CHARTER_MAX_BYTES, root: Path | None = None) -> Charter:
+    """The charter at `path`, read like every source: a regular UTF-8 file of at most `max_bytes`. With
+    `root`, `path` is relative to it and must stay inside it (the repository's charter or the config's);
+    without, it is the user's own `--charter` file."""
+    shown = str(path)
     try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise UserError(f"charter {path} does not exist", "pass an existing file with --charter") from exc
-    except OSError as exc:
-        raise UserError(f"charter {path}: cannot read ({exc.strerror})", "check the path and its permissions") from exc
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UserError(f"charter {path}: not valid UTF-8 ({exc.reason} at byte {exc.start})",
-                        "save the charter as UTF-8") from exc
-    return parse_charter_text(text, str(path))
+        target = confine(root, shown) if root is not None else path
+        data = read_source_file(target, max_bytes, shown=shown).text
+    except SourceReadError as exc:
+        if exc.status == "missing":
+            raise UserError(f"charter {shown} does not exist", "pass an existing file with --charter") from None
+        detail = exc.message.removeprefix("refused: ")
+        raise UserError(f"cannot read the charter: {detail}",
+                        "a charter is a regular UTF-8 text file" + (" inside the repository" if root is not None else "")
+                        ) from None
+    return parse_charter_text(data, shown if root is None else str(root / path))

@@ -1,9 +1,13 @@
-"""Reading a source file safely: confined to the repo, size-capped, hashed, decoded."""
+"""Reading a source file safely: confined to the repo, regular files only, size-capped, hashed, decoded.
+
+The one reader of every file the session takes as input: the charter and every source (`sources/` re-exports it).
+"""
 from __future__ import annotations
 
 import errno
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,25 +56,32 @@ def confine(root: Path, rel: str, real_root: str | None = None) -> Path:
 
 
 def read_source_file(path: Path, max_bytes: int, shown: str | None = None) -> FileContent:
-    """Read, hash and decode one file. Raises SourceReadError with the status to record."""
+    """Read, hash and decode one file. Raises SourceReadError with the status to record.
+    The file is opened first and judged by what was opened (a regular file, within the cap), and never more
+    than the cap is read: a symlink swapped for /dev/zero or a FIFO after a check still reads nothing."""
     shown = shown or str(path)
     try:
-        st = path.stat()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise SourceReadError("missing", f"{shown} does not exist") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SourceReadError("unreadable", f"refused: {shown} is a symlink loop") from None
         raise SourceReadError("unreadable", f"{shown}: {exc.strerror}") from None
-    if not path.is_file():
-        raise SourceReadError("unreadable", f"{shown} is not a regular file")
-    if st.st_size > max_bytes:
-        raise SourceReadError(
-            "unreadable",
-            f"refused: {shown} is {st.st_size} bytes, over the {max_bytes}-byte cap (max_file_bytes in .devops-agent.yaml)",
-        )
     try:
-        data = path.read_bytes()
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SourceReadError("unreadable", f"refused: {shown} is not a regular file")
+        if st.st_size > max_bytes:
+            raise SourceReadError("unreadable", _over_cap(shown, st.st_size, max_bytes))
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(max_bytes + 1)
     except OSError as exc:
         raise SourceReadError("unreadable", f"{shown}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:  # grew since it was opened
+        raise SourceReadError("unreadable", _over_cap(shown, len(data), max_bytes, more=True))
     if b"\0" in data[:8192]:
         raise SourceReadError("unreadable", f"{shown} is a binary file, not text")
     try:
@@ -78,3 +89,8 @@ def read_source_file(path: Path, max_bytes: int, shown: str | None = None) -> Fi
     except UnicodeDecodeError as exc:
         raise SourceReadError("unreadable", f"{shown} is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     return FileContent(path=path, data=data, text=text, sha256=hashlib.sha256(data).hexdigest())
+
+
+def _over_cap(shown: str, size: int, max_bytes: int, more: bool = False) -> str:
+    return (f"refused: {shown} is {'over ' if more else ''}{size} bytes, over the {max_bytes}-byte cap "
+            f"(max_file_bytes in .devops-agent.yaml)")

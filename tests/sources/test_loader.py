@@ -144,10 +144,12 @@ def test_symlink_and_dotdot_leaving_the_repo_are_refused(mini, tmp_path):
 
 
 def test_size_cap_names_the_cap(mini):
-    (mini / ".devops-agent.yaml").write_text("notion:\n  export_dir: notion\nmax_file_bytes: 20\n")
+    cap = (mini / ".codex/agents/devops-engineer.md").stat().st_size  # the charter is capped too: it fits
+    (mini / "docker-compose.yml").write_text(COMPOSE + "#" * cap + "\n")
+    (mini / ".devops-agent.yaml").write_text(f"notion:\n  export_dir: notion\nmax_file_bytes: {cap}\n")
     s = open_session(mini)
     src = status_of(s, "docker-compose.yml")
-    assert src.status == "unreadable" and "20-byte cap" in src.message
+    assert src.status == "unreadable" and f"{cap}-byte cap" in src.message
 
 
 def test_uninitialised_submodule_says_how_to_fix(mini, tmp_path):
