@@ -364,12 +364,14 @@ def _commit(repo: Path, sha: str) -> gc.CommitObject:
 
 
 class _VerdictCache:
-    """Signature verdicts by commit id and signer-list blob id, on disk under the tool's cache dir: neither
-    object can change, so neither can the verdict, and `review` need not re-run ssh-keygen over the whole
-    history on every run. It is as trusted as the install that reads it (the same user writes both); CI starts
-    from an empty one. Unwritable: every verdict is computed, nothing is kept."""
+    """What never changes for a commit id, on disk under the tool's cache dir: its signature verdict under a
+    signer list (keyed by commit id, signer-list blob id and `_rules_id`, the digest of the code judging it)
+    and the infra paths it touches (keyed by commit id and `_rules_id`). `review` then need
+    not re-run ssh-keygen nor re-classify the whole history on every run. It is as trusted as the install
+    that reads it (the same user writes both); CI starts from an empty one. Unwritable: everything is
+    computed, nothing is kept."""
 
-    TABLE = "verdict_v1"
+    VERDICTS, INFRA = "verdict_v1", "infra_v1"
 
     def __init__(self) -> None:
         import sqlite3
@@ -377,45 +379,67 @@ class _VerdictCache:
         self._new: dict[str, tuple[str, str | None, str, str]] = {}
         self._db: sqlite3.Connection | None = None
         try:
+        self._new_infra: dict[str, list[str]] = {}
             from tools.schemas import cache_root
 
             folder = cache_root() / "verify"
             folder.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(folder / "verdicts.sqlite3"), timeout=2)
-            self._db.execute(f"CREATE TABLE IF NOT EXISTS {self.TABLE} (key TEXT PRIMARY KEY, status TEXT NOT NULL, "
-                             "principal TEXT, detail TEXT NOT NULL, subject TEXT NOT NULL)")
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS {self.VERDICTS} (key TEXT PRIMARY KEY, "
+                             "status TEXT NOT NULL, principal TEXT, detail TEXT NOT NULL, subject TEXT NOT NULL)")
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS {self.INFRA} (key TEXT PRIMARY KEY, paths TEXT NOT NULL)")
         except (OSError, sqlite3.Error):
             self._db = None
 
-    def get(self, key: str) -> tuple[str, str | None, str, str] | None:
+    def _row(self, sql: str, key: str) -> tuple | None:
         import sqlite3
 
-        if key in self._new:
-            return self._new[key]
         if self._db is None:
             return None
         try:
-            row = self._db.execute(f"SELECT status, principal, detail, subject FROM {self.TABLE} WHERE key = ?",
-                                   (key,)).fetchone()
+            return self._db.execute(sql, (key,)).fetchone()
         except sqlite3.Error:
             return None
         return (row[0], row[1], row[2], row[3]) if row else None
 
+
+    def get(self, key: str) -> tuple[str, str | None, str, str] | None:
+        if key in self._new:
+            return self._new[key]
+        row = self._row(f"SELECT status, principal, detail, subject FROM {self.VERDICTS} WHERE key = ?", key)
     def put(self, key: str, value: tuple[str, str | None, str, str]) -> None:
         self._new[key] = value
 
     def close(self) -> None:
         import sqlite3
+    def get_infra(self, key: str) -> list[str] | None:
+        import json
 
+        if key in self._new_infra:
+            return list(self._new_infra[key])
+        row = self._row(f"SELECT paths FROM {self.INFRA} WHERE key = ?", key)
+        try:
+            paths = json.loads(row[0]) if row else None
+        except ValueError:
+            return None
+        return [p for p in paths if isinstance(p, str)] if isinstance(paths, list) else None
+
+    def put_infra(self, key: str, paths: list[str]) -> None:
+        self._new_infra[key] = list(paths)
+
+
+        import json
         if self._db is None:
             return
         try:
-            if self._new:
+            if self._new or self._new_infra:
                 with self._db:
-                    self._db.executemany(f"INSERT OR REPLACE INTO {self.TABLE} VALUES (?, ?, ?, ?, ?)",
+                    self._db.executemany(f"INSERT OR REPLACE INTO {self.VERDICTS} VALUES (?, ?, ?, ?, ?)",
                                          [(k, *v) for k, v in self._new.items()])
         except sqlite3.Error:
             pass
+                    self._db.executemany(f"INSERT OR REPLACE INTO {self.INFRA} VALUES (?, ?)",
+                                         [(k, json.dumps(v, ensure_ascii=False)) for k, v in self._new_infra.items()])
         finally:
             self._db.close()
             self._db = None
@@ -423,6 +447,21 @@ class _VerdictCache:
 
 class _Walk:
     """One verify run: its report, the verdict cache, the submodule ranges already walked."""
+@lru_cache(maxsize=1)
+def _rules_id() -> str:
+    """A digest of the code that judges a commit (the gate, agent/core, tools/facts): a cached verdict or
+    classification holds only under the code that made it."""
+    import hashlib
+
+    import tools.facts
+
+    digest = hashlib.sha256()
+    gate, core, facts = Path(__file__).parent, Path(__file__).parents[1] / "core", Path(tools.facts.__file__).parent
+    for path in [*sorted(gate.glob("*.py")), *sorted(core.rglob("*.py")), *sorted(facts.rglob("*.py"))]:
+        digest.update(str(path.name).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
 
     def __init__(self, report: VerifyReport) -> None:
         self.report = report
@@ -441,7 +480,7 @@ class _Walk:
 
     def verdict(self, repo: Path, sha: str, signers_id: str | None,
                 signers: tuple[ssh.Signer, ...] | None) -> tuple[str, str | None, str, str]:
-        key = f"{sha}:{signers_id or '-'}"
+        key = f"{sha}:{signers_id or '-'}:{_rules_id()}"
         hit = self.cache.get(key)
         if hit is not None:
             return hit
@@ -453,9 +492,13 @@ class _Walk:
     def examine(self, repo: Path, label: str, sha: str, parents: list[str], diffs: list[list[Change]],
                 signers_id: str | None, signers: tuple[ssh.Signer, ...] | None, depth: int) -> None:
         """Judge one commit against each of its parents: infra when any parent diff touches an infra path."""
-        infra: list[str] = []
+        # A commit moving no gitlink is classified once per rules: the answer depends on its id alone.
+        links = any("160000" in (change[0], change[1]) for diff in diffs for change in diff)
+        key = f"{sha}:{_rules_id()}"
+        cached = None if links else self.cache.get_infra(key)
+        infra: list[str] = cached if cached is not None else []
         against: list[str | None] = list(parents) or [None]  # a root commit: against the empty tree
-        for parent, diff in zip(against, diffs):
+        for parent, diff in zip(against, diffs if cached is None else []):
             for change in diff:
                 path, mode = change[4], _mode(change)
                 if _has_control(path):
@@ -468,6 +511,8 @@ class _Walk:
                     infra.append(path)
         if infra:
             status, principal, detail, subject = self.verdict(repo, sha, signers_id, signers)
+        if cached is None and not links:
+            self.cache.put_infra(key, infra)
             self.add(InfraCommit(label, sha, subject, infra, status, principal, detail))
 
 
