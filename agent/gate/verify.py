@@ -377,9 +377,9 @@ class _VerdictCache:
         import sqlite3
 
         self._new: dict[str, tuple[str, str | None, str, str]] = {}
+        self._new_infra: dict[str, list[str]] = {}
         self._db: sqlite3.Connection | None = None
         try:
-        self._new_infra: dict[str, list[str]] = {}
             from tools.schemas import cache_root
 
             folder = cache_root() / "verify"
@@ -400,18 +400,16 @@ class _VerdictCache:
             return self._db.execute(sql, (key,)).fetchone()
         except sqlite3.Error:
             return None
-        return (row[0], row[1], row[2], row[3]) if row else None
-
 
     def get(self, key: str) -> tuple[str, str | None, str, str] | None:
         if key in self._new:
             return self._new[key]
         row = self._row(f"SELECT status, principal, detail, subject FROM {self.VERDICTS} WHERE key = ?", key)
+        return (row[0], row[1], row[2], row[3]) if row else None
+
     def put(self, key: str, value: tuple[str, str | None, str, str]) -> None:
         self._new[key] = value
 
-    def close(self) -> None:
-        import sqlite3
     def get_infra(self, key: str) -> list[str] | None:
         import json
 
@@ -427,8 +425,10 @@ class _VerdictCache:
     def put_infra(self, key: str, paths: list[str]) -> None:
         self._new_infra[key] = list(paths)
 
-
+    def close(self) -> None:
         import json
+        import sqlite3
+
         if self._db is None:
             return
         try:
@@ -436,17 +436,15 @@ class _VerdictCache:
                 with self._db:
                     self._db.executemany(f"INSERT OR REPLACE INTO {self.VERDICTS} VALUES (?, ?, ?, ?, ?)",
                                          [(k, *v) for k, v in self._new.items()])
-        except sqlite3.Error:
-            pass
                     self._db.executemany(f"INSERT OR REPLACE INTO {self.INFRA} VALUES (?, ?)",
                                          [(k, json.dumps(v, ensure_ascii=False)) for k, v in self._new_infra.items()])
+        except sqlite3.Error:
+            pass
         finally:
             self._db.close()
             self._db = None
 
 
-class _Walk:
-    """One verify run: its report, the verdict cache, the submodule ranges already walked."""
 @lru_cache(maxsize=1)
 def _rules_id() -> str:
     """A digest of the code that judges a commit (the gate, agent/core, tools/facts): a cached verdict or
@@ -462,6 +460,8 @@ def _rules_id() -> str:
     return digest.hexdigest()[:32]
 
 
+class _Walk:
+    """One verify run: its report, the verdict cache, the submodule ranges already walked."""
 
     def __init__(self, report: VerifyReport) -> None:
         self.report = report
@@ -509,10 +509,10 @@ def _rules_id() -> str:
                     flagged = _is_infra(repo, sha, [parent] if parent else [], mode, path)
                 if flagged and path not in infra:
                     infra.append(path)
-        if infra:
-            status, principal, detail, subject = self.verdict(repo, sha, signers_id, signers)
         if cached is None and not links:
             self.cache.put_infra(key, infra)
+        if infra:
+            status, principal, detail, subject = self.verdict(repo, sha, signers_id, signers)
             self.add(InfraCommit(label, sha, subject, infra, status, principal, detail))
 
 
