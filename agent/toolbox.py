@@ -96,11 +96,28 @@ class Outcome:
     text: str  # the result as JSON, or `error: ...`; redacted either way
 
 
+# What one call may carry, as JSON: a patch at the default 2 MiB file cap with its escapes fits; a bigger call is
+# refused before anything reads it (the redactor, the turn log, the gate).
+MAX_CALL_BYTES = 5 * 512 * 1024
+
+
+def oversized(name: str, arguments: dict | None) -> Outcome | None:
+    """The error a call too big to carry gets, or None."""
+    size = len(json.dumps(arguments or {}, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
+    if size <= MAX_CALL_BYTES:
+        return None
+    return Outcome(False, f"error: the arguments of {name} are {size:,} bytes, over the {MAX_CALL_BYTES:,}-byte cap of "
+                          "one call (hint: split the change into smaller proposals, or read a source by line range)")
+
+
 def run_tool(box: Toolbox, redact: Callable[[str], str], name: str, arguments: dict | None) -> Outcome:
     """One catalogue call as every front end answers it (the chat, the MCP server): the typed result as JSON
     or the error line, both through the session's redactor, so no front end formats or scrubs on its own."""
     from tools.catalog import tool
 
+    refused = oversized(name, arguments)
+    if refused is not None:
+        return refused
     try:
         result = tool(name).call(box, arguments)
     except UserError as exc:

@@ -322,3 +322,80 @@ def test_bad_options_and_a_port_in_use_are_one_line_and_exit_2(repo):
         assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stdout == "", r.stderr
     assert "Address already in use" in r.stderr and "bearer token" not in r.stderr
     taken.close()
+
+
+def test_a_busy_http_server_still_refuses_at_once_and_stops_on_ctrl_c(repo):
+    """Issue 20: one big call froze the server (no 401, no 413, SIGINT ignored). The 401 and the 413 are answered
+    before any body is read (by Content-Length, or as chunks come); a call over the cap is one error line, and
+    nothing of it is logged; Ctrl-C stops the server (a call under the cap may still be working then)."""
+    import httpx2
+
+    from agent.mcp_server import MAX_BODY_BYTES
+    from agent.toolbox import MAX_CALL_BYTES
+
+    platform, env = repo
+    port = _free_port()
+    proc = subprocess.Popen(_command(platform, "--transport", "http", "--port", str(port)), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env.env(), cwd=str(PROJECT))
+    url = f"http://127.0.0.1:{port}/mcp"
+    line = "+  SOME_SETTING: a value repeated to make a big patch\n"
+    big = "--- a/docker-compose.yml\n+++ b/docker-compose.yml\n" + line * (MAX_CALL_BYTES // len(line) + 10)
+    under = big[: MAX_CALL_BYTES - 4096]
+    try:
+        token = _token(proc)
+        _wait_listening(port)
+        auth = {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream",
+                "Content-Type": "application/json"}
+
+        async def go():
+            from mcp import ClientSession
+            from mcp.client.streamable_http import streamable_http_client
+
+            async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
+                async with streamable_http_client(url, http_client=http) as streams:
+                    async with ClientSession(streams[0], streams[1]) as s:
+                        await s.initialize()
+                        over = await s.call_tool("propose_change", {"patch": big, "reason": "r", "risk": "r",
+                                                                    "rollback": "r"})
+                        working = asyncio.ensure_future(s.call_tool(
+                            "propose_change", {"patch": under, "reason": "r", "risk": "r", "rollback": "r"}))
+                        await asyncio.sleep(0.2)
+                        async with httpx2.AsyncClient(timeout=60) as other:
+                            no_token = await other.post(url, content=b"{}", headers={"Accept": auth["Accept"]})
+                            too_big = await other.post(url, content=b"x" * (MAX_BODY_BYTES + 1), headers=auth)
+
+                            async def chunks():
+                                for _ in range(MAX_BODY_BYTES // 65536 + 2):
+                                    yield b"y" * 65536
+                            chunked = await other.post(url, content=chunks(), headers=auth)
+                        working.cancel()
+                        return over, no_token, too_big, chunked
+
+        over, no_token, too_big, chunked = run(go())
+        assert over.is_error and f"over the {MAX_CALL_BYTES:,}-byte cap of one call" in over.content[0].text
+        assert no_token.status_code == 401
+        assert too_big.status_code == 413 and "over the" in too_big.text
+        assert chunked.status_code == 413 and "at least" in chunked.text
+        logged = [e for e in _turns(platform) if e["name"] == "propose_change"]
+        assert logged and all("SOME_SETTING" not in e["content"] for e in logged[:2])  # the refused one: its size only
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)  # a hang guard, not a timing: it stopped at all while a call worked
+        rest = proc.stderr.read().decode()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert code == 0 and "Traceback" not in rest, rest
+
+
+def test_a_call_over_the_cap_is_one_error_line_through_stdio_too(repo):
+    from agent.toolbox import MAX_CALL_BYTES
+
+    platform, env = repo
+
+    async def go():
+        async with stdio(platform, env) as s:
+            return await s.call_tool("read_source", {"path": "x" * (MAX_CALL_BYTES + 1)})
+
+    result = run(go())
+    text = result.content[0].text
+    assert result.is_error and text.startswith("error: the arguments of read_source are") and "\n" not in text
