@@ -42,7 +42,6 @@ _STEP_OF_CHECK = {
 }
 # Compose checks whose fix is one known value under the service: key path, value.
 _COMPOSE_SET = {"CMP011": ("restart", "unless-stopped")}
-_GATE_ARGS = "--reason '...' --risk '...' --rollback '...'"
 
 
 def is_repo_path(path: str) -> bool:
@@ -112,18 +111,15 @@ def _not_run_steps(session: Session) -> list[NextStep]:
 
 def _propose(session: Session, path: str, findings: list) -> tuple[str, str]:
     """The propose line for a fix in `path`: a concrete --set when the check's fix is one known value."""
-    from shlex import quote
-
     for f in findings:
         m = _SERVICE_OF_TITLE.match(f.title)
         if f.id in _COMPOSE_SET and m and any(l.path == path for l in f.locations):
             key, value = _COMPOSE_SET[f.id]
-            return (f"devops-agent propose --set {quote(f'{path}:services.{m.group(1)}.{key}={value}')} {_GATE_ARGS}",
+            return (hints.propose_set(f"{path}:services.{m.group(1)}.{key}={value}"),
                     f"{path}: propose the fixes through the gate")
     if path.endswith((".yml", ".yaml")):
-        return (f"devops-agent propose --set {quote(path + ':KEY.PATH=VALUE')} {_GATE_ARGS}",
-                f"{path}: propose the fixes through the gate")
-    return (f"devops-agent propose --patch FIX.diff {_GATE_ARGS}", f"{path}: propose the fix through the gate")
+        return hints.propose_set(path + ":KEY.PATH=VALUE"), f"{path}: propose the fixes through the gate"
+    return hints.propose_patch(), f"{path}: propose the fix through the gate"
 
 
 def _has_command(name: str) -> bool:

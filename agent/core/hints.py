@@ -12,6 +12,19 @@ from typing import Callable
 KEY = "KEY"  # Product's key: the private key file, or its .pub when the key is in ssh-agent
 
 
+_GATE_ARGS = "--reason '...' --risk '...' --rollback '...'"
+
+
+def propose_set(edit: str = "FILE:KEY.PATH=VALUE") -> str:
+    """The role proposes a YAML edit (FILE:KEY.PATH=VALUE) through the gate."""
+    return f"devops-agent propose --set {quote(edit)} {_GATE_ARGS}"
+
+
+def propose_patch(patch: str = "FIX.diff") -> str:
+    """The role proposes a unified diff through the gate."""
+    return f"devops-agent propose --patch {quote(patch)} {_GATE_ARGS}"
+
+
 def approve(pid: str, key: str = KEY) -> str:
     """Product reads the proposal's commits and signs them."""
     return f"devops-agent approve {quote(pid)} --key {key}"
@@ -76,6 +89,8 @@ def ssh_add(key: str = KEY) -> str:
 
 # Every hint, with sample arguments: the placeholders a test replaces by real values, the rest as printed.
 EXAMPLES: dict[str, Callable[[], str]] = {
+    "propose-set": lambda: propose_set("docker-compose.prod.yml:services.anime-saas-mlscheduler.restart=unless-stopped"),
+    "propose-patch": lambda: propose_patch("PATCH"),
     "approve": lambda: approve("PROPOSAL"),
     "reject": lambda: reject("PROPOSAL"),
     "apply": lambda: apply("PROPOSAL"),
