@@ -135,13 +135,15 @@ def accept(
 def verify(
     rev_range: Optional[str] = kit.Argument(None, help="A revision or range (default: HEAD since the trust root)."),
     trust_root: Optional[str] = kit.Option(None, "--trust-root", help="The trust root commit this history must start from (pin it in CI)."),
+    new_since: Optional[str] = kit.Option(None, "--new-since", help="CI on push (github.event.before): the commits "
+                                          "after REV are landing now; an approval among them past its expiry fails."),
     repo: Optional[Path] = RepoOpt,
     fmt: Fmt = kit.Option(Fmt.text, "--format"),
 ) -> None:
     """Every infra commit since the trust root and its Product signature (exit 1 on any unsigned one)."""
     from agent import render
 
-    report = _gate(repo).verify(rev_range, trust_root)
+    report = _gate(repo).verify(rev_range, trust_root, new_since)
     if fmt is Fmt.json:
         render.dump_json(report.to_dict())
     else:
@@ -229,6 +231,15 @@ def product_key_add(
 
     commit = _gate(repo).add_signer(read_public_key(public), identity, key)
     kit.echo(f"{identity} is a Product signer since commit {commit[:12]}")
+
+
+@key_app.command("restore")
+def product_key_restore(key: Path = KeyOpt, repo: Optional[Path] = RepoOpt) -> None:
+    """Write back the signer list Product last signed, after a hand commit changed it (signed by a signer of
+    that list; the hand commits it undoes are accepted in the same commit)."""
+    commit, undone = _gate(repo).restore_signers(key)
+    kit.echo(f"signer list restored in commit {commit[:12]}"
+             + (f"; it undoes and accepts {', '.join(s[:12] for s in undone)}" if undone else ""))
 
 
 @key_app.command("show")

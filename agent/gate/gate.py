@@ -828,10 +828,10 @@ class Gate:
         entries = len(self.audit.entries())
         return ok and not more, problems + more, entries
 
-    def verify(self, rev_range: str | None = None, trust_root: str | None = None):
+    def verify(self, rev_range: str | None = None, trust_root: str | None = None, new_since: str | None = None):
         from agent.gate.verify import verify_branch
 
-        return verify_branch(self.root, rev_range, trust_root)
+        return verify_branch(self.root, rev_range, trust_root, new_since)
 
     # -- Product's signer list ------------------------------------------------------------------------
 
@@ -886,6 +886,42 @@ class Gate:
         self.audit.append("product-key", identity, {"fingerprint": ssh.fingerprint(public), "commit": sha,
                                                     "trust_root": first})
         return sha
+
+    def restore_signers(self, key_path: Path) -> tuple[str, list[str]]:
+        """Product's way back after a hand commit to the signer list: one commit, signed by a signer of the list
+        in force (the one Product last signed, verify.signer_chain), that writes that list back and accepts
+        the unsigned commits that changed it (they are undone). Returns (the commit, the commits it accepts)."""
+        from agent.gate.verify import signer_chain, verify_branch
+        from sources.git import read_blob_at
+
+        self._require_git()
+        platform, branch = gc.head(self.root), gc.branch(self.root)
+        signers, set_by = signer_chain(self.root, platform)
+        if not signers or set_by is None:
+            raise RefusedError(f"no signer list Product signed is in the history of {ssh.SIGNERS_FILE}",
+                               f"run `{hints.product_key_init()}` in Product's own terminal first")
+        public = ssh.read_public_key(Path(key_path))
+        signer = next((s for s in signers if s.public_line == public), None)
+        if signer is None:
+            raise RefusedError(f"{key_path} is not a signer of the list Product last signed ({set_by[:12]})",
+                               "sign with a Product signer's key")
+        data = read_blob_at(self.root, set_by, ssh.SIGNERS_FILE) or b""
+        if read_blob_at(self.root, platform, ssh.SIGNERS_FILE) == data:
+            raise UserError(f"{ssh.SIGNERS_FILE} at HEAD is the list Product last signed ({set_by[:12]}): "
+                            "nothing to restore", "see `devops-agent verify` for unsigned commits")
+        undone = [c.sha for c in verify_branch(self.root).failures
+                  if not c.repo and c.status != "unverifiable" and ssh.SIGNERS_FILE in c.paths]
+        tree = _tree_with(self.root, platform, ssh.SIGNERS_FILE, _write_blob(self.root, data))
+        message = (f"[devops] chore(signers): restore the signer list of {set_by[:12]}\n\n"
+                   f"Restores: {set_by}\n" + "".join(f"Accepts: {s}\n" for s in undone)
+                   + f"Approved-by: {signer.principal} ({ssh.fingerprint(signer.public_line)})\n")
+        payload = gc.unsigned_commit(tree, [platform], gc.identity_of(signer.principal), message)
+        sha = gc.write_commit(self.root, gc.with_signature(payload, ssh.sign(payload, Path(key_path), ssh.GIT_NAMESPACE)))
+        gc.update_ref(self.root, branch, sha, platform, "devops-agent signer list restored")
+        gc.checkout_paths(self.root, platform, sha)
+        self.audit.append("product-key-restore", signer.principal, {"commit": sha, "restores": set_by,
+                                                                    "accepts": undone})
+        return sha, undone
 
     def accept(self, shas: list[str], reason: str, key_path: Path, show: Callable[[list[str]], bool] | None = None) -> str:
         """Product accepts infra commits that landed without a signature (after reading them): a signed

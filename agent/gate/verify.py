@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
+from agent.core.config import MAX_APPROVAL_TTL_DAYS
 from agent.core.errors import UserError
-from agent.core.trailers import TrailerError, parse_trailers
+from agent.core.trailers import TrailerError, parse_trailers, trailer
 from agent.gate import commits as gc
 from agent.gate import ssh
 from sources.git import GitError, batch_reads, read_blob_at, read_object, run_git, run_git_bytes
@@ -352,7 +354,7 @@ def _check_signature(commit: gc.CommitObject, signers: tuple[ssh.Signer, ...] | 
     found = ssh.verify(commit.payload, commit.signature, list(signers), ssh.GIT_NAMESPACE)
     if found is None:
         return "bad-signature", None, "not signed by a signer of its parent"
-    return _trailers_verdict(commit.message, found.principal)
+    return _trailers_verdict(commit, found.principal)
 
 
 def _commit(repo: Path, sha: str) -> gc.CommitObject:
@@ -525,10 +527,14 @@ def _full_id(pin: str) -> str:
     return value
 
 
-def verify_branch(root: Path, rev_range: str | None = None, trust_root: str | None = None) -> VerifyReport:
+def verify_branch(root: Path, rev_range: str | None = None, trust_root: str | None = None,
+                  new_since: str | None = None) -> VerifyReport:
     pin = _full_id(trust_root) if trust_root is not None else None
     with batch_reads():
-        return _verify_branch(Path(root), rev_range, pin)
+        report = _verify_branch(Path(root), rev_range, pin)
+        if new_since is not None:
+            report.problems += expired_on_landing(Path(root), new_since, rev_range)
+        return report
 
 
 def _verify_branch(root: Path, rev_range: str | None, pin: str | None) -> VerifyReport:
@@ -560,6 +566,8 @@ def _verify_branch(root: Path, rev_range: str | None, pin: str | None) -> Verify
         ids[sha] = before if change is None else (None if change[3] in _ZERO_IDS else change[3])
         if root_sha is None and change is not None and ids[sha] is not None and before is None:
             root_sha = sha
+        elif change is not None and root_sha is not None and not _signs_list_change(root, sha, before):
+            ids[sha] = before  # a signer-list change no signer in force signed: that list stays in force
     if root_sha is None:
         report.problems.append(f"no trust root: no commit adds {ssh.SIGNERS_FILE}; "
                                "run `devops-agent product-key init` in Product's terminal")
@@ -607,7 +615,7 @@ def _walk_branch(root: Path, rev_range: str | None, history, root_sha: str, sign
     candidates = set(run_git(["log", "--format=%H", "-i", "--grep=accepts[[:space:]]*:", tip_sha], root,
                              check=False).split())
     report.accept(_acceptances(root, [sha for sha, _, _ in history if sha in after and sha in candidates],
-                               report.problems))
+                               report.problems, lambda parent: _signers_of(str(root), signers_id(parent))))
 
 
 def accepted_by(message: str) -> list[str]:
@@ -616,26 +624,81 @@ def accepted_by(message: str) -> list[str]:
     return parse_trailers(message).get("Accepts", [])
 
 
-def _trailers_verdict(message: str, principal: str) -> tuple[str, str | None, str]:
+def _trailers_verdict(commit: gc.CommitObject, principal: str) -> tuple[str, str | None, str]:
     """A signed commit whose gate trailers are not unique and in their block is refused: what it binds
-    (proposal, hash, expiry, acceptances) would read differently to another reader."""
+    (proposal, hash, expiry, acceptances) would read differently to another reader. So is an approval valid
+    for longer than the cap after it was signed: both times are under the signature, so git alone proves it."""
     try:
-        parse_trailers(message)
+        trailers = parse_trailers(commit.message)
     except TrailerError as exc:
         return "bad-trailers", principal, f"signed, but refused: {exc}"
+    value = trailer(trailers, "Approval-Expires")
+    if value is not None:
+        expires, signed_at = _iso_time(value), _signed_time(commit)
+        cap = timedelta(days=MAX_APPROVAL_TTL_DAYS, minutes=2)  # the gate computes both a moment apart
+        if expires is None or signed_at is None or expires - signed_at > cap:
+            return "bad-trailers", principal, (f"signed, but refused: its Approval-Expires {value!r} is not within "
+                                               f"{MAX_APPROVAL_TTL_DAYS} days of when it was signed")
     return "signed", principal, ""
 
 
-def _acceptances(root: Path, shas: list[str], problems: list[str]) -> dict[str, str]:
-    """accepted sha -> the signed commit accepting it, among `shas` (only commits signed by a trusted signer);
-    a signed one whose trailers are not read strictly accepts nothing, and is named in `problems`."""
+def expired_on_landing(root: Path, since: str, rev_range: str | None = None,
+                       now: datetime | None = None) -> list[str]:
+    """The commits of SINCE..TIP are landing now (CI on push: `github.event.before`): each signed approval
+    among them (`Approval-Expires`, not a revert) must not be expired on this machine's clock. Git records no
+    landing time (a fast-forward writes no commit; a committer date is what its author typed), so after
+    `apply` this is where expiry is judged: at push, by a clock the agent does not set."""
+    tip = rev_range.split("..")[-1] if rev_range and ".." in rev_range else (rev_range or "HEAD")
+    if set(since) == {"0"}:
+        return []  # a branch pushed for the first time: nothing was on it before
+    base = run_git(["rev-parse", "--verify", "-q", "--end-of-options", f"{since}^{{commit}}"], root, check=False).strip()
+    if not base:
+        return [f"--new-since {since[:40]!r} is not a commit here: fetch the whole history (fetch-depth: 0)"]
+    now = now or datetime.now(timezone.utc)
+    problems = []
+    for sha in run_git(["rev-list", "--reverse", f"{base}..{tip}"], root).split():
+        commit = gc.read_commit(root, sha)
+        try:
+            trailers = parse_trailers(commit.message)
+        except TrailerError:
+            continue  # a signed one is refused by the walk (bad-trailers); an unsigned one has no authority
+        value = trailer(trailers, "Approval-Expires")
+        if commit.signature is None or value is None or "Reverts" in trailers:
+            continue
+        expires = _iso_time(value)
+        if expires is None or expires <= now:
+            problems.append(f"commit {sha[:12]} '{commit.subject[:50]}' landed after its approval expired "
+                            f"({value}): revert it, or have Product approve the change again")
+    return problems
+
+
+def _iso_time(text: str) -> datetime | None:
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _signed_time(commit: gc.CommitObject) -> datetime | None:
+    """The committer time of a commit (`Name <email> EPOCH +ZONE`): under its signature when signed."""
+    parts = commit.committer.rsplit(" ", 2)
+    try:
+        return datetime.fromtimestamp(int(parts[-2]), timezone.utc) if len(parts) == 3 else None
+    except ValueError:
+        return None
+
+
+def _acceptances(root: Path, shas: list[str], problems: list[str], signers_at) -> dict[str, str]:
+    """accepted sha -> the signed commit accepting it, among `shas` (only commits signed by a signer in force
+    at their parent, `signers_at(parent)`); a signed one whose trailers are not read strictly accepts nothing,
+    and is named in `problems`."""
     out: dict[str, str] = {}
     for sha in shas:
         commit = gc.read_commit(root, sha)
         if commit.signature is None:
             continue
-        parent_signers = _signers_at(root, commit.parents[0]) if commit.parents else None
-        verdict, _, detail = _judge(root, sha, parent_signers)
+        parent_signers = signers_at(commit.parents[0]) if commit.parents else None
+        verdict, _, detail = _judge(root, sha, None if parent_signers is None else list(parent_signers))
         if verdict == "bad-trailers":
             problems.append(f"commit {sha[:12]} ({detail}) accepts nothing")
         elif verdict == "signed":
@@ -698,16 +761,31 @@ def _last_gitlink(root: Path, before: str, path: str) -> str | None:
 
 
 def trusted_signers(root: Path, commit: str) -> list[ssh.Signer]:
-    """The signer list at `commit` if every commit that changed it since the trust root was signed by a
-    signer of the list in its parent (the trust root by a key it lists); else [] (no authority)."""
+    """The signer list in force at `commit`: the trust root's (signed by a key it lists), then each change to
+    it signed by a signer of the list in force before. A change nobody in force signed (a hand commit) gives
+    no authority and changes nothing: the list Product last signed stays in force, so Product can still sign
+    its way back (`product-key restore`). [] when there is no trust root or Product removed the list."""
+    return signer_chain(root, commit)[0]
+
+
+def signer_chain(root: Path, commit: str) -> tuple[list[ssh.Signer], str | None]:
+    """(the signer list in force at `commit`, the commit that last set it by a valid signature)."""
     out = run_git(["log", "--reverse", "--first-parent", "--format=%H", commit, "--", ssh.SIGNERS_FILE],
                   root, check=False)
     signers: list[ssh.Signer] | None = None
+    set_by: str | None = None
     for sha in out.split():
         current = _signers_at(root, sha)
-        if current is None:
-            return []  # the list was removed
-        if _judge(root, sha, current if signers is None else signers)[0] != "signed":
-            return []
-        signers = current
-    return signers or []
+        if signers is None:  # the trust root: signed by a key it lists, else no authority at all
+            if current is None or _judge(root, sha, current)[0] != "signed":
+                return [], None
+            signers, set_by = current, sha
+        elif _judge(root, sha, signers)[0] == "signed":
+            signers, set_by = current or [], sha
+    return signers or [], set_by
+
+
+def _signs_list_change(root: Path, sha: str, list_id: str | None) -> bool:
+    """Whether commit `sha` is validly signed by a signer of the list blob `list_id` (the list in force)."""
+    signers = _signers_of(str(root), list_id)
+    return signers is not None and _judge(root, sha, list(signers))[0] == "signed"

@@ -250,3 +250,112 @@ def test_a_killed_apply_of_a_real_approval_still_recovers_into_approved(repo, en
     assert approve(env, repo, rec["id"]).returncode == 0
     reseal(env, repo, "proposals", "id", rec["id"], {"status": "applying"})
     assert status(env, repo, rec["id"]) == "approved"
+
+
+# ================================================================== 11a. a hand commit to the signer list
+
+def test_product_signs_its_way_back_after_a_hand_commit_to_the_signer_list(repo, env, tpl, tmp_path):
+    """The agent commits its own signer list by hand: Product's key no longer counts (before: never again).
+    `product-key restore` (Product's key) writes a signed commit restoring the list Product last signed and
+    accounting for the hand commit; verify is green again on a fresh clone, and Product approves again."""
+    mine = tpl[2]
+    pub = (mine.parent / "mine.pub").read_text().split()
+    (repo / ".allowed_signers").write_text(f'agent@evil namespaces="git,devops-agent" {pub[0]} {pub[1]}\n')
+    hand = hand_commit(repo, "chore(signers): rotate", ".allowed_signers")
+    rec = propose(env, repo, make_patch(repo, *RESTART, tmp_path / "change.diff"))
+    assert approve(env, repo, rec["id"]).returncode == 1  # the branch carries the unsigned signer change
+    assert env.cli(repo, "product-key", "restore", "--key", str(mine)).returncode == 1  # not Product's key
+    r = env.cli(repo, "product-key", "restore", "--key", str(env.key))
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    restore = head(repo)
+    assert hand[:12] in r.stdout and restore != hand
+    assert git(repo, "show", "HEAD:.allowed_signers") == git(repo, "show", f"{hand}~1:.allowed_signers")
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(remote))
+    ci = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", str(remote), str(ci))
+    code, report = verify(env, ci)
+    assert code == 0, report
+    assert {c["sha"]: c["status"] for c in report["infra_commits"]}.get(hand) == "accepted", report
+    assert approve(env, repo, rec["id"]).returncode == 0
+    assert env.cli(repo, "apply", rec["id"]).returncode == 0
+    assert verify(env, repo)[0] == 0
+
+
+def test_restore_is_refused_when_nothing_was_changed_by_hand(repo, env):
+    r = env.cli(repo, "product-key", "restore", "--key", str(env.key))
+    assert r.returncode == 2 and "nothing to restore" in r.stderr, (r.returncode, r.stderr)
+
+
+# ================================================================== 4. expiry
+
+def _resigned_with_times(env: Env, repo: Path, sha: str, signed_at: int, expires: str) -> str:
+    """The approved commit as Product's key signs it at `signed_at` (epoch) with `expires` as its expiry."""
+    raw = subprocess.run(["git", "cat-file", "commit", sha], cwd=repo, capture_output=True, check=True).stdout
+    head_, _, body = raw.partition(b"\n\n")
+    lines = []
+    for line in head_.decode().split("\n"):
+        if line.startswith(("gpgsig ", " ")):
+            continue
+        if line.startswith(("author ", "committer ")):
+            who = line.rsplit(" ", 2)[0]
+            line = f"{who} {signed_at} +0000"
+        lines.append(line)
+    text = body.decode()
+    old = next(line for line in text.splitlines() if line.startswith("Approval-Expires: "))
+    text = text.replace(old, f"Approval-Expires: {expires}")
+    return product_signs(env, repo, ("\n".join(lines) + "\n\n" + text).encode())
+
+
+def _ci_clone(repo: Path, tmp: Path) -> Path:
+    remote = tmp / "remote.git"
+    git(tmp, "clone", "-q", "--bare", str(repo), str(remote))
+    ci = tmp / "ci"
+    git(tmp, "clone", "-q", str(remote), str(ci))
+    return ci
+
+
+def test_an_approval_landed_by_hand_after_it_expired_fails_ci_on_push(repo, env, tmp_path):
+    """The agent keeps an approval Product signed 8 days ago (expired yesterday) and lands it with
+    `git merge --ff-only` while HEAD has not moved. `apply` refuses it; on push, CI runs
+    `verify --new-since <before>` with its own clock and must name it."""
+    import time
+
+    rec = propose(env, repo, make_patch(repo, *RESTART, tmp_path / "change.diff"))
+    assert approve(env, repo, rec["id"]).returncode == 0
+    base = head(repo)
+    now = int(time.time())
+    kept = _resigned_with_times(env, repo, approved_ref(repo, rec["id"]), now - 8 * 86400,
+                                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 86400)))
+    git(repo, "update-ref", f"refs/devops-agent/approved/{rec['id']}", kept)
+    r = env.cli(repo, "apply", rec["id"])
+    assert r.returncode == 1 and "expired" in r.stderr and head(repo) == base, r.stderr
+    git(repo, "merge", "-q", "--ff-only", kept)
+    ci = _ci_clone(repo, tmp_path)
+    code, report = verify(env, ci, "--new-since", base)
+    assert code == 1 and any(kept[:12] in p and "expired" in p for p in report["problems"]), report
+
+
+def test_an_approval_landed_before_it_expires_passes_ci_on_push(repo, env, tmp_path):
+    """A guard: the same push inside the approval's validity is green."""
+    rec = propose(env, repo, make_patch(repo, *RESTART, tmp_path / "change.diff"))
+    assert approve(env, repo, rec["id"]).returncode == 0
+    base = head(repo)
+    git(repo, "merge", "-q", "--ff-only", approved_ref(repo, rec["id"]))
+    code, report = verify(env, _ci_clone(repo, tmp_path), "--new-since", base)
+    assert code == 0, report
+
+
+def test_an_approval_signed_for_longer_than_the_ttl_cap_is_refused_by_verify(repo, env, tmp_path):
+    """What git alone proves: the expiry and the signing time are both under Product's signature, so an
+    approval valid for longer than the 7-day cap (the old gate over a Notion status: 2099) is refused."""
+    import time
+
+    rec = propose(env, repo, make_patch(repo, *RESTART, tmp_path / "change.diff"))
+    assert approve(env, repo, rec["id"]).returncode == 0
+    kept = _resigned_with_times(env, repo, approved_ref(repo, rec["id"]), int(time.time()), "2099-12-31T00:00:00Z")
+    git(repo, "merge", "-q", "--ff-only", kept)
+    code, report = verify(env, _ci_clone(repo, tmp_path))
+    assert code == 1, report
+    bad = {c["sha"]: c for c in report["infra_commits"]}[kept]
+    assert bad["status"] == "bad-trailers" and "7 days" in bad["detail"], bad
