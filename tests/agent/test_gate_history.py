@@ -171,6 +171,40 @@ def test_an_unsigned_commit_in_a_submodule_of_a_submodule_is_named(repo, env, tm
     assert any(c["repo"] == f"{SUB}/inner" for c in report["infra_commits"] if c["sha"] == evil), report
 
 
+def test_a_gitlink_moved_deeper_than_the_walk_goes_is_unverifiable(repo, env, tmp_path):
+    """Five levels of submodules under the platform: the fifth is never walked, so its move fails verify."""
+    names = ["l2", "l3", "l4", "l5"]
+    uppers = {}
+    for depth, name in reversed(list(enumerate(names))):
+        up = tmp_path / f"up-{name}"
+        up.mkdir()
+        git(up, "init", "-q", "-b", "main")
+        (up / "Dockerfile").write_text(f"FROM python:3.12-slim\nLABEL level={name}\n")
+        git(up, "add", "Dockerfile")
+        if depth + 1 < len(names):
+            inner = names[depth + 1]
+            git(up, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(uppers[inner]), inner)
+            git(up, "-c", "protocol.file.allow=always", "submodule", "update", "-q", "--init", "--recursive")
+        hand_commit(up, f"{name}: initial")
+        uppers[name] = up
+    sub = repo / SUB
+    git(sub, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(uppers["l2"]), "l2")
+    git(sub, "-c", "protocol.file.allow=always", "submodule", "update", "-q", "--init", "--recursive")
+    product_commit(env, sub, "add l2 (signed by Product)", ".gitmodules", "l2")
+    product_commit(env, repo, "bump mlservice (signed by Product)", SUB)
+    chain = [sub / "l2", sub / "l2" / "l3", sub / "l2" / "l3" / "l4", sub / "l2" / "l3" / "l4" / "l5"]
+    deepest = chain[-1]
+    (deepest / "Dockerfile").write_text((deepest / "Dockerfile").read_text() + "USER root\n")
+    hand_commit(deepest, "l5: tidy", "Dockerfile")
+    for outer, inner in zip(reversed(chain[:-1]), reversed(chain)):
+        hand_commit(outer, f"bump {inner.name}", inner.name)
+    hand_commit(sub, "bump l2", "l2")
+    hand_commit(repo, "bump mlservice", SUB)
+    code, report = verify(env, repo)
+    deep = [c for c in report["infra_commits"] if c["repo"] == f"{SUB}/l2/l3/l4/l5"]
+    assert code == 1 and deep and deep[0]["status"] == "unverifiable", report
+
+
 # ================================================================== cause 7: short pins, trailing signature data
 
 @pytest.mark.parametrize("pin", ["short", "upper-short", "not-hex"])
