@@ -161,6 +161,8 @@ def for_session(session) -> Redactor:
             _walk_env(src.data, red)
         elif src.kind == "dockerfile" and src.ok and src.text:
             red.add_env(dockerfile_values(src.text))
+        if src.ok and src.text:  # a value a source holds by shape is looked for everywhere: Compose's own error
+            red.add(src.text[a:b] for a, b, _ in facts.secret_spans(src.text))  # quotes `pa${ss` without its name
     try:
         platform = session.platform()
     except Exception:  # noqa: BLE001 - a platform that cannot load only leaves fewer known values

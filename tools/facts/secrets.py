@@ -404,8 +404,8 @@ PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----
                          r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)")
 # In a tool result the text is JSON: a quote before a value may come escaped (`\"`).
 _Q = r"(?:\\*+[\"'])?"
-# A value: double-quoted (maybe escaped), single-quoted, a whole `${…}` (`${SECRET_KEY:?set it in .env}`), or a word.
-_VALUE = (r"(?:\\*+\"([^\"\\\n]{1,500}+)\\*+\"|'([^'\n]{1,500}+)'|(\$\$?\{[^{}\n]{0,500}+\})(?![^\s\"'\\,;|&])|"
+# A value: double-quoted (maybe escaped; doubled as a CSV cell writes it, `""v""`), single-quoted, a whole `${…}` (`${SECRET_KEY:?set it in .env}`), or a word.
+_VALUE = (r"(?:\\*+\"\\*+\"([^\"\\\n]{1,500}+)\\*+\"\\*+\"|\\*+\"([^\"\\\n]{1,500}+)\\*+\"|'([^'\n]{1,500}+)'|(\$\$?\{[^{}\n]{0,500}+\})(?![^\s\"'\\,;|&])|"
           r"(?![{\[(|>&*])([^\s\"'\\,;|&}\]]{1,500}+))")  # an unquoted value ends where its JSON or flow map does
 # NAME = VALUE, NAME: VALUE (env files, YAML, JSON, connection strings `Password=…;`, headers `X-Api-Key: …`)
 _QUOTED = _VALUE
@@ -429,8 +429,9 @@ _LONG_FLAG = re.compile(r"(?<![\w-])--([A-Za-z][\w-]{0,60}+)(?:=|[ \t]++)(?!-)" 
 _SSHPASS = re.compile(r"(?<![\w-])sshpass[ \t]++-p[ \t]++" + _QUOTED)
 _USER_PASS = re.compile(r"(?<![\w-])(?:-u|--user|--proxy-user)(?:=|[ \t]*+)[\"']?[^\s:\"'/]{1,100}+:"
                         r"([^\s\"'\\@]{1,200}+)")
-# Prose: `mot de passe prod : PASS`, `**Password**: PASS`, `Passwort (staging) = PASS`.
-_PROSE = re.compile(r"(?i)(?<![\w-])(?:mots? de passe|mdp|password|passwort|kennwort|contrase[ñn]a|passphrase)"
+# Prose: `mot de passe prod : PASS`, `**Password**: PASS`, `Passwort (staging) = PASS`; at a line's start in JSON too
+# (`\nmot de passe`).
+_PROSE = re.compile(r"(?i)(?:(?<![\w-])|(?<=\\[nrt]))(?:mots? de passe|mdp|password|passwort|kennwort|contrase[ñn]a|passphrase)"
                     r"(?:[*_`)( \t]{1,4}+[\w()-]{1,20}+){0,3}?[*_`)( \t]{0,4}+[:=][ \t]++" + _QUOTED)
 
 
