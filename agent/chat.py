@@ -205,7 +205,9 @@ def _product_approve(conv, io: _IO, pid: str, ask_key: bool = True) -> bool:
     except UserError as exc:
         io.write(f"not approved: {exc.line()}")
         return False
-    io.write(f"approved {rec.id}: signed by {approval.approver}, valid until {approval.expires_at}")
+    from agent.gate.gate import expiry_note
+
+    io.write(f"approved {rec.id}: signed by {approval.approver}. {expiry_note(approval.expires_at)}")
     conv.box.refresh()
     return True
 

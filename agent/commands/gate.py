@@ -99,8 +99,10 @@ def approve(
 
     for s in said:
         render.print_signed(s)
-    kit.echo(f"approved {rec.id}: signed {approval.signature[:12]} by {approval.approver}, "
-               f"valid until {approval.expires_at}; `{hints.apply(rec.id)}` lands it")
+    from agent.gate.gate import expiry_note
+
+    kit.echo(f"approved {rec.id}: signed {approval.signature[:12]} by {approval.approver}; "
+             f"`{hints.apply(rec.id)}` lands it. {expiry_note(approval.expires_at)}")
 
 
 @app.command()

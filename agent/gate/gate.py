@@ -988,6 +988,13 @@ class Gate:
             shown={"block": block_id})
 
 
+def expiry_note(expires: str) -> str:
+    """What an approval's expiry really bounds, as every front end says it after `approve`."""
+    return (f"`apply` lands it until {expires} and refuses it after; a copy of the signed commit can still be "
+            "fast-forwarded by hand while the branch has not moved (`reject` removes the refs here, not copies): "
+            "CI's `verify --new-since` on push fails one that lands after its expiry")
+
+
 def show_commit(repo: Path, sha: str, label: str = "") -> str:
     """`git show` of an object as stored (no textconv, external diff, color or mailmap), every control
     character made visible: what Product reads is what the signature covers. A merge is shown against each

@@ -168,6 +168,7 @@ def test_a_notion_status_cannot_write_trailers_into_the_signed_message(repo, env
     audit = [line for line in text.splitlines() if line.lower().startswith("audit-head")]
     assert len(expires) == 1 and "2099" not in expires[0] and len(audit) == 1, text
     assert expires[0].split(": ", 1)[1] in r.stdout  # what approve says is what the message binds
+    assert "verify --new-since" in r.stdout  # and what that expiry really bounds
     intention = [line for line in text.splitlines() if line.startswith("Intention: ")]
     assert len(intention) == 1 and "Validée\\x0aApproval-Expires: 2099" in intention[0], text
     parsed = subprocess.run(["git", "interpret-trailers", "--parse"], input=text, capture_output=True, text=True,
@@ -359,3 +360,54 @@ def test_an_approval_signed_for_longer_than_the_ttl_cap_is_refused_by_verify(rep
     assert code == 1, report
     bad = {c["sha"]: c for c in report["infra_commits"]}[kept]
     assert bad["status"] == "bad-trailers" and "7 days" in bad["detail"], bad
+
+
+# ================================================================== 11c. the GitHub Action
+
+def _run_action(env: Env, ci: Path, event: dict) -> subprocess.CompletedProcess:
+    """The Action's verify step as GitHub runs it: its `run:` script, with the env its expressions give."""
+    import os
+    import sys
+
+    import yaml
+
+    action = yaml.safe_load((Path(__file__).resolve().parents[2] / "action.yml").read_text())
+    step = action["runs"]["steps"][-1]
+    given = {"TRUST_ROOT": "", "RANGE": "", "PR_HEAD": "", "BEFORE": "", **event, "GITHUB_WORKSPACE": str(ci)}
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return subprocess.run(["bash", "-e", "-c", step["run"]], capture_output=True, text=True,
+                          env=env.env({**given, "PATH": path}), timeout=300)
+
+
+def test_the_action_verifies_the_pull_requests_head_not_githubs_merge_commit(repo, env, tmp_path):
+    """A PR carrying a Product-signed change: GitHub checks out its own unsigned merge commit of the PR into
+    main. The Action must verify the PR's head (what lands by fast-forward) and pass."""
+    rec = propose(env, repo, make_patch(repo, *RESTART, tmp_path / "change.diff"))
+    assert approve(env, repo, rec["id"]).returncode == 0
+    signed = approved_ref(repo, rec["id"])
+    git(repo, "branch", "pr", signed)
+    ci = _ci_clone(repo, tmp_path)
+    git(ci, "fetch", "-q", "origin", "pr")
+    git(ci, "checkout", "-q", "--detach", "HEAD")
+    git(ci, "merge", "-q", "--no-ff", "-m", f"Merge {signed[:7]} into main", signed)  # GitHub's test merge
+    assert env.cli(ci, "verify").returncode == 1  # the merge commit itself is not Product-signed
+    r = _run_action(env, ci, {"PR_HEAD": signed})
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    action = (Path(__file__).resolve().parents[2] / "action.yml").read_text()
+    assert "PR_HEAD: ${{ github.event.pull_request.head.sha }}" in action  # what GitHub gives PR_HEAD
+
+
+def test_the_action_on_push_fails_an_approval_landed_after_its_expiry(repo, env, tmp_path):
+    import time
+
+    rec = propose(env, repo, make_patch(repo, *RESTART, tmp_path / "change.diff"))
+    assert approve(env, repo, rec["id"]).returncode == 0
+    base = head(repo)
+    now = int(time.time())
+    kept = _resigned_with_times(env, repo, approved_ref(repo, rec["id"]), now - 8 * 86400,
+                                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 86400)))
+    git(repo, "merge", "-q", "--ff-only", kept)
+    ci = _ci_clone(repo, tmp_path)
+    r = _run_action(env, ci, {"BEFORE": base})
+    assert r.returncode == 1 and "expired" in r.stdout, (r.stdout, r.stderr)
+    assert _run_action(env, ci, {"BEFORE": "0" * 40}).returncode == 0  # a new branch: nothing was on it before
