@@ -7,7 +7,8 @@ made a pattern backtrack (a long word, spaces, `KEY=root` lines, `\\"` runs, `-p
 example session's own (`MYSQL_ROOT_PASSWORD: root` gives it a short known value).
 References: one `str.replace` pass of each known value over the text, and one scan with a simple regex
 (`[A-Za-z0-9_]{20,}`, what a high-entropy pass must read at least).
-Targets (exit 1 when one is missed): throughput >= 1 MB/s, and doubling the input at most ~2x the time (x3).
+Targets (exit 1 when one is missed): at most 40x the regex scan (the machine is shared: a ratio, not MB/s),
+and doubling the input at most ~2x the time (x3). Before issue 20's fix: 201x the scan (0.07 MB/s, loaded box).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
-MIN_MB_PER_S = 1.0
+MAX_SCAN_RATIO = 40.0
 GROWTH = 3.0
 
 HOSTILE = ["a" * 5000, " " * 5000 + "x", "=" * 4000, "-p'" * 1500, "://a:" * 1000, "$${" * 1500,
@@ -111,8 +112,8 @@ def main() -> int:
     print(f"redactor, the whole text         {t_full * 1000:9.1f} ms  ({rate:8.2f} MB/s; "
           f"{t_full / t_replace:.0f}x str.replace, {t_full / t_regex:.0f}x the regex scan)")
     missed = []
-    if rate < MIN_MB_PER_S:
-        missed.append(f"throughput {rate:.2f} MB/s < {MIN_MB_PER_S}")
+    if t_full / t_regex > MAX_SCAN_RATIO:
+        missed.append(f"{t_full / t_regex:.0f}x the regex scan > {MAX_SCAN_RATIO:.0f}x")
     if growth > GROWTH:
         missed.append(f"2x the input cost {growth:.1f}x the time (> {GROWTH})")
     print(f"growth: 2x the input, {growth:.2f}x the time" + (f"  MISSED: {'; '.join(missed)}" if missed else ""))
