@@ -239,19 +239,35 @@ def _entries(repo_dir: str, tree: str) -> dict[str, tuple[str, str]]:
     return out
 
 
-@lru_cache(maxsize=65536)
+_ROOTS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+
+
 def _roots_under(repo_dir: str, tree: str) -> tuple[tuple[str, str], ...]:
     """(relative path, blob id) of the files under a tree that may start the deploy walk (by name), subtrees
-    cached by id so a commit re-reads only the folders it changed."""
+    cached by id so a commit re-reads only the folders it changed (fetched together: one round trip a level)."""
+    from sources.git import MissingObject, objects
     from tools.facts import is_deploy_root
 
+    found = _ROOTS.get((repo_dir, tree))
+    if found is not None:
+        return found
+    entries = _entries(repo_dir, tree)
+    new = [sha for mode, sha in entries.values() if mode == "40000" and (repo_dir, sha) not in _ROOTS]
+    if len(new) > 1:
+        try:
+            objects(repo_dir).read_many(new)
+        except MissingObject:
+            pass  # read one by one below, where a missing folder reads as empty
     out: list[tuple[str, str]] = []
-    for name, (mode, sha) in _entries(repo_dir, tree).items():
+    for name, (mode, sha) in entries.items():
         if mode == "40000":
             out += [(f"{name}/{rel}", blob) for rel, blob in _roots_under(repo_dir, sha)]
         elif mode != "160000" and (is_deploy_root(f".github/workflows/{name}") or is_deploy_root(name)):
             out.append((name, sha))
-    return tuple(out)
+    if len(_ROOTS) > 65536:
+        _ROOTS.clear()
+    _ROOTS[(repo_dir, tree)] = tuple(out)
+    return _ROOTS[(repo_dir, tree)]
 
 
 def _blob_id(repo_dir: str, tree: str, path: str) -> str | None:
