@@ -458,7 +458,7 @@ def shell_commands(script: str) -> list[tuple[int, str]]:
             buf += stripped[:-1] + " "
             continue
         buf += stripped
-        for part in re.split(r"\s*(?:&&|;|\|\|)\s*", buf):
+        for part in re.split(r"&&|;|\|\|", buf):  # each part is stripped: no \s* around (quadratic on blanks)
             if part.strip():
                 out.append((start, part.strip()))
         buf = ""

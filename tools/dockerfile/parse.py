@@ -15,7 +15,8 @@ KNOWN_INSTRUCTIONS = frozenset({
     "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
 })
 # Parser directives BuildKit honours, only in the leading comment block.
-_DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.*?)\s*$")
+# Matched on a stripped line: the value runs to its end (a lazy `(.*?)\s*$` backtracked over each blank run).
+_DIRECTIVE = re.compile(r"^#\s*+([a-zA-Z][a-zA-Z0-9]*)\s*+=\s*+(.*)$")
 
 
 # ---------------------------------------------------------------- parsing
@@ -44,6 +45,10 @@ def parse_dockerfile_text(text: str | bytes, path: str = "Dockerfile") -> Docker
         text = text[1:]
     info.text = text
     info.directives = _directives(text)
+    overlong = _overlong_instruction(text, info.directives.get("escape", "\\")[:1] or "\\")
+    if overlong is not None:
+        info.errors.append(overlong)
+        return info
     try:
         commands = _bk.parse_string(text)
     except _bk.GoParseError as exc:
@@ -63,6 +68,29 @@ def parse_dockerfile_text(text: str | bytes, path: str = "Dockerfile") -> Docker
     ]
     _build_stages(info)
     return info
+
+
+# BuildKit's parser takes time quadratic in one instruction's length (a 60 KB line costs about a second):
+# an instruction past this is refused before it, so a hostile file costs what an ordinary one does.
+MAX_INSTRUCTION_CHARS = 16 * 1024
+
+
+def _overlong_instruction(text: str, escape: str) -> ParseProblem | None:
+    """The first instruction (its lines joined by continuations, comment and blank lines inside included)
+    longer than MAX_INSTRUCTION_CHARS, as a problem; else None."""
+    start, size = 0, 0
+    for no, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not start:
+            start, size = no, 0
+        size += len(line) + 1
+        if size > MAX_INSTRUCTION_CHARS:
+            return ParseProblem(start, f"an instruction of more than {MAX_INSTRUCTION_CHARS:,} characters: not parsed "
+                                       f"(BuildKit's parser slows down quadratically on it); split it into shorter ones")
+        if stripped.endswith(escape) or (size > len(line) + 1 and (not stripped or stripped.startswith("#"))):
+            continue  # continued, or a comment or blank line inside a continued instruction
+        start = 0
+    return None
 
 
 def _directives(text: str) -> dict[str, str]:
