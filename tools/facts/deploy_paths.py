@@ -82,6 +82,7 @@ def deploy_paths(files: Iterable[str], read: Callable[[str], "bytes | None"]) ->
 
 def _subst(value: str) -> str | None:
     """A reference with `${VAR:-default}` replaced by its default; None when a variable has no default."""
+    value = re.sub(r"\$\{?(PWD|COMPOSE_PROJECT_DIR)\}?", ".", value)  # the folder Compose runs in
     out = re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}", r"\1", value)
     return None if "$" in out else out
 
@@ -235,8 +236,9 @@ class _Walk:
 
     # -- commands: Makefile recipes, workflow steps, the scripts they run ----------------------------------
 
-    def _commands(self, text: str, base: str, source: str, depth: int) -> None:
-        """Every repository file a shell text names: a script it runs, a file it passes (`-f`, a build context)."""
+    def _commands(self, text: str, base: str, source: str, depth: int, also: str | None = None) -> None:
+        """Every repository file a shell text names: a script it runs, a file it passes (`-f`, a build context).
+        Paths resolve from `base` (where the text runs) and, for a script, from its own folder too (`also`)."""
         for words in split_shell(text):
             words = [w for w in words if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", w)] or words
             compose = any(w in ("compose", "docker-compose") for w in words[:3])
@@ -247,22 +249,26 @@ class _Walk:
                     or bool(_FILE_LIKE.search(word)) or prev in ("-f", "--file")
                 if word.startswith("-") or not named and not (build and word == "." and i > 1):
                     continue
-                target = _resolve(base, word)
-                if target is None:
-                    continue
-                if compose and prev in ("-f", "--file"):
-                    self.out.add(target, "compose", source)
-                    self._compose(target, source)
-                elif build and prev in ("-f", "--file"):
-                    self.out.add(target, "dockerfile", source)
-                elif build and i > 1 and not prev.startswith("-"):
-                    self.out.add(target, "build context", source)
-                else:
-                    self.out.add(target, "script", source)
-                    if depth < 2 and target and self._once("script", target):
-                        script = self._text(target, "script", source)
-                        if script is not None:
-                            self._commands(script, posixpath.dirname(target), target, depth + 1)
+                for folder in dict.fromkeys([base] + ([also] if also is not None else [])):
+                    target = _resolve(folder, word)
+                    if target is not None:
+                        self._named(target, compose, build, i, prev, source, base, depth)
+
+    def _named(self, target: str, compose: bool, build: bool, i: int, prev: str, source: str, base: str,
+               depth: int) -> None:
+        if compose and prev in ("-f", "--file"):
+            self.out.add(target, "compose", source)
+            self._compose(target, source)
+        elif build and prev in ("-f", "--file"):
+            self.out.add(target, "dockerfile", source)
+        elif build and i > 1 and not prev.startswith("-"):
+            self.out.add(target, "build context", source)
+        else:
+            self.out.add(target, "script", source)
+            if depth < 2 and target and self._once("script", target):
+                script = self._text(target, "script", source)
+                if script is not None:
+                    self._commands(script, base, target, depth + 1, also=posixpath.dirname(target))
 
     def _makefile(self, path: str) -> None:
         text = self._text(path, "makefile", path)

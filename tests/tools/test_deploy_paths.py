@@ -1,0 +1,106 @@
+"""tools.facts.deploy_paths: what the deploy uses, read from committed files (no Compose run)."""
+from __future__ import annotations
+
+from tools import facts
+
+FILES = {
+    "compose.yaml": """\
+include:
+  - path: deploy/db.yaml
+    env_file: deploy/db.env
+services:
+  web:
+    build:
+      context: ./web
+      dockerfile: ../docker/web.prod
+    volumes:
+      - ${PWD}/proxy/site:/etc/nginx/conf.d/default.conf:ro
+      - ${UPLOADS:-./uploads}:/srv/uploads
+      - ${UNSET_DIR}/x:/x
+      - cache:/var/cache
+      - type: bind
+        source: ./certs
+        target: /certs
+volumes:
+  cache: {}
+""",
+    "deploy/db.yaml": """\
+services:
+  db:
+    image: mysql:8.0
+    extends:
+      file: ../common/base.yml
+      service: base
+    volumes:
+      - ./initdb:/docker-entrypoint-initdb.d:ro
+""",
+    "common/base.yml": "services:\n  base:\n    env_file: [{path: ../env/base.vars, required: false}]\n",
+    "Makefile": "deploy:\n\t@./bin/ship --prod\n\tdocker build -f docker/worker.prod -t worker ./worker\n"
+                "\tdocker compose -f ops/extra.yml up -d\nhelp:\n\tcat README.md\n",
+    "ops/extra.yml": "services:\n  extra:\n    image: busybox\n    volumes: ['./extra.ini:/etc/extra.ini']\n",
+    "bin/ship": "#!/bin/sh\nsh ./bin/ship-step\n",
+    "bin/ship-step": "#!/bin/sh\necho step\n",
+    ".github/workflows/ci.yml": """\
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: ./tooling/setup
+      - run: python3 scripts/check_release.py
+      - uses: docker/build-push-action@v5
+        with:
+          context: .
+          file: ./docker/api.prod
+""",
+    "tooling/setup/action.yml": "runs:\n  using: composite\n  steps:\n"
+                                "    - run: ${{ github.action_path }}/prepare\n      shell: bash\n",
+    "broken/compose.yml": "services: [unclosed\n",
+}
+
+
+def _paths(files: dict[str, str]) -> facts.DeployPaths:
+    return facts.deploy_paths(files, lambda p: files[p].encode() if p in files else None)
+
+
+def test_every_reference_of_the_compose_model_is_found():
+    d = _paths(FILES)
+    for path, kind in [("deploy/db.yaml", "compose"), ("deploy/db.env", "env_file"),
+                       ("common/base.yml", "compose"), ("env/base.vars", "env_file"),
+                       ("deploy/initdb/01.sql", "mount"), ("web/app/main.py", "build context"),
+                       ("docker/web.prod", "dockerfile"), ("proxy/site", "mount"), ("uploads/a.png", "mount"),
+                       ("certs/tls.pem", "mount")]:
+        assert d.reason(path) is not None and d.reason(path)[0] == kind, (path, d.reason(path))
+    assert "x" not in d and "cache" not in d  # an unset variable and a named volume reference nothing here
+
+
+def test_recipes_steps_and_actions_name_their_scripts():
+    d = _paths(FILES)
+    for path in ("bin/ship", "bin/ship-step", "docker/worker.prod", "worker/src/w.py", "ops/extra.yml",
+                 "ops/extra.ini", "scripts/check_release.py", "tooling/setup/action.yml", "tooling/setup/prepare",
+                 "docker/api.prod"):
+        assert path in d, path
+    assert d.reason("ops/extra.yml")[0] == "compose" and d.reason("docker/worker.prod")[0] == "dockerfile"
+
+
+def test_unused_files_stay_out_and_an_unparsable_deploy_file_counts_itself():
+    d = _paths(FILES)
+    assert "src/app.py" not in d and "docs/guide.md" not in d
+    assert "tooling/other/x.sh" not in d
+    assert d.reason("broken/compose.yml") == ("unreadable", "broken/compose.yml")
+    # `cat README.md` in a help target names the README: a file a recipe reads is the deploy's
+    assert "README.md" in d
+
+
+def test_a_proposal_reads_only_configuration_by_its_exact_path():
+    d = _paths(FILES)
+    assert d.proposal_kind("proxy/site") == "deploy_file"
+    assert d.proposal_kind("bin/ship") == "deploy_script"
+    assert d.proposal_kind("common/base.yml") == "compose"
+    assert d.proposal_kind("web/app/main.py") is None  # inside a build context: application code stays so
+    assert d.proposal_kind("deploy/initdb/01.sql") is None  # inside a mounted folder
+
+
+def test_a_workflow_context_does_not_make_the_repository_infra():
+    d = _paths({".github/workflows/ci.yml": FILES[".github/workflows/ci.yml"]})
+    assert "README.md" not in d and "src/app.py" not in d
