@@ -143,12 +143,13 @@ def _large_cases() -> dict[str, Callable[[Path], str | None]]:
     """The large-but-legal inputs of issue 20 (7), each written into an example copy."""
 
     def charter_paths(root: Path) -> None:
-        with open(root / _CHARTER, "a", encoding="utf-8") as fh:
-            fh.write("\n## Références\n" + "".join(f"- voir `docs/page-{i}.md`\n" for i in range(2000)))
+        path = root / _CHARTER  # 2,000 repo files as sources, each its own bullet
+        text = path.read_text(encoding="utf-8")
+        listed = "".join(f"- page {i} : `docs/page-{i}.md`\n" for i in range(2000))
+        path.write_text(text.replace("(a charger)\n", "(a charger)\n" + listed, 1), encoding="utf-8")
 
     def nginx_servers(root: Path) -> None:
-        body = "".join(f"    server {{\n        listen 80;\n        server_name s{i}.example.org;\n"
-                       f"        location / {{ proxy_pass http://api:8080; }}\n    }}\n" for i in range(25_000))
+        body = "".join(f"server {{ listen 80; server_name s{i}.io; }}\n" for i in range(25_000))  # under the cap
         (root / "anime-saas-reverseproxy/nginx.conf").write_text(f"events {{}}\nhttp {{\n{body}}}\n", encoding="utf-8")
 
     def compose_services(root: Path) -> None:

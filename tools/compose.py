@@ -566,6 +566,22 @@ def _keyed_env(env: Mapping[str, str], used: set[str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k in used or k in _ALWAYS_KEYED or k.startswith(_READ_BY_COMPOSE)}
 
 
+def _refuse_oversized(paths: list[Path], max_bytes: int, root: Path) -> None:
+    """A variables file Compose would read that is over the sources' cap is the input's fault, said as such
+    (Compose would spend its whole deadline on it, and the time-out would blame the Compose install)."""
+    for path in paths:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            continue
+        if size > max_bytes:
+            rel = _relpath(path, root)
+            exc = ComposeError(f"{rel} is {size:,} bytes, over the {max_bytes:,}-byte cap (max_file_bytes in "
+                               f".devops-agent.yaml): Compose reads it for variables, so Compose was not run", rel)
+            exc.hint = f"trim {rel} to its KEY=value lines, or raise max_file_bytes"
+            raise exc
+
+
 def _texts(paths: list[Path]) -> list[str]:
     out = []
     for p in paths:
@@ -650,6 +666,7 @@ def load_compose(
         raise ComposeUnavailable("no Compose v2 binary found (docker-compose, or docker with the compose plugin)")
     bin_env = _binary_env(os.environ if env is None else env)
     dotenvs = [Path(os.path.abspath(p)) for p in env_files or [] if Path(p).is_file()]
+    _refuse_oversized(dotenvs or reader.dotenv_files(), max_file_bytes, root)
     assumed = _assume_variables(reader, project_dir, root, bin_env, defaults or {}, dotenvs) if assume_unset else {}
     bin_env.update({name: value for name, (value, _) in assumed.items()})
     args = ["--project-directory", str(project_dir)]
@@ -689,6 +706,7 @@ def load_compose(
                                               locations.get((sname, "env_file"), Location(""))))
     if resolve_env_files and env_files and not missing and not outside:
         env_inputs = sorted({Path(e["path"]) for entries in env_files.values() for e in entries})
+        _refuse_oversized(env_inputs, max_file_bytes, root)
         resolved = _config(argv, [*args, "config", "--format", "json"], project_dir, bin_env,
                            inputs + env_inputs, reader.complete, timeout, used | _used_variables([], _texts(env_inputs)))
         if resolved["rc"] != 0:
