@@ -9,7 +9,6 @@ from agent.core.errors import UserError
 from tools.findings import Location
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?+][^}]*)?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
-_TRAILER = re.compile(r"^(Reason|Risk|Rollback|Approved-by|Proposal|Intention|Reverts): *(.*)$", re.M)
 
 
 @dataclass
@@ -131,12 +130,15 @@ def last_release_tag(root) -> str | None:
     return tag or None
 
 
-_SINGLE = ("reason", "risk", "rollback", "approved-by", "proposal", "reverts")
+_KEYS = ("reason", "risk", "rollback", "approved-by", "proposal", "reverts", "intention")
+_PROPOSAL_LINE = re.compile(r"^\s*proposal\s*:", re.M | re.I)
 
 
 def _gate_commits(repo, rev_range: list[str]) -> list[tuple[str, list[str], str, dict]]:
     """(sha, parents, subject, trailers) of each commit of `rev_range` in `repo` that names a proposal, oldest
-    first. Read NUL-delimited (a commit message holds no NUL); a trailer's first value counts, as for the gate."""
+    first. Read NUL-delimited (a commit message holds no NUL); trailers by the gate's one strict reader: a
+    message it refuses is listed with the reason (`refused`), never read "first value wins"."""
+    from agent.core.trailers import TrailerError, parse_trailers
     from sources.git import run_git_bytes
 
     out = run_git_bytes(["log", "-z", "--reverse", "--format=%H%n%P%n%B", *rev_range, "--"], repo,
@@ -147,14 +149,14 @@ def _gate_commits(repo, rev_range: list[str]) -> list[tuple[str, list[str], str,
         parents, _, message = rest.partition("\n")
         if len(sha) != 40:
             continue
-        subject, _, body = message.partition("\n")
-        trailers: dict = {"intention": []}
-        for key, value in _TRAILER.findall(body):
-            key = key.lower()
-            if key == "intention":
-                trailers["intention"].append(value.strip())
-            elif key in _SINGLE:
-                trailers.setdefault(key, value.strip())
+        subject = message.partition("\n")[0]
+        try:
+            parsed = parse_trailers(message)
+        except TrailerError as exc:
+            if _PROPOSAL_LINE.search(message):
+                found.append((sha, parents.split(), subject, {"proposal": f"unreadable ({exc})", "refused": str(exc)}))
+            continue
+        trailers = {key.lower(): values[0] for key, values in parsed.items() if key.lower() in _KEYS and values}
         if trailers.get("proposal"):
             found.append((sha, parents.split(), subject, trailers))
     return found
@@ -199,12 +201,14 @@ def release_changes(session, store, signatures=None) -> list[dict]:
         for sha, parents, subject, trailers in _gate_commits(where, rev_range):
             pid, reverts = trailers["proposal"], trailers.get("reverts")
             signed, signature = _signature(verdicts, repo, sha)
+            if trailers.get("refused"):
+                signed, signature = False, f"its gate trailers are refused: {trailers['refused']}"
             entry = changes.get((pid, bool(reverts)))
             if entry is None:
                 entry = changes[(pid, bool(reverts))] = {
                     "proposal": pid, "kind": "revert" if reverts else "change", "subject": subject,
                     "commit": sha, "commits": {}, "reason": trailers.get("reason"), "risk": trailers.get("risk"),
-                    "rollback": trailers.get("rollback"), "intention": "; ".join(trailers["intention"]) or None,
+                    "rollback": trailers.get("rollback"), "intention": trailers.get("intention"),
                     "approved_by": trailers.get("approved-by"), "revert": bool(reverts), "reverts": reverts,
                     "reverts_commits": {}, "signed": None, "signatures": {}, "status": None, "services": []}
             label = repo or "platform"

@@ -93,6 +93,10 @@ def test_release_notes_and_checklist_list_every_signed_change_since_the_tag_plat
     forged = hand_commit(repo, "[devops] chore: tune\n\nReason: tuning\nRisk: none\nRollback: revert it\n"
                                "Proposal: p-20990101-abcdef\nApproved-by: product@animesphere\n",
                          "docker-compose.prod.yml")
+    # A message the gate's strict reader refuses (a trailer twice) is listed as refused, not read "first wins".
+    (repo / "docker-compose.prod.yml").write_text((repo / "docker-compose.prod.yml").read_text() + "# again\n")
+    twice = hand_commit(repo, f"[devops] chore: again\n\nReason: r\nProposal: {pid}\nProposal: p-20990101-abcdef\n",
+                        "docker-compose.prod.yml")
 
     notes = json.loads(ok(env.cli(repo, "release", "notes", "--format", "json")).stdout)
     assert notes["since"] == "0.5.0-rc1"
@@ -110,6 +114,8 @@ def test_release_notes_and_checklist_list_every_signed_change_since_the_tag_plat
     assert revert["reverts"] == pid and revert["reverts_commits"] == forward
     assert by[("p-20990101-abcdef", "change")]["signed"] is False
     assert by[("p-20990101-abcdef", "change")]["commits"] == {"platform": forged}
+    [refused] = [c for c in notes["changes"] if c["commits"] == {"platform": twice}]
+    assert refused["signed"] is False and "appears twice" in refused["signatures"]["platform"]
 
     text = ok(env.cli(repo, "release", "notes")).stdout
     checklist = ok(env.cli(repo, "release", "checklist")).stdout
