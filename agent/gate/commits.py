@@ -290,6 +290,14 @@ def checkout_paths(repo: Path, old: str, new: str) -> WorkTreeUpdate:
     return done
 
 
+def blobs_to_write(repo: Path, old: str, new: str) -> None:
+    """Re-hash now every blob `checkout_paths(repo, old, new)` will write: a forged one refuses before any ref
+    moves, and the bytes written later are the ones verified here (the reader keeps them)."""
+    store = objects(repo)
+    store.read_many([sha for status, mode, sha, _ in changed_paths(repo, old, new)
+                     if status != "D" and mode not in ("160000", "040000")])
+
+
 def _is_gitlink_path(repo: Path, commit: str, path: str) -> bool:
     entry = tree_entry(repo, commit, path)
     return entry is not None and entry[0] == "160000"

@@ -716,6 +716,7 @@ class Gate:
         of the work tree from the committed blobs. A kill leaves each ref old or new; `recover` finishes."""
         for part in plan.repos:
             gc.no_stale_locks(part.path)
+            gc.blobs_to_write(part.path, part.base, part.forward)  # re-hashed before any ref moves
         for part in plan.repos:
             if gc.rev(part.path, "HEAD^{commit}") != part.forward:
                 ref = "HEAD" if part.repo else gc.branch(self.root)

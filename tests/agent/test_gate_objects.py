@@ -56,6 +56,30 @@ def forge(repo: Path, oid: str, kind: str, body: bytes) -> None:
     assert git_bytes(repo, "cat-file", kind, oid) == body  # git itself serves the forged bytes
 
 
+def forge_pack(repo: Path, oid: str, body: bytes) -> None:
+    """Plant a pack whose index names `oid` for `body` (git looks in packs before loose objects)."""
+    import hashlib
+    import struct
+    import subprocess
+
+    from gate_helpers import QUIET
+    real = _hash_object(repo, body)
+    objects = loose_path(repo, oid).parent.parent
+    name = subprocess.run(["git", *QUIET, "pack-objects", str(objects / "pack" / "pack")], cwd=repo,
+                          input=f"{real}\n".encode(), capture_output=True, check=True).stdout.decode().strip()
+    idx_path = objects / "pack" / f"pack-{name}.idx"
+    idx = bytearray(idx_path.read_bytes())
+    assert idx[:4] == b"\xfftOc" and struct.unpack(">I", idx[8 + 255 * 4:8 + 256 * 4])[0] == 1
+    at = idx.index(bytes.fromhex(real))
+    idx[at:at + 20] = bytes.fromhex(oid)
+    for b in range(256):  # one object: the fan-out counts it from its first byte on
+        struct.pack_into(">I", idx, 8 + b * 4, 1 if b >= bytes.fromhex(oid)[0] else 0)
+    idx[-20:] = hashlib.sha1(bytes(idx[:-20])).digest()
+    os.chmod(idx_path, 0o644)
+    idx_path.write_bytes(bytes(idx))
+    assert git_bytes(repo, "cat-file", "blob", oid) == body  # git serves the pack's bytes under that id
+
+
 def evil(data: bytes) -> bytes:
     assert EVIL_AT in data
     return data.replace(EVIL_AT, EVIL, 1)
@@ -91,6 +115,17 @@ def test_a_forged_base_blob_before_approve_is_refused_and_nothing_is_signed(repo
     r = approve(env, repo, rec["id"])
     refused_as_forged(r, base)
     assert b"privileged" not in r.stdout.encode()  # not even shown as an innocent-looking context
+    assert refs(repo) == "" and head(repo) == before
+
+
+def test_a_crafted_pack_forging_the_base_blob_is_refused_at_approve(repo, env, tmp_path):
+    rec = propose(env, repo, tmp_path)
+    assert rec["status"] == "pending", rec
+    base = git(repo, "rev-parse", f"HEAD:{COMPOSE}").strip()
+    forge_pack(repo, base, evil(git_bytes(repo, "cat-file", "blob", base)))
+    before = head(repo)
+    r = approve(env, repo, rec["id"])
+    refused_as_forged(r, base)
     assert refs(repo) == "" and head(repo) == before
 
 
@@ -153,6 +188,20 @@ def test_a_forged_signed_blob_between_approve_and_apply_is_refused_and_nothing_m
     refused_as_forged(r, new)
     assert head(repo) == before and (repo / COMPOSE).read_bytes() == work
     assert b"privileged" not in (repo / COMPOSE).read_bytes()
+
+
+def test_a_forged_revert_blob_after_apply_is_refused_by_rollback_and_nothing_moves(repo, env, tmp_path):
+    rec = propose(env, repo, tmp_path)
+    assert rec["status"] == "pending", rec
+    assert approve(env, repo, rec["id"]).returncode == 0
+    base = git(repo, "rev-parse", f"HEAD:{COMPOSE}").strip()  # the revert's blob is the base's
+    r = env.cli(repo, "apply", rec["id"])
+    assert r.returncode == 0, r.stderr
+    forge(repo, base, "blob", evil(git_bytes(repo, "cat-file", "blob", base)))
+    before, work = head(repo), (repo / COMPOSE).read_bytes()
+    r = env.cli(repo, "rollback", rec["id"])
+    refused_as_forged(r, base)
+    assert head(repo) == before and (repo / COMPOSE).read_bytes() == work
 
 
 def test_a_forged_parent_blob_at_accept_is_refused_and_nothing_is_signed(repo, env, tmp_path):
