@@ -80,6 +80,7 @@ class SourceLoader:
         self.git = git
         self._compose: list[LoadedSource] | None = None
         self._tree: list[str] | None = None
+        self._docs_read: set[str] = set()  # docs files already taken by a docs source
         self._handlers: dict[str, Callable[[SourceSpec], list[LoadedSource]]] = {
             "compose": self._load_compose,
             "dockerfile": self._load_dockerfiles,
@@ -344,7 +345,11 @@ class SourceLoader:
                 spec, "<deployment notes>", "optional-absent" if spec.optional else "missing",
                 "no deployment notes found (looked for docs/*deploi*.md, docs/*deploy*.md, DEPLOY*.md); "
                 "name them with deploy_notes in .devops-agent.yaml")]
-        return [self.read(spec, rel) for rel in dict.fromkeys(rels)]
+        # Each file once across docs sources: a charter listing 2,000 docs pages read (and searched for
+        # Compose calls) the config's deployment notes 2,000 times.
+        fresh = [rel for rel in dict.fromkeys(rels) if rel not in self._docs_read]
+        self._docs_read.update(fresh)
+        return [self.read(spec, rel) for rel in fresh]
 
     def _load_notion(self, spec: SourceSpec) -> list[LoadedSource]:
         notion = self.config.notion

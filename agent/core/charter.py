@@ -131,6 +131,7 @@ class Charter:
     priorities: list[PriorityEntry]
     all_sources_required: bool
     text: str = field(default="", repr=False, compare=False)  # as read: what the model is shown verbatim
+    _found: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # find_clause's answers
 
     def clause_by_id(self) -> dict[str, Clause]:
         """Every clause (nested ones included) by its stable id."""
@@ -144,7 +145,13 @@ class Charter:
         return sec.clauses if sec else []
 
     def find_clause(self, key: str, needle: str) -> Clause | None:
-        """The first clause of section `key` whose folded text contains `needle` (folded)."""
+        """The first clause of section `key` whose folded text contains `needle` (folded); each (key, needle)
+        is looked up once (every finding names its clause: 10,000 findings folded every clause each)."""
+        if (key, needle) not in self._found:
+            self._found[(key, needle)] = self._find_clause(key, needle)
+        return self._found[(key, needle)]
+
+    def _find_clause(self, key: str, needle: str) -> Clause | None:
         want = fold(needle)
         for clause in self.clauses(key):
             if want in fold(clause.text):

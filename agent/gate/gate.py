@@ -910,8 +910,10 @@ class Gate:
         if read_blob_at(self.root, platform, ssh.SIGNERS_FILE) == data:
             raise UserError(f"{ssh.SIGNERS_FILE} at HEAD is the list Product last signed ({set_by[:12]}): "
                             "nothing to restore", "see `devops-agent verify` for unsigned commits")
+        # Only commits whose sole infra change is the signer list: anything else they carry, Product reads and
+        # accepts (or reverts) on its own, never as a side effect of restoring the list.
         undone = [c.sha for c in verify_branch(self.root).failures
-                  if not c.repo and c.status != "unverifiable" and ssh.SIGNERS_FILE in c.paths]
+                  if not c.repo and c.status != "unverifiable" and c.paths == [ssh.SIGNERS_FILE]]
         tree = _tree_with(self.root, platform, ssh.SIGNERS_FILE, _write_blob(self.root, data))
         message = (f"[devops] chore(signers): restore the signer list of {set_by[:12]}\n\n"
                    f"Restores: {set_by}\n" + "".join(f"Accepts: {s}\n" for s in undone)

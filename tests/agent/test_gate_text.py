@@ -411,3 +411,20 @@ def test_the_action_on_push_fails_an_approval_landed_after_its_expiry(repo, env,
     r = _run_action(env, ci, {"BEFORE": base})
     assert r.returncode == 1 and "expired" in r.stdout, (r.stdout, r.stderr)
     assert _run_action(env, ci, {"BEFORE": "0" * 40}).returncode == 0  # a new branch: nothing was on it before
+
+
+def test_restore_does_not_accept_what_else_the_hand_commit_changed(repo, env, tpl):
+    """The agent's signer-list commit also sets `privileged: true`: restoring the list must not account for
+    that; verify still names the commit until Product reads and accepts or reverts it."""
+    mine = tpl[2]
+    pub = (mine.parent / "mine.pub").read_text().split()
+    (repo / ".allowed_signers").write_text(f'agent@evil namespaces="git,devops-agent" {pub[0]} {pub[1]}\n')
+    compose = repo / "docker-compose.prod.yml"
+    compose.write_text(compose.read_text().replace("      MYSQL_DATABASE: ${DB_NAME}\n",
+                                                   "      MYSQL_DATABASE: ${DB_NAME}\n    privileged: true\n", 1))
+    hand = hand_commit(repo, "chore(signers): rotate", ".allowed_signers", "docker-compose.prod.yml")
+    r = env.cli(repo, "product-key", "restore", "--key", str(env.key))
+    assert r.returncode == 0, r.stderr
+    code, report = verify(env, repo)
+    assert code == 1 and {c["sha"]: c["status"] for c in report["infra_commits"]}.get(hand) not in (
+        "accepted", "signed"), report
