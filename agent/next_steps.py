@@ -32,7 +32,6 @@ class NextStep:
         return ", ".join(f"{fid} ×{n}" if n > 1 else fid for fid, n in counts.items())
 
 
-_NAMED_COMMAND = re.compile(r"`((?:git|devops-agent) [^`]+)`")
 _SERVICE_OF_TITLE = re.compile(r"^[\w.-]+: (?P<service>[\w.-]+) ")
 # A check whose next step is another command than the one its text names.
 _STEP_OF_CHECK = {
@@ -66,13 +65,11 @@ def next_steps(session: Session) -> list[NextStep]:
             step.severity = f.severity
 
     for f in session.findings:
-        named = _NAMED_COMMAND.search(f"{f.detail} {f.remediation}")
         if f.id in _STEP_OF_CHECK:
             command, what = _STEP_OF_CHECK[f.id]
             add(command, command, what, f)
-        elif named:
-            said = f.detail if named.group(0) in f.detail else f.remediation
-            add(named.group(1), named.group(1), shorten(said, 200), f)
+        elif f.command:  # built and quoted once by agent/core/hints.py; never lifted out of the prose
+            add(f.command, f.command, shorten(f.detail if f.command in f.detail else f.remediation, 200), f)
         elif f.severity == "info":
             continue  # nothing to do, said for the record
         elif f.id == "SRC001":

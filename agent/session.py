@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.core import hints
 from agent.core.charter import Charter, parse_charter
 from agent.core.config import ProjectConfig, load_config
 from agent.core.errors import UserError
@@ -214,7 +215,7 @@ class Session:
                   if s.kind == "ci_workflow" and not s.ok and s.status != "optional-absent"]
         covered = {sub for _, _, sub, _ in unread}
         unread += [(f"{sub.path}/.github/workflows/", "missing", sub.path,
-                    f"submodule {sub.path} is not initialised: run `git submodule update --init {sub.path}`")
+                    f"submodule {sub.path} is not initialised: run `{hints.submodule_init(sub.path)}`")
                    for sub in self.git.submodules if not sub.initialized and sub.path not in covered]
         empty = {"name": None, "ok": False, "triggers": {}, "env": {}, "jobs": [], "images": [], "deploys": [],
                  "secrets": [], "branches": [], "unpinned_actions": [], "schema_issues": []}  # a summary's shape

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import yaml
 
-from agent.core import yaml_safe
+from agent.core import hints, yaml_safe
 from agent.core.charter import Charter, SourceSpec, fold
 from agent.core.config import STATE_DIR, ProjectConfig
 from sources import notion_export
@@ -64,7 +64,7 @@ def _skipped_folder(rel: str) -> bool:
 
 
 def _uninit_message(sub: SubmoduleState) -> str:
-    return (f"submodule {sub.path} is not initialised: run `git submodule update --init {sub.path}`")
+    return f"submodule {sub.path} is not initialised: run `{hints.submodule_init(sub.path)}`"
 
 
 class SourceLoader:

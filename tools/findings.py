@@ -47,6 +47,9 @@ class Finding:
     clause: str = ""
     remediation: str = ""
     detail: str = ""
+    # The shell line that fixes it, built and quoted once by agent/core/hints.py; next steps print it as is and
+    # never lift a command out of the prose (a path from a file could carry `$(…)`).
+    command: str = ""
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:

@@ -61,6 +61,20 @@ def verify(trust_root: str | None = None) -> str:
     return "devops-agent verify" + (f" --trust-root {trust_root}" if trust_root else "")
 
 
+def submodule_init(path: str | None = None) -> str:
+    """Check a submodule out (all of them, recursively, without a path). A path comes from `.gitmodules`, a file
+    anyone can write: it is quoted once, here, and put after `--`."""
+    from shlex import join
+
+    return join(["git", "submodule", "update", "--init", "--", path]) if path else \
+        "git submodule update --init --recursive"
+
+
+def init() -> str:
+    """Write a charter and .devops-agent.yaml from what the repository holds."""
+    return "devops-agent init"
+
+
 def product_key_init() -> str:
     """Product makes its key, in its own terminal."""
     return "devops-agent product-key init"

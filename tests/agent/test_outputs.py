@@ -255,7 +255,7 @@ def test_next_steps_for_a_missing_submodule_and_unsigned_commits(tmp_path):
     r = env.cli(repo, "review")
     assert r.returncode == 1, r.stderr
     steps = r.stdout[r.stdout.index("\nNext steps"):]
-    assert f"git -C {repo} submodule update --init anime-saas-api" in steps
+    assert f"git -C {repo} submodule update --init -- anime-saas-api" in steps
     assert "GATE001" in steps and "devops-agent verify --repo" in steps
 
 

@@ -68,9 +68,12 @@ def test_next_steps_name_the_command_of_each_finding():
         _finding(),
         _finding(id="SRC001", title="dockerfile source anime-saas-api/Dockerfile is missing",
                  locations=[Location("anime-saas-api/Dockerfile")],
-                 detail="submodule anime-saas-api is not initialised: run `git submodule update --init anime-saas-api`"),
+                 detail="submodule anime-saas-api is not initialised: run `git submodule update --init -- anime-saas-api`", command="git submodule update --init -- anime-saas-api"),
         _finding(id="XF003", severity="info", title="dev: anime-saas-api builds from an uninitialised submodule",
-                 remediation="run `git submodule update --init anime-saas-api`"),
+                 remediation="run `git submodule update --init -- anime-saas-api`", command="git submodule update --init -- anime-saas-api"),
+        # a command written in prose alone is never lifted into the next steps
+        _finding(id="SRC011", severity="medium", title="1 submodule(s) not checked out (x $(touch y))",
+                 locations=[Location(".gitmodules", 1)], remediation="Run `git submodule update --init x $(touch y)`"),
         _finding(id="GATE001", severity="blocker", title="infra commit abc not signed by Product", locations=[]),
         _finding(id="DKF002", severity="medium", title="FROM python:latest",
                  locations=[Location("anime-saas-agent/Dockerfile", 1)]),
@@ -79,7 +82,8 @@ def test_next_steps_name_the_command_of_each_finding():
         _finding(id="DKF007", severity="info", title="hadolint DL3059", locations=[Location("Dockerfile", 3)]),
     ]
     steps = {s.command: s for s in next_steps(_session(findings))}
-    assert steps["git submodule update --init anime-saas-api"].findings == ["SRC001", "XF003"]
+    assert steps["git submodule update --init -- anime-saas-api"].findings == ["SRC001", "XF003"]
+    assert not any("touch" in c for c in steps)
     assert steps["devops-agent verify"].findings == ["GATE001"]
     compose = next(s for c, s in steps.items() if c.startswith("devops-agent propose --set"))
     assert "docker-compose.prod.yml:services.anime-saas-mlscheduler.restart=unless-stopped" in compose.command
@@ -89,15 +93,16 @@ def test_next_steps_name_the_command_of_each_finding():
     assert product.findings == ["SRC003"] and "En cours" in product.what
     assert not any("DKF007" in s.findings for s in steps.values())  # info, nothing to do
     order = [s.command for s in next_steps(_session(findings))]
-    assert order[-1] == "" and order.index("git submodule update --init anime-saas-api") < order.index(compose.command)
+    assert order[-1] == "" and order.index("git submodule update --init -- anime-saas-api") < order.index(compose.command)
 
 
 def test_next_steps_carry_the_repo_when_run_from_elsewhere(tmp_path):
     findings = [_finding(id="GATE001", locations=[]),
-                _finding(id="SRC001", locations=[], detail="run `git submodule update --init api`")]
+                _finding(id="SRC001", locations=[], detail="run `git submodule update --init -- api`",
+                         command="git submodule update --init -- api")]
     steps = next_steps(_session(findings, root=tmp_path))
     assert {s.command for s in steps} == {f"devops-agent verify --repo {tmp_path}",
-                                          f"git -C {tmp_path} submodule update --init api"}
+                                          f"git -C {tmp_path} submodule update --init -- api"}
 
 
 def test_a_next_step_wraps_under_itself_and_its_command_is_never_broken():

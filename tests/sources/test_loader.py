@@ -159,7 +159,7 @@ def test_uninitialised_submodule_says_how_to_fix(mini, tmp_path):
     for path in ("web/Dockerfile", "web/.github/workflows/ci.yml"):
         src = status_of(s, path)
         assert src.status == "missing"
-        assert "git submodule update --init web" in src.message
+        assert "git submodule update --init -- web" in src.message
     # nothing found broken, but the checks over the submodule's files could not run: no GO
     assert s.verdict == "CANNOT-TELL"
     assert {g.what for g in s.not_run if g.check == "SRC001"} >= {"dockerfile source web/Dockerfile",
@@ -230,7 +230,7 @@ def test_real_platform_repo(real_platform_repo):
     for name in ("anime-saas-api", "anime-saas-front", "anime-saas-mlservice", "anime-saas-agent"):
         mine = [src for src in s.sources if src.submodule == name]
         assert mine and all(src.status == "missing" for src in mine)
-        assert all(f"git submodule update --init {name}" in src.message for src in mine)
+        assert all(f"git submodule update --init -- {name}" in src.message for src in mine)
         assert {src.kind for src in mine} == {"dockerfile", "ci_workflow"}
     proxy = [src for src in s.sources if src.submodule == "anime-saas-reverseproxy"]
     head = _git(real_platform_repo / "anime-saas-reverseproxy", "rev-parse", "HEAD").strip()
@@ -242,7 +242,7 @@ def test_real_platform_repo(real_platform_repo):
     r = run_cli("review", "--repo", str(real_platform_repo))
     assert r.returncode == 1 and "NO-GO" in r.stdout
     r = run_cli("sources", "--repo", str(real_platform_repo))
-    assert r.returncode == 1 and "global_rules" in r.stdout and "git submodule update --init anime-saas-api" in r.stdout
+    assert r.returncode == 1 and "global_rules" in r.stdout and "git submodule update --init -- anime-saas-api" in r.stdout
 
 
 def test_other_charters_of_the_family_load_their_own_sources(realworld, tmp_path):

@@ -6,6 +6,7 @@ import posixpath
 import re
 from typing import Iterator
 
+from agent.core import hints
 from tools import ci as ci_tool
 from tools import compose as compose_tool
 from tools import dockerfile as df_tool
@@ -628,7 +629,8 @@ def missing_env_file(ctx, spec):
         if submodule:
             yield spec.finding(ctx, f"{', '.join(envs)}: cannot tell whether {', '.join(services)} env_file {rel} "
                                     f"exists: submodule {submodule} is not checked out", locs, severity="info",
-                               remediation=f"Run `git submodule update --init {submodule}` and review again.")
+                               remediation=f"Run `{hints.submodule_init(submodule)}` and review again.",
+                               command=hints.submodule_init(submodule))
         else:
             yield spec.finding(ctx, f"{', '.join(envs)}: {', '.join(services)} env_file {rel} is absent{note}", locs,
                                severity=severity)
@@ -794,7 +796,8 @@ def build_context_missing(ctx, spec):
                 if sub:  # SRC001 already blocks on the uninitialised submodule
                     yield spec.finding(ctx, f"{env.name}: {name} builds from submodule {sub}, which is not initialised",
                                        [env.location(name, "build")], severity="info",
-                                       remediation=f"run `git submodule update --init {sub}`")
+                                       remediation=f"run `{hints.submodule_init(sub)}`",
+                                       command=hints.submodule_init(sub))
                 else:
                     yield spec.finding(ctx, f"{env.name}: {name} build context {rel} does not exist",
                                        [env.location(name, "build")])

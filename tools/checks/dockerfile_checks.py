@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.core import hints
 from tools import dockerfile as df_tool
 from tools.checks.registry import check
 from tools.facts import image_users
@@ -340,7 +341,8 @@ def copy_source_missing(ctx, spec):
         info = platform.dockerfiles[path]
         for sub in sorted({s for c in use.contexts if (s := platform.uninitialised_submodule(c))}):
             yield spec.finding(ctx, f"{path}: cannot tell whether its COPY sources exist: submodule {sub} is not initialised",
-                               [Location(path, 1)], severity="info", remediation=f"run `git submodule update --init {sub}`")
+                               [Location(path, 1)], severity="info", remediation=f"run `{hints.submodule_init(sub)}`",
+                               command=hints.submodule_init(sub))
         contexts = [c for c in use.contexts if (platform.root / c).is_dir() and not platform.uninitialised_submodule(c)]
         if not contexts or use.guessed:
             continue  # a missing context is XF003's; an unknown one (built by a script) cannot be judged

@@ -2,6 +2,7 @@
 a Compose call the tool cannot read is said, and the bundled charter is never used in silence."""
 from __future__ import annotations
 
+from agent.core import hints
 from tools.checks.registry import check
 from tools.checks.sources import _ALL_SOURCES
 from tools.findings import Location
@@ -53,20 +54,22 @@ def environment_without_service(ctx, spec):
 
 
 @check("SRC011", "Submodule not checked out: its files were not reviewed", "medium", "availability", _ALL_SOURCES,
-       "Check the submodules out (`git submodule update --init --recursive`), then review again.")
+       "Check the submodules out (`git submodule update --init --recursive`), then review again.",
+       command=hints.submodule_init())
 def submodule_not_checked_out(ctx, spec):
     subs = [s for s in ctx.models.get("submodules", []) if not s.initialized]
     if subs:
         yield spec.finding(ctx, f"{len(subs)} submodule(s) not checked out: their compose files, Dockerfiles and "
                            f"workflows were not reviewed ({', '.join(s.path for s in subs)})",
                            [Location(".gitmodules", 1)],
-                           remediation=f"Run `git submodule update --init --recursive` (or "
-                                       f"`git submodule update --init {subs[0].path}` for one), then review again.")
+                           remediation=f"Run `{hints.submodule_init()}` (or `{hints.submodule_init(subs[0].path)}` "
+                                       f"for one), then review again.")
 
 
 @check("SRC007", "No charter of its own: the generic DevOps charter is in use", "info", "charter", ("mission", "fiabilite"),
        "Run `devops-agent init` to write a charter (.codex/agents/devops-engineer.md) and .devops-agent.yaml "
-       "from what this repo holds, then state the platform's own decisions (staging, new tools, deploys) in it.")
+       "from what this repo holds, then state the platform's own decisions (staging, new tools, deploys) in it.",
+       command=hints.init())
 def generic_charter_in_use(ctx, spec):
     if ctx.models.get("charter_origin") == "generic":
         skipped = ", ".join(ctx.models.get("not_stated", []))

@@ -6,6 +6,7 @@ with every other check. No report (not a git repo, or a session of the gate's ow
 """
 from __future__ import annotations
 
+from agent.core import hints
 from tools.checks.registry import check
 from tools.facts import SIGNERS_FILE
 from tools.findings import Location
@@ -32,7 +33,8 @@ def unsigned_infra_commit(ctx, spec):
 
 
 @check("GATE002", "No Product signer list (trust root)", "medium", "charter", _PRODUCT,
-       "Run `devops-agent product-key init` in Product's own terminal: it commits the signer list, signed.")
+       "Run `devops-agent product-key init` in Product's own terminal: it commits the signer list, signed.",
+       command=hints.product_key_init())
 def no_trust_root(ctx, spec):
     report = _report(ctx)
     if report is not None and report.trust_root is None:
@@ -56,7 +58,8 @@ def unverifiable_submodule(ctx, spec):
     for commit in (report.failures if report else []):
         if commit.status == "unverifiable":
             yield spec.finding(ctx, f"cannot tell whether {commit.repo} moved to Product-signed commits "
-                                    f"({commit.subject})", [], detail=commit.detail)
+                                    f"({commit.subject})", [], detail=commit.detail,
+                               command=hints.submodule_init(commit.repo) if commit.repo else "")
 
 
 @check("GATE005", "Product signer key without passphrase", "medium", "security", _PRODUCT,

@@ -55,13 +55,15 @@ class CheckSpec:
     clause: tuple[str, str]  # (charter section key, words of the clause) — resolved against the charter
     remediation: str
     func: Callable[["CheckContext", "CheckSpec"], Iterable[Finding]]
+    command: str = ""  # the shell line that fixes every finding of the check (agent/core/hints.py), if one does
 
     def finding(self, ctx: CheckContext, title: str | None = None, locations: list[Location] | None = None,
-                detail: str = "", severity: str | None = None, remediation: str | None = None) -> Finding:
+                detail: str = "", severity: str | None = None, remediation: str | None = None,
+                command: str = "") -> Finding:
         return Finding(
             id=self.id, severity=severity or self.severity, category=self.category,
             title=title or self.title, locations=locations or [], clause=self.clause_text(ctx.charter),
-            remediation=remediation or self.remediation, detail=detail,
+            remediation=remediation or self.remediation, detail=detail, command=command or self.command,
         )
 
     def stated_by(self, charter: Charter | None) -> bool:
@@ -107,14 +109,15 @@ DECISION_CLAUSES = frozenset({
 })
 
 
-def check(id: str, title: str, severity: str, category: str, clause: tuple[str, str], remediation: str):
+def check(id: str, title: str, severity: str, category: str, clause: tuple[str, str], remediation: str,
+          command: str = ""):
     if severity not in SEVERITIES or category not in CATEGORIES:
         raise ValueError(f"check {id}: bad severity or category")
 
     def register(func):
         if id in CHECKS:
             raise ValueError(f"check id {id} registered twice")
-        CHECKS[id] = CheckSpec(id, title, severity, category, clause, remediation, func)
+        CHECKS[id] = CheckSpec(id, title, severity, category, clause, remediation, func, command)
         return func
 
     return register

@@ -1,6 +1,7 @@
 """Checks on the session's sources themselves: the charter says every listed source loads each session."""
 from __future__ import annotations
 
+from agent.core import hints
 from tools.checks.registry import check
 from tools.findings import Location
 
@@ -14,7 +15,10 @@ def required_source_not_loaded(ctx, spec):
         if src.blocking:  # the checks over it could not run: no GO (CANNOT-TELL), yet nothing found broken
             ctx.could_not_run(spec, f"{src.kind} source {src.path}", f"{src.status}: {src.message}".rstrip(": "))
             loc = [Location(src.path, src.line)] if not src.path.startswith(("<", "notion:")) else []
-            yield spec.finding(ctx, f"{src.kind} source {src.path} is {src.status}", loc, detail=src.message)
+            uninitialised = bool(getattr(src, "submodule", None)) and src.status == "missing" \
+                and "not initialised" in src.message
+            yield spec.finding(ctx, f"{src.kind} source {src.path} is {src.status}", loc, detail=src.message,
+                               command=hints.submodule_init(src.submodule) if uninitialised else "")
 
 
 @check("SRC002", "Optional source absent", "info", "charter", _ALL_SOURCES,
