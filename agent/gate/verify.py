@@ -99,16 +99,19 @@ def _mode(change: Change) -> str:
     return change[1] if change[1] != "000000" else change[0]
 
 
-def _log(repo: Path, spec: list[str]) -> list[tuple[str, list[str], list[list[Change]]]]:
+def _log(repo: Path, spec: list[str], cache: _VerdictCache | None = None) -> list[tuple[str, list[str], list[list[Change]]]]:
     """(sha, parents, one diff per parent) oldest first; a root commit has one diff, against the empty tree.
     Every parent is diffed: a merge carrying an older parent's tree reverts what the others brought. Two git
     processes for any length of history, read positionally from NUL-separated output: no file name can fake
     a record (a name holding `\\x01` once hid its commit's other paths)."""
     listing = run_git(["rev-list", "--topo-order", "--reverse", "--parents", *spec, "--"], repo)
     commits = [(ids[0], ids[1:]) for ids in (line.split() for line in listing.splitlines()) if ids]
-    lines = [pair for sha, parents in commits for pair in ([f"{sha} {p}" for p in parents] or [sha])]
+    # A commit already classified needs no diff: its cached facts stand in (its signer-list change only).
+    known = cache.facts([sha for sha, _ in commits]) if cache is not None else {}
+    lines = [pair for sha, parents in commits if sha not in known
+             for pair in ([f"{sha} {p}" for p in parents] or [sha])]
     if not lines:
-        return []
+        return [(sha, parents, _stand_in(known[sha], parents)) for sha, parents in commits]
     out = run_git_bytes(["diff-tree", "--stdin", "--root", "--always", "-r", "-z", "--raw", "--no-renames",
                          "--no-abbrev"], repo, input_bytes=("\n".join(lines) + "\n").encode("ascii"))
     diffs: list[list[Change]] = []
@@ -130,10 +133,25 @@ def _log(repo: Path, spec: list[str]) -> list[tuple[str, list[str], list[list[Ch
         raise GitError(f"git diff-tree answered {len(diffs)} of {len(lines)} comparisons in {repo}")
     result, k = [], 0
     for sha, parents in commits:
+        if sha in known:
+            result.append((sha, parents, _stand_in(known[sha], parents)))
+            continue
         n = max(1, len(parents))
         result.append((sha, parents, diffs[k:k + n]))
         k += n
     return result
+
+
+def _stand_in(signers_change: str | None, parents: list[str]) -> list[list[Change]]:
+    """The diffs of a commit whose classification is cached: only its change of the signer list (new blob
+    id, zeros when removed) against its first parent, which the trust-root walk follows."""
+    first: list[Change] = [] if signers_change is None else [("100644", "100644", "", signers_change, ssh.SIGNERS_FILE)]
+    return [first] + [[] for _ in parents[1:]]
+
+
+def _signers_change(diffs: list[list[Change]]) -> str | None:
+    change = next((c for c in diffs[0] if c[4] == ssh.SIGNERS_FILE), None) if diffs else None
+    return None if change is None else change[3]
 
 
 def _has_control(path: str) -> bool:
@@ -389,13 +407,14 @@ class _VerdictCache:
     that reads it (the same user writes both); CI starts from an empty one. Unwritable: everything is
     computed, nothing is kept."""
 
-    VERDICTS, INFRA = "verdict_v1", "infra_v1"
+    VERDICTS, INFRA = "verdict_v1", "infra_v2"
 
     def __init__(self) -> None:
         import sqlite3
 
         self._new: dict[str, tuple[str, str | None, str, str]] = {}
-        self._new_infra: dict[str, list[str]] = {}
+        self._new_infra: dict[str, tuple[list[str], str | None]] = {}
+        self._read_infra: dict[str, list[str]] = {}
         self._db: sqlite3.Connection | None = None
         try:
             from tools.schemas import cache_root
@@ -405,7 +424,8 @@ class _VerdictCache:
             self._db = sqlite3.connect(str(folder / "verdicts.sqlite3"), timeout=2)
             self._db.execute(f"CREATE TABLE IF NOT EXISTS {self.VERDICTS} (key TEXT PRIMARY KEY, "
                              "status TEXT NOT NULL, principal TEXT, detail TEXT NOT NULL, subject TEXT NOT NULL)")
-            self._db.execute(f"CREATE TABLE IF NOT EXISTS {self.INFRA} (key TEXT PRIMARY KEY, paths TEXT NOT NULL)")
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS {self.INFRA} (key TEXT PRIMARY KEY, paths TEXT NOT NULL, "
+                             "signers TEXT)")
         except (OSError, sqlite3.Error):
             self._db = None
 
@@ -429,19 +449,37 @@ class _VerdictCache:
         self._new[key] = value
 
     def get_infra(self, key: str) -> list[str] | None:
-        import json
-
         if key in self._new_infra:
-            return list(self._new_infra[key])
+            return list(self._new_infra[key][0])
+        if key in self._read_infra:
+            return list(self._read_infra[key])
         row = self._row(f"SELECT paths FROM {self.INFRA} WHERE key = ?", key)
-        try:
-            paths = json.loads(row[0]) if row else None
-        except ValueError:
-            return None
-        return [p for p in paths if isinstance(p, str)] if isinstance(paths, list) else None
+        return _paths(row[0]) if row else None
 
-    def put_infra(self, key: str, paths: list[str]) -> None:
-        self._new_infra[key] = list(paths)
+    def put_infra(self, key: str, paths: list[str], signers_change: str | None) -> None:
+        self._new_infra[key] = (list(paths), signers_change)
+
+    def facts(self, shas: list[str]) -> dict[str, str | None]:
+        """sha -> its signer-list change (None: unchanged) for the commits whose classification is cached."""
+        import sqlite3
+
+        if self._db is None or not shas:
+            return {}
+        rules = _rules_id()
+        out: dict[str, str | None] = {}
+        for start in range(0, len(shas), 500):
+            keys = [f"{sha}:{rules}" for sha in shas[start:start + 500]]
+            try:
+                rows = self._db.execute(f"SELECT key, paths, signers FROM {self.INFRA} WHERE key IN "
+                                        f"({', '.join('?' * len(keys))})", keys).fetchall()
+            except sqlite3.Error:
+                return {}
+            for key, paths, signers in rows:
+                parsed = _paths(paths)
+                if parsed is not None:  # a commit stands in for its diffs only with its paths at hand
+                    self._read_infra[key] = parsed
+                    out[key.split(":", 1)[0]] = signers or None
+        return out
 
     def close(self) -> None:
         import json
@@ -454,13 +492,24 @@ class _VerdictCache:
                 with self._db:
                     self._db.executemany(f"INSERT OR REPLACE INTO {self.VERDICTS} VALUES (?, ?, ?, ?, ?)",
                                          [(k, *v) for k, v in self._new.items()])
-                    self._db.executemany(f"INSERT OR REPLACE INTO {self.INFRA} VALUES (?, ?)",
-                                         [(k, json.dumps(v, ensure_ascii=False)) for k, v in self._new_infra.items()])
+                    self._db.executemany(f"INSERT OR REPLACE INTO {self.INFRA} VALUES (?, ?, ?)",
+                                         [(k, json.dumps(v, ensure_ascii=False), c)
+                                          for k, (v, c) in self._new_infra.items()])
         except sqlite3.Error:
             pass
         finally:
             self._db.close()
             self._db = None
+
+
+def _paths(text: str) -> list[str] | None:
+    import json
+
+    try:
+        paths = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    return paths if isinstance(paths, list) and all(isinstance(p, str) for p in paths) else None
 
 
 @lru_cache(maxsize=1)
@@ -528,7 +577,7 @@ class _Walk:
                 if flagged and path not in infra:
                     infra.append(path)
         if cached is None and not links:
-            self.cache.put_infra(key, infra)
+            self.cache.put_infra(key, infra, _signers_change(diffs))
         if infra:
             status, principal, detail, subject = self.verdict(repo, sha, signers_id, signers)
             self.add(InfraCommit(label, sha, subject, infra, status, principal, detail))
@@ -557,11 +606,20 @@ def _verify_branch(root: Path, rev_range: str | None, pin: str | None) -> Verify
     tip = rev_range.split("..")[-1] if rev_range and ".." in rev_range else (rev_range or "HEAD")
     branch = run_git(["rev-parse", "--abbrev-ref", tip], root, check=False).strip() or tip
     report = VerifyReport(branch=branch, trust_root=None)
+    walk = _Walk(report)
+    try:
+        return _verify_history(root, rev_range, pin, tip, walk)
+    finally:
+        walk.cache.close()
+
+
+def _verify_history(root: Path, rev_range: str | None, pin: str | None, tip: str, walk: _Walk) -> VerifyReport:
+    report = walk.report
     if run_git(["rev-parse", "--is-shallow-repository"], root, check=False).strip() == "true":
         report.problems.append("shallow clone: the history before the trust root is cut; "
                                "fetch it all (actions/checkout with fetch-depth: 0)")
     try:
-        history = _log(root, [tip])
+        history = _log(root, [tip], walk.cache)
     except GitError as exc:
         report.problems.append(f"cannot read the history of {tip}: {exc.message}")
         return report
@@ -591,11 +649,7 @@ def _verify_branch(root: Path, rev_range: str | None, pin: str | None) -> Verify
     if pin and root_sha != pin:
         report.problems.append(f"the trust root is {root_sha[:12]}, not the pinned {pin[:12]}: "
                                "the history was rewritten or the signer list replaced")
-    walk = _Walk(report)
-    try:
-        _walk_branch(root, rev_range, history, root_sha, signers_id, walk)
-    finally:
-        walk.cache.close()
+    _walk_branch(root, rev_range, history, root_sha, signers_id, walk)
     return report
 
 
@@ -763,7 +817,7 @@ def _verify_submodule_range(walk: _Walk, sub: Path, label: str, old_sha: str, ne
     if (label, old_sha, new_sha) in walk.ranges:
         return
     walk.ranges.add((label, old_sha, new_sha))
-    for sha, parents, diffs in _log(sub, [f"{old_sha}..{new_sha}"]):
+    for sha, parents, diffs in _log(sub, [f"{old_sha}..{new_sha}"], walk.cache):
         walk.examine(sub, label, sha, parents, diffs, signers_id, signers, depth)
 
 
