@@ -77,20 +77,22 @@ def approval_summary(gate: Gate, rec, plan: Plan, key_path: Path, *, expires: st
                      judged_now: bool, same_finding: Callable) -> ApprovalSummary:
     """The summary of `plan` (whose unsigned preview commits are written: `plan.preview`); `intentions` as the
     signed message names them, `same_finding` the gate's identity of a finding between two trees."""
+    base = gate.session(run_checks=True, rev=plan.platform.base)
     return ApprovalSummary(
         proposal=rec.id, reason=rec.meta.get("reason", ""), risk=rec.meta.get("risk", ""),
         rollback=rec.meta.get("rollback", ""), intentions=intentions, expires=expires,
-        changes=_file_changes(gate, rec, plan), checks=_checks(gate, plan, judged_now, same_finding),
+        changes=_file_changes(base.platform(), rec, plan),
+        checks=_checks(gate, base, plan, judged_now, same_finding),
         commits=_commits(plan), passphrase=_passphrase(plan, key_path, gate),
         ids_note=("A commit's id is a hash of its content, signature included: the ids of the commits above are "
                   "known only once signed. What you sign is each tree id shown, on its parent; the raw commits "
                   "below are unsigned previews (their ids differ from the signed ones, printed after signing)."))
 
 
-def _file_changes(gate: Gate, rec, plan: Plan) -> list[FileChange]:
+def _file_changes(platform, rec, plan: Plan) -> list[FileChange]:
+    """Per target file: the services it concerns (on the base's platform) and its change in words."""
     from tools import change_words, changes
 
-    session = gate.session()
     patch = changes.parse_patch(rec.diff)
     out = []
     for t in rec.targets:
@@ -99,7 +101,7 @@ def _file_changes(gate: Gate, rec, plan: Plan) -> list[FileChange]:
         before = _blob(part.path, part.base, target.repo_path)
         tree = gc.build_tree(part.path, part.base, part.patch)
         after = _blob(part.path, tree, target.repo_path)
-        services = changes.impacted_services(session.platform(), [target], patch)
+        services = changes.impacted_services(platform, [target], patch)
         out.append(FileChange(target.path, target.repo, services, change_words.describe(target.path, before, after)))
     return out
 
@@ -109,10 +111,9 @@ def _blob(repo: Path, treeish: str, path: str) -> bytes | None:
     return gc.blob(repo, entry[2]) if entry and entry[1] == "blob" else None
 
 
-def _checks(gate: Gate, plan: Plan, judged_now: bool, _key: Callable) -> ChecksVerdict:
+def _checks(gate: Gate, base, plan: Plan, judged_now: bool, _key: Callable) -> ChecksVerdict:
     from agent.gate.gate import SEVERE
 
-    base = gate.session(run_checks=True, rev=plan.platform.base)
     after = gate.session(run_checks=True, rev=plan.preview[-1])
     known = {_key(f) for f in base.findings}
     now = {_key(f) for f in after.findings}
