@@ -207,11 +207,12 @@ def test_severity_by_where_the_file_is_used():
 # ------------------------------------------------------------------------------------ linear in the input
 
 def _cost(fn, text: str) -> float:
+    """CPU time, best of three: wall time on a shared two-core box grew 30-50x for 10x the input with no change."""
     best = float("inf")
-    for _ in range(2):
-        start = time.perf_counter()
+    for _ in range(3):
+        start = time.process_time()
         fn(text)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best
 
 
@@ -235,7 +236,8 @@ def test_ten_times_the_input_costs_at_most_about_ten_times_the_time(unit):
         assert big <= 25 * small + 0.03, (unit, small, big)
 
 
-@pytest.mark.parametrize("unit", ["a", "MYSQL_ROOT_PASSWORD: ", "x_password=", "-p'", "://a:", "rootroot "])
+@pytest.mark.parametrize("unit", ["a", "MYSQL_ROOT_PASSWORD: ", "x_password=", "-p'", "://a:", "rootroot ", '""',
+                                  "\\nmot de passe : ", 'DB_PASSWORD: ""x', "KEY=root\n", "0123456789"])
 def test_the_redactor_is_linear_with_a_short_known_secret(unit):
     red = Redactor()
     red.add_env({"MYSQL_ROOT_PASSWORD": "root", "DB_PASS": "app123"})  # a short value: issue 20's quadratic case
