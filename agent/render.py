@@ -656,7 +656,7 @@ def print_approval_summary(summary) -> None:
     out.append(f"Checks on the proposed tree: {checks.verdict} (before the change: {checks.base_verdict}); "
                f"{counts}; {len(checks.new_severe)} new blocker/high ({checks.judged})")
     out += [f"  - fixes {esc(f)}" for f in checks.fixed]
-    out += [f"  - NEW {esc(f)}" for f in checks.new_severe]
+    out += [f"  - NEW {esc(f)}" for f in checks.new]
     out += [f"  - could not run: {esc(n)}" for n in checks.not_run]
     out += ["", f"Your signature, valid until {summary.expires}, covers these commits:"]
     for c in summary.commits:

@@ -30,6 +30,7 @@ _LISTS_OF_ITEMS = frozenset({"ports", "expose", "volumes", "environment", "env_f
                              "extra_hosts", "tmpfs", "labels", "dns", "include"})
 _MAX_VALUE = 80
 _MAX_LINES = 12  # per file: past it, "and N more change(s)"
+_QUOTED_LINES = 4  # a change of a few lines in a file that is not compose is quoted
 
 
 def describe(path: str, before: bytes | None, after: bytes | None) -> list[str]:
@@ -52,14 +53,19 @@ def _lines_said(before: bytes | None, after: bytes) -> str:
 
     old = (before or b"").decode("utf-8", "replace").splitlines()
     new = after.decode("utf-8", "replace").splitlines()
-    added = removed = 0
+    added: list[str] = []
+    removed: list[str] = []
     for line in difflib.unified_diff(old, new, lineterm="", n=0):
         if line.startswith("+") and not line.startswith("+++"):
-            added += 1
+            added.append(line[1:])
         elif line.startswith("-") and not line.startswith("---"):
-            removed += 1
+            removed.append(line[1:])
     what = "new file: " if before is None else ""
-    return f"{what}{added} line(s) added, {removed} removed"
+    said = f"{what}{len(added)} line(s) added, {len(removed)} removed"
+    if 0 < len(added) + len(removed) <= _QUOTED_LINES:  # a small change: the lines themselves
+        said += ": " + "; ".join([f"adds `{_shown(line.strip())}`" for line in added]
+                                 + [f"removes `{_shown(line.strip())}`" for line in removed])
+    return said
 
 
 def _compose(data: bytes) -> dict | None:

@@ -48,6 +48,7 @@ class ChecksVerdict:
     verdict: str  # the review's verdict on the proposed tree (GO, NO-GO, CANNOT-TELL)
     base_verdict: str
     new_severe: list[str]  # new blocker/high findings (none, or the gate refuses before this is shown)
+    new: list[str]  # every finding of the proposed tree the base does not have, with its severity
     fixed: list[str]  # findings of the base that the proposed tree no longer has
     counts: dict[str, int]  # findings of the proposed tree by severity
     not_run: list[str]
@@ -123,7 +124,8 @@ def _checks(gate: Gate, base, plan: Plan, judged_now: bool, _key: Callable) -> C
     return ChecksVerdict(
         verdict=after.verdict, base_verdict=base.verdict,
         new_severe=[f"{f.id} {f.title}" for f in after.findings if f.severity in SEVERE and _key(f) not in known],
-        fixed=[f"{f.id} {f.title}" for f in base.findings if _key(f) not in now],
+        new=[f"{f.id} {f.title} ({f.severity})" for f in after.findings if _key(f) not in known],
+        fixed=[f"{f.id} {f.title} ({f.severity})" for f in base.findings if _key(f) not in now],
         counts=counts, not_run=[str(gap) for gap in after.not_run],
         judged=("judged again now (the platform moved since it was proposed)" if judged_now
                 else "judged when it was proposed, on these same base commits"))

@@ -137,6 +137,7 @@ def test_approve_says_in_words_what_changes_and_which_trees_are_signed_before_th
     out = ok(env.cli(repo, "approve", pid, "--key", str(env.key), "--yes")).stdout
     summary, raw = out.split("== The raw commits ==", 1)
     assert "anime-saas-mlscheduler: restart policy set to unless-stopped" in summary
+    assert "  - fixes CMP011 prod: anime-saas-mlscheduler has no restart policy (medium)" in summary
     assert "docker-compose.prod.yml (services: anime-saas-mlscheduler)" in summary
     for said in (GOOD[1], GOOD[3], GOOD[5], "Intention: INT-13 (", "fixes CMP011", "0 new blocker/high"):
         assert said in summary, said
@@ -181,6 +182,8 @@ def test_approve_says_how_often_the_passphrase_is_asked_and_asks_nothing_through
     assert said, out.split("== The raw commits ==")[0]
     assert int(said.group(1)) == _asked(count) == 3
     assert f"ssh-add {key}" in out and f"--key {key}.pub" in out
+    # Not a compose file: said by its lines, a small change quoted.
+    assert "1 line(s) added, 0 removed: adds `LABEL org.opencontainers.image.source=mlservice`" in out
 
     sock = tmp_path / "agent.sock"
     started = subprocess.run(["ssh-agent", "-s", "-a", str(sock)], capture_output=True, text=True, check=True)
