@@ -209,13 +209,13 @@ def _is_infra(repo: Path, sha: str, parents: list[str], mode: str, path: str) ->
 def _is_infra_by_use(repo: Path, sha: str, parents: list[str], path: str) -> bool:
     from tools.facts import MAX_CLASSIFIED, infra_kind, is_deploy_doc_path, is_infra_path, needs_text
 
+    kind = infra_kind(path, None)
+    if kind is not None and kind != "docs":
+        return True
     if any(path in deploy_set(repo, rev) for rev in [sha, *parents]):
         return True
-    kind = infra_kind(path, None)
     if kind == "docs":  # a proposal may edit docs; only deployment notes are infra on the branch
         return is_deploy_doc_path(path)
-    if kind is not None:
-        return True
     if not needs_text(path):
         return False
     for rev in [sha, *parents[:1]]:
@@ -260,11 +260,25 @@ def _entries(repo_dir: str, tree: str) -> dict[str, tuple[str, str]]:
 _ROOTS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
 
 
+@lru_cache(maxsize=65536)
+def _maybe_root(name: str) -> bool:
+    """Whether a file of this name may start the deploy walk in some folder (the full path decides later)."""
+    from tools.facts import is_deploy_root
+
+    return is_deploy_root(f".github/workflows/{name}") or is_deploy_root(name)
+
+
+@lru_cache(maxsize=4096)
+def _deploy_roots(candidates: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    from tools.facts import is_deploy_root
+
+    return tuple((p, b) for p, b in candidates if is_deploy_root(p))
+
+
 def _roots_under(repo_dir: str, tree: str) -> tuple[tuple[str, str], ...]:
     """(relative path, blob id) of the files under a tree that may start the deploy walk (by name), subtrees
     cached by id so a commit re-reads only the folders it changed (fetched together: one round trip a level)."""
     from sources.git import MissingObject, objects
-    from tools.facts import is_deploy_root
 
     found = _ROOTS.get((repo_dir, tree))
     if found is not None:
@@ -280,7 +294,7 @@ def _roots_under(repo_dir: str, tree: str) -> tuple[tuple[str, str], ...]:
     for name, (mode, sha) in entries.items():
         if mode == "40000":
             out += [(f"{name}/{rel}", blob) for rel, blob in _roots_under(repo_dir, sha)]
-        elif mode != "160000" and (is_deploy_root(f".github/workflows/{name}") or is_deploy_root(name)):
+        elif mode != "160000" and _maybe_root(name):
             out.append((name, sha))
     if len(_ROOTS) > 65536:
         _ROOTS.clear()
@@ -314,9 +328,9 @@ _DEPLOY_MEMO: dict[tuple, list[tuple[dict[str, str | None], object]]] = {}
 
 @lru_cache(maxsize=4096)
 def _deploy_of_tree(repo_dir: str, tree: str):
-    from tools.facts import deploy_paths, is_deploy_root
+    from tools.facts import deploy_paths
 
-    roots = tuple((p, b) for p, b in _roots_under(repo_dir, tree) if is_deploy_root(p))
+    roots = _deploy_roots(_roots_under(repo_dir, tree))
     for reads, result in _DEPLOY_MEMO.get((repo_dir, roots), []):
         if all(_blob_id(repo_dir, tree, p) == b for p, b in reads.items()):
             return result
