@@ -642,6 +642,7 @@ def print_proposal(rec, approvals, json_out: bool) -> None:
 def print_approval_summary(summary) -> None:
     """What Product reads first, in words (agent.gate.summary.ApprovalSummary); the raw commits follow."""
     from agent.core.text import escape_terminal as esc
+    from agent.core.text import one_line  # a Notion status with newlines stays on its line
 
     out = [f"== What you are asked to sign: proposal {summary.proposal} ==", "", "What changes:"]
     for change in summary.changes:
@@ -650,7 +651,7 @@ def print_approval_summary(summary) -> None:
         out += [f"    - {esc(line)}" for line in change.said]
     out += ["", f"Reason:    {esc(summary.reason)}", f"Risk:      {esc(summary.risk)}",
             f"Rollback:  {esc(summary.rollback)}",
-            "Intention: " + ("; ".join(esc(i) for i in summary.intentions) or "none named"), ""]
+            "Intention: " + ("; ".join(one_line(i) for i in summary.intentions) or "none named"), ""]
     checks = summary.checks
     counts = ", ".join(f"{n} {sev}" for sev, n in checks.counts.items()) or "no finding"
     out.append(f"Checks on the proposed tree: {checks.verdict} (before the change: {checks.base_verdict}); "

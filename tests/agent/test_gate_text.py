@@ -428,3 +428,13 @@ def test_restore_does_not_accept_what_else_the_hand_commit_changed(repo, env, tp
     code, report = verify(env, repo)
     assert code == 1 and {c["sha"]: c["status"] for c in report["infra_commits"]}.get(hand) not in (
         "accepted", "signed"), report
+
+
+def test_the_summary_product_reads_keeps_a_notion_status_on_its_line(repo, env, tmp_path):
+    """The words Product reads before the commits: the forged status must not print as lines of its own
+    that look like the gate's (`Approval-Expires: 2099...` at the start of a line)."""
+    rec = propose(env, repo, make_patch(repo, *RESTART, tmp_path / "change.diff"), "--intention", "INT-13")
+    r = approve(env, repo, rec["id"])
+    assert r.returncode == 0, r.stderr
+    assert not [line for line in r.stdout.splitlines() if line.startswith("Approval-Expires: 2099")], r.stdout
+    assert "Validée\\x0aApproval-Expires: 2099" in r.stdout
