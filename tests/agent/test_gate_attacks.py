@@ -325,9 +325,9 @@ def test_log_show_signature_with_an_x509_program_never_runs_in_products_commands
     `gpg.x509.program=<evil>` in .git/config; Product then runs `verify`, `review` and `approve --key PATH`."""
     patch = patch_of(repo, tmp_path)
     evil = evil_script(tmp_path / "evil", marks, "x509", "exit 1")
-    schema = repo / "mysql" / "init" / "01-schema.sql"
-    schema.write_text(schema.read_text() + "-- a note\n")
-    git(repo, "add", "mysql/init/01-schema.sql")
+    readme = repo / "README.md"  # not mysql/init: compose mounts that folder, so it is infra (cause 6)
+    readme.write_text(readme.read_text() + "\nA note.\n")
+    git(repo, "add", "README.md")
     tree = git(repo, "write-tree").strip()
     raw = (f"tree {tree}\nparent {head(repo)}\nauthor a <a@b> 1700000000 +0000\n"
            "committer a <a@b> 1700000000 +0000\ngpgsig -----BEGIN SIGNED MESSAGE-----\n MIIB\n"
