@@ -134,17 +134,19 @@ class Call:
 def _logical_lines(text: str) -> list[tuple[int, str]]:
     """(first line number, line) with backslash continuations joined."""
     out: list[tuple[int, str]] = []
-    buf, start = "", 0
+    parts: list[str] = []  # joined once: `buf +=` is quadratic wherever CPython cannot extend in place
+    start = 0
     for no, raw in enumerate(text.splitlines(), 1):
-        if not buf:
+        if not parts:
             start = no
-        if raw.rstrip().endswith("\\"):
-            buf += raw.rstrip()[:-1] + " "
+        stripped = raw.rstrip()
+        if stripped.endswith("\\"):
+            parts.append(stripped[:-1] + " ")
             continue
-        out.append((start, buf + raw))
-        buf = ""
-    if buf:
-        out.append((start, buf))
+        out.append((start, "".join(parts) + raw))
+        parts = []
+    if parts:
+        out.append((start, "".join(parts)))
     return out
 
 
@@ -690,6 +692,11 @@ def _role_words(files: list[str]) -> str | None:
     for f in files:
         words |= set(re.split(r"[^a-z0-9]+", fold(f.rsplit(".", 1)[0])))
     return next((role for role, vocabulary in _ROLE_WORDS if words & vocabulary), None)
+
+
+def path_role(path: str) -> str | None:
+    """The role a file's own folders and name say (`examples/canary/…` dev, `tests/…` test), or None."""
+    return _role_words([path])
 
 
 def environment_role(name: str, files: list[str]) -> str:

@@ -292,8 +292,17 @@ def strategy_without_rollback(ctx, spec):
     if covers:
         return
     where = ", ".join(s.path for s in notes) or "no deployment notes loaded"
+    from tools.environments import path_role
+
     for what, loc in found:
-        if has_rollback:
+        if not notes and ctx.models.get("charter_origin") == "generic":
+            # no charter asks for deployment notes and none exist: cannot tell, said for the record
+            yield spec.finding(ctx, f"{what}: cannot tell whether a rollback plan exists (no deployment notes)",
+                               [loc], severity="info", detail=f"notes: {where}")
+        elif path_role(loc.path) in ("dev", "test"):  # an example or a test's strategy ships nowhere
+            yield spec.finding(ctx, f"{what}: no rollback plan in the deployment notes", [loc], severity="low",
+                               detail=f"notes: {where}; {loc.path} is an example or test file")
+        elif has_rollback:
             yield spec.finding(ctx, f"{what}: the rollback in the deployment notes does not cover this strategy",
                                [loc], severity="medium", detail=f"notes: {where}")
         else:
