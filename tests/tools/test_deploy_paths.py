@@ -104,3 +104,18 @@ def test_a_proposal_reads_only_configuration_by_its_exact_path():
 def test_a_workflow_context_does_not_make_the_repository_infra():
     d = _paths({".github/workflows/ci.yml": FILES[".github/workflows/ci.yml"]})
     assert "README.md" not in d and "src/app.py" not in d
+
+
+def test_variables_come_from_the_committed_env_and_includes_from_their_project_directory():
+    files = {
+        "stack/compose.yaml": "include:\n  - path: ../parts/db.yaml\n    project_directory: ..\n"
+                              "services:\n  proxy:\n    image: nginx\n    volumes:\n"
+                              "      - ${CONF_DIR}/site:/etc/nginx/conf.d/default.conf\n",
+        "stack/.env": "CONF_DIR=./proxy\n",
+        "parts/db.yaml": "services:\n  db:\n    image: mysql:8.0\n    volumes:\n      - ./sql:/docker-entrypoint-initdb.d\n",
+    }
+    d = _paths(files)
+    assert d.reason("stack/proxy/site") == ("mount", "stack/compose.yaml")
+    assert "stack/.env" in d  # the values the paths were read with
+    assert "parts/sql/1.sql" in d and "sql/1.sql" in d  # from the file's folder and from project_directory
+    assert "proxy/site" not in d

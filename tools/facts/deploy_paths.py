@@ -80,19 +80,41 @@ def deploy_paths(files: Iterable[str], read: Callable[[str], "bytes | None"]) ->
     return _Walk(read).run(sorted(set(files)))
 
 
-def _subst(value: str) -> str | None:
-    """A reference with `${VAR:-default}` replaced by its default; None when a variable has no default."""
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _subst(value: str, variables: dict[str, str] | None = None) -> str | None:
+    """A reference with its variables replaced: by the committed `.env` Compose reads (`variables`), else by
+    the `${VAR:-default}` default; None when a variable is left without a value."""
     value = re.sub(r"\$\{?(PWD|COMPOSE_PROJECT_DIR)\}?", ".", value)  # the folder Compose runs in
-    out = re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}", r"\1", value)
+    values = variables or {}
+
+    def one(m: re.Match) -> str:
+        name = m.group(1) or m.group(3)
+        if name in values:
+            return values[name]
+        return m.group(2) if m.group(2) is not None else "$"
+
+    out = _VAR.sub(one, value)
     return None if "$" in out else out
 
 
-def _resolve(base: str, ref: object) -> str | None:
+def _env_values(text: str | None) -> dict[str, str]:
+    """KEY=VALUE lines of an env file (quotes stripped, `export` allowed)."""
+    out: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        m = re.match(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$", line)
+        if m:
+            out[m.group(1)] = m.group(2).strip("'\"")
+    return out
+
+
+def _resolve(base: str, ref: object, variables: dict[str, str] | None = None) -> str | None:
     """A repository path for a reference written relative to the folder `base` ("" for the whole repository),
     or None when it points outside (absolute, home, remote, escaping) or through an unset variable."""
     if not isinstance(ref, str) or not ref.strip():
         return None
-    value = _subst(ref.strip())
+    value = _subst(ref.strip(), variables)
     if value is None or value.startswith(("/", "~")) or re.match(r"^[a-z][\w+.-]*://|^git@", value):
         return None
     path = posixpath.normpath(posixpath.join(base, value))
@@ -114,6 +136,7 @@ class _Walk:
         self.read = read
         self.out = DeployPaths()
         self.seen: set[tuple[str, str]] = set()
+        self.vars: dict[str, str] = {}  # the committed `.env` of the compose file being read
 
     def run(self, files: list[str]) -> DeployPaths:
         for path in files:
@@ -159,8 +182,11 @@ class _Walk:
 
     # -- compose -------------------------------------------------------------------------------------------
 
-    def _compose(self, path: str, source: str) -> None:
-        if not self._once("compose", path):
+    def _compose(self, path: str, source: str, base: str | None = None) -> None:
+        """Read a compose file; its relative paths resolve from its folder (or an include's project_directory),
+        its variables from the committed `.env` there (which is then a file the deploy reads)."""
+        base = posixpath.dirname(path) if base is None else base
+        if not self._once("compose", f"{path}\0{base}"):
             return
         text = self._text(path, "compose", source)
         if text is None:
@@ -169,13 +195,22 @@ class _Walk:
         if docs is None:
             self.out.add(path, "unreadable", source)
             return
-        base = posixpath.dirname(path)
-        for doc in docs:
-            if isinstance(doc, dict):
-                self._compose_doc(doc, base, path)
+        saved = self.vars
+        env_path = posixpath.join(base, ".env")
+        env = self.read(env_path)
+        if env is not None:
+            self.out.add(env_path, "env_file", path)
+        self.vars = _env_values(env.decode("utf-8", "replace") if env is not None and len(env) < MAX_DEPLOY_FILE
+                                else None)
+        try:
+            for doc in docs:
+                if isinstance(doc, dict):
+                    self._compose_doc(doc, base, path)
+        finally:
+            self.vars = saved
 
     def _ref(self, base: str, ref: object, kind: str, source: str) -> str | None:
-        target = _resolve(base, ref)
+        target = _resolve(base, ref, self.vars)
         if target is not None:
             self.out.add(target, kind, source)
         return target
@@ -184,10 +219,13 @@ class _Walk:
         include = doc.get("include")
         for item in include if isinstance(include, list) else [include]:
             entry = item if isinstance(item, dict) else {"path": item}
+            project = _resolve(base, entry.get("project_directory"), self.vars)
             for ref in _strings(entry.get("path")):
                 target = self._ref(base, ref, "compose", path)
                 if target:
                     self._compose(target, path)
+                    if project is not None:
+                        self._compose(target, path, project)
             for ref in _strings(entry.get("env_file")):
                 self._ref(base, ref, "env_file", path)
         for top in ("configs", "secrets"):
@@ -216,7 +254,7 @@ class _Walk:
                 if vol.get("type", "bind") == "bind":
                     self._ref(base, vol.get("source"), "mount", path)
             elif isinstance(vol, str):
-                source = _subst(vol)
+                source = _subst(vol, self.vars)
                 if source is not None and ":" in source:
                     source = source.split(":", 1)[0]
                     if source.startswith((".", "/", "~")) or "/" in source:
