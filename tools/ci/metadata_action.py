@@ -447,23 +447,25 @@ def _shell_expand(text: str, env: dict) -> str:
 
 def shell_commands(script: str) -> list[tuple[int, str]]:
     """(line offset, command) for each logical shell line; `\\` continuations joined, comments dropped."""
-    out, buf, start = [], "", 0
+    out: list[tuple[int, str]] = []
+    parts: list[str] = []  # joined once: `buf +=` is quadratic wherever CPython cannot extend in place
+    start = 0
     for i, line in enumerate(script.splitlines()):
         stripped = line.strip()
-        if not buf:
+        if not parts:
             start = i
             if stripped.startswith("#"):
                 continue
         if stripped.endswith("\\"):
-            buf += stripped[:-1] + " "
+            parts.append(stripped[:-1] + " ")
             continue
-        buf += stripped
+        buf = "".join(parts) + stripped
+        parts = []
         for part in re.split(r"&&|;|\|\|", buf):  # each part is stripped: no \s* around (quadratic on blanks)
             if part.strip():
                 out.append((start, part.strip()))
-        buf = ""
-    if buf.strip():
-        out.append((start, buf.strip()))
+    if "".join(parts).strip():
+        out.append((start, "".join(parts).strip()))
     return out
 
 

@@ -1,0 +1,131 @@
+"""Each parser's time grows linearly with hostile input (issue 20, 6): 10x the input costs at most ~10x the time.
+
+A regex that backtracks over a run of blanks (a lazy group before `\\s*`, `\\s*` before an alternative under
+`re.split`, a lazy title before `(`) costs 100x or more there. The bound is a ratio of two runs in the same
+process with generous slack, never an absolute time; each run is the best of a few, so a pause of the shared
+machine does not count as growth.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from agent.core import yaml_safe
+from agent.core.charter import parse_charter_text
+from sources import notion_export
+from sources.loader import parse_yaml
+from tools import environments
+from tools.ci.load import load_workflow
+from tools.ci.metadata_action import shell_commands
+from tools.dockerfile.parse import parse_dockerfile_text
+from tools.facts.variables import parse_env_text, referenced_variables
+from tools.nginx import parse_nginx_text
+
+N = 150_000  # past the CPU caches and malloc's mmap threshold (128 KB): below them a linear parser grows 20-50x
+# Linear is 10x, quadratic 100x or more; on the shared 2-core machine linear parsers measured up to ~35x here
+# (a 1.5 MB string lives in fresh mmap'd pages, a 150 KB one in warm heap).
+SLACK = 40.0
+
+
+def _workflow(text: str) -> None:
+    wf = load_workflow(Path("ci.yml"), ".github/workflows/ci.yml", text=text)
+    for job in wf.jobs.values():
+        for step in job.steps:
+            if step.run:
+                shell_commands(step.run)
+    environments.workflow_calls(".github/workflows/ci.yml", text, yaml_safe.load(text, "ci.yml"))
+
+
+def _compose(text: str) -> None:
+    parsed, _ = parse_yaml(text, compose=True)
+    if parsed:
+        yaml_safe.index_lines(parsed[0])
+    referenced_variables(text)
+
+
+def _makefile_and_script(text: str) -> None:
+    environments.makefile_calls("Makefile", text)
+    environments.script_calls("deploy.sh", text)
+
+
+_WF = "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n"
+_CHARTER = "# Agent: DevOps (shop)\n\n## Sources de vérité (à charger)\n- compose: `docker-compose.yml`\n"
+_RELEASES = '\ufeffName,Version,Status,Target date,Intentions\nR,0.5.0,En cours,"May 1, 2026","a'
+_INTENTIONS = '\ufeffID,Name,Release,Status\nI-1,Connexion,"Lancement MVP'
+
+# parser -> (function, [(head, piece repeated to the size, tail)])
+PARSERS: dict[str, tuple[Callable[[str], object], list[tuple[str, str, str]]]] = {
+    "workflow": (_workflow, [
+        (_WF + "      - run: echo a", " ", "b\n"),  # a run line of spaces
+        (_WF + "      - run: docker compose -f", " ", "x.yml up\n"),
+        (_WF + "      - run: a", " && ", "b\n"),
+    ]),
+    "dockerfile": (parse_dockerfile_text, [
+        ("# syntax=docker/dockerfile:1", "\t", "x\nFROM alpine:3.19\n"),  # a `# syntax=` line of blanks
+        ("FROM alpine:3.19\n", "RUN echo " + "1." * 500 + "\n", "USER app\n"),  # long words, each under the cap
+        ("FROM alpine:3.19\n", "ENV A=" + "${" * 500 + "\n", "USER app\n"),
+        ("FROM alpine:3.19\nRUN echo \\\n", "  a \\\n", "  b\n"),  # one instruction continued at length
+    ]),
+    "nginx": (lambda text: parse_nginx_text(text, "nginx.conf"), [
+        ("events {}\nhttp {\n  server {\n    listen 80;\n    server_name a", " ", "b;\n  }\n}\n"),
+        ("events {}\nhttp {\n  server {\n    location / { proxy_pass \"http://api", " ", ":80\"; }\n  }\n}\n"),
+    ]),
+    "compose": (_compose, [
+        ("services:\n  web:\n    image: nginx:1.25\n    command: echo a", " ", "b\n"),
+        ("services:\n  web:\n    image: \"", "${", "\"\n"),
+        ("services:\n  web:\n    image: nginx:1.25\n#", " ", "x\n"),
+    ]),
+    "notion export": (lambda text: notion_export.parse_intentions(text, "Intention 8b7d4e20.csv"), [
+        (_INTENTIONS, " ", " (https://www.notion.so/x\",Validée\n"),  # a relation cell of spaces, no `)`
+        (_INTENTIONS, " (https://x)", "\",Validée\n"),
+    ]),
+    "notion releases": (lambda text: notion_export.parse_releases(text, "Release 3f2a9c1e.csv"), [
+        (_RELEASES, " ", "b (https://x\"\n"),
+    ]),
+    "charter": (lambda text: parse_charter_text(text, "devops-engineer.md"), [
+        (_CHARTER + "- `a", " ", "b\n"),  # a stray quote, then blanks
+        (_CHARTER + "- compose (", " ", "b\n"),
+        ("# Agent:", " ", "x\n" + _CHARTER.split("\n", 1)[1]),
+    ]),
+    ".env": (parse_env_text, [
+        ("A=a", " ", "b\n"),
+        ("export", " ", "A=b\n"),
+        ("A=", "${", "\n"),
+    ]),
+    "makefile and script": (_makefile_and_script, [
+        ("up:\n\tdocker compose -f", " ", "x.yml up\n"),
+        ("up:\n\tdocker compose", " \\\n", " up\n"),
+        ("a", " a", "\n"),
+    ]),
+}
+CASES = [(name, shape) for name, (_, shapes) in PARSERS.items() for shape in shapes]
+
+
+def _text(shape: tuple[str, str, str], size: int) -> str:
+    head, piece, tail = shape
+    return head + piece * max(1, size // len(piece)) + tail
+
+
+def _best(fn: Callable[[str], object], text: str, runs: int) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        try:
+            fn(text)
+        except Exception:  # a parser may refuse hostile input: refusing it must be linear too
+            pass
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize(("parser", "shape"), CASES, ids=[f"{n}:{s[1]!r}:{i}" for i, (n, s) in enumerate(CASES)])
+def test_ten_times_the_input_costs_about_ten_times_the_time(parser: str, shape: tuple[str, str, str]) -> None:
+    fn = PARSERS[parser][0]
+    _best(fn, _text(shape, N), 1)  # warm: imports and compiled patterns are not the input's cost
+    small = _best(fn, _text(shape, N), 3)
+    large = _best(fn, _text(shape, 10 * N), 2)
+    assert large <= SLACK * max(small, 1e-4), (f"{parser}: {N} chars {small * 1000:.2f} ms, {10 * N} chars "
+                                               f"{large * 1000:.2f} ms: x{large / max(small, 1e-4):.0f}")
