@@ -518,6 +518,7 @@ def test_facts(path, text):
     call(facts.tools_in, path, text)
     call(facts.images_in, path, text)
     call(facts.inventory, [(path, text)])
+    call(facts.deploy_paths, [path, "compose.yaml"], lambda p: text.encode("utf-8", "surrogateescape"))
     call(facts.kubernetes_kinds, text)
     call(facts.yaml_documents, text)
     call(facts.runs_docker, text)
