@@ -135,14 +135,18 @@ class Backend:
                 self._log.add(self.thread, "tool_call", name, refused.text)
                 self._log.add(self.thread, "tool_error", name, refused.text, latency_ms=0)
             return refused
+        started = time.monotonic()
+        # The arguments are redacted for the log before the lock (a big patch takes seconds; another call runs
+        # meanwhile), by the redactor of the session then current; again under the lock if that session changed.
+        text = json.dumps(arguments or {}, ensure_ascii=False, default=str)
+        redact = self._redact
+        shown = redact(text) if redact is not None else None
         with self.lock:
             try:
                 self._current()
             except UserError as exc:
                 return Outcome(False, f"error: {exc.line()}")
-            started = time.monotonic()
-            self._log.add(self.thread, "tool_call", name,
-                          self._redact(json.dumps(arguments or {}, ensure_ascii=False, default=str)))
+            self._log.add(self.thread, "tool_call", name, shown if redact is self._redact else self._redact(text))
             try:
                 out = self._waiting(name, arguments) or run_tool(self.box, self._redact, name, arguments)
             except Exception as exc:  # noqa: BLE001 - a bug answers this call, not the whole server
