@@ -71,6 +71,7 @@ class Platform:
     nginx_placed: dict = field(default_factory=dict, repr=False)  # (env, service) -> its nginx Placements, once
     _builds: dict | None = field(default=None, init=False, repr=False)  # built_stages' index, built on first use
     _by_name: dict | None = field(default=None, init=False, repr=False)  # images_for's index, built on first use
+    _images: dict = field(default_factory=dict, init=False, repr=False)  # service_image's answers, per service
     _owners: frozenset | None = field(default=None, init=False, repr=False)  # image_owners, computed once
     _pushed: list | None = field(default=None, init=False, repr=False)  # pushed_images, computed once
 
@@ -97,6 +98,14 @@ class Platform:
         return [e for e in self.environments.values() if e.name not in prods]
 
     def service_image(self, env: Environment, service: str) -> ServiceImage:
+        """Where a service's image comes from; answered once per (environment, service): the checks ask for
+        each service several times (10,000 services made 50,000 walks of every environment)."""
+        key = (env.name, service)
+        if key not in self._images:
+            self._images[key] = self._service_image(env, service)
+        return self._images[key]
+
+    def _service_image(self, env: Environment, service: str) -> ServiceImage:
         svc = env.services.get(service) or {}
         build = svc.get("build")
         if isinstance(build, dict) and build.get("context"):

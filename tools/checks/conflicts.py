@@ -87,7 +87,8 @@ def _other_branches(ctx) -> list[Violation]:
     return out
 
 
-_PORT_STATEMENT = re.compile(r"\b([a-z][a-z0-9_-]{1,40})\s*(?:[:=]|sur|on|port|ecoute sur|listens on)?\s*(?:le )?(?:port )?(\d{2,5})\b")
+# Possessive blanks: the two optional `\s*` around the separator split each blank run every way (2.7 s for 300 tabs).
+_PORT_STATEMENT = re.compile(r"\b([a-z][a-z0-9_-]{1,40})\s*+(?:[:=]|sur|on|port|ecoute sur|listens on)?\s*+(?:le )?(?:port )?(\d{2,5})\b")
 
 
 def _port_claims(sentence: str, ctx) -> list[tuple[str, int]]:
