@@ -22,12 +22,14 @@ import json
 import logging
 import os
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from agent.core.charter import fold
+from agent.core.deadline import Overdue, within
 from agent.core.config import NOTION_PROPERTIES as DEFAULT_PROPERTIES
 from sources.notion_export import CURRENT_STATUSES, VALIDATED_STATUSES, Intention, Release
 
@@ -35,7 +37,12 @@ API_VERSION = "2025-09-03"
 CACHE_FILE = "notion-cache.json"
 CACHE_FORMAT = 1
 RETRIES = 3  # ours, on top of the client's own (a refused connection: 1)
-DEFAULT_TIMEOUT_S = 20.0
+# Wall-clock seconds for one API call, its transfer and the client's own retries included (a read timeout
+# alone restarts at every byte); the whole read gets READ_CALLS times that.
+DEFAULT_TIMEOUT_S = 5.0
+READ_CALLS = 5
+TIMEOUT_SETTING = "notion.timeout in .devops-agent.yaml sets the wait"
+_BUDGET: ContextVar[tuple[float, float]] = ContextVar("notion_budget", default=(DEFAULT_TIMEOUT_S, float("inf")))
 
 
 _FIELDS = ("problem", "hypothesis", "value", "success")
@@ -222,10 +229,19 @@ def _call(fn: Callable[..., Any], what: str, sleep: Callable[[float], None] = ti
     from notion_client import APIResponseError
     from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
+    per_call, read_by = _BUDGET.get()
     last = ""
     for attempt in range(RETRIES + 1):
+        left = read_by - time.monotonic()
+        if left <= 0:
+            raise NotionError(f"Notion's read did not finish within {READ_CALLS * per_call:g} s ({attempt} tries for "
+                              f"{what}); {TIMEOUT_SETTING}", False)
         try:
-            return fn(**kwargs)
+            return within(min(per_call, left), fn, **kwargs)
+        except Overdue as exc:  # silent or trickling: one more try (a one-off slow answer), then the cache
+            last = f"no answer within {exc.seconds:g} s"
+            if attempt >= 1:
+                break
         except APIResponseError as exc:
             code = str(getattr(exc.code, "value", exc.code))
             if exc.status == 401:
@@ -244,6 +260,8 @@ def _call(fn: Callable[..., Any], what: str, sleep: Callable[[float], None] = ti
             last = f"{exc.status}"
         except RequestTimeoutError:
             last = "timed out"
+            if attempt >= 1:
+                break
         except httpx.ConnectError as exc:  # offline, refused, no DNS: one more try, then the cache at once
             last = f"{type(exc).__name__}: {exc}"
             if attempt >= 1:
@@ -252,7 +270,7 @@ def _call(fn: Callable[..., Any], what: str, sleep: Callable[[float], None] = ti
             last = f"{type(exc).__name__}: {exc}"
         if attempt < RETRIES:
             sleep(min(0.5 * 2 ** attempt, 4.0))
-    raise NotionError(f"Notion did not answer for {what} ({last}, {attempt + 1} tries)", False)
+    raise NotionError(f"Notion did not answer for {what} ({last}, {attempt + 1} tries); {TIMEOUT_SETTING}", False)
 
 
 def _pages(client, data_source_id: str, what: str, **query: Any) -> list[dict]:
@@ -306,6 +324,7 @@ def fetch(s: Settings) -> Fetched:
     """The current release (status `En cours`, or `release_tag`) and its intentions, read live."""
     p = {**DEFAULT_PROPERTIES, **s.properties}
     client = _client(s)
+    budget = _BUDGET.set((s.timeout_s, time.monotonic() + READ_CALLS * s.timeout_s))
     try:
         releases = _pages(client, _data_source(client, s.release_database, "Release"), "the releases")
         tag = p["release_tag"] or "Tag"
@@ -341,6 +360,7 @@ def fetch(s: Settings) -> Fetched:
             intentions.append(item)
         return Fetched(_now(), release, intentions, endpoint=s.base_url)
     finally:
+        _BUDGET.reset(budget)
         client.close()
 
 
