@@ -241,14 +241,13 @@ def _small_repo(tmp: Path, *init: str) -> tuple[Path, str, str]:
 
 @pytest.mark.parametrize("fmt", ["sha1", "sha256"])
 def test_the_reader_re_hashes_with_the_repositorys_hash(tmp_path, fmt):
-    from sources.git import ForgedObject, objects, read_blob_at, tree_entry
+    from sources.git import ForgedObject, close_object_stores, read_blob_at, tree_entry
 
     repo, commit, blob = _small_repo(tmp_path, f"--object-format={fmt}")
     assert len(commit) == (40 if fmt == "sha1" else 64)
     assert read_blob_at(repo, commit, "deploy/compose.yml") == b"services:\n  web:\n    image: nginx:1.27\n"
     assert tree_entry(repo, commit, "deploy/compose.yml") == ("100644", "blob", blob)
-    objects(repo).close()
-    objects.__globals__["_STORES"].pop(repo.resolve(), None)  # a new command: nothing verified yet
+    close_object_stores()  # a new command: nothing verified yet
     forge(repo, blob, "blob", b"services:\n  web:\n    image: nginx:1.27\n    privileged: true\n")
     with pytest.raises(ForgedObject) as err:
         read_blob_at(repo, commit, "deploy/compose.yml")
