@@ -7,6 +7,7 @@ machine does not count as growth.
 """
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 from typing import Callable
@@ -21,6 +22,7 @@ from tools import environments
 from tools.ci.load import load_workflow
 from tools.ci.metadata_action import shell_commands
 from tools.dockerfile.parse import parse_dockerfile_text
+from tools.facts.shell import split_words
 from tools.facts.variables import parse_env_text, referenced_variables
 from tools.nginx import parse_nginx_text
 
@@ -62,6 +64,7 @@ PARSERS: dict[str, tuple[Callable[[str], object], list[tuple[str, str, str]]]] =
         (_WF + "      - run: echo a", " ", "b\n"),  # a run line of spaces
         (_WF + "      - run: docker compose -f", " ", "x.yml up\n"),
         (_WF + "      - run: a", " && ", "b\n"),
+        (_WF + "      - run: echo \"", "${ ", "\"\n"),  # one long quoted word (shlex: quadratic)
     ]),
     "dockerfile": (parse_dockerfile_text, [
         ("# syntax=docker/dockerfile:1", "\t", "x\nFROM alpine:3.19\n"),  # a `# syntax=` line of blanks
@@ -129,3 +132,21 @@ def test_ten_times_the_input_costs_about_ten_times_the_time(parser: str, shape: 
     large = _best(fn, _text(shape, 10 * N), 2)
     assert large <= SLACK * max(small, 1e-4), (f"{parser}: {N} chars {small * 1000:.2f} ms, {10 * N} chars "
                                                f"{large * 1000:.2f} ms: x{large / max(small, 1e-4):.0f}")
+
+
+@pytest.mark.parametrize("text", [
+    "docker compose -f a.yml up -d", "echo 'it''s' \"a \\\"b\\\" c\" \\$HOME", "a#b c # comment\nnext line",
+    "printf '%s\\n' \"$X\" > out.txt # x", "\"\" '' x\\\ny", "echo \"a\\tb\" 'c\\d'", "  \t\n ", "a\\",
+    "echo \"unclosed", "x='a b'\"c d\"e",
+])
+@pytest.mark.parametrize("comments", [True, False])
+def test_split_words_is_shlex_split(text: str, comments: bool) -> None:
+    try:
+        expected: object = shlex.split(text, comments=comments)
+    except ValueError as exc:
+        expected = ("ValueError", str(exc))
+    try:
+        got: object = split_words(text, comments=comments)
+    except ValueError as exc:
+        got = ("ValueError", str(exc))
+    assert got == expected

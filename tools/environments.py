@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from agent.core.charter import fold
 from tools.facts.variables import deploy_value
+from tools.facts.shell import split_words
 
 COMPOSE_NAME = re.compile(r"^(?:docker-)?compose(?:[.-](?P<env>[A-Za-z0-9_-]+))?\.ya?ml$")
 # Compose's own default files, in the order it looks for them (no `-f`).
@@ -187,7 +188,7 @@ def _parse_call(rest: str, env_files: list[str] | None = None) -> tuple[list[str
     """(`-f` values, whether a subcommand follows) of what follows `docker compose`; the `--env-file`
     values are appended to `env_files` when given."""
     try:
-        tokens = shlex.split(rest, comments=True, posix=True)
+        tokens = split_words(rest, comments=True)  # linear: shlex is quadratic on a long quoted word
     except ValueError:
         tokens = rest.split()
     files: list[str] = []

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +14,7 @@ from tools.facts import is_staging_name as is_staging
 from tools.checks.registry import check
 from tools.findings import Location
 from tools.platform import Platform
+from tools.facts.shell import split_words
 
 NO_STAGING = ("guardrails", "Pas de staging")
 MAIN_ONLY = ("work_rules", "tout est sur `main`")
@@ -271,7 +271,7 @@ def _secret_env(*envs: dict) -> set[str]:
 def _printed(cmd: str) -> bool:
     """echo/printf whose output reaches the log: not piped into a command, not redirected to a file."""
     try:
-        words = shlex.split(cmd, comments=True, posix=True)
+        words = split_words(cmd, comments=True)  # linear: shlex is quadratic on a long quoted word
     except ValueError:
         words = cmd.split()
     if not words or not _ECHO.match(words[0]):

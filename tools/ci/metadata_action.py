@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass
 from typing import Any
 
 from tools.ci.expr import Context, evaluate, strip_expr
 from tools.ci.load import as_str, split_image
 from tools.ci.model import BuiltImage, DIGITS, EXPR_RE, HEX_CHARS, Job, Step, TAG_CHARS, TagPattern, Workflow
+from tools.facts.shell import split_words
 
 # ---------------------------------------------------------------- images
 
@@ -474,7 +474,7 @@ _commands = shell_commands  # the old private name, still used by tools/checks/c
 
 def _split_cmd(cmd: str) -> list[str]:
     try:
-        return shlex.split(cmd, comments=True)
+        return split_words(cmd, comments=True)  # linear: shlex is quadratic on a long quoted word
     except ValueError:
         return cmd.split()
 

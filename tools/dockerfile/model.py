@@ -5,6 +5,7 @@ import shlex
 from dataclasses import asdict, dataclass, field
 
 from tools.dockerfile.imageref import ImageRef, image_env
+from tools.facts.shell import split_words
 
 # ---------------------------------------------------------------- model
 
@@ -56,7 +57,7 @@ class ExecForm:
         if not self.shell:
             return list(self.argv)
         try:
-            return shlex.split(self.argv[0]) if self.argv else []
+            return split_words(self.argv[0]) if self.argv else []
         except ValueError:
             return self.argv[0].split() if self.argv else []
 

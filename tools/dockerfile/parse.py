@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 
 import dockerfile as _bk
 
 from tools.dockerfile.imageref import image_pin, parse_image_ref
 from tools.dockerfile.model import Copy, DockerfileInfo, ExecForm, Healthcheck, Instruction, ParseProblem, Stage
+from tools.facts.shell import split_words
 
 KNOWN_INSTRUCTIONS = frozenset({
     "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK",
@@ -348,7 +348,7 @@ def installed_packages(script: str) -> list[str]:
     found: list[str] = []
     for command in re.split(r"&&|\|\||;|\n|\|", script.replace("\\\n", " ")):
         try:
-            words = shlex.split(command)
+            words = split_words(command)
         except ValueError:
             words = command.split()
         words = [w for w in words if w not in ("sudo", "env")]

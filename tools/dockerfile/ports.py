@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 from tools.dockerfile.imageref import DEFAULT_REGISTRY, ImageRef, parse_image_ref
 from tools.dockerfile.model import DockerfileInfo, Stage
 from tools.dockerfile.parse import substitute
+from tools.facts.shell import split_words
 
 # ---------------------------------------------------------------- ports and base-image facts
 
@@ -38,7 +38,7 @@ def _words(argv_or_str: str | list[str] | tuple[str, ...]) -> list[str]:
     for item in raw:
         if " " in item.strip() or isinstance(argv_or_str, str):
             try:
-                words.extend(shlex.split(item, comments=False))
+                words.extend(split_words(item))
             except ValueError:
                 words.extend(item.split())
         else:
