@@ -92,6 +92,28 @@ def read_commit(repo: Path, sha: str) -> CommitObject:
     return parse_commit(sha, raw)
 
 
+def history(repo: Path, tip: str) -> Iterator[CommitObject]:
+    """Every commit reachable from `tip`, each read and re-hashed by the reader, parents taken from the
+    verified commits (git's own walk reads them without re-hashing). A parent absent here (a shallow
+    clone's boundary) ends that line."""
+    store = objects(repo)
+    seen: set[str] = set()
+    frontier = [tip]
+    while frontier:
+        batch = [sha for sha in dict.fromkeys(frontier) if sha not in seen]
+        seen.update(batch)
+        try:
+            found = store.read_many(batch)
+        except MissingObject:
+            found = {sha: store.read_many([sha])[sha] for sha in batch if store.has(sha)}
+        frontier = []
+        for sha in batch:
+            if sha in found and found[sha][0] == "commit":
+                commit = parse_commit(sha, found[sha][1])
+                frontier += commit.parents
+                yield commit
+
+
 def unsigned_commit(tree: str, parents: list[str], identity: str, message: str, when: datetime | None = None) -> bytes:
     when = when or datetime.now(timezone.utc)
     stamp = f"{identity} {int(when.timestamp())} +0000"

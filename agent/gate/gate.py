@@ -806,15 +806,15 @@ class Gate:
         copy restored). Returns (ok, problems, entries)."""
         from agent.gate import decisions
         from agent.gate.audit import parse_head
-        from sources.git import run_git
 
         signers = self.signers() if gc.rev(self.root, "HEAD") else []
         ok, problems = self.audit.verify(signers=signers, repo_id=decisions.repo_id(self.root) if signers else None)
         from agent.core.trailers import TrailerError, parse_trailers, trailer
 
-        out = run_git(["log", "-z", "--format=%H%x00%B", "HEAD"], self.root, check=False).split("\0")
+        tip = gc.rev(self.root, "HEAD^{commit}")
         heads, more = [], []
-        for sha, body in zip(out[0::2], out[1::2]):
+        for commit in gc.history(self.root, tip) if tip else []:  # commits re-hashed, never git's own walk
+            sha, body = commit.sha, commit.message
             if "audit-head" not in body.casefold():
                 continue
             try:  # the gate's own trailer reader, never git's (which reads "first value wins" differently)

@@ -219,6 +219,23 @@ def test_a_forged_parent_blob_at_accept_is_refused_and_nothing_is_signed(repo, e
     assert head(repo) == before
 
 
+def test_a_forged_gate_commit_cannot_hide_its_audit_head_from_audit_verify(repo, env, tmp_path):
+    """A gate commit records the audit log's head; the agent forges that commit (below HEAD) without the
+    trailer, so that a truncated log would no longer be compared with it."""
+    rec = propose(env, repo, tmp_path)
+    assert approve(env, repo, rec["id"]).returncode == 0
+    assert env.cli(repo, "apply", rec["id"]).returncode == 0
+    gate_commit = head(repo)
+    raw = git_bytes(repo, "cat-file", "commit", gate_commit)
+    assert b"\nAudit-Head: " in raw
+    (repo / "README.md").write_text((repo / "README.md").read_text() + "\nA note.\n")
+    hand_commit(repo, "docs: a note", "README.md")
+    forged = b"".join(line for line in raw.splitlines(keepends=True) if not line.startswith(b"Audit-Head: "))
+    forge(repo, gate_commit, "commit", forged)
+    r = env.cli(repo, "audit", "verify")
+    refused_as_forged(r, gate_commit)
+
+
 def test_git_itself_serves_forged_bytes_without_complaint(repo):
     """Why the gate re-hashes: plain git reads the forged object under its id, silently."""
     base = git(repo, "rev-parse", f"HEAD:{COMPOSE}").strip()
