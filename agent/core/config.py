@@ -89,6 +89,18 @@ class ExtraGlobs:
     compose: list[str] = field(default_factory=list)
     docs: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        for kind in ("dockerfile", "ci_workflow", "compose", "docs"):
+            for i, pattern in enumerate(getattr(self, kind)):
+                where = f"extra_globs.{kind}[{i}]"
+                if not isinstance(pattern, str) or not pattern.strip():
+                    raise ConfigValueError(where, "an empty pattern; write a glob relative to the repository, "
+                                                  "e.g. deploy/*.yml")
+                if pattern.startswith(("/", "\\")) or (len(pattern) > 1 and pattern[1] == ":") or \
+                        ".." in pattern.replace("\\", "/").split("/"):
+                    raise ConfigValueError(where, f"{pattern!r} reaches outside the repository; write a glob "
+                                                  "relative to the repository, e.g. deploy/*.yml")
+
 
 @dataclass
 class ProjectConfig:
