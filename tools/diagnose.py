@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
+from agent.core.deadline import Overdue, within
 from agent.core.errors import UserError
 from agent.core.text import escape_terminal
 from tools.findings import SEVERITIES, Finding, Location
@@ -33,6 +34,8 @@ LOG_TAIL = 200  # lines per container
 QUOTED_LINES = 3  # log lines quoted per finding
 HEALTH_OUTPUTS = 3  # last health-check outputs quoted
 CONNECT_TIMEOUT = 10
+BUDGET_ENV = "DEVOPS_AGENT_DOCKER_TIMEOUT"
+DEFAULT_BUDGET = 120.0  # the whole read of one diagnosis, wall clock
 READ_VERBS = frozenset({"GET", "HEAD"})
 # SDK objects that are data, not endpoints: the event stream of `events()` (iterating it only reads).
 DATA_KINDS = frozenset({"CancellableStream"})
@@ -951,9 +954,31 @@ def diagnose_platform(platform: Any, env: str | None = None, *, host: str | None
     now = time.time()
     if start >= now:
         raise UserError(f"--since {since!r} is not in the past", "use a duration such as 30m or an earlier time")
-    engine = connect_to(host)
+    budget = engine_budget()
+
+    def read() -> Diagnosis:
+        engine = connect_to(host)
+        try:
+            return diagnose(engine, chosen.project, chosen.name, host=engine_host(host), project_name=project_name,
+                            service=service, since=start, until=now, redact=redact)
+        finally:
+            engine.close()
+
+    try:  # a read timeout restarts at every byte: the whole read gets one wall-clock budget
+        return within(budget, read)
+    except Overdue:
+        raise EngineUnavailable(f"the Docker engine at {engine_host(host)} did not answer within {budget:g} s (1 try); "
+                                f"{BUDGET_ENV} sets the wait", "check the engine (docker info) or raise the wait, "
+                                f"e.g. {BUDGET_ENV}=300") from None
+
+
+def engine_budget() -> float:
+    """Seconds of wall clock for the whole engine read of one diagnosis ($DEVOPS_AGENT_DOCKER_TIMEOUT)."""
+    raw = os.environ.get(BUDGET_ENV, "").strip()
     try:
-        return diagnose(engine, chosen.project, chosen.name, host=engine_host(host), project_name=project_name,
-                        service=service, since=start, until=now, redact=redact)
-    finally:
-        engine.close()
+        value = float(raw) if raw else DEFAULT_BUDGET
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise UserError(f"{BUDGET_ENV}={raw!r} is not a number of seconds", f"e.g. {BUDGET_ENV}=120")
+    return value
