@@ -76,33 +76,73 @@ def _connect(path: Path) -> sqlite3.Connection:
 # ---------------------------------------------------------------- the turn log
 
 class TurnLog:
-    """Every model request and response, tool call and result of a thread, as sent (redacted)."""
+    """Every model request and response, tool call and result of a thread, as sent (redacted).
 
-    def __init__(self, root: Path) -> None:
-        state = Path(root) / STATE_DIR
-        state.mkdir(exist_ok=True)
-        self.db = _connect(state / "turns.sqlite")
-        self.db.execute("CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY, thread TEXT, at REAL, kind TEXT,"
-                        " name TEXT, content TEXT, tokens_in INTEGER, tokens_out INTEGER, latency_ms REAL)")
-        self.db.commit()
+    `required` (ask, chat): a state folder that cannot be written (disk full, read-only, no permission) is
+    the gate's one line, exit 2. Otherwise (the MCP server, `logs`) the log is not kept, said once on
+    stderr, and read-only tools still answer."""
+
+    def __init__(self, root: Path, required: bool = False) -> None:
         self.lock = threading.Lock()  # tools of one reply run in parallel threads: one connection, one writer
+        self.required = required
+        self.unavailable = ""
+        self.db: sqlite3.Connection | None = None
+        state = Path(root) / STATE_DIR
+        self.path = state / "turns.sqlite"
+        try:
+            state.mkdir(exist_ok=True)
+            self.db = _connect(self.path)
+            self.db.execute("CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY, thread TEXT, at REAL, kind "
+                            "TEXT, name TEXT, content TEXT, tokens_in INTEGER, tokens_out INTEGER, latency_ms REAL)")
+            self.db.commit()
+        except (OSError, sqlite3.Error) as exc:
+            self._fault(exc)
+
+    def _fault(self, exc: BaseException) -> None:
+        error = _state_fault(exc, self.path)
+        if error is None:
+            raise exc
+        if self.required:
+            raise error from None
+        if not self.unavailable:
+            import sys
+
+            self.unavailable = error.line()
+            sys.stderr.write(f"devops-agent: the turn log is not kept ({error.message}); "
+                             "read-only tools still answer\n")
+        if self.db is not None:
+            try:
+                self.db.close()
+            except sqlite3.Error:
+                pass
+        self.db = None
 
     def add(self, thread: str, kind: str, name: str, content: Any, tokens_in: int | None = None,
             tokens_out: int | None = None, latency_ms: float | None = None) -> None:
         text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
         with self.lock:
-            self.db.execute("INSERT INTO turns (thread, at, kind, name, content, tokens_in, tokens_out, latency_ms) "
-                            "VALUES (?,?,?,?,?,?,?,?)", (thread, time.time(), kind, name, _plain(text),
-                                                         tokens_in, tokens_out, latency_ms))
-            self.db.commit()
+            if self.db is None:
+                return
+            try:
+                self.db.execute("INSERT INTO turns (thread, at, kind, name, content, tokens_in, tokens_out, "
+                                "latency_ms) VALUES (?,?,?,?,?,?,?,?)", (thread, time.time(), kind, name,
+                                                                         _plain(text), tokens_in, tokens_out,
+                                                                         latency_ms))
+                self.db.commit()
+            except (OSError, sqlite3.Error) as exc:
+                self._fault(exc)
 
     def threads(self) -> list[dict]:
+        if self.db is None:
+            return []
         rows = self.db.execute("SELECT thread, MIN(at), MAX(at), COUNT(*), SUM(tokens_in), SUM(tokens_out) "
                                "FROM turns GROUP BY thread ORDER BY MAX(at) DESC").fetchall()
         return [{"thread": r[0], "started": r[1], "last": r[2], "entries": r[3], "tokens_in": r[4] or 0,
                  "tokens_out": r[5] or 0} for r in rows]
 
     def entries(self, thread: str) -> list[dict]:
+        if self.db is None:
+            return []
         rows = self.db.execute("SELECT at, kind, name, content, tokens_in, tokens_out, latency_ms FROM turns "
                                "WHERE thread = ? ORDER BY id", (thread,)).fetchall()
         return [{"at": r[0], "kind": r[1], "name": r[2], "content": r[3], "tokens_in": r[4], "tokens_out": r[5],
@@ -146,10 +186,20 @@ def _plain_reply():
     return plain_reply
 
 
+def _state_fault(exc: BaseException, path: Path) -> UserError | None:
+    """The gate's one line for a state file that cannot be written (disk full, read-only, permission)."""
+    from agent.gate.store import fault_error, fs_fault
+
+    fault = fs_fault(exc, path)
+    return fault_error(fault, f"{STATE_DIR}/{path.name}") if fault else None
+
+
 def _log_handler(log: TurnLog, thread: str):
     from langchain_core.callbacks import BaseCallbackHandler
 
     class Handler(BaseCallbackHandler):
+        raise_error = True  # a log that cannot be written ends the turn with its one line, not a warning
+
         def __init__(self) -> None:
             self.started: dict = {}
 
@@ -229,7 +279,7 @@ class Conversation:
         cfg = session.config.model
         budget = budget or (cfg.prompt_budget if cfg else None) or prompt.DEFAULT_BUDGET
         self.system_prompt = prompt.build(session, self.box.proposals(), budget, self.redact)
-        self.log = TurnLog(self.root)
+        self.log = TurnLog(self.root, required=True)
         self.model = model if model is not None else self._chat_model()
         self.agent = self._agent()
 
@@ -259,9 +309,16 @@ class Conversation:
                             fn["arguments"] = f"not a JSON object: {str(fn.get('arguments'))[:200]}"
                 return super()._create_chat_result(response, generation_info)
 
-        s = self.settings
+            def _generate(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+                return _bounded(settings, lambda: iter([super(Endpoint, self)._generate(*args, **kwargs)])).__next__()
+
+            def _stream(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+                yield from _bounded(settings, lambda: super(Endpoint, self)._stream(*args, **kwargs))
+
+        s = settings = self.settings
+        # The client's own retries are silent and each restarts its read timeout: ours count, within one budget.
         return Endpoint(model=s.model, base_url=s.base_url, api_key=s.api_key, use_responses_api=False,
-                          max_retries=s.max_retries, timeout=s.timeout, stream_usage=True, max_tokens=s.max_tokens)
+                        max_retries=0, timeout=s.timeout, stream_usage=True, max_tokens=s.max_tokens)
 
     def _tools(self) -> list:
         from langchain_core.tools import StructuredTool, ToolException
@@ -287,8 +344,11 @@ class Conversation:
         from langgraph.checkpoint.sqlite import SqliteSaver
 
         state = self.root / STATE_DIR
-        state.mkdir(exist_ok=True)
-        self._db = _connect(state / "chat.sqlite")
+        try:
+            state.mkdir(exist_ok=True)
+            self._db = _connect(state / "chat.sqlite")
+        except (OSError, sqlite3.Error) as exc:
+            raise _state_fault(exc, state / "chat.sqlite") or exc from None
         saver = SqliteSaver(self._db)
         hitl = HumanInTheLoopMiddleware(
             interrupt_on={"apply_change": {"allowed_decisions": ["approve", "reject"]}},
@@ -369,6 +429,12 @@ class Conversation:
             return self._stream(inputs)
         except UserError:
             raise
+        except (OSError, sqlite3.Error) as exc:  # the conversation's own state: disk full, read-only
+            fault = _state_fault(exc, self.root / STATE_DIR / "chat.sqlite")
+            if fault is None:
+                raise UserError(_endpoint_problem(exc, self.settings), "the conversation is saved: "
+                                f"`devops-agent chat --resume {self.thread}` continues it") from None
+            raise fault from None
         except Exception as exc:  # noqa: BLE001 - the model endpoint's errors become one line
             raise UserError(_endpoint_problem(exc, self.settings), "the conversation is saved: "
                             f"`devops-agent chat --resume {self.thread}` continues it") from None
@@ -423,16 +489,67 @@ class _Streamed:
     interrupts: list
 
 
+TIMEOUT_SETTING = "DEVOPS_AGENT_TIMEOUT (or model.timeout in .devops-agent.yaml, or --timeout) sets the wait"
+
+
+class ModelOverdue(Exception):
+    """One model call (all its tries) did not finish within the settings' timeout, wall clock."""
+
+    def __init__(self, seconds: float, tries: int, last: str = "") -> None:
+        super().__init__(f"no answer within {seconds:g} s")
+        self.seconds, self.tries, self.last = seconds, tries, last
+
+
+def _retryable(exc: Exception) -> bool:
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    return name in ("APIConnectionError", "APITimeoutError", "RateLimitError", "InternalServerError") or \
+        (isinstance(status, int) and (status == 429 or status >= 500))
+
+
+def _bounded(s: ModelSettings, call: Callable[[], Any]):
+    """The items of one model call, all its tries within `s.timeout` seconds of wall clock (a read timeout
+    alone restarts at every byte of a trickling endpoint); tries again on a refused connection, a 429 or
+    a 5xx while nothing has come and time is left; ModelOverdue when the budget is spent."""
+    from agent.core.deadline import Overdue, stream_within
+
+    deadline = time.monotonic() + s.timeout
+    tries, last = 0, ""
+    while True:
+        tries += 1
+        started = False
+        try:
+            for item in stream_within(deadline, call, s.timeout):
+                started = True
+                yield item
+            return
+        except Overdue:
+            raise ModelOverdue(s.timeout, tries, last) from None
+        except Exception as exc:  # noqa: BLE001 - retried or handed on as is
+            pause = min(0.5 * 2 ** (tries - 1), 4.0)
+            if started or not _retryable(exc) or tries > s.max_retries or time.monotonic() + pause >= deadline:
+                exc.tries = tries  # type: ignore[attr-defined]  # the message says how many were made
+                raise
+            last = f"{type(exc).__name__}: {str(exc).splitlines()[0][:80] if str(exc) else ''}"
+            time.sleep(pause)
+
+
 def _endpoint_problem(exc: Exception, s: ModelSettings) -> str:
     name = type(exc).__name__
     where = s.base_url or "api.openai.com"
+    if isinstance(exc, ModelOverdue):
+        tries = f"{exc.tries} {'try' if exc.tries == 1 else 'tries'}"
+        return (f"the model endpoint {where} did not answer within {exc.seconds:g} s ({tries}"
+                f"{'; before: ' + exc.last if exc.last else ''}); {TIMEOUT_SETTING}")
     status = getattr(exc, "status_code", None)
     if status == 401 or name == "AuthenticationError":
         return f"the model endpoint {where} refused the key (401): check OPENAI_API_KEY"
+    made = getattr(exc, "tries", 1)
+    tries = f"{made} {'try' if made == 1 else 'tries'}"
     if status == 429 or name == "RateLimitError":
-        return f"the model endpoint {where} is rate-limiting (429) after {s.max_retries} retries"
+        return f"the model endpoint {where} is rate-limiting (429) after {tries}"
     if name in ("APITimeoutError", "TimeoutError") or "timed out" in str(exc).lower():
-        return f"the model endpoint {where} did not answer within {s.timeout:g} s"
+        return f"the model endpoint {where} did not answer within {s.timeout:g} s ({tries}); {TIMEOUT_SETTING}"
     if name == "APIConnectionError" or "connect" in str(exc).lower():
         return f"cannot reach the model endpoint {where}: {str(exc).splitlines()[0][:120]}"
     if status:
