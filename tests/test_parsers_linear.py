@@ -150,3 +150,12 @@ def test_split_words_is_shlex_split(text: str, comments: bool) -> None:
     except ValueError as exc:
         got = ("ValueError", str(exc))
     assert got == expected
+
+
+def test_dockerfile_instruction_over_the_cap_is_one_problem_at_its_line() -> None:
+    continued = "RUN apk add \\\n" + "    # pinned below\n" + "    pkg \\\n" * 3_000 + "    last\n"
+    info = parse_dockerfile_text("FROM alpine:3.19\n" + continued + "USER app\n")
+    assert [(p.line, "not parsed" in p.message) for p in info.errors] == [(2, True)]
+    assert info.instructions == []
+    ordinary = parse_dockerfile_text("FROM alpine:3.19\nRUN apk add \\\n" + "    pkg \\\n" * 100 + "    last\nUSER app\n")
+    assert not ordinary.errors and [i.cmd for i in ordinary.instructions] == ["FROM", "RUN", "USER"]
