@@ -551,7 +551,8 @@ def print_ci(summaries: list[dict], json_out: bool, not_loaded: list[dict] | Non
             line = (f"{lead}: the workflows of {len(subs)} submodule(s) not checked out ({', '.join(subs)}) cannot be "
                     f"read: run `git submodule update --init`")
         else:
-            line = f"{lead}: " + "; ".join(w["message"] for w in not_loaded[:3])
+            line = f"{lead}: " + "; ".join(f"{w['path']}: {w['message']}" for w in not_loaded[:3]) + \
+                (f"; and {len(not_loaded) - 3} more (--format json lists them)" if len(not_loaded) > 3 else "")
         con.print(_escape(line), highlight=False)
     for wf in summaries:
         con.print(f"[bold]{wf['path']}[/]  {wf.get('name') or ''}")

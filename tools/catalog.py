@@ -114,6 +114,9 @@ class DockerfileDiffResult(_Result):
 
 class CiResult(_Result):
     workflows: list[dict]
+    # Workflows that could not be read (a parse error, unreadable, a submodule not checked out): path,
+    # status and the message that says what to do. Never dropped in silence.
+    not_read: list[dict] = Field(default_factory=list)
 
 
 class ReviewArgs(_Args):
@@ -251,7 +254,10 @@ def _dockerfile_diff(ctx: ToolContext, args: DockerfileDiffArgs) -> DockerfileDi
 
 
 def _ci(ctx: ToolContext, _: NoArgs) -> CiResult:
-    return CiResult(workflows=ctx.session(run_checks=False).ci_summaries())
+    session = ctx.session(run_checks=False)
+    return CiResult(workflows=session.ci_summaries(), not_read=[
+        {"path": w["path"], "status": w["status"], "submodule": w["submodule"], "message": w["message"]}
+        for w in session.ci_not_loaded()])
 
 
 def _review(ctx: ToolContext, args: ReviewArgs) -> ReviewResult:

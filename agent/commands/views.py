@@ -8,6 +8,9 @@ from agent.commands import kit
 
 from agent.commands.common import (ConfigOpt, Fmt, RepoOpt, _session, app)
 
+# A workflow file of the checkout that `ci` could not read (a submodule not checked out is said, not an exit code).
+UNREAD_STATUSES = ("parse-error", "unreadable")
+
 
 @app.command()
 def compose(
@@ -56,4 +59,7 @@ def ci(
     from agent import render
 
     session = _session(repo, None, None, run_checks=False)
-    render.print_ci(session.ci_summaries(), json_out=fmt is Fmt.json, not_loaded=session.ci_not_loaded())
+    not_loaded = session.ci_not_loaded()
+    render.print_ci(session.ci_summaries(), json_out=fmt is Fmt.json, not_loaded=not_loaded)
+    if any(w["status"] in UNREAD_STATUSES for w in not_loaded):  # a workflow of the checkout was not read
+        raise kit.Exit(3)

@@ -1,0 +1,37 @@
+"""Issue 20, cause 8: what could not be read is said, never dropped in silence (through the real CLI and
+the model's tool, on tiny git repositories)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_views_said import WORKFLOW, cli, make_repo  # noqa: E402
+
+BROKEN = "name: deploy\non: [push\njobs:\n  deploy: {\n"
+
+
+def test_ci_names_a_workflow_it_cannot_parse_and_exits_3(tmp_path):
+    root = make_repo(tmp_path / "platform", {".github/workflows/build.yml": WORKFLOW,
+                                             ".github/workflows/deploy.yml": BROKEN,
+                                             "docker-compose.yml": "services:\n  web:\n    image: nginx:1.27.3\n"})
+    r = cli(root, "ci")
+    assert r.returncode == 3, r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first.startswith("not every workflow read: .github/workflows/deploy.yml: YAML syntax error at line 3"), first
+    r = cli(root, "ci", "--format", "json")
+    assert r.returncode == 3
+    by_path = {w["path"]: w for w in json.loads(r.stdout)}
+    assert by_path[".github/workflows/deploy.yml"]["status"] == "parse-error"
+    assert by_path[".github/workflows/build.yml"]["ok"] is True
+
+    from agent.toolbox import Toolbox, run_tool
+
+    out = run_tool(Toolbox(root), lambda text: text, "ci_view", {})
+    assert out.ok
+    result = json.loads(out.text)
+    assert [w["path"] for w in result["workflows"]] == [".github/workflows/build.yml"]
+    [unread] = result["not_read"]
+    assert unread["path"] == ".github/workflows/deploy.yml" and unread["status"] == "parse-error"
+    assert unread["message"].startswith("YAML syntax error at line 3")
