@@ -30,9 +30,25 @@ def resolve_repo(repo: str | Path | None) -> Path:
             raise UserError(f"--repo {repo} does not exist", "pass the platform's root directory")
         if not path.is_dir():
             raise UserError(f"--repo {repo} is not a directory", "pass the platform's root directory")
-        return path.resolve()
+        return _not_bare(path.resolve())
     cwd = Path.cwd()
-    return (find_repo_root(cwd) or cwd).resolve()
+    return _not_bare((find_repo_root(cwd) or cwd).resolve())
+
+
+def _not_bare(root: Path) -> Path:
+    """A bare repository has no work tree to review (it read as "no git" and every source missing)."""
+    if (root / "HEAD").is_file() and (root / "objects").is_dir() and (root / "refs").is_dir() \
+            and not (root / ".git").exists():
+        from sources.git import run_git
+
+        try:
+            bare = run_git(["rev-parse", "--is-bare-repository"], root, check=False).strip() == "true"
+        except OSError:  # no git binary: the layout alone says it
+            bare = True
+        if bare:
+            raise UserError(f"{root} is a bare repository: review a checkout (git clone / git worktree add)",
+                            "then pass --repo with the checkout's folder")
+    return root
 
 
 def packaged_charter() -> Path:

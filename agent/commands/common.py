@@ -77,6 +77,9 @@ def _require_git_root() -> None:
     from sources.git import find_repo_root
 
     if find_repo_root(Path.cwd()) is None:
+        from agent.session import resolve_repo
+
+        resolve_repo(Path.cwd())  # a bare repository says so
         raise UserError(f"{Path.cwd()} is not inside a git repository",
                         "run it in the platform's repository, or pass --repo DIR to review a directory as it is")
 

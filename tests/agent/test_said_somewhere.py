@@ -35,3 +35,20 @@ def test_ci_names_a_workflow_it_cannot_parse_and_exits_3(tmp_path):
     [unread] = result["not_read"]
     assert unread["path"] == ".github/workflows/deploy.yml" and unread["status"] == "parse-error"
     assert unread["message"].startswith("YAML syntax error at line 3")
+
+
+def test_a_bare_repository_says_so_and_exits_2(tmp_path):
+    import subprocess
+
+    from test_views_said import GIT, ROOT
+
+    source = make_repo(tmp_path / "platform", {"docker-compose.yml": "services:\n  web:\n    image: nginx:1.27.3\n"})
+    bare = tmp_path / "platform.git"
+    subprocess.run(GIT + ["clone", "-q", "--bare", str(source), str(bare)], check=True)
+    r = cli(bare, "review")
+    assert r.returncode == 2, r.stdout
+    assert r.stderr == (f"devops-agent: {bare.resolve()} is a bare repository: review a checkout (git clone / git "
+                        "worktree add) — then pass --repo with the checkout's folder\n")
+    inside = subprocess.run([sys.executable, "-m", "agent.cli", "review"], capture_output=True, text=True,
+                            cwd=bare, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert inside.returncode == 2 and "is a bare repository: review a checkout" in inside.stderr, inside.stderr
