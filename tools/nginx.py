@@ -562,8 +562,10 @@ def placements(root: Path, source: str, target: str, how: str, into_dir: bool = 
             real = path.resolve()
         except (OSError, RuntimeError):  # a symlink loop: placed all the same, so reading it says why it fails
             real = root_real / "<loop>"
-        if real != root_real and root_real not in real.parents:
-            continue  # leaves the repo: not ours to read
+        if real != root_real and root_real not in real.parents and (source == ".." or source.startswith(("../", "/"))):
+            continue  # named outside the repo: not ours to read
+        # A repo path that is a symlink out of it is placed all the same: reading it says it is refused,
+        # as for a compose file in the same case (it was dropped in silence).
         rel = path.relative_to(root).as_posix()
         if path.is_dir():
             for sub in _files_under(path):

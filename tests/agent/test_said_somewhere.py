@@ -52,3 +52,23 @@ def test_a_bare_repository_says_so_and_exits_2(tmp_path):
     inside = subprocess.run([sys.executable, "-m", "agent.cli", "review"], capture_output=True, text=True,
                             cwd=bare, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert inside.returncode == 2 and "is a bare repository: review a checkout" in inside.stderr, inside.stderr
+
+
+def test_an_nginx_file_symlinked_out_of_the_repository_is_listed_as_refused(tmp_path):
+    outside = tmp_path / "elsewhere.conf"
+    outside.write_text("server {\n  listen 80;\n  location / { proxy_pass http://api:8080; }\n}\n")
+    root = make_repo(tmp_path / "platform", {
+        "docker-compose.yml": "services:\n  proxy:\n    image: nginx:1.27.3\n    volumes:\n"
+                              "      - ./nginx/nginx.conf:/etc/nginx/nginx.conf:ro\n"
+                              "  web:\n    build: ./web\n  api:\n    image: ghcr.io/acme/api:1.0.0\n",
+        "web/Dockerfile": "FROM nginx:1.27.3\nCOPY default.conf /etc/nginx/conf.d/default.conf\n"})
+    (root / "nginx").mkdir()
+    (root / "nginx" / "nginx.conf").symlink_to(outside)
+    (root / "web" / "default.conf").symlink_to(outside)
+    r = cli(root, "review", "--format", "json")
+    assert r.returncode in (0, 1, 3), r.stderr  # 3: CANNOT-TELL when hadolint is not installed here
+    nginx = {s["path"]: s for s in json.loads(r.stdout)["sources"] if s["kind"] == "nginx"}
+    assert sorted(nginx) == ["nginx/nginx.conf", "web/default.conf"]
+    for path, src in nginx.items():
+        assert src["status"] == "unreadable"
+        assert src["message"] == f"refused: {path} resolves outside the repository (symlink to {outside})"
