@@ -35,6 +35,23 @@ def resolve_repo(repo: str | Path | None) -> Path:
     return _not_bare((find_repo_root(cwd) or cwd).resolve())
 
 
+def gitmodules_problem(root: Path) -> str | None:
+    """A .gitmodules git's config parser refuses: its submodules vanish from the review, so it is said."""
+    if not (root / ".gitmodules").is_file():
+        return None
+    from sources.git import GitError, run_git
+
+    try:
+        run_git(["config", "-f", ".gitmodules", "--list"], root)
+    except GitError as exc:
+        said = str(exc).split(": ", 1)[-1].split(" — ")[0]
+        return (f".gitmodules cannot be parsed by git ({said}): its submodules are not listed, read or reviewed; "
+                "fix the file (`git config -f .gitmodules --list` shows the error)")
+    except OSError:  # no git binary: said elsewhere
+        return None
+    return None
+
+
 def _not_bare(root: Path) -> Path:
     """A bare repository has no work tree to review (it read as "no git" and every source missing)."""
     if (root / "HEAD").is_file() and (root / "objects").is_dir() and (root / "refs").is_dir() \
@@ -379,6 +396,9 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
     session = Session(root=root, charter=parsed, charter_origin=origin, config=cfg, config_path=cfg_path,
                       git=git, sources=loaded, releases=releases, release=current, readmes=readmes)
     session.snapshot = snapshot  # keeps the snapshot's folder alive as long as the session
+    problem = gitmodules_problem(root)
+    if problem:
+        session.notes.append(problem)
     session.repo_root = repo_root
     if run_checks:
         from tools.checks import CheckContext, run_checks as run_all

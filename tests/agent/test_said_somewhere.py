@@ -72,3 +72,16 @@ def test_an_nginx_file_symlinked_out_of_the_repository_is_listed_as_refused(tmp_
     for path, src in nginx.items():
         assert src["status"] == "unreadable"
         assert src["message"] == f"refused: {path} resolves outside the repository (symlink to {outside})"
+
+
+def test_a_gitmodules_git_cannot_parse_is_a_note_naming_the_file_and_gits_message(tmp_path):
+    root = make_repo(tmp_path / "platform", {
+        "docker-compose.yml": "services:\n  api:\n    image: ghcr.io/acme/api:1.0.0\n",
+        ".gitmodules": '[submodule "api"]\n\tpath = api\n\turl = https://example.com/api.git\n'
+                       '[submodule "web\n\tpath = web\n'})
+    r = cli(root, "review", "--format", "json")
+    assert r.returncode in (0, 1, 3), r.stderr
+    assert json.loads(r.stdout)["notes"] == [
+        ".gitmodules cannot be parsed by git (fatal: bad config line 4 in file .gitmodules): its submodules are "
+        "not listed, read or reviewed; fix the file (`git config -f .gitmodules --list` shows the error)"]
+    assert "note .gitmodules cannot be parsed by git (fatal: bad config line 4" in cli(root, "review").stdout
