@@ -151,7 +151,7 @@ class Gate:
             sub = self.root / repo
             if not gc.has_commit(sub, recorded):
                 raise UserError(f"submodule {repo} is not initialised here (the platform records {recorded[:12]})",
-                                f"run `git submodule update --init {repo}`")
+                                f"run `{hints.submodule_init(repo)}`")
             current = gc.rev(sub, "HEAD^{commit}")
             if current != recorded:
                 raise RefusedError(

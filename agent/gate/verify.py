@@ -17,6 +17,7 @@ from pathlib import Path
 from agent.core.config import MAX_APPROVAL_TTL_DAYS
 from agent.core.errors import UserError
 from agent.core.trailers import TrailerError, parse_trailers, trailer
+from agent.core import hints
 from agent.gate import commits as gc
 from agent.gate import ssh
 from sources.git import GitError, batch_reads, read_blob_at, read_object, run_git, run_git_bytes
@@ -658,7 +659,7 @@ def _verify_history(root: Path, rev_range: str | None, pin: str | None, tip: str
             ids[sha] = before  # a signer-list change no signer in force signed: that list stays in force
     if root_sha is None:
         report.problems.append(f"no trust root: no commit adds {ssh.SIGNERS_FILE}; "
-                               "run `devops-agent product-key init` in Product's terminal")
+                               f"run `{hints.product_key_init()}` in Product's terminal")
         return report
     if pin and root_sha != pin:
         report.problems.append(f"the trust root is {root_sha[:12]}, not the pinned {pin[:12]}: "
@@ -818,7 +819,7 @@ def _verify_submodule(walk: _Walk, root: Path, label: str, change: Change, paren
     if not gc.has_commit(sub, new_sha) or not gc.has_commit(sub, old_sha):
         walk.add(InfraCommit(where, new_sha, f"(submodule {where} moved by {commit[:12]})", [], "unverifiable",
                              None, f"the objects of {where} are not here: "
-                                   f"run `git submodule update --init --recursive` to verify it"))
+                                   f"run `{hints.submodule_init()}` to verify it"))
         return False
     forward = run_git(["rev-list", "-1", f"{new_sha}..{old_sha}"], sub, check=False).strip() == ""
     _verify_submodule_range(walk, sub, where, old_sha, new_sha, signers_id, signers, depth + 1)
