@@ -119,3 +119,23 @@ def test_variables_come_from_the_committed_env_and_includes_from_their_project_d
     assert "stack/.env" in d  # the values the paths were read with
     assert "parts/sql/1.sql" in d and "sql/1.sql" in d  # from the file's folder and from project_directory
     assert "proxy/site" not in d
+
+
+def test_a_flood_of_harmless_files_past_the_bound_makes_every_path_count():
+    # 400 echo lines name 400 files the walk follows before it reaches the compose file: it stops at its
+    # bound, and what it did not read could reference anything, so everything counts (fail closed).
+    import importlib
+
+    module = importlib.import_module("tools.facts.deploy_paths")
+
+    flood = "help:\n" + "".join(f"\t./x/s{i}.sh\n" for i in range(module.MAX_FILES + 5))
+    files = {"0/Makefile": flood, "docker-compose.yml": "services:\n  web:\n    image: nginx:1.27\n"
+                                                          "    volumes: ['./conf/app.ini:/etc/app.ini:ro']\n",
+             "conf/app.ini": "x=1\n", "README.md": "hello\n",
+             **{f"0/x/s{i}.sh": "#!/bin/sh\necho hi\n" for i in range(module.MAX_FILES + 5)}}
+    found = module.deploy_paths(files, lambda p: files[p].encode() if p in files else None)
+    assert found.truncated
+    assert "conf/app.ini" in found and "README.md" in found
+    small = {k: v for k, v in files.items() if not k.startswith("0/")}
+    found = module.deploy_paths(small, lambda p: small[p].encode() if p in small else None)
+    assert not found.truncated and "conf/app.ini" in found and "README.md" not in found

@@ -48,6 +48,9 @@ class DeployPaths:
     """Repository paths the deploy uses: each a file or a folder, with why (kind, the file that references it)."""
 
     refs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # The walk hit its bound (MAX_FILES): what it did not read could reference any file, so every path counts
+    # (fail closed: a flood of harmless files must not switch the reference check off).
+    truncated: bool = False
 
     def add(self, path: str, kind: str, source: str) -> None:
         self.refs.setdefault(path, (kind, source))
@@ -56,6 +59,8 @@ class DeployPaths:
         """(kind, referencing file) of the reference covering `path` (itself first, then its closest folder)."""
         if path in self.refs:
             return self.refs[path]
+        if self.truncated:
+            return ("unreadable", f"more than {MAX_FILES} deploy files: not all read")
         folder = path
         while folder:
             folder = posixpath.dirname(folder)
@@ -162,7 +167,10 @@ class _Walk:
         return data.decode("utf-8", "replace")
 
     def _once(self, kind: str, path: str) -> bool:
-        if (kind, path) in self.seen or len(self.seen) >= MAX_FILES:
+        if (kind, path) in self.seen:
+            return False
+        if len(self.seen) >= MAX_FILES:
+            self.out.truncated = True
             return False
         self.seen.add((kind, path))
         return True
