@@ -408,7 +408,7 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
             from agent.gate.verify import verify_branch
 
             # The gate's signature check of the branch (GATE00x): from git alone, at the reviewed commit.
-            models["signatures"] = verify_branch(repo_root, git.commit if rev is not None else None)
+            models["signatures"] = verify_branch(repo_root, git.commit if rev is not None else None, cached=True)
         session.signatures = models.get("signatures")
         ctx = CheckContext(root=root, charter=parsed, sources=loaded, release=current, releases=releases,
                            models=models)

@@ -424,13 +424,15 @@ class _VerdictCache:
 
     VERDICTS, INFRA = "verdict_v1", "infra_v2"
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
         import sqlite3
 
         self._new: dict[str, tuple[str, str | None, str, str]] = {}
         self._new_infra: dict[str, tuple[list[str], str | None]] = {}
         self._read_infra: dict[str, list[str]] = {}
         self._db: sqlite3.Connection | None = None
+        if not enabled:
+            return
         try:
             from tools.schemas import cache_root
 
@@ -545,9 +547,9 @@ def _rules_id() -> str:
 class _Walk:
     """One verify run: its report, the verdict cache, the submodule ranges already walked."""
 
-    def __init__(self, report: VerifyReport) -> None:
+    def __init__(self, report: VerifyReport, cached: bool = False) -> None:
         self.report = report
-        self.cache = _VerdictCache()
+        self.cache = _VerdictCache(enabled=cached)
         self.ranges: set[tuple[str, str, str]] = set()
         self._index: dict[tuple[str, str], InfraCommit] = {}
 
@@ -608,20 +610,23 @@ def _full_id(pin: str) -> str:
 
 
 def verify_branch(root: Path, rev_range: str | None = None, trust_root: str | None = None,
-                  new_since: str | None = None) -> VerifyReport:
+                  new_since: str | None = None, cached: bool = False) -> VerifyReport:
+    """Every infra commit of the branch and whether Product signed it. `cached` reads and writes the on-disk
+    verdict cache: only `review` (advice, on every run) asks for it. `verify` (CI), approve, accept and restore
+    never do: the same user can write that cache, and a Product signature must never rest on it."""
     pin = _full_id(trust_root) if trust_root is not None else None
     with batch_reads():
-        report = _verify_branch(Path(root), rev_range, pin)
+        report = _verify_branch(Path(root), rev_range, pin, cached)
         if new_since is not None:
             report.problems += expired_on_landing(Path(root), new_since, rev_range)
         return report
 
 
-def _verify_branch(root: Path, rev_range: str | None, pin: str | None) -> VerifyReport:
+def _verify_branch(root: Path, rev_range: str | None, pin: str | None, cached: bool = False) -> VerifyReport:
     tip = rev_range.split("..")[-1] if rev_range and ".." in rev_range else (rev_range or "HEAD")
     branch = run_git(["rev-parse", "--abbrev-ref", tip], root, check=False).strip() or tip
     report = VerifyReport(branch=branch, trust_root=None)
-    walk = _Walk(report)
+    walk = _Walk(report, cached)
     try:
         return _verify_history(root, rev_range, pin, tip, walk)
     finally:

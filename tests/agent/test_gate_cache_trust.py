@@ -1,0 +1,36 @@
+"""Issue 19, found by the adversary: the on-disk verdict cache is the user's, so only `review` (advice) reads it.
+`verify` (CI) and the commands that lead to a Product signature judge from git alone: a forged cache row can
+make neither green."""
+from __future__ import annotations
+
+import sqlite3
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from gate_helpers import build_template, hand_commit  # noqa: E402
+
+
+def test_verify_ignores_a_forged_cache_that_review_filled(tmp_path):
+    repo, env = build_template(tmp_path)
+    compose = repo / "docker-compose.prod.yml"
+    compose.write_text(compose.read_text() + "# privileged: true (hand edit)\n")
+    sha = hand_commit(repo, "chore: tidy", "docker-compose.prod.yml")
+    assert env.cli(repo, "review").returncode == 1  # review reads and fills the cache
+    db_path = env.home / "cache" / "verify" / "verdicts.sqlite3"
+    assert db_path.exists()
+    db = sqlite3.connect(db_path)
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    # the agent rewrites every cached row of its commit: signed, touching nothing
+    for table in tables:
+        columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+        if "status" in columns:
+            db.execute(f"UPDATE {table} SET status='signed', principal='product@animesphere', detail='' "
+                       "WHERE key LIKE ?", (f"%{sha}%",))
+        if "paths" in columns:
+            db.execute(f"UPDATE {table} SET paths='[]' WHERE key LIKE ?", (f"%{sha}%",))
+    db.commit()
+    db.close()
+    r = env.cli(repo, "verify")
+    assert r.returncode == 1 and sha[:12] in r.stdout and "unsigned" in r.stdout, r.stdout + r.stderr
