@@ -587,6 +587,8 @@ class _Walk:
                 path, mode = change[4], _mode(change)
                 if _has_control(path):
                     flagged = True
+                elif "160000" in (change[0], change[1]) and change[0] != change[1] and "000000" not in (change[0], change[1]):
+                    flagged = True  # a gitlink turned into a file or back (`T`): the pointer itself is removed
                 elif mode == "160000":
                     flagged = _verify_submodule(self, repo, label, change, parent, sha, signers_id, signers, depth)
                 else:

@@ -34,3 +34,28 @@ def test_verify_ignores_a_forged_cache_that_review_filled(tmp_path):
     db.close()
     r = env.cli(repo, "verify")
     assert r.returncode == 1 and sha[:12] in r.stdout and "unsigned" in r.stdout, r.stdout + r.stderr
+
+
+def test_a_submodule_pointer_replaced_by_a_file_is_an_infra_change(tmp_path):
+    import shutil
+    import subprocess
+
+    def git(cwd, *args):
+        subprocess.run(["git", "-c", "user.name=a", "-c", "user.email=a@a", "-c", "protocol.file.allow=always",
+                        *args], cwd=cwd, check=True, capture_output=True)
+
+    repo, env = build_template(tmp_path)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    git(extra, "init", "-q")
+    (extra / "notes.txt").write_text("a tool nobody deploys\n")
+    git(extra, "add", "-A")
+    git(extra, "commit", "-q", "-m", "extra")
+    git(repo, "submodule", "add", "-q", str(extra), "extra")
+    hand_commit(repo, "chore: add a submodule")  # unsigned too, and reported; the next commit is the point
+    git(repo, "rm", "-q", "--cached", "extra")
+    shutil.rmtree(repo / "extra")
+    (repo / "extra").write_text("placeholder\n")
+    sha = hand_commit(repo, "chore: replace the submodule by a file", "extra")
+    r = env.cli(repo, "verify")
+    assert r.returncode == 1 and sha[:12] in r.stdout, r.stdout + r.stderr
