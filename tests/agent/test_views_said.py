@@ -51,7 +51,7 @@ def test_ci_says_every_workflow_sits_in_a_submodule_not_checked_out(tmp_path):
     [entry] = json.loads(cli(root, "ci", "--format", "json").stdout)
     assert entry["path"].startswith("api/.github/workflows/") and entry["status"] == "missing"
     assert entry["ok"] is False and entry["jobs"] == [] and entry["images"] == []  # a summary's shape, nothing read
-    assert "git submodule update --init api" in entry["message"]
+    assert "git submodule update --init -- api" in entry["message"]
 
 
 def test_ci_of_a_checked_out_submodule_shows_its_workflow(tmp_path):

@@ -291,7 +291,7 @@ def _run(check_id: str, platform: Platform) -> list:
 
 def test_copy_from_an_uninitialised_submodule_cannot_be_told(tmp_path):
     [f] = _run("DKF005", _platform_with_context(tmp_path, initialised=False))
-    assert f.severity == "info" and "git submodule update --init api" in f.remediation
+    assert f.severity == "info" and "git submodule update --init -- api" in f.remediation
 
 
 def test_copy_source_missing_from_a_checked_out_submodule_is_found(tmp_path):

@@ -199,7 +199,7 @@ def test_env_file_in_a_submodule_not_checked_out_cannot_be_told(tmp_path):
     root = _platform_with_submodule(tmp_path, checked_out=False)
     state_decisions(root)
     [f] = findings(root, "CMP015")
-    assert f.severity == "info" and "cannot tell" in f.title and "git submodule update --init mailer" in f.remediation
+    assert f.severity == "info" and "cannot tell" in f.title and "git submodule update --init -- mailer" in f.remediation
 
 
 def test_env_file_missing_from_a_checked_out_submodule_is_found(tmp_path):
