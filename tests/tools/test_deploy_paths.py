@@ -139,3 +139,25 @@ def test_a_flood_of_harmless_files_past_the_bound_makes_every_path_count():
     small = {k: v for k, v in files.items() if not k.startswith("0/")}
     found = module.deploy_paths(small, lambda p: small[p].encode() if p in small else None)
     assert not found.truncated and "conf/app.ini" in found and "README.md" not in found
+
+
+def test_compose_files_named_through_variables_and_make_macros_are_found():
+    import importlib
+
+    module = importlib.import_module("tools.facts.deploy_paths")
+    prod = "services:\n  web:\n    image: nginx:1.27\n    volumes: ['./conf/app.ini:/etc/app.ini:ro']\n"
+    cases = {
+        "make_var": {"Makefile": "DC = docker compose -f deploy/prod.yml\nup:\n\t$(DC) up -d\n"},
+        "file_equals": {"Makefile": "up:\n\tdocker compose --file=deploy/prod.yml up -d\n"},
+        "env_prefix": {"Makefile": "up:\n\tCOMPOSE_FILE=deploy/prod.yml docker compose up -d\n"},
+        "dotenv": {".env": "COMPOSE_FILE=deploy/prod.yml\n"},
+        "workflow_env": {".github/workflows/deploy.yml": "on: push\njobs:\n  up:\n    runs-on: ubuntu-latest\n"
+                         "    env:\n      COMPOSE_FILE: deploy/prod.yml\n    steps:\n      - run: docker compose up -d\n"},
+        "sinclude": {"Makefile": "sinclude local.make\n", "local.make": "up:\n\t./ops/push\n",
+                     "ops/push": "#!/bin/sh\n"},
+    }
+    for name, extra in cases.items():
+        files = {"deploy/prod.yml": prod, "deploy/conf/app.ini": "x=1\n", **extra}
+        found = module.deploy_paths(files, lambda p, f=files: f[p].encode() if p in f else None)
+        wanted = "local.make" if name == "sinclude" else "deploy/conf/app.ini"
+        assert wanted in found, name

@@ -146,6 +146,11 @@ class _Walk:
     def run(self, files: list[str]) -> DeployPaths:
         for path in files:
             name = posixpath.basename(path)
+            if name == ".env" and self.read(path) is not None:  # Compose reads COMPOSE_FILE from the .env
+                m = re.search(r"(?m)^\s*(?:export\s+)?COMPOSE_FILE\s*=\s*(\S+)", self._text(path, "env", path) or "")
+                if m:
+                    self.out.add(path, "env", path)
+                    self._compose_file_variable(m.group(1), posixpath.dirname(path), path)
             if path in _CONFIG:
                 self._config(path)
             elif is_compose_path(path) or _EXAMPLE_OVERRIDE.match(name):
@@ -286,7 +291,12 @@ class _Walk:
         """Every repository file a shell text names: a script it runs, a file it passes (`-f`, a build context).
         Paths resolve from `base` (where the text runs) and, for a script, from its own folder too (`also`)."""
         for words in split_shell(text):
+            for w in words:  # `COMPOSE_FILE=a.yml:b.yml docker compose up`: the files Compose reads
+                if w.startswith("COMPOSE_FILE="):
+                    self._compose_file_variable(w.split("=", 1)[1], base, source)
             words = [w for w in words if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", w)] or words
+            # `--file=deploy/prod.yml` is `--file deploy/prod.yml`
+            words = [part for w in words for part in (["--file", w[7:]] if w.startswith("--file=") else [w])]
             compose = any(w in ("compose", "docker-compose") for w in words[:3])
             build = "build" in words[:3] and words[0] in ("docker", "podman", "buildah")
             for i, word in enumerate(words):
@@ -299,6 +309,14 @@ class _Walk:
                     target = _resolve(folder, word)
                     if target is not None:
                         self._named(target, compose, build, i, prev, source, base, depth)
+
+    def _compose_file_variable(self, value: str, base: str, source: str) -> None:
+        """`COMPOSE_FILE` (in a recipe, a step's env, the committed .env): Compose's -f list, `:`-separated."""
+        for ref in re.split(r"[:;]", value.strip().strip("'\"")):
+            target = _resolve(base, ref) if ref and "$" not in ref else None
+            if target is not None:
+                self.out.add(target, "compose", source)
+                self._compose(target, source)
 
     def _named(self, target: str, compose: bool, build: bool, i: int, prev: str, source: str, base: str,
                depth: int) -> None:
@@ -322,10 +340,18 @@ class _Walk:
             return
         base = posixpath.dirname(path)
         recipe: list[str] = []
+        defs = {m.group(1): m.group(2).strip() for m in
+                re.finditer(r"(?m)^([A-Za-z_][A-Za-z0-9_]*)\s*[:?+]?=[ \t]*(.*)$", text.replace("\\\n", " "))}
+
+        def expand(line: str) -> str:  # `$(DC) up` with `DC = docker compose -f deploy/prod.yml`, two rounds
+            for _ in range(2):
+                line = re.sub(r"\$[({]([A-Za-z_][A-Za-z0-9_]*)[)}]", lambda m: defs.get(m.group(1), m.group(0)), line)
+            return line
+
         for line in text.replace("\\\n", " ").split("\n"):
             if line.startswith("\t"):
-                recipe.append(line.lstrip("\t").lstrip("@-+ "))
-            elif re.match(r"^-?include\s", line):
+                recipe.append(expand(line.lstrip("\t").lstrip("@-+ ")))
+            elif re.match(r"^(?:-|s)?include\s", line):
                 for ref in line.split()[1:]:
                     self._ref(base, ref, "script", path)
         body = "\n".join(recipe)
@@ -351,6 +377,10 @@ class _Walk:
             runs = doc.get("runs")
             if isinstance(runs, dict) and isinstance(runs.get("steps"), list):
                 steps += runs["steps"]
+            for block in [doc, *(jobs.values() if isinstance(jobs, dict) else []), *steps]:
+                env = block.get("env") if isinstance(block, dict) else None
+                if isinstance(env, dict) and isinstance(env.get("COMPOSE_FILE"), str):
+                    self._compose_file_variable(env["COMPOSE_FILE"], "", path)
             for step in steps:
                 if isinstance(step, dict):
                     self._step(step, path, action_dir)
