@@ -59,3 +59,25 @@ def test_a_submodule_pointer_replaced_by_a_file_is_an_infra_change(tmp_path):
     sha = hand_commit(repo, "chore: replace the submodule by a file", "extra")
     r = env.cli(repo, "verify")
     assert r.returncode == 1 and sha[:12] in r.stdout, r.stdout + r.stderr
+
+
+def test_a_compose_file_the_committed_env_names_makes_its_mounts_infra(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+    repo, env = build_template(tmp_path)
+    (repo / "deploy" / "conf").mkdir(parents=True)
+    (repo / "deploy" / "prod.yml").write_text("services:\n  web:\n    image: nginx:1.27.3\n"
+                                              "    volumes: ['./conf/app.ini:/etc/app.ini:ro']\n")
+    (repo / "deploy" / "conf" / "app.ini").write_text("admin = off\n")
+    (repo / ".env").write_text("COMPOSE_FILE=deploy/prod.yml\n")
+    git("add", "-f", "deploy", ".env")
+    git("-c", "gpg.format=ssh", "-c", f"user.signingkey={env.key}", "-c", "gpg.ssh.program=ssh-keygen",
+        "commit", "-q", "-S", "-m", "ops: the compose file .env names")
+    assert env.cli(repo, "verify").returncode == 0
+    (repo / "deploy" / "conf" / "app.ini").write_text("admin = on\n")
+    sha = hand_commit(repo, "chore: settings", "deploy/conf/app.ini")
+    r = env.cli(repo, "verify")
+    assert r.returncode == 1 and sha[:12] in r.stdout, r.stdout + r.stderr

@@ -40,7 +40,8 @@ def is_deploy_root(path: str) -> bool:
     or action, the gate's config): a caller that lists a tree may pass only these."""
     name = posixpath.basename(path)
     return (is_compose_path(path) or bool(_EXAMPLE_OVERRIDE.match(name)) or is_makefile_path(path)
-            or is_workflow_path(path) or name in ("action.yml", "action.yaml") or path in _CONFIG)
+            or is_workflow_path(path) or name in ("action.yml", "action.yaml") or path in _CONFIG
+            or name == ".env")  # Compose reads COMPOSE_FILE from it
 
 
 @dataclass
