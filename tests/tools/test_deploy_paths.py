@@ -161,3 +161,12 @@ def test_compose_files_named_through_variables_and_make_macros_are_found():
         found = module.deploy_paths(files, lambda p, f=files: f[p].encode() if p in f else None)
         wanted = "local.make" if name == "sinclude" else "deploy/conf/app.ini"
         assert wanted in found, name
+
+
+def test_the_configs_extra_globs_make_their_files_infra():
+    import importlib
+
+    module = importlib.import_module("tools.facts.deploy_paths")
+    files = {".devops-agent.yaml": "extra_globs:\n  compose: [stacks/*.yml]\n  dockerfile: ['images/*.df']\n"}
+    found = module.deploy_paths(files, lambda p: files[p].encode() if p in files else None)
+    assert "stacks/prod.yml" in found and "images/api.df" in found and "stacks/notes.md" not in found

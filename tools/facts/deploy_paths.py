@@ -10,6 +10,7 @@ A deploy file that cannot be read (too large, not text, does not parse) is itsel
 """
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -52,6 +53,9 @@ class DeployPaths:
     # The walk hit its bound (MAX_FILES): what it did not read could reference any file, so every path counts
     # (fail closed: a flood of harmless files must not switch the reference check off).
     truncated: bool = False
+    # The committed config's `extra_globs` (compose, dockerfile, ci_workflow): every file they match is one the
+    # review loads as infra, so the gate counts it too.
+    globs: list[tuple[str, str, str]] = field(default_factory=list)  # (pattern, kind, config path)
 
     def add(self, path: str, kind: str, source: str) -> None:
         self.refs.setdefault(path, (kind, source))
@@ -60,6 +64,9 @@ class DeployPaths:
         """(kind, referencing file) of the reference covering `path` (itself first, then its closest folder)."""
         if path in self.refs:
             return self.refs[path]
+        for pattern, kind, source in self.globs:
+            if fnmatch.fnmatchcase(path, pattern):
+                return (kind, source)
         if self.truncated:
             return ("unreadable", f"more than {MAX_FILES} deploy files: not all read")
         folder = path
@@ -186,6 +193,11 @@ class _Walk:
     def _config(self, path: str) -> None:
         docs = yaml_documents(self._text(path, "config", path))
         cfg = docs[0] if docs else None
+        globs = cfg.get("extra_globs") if isinstance(cfg, dict) else None
+        for kind in ("compose", "dockerfile", "ci_workflow"):
+            for pattern in _strings((globs or {}).get(kind)) if isinstance(globs, dict) else []:
+                if pattern.strip() and not pattern.startswith("/"):
+                    self.out.globs.append((pattern.strip().removeprefix("./"), kind, path))
         envs = cfg.get("environments") if isinstance(cfg, dict) else None
         for files in envs.values() if isinstance(envs, dict) else []:
             for ref in _strings(files):
