@@ -170,3 +170,14 @@ def test_the_configs_extra_globs_make_their_files_infra():
     files = {".devops-agent.yaml": "extra_globs:\n  compose: [stacks/*.yml]\n  dockerfile: ['images/*.df']\n"}
     found = module.deploy_paths(files, lambda p: files[p].encode() if p in files else None)
     assert "stacks/prod.yml" in found and "images/api.df" in found and "stacks/notes.md" not in found
+
+
+def test_scripts_run_through_bash_c_cd_python_m_and_their_own_folder_are_found():
+    import importlib
+
+    module = importlib.import_module("tools.facts.deploy_paths")
+    files = {"Makefile": "ship:\n\tbash -c \"cd ops && ./push\"\n\tpython3 -m tools.release\n\t./bin/deploy.sh\n",
+             "ops/push": "#!/bin/sh\n", "tools/release.py": "print()\n",
+             "bin/deploy.sh": "#!/bin/sh\n. \"$(dirname \"$0\")/settings.sh\"\n", "bin/settings.sh": "X=1\n"}
+    found = module.deploy_paths(files, lambda p: files[p].encode() if p in files else None)
+    assert {"ops/push", "tools/release.py", "bin/settings.sh"} <= {p for p in files if p in found}

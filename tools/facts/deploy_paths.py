@@ -26,6 +26,7 @@ _EXAMPLE_OVERRIDE = re.compile(r"^(?:docker-)?compose\.override\.ya?ml\.(?:examp
 _CONFIG = (".devops-agent.yaml", ".devops-agent.yml")
 _INTERPRETERS = {"sh", "bash", "zsh", "dash", "ksh", "source", ".", "exec", "python", "python3", "node", "perl",
                  "ruby", "php", "pwsh", "envsubst"}
+_SHELL_C = re.compile(r"\b(?:ba|z|da)?sh[ \t]+-c[ \t]+(?:\"([^\"]*)\"|'([^']*)')")
 _FILE_LIKE = re.compile(r"\.[A-Za-z0-9_-]{1,12}$")
 # `with:` inputs of a step that name a file the step builds or runs from (docker/build-push-action's `file`...);
 # a step's `context:` is left to the repository's own build (a workflow building `.` would make every file infra).
@@ -303,7 +304,25 @@ class _Walk:
     def _commands(self, text: str, base: str, source: str, depth: int, also: str | None = None) -> None:
         """Every repository file a shell text names: a script it runs, a file it passes (`-f`, a build context).
         Paths resolve from `base` (where the text runs) and, for a script, from its own folder too (`also`)."""
+        if also is not None:  # `. "$(dirname "$0")/settings.sh"`: the script's own folder, written out
+            text = re.sub(r"\$\(\s*dirname\s+\"?\$(?:0|\{0\}|\{?BASH_SOURCE(?:\[0\])?\}?)\"?\s*\)|\$\{BASH_SOURCE(?:\[0\])?%/\*\}",
+                          also or ".", text)
+        def inner(m: re.Match) -> str:  # `bash -c "cd ops && ./push"`: the quoted text is a script of its own
+            self._commands(m.group(1) if m.group(1) is not None else m.group(2), base, source, depth, also)
+            return " "
+
+        text = _SHELL_C.sub(inner, text)
         for words in split_shell(text):
+            if words[0] == "cd" and len(words) == 2 and "$" not in words[1]:
+                moved = _resolve(base, words[1])
+                base = moved if moved is not None else base  # the next commands of this text run there
+                continue
+            if len(words) >= 3 and words[0] in ("python", "python3") and words[1] == "-m":
+                module = words[2].replace(".", "/")  # `python3 -m ops.release`: ops/release.py or its package
+                for candidate in (f"{module}.py", f"{module}/__main__.py"):
+                    target = _resolve(base, candidate)
+                    if target is not None and self.read(target) is not None:
+                        self._named(target, False, False, 1, "python3", source, base, depth)
             for w in words:  # `COMPOSE_FILE=a.yml:b.yml docker compose up`: the files Compose reads
                 if w.startswith("COMPOSE_FILE="):
                     self._compose_file_variable(w.split("=", 1)[1], base, source)
