@@ -385,7 +385,9 @@ class _Walk:
                 recipe.append(expand(line.lstrip("\t").lstrip("@-+ ")))
             elif re.match(r"^(?:-|s)?include\s", line):
                 for ref in line.split()[1:]:
-                    self._ref(base, ref, "script", path)
+                    target = self._ref(base, ref, "script", path)
+                    if target is not None and "$" not in ref and self._once("makefile", target):
+                        self._makefile(target)  # an included makefile's recipes run as this one's
         body = "\n".join(recipe)
         body = re.sub(r"\$[({](CURDIR|PWD|shell pwd)[)}]/?", "", body)
         self._commands(body, base, path, 0)
