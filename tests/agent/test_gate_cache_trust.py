@@ -1,6 +1,7 @@
-"""Issue 19, found by the adversary: the on-disk verdict cache is the user's, so only `review` (advice) reads it.
-`verify` (CI) and the commands that lead to a Product signature judge from git alone: a forged cache row can
-make neither green."""
+"""Issue 19: attacks an adversary found once the gate was built, each through `devops-agent verify`.
+The on-disk verdict cache is the user's, so only `review` (advice) reads it: `verify` (CI) and the commands that
+lead to a Product signature judge from git alone. A gitlink turned into a file, and a compose file the committed
+`.env` names (COMPOSE_FILE), are infra changes too."""
 from __future__ import annotations
 
 import sqlite3
