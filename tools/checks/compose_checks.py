@@ -328,13 +328,20 @@ def _env_files_read(platform: Platform, env: Environment) -> dict[str, list[str]
 def _env_file_secrets(ctx, spec, platform: Platform):
     """A secret written in a committed env file an environment reads (`POSTGRES_PASSWORD=taiga` in `.env`):
     the file ships with the repository as the compose file does, so it is judged the same way."""
+    from agent.core.files import SourceReadError, read_source_file
+
     seen: set[tuple[str, str]] = set()
+    texts: dict[str, str | None] = {}  # each file read once, however many environments read it
     for env in _by_exposure(ctx, platform):
         role = platform.role(env)
         for rel, readers in _env_files_read(platform, env).items():
-            try:
-                text = (platform.root / rel).read_text(encoding="utf-8", errors="replace")[:1_000_000]
-            except OSError:
+            if rel not in texts:
+                try:  # a regular file under the sources' cap, never read past it (no FIFO, no /dev/zero)
+                    texts[rel] = read_source_file(platform.root / rel, 2 * 1024 * 1024, rel).text
+                except SourceReadError:
+                    texts[rel] = None
+            text = texts[rel]
+            if text is None:
                 continue
             lines = text.splitlines()
             entries = variables_facts.env_lines(text)
