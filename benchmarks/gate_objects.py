@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_gate import diff  # noqa: E402  (one diff helper for the gate benchmarks)
 CASES = {
     "platform": ("docker-compose.prod.yml", "main-${IMAGE_TAG_MLSCHEDULER}\n",
                  "main-${IMAGE_TAG_MLSCHEDULER}\n    restart: unless-stopped\n", "compose"),
@@ -61,18 +63,6 @@ def cli(code: Path | None, repo: Path, *args: str) -> tuple[float, subprocess.Co
     proc = subprocess.run([sys.executable, *head, *args, "--repo", str(repo)], capture_output=True,
                           text=True, env=env, cwd=str(code or HERE))
     return time.perf_counter() - t0, proc
-
-
-def diff(repo: Path, rel: str, old: str, new: str) -> str:
-    path = repo / rel
-    text = path.read_text()
-    path.write_text(text.replace(old, new, 1))
-    sub = rel.split("/")[0] if "/" in rel else None
-    cwd, inner = (repo / sub, rel[len(sub) + 1:]) if sub else (repo, rel)
-    extra = [f"--src-prefix=a/{sub}/", f"--dst-prefix=b/{sub}/"] if sub else []
-    out = subprocess.run(["git", "diff", *extra, "--", inner], cwd=cwd, capture_output=True, text=True).stdout
-    subprocess.run(["git", "checkout", "-q", "--", inner], cwd=cwd, check=True)
-    return out
 
 
 def main() -> int:
