@@ -1,6 +1,7 @@
 """Checks over each Dockerfile: parse errors, base images, root, secrets, COPY sources, .dockerignore, hadolint."""
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import posixpath
@@ -12,6 +13,7 @@ from agent.core import hints
 from tools import dockerfile as df_tool
 from tools.checks.registry import check
 from tools.facts import image_users
+from tools.dockerfile.imageref import image_pin
 from tools.facts import secrets as secret_facts
 from tools.findings import Location
 from tools.platform import Platform, workflow_repo
@@ -127,6 +129,14 @@ def dockerfile_parse_error(ctx, spec):
        "Pin the base image to a precise version (`python:3.11-slim`), never `latest` nor untagged.")
 def base_image_not_pinned(ctx, spec):
     for path, info in _platform(ctx).dockerfiles.items():
+        frontend = info.directives.get("syntax")
+        if frontend:
+            pin = image_pin(frontend)
+            if pin in ("latest", "untagged"):
+                line = next((i + 1 for i, l in enumerate(info.text.splitlines()[:20]) if "syntax" in l.lower()), 1)
+                yield spec.finding(ctx, f"{path}: # syntax={frontend} builds with whatever frontend is newest",
+                                   [Location(path, line)],
+                                   remediation="Pin the frontend's major version (`# syntax=docker/dockerfile:1`) or a digest.")
         for stage in info.stages:
             loc = [Location(path, stage.line)]
             if stage.pinned in ("latest", "untagged"):
@@ -299,6 +309,201 @@ def moving_source_in_build(ctx, spec):
             for what in moving_sources(" ".join(ins.value) + " " + " ".join(ins.heredocs)):
                 yield spec.finding(ctx, f"{path}: {ins.cmd} fetches {what}", [Location(path, ins.start_line)],
                                    severity=severity)
+
+
+# -- DKF009 .. DKF013: what the build's commands do ------------------------------------------
+
+def _ship_severity(platform: Platform, path: str, shipped: str = "medium", other: str | None = "low") -> str | None:
+    return shipped if _dockerfile_exposure(platform, path) in ("prod", "staging") else other
+
+
+def _run_text(ins: df_tool.Instruction) -> str:
+    return " ".join(ins.value) + "\n" + "\n".join(ins.heredocs)
+
+
+def _stage_chain(info: df_tool.DockerfileInfo, stage: df_tool.Stage) -> list[df_tool.Stage]:
+    """The stage and the stages it builds FROM, first stage first."""
+    chain = [stage]
+    while chain[-1].base_stage is not None and len(chain) <= len(info.stages):
+        parent = info.stage(chain[-1].base_stage)
+        if parent is None or parent in chain:
+            break
+        chain.append(parent)
+    return chain[::-1]
+
+
+@check("DKF009", "Build runs downloaded code it did not verify", "medium", "security", CONTAINER_RULES,
+       "Download to a file, compare its checksum (`echo \"<sha256>  file\" | sha256sum -c`) or verify its signature, "
+       "then run it; or install from the distribution's signed packages.")
+def unverified_download(ctx, spec):
+    """`curl … | sh`, `wget x.deb && dpkg -i x.deb` with no checksum or signature checked in the same RUN
+    (tools/facts/build_steps.py): medium in an image that ships, low in a dev or test image."""
+    from tools.facts.build_steps import unverified_downloads
+
+    platform = _platform(ctx)
+    for path, info in platform.dockerfiles.items():
+        severity = _ship_severity(platform, path)
+        for ins in info.instructions:
+            if ins.cmd == "RUN":
+                for what in unverified_downloads(_run_text(ins)):
+                    yield spec.finding(ctx, f"{path}: RUN runs {what}", [Location(path, ins.start_line)],
+                                       severity=severity)
+
+
+@check("DKF010", "Build installs dependencies at no fixed version", "medium", "reproducibility", CONTAINER_RULES,
+       "Name exact versions (`pip wheel uwsgi==2.0.28`, `go get example.com/m@v1.4.2`, `npm i -g turbo@2.10.0`), "
+       "or install from the lock file the repository keeps.")
+def unpinned_dependencies(ctx, spec):
+    """Dependencies hadolint's DL3008/DL3013/DL3016/DL3018/DL3028 do not cover: `pip wheel`/`pip download`
+    with no version, `go get` with none, `go install …@latest`, version ranges in global npm installs and
+    corepack (tools/facts/build_steps.py)."""
+    from tools.facts.build_steps import unpinned_installs
+
+    platform = _platform(ctx)
+    for path, info in platform.dockerfiles.items():
+        severity = _ship_severity(platform, path)
+        for ins in info.instructions:
+            if ins.cmd == "RUN":
+                for what in unpinned_installs(_run_text(ins)):
+                    yield spec.finding(ctx, f"{path}: RUN installs {what}", [Location(path, ins.start_line)],
+                                       severity=severity)
+
+
+@check("DKF011", "Build makes files writable by every user", "medium", "security", CONTAINER_RULES,
+       "Give the folder to the user the process runs as (`COPY --chown=app:app`, `chown app:app`) with 755/644, "
+       "or 1777 for a shared scratch folder.")
+def world_writable_files(ctx, spec):
+    """chmod 777, o+w or a+w on anything but a scratch folder, in a stage that ends up as a running image."""
+    from tools.facts.build_steps import world_writable
+
+    platform = _platform(ctx)
+    for path, info in platform.dockerfiles.items():
+        severity = _ship_severity(platform, path)
+        seen: set[int] = set()
+        for built in platform.built_stages(path):
+            for stage in _stage_chain(info, built.stage):
+                for ins in stage.instructions:
+                    if ins.cmd != "RUN" or ins.start_line in seen:
+                        continue
+                    seen.add(ins.start_line)
+                    for what in world_writable(_run_text(ins)):
+                        yield spec.finding(ctx, f"{path}: RUN makes {what} writable by every user",
+                                           [Location(path, ins.start_line)], severity=severity)
+
+
+def _ignores_secrets(patterns: list[str]) -> bool:
+    """A .dockerignore that keeps `.env` out of the context: `.env`, `**/.env`, `.env*`, `*.env`, or an allow
+    list (`*` first, then `!` entries)."""
+    from tools.facts.build_steps import is_secret_file
+
+    kept_out = False
+    for raw in patterns:
+        p = raw.strip()
+        if not p or p.startswith("#"):
+            continue
+        negated = p.startswith("!")
+        body = p[1:] if negated else p
+        body = body.lstrip("/")
+        matches = body in ("*", "**", "**/*") or fnmatch.fnmatch(".env", body) \
+            or fnmatch.fnmatch(".env", body.split("/")[-1]) and body.startswith("**/")
+        if matches:
+            kept_out = not negated
+        elif negated and is_secret_file(body):
+            kept_out = False
+    return kept_out
+
+
+def _dockerignore(root: Path, context: str, dockerfile: str) -> list[str] | None:
+    for candidate in (root / f"{dockerfile}.dockerignore", root / context / ".dockerignore"):
+        if candidate.is_file():
+            try:
+                return candidate.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                return None
+    return None
+
+
+def _expects_env_file(root: Path, context: str) -> str | None:
+    """Evidence that a `.env` lives in the context folder on the machines that build: an example to copy
+    beside it, or the repository ignoring a `.env` there (`.gitignore`)."""
+    from sources.git import git_succeeds
+
+    folder = root / context
+    for example in (".env.example", ".env.sample", ".env.template", "env.example", "example.env", ".env.dist"):
+        if (folder / example).is_file():
+            return f"{posixpath.join(context, example) if context != '.' else example} is copied to .env there"
+    rel = posixpath.normpath(posixpath.join(context, ".env"))
+    try:
+        if (folder / ".env").is_file() or git_succeeds(["check-ignore", "-q", "--no-index", "--", rel], root):
+            return f".gitignore keeps a local {rel} out of git"
+    except OSError:
+        return None
+    return None
+
+
+@check("DKF012", "Secrets file copied into the image", "medium", "security", CONTAINER_RULES,
+       "Keep `.env` out of the image: add `.env` (and `**/.env`) to the context's .dockerignore and pass the values "
+       "at run time (`env_file:`, secrets).")
+def secrets_file_in_image(ctx, spec):
+    """A COPY/ADD that names a secrets file (`COPY .env .`), or copies the whole context where a `.env` lives
+    (an example beside it, or one git ignores) and the .dockerignore does not keep it out."""
+    from tools.facts.build_steps import is_secret_file
+
+    platform = _platform(ctx)
+    for path, use in dockerfile_uses(platform).items():
+        info = platform.dockerfiles[path]
+        severity = _ship_severity(platform, path)
+        for stage in info.stages:
+            for copy in stage.copies:
+                if copy.from_ or copy.heredoc:
+                    continue
+                named = [s for s in copy.sources if is_secret_file(s)]
+                if named:
+                    yield spec.finding(ctx, f"{path}: {copy.instruction} {named[0]} puts a secrets file in the image",
+                                       [Location(path, copy.line)], severity=severity)
+                    continue
+                if use.guessed or not any(s.rstrip("/") in (".", "./", "") for s in copy.sources):
+                    continue
+                for context in use.contexts:
+                    patterns = _dockerignore(platform.root, context, path)
+                    if patterns is None or _ignores_secrets(patterns):
+                        continue  # no .dockerignore at all is DKF006's
+                    why = _expects_env_file(platform.root, context)
+                    if why:
+                        yield spec.finding(
+                            ctx, f"{path}: {copy.instruction} {' '.join(copy.sources)} copies {context}'s .env into the "
+                            f"image: its .dockerignore does not exclude it", [Location(path, copy.line)],
+                            detail=why, severity=severity)
+                        break
+
+
+@check("DKF013", "Build tools left in the image that ships", "low", "security", CONTAINER_RULES,
+       "Build in a stage of its own and copy only the result into a slim final stage, or remove the tools in the "
+       "same RUN (`apt-get purge -y gcc`, `apk add --virtual .build-deps … && apk del .build-deps`).")
+def build_tools_in_runtime(ctx, spec):
+    """Compilers, make or sudo installed in a stage that runs in production and never removed: more to attack
+    and patch, a larger image. Only images that ship; a dev image may keep them."""
+    from tools.facts.build_steps import build_packages
+
+    platform = _platform(ctx)
+    for path, info in platform.dockerfiles.items():
+        if _ship_severity(platform, path, "low", None) is None:
+            continue
+        for built in platform.built_stages(path):
+            added: dict[str, int] = {}
+            removed: set[str] = set()
+            for stage in _stage_chain(info, built.stage):
+                for ins in stage.instructions:
+                    if ins.cmd == "RUN":
+                        more, gone = build_packages(_run_text(ins))
+                        for pkg in more:
+                            added.setdefault(pkg, ins.start_line)
+                        removed.update(gone)
+            left = [p for p in added if p not in removed and "*" not in removed]
+            if left:
+                what = "final stage" if built.stage is info.final_stage else f"stage {built.stage.label}"
+                yield spec.finding(ctx, f"{path}: {what} keeps build tools ({', '.join(left)})",
+                                   [Location(path, added[left[0]])])
 
 
 # -- DKF005 ----------------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""tools/facts/build_steps.py: what a build's commands do, read the way real Dockerfiles write them."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tools.facts.build_steps import (build_packages, is_secret_file, unpinned_installs, unverified_downloads,
+                                     world_writable)
+
+
+@pytest.mark.parametrize("run, found", [
+    ("curl -fsSL https://deb.nodesource.com/setup_20.x | bash -", "https://deb.nodesource.com/setup_20.x piped into bash"),
+    ("curl -sSL https://get.acme.sh | sudo sh -s -- --install", "https://get.acme.sh piped into sh"),
+    ("wget -qO- https://x.io/i.py | python3 -", "https://x.io/i.py piped into python"),
+    ("curl -fsSL -o /tmp/t.sh https://x.io/t.sh && bash /tmp/t.sh", "https://x.io/t.sh run without a checksum"),
+    ("wget https://x.io/a/tool_1.2_amd64.deb && dpkg -i tool_1.2_amd64.deb", "installed by dpkg"),
+])
+def test_unverified_downloads_are_found(run, found):
+    got = unverified_downloads(run)
+    assert len(got) == 1 and found in got[0], got
+
+
+@pytest.mark.parametrize("run", [
+    "curl -fsSL https://x.io/t.sh -o t.sh && echo \"$SUM  t.sh\" | sha256sum -c - && sh t.sh",
+    "curl -fsSL https://x.io/KEY.asc | gpg --dearmor -o /usr/share/keyrings/x.gpg",
+    "curl -fsSL https://x.io/tool.tar.gz | tar -xz -C /usr/local/bin",
+    "curl -fsS http://localhost:8080/health || exit 1",
+    "echo 'curl https://x | sh' > /usr/local/bin/notes.txt",
+    "apt-get install -y curl && sh ./scripts/local.sh",
+])
+def test_verified_or_harmless_fetches_are_not(run):
+    assert unverified_downloads(run) == []
+
+
+@pytest.mark.parametrize("run, found", [
+    ("pip wheel -w /w apprise uwsgi==2.0.28", "pip wheel apprise (no version)"),
+    ("python3 -m pip download -d /d requests", "pip download requests (no version)"),
+    ("go get github.com/a/b", "go get github.com/a/b"),
+    ("go get github.com/a/b@latest", "go get github.com/a/b@latest"),
+    ("go install golang.org/x/tools/gopls@latest", "go install golang.org/x/tools/gopls@latest"),
+    ("npm i -g pnpm@^9", "pnpm@^9 (a range"),
+    ("yarn global add @nestjs/cli@latest", "@nestjs/cli@latest (a range"),
+    ("corepack prepare yarn@stable --activate", None),
+])
+def test_unpinned_installs(run, found):
+    got = unpinned_installs(run)
+    if found is None:
+        assert got == []
+    else:
+        assert len(got) == 1 and found in got[0], got
+
+
+@pytest.mark.parametrize("run", [
+    "pip wheel -r requirements.txt -w /wheels", "pip wheel --no-deps -w /w .", "go get -d -v ./...",
+    "go get github.com/a/b@v1.2.3", "npm install -g npm@10.8.2", "pip install flask",  # DL3013 says that one
+])
+def test_pinned_or_hadolints_own_are_quiet(run):
+    assert unpinned_installs(run) == []
+
+
+def test_world_writable_modes_and_the_scratch_folders_left_alone():
+    assert world_writable("chmod -R 0777 /srv/app/storage") == ["/srv/app/storage (chmod -R 0777)"]
+    assert world_writable("chmod go+rw,u+x /data") == ["/data (chmod go+rw,u+x)"]
+    assert world_writable("chmod 666 /app/db.sqlite") == ["/app/db.sqlite (chmod 666)"]
+    for quiet in ("chmod 1777 /srv/shared", "chmod 777 /tmp", "chmod -R 777 /var/tmp/cache", "chmod 755 /x",
+                  "chmod u+w,g+w /x", "chmod +x /entrypoint.sh", "chmod 664 /x"):
+        assert world_writable(quiet) == [], quiet
+
+
+def test_build_packages_added_and_removed():
+    assert build_packages("apt-get install -y gcc=4:12.2.0-3 make libssl-dev") == (["gcc=4:12.2.0-3", "make"], [])
+    added, removed = build_packages("apk add --virtual .deps build-base && make && apk del .deps")
+    assert added == ["build-base"] and removed == ["build-base"]
+    assert build_packages("apt-get install -y curl && apt-get autoremove -y")[1] == []
+
+
+def test_secret_files_by_name():
+    assert [is_secret_file(p) for p in (".env", "./.env", "config/.env.production", "id_ed25519")] == [True] * 4
+    assert [is_secret_file(p) for p in (".env.example", ".env.sample", "env", ".envrc.d", "app.env.ts")] == [False] * 5
+
+
+def test_each_reader_is_linear_on_a_long_line():
+    def cost(n: int) -> float:
+        text = "RUN " + "curl -fsSL https://x.io/a | tar x && " * n + "chmod  " + " " * (50 * n) + "777 /x"
+        start = time.perf_counter()
+        for reader in (unverified_downloads, unpinned_installs, world_writable, build_packages):
+            reader(text)
+        return time.perf_counter() - start
+    cost(20)
+    small, large = cost(100), cost(1000)
+    assert large < 10 * small * 4 + 0.05, (small, large)  # 10x the input, ~10x the time (generous slack)

@@ -1,0 +1,267 @@
+"""What an image build's commands do that a reviewer would stop at: code downloaded and run with nothing
+checked, dependencies installed at whatever version the registry holds that day, files made writable by
+everyone, compilers left in the image that ships, a secrets file copied in. Each function reads one RUN text
+(or a script line) and says what it found in words; the checks decide where it matters.
+
+Only what hadolint does not already say: `pip install x` (DL3013), `npm install x` (DL3016), `gem install x`
+(DL3028), `apk add x` (DL3018) and `apt-get install x` (DL3008) without a version are its own rules.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+
+from tools.facts.shell import split_words
+
+_FETCHERS = {"curl", "wget"}
+_INTERPRETERS = {"sh", "bash", "zsh", "ash", "dash", "ksh", "php", "perl", "ruby", "node", "python", "python2",
+                 "python3"}
+_WRAPPERS = {"sudo", "env", "exec", "command", "time", "nice"}
+# A step that checks what was fetched: a checksum compared, a signature verified.
+_VERIFIES = re.compile(r"\b(?:sha(?:1|224|256|384|512)sum|shasum|md5sum|b2sum|gpgv?|cosign|minisign|signify)\b"
+                       r"|\bopenssl\s+(?:dgst|sha\d*)\b|--checksum[= ]|\bhash_file\s*\(|\bsha(?:256|384|512)\s*\(",
+                       re.I)
+_PACKAGE_FILE = re.compile(r"\.(?:deb|rpm|apk|run|sh|bin)$", re.I)
+
+
+def pipelines(command: str) -> list[list[list[str]]]:
+    """A shell text as its pipelines (split on newlines, `&&`, `||`, `;`), each a list of simple commands
+    (split on `|`), each command as words. Quotes that hold those separators are rare in RUN lines."""
+    out: list[list[list[str]]] = []
+    for segment in re.split(r"\n|&&|\|\||;", command.replace("\\\n", " ")):
+        stages = []
+        for part in segment.split("|"):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                words = split_words(part, comments=True)
+            except ValueError:
+                words = part.split()
+            if words:
+                stages.append(words)
+        if stages:
+            out.append(stages)
+    return out
+
+
+def _program(words: list[str]) -> tuple[str, list[str]]:
+    """The program a simple command runs (past `sudo`, `env A=1`, a path) and its arguments."""
+    i = 0
+    while i < len(words) and (words[i] in _WRAPPERS or "=" in words[i] and not words[i].startswith("-")
+                              or words[i].startswith("-") and i and words[i - 1] in _WRAPPERS):
+        i += 1
+    if i >= len(words):
+        return "", []
+    name = posixpath.basename(words[i])
+    return re.sub(r"(?<=[a-z])[\d.]+$", "", name) if name.startswith(("python", "php")) else name, words[i + 1:]
+
+
+def _urls(args: list[str]) -> list[str]:
+    return [a for a in args if re.match(r"(?:https?|ftp)://", a)]
+
+
+def _output_file(args: list[str]) -> str | None:
+    """The file `curl -o F` / `wget -O F` writes (None for stdout)."""
+    for i, a in enumerate(args):
+        if a in ("-o", "-O", "--output", "--output-document") and i + 1 < len(args):
+            return None if args[i + 1] == "-" else args[i + 1]
+        for flag in ("--output=", "--output-document="):
+            if a.startswith(flag):
+                return a[len(flag):] or None
+        if re.fullmatch(r"-[a-zA-Z]*o", a) and i + 1 < len(args) and a.startswith("-") and not a.startswith("--"):
+            return None if args[i + 1] == "-" else args[i + 1]
+    return None
+
+
+def unverified_downloads(command: str | None) -> list[str]:
+    """Code fetched and run or installed with no checksum or signature checked in the same step, in words:
+    `https://get.acme.sh piped into sh`, `https://x/tool.deb installed by dpkg without a checksum`."""
+    text = command or ""
+    if not text.strip() or _VERIFIES.search(text):
+        return []
+    out: list[str] = []
+    fetched: dict[str, str] = {}  # file written -> url
+    for pipeline in pipelines(text):
+        first, rest = _program(pipeline[0])
+        urls = _urls(rest) if first in _FETCHERS else []
+        if urls and len(pipeline) > 1:
+            runner, _ = _program(pipeline[-1])
+            if runner in _INTERPRETERS:
+                out.append(f"{urls[0]} piped into {runner}")
+                continue
+        if urls:
+            target = _output_file(rest)
+            if target is None and first == "wget" and not any(a.startswith("-") and "O" in a for a in rest):
+                target = posixpath.basename(urls[0].split("?", 1)[0])  # wget keeps the remote file name
+            if target:
+                fetched[posixpath.basename(target)] = urls[0]
+            continue
+        prog, args = _program(pipeline[0])
+        installed = None
+        if prog in ("dpkg", "rpm") and any(a in ("-i", "--install", "-U", "-ivh", "-Uvh") for a in args):
+            installed = [a for a in args if not a.startswith("-")]
+        elif prog in ("apt", "apt-get") and "install" in args:
+            installed = [a for a in args if a.startswith(("./", "/")) and _PACKAGE_FILE.search(a)]
+        elif prog in _INTERPRETERS and args and not args[0].startswith("-"):
+            installed = args[:1]
+        elif prog.startswith("./") or pipeline[0][0].startswith("./"):
+            installed = [pipeline[0][0]]
+        for f in installed or ():
+            url = fetched.get(posixpath.basename(f))
+            if url:
+                how = "installed by " + prog if prog in ("dpkg", "rpm", "apt", "apt-get") else "run"
+                out.append(f"{url} {how} without a checksum")
+    return out
+
+
+_RANGE = re.compile(r"^[\^~]|^(?:latest|next|\*|x)$|[<>*]|\.x$")
+
+
+def _npm_spec_version(spec: str) -> str | None:
+    """The version part of `name@version` / `@scope/name@version` (None when there is none)."""
+    at = spec.rfind("@")
+    return spec[at + 1:] if at > 0 else None
+
+
+def unpinned_installs(command: str | None) -> list[str]:
+    """Dependencies a build step installs at a version it does not fix, beyond hadolint's rules, in words:
+    `pip wheel apprise (no version)`, `go get with no go.mod`, `turbo@^2.10.0 (a range)`."""
+    out: list[str] = []
+    text = command or ""
+    for pipeline in pipelines(text):
+        for words in pipeline:
+            prog, args = _program(words)
+            if prog in ("pip", "pip3", "python") and args[:2] == ["-m", "pip"]:
+                args = args[2:]
+                prog = "pip"
+            if prog in ("pip", "pip3") and args[:1] and args[0] in ("wheel", "download"):
+                loose = _pip_loose(args[1:])
+                if loose:
+                    out.append(f"pip {args[0]} {' '.join(loose)} (no version)")
+            elif prog == "go" and args[:1] == ["get"]:
+                # with no `@version`, go get resolves `@upgrade`: the newest release the day of the build
+                loose = [p for p in args[1:] if not p.startswith(("-", "."))
+                         and ("@" not in p or p.rsplit("@", 1)[1] in ("latest", "upgrade", "master", "main"))]
+                if loose:
+                    out.append(f"go get {' '.join(loose)} (no version: the newest release the day of the build)")
+            elif prog == "go" and args[:1] == ["install"]:
+                loose = [p for p in args[1:] if not p.startswith("-") and p.rsplit("@", 1)[-1] in ("latest", "master", "main")]
+                if loose:
+                    out.append(f"go install {' '.join(loose)} (a moving version)")
+            elif prog in ("npm", "pnpm", "yarn", "bun") and any(a in ("install", "i", "add") for a in args) \
+                    and any(a in ("-g", "--global", "global") for a in args):
+                for spec in args:
+                    version = _npm_spec_version(spec) if not spec.startswith("-") else None
+                    if version and _RANGE.search(version):
+                        out.append(f"{spec} (a range: each build may install another version)")
+            elif prog == "corepack" and args[:1] in (["prepare"], ["install"]):
+                for spec in args[1:]:
+                    version = _npm_spec_version(spec) if not spec.startswith("-") else None
+                    if version and _RANGE.search(version):
+                        out.append(f"corepack {spec} (a moving version)")
+    return out
+
+
+def _pip_loose(args: list[str]) -> list[str]:
+    """The package arguments of a pip command that name no version (files, paths, URLs and -r lists aside)."""
+    loose = []
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a in ("-r", "--requirement", "-c", "--constraint", "-w", "--wheel-dir", "-d", "--dest", "-f",
+                 "--find-links", "-i", "--index-url", "--extra-index-url", "--no-binary", "--only-binary"):
+            skip = True
+            continue
+        if a.startswith("-") or "/" in a or a in (".", "..") or "://" in a or a.endswith((".whl", ".zip", ".tar.gz")):
+            continue
+        if not re.search(r"==|===|@", a):
+            loose.append(a)
+    return loose
+
+
+_WIDE_MODE = re.compile(r"^0?[0-7]?[0-7]{2}[2367]$")  # the others' digit holds write
+_WIDE_SYMBOLIC = re.compile(r"^[ugo]*[oa][ugoa]*[+=][rwxXst]*w")
+_SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+
+
+def world_writable(command: str | None) -> list[str]:
+    """Paths a chmod makes writable by every user (777, o+w, a+w), scratch folders aside, in words:
+    `/var/www/html/config (chmod -R 777)`."""
+    out: list[str] = []
+    for pipeline in pipelines(command or ""):
+        for words in pipeline:
+            prog, args = _program(words)
+            if prog != "chmod":
+                continue
+            operands = [a for a in args if not a.startswith("-") or re.fullmatch(r"-[rwxXst]+", a)]
+            if not operands:
+                continue
+            mode, paths = operands[0], operands[1:]
+            if mode.startswith("1") and len(mode) == 4:
+                continue  # the sticky bit: a shared scratch folder, as /tmp is
+            wide = bool(_WIDE_MODE.match(mode)) or any(_WIDE_SYMBOLIC.match(p) for p in mode.split(","))
+            if not wide:
+                continue
+            flags = " ".join(a for a in args if a.startswith("-") and a not in operands)
+            for p in paths:
+                if p.rstrip("/") in _SCRATCH or p.startswith(tuple(s + "/" for s in _SCRATCH)):
+                    continue
+                out.append(f"{p} (chmod {flags + ' ' if flags else ''}{mode})")
+    return out
+
+
+# Packages that build code: needed to compile, not to run.
+_BUILD_PACKAGES = re.compile(r"^(?:build-essential|build-base|gcc(?:-[\d.]+)?|g\+\+(?:-[\d.]+)?|clang|make|cmake"
+                             r"|autoconf|automake|libtool|pkg-config|pkgconf|musl-dev|linux-headers|sudo)(?:=.*)?$")
+_INSTALLERS = {("apt-get", "install"), ("apt", "install"), ("apk", "add"), ("yum", "install"), ("dnf", "install"),
+               ("microdnf", "install")}
+_REMOVERS = {("apt-get", "purge"), ("apt-get", "remove"), ("apt", "purge"), ("apt", "remove"), ("apk", "del"),
+             ("yum", "remove"), ("dnf", "remove"), ("apt-get", "autoremove")}
+
+
+def build_packages(command: str | None) -> tuple[list[str], list[str]]:
+    """(build tools a step installs, packages it removes again): compilers, make, headers' toolchains, sudo.
+    `apk add --virtual .build-deps gcc` followed by `apk del .build-deps` counts as removed."""
+    added: list[str] = []
+    removed: list[str] = []
+    virtual: dict[str, list[str]] = {}
+    for pipeline in pipelines(command or ""):
+        for words in pipeline:
+            prog, args = _program(words)
+            verb = next((a for a in args if not a.startswith("-")), "")
+            names = [a for a in args if not a.startswith("-") and a != verb]
+            if (prog, verb) in _INSTALLERS:
+                group = None
+                for i, a in enumerate(args):
+                    if a in ("--virtual", "-t") and i + 1 < len(args):
+                        group = args[i + 1]
+                    elif a.startswith("--virtual="):
+                        group = a.split("=", 1)[1]
+                tools = [n for n in names if _BUILD_PACKAGES.match(n) and n != group]
+                if group:
+                    virtual[group] = tools
+                else:
+                    added.extend(tools)
+            elif (prog, verb) in _REMOVERS:
+                for n in names:  # `autoremove` alone removes what was pulled in, never what was named
+                    removed.extend(virtual.get(n, [n]))
+    for tools in virtual.values():
+        added.extend(tools)
+    return added, removed
+
+
+def is_build_tool(package: str) -> bool:
+    return bool(_BUILD_PACKAGES.match(package))
+
+
+# Files that hold a deployment's secrets: copied into an image, anyone who pulls it reads them.
+_SECRET_FILES = re.compile(r"^(?:\.env(?:\.(?!example$|sample$|template$|dist$|defaults?$|tpl$|ci$|test$)[\w.-]+)?"
+                           r"|id_(?:rsa|ed25519|ecdsa)|\.pypirc|\.netrc)$")
+
+
+def is_secret_file(path: str) -> bool:
+    """A file whose job is to hold secrets (`.env`, `.env.production`, a private key, `.npmrc`), by name."""
+    return bool(_SECRET_FILES.match(posixpath.basename(path.rstrip("/"))))
