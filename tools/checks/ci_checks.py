@@ -300,6 +300,58 @@ def secret_echoed(ctx, spec):
                                            [Location(path, line)])
 
 
+# -- CI011 -----------------------------------------------------------------------------------
+
+_HOSTED = re.compile(r"^(?:ubuntu|windows|macos)-(?:latest|\d[\w.-]*)$")
+_INSTALLS_COMPOSE_V1 = re.compile(r"docker-compose", re.I)  # a step that fetches, installs or links it
+
+
+def _command_name(command: str) -> str:
+    """The program a command line runs, past `sudo`."""
+    try:
+        words = split_words(command)
+    except ValueError:
+        words = command.split()
+    words = words[1:] if words[:1] == ["sudo"] else words
+    return words[0] if words else ""
+
+
+def _hosted_runner(runs_on) -> bool:
+    """The job runs on a GitHub-hosted image (a self-hosted runner may have anything installed)."""
+    labels = runs_on if isinstance(runs_on, list) else [runs_on]
+    return bool(labels) and all(isinstance(l, str) and _HOSTED.match(l.strip()) for l in labels)
+
+
+@check("CI011", "Workflow runs docker-compose v1, which GitHub's runners no longer ship", "medium", "infra-regression",
+       CI_COHERENCE,
+       "Call Compose v2 as `docker compose` (a space): GitHub removed the `docker-compose` v1 binary from its hosted "
+       "runner images in July 2024.")
+def compose_v1_on_hosted_runner(ctx, spec):
+    """A `docker-compose …` command in a job on a GitHub-hosted runner (ubuntu-/windows-/macos-) with no earlier step
+    that installs it: the step fails with `docker-compose: command not found`."""
+    for path, wf in _workflows(ctx):
+        for job in wf.jobs.values():
+            if not _hosted_runner(job.runs_on):
+                continue
+            for step in job.steps:
+                if step.uses is not None and _INSTALLS_COMPOSE_V1.search(step.uses.action or ""):
+                    break  # an action sets it up
+                if not step.run:
+                    continue
+                commands = _shell_commands(step.run)
+                calls = [(o, c) for o, c in commands if _command_name(c) == "docker-compose"]
+                installs = [c for _, c in commands
+                            if _INSTALLS_COMPOSE_V1.search(c) and _command_name(c) != "docker-compose"]
+                if installs:
+                    break
+                if calls:
+                    offset = calls[0][0]
+                    line = (step.run_line + offset) if step.run_line else step.line
+                    yield spec.finding(ctx, f"{path}: job {job.id} runs docker-compose, absent from {job.runs_on}",
+                                       [Location(path, line)])
+                    break
+
+
 # -- CI009 -----------------------------------------------------------------------------------
 
 def _rel(root: Path, path: str) -> str:

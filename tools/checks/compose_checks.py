@@ -521,6 +521,42 @@ def no_healthcheck(ctx, spec):
                                    severity="high" if required_by else None)
 
 
+@check("CMP018", "Healthcheck that cannot fail on an HTTP error", "medium", "availability", CONTAINER_RULES,
+       "Add `-f` (`curl -fsS http://localhost:8080/health`) so an HTTP error makes the check fail, or judge the status "
+       "code; wget fails on HTTP errors by itself.")
+def healthcheck_never_fails(ctx, spec):
+    """A compose healthcheck (or the HEALTHCHECK of the Dockerfile a service builds) whose curl has no `-f`: curl
+    exits 0 on a 500, so the service stays healthy while it fails and `service_healthy` waits for nothing.
+    Medium in production, low elsewhere; each healthcheck said once whatever the environments sharing it."""
+    from tools.facts.shell import curl_ignores_http_errors
+
+    platform = _platform(ctx)
+    found: dict[tuple[str, int | None], tuple[str, str, bool, Location]] = {}
+    for env, prod, name, svc in _services(ctx):
+        test = (svc.get("healthcheck") or {}).get("test") or []
+        where = None
+        if test and test[0] in ("CMD", "CMD-SHELL"):
+            command = " ".join(map(str, test[1:]))
+            where = _value_line(ctx, env.location(name, "healthcheck"), "curl")
+        else:
+            build = svc.get("build")
+            path = platform.dockerfile_of_build(build) if isinstance(build, dict) and build.get("context") else None
+            info = platform.dockerfiles.get(path) if path else None
+            check_of = info.final_stage.healthcheck if info and info.final_stage else None
+            if check_of is None or check_of.disabled or test[:1] == ["NONE"]:
+                continue
+            command = check_of.command_text()
+            where = Location(path, check_of.line)
+        if not curl_ignores_http_errors(command):
+            continue
+        key = (where.path, where.line)
+        if key not in found or prod and not found[key][2]:
+            found[key] = (env.name, name, prod, where)
+    for env_name, name, prod, where in found.values():
+        yield spec.finding(ctx, f"{env_name}: {name} healthcheck runs curl without -f: an HTTP error still counts as "
+                           "healthy", [where], severity=None if prod else "low")
+
+
 @check("CMP013", "Duplicate container_name", "high", "availability", STABILITY,
        "Give each service its own container_name (or none): two containers cannot share a name.")
 def duplicate_container_name(ctx, spec):

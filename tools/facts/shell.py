@@ -185,3 +185,28 @@ def split_shell(command: str) -> list[list[str]]:
         if words:
             out.append(words)
     return out
+
+
+# ------------------------------------------------------------------------------------ healthchecks
+
+_CURL_FAILS = re.compile(r"^(?:--fail(?:-with-body)?|-[a-zA-Z]*f[a-zA-Z]*)$")
+# Output that a later part of the command judges: the status code written out, or the body searched.
+_JUDGED = re.compile(r"%\{(?:http_code|response_code)\}|\|\s*grep\b|\bjq\b.*-e\b|\|\s*jq\b")
+
+
+def curl_ignores_http_errors(command: str | None) -> bool:
+    """A healthcheck command whose `curl` exits 0 on an HTTP error: no `-f`/`--fail`, and neither the status
+    code nor the body judged afterwards. Such a check goes red only when nothing answers at all."""
+    text = command or ""
+    judged = bool(_JUDGED.search(text))
+    for segment in re.split(r"\n|&&|\|\||;|\|", text):
+        try:
+            words = split_words(segment.strip())
+        except ValueError:
+            words = segment.split()
+        if not words or words[0].rsplit("/", 1)[-1] != "curl":
+            continue
+        if any(_CURL_FAILS.match(w) for w in words[1:]) or judged:
+            return False
+        return True
+    return False
