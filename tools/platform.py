@@ -367,8 +367,8 @@ class Platform:
         candidates = []
         for base in ([wf_repo, ""] if wf_repo else [""]):
             ctx = posixpath.normpath(posixpath.join(base, context))
-            path = posixpath.normpath(posixpath.join(base, dockerfile)) if dockerfile else posixpath.join(ctx, "Dockerfile")
-            candidates.append(path)
+            path = posixpath.join(base, dockerfile) if dockerfile else posixpath.join(ctx, "Dockerfile")
+            candidates.append(posixpath.normpath(path))  # `context: .` with no `file:` is ./Dockerfile, that is Dockerfile
         for path in candidates:
             if path in self.dockerfiles:
                 return path

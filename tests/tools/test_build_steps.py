@@ -90,3 +90,21 @@ def test_each_reader_is_linear_on_a_long_line():
     cost(20)
     small, large = cost(100), cost(1000)
     assert large < 10 * small * 4 + 0.05, (small, large)  # 10x the input, ~10x the time (generous slack)
+
+
+def test_a_package_unpacked_from_a_download_and_a_variable_url():
+    run = """if [ "$TARGETPLATFORM" = "linux/amd64" ]; then
+  curl https://packages.acme.io/keys/acme.asc | gpg --dearmor -o /usr/share/keyrings/acme.gpg
+  curl "$driver_url" --location --output /tmp/driver.zip
+  unzip /tmp/driver.zip -d /tmp/driver
+  dpkg -i /tmp/driver/*.deb
+fi"""
+    assert unverified_downloads(run) == ["$driver_url installed by dpkg without a checksum"]
+    # a key dearmored is no verification of anything; gpg --verify is
+    assert unverified_downloads(run.replace("unzip", "gpg --verify /tmp/driver.zip.sig /tmp/driver.zip && unzip")) == []
+
+
+def test_go_get_after_a_go_mod_made_in_the_build():
+    assert unpinned_installs("go mod init dispatch && go get") == [
+        "go get after go mod init (no go.mod kept: every dependency at its newest release)"]
+    assert unpinned_installs("go mod download && go get -v") == []

@@ -18,7 +18,8 @@ _INTERPRETERS = {"sh", "bash", "zsh", "ash", "dash", "ksh", "php", "perl", "ruby
                  "python3"}
 _WRAPPERS = {"sudo", "env", "exec", "command", "time", "nice"}
 # A step that checks what was fetched: a checksum compared, a signature verified.
-_VERIFIES = re.compile(r"\b(?:sha(?:1|224|256|384|512)sum|shasum|md5sum|b2sum|gpgv?|cosign|minisign|signify)\b"
+_VERIFIES = re.compile(r"\b(?:sha(?:1|224|256|384|512)sum|shasum|md5sum|b2sum|gpgv|cosign|minisign|signify)\b"
+                       r"|\bgpg\b[^\n|;&]*--verify"
                        r"|\bopenssl\s+(?:dgst|sha\d*)\b|--checksum[= ]|\bhash_file\s*\(|\bsha(?:256|384|512)\s*\(",
                        re.I)
 _PACKAGE_FILE = re.compile(r"\.(?:deb|rpm|apk|run|sh|bin)$", re.I)
@@ -58,7 +59,8 @@ def _program(words: list[str]) -> tuple[str, list[str]]:
 
 
 def _urls(args: list[str]) -> list[str]:
-    return [a for a in args if re.match(r"(?:https?|ftp)://", a)]
+    """The URLs a fetch names: literal, or a variable holding one (`curl "$driver_url"`), as written."""
+    return [a for a in args if re.match(r"(?:https?|ftp)://|\$\{?[A-Za-z_]\w*\}?$", a)]
 
 
 def _output_file(args: list[str]) -> str | None:
@@ -109,6 +111,8 @@ def unverified_downloads(command: str | None) -> list[str]:
             installed = [pipeline[0][0]]
         for f in installed or ():
             url = fetched.get(posixpath.basename(f))
+            if url is None and prog in ("dpkg", "rpm") and fetched:
+                url = next(iter(fetched.values()))  # a package unpacked from what was fetched (a zip of .deb files)
             if url:
                 how = "installed by " + prog if prog in ("dpkg", "rpm", "apt", "apt-get") else "run"
                 out.append(f"{url} {how} without a checksum")
@@ -145,6 +149,9 @@ def unpinned_installs(command: str | None) -> list[str]:
                          and ("@" not in p or p.rsplit("@", 1)[1] in ("latest", "upgrade", "master", "main"))]
                 if loose:
                     out.append(f"go get {' '.join(loose)} (no version: the newest release the day of the build)")
+                elif all(a.startswith("-") for a in args[1:]) and "go mod init" in text:
+                    # a go.mod made in the build requires nothing: go get takes every import at its newest release
+                    out.append("go get after go mod init (no go.mod kept: every dependency at its newest release)")
             elif prog == "go" and args[:1] == ["install"]:
                 loose = [p for p in args[1:] if not p.startswith("-") and p.rsplit("@", 1)[-1] in ("latest", "master", "main")]
                 if loose:
