@@ -823,8 +823,8 @@ def print_environments(con, session: Session) -> None:
         con.print(f"  {_escape(env.name):8} {_escape(' + '.join(env.files))}  [dim]from {_escape(env.origin_text())}[/]")
         if env.profiles:
             con.print(f"           [dim]profiles {_escape(', '.join(env.profiles))}: every one reviewed[/]")
-        if env.evidence:
-            con.print(f"           [dim]taken for production: {_escape(env.evidence)}[/]")
+        if env.role_note():
+            con.print(f"           [dim]{_escape(env.role_note())}[/]")
     for path in discovery.orphans:
         con.print(f"  [red]-[/] {_escape(path)}: in no checked environment")
     for u in discovery.unresolved:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import stat
 from pathlib import Path
 from typing import Any, Callable
 
@@ -14,6 +15,7 @@ from agent.core.charter import Charter, SourceSpec, fold
 from agent.core.config import STATE_DIR, ProjectConfig
 from sources import notion_export
 from sources.files import SourceReadError, confine, read_source_file
+from agent.core.files import SNIFFED_BYTES, looks_like_compose
 from sources.git import RepoState, SubmoduleState
 from sources.provenance import LoadedSource
 from sources.rules import cut_sections
@@ -193,8 +195,29 @@ class SourceLoader:
         files += sorted(f for f in dict.fromkeys(found)
                         if (COMPOSE_NAME.match(posixpath.basename(f)) or EXAMPLE_OVERRIDE.match(posixpath.basename(f)))
                         and not _skipped_folder(f))
+        files += self._compose_by_content(set(files))
         files += self._glob(self.config.extra_globs.compose)
         return list(dict.fromkeys(files))
+
+    def _compose_by_content(self, named: set[str]) -> list[str]:
+        """YAML files of the tree that are Compose files under another name (`manual-install/latest.yml`, which a
+        README copies to compose.yaml): a compose file the review does not read would be a silence."""
+        out = []
+        for rel in self.tree():
+            if rel in named or not rel.endswith((".yml", ".yaml")) or _skipped_folder(rel) \
+                    or rel.startswith(".github/") or "/.github/" in rel:
+                continue
+            path = self.root / rel
+            try:
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    continue  # a FIFO or a device would block or never end; a link is read only by its name
+                with open(path, "rb") as fh:
+                    head = fh.read(SNIFFED_BYTES).decode("utf-8", "replace")
+            except OSError:
+                continue
+            if looks_like_compose(head):
+                out.append(rel)
+        return out
 
     def caller_files(self) -> list[str]:
         """Makefiles and shell scripts: how the repo itself calls Compose (read to find environments)."""

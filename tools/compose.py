@@ -674,6 +674,15 @@ def load_compose(
         args += ["--project-name", project_name]
     for f in files:
         args += ["-f", str(f)]
+    apart = _names_shared_across_profiles(read) if profiles else {}
+    overlay = _reset_names_file(apart) if apart else None
+    if overlay is not None:
+        args += ["-f", str(overlay)]
+        warnings_before = [f"{', '.join(others)} share container_name with {first}, in profiles never enabled "
+                           f"together: reviewed with every profile, the name kept by {first} only"
+                           for first, others in apart.items()]
+    else:
+        warnings_before = []
     for p in profiles or []:
         args += ["--profile", p]
     for p in dotenvs:
@@ -687,7 +696,7 @@ def load_compose(
     if first["rc"] != 0:
         raise _error(first["errors"], read, roots, locations)
     model = _parse_model(first["stdout"], argv)
-    warnings = [_relative_text(w, roots) for w in first["warnings"]]
+    warnings = warnings_before + [_relative_text(w, roots) for w in first["warnings"]]
 
     env_files: dict[str, list[dict]] = {}
     missing: list[MissingEnvFile] = []
@@ -723,6 +732,51 @@ def load_compose(
         missing_env_files=missing, locations=locations, warnings=warnings, raw_files=raw_files,
         env_files=env_files, binary=" ".join(argv), assumed=assumed,
         inputs={_relpath(p, root): sha for p, sha in (first.get("inputs") or {}).items()})
+
+
+def _names_shared_across_profiles(read: list["_File"]) -> dict[str, list[str]]:
+    """Services that share a `container_name` but sit in profiles no run enables together (the all-in-one
+    service and its variant without a database): with every profile enabled Compose refuses the name twice,
+    though no deploy ever starts both. First holder -> the others, when every pair's profiles are disjoint."""
+    merged: dict[str, dict] = {}
+    for f in read:
+        services = f.raw.get("services") if isinstance(f.raw, dict) else None
+        for name, svc in (services or {}).items() if isinstance(services, dict) else ():
+            if isinstance(svc, dict):
+                merged.setdefault(str(name), {}).update({k: svc[k] for k in ("container_name", "profiles") if k in svc})
+    holders: dict[str, list[tuple[str, set[str]]]] = {}
+    for name, svc in merged.items():
+        cname, profiles = svc.get("container_name"), svc.get("profiles")
+        if isinstance(cname, str) and "$" not in cname and isinstance(profiles, list) and profiles:
+            holders.setdefault(cname, []).append((name, {str(p) for p in profiles}))
+    out: dict[str, list[str]] = {}
+    for group in holders.values():
+        if len(group) > 1 and all(not (a[1] & b[1]) for i, a in enumerate(group) for b in group[i + 1:]):
+            out[group[0][0]] = [name for name, _ in group[1:]]
+    return out
+
+
+def _reset_names_file(apart: dict[str, list[str]]) -> Path | None:
+    """A compose overlay (`!reset`) that drops the shared container_name of the later holders, kept under the
+    cache folder by its content so the model's cache key stays the same from run to run."""
+    text = "services:\n" + "".join(f"  {json.dumps(name)}:\n    container_name: !reset null\n"
+                                    for others in apart.values() for name in others)
+    import tempfile
+
+    name = f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml"
+    for folder in (_cache_dir() / "overlays", Path(tempfile.gettempdir()) / "devops-agent-overlays"):
+        path = folder / name
+        try:
+            if path.is_file() and path.read_text(encoding="utf-8") == text:
+                return path
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{name}.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+            return path
+        except OSError:
+            continue  # a read-only home: the system's temporary folder
+    return None
 
 
 def _strings(node) -> list[str]:

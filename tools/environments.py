@@ -69,9 +69,16 @@ class DiscoveredEnvironment:
     # None when the deploy sets it from an expression the review cannot read, where).
     variables: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     profiles: list[str] = field(default_factory=list)  # every profile its services name: all are reviewed
-    evidence: str = ""  # why it is taken for production when its name does not say so
+    evidence: str = ""  # why it is taken for production when its name does not say so (or, denied, why not)
+    denied: bool = False  # its file's name says production, its own header says otherwise
     # The `--env-file`s its callers pass: for each, its repo-relative candidates (the first that exists).
     env_files: list[tuple[str, ...]] = field(default_factory=list)
+
+    def role_note(self) -> str:
+        """Why its role is not the one its name alone would give, in words ("" when the name says it all)."""
+        if not self.evidence:
+            return ""
+        return f"{'not taken' if self.denied else 'taken'} for production: {self.evidence}"
 
     def origin_text(self) -> str:
         """`config, Makefile:5, docs/deploiement.md:16,17`: one entry per file, its lines together."""
@@ -519,7 +526,7 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
         env.profiles = sorted({p for f in env.files for svc in ((data.get(f) or {}).get("services") or {}).values()
                                if isinstance(svc, dict) and isinstance(svc.get("profiles"), list)
                                for p in svc["profiles"] if isinstance(p, str)})
-    envs = _production_by_evidence(envs, sources)
+    envs = _production_by_evidence(_not_production_by_header(envs, sources), sources)
     return Discovery(envs, compose_files, unresolved, orphans, absent, overlays)
 
 
@@ -594,16 +601,60 @@ def _header_evidence(base: list[str], sources: list) -> str:
     src = next((s for s in sources if s.kind == "compose" and base and s.path == base[0] and s.ok and s.text), None)
     if src is None:
         return ""
+    for no, sentence in _sentences(_header(src), ""):
+        folded = fold(sentence)
+        if (PROD_EVIDENCE.search(folded) or _EXPOSED.search(folded)) and not _DENIES.search(folded):
+            return f"{src.path}:{no} (\"{' '.join(sentence.split())[:80]}\")"
+    return ""
+
+
+# A compose file's header that says it is not production: "THIS IS NOT TO BE USED FOR PERSONAL DEPLOYMENTS!",
+# "used for internal testing deployments", "for local development only", "do not use this in production".
+_NOT_PRODUCTION = re.compile(
+    r"\bnot\b.{0,30}?\b(?:meant|intended|suitable|to be used|for use|used|recommended)\b.{0,30}?\b(?:production|deployments?)\b"
+    r"|\b(?:do not|don'?t|never)\s+(?:use|deploy|run)\b.{0,30}?\b(?:in|for|to)\s+production\b"
+    r"|\b(?:only |purely |solely )?for (?:internal |local )?(?:testing|development)\b(?! and production)"
+    r"|\b(?:development|testing|local) (?:use )?only\b")
+
+
+def _header(src) -> list[str]:
+    """A compose file's leading comment block, as lines of text."""
     head: list[str] = []
     for line in src.text.splitlines():
         if not line.lstrip().startswith("#"):
             break
         head.append(line.lstrip().lstrip("#").strip())
-    for no, sentence in _sentences(head, ""):
-        folded = fold(sentence)
-        if (PROD_EVIDENCE.search(folded) or _EXPOSED.search(folded)) and not _DENIES.search(folded):
+    return head
+
+
+def _header_denial(path: str, sources: list) -> str:
+    """Where a compose file's own header says it is not for production (testing, development), or ""."""
+    src = next((s for s in sources if s.kind == "compose" and s.path == path and s.ok and s.text), None)
+    if src is None:
+        return ""
+    for no, sentence in _sentences(_header(src), ""):
+        if _NOT_PRODUCTION.search(fold(sentence)):
             return f"{src.path}:{no} (\"{' '.join(sentence.split())[:80]}\")"
     return ""
+
+
+def _not_production_by_header(envs: dict[str, DiscoveredEnvironment],
+                              sources: list) -> dict[str, DiscoveredEnvironment]:
+    """An environment its file names production (`docker-compose.deploy.yml`) whose own header says it is for
+    internal testing or development is renamed `test`: the header, written for the people who run it, wins over
+    the file name. An environment a deploy script or workflow runs keeps its name (that call is the fact)."""
+    out: dict[str, DiscoveredEnvironment] = {}
+    for key, env in envs.items():
+        denial = ""
+        if environment_role(env.name, env.files) == "prod" and all(o.kind in ("convention", "docs", "readme")
+                                                                   for o in env.origins):
+            denial = _header_denial(env.files[-1], sources)
+        if denial:
+            head, sep, _ = env.name.rpartition("/")
+            env.name = _free(f"{head}{sep}test", {**envs, **out})
+            env.evidence, env.denied = f"{denial} says so", True
+        out[env.name] = env
+    return out
 
 
 def _runs_script(text: str, path: str) -> bool:

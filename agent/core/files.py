@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,3 +95,22 @@ def read_source_file(path: Path, max_bytes: int, shown: str | None = None) -> Fi
 def _over_cap(shown: str, size: int, max_bytes: int, more: bool = False) -> str:
     return (f"refused: {shown} is {'over ' if more else ''}{size} bytes, over the {max_bytes}-byte cap "
             f"(max_file_bytes in .devops-agent.yaml)")
+
+
+# -- a Compose file whatever its name ----------------------------------------------------------------
+
+_SERVICES_KEY = re.compile(r"^services:[ \t]*(?:#.*)?$", re.M)
+_TOP_KEY = re.compile(r"^([A-Za-z_][\w.-]*)[ \t]*:", re.M)
+_SERVICE_SOURCE = re.compile(r"^[ \t]+(?:image|build):", re.M)
+_COMPOSE_TOP_KEYS = frozenset({"version", "name", "services", "networks", "volumes", "configs", "secrets", "include"})
+SNIFFED_BYTES = 256 * 1024  # a compose file is read this far to tell what it is
+
+
+def looks_like_compose(text: str | None) -> bool:
+    """A YAML text that is a Compose file whatever its name (`manual-install/latest.yml` a README copies to
+    compose.yaml): a top-level `services:`, no top-level key Compose does not know (extensions `x-` aside), and a
+    service with an `image:` or `build:`. Kubernetes manifests, Helm values and CI files have other top-level keys."""
+    if not text or not _SERVICES_KEY.search(text):
+        return False
+    unknown = {k for k in _TOP_KEY.findall(text) if k not in _COMPOSE_TOP_KEYS and not k.startswith("x-")}
+    return not unknown and bool(_SERVICE_SOURCE.search(text))

@@ -599,3 +599,95 @@ def test_a_compose_files_own_header_is_evidence_and_developer_pages_are_not(tmp_
     env = open_session(root).discovery().environments["prod"]
     assert env.files == ["docker/images/docker-compose.yaml"]
     assert env.evidence.startswith('docker/images/docker-compose.yaml:1 ("WARNING: if you\'re exposing Acme to the internet')
+
+
+def test_a_file_named_for_deploys_whose_header_says_internal_testing_is_no_production(tmp_path):
+    """The header a file's maintainers wrote for whoever runs it wins over its name: `docker-compose.deploy.yml`
+    "NOT TO BE USED FOR PERSONAL DEPLOYMENTS ... internal testing" is a test set, and the default file whose
+    header says it is the preset to self-host is then the production one."""
+    preset = ("# To self-host Acme, this preset runs the app with its own Postgres.\n# Tweak it to match your setup.\n\n"
+              "services:\n  app:\n    image: acme/app:2024.3.1\n    ports:\n      - \"3000:3000\"\n"
+              "  db:\n    image: postgres:16.4\n    ports:\n      - \"5432:5432\"\n")
+    internal = ("# THIS IS NOT TO BE USED FOR PERSONAL DEPLOYMENTS!\n# Internal compose file used for internal testing "
+                "deployments\n\nservices:\n  app:\n    build: .\n  db:\n    image: postgres:16.4\n    environment:\n"
+                "      POSTGRES_PASSWORD: testpass\n")
+    root = repo(tmp_path, {"docker-compose.yml": preset, "docker-compose.deploy.yml": internal,
+                           "Dockerfile": "FROM node:20.18.0-alpine\nUSER node\n"})
+    envs = open_session(root, run_checks=False).discovery().environments
+    assert envs["test"].files == ["docker-compose.deploy.yml"] and envs["test"].denied
+    assert envs["test"].role_note().startswith('not taken for production: docker-compose.deploy.yml:1 ("THIS IS NOT')
+    assert envs["prod"].files == ["docker-compose.yml"]
+    brief = review(root)
+    exposed = [f for f in brief["findings"] if f["id"] == "CMP007"]
+    assert exposed and all(f["locations"][0]["path"] == "docker-compose.yml" for f in exposed)
+    assert not [f for f in brief["findings"] if f["id"] == "CMP008" and f["severity"] in ("blocker", "high")]
+
+
+def test_a_deploy_file_whose_header_denies_nothing_stays_production(tmp_path):
+    header = "# Production stack: run with docker compose -f docker-compose.deploy.yml up -d\n# Secrets come from .env on the server, tested before each release in CI.\n"
+    root = repo(tmp_path, {"docker-compose.yml": BASE, "docker-compose.deploy.yml": header + BASE})
+    envs = open_session(root, run_checks=False).discovery().environments
+    assert envs["prod"].files == ["docker-compose.deploy.yml"] and not envs["prod"].denied
+
+
+def test_a_compose_file_under_another_name_is_read_and_classified_as_compose(tmp_path):
+    """`manual-install/latest.yml`, which the README copies to compose.yaml, is a compose file by what it holds:
+    reviewed (its `:latest` images reported) and, for the gate, infrastructure. YAML that is not Compose is not."""
+    import os
+
+    from tools.facts import infra_kind
+
+    latest = ("services:\n  app:\n    image: ghcr.io/acme/app:latest\n    restart: unless-stopped\n"
+              "  db:\n    image: postgres:16.4\n    restart: unless-stopped\nvolumes:\n  data:\n")
+    readme = "# Manual install\n\nCopy the file: `cp latest.yml compose.yaml`, then `docker compose up -d`.\n"
+    values = "replicaCount: 1\nservices:\n  app:\n    image: ghcr.io/acme/app:latest\n"  # Helm values, not Compose
+    root = repo(tmp_path, {"manual-install/latest.yml": latest, "manual-install/readme.md": readme,
+                           "charts/acme/values.yaml": values, "openapi/spec.yaml": "openapi: 3.0.0\npaths: {}\n"})
+    os.mkfifo(root / "manual-install" / "pipe.yml")  # a FIFO in the tree is never opened (it would block)
+    brief = review(root)
+    assert "manual-install/latest.yml" in [s["path"] for s in brief["sources"] if s["kind"] == "compose"]
+    assert [f for f in brief["findings"] if f["id"] == "CMP003" and "app:latest" in f["title"]
+            and f["locations"][0]["path"] == "manual-install/latest.yml"]
+    assert not [s for s in brief["sources"] if s["path"] in ("charts/acme/values.yaml", "openapi/spec.yaml")
+                and s["kind"] == "compose"]
+    assert infra_kind("manual-install/latest.yml", latest) == "compose"
+    assert infra_kind("charts/acme/values.yaml", values) is None
+
+
+def test_values_from_the_file_a_readme_copies_to_env_and_a_bind_address_nothing_sets(tmp_path):
+    """`cp sample.conf .env` in the folder's README documents the variables; an address a port binds to that
+    nothing sets gets an address-shaped placeholder, so Compose computes the model instead of refusing it."""
+    compose = ("services:\n  apache:\n    image: ghcr.io/acme/apache:2.4.1\n    restart: unless-stopped\n"
+               "    ports:\n      - ${APACHE_IP_BINDING}:${APACHE_PORT}:${APACHE_PORT}/tcp\n"
+               "  proxy:\n    image: ghcr.io/acme/proxy:1.2.0\n    restart: unless-stopped\n"
+               "    ports:\n      - ${PROXY_BIND}:8443:8443\n")
+    readme = "# Manual install\n\nCopy the sample: `cp sample.conf .env`, edit it, then `docker compose up -d`.\n"
+    sample = "APACHE_IP_BINDING=127.0.0.1   # 0.0.0.0 to expose it\nAPACHE_PORT=11000\n"
+    root = repo(tmp_path, {"manual/compose.yaml": compose, "manual/readme.md": readme, "manual/sample.conf": sample})
+    session = open_session(root)
+    assert not [f for f in session.findings if f.id == "CMP001"], [f.title for f in session.findings if f.id == "CMP001"]
+    env = next(iter(session.platform().environments.values()))
+    ports = env.services["apache"]["ports"]
+    assert ports[0]["host_ip"] == "127.0.0.1" and ports[0]["published"] == "11000"
+    assert env.services["proxy"]["ports"][0]["host_ip"] == "0.0.0.0"
+
+
+def test_a_container_name_shared_by_services_in_profiles_never_enabled_together(tmp_path):
+    """The all-in-one service and its variant without a database share `container_name`, each in its own profile:
+    reviewing every profile must not make Compose refuse the set (a false CMP013 that hid every other check);
+    the same name in services that do run together is still CMP013."""
+    compose = ("services:\n  app:\n    image: acme/app:2024.3.1\n    container_name: acme-app\n    profiles: [default]\n"
+               "    ports:\n      - \"3000:3000\"\n"
+               "  app-no-db:\n    image: acme/app:2024.3.1\n    container_name: acme-app\n    profiles: [default-no-db]\n"
+               "  db:\n    image: postgres:16.4\n    profiles: [default]\n    ports:\n      - \"5432:5432\"\n")
+    readme = "# Acme\n\nTo self-host Acme on your server:\n\n```\ndocker compose --profile default up -d\n```\n"
+    root = repo(tmp_path, {"docker-compose.yml": compose, "README.md": readme})
+    session = open_session(root)
+    assert not [f for f in session.findings if f.id in ("CMP013", "CMP001")]
+    env = session.platform().environments["prod"]
+    assert set(env.services) == {"app", "app-no-db", "db"}
+    assert any("share container_name with app" in w for w in env.project.warnings)
+    assert [f for f in session.findings if f.id == "CMP007" and "db" in f.title]  # the checks ran on the set
+    together = compose.replace("profiles: [default-no-db]", "profiles: [default]")
+    root2 = repo(tmp_path, {"docker-compose.yml": together, "README.md": readme}, name="shop2")
+    assert [f for f in open_session(root2).findings if f.id == "CMP013"]

@@ -7,6 +7,7 @@ import re
 import tempfile
 
 from agent.core.charter import fold
+from agent.core.files import looks_like_compose
 from tools.facts.shell import makefile_is_infra, runs_docker
 
 # ------------------------------------------------------------------------------------ nginx
@@ -138,6 +139,8 @@ def infra_kind(path: str, text: str | None) -> str | None:
         if _SCRIPT_NAME.search(name):
             return "deploy_script"
         return "deploy_script" if runs_docker(text) else None
+    if name.endswith((".yml", ".yaml")) and looks_like_compose(text):
+        return "compose"  # a Compose file under another name (`latest.yml` a README copies to compose.yaml)
     if (_NGINX_NAME.search(name) or _NGINX_FOLDER.search(path)) and is_nginx_text(text):
         return "nginx"
     if _MANIFEST.search(name) and text and "apiVersion" in text:
@@ -157,5 +160,6 @@ def needs_text(path: str) -> bool:
     """Whether `infra_kind` of this path depends on the file's text (so a caller knows to read it)."""
     name = posixpath.basename(path)
     return infra_kind(path, None) is None and (is_makefile_path(path) or is_shell_path(path) or "." not in name
+                                                or name.endswith((".yml", ".yaml"))
                                                 or bool(_NGINX_NAME.search(name) or _NGINX_FOLDER.search(path))
                                                 or bool(_MANIFEST.search(name)))

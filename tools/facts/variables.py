@@ -65,13 +65,28 @@ def env_lines(text: str) -> list[tuple[int, str, str]]:
     return out
 
 
+# An install step that makes the folder's .env from a file of the repository: `cp sample.conf .env`.
+_COPIED_TO_ENV = re.compile(r"\bcp[ \t]+(?:-[a-zA-Z]+[ \t]+)*(?:\./)?([\w.-]+)[ \t]+(?:\./)?\.env\b")
+_README = re.compile(r"^readme(?:\.[\w-]+)?(?:\.md|\.txt|\.rst)?$", re.I)
+
+
 def example_env_files(folder: Path) -> list[Path]:
-    """The files beside a compose file that document its variables."""
+    """The files beside a compose file that document its variables: named as examples are, or the one its
+    README copies to `.env` (`cp sample.conf .env`)."""
     try:
         names = sorted(p.name for p in folder.iterdir() if p.is_file())
     except OSError:
         return []
-    return [folder / n for n in names if n in EXAMPLE_ENV_NAMES or n.endswith(EXAMPLE_ENV_SUFFIXES)]
+    copied: list[str] = []
+    for readme in (n for n in names if _README.match(n)):
+        try:
+            with open(folder / readme, "rb") as fh:
+                text = fh.read(MAX_EXAMPLE_BYTES).decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        copied += [m.group(1) for m in _COPIED_TO_ENV.finditer(text) if m.group(1) in names and m.group(1) != ".env"]
+    return [folder / n for n in names if n in EXAMPLE_ENV_NAMES or n.endswith(EXAMPLE_ENV_SUFFIXES)] + \
+        [folder / n for n in dict.fromkeys(copied) if not (n in EXAMPLE_ENV_NAMES or n.endswith(EXAMPLE_ENV_SUFFIXES))]
 
 
 def documented_values(folder: Path, root: Path) -> dict[str, tuple[str, str]]:
@@ -112,6 +127,8 @@ def placeholder_for(name: str) -> str:
         return "1"
     if re.search(r"(?:MEM|MEMORY|MEM_LIMIT|SHM_SIZE)$", upper):
         return "512m"
+    if re.search(r"(?:_IP|_ADDR|_ADDRESS|_BINDING|_BIND|_LISTEN)$|^(?:IP|BIND|LISTEN)_", upper):
+        return "0.0.0.0"  # a host address a port binds to: Docker's own default when none is given
     if re.search(r"(?:UID|GID|PUID|PGID)$", upper):
         return "1000"
     if re.search(r"(?:IMAGE|REGISTRY|REPO|REPOSITORY|TAG|VERSION|NAMESPACE|ORG|NAME)$", upper):
