@@ -352,6 +352,29 @@ def compose_v1_on_hosted_runner(ctx, spec):
                     break
 
 
+# -- CI012 -----------------------------------------------------------------------------------
+
+@check("CI012", "Secret written into a run script", "low", "security", SECURITY_RISK,
+       "Map the secret to the step's `env:` (`env: {DOCKER_PASS: ${{ secrets.DOCKER_PASS }}}`) and use \"$DOCKER_PASS\" "
+       "in the script; pass it on stdin (`--password-stdin`) rather than as an argument.")
+def secret_in_script(ctx, spec):
+    """`${{ secrets.X }}` inside `run:` is pasted into the script file before the shell starts: the value sits in
+    the runner's temporary script, a quote in it breaks or rewrites the command, and as an argument it shows in the
+    process list. Printing it is CI008's; one finding per step."""
+    for path, wf in _workflows(ctx):
+        for job in wf.jobs.values():
+            for step in job.steps:
+                if not step.run:
+                    continue
+                for offset, cmd in _shell_commands(step.run):
+                    names = sorted(set(_SECRET_EXPR.findall(cmd)))
+                    if names and not _printed(cmd):
+                        line = (step.run_line + offset) if step.run_line else step.line
+                        yield spec.finding(ctx, f"{path}: job {job.id} writes secrets.{names[0]} into its run script",
+                                           [Location(path, line)])
+                        break
+
+
 # -- CI009 -----------------------------------------------------------------------------------
 
 def _rel(root: Path, path: str) -> str:

@@ -879,12 +879,20 @@ def expose_mismatch(ctx, spec):
 @check("XF005", "Compose exposes a port the service does not listen on", "high", "availability", COHERENCE,
        "Expose (and publish) the port the process listens on, or change the command's port.")
 def compose_port_mismatch(ctx, spec):
+    """A service whose declared ports miss the one its process listens on. When that port comes only from an
+    environment variable (`PORT=8080`) and the image's own EXPOSE declares the ports compose uses, the image says
+    something else answers there (a proxy it starts in front of the process): cannot tell, no finding."""
     platform = _platform(ctx)
     for _, env, _ in _loaded_envs(ctx):
         for name, svc in env.services.items():
             listen = listen_port(platform, env, name)
             exposed = exposed_ports(svc)
             if listen and exposed and listen[0] not in exposed:
+                found = platform.listen(env, name)
+                stage = platform.final_stage(env, name)
+                if found and found[0].source == "env" and stage is not None \
+                        and exposed <= {port for port, _ in stage.exposes}:
+                    continue
                 yield spec.finding(ctx, f"{env.name}: {name} exposes {sorted(exposed)} but listens on {listen[0]} ({listen[1]})",
                                    [env.location(name, "expose" if svc.get("expose") else "ports")])
 
