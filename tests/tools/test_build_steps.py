@@ -108,3 +108,28 @@ def test_go_get_after_a_go_mod_made_in_the_build():
     assert unpinned_installs("go mod init dispatch && go get") == [
         "go get after go mod init (no go.mod kept: every dependency at its newest release)"]
     assert unpinned_installs("go mod download && go get -v") == []
+
+
+@pytest.mark.parametrize("run, env, found", [
+    ("npm ci", {}, "npm ci (devDependencies too)"),
+    ("npm ci", {"NODE_ENV": "production"}, None),
+    ("npm ci --omit=dev", {}, None),
+    ("npm install && npm run build && npm prune --omit=dev", {}, None),
+    ("yarn install --frozen-lockfile", {}, "yarn install (devDependencies too)"),
+    ("pnpm install --prod --frozen-lockfile", {}, None),
+    ("composer install --no-interaction --prefer-dist", {}, "composer install (require-dev too)"),
+    ("composer install --no-dev -o", {}, None),
+    ("poetry install --only main,dev", {}, "poetry install --only main,dev"),
+    ("poetry install --without dev --no-root", {}, None),
+    ("poetry install --no-root", {}, "poetry install (the dev group too)"),
+    ("uv sync --frozen", {}, "uv sync (the dev group too)"),
+    ("uv sync --frozen --no-dev", {}, None),
+    ("pip install -r requirements/dev.txt", {}, "pip install -r requirements/dev.txt"),
+    ("pip install -r requirements.txt", {}, None),
+    ("npm install -g pm2@5.4.2", {}, None),
+])
+def test_dev_dependency_installs(run, env, found):
+    from tools.facts.build_steps import dev_dependency_installs
+
+    got = dev_dependency_installs(run, env)
+    assert got == ([found] if found else []), got

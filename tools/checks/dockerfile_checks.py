@@ -506,6 +506,41 @@ def build_tools_in_runtime(ctx, spec):
                                    [Location(path, added[left[0]])])
 
 
+_BUILD_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")  # a build argument's default, shell variables kept
+
+
+@check("DKF014", "Development dependencies installed in the image that ships", "low", "security", CONTAINER_RULES,
+       "Install only what runs: `npm ci --omit=dev` (or NODE_ENV=production), `composer install --no-dev`, "
+       "`poetry install --only main`, `uv sync --no-dev`; or build in a stage of its own and copy the result.")
+def dev_dependencies_in_image(ctx, spec):
+    """Test runners, linters and build tools of the dev dependency group in a stage that runs in production:
+    more code to patch and to attack, a larger image. Build arguments take their defaults (`--only
+    $install_groups` with `install_groups=main,dev`). Only images that ship."""
+    from tools.facts.build_steps import dev_dependency_installs
+
+    platform = _platform(ctx)
+    for path, info in platform.dockerfiles.items():
+        if _ship_severity(platform, path, "low", None) is None:
+            continue
+        seen: set[int] = set()
+        for built in platform.built_stages(path):
+            env: dict[str, str] = {}
+            known: dict[str, str | None] = dict(info.args)
+            for stage in _stage_chain(info, built.stage):
+                env.update(stage.env)
+                known.update(stage.args)
+                known.update(stage.env)
+                for ins in stage.instructions:
+                    if ins.cmd != "RUN" or ins.start_line in seen:
+                        continue
+                    text = _BUILD_VAR.sub(lambda m: known.get(m.group(1)) or m.group(0), _run_text(ins))
+                    found = dev_dependency_installs(text, env)
+                    if found:
+                        seen.add(ins.start_line)
+                        yield spec.finding(ctx, f"{path}: RUN installs development dependencies: {found[0]}",
+                                           [Location(path, ins.start_line)])
+
+
 # -- DKF005 ----------------------------------------------------------------------------------
 
 def _inside(context: str, src: str) -> bool:

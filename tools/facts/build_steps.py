@@ -272,3 +272,64 @@ _SECRET_FILES = re.compile(r"^(?:\.env(?:\.(?!example$|sample$|template$|dist$|d
 def is_secret_file(path: str) -> bool:
     """A file whose job is to hold secrets (`.env`, `.env.production`, a private key, `.npmrc`), by name."""
     return bool(_SECRET_FILES.match(posixpath.basename(path.rstrip("/"))))
+
+
+_DEV_GROUP = re.compile(r"(?:^|[,\s=])(?:dev|develop|development|test|tests|lint)(?:$|[,\s])")
+_DEV_REQUIREMENTS = re.compile(r"(?:^|[/_.-])(?:dev|test|tests|lint|ci)(?:[/_.-]|$)", re.I)
+
+
+def _flag_value(args: list[str], *flags: str) -> str | None:
+    for i, a in enumerate(args):
+        for flag in flags:
+            if a == flag and i + 1 < len(args):
+                return args[i + 1]
+            if a.startswith(flag + "="):
+                return a.split("=", 1)[1]
+    return None
+
+
+def dev_dependency_installs(command: str | None, env: dict[str, str] | None = None) -> list[str]:
+    """Development dependencies a step installs, in words: `npm ci (devDependencies too)`, `poetry install --only
+    main,dev`, `composer install (require-dev too)`, `pip install -r requirements-dev.txt`. `NODE_ENV=production`
+    (in `env` or on the line) makes npm, yarn and pnpm leave them out; a later `npm prune --omit=dev` removes them."""
+    env = env or {}
+    text = command or ""
+    out: list[str] = []
+    node_prod = env.get("NODE_ENV") == "production" or "NODE_ENV=production" in text
+    pruned = bool(re.search(r"\b(?:npm|pnpm|yarn)\s+prune\b", text))
+    for pipeline in pipelines(text):
+        for words in pipeline:
+            prog, args = _program(words)
+            verb = next((a for a in args if not a.startswith("-")), "")
+            named = [a for a in args if not a.startswith("-") and a != verb]
+            if prog == "npm" and verb in ("ci", "install", "i") and not named:
+                if not (node_prod or pruned or any(a in ("--production", "--omit=dev", "--only=prod", "--only=production")
+                                                  for a in args) or _flag_value(args, "--omit") == "dev"):
+                    out.append(f"npm {verb} (devDependencies too)")
+            elif prog == "yarn" and verb in ("", "install") and not named:
+                if not (node_prod or pruned or "--production" in args or _flag_value(args, "--production") == "true"
+                        or "workspaces" in args):
+                    out.append("yarn install (devDependencies too)")
+            elif prog == "pnpm" and verb in ("install", "i") and not named:
+                if not (node_prod or pruned or any(a in ("--prod", "-P", "--production") for a in args)):
+                    out.append("pnpm install (devDependencies too)")
+            elif prog == "composer" and verb == "install" and "--no-dev" not in args:
+                out.append("composer install (require-dev too)")
+            elif prog == "poetry" and verb in ("install", "sync"):
+                only, with_ = _flag_value(args, "--only"), _flag_value(args, "--with")
+                without = _flag_value(args, "--without") or ""
+                if only is not None:
+                    if _DEV_GROUP.search(only):
+                        out.append(f"poetry {verb} --only {only}")
+                elif with_ and _DEV_GROUP.search(with_):
+                    out.append(f"poetry {verb} --with {with_}")
+                elif not ("--no-dev" in args or "--only-root" in args or _DEV_GROUP.search(without)):
+                    out.append(f"poetry {verb} (the dev group too)")
+            elif prog == "uv" and verb == "sync" and not ({"--no-dev", "--only-group"} & set(a.split("=")[0] for a in args)):
+                group = _flag_value(args, "--group") or ""
+                out.append(f"uv sync{' --group ' + group if group else ''} (the dev group too)")
+            elif prog in ("pip", "pip3") and verb == "install":
+                req = _flag_value(args, "-r", "--requirement")
+                if req and _DEV_REQUIREMENTS.search(posixpath.basename(req).rsplit(".", 1)[0]):
+                    out.append(f"pip install -r {req}")
+    return out
