@@ -259,6 +259,8 @@ class SourceLoader:
                 if isinstance(build, str):
                     context, dockerfile = build, "Dockerfile"
                 elif isinstance(build, dict):
+                    if "context" not in build and "dockerfile" not in build:
+                        continue  # `build: {target: tests}` patches the base file's build: that file names the path
                     context, dockerfile = str(build.get("context", ".")), str(build.get("dockerfile", "Dockerfile"))
                 else:
                     continue

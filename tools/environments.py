@@ -686,6 +686,8 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
         # single file, when it is alone at its depth
         top = min((e.files[0].count("/") for e in outside), default=0)
         shallow = {e.files[0] for e in outside if e.files[0].count("/") == top}
+        named = {f for f in shallow if posixpath.basename(f) in DEFAULT_FILES}
+        shallow = named if len(shallow) > 1 and len(named) == 1 else shallow  # the one named as Compose's default
         base = list(outside[0].files) if len(outside) == 1 else \
             [shallow.pop()] if len(shallow) == 1 and any(e.files == [next(iter(shallow))] for e in outside) else []
     standing = [e for e in envs.values() if base and e.files[: len(base)] == base

@@ -691,3 +691,28 @@ def test_a_container_name_shared_by_services_in_profiles_never_enabled_together(
     together = compose.replace("profiles: [default-no-db]", "profiles: [default]")
     root2 = repo(tmp_path, {"docker-compose.yml": together, "README.md": readme}, name="shop2")
     assert [f for f in open_session(root2).findings if f.id == "CMP013"]
+
+
+def test_an_override_that_only_retargets_the_base_build_names_no_dockerfile(tmp_path):
+    """`build: {target: unit-tests}` in `docker-compose.override.unit_tests_ci.yml` patches the base's build; it
+    names no Dockerfile of its own (a false SRC001 "dockerfile source Dockerfile is missing" made it CANNOT-TELL)."""
+    base = ("services:\n  web:\n    build:\n      context: .\n      dockerfile: Dockerfile.django\n"
+            "    image: acme/web:2.1.0\n    restart: unless-stopped\n")
+    override = "---\nservices:\n  web:\n    build:\n      target: unit-tests\n    entrypoint: ['/run-tests.sh']\n"
+    root = repo(tmp_path, {"docker-compose.yml": base, "docker-compose.override.unit_tests_ci.yml": override,
+                           "Dockerfile.django": "FROM python:3.12.7-slim AS base\nUSER 1000\nFROM base AS unit-tests\n"})
+    brief = review(root)
+    assert not [s for s in brief["sources"] if s["path"] == "Dockerfile"], "no Dockerfile asked for"
+    assert brief["verdict"] != "CANNOT-TELL" and "SRC001" not in ids(brief)
+
+
+def test_the_default_named_file_is_the_base_beside_a_task_file_at_the_same_depth(tmp_path):
+    """`deploy/docker-compose.yaml` beside `deploy/db-only-migrate.docker-compose.yaml` (a one-off task, found by its
+    content): the file named as Compose's default is the product's base, and production by the README's word."""
+    readme = "# Acme\n\nDeploy Acme on your own server with Docker Compose:\n\n```\ncd deploy && docker compose up -d\n```\n"
+    task = "services:\n  migrator:\n    image: acme/migrator:5.1.0\n    command: ['up']\n"
+    root = repo(tmp_path, {"deploy/docker-compose.yaml": BASE, "deploy/db-only-migrate.docker-compose.yaml": task,
+                           "README.md": readme})
+    envs = open_session(root, run_checks=False).discovery().environments
+    prod = [e for e in envs.values() if e.name.endswith("prod")]
+    assert [e.files for e in prod] == [["deploy/docker-compose.yaml"]], {n: e.files for n, e in envs.items()}

@@ -267,6 +267,7 @@ def secret_in_dockerfile(ctx, spec):
     test image, a placeholder to replace only in one that ships, at medium."""
     platform = _platform(ctx)
     for path, info in platform.dockerfiles.items():
+        shipped = _shipped_lines(platform, info, path)
         for ins in info.instructions:
             if ins.cmd == "ENV":
                 pairs = list(zip(ins.value[::2], ins.value[1::2]))
@@ -286,8 +287,28 @@ def secret_in_dockerfile(ctx, spec):
                     continue
                 # The value itself never goes into the finding.
                 what = "a placeholder to replace" if placeholder else "a literal value"
+                if shipped is not None and ins.start_line not in shipped:
+                    # a build stage's ENV stays in that stage: the image that runs never holds it
+                    if placeholder:
+                        continue
+                    yield spec.finding(ctx, f"{path}: {ins.cmd} {key} has {what} in a build stage",
+                                       [Location(path, _ins_line(info, ins, key))], severity="low",
+                                       detail=(kind + "; " if kind else "") + "not in the image that runs (a later "
+                                       "stage copies files only), but in that stage's layers and build cache")
+                    continue
                 yield spec.finding(ctx, f"{path}: {ins.cmd} {key} has {what} baked into the image",
                                    [Location(path, _ins_line(info, ins, key))], detail=kind or "", severity=severity)
+
+
+def _shipped_lines(platform: Platform, info: df_tool.DockerfileInfo, path: str) -> set[int] | None:
+    """The lines of the instructions inside stages that end up as a running image (and the stages they build
+    FROM); None when the file has a single stage (everything ships)."""
+    if len(info.stages) < 2:
+        return None
+    shipped = {ins.start_line for built in platform.built_stages(path) for stage in _stage_chain(info, built.stage)
+               for ins in stage.instructions}
+    # an ARG before the first FROM belongs to no stage: judged as before, as shipping
+    return shipped | {ins.start_line for ins in info.instructions if ins.start_line < info.stages[0].line}
 
 
 # -- DKF008 ----------------------------------------------------------------------------------
