@@ -537,7 +537,8 @@ PROD_EVIDENCE = re.compile(r"\bself[- ]?host(?:ed|ing|s)?\b|\bon (?:your|a|the) 
                            r"|\b(?:run|running|deploy|deploying|use|using|install|installing|host|hosting|serve|serving)"
                            r"\b.{0,80}?\b(?:in|for) production\b|\bproduction[- ]ready\b|\ben production\b"
                            r"|\bdeploy(?:ing|ment)?\b.{0,60}?\bwith (?:docker[- ])?compose\b"
-                           r"|\b(?:docker|compose) deployment (?:solution|setup|of)\b")
+                           r"|\b(?:docker|compose) deployment (?:solution|setup|of)\b"
+                           r"|\bcompose (?:file|setup|stack)s?\b.{0,40}?\bfor (?:\w+ ){0,2}deployments?\b")
 _NAMES_COMPOSE = re.compile(r"\bdocker\b|\bcompose\b", re.I)
 # A line that denies anything is no evidence (the word it denies may sit far from the denial).
 _DENIES = re.compile(r"\b(?:not|never|no longer|don'?t|doesn'?t|isn'?t|aren'?t|pas|jamais|without|sans)\b")

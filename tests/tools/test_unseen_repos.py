@@ -716,3 +716,17 @@ def test_the_default_named_file_is_the_base_beside_a_task_file_at_the_same_depth
     envs = open_session(root, run_checks=False).discovery().environments
     prod = [e for e in envs.values() if e.name.endswith("prod")]
     assert [e.files for e in prod] == [["deploy/docker-compose.yaml"]], {n: e.files for n, e in envs.items()}
+
+
+def test_a_compose_file_offered_for_deployment_is_production(tmp_path):
+    """"Acme provides Docker images as well as a Docker compose file for easy deployment", then
+    `docker compose up -d`: the README offers the file as the way to deploy, so it is production."""
+    readme = ("# Acme\n\n## Installing with Docker\n\nAcme provides Docker images as well as a Docker compose file for "
+              "easy deployment.\n\n```bash\ndocker compose up -d\n```\n")
+    compose = ("services:\n  acme:\n    image: ghcr.io/acme/acme:latest\n    restart: always\n"
+               "    environment:\n      APP_SECRET: replace-me-with-a-random-string\n")
+    root = repo(tmp_path, {"docker-compose.yml": compose, "README.md": readme})
+    session = open_session(root)
+    assert session.discovery().environments["prod"].evidence.startswith("README.md:5")
+    secret = [f for f in session.findings if f.id == "CMP008" and "APP_SECRET" in f.title]
+    assert secret and secret[0].severity == "medium"  # a placeholder that ships unless someone replaces it
