@@ -265,11 +265,14 @@ def print_next_steps(con, steps: list[NextStep], session: Session) -> None:
 
 
 def review_json(session: Session) -> dict:
-    """The session's brief, plus each finding's check default and the next steps (what `review` prints)."""
+    """The session's brief, plus each finding's check default, its fingerprint and the next steps (what `review` prints)."""
+    from tools.findings import fingerprints
+
     data = session.brief()
     defaults = default_severities()
-    for f in data["findings"]:
+    for f, fp in zip(data["findings"], fingerprints(session.findings)):
         f["default_severity"] = defaults.get(f["id"], f["severity"])
+        f["fingerprint"] = fp  # the finding across runs (SARIF's partialFingerprints)
     return data
 
 
@@ -337,61 +340,46 @@ def review_markdown(session: Session) -> str:
 SARIF_LEVEL = {"blocker": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 # GitHub code scanning ranks security alerts by this score (0-10).
 SECURITY_SCORE = {"blocker": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+# What GitHub code scanning keeps of an upload (docs.github.com, "SARIF results exceed limits"): it stores the
+# first 5,000 results of a run (and refuses more than 25,000), shows 100 locations of a result (refuses more
+# than 1,000) and 10 tags of a rule (refuses more than 20). Past these, the file says what it left out.
+SARIF_MAX_RESULTS = 5_000
+SARIF_MAX_LOCATIONS = 100
+SARIF_MAX_TAGS = 10
 
 
 def review_sarif(session: Session) -> dict:
-    """SARIF 2.1.0: one rule per check of the catalogue, one result per finding (GitHub code scanning)."""
-    import hashlib
+    """SARIF 2.1.0 as GitHub code scanning takes it: one rule per check of the catalogue, one result per
+    finding, each with a fingerprint that lines moving do not change (tools/findings.py)."""
     from importlib.metadata import PackageNotFoundError, version
 
     from tools.checks import CHECKS
+    from tools.findings import fingerprints
 
     try:
         tool_version = version("devops-agent")
     except PackageNotFoundError:  # running from a source tree
         tool_version = "0.0.0"
-    ids = list(CHECKS)
-    rules = []
-    for spec in CHECKS.values():
-        tags = [spec.category, "devops-agent"] + (["security"] if spec.category == "security" else [])
-        rules.append({
-            "id": spec.id,
-            "name": "".join(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", spec.title) if w),
-            "shortDescription": {"text": spec.title},
-            "fullDescription": {"text": f"{spec.title}. Charter: {spec.clause_text(session.charter)}"},
-            "help": {"text": spec.remediation, "markdown": f"**Fix:** {spec.remediation}\n\n"
-                                                            f"**Charter clause:** {spec.clause_text(session.charter)}"},
-            "defaultConfiguration": {"level": SARIF_LEVEL[spec.severity]},
-            "properties": {"tags": tags, "severity": spec.severity, "category": spec.category,
-                           "security-severity": SECURITY_SCORE[spec.severity]},
-        })
+    ids = {cid: i for i, cid in enumerate(CHECKS)}
+    rules = [_sarif_rule(spec, session) for spec in CHECKS.values()]
     anchor = _sarif_anchor(session)
-    results = []
-    for f in session.findings:
-        # GitHub refuses a whole upload for one result without a physical location with a line.
-        locations = [_sarif_location(loc.path, loc.line or 1) for loc in f.locations if is_repo_path(loc.path)]
-        if not locations:
-            locations.append(_sarif_location(*anchor(f)))
-        fingerprint = hashlib.sha256(
-            f"{f.id}|{f.title}|{f.detail}|{','.join(map(str, f.locations))}".encode()).hexdigest()
-        text = f.title + (f" — {f.detail}" if f.detail else "") + f". Fix: {f.remediation}"
-        default = CHECKS[f.id].severity if f.id in CHECKS else f.severity
-        results.append({
-            "ruleId": f.id, **({"ruleIndex": ids.index(f.id)} if f.id in ids else {}),
-            "level": SARIF_LEVEL[f.severity], "message": {"text": text},
-            "locations": locations,
-            "partialFingerprints": {"devopsAgentFinding/v1": fingerprint},
-            "properties": {"severity": f.severity, "default_severity": default, "category": f.category,
-                           "clause": f.clause, "remediation": f.remediation},
-        })
+    findings = session.findings[:SARIF_MAX_RESULTS]  # worst first: what GitHub would keep anyway
+    results = [_sarif_result(f, fp, ids, anchor) for f, fp in zip(findings, fingerprints(session.findings))]
+    notes = list(session.notes)
+    if len(session.findings) > len(findings):
+        notes.append(f"{len(session.findings) - len(findings)} finding(s) past GitHub's {SARIF_MAX_RESULTS} results "
+                     "per run left out of this file (the least severe); `review --format json` lists every one")
     return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "devops-agent", "version": tool_version,
+            "tool": {"driver": {"name": "devops-agent", "version": tool_version, "semanticVersion": tool_version,
                                 "informationUri": "https://github.com/devops-agent/devops-agent", "rules": rules}},
             "originalUriBaseIds": {"%SRCROOT%": {"uri": session.root.as_uri() + "/"}},
-            "automationDetails": {"id": f"devops-agent/review/{session.charter.role}"},
+            # GitHub's category: the part before the last slash; one per charter role, so two roles' uploads
+            # never close each other's alerts.
+            "automationDetails": {"id": f"devops-agent/review/{_slug(session.charter.role)}/"},
             "results": results,
             # A part that could not run is reported, never skipped silently (the verdict is then CANNOT-TELL).
             "invocations": [{
@@ -399,16 +387,61 @@ def review_sarif(session: Session) -> dict:
                 "toolExecutionNotifications": [
                     *({"level": "error", "message": {"text": f"{gap.what}: {gap.reason}"},
                        "descriptor": {"id": gap.check}} for gap in session.not_run),
-                    *({"level": "warning", "message": {"text": n}} for n in session.notes)],
+                    *({"level": "warning", "message": {"text": n}} for n in notes)],
             }],
             "properties": {"verdict": session.verdict},
         }],
     }
 
 
-def _sarif_location(uri: str, line: int) -> dict:
-    return {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
-                                 "region": {"startLine": max(1, line)}}}
+def _sarif_rule(spec, session: Session) -> dict:
+    clause = spec.clause_text(session.charter)
+    tags = list(dict.fromkeys([spec.category, "devops-agent", *(["security"] if spec.category == "security" else [])]))
+    return {
+        "id": spec.id,
+        "name": "".join(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", spec.title) if w),
+        "shortDescription": {"text": spec.title},
+        "fullDescription": {"text": f"{spec.title}. Charter: {clause}"},
+        "help": {"text": f"{spec.remediation}\n\nCharter clause: {clause}",
+                 "markdown": f"**Fix:** {spec.remediation}\n\n**Charter clause:** {clause}"},
+        "defaultConfiguration": {"level": SARIF_LEVEL[spec.severity]},
+        "properties": {"tags": tags[:SARIF_MAX_TAGS], "severity": spec.severity, "category": spec.category,
+                       "security-severity": SECURITY_SCORE[spec.severity]},
+    }
+
+
+def _sarif_result(f, fingerprint: str, rule_index: dict[str, int], anchor) -> dict:
+    """One finding as a result. GitHub refuses a whole upload for one result without a physical location with
+    a line: a finding with no file of its own is shown where `anchor` says."""
+    from tools.checks import CHECKS
+
+    own = [loc for loc in f.locations if is_repo_path(loc.path)]
+    locations = [_sarif_location(loc.path, loc.line) for loc in own[:SARIF_MAX_LOCATIONS]] \
+        or [_sarif_location(*anchor(f))]
+    text = f.title + (f" — {f.detail}" if f.detail else "") + f". Fix: {f.remediation}"
+    if len(own) > SARIF_MAX_LOCATIONS:
+        text += f" ({len(own) - SARIF_MAX_LOCATIONS} more location(s): `review --format json` lists them)"
+    default = CHECKS[f.id].severity if f.id in CHECKS else f.severity
+    return {
+        "ruleId": f.id, **({"ruleIndex": rule_index[f.id]} if f.id in rule_index else {}),
+        "level": SARIF_LEVEL[f.severity], "message": {"text": text},
+        "locations": locations,
+        "partialFingerprints": {"devopsAgentFinding/v2": fingerprint},
+        "properties": {"severity": f.severity, "default_severity": default, "category": f.category,
+                       "clause": f.clause, "remediation": f.remediation},
+    }
+
+
+def _sarif_location(path: str, line: int | None) -> dict:
+    """A repo-relative path as a URI reference (RFC 3986: a space is %20), and a line GitHub accepts (>= 1)."""
+    from urllib.parse import quote
+
+    return {"physicalLocation": {"artifactLocation": {"uri": quote(path, safe="/"), "uriBaseId": "%SRCROOT%"},
+                                 "region": {"startLine": max(1, line or 1)}}}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "role"
 
 
 def _charter_uri(session: Session) -> str | None:

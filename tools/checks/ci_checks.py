@@ -202,7 +202,8 @@ def unpinned_actions(ctx, spec):
                 first[uses.raw] = line
         if first:
             yield spec.finding(ctx, f"{path}: {len(first)} action(s) not pinned to a SHA: {', '.join(first)}",
-                               [Location(path, line) for line in first.values()])
+                               [Location(path, line) for line in first.values()],
+                               subject="actions not pinned to a SHA")  # one finding per file, whatever the count
 
 
 # -- CI006 -----------------------------------------------------------------------------------
