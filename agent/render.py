@@ -57,19 +57,29 @@ def _escape(text: str) -> str:
 # -- text ---------------------------------------------------------------------------
 
 
-def sources_table(sources: list[LoadedSource]):
+def sources_table(sources: list[LoadedSource], width: int | None = None):
+    """The sources as a table. A path is never broken: when the table is wider than `width` (a terminal's),
+    each source's provenance and sha256 go on a second line under its path."""
     from rich.table import Table
 
+    rows = [(src.status, src.kind, str(src.priority) if src.priority else "-", escape_terminal(src.path),
+             _provenance(src), (src.sha256 or "")[:12] or "-") for src in sources]
+    columns = ("status", "kind", "prio", "path", "provenance", "sha256")
+    widths = [max([len(c), *(len(STATUS_MARK[r[0]]) if i == 0 else len(r[i]) for r in rows)])
+              for i, c in enumerate(columns)]
+    stacked = width is not None and sum(widths) + 2 * (len(columns) - 1) > width
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for col in ("status", "kind", "prio", "path", "provenance", "sha256"):
-        table.add_column(col, no_wrap=col != "path", overflow="fold")
-    for src in sources:
+    for col in columns[:4] if stacked else columns:
+        table.add_column(col if not (stacked and col == "path") else "path / provenance, sha256",
+                         no_wrap=True, overflow="ignore")
+    for (status, kind, prio, path, provenance, sha), src in zip(rows, sources):
         style = STATUS_STYLE[src.status]
-        table.add_row(
-            f"[{style}]{STATUS_MARK[src.status]}[/]", src.kind,
-            str(src.priority) if src.priority else "-", _escape(src.path),
-            _provenance(src), (src.sha256 or "")[:12] or "-",
-        )
+        cells = [f"[{style}]{STATUS_MARK[status]}[/]", kind, prio, _escape(path)]
+        if stacked:
+            cells[3] += f"\n  [dim]{_escape(provenance)}  {sha}[/]"
+        else:
+            cells += [_escape(provenance), sha]
+        table.add_row(*cells)
     return table
 
 
@@ -84,7 +94,7 @@ def print_sources(session: Session) -> None:
     con = console()
     counts = ", ".join(f"{n} {k}" for k, n in session.source_counts().items())
     con.print(f"[bold]Sources of {session.charter.role}[/] ({len(session.sources)}: {counts}) in {session.root}")
-    con.print(sources_table(session.sources))
+    con.print(sources_table(session.sources, con.width if con.is_terminal else None))
     print_source_problems(con, session.sources)
     print_environments(con, session)
 
@@ -129,7 +139,7 @@ def print_review(session: Session) -> None:
                 con.print(f"  - {_escape(clause.text)}")
     counts = ", ".join(f"{n} {k}" for k, n in session.source_counts().items())
     con.print(f"\n[bold]Sources[/] ({len(session.sources)}: {counts})")
-    con.print(sources_table(session.sources))
+    con.print(sources_table(session.sources, con.width if con.is_terminal else None))
     print_source_problems(con, session.sources)
     print_environments(con, session)
     con.print("\n[bold]Release[/]")
@@ -226,18 +236,89 @@ def print_finding(con, f, default: str | None) -> None:
     con.print(grid)
 
 
-def _hanging(con, head: str, body: str) -> None:
-    """`head body` on one line; a terminal wraps the body under itself, a pipe keeps the line whole."""
-    if not con.is_terminal:
-        con.print(f"{head} {body}")
-        return
-    from rich.table import Table
+_WORD = re.compile(r"`[^`\n]*`|\S+")  # a `quoted command` is one word: never broken
 
-    grid = Table.grid(padding=(0, 1, 0, 0))
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
-    grid.add_row(head, body)
-    con.print(grid)
+
+def wrap_offsets(plain: str, width: int) -> list[int]:
+    """Where to break `plain` into lines of at most `width` columns: only between words, a `backquoted command`
+    counting as one word; a word wider than `width` stays whole on its own line (a path, a command)."""
+    from rich.cells import cell_len
+
+    offsets: list[int] = []
+    start = 0
+    for m in _WORD.finditer(plain):
+        if m.start() > start and cell_len(plain[start:m.end()]) > width:
+            offsets.append(m.start())
+            start = m.start()
+    return offsets
+
+
+def _hanging(con, head: str, body: str) -> None:
+    """`head body` on one line; a terminal wraps the body under itself between words (a path or a backquoted
+    command is never broken), a pipe keeps the line whole."""
+    from rich.text import Text
+
+    text = Text.from_markup(body)
+    if not con.is_terminal:
+        con.print(Text(head + " ") + text, soft_wrap=True)
+        return
+    lead = len(head) + 1
+    for i, line in enumerate(text.divide(wrap_offsets(text.plain, max(20, con.width - lead)))):
+        line.rstrip()
+        con.print(Text(head + " " if i == 0 else " " * lead) + line, soft_wrap=True)
+
+
+def shell_words(command: str) -> list[str]:
+    """`command` split at the spaces outside quotes, each word as written (quotes kept)."""
+    words, word, quote, escaped = [], "", "", False
+    for ch in command:
+        if escaped:
+            word, escaped = word + ch, False
+        elif ch == "\\" and quote != "'":
+            word, escaped = word + ch, True
+        elif quote:
+            word += ch
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            word, quote = word + ch, ch
+        elif ch == " ":
+            if word:
+                words.append(word)
+            word = ""
+        else:
+            word += ch
+    return words + ([word] if word else [])
+
+
+def command_lines(command: str, width: int) -> list[str]:
+    """A shell command in lines of at most `width` columns, broken only between words and each line but the
+    last ending with ` \\`, so the copied lines run as the one command; a word wider than `width` stays whole."""
+    words = shell_words(command)
+    units: list[str] = []  # an option and its value stay on one line: `--reason '...'`
+    for i, word in enumerate(words):
+        if units and units[-1].startswith("--") and "=" not in units[-1] and " " not in units[-1] \
+                and not word.startswith("-") and i > 1:
+            units[-1] += " " + word
+        else:
+            units.append(word)
+    lines: list[str] = []
+    for word in units:
+        if lines and len(lines[-1]) + 1 + len(word) + 2 <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return [line + " \\" for line in lines[:-1]] + lines[-1:]
+
+
+def _print_command(con, command: str, indent: int) -> None:
+    """A command to copy: whole on one line in a pipe; in a terminal, in shell lines continued with `\\`."""
+    if not con.is_terminal:
+        con.print(" " * indent + _escape(command), soft_wrap=True)
+        return
+    from rich.text import Text
+
+    for i, line in enumerate(command_lines(command, max(20, con.width - indent - 2))):
+        con.print(Text(" " * (indent + (2 if i else 0)) + escape_terminal(line)), soft_wrap=True)
 
 
 def print_next_steps(con, steps: list[NextStep], session: Session) -> None:
@@ -246,19 +327,17 @@ def print_next_steps(con, steps: list[NextStep], session: Session) -> None:
     con.print("\n[bold]Next steps[/]")
     for i, step in enumerate(steps, 1):
         _hanging(con, f"  {i}.", f"{_escape(step.what)}  [dim]({step.ids()})[/]")
-        if step.command:  # never broken by rich: a copied command must run as shown
-            con.print(f"       {_escape(step.command)}", soft_wrap=True)
-    from rich.padding import Padding
-
+        if step.command:  # a copied command must run as shown
+            _print_command(con, step.command, 7)
     if any("devops-agent propose" in s.command for s in steps):
         from agent.core import hints
 
-        con.print(Padding("--set FILE:KEY.PATH=VALUE edits one YAML value and keeps comments (repeatable); --patch FILE "
-                          "takes a unified diff with paths from the platform root. A proposal changes nothing until "
-                          f"Product approves exactly its content (`{hints.approve('ID')}`); "
-                          f"`{hints.apply('ID')}` lands it.", (0, 0, 0, 2), expand=False))
+        _hanging(con, " ", "--set FILE:KEY.PATH=VALUE edits one YAML value and keeps comments (repeatable); "
+                 "--patch FILE takes a unified diff with paths from the platform root. A proposal changes nothing "
+                 f"until Product approves exactly its content (`{hints.approve('ID')}`); "
+                 f"`{hints.apply('ID')}` lands it.")
     again = with_repo(session, NextStep("devops-agent review", "")).command
-    con.print(Padding(f"Then run `{_escape(again)}` again.", (0, 0, 0, 2), expand=False))
+    _hanging(con, " ", f"Then run `{_escape(again)}` again.")
 
 
 # -- json ---------------------------------------------------------------------------
