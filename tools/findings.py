@@ -69,7 +69,7 @@ class Finding:
 
     def about(self) -> str:
         """What the finding is about, without a line number: its subject, else its title without line refs."""
-        return self.subject or _LINE_REFS.sub("", self.title)
+        return self.subject or _LINE_REFS.sub(lambda m: m.group("file") or "", self.title)
 
     def fingerprint(self) -> str:
         """The finding's identity across runs: its check, the files it is in and what it is about; never its
@@ -83,8 +83,11 @@ class Finding:
         return (SEVERITIES.index(self.severity), self.id, first.path, first.line or 0)
 
 
-# `file:12`, `file:12:3`, `line 12`, `lines 3-5`, `column 7`: where in a file, which a line added above moves.
-_LINE_REFS = re.compile(r"(?<=\S):\d+(?::\d+)?\b|\b(?:lines?|col(?:umn)?)\s+\d+(?:\s*[-–]\s*\d+)?", re.I)
+# `file.yml:12`, `Dockerfile:3:5`, `line 12`, `lines 3-5`, `column 7`: where in a file, which a line added above
+# moves (an image's `nginx:1.27` or a port's `8000:8000` is what a finding is about, and stays).
+_LINE_REFS = re.compile(r"(?P<file>[\w./-]*(?:\.(?:ya?ml|json|conf|md|csv|toml|ini|cfg|env|sh|txt|j2|tpl|py|js|ts)"
+                        r"|Dockerfile[\w.-]*|Makefile|Containerfile[\w.-]*)):\d+(?::\d+)?\b"
+                        r"|\b(?:lines?|col(?:umn)?)\s+\d+(?:\s*[-–]\s*\d+)?", re.I)
 
 
 def fingerprints(findings: list[Finding]) -> list[str]:

@@ -218,3 +218,19 @@ def test_json_findings_carry_the_same_fingerprint(example):
     run = sarif_of(example)["runs"][0]
     assert [f["fingerprint"] for f in brief["findings"]] == \
         [res["partialFingerprints"]["devopsAgentFinding/v2"] for res in run["results"]]
+
+
+def test_what_a_fingerprint_rests_on():
+    """A line number in a title does not count; an image tag, a port or the subject a check names does."""
+    from tools.findings import Finding, Location, fingerprints
+
+    def f(title: str, line: int, subject: str = "") -> Finding:
+        return Finding("CMP003", "high", "reproducibility", title, [Location("compose.yaml", line)], subject=subject)
+
+    assert f("compose.yaml:12: web runs nginx:1.27", 12).fingerprint() == \
+        f("compose.yaml:14: web runs nginx:1.27", 14).fingerprint()
+    assert f("line 3: web runs nginx:1.27", 3).fingerprint() == f("line 9: web runs nginx:1.27", 9).fingerprint()
+    assert f("web runs nginx:1.27", 3).fingerprint() != f("web runs nginx:1.28", 3).fingerprint()
+    assert f("3 actions not pinned", 3, "unpinned").fingerprint() == f("4 actions not pinned", 5, "unpinned").fingerprint()
+    same = [f("hadolint DL3059", 3), f("hadolint DL3059", 7)]  # one rule on two lines of one file
+    assert len(set(fingerprints(same))) == 2
