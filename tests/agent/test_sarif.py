@@ -211,6 +211,14 @@ def test_fingerprints_stay_when_lines_move(tmp_path):
     assert len(set(fps)) == len(fps)  # two findings never share one
     healthchecks = {fp for rule, fp, _ in after if rule == "CMP012"}
     assert len(healthchecks) >= 2  # one check, one file, different services: different fingerprints
+    # the intention a title quotes is renamed in Notion: the titles change, what the findings are about does not
+    export = next((repo / "notion-export").glob("Intention *.csv"))
+    export.write_text(export.read_text(encoding="utf-8").replace("Service fiable pendant la bêta privée",
+                                                                 "Bêta privée sans panne"), encoding="utf-8")
+    git(repo, "commit", "-qam", "intention renamed")
+    renamed = _fingerprints(repo)
+    assert {fp for rule, fp, _ in renamed if rule == "CMP012"} == healthchecks
+    assert all("Bêta privée sans panne" in text for rule, _, text in renamed if rule == "CMP012")
 
 
 def test_json_findings_carry_the_same_fingerprint(example):
