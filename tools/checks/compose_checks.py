@@ -518,7 +518,8 @@ def no_healthcheck(ctx, spec):
             if not _has_healthcheck(platform, env, name):
                 why = f" (required by {required_by[0].id}: {required_by[0].name})" if required_by else ""
                 yield spec.finding(ctx, f"{env.name}: {name} has no healthcheck{why}", [env.location(name)],
-                                   severity="high" if required_by else None)
+                                   severity="high" if required_by else None,
+                                   subject=f"{env.name}: {name} has no healthcheck")  # not the intention's name
 
 
 @check("CMP018", "Healthcheck that cannot fail on an HTTP error", "medium", "availability", CONTAINER_RULES,
@@ -739,14 +740,14 @@ def prod_image_not_built(ctx, spec):
             unloaded = sorted({src.path for src in ctx.sources if src.kind == "ci_workflow" and not src.ok})
             if close:
                 yield spec.finding(ctx, f"{env.name}: {name} pulls {image}, which no workflow builds; CI pushes {close}",
-                                   [env.location(name, "image")])
+                                   [env.location(name, "image")], subject=f"{env.name}: {name} pulls {image}")
             elif unloaded:
                 yield spec.finding(ctx, f"{env.name}: cannot tell which workflow builds {image}: "
                                         f"{len(unloaded)} workflow(s) not loaded", [env.location(name, "image")],
                                    severity="info", detail=", ".join(unloaded))
             elif _built_from_here(platform, image):
                 yield spec.finding(ctx, f"{env.name}: {name} pulls {image}, which no workflow builds",
-                                   [env.location(name, "image")])
+                                   [env.location(name, "image")], subject=f"{env.name}: {name} pulls {image}")
             else:  # the organisation's image with no Dockerfile here: another repository of it builds it
                 yield spec.finding(ctx, f"{env.name}: {name} pulls {image}: no workflow and no Dockerfile of this "
                                         f"repository builds it (another repository may)", [env.location(name, "image")],

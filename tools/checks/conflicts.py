@@ -213,7 +213,7 @@ def source_conflicts(ctx, spec):
             f"(priority {repo_rank if repo_rank < 99 else '-'}) disagree: {winner}",
             [*(Location(p, l) for p, l in list(unique)[:6]), where],
             detail=f"{', '.join(keys)}: " + "; ".join(list(unique.values())[:6]),
-            severity=None if source_wins else "info",
+            severity=None if source_wins else "info", subject=f"{who} says '{sentence[:120]}'",
             remediation=None if source_wins else
             "The repo wins by the charter's priority; align the lower-priority source or confirm with Product.",
         )

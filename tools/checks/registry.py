@@ -59,11 +59,14 @@ class CheckSpec:
 
     def finding(self, ctx: CheckContext, title: str | None = None, locations: list[Location] | None = None,
                 detail: str = "", severity: str | None = None, remediation: str | None = None,
-                command: str = "") -> Finding:
+                command: str = "", subject: str = "") -> Finding:
+        """`subject`: what the finding is about when its title holds more (counts, a tool's message with a
+        line): what its fingerprint rests on (tools/findings.py)."""
         return Finding(
             id=self.id, severity=severity or self.severity, category=self.category,
             title=title or self.title, locations=locations or [], clause=self.clause_text(ctx.charter),
             remediation=remediation or self.remediation, detail=detail, command=command or self.command,
+            subject=subject,
         )
 
     def stated_by(self, charter: Charter | None) -> bool:

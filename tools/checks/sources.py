@@ -11,14 +11,23 @@ _ALL_SOURCES = ("sources", "Toutes les sources")
 @check("SRC001", "Required source not loaded", "high", "charter", _ALL_SOURCES,
        "Make the source available (the message says how), then run the review again.")
 def required_source_not_loaded(ctx, spec):
+    """One finding per source not loaded; the sources of one uninitialised submodule are one cause, one fix:
+    one finding for the submodule, its files as the locations."""
+    in_submodule: dict[str, list] = {}
     for src in ctx.sources:
         if src.blocking:  # the checks over it could not run: no GO (CANNOT-TELL), yet nothing found broken
             ctx.could_not_run(spec, f"{src.kind} source {src.path}", f"{src.status}: {src.message}".rstrip(": "))
+            if getattr(src, "submodule", None) and src.status == "missing" and "not initialised" in src.message:
+                in_submodule.setdefault(src.submodule, []).append(src)
+                continue
             loc = [Location(src.path, src.line)] if not src.path.startswith(("<", "notion:")) else []
-            uninitialised = bool(getattr(src, "submodule", None)) and src.status == "missing" \
-                and "not initialised" in src.message
-            yield spec.finding(ctx, f"{src.kind} source {src.path} is {src.status}", loc, detail=src.message,
-                               command=hints.submodule_init(src.submodule) if uninitialised else "")
+            yield spec.finding(ctx, f"{src.kind} source {src.path} is {src.status}", loc, detail=src.message)
+    for submodule, srcs in in_submodule.items():
+        names = ", ".join(src.path.removeprefix(submodule.rstrip("/") + "/") for src in srcs)
+        yield spec.finding(ctx, f"submodule {submodule} is not initialised: {len(srcs)} required source(s) in it "
+                                f"not read ({names})", [Location(src.path, src.line) for src in srcs],
+                           detail=srcs[0].message, command=hints.submodule_init(submodule),
+                           subject=f"submodule {submodule}")
 
 
 @check("SRC002", "Optional source absent", "info", "charter", _ALL_SOURCES,
