@@ -475,7 +475,9 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
                     env.env_files.append(candidates)
 
     covered = {f for e in envs.values() for f in e.files} | _included(compose)
-    data = {s.path: s.data for s in compose if s.ok and isinstance(s.data, dict)}
+    # a file whose `services` is no mapping is no compose model (Compose refuses it: CMP001 says so)
+    data = {s.path: s.data for s in compose if s.ok and isinstance(s.data, dict)
+            and isinstance(s.data.get("services") or {}, dict)}
     folders = sorted({posixpath.dirname(f) for f in compose_files if f not in covered})
     overlays: list[str] = []
     for folder in folders:
@@ -775,6 +777,8 @@ def _borrowed(data: dict) -> set[str]:
     """What a file's services use that the file does not define (a network, a named volume, a service they
     depend on): only a base file loaded before it can define them."""
     services = data.get("services") or {}
+    if not isinstance(services, dict):
+        return set()  # not a compose model (Compose refuses it: CMP001 says so)
     networks = set(data.get("networks") or {}) | {"default"} if isinstance(data.get("networks") or {}, dict) else {"default"}
     volumes = set(data.get("volumes") or {}) if isinstance(data.get("volumes") or {}, dict) else set()
     out: set[str] = set()

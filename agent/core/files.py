@@ -102,6 +102,7 @@ def _over_cap(shown: str, size: int, max_bytes: int, more: bool = False) -> str:
 _SERVICES_KEY = re.compile(r"^services:[ \t]*(?:#.*)?$", re.M)
 _TOP_KEY = re.compile(r"^([A-Za-z_][\w.-]*)[ \t]*:", re.M)
 _SERVICE_SOURCE = re.compile(r"^[ \t]+(?:image|build):", re.M)
+_NEXT_CONTENT = re.compile(r"^[ \t]*([^\s#][^\n]*)$", re.M)  # the next line that is neither blank nor a comment
 _COMPOSE_TOP_KEYS = frozenset({"version", "name", "services", "networks", "volumes", "configs", "secrets", "include"})
 SNIFFED_BYTES = 256 * 1024  # a compose file is read this far to tell what it is
 
@@ -110,7 +111,11 @@ def looks_like_compose(text: str | None) -> bool:
     """A YAML text that is a Compose file whatever its name (`manual-install/latest.yml` a README copies to
     compose.yaml): a top-level `services:`, no top-level key Compose does not know (extensions `x-` aside), and a
     service with an `image:` or `build:`. Kubernetes manifests, Helm values and CI files have other top-level keys."""
-    if not text or not _SERVICES_KEY.search(text):
+    m = _SERVICES_KEY.search(text or "")
+    if m is None:
         return False
+    first = _NEXT_CONTENT.search(text, m.end())
+    if first is None or first.group(1).startswith("-"):
+        return False  # `services:` holding a list (a Render or DigitalOcean blueprint) is no Compose file
     unknown = {k for k in _TOP_KEY.findall(text) if k not in _COMPOSE_TOP_KEYS and not k.startswith("x-")}
     return not unknown and bool(_SERVICE_SOURCE.search(text))

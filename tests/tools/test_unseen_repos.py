@@ -730,3 +730,14 @@ def test_a_compose_file_offered_for_deployment_is_production(tmp_path):
     assert session.discovery().environments["prod"].evidence.startswith("README.md:5")
     secret = [f for f in session.findings if f.id == "CMP008" and "APP_SECRET" in f.title]
     assert secret and secret[0].severity == "medium"  # a placeholder that ships unless someone replaces it
+
+
+def test_a_services_list_is_no_compose_model_and_never_crashes_the_review(tmp_path):
+    """A Render blueprint (`services:` holding a list) is not found as a compose file, and a compose-named file
+    whose `services` is a list is refused by Compose (CMP001), never an internal error."""
+    blueprint = "services:\n  - type: web\n    name: app\n    image:\n      url: docker.io/acme/app:1.2.0\n"
+    root = repo(tmp_path, {"docker-compose.yml": BASE, "production/render.yaml": blueprint,
+                           "compose.broken.yml": "services:\n  - web\n  - db\n"})
+    brief = review(root)
+    assert "production/render.yaml" not in [s["path"] for s in brief["sources"] if s["kind"] == "compose"]
+    assert [f for f in brief["findings"] if f["id"] == "CMP001" and "compose.broken.yml" in json.dumps(f)]
