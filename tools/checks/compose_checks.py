@@ -745,6 +745,11 @@ def prod_image_not_built(ctx, spec):
                 yield spec.finding(ctx, f"{env.name}: cannot tell which workflow builds {image}: "
                                         f"{len(unloaded)} workflow(s) not loaded", [env.location(name, "image")],
                                    severity="info", detail=", ".join(unloaded))
+            elif (sub := _unchecked_submodule_of(platform, image)) is not None:
+                yield spec.finding(ctx, f"{env.name}: cannot tell which workflow builds {image}: submodule {sub} "
+                                        f"is not checked out (its own CI may build it)", [env.location(name, "image")],
+                                   severity="info", command=hints.submodule_init(sub),
+                                   subject=f"{env.name}: {name} pulls {image}")
             elif _built_from_here(platform, image):
                 yield spec.finding(ctx, f"{env.name}: {name} pulls {image}, which no workflow builds",
                                    [env.location(name, "image")], subject=f"{env.name}: {name} pulls {image}")
@@ -752,6 +757,16 @@ def prod_image_not_built(ctx, spec):
                 yield spec.finding(ctx, f"{env.name}: {name} pulls {image}: no workflow and no Dockerfile of this "
                                         f"repository builds it (another repository may)", [env.location(name, "image")],
                                    severity="info")
+
+
+def _unchecked_submodule_of(platform: Platform, image: str) -> str | None:
+    """The uninitialised submodule named like the image (`getlago/api` and the submodule `api`): its repository's
+    workflows, which may build the image, are not here to read."""
+    last = str(image).split("@")[0].rsplit("/", 1)[-1].split(":")[0].lower()
+    for sub in platform.submodules:
+        if os.path.basename(sub).lower() == last and platform.uninitialised_submodule(sub):
+            return sub
+    return None
 
 
 def _built_from_here(platform: Platform, image: str) -> bool:
