@@ -362,3 +362,33 @@ def test_hadolint_results_are_cached_by_content(tmp_path, monkeypatch):
     (repo / ".hadolint.yaml").write_text("ignored: [DL3008]\n")  # its config is an input too
     fourth = df.run_hadolint(paths, repo)
     assert calls() == 3 and not any(i.rule == "DL3008" for i in fourth[paths[0]])
+
+
+def test_substitute_expands_nested_defaults_as_buildkit_does():
+    """`ENV PORT=${APP_PORT:-${PORT:-8000}}` is 8000 when neither is set (a regex stopping at the first `}` read
+    `${PORT:-8000` as the value and DKF001 said "EXPOSE $PORT: not a port")."""
+    from tools.dockerfile.parse import substitute
+
+    assert substitute("${APP_PORT:-${PORT:-8000}}", {}) == "8000"
+    assert substitute("${APP_PORT:-${PORT:-8000}}", {"PORT": "9000"}) == "9000"
+    assert substitute("${APP_PORT:-${PORT:-8000}}", {"APP_PORT": "7000"}) == "7000"
+    assert substitute("${A:+on-${B}}", {"A": "1", "B": "x"}) == "on-x"
+    assert substitute("${A}", {}) is None and substitute("cost: 5$", {}) == "cost: 5$"
+    # long and deep inputs stay linear-ish and bounded
+    assert substitute("${A:-" * 40 + "x" + "}" * 40, {}) is not None
+    assert substitute("$" * 100_000, {}) == "$" * 100_000
+
+
+def test_substitute_is_linear_on_unclosed_braces():
+    import time
+
+    from tools.dockerfile.parse import substitute
+
+    def cost(n: int) -> float:
+        start = time.perf_counter()
+        substitute("${A:-" * n, {})
+        substitute("${A ${B}" * n, {"B": "b"})
+        return time.perf_counter() - start
+    cost(100)
+    small, large = cost(2_000), cost(20_000)
+    assert large < 10 * small * 4 + 0.05, (small, large)

@@ -121,26 +121,76 @@ def _locate_go_error(message: str, text: str) -> ParseProblem:
     return ParseProblem(None, message)
 
 
-_VAR = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<mod>:?[-+?][^}]*)?\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAX_NESTING = 16  # `${A:-${B:-${C}}}` nests; deeper is left as written
+
+
+def _brace_pairs(text: str) -> dict[int, int]:
+    """For each `${` (the index of its `{`), the index of the `}` that closes it, nested ones inside: one pass with
+    a stack, so an unclosed `${` costs nothing more (scanning ahead from each would be quadratic)."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "$" and i + 1 < n and text[i + 1] == "{":
+            stack.append(i + 1)
+            i += 2
+            continue
+        if c == "}" and stack:
+            pairs[stack.pop()] = i
+        i += 1
+    return pairs
 
 
 def substitute(text: str, known: dict[str, str | None]) -> str | None:
-    """BuildKit-style ${VAR}, ${VAR:-default}, ${VAR:+alt}; None when a needed value is unknown."""
+    """BuildKit-style ${VAR}, ${VAR:-default}, ${VAR:+alt} (defaults may nest: `${A:-${B:-8000}}`); None when
+    a needed value is unknown."""
     unresolved = False
+    pairs = _brace_pairs(text) if "${" in text else {}
 
-    def repl(m: re.Match) -> str:
+    def expand(lo: int, hi: int, depth: int) -> str:
+        out: list[str] = []
+        i = lo
+        while i < hi:
+            dollar = text.find("$", i, hi)
+            if dollar < 0:
+                out.append(text[i:hi])
+                break
+            out.append(text[i:dollar])
+            i = dollar + 1
+            if i < hi and text[i] == "{":
+                end = pairs.get(i, -1)
+                name = _NAME.match(text, i + 1, hi)
+                if end < 0 or end >= hi or name is None or depth >= _MAX_NESTING:
+                    out.append("$")
+                    continue
+                mod_lo = name.end()
+                out.append(apply(name.group(0), text[mod_lo:end], mod_lo, end, depth))
+                i = end + 1
+            else:
+                name = _NAME.match(text, i, hi)
+                if name is None:
+                    out.append("$")
+                    continue
+                out.append(apply(name.group(0), "", i, i, depth))
+                i = name.end()
+        return "".join(out)
+
+    def apply(name: str, mod: str, lo: int, hi: int, depth: int) -> str:
         nonlocal unresolved
-        name = m.group("braced") or m.group("plain")
         value = known.get(name)
-        mod = m.group("mod") or ""
-        if mod:
+        if mod and (mod[0] in "-+?" or mod[0] == ":" and len(mod) > 1 and mod[1] in "-+?"):
             colon = mod.startswith(":")
-            op, word = (mod[1], mod[2:]) if colon else (mod[0], mod[1:])
+            op, word_lo = (mod[1], lo + 2) if colon else (mod[0], lo + 1)
             is_set = value is not None and (value != "" or not colon)
             if op == "-":
-                return value if is_set else word
+                return value if is_set else expand(word_lo, hi, depth + 1)
             if op == "+":
-                return word if is_set else ""
+                return expand(word_lo, hi, depth + 1) if is_set else ""
             if op == "?" and not is_set:
                 unresolved = True
                 return ""
@@ -149,8 +199,8 @@ def substitute(text: str, known: dict[str, str | None]) -> str | None:
             return ""
         return value
 
-    out = _VAR.sub(repl, text)
-    return None if unresolved else out
+    result = expand(0, len(text), 0)
+    return None if unresolved else result
 
 
 def unquote(value: str) -> str:
