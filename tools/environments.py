@@ -520,6 +520,12 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
             if name in envs and tuple(envs[name].files) != tuple(files):
                 # `docker-compose.dev-azure.yml` beside the dev set: its own words name it, it is no orphan
                 name = prefix + _stem_word(f)
+            if name in envs and tuple(envs[name].files) != tuple(files) \
+                    and not any(o.kind == "config" for o in envs[name].origins):
+                # a script already named another file `dev` (`deploy/docker-compose.local.yml`): this one is
+                # checked all the same, under a name of its own (a name the config gives stays the user's word:
+                # the file it leaves out is an orphan, SRC005)
+                name = _free(name, envs)
             if name not in envs:
                 envs[name] = DiscoveredEnvironment(name, files, [Origin("convention")])
                 covered.add(f)

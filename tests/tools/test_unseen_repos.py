@@ -741,3 +741,22 @@ def test_a_services_list_is_no_compose_model_and_never_crashes_the_review(tmp_pa
     brief = review(root)
     assert "production/render.yaml" not in [s["path"] for s in brief["sources"] if s["kind"] == "compose"]
     assert [f for f in brief["findings"] if f["id"] == "CMP001" and "compose.broken.yml" in json.dumps(f)]
+
+
+def test_a_dev_file_whose_name_a_script_gave_another_file_is_still_checked(tmp_path):
+    """`deploy/docker-compose.local.yml`, run by a script, is `dev`; the root `docker-compose.dev.yml` (the
+    documented dev stack) is then checked under a name of its own, not left an orphan (a false SRC005 at high)."""
+    script = "#!/bin/sh\nset -e\ndocker compose -f deploy/docker-compose.local.yml up -d\n"
+    dev = "services:\n  api:\n    image: acme/api:dev\n    ports:\n      - \"3000:3000\"\n"
+    root = repo(tmp_path, {"docker-compose.yml": BASE, "deploy/docker-compose.local.yml": BASE, "deploy/up.sh": script,
+                           "docker-compose.dev.yml": dev})
+    discovery = open_session(root, run_checks=False).discovery()
+    assert not discovery.orphans
+    assert ["docker-compose.dev.yml"] in [e.files for e in discovery.environments.values()]
+
+
+def test_an_unchecked_dev_compose_file_is_low():
+    from tools.environments import environment_role
+
+    for path, role in (("docker-compose.dev.yml", "dev"), ("deploy/docker-compose.production.yml", "prod")):
+        assert environment_role(path, [path]) == role  # what SRC005 asks of an orphan (high only for production)

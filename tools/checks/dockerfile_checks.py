@@ -266,8 +266,11 @@ def secret_in_dockerfile(ctx, spec):
     """A secret value (tools/facts/secrets.py) baked into an image: high in an image that ships, low in a dev or
     test image, a placeholder to replace only in one that ships, at medium."""
     platform = _platform(ctx)
+    uses = dockerfile_uses(platform)
     for path, info in platform.dockerfiles.items():
         shipped = _shipped_lines(platform, info, path)
+        # nothing here builds it (no compose service, no workflow): it may ship, but nothing says so
+        unbuilt = not (uses.get(path) or DockerfileUse()).deployed and not (uses.get(path) or DockerfileUse()).ci_built
         for ins in info.instructions:
             if ins.cmd == "ENV":
                 pairs = list(zip(ins.value[::2], ins.value[1::2]))
@@ -296,6 +299,8 @@ def secret_in_dockerfile(ctx, spec):
                                        detail=(kind + "; " if kind else "") + "not in the image that runs (a later "
                                        "stage copies files only), but in that stage's layers and build cache")
                     continue
+                if unbuilt and severity == "high":
+                    severity, kind = "medium", (kind + "; " if kind else "") + "no compose file or workflow here builds it"
                 yield spec.finding(ctx, f"{path}: {ins.cmd} {key} has {what} baked into the image",
                                    [Location(path, _ins_line(info, ins, key))], detail=kind or "", severity=severity)
 

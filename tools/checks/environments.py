@@ -12,10 +12,14 @@ from tools.findings import Location
        "Name the environment that uses it under `environments:` in .devops-agent.yaml "
        "(or call it with `docker compose -f` in the Makefile or a script), or remove the file.")
 def compose_file_unchecked(ctx, spec):
+    from tools.environments import environment_role
+
     discovery = ctx.models.get("environments")
     for path in getattr(discovery, "orphans", []):
+        # a production file left unchecked may hide anything; a development or test one, little that ships
+        role = environment_role(path, [path])
         yield spec.finding(ctx, f"{path} belongs to no checked environment: no compose check ran on it",
-                           [Location(path)],
+                           [Location(path)], severity=None if role in ("prod", "staging") else "low",
                            detail=f"environments: {', '.join(discovery.environments) or 'none'}")
 
 

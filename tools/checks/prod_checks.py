@@ -11,7 +11,8 @@ from tools import compose as compose_tool
 from tools.checks.dockerfile_checks import DockerfileUse, dockerfile_uses, is_test_image
 from tools.checks.registry import check, services_text
 from tools.facts.exposure import (admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway,
-                                  expands_only_known_text, expands_outsider_text, names_pull_request_head,
+                                  branch_fixed_by_trigger, expands_only_known_text, expands_outsider_text,
+                                  names_pull_request_head,
                                   outsider_triggers, unauthenticated_ui_of)
 from tools.facts.secrets import is_placeholder
 from tools.facts.lifecycle import DATABASES, TABLE_WRITTEN, end_of_life, product_of
@@ -346,6 +347,11 @@ def zizmor_severity(issue, ceiling: str, wf=None) -> tuple[str, str]:
             and SEVERITIES.index(severity) < SEVERITIES.index("low"):
         severity = "low"
         why.append("no expression it expands is text outsiders write (a title, a branch, a comment)")
+    elif issue.audit == "template-injection" and wf is not None \
+            and branch_fixed_by_trigger(getattr(issue, "feature", ""), getattr(wf, "triggers", None)) \
+            and SEVERITIES.index(severity) < SEVERITIES.index("low"):
+        severity = "low"
+        why.append("the branch it expands can only be one the workflow_run trigger names")
     if issue.audit == "dangerous-triggers" and wf is not None and not _runs_outsider_text(wf) \
             and SEVERITIES.index(severity) < SEVERITIES.index("medium"):
         severity = "medium"

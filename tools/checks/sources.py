@@ -12,7 +12,8 @@ _ALL_SOURCES = ("sources", "Toutes les sources")
        "Make the source available (the message says how), then run the review again.")
 def required_source_not_loaded(ctx, spec):
     """One finding per source not loaded; the sources of one uninitialised submodule are one cause, one fix:
-    one finding for the submodule, its files as the locations."""
+    one finding for the submodule, its files as the locations, at medium: the checkout lacks them, the repository
+    is not known to be wrong (the verdict is CANNOT-TELL all the same, as for every source not read)."""
     in_submodule: dict[str, list] = {}
     for src in ctx.sources:
         if src.blocking:  # the checks over it could not run: no GO (CANNOT-TELL), yet nothing found broken
@@ -27,7 +28,7 @@ def required_source_not_loaded(ctx, spec):
         yield spec.finding(ctx, f"submodule {submodule} is not initialised: {len(srcs)} required source(s) in it "
                                 f"not read ({names})", [Location(src.path, src.line) for src in srcs],
                            detail=srcs[0].message, command=hints.submodule_init(submodule),
-                           subject=f"submodule {submodule}")
+                           subject=f"submodule {submodule}", severity="medium")
 
 
 @check("SRC002", "Optional source absent", "info", "charter", _ALL_SOURCES,

@@ -140,3 +140,19 @@ def expands_only_known_text(script: str | None) -> bool:
 def names_pull_request_head(text: str | None) -> bool:
     """The text points at the pull request's own code (`ref: ${{ github.event.pull_request.head.sha }}`)."""
     return bool(text) and bool(_PR_HEAD.search(str(text)))
+
+
+_HEAD_BRANCH = re.compile(r"github\.event\.workflow_run\.head_branch\b", re.I)
+
+
+def branch_fixed_by_trigger(script: str | None, triggers) -> bool:
+    """Every outsider text the script expands is `workflow_run.head_branch`, and the workflow_run trigger lists its
+    branches by name (no pattern): the branch can only be one of those names, which the repository chose."""
+    found = [m.group(1) for m in _EXPRESSION.finditer(script or "")]
+    outsider = [e for e in found if _OUTSIDER_TEXT.search(e)]
+    if not outsider or any(_OUTSIDER_TEXT.search(_HEAD_BRANCH.sub("", e)) for e in outsider):
+        return False
+    trigger = (triggers or {}).get("workflow_run")
+    branches = list(getattr(trigger, "branches", None) or [])
+    return bool(branches) and all(b and not re.search(r"[*?!\[\]]", b) for b in branches) \
+        and not getattr(trigger, "branches_ignore", None)
