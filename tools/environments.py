@@ -671,6 +671,29 @@ def _runs_script(text: str, path: str) -> bool:
     return bool(re.search(rf"(?:\./|\b(?:ba|z)?sh\s+)(?:\./)?{re.escape(path)}(?![\w./-])", text))
 
 
+# A page that fetches a compose file of the repository to run it elsewhere: `curl -LO https://github.com/acme/x/raw/
+# main/docker-compose.yml`, `wget https://raw.githubusercontent.com/acme/x/main/deploy/compose.yaml`.
+_FETCHED_URL = re.compile(r"\b(?:curl|wget)\b[^\n]*?(https?://[^\s'\"<>)]+)")
+
+
+def _download_evidence(base: list[str], sources: list) -> str:
+    """Where a README or docs page downloads the base compose file to run it (an install step: users run the file
+    on their own machine, not from a checkout), or ""."""
+    if not base:
+        return ""
+    target = base[0]
+    for src in sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
+                      key=lambda s: (s.path.count("/"), s.path)):
+        for no, line in enumerate(src.text.splitlines(), 1):
+            if "curl" not in line and "wget" not in line:
+                continue
+            for m in _FETCHED_URL.finditer(line):
+                path = m.group(1).split("?", 1)[0].split("#", 1)[0]
+                if path.endswith("/" + target):
+                    return f"{src.path}:{no} (downloads {target} to run it)"
+    return ""
+
+
 def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:
     """A self-hosted product's main compose set is its production. When no environment is named for production,
     the main base is Compose's default file at the root (without its `.override`, the local convention), else
@@ -707,8 +730,8 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
                         for o in e.origins)]
     if not standing:
         return envs
-    evidence = ""
-    for src in sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
+    evidence = _download_evidence(base, sources)
+    for src in [] if evidence else sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
                       key=lambda s: (s.path.count("/"), bool(_TRANSLATED.match(posixpath.basename(s.path))), s.path)):
         lines = src.text.splitlines()
         title = next((l for l in lines if l.startswith("# ")), "")

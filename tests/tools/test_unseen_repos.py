@@ -760,3 +760,19 @@ def test_an_unchecked_dev_compose_file_is_low():
 
     for path, role in (("docker-compose.dev.yml", "dev"), ("deploy/docker-compose.production.yml", "prod")):
         assert environment_role(path, [path]) == role  # what SRC005 asks of an orphan (high only for production)
+
+
+def test_a_readme_that_downloads_the_compose_file_to_run_it_makes_it_production(tmp_path):
+    """"Download the compose file ... `curl -LO https://github.com/acme/mailer/raw/master/docker-compose.yml` then
+    `docker compose up -d`": the file is what users install, so production (its missing healthchecks matter)."""
+    readme = ("# Mailer\n\n## Installation\n\n### Docker\n\nDownload and use the sample docker-compose.yml.\n\n"
+              "```shell\ncurl -LO https://github.com/acme/mailer/raw/master/docker-compose.yml\ndocker compose up -d\n```\n")
+    root = repo(tmp_path, {"docker-compose.yml": BASE, "README.md": readme})
+    session = open_session(root)
+    env = session.discovery().environments["prod"]
+    assert env.evidence.startswith("README.md:10 (downloads docker-compose.yml")
+    assert [f for f in session.findings if f.id == "CMP012"]
+    # a link to the file, or a download of another file, is no such step
+    other = readme.replace("docker-compose.yml\ndocker", "install.sh\ndocker")
+    root2 = repo(tmp_path, {"docker-compose.yml": BASE, "README.md": other}, name="shop2")
+    assert "prod" not in open_session(root2, run_checks=False).discovery().environments
