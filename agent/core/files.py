@@ -111,7 +111,9 @@ def looks_like_compose(text: str | None) -> bool:
     """A YAML text that is a Compose file whatever its name (`manual-install/latest.yml` a README copies to
     compose.yaml): a top-level `services:`, no top-level key Compose does not know (extensions `x-` aside), and a
     service with an `image:` or `build:`. Kubernetes manifests, Helm values and CI files have other top-level keys."""
-    m = _SERVICES_KEY.search(text or "")
+    if not text:
+        return False
+    m = _SERVICES_KEY.search(text)
     if m is None:
         return False
     first = _NEXT_CONTENT.search(text, m.end())
