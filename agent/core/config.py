@@ -134,7 +134,7 @@ class IgnoreEntry:
             self.expires = self.expires.date()
 
     def expired(self, today: datetime.date) -> bool:
-        return self.expires is not None and today > self.expires
+        return isinstance(self.expires, datetime.date) and today > self.expires
 
 
 @dataclass
