@@ -275,3 +275,24 @@ def test_an_unsigned_change_to_what_accepts_findings_fails_verify(signed_platfor
     report = json.loads(r.stdout)
     assert r.returncode == 1, report
     assert any(c["sha"] == sha and c["status"] != "signed" and rel in c["paths"] for c in report["infra_commits"])
+
+
+def test_sarif_with_suppressions_is_still_what_github_and_the_schema_accept(shop, tmp_path):
+    """The accepted findings' results (with `suppressions`) pass the full SARIF 2.1.0 schema, GitHub's upload rules
+    and, where installed, Microsoft's validator; each keeps the fingerprint the JSON gives it."""
+    from test_sarif import _multitool, github_errors, multitool_problems, schema_errors
+
+    (shop / "compose.yaml").write_text(COMPOSE.replace(
+        "    image: redis:latest", "    # devops-agent: ignore[CMP003] redis is a disposable cache\n    image: redis:latest"))
+    (shop / ".devops-agent.yaml").write_text("ignore:\n  - id: DKF006\n    path: worker/*\n")  # no reason: SUP001
+    commit_all(shop)
+    sarif = json.loads(cli(shop, "review", "--format", "sarif").stdout)
+    accepted = [r for r in sarif["runs"][0]["results"] if r.get("suppressions")]
+    assert {r["ruleId"] for r in accepted} == {"CMP003"}
+    assert schema_errors(sarif) == [] and github_errors(sarif) == []
+    tool = _multitool()
+    if tool is not None:
+        assert multitool_problems(tool, sarif, tmp_path) == []
+    _, data = review(shop)
+    [json_fp] = [s["fingerprint"] for s in data["suppressed"] if s["id"] == "CMP003"]
+    assert accepted[0]["partialFingerprints"] == {"devopsAgentFinding/v2": json_fp}
