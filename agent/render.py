@@ -173,6 +173,7 @@ def print_review(session: Session) -> None:
         con.print(Padding(f"[dim]{SEVERITY_NOTE}[/]", (0, 0, 0, 2), expand=False))
     for f in session.findings:
         print_finding(con, f, defaults.get(f.id))
+    print_suppressed(con, session.suppressed)
     for note in session.notes:
         con.print(f"  [yellow]note[/] {_escape(note)}")
     print_not_run(con, session.not_run)
@@ -184,6 +185,17 @@ def print_review(session: Session) -> None:
 
 
 VERDICT_STYLE = {"GO": "bold green", "NO-GO": "bold red", "CANNOT-TELL": "bold yellow"}
+
+
+def print_suppressed(con, suppressed: list) -> None:
+    """The accepted findings, each with what accepted it and why: never silent."""
+    if not suppressed:
+        return
+    con.print(f"\n[bold]Suppressed[/] ({len(suppressed)}: accepted, not counted in the verdict)")
+    for s in suppressed:
+        f = s.finding
+        loc = f"  [dim]{_escape(str(f.locations[0]))}[/]" if f.locations else ""
+        _hanging(con, f"  {f.severity:7} {f.id:7}", f"{_escape(f.title)}{loc}  [dim]— {_escape(s.justification)}[/]")
 
 
 def print_not_run(con, not_run: list) -> None:
@@ -345,13 +357,14 @@ def print_next_steps(con, steps: list[NextStep], session: Session) -> None:
 
 def review_json(session: Session) -> dict:
     """The session's brief, plus each finding's check default, its fingerprint and the next steps (what `review` prints)."""
-    from tools.findings import fingerprints
-
     data = session.brief()
     defaults = default_severities()
-    for f, fp in zip(data["findings"], fingerprints(session.findings)):
+    fps = session.fingerprints()
+    for f, finding in zip(data["findings"], session.findings):
         f["default_severity"] = defaults.get(f["id"], f["severity"])
-        f["fingerprint"] = fp  # the finding across runs (SARIF's partialFingerprints)
+        f["fingerprint"] = fps[id(finding)]  # the finding across runs (SARIF's partialFingerprints)
+    for f, s in zip(data["suppressed"], session.suppressed):
+        f["fingerprint"] = fps[id(s.finding)]
     return data
 
 
@@ -399,6 +412,12 @@ def review_markdown(session: Session) -> str:
             severity = f.severity + (f" (check default: {default})" if default != f.severity else "")
             out.append(f"| {severity} | {f.id} | {_md_cell(f.title)} | {loc} | {_md_cell(f.remediation)} | "
                        f"{_md_cell(f.clause)} |")
+    if session.suppressed:
+        out += ["", f"## Suppressed ({len(session.suppressed)})", "", "Accepted, not counted in the verdict.", "",
+                "| severity | id | title | location | accepted by | reason |", "| --- | --- | --- | --- | --- | --- |"]
+        out += [f"| {s.finding.severity} | {s.finding.id} | {_md_cell(s.finding.title)} | "
+                f"{', '.join(f'`{l}`' for l in s.finding.locations[:3])} | {_md_cell(s.by)} `{_md_cell(s.where)}` | "
+                f"{_md_cell(s.reason) or '**none given**'} |" for s in session.suppressed]
     for note in session.notes:
         out.append(f"- note: {note}")
     if session.not_run:
@@ -434,7 +453,6 @@ def review_sarif(session: Session) -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     from tools.checks import CHECKS
-    from tools.findings import fingerprints
 
     try:
         tool_version = version("devops-agent")
@@ -444,7 +462,11 @@ def review_sarif(session: Session) -> dict:
     rules = [_sarif_rule(spec, session) for spec in CHECKS.values()]
     anchor = _sarif_anchor(session)
     findings = session.findings[:SARIF_MAX_RESULTS]  # worst first: what GitHub would keep anyway
-    results = [_sarif_result(f, fp, ids, anchor) for f, fp in zip(findings, fingerprints(session.findings))]
+    fps = session.fingerprints()
+    results = [_sarif_result(f, fps[id(f)], ids, anchor) for f in findings]
+    # An accepted finding stays, with SARIF's `suppressions`: code scanning shows it dismissed, never gone.
+    results += [{**_sarif_result(s.finding, fps[id(s.finding)], ids, anchor), "suppressions": [s.sarif()]}
+                for s in session.suppressed[:max(0, SARIF_MAX_RESULTS - len(results))]]
     notes = list(session.notes)
     if len(session.findings) > len(findings):
         notes.append(f"{len(session.findings) - len(findings)} finding(s) past GitHub's {SARIF_MAX_RESULTS} results "

@@ -127,6 +127,9 @@ class Session:
     _platform: object = field(default=None, repr=False)
     _discovery: object = field(default=None, repr=False)
     hidden: int = 0  # findings below a --min-severity filter
+    # Findings accepted by a comment, a hadolint config, an `ignore:` entry or a baseline: listed, never counted.
+    suppressed: list = field(default_factory=list)  # tools.suppressions.Suppression
+    fail_on: str = "blocker"  # the lowest severity that makes the verdict NO-GO (`review --fail-on`)
     _verdict: str | None = field(default=None, repr=False)
     snapshot: object = field(default=None, repr=False)  # the TemporaryDirectory of a session of a commit
     signatures: object = None  # agent.gate.verify.VerifyReport of the branch, when checked
@@ -143,6 +146,40 @@ class Session:
         cut = SEVERITIES.index(min_severity)
         shown = [f for f in self.findings if SEVERITIES.index(f.severity) <= cut]
         return replace(self, findings=shown, hidden=len(self.findings) - len(shown), _verdict=self.verdict)
+
+    def fingerprints(self) -> dict[int, str]:
+        """id(finding) -> its fingerprint, for the findings and the suppressed ones together, numbered as if none
+        were suppressed: an accepted finding keeps the identity it has when it stands (code scanning, baselines)."""
+        from tools.findings import Finding, fingerprints
+
+        everyone = sorted([*self.findings, *(s.finding for s in self.suppressed)], key=Finding.sort_key)
+        return {id(f): fp for f, fp in zip(everyone, fingerprints(everyone))}
+
+    def compare_baseline(self, path: Path, write: bool = False) -> str:
+        """`review --baseline FILE`: write it (absent, or `write`) with every finding standing, else compare: the
+        findings it holds are accepted (listed as suppressed), so only new ones decide the verdict."""
+        import datetime
+
+        from tools.suppressions import apply_baseline, read_baseline, write_baseline
+
+        path = Path(path).expanduser()
+        fps = self.fingerprints()
+        if write or not path.exists():
+            write_baseline(path, self.findings, fps, datetime.date.today())
+            said = f"baseline {path} written with {len(self.findings)} finding(s)"
+        else:
+            said = f"compared with baseline {path}"
+        where = self._shown_path(path)
+        self.findings, accepted = apply_baseline(self.findings, fps, read_baseline(path), where)
+        self.suppressed += accepted
+        self.notes.append(f"{said}: {len(accepted)} accepted, {len(self.findings)} new")
+        return said
+
+    def _shown_path(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to((self.repo_root or self.root).resolve()).as_posix()
+        except ValueError:
+            return str(path)
 
     def discovery(self):
         """Compose environments and where each came from (tools.environments.Discovery), found once."""
@@ -277,7 +314,10 @@ class Session:
 
         if self._verdict is not None:
             return self._verdict
-        blocked = any(f.severity == "blocker" for f in self.findings)
+        from tools.findings import SEVERITIES
+
+        cut = SEVERITIES.index(self.fail_on)
+        blocked = any(SEVERITIES.index(f.severity) <= cut for f in self.findings)
         return verdict_of(blocked, bool(self.not_run) or any(s.blocking for s in self.sources))
 
     @property
@@ -319,6 +359,8 @@ class Session:
             "release": self.release.to_dict() if self.release else None,
             "findings": [f.to_dict() for f in self.findings],
             "findings_hidden": self.hidden,
+            "suppressed": [{**s.finding.to_dict(), "suppression": s.to_dict()} for s in self.suppressed],
+            "fail_on": self.fail_on,
             "notes": self.notes,
             "signatures": self.signatures.to_dict() if self.signatures is not None else None,
             "next_steps": [{"command": s.command, "what": s.what, "findings": sorted(set(s.findings)),
@@ -416,7 +458,27 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
         models["charter_origin"] = origin
         models["readmes"] = session.readmes
         models["submodules"] = list(git.submodules)
-        session.findings, notes = run_all(ctx)
+        models["suppressions"] = inputs = _suppression_inputs(session, root, loaded, cfg, cfg_path)
+        findings, notes = run_all(ctx)
+        session.notes += notes
+        session.findings, session.suppressed, notes = _accepted(findings, inputs)
         session.notes += notes
         session.not_run = ctx.not_run
     return session
+
+
+def _suppression_inputs(session: Session, root: Path, loaded: list[LoadedSource], cfg: ProjectConfig,
+                        cfg_path: Path | None):
+    from tools.suppressions import gather
+
+    return gather(root, loaded, list(session.platform().dockerfiles), [s.path for s in session.git.submodules],
+                  cfg.ignore, cfg_path)
+
+
+def _accepted(findings: list[Finding], inputs) -> tuple[list[Finding], list, list[str]]:
+    import datetime
+
+    from tools.checks import CHECKS
+    from tools.suppressions import accept
+
+    return accept(findings, inputs, CHECKS, datetime.date.today())

@@ -207,8 +207,12 @@ class Settings:
 
 
 def _client(s: Settings):
-    from notion_client import Client
-    from notion_client.client import RetryOptions
+    try:
+        from notion_client import Client
+        from notion_client.client import RetryOptions
+    except ImportError:  # the base install: the live API comes with the [agent] extra; a cache may stand in
+        raise NotionError("the live Notion read needs the [agent] extra (pip install 'devops-agent[agent]'); "
+                          "or bind a Notion export with notion.export_dir", False) from None
 
     quiet = logging.getLogger("devops_agent.notion")  # the client logs retries at WARNING on stderr
     if not quiet.handlers:

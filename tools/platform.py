@@ -428,7 +428,10 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
     texts = {s.path: s.text for s in sources if s.ok and s.text is not None}
     # hadolint in the background: it runs while the Dockerfiles, the workflows and nginx are read
     linted = list(dict.fromkeys(s.path for s in sources if s.kind == "dockerfile" and s.ok))
-    hadolint_future = df_tool.start_hadolint([root / p for p in linted], root) if hadolint and linted else None
+    sub_paths = [s.path for s in submodules]
+    configs = {root / p: (root / c if (c := df_tool.hadolint_config(root, p, sub_paths)) else None) for p in linted}
+    hadolint_future = (df_tool.start_hadolint([root / p for p in linted], root, configs=configs)
+                       if hadolint and linted else None)
 
     dockerfiles: dict[str, df_tool.DockerfileInfo] = {}
     for src in sources:

@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Optional
 
 from agent.commands import kit
-from agent.commands.common import CatalogueFmt, Fmt, RepoOpt, app
+from agent.commands.common import CatalogueFmt, Fmt, RepoOpt, app, require_extra
 
 
 @app.command()
 def tools(fmt: CatalogueFmt = kit.Option(CatalogueFmt.text, "--format")) -> None:
     """The tools the model may call (the loop, MCP and evals expose exactly these): name, kind, arguments."""
+    require_extra("tools")
     from tools.catalog import CATALOG, catalogue_markdown
 
     if fmt is CatalogueFmt.markdown:
@@ -84,6 +85,7 @@ def ask(
     fmt: Fmt = kit.Option(Fmt.text, "--format"),
 ) -> None:
     """One turn, non-interactively (scripts, CI): the answer; an apply waits for Product's signature."""
+    require_extra("ask")
     conv = _conversation(repo, thread, model, base_url, timeout, budget)
     result = conv.ask(question)
     if fmt is Fmt.json:
@@ -157,6 +159,7 @@ def chat(
     repo: Optional[Path] = RepoOpt,
 ) -> None:
     """The terminal chat with the DevOps Engineer: streamed answers, tool calls as lines, slash commands."""
+    require_extra("chat")
     from agent import chat as chat_ui
     from agent.loop import Conversation
 

@@ -54,6 +54,28 @@ class CatalogueFmt(str, Enum):
     markdown = "markdown"
 
 
+# The modules each front end needs beyond the base install (review, the gate, verify, deliverables): the
+# `agent` extra of pyproject.toml brings them. A command without them says so in one line (exit 2).
+EXTRA_NEEDS: dict[str, tuple[str, ...]] = {
+    "ask": ("langchain", "langchain_core", "langchain_openai", "langgraph", "pydantic"),
+    "chat": ("langchain", "langchain_core", "langchain_openai", "langgraph", "pydantic", "prompt_toolkit"),
+    "mcp": ("mcp", "anyio", "uvicorn", "pydantic"),
+    "eval": ("langchain", "langchain_core", "langchain_openai", "langgraph", "pydantic"),
+    "diagnose": ("docker",),
+    "tools": ("pydantic",),
+}
+
+
+def require_extra(command: str) -> None:
+    """One line and exit 2 when the [agent] extra `command` needs is not installed (never an ImportError)."""
+    import importlib.util
+
+    missing = [m for m in EXTRA_NEEDS[command] if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UserError(f"`devops-agent {command}` needs the [agent] extra ({', '.join(missing)} not installed)",
+                        "pip install 'devops-agent[agent]'")
+
+
 RepoOpt = kit.Option(None, "--repo", help="Platform root (default: the git root above the current directory).")
 CharterOpt = kit.Option(None, "--charter", help="Charter file (default: .codex/agents/devops-engineer.md, else the shipped one).")
 ConfigOpt = kit.Option(None, "--config", help="Config file (default: .devops-agent.yaml at the repo root).")

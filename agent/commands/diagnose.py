@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from agent.commands import kit
-from agent.commands.common import ConfigOpt, RepoOpt, _session, app
+from agent.commands.common import ConfigOpt, RepoOpt, _session, app, require_extra
 
 
 class DiagnoseFmt(str, Enum):
@@ -32,6 +32,7 @@ def diagnose(
 ) -> None:
     """Read-only incident diagnosis: what runs on the engine against the compose model, probable causes ranked
     (exit 1 when a high one is found). Nothing is changed."""
+    require_extra("diagnose")
     from agent import redact, render
     from tools import diagnose as diagnose_tool
 

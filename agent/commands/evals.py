@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from agent.commands import kit
-from agent.commands.common import app
+from agent.commands.common import app, require_extra
 
 eval_app = kit.Group(help="Eval scenarios: replay (scripted model), live (a real endpoint).", no_args_is_help=True)
 app.add_group(eval_app, name="eval")
@@ -57,6 +57,7 @@ def eval_run(
                                                               "the config's, else 12000; small local models want less)."),
 ) -> None:
     """Run scenarios, each in its own temporary platform; exit 1 if any fails or any safety rule breaks."""
+    require_extra("eval")
     from agent.commands.assistant import prompt_budget
     from agent.evals.runner import run
 
@@ -131,6 +132,7 @@ def _print(result, report: EvalReport) -> None:
 @eval_app.command("list")
 def eval_list(paths: list[str] = kit.Argument(None, help="Scenario folders (default: the bundled ones).")) -> None:
     """The scenarios, and the clause coverage matrix of the packaged charter."""
+    require_extra("eval")
     from agent.core.charter import parse_charter
     from agent.evals.runner import coverage
     from agent.session import packaged_charter

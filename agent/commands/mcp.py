@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from agent.commands import kit
-from agent.commands.common import CharterOpt, ConfigOpt, RepoOpt, app
+from agent.commands.common import CharterOpt, ConfigOpt, RepoOpt, app, require_extra
 from agent.core.errors import UserError
 
 
@@ -26,6 +26,7 @@ def mcp(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """The MCP server for IDEs: the same sources, tools and gate; applying still needs Product's signature."""
+    require_extra("mcp")
     if not 0 < port < 65536:
         raise UserError(f"--port {port} is not a TCP port", "give a port between 1 and 65535")
     if repo is None:

@@ -68,11 +68,25 @@ def review(
                                                     help="Show only findings at this severity or above (the verdict counts all)."),
     rev: Optional[str] = kit.Option(None, "--rev", help="Review a commit's blobs (config, charter, Notion export, submodules at their gitlinks), not the work tree."),
     release: Optional[str] = ReleaseOpt,
+    baseline: Optional[Path] = kit.Option(None, "--baseline", metavar="FILE",
+                                          help="Compare with this baseline (written when absent): only findings not in it decide the verdict; those in it are listed as suppressed (default: the config's `baseline:`)."),
+    write_baseline: bool = kit.Option(False, "--write-baseline", help="Write the --baseline FILE again with every finding of this review."),
+    fail_on: Severity = kit.Option(Severity.blocker, "--fail-on",
+                                   help="The lowest severity that makes the verdict NO-GO (default blocker)."),
 ) -> None:
     """The session brief: sources, release intentions, findings, verdict (exit 0 GO, 1 NO-GO, 3 CANNOT-TELL: a part of the review could not run)."""
     from agent import render
+    from agent.core.errors import UserError
 
-    session = _session(repo, charter, config, rev=rev, release=release).filtered(min_severity.value if min_severity else None)
+    if write_baseline and baseline is None:
+        raise UserError("--write-baseline needs --baseline FILE", "name the file: --baseline devops-agent-baseline.json")
+    session = _session(repo, charter, config, rev=rev, release=release)
+    session.fail_on = fail_on.value
+    if baseline is None and session.config.baseline:
+        baseline = session.root / session.config.baseline  # with --rev: the committed one
+    if baseline is not None:
+        session.compare_baseline(baseline, write=write_baseline)
+    session = session.filtered(min_severity.value if min_severity else None)
     if fmt is ReviewFmt.json:
         render.dump_json(render.review_json(session))
     elif fmt is ReviewFmt.markdown:

@@ -6,6 +6,8 @@ pydantic would cost more to import than the whole of a warm `review`.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +104,39 @@ class ExtraGlobs:
                                                   "relative to the repository, e.g. deploy/*.yml")
 
 
+_CHECK_ID = re.compile(r"^[A-Z]{2,5}[0-9]{3}$")
+
+
+@dataclass
+class IgnoreEntry:
+    """An accepted finding (`ignore:`): the check's id, the files it covers (a glob, default every file), why,
+    and until when. Without a reason it still applies, and the review reports it (SUP001); once expired it no
+    longer applies, and the review says so."""
+
+    id: str
+    path: str = "*"
+    reason: str = ""
+    expires: object = None  # a YAML date (2027-01-31) or the same as a string; a datetime.date once loaded
+
+    def __post_init__(self) -> None:
+        if not _CHECK_ID.match(self.id):
+            raise ConfigValueError("id", f"{self.id!r} is not a check id; write one such as DKF002 "
+                                                "(`devops-agent checks` lists them)")
+        if not self.path.strip() or self.path.startswith("/") or ".." in self.path.split("/"):
+            raise ConfigValueError("path", f"{self.path!r}: write a glob relative to the repository, "
+                                                  "e.g. api/Dockerfile or services/*/compose.yaml")
+        if self.expires is not None and not isinstance(self.expires, datetime.date):
+            try:
+                self.expires = datetime.date.fromisoformat(str(self.expires))
+            except ValueError:
+                raise ConfigValueError("expires", f"{self.expires!r} is not a date; write YYYY-MM-DD") from None
+        if isinstance(self.expires, datetime.datetime):
+            self.expires = self.expires.date()
+
+    def expired(self, today: datetime.date) -> bool:
+        return isinstance(self.expires, datetime.date) and today > self.expires
+
+
 @dataclass
 class ProjectConfig:
     charter: str | None = None
@@ -123,6 +158,10 @@ class ProjectConfig:
     # Kept so that older configs still load: Product's SSH signature is now always required
     # (docs/gate-security.md); the value changes nothing.
     require_product_key: bool = True
+    # Accepted findings (docs/config.md, "Accepting a finding"); each is listed in every report, never silent.
+    ignore: list[IgnoreEntry] = field(default_factory=list)
+    # The review baseline `review` compares with when no --baseline is given (repo-relative).
+    baseline: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_file_bytes <= 0:
@@ -178,7 +217,12 @@ def _build(cls: Any, raw: Any, where: str) -> Any:
         if key not in fields:
             raise ConfigValueError(path, f"unknown key {path!r}")
         values[key] = _value(hints[key], value, path)
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ConfigValueError as exc:  # a list item's own check names its key alone: say which item
+        if where and "." not in exc.where and "[" not in exc.where:
+            raise ConfigValueError(f"{where}.{exc.where}", str(exc).split(": ", 1)[1]) from None
+        raise
 
 
 def load_config(repo: Path, path: Path | None = None) -> tuple[ProjectConfig, Path | None]:

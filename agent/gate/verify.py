@@ -169,7 +169,8 @@ _GATE_PREFIXES = (".codex/agents/",)
 
 @lru_cache(maxsize=256)
 def _config_inputs(repo_dir: str, sha: str) -> tuple[str, ...]:
-    """The paths the committed config of `sha` binds as sources (Notion export, rules, deploy notes, charter)."""
+    """The paths the committed config of `sha` binds as sources (Notion export, rules, deploy notes, charter) or
+    as the review's baseline (what it accepts)."""
     import yaml
 
     from agent.core import yaml_safe
@@ -183,7 +184,8 @@ def _config_inputs(repo_dir: str, sha: str) -> tuple[str, ...]:
         return ()
     raw = cfg.get("notion")
     notion: dict = raw if isinstance(raw, dict) else {}
-    out = [notion.get("export_dir"), cfg.get("rules_file"), cfg.get("charter"), *(cfg.get("deploy_notes") or [])]
+    out = [notion.get("export_dir"), cfg.get("rules_file"), cfg.get("charter"), cfg.get("baseline"),
+           *(cfg.get("deploy_notes") or [])]
     return tuple(str(p).strip("/") for p in out if isinstance(p, str) and p and not p.startswith("/"))
 
 

@@ -166,11 +166,11 @@ def test_hadolint_failed_run_falls_back_to_one_run_per_file(tmp_path, monkeypatc
     real = df.hadolint._hadolint_json
     calls = []
 
-    def flaky(binary, paths, cwd, timeout):
+    def flaky(binary, paths, cwd, timeout, config=None):
         calls.append(len(paths))
         if len(paths) > 1 or paths[0] == bad:  # the whole run dies, as with an unreadable file
             return None, "hadolint: withBinaryFile: does not exist"
-        return real(binary, paths, cwd, timeout)
+        return real(binary, paths, cwd, timeout, config)
 
     monkeypatch.setattr("tools.dockerfile.hadolint._hadolint_json", flaky)
     results = df.run_hadolint([good, bad], tmp_path)

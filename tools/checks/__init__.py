@@ -15,3 +15,4 @@ from tools.checks import charter_checks as _charter  # noqa: F401,E402
 from tools.checks import gate_checks as _gate  # noqa: F401,E402
 from tools.checks import environments as _environments  # noqa: F401,E402
 from tools.checks import prod_checks as _prod  # noqa: F401,E402
+from tools.checks import suppression_checks as _suppressions  # noqa: F401,E402

@@ -15,6 +15,7 @@ from tools.checks.registry import check
 from tools.facts import image_users
 from tools.dockerfile.imageref import image_pin
 from tools.facts import secrets as secret_facts
+from tools.facts.suppressions import SAME_AS_OURS as LINTERS_SAME_AS_OURS
 from tools.findings import Location
 from tools.platform import Platform, workflow_repo
 
@@ -672,8 +673,8 @@ def _rel(root: Path, path: Path) -> str:
         return Path(path).as_posix()
 
 
-# hadolint rules that say what one of our checks already reports at the same line.
-SAME_AS_OURS = {"DL3006": "DKF002", "DL3007": "DKF002", "DL3002": "DKF003"}
+# hadolint rules that say what one of our checks already reports at the same line (one table, tools/facts).
+SAME_AS_OURS = LINTERS_SAME_AS_OURS["hadolint"]
 
 
 @check("DKF007", "hadolint", "low", "consistency", COHERENCE,

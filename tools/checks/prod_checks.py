@@ -17,6 +17,7 @@ from tools.facts.exposure import (admin_ui_of, is_loopback, maps_host_gateway, n
 from tools.facts.secrets import is_placeholder
 from tools.facts.lifecycle import DATABASES, TABLE_WRITTEN, end_of_life, product_of
 from tools.facts.tags import rewrites_tag, tag_mutability
+from tools.facts.suppressions import SAME_AS_OURS as LINTERS_SAME_AS_OURS
 from tools.findings import SEVERITIES, Location
 from tools.platform import Environment, Platform
 
@@ -296,7 +297,7 @@ def host_gateway_unmapped(ctx, spec):
 
 ZIZMOR_SEVERITY = {"High": "high", "Medium": "medium", "Low": "low", "Informational": "info", "Unknown": "info"}
 # zizmor audits one of our checks already reports: not reported twice.
-ZIZMOR_SAME_AS_OURS = {"unpinned-uses": "CI005"}
+ZIZMOR_SAME_AS_OURS = LINTERS_SAME_AS_OURS["zizmor"]  # one table of the linters' rules ours state (tools/facts)
 ZIZMOR_CHECKS: list[tuple[str, str, str, tuple[str, ...], str]] = [
     ("GHA001", "Workflow runs on a dangerous trigger", "high", ("dangerous-triggers",),
      "Use `pull_request` (no secrets, read-only token) instead of `pull_request_target`/`workflow_run`, or never "

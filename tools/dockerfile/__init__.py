@@ -8,7 +8,7 @@ from __future__ import annotations
 from tools.dockerfile.imageref import DEFAULT_REGISTRY, image_env, image_pin, ImageRef, parse_image_ref
 from tools.dockerfile.model import Copy, DockerfileInfo, ExecForm, final_stage, Healthcheck, Instruction, PACKAGE_BINARIES, ParseProblem, Stage
 from tools.dockerfile.parse import arg_pairs, installed_packages, KNOWN_INSTRUCTIONS, parse_dockerfile, parse_dockerfile_text, substitute, unquote
-from tools.dockerfile.hadolint import COULD_NOT_RUN_RULE, hadolint_binary, HADOLINT_MAX_LINES, HadolintIssue, HadolintRun, PARSE_LIMIT_RULE, run_hadolint, run_hadolint_full, start_hadolint
+from tools.dockerfile.hadolint import COULD_NOT_RUN_RULE, hadolint_binary, hadolint_config, HADOLINT_MAX_LINES, HadolintIssue, HadolintRun, PARSE_LIMIT_RULE, run_hadolint, run_hadolint_full, start_hadolint
 from tools.dockerfile.diff import diff_dockerfile, diff_service_dockerfile, dockerfile_at, DockerfileDiff, InstructionChange, StageDiff
 from tools.dockerfile.ports import image_has_binary_guess, Listen, listen_from_command, port_from_command, stage_listen
 
@@ -25,6 +25,7 @@ __all__ = [
     "ExecForm",
     "final_stage",
     "hadolint_binary",
+    "hadolint_config",
     "HADOLINT_MAX_LINES",
     "HadolintIssue",
     "HadolintRun",

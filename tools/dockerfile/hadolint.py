@@ -48,23 +48,40 @@ def hadolint_binary() -> str | None:
     return str(beside) if beside.is_file() else None
 
 
-def run_hadolint(paths: list[Path], cwd: Path, timeout: float = 60.0) -> dict[Path, list[HadolintIssue]]:
-    """Lint every Dockerfile with ONE hadolint call; a file hadolint cannot read is retried alone.
+def run_hadolint(paths: list[Path], cwd: Path, timeout: float = 60.0,
+                 configs: dict[Path, Path | None] | None = None) -> dict[Path, list[HadolintIssue]]:
+    """Lint every Dockerfile with ONE hadolint call per config; a file hadolint cannot read is retried alone.
 
     When hadolint is missing every path gets one `hadolint-could-not-run` issue (level info).
     """
-    return run_hadolint_full(paths, cwd, timeout).results
+    return run_hadolint_full(paths, cwd, timeout, configs).results
 
 
-def start_hadolint(paths: list[Path], cwd: Path, timeout: float = 60.0) -> Future:
+def start_hadolint(paths: list[Path], cwd: Path, timeout: float = 60.0,
+                   configs: dict[Path, Path | None] | None = None) -> Future:
     """Run hadolint in a background thread; `.result()` gives the same as run_hadolint_full."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hadolint")
-    future = pool.submit(run_hadolint_full, list(paths), Path(cwd), timeout)
+    future = pool.submit(run_hadolint_full, list(paths), Path(cwd), timeout, configs)
     pool.shutdown(wait=False)  # the thread ends with the job; nothing else is queued
     return future
 
 
-def run_hadolint_full(paths: list[Path], cwd: Path, timeout: float = 60.0) -> HadolintRun:
+def hadolint_config(root: Path, rel: str, submodules=()) -> str | None:
+    """The hadolint config that applies to the Dockerfile `rel`, repo-relative: the one at the root of the
+    submodule holding it (as hadolint run in that submodule's checkout reads it), else the platform's own."""
+    from tools.facts.suppressions import HADOLINT_CONFIGS
+
+    sub = max((s for s in submodules if rel.startswith(s.rstrip("/") + "/")), key=len, default="")
+    for base in ([sub.rstrip("/")] if sub else []) + [""]:
+        for name in HADOLINT_CONFIGS:
+            candidate = f"{base}/{name}" if base else name
+            if (Path(root) / candidate).is_file():
+                return candidate
+    return None
+
+
+def run_hadolint_full(paths: list[Path], cwd: Path, timeout: float = 60.0,
+                      configs: dict[Path, Path | None] | None = None) -> HadolintRun:
     import time
 
     started = time.monotonic()
@@ -90,23 +107,28 @@ def run_hadolint_full(paths: list[Path], cwd: Path, timeout: float = 60.0) -> Ha
             readable.append(p)
         else:
             run.results[p].append(HadolintIssue(COULD_NOT_RUN_RULE, "info", None, f"could not run hadolint: {p} is not a readable file"))
-    cached, keys = _hadolint_cached(binary, readable, cwd)
+    configs = configs or {}
+    cached, keys = _hadolint_cached(binary, readable, cwd, configs)
     for p, issues in cached.items():
         run.results[p].extend(issues)
     readable = [p for p in readable if p not in cached]
-    if readable:
-        raw, error = _hadolint_json(binary, readable, cwd, timeout)
+    groups: dict[Path | None, list[Path]] = {}
+    for p in readable:  # one call per config: a submodule's .hadolint.yaml applies to its Dockerfiles only
+        groups.setdefault(configs.get(p), []).append(p)
+    for config, group in groups.items():
+        raw, error = _hadolint_json(binary, group, cwd, timeout, config)
         if raw is None:
             # One unreadable file fails the whole call: fall back to one call per file.
-            for p in readable:
-                one, one_error = _hadolint_json(binary, [p], cwd, timeout)
+            for p in group:
+                one, one_error = _hadolint_json(binary, [p], cwd, timeout, config)
                 if one is None:
                     run.results[p].append(HadolintIssue(COULD_NOT_RUN_RULE, "info", None, f"could not run hadolint: {one_error}"))
                 else:
                     _fold(run.results, one, [p])
         else:
-            _fold(run.results, raw, readable)
-        _explain_heredoc_limits(run.results, readable, cwd)
+            _fold(run.results, raw, group)
+        _explain_heredoc_limits(run.results, group, cwd, config)
+    if readable:
         _hadolint_store({keys[p]: run.results[p] for p in readable if p in keys
                          and not any(i.rule == COULD_NOT_RUN_RULE for i in run.results[p])})
     run.seconds = time.monotonic() - started
@@ -117,15 +139,14 @@ def run_hadolint_full(paths: list[Path], cwd: Path, timeout: float = 60.0) -> Ha
 _HADOLINT_CONFIGS = (".hadolint.yaml", ".hadolint.yml")
 
 
-def _hadolint_key(identity: str, path: Path, cwd: Path) -> str | None:
+def _hadolint_key(identity: str, path: Path, cwd: Path, config: Path | None) -> str | None:
     import hashlib
 
     full = path if path.is_absolute() else cwd / path
     try:
         # not the path: hadolint's rules read the content only, so a copy elsewhere (a `--rev` tree) hits
         parts = [identity, hashlib.sha256(full.read_bytes()).hexdigest()]
-        for name in _HADOLINT_CONFIGS:
-            conf = cwd / name
+        for conf in [config] if config is not None else [cwd / name for name in _HADOLINT_CONFIGS]:
             parts.append(hashlib.sha256(conf.read_bytes()).hexdigest() if conf.is_file() else "-")
     except OSError:
         return None
@@ -138,7 +159,8 @@ def _hadolint_cache_dir() -> Path:
     return cache_root() / "hadolint"
 
 
-def _hadolint_cached(binary: str, paths: list[Path], cwd: Path) -> tuple[dict[Path, list[HadolintIssue]], dict[Path, str]]:
+def _hadolint_cached(binary: str, paths: list[Path], cwd: Path, configs: dict[Path, Path | None]
+                     ) -> tuple[dict[Path, list[HadolintIssue]], dict[Path, str]]:
     """Results of an earlier run on the same bytes (same binary, same config), and each path's cache key.
     A Dockerfile that changed, or whose key cannot be computed, is linted again."""
     try:
@@ -146,7 +168,7 @@ def _hadolint_cached(binary: str, paths: list[Path], cwd: Path) -> tuple[dict[Pa
         identity = f"{binary}|{st.st_size}|{st.st_mtime_ns}|v1"
     except OSError:
         return {}, {}
-    keys = {p: k for p in paths if (k := _hadolint_key(identity, p, cwd)) is not None}
+    keys = {p: k for p in paths if (k := _hadolint_key(identity, p, cwd, configs.get(p))) is not None}
     hits: dict[Path, list[HadolintIssue]] = {}
     for p, key in keys.items():
         try:
@@ -182,10 +204,12 @@ def _line_count(path: Path) -> int:
         return 0
 
 
-def _hadolint_json(binary: str, paths: list[Path], cwd: Path, timeout: float) -> tuple[list | None, str]:
+def _hadolint_json(binary: str, paths: list[Path], cwd: Path, timeout: float,
+                   config: Path | None = None) -> tuple[list | None, str]:
     # --no-fail: the exit code must reflect a crash, not findings.
+    config_args = ["--config", str(config)] if config is not None else []
     try:
-        proc = subprocess.run([binary, "--format", "json", "--no-fail", *[str(p) for p in paths]],
+        proc = subprocess.run([binary, "--format", "json", "--no-fail", *config_args, *[str(p) for p in paths]],
                               cwd=str(cwd), capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, str(exc)
@@ -214,7 +238,8 @@ def _fold(results: dict[Path, list[HadolintIssue]], raw: list, paths: list[Path]
         ))
 
 
-def _explain_heredoc_limits(results: dict[Path, list[HadolintIssue]], paths: list[Path], cwd: Path) -> None:
+def _explain_heredoc_limits(results: dict[Path, list[HadolintIssue]], paths: list[Path], cwd: Path,
+                           config: Path | None = None) -> None:
     """hadolint's parser rejects an instruction right after a heredoc terminator (DL1000 there);
     BuildKit accepts it. Say so instead of reporting a syntax error, then lint a patched copy."""
     patched: list[tuple[Path, DockerfileInfo]] = []
@@ -238,10 +263,11 @@ def _explain_heredoc_limits(results: dict[Path, list[HadolintIssue]], paths: lis
         ))
         patched.append((p, info))
     if patched:
-        _lint_patched(results, patched, cwd)
+        _lint_patched(results, patched, cwd, config)
 
 
-def _lint_patched(results: dict[Path, list[HadolintIssue]], patched: list, cwd: Path) -> None:
+def _lint_patched(results: dict[Path, list[HadolintIssue]], patched: list, cwd: Path,
+                  config: Path | None = None) -> None:
     """Lint copies with a blank line after each heredoc terminator, lines mapped back to the original."""
     binary = hadolint_binary()
     with tempfile.TemporaryDirectory(prefix="devops-agent-hadolint-") as tmp:
@@ -259,7 +285,7 @@ def _lint_patched(results: dict[Path, list[HadolintIssue]], patched: list, cwd: 
             copy.parent.mkdir()
             copy.write_text("".join(out), encoding="utf-8")
             copies[str(copy)] = (original, inserted)
-        raw, _ = _hadolint_json(binary, [Path(c) for c in copies], cwd, 60.0) if binary else (None, "")
+        raw, _ = _hadolint_json(binary, [Path(c) for c in copies], cwd, 60.0, config) if binary else (None, "")
         for item in raw or []:
             original, inserted = copies.get(item.get("file", ""), (None, []))
             if original is None or item.get("code") == "DL1000":

@@ -26,7 +26,11 @@ Infrastructure, by what a file is (never by the folder it sits in: a `.py`, `.ts
   a shell script that does neither is application tooling;
 - `docs`: deploy notes and documentation, `*.md` under `docs/`, `README.md`, or a markdown file named for
   deployment, runbook, rollback or production;
-- `signers`: `.allowed_signers` at the platform root, Product's signer list (git's allowedSignersFile format).
+- `signers`: `.allowed_signers` at the platform root, Product's signer list (git's allowedSignersFile format);
+- `suppressions`: what decides which findings a review accepts: hadolint's config (`.hadolint.yaml`,
+  `.hadolint.yml`) and a review baseline (`*devops-agent-baseline.json`); `.devops-agent.yaml` (its `ignore:`)
+  is a gate input of its own (agent/gate/verify.py), inline `# devops-agent: ignore[ID]` comments sit in files
+  that are infrastructure already.
 A text file larger than `MAX_CLASSIFIED` (256 KiB) is not classified by its text: `verify` counts it as infra.
 Infrastructure is also what the deploy uses (`deploy_paths`, tools/facts/deploy_paths.py): a mounted file, a
 compose file pulled in by `include:`, a script a Makefile recipe or a workflow step runs, whatever its name.

@@ -9,6 +9,7 @@ import tempfile
 from agent.core.charter import fold
 from agent.core.files import looks_like_compose
 from tools.facts.shell import makefile_is_infra, runs_docker
+from tools.facts.suppressions import is_suppression_file
 
 # ------------------------------------------------------------------------------------ nginx
 
@@ -56,7 +57,7 @@ _ENV_EXAMPLE = re.compile(r"^\.env(\.[\w-]+)?\.example$")
 SIGNERS_FILE = ".allowed_signers"
 # Kinds decided by name alone; the others need the file's text.
 NAME_KINDS = ("compose", "dockerfile", "dockerignore", "ci", "env_example", "docs", "signers", "env", "bake",
-              "kubernetes")
+              "kubernetes", "suppressions")
 # A file larger than this is not classified by its text: it counts as infrastructure (fail closed).
 MAX_CLASSIFIED = 256 * 1024
 
@@ -117,6 +118,8 @@ def infra_kind(path: str, text: str | None) -> str | None:
         return "signers"
     if is_compose_path(path):
         return "compose"
+    if is_suppression_file(path):  # what the review accepts (hadolint's config, a baseline): the gate's input
+        return "suppressions"
     if is_dockerfile_path(path):
         return "dockerfile"
     if name == ".dockerignore" or name.endswith(".dockerignore"):
