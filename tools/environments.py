@@ -474,7 +474,10 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
                 if candidates not in env.env_files:
                     env.env_files.append(candidates)
 
-    covered = {f for e in envs.values() for f in e.files} | _included(compose)
+    # a file another pulls in is checked through it, unless it is Compose's default file: `docker compose up` runs
+    # that one alone as well (`docker-compose-extras.yml` including `docker-compose.yml`)
+    covered = {f for e in envs.values() for f in e.files} | \
+        {f for f in _included(compose) if posixpath.basename(f) not in DEFAULT_FILES}
     # a file whose `services` is no mapping is no compose model (Compose refuses it: CMP001 says so)
     data = {s.path: s.data for s in compose if s.ok and isinstance(s.data, dict)
             and isinstance(s.data.get("services") or {}, dict)}
@@ -731,6 +734,11 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
     if not standing:
         return envs
     evidence = _download_evidence(base, sources)
+    # Compose's default file at the root beside files named for development or tests: the root README's word on
+    # self-hosting speaks of that main set even when the README leaves the commands to an external guide
+    beside_dev = base == [f for f in default if not is_override_name(f)][:1] and "/" not in (base or ["/"])[0] and \
+        any(environment_role(e.name, e.files) in ("dev", "test") and e.files[:1] != base and "/" not in e.files[0]
+            and _role_words(e.files) for e in envs.values())
     for src in [] if evidence else sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
                       key=lambda s: (s.path.count("/"), bool(_TRANSLATED.match(posixpath.basename(s.path))), s.path)):
         lines = src.text.splitlines()
@@ -740,7 +748,8 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
         # a page that neither runs Compose (itself or by a script of the repo) nor is titled for it speaks of
         # these files only in a sentence that names Docker or Compose ("the official Docker deployment")
         about_these = bool(docs_calls(src.path, src.text) or PROD_EVIDENCE.search(fold(title))
-                           or any(_runs_script(src.text, path) for path in launched))
+                           or any(_runs_script(src.text, path) for path in launched)
+                           or src.path == "README.md" and beside_dev)
         for no, sentence in _sentences(lines, title):
             if PROD_EVIDENCE.search(fold(sentence)) and not _DENIES.search(fold(sentence)) \
                     and (about_these or _NAMES_COMPOSE.search(sentence)):

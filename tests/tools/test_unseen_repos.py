@@ -776,3 +776,21 @@ def test_a_readme_that_downloads_the_compose_file_to_run_it_makes_it_production(
     other = readme.replace("docker-compose.yml\ndocker", "install.sh\ndocker")
     root2 = repo(tmp_path, {"docker-compose.yml": BASE, "README.md": other}, name="shop2")
     assert "prod" not in open_session(root2, run_checks=False).discovery().environments
+
+
+def test_the_root_default_file_beside_dev_files_is_production_by_the_readmes_self_hosting_word(tmp_path):
+    """`docker-compose.yml` beside `docker-compose-dev.yml` and `docker-compose-ci.yml`, an extras file that
+    `include:`s it, and a README offering a self-hosted edition with the commands in an external guide: the
+    default file is an environment of its own (not only checked through the file including it) and production."""
+    readme = ("# Acme Cloud\n\nAcme offers two deployment options:\n- Acme Cloud, managed by us\n"
+              "- Acme Self-hosted: services you can deploy on your own infrastructure\n\n"
+              "## Deployment\n\nSee the [deployment guide](https://acme.example/docs/self-hosting).\n")
+    extras = "include:\n  - docker-compose.yml\nservices:\n  pgadmin:\n    image: dpage/pgadmin4:8.12\n"
+    files = {"docker-compose.yml": BASE, "docker-compose-dev.yml": BASE, "docker-compose-ci.yml": BASE,
+             "docker-compose-extras.yml": extras, "README.md": readme}
+    envs = open_session(repo(tmp_path, files), run_checks=False).discovery().environments
+    assert envs["prod"].files == ["docker-compose.yml"] and envs["prod"].evidence.startswith("README.md:")
+    # without the development files beside it, the same README is no evidence about this file
+    alone = {k: v for k, v in files.items() if k in ("docker-compose.yml", "README.md")}
+    envs = open_session(repo(tmp_path, alone, name="shop2"), run_checks=False).discovery().environments
+    assert "prod" not in envs
