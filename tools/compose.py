@@ -794,6 +794,9 @@ def _strings(node) -> list[str]:
     return out
 
 
+_RANGE_PUBLISHED = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?:(\d{1,5}-\d{1,5})\b")
+
+
 def _assume_variables(reader: "_Reader", project_dir: Path, root: Path, env: Mapping[str, str],
                       defaults: Mapping[str, tuple[str, str]], dotenvs: list[Path]) -> dict[str, tuple[str, str]]:
     """name -> (value, where it comes from) for each variable the files use that nothing here sets."""
@@ -801,8 +804,11 @@ def _assume_variables(reader: "_Reader", project_dir: Path, root: Path, env: Map
 
     used: dict[str, str] = {}
     rank = {"default": 0, "bare": 1, "required": 2}
+    ranges: dict[str, str] = {}  # `${HOST_RANGE}:7000-7005`: a host range as wide as the container's
     for path in reader.order:
         for text in _strings(reader.files[path].raw):
+            for m in _RANGE_PUBLISHED.finditer(text):
+                ranges.setdefault(m.group(1), m.group(2))
             for name, how in facts_vars.referenced_variables(text).items():
                 if name not in used or rank[how] > rank[used[name]]:
                     used[name] = how
@@ -825,7 +831,7 @@ def _assume_variables(reader: "_Reader", project_dir: Path, root: Path, env: Map
         elif name == "PWD":  # the shell's own: where `docker compose` runs, the project's folder
             out[name] = (str(project_dir), "the project's folder")
         elif how != "default":  # `${X:-d}` keeps its own default
-            out[name] = (facts_vars.placeholder_for(name), "placeholder")
+            out[name] = (ranges.get(name) or facts_vars.placeholder_for(name), "placeholder")
     return out
 
 

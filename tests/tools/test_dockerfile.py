@@ -392,3 +392,13 @@ def test_substitute_is_linear_on_unclosed_braces():
     cost(100)
     small, large = cost(2_000), cost(20_000)
     assert large < 10 * small * 4 + 0.05, (small, large)
+
+
+def test_a_global_arg_default_that_names_an_earlier_arg_resolves_the_base_image(tmp_path):
+    """`ARG PHP_VERSION=8.3` then `ARG BASE_IMAGE=acme/php-fpm:latest-${PHP_VERSION}` then `FROM ${BASE_IMAGE}`: the
+    base is acme/php-fpm:latest-8.3 (a false "unresolved variable in image reference" at high before)."""
+    from tools.dockerfile.parse import parse_dockerfile_text
+
+    info = parse_dockerfile_text("ARG PHP_VERSION=8.3\nARG BASE_IMAGE=acme/php-fpm:latest-${PHP_VERSION}\n"
+                                 "FROM ${BASE_IMAGE}\nUSER www-data\n", "Dockerfile")
+    assert info.stages[0].base_ref == "acme/php-fpm:latest-8.3" and info.stages[0].pinned == "tag"

@@ -794,3 +794,14 @@ def test_the_root_default_file_beside_dev_files_is_production_by_the_readmes_sel
     alone = {k: v for k, v in files.items() if k in ("docker-compose.yml", "README.md")}
     envs = open_session(repo(tmp_path, alone, name="shop2"), run_checks=False).discovery().environments
     assert "prod" not in envs
+
+
+def test_a_port_range_published_through_an_unset_variable_gets_a_range_placeholder(tmp_path):
+    """`"${REDIS_CLUSTER_PORT_RANGE}:7000-7005"` with nothing setting the variable: a one-port placeholder made
+    Compose refuse the set (a false CMP001 blocker); the placeholder is a range as wide as the container's."""
+    compose = ("services:\n  redis-cluster:\n    image: grokzen/redis-cluster:7.0.10\n    restart: unless-stopped\n"
+               "    ports:\n      - \"${REDIS_CLUSTER_PORT_RANGE}:7000-7005\"\n")
+    session = open_session(repo(tmp_path, {"compose.yml": compose}))
+    assert not [f for f in session.findings if f.id == "CMP001"], [f.title for f in session.findings if f.id == "CMP001"]
+    env = next(iter(session.platform().environments.values()))
+    assert env.project.assumed["REDIS_CLUSTER_PORT_RANGE"] == ("7000-7005", "placeholder")

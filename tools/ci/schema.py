@@ -36,6 +36,7 @@ def validate_schema(raw: Any, workflow: Workflow | None = None) -> list[SchemaIs
     """Validate against check-jsonschema's vendored GitHub workflow schema; lines come from `workflow` when given."""
     if isinstance(raw, dict) and True in raw and "on" not in raw:
         raw = {("on" if k is True else k): v for k, v in raw.items()}
+    raw = _scalar_filters_as_lists(raw)
     from tools.schemas import schema_errors
 
     issues = []
@@ -54,6 +55,21 @@ def validate_schema(raw: Any, workflow: Workflow | None = None) -> list[SchemaIs
         issues.append(SchemaIssue(dotted, _short(err["message"]), line))
     issues.sort(key=lambda i: (i.line or 0, i.path))
     return issues
+
+
+_FILTERS = ("branches", "branches-ignore", "tags", "tags-ignore", "paths", "paths-ignore", "types")
+
+
+def _scalar_filters_as_lists(raw: Any) -> Any:
+    """`branches: '**'`: GitHub takes a single string where the schema asks for a list (a filter of one
+    pattern), so the schema is asked about the list it stands for."""
+    on = raw.get("on") if isinstance(raw, dict) else None
+    if not isinstance(on, dict) or not any(isinstance(ev, dict) and any(isinstance(ev.get(k), str) for k in _FILTERS)
+                                           for ev in on.values()):
+        return raw
+    events = {name: ({k: ([v] if k in _FILTERS and isinstance(v, str) else v) for k, v in ev.items()}
+                     if isinstance(ev, dict) else ev) for name, ev in on.items()}
+    return {**raw, "on": events}
 
 
 def _deepest(err):

@@ -249,7 +249,11 @@ def _build_stages(info: DockerfileInfo) -> None:
             continue
         if stage is None:
             if ins.cmd == "ARG":
-                info.args.update(_arg_pairs(ins.value))
+                for name, default in _arg_pairs(ins.value).items():
+                    # a default may name an earlier ARG (`ARG BASE=acme/php:${PHP_VERSION}`): BuildKit expands it
+                    if default is not None and "$" in default:
+                        default = substitute(default, info.args) or default
+                    info.args[name] = default
             else:
                 info.errors.append(ParseProblem(ins.start_line, f"{ins.cmd} before the first FROM (only ARG may come first)"))
             continue
