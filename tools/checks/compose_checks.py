@@ -30,6 +30,7 @@ DEV_ONLY = [
     (re.compile(r"\bdotnet\s+watch\b"), "dotnet watch"),
     (re.compile(r"\b(npm|yarn|pnpm)\s+(run\s+)?dev\b|\bnuxt\s+dev\b|\bnodemon\b"), "a dev server"),
     (re.compile(r"\bflask\s+run\b.*--debug|FLASK_DEBUG=1"), "flask debug"),
+    (re.compile(r"acme-staging(?:-v0\d)?\.api\.letsencrypt\.org"), "Let's Encrypt's staging CA (certificates no client trusts)"),
 ]
 DEV_ENV_VALUES = {"ASPNETCORE_ENVIRONMENT": "Development", "NODE_ENV": "development", "APP_ENV": "dev",
                   "FLASK_ENV": "development", "DEBUG": "true"}
@@ -556,6 +557,56 @@ def healthcheck_never_fails(ctx, spec):
     for env_name, name, prod, where in found.values():
         yield spec.finding(ctx, f"{env_name}: {name} healthcheck runs curl without -f: an HTTP error still counts as "
                            "healthy", [where], severity=None if prod else "low")
+
+
+_SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh"}
+_OPERATORS = {"&&", "||", ";", "|", ">", ">>", "<"}
+
+
+def _runs_a_shell(argv: list[str]) -> bool:
+    """argv starts a shell that runs a command string (`sh -c …`, `/bin/bash -ec …`)."""
+    return bool(argv) and os.path.basename(argv[0]) in _SHELLS and any(a.startswith("-") and "c" in a for a in argv[1:3])
+
+
+@check("CMP019", "Command written for a shell that runs without one", "medium", "availability", COHERENCE,
+       "Run it through a shell (`command: [\"sh\", \"-c\", \"kong migrations up && kong migrations finish\"]`) or "
+       "split it into separate services or an entrypoint script.")
+def command_without_shell(ctx, spec):
+    """A compose `command:` holding `&&`, `||`, `;` or `|` where no shell reads it: Compose splits the string
+    into arguments (its model keeps only the words before `&&`), so in `kong migrations up && kong migrations
+    finish` the second command never runs. Read in the file as written; not when the entrypoint is `sh -c`."""
+    from tools.facts.shell import split_words
+
+    platform = _platform(ctx)
+    seen: set[tuple[str, str]] = set()
+    for _, env, prod in _loaded_envs(ctx):
+        for rel, name, raw in _raw_services(ctx, env):
+            command = raw.get("command")
+            if isinstance(command, str):
+                try:
+                    argv = split_words(command)
+                except ValueError:
+                    continue
+            elif isinstance(command, list):
+                argv = [str(a) for a in command]
+            else:
+                continue
+            ops = [a for i, a in enumerate(argv) if (a in _OPERATORS or len(a) > 1 and a.endswith(";"))
+                   and not (a == ";" and {"-exec", "-execdir", "-ok"} & set(argv[:i]))]  # find's own `;`
+            if not ops or _runs_a_shell(argv) or (rel, name) in seen:
+                continue
+            svc = env.services.get(name) or {}
+            entry = compose_tool.command_argv(svc.get("entrypoint"))
+            stage = platform.final_stage(env, name) if name in env.services else None
+            if not entry and stage is not None and stage.entrypoint:
+                entry = stage.entrypoint.words()
+            if _runs_a_shell(entry) or entry and os.path.basename(entry[0]) in _SHELLS:
+                continue
+            seen.add((rel, name))
+            op = ops[0] if ops[0] in _OPERATORS else ";"
+            yield spec.finding(ctx, f"{env.name}: {name} command holds `{op}` but no shell runs it: "
+                               f"{argv[0]} gets it as an argument", [env.location(name, "command")],
+                               severity=None if prod else "low")
 
 
 @check("CMP013", "Duplicate container_name", "high", "availability", STABILITY,

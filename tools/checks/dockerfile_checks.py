@@ -568,6 +568,42 @@ def dev_dependencies_in_image(ctx, spec):
                                            [Location(path, ins.start_line)])
 
 
+_JSON_FORMS = ("CMD", "ENTRYPOINT", "RUN", "SHELL", "VOLUME", "COPY", "ADD")
+
+
+def _broken_json_form(ins: df_tool.Instruction) -> bool:
+    """The arguments look like the exec (JSON) form but are not JSON (`VOLUME ['/data']`, `CMD ["a", 'b']`):
+    Docker then takes them as the shell form, words with brackets and quotes in them."""
+    import json
+
+    body = ins.original.strip()
+    body = body.split(None, 1)[1] if " " in body or "\t" in body else ""
+    while body.startswith("--"):
+        body = body.split(None, 1)[1] if len(body.split(None, 1)) > 1 else ""
+    body = body.replace("\\\n", " ").strip()
+    if not body.startswith("[") or not body.rstrip().endswith("]"):
+        return False
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return True
+    return not isinstance(value, list)
+
+
+@check("DKF015", "Instruction in a JSON form that is not JSON", "medium", "infra-regression", COHERENCE,
+       "Write the exec form as JSON, with double quotes: `VOLUME [\"/app/data\", \"/app/logs\"]`, "
+       "`CMD [\"node\", \"server.js\"]`.")
+def broken_exec_form(ctx, spec):
+    """`VOLUME ['/app/data', '/app/logs']` declares volumes named `['/app/data',` and `'/app/logs']`; `CMD ['node',
+    'server.js']` runs `/bin/sh -c "['node', 'server.js']"` and the container exits at start."""
+    platform = _platform(ctx)
+    for path, info in platform.dockerfiles.items():
+        for ins in info.instructions:
+            if ins.cmd in _JSON_FORMS and _broken_json_form(ins):
+                yield spec.finding(ctx, f"{path}: {ins.cmd} is written like JSON but is not (single quotes?): "
+                                   "Docker reads it as plain words, brackets and quotes included", [Location(path, ins.start_line)])
+
+
 # -- DKF005 ----------------------------------------------------------------------------------
 
 def _inside(context: str, src: str) -> bool:

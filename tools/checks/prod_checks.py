@@ -13,7 +13,8 @@ from tools.checks.registry import check, services_text
 from tools.facts.exposure import (admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway,
                                   branch_fixed_by_trigger, expands_only_known_text, expands_outsider_text,
                                   names_pull_request_head,
-                                  outsider_triggers, unauthenticated_ui_of)
+                                  outsider_triggers, unauthenticated_ui_of, insecure_dashboard_of,
+                                  TRAEFIK_API_PORT)
 from tools.facts.secrets import is_placeholder
 from tools.facts.lifecycle import DATABASES, TABLE_WRITTEN, end_of_life, product_of
 from tools.facts.tags import rewrites_tag, tag_mutability
@@ -181,7 +182,9 @@ def admin_ui_published(ctx, spec):
     for env, prod, name, svc in _services(ctx):
         image = svc.get("image")
         admin = admin_ui_of(image)
-        what = admin or unauthenticated_ui_of(image)
+        command = " ".join(compose_tool.command_argv(svc.get("command")))
+        dashboard = insecure_dashboard_of(image, command)
+        what = admin or unauthenticated_ui_of(image) or dashboard
         if not prod or what is None:
             continue
         severity = None if admin else "high"
@@ -194,6 +197,8 @@ def admin_ui_published(ctx, spec):
         for port in svc.get("ports") or []:
             if not isinstance(port, dict) or not port.get("published") or is_loopback(port.get("host_ip")):
                 continue
+            if dashboard and not admin and str(port.get("target")) != str(TRAEFIK_API_PORT):
+                continue  # the proxy's own entry points (80, 443) are meant to be public
             where = f"{port['host_ip']}:{port['published']}" if port.get("host_ip") else str(port["published"])
             loc = _line_with(ctx, env.location(name, "ports"), str(port["published"]))
             yield spec.finding(ctx, f"{env.name}: {name} publishes {what} on {where}, reachable from the network",

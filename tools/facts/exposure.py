@@ -59,6 +59,19 @@ def admin_ui_of(image: str | None) -> str | None:
     return ADMIN_UI_IMAGES.get(last)
 
 
+_INSECURE_API = re.compile(r"--api\.insecure(?:=true)?(?![\w=-])|--api\.insecure=true", re.I)
+TRAEFIK_API_PORT = 8080
+
+
+def insecure_dashboard_of(image: str | None, command: str | None) -> str | None:
+    """Traefik run with `--api.insecure`: its dashboard and API answer on port 8080 with no login (the proxy's
+    whole routing table, and what it routes to)."""
+    if not image or not _INSECURE_API.search(command or ""):
+        return None
+    last = str(image).split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
+    return "Traefik's dashboard and API (--api.insecure)" if last == "traefik" else None
+
+
 def unauthenticated_ui_of(image: str | None) -> str | None:
     """The tool UI without a login an image is (`prom/prometheus:v2.53.0` -> Prometheus), or None."""
     if not image:
