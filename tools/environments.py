@@ -747,7 +747,12 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
             continue  # a page about the development environment or contributing says nothing of production
         # a page that neither runs Compose (itself or by a script of the repo) nor is titled for it speaks of
         # these files only in a sentence that names Docker or Compose ("the official Docker deployment")
-        about_these = bool(docs_calls(src.path, src.text) or PROD_EVIDENCE.search(fold(title))
+        calls = docs_calls(src.path, src.text)
+        if calls and base and all(c.files and not any(posixpath.normpath(f.lstrip("./")) == base[0]
+                                                       or posixpath.basename(f) == posixpath.basename(base[0])
+                                                       for f in c.files) for c in calls):
+            continue  # the page runs Compose on other files only (`-f production/compose.yml`): it speaks of those
+        about_these = bool(calls or PROD_EVIDENCE.search(fold(title))
                            or any(_runs_script(src.text, path) for path in launched)
                            or src.path == "README.md" and beside_dev)
         for no, sentence in _sentences(lines, title):
@@ -934,6 +939,9 @@ def _group_name(files: tuple[str, ...], group: list[Call], present: set[str]) ->
         return suffix
     if aliases:
         return aliases[0]
+    folder = posixpath.basename(posixpath.dirname(files[0]))
+    if folder and _alias(folder) == "prod":
+        return "prod"  # `production/compose.yml`, called by a page: the folder names it, as for conventions
     if list(files) == _default_set(posixpath.dirname(files[0]), present):
         return "dev"
     context = next((c.context for c in group if c.context), None)

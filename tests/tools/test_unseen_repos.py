@@ -805,3 +805,26 @@ def test_a_port_range_published_through_an_unset_variable_gets_a_range_placehold
     assert not [f for f in session.findings if f.id == "CMP001"], [f.title for f in session.findings if f.id == "CMP001"]
     env = next(iter(session.platform().environments.values()))
     assert env.project.assumed["REDIS_CLUSTER_PORT_RANGE"] == ("7000-7005", "placeholder")
+
+
+def test_a_production_page_about_another_file_makes_that_file_production_not_the_root_dev_stack(tmp_path):
+    """docs/production.md runs `docker compose -f production/compose.yml up -d` and speaks of running in production:
+    the production set is production/compose.yml (its folder names it), and the root dev stack stays dev."""
+    page = ("# Going to production\n\nThe root docker-compose.yml is tuned for local development.\n\n"
+            "Build the image once, then every target below just runs it in production.\n\n"
+            "```bash\ndocker compose -f production/compose.yml up -d\n```\n")
+    root = repo(tmp_path, {"docker-compose.yml": BASE, "production/compose.yml": BASE, "docs/production.md": page})
+    envs = open_session(root, run_checks=False).discovery().environments
+    prod = {n: e.files for n, e in envs.items() if n.endswith("prod")}
+    assert prod == {"prod": ["production/compose.yml"]}, {n: e.files for n, e in envs.items()}
+
+
+def test_a_refusal_caused_by_a_variable_nothing_sets_is_cannot_tell_not_a_blocker(tmp_path):
+    """`depends_on: ["${PMA_DB_ENGINE}"]` with the variable set nowhere: Compose refuses the stand-in the review
+    had to keep; that says nothing wrong about the file (info), and the verdict is CANNOT-TELL, never GO."""
+    compose = ("services:\n  mysql:\n    image: mysql:8.4.3\n  phpmyadmin:\n    image: phpmyadmin:5.2.1\n"
+               "    depends_on:\n      - \"${PMA_DB_ENGINE}\"\n")
+    brief = review(repo(tmp_path, {"compose.yml": compose}))
+    refused = [f for f in brief["findings"] if f["id"] in ("CMP001", "CMP002", "CMP005")]
+    assert refused and all(f["severity"] == "info" and "PMA_DB_ENGINE" in f["title"] for f in refused), refused
+    assert brief["verdict"] == "CANNOT-TELL"

@@ -149,10 +149,7 @@ def compose_not_loaded(ctx, spec):
         if err is not None and err.kind == "load" and not _UNDEFINED_DEP.search(err.problem) \
                 and not _NAME_IN_USE.search(err.problem):
             ctx.could_not_run(spec, f"compose {env.name}", err.problem)  # no model: its checks did not run
-            yield spec.finding(ctx, f"{env.name}: {err.problem}",
-                               [Location(err.path or env.files[0], err.line_no)],
-                               detail=f"Compose refuses it, so the compose and cross-file checks of {env.name} "
-                                      "could not run on it")
+            yield _refusal(ctx, spec, env, err)
 
 
 @check("CMP002", "Compose file violates the compose-spec schema", "blocker", "infra-regression", STABILITY,
@@ -163,9 +160,25 @@ def compose_schema(ctx, spec):
         err = env.error
         if err is not None and err.kind == "schema":
             ctx.could_not_run(spec, f"compose {env.name}", err.problem)  # no model: its checks did not run
-            yield spec.finding(ctx, f"{env.name}: {err.problem}", [Location(err.path or env.files[0], err.line_no)],
-                               detail=f"Compose refuses it, so the compose and cross-file checks of {env.name} "
-                                      "could not run on it")
+            yield _refusal(ctx, spec, env, err)
+
+
+_KEPT_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _refusal(ctx, spec, env, err):
+    """Compose's refusal of an environment, at the line. A `${NAME}` in its message is the review's own stand-in
+    for a variable nothing in the repository sets (Compose would have put a value there): the files are not known
+    to be wrong, so it is info, and the verdict stays CANNOT-TELL."""
+    names = sorted(set(_KEPT_REFERENCE.findall(err.problem)))
+    detail = f"Compose refuses it, so the compose and cross-file checks of {env.name} could not run on it"
+    if names:
+        return spec.finding(ctx, f"{env.name}: cannot tell: the model needs {', '.join(names)}, which nothing in the "
+                            f"repository sets ({err.problem})", [Location(err.path or env.files[0], err.line_no)],
+                            severity="info", detail=detail + "; set the variable (an example env file, the deploy's "
+                            "env) to have it checked")
+    return spec.finding(ctx, f"{env.name}: {err.problem}", [Location(err.path or env.files[0], err.line_no)],
+                        detail=detail)
 
 
 @check("CMP017", "Compose model not computed", "info", "availability", STABILITY,
@@ -223,6 +236,9 @@ def depends_on_unknown(ctx, spec):
         m = _UNDEFINED_DEP.search(env.error.problem) if env.error is not None else None
         if m:
             ctx.could_not_run(spec, f"compose {env.name}", env.error.problem)  # no model: its checks did not run
+            if _KEPT_REFERENCE.search(m.group(2)):
+                yield _refusal(ctx, spec, env, env.error)  # the service is named by a variable nothing sets
+                continue
             yield spec.finding(ctx, f"{env.name}: {m.group(1)} depends on unknown service {m.group(2)}",
                                [Location(env.error.path or env.files[0], env.error.line_no)])
 
