@@ -319,6 +319,9 @@ def literal_secret(ctx, spec):
                                        remediation="Leave it unset in the file (`${DB_PASSWORD:?set it in .env}`) so "
                                                    "a deploy without the real value fails.")
                 else:
+                    off = secret_facts.switched_off_by(key, environment) if isinstance(environment, dict) else None
+                    if off and severity == "high":
+                        severity, kind = "medium", f"{kind}; the feature it belongs to is off by default ({off})"
                     yield spec.finding(ctx, f"{name}: {key} is a literal in {rel}", [loc], detail=kind, severity=severity)
     yield from _env_file_secrets(ctx, spec, platform)
 

@@ -636,3 +636,26 @@ def command_line_exposure(text: str) -> tuple[str, str] | None:
             return var.group(0) + ("}" if text[var.end():var.end() + 1] == "}" and "{" in var.group(0) else ""), (
                 RUNTIME if var.group(1) == "$$" else INTERPOLATED)
     return None
+
+
+_SWITCH_WORDS = {"USE", "ENABLE", "ENABLED", "ENABLES"}
+_OFF_VALUES = {"false", "0", "no", "off", "n"}
+_DEFAULT_OF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}$")
+
+
+def switched_off_by(name: str, siblings: dict) -> str | None:
+    """The sibling setting that leaves the feature this secret belongs to off by default, as `NAME=false`:
+    `LAGO_USE_AWS_S3: ${LAGO_USE_AWS_S3:-false}` beside `LAGO_AWS_S3_SECRET_ACCESS_KEY` (a dummy key for storage
+    nobody uses until they switch it on, with a key of their own). None when no such switch is off."""
+    words = {w.upper() for w in name_words(name)}
+    for key, raw in siblings.items():
+        key_words = {w.upper() for w in name_words(str(key))}
+        if not key_words & _SWITCH_WORDS:
+            continue
+        feature = key_words - _SWITCH_WORDS
+        value = str(raw if raw is not None else "").strip()
+        m = _DEFAULT_OF.match(value)
+        value = (m.group(1) if m else value).strip().strip("\"'").lower()
+        if feature and feature <= words and value in _OFF_VALUES:
+            return f"{key}={value}"
+    return None
