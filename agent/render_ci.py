@@ -49,6 +49,13 @@ def review_github(session: Session) -> str:
         if len(f.locations) > 1:
             message += "\nAlso at: " + ", ".join(str(loc) for loc in f.locations[1:])
         out.append(f"::{GITHUB_LEVEL[f.severity]} {','.join(props)}::{github_data(message)}")
+    for s in session.suppressed:  # accepted, never silent: a notice naming who accepted it and why
+        path, line = _first_location(s.finding)
+        props = [f"file={github_property(path)}"] if path else []
+        if path and line:
+            props.append(f"line={line}")
+        props.append(f"title={github_property(f'{s.finding.id} accepted')}")
+        out.append(f"::notice {','.join(props)}::{github_data(f'{s.finding.title} — accepted: {s.justification}')}")
     for gap in session.not_run:
         out.append(f"::warning title={github_property(f'{gap.check}: could not check')}::"
                    f"{github_data(f'{gap.what}: {gap.reason}')}")
@@ -110,6 +117,11 @@ def review_junit(session: Session) -> str:
         failure = ET.SubElement(case, "failure", type=f.severity, message=_xml_text(f.title))
         failure.text = _xml_text("\n".join([_message(f), "at " + (", ".join(map(str, f.locations)) or "-"),
                                             f"charter: {f.clause}", f"fingerprint: {fp}"]))
+    for s in session.suppressed:  # accepted: a skipped test case that says by whom and why
+        category = s.finding.category if s.finding.category in suites else "charter"
+        case = ET.SubElement(suites[category], "testcase", classname=f"devops-agent.{category}",
+                             name=_xml_text(f"{s.finding.id} {s.finding.title}"))
+        ET.SubElement(case, "skipped", message=_xml_text(f"accepted: {s.justification}"))
     for gap in session.not_run:
         spec = CHECKS.get(gap.check)
         category = spec.category if spec else "charter"
@@ -149,6 +161,10 @@ def review_compact(session: Session) -> str:
         where = f"{path}:{line}" if path and line else path or "-"
         more = f" (+{len(f.locations) - 1} more)" if len(f.locations) > 1 else ""
         out.append(escape_terminal(f"{where}: {f.severity} {f.id} {f.title}{more}"))
+    for s in session.suppressed:
+        path, line = _first_location(s.finding)
+        where = f"{path}:{line}" if path and line else path or "-"
+        out.append(escape_terminal(f"{where}: accepted {s.finding.id} {s.finding.title} ({s.justification})"))
     for gap in session.not_run:
         out.append(escape_terminal(f"-: not-run {gap.check} {gap.what}: {gap.reason}"))
     out.append(_verdict_line(session))

@@ -142,6 +142,14 @@ def test_every_report_lists_the_suppression(shop):
     assert accepted["suppressions"][0]["kind"] == "external"
     assert "redis is a disposable cache" in accepted["suppressions"][0]["justification"]
     assert all(not r.get("suppressions") for r in results if r is not accepted)
+    # the CI formats say it too: a notice annotation, a skipped JUnit test case, a compact line
+    github = cli(shop, "review", "--format", "github").stdout
+    assert [l for l in github.splitlines() if l.startswith("::notice ") and "title=CMP003 accepted" in l
+            and "redis is a disposable cache" in l]
+    junit = cli(shop, "review", "--format", "junit").stdout
+    assert '<skipped message="accepted: redis is a disposable cache' in junit
+    compact = cli(shop, "review", "--format", "compact").stdout
+    assert [l for l in compact.splitlines() if ": accepted CMP003 " in l and "redis is a disposable cache" in l]
 
 
 def test_an_expired_entry_brings_the_finding_back_with_a_note(shop):
