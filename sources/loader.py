@@ -56,7 +56,8 @@ CALLER_GLOBS = ("Makefile", "makefile", "GNUmakefile", "*.mk", "*.sh", "scripts/
                 "deploy/*.sh", "ops/*.sh", "scripts/Makefile")
 _SKIPPED = {"node_modules", "vendor", ".git", "build", "dist"}
 # Where a repository shows how it runs Compose in prose: its READMEs and docs pages (capped).
-README_GLOBS = ("README*.md", "*/README*.md", "docs/*.md", "docs/*/*.md", "docs/*/*/*.md", "*/docs/*.md",
+README_GLOBS = ("README*.md", "*/README*.md", "readme*.md", "*/readme*.md", "Readme*.md",
+                "docs/*.md", "docs/*/*.md", "docs/*/*/*.md", "*/docs/*.md",
                 "INSTALL*.md", "SELF*HOST*.md", "self*host*/*.md")
 MAX_README_FILES = 200
 

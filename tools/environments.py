@@ -697,6 +697,36 @@ def _download_evidence(base: list[str], sources: list) -> str:
     return ""
 
 
+# A README that says the repository is for development (a veto on the structural evidence below).
+_FOR_DEVELOPMENT = re.compile(r"\blocal (?:development|instance|environment|testing|setup|use)\b"
+                              r"|\b(?:only |purely |solely )?for (?:local )?development\b|\bdevelopment (?:only|environment)\b"
+                              r"|\bnot\b.{0,30}?\b(?:meant|intended|suitable|ready|recommended)\b.{0,40}?\bproduction\b"
+                              r"|\bnot (?:a )?production[- ]ready\b|\bdemo\b|\btutorial\b")
+
+
+def _deployment_repository(base: list[str], sources: list) -> str:
+    """A repository that holds no Dockerfile and whose base compose file only pulls published images is a
+    deployment of those images (`zammad-docker-compose`, an image's helper repository): its compose file is what
+    runs in production, unless its README says it is for development, a demo or a tutorial."""
+    if not base or any(s.kind == "dockerfile" for s in sources):
+        return ""
+    src = next((s for s in sources if s.kind == "compose" and s.path == base[0] and s.ok and isinstance(s.data, dict)),
+               None)
+    services = src.data.get("services") if src else None
+    if not isinstance(services, dict) or not services or \
+            not all(isinstance(v, dict) and v.get("image") and not v.get("build") for v in services.values()):
+        return ""
+    readme = next((s for s in sources if s.kind == "readme" and s.ok and s.text
+                   and posixpath.basename(s.path).lower().startswith("readme") and "/" not in s.path), None)
+    if readme is None:
+        return ""
+    lines = readme.text.splitlines()
+    if any(_FOR_DEVELOPMENT.search(fold(sentence)) for _, sentence in _sentences(lines, "")[:60]):
+        return ""
+    return (f"{src.path} pulls published images only and the repository holds no Dockerfile: a deployment of those "
+            f"images ({readme.path} says nothing of development)")
+
+
 def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:
     """A self-hosted product's main compose set is its production. When no environment is named for production,
     the main base is Compose's default file at the root (without its `.override`, the local convention), else
@@ -764,6 +794,8 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
             break
     if not evidence:
         evidence = _header_evidence(base, sources)
+    if not evidence:
+        evidence = _deployment_repository(base, sources)
     if not evidence:
         return envs
     renamed: dict[str, DiscoveredEnvironment] = {}

@@ -828,3 +828,23 @@ def test_a_refusal_caused_by_a_variable_nothing_sets_is_cannot_tell_not_a_blocke
     refused = [f for f in brief["findings"] if f["id"] in ("CMP001", "CMP002", "CMP005")]
     assert refused and all(f["severity"] == "info" and "PMA_DB_ENGINE" in f["title"] for f in refused), refused
     assert brief["verdict"] == "CANNOT-TELL"
+
+
+def test_a_repository_of_compose_files_over_published_images_is_a_deployment(tmp_path):
+    """No Dockerfile, a compose file that only pulls published images and a neutral README (a lowercase readme.md
+    too): the repository deploys those images, so the file is production. A README saying "for local development
+    only" vetoes it; so does a Dockerfile in the repository (then the compose file may build or test it)."""
+    compose = ("services:\n  app:\n    image: acme/helpdesk:6.4.1\n    restart: unless-stopped\n"
+               "  db:\n    image: postgres:16.4\n    restart: unless-stopped\n")
+    readme = "# Acme Helpdesk\n\nThis repository holds the helper files to run Acme Helpdesk with Docker.\n"
+    envs = open_session(repo(tmp_path, {"docker-compose.yml": compose, "readme.md": readme}),
+                        run_checks=False).discovery().environments
+    assert envs["prod"].evidence.startswith("docker-compose.yml pulls published images only")
+    dev_only = readme + "\nThis repository is for local development only and is not meant to be deployed.\n"
+    envs = open_session(repo(tmp_path, {"docker-compose.yml": compose, "README.md": dev_only}, name="shop2"),
+                        run_checks=False).discovery().environments
+    assert "prod" not in envs
+    envs = open_session(repo(tmp_path, {"docker-compose.yml": compose, "README.md": readme,
+                                        "Dockerfile": "FROM python:3.12.7-slim\n"}, name="shop3"),
+                        run_checks=False).discovery().environments
+    assert "prod" not in envs
