@@ -171,8 +171,7 @@ def print_review(session: Session) -> None:
         from rich.padding import Padding
 
         con.print(Padding(f"[dim]{SEVERITY_NOTE}[/]", (0, 0, 0, 2), expand=False))
-    for f in session.findings:
-        print_finding(con, f, defaults.get(f.id))
+    print_findings(con, session.findings, defaults)
     print_suppressed(con, session.suppressed)
     for note in session.notes:
         con.print(f"  [yellow]note[/] {_escape(note)}")
@@ -218,34 +217,76 @@ def default_severities() -> dict[str, str]:
     return {spec.id: spec.severity for spec in CHECKS.values()}
 
 
+def _finding_lines(f, default: str | None) -> list[list[tuple[str, str]]]:
+    """A finding's lines as (text, style) pieces: title and location, then its detail and its fix."""
+    loc = ", ".join(str(l) for l in f.locations[:2])
+    first = [(escape_terminal(f.title), "")]
+    if loc:
+        first += [("  ", ""), (escape_terminal(loc), "dim")]
+    if default and default != f.severity:
+        first += [("  ", ""), (f"(check default: {default})", "dim")]
+    lines = [first]
+    if f.detail and f.severity != "info":
+        lines.append([(escape_terminal(shorten(f.detail)), "dim")])
+    if f.remediation:
+        lines.append([("fix: " + escape_terminal(f.remediation), "")])
+    return lines
+
+
+def _styled(lines: list[list[tuple[str, str]]]):
+    """One rich Text of `lines` (joined by newlines) built from its pieces: no markup to parse."""
+    from rich.text import Span, Text
+
+    parts: list[str] = []
+    spans: list = []
+    at = 0
+    for n, line in enumerate(lines):
+        if n:
+            parts.append("\n")
+            at += 1
+        for text, style in line:
+            if style and text:
+                spans.append(Span(at, at + len(text), style))
+            parts.append(text)
+            at += len(text)
+    return Text("".join(parts), spans=spans)
+
+
+_FINDING_INDENT = " " * (2 + 7 + 1 + 7 + 1)
+_FINDINGS_PER_PRINT = 200  # one console call per batch: rich's cost is per call, and 10,000 findings happen
+
+
 def print_finding(con, f, default: str | None) -> None:
     """One finding: severity, id, title and location, then its detail and its fix, indented under the title.
     A terminal wraps the text under the title; a pipe gets each line whole."""
-    from rich.table import Table
+    print_findings(con, [f], {f.id: default} if default else {})
 
-    loc = ", ".join(str(l) for l in f.locations[:2])
-    first = _escape(f.title) + (f"  [dim]{_escape(loc)}[/]" if loc else "")
-    if default and default != f.severity:
-        first += f"  [dim](check default: {default})[/]"
-    lines = [first]
-    if f.detail and f.severity != "info":
-        lines.append(f"[dim]{_escape(shorten(f.detail))}[/]")
-    if f.remediation:
-        lines.append(f"fix: {_escape(f.remediation)}")
-    severity = f"[{SEVERITY_STYLE[f.severity]}]{f.severity:7}[/]"
-    if not con.is_terminal:
-        indent = " " * (2 + 7 + 1 + 7 + 1)
-        con.print(f"  {severity} {f.id:7} {lines[0]}")
-        for line in lines[1:]:
-            con.print(indent + line)
-        return
-    grid = Table.grid(padding=(0, 1, 0, 0))
-    grid.add_column(no_wrap=True)
-    grid.add_column(no_wrap=True)
-    grid.add_column(no_wrap=True, min_width=7)
-    grid.add_column(overflow="fold")
-    grid.add_row(" ", severity, f.id, "\n".join(lines))
-    con.print(grid)
+
+def print_findings(con, findings: list, defaults: dict[str, str]) -> None:
+    """Each finding as `print_finding` shows it, printed in batches (the cost stays per finding, not per line)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    for start in range(0, len(findings), _FINDINGS_PER_PRINT):
+        batch = findings[start:start + _FINDINGS_PER_PRINT]
+        if not con.is_terminal:
+            out: list[list[tuple[str, str]]] = []
+            for f in batch:
+                lines = _finding_lines(f, defaults.get(f.id))
+                out.append([("  ", ""), (f"{f.severity:7}", SEVERITY_STYLE[f.severity]), (f" {f.id:7} ", ""),
+                            *lines[0]])
+                out += [[(_FINDING_INDENT, ""), *line] for line in lines[1:]]
+            con.print(_styled(out))
+            continue
+        grid = Table.grid(padding=(0, 1, 0, 0))
+        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True)
+        grid.add_column(no_wrap=True, min_width=7)
+        grid.add_column(overflow="fold")
+        for f in batch:
+            grid.add_row(" ", Text(f"{f.severity:7}", style=SEVERITY_STYLE[f.severity]), Text(f.id),
+                         _styled(_finding_lines(f, defaults.get(f.id))))
+        con.print(grid)
 
 
 _WORD = re.compile(r"`[^`\n]*`|\S+")  # a `quoted command` is one word: never broken

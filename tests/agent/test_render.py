@@ -121,3 +121,19 @@ def test_a_next_step_wraps_under_itself_and_its_command_is_never_broken():
         if not line.endswith(" \\"):
             break
     assert len(shown) > 1 and " ".join(shown) == step.command
+
+
+def test_many_findings_print_in_batches_not_one_console_call_per_line():
+    """rich's cost is per call (about 0.1 ms): 10,000 findings printed line by line took seconds (issue 20, 7)."""
+    con = _console(terminal=False)
+    calls = []
+    real = con.print
+    con.print = lambda *a, **kw: (calls.append(1), real(*a, **kw))  # type: ignore[method-assign]
+    findings = [_finding(id="PRD004", severity="low", title=f"dev: svc{i} runs nginx:1.25 [dim]x[/]",
+                         locations=[Location("docker-compose.yml", 3 + 2 * i)]) for i in range(1000)]
+    render.print_findings(con, findings, {"PRD004": "medium"})
+    lines = con.file.getvalue().splitlines()
+    assert len(lines) == 2000 and len(calls) <= 10
+    assert lines[2 * 999] == ("  low     PRD004  dev: svc999 runs nginx:1.25 [dim]x[/]  docker-compose.yml:2001  "
+                              "(check default: medium)")
+    assert lines[1] == " " * 18 + "fix: Pin the image to the CI tag."
