@@ -83,18 +83,59 @@ def sources_table(sources: list[LoadedSource], width: int | None = None):
     return table
 
 
+_SOURCE_COLUMNS = ("status", "kind", "prio", "path", "provenance", "sha256")
+
+
+def _source_row(src: LoadedSource) -> list[tuple[str, str]]:
+    return [(STATUS_MARK[src.status], STATUS_STYLE[src.status]), (src.kind, ""),
+            (str(src.priority) if src.priority else "-", ""), (escape_terminal(src.path), ""),
+            (_provenance(src), ""), ((src.sha256 or "")[:12] or "-", "")]
+
+
+def print_sources_table(con, sources: list[LoadedSource]) -> None:
+    """`sources_table` at the console's width. When it is one line per source and fits (always, in a pipe),
+    its lines are laid out here as rich lays them out, without rich's per-cell measuring (2,000 sources took
+    seconds); a terminal too narrow for it gets rich's stacked table."""
+    from rich.cells import cell_len
+
+    width = con.width if con.is_terminal else None
+    rows = [_source_row(src) for src in sources]
+    gaps = 2 * (len(_SOURCE_COLUMNS) - 1)
+    stacked = width is not None and sum(max([len(h)] + [len(row[i][0]) for row in rows])
+                                        for i, h in enumerate(_SOURCE_COLUMNS)) + gaps > width
+    widths = [max([len(h)] + [cell_len(row[i][0]) for row in rows]) for i, h in enumerate(_SOURCE_COLUMNS)]
+    if stacked or sum(widths) + gaps > con.width or any("\n" in t or "\t" in t for row in rows for t, _ in row):
+        con.print(sources_table(sources, width))  # stacked, or cells of several lines: rich lays it out
+        return
+
+    def line(cells: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for i, (text, style) in enumerate(cells):
+            if i:
+                out.append(("  ", ""))
+            out += [(text, style), (" " * (widths[i] - cell_len(text)), "")]
+        return out
+
+    # the header's style covers its padding too, each pad its own segment, as rich draws it
+    header = [piece for i, h in enumerate(_SOURCE_COLUMNS)
+              for piece in ([(" ", "bold"), (" ", "bold")] if i else []) + [(h, "bold"), (" " * (widths[i] - len(h)), "bold")]]
+    print_lines(con, [header] + [line(row) for row in rows])
+
+
 def print_source_problems(con, sources: list[LoadedSource]) -> None:
+    lines = []
     for src in sources:
         if src.status != "ok" or src.message:
             style = STATUS_STYLE[src.status] if src.status != "ok" else "dim"
-            con.print(f"  [{style}]-[/] {_escape(src.path)}: {_escape(src.message)}")
+            lines.append([("  ", ""), ("-", style), (f" {escape_terminal(src.path)}: {escape_terminal(src.message)}", "")])
+    print_lines(con, lines)
 
 
 def print_sources(session: Session) -> None:
     con = console()
     counts = ", ".join(f"{n} {k}" for k, n in session.source_counts().items())
     con.print(f"[bold]Sources of {session.charter.role}[/] ({len(session.sources)}: {counts}) in {session.root}")
-    con.print(sources_table(session.sources, con.width if con.is_terminal else None))
+    print_sources_table(con, session.sources)
     print_source_problems(con, session.sources)
     print_environments(con, session)
 
@@ -139,7 +180,7 @@ def print_review(session: Session) -> None:
                 con.print(f"  - {_escape(clause.text)}")
     counts = ", ".join(f"{n} {k}" for k, n in session.source_counts().items())
     con.print(f"\n[bold]Sources[/] ({len(session.sources)}: {counts})")
-    con.print(sources_table(session.sources, con.width if con.is_terminal else None))
+    print_sources_table(con, session.sources)
     print_source_problems(con, session.sources)
     print_environments(con, session)
     con.print("\n[bold]Release[/]")
@@ -202,8 +243,8 @@ def print_not_run(con, not_run: list) -> None:
     if not not_run:
         return
     con.print(f"\n[bold yellow]Could not check[/] ({len(not_run)}): a GO cannot be given until these run")
-    for gap in not_run:
-        con.print(f"  [yellow]{gap.check}[/] {_escape(gap.what)}: {_escape(gap.reason)}")
+    print_lines(con, [[("  ", ""), (gap.check, "yellow"), (f" {escape_terminal(gap.what)}: {escape_terminal(gap.reason)}", "")]
+                      for gap in not_run])
 
 
 SEVERITY_NOTE = ("severity is the finding's own; \"check default\" marks one its check lowered or raised "
@@ -252,8 +293,17 @@ def _styled(lines: list[list[tuple[str, str]]]):
     return Text("".join(parts), spans=spans)
 
 
+_LINES_PER_PRINT = 500  # one console call per batch of lines: rich's cost is per call, and 10,000 findings happen
+
+
+def print_lines(con, lines: list[list[tuple[str, str]]]) -> None:
+    """Lines of (text, style) pieces, as one `con.print` each would show them, a batch per call."""
+    for start in range(0, len(lines), _LINES_PER_PRINT):
+        con.print(_styled(lines[start:start + _LINES_PER_PRINT]))
+
+
 _FINDING_INDENT = " " * (2 + 7 + 1 + 7 + 1)
-_FINDINGS_PER_PRINT = 200  # one console call per batch: rich's cost is per call, and 10,000 findings happen
+_FINDINGS_PER_PRINT = 200
 
 
 def print_finding(con, f, default: str | None) -> None:
@@ -267,17 +317,16 @@ def print_findings(con, findings: list, defaults: dict[str, str]) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    if not con.is_terminal:
+        out: list[list[tuple[str, str]]] = []
+        for f in findings:
+            lines = _finding_lines(f, defaults.get(f.id))
+            out.append([("  ", ""), (f"{f.severity:7}", SEVERITY_STYLE[f.severity]), (f" {f.id:7} ", ""), *lines[0]])
+            out += [[(_FINDING_INDENT, ""), *line] for line in lines[1:]]
+        print_lines(con, out)
+        return
     for start in range(0, len(findings), _FINDINGS_PER_PRINT):
         batch = findings[start:start + _FINDINGS_PER_PRINT]
-        if not con.is_terminal:
-            out: list[list[tuple[str, str]]] = []
-            for f in batch:
-                lines = _finding_lines(f, defaults.get(f.id))
-                out.append([("  ", ""), (f"{f.severity:7}", SEVERITY_STYLE[f.severity]), (f" {f.id:7} ", ""),
-                            *lines[0]])
-                out += [[(_FINDING_INDENT, ""), *line] for line in lines[1:]]
-            con.print(_styled(out))
-            continue
         grid = Table.grid(padding=(0, 1, 0, 0))
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True)

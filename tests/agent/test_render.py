@@ -137,3 +137,41 @@ def test_many_findings_print_in_batches_not_one_console_call_per_line():
     assert lines[2 * 999] == ("  low     PRD004  dev: svc999 runs nginx:1.25 [dim]x[/]  docker-compose.yml:2001  "
                               "(check default: medium)")
     assert lines[1] == " " * 18 + "fix: Pin the image to the CI tag."
+
+
+def _sources(n: int):
+    from sources.provenance import LoadedSource
+
+    out = [LoadedSource("compose", "docker-compose.yml", "ok", priority=2, sha256="ab" * 32, commit="c0ffee1234"),
+           LoadedSource("docs", "docs/Fiche détaillée 配置 [v2].md", "ok", submodule="anime-saas-api", commit="9af0dd2")]
+    out += [LoadedSource("docs", f"docs/page-{i}.md", "missing", message=f"docs/page-{i}.md does not exist")
+            for i in range(n)]
+    return out
+
+
+def test_the_sources_table_is_laid_out_as_rich_lays_it_out_and_in_few_calls(monkeypatch):
+    """2,000 sources through rich's table took seconds (issue 20, 7): a table that fits is laid out directly,
+    to the same characters and styles; a narrow terminal still gets rich's stacked table."""
+    from rich.console import Console
+
+    sources = _sources(300)
+    table = render.sources_table
+    for width, rich_lays_it_out in ((render.PIPE_WIDTH, False), (200, False), (40, True)):
+        def make():
+            if width == render.PIPE_WIDTH:
+                return _console(terminal=False)
+            return Console(file=io.StringIO(), force_terminal=True, color_system="truecolor", width=width,
+                           highlight=False)
+
+        ours, theirs = make(), make()
+        theirs.print(table(sources, theirs.width if theirs.is_terminal else None))
+        calls = []
+        real = ours.print
+        ours.print = lambda *a, **kw: (calls.append(1), real(*a, **kw))  # type: ignore[method-assign]
+        used = []
+        monkeypatch.setattr(render, "sources_table", lambda s, w=None: (used.append(1), table(s, w))[1])
+        render.print_sources_table(ours, sources)
+        assert ours.file.getvalue() == theirs.file.getvalue()
+        assert len(calls) <= 2 and bool(used) == rich_lays_it_out
+
+
