@@ -126,3 +126,42 @@ def test_each_claim_of_the_sources_is_checked_against_the_repo_once(tmp_path: Pa
     assert "svc0 has no restart policy" in (finding.detail or "")
     assert calls and max(calls.values()) == 1, calls
     assert not tried  # the index answers: no service tried word by word
+
+
+# -- Compose's own time: bounded, said as such, never blamed on the install -------------------------------------
+
+def _slow_compose(tmp_path: Path) -> Path:
+    """A Compose that answers `version` and takes 30 s over `config`, as the real one does on files large enough."""
+    script = tmp_path / "bin" / "docker-compose"
+    script.parent.mkdir(parents=True)
+    script.write_text('#!/bin/sh\nif [ "$1" = version ]; then echo 2.99.0; exit 0; fi\nsleep 30\n')
+    script.chmod(0o755)
+    return script
+
+
+def test_compose_out_of_time_is_cannot_tell_and_names_the_wait_not_the_install(tmp_path: Path) -> None:
+    import os
+
+    repo = _repo(tmp_path, {"docker-compose.yml": COMPOSE})
+    env = {**os.environ, "DEVOPS_AGENT_COMPOSE": str(_slow_compose(tmp_path)), "DEVOPS_AGENT_COMPOSE_TIMEOUT": "1.5"}
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "review", "--repo", str(repo), "--format", "json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    brief = json.loads(proc.stdout)
+    assert proc.returncode == 3 and brief["verdict"] == "CANNOT-TELL", proc.stderr
+    [gap] = brief["not_run"]
+    assert "did not finish in 1.5 s" in gap["reason"] and "DEVOPS_AGENT_COMPOSE_TIMEOUT sets the wait" in gap["reason"]
+    [finding] = [f for f in brief["findings"] if f["id"] == "CMP017"]
+    assert "DEVOPS_AGENT_COMPOSE_TIMEOUT=120" in finding["remediation"]
+    assert "install" not in finding["remediation"].lower(), finding["remediation"]
+
+
+def test_a_compose_wait_that_is_not_seconds_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    import os
+
+    repo = _repo(tmp_path, {"docker-compose.yml": COMPOSE})
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "review", "--repo", str(repo)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "DEVOPS_AGENT_COMPOSE_TIMEOUT": "soon"})
+    assert proc.returncode == 2 and proc.stdout == "", proc.stdout[-500:]
+    assert proc.stderr.strip().splitlines() == [
+        "devops-agent: DEVOPS_AGENT_COMPOSE_TIMEOUT='soon' is not a number of seconds — e.g. DEVOPS_AGENT_COMPOSE_TIMEOUT=120"]
