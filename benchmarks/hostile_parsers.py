@@ -199,16 +199,17 @@ def _review(root: Path, timeout: float) -> tuple[float | None, subprocess.Comple
 def _compose_alone(root: Path, timeout: float) -> float | None:
     """Seconds of Compose's own `config` on the dev file, as the review calls it (the case changes only that
     file; the review runs the prod file beside it, in parallel)."""
-    from tools.compose import compose_binary
+    from tools import compose
 
-    argv = compose_binary()
+    argv = compose.compose_binary()
     if argv is None:
         return None
+    env = {**getattr(compose, "GO_RUNTIME", {}), **os.environ}  # the Go runtime's settings the review runs it with
     t0 = time.perf_counter()
     try:
         subprocess.run([*argv, "--project-directory", str(root), "-f", str(root / "docker-compose.yml"), "--profile", "*",
                         "config", "--format", "json", "--no-env-resolution"], capture_output=True, timeout=timeout,
-                       cwd=root, stdin=subprocess.DEVNULL)
+                       cwd=root, stdin=subprocess.DEVNULL, env=env)
     except subprocess.TimeoutExpired:
         return None
     return time.perf_counter() - t0

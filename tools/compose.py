@@ -620,12 +620,12 @@ def _texts(paths: list[Path]) -> list[str]:
 
 # Compose's Go runtime collects garbage at GOGC=100: on 10,000 services or a 65k-port range that is a quarter of
 # its time. A larger heap target, under a soft memory limit, unless the user's environment or the files set them.
-_GO_RUNTIME = {"GOGC": "400", "GOMEMLIMIT": "1GiB"}
+GO_RUNTIME = {"GOGC": "400", "GOMEMLIMIT": "1GiB"}
 
 
 def _tuned(env: dict[str, str], used: set[str] | None) -> dict[str, str]:
     """`env` with the Go runtime's settings for one Compose run (never a variable the compose files use)."""
-    extra = {k: v for k, v in _GO_RUNTIME.items() if k not in env and k not in (used or set())}
+    extra = {k: v for k, v in GO_RUNTIME.items() if k not in env and k not in (used or set())}
     return {**env, **extra} if extra else env
 
 
