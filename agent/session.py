@@ -125,6 +125,7 @@ class Session:
     not_run: list = field(default_factory=list)  # tools.checks.registry.NotRun: what could not be checked
 
     _platform: object = field(default=None, repr=False)
+    _environments: object = field(default=None, repr=False)  # a Future of Compose's models (start_platform)
     _discovery: object = field(default=None, repr=False)
     hidden: int = 0  # findings below a --min-severity filter
     # Findings accepted by a comment, a hadolint config, an `ignore:` entry or a baseline: listed, never counted.
@@ -194,18 +195,31 @@ class Session:
         """Compose environments: the config's, then how the repo calls Compose, then file-name conventions."""
         return self.discovery().files()
 
+    def start_platform(self) -> None:
+        """Start Compose's runs for every environment in the background (Compose on 10,000 services takes
+        seconds of its own): the session's other work proceeds meanwhile, `platform()` waits for them."""
+        if self._platform is None and self._environments is None:
+            from tools.platform import start_environments
+
+            self._environments = start_environments(self.root, self.sources, self.environments(),
+                                                    **self._environment_options())
+
+    def _environment_options(self) -> dict:
+        discovery = self.discovery()
+        return {"max_file_bytes": self.config.max_file_bytes,
+                "variables": {n: e.variables for n, e in discovery.environments.items()},
+                "env_files": {n: e.env_files for n, e in discovery.environments.items()}}
+
     def platform(self):
         """Compose, Dockerfiles, CI and nginx read together (built once per session)."""
         if self._platform is None:
             from tools.platform import build_platform
 
-            discovery = self.discovery()
             self._platform = build_platform(self.root, self.sources, self.environments(), self.git.submodules,
                                             platform_repository=self.config.github_repository,
-                                            max_file_bytes=self.config.max_file_bytes,
-                                            variables={n: e.variables for n, e in discovery.environments.items()},
-                                            env_files={n: e.env_files for n, e in discovery.environments.items()},
-                                            read_source=self._read_dockerfile)
+                                            read_source=self._read_dockerfile, loading=self._environments,
+                                            **self._environment_options())
+            self._environments = None
             self._add_nginx_sources(self._platform)
         return self._platform
 
@@ -443,14 +457,18 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
         session.notes.append(problem)
     session.repo_root = repo_root
     if run_checks:
+        session.start_platform()  # Compose runs while the checks are imported and the branch is verified
         from tools.checks import CheckContext, run_checks as run_all
 
-        models = {"platform": session.platform()}
+        verified = None
         if signatures and git.is_git:
             from agent.gate.verify import verify_branch
 
             # The gate's signature check of the branch (GATE00x): from git alone, at the reviewed commit.
-            models["signatures"] = verify_branch(repo_root, git.commit if rev is not None else None, cached=True)
+            verified = verify_branch(repo_root, git.commit if rev is not None else None, cached=True)
+        models = {"platform": session.platform()}
+        if verified is not None:
+            models["signatures"] = verified
         session.signatures = models.get("signatures")
         ctx = CheckContext(root=root, charter=parsed, sources=loaded, release=current, releases=releases,
                            models=models)

@@ -544,3 +544,17 @@ def test_facts(path, text):
                           junk), 6))
 def test_nginx_detection(text):
     assert call(facts.is_nginx_text, text) in (True, False)
+
+
+_service_names = st.lists(st.one_of(st.sampled_from(["anime-saas-front", "api", "mlservice", "ml_scheduler", "web.v2", "db",
+                                                     "saas-frontend", "Éditeur-api"]), st.text(_chars, max_size=14)),
+                          max_size=8)
+
+
+@SOME
+@given(_service_names, st.one_of(st.sampled_from(["front", "frontend", "api", "ml", "mlservices", "", "sched", "é"]),
+                                 st.text(_chars, max_size=10)))
+def test_the_service_index_matches_what_matches_service_says(names, hint):
+    """XF011 looks a sentence's words up in an index of the services (10,000 services, issue 20, 7): it must
+    find exactly the names matches_service accepts."""
+    assert loader.ServiceMatcher(names).matching(hint) == {n for n in names if loader.matches_service(hint, n)}

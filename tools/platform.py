@@ -411,32 +411,44 @@ def github_repository(url: str | None) -> str | None:
     return f"{m.group(1)}/{m.group(2)}" if m else None
 
 
+def _parsed_compose(sources: list) -> dict:
+    return {s.path: (s.data, s.lines) for s in sources
+            if s.kind == "compose" and s.ok and isinstance(s.data, dict) and s.lines is not None}
+
+
+def start_environments(root: Path, sources: list, environments: dict[str, list[str]],
+                       max_file_bytes: int = nginx_tool.DEFAULT_MAX_FILE_BYTES,
+                       variables: dict[str, dict] | None = None,
+                       env_files: dict[str, list] | None = None) -> Future:
+    """Each environment's model from Compose, loaded in a background thread (`build_platform(loading=...)`
+    takes the Future): Compose is a subprocess, so this process's own work goes on while it runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose")
+    try:
+        return pool.submit(_load_environments, Path(root), environments, max_file_bytes, _parsed_compose(sources),
+                           variables, env_files)
+    finally:
+        pool.shutdown(wait=False)
+
+
 def build_platform(root: Path, sources: list, environments: dict[str, list[str]], submodules=(),
                    platform_repository: str | None = None, hadolint: bool = True,
                    max_file_bytes: int = nginx_tool.DEFAULT_MAX_FILE_BYTES,
                    variables: dict[str, dict] | None = None, env_files: dict[str, list] | None = None,
-                   read_source: Callable[[str], object] | None = None) -> Platform:
+                   read_source: Callable[[str], object] | None = None, loading: Future | None = None) -> Platform:
     """Read everything together. `sources` are the session's LoadedSource objects (their text is reused);
-    files they do not hold (nginx configs) are read with the same size cap, `max_file_bytes`."""
+    files they do not hold (nginx configs) are read with the same size cap, `max_file_bytes`. `loading`: the
+    environments `start_environments` began loading with the same arguments (else they are loaded here)."""
     root = Path(root)
-    parsed = {s.path: (s.data, s.lines) for s in sources
-              if s.kind == "compose" and s.ok and isinstance(s.data, dict) and s.lines is not None}
-    envs = _load_environments(root, environments, max_file_bytes, parsed, variables, env_files)
-    _match_sources(envs, sources)
-    if read_source is not None:  # Dockerfiles named through variables (`dockerfile: ${X}`): known only now
-        sources += _built_dockerfiles(root, envs, sources, read_source)
-    texts = {s.path: s.text for s in sources if s.ok and s.text is not None}
-    # hadolint in the background: it runs while the Dockerfiles, the workflows and nginx are read
-    linted = list(dict.fromkeys(s.path for s in sources if s.kind == "dockerfile" and s.ok))
-    sub_paths = [s.path for s in submodules]
-    configs = {root / p: (root / c if (c := df_tool.hadolint_config(root, p, sub_paths)) else None) for p in linted}
-    hadolint_future = (df_tool.start_hadolint([root / p for p in linted], root, configs=configs)
-                       if hadolint and linted else None)
-
+    if loading is None:
+        loading = start_environments(root, sources, environments, max_file_bytes, variables, env_files)
+    # the Dockerfiles and workflows the sources hold are parsed while Compose runs
     dockerfiles: dict[str, df_tool.DockerfileInfo] = {}
     for src in sources:
         if src.kind == "dockerfile" and src.ok:
             dockerfiles[src.path] = df_tool.parse_dockerfile_text(src.text, src.path)
+    texts = {s.path: s.text for s in sources if s.ok and s.text is not None}
     repos = {}
     for sub in submodules:
         repos[sub.path] = github_repository(sub.url) or (
@@ -450,6 +462,20 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
             if wf.ok:
                 repo = repos.get(workflow_repo(src.path)) or platform_repository
                 built += ci_tool.built_images(wf, repository=repo)
+
+    envs = loading.result()
+    _match_sources(envs, sources)
+    if read_source is not None:  # Dockerfiles named through variables (`dockerfile: ${X}`): known only now
+        for src in _built_dockerfiles(root, envs, sources, read_source):
+            sources.append(src)
+            if src.kind == "dockerfile" and src.ok:
+                dockerfiles[src.path] = df_tool.parse_dockerfile_text(src.text, src.path)
+    # hadolint in the background: it runs while nginx is read and the checks run
+    linted = list(dict.fromkeys(s.path for s in sources if s.kind == "dockerfile" and s.ok))
+    sub_paths = [s.path for s in submodules]
+    configs = {root / p: (root / c if (c := df_tool.hadolint_config(root, p, sub_paths)) else None) for p in linted}
+    hadolint_future = (df_tool.start_hadolint([root / p for p in linted], root, configs=configs)
+                       if hadolint and linted else None)
 
     platform = Platform(root=root, environments=envs, dockerfiles=dockerfiles, workflows=workflows,
                         built_images=built, nginx={}, hadolint=hadolint_future,

@@ -53,6 +53,8 @@ _STOPWORDS = {
 
 def fold(text: str) -> str:
     """Lower case without accents, curly quotes straightened: how headings and clauses are compared."""
+    if text.isascii():  # nothing to decompose or straighten (most calls: paths, service names)
+        return text.lower().strip()
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     return text.replace("’", "'").replace("–", "-").replace("—", "-").lower().strip()

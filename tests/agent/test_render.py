@@ -121,3 +121,90 @@ def test_a_next_step_wraps_under_itself_and_its_command_is_never_broken():
         if not line.endswith(" \\"):
             break
     assert len(shown) > 1 and " ".join(shown) == step.command
+
+
+def test_many_findings_print_in_batches_not_one_console_call_per_line():
+    """rich's cost is per call (about 0.1 ms): 10,000 findings printed line by line took seconds (issue 20, 7)."""
+    con = _console(terminal=False)
+    calls = []
+    real = con.print
+    con.print = lambda *a, **kw: (calls.append(1), real(*a, **kw))  # type: ignore[method-assign]
+    findings = [_finding(id="PRD004", severity="low", title=f"dev: svc{i} runs nginx:1.25 [dim]x[/]",
+                         locations=[Location("docker-compose.yml", 3 + 2 * i)]) for i in range(1000)]
+    render.print_findings(con, findings, {"PRD004": "medium"})
+    lines = con.file.getvalue().splitlines()
+    assert len(lines) == 2000 and len(calls) <= 10
+    assert lines[2 * 999] == ("  low     PRD004  dev: svc999 runs nginx:1.25 [dim]x[/]  docker-compose.yml:2001  "
+                              "(check default: medium)")
+    assert lines[1] == " " * 18 + "fix: Pin the image to the CI tag."
+
+
+def _sources(n: int):
+    from sources.provenance import LoadedSource
+
+    out = [LoadedSource("compose", "docker-compose.yml", "ok", priority=2, sha256="ab" * 32, commit="c0ffee1234"),
+           LoadedSource("docs", "docs/Fiche détaillée 配置 [v2].md", "ok", submodule="anime-saas-api", commit="9af0dd2")]
+    out += [LoadedSource("docs", f"docs/page-{i}.md", "missing", message=f"docs/page-{i}.md does not exist")
+            for i in range(n)]
+    return out
+
+
+def test_the_sources_table_is_laid_out_as_rich_lays_it_out_and_in_few_calls(monkeypatch):
+    """2,000 sources through rich's table took seconds (issue 20, 7): a table that fits is laid out directly,
+    to the same characters and styles; a narrow terminal still gets rich's stacked table."""
+    from rich.console import Console
+
+    sources = _sources(300)
+    table = render.sources_table
+    for width, rich_lays_it_out in ((render.PIPE_WIDTH, False), (200, False), (40, True)):
+        def make():
+            if width == render.PIPE_WIDTH:
+                return _console(terminal=False)
+            return Console(file=io.StringIO(), force_terminal=True, color_system="truecolor", width=width,
+                           highlight=False)
+
+        ours, theirs = make(), make()
+        theirs.print(table(sources, theirs.width if theirs.is_terminal else None))
+        calls = []
+        real = ours.print
+        ours.print = lambda *a, **kw: (calls.append(1), real(*a, **kw))  # type: ignore[method-assign]
+        used = []
+        monkeypatch.setattr(render, "sources_table", lambda s, w=None: (used.append(1), table(s, w))[1])
+        render.print_sources_table(ours, sources)
+        assert ours.file.getvalue() == theirs.file.getvalue()
+        assert len(calls) <= 2 and bool(used) == rich_lays_it_out
+
+
+def test_lines_written_directly_to_a_pipe_are_what_rich_would_write():
+    """A pipe gets the characters directly (rich's rendering of 30,000 lines took a second): the same ones rich
+    writes, control characters it drops dropped, wide characters and markup-like text kept; a tab goes
+    through rich, which expands it."""
+    lines = [[("  ", ""), ("blocker", "bold red"), (" CMP003  [dim]x[/] :warning: 配置 ", ""), ("a.yml:3", "dim")],
+             [(" " * 18, ""), ("fix: \x07bell\x08 \x0bvt \x0cff \rcr \x1b[31mred", "")], [], [("", "")],
+             [("é" * 300, "dim")]]
+    for tab in (False, True):
+        batch = lines + ([[("a\tb", "")]] if tab else [])
+        ours, theirs = _console(terminal=False), _console(terminal=False)
+        render.print_lines(ours, batch)
+        for line in batch:
+            theirs.print(render._styled([line]))
+        assert ours.file.getvalue() == theirs.file.getvalue()
+
+
+def test_a_terminal_gets_the_findings_as_a_grid_would_show_them_without_measuring_a_grid():
+    """A terminal's findings are wrapped here with rich's own Text.wrap (a grid per finding took 1.2 ms each:
+    12 s for 10,000); the lines are those of the grid, in colour too, trailing blanks aside."""
+    from rich.console import Console
+
+    findings = [_finding(), _finding(severity="info"),
+                _finding(id="GATE0001", title="x " * 80 + "y" * 150, remediation="r " * 70),
+                _finding(title="配置 " * 40 + "[dim]x[/] :warning: end", detail="d" * 30 + " e" * 60, severity="medium"),
+                _finding(title="short", locations=[], remediation="")]
+    for width in (40, 60, 80, 120, 200):
+        ours, grid = (Console(file=io.StringIO(), force_terminal=True, color_system="truecolor", width=width,
+                              highlight=False) for _ in range(2))
+        render.print_findings(ours, findings, {"CMP003": "blocker"})
+        for f in findings:
+            render._print_grid(grid, [f], {"CMP003": "blocker"})
+        assert ([line.rstrip(" ") for line in ours.file.getvalue().splitlines()]
+                == [line.rstrip(" ") for line in grid.file.getvalue().splitlines()]), width

@@ -190,10 +190,13 @@ def compose_unavailable(ctx, spec):
     for env in envs:  # fail closed: a review that did not see the model cannot say GO
         ctx.could_not_run(spec, f"compose {env.name}", env.error.problem)
     if envs:
+        # Compose that ran out of time is slow on these files: the install is fine, the wait or the files are not
+        slow = isinstance(envs[0].error, compose_tool.ComposeTimedOut)
         yield spec.finding(ctx, f"{envs[0].error.problem}: the compose and cross-file checks did not run on "
                                 + ", ".join(env.name for env in envs),
                            [Location(f) for f in dict.fromkeys(f for env in envs for f in env.files)],
-                           detail="the compose files are still sources (read, hashed, scanned for secrets)")
+                           detail="the compose files are still sources (read, hashed, scanned for secrets)",
+                           remediation=envs[0].error.hint[:1].upper() + envs[0].error.hint[1:] + "." if slow else None)
 
 
 @check("CMP003", "Mutable image tag in production", "high", "reproducibility", STABILITY,

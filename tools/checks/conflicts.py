@@ -91,16 +91,22 @@ def _other_branches(ctx) -> list[Violation]:
 _PORT_STATEMENT = re.compile(r"\b([a-z][a-z0-9_-]{1,40})\s*+(?:[:=]|sur|on|port|ecoute sur|listens on)?\s*+(?:le )?(?:port )?(\d{2,5})\b")
 
 
-def _port_claims(sentence: str, ctx) -> list[tuple[str, int]]:
-    """(service, port) pairs a sentence states, e.g. 'front 3000, api 8080, mlservice 5000'."""
-    if not re.search(r"\bports?\b|ecoute|listen", sentence):
-        return []
-    from sources.loader import matches_service
+def _service_matcher(ctx):
+    from sources.loader import ServiceMatcher
 
     names = {n for _, env, _ in _loaded_envs(ctx) for n in env.services}
+    return names, ServiceMatcher(names)
+
+
+def _port_claims(sentence: str, ctx, matcher=None) -> list[tuple[str, int]]:
+    """(service, port) pairs a sentence states, e.g. 'front 3000, api 8080, mlservice 5000'. `matcher`:
+    the services' names and their index (`_service_matcher`), built once for many sentences."""
+    if not re.search(r"\bports?\b|ecoute|listen", sentence):
+        return []
+    names, index = matcher or _service_matcher(ctx)
     out = []
     for word, port in _PORT_STATEMENT.findall(sentence):
-        hits = [n for n in names if n == word or matches_service(word, n)]
+        hits = sorted(index.matching(word) | ({word} & names))
         if len(hits) >= 1 and word not in ("port", "ports", "le", "sur"):
             out += [(n, int(port)) for n in hits]
     return out
@@ -185,17 +191,24 @@ def source_conflicts(ctx, spec):
     repo_rank = min((s.priority for s in ctx.sources if s.kind in ("compose", "dockerfile", "ci_workflow") and s.priority),
                     default=99)
     reported = set()
+    violations: dict[str, list[Violation]] = {}  # each claim's, computed once: every statement reads the same repo
+    matcher = None
     for who, rank, sentence, where in _statements(ctx):
         folded = fold(sentence)
         claims = [c for c in CLAIMS if (who, c.key) not in reported and c.pattern.search(folded)]
+        for c in claims:
+            if c.key not in violations:
+                violations[c.key] = list(c.violations(ctx))
         source_wins = rank < repo_rank
         # The repo "wins" nothing on a fact one of the review's own checks reports (CMP003 on a `:latest`):
         # that check says it, at its severity; the same place seen through another claim is left to it too.
-        found = [(c.key, v) for c in claims for v in c.violations(ctx)]
+        found = [(c.key, v) for c in claims for v in violations[c.key]]
         if not source_wins:
-            checked = {(v[1].path, v[1].line) for c in claims if _checked(ctx, c) for v in c.violations(ctx)}
+            checked = {(v[1].path, v[1].line) for c in claims if _checked(ctx, c) for v in violations[c.key]}
             found = [(k, v) for k, v in found if (v[1].path, v[1].line) not in checked]
-        ports = _port_claims(folded, ctx)
+        if matcher is None and re.search(r"\bports?\b|ecoute|listen", folded):
+            matcher = _service_matcher(ctx)
+        ports = _port_claims(folded, ctx, matcher)
         if ports and (who, "port", tuple(ports)) not in reported:
             reported.add((who, "port", tuple(ports)))
             found += [("port", v) for v in _port_violations(ctx, ports)]

@@ -244,11 +244,14 @@ def end_of_life_image(ctx, spec):
                                severity=None if runs else "info" if test else "low",
                                detail=ended[1] if runs else f"its image is not what production runs; its toolchain "
                                                             f"gets no more fixes ({ended[1]})")
+    by_image: dict[str, tuple[str, str] | None] = {}  # services share images: each judged once
     for env, prod, name, svc in _services(ctx):
         image = svc.get("image")
         if not image or svc.get("build"):
             continue
-        ended = _eol_text(str(image))
+        if str(image) not in by_image:
+            by_image[str(image)] = _eol_text(str(image))
+        ended = by_image[str(image)]
         loc = env.location(name, "image")
         if ended is None or (loc.path, loc.line) in seen:
             continue
