@@ -359,6 +359,19 @@ def _stage_chain(info: df_tool.DockerfileInfo, stage: df_tool.Stage) -> list[df_
     return chain[::-1]
 
 
+def _each_run(ctx, spec, reader, verb: str):
+    """A finding for each thing `reader` says a RUN of any stage does (every stage: a builder's download or
+    install shapes what ships too): medium in an image that ships, low in a dev or test image."""
+    platform = _platform(ctx)
+    for path, info in platform.dockerfiles.items():
+        severity = _ship_severity(platform, path)
+        for ins in info.instructions:
+            if ins.cmd == "RUN":
+                for what in reader(_run_text(ins)):
+                    yield spec.finding(ctx, f"{path}: RUN {verb} {what}", [Location(path, ins.start_line)],
+                                       severity=severity)
+
+
 @check("DKF009", "Build runs downloaded code it did not verify", "medium", "security", CONTAINER_RULES,
        "Download to a file, compare its checksum (`echo \"<sha256>  file\" | sha256sum -c`) or verify its signature, "
        "then run it; or install from the distribution's signed packages.")
@@ -367,14 +380,7 @@ def unverified_download(ctx, spec):
     (tools/facts/build_steps.py): medium in an image that ships, low in a dev or test image."""
     from tools.facts.build_steps import unverified_downloads
 
-    platform = _platform(ctx)
-    for path, info in platform.dockerfiles.items():
-        severity = _ship_severity(platform, path)
-        for ins in info.instructions:
-            if ins.cmd == "RUN":
-                for what in unverified_downloads(_run_text(ins)):
-                    yield spec.finding(ctx, f"{path}: RUN runs {what}", [Location(path, ins.start_line)],
-                                       severity=severity)
+    yield from _each_run(ctx, spec, unverified_downloads, "runs")
 
 
 @check("DKF010", "Build installs dependencies at no fixed version", "medium", "reproducibility", CONTAINER_RULES,
@@ -386,14 +392,7 @@ def unpinned_dependencies(ctx, spec):
     corepack (tools/facts/build_steps.py)."""
     from tools.facts.build_steps import unpinned_installs
 
-    platform = _platform(ctx)
-    for path, info in platform.dockerfiles.items():
-        severity = _ship_severity(platform, path)
-        for ins in info.instructions:
-            if ins.cmd == "RUN":
-                for what in unpinned_installs(_run_text(ins)):
-                    yield spec.finding(ctx, f"{path}: RUN installs {what}", [Location(path, ins.start_line)],
-                                       severity=severity)
+    yield from _each_run(ctx, spec, unpinned_installs, "installs")
 
 
 @check("DKF011", "Build makes files writable by every user", "medium", "security", CONTAINER_RULES,
