@@ -163,6 +163,27 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _is_openai(base_url: str | None) -> bool:
+    """OpenAI's own API (no base URL, or api.openai.com), as opposed to a compatible server (llama.cpp, Ollama...)."""
+    return not base_url or "api.openai.com" in base_url
+
+
+def wire_payload(payload: dict, local: bool) -> dict:
+    """The chat-completions request as OpenAI-compatible servers read it (../shared/API-NOTES.md, f):
+    `tool_choice: "auto"` whenever tools are offered (llama.cpp's function-calling formats leave the tools out of
+    the prompt without it); an assistant message's `content` is "" rather than null after a tool call (the same
+    server answers 500 to null); and, for a server that is not OpenAI's, the answer cap as `max_tokens`, the field
+    it reads (langchain-openai writes `max_completion_tokens`)."""
+    if payload.get("tools") and "tool_choice" not in payload:
+        payload["tool_choice"] = "auto"
+    for message in payload.get("messages") or []:
+        if isinstance(message, dict) and message.get("role") == "assistant" and message.get("content") is None:
+            message["content"] = ""
+    if local and "max_completion_tokens" in payload:
+        payload["max_tokens"] = payload.pop("max_completion_tokens")
+    return payload
+
+
 def _object_arguments(arguments: Any) -> bool:
     try:
         return isinstance(json.loads(arguments), dict) if isinstance(arguments, str) and arguments.strip() else True
@@ -308,6 +329,10 @@ class Conversation:
                         if not _object_arguments(fn.get("arguments")):
                             fn["arguments"] = f"not a JSON object: {str(fn.get('arguments'))[:200]}"
                 return super()._create_chat_result(response, generation_info)
+
+            def _get_request_payload(self, input_, *, stop=None, **kwargs):  # noqa: ANN001, ANN003, ANN202
+                return wire_payload(super()._get_request_payload(input_, stop=stop, **kwargs),
+                                    local=not _is_openai(settings.base_url))
 
             def _generate(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
                 return _bounded(settings, lambda: iter([super(Endpoint, self)._generate(*args, **kwargs)])).__next__()

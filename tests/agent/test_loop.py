@@ -333,3 +333,26 @@ def test_the_model_can_be_named_in_the_config(repo, tmp_path):
     assert r.returncode == 0, r.stderr
     body = json.loads(log.read_text().splitlines()[0])
     assert body["model"] == "from-config" and len(body["messages"][0]["content"]) <= 2000 * 4 + 400
+
+
+def test_the_request_carries_what_local_servers_read(repo):
+    """Issue 22 (5): tools offered with `tool_choice: "auto"` (llama.cpp leaves them out of the prompt otherwise),
+    the follow-up after a tool call with `content: ""` not null (the server's 500), and the answer cap as
+    `max_tokens` for a server that is not OpenAI's (it ignores `max_completion_tokens`)."""
+    call = {"tool_calls": [{"name": "sources", "args": {}}]}
+    with FakeOpenAI([call, {"content": "two sources are missing"}]) as fake:
+        s = settings(fake)
+        s.max_tokens = 128
+        Conversation(repo, s).ask("which sources are missing?")
+    first, follow = fake.requests[0], fake.requests[1]
+    assert first["tools"] and first["tool_choice"] == "auto"
+    assert first["max_tokens"] == 128 and "max_completion_tokens" not in first
+    assistant = [m for m in follow["messages"] if m["role"] == "assistant"]
+    assert assistant and all(m["content"] is not None for m in assistant) and assistant[0].get("tool_calls")
+
+
+def test_openai_itself_keeps_its_own_cap_field():
+    from agent.loop import wire_payload
+
+    payload = wire_payload({"messages": [], "max_completion_tokens": 64}, local=False)
+    assert payload == {"messages": [], "max_completion_tokens": 64}
