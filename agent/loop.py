@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -514,6 +515,10 @@ class _Streamed:
     interrupts: list
 
 
+# What servers say when the prompt is longer than their context: llama.cpp ("exceeds the available context size",
+# "n_ctx"), OpenAI and vLLM ("maximum context length"), Ollama and others ("context window", "too many tokens").
+_CONTEXT_OVERFLOW = re.compile(r"context (?:size|length|window)|n_ctx|maximum context|too many tokens|"
+                               r"prompt is too long|exceeds? the (?:available )?context", re.I)
 TIMEOUT_SETTING = "DEVOPS_AGENT_TIMEOUT (or model.timeout in .devops-agent.yaml, or --timeout) sets the wait"
 
 
@@ -577,6 +582,10 @@ def _endpoint_problem(exc: Exception, s: ModelSettings) -> str:
         return f"the model endpoint {where} did not answer within {s.timeout:g} s ({tries}); {TIMEOUT_SETTING}"
     if name == "APIConnectionError" or "connect" in str(exc).lower():
         return f"cannot reach the model endpoint {where}: {str(exc).splitlines()[0][:120]}"
+    if status == 400 and _CONTEXT_OVERFLOW.search(str(exc)):
+        return (f"the prompt does not fit the context of the model served at {where} ({status}): give a smaller "
+                f"--budget (model.prompt_budget in .devops-agent.yaml; the default is 12000 tokens), or serve the "
+                f"model with a larger context (llama.cpp: --n_ctx 8192; Ollama: num_ctx)")
     if status:
         return f"the model endpoint {where} answered {status}: {str(exc).splitlines()[0][:120]}"
     return f"the model call failed: {name}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"

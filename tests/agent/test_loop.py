@@ -356,3 +356,18 @@ def test_openai_itself_keeps_its_own_cap_field():
 
     payload = wire_payload({"messages": [], "max_completion_tokens": 64}, local=False)
     assert payload == {"messages": [], "max_completion_tokens": 64}
+
+
+def test_a_prompt_over_the_servers_context_is_one_line_naming_both_knobs(repo):
+    """llama.cpp's 400 for a prompt over its 2048-token default: one line that names --budget and the server's
+    context setting, never the server's text cut mid-word (issue 22, 1)."""
+    from agent.core.errors import UserError
+
+    overflow = {"status": 400, "message": "the request exceeds the available context size (2048 tokens), try "
+                                          "increasing it"}
+    with FakeOpenAI([overflow]) as fake:
+        conv = Conversation(repo, settings(fake))
+        with pytest.raises(UserError, match=r"does not fit the context") as err:
+            conv.ask("hi")
+    said = str(err.value)
+    assert "--budget" in said and "--n_ctx" in said and "\n" not in said
