@@ -16,6 +16,9 @@ REALWORLD = SHARED / "realworld" / "animesphere"
 IN_CI = os.environ.get("CI") == "true"
 # Keys, the machine secret and caches of a test run never touch the real home.
 os.environ["DEVOPS_AGENT_HOME"] = tempfile.mkdtemp(prefix="devops-agent-home-")
+# `python -m agent.cli` in a subprocess, from any folder: the editable install maps only `devops_agent` (the
+# wheel's one top-level name), so the checkout's own packages come first on the path, as pytest has them.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
 
 
 @pytest.fixture(scope="session")

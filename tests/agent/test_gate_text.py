@@ -372,8 +372,13 @@ def _run_action(env: Env, ci: Path, event: dict) -> subprocess.CompletedProcess:
     import yaml
 
     action = yaml.safe_load((Path(__file__).resolve().parents[2] / "action.yml").read_text())
-    step = action["runs"]["steps"][-1]
-    given = {"TRUST_ROOT": "", "RANGE": "", "PR_HEAD": "", "BEFORE": "", **event, "GITHUB_WORKSPACE": str(ci)}
+    [step] = [s for s in action["runs"]["steps"] if s.get("name") == "Verify Product's signatures"]
+    # the install step's output: the CLI of this checkout, as the Action's own venv would run it
+    exe = ci.parent / "devops-agent"
+    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m agent.cli "$@"\n')
+    exe.chmod(0o755)
+    given = {"TRUST_ROOT": "", "RANGE": "", "PR_HEAD": "", "BEFORE": "", "EVENT": "push", **event,
+             "GITHUB_WORKSPACE": str(ci), "DEVOPS_AGENT": str(exe)}
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     return subprocess.run(["bash", "-e", "-c", step["run"]], capture_output=True, text=True,
                           env=env.env({**given, "PATH": path}), timeout=300)
@@ -391,7 +396,7 @@ def test_the_action_verifies_the_pull_requests_head_not_githubs_merge_commit(rep
     git(ci, "checkout", "-q", "--detach", "HEAD")
     git(ci, "merge", "-q", "--no-ff", "-m", f"Merge {signed[:7]} into main", signed)  # GitHub's test merge
     assert env.cli(ci, "verify").returncode == 1  # the merge commit itself is not Product-signed
-    r = _run_action(env, ci, {"PR_HEAD": signed})
+    r = _run_action(env, ci, {"PR_HEAD": signed, "EVENT": "pull_request"})
     assert r.returncode == 0, (r.stdout, r.stderr)
     action = (Path(__file__).resolve().parents[2] / "action.yml").read_text()
     assert "PR_HEAD: ${{ github.event.pull_request.head.sha }}" in action  # what GitHub gives PR_HEAD

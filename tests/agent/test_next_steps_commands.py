@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: `python -m agent.cli` with a bare env
+
 HOSTILE = "x `touch PWNED` y"
 
 
@@ -32,7 +34,7 @@ def test_a_hostile_submodule_path_is_one_quoted_argument_in_every_next_step(tmp_
     root = _platform(tmp_path)
     run = subprocess.run([sys.executable, "-m", "agent.cli", "review", "--repo", str(root), "--format", "json"],
                          capture_output=True, text=True, cwd=root, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-                                                                        "NO_COLOR": "1"})
+                                                                        "NO_COLOR": "1", "PYTHONPATH": str(ROOT)})
     brief = json.loads(run.stdout)
     commands = [s["command"] for s in brief["next_steps"] if "submodule" in s["command"]]
     assert commands, brief["next_steps"]
@@ -48,6 +50,6 @@ def test_a_hostile_submodule_path_is_one_quoted_argument_in_every_next_step(tmp_
     assert not (root / "PWNED").exists() and not (tmp_path / "PWNED").exists()
     text = subprocess.run([sys.executable, "-m", "agent.cli", "review", "--repo", str(root)], capture_output=True,
                           text=True, cwd=root, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "NO_COLOR": "1",
-                                                    "COLUMNS": "300"}).stdout
+                                                    "COLUMNS": "300", "PYTHONPATH": str(ROOT)}).stdout
     assert f"git submodule update --init -- '{HOSTILE}'" in text
     assert f"--init {HOSTILE}" not in text
