@@ -82,7 +82,7 @@ def test_secret_files_by_name():
 
 def test_each_reader_is_linear_on_a_long_line():
     def cost(n: int) -> float:
-        text = "RUN " + "curl -fsSL https://x.io/a | tar x && " * n + "chmod  " + " " * (50 * n) + "777 /x"
+        text = "RUN " + "curl -fsSL https://x.io/a | tar x && " * n + "gpg " * n + "chmod  " + " " * (50 * n) + "777 /x"
         start = time.perf_counter()
         for reader in (unverified_downloads, unpinned_installs, world_writable, build_packages):
             reader(text)
@@ -102,6 +102,7 @@ fi"""
     assert unverified_downloads(run) == ["$driver_url installed by dpkg without a checksum"]
     # a key dearmored is no verification of anything; gpg --verify is
     assert unverified_downloads(run.replace("unzip", "gpg --verify /tmp/driver.zip.sig /tmp/driver.zip && unzip")) == []
+    assert unverified_downloads(run.replace("unzip", "sudo gpg --batch --verify d.sig /tmp/driver.zip && unzip")) == []
 
 
 def test_go_get_after_a_go_mod_made_in_the_build():

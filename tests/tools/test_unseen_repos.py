@@ -848,3 +848,24 @@ def test_a_repository_of_compose_files_over_published_images_is_a_deployment(tmp
                                         "Dockerfile": "FROM python:3.12.7-slim\n"}, name="shop3"),
                         run_checks=False).discovery().environments
     assert "prod" not in envs
+
+
+def test_download_evidence_is_linear_on_a_hostile_readme(tmp_path):
+    """A README line of 20,000 `curl` words with no URL costs one pass, not one scan per word."""
+    import time
+
+    from tools.environments import _download_evidence
+
+    class Page:
+        kind, ok, path = "readme", True, "README.md"
+
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+    def cost(n: int) -> float:
+        start = time.perf_counter()
+        _download_evidence(["docker-compose.yml"], [Page("curl " * n + "\n")])
+        return time.perf_counter() - start
+    cost(100)
+    small, large = cost(2_000), cost(20_000)
+    assert large < 10 * small * 4 + 0.05, (small, large)
