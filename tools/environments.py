@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from agent.core.charter import fold
 from tools.facts.variables import deploy_value
-from tools.facts.shell import split_words
+from tools.facts.shell import runs_docker, runs_tests, split_words
 
 COMPOSE_NAME = re.compile(r"^(?:docker-)?compose(?:[.-](?P<env>[A-Za-z0-9_-]+))?\.ya?ml$")
 # Compose's own default files, in the order it looks for them (no `-f`).
@@ -701,7 +701,7 @@ def _download_evidence(base: list[str], sources: list) -> str:
 _FOR_DEVELOPMENT = re.compile(r"\blocal (?:development|instance|environment|testing|setup|use)\b"
                               r"|\b(?:only |purely |solely )?for (?:local )?development\b|\bdevelopment (?:only|environment)\b"
                               r"|\bnot\b.{0,30}?\b(?:meant|intended|suitable|ready|recommended)\b.{0,40}?\bproduction\b"
-                              r"|\bnot (?:a )?production[- ]ready\b|\bdemo\b|\btutorial\b")
+                              r"|\bnot (?:a )?production[- ]ready\b|\bdemo\b|\btutorial\b|\bsamples?\b")
 
 
 def _deployment_repository(base: list[str], sources: list) -> str:
@@ -720,11 +720,14 @@ def _deployment_repository(base: list[str], sources: list) -> str:
                    and posixpath.basename(s.path).lower().startswith("readme") and "/" not in s.path), None)
     if readme is None:
         return ""
-    lines = readme.text.splitlines()
-    if any(_FOR_DEVELOPMENT.search(fold(sentence)) for _, sentence in _sentences(lines, "")[:60]):
-        return ""
+    sentences = [sentence for _, sentence in _sentences(readme.text.splitlines(), "")[:60]]
+    if any(_FOR_DEVELOPMENT.search(fold(sentence)) for sentence in sentences) or \
+            not any(_NAMES_COMPOSE.search(sentence) for sentence in sentences):
+        return ""  # said to be for development (or a demo), or the README never speaks of Docker at all
+    if any(s.kind == "script" and s.ok and s.text and runs_docker(s.text) and runs_tests(s.text) for s in sources):
+        return ""  # a test script brings the set up: it serves the tests, not a deployment
     return (f"{src.path} pulls published images only and the repository holds no Dockerfile: a deployment of those "
-            f"images ({readme.path} says nothing of development)")
+            f"images ({readme.path} speaks of Docker, not of development)")
 
 
 def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:

@@ -774,7 +774,9 @@ def test_a_readme_that_downloads_the_compose_file_to_run_it_makes_it_production(
     assert [f for f in session.findings if f.id == "CMP012"]
     # a link to the file, or a download of another file, is no such step
     other = readme.replace("docker-compose.yml\ndocker", "install.sh\ndocker")
-    root2 = repo(tmp_path, {"docker-compose.yml": BASE, "README.md": other}, name="shop2")
+    # (a Dockerfile in it: a repository of compose files over published images alone would be a deployment anyway)
+    root2 = repo(tmp_path, {"docker-compose.yml": BASE, "README.md": other, "Dockerfile": "FROM nginx:1.27.2\n"},
+                 name="shop2")
     assert "prod" not in open_session(root2, run_checks=False).discovery().environments
 
 
@@ -792,6 +794,7 @@ def test_the_root_default_file_beside_dev_files_is_production_by_the_readmes_sel
     assert envs["prod"].files == ["docker-compose.yml"] and envs["prod"].evidence.startswith("README.md:")
     # without the development files beside it, the same README is no evidence about this file
     alone = {k: v for k, v in files.items() if k in ("docker-compose.yml", "README.md")}
+    alone["Dockerfile"] = "FROM nginx:1.27.2\n"  # (with no Dockerfile it would be a deployment of published images)
     envs = open_session(repo(tmp_path, alone, name="shop2"), run_checks=False).discovery().environments
     assert "prod" not in envs
 
