@@ -965,12 +965,23 @@ def expose_mismatch(ctx, spec):
                     [Location(dockerfile, line), env.location(name, "command")])
 
 
+_PROXIES = ("caddy", "nginx", "haproxy", "traefik", "envoy", "openresty")
+
+
+def _ships_a_proxy(stage) -> bool:
+    """The stage installs a reverse proxy or copies one's binary in (`COPY --from=build /caddy /usr/bin/caddy`)."""
+    if any(stage.installs(p) for p in _PROXIES):
+        return True
+    return any(posixpath.basename(str(path).rstrip("/")) in _PROXIES
+               for copy in stage.copies for path in [copy.dest, *copy.sources])
+
+
 @check("XF005", "Compose exposes a port the service does not listen on", "high", "availability", COHERENCE,
        "Expose (and publish) the port the process listens on, or change the command's port.")
 def compose_port_mismatch(ctx, spec):
     """A service whose declared ports miss the one its process listens on. When that port comes only from an
-    environment variable (`PORT=8080`) and the image's own EXPOSE declares the ports compose uses, the image says
-    something else answers there (a proxy it starts in front of the process): cannot tell, no finding."""
+    environment variable (`PORT=8080`), the image ships a reverse proxy and its own EXPOSE declares the ports
+    compose uses, the proxy answers there in front of the process: cannot tell, no finding."""
     platform = _platform(ctx)
     for _, env, _ in _loaded_envs(ctx):
         for name, svc in env.services.items():
@@ -979,7 +990,7 @@ def compose_port_mismatch(ctx, spec):
             if listen and exposed and listen[0] not in exposed:
                 found = platform.listen(env, name)
                 stage = platform.final_stage(env, name)
-                if found and found[0].source == "env" and stage is not None \
+                if found and found[0].source == "env" and stage is not None and _ships_a_proxy(stage) \
                         and exposed <= {port for port, _ in stage.exposes}:
                     continue
                 yield spec.finding(ctx, f"{env.name}: {name} exposes {sorted(exposed)} but listens on {listen[0]} ({listen[1]})",
