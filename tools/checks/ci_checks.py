@@ -14,7 +14,7 @@ from tools.facts import is_staging_name as is_staging
 from tools.checks.registry import check
 from tools.findings import Location
 from tools.platform import Platform
-from tools.facts.shell import split_words
+from tools.facts.shell import program_of, split_shell, split_words
 
 NO_STAGING = ("guardrails", "Pas de staging")
 MAIN_ONLY = ("work_rules", "tout est sur `main`")
@@ -309,13 +309,8 @@ _INSTALLS_COMPOSE_V1 = re.compile(r"docker-compose", re.I)  # a step that fetche
 
 
 def _command_name(command: str) -> str:
-    """The program a command line runs, past `sudo`."""
-    try:
-        words = split_words(command)
-    except ValueError:
-        words = command.split()
-    words = words[1:] if words[:1] == ["sudo"] else words
-    return words[0] if words else ""
+    """The program a command line runs, past `sudo`, `env` and a path."""
+    return next((program_of(words)[0] for words in split_shell(command)), "")
 
 
 def _hosted_runner(runs_on) -> bool:

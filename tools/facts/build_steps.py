@@ -11,50 +11,16 @@ from __future__ import annotations
 import posixpath
 import re
 
-from tools.facts.shell import split_words
+from tools.facts.shell import pipelines, program_of as _program
 
 _FETCHERS = {"curl", "wget"}
 _INTERPRETERS = {"sh", "bash", "zsh", "ash", "dash", "ksh", "php", "perl", "ruby", "node", "python", "python2",
                  "python3"}
-_WRAPPERS = {"sudo", "env", "exec", "command", "time", "nice"}
 # A step that checks what was fetched: a checksum compared, a signature verified.
 _VERIFIES = re.compile(r"\b(?:sha(?:1|224|256|384|512)sum|shasum|md5sum|b2sum|gpgv|cosign|minisign|signify)\b"
                        r"|\bopenssl\s+(?:dgst|sha\d*)\b|--checksum[= ]|\bhash_file\s*\(|\bsha(?:256|384|512)\s*\(",
                        re.I)
 _PACKAGE_FILE = re.compile(r"\.(?:deb|rpm|apk|run|sh|bin)$", re.I)
-
-
-def pipelines(command: str) -> list[list[list[str]]]:
-    """A shell text as its pipelines (split on newlines, `&&`, `||`, `;`), each a list of simple commands
-    (split on `|`), each command as words. Quotes that hold those separators are rare in RUN lines."""
-    out: list[list[list[str]]] = []
-    for segment in re.split(r"\n|&&|\|\||;", command.replace("\\\n", " ")):
-        stages = []
-        for part in segment.split("|"):
-            part = part.strip()
-            if not part:
-                continue
-            try:
-                words = split_words(part, comments=True)
-            except ValueError:
-                words = part.split()
-            if words:
-                stages.append(words)
-        if stages:
-            out.append(stages)
-    return out
-
-
-def _program(words: list[str]) -> tuple[str, list[str]]:
-    """The program a simple command runs (past `sudo`, `env A=1`, a path) and its arguments."""
-    i = 0
-    while i < len(words) and (words[i] in _WRAPPERS or "=" in words[i] and not words[i].startswith("-")
-                              or words[i].startswith("-") and i and words[i - 1] in _WRAPPERS):
-        i += 1
-    if i >= len(words):
-        return "", []
-    name = posixpath.basename(words[i])
-    return re.sub(r"(?<=[a-z])[\d.]+$", "", name) if name.startswith(("python", "php")) else name, words[i + 1:]
 
 
 def _urls(args: list[str]) -> list[str]:

@@ -171,20 +171,46 @@ def _next_of(text: str, start: int, chars: str) -> int:
     return min(found) if found else -1
 
 
+def pipelines(command: str) -> list[list[list[str]]]:
+    """A shell text as its pipelines (split on newlines, `&&`, `||`, `;`), each a list of simple commands
+    (split on `|`), each command as words. Quotes that hold those separators are rare in scripts and RUN lines."""
+    out: list[list[list[str]]] = []
+    for segment in re.split(r"\n|&&|\|\||;", command.replace("\\\n", " ")):
+        stages = []
+        for part in segment.split("|"):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                words = split_words(part, comments=True)
+            except ValueError:
+                words = part.split()
+            if words:
+                stages.append(words)
+        if stages:
+            out.append(stages)
+    return out
+
+
 def split_shell(command: str) -> list[list[str]]:
     """A shell text as simple commands (split on newlines, `&&`, `||`, `;`, `|`), each as words."""
-    out = []
-    for segment in re.split(r"\n|&&|\|\||;|\|", command.replace("\\\n", " ")):
-        segment = segment.strip()
-        if not segment:
-            continue
-        try:
-            words = split_words(segment, comments=True)
-        except ValueError:
-            words = segment.split()
-        if words:
-            out.append(words)
-    return out
+    return [words for pipeline in pipelines(command) for words in pipeline]
+
+
+_WRAPPERS = {"sudo", "env", "exec", "command", "time", "nice"}
+
+
+def program_of(words: list[str]) -> tuple[str, list[str]]:
+    """The program a simple command runs (past `sudo`, `env A=1`, a path; `python3.12` is `python`) and its
+    arguments."""
+    i = 0
+    while i < len(words) and (words[i] in _WRAPPERS or "=" in words[i] and not words[i].startswith("-")
+                              or words[i].startswith("-") and i and words[i - 1] in _WRAPPERS):
+        i += 1
+    if i >= len(words):
+        return "", []
+    name = words[i].rsplit("/", 1)[-1]
+    return re.sub(r"(?<=[a-z])[\d.]+$", "", name) if name.startswith(("python", "php")) else name, words[i + 1:]
 
 
 # ------------------------------------------------------------------------------------ healthchecks
@@ -199,14 +225,8 @@ def curl_ignores_http_errors(command: str | None) -> bool:
     code nor the body judged afterwards. Such a check goes red only when nothing answers at all."""
     text = command or ""
     judged = bool(_JUDGED.search(text))
-    for segment in re.split(r"\n|&&|\|\||;|\|", text):
-        try:
-            words = split_words(segment.strip())
-        except ValueError:
-            words = segment.split()
-        if not words or words[0].rsplit("/", 1)[-1] != "curl":
+    for words in split_shell(text):
+        if program_of(words)[0] != "curl":
             continue
-        if any(_CURL_FAILS.match(w) for w in words[1:]) or judged:
-            return False
-        return True
+        return not (judged or any(_CURL_FAILS.match(w) for w in words[1:]))
     return False
