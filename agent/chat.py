@@ -101,6 +101,8 @@ def _turn(conv, io: _IO, text: str) -> None:
         io.write(f"\nerror: {exc.line()}")
         return
     out.close(result.answer)
+    for note in result.notes:
+        io.dim(f"  note: {note}")
     for pid in result.waiting:
         io.dim(f"  {pid} waits for Product: {hints.approve(pid)}")
 

@@ -192,6 +192,67 @@ def _object_arguments(arguments: Any) -> bool:
         return True  # not JSON at all: langchain already makes it an invalid call
 
 
+# A model that fails this many tool calls in a row, or calls this many tools in one turn, answers without tools:
+# a small model otherwise loops on the same failing call until the graph's recursion limit ends the turn.
+FAILED_CALLS_IN_A_ROW = 3
+TOOL_CALLS_PER_TURN = 15
+# the graph's own limit stays above it: each call is a model step, its middleware's step and a tools step
+RECURSION_LIMIT = 4 * (TOOL_CALLS_PER_TURN + 2)
+
+
+def tools_closed(messages: list) -> str | None:
+    """Why the rest of this turn runs without tools (None: it does not): the tool results since the user's
+    last message, counted in all and failed in a row at the end."""
+    results = []
+    for m in reversed(messages):
+        if getattr(m, "type", "") == "human":
+            break
+        if getattr(m, "type", "") == "tool":
+            results.append(getattr(m, "status", "success") == "error")
+    failed = 0
+    for error in results:  # newest first
+        if not error:
+            break
+        failed += 1
+    if failed >= FAILED_CALLS_IN_A_ROW:
+        return f"{failed} tool calls in a row failed"
+    if len(results) >= TOOL_CALLS_PER_TURN:
+        return f"{len(results)} tool calls in this turn"
+    return None
+
+
+def _empty_reply(response: Any) -> bool:
+    messages = [m for m in (getattr(response, "result", None) or [response]) if getattr(m, "type", "") == "ai"]
+    last = messages[-1] if messages else None
+    return last is not None and not str(last.content or "").strip() and not last.tool_calls \
+        and not last.invalid_tool_calls
+
+
+def _answer_in_text(note: Callable[[str], None]):
+    """Middleware: the model answers in plain text, without tools, when tools are closed for the turn
+    (`tools_closed`), and once more when a reply offered tools came back empty (llama-cpp-python's
+    chatml-function-calling format can only return a tool call or nothing under `tool_choice: "auto"`)."""
+    from langchain.agents.middleware import wrap_model_call
+    from langchain_core.messages import SystemMessage
+
+    def without_tools(request, why: str):  # noqa: ANN001, ANN202
+        note(f"tools closed for the rest of this turn: {why}")
+        text = (f"{request.system_prompt or ''}\n\nTools are closed for the rest of this turn ({why}). Answer "
+                "the user now in plain text: what you found, and what you could not do.").strip()
+        return request.override(tools=[], tool_choice=None, system_message=SystemMessage(content=text))
+
+    @wrap_model_call
+    def answer_in_text(request, handler):  # noqa: ANN001, ANN202
+        why = tools_closed(request.messages) if request.tools else None
+        if why:
+            return handler(without_tools(request, why))
+        response = handler(request)
+        if request.tools and _empty_reply(response):
+            return handler(without_tools(request, "the reply offered tools came back empty"))
+        return response
+    return answer_in_text
+
+
 def _plain_reply():
     """Middleware: every AI message as `_plain` data before it is checkpointed, logged or sent back."""
     from langchain.agents.middleware import wrap_model_call
@@ -267,10 +328,12 @@ class TurnResult:
     tokens_in: int = 0
     tokens_out: int = 0
     waiting: list[str] = field(default_factory=list)  # proposals whose apply waits for Product
+    notes: list[str] = field(default_factory=list)  # what the runtime did on its own (tools closed)
 
     def to_dict(self) -> dict:
         return {"thread": self.thread, "answer": self.answer, "tool_calls": self.tool_calls,
-                "tokens": {"input": self.tokens_in, "output": self.tokens_out}, "waiting_for_product": self.waiting}
+                "tokens": {"input": self.tokens_in, "output": self.tokens_out}, "waiting_for_product": self.waiting,
+                "notes": self.notes}
 
 
 # The front end's answer to a paused apply: (approved, message to the model).
@@ -302,8 +365,13 @@ class Conversation:
         budget = budget or (cfg.prompt_budget if cfg else None) or prompt.DEFAULT_BUDGET
         self.system_prompt = prompt.build(session, self.box.proposals(), budget, self.redact)
         self.log = TurnLog(self.root, required=True)
+        self.notes: list[str] = []  # what the runtime did to this turn on its own (tools closed)
         self.model = model if model is not None else self._chat_model()
         self.agent = self._agent()
+
+    def _note(self, text: str) -> None:
+        self.notes.append(text)
+        self.log.add(self.thread, "runtime", "", text)
 
     @classmethod
     def resume_thread(cls, repo: Path) -> str | None:
@@ -380,12 +448,12 @@ class Conversation:
             interrupt_on={"apply_change": {"allowed_decisions": ["approve", "reject"]}},
             description_prefix="apply_change waits for Product's decision")
         return create_agent(self.model, tools=self._tools(), system_prompt=self.system_prompt,
-                            middleware=[_plain_reply(), hitl],
+                            middleware=[_plain_reply(), _answer_in_text(self._note), hitl],
                             checkpointer=saver)
 
     def _config(self) -> dict:
         return {"configurable": {"thread_id": self.thread},
-                "callbacks": [_log_handler(self.log, self.thread)], "recursion_limit": 40}
+                "callbacks": [_log_handler(self.log, self.thread)], "recursion_limit": RECURSION_LIMIT}
 
     def history(self) -> list:
         return list((self.agent.get_state(self._config()).values or {}).get("messages", []))
@@ -397,6 +465,7 @@ class Conversation:
         from langchain_core.messages import HumanMessage
 
         self.on_event = on_event
+        self.notes = []
         before = len(self.history())
         waiting: list[str] = []
         pending = tuple(self.agent.get_state(self._config()).next or ())
@@ -507,7 +576,7 @@ class Conversation:
                 tout += usage.get("output_tokens") or 0
                 if isinstance(m.content, str) and m.content.strip():
                     answer = m.content
-        return TurnResult(self.thread, answer, calls, tin, tout, waiting)
+        return TurnResult(self.thread, answer, calls, tin, tout, waiting, list(dict.fromkeys(self.notes)))
 
 
 @dataclass

@@ -97,6 +97,8 @@ def ask(
 
     for call in result.tool_calls:
         kit.echo(f"· {call['name']}({_short_args(call['args'])})", err=True)
+    for note in result.notes:
+        kit.echo(f"note: {note}", err=True)
     kit.echo(escape_terminal(result.answer))
     kit.echo(f"[thread {result.thread}; {result.tokens_in} in / {result.tokens_out} out tokens]", err=True)
 

@@ -104,8 +104,8 @@ def model_server(tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--chat_format",
-                             "chatml-function-calling", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192",
-                             "--cache", "true"], stdout=log.open("w"), stderr=subprocess.STDOUT)
+                             "chatml-function-calling", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192"],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
     try:
         for _ in range(240):
             try:
@@ -139,7 +139,7 @@ def test_twenty_turns_of_a_real_small_model_keep_every_invariant(model_server, t
             and ".devops-agent" not in p.parts}
     env = {**os.environ, "NO_COLOR": "1", "OPENAI_BASE_URL": model_server.url + "/v1", "OPENAI_API_KEY": "",
            "DEVOPS_AGENT_MODEL": "smollm2"}
-    threads, answered = [], 0
+    threads, answered, called = [], 0, 0
     for turn in range(20):
         r = subprocess.run([sys.executable, "-m", "agent.cli", "ask", QUESTIONS[turn % len(QUESTIONS)], "--format",
                             "json", "--budget", "1500", "--timeout", "240", "--repo", str(repo)],
@@ -148,10 +148,15 @@ def test_twenty_turns_of_a_real_small_model_keep_every_invariant(model_server, t
         if r.returncode == 0:
             out = json.loads(r.stdout)
             threads.append(out["thread"])
-            answered += 1
+            answered += bool(out["answer"].strip())
+            called += len(out["tool_calls"])
         else:  # an endpoint problem is one line and the session is kept
             assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert answered >= 15, f"only {answered} of 20 turns got an answer"
+    # the tools reached the model's prompt (tool_choice: llama.cpp leaves them out without it) and it used them
+    requests = [json.loads(b) for b in model_server.bodies if b.strip().startswith(b"{")]
+    assert any(q.get("tools") and q.get("tool_choice") == "auto" for q in requests)
+    assert called >= 1, "the model never called a tool"
     # no unapproved change: the repository, its history and its files are as they were
     assert _git(repo, "rev-parse", "HEAD") == head and _git(repo, "status", "--porcelain") == status
     for path, data in tree.items():

@@ -1,0 +1,94 @@
+"""A small local model does not loop on failing tool calls, and is not left silent by its server (issue 22):
+after 3 failed tool calls in a row, or 15 in one turn, the rest of the turn runs without tools; a reply that came
+back empty while tools were offered (llama-cpp-python's chatml-function-calling under `tool_choice: "auto"`)
+is asked once more without them. The real ChatOpenAI client against the local fake server."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fake_openai import FakeOpenAI  # noqa: E402
+from loop_fixtures import repo, template  # noqa: E402,F401  (fixtures)
+
+from agent.loop import FAILED_CALLS_IN_A_ROW, TOOL_CALLS_PER_TURN, Conversation, ModelSettings  # noqa: E402
+
+BAD = {"tool_calls": [{"name": "propose_change", "args": {"reason": "r", "risk": "k", "rollback": "b"}}]}
+GOOD = {"tool_calls": [{"name": "sources", "args": {}}]}
+
+
+def _settings(fake: FakeOpenAI) -> ModelSettings:
+    return ModelSettings(model="scripted", base_url=fake.url, api_key="dummy", timeout=20, max_retries=0)
+
+
+def _system(body: dict) -> str:
+    return body["messages"][0]["content"]
+
+
+def test_three_failed_calls_in_a_row_close_the_tools_and_the_model_answers_in_text(repo):
+    with FakeOpenAI([BAD] * FAILED_CALLS_IN_A_ROW + [{"content": "I could not write a valid proposal."}]) as fake:
+        result = Conversation(repo, _settings(fake)).ask("pin the proxy image")
+    assert len(fake.requests) == FAILED_CALLS_IN_A_ROW + 1
+    assert all(r.get("tools") and r.get("tool_choice") == "auto" for r in fake.requests[:-1])
+    last = fake.requests[-1]
+    assert not last.get("tools") and "tool_choice" not in last
+    assert "Tools are closed for the rest of this turn (3 tool calls in a row failed)" in _system(last)
+    assert result.answer == "I could not write a valid proposal."
+    assert result.notes == ["tools closed for the rest of this turn: 3 tool calls in a row failed"]
+    assert result.to_dict()["notes"] == result.notes
+
+
+def test_a_success_between_failures_keeps_the_tools_and_the_next_turn_has_them_again(repo):
+    script = [BAD, BAD, GOOD, BAD, BAD, {"content": "first answer"}, BAD, {"content": "second answer"}]
+    with FakeOpenAI(script) as fake:
+        conv = Conversation(repo, _settings(fake))
+        first = conv.ask("try")
+        second = conv.ask("again")
+    assert all(r.get("tools") for r in fake.requests), "two failures, a success, two failures: tools stay"
+    assert (first.answer, first.notes, second.answer, second.notes) == ("first answer", [], "second answer", [])
+
+
+def test_a_turn_of_many_successful_calls_ends_in_text_at_its_tool_budget(repo):
+    with FakeOpenAI([GOOD] * TOOL_CALLS_PER_TURN + [{"content": "summary"}]) as fake:
+        result = Conversation(repo, _settings(fake)).ask("look around")
+    assert len(fake.requests) == TOOL_CALLS_PER_TURN + 1 and not fake.requests[-1].get("tools")
+    assert result.answer == "summary"
+    assert result.notes == [f"tools closed for the rest of this turn: {TOOL_CALLS_PER_TURN} tool calls in this turn"]
+
+
+def test_an_empty_reply_while_tools_were_offered_is_asked_again_without_tools(repo):
+    with FakeOpenAI([{"content": ""}, {"content": "The verdict is NO-GO."}]) as fake:
+        result = Conversation(repo, _settings(fake)).ask("verdict?")
+    assert [bool(r.get("tools")) for r in fake.requests] == [True, False]
+    assert result.answer == "The verdict is NO-GO."
+    assert result.notes == ["tools closed for the rest of this turn: the reply offered tools came back empty"]
+
+
+def test_the_cli_prints_the_note_on_stderr(repo, tmp_path):
+    import json
+    import os
+    import subprocess
+
+    from conftest import ROOT
+
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([BAD, BAD, BAD, {"content": "gave up on the proposal"}]))
+    port_file, log_file = tmp_path / "port", tmp_path / "log"
+    server = subprocess.Popen([sys.executable, str(Path(__file__).parent / "fake_openai.py"), str(script),
+                               str(port_file), str(log_file)])
+    try:
+        import time
+
+        for _ in range(100):
+            if port_file.is_file() and port_file.read_text().strip():
+                break
+            time.sleep(0.1)
+        env = {**os.environ, "NO_COLOR": "1", "OPENAI_BASE_URL": f"http://127.0.0.1:{port_file.read_text().strip()}/v1",
+               "OPENAI_API_KEY": "dummy", "DEVOPS_AGENT_MODEL": "scripted"}
+        r = subprocess.run([sys.executable, "-m", "agent.cli", "ask", "pin it", "--repo", str(repo)],
+                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    finally:
+        server.kill()
+    assert r.returncode == 0, r.stderr
+    assert "note: tools closed for the rest of this turn: 3 tool calls in a row failed" in r.stderr
+    assert r.stdout.strip() == "gave up on the proposal"
