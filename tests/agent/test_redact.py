@@ -36,6 +36,14 @@ def test_ordinary_infra_text_is_left_alone():
     assert Redactor()(text) == text
 
 
+def test_the_tools_own_help_keeps_its_placeholders():
+    """A tool's error tells the model the shape to use: `FILE:KEY=VALUE` is documentation, not a secret."""
+    for text in ("error: give either patch or sets — sets takes FILE:KEY=VALUE edits", "API_TOKEN=<value>",
+                 "set DB_PASSWORD=your-value"):
+        assert Redactor()(text) == text
+    assert Redactor()("API_TOKEN=Value-4471-Real") != "API_TOKEN=Value-4471-Real"
+
+
 def test_secret_like_names_give_their_values(tmp_path):
     (tmp_path / ".env").write_text("DB_PASSWORD=Dotenv-Value-123\nDB_USER=app\n# API_TOKEN=commented\n")
     (tmp_path / "config").mkdir()

@@ -158,7 +158,7 @@ _ENUMS = frozenset({
 _PLACEHOLDER_WORDS = frozenset({
     "changeme", "changeit", "changethis", "replaceme", "todo", "tbd", "fixme", "dummy", "placeholder",
     "yourpassword", "yoursecret", "yourtoken", "yourapikey", "yourkey", "notset", "unset", "setme", "empty",
-    "redacted", "xxx", "none"})
+    "redacted", "xxx", "none", "value", "yourvalue", "newvalue"})
 _PLACEHOLDER = re.compile(
     r"<[^<>\n]{1,80}>|\[[^\[\]\n]{1,80}\]|\{\{[^{}\n]{0,80}\}\}|[xX*.#_-]{3,}+|"
     r"(?i:(?:change|replace|update|set)[-_ ]?(?:me|this|it)[\w.-]*+|your[-_ ]\S*+|\S*[-_]here)")
