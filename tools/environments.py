@@ -549,7 +549,8 @@ PROD_EVIDENCE = re.compile(r"\bself[- ]?host(?:ed|ing|s)?\b|\bon (?:your|a|the) 
                            r"\b.{0,80}?\b(?:in|for) production\b|\bproduction[- ]ready\b|\ben production\b"
                            r"|\bdeploy(?:ing|ment)?\b.{0,60}?\bwith (?:docker[- ])?compose\b"
                            r"|\b(?:docker|compose) deployment (?:solution|setup|of)\b"
-                           r"|\bcompose (?:file|setup|stack)s?\b.{0,40}?\bfor (?:\w+ ){0,2}deployments?\b")
+                           r"|\bcompose (?:file|setup|stack)s?\b.{0,40}?\bfor (?:\w+ ){0,2}deployments?\b"
+                           r"|\bproduction (?:docker[- ])?compose (?:file|setup|stack)s?\b")
 _NAMES_COMPOSE = re.compile(r"\bdocker\b|\bcompose\b", re.I)
 # A line that denies anything is no evidence (the word it denies may sit far from the denial).
 _DENIES = re.compile(r"\b(?:not|never|no longer|don'?t|doesn'?t|isn'?t|aren'?t|pas|jamais|without|sans)\b")
@@ -748,8 +749,10 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
     launched = {path for path in launchers if any(_runs_script(page.text, path) for page in pages)}
     base = [f for f in default if not is_override_name(f)][:1]
     if not base:
+        # a file whose own name or folder says development, tests or an example is never the product's main set
         outside = [e for e in envs.values() if environment_role(e.name, e.files) != "test"
-                   and not _TEST_FOLDERS & set(posixpath.dirname(e.files[0]).split("/"))]
+                   and not _TEST_FOLDERS & set(posixpath.dirname(e.files[0]).split("/"))
+                   and _role_words(e.files[:1]) not in ("dev", "test")]
         # `docker-compose/docker-compose.yaml` beneath its overlays (`docker-compose/jaeger/…`): the shallowest
         # single file, when it is alone at its depth
         top = min((e.files[0].count("/") for e in outside), default=0)
@@ -763,6 +766,7 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
                 and (e.files in (base, default) or environment_role("", e.files[len(base):]) == "prod"
                      or not _role_words(e.files[len(base):]))
                 and all(o.kind in ("convention", "docs", "readme") or o.kind == "script" and o.path in launched
+                        or o.kind == "workflow" and e.files == base  # CI brings the main set up to test it
                         for o in e.origins)]
     if not standing:
         return envs
@@ -843,11 +847,11 @@ def environment_role(name: str, files: list[str]) -> str:
 
 
 def is_overlay(data: object) -> bool:
-    """A compose file that patches services it does not define (no image, build or extends): Compose
-    refuses it alone, so it is only ever used after a base file (`-f base -f overlay`)."""
+    """A compose file that patches services it does not define (no image, build or extends) and includes no
+    file that could: Compose refuses it alone, so it is only ever used after a base file (`-f base -f overlay`)."""
     services = data.get("services") if isinstance(data, dict) else None
-    if not isinstance(services, dict) or not services:
-        return False
+    if not isinstance(services, dict) or not services or isinstance(data, dict) and data.get("include"):
+        return False  # a file that `include:`s others brings the services it patches in itself
     return any(not isinstance(svc, dict) or not ({"image", "build", "extends"} & set(svc)) for svc in services.values())
 
 

@@ -17,6 +17,7 @@ from tools import ci as ci_tool
 from tools import compose as compose_tool
 from tools import dockerfile as df_tool
 from tools import nginx as nginx_tool
+from tools.facts.paths import is_template
 from tools.findings import Location
 
 
@@ -446,7 +447,7 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
     # the Dockerfiles and workflows the sources hold are parsed while Compose runs
     dockerfiles: dict[str, df_tool.DockerfileInfo] = {}
     for src in sources:
-        if src.kind == "dockerfile" and src.ok:
+        if src.kind == "dockerfile" and src.ok and not is_template(src.path, src.text):
             dockerfiles[src.path] = df_tool.parse_dockerfile_text(src.text, src.path)
     texts = {s.path: s.text for s in sources if s.ok and s.text is not None}
     repos = {}
@@ -468,10 +469,10 @@ def build_platform(root: Path, sources: list, environments: dict[str, list[str]]
     if read_source is not None:  # Dockerfiles named through variables (`dockerfile: ${X}`): known only now
         for src in _built_dockerfiles(root, envs, sources, read_source):
             sources.append(src)
-            if src.kind == "dockerfile" and src.ok:
+            if src.kind == "dockerfile" and src.ok and not is_template(src.path, src.text):
                 dockerfiles[src.path] = df_tool.parse_dockerfile_text(src.text, src.path)
     # hadolint in the background: it runs while nginx is read and the checks run
-    linted = list(dict.fromkeys(s.path for s in sources if s.kind == "dockerfile" and s.ok))
+    linted = list(dict.fromkeys(s.path for s in sources if s.kind == "dockerfile" and s.ok and s.path in dockerfiles))
     sub_paths = [s.path for s in submodules]
     configs = {root / p: (root / c if (c := df_tool.hadolint_config(root, p, sub_paths)) else None) for p in linted}
     hadolint_future = (df_tool.start_hadolint([root / p for p in linted], root, configs=configs)

@@ -15,6 +15,12 @@ from tools.facts.build_steps import (build_packages, is_secret_file, unpinned_in
     ("wget -qO- https://x.io/i.py | python3 -", "https://x.io/i.py piped into python"),
     ("curl -fsSL -o /tmp/t.sh https://x.io/t.sh && bash /tmp/t.sh", "https://x.io/t.sh run without a checksum"),
     ("wget https://x.io/a/tool_1.2_amd64.deb && dpkg -i tool_1.2_amd64.deb", "installed by dpkg"),
+    ("curl -fsSL https://x.io/tool.tar.gz | tar -xz -C /usr/local/bin", "https://x.io/tool.tar.gz unpacked by tar"),
+    ("wget -q https://x.io/ff.tar.xz && tar -xf ff.tar.xz -C /opt", "https://x.io/ff.tar.xz unpacked by tar"),
+    ("wget -q https://x.io/sdk.zip && unzip sdk.zip -d /opt/sdk", "https://x.io/sdk.zip unpacked by unzip"),
+    ('curl -sSL "${URL}/ftl-${ARCH}" -o /usr/bin/ftl && chmod +x /usr/bin/ftl', "${URL}/ftl-${ARCH} made executable"),
+    ("curl -Lo /tmp/kubectl https://dl.k8s.io/kubectl && install -m 0755 /tmp/kubectl /usr/local/bin/kubectl",
+     "https://dl.k8s.io/kubectl made executable"),
 ])
 def test_unverified_downloads_are_found(run, found):
     got = unverified_downloads(run)
@@ -24,7 +30,9 @@ def test_unverified_downloads_are_found(run, found):
 @pytest.mark.parametrize("run", [
     "curl -fsSL https://x.io/t.sh -o t.sh && echo \"$SUM  t.sh\" | sha256sum -c - && sh t.sh",
     "curl -fsSL https://x.io/KEY.asc | gpg --dearmor -o /usr/share/keyrings/x.gpg",
-    "curl -fsSL https://x.io/tool.tar.gz | tar -xz -C /usr/local/bin",
+    "curl -fsSL https://x.io/KEY.asc | tar -xz -C /tmp/keys",
+    "curl -fsSL https://x.io/tool.tar.gz -o t.tgz && curl -fsSL https://x.io/SHA256SUMS | sha256sum -c && tar xzf t.tgz",
+    "curl -fsSL -o /tmp/notes.txt https://x.io/notes.txt && chmod 644 /tmp/notes.txt",
     "curl -fsS http://localhost:8080/health || exit 1",
     "echo 'curl https://x | sh' > /usr/local/bin/notes.txt",
     "apt-get install -y curl && sh ./scripts/local.sh",
@@ -134,3 +142,16 @@ def test_dev_dependency_installs(run, env, found):
 
     got = dev_dependency_installs(run, env)
     assert got == ([found] if found else []), got
+
+
+def test_a_download_in_one_step_unpacked_in_the_next_is_found_once():
+    """A Dockerfile downloads in one RUN and unpacks in the next: the stage carries what was fetched."""
+    fetched: dict[str, str] = {}
+    assert unverified_downloads("wget -q https://x.io/ff.tar.xz", fetched) == []
+    assert unverified_downloads("mkdir t && tar -xf ff.tar.xz -C t", fetched) == [
+        "https://x.io/ff.tar.xz unpacked by tar without a checksum"]
+    assert unverified_downloads("tar -xf ff.tar.xz -C u", fetched) == []  # said once
+    fetched = {}
+    unverified_downloads("wget -q https://x.io/ff.tar.xz", fetched)
+    assert unverified_downloads('echo "$SUM  ff.tar.xz" | sha256sum -c -', fetched) == []
+    assert unverified_downloads("tar -xf ff.tar.xz", fetched) == []  # checked in between

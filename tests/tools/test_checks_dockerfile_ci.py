@@ -321,7 +321,8 @@ def test_ci008_secret_echoed(platform):
     edit(platform, "app/.github/workflows/ci.yml", '          echo "logging in to $REGISTRY"\n',
          '          echo "logging in to $REGISTRY with $API_TOKEN"\n          echo ${{ secrets.NPM_TOKEN }}\n')
     s = open_session(platform)
-    assert found(s, "CI008", "high") == {("app/.github/workflows/ci.yml", 21), ("app/.github/workflows/ci.yml", 22)}
+    # printed as is, GitHub masks them: a habit to fix, not a leak
+    assert found(s, "CI008", "medium") == {("app/.github/workflows/ci.yml", 21), ("app/.github/workflows/ci.yml", 22)}
     titles = " ".join(f.title for f in of(s, "CI008"))
     assert "API_TOKEN" in titles and "NPM_TOKEN" in titles
 

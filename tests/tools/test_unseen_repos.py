@@ -872,3 +872,52 @@ def test_download_evidence_is_linear_on_a_hostile_readme(tmp_path):
     cost(100)
     small, large = cost(2_000), cost(20_000)
     assert large < 10 * small * 4 + 0.05, (small, large)
+
+
+# -- holdout 4 (2026-12-06): causes seen at first contact, each with its own fixture ---------------------------------
+
+def test_a_dev_named_root_file_is_never_the_products_production_and_the_ci_checked_file_is(tmp_path):
+    """`docker-compose.dev.yml` at the root (the developers' stack) and `docker/docker-compose.yml` (what the
+    self-hosting guide runs, also brought up by a validation workflow): the README's self-hosting word is about the
+    second; the first stays dev."""
+    readme = "# Acme\n\nTo get started with self-hosting with Docker, take a look at our self-hosting docs.\n"
+    workflow = ("on: [pull_request]\njobs:\n  validate:\n    runs-on: ubuntu-24.04\n    steps:\n"
+                "      - uses: actions/checkout@v4\n      - run: docker compose -f docker/docker-compose.yml up -d\n")
+    files = {"docker-compose.dev.yml": BASE, "docker/docker-compose.yml": BASE, "README.md": readme,
+             ".github/workflows/validate.yml": workflow}
+    envs = open_session(repo(tmp_path, files), run_checks=False).discovery().environments
+    roles = {tuple(e.files): name for name, e in envs.items()}
+    assert roles[("docker/docker-compose.yml",)] == "prod"
+    assert roles[("docker-compose.dev.yml",)] != "prod" and "prod" not in roles[("docker-compose.dev.yml",)]
+
+
+def test_a_file_that_includes_the_services_it_patches_is_no_overlay(tmp_path):
+    """`include:` of services/db.yaml, then `db:` patched in the same file: Compose loads it alone (no SRC009,
+    no CANNOT-TELL), and the README's "production Docker Compose file" makes it production."""
+    main = BASE + ("  db:\n    restart: unless-stopped\n"
+                   "include:\n  - path: ./services/db.yaml\n")
+    db = "services:\n  db:\n    image: postgres:16.4\n    environment:\n      POSTGRES_PASSWORD_FILE: /run/secrets/db\n"
+    readme = "# Stacks\n\nThe production Docker Compose file starts the server, a database and a cache.\n"
+    root = repo(tmp_path, {"docker-compose.yml": main, "services/db.yaml": db, "README.md": readme})
+    brief = review(root)
+    assert "SRC009" not in ids(brief) and brief["verdict"] != "CANNOT-TELL"
+    assert [e["name"] for e in brief["environments"] if e["files"] == ["docker-compose.yml"]] == ["prod"]
+
+
+def test_a_jinja_template_of_a_dockerfile_is_named_not_parsed(tmp_path):
+    template = ("{% set build_image = \"rust:1.83.0-slim\" %}\nFROM {{ build_image }} AS build\n"
+                "{% if base == \"alpine\" %}\nRUN apk add --no-cache musl-dev=1.2.5-r0\n{% endif %}\n"
+                "FROM debian:12.8-slim@{{ debian_digest }}\nUSER 1000\n")
+    brief = review(repo(tmp_path, {"docker/Dockerfile.j2": template, "docker/Dockerfile.in": template}))
+    on_template = [f for f in brief["findings"] if f["locations"] and f["locations"][0]["path"].startswith("docker/")]
+    assert sorted(f["id"] for f in on_template) == ["SRC012", "SRC012"], on_template
+
+
+def test_copy_from_a_submodule_this_checkout_lacks_is_not_a_missing_file(tmp_path):
+    dockerfile = "FROM node:20.18.0-slim\nCOPY calcom/apps/web /app\nCOPY scripts/start.sh /start.sh\nUSER node\n"
+    compose = "services:\n  web:\n    build: .\n    image: acme/web:1.0.0\n    restart: always\n"
+    root = repo(tmp_path, {"Dockerfile": dockerfile, "docker-compose.yaml": compose,
+                           ".gitmodules": '[submodule "calcom"]\n\tpath = calcom\n\turl = https://github.com/calcom/cal.com.git\n'})
+    (root / "calcom").mkdir()
+    titles = [f["title"] for f in review(root)["findings"] if f["id"] == "DKF005"]
+    assert titles == ["Dockerfile: COPY scripts/start.sh does not exist in the build context ."], titles

@@ -14,6 +14,7 @@ from tools.facts import is_staging_name as is_staging
 from tools.checks.registry import check
 from tools.findings import Location
 from tools.platform import Platform
+from tools.facts import secrets as secret_facts
 from tools.facts.shell import program_of, split_shell, split_words
 
 NO_STAGING = ("guardrails", "Pas de staging")
@@ -75,8 +76,9 @@ _FILTERS = ("branches", "branches-ignore", "tags", "tags-ignore", "paths", "path
 
 def _as_github_reads(raw):
     """The workflow with what GitHub accepts but the schema refuses left out: empty trigger filters (`branches:`
-    and nothing under it: as its docs say of a filter not defined, the event runs for every branch and tag) and
-    an empty `needs: []` (a job that waits for nothing)."""
+    and nothing under it: as its docs say of a filter not defined, the event runs for every branch and tag), an
+    empty `needs: []` (a job that waits for nothing), and a `strategy:` of `fail-fast`/`max-parallel` with no
+    matrix (GitHub runs the job once)."""
     if not isinstance(raw, dict):
         return raw
     out = dict(raw)
@@ -87,7 +89,9 @@ def _as_github_reads(raw):
                             if isinstance(body, dict) else body) for event, body in triggers.items()}
     jobs = raw.get("jobs")
     if isinstance(jobs, dict):
-        out["jobs"] = {name: ({k: v for k, v in job.items() if not (k == "needs" and v == [])}
+        out["jobs"] = {name: ({k: v for k, v in job.items() if not (k == "needs" and v == [])
+                               and not (k == "strategy" and isinstance(v, dict) and "matrix" not in v
+                                        and set(v) <= {"fail-fast", "max-parallel"})}
                               if isinstance(job, dict) else job) for name, job in jobs.items()}
     return out
 
@@ -261,13 +265,21 @@ def push_outside_main(ctx, spec):
 
 # -- CI008 -----------------------------------------------------------------------------------
 
-def _secret_env(*envs: dict) -> set[str]:
-    out = set()
+def _secret_env(*envs: dict) -> dict[str, str]:
+    """Each variable set from a secret: its name -> the secret's name (`CF_ZONE_ID: ${{ secrets.ZONE }}`)."""
+    out: dict[str, str] = {}
     for env in envs:
         for key, value in env.items():
-            if _SECRET_EXPR.search(str(value)):
-                out.add(str(key))
+            m = _SECRET_EXPR.search(str(value))
+            if m:
+                out[str(key)] = m.group(1)
     return out
+
+
+# A value derived from a secret in the printed text defeats GitHub's masking, which hides the secret's exact value:
+# a substring or substitution (`${TOKEN:0:8}`, `${TOKEN//-/}`), or a command substitution that encodes it.
+_DERIVED = re.compile(r"\$\{#?[A-Za-z_]\w*(?::[-+=?]?\d|//?|##?|%%?|\^|,)|\$\((?:[^()]*)\b(?:base64|xxd|od|rev|tr|sed|cut|"
+                      r"openssl|sha\d*sum|md5sum)\b")
 
 
 def _printed(cmd: str) -> bool:
@@ -298,8 +310,13 @@ def secret_echoed(ctx, spec):
                     names |= {v for v in _SHELL_VAR.findall(cmd) if v in secret_vars}
                     if names:
                         line = (step.run_line + offset) if step.run_line else step.line
+                        # GitHub masks a secret's exact value in the log: printed as is, it is a habit to fix
+                        # (medium), an identifier kept as a secret (a zone or account id) less; derived, it leaks
+                        secrets = {secret_vars.get(n, n) for n in names}
+                        severity = "high" if _DERIVED.search(cmd) else \
+                            "medium" if any(secret_facts.is_secret_name(n) for n in secrets) else "low"
                         yield spec.finding(ctx, f"{path}: job {job.id} prints {', '.join(sorted(names))} to the log",
-                                           [Location(path, line)])
+                                           [Location(path, line)], severity=severity)
 
 
 # -- CI011 -----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from agent.core import hints
 from tools import dockerfile as df_tool
 from tools.checks.registry import check
 from tools.facts import image_users
+from tools.dockerfile import parse as df_parse
 from tools.dockerfile.imageref import image_pin
 from tools.facts import secrets as secret_facts
 from tools.facts.suppressions import SAME_AS_OURS as LINTERS_SAME_AS_OURS
@@ -330,12 +331,17 @@ def moving_source_in_build(ctx, spec):
     platform = _platform(ctx)
     for path, info in platform.dockerfiles.items():
         severity = "medium" if _dockerfile_exposure(platform, path) in ("prod", "staging") else "low"
-        for ins in info.instructions:
-            if ins.cmd not in ("RUN", "ADD"):
-                continue
-            for what in moving_sources(" ".join(ins.value) + " " + " ".join(ins.heredocs)):
-                yield spec.finding(ctx, f"{path}: {ins.cmd} fetches {what}", [Location(path, ins.start_line)],
-                                   severity=severity)
+        for stage in info.stages:
+            known = df_parse.known_vars(info, stage)
+            for ins in stage.instructions:
+                if ins.cmd not in ("RUN", "ADD") or any(f.startswith("--checksum") for f in ins.flags):
+                    continue  # `ADD --checksum=sha256:…` fails the build when the file changes: it does not move
+                text = " ".join(ins.value) + " " + " ".join(ins.heredocs)
+                if ins.cmd == "ADD":  # `ADD ${URL} /tmp/app.tar.gz` fetches the ARG's default
+                    text = df_parse.substitute(text, known) or text
+                for what in moving_sources(text):
+                    yield spec.finding(ctx, f"{path}: {ins.cmd} fetches {what}", [Location(path, ins.start_line)],
+                                       severity=severity)
 
 
 # -- DKF009 .. DKF013: what the build's commands do ------------------------------------------
@@ -376,11 +382,28 @@ def _each_run(ctx, spec, reader, verb: str):
        "Download to a file, compare its checksum (`echo \"<sha256>  file\" | sha256sum -c`) or verify its signature, "
        "then run it; or install from the distribution's signed packages.")
 def unverified_download(ctx, spec):
-    """`curl … | sh`, `wget x.deb && dpkg -i x.deb` with no checksum or signature checked in the same RUN
+    """`curl … | sh`, `wget x.deb && dpkg -i x.deb`, an archive unpacked or a binary made executable with no checksum
+    or signature checked (in the same RUN or between the download and its use in the stage; `ADD <url>` without
+    `--checksum` counts as a download)
     (tools/facts/build_steps.py): medium in an image that ships, low in a dev or test image."""
     from tools.facts.build_steps import unverified_downloads
 
-    yield from _each_run(ctx, spec, unverified_downloads, "runs")
+    platform = _platform(ctx)
+    for path, info in platform.dockerfiles.items():
+        severity = _ship_severity(platform, path)
+        for stage in info.stages:
+            fetched: dict[str, str] = {}  # what earlier steps of the stage downloaded: file name -> URL
+            for ins in stage.instructions:
+                if ins.cmd == "ADD" and not any(f.startswith("--checksum") for f in ins.flags) and len(ins.value) >= 2:
+                    url = df_parse.substitute(ins.value[0], df_parse.known_vars(info, stage)) or ins.value[0]
+                    if re.match(r"https?://", url) and not url.endswith(".git"):
+                        dest = ins.value[-1]
+                        name = posixpath.basename(url.split("?", 1)[0]) if dest.endswith("/") else dest
+                        fetched[posixpath.basename(name)] = url
+                elif ins.cmd == "RUN":
+                    for what in unverified_downloads(_run_text(ins), fetched):
+                        yield spec.finding(ctx, f"{path}: RUN runs {what}", [Location(path, ins.start_line)],
+                                           severity=severity)
 
 
 @check("DKF010", "Build installs dependencies at no fixed version", "medium", "reproducibility", CONTAINER_RULES,
@@ -660,7 +683,11 @@ def copy_source_missing(ctx, spec):
                     if not src or _REMOTE.match(src):
                         continue
                     outside = [c for c in contexts if not _inside(c, src)]
-                    missing = [c for c in contexts if c in outside or not _source_exists(platform.root, c, src)]
+                    # a source inside a submodule this checkout lacks (`COPY calcom/ .` beside .gitmodules) cannot
+                    # be judged: the workflows that build it check the submodules out first (SRC011 says it)
+                    contexts_here = [c for c in contexts if c in outside or not platform.uninitialised_submodule(
+                        posixpath.normpath(posixpath.join(c, src.lstrip("/"))))]
+                    missing = [c for c in contexts_here if c in outside or not _source_exists(platform.root, c, src)]
                     missing = [c for c in missing if c in outside or not _generated(platform.root, c, src)]
                     if missing:
                         what = "is outside" if missing[0] in outside else "does not exist in"

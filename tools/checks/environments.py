@@ -70,6 +70,20 @@ def submodule_not_checked_out(ctx, spec):
                                        f"for one), then review again.")
 
 
+@check("SRC012", "Template of a Dockerfile: the files rendered from it are what is checked", "info", "charter",
+       _ALL_SOURCES, "Nothing to do when the rendered Dockerfiles are in the repository; otherwise render them (the "
+       "repository's own make or script target) and review again.")
+def dockerfile_templates(ctx, spec):
+    """A Dockerfile template (`Dockerfile.j2`, a Jinja `{% if %}` in it) is not a Dockerfile: its template syntax
+    is no instruction and its `{{ image }}` no base image. It is named, never checked as one, never silent."""
+    from tools.facts.paths import is_template
+
+    for src in ctx.sources:
+        if src.kind == "dockerfile" and src.ok and is_template(src.path, src.text):
+            yield spec.finding(ctx, f"{src.path} is a template: the Dockerfiles rendered from it are checked, "
+                                    "not the template", [Location(src.path, 1)], subject=src.path)
+
+
 @check("SRC007", "No charter of its own: the generic DevOps charter is in use", "info", "charter", ("mission", "fiabilite"),
        "Run `devops-agent init` to write a charter (.codex/agents/devops-engineer.md) and .devops-agent.yaml "
        "from what this repo holds, then state the platform's own decisions (staging, new tools, deploys) in it.",

@@ -307,7 +307,7 @@ def _new_stage(info: DockerfileInfo, ins: Instruction) -> Stage | None:
     return stage
 
 
-def _known_vars(info: DockerfileInfo, stage: Stage) -> dict[str, str | None]:
+def known_vars(info: DockerfileInfo, stage: Stage) -> dict[str, str | None]:
     known: dict[str, str | None] = {}
     for k, v in stage.args.items():
         # A stage ARG without a default takes the global ARG's default.
@@ -331,10 +331,10 @@ def _apply(info: DockerfileInfo, stage: Stage, ins: Instruction) -> None:
         for k, v in zip(ins.value[::2], ins.value[1::2]):
             raw = _unquote(v)
             # `ENV PORT=$PORT` after `ARG PORT=80`: BuildKit expands the value when the instruction runs.
-            value = substitute(raw, _known_vars(info, stage)) if "$" in raw else raw
+            value = substitute(raw, known_vars(info, stage)) if "$" in raw else raw
             stage.env[k] = raw if value is None else value
     elif cmd == "EXPOSE":
-        known = _known_vars(info, stage)
+        known = known_vars(info, stage)
         for raw in ins.value:
             value = substitute(raw, known)
             names = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", raw)
@@ -364,7 +364,7 @@ def _apply(info: DockerfileInfo, stage: Stage, ins: Instruction) -> None:
             stage.cmd = None  # docker resets an inherited CMD when ENTRYPOINT is set
     elif cmd == "WORKDIR":
         if ins.value:
-            target = substitute(ins.value[0], _known_vars(info, stage)) or ins.value[0]
+            target = substitute(ins.value[0], known_vars(info, stage)) or ins.value[0]
             if not target.startswith("/") and stage.workdir:
                 target = f"{stage.workdir.rstrip('/')}/{target}"
             stage.workdir = target

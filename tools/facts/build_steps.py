@@ -25,7 +25,7 @@ _PACKAGE_FILE = re.compile(r"\.(?:deb|rpm|apk|run|sh|bin)$", re.I)
 
 def _urls(args: list[str]) -> list[str]:
     """The URLs a fetch names: literal, or a variable holding one (`curl "$driver_url"`), as written."""
-    return [a for a in args if re.match(r"(?:https?|ftp)://|\$\{?[A-Za-z_]\w*\}?$", a)]
+    return [a for a in args if re.match(r"(?:https?|ftp)://|\$\{?[A-Za-z_]\w*\}?(?:$|/)", a)]
 
 
 def _output_file(args: list[str]) -> str | None:
@@ -41,24 +41,59 @@ def _output_file(args: list[str]) -> str | None:
     return None
 
 
-def unverified_downloads(command: str | None) -> list[str]:
-    """Code fetched and run or installed with no checksum or signature checked in the same step, in words:
-    `https://get.acme.sh piped into sh`, `https://x/tool.deb installed by dpkg without a checksum`."""
+_UNPACKERS = {"tar", "bsdtar", "unzip"}
+
+
+def _unpacks(prog: str, args: list[str]) -> bool:
+    """`tar -xzf F`, `tar xf F`, `tar --extract`, `unzip F`, `bsdtar -xf F`: the command extracts files."""
+    if prog == "unzip":
+        return True
+    first = args[0] if args else ""
+    return any(a in ("--extract", "--get") or (a.startswith("-") and not a.startswith("--") and "x" in a)
+               for a in args) or bool(re.fullmatch(r"[a-zA-Z]*x[a-zA-Z]*", first))
+
+
+def _made_executable(prog: str, args: list[str]) -> list[str]:
+    """The files `chmod +x F` / `chmod 755 F` / `install -m 755 F DEST` make executable."""
+    if prog == "chmod":
+        mode = next((a for a in args if not a.startswith("-")), "")
+        if "x" in mode or re.fullmatch(r"0?[0-7]*[1357][0-7]*", mode):
+            return [a for a in args if not a.startswith("-") and a != mode]
+    if prog == "install":
+        files = [a for i, a in enumerate(args) if not a.startswith("-") and (i == 0 or args[i - 1] not in (
+            "-m", "--mode", "-o", "-g", "--owner", "--group", "-t", "--target-directory"))]
+        return files[:-1]
+    return []
+
+
+def unverified_downloads(command: str | None, fetched: dict[str, str] | None = None) -> list[str]:
+    """Code fetched and run, installed, unpacked or made executable with no checksum or signature checked,
+    in words: `https://get.acme.sh piped into sh`, `https://x/tool.deb installed by dpkg without a checksum`,
+    `https://x/app.tar.gz unpacked by tar without a checksum`. `fetched` (file name -> URL) carries what earlier
+    steps of the same build stage downloaded (a RUN that fetches, the next one that unpacks) and is updated."""
     text = command or ""
-    if not text.strip() or _VERIFIES.search(text):
+    fetched = {} if fetched is None else fetched
+    if not text.strip():
+        return []
+    if _VERIFIES.search(text):
+        fetched.clear()  # what was fetched is checked here (a later step unpacks a verified file)
         return []
     steps = pipelines(text)
     if any(_program(words)[0] == "gpg" and "--verify" in words for p in steps for words in p):
+        fetched.clear()
         return []  # a signature checked (`gpg --verify x.sig x`); a key only dearmored checks nothing
     out: list[str] = []
-    fetched: dict[str, str] = {}  # file written -> url
+    said: dict[str, str] = {}
     for pipeline in steps:
         first, rest = _program(pipeline[0])
         urls = _urls(rest) if first in _FETCHERS else []
         if urls and len(pipeline) > 1:
-            runner, _ = _program(pipeline[-1])
+            runner, runner_args = _program(pipeline[-1])
             if runner in _INTERPRETERS:
                 out.append(f"{urls[0]} piped into {runner}")
+                continue
+            if runner in _UNPACKERS and _unpacks(runner, runner_args) and not _is_key(urls[0]):
+                out.append(f"{urls[0]} unpacked by {runner} without a checksum")
                 continue
         if urls:
             target = _output_file(rest)
@@ -77,14 +112,25 @@ def unverified_downloads(command: str | None) -> list[str]:
             installed = args[:1]
         elif prog.startswith("./") or pipeline[0][0].startswith("./"):
             installed = [pipeline[0][0]]
+        how = "installed by " + prog if prog in ("dpkg", "rpm", "apt", "apt-get") else "run"
+        if installed is None and prog in _UNPACKERS and _unpacks(prog, args):
+            installed, how = [a for a in args if not a.startswith("-")], f"unpacked by {prog}"
+        elif installed is None and prog in ("chmod", "install"):
+            installed, how = _made_executable(prog, args), "made executable"
         for f in installed or ():
-            url = fetched.get(posixpath.basename(f))
+            url = fetched.pop(posixpath.basename(f), None)
             if url is None and prog in ("dpkg", "rpm") and fetched:
                 url = next(iter(fetched.values()))  # a package unpacked from what was fetched (a zip of .deb files)
             if url:
-                how = "installed by " + prog if prog in ("dpkg", "rpm", "apt", "apt-get") else "run"
-                out.append(f"{url} {how} without a checksum")
-    return out
+                said[url] = f"{url} {how} without a checksum"  # what is done last to it says most
+                if how.startswith("unpacked"):
+                    fetched["\0" + url] = url  # its contents may be installed next (a zip of .deb files)
+    return list(dict.fromkeys(out + list(said.values())))
+
+
+def _is_key(url: str) -> bool:
+    """A signing key or a checksum list fetched (`KEY.asc`, `SHA256SUMS`), not code."""
+    return bool(re.search(r"\.(?:asc|gpg|pub|key|sig|sha256|sha512)$|sums?$", url.split("?", 1)[0], re.I))
 
 
 _RANGE = re.compile(r"^[\^~]|^(?:latest|next|\*|x)$|[<>*]|\.x$")

@@ -13,6 +13,8 @@ _ARCHIVE = re.compile(r"/(?:archive|tarball|zipball)/(?:refs/heads/)?([^/\s]+?)(
 _RAW = re.compile(r"^https?://raw\.githubusercontent\.com/[^/]+/[^/]+/(?:refs/heads/)?([^/]+)/", re.I)
 _GITLAB_RAW = re.compile(r"/-/(?:raw|archive)/([^/]+)/", re.I)
 _COMMIT = re.compile(r"[0-9a-f]{7,64}")
+# GitHub's moving release links: /releases/latest/download/<asset>, and the API's /releases/latest
+_LATEST_RELEASE = re.compile(r"/releases/latest(?:/download)?(?:/|$)", re.I)
 
 
 def _moves(ref: str | None) -> bool:
@@ -39,6 +41,8 @@ def moving_sources(command: str | None) -> list[str]:
             why = f"the {a.group(1)} branch's archive"
         elif (r := _RAW.match(url) or _GITLAB_RAW.search(url)) and _moves(r.group(1)):
             why = f"a file on the {r.group(1)} branch"
+        elif _LATEST_RELEASE.search(url):
+            why = "the latest release: each build may take another"
         if why:
             out.append(f"{url} ({why})")
     return out
