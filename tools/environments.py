@@ -476,7 +476,14 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
 
     # a file another pulls in is checked through it, unless it is Compose's default file: `docker compose up` runs
     # that one alone as well (`docker-compose-extras.yml` including `docker-compose.yml`)
-    covered = {f for e in envs.values() for f in e.files} | \
+    # a file another set starts with is checked through that set; yet when every such set adds development or
+    # test files to it, Compose's default file is also what a bare `docker compose up` runs in its folder
+    # (`Just copy docker-compose.yml and hit docker-compose up` beside `-f docker-compose.yml -f docker-compose.dev.yml`)
+    def dev_only(f: str) -> bool:
+        sets = [e.files for e in envs.values() if f in e.files]
+        return posixpath.basename(f) in DEFAULT_FILES and bool(sets) and all(
+            files[0] == f and len(files) > 1 and _role_words(files[1:]) in ("dev", "test") for files in sets)
+    covered = {f for e in envs.values() for f in e.files if not dev_only(f)} | \
         {f for f in _included(compose) if posixpath.basename(f) not in DEFAULT_FILES}
     # a file whose `services` is no mapping is no compose model (Compose refuses it: CMP001 says so)
     data = {s.path: s.data for s in compose if s.ok and isinstance(s.data, dict)
@@ -800,6 +807,8 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
         if evidence:
             break
     if not evidence:
+        evidence = _production_section(base, sources)
+    if not evidence:
         evidence = _header_evidence(base, sources)
     if not evidence:
         evidence = _deployment_repository(base, sources)
@@ -816,6 +825,37 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
             env.evidence = f"{evidence} runs it on a server" + ("" if alone else f", with {env.files[-1]}")
         renamed[env.name] = env
     return renamed
+
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
+_PRODUCTION_HEADING = re.compile(r"\bproduction\b|\bprod mode\b|\bself[- ]?host", re.I)
+_BARE_UP = re.compile(r"\bdocker[- ]compose\s+up\b(?![^`\n]*\s-f\s)")
+
+
+def _production_section(base: list[str], sources: list) -> str:
+    """A docs section headed for production (`#### Production mode`, `## Self-hosting`) whose text runs the main
+    set: it names the base file, or a bare `docker compose up` (no -f: the default file). Where, or ""."""
+    if not base:
+        return ""
+    for src in sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
+                      key=lambda s: (s.path.count("/"), s.path)):
+        lines = src.text.splitlines()
+        for no, line in enumerate(lines, 1):
+            m = _HEADING.match(line)
+            if not m or not _PRODUCTION_HEADING.search(m.group(2)) or _DENIES.search(fold(m.group(2))):
+                continue
+            level = len(m.group(1))
+            body = []
+            for later in lines[no:no + 60]:
+                h = _HEADING.match(later)
+                if h and len(h.group(1)) <= level:
+                    break
+                body.append(later)
+            text = "\n".join(body)
+            bare = "/" not in base[0] and _BARE_UP.search(text)
+            if bare or re.search(rf"(?<![\w./-]){re.escape(base[0])}(?![\w.-])", text) and re.search(r"\bup\b", text):
+                return f"{src.path}:{no} (section \"{m.group(2)[:60]}\")"
+    return ""
 
 
 _ROLE_WORDS = (("test", _TEST_WORDS | {"ci", "testdata", "fixtures", "spec"}),

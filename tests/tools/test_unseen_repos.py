@@ -921,3 +921,27 @@ def test_copy_from_a_submodule_this_checkout_lacks_is_not_a_missing_file(tmp_pat
     (root / "calcom").mkdir()
     titles = [f["title"] for f in review(root)["findings"] if f["id"] == "DKF005"]
     assert titles == ["Dockerfile: COPY scripts/start.sh does not exist in the build context ."], titles
+
+
+def test_the_default_file_a_production_section_runs_alone_is_production_beside_its_dev_overlay(tmp_path):
+    """`#### Production mode` / "Just copy `docker-compose.yml` and hit `docker-compose up`", then a development
+    mode of `-f docker-compose.yml -f docker-compose.dev.yml`: the default file alone is an environment, production
+    by that section; the dev set stays dev."""
+    readme = ("# Shop\n\n## How to run\n\n#### Production mode\nIn this mode, the latest images are pulled.\n"
+              "Just copy `docker-compose.yml` and hit `docker-compose up`\n\n#### Development mode\n"
+              "Run `docker-compose -f docker-compose.yml -f docker-compose.dev.yml up`\n")
+    dev = "services:\n  web:\n    build: web\n    ports:\n      - 8080:8080\n"
+    envs = open_session(repo(tmp_path, {"docker-compose.yml": BASE, "docker-compose.dev.yml": dev, "README.md": readme}),
+                        run_checks=False).discovery().environments
+    assert envs["prod"].files == ["docker-compose.yml"] and "Production mode" in envs["prod"].evidence
+    assert [n for n, e in envs.items() if e.files == ["docker-compose.yml", "docker-compose.dev.yml"]] == ["dev"]
+
+
+def test_a_banner_that_says_change_these_settings_marks_its_block_not_the_next_one():
+    from tools.facts.secrets import marked_to_change
+
+    lines = ["#", "# Change these settings", "#", "", "# Django's key, change to a 50 character random string.",
+             "SECRET_KEY=wger-docker-supersecret", "", "JWT_KEY=abc", "", "#",
+             "# These settings usually don't need changing", "#", "POSTGRES_PASSWORD=wger"]
+    assert marked_to_change(lines, 6) and marked_to_change(lines, 8)
+    assert not marked_to_change(lines, 13)

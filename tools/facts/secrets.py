@@ -220,7 +220,9 @@ def is_placeholder(value) -> bool:
 _CHANGE_MARK = re.compile(r"\bchange[\s_-]?me\b|\bchange (?:this|it|these|the (?:default|password|secret|value))\b"
                           r"|\breplace (?:this|it|these|with|the (?:default|password|secret|value))\b"
                           r"|\b(?:generate|create) (?:it |one |your own |a (?:new |random |strong )?\w+ )?(?:via|with|using)\b"
-                          r"|\bset (?:your|a) own\b|\bto secure\b|\bmust be changed\b|\ba modifier\b", re.I)
+                          r"|\bset (?:your|a) own\b|\bto secure\b|\b(?:must|needs? to|should) be changed\b|\ba modifier\b"
+                          r"|\bchange (?:it |this )?to an? (?:\d+[ -]char\w* |new |random |strong |long |unique )"
+                          r"|\bgenerate (?:e\.g\. |it )?(?:via|with|using)\b", re.I)
 
 
 def tells_to_change(comment: str | None) -> bool:
@@ -264,6 +266,11 @@ def marked_to_change(lines: list[str], line: int | None) -> bool:
         if tells_to_change(lines[above].lstrip()[1:]):
             return True
         above -= 1
+    # a banner heading the section the value is in (`#` / `# Change these settings` / `#`) speaks for its block
+    for i in range(min(line - 2, len(lines) - 2), 0, -1):
+        if lines[i - 1].strip() == "#" and lines[i + 1].strip() == "#" and lines[i].lstrip().startswith("#") \
+                and lines[i].strip() != "#":
+            return tells_to_change(lines[i].lstrip()[1:])
     return False
 
 
