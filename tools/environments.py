@@ -544,7 +544,7 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
         env.profiles = sorted({p for f in env.files for svc in ((data.get(f) or {}).get("services") or {}).values()
                                if isinstance(svc, dict) and isinstance(svc.get("profiles"), list)
                                for p in svc["profiles"] if isinstance(p, str)})
-    envs = _production_by_evidence(_not_production_by_header(envs, sources), sources)
+    envs = _hosting_repository(_production_by_evidence(_not_production_by_header(envs, sources), sources), sources)
     return Discovery(envs, compose_files, unresolved, orphans, absent, overlays)
 
 
@@ -736,6 +736,41 @@ def _deployment_repository(base: list[str], sources: list) -> str:
         return ""  # a test script brings the set up: it serves the tests, not a deployment
     return (f"{src.path} pulls published images only and the repository holds no Dockerfile: a deployment of those "
             f"images ({readme.path} speaks of Docker, not of development)")
+
+
+# A repository that says it is hosting or deployment configurations ("Official hosting configurations for n8n",
+# "# Acme Hosting"): each variant it holds is a way to run the product in production.
+_HOSTING_REPO = re.compile(r"\b(?:hosting|deployment|self-?hosting|production) (?:configurations?|configs|setups?|"
+                           r"recipes|stacks|templates)\b|^# .*\b(?:hosting|deployments?)\s*$", re.I | re.M)
+
+
+def _hosting_repository(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:
+    """When nothing is production yet and the root README's title or opening says the repository is hosting
+    configurations, every set found by convention or the docs whose files no word calls dev, test or an example is
+    production (`prod-<its folder>`), with that line as evidence."""
+    if any(environment_role(e.name, e.files) == "prod" for e in envs.values()):
+        return envs
+    readme = next((s for s in sources if s.kind == "readme" and s.ok and s.text and "/" not in s.path
+                   and posixpath.basename(s.path).lower().startswith("readme")), None)
+    if readme is None:
+        return envs
+    lines = readme.text.splitlines()
+    title = next((l for l in lines if l.startswith("# ")), "")
+    opening = [(no, l) for no, l in enumerate(lines[:12], 1) if l.strip()]
+    hit = next(((no, l) for no, l in opening if _HOSTING_REPO.search(l) and not _DENIES.search(fold(l))
+                and not _FOR_DEVELOPMENT.search(fold(l))), None)
+    if hit is None or _FOR_DEVELOPERS.search(fold(title)):
+        return envs
+    evidence = f"{readme.path}:{hit[0]} (\"{' '.join(hit[1].split())[:80]}\")"
+    renamed: dict[str, DiscoveredEnvironment] = {}
+    for key, env in envs.items():
+        if all(o.kind in ("convention", "docs", "readme") for o in env.origins) and not _role_words(env.files) \
+                and not _TEST_FOLDERS & {p for f in env.files for p in posixpath.dirname(f).split("/")}:
+            folder = posixpath.dirname(env.files[-1])
+            env.name = _free(f"prod-{_slug(posixpath.basename(folder))}" if folder else "prod", renamed)
+            env.evidence = f"{evidence}: a hosting repository, each of its sets runs on a server"
+        renamed[env.name] = env
+    return renamed
 
 
 def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:

@@ -945,3 +945,27 @@ def test_a_banner_that_says_change_these_settings_marks_its_block_not_the_next_o
              "# These settings usually don't need changing", "#", "POSTGRES_PASSWORD=wger"]
     assert marked_to_change(lines, 6) and marked_to_change(lines, 8)
     assert not marked_to_change(lines, 13)
+
+
+def test_a_hosting_repository_makes_each_of_its_variants_production(tmp_path):
+    """"# Acme Hosting" / "Official hosting configurations for Acme": each folder's set (docker-caddy/,
+    docker-compose/withPostgres/) is a production of its own; a folder named for tests stays what it is; the
+    `changePassword` its .env ships is a placeholder, not a literal secret."""
+    readme = "# Acme Hosting\n\nOfficial hosting configurations for [Acme](https://acme.example).\n"
+    with_db = BASE + "    environment:\n      DB_PASSWORD: ${POSTGRES_PASSWORD}\n"
+    root = repo(tmp_path, {"README.md": readme, "docker-caddy/docker-compose.yml": BASE,
+                           "docker-compose/withPostgres/docker-compose.yml": with_db,
+                           "docker-compose/withPostgres/.env": "POSTGRES_PASSWORD=changePassword\n",
+                           "tests/docker-compose.yml": BASE})
+    envs = open_session(root, run_checks=False).discovery().environments
+    assert {n: e.files for n, e in envs.items() if n.startswith("prod")} == {
+        "prod-docker-caddy": ["docker-caddy/docker-compose.yml"],
+        "prod-withpostgres": ["docker-compose/withPostgres/docker-compose.yml"]}
+    assert envs["prod-withpostgres"].evidence.startswith("README.md:1")
+    secret = [f for f in review(root)["findings"] if f["id"] == "CMP008"]
+    assert secret and all(f["severity"] == "medium" and "placeholder" in f["title"] for f in secret), secret
+    # the same layout under a README that calls it examples for local development is not production
+    local = "# Acme examples\n\nCompose examples for local development.\n"
+    envs = open_session(repo(tmp_path, {"README.md": local, "docker-caddy/docker-compose.yml": BASE}, name="ex"),
+                        run_checks=False).discovery().environments
+    assert not any(n.startswith("prod") for n in envs)
