@@ -482,7 +482,9 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
     def dev_only(f: str) -> bool:
         sets = [e.files for e in envs.values() if f in e.files]
         return posixpath.basename(f) in DEFAULT_FILES and bool(sets) and all(
-            files[0] == f and len(files) > 1 and _role_words(files[1:]) in ("dev", "test") for files in sets)
+            files[0] == f and len(files) > 1 and _role_words(files[1:]) in ("dev", "test")
+            and not any(is_override_name(x) for x in files[1:])  # with an override beside it, `up` applies it
+            for files in sets)
     covered = {f for e in envs.values() for f in e.files if not dev_only(f)} | \
         {f for f in _included(compose) if posixpath.basename(f) not in DEFAULT_FILES}
     # a file whose `services` is no mapping is no compose model (Compose refuses it: CMP001 says so)
@@ -869,7 +871,7 @@ _BARE_UP = re.compile(r"\bdocker[- ]compose\s+up\b(?![^`\n]*\s-f\s)")
 
 def _production_section(base: list[str], sources: list) -> str:
     """A docs section headed for production (`#### Production mode`, `## Self-hosting`) whose text runs the main
-    set: it names the base file, or a bare `docker compose up` (no -f: the default file). Where, or ""."""
+    set: `docker compose -f <base> … up`, or a bare `docker compose up` (no -f: the default file). Where, or ""."""
     if not base:
         return ""
     for src in sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
@@ -888,7 +890,7 @@ def _production_section(base: list[str], sources: list) -> str:
                 body.append(later)
             text = "\n".join(body)
             bare = "/" not in base[0] and _BARE_UP.search(text)
-            if bare or re.search(rf"(?<![\w./-]){re.escape(base[0])}(?![\w.-])", text) and re.search(r"\bup\b", text):
+            if bare or re.search(rf"\bdocker[- ]compose\b[^\n`]*\s-f\s+(?:\./)?{re.escape(base[0])}\b[^\n`]*\sup\b", text):
                 return f"{src.path}:{no} (section \"{m.group(2)[:60]}\")"
     return ""
 

@@ -969,3 +969,23 @@ def test_a_hosting_repository_makes_each_of_its_variants_production(tmp_path):
     envs = open_session(repo(tmp_path, {"README.md": local, "docker-caddy/docker-compose.yml": BASE}, name="ex"),
                         run_checks=False).discovery().environments
     assert not any(n.startswith("prod") for n in envs)
+
+
+def test_env_values_the_readme_tells_to_change_are_placeholders_and_a_set_up_sentence_is_no_compose_call(tmp_path):
+    """"Change environment variable values in `.env` file for more security": its passwords are defaults to replace
+    (medium), not literal secrets (high). A Self-Hosting section that only says "set up an environment" with a
+    remote docker-compose.yml runs nothing here: no production evidence."""
+    readme = ("# Shop\n\n## Self-Hosting\n\nUse our public [docker-compose.yml](https://shop.example/compose) to set up "
+              "an environment.\n\n## Run\n\n- Change environment variable values in `.env` file for more security.\n")
+    with_db = BASE + "    environment:\n      DB_PASSWORD: ${DB_PASSWORD}\n"
+    root = repo(tmp_path, {"docker-compose.yml": with_db, "docker-compose.dev.yml": BASE, ".env": "DB_PASSWORD=password\n",
+                           "README.md": readme, "Dockerfile": "FROM nginx:1.27.2\n"})
+    brief = review(root)
+    assert not [e for e in brief["environments"] if e["name"].startswith("prod")]
+    hosted = "# Shop\n\nShop can be self-hosted: run `docker compose up -d`.\n\n"
+    change = "- Change environment variable values in `.env` file for more security.\n"
+    for name, text, expected in (("told", hosted + change, [("medium", True)]), ("silent", hosted, [("high", False)])):
+        root = repo(tmp_path, {"docker-compose.yml": with_db, ".env": "DB_PASSWORD=password\n", "README.md": text,
+                               "Dockerfile": "FROM nginx:1.27.2\n"}, name=name)
+        got = [(f["severity"], "placeholder" in f["title"]) for f in review(root)["findings"] if f["id"] == "CMP008"]
+        assert got == expected, (name, got)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+from pathlib import Path
 from typing import Iterator
 
 from agent.core import hints
@@ -369,12 +370,14 @@ def _env_file_secrets(ctx, spec, platform: Platform):
             lines = text.splitlines()
             entries = variables_facts.env_lines(text)
             siblings = {key: value for _, key, value in entries}
+            documented = secret_facts.docs_tell_to_change(_readmes(platform.root, rel), rel)
             for no, key, value in entries:
                 if (rel, key) in seen or not value or secret_facts.is_secret_reference(key, value):
                     continue
                 kind = secret_facts.secret_value_kind(key, value)
                 placeholder = secret_facts.is_placeholder_secret(key, value) if not kind else \
-                    secret_facts.marked_to_change(lines, no) or secret_facts.credentials_of_an_example(key, siblings)
+                    secret_facts.marked_to_change(lines, no) or secret_facts.credentials_of_an_example(key, siblings) \
+                    or documented
                 severity = secret_facts.secret_severity(role, placeholder) if kind or placeholder else None
                 if severity is None:
                     continue
@@ -457,6 +460,23 @@ def _item_line(ctx, rel: str, path: tuple, items: list[str], at: int, shown: str
         return _raw_line(ctx, rel, path[:-1])
     loc = _raw_line(ctx, rel, path)
     return _value_line(ctx, loc, shown.split()[0] if shown.split() else shown, span=40)
+
+
+def _readmes(root: Path, rel: str) -> list[str]:
+    """The README beside a file and the repository's own (bounded reads; none when absent)."""
+    from agent.core.files import SourceReadError, read_source_file
+
+    out = []
+    for folder in dict.fromkeys([posixpath.dirname(rel), ""]):
+        for name in ("README.md", "readme.md", "README.MD", "Readme.md"):
+            try:
+                text = read_source_file(root / folder / name, 512 * 1024, posixpath.join(folder, name)).text
+            except SourceReadError:
+                continue
+            if text:
+                out.append(text)
+                break
+    return out
 
 
 def _marked_to_change(ctx, rel: str, line: int | None) -> bool:

@@ -275,6 +275,22 @@ def marked_to_change(lines: list[str], line: int | None) -> bool:
     return False
 
 
+_DOC_CHANGE = re.compile(r"\b(?:change|replace|update|edit|set|adjust)\b[^.\n]{0,60}?\b(?:values?|passwords?|secrets?|"
+                         r"credentials|variables?|keys?)\b", re.I)
+
+
+def docs_tell_to_change(pages: list[str], env_file: str) -> bool:
+    """A README or docs sentence telling users to change the values of this env file ("Change environment variable
+    values in `.env` file for more security"): what it holds are defaults to replace, not secrets that ship."""
+    name = re.escape(env_file.rsplit("/", 1)[-1])
+    mention = re.compile(rf"(?<![\w.-]){name}(?![\w.-])")
+    for text in pages:
+        for line in text.splitlines():
+            if mention.search(line) and _DOC_CHANGE.search(line) and not re.search(r"\b(?:don'?t|never|not)\b", line, re.I):
+                return True
+    return False
+
+
 def is_placeholder_secret(name: str | None, value) -> bool:
     """A secret's place holding a placeholder to replace: `DB_PASSWORD: changeme`, `postgres://app:changeme@db/app`,
     `${DB_PASSWORD:-changeme}`. What CMP008 and DKF004 report in production at medium."""
