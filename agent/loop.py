@@ -32,6 +32,12 @@ DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT = 60.0
 
 
+# A model that fails this many tool calls in a row, or calls this many tools in one turn, answers without tools:
+# a small model otherwise loops on the same failing call until the graph's recursion limit ends the turn.
+FAILED_CALLS_IN_A_ROW = 3
+TOOL_CALLS_PER_TURN = 15  # the default; DEVOPS_AGENT_MAX_TOOL_CALLS or model.max_tool_calls set it
+
+
 @dataclass
 class ModelSettings:
     model: str
@@ -40,6 +46,7 @@ class ModelSettings:
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = 2
     max_tokens: int | None = None  # a cap on each answer (DEVOPS_AGENT_MAX_TOKENS), for small local models
+    max_tool_calls: int = TOOL_CALLS_PER_TURN  # tool calls in one turn before it must answer in text (DEVOPS_AGENT_MAX_TOOL_CALLS)
 
     @classmethod
     def resolve(cls, model: str | None = None, base_url: str | None = None, timeout: float | None = None,
@@ -58,11 +65,18 @@ class ModelSettings:
                                        or DEFAULT_TIMEOUT)
             cap = int(env["DEVOPS_AGENT_MAX_TOKENS"]) if env.get("DEVOPS_AGENT_MAX_TOKENS") else \
                 (cfg.max_tokens if cfg else None)
+            calls = int(env.get("DEVOPS_AGENT_MAX_TOOL_CALLS") or (getattr(cfg, "max_tool_calls", None) if cfg else None)
+                        or TOOL_CALLS_PER_TURN)
+            if calls < 1:
+                raise ValueError
         except ValueError:
-            raise UserError("DEVOPS_AGENT_TIMEOUT takes seconds and DEVOPS_AGENT_MAX_TOKENS a number",
-                            "e.g. DEVOPS_AGENT_TIMEOUT=120 DEVOPS_AGENT_MAX_TOKENS=512") from None
+            raise UserError("DEVOPS_AGENT_TIMEOUT takes seconds, DEVOPS_AGENT_MAX_TOKENS and "
+                            "DEVOPS_AGENT_MAX_TOOL_CALLS a number (1 or more for the tool calls)",
+                            "e.g. DEVOPS_AGENT_TIMEOUT=120 DEVOPS_AGENT_MAX_TOKENS=512 DEVOPS_AGENT_MAX_TOOL_CALLS=4"
+                            ) from None
         name = model or env.get("DEVOPS_AGENT_MODEL") or (cfg.name if cfg else None) or DEFAULT_MODEL
-        return cls(model=name, base_url=base_url, api_key=key or "not-needed", timeout=timeout, max_tokens=cap)
+        return cls(model=name, base_url=base_url, api_key=key or "not-needed", timeout=timeout, max_tokens=cap,
+                   max_tool_calls=calls)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -192,17 +206,11 @@ def _object_arguments(arguments: Any) -> bool:
         return True  # not JSON at all: langchain already makes it an invalid call
 
 
-# A model that fails this many tool calls in a row, or calls this many tools in one turn, answers without tools:
-# a small model otherwise loops on the same failing call until the graph's recursion limit ends the turn.
-FAILED_CALLS_IN_A_ROW = 3
-TOOL_CALLS_PER_TURN = 15
-# the graph's own limit stays above it: each call is a model step, its middleware's step and a tools step
-RECURSION_LIMIT = 4 * (TOOL_CALLS_PER_TURN + 2)
 
 
-def tools_closed(messages: list) -> str | None:
+def tools_closed(messages: list, limit: int = TOOL_CALLS_PER_TURN) -> str | None:
     """Why the rest of this turn runs without tools (None: it does not): the tool results since the user's
-    last message, counted in all and failed in a row at the end."""
+    last message, counted in all (`limit`) and failed in a row at the end."""
     results = []
     for m in reversed(messages):
         if getattr(m, "type", "") == "human":
@@ -216,7 +224,7 @@ def tools_closed(messages: list) -> str | None:
         failed += 1
     if failed >= FAILED_CALLS_IN_A_ROW:
         return f"{failed} tool calls in a row failed"
-    if len(results) >= TOOL_CALLS_PER_TURN:
+    if len(results) >= limit:
         return f"{len(results)} tool calls in this turn"
     return None
 
@@ -228,7 +236,7 @@ def _empty_reply(response: Any) -> bool:
         and not last.invalid_tool_calls
 
 
-def _answer_in_text(note: Callable[[str], None]):
+def _answer_in_text(note: Callable[[str], None], limit: int = TOOL_CALLS_PER_TURN):
     """Middleware: the model answers in plain text, without tools, when tools are closed for the turn
     (`tools_closed`), and once more when a reply offered tools came back empty (llama-cpp-python's
     chatml-function-calling format can only return a tool call or nothing under `tool_choice: "auto"`)."""
@@ -243,7 +251,7 @@ def _answer_in_text(note: Callable[[str], None]):
 
     @wrap_model_call
     def answer_in_text(request, handler):  # noqa: ANN001, ANN202
-        why = tools_closed(request.messages) if request.tools else None
+        why = tools_closed(request.messages, limit) if request.tools else None
         if why:
             return handler(without_tools(request, why))
         response = handler(request)
@@ -448,12 +456,14 @@ class Conversation:
             interrupt_on={"apply_change": {"allowed_decisions": ["approve", "reject"]}},
             description_prefix="apply_change waits for Product's decision")
         return create_agent(self.model, tools=self._tools(), system_prompt=self.system_prompt,
-                            middleware=[_plain_reply(), _answer_in_text(self._note), hitl],
+                            middleware=[_plain_reply(), _answer_in_text(self._note, self.settings.max_tool_calls), hitl],
                             checkpointer=saver)
 
     def _config(self) -> dict:
         return {"configurable": {"thread_id": self.thread},
-                "callbacks": [_log_handler(self.log, self.thread)], "recursion_limit": RECURSION_LIMIT}
+                "callbacks": [_log_handler(self.log, self.thread)],
+                # each tool call is a model step, its middleware's and a tools step: the graph's limit stays above
+                "recursion_limit": 4 * (max(self.settings.max_tool_calls, TOOL_CALLS_PER_TURN) + 2)}
 
     def history(self) -> list:
         return list((self.agent.get_state(self._config()).values or {}).get("messages", []))

@@ -82,6 +82,7 @@ class ModelConfig:
     timeout: int | None = None
     max_tokens: int | None = None
     prompt_budget: int | None = None
+    max_tool_calls: int | None = None  # tool calls in one turn before the model must answer (default 15)
 
 
 @dataclass

@@ -92,3 +92,21 @@ def test_the_cli_prints_the_note_on_stderr(repo, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "note: tools closed for the rest of this turn: 3 tool calls in a row failed" in r.stderr
     assert r.stdout.strip() == "gave up on the proposal"
+
+
+def test_the_tool_budget_is_a_setting_and_a_bad_one_is_one_line(repo):
+    settings = ModelSettings.resolve(env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "DEVOPS_AGENT_MAX_TOOL_CALLS": "2"})
+    assert settings.max_tool_calls == 2
+    with FakeOpenAI([GOOD, GOOD, {"content": "two looks were enough"}]) as fake:
+        s = ModelSettings(model="scripted", base_url=fake.url, api_key="dummy", timeout=20, max_retries=0,
+                          max_tool_calls=2)
+        result = Conversation(repo, s).ask("look around")
+    assert len(fake.requests) == 3 and not fake.requests[-1].get("tools")
+    assert result.notes == ["tools closed for the rest of this turn: 2 tool calls in this turn"]
+    import pytest
+
+    from agent.core.errors import UserError
+    for bad in ("0", "many"):
+        with pytest.raises(UserError) as err:
+            ModelSettings.resolve(env={"OPENAI_BASE_URL": "http://x/v1", "DEVOPS_AGENT_MAX_TOOL_CALLS": bad})
+        assert "DEVOPS_AGENT_MAX_TOOL_CALLS" in str(err.value)
