@@ -16,6 +16,7 @@ from tools.facts import image_users
 from tools.dockerfile import parse as df_parse
 from tools.dockerfile.imageref import image_pin
 from tools.facts import secrets as secret_facts
+from tools.facts.tags import tag_mutability
 from tools.facts.suppressions import SAME_AS_OURS as LINTERS_SAME_AS_OURS
 from tools.findings import Location
 from tools.platform import Platform, workflow_repo
@@ -144,6 +145,9 @@ def base_image_not_pinned(ctx, spec):
             if stage.pinned in ("latest", "untagged"):
                 how = "uses `latest`" if stage.pinned == "latest" else "has no tag (means `latest`)"
                 yield spec.finding(ctx, f"{path}: FROM {stage.base_ref} {how}", loc)
+            elif stage.pinned == "tag" and (moving := tag_mutability(stage.base)) and moving.any_version:
+                # `golang:alpine`, `node:lts-slim`: a builder stage too, what it compiles ships
+                yield spec.finding(ctx, f"{path}: FROM {stage.base_ref}: {moving.why}", loc)
             elif stage.pinned == "invalid":
                 yield spec.finding(ctx, f"{path}: FROM {stage.base_ref}: {stage.base.error}", loc, severity="high",
                                    remediation="Write the image as registry/repository:tag in lower case so it can be pulled.")
@@ -151,6 +155,16 @@ def base_image_not_pinned(ctx, spec):
                 yield spec.finding(ctx, f"{path}: FROM {stage.base_image} depends on a build arg without a default",
                                    loc, severity="info",
                                    detail="the base image is chosen at build time; its pin cannot be checked here")
+            for copy in stage.copies:
+                # `COPY --from=ghcr.io/mlocati/php-extension-installer`: an image pulled for its files
+                if not copy.from_ or info.stage(copy.from_) is not None or copy.from_.isdigit() or "$" in copy.from_:
+                    continue
+                moving = tag_mutability(copy.from_)
+                if moving is not None and moving.any_version:
+                    how = {"latest": "uses `latest`", "untagged": "has no tag (means `latest`)"}.get(moving.kind,
+                                                                                             moving.why)
+                    yield spec.finding(ctx, f"{path}: {copy.instruction} --from={copy.from_} {how}",
+                                       [Location(path, copy.line)])
 
 
 # -- DKF003 ----------------------------------------------------------------------------------

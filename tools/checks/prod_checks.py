@@ -10,7 +10,7 @@ from typing import Iterator
 from tools import compose as compose_tool
 from tools.checks.dockerfile_checks import DockerfileUse, dockerfile_uses, is_test_image
 from tools.checks.registry import check, services_text
-from tools.facts.exposure import (admin_ui_of, is_loopback, maps_host_gateway, names_host_gateway,
+from tools.facts.exposure import (admin_ui_of, database_studio_of, default_login_ui_of, is_loopback, maps_host_gateway, names_host_gateway,
                                   branch_fixed_by_trigger, expands_only_known_text, expands_outsider_text,
                                   names_pull_request_head,
                                   outsider_triggers, unauthenticated_ui_of, insecure_dashboard_of,
@@ -181,10 +181,11 @@ def _release_rewriter(ctx, variables: tuple[str, ...], image: str) -> str | None
 def admin_ui_published(ctx, spec):
     for env, prod, name, svc in _services(ctx):
         image = svc.get("image")
-        admin = admin_ui_of(image)
         command = " ".join(compose_tool.command_argv(svc.get("command")))
+        admin = admin_ui_of(image) or database_studio_of(command)
         dashboard = insecure_dashboard_of(image, command)
-        what = admin or unauthenticated_ui_of(image) or dashboard
+        login = default_login_ui_of(image, svc.get("environment") if isinstance(svc.get("environment"), dict) else None)
+        what = admin or unauthenticated_ui_of(image) or dashboard or (login[0] if login else None)
         if not prod or what is None:
             continue
         severity = None if admin else "high"
@@ -199,6 +200,8 @@ def admin_ui_published(ctx, spec):
                 continue
             if dashboard and not admin and str(port.get("target")) != str(TRAEFIK_API_PORT):
                 continue  # the proxy's own entry points (80, 443) are meant to be public
+            if login and not (admin or dashboard) and what == login[0] and str(port.get("target")) != str(login[1]):
+                continue  # RabbitMQ's AMQP port, not its UI
             where = f"{port['host_ip']}:{port['published']}" if port.get("host_ip") else str(port["published"])
             loc = _line_with(ctx, env.location(name, "ports"), str(port["published"]))
             yield spec.finding(ctx, f"{env.name}: {name} publishes {what} on {where}, reachable from the network",
@@ -224,6 +227,8 @@ def end_of_life_image(ctx, spec):
     platform = _platform(ctx)
     uses = dockerfile_uses(platform)
     seen: set[tuple[str, int | None]] = set()
+    # one base image ended is one fact: the Dockerfiles that shipping images build FROM it are its locations
+    shipped: dict[tuple[str, str], list[Location]] = {}
     for path, info in platform.dockerfiles.items():
         final = info.root_stage(info.final_stage) if info.final_stage is not None else None
         use = uses.get(path, DockerfileUse())
@@ -238,12 +243,20 @@ def end_of_life_image(ctx, spec):
                 continue
             seen.add((path, stage.line))
             runs = stage is final and not test and not unused
+            if runs:
+                shipped.setdefault((stage.base_ref, ended[0]), []).append(Location(path, stage.line))
+                continue
             what = ("" if runs else " (a test image)" if test else
                     " (no compose service or workflow builds it)" if unused else f" (build stage {stage.label})")
             yield spec.finding(ctx, f"{path}: FROM {stage.base_ref}{what}: {ended[0]}", [Location(path, stage.line)],
                                severity=None if runs else "info" if test else "low",
                                detail=ended[1] if runs else f"its image is not what production runs; its toolchain "
                                                             f"gets no more fixes ({ended[1]})")
+    for (base, ended_text), locations in shipped.items():
+        first = locations[0].path
+        where = first if len(locations) == 1 else f"{first} and {len(locations) - 1} more Dockerfile(s)"
+        yield spec.finding(ctx, f"{where}: FROM {base}: {ended_text}", locations,
+                           detail=_eol_text(base)[1], subject=f"FROM {base}")
     by_image: dict[str, tuple[str, str] | None] = {}  # services share images: each judged once
     for env, prod, name, svc in _services(ctx):
         image = svc.get("image")

@@ -82,6 +82,38 @@ def unauthenticated_ui_of(image: str | None) -> str | None:
     return UNAUTHENTICATED_UI_IMAGES.get(parts[-1]) or UNAUTHENTICATED_UI_IMAGES.get("/".join(parts[-2:]))
 
 
+# Tool UIs that ship a default login: (the UI's name, its port in the container, the variables that set the password).
+_DEFAULT_LOGIN_UIS = {
+    "rabbitmq": ("RabbitMQ's management UI (default login guest/guest)", 15672,
+                 ("RABBITMQ_DEFAULT_PASS", "RABBITMQ_DEFAULT_PASS_FILE")),
+    "grafana": ("Grafana (default login admin/admin)", 3000,
+                ("GF_SECURITY_ADMIN_PASSWORD", "GF_SECURITY_ADMIN_PASSWORD__FILE")),
+}
+_DEFAULT_LOGIN_UIS["grafana-oss"] = _DEFAULT_LOGIN_UIS["grafana-enterprise"] = _DEFAULT_LOGIN_UIS["grafana"]
+_PRISMA_STUDIO = re.compile(r"\bprisma\s+studio\b")
+
+
+def default_login_ui_of(image: str | None, environment: dict | None) -> tuple[str, int] | None:
+    """A tool UI still on its shipped login (RabbitMQ's management image without RABBITMQ_DEFAULT_PASS, Grafana
+    without GF_SECURITY_ADMIN_PASSWORD): (its name, the container port it answers on), or None."""
+    if not image:
+        return None
+    name = str(image).split("@", 1)[0].rsplit("/", 1)[-1]
+    repo, _, tag = name.partition(":")
+    ui = _DEFAULT_LOGIN_UIS.get(repo.lower())
+    if ui is None or repo.lower() == "rabbitmq" and "management" not in tag.lower():
+        return None
+    if any((environment or {}).get(var) for var in ui[2]):
+        return None
+    return ui[0], ui[1]
+
+
+def database_studio_of(command: str | None) -> str | None:
+    """A service that runs a database browser from the app's toolchain (`npx prisma studio`): the whole database,
+    read and write, with no login."""
+    return "Prisma Studio" if command and _PRISMA_STUDIO.search(command) else None
+
+
 def is_loopback(host_ip: str | None) -> bool:
     """A published port's host address that only the host itself reaches."""
     return bool(host_ip) and str(host_ip).strip().lower() in LOOPBACK_ADDRESSES or \

@@ -44,6 +44,7 @@ SOURCES: dict[str, str] = {
     "prometheus": "https://prometheus.io/docs/introduction/release-cycle/ (only the latest minor and the LTS lines, "
                   "the first LTS being 2.37: every earlier 2.x line ended no later than 2.37's release)",
     "tomcat": "https://tomcat.apache.org/whichversion.html",
+    "java": "https://hub.docker.com/_/java (the official image was deprecated on 2016-12-31 for openjdk; no update since)",
 }
 
 _D = _dt.date.fromisoformat
@@ -86,10 +87,12 @@ END_OF_LIFE: dict[str, dict[str, _dt.date]] = {
                 "11.3": _D("2024-05-29"), "11.4": _D("2029-05-29"), "11.5": _D("2024-11-21"), "11.6": _D("2025-02-13"),
                 "11.7": _D("2025-05-12"), "11.8": _D("2028-06-04")},
     "redis": {"5.0": _D("2022-04-27"), "6.0": _D("2024-07-29"), "7.0": _D("2024-07-29")},
-    "mongo": {"4.2": _D("2023-04-30"), "4.4": _D("2024-02-29"), "5.0": _D("2024-10-31"), "6.0": _D("2025-07-31"),
+    "mongo": {"3.0": _D("2018-02-28"), "3.2": _D("2018-09-30"), "3.4": _D("2020-01-31"), "3.6": _D("2021-04-30"),
+              "4.0": _D("2022-04-30"), "4.2": _D("2023-04-30"), "4.4": _D("2024-02-29"), "5.0": _D("2024-10-31"), "6.0": _D("2025-07-31"),
               "7.0": _D("2027-08-31"), "8.0": _D("2029-10-31")},
     "grafana": {**{str(v): _D("2023-06-13") for v in range(4, 9)}, "9": _D("2024-05-14")},
     "prometheus": {f"2.{m}": _D("2022-07-14") for m in range(0, 37)},
+    "java": {str(v): _D("2016-12-31") for v in range(6, 10)},
     "tomcat": {"7.0": _D("2021-03-31"), "8.0": _D("2018-06-30"), "8.5": _D("2024-03-31")},
     "nginx": {"1.18": _D("2021-05-25"), "1.19": _D("2021-05-25"), "1.20": _D("2022-05-24"), "1.21": _D("2022-05-24"), "1.22": _D("2023-04-11"), "1.23": _D("2023-04-11"),
               "1.24": _D("2024-04-23"), "1.25": _D("2024-04-23"), "1.26": _D("2025-04-23"), "1.27": _D("2025-04-23")},
@@ -106,7 +109,7 @@ CODENAMES: dict[str, tuple[str, str]] = {
 
 # Image repositories (registry/repository as `tools.dockerfile.parse_image_ref` normalises them) -> product.
 _LIBRARY = ("python", "node", "ruby", "php", "golang", "eclipse-temurin", "openjdk", "debian", "ubuntu", "alpine",
-            "postgres", "mysql", "mariadb", "redis", "mongo", "nginx")
+            "postgres", "mysql", "mariadb", "redis", "mongo", "nginx", "java")
 IMAGES: dict[str, str] = {
     **{f"docker.io/library/{name}": name for name in _LIBRARY},
     **{f"mcr.microsoft.com/dotnet/{name}": "dotnet" for name in ("sdk", "aspnet", "runtime", "runtime-deps")},
@@ -138,7 +141,7 @@ def product_of(ref) -> str | None:
 def line_depth(product: str, version: str) -> int:
     """How many version components name a release line of `product` (2 for python 3.11, 1 for node 20; PostgreSQL
     since 10 retires majors, 9.x retired minors)."""
-    if product in ("node", "eclipse-temurin", "openjdk", "debian", "grafana"):
+    if product in ("node", "eclipse-temurin", "openjdk", "debian", "grafana", "java"):
         return 1
     if product == "postgres":
         return 1 if version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 10 else 2
@@ -206,9 +209,14 @@ def end_of_life(ref, today: _dt.date | None = None) -> list[EndOfLife]:
     today = today or _dt.date.today()
     out = []
     for rl in release_lines(ref):
-        date = END_OF_LIFE.get(rl.product, {}).get(rl.line or "")
+        table = END_OF_LIFE.get(rl.product, {})
+        date = table.get(rl.line or "")
+        line = rl.line or ""
+        if rl.partial:  # `mongo:3`: ended when the last line it may pull (3.0 to 3.6) ended, if all did
+            lines = [d for written, d in table.items() if written.startswith(rl.written + ".")]
+            date, line = (max(lines), f"{rl.written}.x") if lines else (None, "")
         if date is not None and date <= today:
-            out.append(EndOfLife(rl.product, rl.line or "", date, rl.written, SOURCES[rl.product]))
+            out.append(EndOfLife(rl.product, line, date, rl.written, SOURCES[rl.product]))
     return out
 
 
