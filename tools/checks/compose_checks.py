@@ -289,6 +289,48 @@ def internal_port_published(ctx, spec):
                              f"as {port.get('published')}", [loc])
 
 
+@check("CMP020", "Service published around its reverse proxy", "medium", "security", CONTAINER_RULES,
+       "Drop the service's `ports:` (the proxy reaches it by name on the compose network), or bind it to 127.0.0.1 "
+       "for a local check.")
+def published_around_proxy(ctx, spec):
+    """A service a reverse proxy of the same environment routes to (Traefik labels on it, `reverse_proxy n8n:5678`
+    in the proxy's Caddyfile, `proxy_pass http://app:3000` in its nginx config; tools/facts/proxies.py) that also
+    publishes a port on every interface: reachable in plain HTTP around the proxy's TLS, headers and limits, and
+    Docker's rules bypass a host firewall. Medium in production, low elsewhere."""
+    from agent.core.files import SourceReadError, read_source_file
+    from tools.facts.proxies import routed_services
+
+    platform = _platform(ctx)
+    root = str(platform.root.resolve())
+
+    def reader(folder: Path):
+        def read(source: str) -> str | None:
+            # a source outside the checkout (`${DATA_FOLDER}/caddy_config/Caddyfile`, set on the server) is looked
+            # for by its tail in the compose file's folder, where the repository keeps the file it mounts
+            parts = Path(source).parts
+            for path in [Path(source)] + [folder.joinpath(*parts[i:]) for i in range(1, len(parts))]:
+                if str(path.resolve()).startswith(root + os.sep) and path.is_file():
+                    try:
+                        return read_source_file(path, 512 * 1024, str(path)).text
+                    except SourceReadError:
+                        return None
+            return None
+        return read
+
+    for _, env, prod in _loaded_envs(ctx):
+        folder = platform.root / posixpath.dirname(env.files[0])
+        for name, proxy in sorted(routed_services(env.services, reader(folder)).items()):
+            for port in env.services[name].get("ports") or []:
+                if not isinstance(port, dict) or not port.get("published") or \
+                        port.get("host_ip") and str(port.get("host_ip")) not in ("0.0.0.0", "::"):
+                    continue
+                loc = _value_line(ctx, env.location(name, "ports"), str(port.get("published")))
+                yield spec.finding(ctx, f"{env.name}: {name} publishes {port.get('published')} on every interface "
+                                        f"although {proxy} routes to it", [loc], severity=None if prod else "low",
+                                   subject=f"{env.name} {name}")
+                break
+
+
 @check("CMP008", "Secret written as a literal value", "high", "security", CONTAINER_RULES,
        "Reference a variable (`${DB_PASSWORD}`) set in the server's .env, never a literal in a committed file.")
 def literal_secret(ctx, spec):

@@ -1,0 +1,75 @@
+"""Which services of a Compose environment a reverse proxy of the same environment routes to.
+
+- Traefik reads routing from the routed service's own labels (`traefik.enable=true`, `traefik.http.routers.*`);
+  `traefik.enable=false` opts a service out.
+- Caddy routes with `reverse_proxy <service>:<port>` in the Caddyfile bind-mounted into it.
+- nginx routes with `proxy_pass http://<service>:<port>` (or an `upstream` naming it) in the configs bind-mounted
+  into it.
+A service the proxy routes to is meant to be reached through it: published on every interface as well, it is
+reachable around the proxy (plain HTTP, no TLS, none of the proxy's headers or limits), and Docker's port rules
+bypass a host firewall such as ufw.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+_PROXY_IMAGES = {"traefik": "traefik", "caddy": "caddy", "nginx": "nginx", "nginx-unprivileged": "nginx",
+                 "openresty": "nginx", "haproxy": "haproxy"}
+_CADDY_ROUTE = re.compile(r"\breverse_proxy\s+((?:[^\s{}#]+\s*)+)")
+_NGINX_ROUTE = re.compile(r"\bproxy_pass\s+https?://([\w.-]+)|\bserver\s+([\w.-]+)(?::\d+)?\s*[;\s]")
+
+
+def proxy_kind(image: str | None) -> str | None:
+    """traefik, caddy, nginx or haproxy for a proxy's image (any registry, any tag), else None."""
+    if not image:
+        return None
+    last = str(image).split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
+    return _PROXY_IMAGES.get(last)
+
+
+def _labels(svc: dict) -> dict[str, str]:
+    labels = svc.get("labels") or {}
+    if isinstance(labels, list):
+        labels = dict(str(entry).split("=", 1) if "=" in str(entry) else (str(entry), "") for entry in labels)
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+
+
+def _hosts(text: str, kind: str) -> set[str]:
+    out: set[str] = set()
+    if kind == "caddy":
+        for m in _CADDY_ROUTE.finditer(text):
+            for upstream in m.group(1).split():
+                host = re.sub(r"^[a-z]+://", "", upstream).split("/", 1)[0].rsplit(":", 1)[0]
+                out.add(host)
+    elif kind == "nginx":
+        for m in _NGINX_ROUTE.finditer(text):
+            out.add(m.group(1) or m.group(2))
+    return out
+
+
+def routed_services(services: dict[str, dict], read: Callable[[str], str | None]) -> dict[str, str]:
+    """Each service a proxy of these services routes to -> the proxy's service name. `read(source)` gives the
+    text of a bind-mounted file (or None): the proxy's Caddyfile or nginx configs."""
+    routed: dict[str, str] = {}
+    proxies = {name: kind for name, svc in services.items() if isinstance(svc, dict)
+               and (kind := proxy_kind(svc.get("image")))}
+    for proxy, kind in proxies.items():
+        if kind == "traefik":
+            for name, svc in services.items():
+                labels = _labels(svc) if isinstance(svc, dict) else {}
+                if name != proxy and labels.get("traefik.enable", "").lower() != "false" and (
+                        labels.get("traefik.enable", "").lower() == "true"
+                        or any(k.startswith("traefik.http.routers.") for k in labels)):
+                    routed.setdefault(name, proxy)
+            continue
+        hosts: set[str] = set()
+        for volume in services[proxy].get("volumes") or []:
+            source = volume.get("source") if isinstance(volume, dict) and volume.get("type") == "bind" else None
+            text = read(source) if source else None
+            if text:
+                hosts |= _hosts(text, kind)
+        for name in services:
+            if name != proxy and name in hosts:
+                routed.setdefault(name, proxy)
+    return routed
