@@ -46,6 +46,7 @@ class ModelSettings:
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = 2
     max_tokens: int | None = None  # a cap on each answer (DEVOPS_AGENT_MAX_TOKENS), for small local models
+    model_given: bool = True  # False: no flag, variable or config named the model (the server's own is taken)
     max_tool_calls: int = TOOL_CALLS_PER_TURN  # tool calls in one turn before it must answer in text (DEVOPS_AGENT_MAX_TOOL_CALLS)
 
     @classmethod
@@ -74,9 +75,9 @@ class ModelSettings:
                             "DEVOPS_AGENT_MAX_TOOL_CALLS a number (1 or more for the tool calls)",
                             "e.g. DEVOPS_AGENT_TIMEOUT=120 DEVOPS_AGENT_MAX_TOKENS=512 DEVOPS_AGENT_MAX_TOOL_CALLS=4"
                             ) from None
-        name = model or env.get("DEVOPS_AGENT_MODEL") or (cfg.name if cfg else None) or DEFAULT_MODEL
-        return cls(model=name, base_url=base_url, api_key=key or "not-needed", timeout=timeout, max_tokens=cap,
-                   max_tool_calls=calls)
+        given = model or env.get("DEVOPS_AGENT_MODEL") or (cfg.name if cfg else None)
+        return cls(model=given or DEFAULT_MODEL, base_url=base_url, api_key=key or "not-needed", timeout=timeout,
+                   max_tokens=cap, model_given=bool(given), max_tool_calls=calls)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -370,12 +371,48 @@ class Conversation:
         session = self.box.session(run_checks=True)
         self.redact = redact.for_session(session)
         cfg = session.config.model
-        budget = budget or (cfg.prompt_budget if cfg else None) or prompt.DEFAULT_BUDGET
-        self.system_prompt = prompt.build(session, self.box.proposals(), budget, self.redact)
+        budget = budget or (cfg.prompt_budget if cfg else None)
+        self.server_notes: list[str] = []
+        if model is None and not _is_openai(settings.base_url):
+            settings, budget = self._fit_to_server(settings, budget)
+            self.settings = settings
+        self.system_prompt = prompt.build(session, self.box.proposals(), budget or prompt.DEFAULT_BUDGET, self.redact)
         self.log = TurnLog(self.root, required=True)
+        for text in self.server_notes:
+            self.log.add(self.thread, "runtime", "", text)
         self.notes: list[str] = []  # what the runtime did to this turn on its own (tools closed)
         self.model = model if model is not None else self._chat_model()
         self.agent = self._agent()
+
+    def _fit_to_server(self, settings: ModelSettings, budget: int | None) -> tuple[ModelSettings, int | None]:
+        """Ask a local server what it serves (agent/server.py): its model when none was named, and a prompt
+        budget that leaves its context room for the tools, the answer and the turn (an explicit budget larger
+        than that is lowered too: the server would refuse the request)."""
+        from dataclasses import replace
+
+        from agent import prompt
+        from agent.server import fitted_budget, probe
+        from tools.catalog import CATALOG
+
+        facts = probe(str(settings.base_url), settings.api_key, settings.model if settings.model_given else None)
+        if not settings.model_given and facts.models:
+            settings = replace(settings, model=facts.models[0], model_given=True)
+            self.server_notes.append(f"model {facts.models[0]}: the one the server lists first")
+        if facts.context:
+            tools = prompt.count_tokens(json.dumps([{"name": t.name, "description": t.description,
+                                                     "parameters": t.args.model_json_schema()} for t in CATALOG]))
+            wanted = budget or prompt.DEFAULT_BUDGET
+            fit = fitted_budget(facts.context, tools, settings.max_tokens, wanted)
+            if fit is None:
+                raise UserError(f"the server serves a context of {facts.context} tokens ({facts.where}): too small "
+                                f"for the tools ({tools} tokens), an answer and a prompt",
+                                "start it with a larger context: llama.cpp `-c 8192`, Ollama `num_ctx 8192`, "
+                                "vLLM `--max-model-len 8192`")
+            if fit < wanted:
+                self.server_notes.append(f"prompt budget {fit} tokens (not {wanted}): the server serves a context "
+                                         f"of {facts.context} ({facts.where}), the tools take {tools}")
+                budget = fit
+        return settings, budget
 
     def _note(self, text: str) -> None:
         self.notes.append(text)

@@ -19,10 +19,11 @@ class Script:
     function of the request body returning one of those.
     When it runs out: a plain "done" answer."""
 
-    def __init__(self, replies: list[dict]) -> None:
+    def __init__(self, replies: list[dict], pages: dict | None = None) -> None:
         self.replies = list(replies)
         self.requests: list[dict] = []
         self.lock = threading.Lock()
+        self.pages = dict(pages or {})  # path -> JSON a GET (or POST /api/show) answers: what the server says it serves
 
     def next(self, body: dict) -> dict:
         with self.lock:
@@ -46,8 +47,28 @@ def make_handler(script: Script):
         def log_message(self, *args) -> None:  # quiet
             pass
 
+        def _page(self) -> bool:
+            page = script.pages.get(self.path)
+            if page is None:
+                return False
+            data = json.dumps(page).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return True
+
+        def do_GET(self) -> None:  # noqa: N802
+            if not self._page():
+                self.send_error(404)
+
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            if self.path.endswith("/api/show"):
+                if not self._page():
+                    self.send_error(404)
+                return
             reply = script.next(body)
             if reply.get("sleep"):
                 time.sleep(reply["sleep"])
@@ -93,8 +114,8 @@ def make_handler(script: Script):
 
 
 class FakeOpenAI:
-    def __init__(self, replies: list[dict]) -> None:
-        self.script = Script(replies)
+    def __init__(self, replies: list[dict], pages: dict | None = None) -> None:
+        self.script = Script(replies, pages)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(self.script))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
