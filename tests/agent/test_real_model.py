@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -44,6 +46,21 @@ def _model_file() -> Path | None:
         return None
     found = list(Path(list(spec.submodule_search_locations)[0]).glob("*.gguf"))
     return found[0] if found else None
+
+
+def doc_commands() -> tuple[list[str], list[str]]:
+    """The llama.cpp server command and the `ask` command docs/local-models.md marks as tested."""
+    text = (ROOT / "docs" / "local-models.md").read_text(encoding="utf-8").split("<!-- tested:", 1)[1]
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)[:2]
+    server = next(line for line in blocks[0].splitlines() if line.startswith("python -m llama_cpp.server"))
+    ask = next(line for line in blocks[1].splitlines() if " devops-agent ask " in line)
+    return shlex.split(server), shlex.split(ask)
+
+
+def test_the_documented_commands_are_the_ones_run():
+    server, ask = doc_commands()
+    assert server[:3] == ["python", "-m", "llama_cpp.server"] and "$MODEL" in server and "8000" in server
+    assert ask[ask.index("devops-agent") + 1] == "ask" and ask[0].startswith("OPENAI_BASE_URL=http://127.0.0.1:8000/v1")
 
 
 def _free_port() -> int:
@@ -103,9 +120,10 @@ def model_server(tmp_path_factory):
         pytest.skip(why)
     port = _free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--chat_format",
-                             "chatml-function-calling", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192"],
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    server, _ = doc_commands()  # the command docs/local-models.md gives, word for word but the model and the port
+    argv = [sys.executable if w == "python" else str(model) if w == "$MODEL" else str(port) if w == "8000" else w
+            for w in server]
+    proc = subprocess.Popen(argv, stdout=log.open("w"), stderr=subprocess.STDOUT)
     try:
         for _ in range(240):
             try:
@@ -137,12 +155,18 @@ def test_twenty_turns_of_a_real_small_model_keep_every_invariant(model_server, t
     head, status = _git(repo, "rev-parse", "HEAD"), _git(repo, "status", "--porcelain")
     tree = {p: p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts
             and ".devops-agent" not in p.parts}
-    env = {**os.environ, "NO_COLOR": "1", "OPENAI_BASE_URL": model_server.url + "/v1", "OPENAI_API_KEY": "",
-           "DEVOPS_AGENT_MODEL": "smollm2", "DEVOPS_AGENT_MAX_TOOL_CALLS": "3"}  # a bounded turn on 2 slow cores
+    # the `ask` command docs/local-models.md gives: its variables, then its flags, the question ours
+    _, ask = doc_commands()
+    at = ask.index("devops-agent")
+    documented = dict(word.split("=", 1) for word in ask[:at])
+    documented["OPENAI_BASE_URL"] = documented["OPENAI_BASE_URL"].replace("http://127.0.0.1:8000", model_server.url)
+    flags = ask[at + 3:]
+    env = {**os.environ, "NO_COLOR": "1", "OPENAI_API_KEY": "", **documented}
+    env.pop("DEVOPS_AGENT_MODEL", None)  # the server's own model, as a user who names none gets
     threads, answered, called = [], 0, 0
     for turn in range(20):
-        r = subprocess.run([sys.executable, "-m", "agent.cli", "ask", QUESTIONS[turn % len(QUESTIONS)], "--format",
-                            "json", "--budget", "1500", "--timeout", "240", "--repo", str(repo)],
+        r = subprocess.run([sys.executable, "-m", "agent.cli", "ask", QUESTIONS[turn % len(QUESTIONS)], *flags,
+                            "--format", "json", "--repo", str(repo)],
                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
         assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
         if r.returncode == 0:
