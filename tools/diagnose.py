@@ -14,6 +14,7 @@ The `docker` SDK is imported inside `connect` only: `--help`, `review` and `sour
 """
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import time
@@ -142,27 +143,42 @@ def connect(host: str | None = None, timeout: int = CONNECT_TIMEOUT) -> ReadOnly
     where = engine_host(host)
     environment = dict(os.environ)
     environment["DOCKER_HOST"] = where
-    ssh_client = where.startswith("ssh://") and not _has_paramiko()  # the system's ssh when paramiko is absent
     hint = "start the engine, set DOCKER_HOST or pass --host (unix:///path/docker.sock, ssh://user@server, tcp://h:2376)"
+    tunnel = None
+    if where.startswith("ssh://"):  # the system's ssh, through a local socket (tools/ssh_tunnel.py)
+        from tools.ssh_tunnel import SshTunnel
+
+        try:
+            tunnel = SshTunnel(where, connect_timeout=max(1, int(timeout)))
+        except (ValueError, OSError) as exc:
+            raise EngineUnavailable(f"no Docker engine at {where}: {_short(exc)}", hint) from None
+        _TUNNELS.append(tunnel)
+        environment["DOCKER_HOST"] = tunnel.url
     try:
-        client = docker.from_env(timeout=timeout, environment=environment, use_ssh_client=ssh_client)
+        client = docker.from_env(timeout=timeout, environment=environment)
     except DockerException as exc:
         raise EngineUnavailable(f"no Docker engine at {where}: {_short(exc)}", hint) from None
-    except Exception as exc:  # requests' and paramiko's own errors
+    except Exception as exc:  # requests' own errors
         raise EngineUnavailable(f"no Docker engine at {where}: {type(exc).__name__}: {_short(exc)}", hint) from None
     refuse_writes(client.api)
     engine = ReadOnly(client, "DockerClient")
     try:
         engine.ping()
     except Exception as exc:
-        raise EngineUnavailable(f"the Docker engine at {where} does not answer: {_short(exc)}", hint) from None
+        said = f" (ssh: {tunnel.errors[-1]})" if tunnel is not None and tunnel.errors else ""
+        raise EngineUnavailable(f"the Docker engine at {where} does not answer: {_short(exc)}{said}", hint) from None
     return engine
 
 
-def _has_paramiko() -> bool:
-    import importlib.util
+_TUNNELS: list = []  # closed when the process ends
 
-    return importlib.util.find_spec("paramiko") is not None
+
+def _close_tunnels() -> None:
+    for tunnel in _TUNNELS:
+        tunnel.close()
+
+
+atexit.register(_close_tunnels)
 
 
 def _short(exc: BaseException) -> str:

@@ -559,3 +559,61 @@ def test_scrub_removes_known_secrets_and_secret_pairs():
     line = f"connect mysql://app:{SECRET}@db/x failed; API_TOKEN=abcd1234 password={SECRET}"
     out = dg.scrub(line, [SECRET])
     assert SECRET not in out and "abcd1234" not in out and "mysql://app:" in out
+
+
+# ---------------------------------------------------------------- over ssh, without paramiko (issue 22, 7)
+
+@pytest.fixture(scope="module")
+def sshd(engine, tmp_path_factory):
+    """Debian's sshd on 127.0.0.1, its own keys and config; the key it accepts runs `docker` against the test
+    engine (DOCKER_HOST set by authorized_keys), and an `ssh` first on PATH reads the client's own config."""
+    import shutil
+
+    daemon = "/usr/sbin/sshd" if Path("/usr/sbin/sshd").is_file() else shutil.which("sshd")
+    if daemon is None or shutil.which("ssh") is None or shutil.which("docker") is None:
+        why = "sshd, ssh or the docker CLI is missing (apt-get install openssh-server openssh-client docker.io)"
+        if IN_CI:
+            pytest.fail(f"CI must run diagnose over ssh: {why}")
+        pytest.skip(why)
+    d = Path(tempfile.mkdtemp(prefix="diagssh-", dir="/tmp"))
+    for key in ("host", "client"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / key)], check=True)
+    (d / "authorized_keys").write_text(f'environment="DOCKER_HOST={engine.host}" ' + (d / "client.pub").read_text())
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))
+    number = port.getsockname()[1]
+    port.close()
+    (d / "sshd_config").write_text(
+        f"Port {number}\nListenAddress 127.0.0.1\nHostKey {d / 'host'}\nAuthorizedKeysFile {d / 'authorized_keys'}\n"
+        f"PermitUserEnvironment yes\nPidFile {d / 'sshd.pid'}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+        "PermitRootLogin prohibit-password\n")
+    (d / "ssh_config").write_text(f"Host *\n  IdentityFile {d / 'client'}\n  UserKnownHostsFile /dev/null\n"
+                                  "  StrictHostKeyChecking no\n  LogLevel ERROR\n  BatchMode yes\n")
+    bindir = d / "bin"
+    bindir.mkdir()
+    (bindir / "ssh").write_text(f"#!/bin/sh\nexec {shutil.which('ssh')} -F {d / 'ssh_config'} \"$@\"\n")
+    (bindir / "ssh").chmod(0o755)
+    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
+    proc = subprocess.Popen([daemon, "-D", "-e", "-f", str(d / "sshd_config")], stderr=open(d / "sshd.log", "w"))
+    try:
+        _wait("sshd", lambda: socket.socket().connect_ex(("127.0.0.1", number)) == 0, timeout=20)
+        yield {"host": f"ssh://root@127.0.0.1:{number}", "path": f"{bindir}:{os.environ.get('PATH', '')}"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_diagnose_over_ssh_uses_the_systems_ssh_when_paramiko_is_absent(scene, sshd):
+    import importlib.util
+
+    assert importlib.util.find_spec("paramiko") is None, "the default install has no paramiko"
+    r = cli("diagnose", "--repo", str(scene["root"]), "--env", "prod", "--host", sshd["host"], "--format", "json",
+            env={"PATH": sshd["path"]})
+    assert r.returncode == 1, r.stderr  # the same high-severity causes as over the socket
+    data = json.loads(r.stdout)
+    assert data["project"] == PROJECT and data["read_only"] is True
+    assert {c["service"] for c in data["causes"]} >= {"crashy", "db", "worker"}
+    # a host that does not answer is one line, exit 2
+    bad = cli("diagnose", "--repo", str(scene["root"]), "--env", "prod", "--host", "ssh://root@127.0.0.1:1",
+              env={"PATH": sshd["path"]})
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "ssh://root@127.0.0.1:1" in bad.stderr, bad.stderr
