@@ -98,7 +98,12 @@ def within(seconds: float, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T
             done.set()
 
     threading.Thread(target=run, daemon=True, name="deadline-call").start()
-    if not done.wait(max(seconds, 0.0)):
+    try:
+        finished = done.wait(max(seconds, 0.0))
+    except BaseException:  # Ctrl-C while waiting: the call is abandoned now, its connection with it
+        connections.cut()
+        raise
+    if not finished:
         connections.cut()
         raise Overdue(seconds)
     if "error" in box:
