@@ -64,8 +64,15 @@ def run(conv, help_text: str) -> int:
 
     # Ctrl-C cancels a turn. A process started in the background of a non-interactive shell (a CI
     # script's `cmd &`) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt: take it back.
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    # The first Ctrl-C also cuts the model call in flight: the graph's executor waits for its running node before
+    # the interrupt reaches this loop, and that node would otherwise read the answer to its end.
+    def interrupt(signum, frame):  # noqa: ANN001, ANN202
+        from agent.core.deadline import cut_all
+
+        cut_all()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
     io = _IO(conv)
     charter = conv.box.session(run_checks=True).charter
     io.write(f"{charter.role} ({charter.project or conv.root.name}); thread {conv.thread}. "
@@ -93,7 +100,9 @@ def _turn(conv, io: _IO, text: str) -> None:
         result = conv.ask(text, on_apply=lambda pid: (out.pause(), _decide_apply(conv, io, pid))[1],
                           on_event=out.event)
     except KeyboardInterrupt:
+        partial = "".join(out.text)
         out.close()
+        conv.cancelled(partial)
         io.write("\n[turn cancelled; the conversation is kept]")
         return
     except UserError as exc:

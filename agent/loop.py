@@ -414,6 +414,10 @@ class Conversation:
                 budget = fit
         return settings, budget
 
+    def cancelled(self, partial: str = "") -> None:
+        """The user stopped the turn (Ctrl-C): the turn log says so, with what had streamed of the answer."""
+        self.log.add(self.thread, "cancelled", "", {"by": "the user (Ctrl-C)", "partial_answer": self.redact(partial)})
+
     def _note(self, text: str) -> None:
         self.notes.append(text)
         self.log.add(self.thread, "runtime", "", text)

@@ -70,6 +70,26 @@ def _watch(connections: _Connections) -> None:
     _CONNECTED.set(connections)
 
 
+# The connections of every call in flight, for `cut_all` (Ctrl-C: the caller may wait on a worker it does not own,
+# as langgraph's executor waits for its running node before the interrupt reaches the chat).
+_IN_FLIGHT: set = set()
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+def _track(connections: "_Connections", on: bool) -> None:
+    with _IN_FLIGHT_LOCK:
+        (_IN_FLIGHT.add if on else _IN_FLIGHT.discard)(connections)
+
+
+def cut_all() -> int:
+    """Abandon every call in flight now: their sockets are shut down, their workers' reads return. How many."""
+    with _IN_FLIGHT_LOCK:
+        flying = list(_IN_FLIGHT)
+    for connections in flying:
+        connections.cut()
+    return len(flying)
+
+
 class Overdue(Exception):
     """The call did not finish within its budget (`seconds`)."""
 
@@ -87,7 +107,11 @@ def within(seconds: float, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T
 
     def call() -> Any:
         _watch(connections)
-        return fn(*args, **kwargs)
+        _track(connections, True)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _track(connections, False)
 
     def run() -> None:
         try:
@@ -124,6 +148,7 @@ def stream_within(deadline: float, items: Callable[[], Iterator[T]], seconds: fl
 
     def drain() -> None:
         _watch(connections)
+        _track(connections, True)
         try:
             for item in items():
                 q.put((True, item))
@@ -132,6 +157,8 @@ def stream_within(deadline: float, items: Callable[[], Iterator[T]], seconds: fl
             q.put((True, _END))
         except BaseException as exc:  # noqa: BLE001 - handed back to the reader as is
             q.put((False, exc))
+        finally:
+            _track(connections, False)
 
     threading.Thread(target=ctx.run, args=(drain,), daemon=True, name="deadline-stream").start()
     finished = False

@@ -272,11 +272,20 @@ def test_ctrl_c_cancels_the_turn_and_keeps_the_chat(repo, tmp_path):
         chat.stdin.flush()
         _wait_for_a_request(log)
         chat.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
         out, err = chat.communicate("and another\n/quit\n", timeout=120)
+        # the prompt came back at once: the slow answer (20 s) was not waited for
+        assert time.monotonic() - interrupted < 15
     finally:
         server.kill()
     assert chat.returncode == 0, err
     assert "[turn cancelled; the conversation is kept]" in out and "devops> still here" in out
+    logged = subprocess.run([sys.executable, "-m", "agent.cli", "logs", "--repo", str(repo), "--format", "json"],
+                            capture_output=True, text=True, cwd=ROOT)
+    thread = json.loads(logged.stdout)[0]["thread"]
+    entries = json.loads(subprocess.run([sys.executable, "-m", "agent.cli", "logs", thread, "--repo", str(repo),
+                                         "--format", "json"], capture_output=True, text=True, cwd=ROOT).stdout)
+    assert [e["kind"] for e in entries].count("cancelled") == 1
 
 
 def test_chat_at_a_terminal_streams_markdown_and_quits(repo, tmp_path):
