@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from agent.core import hints
@@ -146,16 +147,44 @@ class _Plain:
             self.io.write(f"devops> {answer}")
 
 
+class _Waiting:
+    """What the turn is doing while nothing streams, with the time it has taken: redrawn by rich at each refresh."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.started = time.monotonic()
+
+    def __rich__(self):  # noqa: ANN204
+        from rich.text import Text
+
+        return Text(f"  … {self.what} ({time.monotonic() - self.started:.0f} s, Ctrl-C cancels)", style="dim")
+
+
 class _Styled:
-    """A terminal: the answer rendered as markdown while it streams (rich Live), tool calls dimmed."""
+    """A terminal: the answer rendered as markdown while it streams (rich Live), tool calls dimmed, and while
+    nothing streams a line saying what the turn waits for and for how long (nothing of it in a pipe)."""
 
     def __init__(self) -> None:
         from rich.console import Console
 
         self.console = Console(highlight=False)
         self.live = None
+        self.status = None
         self.text: list[str] = []
         self.any = False
+        self.wait("the model reads the prompt")
+
+    def wait(self, what: str) -> None:
+        from rich.live import Live
+
+        self.unwait()
+        self.status = Live(_Waiting(what), console=self.console, refresh_per_second=2, transient=True)
+        self.status.start()
+
+    def unwait(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
 
     def event(self, kind: str, value: Any) -> None:
         from rich.markup import escape
@@ -164,6 +193,7 @@ class _Styled:
             from rich.live import Live
             from rich.markdown import Markdown
 
+            self.unwait()
             self.text.append(value)
             self.any = True
             if self.live is None:
@@ -174,8 +204,12 @@ class _Styled:
             self.pause()
             self.console.print(f"[dim]  · {escape(escape_terminal(str(value.get('name'))))}"
                                f"({escape(escape_terminal(_args(value.get('args'))))})[/]")
+            self.wait(f"{escape_terminal(str(value.get('name')))} runs")
+        elif kind == "result":
+            self.wait("the model reads the result")
 
     def pause(self) -> None:
+        self.unwait()
         if self.live is not None:
             self.live.stop()
             self.live = None

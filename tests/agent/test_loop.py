@@ -280,6 +280,7 @@ def test_ctrl_c_cancels_the_turn_and_keeps_the_chat(repo, tmp_path):
         server.kill()
     assert chat.returncode == 0, err
     assert "[turn cancelled; the conversation is kept]" in out and "devops> still here" in out
+    assert "reads the prompt" not in out + err  # a pipe gets no progress line
     logged = subprocess.run([sys.executable, "-m", "agent.cli", "logs", "--repo", str(repo), "--format", "json"],
                             capture_output=True, text=True, cwd=ROOT)
     thread = json.loads(logged.stdout)[0]["thread"]
@@ -293,8 +294,8 @@ def test_chat_at_a_terminal_streams_markdown_and_quits(repo, tmp_path):
     import pty
     import select
 
-    server, url, _ = _server(tmp_path, [{"tool_calls": [{"name": "sources", "args": {}}]},
-                                        {"content": "**Twenty** sources, all `ok`."}])
+    server, url, _ = _server(tmp_path, [{"sleep": 2, "tool_calls": [{"name": "sources", "args": {}}]},
+                                        {"sleep": 2, "content": "**Twenty** sources, all `ok`."}])
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     env.update({"OPENAI_BASE_URL": url, "OPENAI_API_KEY": "", "TERM": "xterm", "COLUMNS": "100", "LINES": "40"})
     pid, fd = pty.fork()
@@ -328,6 +329,8 @@ def test_chat_at_a_terminal_streams_markdown_and_quits(repo, tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0
     assert b"sources(" in seen  # the tool call line
     assert b"**Twenty**" not in seen  # rendered as markdown (bold), not shown raw
+    # while nothing streams, what the turn waits for and for how long
+    assert b"the model reads the prompt (" in seen and b"the model reads the result (" in seen
 
 
 def test_the_model_can_be_named_in_the_config(repo, tmp_path):
