@@ -391,10 +391,11 @@ class Conversation:
         from dataclasses import replace
 
         from agent import prompt
-        from agent.server import fitted_budget, probe
+        from agent.server import PROBE_SECONDS, fitted_budget, probe
         from tools.catalog import CATALOG
 
-        facts = probe(str(settings.base_url), settings.api_key, settings.model if settings.model_given else None)
+        facts = probe(str(settings.base_url), settings.api_key, settings.model if settings.model_given else None,
+                      seconds=min(PROBE_SECONDS, settings.timeout / 4))
         if not settings.model_given and facts.models:
             settings = replace(settings, model=facts.models[0], model_given=True)
             self.server_notes.append(f"model {facts.models[0]}: the one the server lists first")

@@ -27,17 +27,23 @@ class ServerFacts:
     where: str = ""  # the endpoint that said what the context is
 
 
-def _get(url: str, key: str, body: dict | None = None) -> dict | None:
+class _Slow(Exception):
+    """The server did not answer a question in its budget: ask it nothing more (the turn's own call will say)."""
+
+
+def _get(url: str, key: str, body: dict | None = None, seconds: float = PROBE_SECONDS) -> dict | None:
     request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
                                      headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
 
     def fetch() -> dict | None:
-        with urllib.request.urlopen(request, timeout=PROBE_SECONDS) as response:  # noqa: S310 - the user's URL
+        with urllib.request.urlopen(request, timeout=seconds) as response:  # noqa: S310 - the user's URL
             data = json.loads(response.read(1_000_000) or b"null")
             return data if isinstance(data, dict) else None
     try:
-        return within(PROBE_SECONDS, fetch)
-    except (Overdue, OSError, ValueError, urllib.error.URLError):
+        return within(seconds, fetch)
+    except Overdue:
+        raise _Slow from None
+    except (OSError, ValueError, urllib.error.URLError):
         return None
 
 
@@ -45,23 +51,31 @@ def _positive(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def probe(base_url: str, api_key: str, model: str | None = None) -> ServerFacts:
-    """Ask the server at `base_url` (`http://host:port/v1`) what it serves; empty facts when it does not say."""
+def probe(base_url: str, api_key: str, model: str | None = None, seconds: float = PROBE_SECONDS) -> ServerFacts:
+    """Ask the server at `base_url` (`http://host:port/v1`) what it serves; empty facts when it does not say, or
+    does not answer a question within `seconds` (then nothing more is asked)."""
+    try:
+        return _probe(base_url, api_key, model, seconds)
+    except _Slow:
+        return ServerFacts()
+
+
+def _probe(base_url: str, api_key: str, model: str | None, seconds: float) -> ServerFacts:
     base = base_url.rstrip("/")
     root = base[: -len("/v1")] if base.endswith("/v1") else base
-    listed = _get(f"{base}/models", api_key) or {}
+    listed = _get(f"{base}/models", api_key, seconds=seconds) or {}
     entries = [e for e in listed.get("data") or [] if isinstance(e, dict) and isinstance(e.get("id"), str)]
     models = tuple(e["id"] for e in entries)
     chosen = next((e for e in entries if e["id"] == model), entries[0] if entries else {})
     if (n := _positive(chosen.get("max_model_len"))) is not None:
         return ServerFacts(models, n, f"{base}/models (max_model_len)")
-    props = _get(f"{root}/props", api_key) or {}
+    props = _get(f"{root}/props", api_key, seconds=seconds) or {}
     n = _positive((props.get("default_generation_settings") or {}).get("n_ctx")) or _positive(props.get("n_ctx"))
     if n is not None:
         return ServerFacts(models, n, f"{root}/props (n_ctx)")
     name = model if model in models else (models[0] if models else None)
     if name:  # only a server that listed its models is asked by POST (a chat endpoint must not take it for a turn)
-        shown = _get(f"{root}/api/show", api_key, {"model": name}) or {}
+        shown = _get(f"{root}/api/show", api_key, {"model": name}, seconds) or {}
         for line in str(shown.get("parameters") or "").splitlines():
             words = line.split()
             if len(words) == 2 and words[0] == "num_ctx" and words[1].isdigit():

@@ -34,7 +34,8 @@ def test_ask_against_a_slow_model_endpoint_returns_within_its_budget(repo, mode)
     assert r.returncode == 2, r.stderr
     line = r.stderr.splitlines()[0]
     assert f"devops-agent: the model endpoint {slow.url}/v1 did not answer within 2 s (1 try); DEVOPS_AGENT_TIMEOUT" in line
-    assert "Traceback" not in r.stderr and slow.connections == 1
+    # the question of what it serves (abandoned at its own budget, nothing more asked) and the one call: no retry
+    assert "Traceback" not in r.stderr and slow.connections == 2
     assert took < 60, took  # the session's load and one 2 s call; it never returned before
 
 
