@@ -360,7 +360,8 @@ class Conversation:
     """One thread: the model, the tools, the checkpoints, the turn log, the redactor."""
 
     def __init__(self, repo: Path, settings: ModelSettings, thread: str | None = None, model: Any = None,
-                 budget: int | None = None, charter: Path | None = None, config: Path | None = None) -> None:
+                 budget: int | None = None, charter: Path | None = None, config: Path | None = None,
+                 background: bool = False) -> None:
         from agent import prompt, redact
         from agent.toolbox import Toolbox
 
@@ -381,8 +382,36 @@ class Conversation:
         for text in self.server_notes:
             self.log.add(self.thread, "runtime", "", text)
         self.notes: list[str] = []  # what the runtime did to this turn on its own (tools closed)
-        self.model = model if model is not None else self._chat_model()
-        self.agent = self._agent()
+        self._given_model = model
+        self._built: dict = {}
+        self._building = threading.Thread(target=self._build, name="conversation-build", daemon=True)
+        self._building.start()
+        if not background:
+            self._building.join()
+            self.agent  # noqa: B018 - a state fault or a missing extra is raised here, as before
+
+    def _build(self) -> None:
+        """The model client and the graph: langchain's imports are most of the cost (seconds), so `chat` shows its
+        prompt first and this runs while the user types (`background`)."""
+        try:
+            self._built["model"] = self._given_model if self._given_model is not None else self._chat_model()
+            self._built["agent"] = self._agent()
+        except BaseException as exc:  # noqa: BLE001 - raised where the graph is first needed
+            self._built["error"] = exc
+
+    @property
+    def model(self) -> Any:
+        self._building.join()
+        if "error" in self._built:
+            raise self._built["error"]
+        return self._built["model"]
+
+    @property
+    def agent(self) -> Any:
+        self._building.join()
+        if "error" in self._built:
+            raise self._built["error"]
+        return self._built["agent"]
 
     def _fit_to_server(self, settings: ModelSettings, budget: int | None) -> tuple[ModelSettings, int | None]:
         """Ask a local server what it serves (agent/server.py): its model when none was named, and a prompt
@@ -497,7 +526,7 @@ class Conversation:
         hitl = HumanInTheLoopMiddleware(
             interrupt_on={"apply_change": {"allowed_decisions": ["approve", "reject"]}},
             description_prefix="apply_change waits for Product's decision")
-        return create_agent(self.model, tools=self._tools(), system_prompt=self.system_prompt,
+        return create_agent(self._built["model"], tools=self._tools(), system_prompt=self.system_prompt,
                             middleware=[_plain_reply(), _answer_in_text(self._note, self.settings.max_tool_calls), hitl],
                             checkpointer=saver)
 

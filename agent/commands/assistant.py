@@ -49,7 +49,7 @@ def prompt_budget(budget) -> int | None:
     return tokens
 
 
-def _conversation(repo, thread, model, base_url, timeout, budget=None):
+def _conversation(repo, thread, model, base_url, timeout, budget=None, background=False):
     from agent.core.errors import UserError
     from agent.loop import Conversation, ModelSettings
 
@@ -63,7 +63,7 @@ def _conversation(repo, thread, model, base_url, timeout, budget=None):
 
     root = resolve_repo(repo if repo is not None else _git_root())
     settings = ModelSettings.resolve(model, base_url, seconds, config=load_config(root)[0])
-    return Conversation(root, settings, thread, budget=tokens)
+    return Conversation(root, settings, thread, budget=tokens, background=background)
 
 
 def _git_root():
@@ -170,5 +170,6 @@ def chat(
         from agent.session import resolve_repo
 
         thread = Conversation.resume_thread(resolve_repo(repo))
-    conv = _conversation(repo, thread, model, base_url, timeout, budget)
+    # the prompt comes before langchain's imports: the graph is built while the user types its first line
+    conv = _conversation(repo, thread, model, base_url, timeout, budget, background=True)
     raise kit.Exit(chat_ui.run(conv, CHAT_HELP))
