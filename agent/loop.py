@@ -399,19 +399,14 @@ class Conversation:
         except BaseException as exc:  # noqa: BLE001 - raised where the graph is first needed
             self._built["error"] = exc
 
-    @property
-    def model(self) -> Any:
+    def _part(self, name: str) -> Any:
         self._building.join()
         if "error" in self._built:
             raise self._built["error"]
-        return self._built["model"]
+        return self._built[name]
 
-    @property
-    def agent(self) -> Any:
-        self._building.join()
-        if "error" in self._built:
-            raise self._built["error"]
-        return self._built["agent"]
+    model = property(lambda self: self._part("model"))
+    agent = property(lambda self: self._part("agent"))
 
     def _fit_to_server(self, settings: ModelSettings, budget: int | None) -> tuple[ModelSettings, int | None]:
         """Ask a local server what it serves (agent/server.py): its model when none was named, and a prompt
