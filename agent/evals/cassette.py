@@ -1,7 +1,8 @@
 """HTTP-level record and replay of a model endpoint: a scenario's `cassette.jsonl`.
 
 Recording puts a proxy on 127.0.0.1 between the loop's OpenAI client and the real endpoint and keeps,
-for each request in order, what was asked (the request body) and what came back (status, content type,
+for each chat-completions request in order (the model's turns; what the runtime asks of the server before the
+first turn, its models and context, passes through unrecorded and is not answered on replay), what was asked (the request body) and what came back (status, content type,
 body, secrets redacted). Replaying serves those answers in the same order from a local server, so the
 real client, its parsing, streaming and retries all run as they did live, with no network and no model.
 
@@ -132,6 +133,10 @@ def _roles(request: dict) -> list[str]:
     return [str(m.get("role")) for m in request.get("messages") or [] if isinstance(m, dict)]
 
 
+def _is_turn(path: str) -> bool:
+    return path.split("?", 1)[0].rstrip("/").endswith("/chat/completions")
+
+
 def player(entries: list[Entry]) -> Endpoint:
     """Serves the recorded answers in order. A request whose conversation has another shape than the
     recorded one (other roles in another order: the runtime now answers differently) gets a 500 saying
@@ -142,6 +147,8 @@ def player(entries: list[Entry]) -> Endpoint:
         return 500, "application/json", json.dumps({"error": {"message": message, "type": "cassette"}}).encode()
 
     def answer(method, body, raw, headers):
+        if not _is_turn(headers["path"]):  # the runtime asking what the server serves: no recorded turn answers it
+            return 404, "application/json", b'{"error": {"message": "not recorded", "type": "cassette"}}'
         if not queue:
             return error(EXHAUSTED)
         e = queue[0]
@@ -174,7 +181,8 @@ def recorder(upstream: str, api_key: str, timeout: float) -> Endpoint:
         except (OSError, TimeoutError) as exc:
             status, ctype = 502, "application/json"
             data = json.dumps({"error": {"message": f"upstream {base}: {exc}", "type": "proxy"}}).encode()
-        server.entries.append(Entry(body, status, ctype, data.decode("utf-8", "replace")))
+        if _is_turn(path):  # a model turn; what the runtime asks of the server (its models, context) is not one
+            server.entries.append(Entry(body, status, ctype, data.decode("utf-8", "replace")))
         return status, ctype, data
 
     server = Endpoint(answer)
