@@ -258,8 +258,60 @@ def _answer_in_text(note: Callable[[str], None], limit: int = TOOL_CALLS_PER_TUR
         response = handler(request)
         if request.tools and _empty_reply(response):
             return handler(without_tools(request, "the reply offered tools came back empty"))
+        if request.tools:
+            _repair_calls(response, [getattr(t, "name", None) or (t.get("name") if isinstance(t, dict) else None)
+                                     for t in request.tools], note)
         return response
     return answer_in_text
+
+
+# A tool call a model wrote as text instead of making it: `functions.review:\n{...}` (llama.cpp's ChatML
+# function-calling syntax), or a JSON object `{"name": "review", "arguments": {...}}` alone in the answer.
+_TEXT_CALL = re.compile(r"^\s*(?:functions\.)?([A-Za-z_][\w-]*)\s*:\s*(\{.*\})\s*$", re.S)
+
+
+def _text_call(content: str, known: set[str]) -> tuple[str, dict] | None:
+    text = content.strip().strip("`").removeprefix("json").strip()
+    m = _TEXT_CALL.match(text)
+    if m and m.group(1) in known:
+        try:
+            args = json.loads(m.group(2))
+        except ValueError:
+            return None
+        return (m.group(1), args) if isinstance(args, dict) else None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and data.get("name") in known and isinstance(data.get("arguments", {}), dict) \
+            and set(data) <= {"name", "arguments", "type"}:
+        return str(data["name"]), dict(data.get("arguments") or {})
+    return None
+
+
+def _repair_calls(response: Any, names: list, note: Callable[[str], None]) -> None:
+    """Make what a small model meant a real call the runtime judges like any other: a call written as text
+    becomes a call; a misspelt tool name (`read_sources`) snaps to the one known name it is close to. A name close
+    to none stays as written (langchain answers that no such tool exists)."""
+    import difflib
+    import uuid as _uuid
+
+    known = {n for n in names if n}
+    for message in getattr(response, "result", None) or [response]:
+        if getattr(message, "type", "") != "ai":
+            continue
+        if not message.tool_calls and isinstance(message.content, str) and \
+                (call := _text_call(message.content, known)) is not None:
+            message.tool_calls = [{"name": call[0], "args": call[1], "id": f"call_{_uuid.uuid4().hex[:8]}",
+                                   "type": "tool_call"}]
+            message.content = ""
+            note(f"a call to {call[0]} written as text was made a call")
+        for call in message.tool_calls:
+            if call.get("name") not in known:
+                close = difflib.get_close_matches(str(call.get("name")), sorted(known), n=2, cutoff=0.85)
+                if len(close) == 1:
+                    note(f"tool {call.get('name')!r} read as {close[0]!r}")
+                    call["name"] = close[0]
 
 
 def _plain_reply():

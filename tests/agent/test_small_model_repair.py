@@ -110,3 +110,29 @@ def test_the_tool_budget_is_a_setting_and_a_bad_one_is_one_line(repo):
         with pytest.raises(UserError) as err:
             ModelSettings.resolve(env={"OPENAI_BASE_URL": "http://x/v1", "DEVOPS_AGENT_MAX_TOOL_CALLS": bad})
         assert "DEVOPS_AGENT_MAX_TOOL_CALLS" in str(err.value)
+
+
+def test_a_call_written_as_text_becomes_a_call_and_a_misspelt_name_snaps(repo):
+    """Issue 22, 5: what a small model meant is made a real call, judged by the runtime like any other."""
+    as_text = {"content": 'functions.sources:\n{"group": null}'}
+    misspelt = {"tool_calls": [{"name": "source", "args": {}}]}
+    with FakeOpenAI([as_text, misspelt, {"content": "20 sources"}]) as fake:
+        result = Conversation(repo, _settings(fake)).ask("which sources?")
+    assert [c["name"] for c in result.tool_calls] == ["sources", "sources"]
+    assert result.answer == "20 sources"
+    assert "a call to sources written as text was made a call" in result.notes
+    assert "tool 'source' read as 'sources'" in result.notes
+    # the tool really ran both times: its results reached the model
+    assert sum(1 for m in fake.requests[-1]["messages"] if m["role"] == "tool") == 2
+
+
+def test_text_that_only_mentions_a_tool_stays_an_answer_and_a_far_name_stays_unknown(repo):
+    with FakeOpenAI([{"content": "Run review: it lists the findings."},
+                     {"tool_calls": [{"name": "approve", "args": {"proposal_id": "p-1"}}]},
+                     {"content": "I cannot approve."}]) as fake:
+        conv = Conversation(repo, _settings(fake))
+        first = conv.ask("what should I run?")
+        second = conv.ask("approve p-1")
+    assert first.answer == "Run review: it lists the findings." and first.tool_calls == []
+    assert [c["name"] for c in second.tool_calls] == ["approve"]  # no tool is named like it: never snapped
+    assert "approve" in fake.requests[-1]["messages"][-1]["content"]  # the error said so to the model
