@@ -47,16 +47,19 @@ def make_handler(script: Script):
         def log_message(self, *args) -> None:  # quiet
             pass
 
-        def _page(self) -> bool:
-            page = script.pages.get(self.path)
-            if page is None:
-                return False
-            data = json.dumps(page).encode()
+        def _json(self, value: object) -> None:
+            data = json.dumps(value).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def _page(self) -> bool:
+            page = script.pages.get(self.path)
+            if page is None:
+                return False
+            self._json(page)
             return True
 
         def do_GET(self) -> None:  # noqa: N802
@@ -100,15 +103,9 @@ def make_handler(script: Script):
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.write(b"data: [DONE]\n\n")
                 return
-            out = {**base, "object": "chat.completion", "usage": usage,
-                   "choices": [{"index": 0, "message": msg,
-                                "finish_reason": "tool_calls" if msg.get("tool_calls") else "stop"}]}
-            data = json.dumps(out).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self._json({**base, "object": "chat.completion", "usage": usage,
+                        "choices": [{"index": 0, "message": msg,
+                                     "finish_reason": "tool_calls" if msg.get("tool_calls") else "stop"}]})
 
     return Handler
 
