@@ -66,7 +66,7 @@ class ModelSettings:
                                        or DEFAULT_TIMEOUT)
             cap = int(env["DEVOPS_AGENT_MAX_TOKENS"]) if env.get("DEVOPS_AGENT_MAX_TOKENS") else \
                 (cfg.max_tokens if cfg else None)
-            calls = int(env.get("DEVOPS_AGENT_MAX_TOOL_CALLS") or (getattr(cfg, "max_tool_calls", None) if cfg else None)
+            calls = int(env.get("DEVOPS_AGENT_MAX_TOOL_CALLS") or (cfg.max_tool_calls if cfg else None)
                         or TOOL_CALLS_PER_TURN)
             if calls < 1:
                 raise ValueError
@@ -205,8 +205,6 @@ def _object_arguments(arguments: Any) -> bool:
         return isinstance(json.loads(arguments), dict) if isinstance(arguments, str) and arguments.strip() else True
     except ValueError:
         return True  # not JSON at all: langchain already makes it an invalid call
-
-
 
 
 def tools_closed(messages: list, limit: int = TOOL_CALLS_PER_TURN) -> str | None:

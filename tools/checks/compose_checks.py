@@ -398,6 +398,8 @@ def _env_file_secrets(ctx, spec, platform: Platform):
 
     seen: set[tuple[str, str]] = set()
     texts: dict[str, str | None] = {}  # each file read once, however many environments read it
+    documented: dict[str, bool] = {}  # a README tells to change this env file's values
+    pages = _doc_pages(ctx)
     for env in _by_exposure(ctx, platform):
         role = platform.role(env)
         for rel, readers in _env_files_read(platform, env).items():
@@ -412,14 +414,15 @@ def _env_file_secrets(ctx, spec, platform: Platform):
             lines = text.splitlines()
             entries = variables_facts.env_lines(text)
             siblings = {key: value for _, key, value in entries}
-            documented = secret_facts.docs_tell_to_change(_readmes(platform.root, rel), rel)
+            if rel not in documented:
+                documented[rel] = secret_facts.docs_tell_to_change(pages, rel)
             for no, key, value in entries:
                 if (rel, key) in seen or not value or secret_facts.is_secret_reference(key, value):
                     continue
                 kind = secret_facts.secret_value_kind(key, value)
                 placeholder = secret_facts.is_placeholder_secret(key, value) if not kind else \
                     secret_facts.marked_to_change(lines, no) or secret_facts.credentials_of_an_example(key, siblings) \
-                    or documented
+                    or documented[rel]
                 severity = secret_facts.secret_severity(role, placeholder) if kind or placeholder else None
                 if severity is None:
                     continue
@@ -504,21 +507,10 @@ def _item_line(ctx, rel: str, path: tuple, items: list[str], at: int, shown: str
     return _value_line(ctx, loc, shown.split()[0] if shown.split() else shown, span=40)
 
 
-def _readmes(root: Path, rel: str) -> list[str]:
-    """The README beside a file and the repository's own (bounded reads; none when absent)."""
-    from agent.core.files import SourceReadError, read_source_file
-
-    out = []
-    for folder in dict.fromkeys([posixpath.dirname(rel), ""]):
-        for name in ("README.md", "readme.md", "README.MD", "Readme.md"):
-            try:
-                text = read_source_file(root / folder / name, 512 * 1024, posixpath.join(folder, name)).text
-            except SourceReadError:
-                continue
-            if text:
-                out.append(text)
-                break
-    return out
+def _doc_pages(ctx) -> list[str]:
+    """The text of the deployment notes and the READMEs the session read (kept apart from the model's sources)."""
+    pages = [*ctx.sources, *ctx.models.get("readmes", [])]
+    return [s.text for s in pages if s.kind in ("docs", "readme") and s.ok and s.text]
 
 
 def _marked_to_change(ctx, rel: str, line: int | None) -> bool:
@@ -819,8 +811,7 @@ def missing_env_file(ctx, spec):
        "Add the variable to .env.example (with a placeholder) so a deploy knows to set it.")
 def undocumented_variable(ctx, spec):
     platform = _platform(ctx)
-    pages = [*ctx.sources, *ctx.models.get("readmes", [])]  # deployment notes, and the READMEs kept apart
-    docs = "\n".join(s.text for s in pages if s.kind in ("docs", "readme") and s.ok and s.text)
+    docs = "\n".join(_doc_pages(ctx))
     for _, env, _ in _loaded_envs(ctx):
         documented = _documented_vars(platform.root, env)
         names = []
@@ -1027,14 +1018,13 @@ def expose_mismatch(ctx, spec):
                     [Location(dockerfile, line), env.location(name, "command")])
 
 
-_PROXIES = ("caddy", "nginx", "haproxy", "traefik", "envoy", "openresty")
-
-
 def _ships_a_proxy(stage) -> bool:
     """The stage installs a reverse proxy or copies one's binary in (`COPY --from=build /caddy /usr/bin/caddy`)."""
-    if any(stage.installs(p) for p in _PROXIES):
+    from tools.facts.proxies import PROXY_PROGRAMS
+
+    if any(stage.installs(p) for p in PROXY_PROGRAMS):
         return True
-    return any(posixpath.basename(str(path).rstrip("/")) in _PROXIES
+    return any(posixpath.basename(str(path).rstrip("/")) in PROXY_PROGRAMS
                for copy in stage.copies for path in [copy.dest, *copy.sources])
 
 

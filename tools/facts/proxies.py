@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-_PROXY_IMAGES = {"traefik": "traefik", "caddy": "caddy", "nginx": "nginx", "nginx-unprivileged": "nginx",
-                 "openresty": "nginx", "haproxy": "haproxy"}
+# The reverse proxies' programs (what an image installs or copies in) and their images' names -> the proxy.
+PROXY_PROGRAMS = ("caddy", "nginx", "haproxy", "traefik", "envoy", "openresty")
+_PROXY_IMAGES = {**{name: name for name in PROXY_PROGRAMS}, "nginx-unprivileged": "nginx", "openresty": "nginx"}
 _CADDY_ROUTE = re.compile(r"\breverse_proxy\s+((?:[^\s{}#]+\s*)+)")
 _NGINX_ROUTE = re.compile(r"\bproxy_pass\s+https?://([\w.-]+)|\bserver\s+([\w.-]+)(?::\d+)?\s*[;\s]")
 
