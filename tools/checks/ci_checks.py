@@ -15,7 +15,8 @@ from tools.checks.registry import check
 from tools.findings import Location
 from tools.platform import Platform
 from tools.facts import secrets as secret_facts
-from tools.facts.shell import program_of, split_shell, split_words
+from tools.ci.gating import gated_by_tests, publish_events, testing_jobs
+from tools.facts.shell import program_of, runs_tests, split_shell, split_words
 
 NO_STAGING = ("guardrails", "Pas de staging")
 MAIN_ONLY = ("work_rules", "tout est sur `main`")
@@ -261,6 +262,39 @@ def push_outside_main(ctx, spec):
         if cases:
             yield spec.finding(ctx, f"{built.location.path}: job {built.job} pushes {built.name} on {' and '.join(cases)}",
                                [built.location])
+
+
+# -- CI013 -----------------------------------------------------------------------------------
+
+@check("CI013", "Image published without waiting for the tests", "medium", "reproducibility", CI_COHERENCE,
+       "Make the publishing job need the test job (`needs: [test]`), or start the publishing workflow with "
+       "`workflow_run` on the test workflow (`types: [completed]`, and check its conclusion).")
+def published_untested(ctx, spec):
+    platform = _platform(ctx)
+    workflows = {p: wf for p, wf in platform.workflows.items() if wf.ok}
+    testers = testing_jobs(workflows)
+    if not testers:
+        return  # nothing to wait for
+    seen: set[tuple[str, str]] = set()
+    for built in platform.built_images:
+        wf = workflows.get(built.location.path)
+        if not built.pushed or wf is None or (built.location.path, built.job) in seen:
+            continue
+        events = publish_events(wf)
+        if not events or gated_by_tests(wf, built.job, workflows):
+            continue
+        if any(runs_tests(src.text) for src in ctx.sources
+               if src.kind == "dockerfile" and src.ok and src.path == platform.dockerfile_of_ci_image(built)):
+            continue  # the image's own build runs the tests
+        seen.add((built.location.path, built.job))
+        path, jid = next(((p, j) for p, j in testers if p != built.location.path), testers[0])
+        where = f"{path} (job {jid})" if path != built.location.path else f"job {jid}"
+        names = sorted({b.name for b in platform.built_images
+                        if b.pushed and (b.location.path, b.job) == (built.location.path, built.job)})
+        yield spec.finding(ctx, f"{built.location.path}: job {built.job} pushes {', '.join(names)} on "
+                                f"{' and '.join(events)} without waiting for the tests ({where} runs them)",
+                           [built.location],
+                           detail="a build the tests would fail is published all the same, under the tag users pull")
 
 
 # -- CI008 -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Iterator
 from tools import compose as compose_tool
 from tools.checks.dockerfile_checks import DockerfileUse, dockerfile_uses, is_test_image
 from tools.checks.registry import check, services_text
-from tools.facts.exposure import (admin_ui_of, database_studio_of, default_login_ui_of, is_loopback, maps_host_gateway, names_host_gateway,
+from tools.facts.exposure import (admin_ui_of, database_studio_of, default_login_ui_of, is_loopback, management_api_of, maps_host_gateway, names_host_gateway,
                                   branch_fixed_by_trigger, expands_only_known_text, expands_outsider_text,
                                   names_pull_request_head,
                                   outsider_triggers, unauthenticated_ui_of, insecure_dashboard_of,
@@ -177,7 +177,7 @@ def _release_rewriter(ctx, variables: tuple[str, ...], image: str) -> str | None
 @check("PRD003", "Database admin UI published in production", "blocker", "security", SECURITY_RISK,
        "Remove the admin UI from the production file (keep it in dev), or publish it on 127.0.0.1 and reach it "
        "through an SSH tunnel. A tool UI without a login (Prometheus, Alertmanager, MailHog, Jaeger...) "
-       "published the same way is high.")
+       "or a management API (Kong's Admin API, Logstash's API, cAdvisor, Consul) published the same way is high.")
 def admin_ui_published(ctx, spec):
     for env, prod, name, svc in _services(ctx):
         image = svc.get("image")
@@ -185,7 +185,9 @@ def admin_ui_published(ctx, spec):
         admin = admin_ui_of(image) or database_studio_of(command)
         dashboard = insecure_dashboard_of(image, command)
         login = default_login_ui_of(image, svc.get("environment") if isinstance(svc.get("environment"), dict) else None)
-        what = admin or unauthenticated_ui_of(image) or dashboard or (login[0] if login else None)
+        api = management_api_of(image)
+        what = admin or unauthenticated_ui_of(image) or dashboard or (login[0] if login else None) or \
+            (api[0] if api else None)
         if not prod or what is None:
             continue
         severity = None if admin else "high"
@@ -202,6 +204,8 @@ def admin_ui_published(ctx, spec):
                 continue  # the proxy's own entry points (80, 443) are meant to be public
             if login and not (admin or dashboard) and what == login[0] and str(port.get("target")) != str(login[1]):
                 continue  # RabbitMQ's AMQP port, not its UI
+            if api and what == api[0] and str(port.get("target")) not in {str(p) for p in api[1]}:
+                continue  # Kong's proxy port, not its Admin API
             where = f"{port['host_ip']}:{port['published']}" if port.get("host_ip") else str(port["published"])
             loc = _line_with(ctx, env.location(name, "ports"), str(port["published"]))
             yield spec.finding(ctx, f"{env.name}: {name} publishes {what} on {where}, reachable from the network",
@@ -425,9 +429,31 @@ def _zizmor_findings(ctx, spec, audits: tuple[str, ...] | None):
                                       f"{'; ' + why if why else ''}; https://docs.zizmor.sh/audits/#{issue.audit}")
 
 
+def _write_all(ctx, spec, reported: set[tuple[str, int | None]]):
+    """`permissions: write-all` (the workflow's or a job's): every scope writable for every step, whatever zizmor's
+    persona makes of a one-job workflow. Not reported twice at a line zizmor already named."""
+    for path, wf in _platform(ctx).workflows.items():
+        if not wf.ok or not isinstance(wf.raw, dict):
+            continue
+        spots = [((("permissions",)), wf.raw.get("permissions"), "the workflow")]
+        spots += [(("jobs", jid, "permissions"), job.permissions, f"job {jid}") for jid, job in wf.jobs.items()]
+        for key, value, who in spots:
+            if not (isinstance(value, str) and value.strip().lower() == "write-all"):
+                continue
+            line = wf.line_of(*key)
+            if (path, line) in reported:
+                continue
+            yield spec.finding(ctx, f"{path}: {who} grants permissions: write-all", [Location(path, line)],
+                               detail="every scope of the token (contents, packages, actions, deployments...) is "
+                                      "writable by every step, and by any action a step runs")
+
+
 def _register(gid: str, title: str, ceiling: str, audits: tuple[str, ...], remediation: str) -> None:
     def run(ctx, spec):
-        yield from _zizmor_findings(ctx, spec, audits)
+        found = list(_zizmor_findings(ctx, spec, audits))
+        yield from found
+        if "excessive-permissions" in audits:
+            yield from _write_all(ctx, spec, {(loc.path, loc.line) for f in found for loc in f.locations[:1]})
 
     run.__name__ = f"zizmor_{gid.lower()}"
     check(gid, title, ceiling, "security", SECURITY_RISK, remediation)(run)

@@ -2,6 +2,9 @@
 
 - Tool UIs without a login of their own (`UNAUTHENTICATED_UI_IMAGES`): Prometheus, Alertmanager, Pushgateway,
   MailHog, MailCatcher, Mailpit, Jaeger: whoever reaches them reads metrics, traces or caught mail.
+- Management APIs without a login that answer on ports of their own (`MANAGEMENT_API_IMAGES`): Kong's Admin
+  API and Manager, Logstash's monitoring API, cAdvisor, Consul's HTTP API and UI: whoever reaches the port
+  reconfigures the gateway or reads the host's containers. Only those ports count (Kong's proxy port is public).
 - Database admin UIs: web front ends that log in to a database (adminer, phpMyAdmin, pgAdmin, mongo-express,
   redis-commander, RedisInsight, kafka-ui, Kafdrop, AKHQ, pgweb, CloudBeaver, DbGate, sqlpad), known by their
   image repositories (`ADMIN_UI_IMAGES`, matched on the repository's last component, any registry).
@@ -44,6 +47,15 @@ UNAUTHENTICATED_UI_IMAGES: dict[str, str] = {
     "jaeger-query": "Jaeger",
 }
 
+# Management APIs that answer on ports of their own with no login: repository last component -> (what, its ports).
+MANAGEMENT_API_IMAGES: dict[str, tuple[str, tuple[int, ...]]] = {
+    "kong": ("Kong's Admin API", (8001, 8444, 8002, 8445)),
+    "kong-gateway": ("Kong's Admin API", (8001, 8444, 8002, 8445)),
+    "logstash": ("Logstash's monitoring API", (9600,)),
+    "cadvisor": ("cAdvisor (every container of the host)", (8080,)),
+    "consul": ("Consul's HTTP API and UI", (8500,)),
+}
+
 LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost", "[::1]"})
 
 HOST_GATEWAY_NAME = "host.docker.internal"
@@ -57,6 +69,15 @@ def admin_ui_of(image: str | None) -> str | None:
     name = str(image).split("@", 1)[0]
     last = name.rsplit("/", 1)[-1].split(":", 1)[0].lower()
     return ADMIN_UI_IMAGES.get(last)
+
+
+def management_api_of(image: str | None) -> tuple[str, tuple[int, ...]] | None:
+    """The management API without a login an image serves, and the container ports it answers on
+    (`kong:3.7` -> Kong's Admin API on 8001, 8444, 8002, 8445), or None."""
+    if not image:
+        return None
+    last = str(image).split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
+    return MANAGEMENT_API_IMAGES.get(last)
 
 
 _INSECURE_API = re.compile(r"--api\.insecure(?:=true)?(?![\w=-])|--api\.insecure=true", re.I)

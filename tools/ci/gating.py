@@ -1,0 +1,62 @@
+"""Whether a job waits for the tests: what it needs (transitively), the reusable workflows it calls, its own steps.
+
+A job "tests" when one of its steps runs a test suite (`runs_tests` on the script, or a step named for tests), or it
+calls a reusable workflow of the repository that does. A job is gated by the tests when it or a job it needs does;
+a workflow started by `workflow_run` runs after another workflow finished, and counts as gated.
+"""
+from __future__ import annotations
+
+import posixpath
+
+from tools.ci.model import Job, Workflow
+from tools.facts.shell import runs_tests
+
+# Events on which an image pushed becomes what users pull: a push (branch or tag) and a published release.
+PUBLISH_EVENTS = ("push", "release")
+
+
+def _local_workflow(uses: str, workflows: dict[str, Workflow]) -> Workflow | None:
+    """The repository's own workflow a job calls (`uses: ./.github/workflows/test.yml`), if loaded."""
+    if not uses.startswith("./"):
+        return None
+    return workflows.get(posixpath.normpath(uses[2:]))
+
+
+def job_tests(wf: Workflow, job: Job, workflows: dict[str, Workflow], _seen: frozenset = frozenset()) -> bool:
+    """The job runs a test suite itself, in a step or through a reusable workflow of the repository."""
+    if job.uses is not None:
+        called = _local_workflow(job.uses.action, workflows)
+        if called is not None and called.rel_path not in _seen:
+            return any(job_tests(called, j, workflows, _seen | {called.rel_path}) for j in called.jobs.values())
+        return runs_tests(f"name: {job.id} {job.name or ''}")
+    for step in job.steps:
+        if runs_tests(step.run) or (step.name and runs_tests(f"name: {step.name}")):
+            return True
+    return False
+
+
+def gated_by_tests(wf: Workflow, job_id: str, workflows: dict[str, Workflow]) -> bool:
+    """The job, or a job it needs (transitively), runs the tests; or the workflow runs after another one."""
+    if "workflow_run" in wf.triggers:
+        return True
+    todo, seen = [job_id], set()
+    while todo:
+        jid = todo.pop()
+        if jid in seen or jid not in wf.jobs:
+            continue
+        seen.add(jid)
+        if job_tests(wf, wf.jobs[jid], workflows):
+            return True
+        todo.extend(wf.jobs[jid].needs)
+    return False
+
+
+def testing_jobs(workflows: dict[str, Workflow]) -> list[tuple[str, str]]:
+    """(workflow path, job id) of every job of the repository that runs a test suite."""
+    return [(path, jid) for path, wf in workflows.items() if wf.ok
+            for jid, job in wf.jobs.items() if job_tests(wf, job, workflows)]
+
+
+def publish_events(wf: Workflow) -> list[str]:
+    """The triggers of this workflow on which what it pushes reaches users: `push` (to a branch or a tag), `release`."""
+    return [event for event in PUBLISH_EVENTS if event in wf.triggers]
