@@ -14,9 +14,10 @@ from agent.session import Session
 from sources.provenance import LoadedSource
 
 STATUS_MARK = {"ok": "ok", "stale": "STALE", "missing": "MISSING", "optional-absent": "absent (optional)",
-               "unreadable": "UNREADABLE", "parse-error": "PARSE ERROR"}
+               "unreadable": "UNREADABLE", "parse-error": "PARSE ERROR",
+               "template": "template"}
 STATUS_STYLE = {"ok": "green", "stale": "yellow", "missing": "bold red", "optional-absent": "yellow",
-                "unreadable": "bold red", "parse-error": "bold red"}
+                "unreadable": "bold red", "parse-error": "bold red", "template": "dim"}
 SEVERITY_STYLE = {"blocker": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 

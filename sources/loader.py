@@ -15,7 +15,7 @@ from agent.core.charter import Charter, SourceSpec, fold
 from agent.core.config import STATE_DIR, ProjectConfig
 from sources import notion_export
 from sources.files import SourceReadError, confine, read_source_file
-from agent.core.files import SNIFFED_BYTES, looks_like_compose
+from agent.core.files import SNIFFED_BYTES, is_compose_template, looks_like_compose
 from sources.git import RepoState, SubmoduleState
 from sources.provenance import LoadedSource
 from sources.rules import cut_sections
@@ -132,6 +132,11 @@ class SourceLoader:
         src.sha256, src.size, src.text = content.sha256, content.size, content.text
         if self.git.is_git:
             src.dirty = self.git.is_dirty(rel)
+        if parse == "compose" and is_compose_template(rel, content.text):
+            src.status = "template"
+            src.message = ("a template another tool renders or reads (template syntax, a generator's folder, or a "
+                           "catalogue under templates/): the files rendered from it are what is checked")
+            return src
         if parse in ("yaml", "compose"):
             parsed, err = parse_yaml(content.text, compose=parse == "compose")
             data = None

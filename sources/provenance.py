@@ -5,7 +5,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # stale: loaded from the cache of an earlier live read (Notion did not answer); usable, and said so
-STATUSES = ("ok", "stale", "missing", "optional-absent", "unreadable", "parse-error")
+# template: a compose file another tool renders or reads (Jinja, a project generator's `{{cookiecutter.x}}` folder,
+# a catalogue under `templates/`): read, named by SRC012, never checked as a Compose project
+STATUSES = ("ok", "stale", "missing", "optional-absent", "unreadable", "parse-error", "template")
 
 
 @dataclass
@@ -46,7 +48,7 @@ class LoadedSource:
     @property
     def blocking(self) -> bool:
         """A required source that did not load: the charter says every listed source loads each session."""
-        return not self.optional and not self.ok
+        return not self.optional and not self.ok and self.status != "template"
 
     def to_dict(self) -> dict:
         return {

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import posixpath
 import re
 import stat
 from dataclasses import dataclass
@@ -121,3 +122,30 @@ def looks_like_compose(text: str | None) -> bool:
         return False  # `services:` holding a list (a Render or DigitalOcean blueprint) is no Compose file
     unknown = {k for k in _TOP_KEY.findall(text) if k not in _COMPOSE_TOP_KEYS and not k.startswith("x-")}
     return not unknown and bool(_SERVICE_SOURCE.search(text))
+
+
+# A file another tool renders into the real one (Jinja, Go templates, ERB, envsubst's *.template).
+_TEMPLATE_SUFFIXES = (".j2", ".jinja", ".jinja2", ".tmpl", ".tpl", ".template", ".mustache", ".erb", ".hbs",
+                      ".njk", ".gotmpl")
+_TEMPLATE_STATEMENT = re.compile(r"^\s*\{%-?\s*(?:if|for|macro|set|include|import|extends|block)\b", re.M)
+
+
+# A project generator's folder (cookiecutter's `{{cookiecutter.project_slug}}/`, copier's `{{ name }}/`): every file
+# beneath is a template of the generated project's file.
+_GENERATOR_FOLDER = re.compile(r"\{\{[^/]*\}\}")
+_TEMPLATE_FOLDERS = {"templates", "template"}
+
+
+def is_template(path: str, text: str | None = None) -> bool:
+    """A template of a file, not the file: by its suffix (`Dockerfile.j2`, `Dockerfile.tmpl`), a project
+    generator's folder in its path (`{{cookiecutter.project_slug}}/Dockerfile`), or a Jinja statement at the start
+    of a line (`{% if base == "alpine" %}`). It is still infrastructure for the gate."""
+    name = posixpath.basename(path).lower()
+    return name.endswith(_TEMPLATE_SUFFIXES) or bool(_GENERATOR_FOLDER.search(posixpath.dirname(path))) \
+        or bool(text and _TEMPLATE_STATEMENT.search(text[:200_000]))
+
+
+def is_compose_template(path: str, text: str | None = None) -> bool:
+    """A compose file that is a template (`is_template`), or one of a catalogue in a `templates/` folder
+    (`templates/compose/<app>.yaml`: the product reads them into stacks of its own, with keys Compose has not)."""
+    return is_template(path, text) or bool(_TEMPLATE_FOLDERS & set(posixpath.dirname(path).lower().split("/")))

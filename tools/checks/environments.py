@@ -2,6 +2,8 @@
 a Compose call the tool cannot read is said, and the bundled charter is never used in silence."""
 from __future__ import annotations
 
+import posixpath
+
 from agent.core import hints
 from tools.checks.registry import check
 from tools.checks.sources import _ALL_SOURCES
@@ -70,18 +72,30 @@ def submodule_not_checked_out(ctx, spec):
                                        f"for one), then review again.")
 
 
-@check("SRC012", "Template of a Dockerfile: the files rendered from it are what is checked", "info", "charter",
-       _ALL_SOURCES, "Nothing to do when the rendered Dockerfiles are in the repository; otherwise render them (the "
-       "repository's own make or script target) and review again.")
-def dockerfile_templates(ctx, spec):
-    """A Dockerfile template (`Dockerfile.j2`, a Jinja `{% if %}` in it) is not a Dockerfile: its template syntax
-    is no instruction and its `{{ image }}` no base image. It is named, never checked as one, never silent."""
+@check("SRC012", "Template of a Dockerfile or compose file: the files rendered from it are what is checked", "info",
+       "charter", _ALL_SOURCES, "Nothing to do when the rendered files are in the repository; otherwise render them "
+       "(the repository's own make or script target, the generator with its default answers) and review again.")
+def templates(ctx, spec):
+    """A Dockerfile template (`Dockerfile.j2`, a Jinja `{% if %}` in it, a file of a generator's
+    `{{cookiecutter.project_slug}}/` folder) is not a Dockerfile: its template syntax is no instruction and its
+    `{{ image }}` no base image. A compose template (the same, or a catalogue under `templates/`) is no Compose
+    project. Each is named, never checked as one, never silent; a folder of compose templates is one finding."""
     from tools.facts.paths import is_template
 
+    folders: dict[str, list[str]] = {}
     for src in ctx.sources:
         if src.kind == "dockerfile" and src.ok and is_template(src.path, src.text):
             yield spec.finding(ctx, f"{src.path} is a template: the Dockerfiles rendered from it are checked, "
                                     "not the template", [Location(src.path, 1)], subject=src.path)
+        elif src.kind == "compose" and src.status == "template":
+            folders.setdefault(posixpath.dirname(src.path), []).append(src.path)
+    for folder, paths in folders.items():
+        one = len(paths) == 1
+        what = paths[0] if one else f"{len(paths)} compose files in {folder or 'the root'}/"
+        yield spec.finding(ctx, f"{what} {'is a template' if one else 'are templates'}: read by another tool, not run "
+                                f"by Compose as {'it is' if one else 'they are'}; not checked as "
+                                f"{'a Compose project' if one else 'Compose projects'}",
+                           [Location(p, 1) for p in paths], subject=f"compose templates {folder}")
 
 
 @check("SRC007", "No charter of its own: the generic DevOps charter is in use", "info", "charter", ("mission", "fiabilite"),

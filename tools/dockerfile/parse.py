@@ -278,6 +278,13 @@ def _new_stage(info: DockerfileInfo, ins: Instruction) -> Stage | None:
     written = values[0]
     # Only global ARGs (before the first FROM) are visible in FROM lines.
     resolved = substitute(written, info.args)
+    if resolved is not None and ("'" in resolved or '"' in resolved):
+        # BuildKit reads FROM's words as the shell does: `FROM "${PROXY}python:3.12-slim"` names python:3.12-slim
+        try:
+            words = split_words(resolved)
+        except ValueError:
+            words = []
+        resolved = words[0] if len(words) == 1 else resolved
     platform = _flag(ins.flags, "platform")
     stage = Stage(index=len(info.stages), name=name, base_image=written, base_ref=resolved, base=None,
                   base_stage=None, pinned="unresolved", platform=platform, line=ins.start_line)

@@ -7,7 +7,7 @@ import re
 import tempfile
 
 from agent.core.charter import fold
-from agent.core.files import looks_like_compose
+from agent.core.files import is_compose_template, is_template, looks_like_compose  # noqa: F401 (the facts of paths)
 from tools.facts.shell import makefile_is_infra, runs_docker
 from tools.facts.suppressions import is_suppression_file
 
@@ -70,19 +70,6 @@ def is_dockerfile_path(path: str) -> bool:
     name = posixpath.basename(path).lower()
     return (name.startswith(("dockerfile", "containerfile")) or name.endswith((".dockerfile", ".containerfile"))
             or ".dockerfile." in name or ".containerfile." in name) and not name.endswith(".dockerignore")
-
-
-# A file another tool renders into the real one (Jinja, Go templates, ERB, envsubst's *.template).
-_TEMPLATE_SUFFIXES = (".j2", ".jinja", ".jinja2", ".tmpl", ".tpl", ".template", ".mustache", ".erb", ".hbs",
-                      ".njk", ".gotmpl")
-_TEMPLATE_STATEMENT = re.compile(r"^\s*\{%-?\s*(?:if|for|macro|set|include|import|extends|block)\b", re.M)
-
-
-def is_template(path: str, text: str | None = None) -> bool:
-    """A template of a file, not the file: by its suffix (`Dockerfile.j2`, `Dockerfile.tmpl`), or a Jinja
-    statement at the start of a line (`{% if base == "alpine" %}`). It is still infrastructure for the gate."""
-    name = posixpath.basename(path).lower()
-    return name.endswith(_TEMPLATE_SUFFIXES) or bool(text and _TEMPLATE_STATEMENT.search(text[:200_000]))
 
 
 def is_workflow_path(path: str) -> bool:
