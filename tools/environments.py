@@ -498,7 +498,17 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
         if default and not set(default) <= covered:
             # `deploy/selfhost/prod/docker-compose.yml`: the folder names the environment
             name = folder if folder and _alias(posixpath.basename(folder)) == "prod" else prefix + "dev"
-            if is_overlay(data.get(default[0])) or is_override_name(default[0]):
+            # `other/nightly/docker-compose.yml` with no image, completed by `docker-compose.prod.yml` beside it: the
+            # base of its own folder's sets, checked through them, never on a base above
+            own = set((data.get(default[0]) or {}).get("services") or {})
+            folder_base = not is_override_name(default[0]) and any(
+                posixpath.dirname(f) == folder and f not in default
+                and set((data.get(f) or {}).get("services") or {}) <= own
+                and (data.get(f) or {}).get("services") for f in compose_files)
+            if folder_base and is_overlay(data.get(default[0])):
+                covered |= set(default)
+                default = []
+            elif is_overlay(data.get(default[0])) or is_override_name(default[0]):
                 # `ci/basic/compose.yaml` patching the root's services: on the base above, or cannot tell
                 base = _base_of(default[0], data, present, above=True)
                 covered |= set(default)
@@ -636,7 +646,9 @@ _NOT_PRODUCTION = re.compile(
     r"\bnot\b.{0,30}?\b(?:meant|intended|suitable|to be used|for use|used|recommended)\b.{0,30}?\b(?:production|deployments?)\b"
     r"|\b(?:do not|don'?t|never)\s+(?:use|deploy|run)\b.{0,30}?\b(?:in|for|to)\s+production\b"
     r"|\b(?:only |purely |solely )?for (?:internal |local )?(?:testing|development)\b(?! and production)"
-    r"|\b(?:development|testing|local) (?:use )?only\b")
+    r"|\b(?:development|testing|local) (?:use )?only\b"
+    r"|\b(?:made|meant|intended|designed|written|built) (?:only |solely |purely )?for (?:local )?(?:development|testing)"
+    r"(?: purposes)?\b|\bfor (?:local )?(?:development|testing) purposes\b")
 
 
 def _header(src) -> list[str]:
@@ -813,6 +825,11 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
                         or o.kind == "workflow" and e.files == base  # CI brings the main set up to test it
                         for o in e.origins)]
     if not standing:
+        return envs
+    denial = _header_denial(base[0], sources)
+    if denial:  # the base file's own header says it is for development or testing: no page overrules it
+        for env in standing:
+            env.evidence, env.denied = f"{denial} says so", True
         return envs
     evidence = _download_evidence(base, sources)
     # Compose's default file at the root beside files named for development or tests: the root README's word on

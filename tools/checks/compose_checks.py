@@ -15,6 +15,7 @@ from tools.checks.registry import check, services_text
 from tools.facts import secrets as secret_facts
 from tools.facts import variables as variables_facts
 from tools.facts.hosts import hosts_in
+from tools.facts.tags import tag_chosen_by, tag_variables
 from tools.findings import Location
 from tools.platform import Environment, Platform
 
@@ -211,12 +212,19 @@ def mutable_prod_image(ctx, spec):
         pin = df_tool.image_pin(image)
         if pin in ("latest", "untagged"):
             groups.setdefault((env.name, str(image), pin, prod), []).append((name, env.location(name, "image")))
+    envs = _platform(ctx).environments
     for (env_name, image, pin, prod), uses in groups.items():
         verb = "runs" if len(uses) == 1 else "run"
-        yield spec.finding(
-            ctx, f"{env_name}: {services_text([n for n, _ in uses])} {verb} {image} "
-                 f"({'latest' if pin == 'latest' else 'no tag'})",
-            [loc for _, loc in uses], severity=None if prod else "low")
+        title = f"{env_name}: {services_text([n for n, _ in uses])} {verb} {image} " \
+                f"({'latest' if pin == 'latest' else 'no tag'})"
+        written = _written_image(ctx, envs[env_name], uses[0][0])
+        chosen = tag_chosen_by(ctx.sources, tag_variables(written), image) if written else None
+        if chosen:
+            yield spec.finding(ctx, f"{title}; {chosen[0]} {chosen[1]}", [loc for _, loc in uses], severity="info",
+                               detail=f"written {written}: the file's tag is a fallback, what runs carries the "
+                                      f"version the release or the deploy writes")
+            continue
+        yield spec.finding(ctx, title, [loc for _, loc in uses], severity=None if prod else "low")
 
 
 @check("CMP004", "Invalid image reference", "blocker", "availability", STABILITY,
@@ -1052,9 +1060,12 @@ def compose_port_mismatch(ctx, spec):
 @check("XF006", "nginx sends traffic where nothing listens", "blocker", "availability", COHERENCE,
        "Make each proxy_pass name a service of the same compose environment, on the port it listens on.")
 def nginx_upstream(ctx, spec):
+    # what breaks a deploy is a blocker; the same slip in a development or test set breaks a developer's run: medium
     platform = _platform(ctx)
+    prods = {e.name for e in platform.prod_envs()}
     for _, env, _ in _loaded_envs(ctx):
         names = _aliases(env)
+        role = None if env.name in prods else "medium"
         for name in env.services:
             for conf_path, how in platform.nginx_for(env, name):
                 conf = platform.nginx.get(conf_path)
@@ -1067,7 +1078,7 @@ def nginx_upstream(ctx, spec):
                             continue
                         if host not in names:
                             yield spec.finding(ctx, f"{env.name}: {conf_path} proxies to {host}:{port}, not a service of {env.name}",
-                                               [loc])
+                                               [loc], severity=role)
                             continue
                         svc_name = _service_of(env, host)
                         listen = listen_port(platform, env, svc_name) if svc_name else None
@@ -1076,7 +1087,7 @@ def nginx_upstream(ctx, spec):
                         exposed = exposed_ports(env.services.get(svc_name) or {}, published=False)
                         if port and listen and port != listen[0]:
                             yield spec.finding(ctx, f"{env.name}: {conf_path} proxies to {host}:{port} but {svc_name} listens on {listen[0]}",
-                                               [loc, env.location(svc_name, "command")], severity="high")
+                                               [loc, env.location(svc_name, "command")], severity=role or "high")
                         elif port and exposed and port not in exposed and not listen:
                             yield spec.finding(ctx, f"{env.name}: {conf_path} proxies to {host}:{port}, {svc_name} declares "
                                                f"expose {sorted(exposed)}", [loc, env.location(svc_name, "expose")],

@@ -17,7 +17,7 @@ from tools.facts.exposure import (admin_ui_of, database_studio_of, default_login
                                   TRAEFIK_API_PORT)
 from tools.facts.secrets import is_placeholder
 from tools.facts.lifecycle import DATABASES, TABLE_WRITTEN, end_of_life, product_of
-from tools.facts.tags import rewrites_tag, tag_mutability
+from tools.facts.tags import tag_chosen_by, tag_mutability
 from tools.facts.suppressions import SAME_AS_OURS as LINTERS_SAME_AS_OURS
 from tools.findings import SEVERITIES, Location
 from tools.platform import Environment, Platform
@@ -151,25 +151,16 @@ def floating_prod_tag(ctx, spec):
     for (env_name, image, why, how, names), uses in groups.items():
         verb = "runs" if len(uses) == 1 else "run"
         title = f"{env_name}: {services_text([n for n, _ in uses])} {verb} {image}: {why}{how}"
-        rewriter = _release_rewriter(ctx, names, image)
-        if rewriter:
-            yield spec.finding(ctx, f"{title}; {rewriter} rewrites it at release", [loc for _, loc in uses],
-                               severity="info", detail="the default branch floats; a release tag carries a version")
+        chosen = tag_chosen_by(ctx.sources, names, image)
+        if chosen:
+            yield spec.finding(ctx, f"{title}; {chosen[0]} {chosen[1]}", [loc for _, loc in uses],
+                               severity="info", detail="the file's tag is a fallback: what runs carries the version "
+                                                       "the release or the deploy writes")
             continue
         database = product_of(image) in DATABASES and tag_mutability(image).any_version
         yield spec.finding(ctx, title, [loc for _, loc in uses],
                            detail="a database image can come back as a new major that refuses the data volume"
                                   if database else "")
-
-
-def _release_rewriter(ctx, variables: tuple[str, ...], image: str) -> str | None:
-    """The loaded script, Makefile or workflow that rewrites this image's tag in place at release, if any."""
-    for src in ctx.sources:
-        if src.kind in ("compose", "dockerfile", "docs", "readme") or not getattr(src, "ok", False):
-            continue
-        if rewrites_tag(src.text, variables, image):
-            return src.path
-    return None
 
 
 # -- PRD003 ------------------------------------------------------------------------------------
@@ -350,6 +341,9 @@ _MAPPED = {audit: gid for gid, _, _, audits, _ in ZIZMOR_CHECKS for audit in aud
 # Injections reach production only when outsiders write the text injected (OUTSIDER_TRIGGERS); otherwise the
 # expression is set by someone who can already push, and the finding is low.
 _INJECTIONS = ("template-injection", "github-env", "insecure-commands")
+# A spoofable actor check guards what the workflow can reach: from a trigger outsiders cannot start with secrets
+# (a fork's `pull_request` runs with a read-only token), spoofing it gains nothing a pusher has not already.
+_OUTSIDER_ONLY = _INJECTIONS + ("bot-conditions",)
 
 
 def _lower(severity: str) -> str:
@@ -366,7 +360,7 @@ def zizmor_severity(issue, ceiling: str, wf=None) -> tuple[str, str]:
         severity = _lower(severity)
         why.append("zizmor's confidence is low")
     outsiders = outsider_triggers(getattr(wf, "triggers", None)) if wf is not None else None
-    if issue.audit in _INJECTIONS and outsiders == [] and SEVERITIES.index(severity) < SEVERITIES.index("low"):
+    if issue.audit in _OUTSIDER_ONLY and outsiders == [] and SEVERITIES.index(severity) < SEVERITIES.index("low"):
         severity = "low"
         why.append("only who can push starts this workflow")
     elif issue.audit == "template-injection" and expands_only_known_text(getattr(issue, "feature", "")) \

@@ -537,6 +537,34 @@ def _from_run(wf, job, step, scope, cases, extra) -> list[BuiltImage]:
                 builds.append(BuiltImage(name, _with_extra(tag_pats, extra), origin.context if origin else None,
                                          origin.dockerfile if origin else None, False, job.id, wf.loc(line),
                                          origin.platforms if origin else [], None, "run", step.label))
+        elif args[:3] == ["buildx", "imagetools", "create"]:
+            # a multi-platform manifest made from images pushed before and pushed under each `--tag`
+            tags, sources, i = [], [], 3
+            while i < len(args):
+                a = args[i]
+                if a in ("-t", "--tag") and i + 1 < len(args):
+                    tags.append(args[i + 1]); i += 2; continue
+                if a.startswith("--tag="):
+                    tags.append(a.split("=", 1)[1])
+                elif a in ("-f", "--file", "--annotation", "--builder") and i + 1 < len(args):
+                    i += 2; continue
+                elif not a.startswith("-"):
+                    sources.append(a)
+                i += 1
+            if "--dry-run" in args:
+                continue
+            origin = next((b for b in builds if sources and b.name == split_image(expand(sources[0], scope))[0].lower()),
+                          None)
+            line = base + offset if base else None
+            when_cases = cases or [_Case("any", None, "any run")]
+            by_image = {}
+            for case in when_cases:
+                for name, pats in _literal_tag_patterns(tags, scope, case.when, case.event, case.branch).items():
+                    by_image.setdefault(name, []).extend(_with_extra(pats, extra))
+            for name, pats in by_image.items():
+                builds.append(BuiltImage(name, pats, origin.context if origin else None,
+                                         origin.dockerfile if origin else None, True, job.id, wf.loc(line),
+                                         origin.platforms if origin else [], None, "run", step.label))
         elif args and args[0] == "push" and [a for a in args[1:] if not a.startswith("-")]:
             name, _ = split_image([a for a in args[1:] if not a.startswith("-")][-1])
             pushed_names.add(name.lower())

@@ -97,6 +97,54 @@ def rewrites_tag(text: str | None, variables: Iterable[str], image: str) -> bool
     return False
 
 
+_COMPOSE_RUN = re.compile(r"\bdocker[- ]compose\b|\bdocker\s+stack\s+deploy\b")
+
+
+def sets_tag_variable(text: str | None, variables: Iterable[str]) -> bool:
+    """A deploy script chooses the tag: it hands the variable to the Compose run it makes (`LATEST_IMAGE=$V docker
+    compose up`), or writes it into the env file Compose reads (`set_env_var "LATEST_IMAGE" "$V"`,
+    `echo "APP_TAG=$V" >> .env`). The file's default (`${LATEST_IMAGE:-latest}`) is then a fallback, not what runs."""
+    names = [v for v in variables if v and re.fullmatch(r"[A-Za-z_]\w*", v)]
+    if not text or not names or not _COMPOSE_RUN.search(text):
+        return False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        for v in names:
+            if _COMPOSE_RUN.search(line) and re.search(rf"(?<![\w$-]){v}=\S", line):
+                return True  # an assignment the Compose command on that line sees
+            if re.search(rf"\b\w*env\w*\s+['\"]?{v}['\"]?\s+\S", line, re.I) and not line.startswith(("echo ", "printf ")):
+                return True  # a helper that sets a variable of the env file
+            if re.search(rf"(?:echo|printf)\b[^\n]*\b{v}=[^\n]*>>?\s*\S*env\b", line):
+                return True
+    return False
+
+
+_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def tag_variables(written: str | None) -> list[str]:
+    """The variables an image's tag is written with (`coolify:${LATEST_IMAGE:-latest}` -> [LATEST_IMAGE])."""
+    last = (written or "").rsplit("/", 1)[-1]
+    return _VARIABLE.findall(last.split(":", 1)[1]) if ":" in last else []
+
+
+def tag_chosen_by(sources, variables: Iterable[str], image: str) -> tuple[str, str] | None:
+    """(the loaded script, Makefile or workflow, how) that chooses this image's tag outside the compose file: it
+    rewrites the tag in place at release (`rewrites_tag`: "rewrites it at release"), or sets the tag's variable for
+    the Compose run it makes (`sets_tag_variable`: "sets it at deploy"); None when nothing does."""
+    variables = [v for v in variables if v]
+    for src in sources:
+        if src.kind in ("compose", "dockerfile", "docs", "readme") or not getattr(src, "ok", False):
+            continue
+        if rewrites_tag(src.text, variables, image):
+            return src.path, "rewrites it at release"
+        if sets_tag_variable(src.text, variables):
+            return src.path, f"sets {', '.join(variables)} at deploy"
+    return None
+
+
 _PATTERN = re.compile(r"(?:^|[\s'\"])-?-?(?:e\s*)?['\"]?s([/|#,:@])((?:\\.|(?!\1).)+)\1")
 
 
