@@ -26,7 +26,13 @@ COHERENCE = ("responsibilities", "coherence des Dockerfiles")
 
 # Ports of databases and internal stores that must never face the host.
 INTERNAL_PORTS = {3306: "MySQL", 33060: "MySQL X", 5432: "PostgreSQL", 6379: "Redis", 27017: "MongoDB",
-                  9200: "Elasticsearch", 11211: "memcached", 5672: "RabbitMQ", 2379: "etcd", 9092: "Kafka"}
+                  9200: "Elasticsearch", 9300: "Elasticsearch transport", 11211: "memcached", 5672: "RabbitMQ",
+                  2379: "etcd", 9092: "Kafka", 2181: "ZooKeeper", 8123: "ClickHouse HTTP", 9042: "Cassandra",
+                  1433: "SQL Server", 1521: "Oracle", 5984: "CouchDB", 26379: "Redis Sentinel", 28015: "RethinkDB",
+                  7687: "Neo4j Bolt", 6650: "Pulsar"}
+# Ports other products also use (9000: MinIO, PHP-FPM, Portainer...): internal only for the image named.
+INTERNAL_IMAGE_PORTS = {"clickhouse-server": {9000: "ClickHouse native", 9009: "ClickHouse interserver"},
+                        "clickhouse": {9000: "ClickHouse native", 9009: "ClickHouse interserver"}}
 DEV_ONLY = [
     (re.compile(r"--reload\b"), "uvicorn/gunicorn --reload"),
     (re.compile(r"\bdotnet\s+watch\b"), "dotnet watch"),
@@ -288,12 +294,14 @@ def _has_healthcheck(platform: Platform, env: Environment, name: str) -> bool:
 def internal_port_published(ctx, spec):
     for _, env, _ in _loaded_envs(ctx):
         for name, svc in env.services.items():
+            image = str(svc.get("image") or "").split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
+            internal = {**INTERNAL_PORTS, **INTERNAL_IMAGE_PORTS.get(image, {})}
             for port in svc.get("ports") or []:
                 target = int(port.get("target") or 0)
-                if target in INTERNAL_PORTS and port.get("published") and port.get("host_ip") not in ("127.0.0.1", "::1"):
+                if target in internal and port.get("published") and port.get("host_ip") not in ("127.0.0.1", "::1"):
                     loc = _value_line(ctx, env.location(name, "ports"), f"{port.get('published')}:{target}")
                     yield spec.finding(
-                        ctx, f"{env.name}: {name} publishes {INTERNAL_PORTS[target]} {target} on the host "
+                        ctx, f"{env.name}: {name} publishes {internal[target]} {target} on the host "
                              f"as {port.get('published')}", [loc])
 
 

@@ -432,6 +432,134 @@ def unpinned_dependencies(ctx, spec):
     yield from _each_run(ctx, spec, unpinned_installs, "installs")
 
 
+@check("DKF016", "Dependencies installed without their lock file", "medium", "reproducibility", CONTAINER_RULES,
+       "Copy the lock file in before the install (`COPY package.json package-lock.json ./`) and install from it "
+       "(`npm ci`, `yarn install --frozen-lockfile`, `composer install` with composer.lock, `uv sync --locked`); "
+       "pin a requirements file (`pip-compile`, `==` on each line) or pass a constraints file.")
+def installs_without_lock(ctx, spec):
+    """What a build step installs from a project's manifest where the lock file never entered the build (`COPY
+    package.json .` then `npm install`; a .dockerignore that keeps composer.lock out), an install that may rewrite
+    the lock it was given (`npm install`, `yarn` without --frozen-lockfile: low), and a pip requirements file of
+    version ranges. Every stage counts: a builder's node_modules is what the final image serves."""
+    from tools.facts.build_steps import LOCK_FILES, lock_installs, pip_requirement_files
+
+    platform = _platform(ctx)
+    for path, use in dockerfile_uses(platform).items():
+        info = platform.dockerfiles[path]
+        contexts = [c for c in use.contexts if (platform.root / c).is_dir() and not platform.uninitialised_submodule(c)]
+        if not contexts:
+            continue
+        context = contexts[0]
+        ignored = [p.strip().lstrip("/") for p in _dockerignore(platform.root, context, path) or []
+                   if p.strip() and not p.strip().startswith(("#", "!"))]
+        severity = _ship_severity(platform, path)
+        reported: set[tuple[int, str]] = set()
+        for stage in info.stages:
+            chain = _stage_chain(info, stage)
+            for ins in stage.instructions:
+                if ins.cmd != "RUN" or ins.start_line in {line for line, _ in reported}:
+                    continue
+                copies = [c for st in chain for c in st.copies if st is not stage or c.line < ins.start_line]
+                if any(c.from_ and _may_carry_project(c, LOCK_FILES) for c in copies):
+                    continue  # another stage brings a project folder or a lock in: what it carries cannot be told
+                sources = [src for c in copies if not c.heredoc for src in c.sources]
+                text = _run_text(ins)
+                for manager, command, frozen in lock_installs(text):
+                    locks = LOCK_FILES[manager]
+                    found = _lock_copied(platform.root, context, sources, locks, ignored)
+                    if found is None:
+                        continue
+                    if not found:
+                        what = f"{command}: no {' or '.join(locks)} entered the build before it"
+                        yield spec.finding(ctx, f"{path}: RUN {what}", [Location(path, ins.start_line)],
+                                           severity=severity, subject=f"{manager} without lock",
+                                           detail="each build resolves the dependencies again, at whatever "
+                                                  "versions the registry holds that day")
+                    elif not frozen:
+                        how = "npm ci" if manager == "npm" else f"{manager} with its frozen-lock flag"
+                        yield spec.finding(ctx, f"{path}: RUN {command} may rewrite {locks[0]} instead of "
+                                                f"refusing a lock out of step (use {how})",
+                                           [Location(path, ins.start_line)], severity="low",
+                                           subject=f"{manager} not frozen")
+                    reported.add((ins.start_line, manager))
+                for requirements, pinned in pip_requirement_files(text):
+                    if pinned:
+                        continue
+                    loose = _loose_requirement_file(platform.root, context, sources, requirements)
+                    if loose:
+                        shown = ", ".join(loose[:3]) + (f" and {len(loose) - 3} more" if len(loose) > 3 else "")
+                        yield spec.finding(ctx, f"{path}: RUN pip installs {requirements} at no fixed version "
+                                                f"({shown})", [Location(path, ins.start_line)], severity=severity,
+                                           subject=f"pip {requirements}")
+                        reported.add((ins.start_line, "pip"))
+
+
+def _may_carry_project(copy, locks: dict[str, tuple[str, ...]]) -> bool:
+    """A `COPY --from` that may bring a project's files (a folder, a lock, installed dependencies), not a tool's
+    binary (`COPY --from=composer:2 /usr/bin/composer /usr/bin/composer`)."""
+    names = {lock for group in locks.values() for lock in group} | {"node_modules", "vendor"}
+    return any(src.endswith("/") or src.strip() in (".", "./") or posixpath.basename(src.rstrip("/")) in names
+               for src in copy.sources)
+
+
+def _lock_copied(root: Path, context: str, sources: list[str], locks: tuple[str, ...],
+                 ignored: list[str]) -> bool | None:
+    """Whether a COPY before the install brought one of the lock files into the build: named (or matched by a
+    glob), or inside a folder copied whole, and not kept out by the .dockerignore. None when a source is a
+    variable (the build passes it)."""
+    base = root / context
+    for raw in sources:
+        if "$" in raw:
+            return None
+        src = raw.strip().lstrip("/")
+        src = "" if src in (".", "./") else src.rstrip("/")
+        candidates: list[str] = []
+        if any(ch in src for ch in "*?["):
+            candidates = [posixpath.join(posixpath.dirname(src), lock) for lock in locks
+                          if fnmatch.fnmatch(lock, posixpath.basename(src))]
+        elif posixpath.basename(src) in locks:
+            candidates = [src]
+        elif not src or (base / src).is_dir():
+            for depth in ("", "*/", "*/*/"):
+                for lock in locks:
+                    candidates += [posixpath.relpath(m, base) for m in glob.glob(str(base / src / f"{depth}{lock}"))]
+        for cand in candidates:
+            if (base / cand).is_file() and not any(fnmatch.fnmatch(cand, pat) or fnmatch.fnmatch(posixpath.basename(cand), pat)
+                                                   or cand.startswith(pat.rstrip("/") + "/") for pat in ignored):
+                return True
+    return False
+
+
+def _loose_requirement_file(root: Path, context: str, sources: list[str], requirements: str,
+                            depth: int = 0) -> list[str]:
+    """The unpinned lines of a requirements file the build copied in (and of the files it includes with -r)."""
+    from tools.facts.build_steps import loose_requirements
+
+    base = root / context
+    name = requirements.lstrip("./")
+    found = None
+    for raw in [""] + [s.strip().lstrip("/").rstrip("/") for s in sources if "$" not in s]:
+        for cand in (posixpath.join(raw, name), posixpath.join(raw, posixpath.basename(name)), raw):
+            if cand and (base / cand).is_file() and posixpath.basename(cand) == posixpath.basename(name):
+                found = base / cand
+                break
+        if found:
+            break
+    if found is None:
+        return []
+    try:
+        text = found.read_text(encoding="utf-8", errors="replace")[:200_000]
+    except OSError:
+        return []
+    loose = loose_requirements(text)
+    if depth < 2:
+        for m in re.finditer(r"^\s*(?:-r|--requirement)[ =]\s*(\S+)", text, re.M):
+            rel = posixpath.normpath(posixpath.join(posixpath.dirname(posixpath.relpath(found, base)), m.group(1)))
+            loose += _loose_requirement_file(root, context, [posixpath.dirname(rel) or "."], posixpath.basename(rel),
+                                             depth + 1)
+    return loose
+
+
 @check("DKF011", "Build makes files writable by every user", "medium", "security", CONTAINER_RULES,
        "Give the folder to the user the process runs as (`COPY --chown=app:app`, `chown app:app`) with 755/644, "
        "or 1777 for a shared scratch folder.")

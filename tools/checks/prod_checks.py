@@ -10,7 +10,7 @@ from typing import Iterator
 from tools import compose as compose_tool
 from tools.checks.dockerfile_checks import DockerfileUse, dockerfile_uses, is_test_image
 from tools.checks.registry import check, services_text
-from tools.facts.exposure import (admin_ui_of, database_studio_of, default_login_ui_of, is_loopback, management_api_of, maps_host_gateway, names_host_gateway,
+from tools.facts.exposure import (admin_ui_of, docker_socket_mount, is_docker_tool, database_studio_of, default_login_ui_of, is_loopback, management_api_of, maps_host_gateway, names_host_gateway,
                                   branch_fixed_by_trigger, expands_only_known_text, expands_outsider_text,
                                   names_pull_request_head,
                                   outsider_triggers, unauthenticated_ui_of, insecure_dashboard_of,
@@ -202,6 +202,36 @@ def admin_ui_published(ctx, spec):
             yield spec.finding(ctx, f"{env.name}: {name} publishes {what} on {where}, reachable from the network",
                                [loc], severity=severity, detail=detail)
             break
+
+
+# -- PRD006 ------------------------------------------------------------------------------------
+
+@check("PRD006", "Docker engine socket mounted into an application", "high", "security", SECURITY_RISK,
+       "Remove the socket mount; if the service must start or inspect containers, give it a socket proxy that allows "
+       "only the calls it makes (read-only container listing, for instance). `:ro` on the mount does not protect "
+       "the engine: its API stays writable through the socket.")
+def docker_socket_mounted(ctx, spec):
+    """A service that mounts the engine's socket can start a privileged container with the host's / mounted: root
+    on the host. An application image: high in production (medium elsewhere); a tool whose job is the engine
+    (a proxy's discovery, an updater, a collector, a CI runner, a container manager): low, by design, still said."""
+    for env, prod, name, svc in _services(ctx):
+        socket = docker_socket_mount(svc.get("volumes"))
+        if socket is None:
+            continue
+        image = str(svc.get("image") or "")
+        tool = is_docker_tool(image)
+        what = image or "its image"
+        loc = _line_with(ctx, env.location(name, "volumes"), posixpath.basename(socket))
+        if tool:
+            yield spec.finding(ctx, f"{env.name}: {name} ({what}) mounts {socket}: a tool that drives the engine, root "
+                                    f"on the host by design", [loc], severity="low",
+                               detail="a socket proxy limited to the calls it makes narrows what a compromise of it "
+                                      "gives")
+            continue
+        yield spec.finding(ctx, f"{env.name}: {name} mounts {socket}: whoever controls it is root on the host",
+                           [loc], severity=None if prod else "medium",
+                           detail=f"{what} is no tool of the engine: a flaw in it, or in the image's supply chain, "
+                                  f"starts privileged containers on the host")
 
 
 # -- PRD004 ------------------------------------------------------------------------------------

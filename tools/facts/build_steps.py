@@ -347,3 +347,92 @@ def dev_dependency_installs(command: str | None, env: dict[str, str] | None = No
                 if req and _DEV_REQUIREMENTS.search(posixpath.basename(req).rsplit(".", 1)[0]):
                     out.append(f"pip install -r {req}")
     return out
+
+
+# ------------------------------------------------------------------------------------ installs from a lock file
+
+# Package managers that install a project's dependencies from its manifest: the lock file that fixes every version,
+# and the flags that make the install refuse to change it. `npm ci`, `pnpm install` under CI and `uv sync --locked`
+# refuse a missing or stale lock by themselves.
+LOCK_FILES: dict[str, tuple[str, ...]] = {
+    "npm": ("package-lock.json", "npm-shrinkwrap.json"),
+    "yarn": ("yarn.lock",),
+    "pnpm": ("pnpm-lock.yaml",),
+    "composer": ("composer.lock",),
+    "bundle": ("Gemfile.lock",),
+    "poetry": ("poetry.lock",),
+    "uv": ("uv.lock",),
+}
+_FROZEN = {"yarn": ("--frozen-lockfile", "--immutable"), "bundle": ("--frozen", "--deployment"),
+           "uv": ("--locked", "--frozen"), "poetry": ()}
+
+
+def lock_installs(command: str | None) -> list[tuple[str, str, bool]]:
+    """Installs of a project's dependencies from its manifest in a build step: (manager, the command as words,
+    whether it refuses to change the lock). `npm install` with no package argument, bare `yarn` or `yarn install`,
+    `pnpm install`, `composer install|update`, `bundle install`, `poetry install`, `uv sync`; `npm ci` is none
+    (it fails without a lock). Installs of named packages are DKF010's and hadolint's."""
+    out: list[tuple[str, str, bool]] = []
+    for pipeline in pipelines(command or ""):
+        for words in pipeline:
+            prog, args = _program(words)
+            prog = posixpath.basename(prog or "")
+            if prog in ("composer", "composer.phar") or prog == "php" and args[:1] and args[0].endswith("composer.phar"):
+                args = args[1:] if prog == "php" else args
+                prog = "composer"
+            positional = [a for a in args if not a.startswith("-")]
+            sub = positional[0] if positional else ""
+            text = " ".join([prog, *args])
+            if prog == "npm" and sub in ("install", "i") and len(positional) == 1:
+                out.append(("npm", text, False))
+            elif prog == "yarn" and (not positional or sub == "install"):
+                out.append(("yarn", text, any(a in _FROZEN["yarn"] for a in args)))
+            elif prog == "pnpm" and sub in ("install", "i") and len(positional) == 1:
+                out.append(("pnpm", text, "--no-frozen-lockfile" not in args))
+            elif prog == "composer" and sub in ("install", "update") and len(positional) == 1:
+                out.append(("composer", text, False if sub == "update" else True))
+            elif prog == "bundle" and sub == "install":
+                out.append(("bundle", text, any(a in _FROZEN["bundle"] for a in args)))
+            elif prog == "poetry" and sub == "install":
+                out.append(("poetry", text, True))
+            elif prog == "uv" and sub == "sync":
+                out.append(("uv", text, any(a in _FROZEN["uv"] for a in args)))
+    return out
+
+
+def loose_requirements(text: str) -> list[str]:
+    """The requirements of a pip requirements file that fix no version (`Django>=6.0,<6.1`, `uwsgi`): each build may
+    resolve another release. Pinned (`==`, `===`), hashed, URL and path lines, options and comments aside."""
+    loose = []
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith(("#", "-")) or "://" in line or line.startswith((".", "/")):
+            continue
+        spec = line.split(";", 1)[0].strip()
+        if "==" in spec or " @ " in spec or "--hash" in line:
+            continue
+        loose.append(spec)
+    return loose
+
+
+def pip_requirement_files(command: str | None) -> list[tuple[str, bool]]:
+    """The requirements files a build step installs with pip (`pip install -r requirements/production.txt`), and
+    whether a constraints file (`-c`) or `--require-hashes` pins them."""
+    out: list[tuple[str, bool]] = []
+    for pipeline in pipelines(command or ""):
+        for words in pipeline:
+            prog, args = _program(words)
+            if prog in ("python", "python3") and args[:2] == ["-m", "pip"]:
+                prog, args = "pip", args[2:]
+            elif prog in ("uv",) and args[:1] == ["pip"]:
+                prog, args = "pip", args[1:]
+            if prog not in ("pip", "pip3") or not args or args[0] != "install":
+                continue
+            pinned = any(a in ("-c", "--constraint", "--require-hashes") or a.startswith(("--constraint=", "-c"))
+                         and a != "-c" for a in args)
+            for i, a in enumerate(args):
+                if a in ("-r", "--requirement") and i + 1 < len(args):
+                    out.append((args[i + 1], pinned))
+                elif a.startswith("--requirement="):
+                    out.append((a.split("=", 1)[1], pinned))
+    return out

@@ -56,6 +56,44 @@ MANAGEMENT_API_IMAGES: dict[str, tuple[str, tuple[int, ...]]] = {
     "consul": ("Consul's HTTP API and UI", (8500,)),
 }
 
+# The engine's socket: whoever talks to it starts a privileged container with the host's / mounted, i.e. is root on
+# the host (`:ro` on the mount changes nothing: the API is still writable through it).
+DOCKER_SOCKETS = frozenset({"/var/run/docker.sock", "/run/docker.sock", "/var/run/podman/podman.sock",
+                            "/run/podman/podman.sock"})
+# Tools whose job is to drive or watch the engine: the socket is their purpose (a proxy's discovery, an updater, a
+# log or metrics collector, a CI runner, a container manager). Repository last component, any registry.
+DOCKER_TOOLS = frozenset({
+    "traefik", "nginx-proxy", "docker-gen", "acme-companion", "letsencrypt-nginx-proxy-companion", "watchtower",
+    "portainer", "portainer-ce", "portainer-ee", "agent", "cadvisor", "promtail", "alloy", "grafana-agent", "dozzle",
+    "autoheal", "docker-autoheal", "docker-socket-proxy", "socket-proxy", "ouroboros", "diun", "homepage",
+    "uptime-kuma", "netdata", "datadog-agent", "agent-dev", "filebeat", "metricbeat", "vector", "fluent-bit",
+    "logspout", "gitlab-runner", "woodpecker-agent", "drone-runner-docker", "actions-runner", "github-runner",
+    "coolify", "coolify-helper", "dockge", "yacht", "komodo", "periphery", "registrator", "swarmpit", "caddy-docker-proxy",
+    "otel-collector", "opentelemetry-collector", "opentelemetry-collector-contrib", "telegraf", "beszel-agent",
+    "glances", "docker", "dind", "dockerd"})
+
+
+def docker_socket_mount(volumes) -> str | None:
+    """The engine socket a service mounts (`/var/run/docker.sock:/var/run/docker.sock`, a bind whose source is the
+    socket), or None."""
+    for vol in volumes or []:
+        if isinstance(vol, dict):
+            source = str(vol.get("source") or "")
+        else:
+            source = str(vol).split(":", 1)[0]
+        if source.rstrip("/") in DOCKER_SOCKETS:
+            return source.rstrip("/")
+    return None
+
+
+def is_docker_tool(image: str | None) -> bool:
+    """The image is a tool whose job is the engine itself (`traefik:v3.2`, `containrrr/watchtower`)."""
+    if not image:
+        return False
+    last = str(image).split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
+    return last in DOCKER_TOOLS
+
+
 LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost", "[::1]"})
 
 HOST_GATEWAY_NAME = "host.docker.internal"
