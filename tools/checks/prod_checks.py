@@ -219,12 +219,12 @@ def docker_socket_mounted(ctx, spec):
         if socket is None:
             continue
         image = str(svc.get("image") or "")
-        tool = is_docker_tool(image)
+        tool = is_docker_tool(image, name)
         what = image or "its image"
         loc = _line_with(ctx, env.location(name, "volumes"), posixpath.basename(socket))
         if tool:
-            yield spec.finding(ctx, f"{env.name}: {name} ({what}) mounts {socket}: a tool that drives the engine, root "
-                                    f"on the host by design", [loc], severity="low",
+            yield spec.finding(ctx, f"{env.name}: {name} ({what}) mounts {socket}: its job is the engine, root on the "
+                                    f"host by design", [loc], severity="low",
                                detail="a socket proxy limited to the calls it makes narrows what a compromise of it "
                                       "gives")
             continue

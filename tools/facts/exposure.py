@@ -86,12 +86,17 @@ def docker_socket_mount(volumes) -> str | None:
     return None
 
 
-def is_docker_tool(image: str | None) -> bool:
-    """The image is a tool whose job is the engine itself (`traefik:v3.2`, `containrrr/watchtower`)."""
-    if not image:
-        return False
-    last = str(image).split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
-    return last in DOCKER_TOOLS
+# Words of an image or service name that say its job is to run or watch containers (a job runner, a scheduler of
+# `docker exec`, a connector manager, a proxy generator): the socket is its purpose.
+_ENGINE_JOB = re.compile(r"runner|executor|agent|composer|manager|mastercontainer|cron|ofelia|scheduler|-gen\b|gen$|proxy|"
+                         r"watch|monitor|exporter|collector|backup|deploy|orchestr|supervis|docker|dind", re.I)
+
+
+def is_docker_tool(image: str | None, service: str | None = None) -> bool:
+    """The image is a tool whose job is the engine itself (`traefik:v3.2`, `containrrr/watchtower`), or its name or
+    the service's says it runs or watches containers (`executor`, `mastercontainer`, `caddy-gen`, `cron`)."""
+    last = str(image or "").split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
+    return last in DOCKER_TOOLS or bool(_ENGINE_JOB.search(last)) or bool(service and _ENGINE_JOB.search(service))
 
 
 LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1", "localhost", "[::1]"})
