@@ -556,7 +556,8 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
         env.profiles = sorted({p for f in env.files for svc in ((data.get(f) or {}).get("services") or {}).values()
                                if isinstance(svc, dict) and isinstance(svc.get("profiles"), list)
                                for p in svc["profiles"] if isinstance(p, str)})
-    envs = _hosting_repository(_production_by_evidence(_not_production_by_header(envs, sources), sources), sources)
+    envs = _not_production_by_header(envs, sources)
+    envs = _hosting_repository(_production_by_evidence(_production_by_install(envs, sources), sources), sources)
     return Discovery(envs, compose_files, unresolved, orphans, absent, overlays)
 
 
@@ -783,6 +784,62 @@ def _hosting_repository(envs: dict[str, DiscoveredEnvironment], sources: list) -
             folder = posixpath.dirname(env.files[-1])
             env.name = _free(f"prod-{_slug(posixpath.basename(folder))}" if folder else "prod", renamed)
             env.evidence = f"{evidence}: a hosting repository, each of its sets runs on a server"
+        renamed[env.name] = env
+    return renamed
+
+
+# What installs or deploys a product for its users: a script so named (`deploy/install.sh`, `scripts/upgrade.sh`), a
+# folder so named (`docs/install/docker/plain/`, `deploy/docker/`, `self-hosting/`).
+_INSTALL_SCRIPT = re.compile(r"^(?:install|installer|setup|deploy|upgrade|update|bootstrap|provision)(?:[-_.][\w.-]*)?"
+                             r"\.(?:sh|bash)$", re.I)
+_DEMO_REPO = re.compile(r"\bdemo\b|\bdemonstrat\w+|\btutorial\b|\bsamples?\b|\bexample (?:app|application|project)\b")
+_INSTALL_FOLDERS = {"install", "installation", "deploy", "deployment", "deployments", "self-hosting", "selfhost",
+                    "self-host", "selfhosting", "hosting", "production"}
+
+
+def _production_by_install(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:
+    """When nothing is production yet: the sets an install or deploy script runs (`deploy/install.sh` brings
+    `deploy/docker/compose.yaml` up on the user's server), else the sets found in an install or deployment folder
+    (`docs/install/docker/<variant>/`), are production, each saying where. A set whose own words or folders say
+    development, tests or an example stays what it is; a header that says so vetoes it."""
+    if any(environment_role(e.name, e.files) == "prod" for e in envs.values()):
+        return envs
+
+    def plain(env: DiscoveredEnvironment) -> bool:
+        folders = {p.lower() for f in env.files for p in posixpath.dirname(f).split("/")}
+        return environment_role(env.name, env.files) not in ("test", "staging") and not _role_words(env.files) \
+            and not _TEST_FOLDERS & folders and not _header_denial(env.files[-1], sources)
+
+    chosen: dict[str, str] = {}
+    for key, env in envs.items():
+        script = next((o for o in env.origins if o.kind == "script" and o.path
+                       and _INSTALL_SCRIPT.match(posixpath.basename(o.path))), None)
+        if script is not None and plain(env):
+            chosen[key] = f"{script.path}:{script.line} installs it on the user's server"
+    readme = next((s for s in sources if s.kind == "readme" and s.ok and s.text and "/" not in s.path
+                   and posixpath.basename(s.path).lower().startswith("readme")), None)
+    lines = readme.text.splitlines() if readme is not None else []
+    title = next((line for line in lines if line.startswith("# ")), "")
+    demo = readme is not None and (bool(_DEMO_REPO.search(fold(title))) or any(
+        _FOR_DEVELOPMENT.search(fold(sentence)) or _DEMO_REPO.search(fold(sentence))
+        for _, sentence in _sentences(lines, "")[:60]))
+    if not chosen and not demo:  # a demo's or a tutorial's deploy folder deploys the demo
+        for key, env in envs.items():
+            folders = [p for p in posixpath.dirname(env.files[0]).split("/") if p.lower() in _INSTALL_FOLDERS]
+            if folders and plain(env) and all(o.kind in ("convention", "docs", "readme") for o in env.origins):
+                chosen[key] = f"its folder {posixpath.dirname(env.files[0])}/ is an install or deployment folder"
+    if not chosen:
+        return envs
+    renamed: dict[str, DiscoveredEnvironment] = {}
+    for key, env in envs.items():
+        if key in chosen:
+            generic = _INSTALL_FOLDERS | {"docker", "compose", "docker-compose", "dev", "override", "main", ""}
+            candidates = [posixpath.basename(posixpath.dirname(env.files[-1])), _stem_word(env.files[-1]),
+                          key.rsplit("/", 1)[-1]]
+            variant = next((c for c in candidates if c.lower() not in generic), "")
+            name = "prod" if len(chosen) == 1 or not variant else f"prod-{_slug(variant)}"  # the main set: prod
+            env.name = _free(name, {**envs, **renamed})
+            env.evidence = chosen[key]
         renamed[env.name] = env
     return renamed
 
