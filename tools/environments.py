@@ -808,7 +808,8 @@ def _production_by_install(envs: dict[str, DiscoveredEnvironment], sources: list
     def plain(env: DiscoveredEnvironment) -> bool:
         folders = {p.lower() for f in env.files for p in posixpath.dirname(f).split("/")}
         return environment_role(env.name, env.files) not in ("test", "staging") and not _role_words(env.files) \
-            and not _TEST_FOLDERS & folders and not _header_denial(env.files[-1], sources)
+            and not _TEST_FOLDERS & folders and not _header_denial(env.files[-1], sources) \
+            and _stem_word(env.files[-1]) not in ("build", "builder", "builds")  # a recipe to build the images
 
     chosen: dict[str, str] = {}
     for key, env in envs.items():
