@@ -449,7 +449,7 @@ def installs_without_lock(ctx, spec):
         contexts = [c for c in use.contexts if (platform.root / c).is_dir() and not platform.uninitialised_submodule(c)]
         if not contexts:
             continue
-        context = contexts[0]
+        context = contexts[0]  # a guessed one (the Dockerfile's folder) is judged only on sources found in it
         ignored = [p.strip().lstrip("/") for p in _dockerignore(platform.root, context, path) or []
                    if p.strip() and not p.strip().startswith(("#", "!"))]
         severity = _ship_severity(platform, path)
@@ -462,7 +462,7 @@ def installs_without_lock(ctx, spec):
                 copies = [c for st in chain for c in st.copies if st is not stage or c.line < ins.start_line]
                 if any(c.from_ and _may_carry_project(c, LOCK_FILES) for c in copies):
                     continue  # another stage brings a project folder or a lock in: what it carries cannot be told
-                sources = [src for c in copies if not c.heredoc for src in c.sources]
+                sources = [src for c in copies if not c.heredoc and not c.from_ for src in c.sources]
                 text = _run_text(ins)
                 for manager, command, frozen in lock_installs(text):
                     locks = LOCK_FILES[manager]
@@ -523,6 +523,8 @@ def _lock_copied(root: Path, context: str, sources: list[str], locks: tuple[str,
             for depth in ("", "*/", "*/*/"):
                 for lock in locks:
                     candidates += [posixpath.relpath(m, base) for m in glob.glob(str(base / src / f"{depth}{lock}"))]
+        elif not (base / src).exists():
+            return None  # a source not in this context (DKF005's): what it holds cannot be told
         for cand in candidates:
             if (base / cand).is_file() and not any(fnmatch.fnmatch(cand, pat) or fnmatch.fnmatch(posixpath.basename(cand), pat)
                                                    or cand.startswith(pat.rstrip("/") + "/") for pat in ignored):
