@@ -403,9 +403,13 @@ def unverified_download(ctx, spec):
     from tools.facts.build_steps import unverified_downloads
 
     platform = _platform(ctx)
+    uses = dockerfile_uses(platform)
     for path, info in platform.dockerfiles.items():
         severity = _ship_severity(platform, path)
+        use = uses.get(path)
+        context = next((c for c in (use.contexts if use else []) if (platform.root / c).is_dir()), None)
         for stage in info.stages:
+            scripts = _copied_scripts(platform.root, context, stage) if context is not None else {}
             fetched: dict[str, str] = {}  # what earlier steps of the stage downloaded: file name -> URL
             for ins in stage.instructions:
                 if ins.cmd == "ADD" and not any(f.startswith("--checksum") for f in ins.flags) and len(ins.value) >= 2:
@@ -415,9 +419,37 @@ def unverified_download(ctx, spec):
                         name = posixpath.basename(url.split("?", 1)[0]) if dest.endswith("/") else dest
                         fetched[posixpath.basename(name)] = url
                 elif ins.cmd == "RUN":
-                    for what in unverified_downloads(_run_text(ins), fetched):
+                    text = _run_text(ins)
+                    for what in unverified_downloads(text, fetched):
                         yield spec.finding(ctx, f"{path}: RUN runs {what}", [Location(path, ins.start_line)],
                                            severity=severity)
+                    # a script of the repository the stage copied in and runs here (`RUN /tmp/install-s6`)
+                    for target, (rel, script) in scripts.items():
+                        if re.search(rf"(?<![\w./-]){re.escape(target)}(?![\w.-])", text):
+                            for what in unverified_downloads(script):
+                                yield spec.finding(ctx, f"{path}: RUN {target} ({rel}) runs {what}",
+                                                   [Location(path, ins.start_line), Location(rel)], severity=severity)
+
+
+def _copied_scripts(root: Path, context: str, stage) -> dict[str, tuple[str, str]]:
+    """The repository's files a stage copies in that a RUN may run: container path -> (repo path, text). Only
+    files (not folders), read up to 200 KB."""
+    out: dict[str, tuple[str, str]] = {}
+    for copy in stage.copies:
+        if copy.from_ or copy.heredoc or any("$" in s or any(ch in s for ch in "*?[") for s in copy.sources):
+            continue
+        for src in copy.sources:
+            rel = posixpath.normpath(posixpath.join(context, src.lstrip("/")))
+            full = root / rel
+            if rel.startswith("..") or not full.is_file() or full.stat().st_size > 200_000:
+                continue
+            dest = copy.dest if not copy.dest.endswith("/") and len(copy.sources) == 1 else \
+                posixpath.join(copy.dest, posixpath.basename(src))
+            try:
+                out[dest] = (rel, full.read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                continue
+    return out
 
 
 @check("DKF010", "Build installs dependencies at no fixed version", "medium", "reproducibility", CONTAINER_RULES,

@@ -200,10 +200,15 @@ def split_shell(command: str) -> list[list[str]]:
 _WRAPPERS = {"sudo", "env", "exec", "command", "time", "nice"}
 
 
+_RESERVED = frozenset({"then", "else", "do", "!", "{", "("})
+
+
 def program_of(words: list[str]) -> tuple[str, list[str]]:
     """The program a simple command runs (past `sudo`, `env A=1`, a path; `python3.12` is `python`) and its
     arguments."""
     i = 0
+    while i < len(words) and words[i] in _RESERVED:  # `then curl …`, `do wget …`: the command after the keyword
+        i += 1
     while i < len(words) and (words[i] in _WRAPPERS or "=" in words[i] and not words[i].startswith("-")
                               or words[i].startswith("-") and i and words[i - 1] in _WRAPPERS):
         i += 1
