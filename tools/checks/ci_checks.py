@@ -297,6 +297,38 @@ def published_untested(ctx, spec):
                            detail="a build the tests would fail is published all the same, under the tag users pull")
 
 
+# -- CI014 -----------------------------------------------------------------------------------
+
+@check("CI014", "Workflow runs downloaded code it did not verify", "medium", "security", SECURITY_RISK,
+       "Pin the tool to a release and check its checksum (`echo \"<sha256>  tool\" | sha256sum -c`), or use a "
+       "SHA-pinned action that installs it; never pipe a download into a shell in a job that holds secrets.")
+def workflow_unverified_download(ctx, spec):
+    """What DKF009 says of a Dockerfile, said of a workflow's `run:` steps: `curl … | bash`, a binary fetched and made
+    executable, an archive unpacked, with no checksum or signature checked. Medium in a job that holds a secret or a
+    token with write access (what it runs can take them); low elsewhere."""
+    from tools.facts.build_steps import unverified_downloads
+
+    for path, wf in _workflows(ctx):
+        for jid, job in wf.jobs.items():
+            fetched: dict[str, str] = {}
+            holds = _holds_secrets(job)
+            for step in job.steps:
+                if not step.run:
+                    continue
+                # an expression is one word of the script (`launcher-linux-${{ env.ARCH }}.tar.gz`)
+                script = re.sub(r"\$\{\{\s*(.*?)\s*\}\}", lambda m: "${{" + m.group(1).replace(" ", "") + "}}", step.run)
+                for what in unverified_downloads(script, fetched):
+                    yield spec.finding(ctx, f"{path}: job {jid} runs {what}",
+                                       [wf.loc(step.run_line or step.line)], severity=None if holds else "low",
+                                       detail="the job holds secrets or a write token" if holds else "")
+
+
+def _holds_secrets(job) -> bool:
+    """The job reads a secret or the token (`secrets.X`, `github.token`) or grants itself write access."""
+    text = json.dumps([job.env, job.permissions, [(s.env, s.with_, s.run) for s in job.steps]], default=str)
+    return bool(re.search(r"secrets\.|github\.token|\bwrite\b|write-all", text))
+
+
 # -- CI008 -----------------------------------------------------------------------------------
 
 def _secret_env(*envs: dict) -> dict[str, str]:

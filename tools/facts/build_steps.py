@@ -25,12 +25,17 @@ _PACKAGE_FILE = re.compile(r"\.(?:deb|rpm|apk|run|sh|bin)$", re.I)
 
 def _urls(args: list[str]) -> list[str]:
     """The URLs a fetch names: literal, or a variable holding one (`curl "$driver_url"`), as written."""
-    return [a for a in args if re.match(r"(?:https?|ftp)://|\$\{?[A-Za-z_]\w*\}?(?:$|/)", a)]
+    literal = [a for a in args if re.match(r"(?:https?|ftp)://", a)]
+    return literal or [a for a in args if re.match(r"\$\{?[A-Za-z_]\w*\}?(?:$|/)", a)]
 
 
 def _output_file(args: list[str]) -> str | None:
-    """The file `curl -o F` / `wget -O F` writes (None for stdout)."""
+    """The file `curl -o F` / `wget -O F` / `curl URL >F` writes (None for stdout)."""
     for i, a in enumerate(args):
+        if a in (">", ">>") and i + 1 < len(args):
+            return args[i + 1]
+        if re.fullmatch(r">>?[^>&].*", a):
+            return a.lstrip(">")
         if a in ("-o", "-O", "--output", "--output-document") and i + 1 < len(args):
             return None if args[i + 1] == "-" else args[i + 1]
         for flag in ("--output=", "--output-document="):
