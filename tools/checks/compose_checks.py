@@ -231,6 +231,43 @@ def mutable_prod_image(ctx, spec):
                                       f"version the release or the deploy writes")
             continue
         yield spec.finding(ctx, title, [loc for _, loc in uses], severity=None if prod else "low")
+    yield from _template_tags(ctx, spec)
+
+
+def _template_tags(ctx, spec):
+    """Compose templates (SRC012) are no Compose project, yet the product deploys what they name: the images they
+    run by `latest` or no tag, one finding per folder, low (the product may pin them when it renders)."""
+    import yaml
+
+    folders: dict[str, list[tuple[str, str, int | None]]] = {}
+    counted: dict[str, int] = {}
+    for src in ctx.sources:
+        if src.kind != "compose" or src.status != "template" or not src.text or "{%" in src.text:
+            continue
+        try:
+            data = yaml.safe_load(src.text)
+        except yaml.YAMLError:
+            continue
+        services = data.get("services") if isinstance(data, dict) else None
+        if not isinstance(services, dict):
+            continue
+        folder = posixpath.dirname(src.path)
+        counted[folder] = counted.get(folder, 0) + 1
+        for svc in services.values():
+            image = svc.get("image") if isinstance(svc, dict) else None
+            if isinstance(image, str) and "$" not in image and "{{" not in image \
+                    and df_tool.image_pin(image) in ("latest", "untagged"):
+                line = next((n for n, text in enumerate(src.text.splitlines(), 1) if image in text), None)
+                folders.setdefault(folder, []).append((src.path, image, line))
+                break
+    for folder, found in folders.items():
+        shown = ", ".join(f"{posixpath.basename(p)}: {image}" for p, image, _ in found[:3])
+        more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        yield spec.finding(ctx, f"{folder or '.'}/: {len(found)} of {counted[folder]} compose templates run an image by "
+                                f"latest or no tag ({shown}{more})", [Location(p, line) for p, _, line in found],
+                           severity="low", subject=f"templates {folder}",
+                           detail="what the product deploys from them changes with each pull, unless it pins the "
+                                  "tag when it renders the template")
 
 
 @check("CMP004", "Invalid image reference", "blocker", "availability", STABILITY,
