@@ -128,6 +128,29 @@ def dockerfile_parse_error(ctx, spec):
 
 # -- DKF002 ----------------------------------------------------------------------------------
 
+_BAKE_CONTEXTS = re.compile(r"\bcontexts\s*=\s*\{([^}]*)\}")
+_BAKE_NAME = re.compile(r"^\s*\"?([A-Za-z0-9][\w.-]*)\"?\s*=", re.M)
+
+
+def _bake_contexts(platform: Platform) -> set[str]:
+    """The named build contexts the repository's bake files give (`contexts = { base = "target:base" }`): a FROM
+    that names one builds on that context (another target's output, a folder), not on an image."""
+    cached = getattr(platform, "_bake_contexts", None)
+    if cached is not None:
+        return cached
+    names: set[str] = set()
+    for pattern in ("*.hcl", "*/*.hcl", "*/*/*.hcl", "docker-bake*.json"):
+        for found in sorted(platform.root.glob(pattern))[:50]:
+            try:
+                text = found.read_text(encoding="utf-8", errors="replace")[:500_000] if found.stat().st_size < 500_000 else ""
+            except OSError:
+                continue
+            for block in _BAKE_CONTEXTS.findall(text):
+                names |= set(_BAKE_NAME.findall(block))
+    platform._bake_contexts = names
+    return names
+
+
 @check("DKF002", "Base image not pinned to a version", "medium", "reproducibility", CONTAINER_RULES,
        "Pin the base image to a precise version (`python:3.11-slim`), never `latest` nor untagged.")
 def base_image_not_pinned(ctx, spec):
@@ -140,8 +163,11 @@ def base_image_not_pinned(ctx, spec):
                 yield spec.finding(ctx, f"{path}: # syntax={frontend} builds with whatever frontend is newest",
                                    [Location(path, line)],
                                    remediation="Pin the frontend's major version (`# syntax=docker/dockerfile:1`) or a digest.")
+        named = _bake_contexts(_platform(ctx))
         for stage in info.stages:
             loc = [Location(path, stage.line)]
+            if stage.pinned == "untagged" and stage.base_ref in named:
+                continue  # `FROM base` where a bake file gives `contexts = { base = "target:base" }`: a build's output
             if stage.pinned in ("latest", "untagged"):
                 how = "uses `latest`" if stage.pinned == "latest" else "has no tag (means `latest`)"
                 yield spec.finding(ctx, f"{path}: FROM {stage.base_ref} {how}", loc)
@@ -157,7 +183,8 @@ def base_image_not_pinned(ctx, spec):
                                    detail="the base image is chosen at build time; its pin cannot be checked here")
             for copy in stage.copies:
                 # `COPY --from=ghcr.io/mlocati/php-extension-installer`: an image pulled for its files
-                if not copy.from_ or info.stage(copy.from_) is not None or copy.from_.isdigit() or "$" in copy.from_:
+                if not copy.from_ or info.stage(copy.from_) is not None or copy.from_.isdigit() or "$" in copy.from_ \
+                        or copy.from_ in named:
                     continue
                 moving = tag_mutability(copy.from_)
                 if moving is not None and moving.any_version:
