@@ -82,6 +82,19 @@ def _raw_services(ctx, env: Environment) -> Iterator[tuple[str, str, dict]]:
                     yield rel, name, svc
 
 
+_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}")
+
+
+def _written_defaults(ctx, env: Environment, name: str) -> list[str]:
+    """The defaults a service's healthcheck test is written with (`${VAR:-curl localhost/up}` -> the curl)."""
+    test = None
+    for _, svc_name, raw in _raw_services(ctx, env):
+        if svc_name == name and isinstance(raw.get("healthcheck"), dict) and "test" in raw["healthcheck"]:
+            test = raw["healthcheck"]["test"]
+    text = " ".join(map(str, test)) if isinstance(test, list) else str(test or "")
+    return _DEFAULT.findall(text)
+
+
 def _health_text(svc: dict) -> str:
     test = (svc.get("healthcheck") or {}).get("test")
     if isinstance(test, list):
@@ -679,7 +692,12 @@ def healthcheck_never_fails(ctx, spec):
             command = check_of.command_text()
             where = Location(path, check_of.line)
         if not curl_ignores_http_errors(command):
-            continue
+            # `${WEB_HEALTHCHECK:-curl localhost:8000/up}` set to `/bin/true` by the example env: the file's default
+            # is what a server without that line runs
+            default = next((d for d in _written_defaults(ctx, env, name) if curl_ignores_http_errors(d)), None)
+            if default is None:
+                continue
+            where = _value_line(ctx, env.location(name, "healthcheck"), "curl")
         key = (where.path, where.line)
         if key not in found or prod and not found[key][2]:
             found[key] = (env.name, name, prod, where)
