@@ -315,12 +315,23 @@ def workflow_unverified_download(ctx, spec):
             for step in job.steps:
                 if not step.run:
                     continue
-                # an expression is one word of the script (`launcher-linux-${{ env.ARCH }}.tar.gz`)
-                script = re.sub(r"\$\{\{\s*(.*?)\s*\}\}", lambda m: "${{" + m.group(1).replace(" ", "") + "}}", step.run)
-                for what in unverified_downloads(script, fetched):
+                for what in unverified_downloads(_one_word_expressions(step.run), fetched):
                     yield spec.finding(ctx, f"{path}: job {jid} runs {what}",
                                        [wf.loc(step.run_line or step.line)], severity=None if holds else "low",
                                        detail="the job holds secrets or a write token" if holds else "")
+
+
+def _one_word_expressions(script: str) -> str:
+    """`launcher-linux-${{ env.ARCH }}.tar.gz` as one word (`${{env.ARCH}}`), in one pass (no backtracking)."""
+    out, i = [], 0
+    while True:
+        start = script.find("${{", i)
+        end = script.find("}}", start + 3) if start >= 0 else -1
+        if start < 0 or end < 0:
+            out.append(script[i:])
+            return "".join(out)
+        out.append(script[i:start] + "${{" + "".join(script[start + 3:end].split()) + "}}")
+        i = end + 2
 
 
 def _holds_secrets(job) -> bool:

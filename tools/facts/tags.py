@@ -107,17 +107,23 @@ def sets_tag_variable(text: str | None, variables: Iterable[str]) -> bool:
     names = [v for v in variables if v and re.fullmatch(r"[A-Za-z_]\w*", v)]
     if not text or not names or not _COMPOSE_RUN.search(text):
         return False
+    # words, not backtracking patterns: a script line may be long (linear in it, issue 20)
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
+        words = [w.strip("'\"") for w in line.split()]
+        compose = bool(_COMPOSE_RUN.search(line))
         for v in names:
-            if _COMPOSE_RUN.search(line) and re.search(rf"(?<![\w$-]){v}=\S", line):
+            assigned = any(w.startswith(f"{v}=") and len(w) > len(v) + 1 for w in words)
+            if compose and assigned:
                 return True  # an assignment the Compose command on that line sees
-            if re.search(rf"\b\w*env\w*\s+['\"]?{v}['\"]?\s+\S", line, re.I) and not line.startswith(("echo ", "printf ")):
-                return True  # a helper that sets a variable of the env file
-            if re.search(rf"(?:echo|printf)\b[^\n]*\b{v}=[^\n]*>>?\s*\S*env\b", line):
-                return True
+            if words[0] not in ("echo", "printf") and any(
+                    "env" in w.lower() and words[i + 1] == v and i + 2 < len(words) for i, w in enumerate(words[:-1])):
+                return True  # a helper that sets a variable of the env file (`set_env_var "APP_TAG" "$V"`)
+            if words[0] in ("echo", "printf") and assigned and ">" in line \
+                    and "env" in line[line.rfind(">"):].lower():
+                return True  # `echo "APP_TAG=$V" >> .env`
     return False
 
 
