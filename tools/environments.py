@@ -739,8 +739,7 @@ def _deployment_repository(base: list[str], sources: list) -> str:
     if not isinstance(services, dict) or not services or \
             not all(isinstance(v, dict) and v.get("image") and not v.get("build") for v in services.values()):
         return ""
-    readme = next((s for s in sources if s.kind == "readme" and s.ok and s.text
-                   and posixpath.basename(s.path).lower().startswith("readme") and "/" not in s.path), None)
+    readme = _root_readme(sources)
     if readme is None:
         return ""
     sentences = [sentence for _, sentence in _sentences(readme.text.splitlines(), "")[:60]]
@@ -765,8 +764,7 @@ def _hosting_repository(envs: dict[str, DiscoveredEnvironment], sources: list) -
     production (`prod-<its folder>`), with that line as evidence."""
     if any(environment_role(e.name, e.files) == "prod" for e in envs.values()):
         return envs
-    readme = next((s for s in sources if s.kind == "readme" and s.ok and s.text and "/" not in s.path
-                   and posixpath.basename(s.path).lower().startswith("readme")), None)
+    readme = _root_readme(sources)
     if readme is None:
         return envs
     lines = readme.text.splitlines()
@@ -797,6 +795,24 @@ _INSTALL_FOLDERS = {"install", "installation", "deploy", "deployment", "deployme
                     "self-host", "selfhosting", "hosting", "production"}
 
 
+def _root_readme(sources: list):
+    """The repository's own README (at the root), as the session loaded it, or None."""
+    return next((s for s in sources if s.kind == "readme" and s.ok and s.text and "/" not in s.path
+                 and posixpath.basename(s.path).lower().startswith("readme")), None)
+
+
+def _demo_repository(sources: list) -> bool:
+    """The root README's title or opening says the repository is a demo, a tutorial or a sample."""
+    readme = _root_readme(sources)
+    if readme is None:
+        return False
+    lines = readme.text.splitlines()
+    title = next((line for line in lines if line.startswith("# ")), "")
+    return bool(_DEMO_REPO.search(fold(title))) or any(
+        _FOR_DEVELOPMENT.search(fold(sentence)) or _DEMO_REPO.search(fold(sentence))
+        for _, sentence in _sentences(lines, "")[:60])
+
+
 def _production_by_install(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:
     """When nothing is production yet: the sets an install or deploy script runs (`deploy/install.sh` brings
     `deploy/docker/compose.yaml` up on the user's server), else the sets found in an install or deployment folder
@@ -817,24 +833,17 @@ def _production_by_install(envs: dict[str, DiscoveredEnvironment], sources: list
                        and _INSTALL_SCRIPT.match(posixpath.basename(o.path))), None)
         if script is not None and plain(env):
             chosen[key] = f"{script.path}:{script.line} installs it on the user's server"
-    readme = next((s for s in sources if s.kind == "readme" and s.ok and s.text and "/" not in s.path
-                   and posixpath.basename(s.path).lower().startswith("readme")), None)
-    lines = readme.text.splitlines() if readme is not None else []
-    title = next((line for line in lines if line.startswith("# ")), "")
-    demo = readme is not None and (bool(_DEMO_REPO.search(fold(title))) or any(
-        _FOR_DEVELOPMENT.search(fold(sentence)) or _DEMO_REPO.search(fold(sentence))
-        for _, sentence in _sentences(lines, "")[:60]))
-    if not chosen and not demo:  # a demo's or a tutorial's deploy folder deploys the demo
+    if not chosen and not _demo_repository(sources):  # a demo's or a tutorial's deploy folder deploys the demo
         for key, env in envs.items():
             folders = [p for p in posixpath.dirname(env.files[0]).split("/") if p.lower() in _INSTALL_FOLDERS]
             if folders and plain(env) and all(o.kind in ("convention", "docs", "readme") for o in env.origins):
                 chosen[key] = f"its folder {posixpath.dirname(env.files[0])}/ is an install or deployment folder"
     if not chosen:
         return envs
+    generic = _INSTALL_FOLDERS | {"docker", "compose", "docker-compose", "dev", "override", "main", ""}
     renamed: dict[str, DiscoveredEnvironment] = {}
     for key, env in envs.items():
         if key in chosen:
-            generic = _INSTALL_FOLDERS | {"docker", "compose", "docker-compose", "dev", "override", "main", ""}
             candidates = [posixpath.basename(posixpath.dirname(env.files[-1])), _stem_word(env.files[-1]),
                           key.rsplit("/", 1)[-1]]
             variant = next((c for c in candidates if c.lower() not in generic), "")

@@ -14,6 +14,7 @@ from tools import dockerfile as df_tool
 from tools.checks.registry import check, services_text
 from tools.facts import secrets as secret_facts
 from tools.facts import variables as variables_facts
+from tools.facts.exposure import image_basename
 from tools.facts.hosts import hosts_in
 from tools.facts.tags import tag_chosen_by, tag_variables
 from tools.findings import Location
@@ -344,8 +345,7 @@ def _has_healthcheck(platform: Platform, env: Environment, name: str) -> bool:
 def internal_port_published(ctx, spec):
     for _, env, _ in _loaded_envs(ctx):
         for name, svc in env.services.items():
-            image = str(svc.get("image") or "").split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
-            internal = {**INTERNAL_PORTS, **INTERNAL_IMAGE_PORTS.get(image, {})}
+            internal = {**INTERNAL_PORTS, **INTERNAL_IMAGE_PORTS.get(image_basename(svc.get("image")), {})}
             for port in svc.get("ports") or []:
                 target = int(port.get("target") or 0)
                 if target in internal and port.get("published") and port.get("host_ip") not in ("127.0.0.1", "::1"):

@@ -128,6 +128,19 @@ def dockerfile_parse_error(ctx, spec):
 
 # -- DKF002 ----------------------------------------------------------------------------------
 
+def _repo_text(root: Path, path: Path, cap: int = 200_000) -> str | None:
+    """A repository file's text for a check: a regular file inside the checkout, read up to `cap` bytes (the
+    sources' own reader, so a symlink out of the repository or to a device reads nothing); None otherwise."""
+    from agent.core.files import SourceReadError, read_source_file
+
+    try:
+        if not path.resolve().is_relative_to(root.resolve()):
+            return None
+        return read_source_file(path, cap, str(path)).text
+    except (SourceReadError, OSError, ValueError):
+        return None
+
+
 _BAKE_CONTEXTS = re.compile(r"\bcontexts\s*=\s*\{([^}]*)\}")
 _BAKE_NAME = re.compile(r"^\s*\"?([A-Za-z0-9][\w.-]*)\"?\s*=", re.M)
 
@@ -141,11 +154,7 @@ def _bake_contexts(platform: Platform) -> set[str]:
     names: set[str] = set()
     for pattern in ("*.hcl", "*/*.hcl", "*/*/*.hcl", "docker-bake*.json"):
         for found in sorted(platform.root.glob(pattern))[:50]:
-            try:
-                text = found.read_text(encoding="utf-8", errors="replace")[:500_000] if found.stat().st_size < 500_000 else ""
-            except OSError:
-                continue
-            for block in _BAKE_CONTEXTS.findall(text):
+            for block in _BAKE_CONTEXTS.findall(_repo_text(platform.root, found, 500_000) or ""):
                 names |= set(_BAKE_NAME.findall(block))
     platform._bake_contexts = names
     return names
@@ -467,15 +476,12 @@ def _copied_scripts(root: Path, context: str, stage) -> dict[str, tuple[str, str
             continue
         for src in copy.sources:
             rel = posixpath.normpath(posixpath.join(context, src.lstrip("/")))
-            full = root / rel
-            if rel.startswith("..") or not full.is_file() or full.stat().st_size > 200_000:
+            text = _repo_text(root, root / rel) if not rel.startswith("..") else None
+            if text is None:
                 continue
             dest = copy.dest if not copy.dest.endswith("/") and len(copy.sources) == 1 else \
                 posixpath.join(copy.dest, posixpath.basename(src))
-            try:
-                out[dest] = (rel, full.read_text(encoding="utf-8", errors="replace"))
-            except OSError:
-                continue
+            out[dest] = (rel, text)
     return out
 
 
@@ -512,14 +518,13 @@ def installs_without_lock(ctx, spec):
         ignored = [p.strip().lstrip("/") for p in _dockerignore(platform.root, context, path) or []
                    if p.strip() and not p.strip().startswith(("#", "!"))]
         severity = _ship_severity(platform, path)
-        reported: set[tuple[int, str]] = set()
         for stage in info.stages:
             chain = _stage_chain(info, stage)
             for ins in stage.instructions:
-                if ins.cmd != "RUN" or ins.start_line in {line for line, _ in reported}:
+                if ins.cmd != "RUN":
                     continue
                 copies = [c for st in chain for c in st.copies if st is not stage or c.line < ins.start_line]
-                if any(c.from_ and _may_carry_project(c, LOCK_FILES) for c in copies):
+                if any(c.from_ and _may_carry_project(c) for c in copies):
                     continue  # another stage brings a project folder or a lock in: what it carries cannot be told
                 sources = [src for c in copies if not c.heredoc and not c.from_ for src in c.sources]
                 text = _run_text(ins)
@@ -540,7 +545,6 @@ def installs_without_lock(ctx, spec):
                                                 f"refusing a lock out of step (use {how})",
                                            [Location(path, ins.start_line)], severity="low",
                                            subject=f"{manager} not frozen")
-                    reported.add((ins.start_line, manager))
                 for requirements, pinned in pip_requirement_files(text):
                     if pinned:
                         continue
@@ -550,13 +554,14 @@ def installs_without_lock(ctx, spec):
                         yield spec.finding(ctx, f"{path}: RUN pip installs {requirements} at no fixed version "
                                                 f"({shown})", [Location(path, ins.start_line)], severity=severity,
                                            subject=f"pip {requirements}")
-                        reported.add((ins.start_line, "pip"))
 
 
-def _may_carry_project(copy, locks: dict[str, tuple[str, ...]]) -> bool:
+def _may_carry_project(copy) -> bool:
     """A `COPY --from` that may bring a project's files (a folder, a lock, installed dependencies), not a tool's
     binary (`COPY --from=composer:2 /usr/bin/composer /usr/bin/composer`)."""
-    names = {lock for group in locks.values() for lock in group} | {"node_modules", "vendor"}
+    from tools.facts.build_steps import LOCK_FILES
+
+    names = {lock for group in LOCK_FILES.values() for lock in group} | {"node_modules", "vendor"}
     return any(src.endswith("/") or src.strip() in (".", "./") or posixpath.basename(src.rstrip("/")) in names
                for src in copy.sources)
 
@@ -606,11 +611,8 @@ def _loose_requirement_file(root: Path, context: str, sources: list[str], requir
                 break
         if found:
             break
-    if found is None:
-        return []
-    try:
-        text = found.read_text(encoding="utf-8", errors="replace")[:200_000]
-    except OSError:
+    text = _repo_text(root, found) if found is not None else None
+    if text is None:
         return []
     loose = loose_requirements(text)
     if depth < 2:
@@ -668,10 +670,8 @@ def _ignores_secrets(patterns: list[str]) -> bool:
 def _dockerignore(root: Path, context: str, dockerfile: str) -> list[str] | None:
     for candidate in (root / f"{dockerfile}.dockerignore", root / context / ".dockerignore"):
         if candidate.is_file():
-            try:
-                return candidate.read_text(encoding="utf-8", errors="replace").splitlines()
-            except OSError:
-                return None
+            text = _repo_text(root, candidate, 1024 * 1024)
+            return text.splitlines() if text is not None else None
     return None
 
 

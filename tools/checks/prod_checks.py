@@ -459,7 +459,7 @@ def _write_all(ctx, spec, reported: set[tuple[str, int | None]]):
     for path, wf in _platform(ctx).workflows.items():
         if not wf.ok or not isinstance(wf.raw, dict):
             continue
-        spots = [((("permissions",)), wf.raw.get("permissions"), "the workflow")]
+        spots = [(("permissions",), wf.raw.get("permissions"), "the workflow")]
         spots += [(("jobs", jid, "permissions"), job.permissions, f"job {jid}") for jid, job in wf.jobs.items()]
         for key, value, who in spots:
             if not (isinstance(value, str) and value.strip().lower() == "write-all"):

@@ -479,6 +479,15 @@ def _split_cmd(cmd: str) -> list[str]:
         return cmd.split()
 
 
+def _patterns_by_image(tags: list[str], scope, cases, extra) -> dict[str, list[TagPattern]]:
+    """Each image a `docker build -t` / `imagetools create --tag` list names, with the tag patterns of every run."""
+    by_image: dict[str, list[TagPattern]] = {}
+    for case in cases or [_Case("any", None, "any run")]:
+        for name, pats in _literal_tag_patterns(tags, scope, case.when, case.event, case.branch).items():
+            by_image.setdefault(name, []).extend(_with_extra(pats, extra))
+    return by_image
+
+
 def _from_run(wf, job, step, scope, cases, extra) -> list[BuiltImage]:
     script = expand(step.run or "", scope)
     env = {k: v for k, v in scope.env().items()}
@@ -518,12 +527,7 @@ def _from_run(wf, job, step, scope, cases, extra) -> list[BuiltImage]:
                     positional.append(a)
                 i += 1
             line = base + offset if base else None
-            when_cases = cases or [_Case("any", None, "any run")]
-            by_image: dict[str, list[TagPattern]] = {}
-            for case in when_cases:
-                for name, pats in _literal_tag_patterns(tags, scope, case.when, case.event, case.branch).items():
-                    by_image.setdefault(name, []).extend(_with_extra(pats, extra))
-            for name, pats in by_image.items():
+            for name, pats in _patterns_by_image(tags, scope, cases, extra).items():
                 builds.append(BuiltImage(name, pats, positional[-1] if positional else None, dockerfile, push, job.id,
                                          wf.loc(line), platforms, None, "run", step.label))
         elif args and args[0] == "tag" and len([a for a in args[1:] if not a.startswith("-")]) == 2:
@@ -556,12 +560,7 @@ def _from_run(wf, job, step, scope, cases, extra) -> list[BuiltImage]:
             origin = next((b for b in builds if sources and b.name == split_image(expand(sources[0], scope))[0].lower()),
                           None)
             line = base + offset if base else None
-            when_cases = cases or [_Case("any", None, "any run")]
-            by_image = {}
-            for case in when_cases:
-                for name, pats in _literal_tag_patterns(tags, scope, case.when, case.event, case.branch).items():
-                    by_image.setdefault(name, []).extend(_with_extra(pats, extra))
-            for name, pats in by_image.items():
+            for name, pats in _patterns_by_image(tags, scope, cases, extra).items():
                 builds.append(BuiltImage(name, pats, origin.context if origin else None,
                                          origin.dockerfile if origin else None, True, job.id, wf.loc(line),
                                          origin.platforms if origin else [], None, "run", step.label))

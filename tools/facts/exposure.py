@@ -86,6 +86,12 @@ def docker_socket_mount(volumes) -> str | None:
     return None
 
 
+def image_basename(image: str | None) -> str:
+    """An image's repository's last component, lower case, whatever the registry, tag or digest
+    (`ghcr.io/acme/Kong:3.7@sha256:…` -> `kong`); "" for none."""
+    return str(image or "").split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
+
+
 # Words of an image or service name that say its job is to run or watch containers (a job runner, a scheduler of
 # `docker exec`, a connector manager, a proxy generator): the socket is its purpose.
 _ENGINE_JOB = re.compile(r"runner|executor|agent|composer|manager|mastercontainer|cron|ofelia|scheduler|-gen\b|gen$|proxy|"
@@ -95,7 +101,7 @@ _ENGINE_JOB = re.compile(r"runner|executor|agent|composer|manager|mastercontaine
 def is_docker_tool(image: str | None, service: str | None = None) -> bool:
     """The image is a tool whose job is the engine itself (`traefik:v3.2`, `containrrr/watchtower`), or its name or
     the service's says it runs or watches containers (`executor`, `mastercontainer`, `caddy-gen`, `cron`)."""
-    last = str(image or "").split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
+    last = image_basename(image)
     return last in DOCKER_TOOLS or bool(_ENGINE_JOB.search(last)) or bool(service and _ENGINE_JOB.search(service))
 
 
@@ -109,9 +115,7 @@ def admin_ui_of(image: str | None) -> str | None:
     """The database admin UI an image is (`dpage/pgadmin4:8` -> pgAdmin), or None."""
     if not image:
         return None
-    name = str(image).split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1].split(":", 1)[0].lower()
-    return ADMIN_UI_IMAGES.get(last)
+    return ADMIN_UI_IMAGES.get(image_basename(image))
 
 
 def management_api_of(image: str | None) -> tuple[str, tuple[int, ...]] | None:
@@ -119,8 +123,7 @@ def management_api_of(image: str | None) -> tuple[str, tuple[int, ...]] | None:
     (`kong:3.7` -> Kong's Admin API on 8001, 8444, 8002, 8445), or None."""
     if not image:
         return None
-    last = str(image).split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
-    return MANAGEMENT_API_IMAGES.get(last)
+    return MANAGEMENT_API_IMAGES.get(image_basename(image))
 
 
 _INSECURE_API = re.compile(r"--api\.insecure(?:=true)?(?![\w=-])|--api\.insecure=true", re.I)
@@ -132,8 +135,7 @@ def insecure_dashboard_of(image: str | None, command: str | None) -> str | None:
     whole routing table, and what it routes to)."""
     if not image or not _INSECURE_API.search(command or ""):
         return None
-    last = str(image).split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
-    return "Traefik's dashboard and API (--api.insecure)" if last == "traefik" else None
+    return "Traefik's dashboard and API (--api.insecure)" if image_basename(image) == "traefik" else None
 
 
 def unauthenticated_ui_of(image: str | None) -> str | None:

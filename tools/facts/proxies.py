@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from tools.facts.exposure import image_basename
+
 # The reverse proxies' programs (what an image installs or copies in) and their images' names -> the proxy.
 PROXY_PROGRAMS = ("caddy", "nginx", "haproxy", "traefik", "envoy", "openresty")
 _PROXY_IMAGES = {**{name: name for name in PROXY_PROGRAMS}, "nginx-unprivileged": "nginx", "openresty": "nginx"}
@@ -25,8 +27,7 @@ def proxy_kind(image: str | None) -> str | None:
     """traefik, caddy, nginx or haproxy for a proxy's image (any registry, any tag), else None."""
     if not image:
         return None
-    last = str(image).split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].lower()
-    return _PROXY_IMAGES.get(last)
+    return _PROXY_IMAGES.get(image_basename(image))
 
 
 def _labels(svc: dict) -> dict[str, str]:
