@@ -383,3 +383,56 @@ def test_branch_glob_is_linear_on_repeats():
     assert time.monotonic() - start < 1
     assert _glob_match("releases/**", "releases/1/2") and not _glob_match("releases/*", "releases/1/2")
     assert _glob_match("ma+in", "maaain") and not _glob_match("ma+in", "min")
+
+
+def _workflow(tmp_path: Path, text: str) -> ci.Workflow:
+    path = tmp_path / "release.yml"
+    path.write_text(text)
+    wf = ci.load_workflow(path, ".github/workflows/release.yml")
+    assert wf.errors == []
+    return wf
+
+
+def test_tags_written_to_github_env_by_an_earlier_step(tmp_path):
+    """`echo "TAGS=$IMAGE:…" >> $GITHUB_ENV` then `tags: ${{ env.TAGS }}`: the list the step wrote, the job's
+    `$IMAGE` expanded, a second (conditional) write appending to the first."""
+    wf = _workflow(tmp_path, """\
+on: {push: {branches: [main]}}
+jobs:
+  release:
+    runs-on: ubuntu-latest
+    strategy: {matrix: {base: [debian, alpine]}}
+    env:
+      VERSION: 1.11.0
+      IMAGE: quay.io/acme/notes
+    steps:
+      - run: echo "TAGS=$IMAGE:${{ env.VERSION }}-${{ matrix.base }},$IMAGE:${{ matrix.base }}" >> $GITHUB_ENV
+      - if: ${{ matrix.base == 'debian' }}
+        run: echo "TAGS=$TAGS,$IMAGE:${{ env.VERSION }},$IMAGE:latest" >> "$GITHUB_ENV"
+      - uses: docker/build-push-action@v6
+        with: {push: true, tags: "${{ env.TAGS }}"}
+""")
+    (image,) = ci.built_images(wf, repository="acme/notes")
+    assert image.name == "quay.io/acme/notes" and image.pushed
+    assert {p.pattern for p in image.tag_patterns} == {"1.11.0-<matrix.base>", "<matrix.base>", "1.11.0", "latest"}
+
+
+def test_push_by_digest_with_a_conditional_push_output(tmp_path):
+    """`outputs: type=image,push-by-digest=true,push=${{ … }}` pushes (under that condition), as `push: true` does."""
+    wf = _workflow(tmp_path, """\
+on: [push, pull_request]
+env: {REGISTRY_IMAGE: acme/billing}
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: docker/build-push-action@v6
+        with:
+          tags: ${{ env.REGISTRY_IMAGE }}
+          outputs: type=image,push-by-digest=true,name-canonical=true,push=${{ github.event_name != 'pull_request' }}
+      - uses: docker/build-push-action@v6
+        with: {tags: acme/local-only, outputs: "type=docker"}
+""")
+    images = {i.name: i for i in ci.built_images(wf, repository="acme/billing")}
+    assert images["acme/billing"].pushed and images["acme/billing"].push_condition == "github.event_name != 'pull_request'"
+    assert images["acme/local-only"].pushed is False

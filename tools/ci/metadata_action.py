@@ -122,8 +122,34 @@ class _Scope:
         merged = dict(self.wf.env)
         merged.update(self.job.env)
         if self.step:
+            merged.update(github_env_writes(self.job, self.step, merged))
             merged.update(self.step.env)
         return merged
+
+
+# `echo "TAGS=$IMAGE:${{ env.VERSION }}" >> $GITHUB_ENV`: a run step setting a variable for the job's later steps.
+_ENV_WRITE = re.compile(r"""^\s*echo\s+(?:-e\s+)?(["']?)([A-Za-z_][A-Za-z0-9_]*)=(.*?)\1\s*>>\s*"?\$\{?GITHUB_ENV\}?"?\s*$""")
+_SHELL_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def github_env_writes(job: Job, step: Step, env: dict) -> dict[str, str]:
+    """The variables the job's run steps before `step` write to `$GITHUB_ENV` (one `echo NAME=value` a line), the
+    shell's `$VAR` expanded from the job's environment and the earlier writes; `${{ … }}` left for `expand`. A
+    write under an `if:` counts as made: the values are every run's (`TAGS=$TAGS,…:latest` on one matrix leg)."""
+    written: dict[str, str] = {}
+    for earlier in job.steps:
+        if earlier is step or earlier.index >= step.index:
+            break
+        if not earlier.run or "GITHUB_ENV" not in earlier.run:
+            continue
+        for line in earlier.run.splitlines()[:500]:
+            m = _ENV_WRITE.match(line) if "GITHUB_ENV" in line and len(line) < 2000 else None
+            if m is None:
+                continue
+            known = {**env, **{k: v for k, v in earlier.env.items()}, **written}
+            written[m.group(2)] = _SHELL_VAR.sub(
+                lambda v: str(known.get(v.group(1) or v.group(2), v.group(0))), m.group(3))
+    return written
 
 
 def _expand_expr(expr: str, scope: _Scope, depth: int = 0) -> str:
@@ -398,8 +424,15 @@ def _from_build_push(wf, job, step, scope, metas, cases, default_branch, extra) 
     pushed, push_condition = push_text.strip().lower() == "true", None
     if EXPR_RE.search(push_text):
         pushed, push_condition = True, strip_expr(push_text)
-    if "type=registry" in str(w.get("outputs") or "") or "push=true" in str(w.get("outputs") or ""):
-        pushed = True
+    outputs = w.get("outputs")
+    outputs = [str(o) for o in outputs] if isinstance(outputs, list) else str(outputs or "").splitlines()
+    for output in outputs if not pushed else []:  # `type=image,push=${{ … }}`, one output a line
+        attrs = _csv_attrs(output)
+        push_attr = attrs.get("push", "")
+        if attrs.get("type", attrs.get("value")) == "registry" or push_attr.strip().lower() == "true":
+            pushed = True
+        elif EXPR_RE.search(push_attr):
+            pushed, push_condition = True, strip_expr(push_attr)
     platforms = _split_list(w.get("platforms"))
     context = expand(as_str(w.get("context")) or ".", scope)
     dockerfile = expand(as_str(w.get("file")), scope) if w.get("file") else None
@@ -413,6 +446,8 @@ def _from_build_push(wf, job, step, scope, metas, cases, default_branch, extra) 
             patterns = _metadata_tags(meta, _Scope(wf, job, meta, scope.repository), cases, default_branch)
             for name in _meta_images(meta, _Scope(wf, job, meta, scope.repository)):
                 images.setdefault(name, []).extend(_with_extra([_copy(p) for p in patterns], extra))
+        elif re.fullmatch(r"\$\{\{\s*env\.[\w-]+\s*\}\}", item):
+            literal += _split_list(expand(item, scope))  # `tags: ${{ env.TAGS }}` holding a list
         else:
             literal.append(item)
     for case in cases or [_Case("any", None, "any run")]:
