@@ -727,17 +727,52 @@ _FOR_DEVELOPMENT = re.compile(r"\blocal (?:development|instance|environment|test
                               r"|\bnot (?:a )?production[- ]ready\b|\bdemo\b|\btutorial\b|\bsamples?\b")
 
 
+def _published_by_this_repository(services: dict, sources: list) -> str | None:
+    """The image (as the compose file names it) that a workflow of this repository builds and pushes, when every
+    service of the file runs a pulled image or builds that very image (`build:` beside `image:` of the published
+    name: the file can rebuild what it otherwise pulls), or None. `quay.io/acme/notes:1.11.0` in the root compose
+    file of the repository whose release workflow pushes quay.io/acme/notes: the quick start of the product's image."""
+    from pathlib import Path
+
+    from tools import ci as ci_tool  # workflows are modelled only when a Dockerfile sits beside image-only services
+    from tools.ci.load import split_image
+
+    pushed: set[str] = set()
+    for src in sources:
+        if src.kind == "ci_workflow" and src.ok:
+            wf = ci_tool.load_workflow(Path(src.path), src.path, src.text, src.node)
+            pushed |= {b.name.lower() for b in ci_tool.built_images(wf) if b.pushed} if wf.ok else set()
+    ours = None
+    for svc in services.values():
+        image = svc.get("image") if isinstance(svc, dict) else None
+        if not isinstance(image, str) or not image:
+            return None
+        name = split_image(re.sub(r"\$\{[^}]*\}", "v", image))[0].lower()  # `:${TAG:-latest}` is a tag
+        if name in pushed:
+            ours = ours or image
+        elif svc.get("build"):
+            return None  # a service built here under a name no workflow publishes: the file builds the product
+    return ours
+
+
 def _deployment_repository(base: list[str], sources: list) -> str:
     """A repository that holds no Dockerfile and whose base compose file only pulls published images is a
     deployment of those images (`zammad-docker-compose`, an image's helper repository): its compose file is what
-    runs in production, unless its README says it is for development, a demo or a tutorial."""
-    if not base or any(s.kind == "dockerfile" for s in sources):
+    runs in production, unless its README says it is for development, a demo or a tutorial. So is the compose file
+    of an image's own repository that runs the image its workflows publish (the image's quick start)."""
+    if not base:
         return ""
     src = next((s for s in sources if s.kind == "compose" and s.path == base[0] and s.ok and isinstance(s.data, dict)),
                None)
     services = src.data.get("services") if src else None
-    if not isinstance(services, dict) or not services or \
-            not all(isinstance(v, dict) and v.get("image") and not v.get("build") for v in services.values()):
+    if not isinstance(services, dict) or not services:
+        return ""
+    published = None
+    if any(s.kind == "dockerfile" for s in sources):
+        published = _published_by_this_repository(services, sources)
+        if published is None:
+            return ""
+    elif not all(isinstance(v, dict) and v.get("image") and not v.get("build") for v in services.values()):
         return ""
     readme = _root_readme(sources)
     if readme is None:
@@ -748,6 +783,9 @@ def _deployment_repository(base: list[str], sources: list) -> str:
         return ""  # said to be for development (or a demo), or the README never speaks of Docker at all
     if any(s.kind == "script" and s.ok and s.text and runs_docker(s.text) and runs_tests(s.text) for s in sources):
         return ""  # a test script brings the set up: it serves the tests, not a deployment
+    if published:
+        return (f"{src.path} runs {published}, the image this repository's workflows publish: its quick start "
+                f"({readme.path} speaks of Docker, not of development)")
     return (f"{src.path} pulls published images only and the repository holds no Dockerfile: a deployment of those "
             f"images ({readme.path} speaks of Docker, not of development)")
 

@@ -853,6 +853,30 @@ def test_a_repository_of_compose_files_over_published_images_is_a_deployment(tmp
     assert "prod" not in envs
 
 
+def test_the_compose_file_of_an_images_own_repository_running_that_image_is_its_quick_start(tmp_path):
+    """An image's repository (Dockerfiles, a release workflow pushing quay.io/acme/notes, a README that speaks of
+    Docker) whose compose file runs that published image, the app's service able to rebuild it (`build:` beside the
+    published `image:` with a `${TAG:-latest}` tag): the file is the image's quick start, production. A service
+    built under a name no workflow publishes, or no workflow pushing the image, leaves it as it was."""
+    compose = ("services:\n  app:\n    build: {context: .}\n    image: quay.io/acme/notes:${TAG:-latest}\n"
+               "    restart: unless-stopped\n  db:\n    image: postgres:16.4\n    restart: unless-stopped\n")
+    workflow = ("on: {push: {branches: [main]}}\njobs:\n  release:\n    runs-on: ubuntu-latest\n"
+                "    env: {IMAGE: quay.io/acme/notes}\n    steps:\n"
+                "      - run: echo \"TAGS=$IMAGE:1.11.0,$IMAGE:latest\" >> $GITHUB_ENV\n"
+                "      - uses: docker/build-push-action@v6\n        with: {push: true, tags: \"${{ env.TAGS }}\"}\n")
+    readme = "# Notes container\n\nThe official Acme Notes images, and a compose file to run them with Docker.\n"
+    files = {"docker-compose.yml": compose, "Dockerfile": "FROM node:22.11.0-slim\n", "README.md": readme,
+             ".github/workflows/release.yml": workflow}
+    envs = open_session(repo(tmp_path, files), run_checks=False).discovery().environments
+    assert envs["prod"].evidence.startswith("docker-compose.yml runs quay.io/acme/notes:${TAG:-latest}, the image "
+                                            "this repository's workflows publish"), envs
+    other = {**files, "docker-compose.yml": compose.replace("quay.io/acme/notes", "acme/notes-dev")}
+    assert "prod" not in open_session(repo(tmp_path, other, name="shop2"), run_checks=False).discovery().environments
+    unpublished = {**files, ".github/workflows/release.yml": workflow.replace("push: true", "push: false")}
+    assert "prod" not in open_session(repo(tmp_path, unpublished, name="shop3"),
+                                      run_checks=False).discovery().environments
+
+
 def test_download_evidence_is_linear_on_a_hostile_readme(tmp_path):
     """A README line of 20,000 `curl` words with no URL costs one pass, not one scan per word."""
     import time
