@@ -168,7 +168,8 @@ def floating_prod_tag(ctx, spec):
 @check("PRD003", "Database admin UI published in production", "blocker", "security", SECURITY_RISK,
        "Remove the admin UI from the production file (keep it in dev), or publish it on 127.0.0.1 and reach it "
        "through an SSH tunnel. A tool UI without a login (Prometheus, Alertmanager, MailHog, Jaeger...) "
-       "or a management API (Kong's Admin API, Logstash's API, cAdvisor, Consul) published the same way is high.")
+       "or a management API (Kong's Admin API, Logstash's API, cAdvisor, Consul) published the same way is high; "
+       "the same outside production is low.")
 def admin_ui_published(ctx, spec):
     for env, prod, name, svc in _services(ctx):
         image = svc.get("image")
@@ -179,11 +180,12 @@ def admin_ui_published(ctx, spec):
         api = management_api_of(image)
         what = admin or unauthenticated_ui_of(image) or dashboard or (login[0] if login else None) or \
             (api[0] if api else None)
-        if not prod or what is None:
+        if what is None:
             continue
-        severity = None if admin else "high"
+        severity = (None if admin else "high") if prod else "low"
         detail = ("an admin UI logs in to the database: whoever reaches it can try" if admin else
-                  f"{what} has no login of its own: whoever reaches it reads what it shows")
+                  f"{what} has no login of its own: whoever reaches it reads what it shows") + \
+            ("" if prod else "; outside production, yet reachable from the network wherever this file runs")
         if svc.get("network_mode") == "host":
             yield spec.finding(ctx, f"{env.name}: {name} runs {what} on the host's network, reachable from the network",
                                [env.location(name, "network_mode")], severity=severity, detail=detail)
