@@ -222,6 +222,18 @@ def test_validate_schema_accepts_pyyaml_true_key():
     assert ci.validate_schema(raw) == []
 
 
+def test_validate_schema_accepts_a_strategy_computed_by_an_expression():
+    """`strategy: ${{ fromJson(needs.init.outputs.strategy) }}` (a matrix another job computes): GitHub accepts
+    it; a literal strategy of the wrong type is still refused."""
+    raw = {"on": "push", "jobs": {
+        "init": {"runs-on": "ubuntu-latest", "steps": [{"run": "echo"}]},
+        "test": {"needs": "init", "runs-on": "ubuntu-latest", "strategy": "${{ fromJson(needs.init.outputs.strategy) }}",
+                 "steps": [{"run": "echo ${{ matrix.version }}"}]}}}
+    assert ci.validate_schema(raw) == []
+    raw["jobs"]["test"]["strategy"] = "fail-fast"
+    assert [i.path for i in ci.validate_schema(raw)] == ["$.jobs.test.strategy"]
+
+
 def test_schema_error_fixture():
     wf = fixture("schema_error.yml")
     assert wf.errors == []

@@ -36,7 +36,7 @@ def validate_schema(raw: Any, workflow: Workflow | None = None) -> list[SchemaIs
     """Validate against check-jsonschema's vendored GitHub workflow schema; lines come from `workflow` when given."""
     if isinstance(raw, dict) and True in raw and "on" not in raw:
         raw = {("on" if k is True else k): v for k, v in raw.items()}
-    raw = _scalar_filters_as_lists(raw)
+    raw = _expression_strategies(_scalar_filters_as_lists(raw))
     from tools.schemas import schema_errors
 
     issues = []
@@ -70,6 +70,21 @@ def _scalar_filters_as_lists(raw: Any) -> Any:
     events = {name: ({k: ([v] if k in _FILTERS and isinstance(v, str) else v) for k, v in ev.items()}
                      if isinstance(ev, dict) else ev) for name, ev in on.items()}
     return {**raw, "on": events}
+
+
+def _expression_strategies(raw: Any) -> Any:
+    """`strategy: ${{ fromJSON(needs.init.outputs.strategy) }}`: GitHub evaluates the whole strategy at run time
+    (the schema, written for a literal mapping, cannot judge it), so the schema is asked about a matrix computed so, which it allows."""
+    jobs = raw.get("jobs") if isinstance(raw, dict) else None
+    if not isinstance(jobs, dict) or not any(isinstance(j, dict) and _is_expression(j.get("strategy"))
+                                             for j in jobs.values()):
+        return raw
+    return {**raw, "jobs": {name: ({**job, "strategy": {"matrix": job["strategy"]}} if isinstance(job, dict) and _is_expression(job.get("strategy"))
+                                   else job) for name, job in jobs.items()}}
+
+
+def _is_expression(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().startswith("${{") and value.strip().endswith("}}")
 
 
 def _deepest(err):
