@@ -218,13 +218,14 @@ class Platform:
         return df_tool.image_has_binary_guess(base, binary), base
 
     def images_for(self, image: str | None) -> list[ci_tool.BuiltImage]:
-        """CI-built images with the same name (registry/repository, case-insensitive) as `image`."""
+        """CI-built images with the same name (registry/repository, case-insensitive, Docker Hub's implied
+        `docker.io/` either way) as `image`."""
         if not image:
             return []
         if self._by_name is None:
             self._by_name = {}
-            for b in self.built_images:
-                self._by_name.setdefault(b.name.lower(), []).append(b)
+            for b in self.built_images:  # `solidnerd/bookstack` and `docker.io/solidnerd/bookstack` are one name
+                self._by_name.setdefault(_image_name(b.name).lower(), []).append(b)
         return list(self._by_name.get(_image_name(image).lower(), ()))
 
     def pushed_images(self) -> list[str]:
