@@ -209,7 +209,11 @@ def test_dkf005_copy_source_missing(platform):
     edit(platform, "app/Dockerfile", "COPY requirements.txt ./", "COPY ../secrets.txt ./")
     s = open_session(platform)
     assert found(s, "DKF005", "high") == {("app/Dockerfile", 6), ("app/Dockerfile", 7)}
-    assert any("outside" in f.title for f in of(s, "DKF005"))
+    # `../secrets.txt` is read inside the context (app/), where no secrets.txt is: BuildKit never leaves it
+    assert any("COPY ../secrets.txt (read as secrets.txt: a build never leaves its context) does not exist" in f.title
+               for f in of(s, "DKF005"))
+    (platform / "app/secrets.txt").write_text("x\n")
+    assert found(open_session(platform), "DKF005", "high") == {("app/Dockerfile", 7)}  # only source/ is left
 
 
 def test_dkf005_skips_globs_stages_urls_and_heredocs(platform):

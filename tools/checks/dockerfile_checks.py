@@ -831,11 +831,10 @@ def broken_exec_form(ctx, spec):
 
 # -- DKF005 ----------------------------------------------------------------------------------
 
-def _inside(context: str, src: str) -> bool:
-    rel = posixpath.normpath(posixpath.join(context, src.lstrip("/")))
-    if context in (".", ""):
-        return not rel.startswith("..")
-    return rel == context or rel.startswith(context.rstrip("/") + "/")
+def _clamped(src: str) -> str:
+    """A COPY source as BuildKit reads it: relative to the context's root, a leading `../` going no higher than
+    that root (`../go.work` is `go.work`, `a/../../b` is `b`)."""
+    return posixpath.normpath("/" + src).lstrip("/") or "."
 
 
 def _names(raw: str) -> list[str]:
@@ -885,17 +884,18 @@ def copy_source_missing(ctx, spec):
                     src = df_tool.substitute(raw, known) if "$" in raw else raw
                     if not src or _REMOTE.match(src):
                         continue
-                    outside = [c for c in contexts if not _inside(c, src)]
+                    # BuildKit resolves a source inside its context: `../go.work` is the context's `go.work`
+                    src = _clamped(src)
                     # a source inside a submodule this checkout lacks (`COPY calcom/ .` beside .gitmodules) cannot
                     # be judged: the workflows that build it check the submodules out first (SRC011 says it)
-                    contexts_here = [c for c in contexts if c in outside or not platform.uninitialised_submodule(
-                        posixpath.normpath(posixpath.join(c, src.lstrip("/"))))]
-                    missing = [c for c in contexts_here if c in outside or not _source_exists(platform.root, c, src)]
-                    missing = [c for c in missing if c in outside or not _generated(platform.root, c, src)]
+                    missing = [c for c in contexts if not platform.uninitialised_submodule(
+                        posixpath.normpath(posixpath.join(c, src))) and not _source_exists(platform.root, c, src)
+                        and not _generated(platform.root, c, src)]
                     if missing:
-                        what = "is outside" if missing[0] in outside else "does not exist in"
-                        yield spec.finding(ctx, f"{path}: {copy.instruction} {raw} {what} the build context {missing[0]}",
-                                           [Location(path, copy.line)],
+                        read_as = "" if src == posixpath.normpath(raw.lstrip("/") or ".") or "$" in raw else \
+                            f" (read as {src}: a build never leaves its context)"
+                        yield spec.finding(ctx, f"{path}: {copy.instruction} {raw}{read_as} does not exist in the "
+                                                f"build context {missing[0]}", [Location(path, copy.line)],
                                            detail="contexts: " + ", ".join(missing))
 
 
