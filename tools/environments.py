@@ -644,8 +644,10 @@ def _header_evidence(base: list[str], sources: list) -> str:
 # A compose file's header that says it is not production: "THIS IS NOT TO BE USED FOR PERSONAL DEPLOYMENTS!",
 # "used for internal testing deployments", "for local development only", "do not use this in production".
 _NOT_PRODUCTION = re.compile(
-    r"\bnot\b.{0,30}?\b(?:meant|intended|suitable|to be used|for use|used|recommended)\b.{0,30}?\b(?:production|deployments?)\b"
-    r"|\b(?:do not|don'?t|never)\s+(?:use|deploy|run)\b.{0,30}?\b(?:in|for|to)\s+production\b"
+    r"\bnot\b.{0,30}?\b(?:meant|intended|suitable|to be used|for use|used|recommended)\b.{0,30}?\b(?:production|prod|deployments?)\b"
+    r"|\b(?:do not|don'?t|never)\s+(?:use|deploy|run)\b.{0,30}?\b(?:in|for|to)\s+(?:production|prod)\b"
+    r"|\b(?:only |purely |solely )?for (?:demo|demonstration|evaluation|trial)(?: purposes)?(?: only)?\b"
+    r"|\b(?:demo|demonstration|evaluation) (?:purposes )?only\b"
     r"|\b(?:only |purely |solely )?for (?:internal |local )?(?:testing|development)\b(?! and production)"
     r"|\b(?:development|testing|local) (?:use )?only\b"
     r"|\b(?:made|meant|intended|designed|written|built) (?:only |solely |purely )?for (?:local )?(?:development|testing)"

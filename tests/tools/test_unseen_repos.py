@@ -623,6 +623,20 @@ def test_a_file_named_for_deploys_whose_header_says_internal_testing_is_no_produ
     assert not [f for f in brief["findings"] if f["id"] == "CMP008" and f["severity"] in ("blocker", "high")]
 
 
+def test_a_header_saying_demonstration_only_vetoes_the_readmes_download(tmp_path):
+    """A README whose try-it step downloads the root compose file (`curl -fsSL …/docker-compose.yml | docker
+    compose -f - up`) makes it production, unless its own header says "for demonstration only, do not use in prod"."""
+    readme = ("# Acme Auth\n\n## Get started\n\n```sh\ncurl -fsSL https://raw.githubusercontent.com/acme/auth/main/"
+              "docker-compose.yml | docker compose -p acme -f - up\n```\n")
+    files = {"docker-compose.yml": BASE, "README.md": readme, "Dockerfile": "FROM node:22.11.0-alpine\nUSER node\n"}
+    assert "prod" in open_session(repo(tmp_path, files), run_checks=False).discovery().environments
+    for n, header in enumerate(("# This compose file is for demonstration only, do not use in prod.\n",
+                                "# For evaluation purposes only.\n")):
+        envs = open_session(repo(tmp_path, {**files, "docker-compose.yml": header + BASE}, name=f"demo{n}"),
+                            run_checks=False).discovery().environments
+        assert "prod" not in envs and any(e.denied for e in envs.values()), envs
+
+
 def test_a_deploy_file_whose_header_denies_nothing_stays_production(tmp_path):
     header = "# Production stack: run with docker compose -f docker-compose.deploy.yml up -d\n# Secrets come from .env on the server, tested before each release in CI.\n"
     root = repo(tmp_path, {"docker-compose.yml": BASE, "docker-compose.deploy.yml": header + BASE})
