@@ -133,6 +133,7 @@ class Call:
     call: str = ""
     variables: tuple[tuple[str, str], ...] = ()  # what the caller sets before this call (name, value)
     env_files: tuple[str, ...] = ()  # `--env-file` values, as written
+    on_ci_runner: bool = False  # a workflow job on a GitHub-hosted runner, no deployment environment, no ssh
 
 
 # -- reading calls --------------------------------------------------------------------
@@ -226,7 +227,7 @@ def _parse_call(rest: str, env_files: list[str] | None = None) -> tuple[list[str
 
 
 def _calls_in_lines(lines: list[tuple[int, str]], origin_kind: str, path: str, context_of, expand,
-                    variables_of=lambda no: {}) -> list[Call]:
+                    variables_of=lambda no: {}, on_ci_runner=lambda no, line: False) -> list[Call]:
     calls: list[Call] = []
     for no, line in lines:
         expanded = expand(no, _COMMENT.sub("", line))
@@ -244,7 +245,7 @@ def _calls_in_lines(lines: list[tuple[int, str]], origin_kind: str, path: str, c
                     resolved = tuple(f for f in re.split(r"[:;]", defined) if f)
             calls.append(Call(Origin(origin_kind, path, no), context_of(no), resolved, unresolved,
                               " ".join(m.group(0).split())[:200], tuple(variables_of(no).items()),
-                              tuple(f for f in env_files if "$" not in f)))
+                              tuple(f for f in env_files if "$" not in f), on_ci_runner(no, line)))
     return calls
 
 
@@ -335,15 +336,35 @@ def workflow_calls(path: str, text: str, data: object) -> list[Call]:
         if in_jobs and current:
             job_at[no] = current
 
+    # jobs on a throwaway GitHub-hosted runner: no deployment environment, no remote engine, no word of deploying
+    # in the workflow's or the job's name (a job "deploy" may reach the server by a docker context)
+    hosted: set[str] = set()
+    named = " ".join([posixpath.basename(path), str(data.get("name") or "") if isinstance(data, dict) else ""])
+    for jid, job in (jobs or {}).items() if isinstance(jobs, dict) and not _deploy_words(named) else ():
+        if isinstance(job, dict) and not job.get("environment") and job.get("runs-on") is not None \
+                and not re.search(r"self-hosted|\$\{\{", str(job.get("runs-on")), re.I) \
+                and not _deploy_words(f"{jid} {job.get('name') or ''}") and "DOCKER_HOST" not in str(job) \
+                and "docker context" not in str(job) and "DOCKER_CONTEXT" not in str(job):
+            hosted.add(str(jid))
+
     def context(no: int) -> str | None:
         job = job_at.get(no)
         return job_envs.get(job or "") or job
+
+    def on_ci_runner(no: int, line: str) -> bool:
+        """The call brings the set up on the runner itself (not through `ssh` on a server)."""
+        return job_at.get(no) in hosted and not re.search(r"\bssh\b|\bDOCKER_HOST\b|--host\b|-H\s", line)
 
     def expand(no: int, line: str) -> str:
         line = _GHA_ENV.sub(lambda m: defs.get(m.group("name"), m.group(0)), line)
         return _expand_shell(line, defs)
 
-    return _calls_in_lines(_logical_lines(text), "workflow", path, context, expand, lambda no: defs)
+    return _calls_in_lines(_logical_lines(text), "workflow", path, context, expand, lambda no: defs, on_ci_runner)
+
+
+def _deploy_words(text: str) -> bool:
+    """A workflow's or job's name that speaks of deploying or shipping (`deploy.yml`, job `release-prod`)."""
+    return bool(set(re.split(r"[^a-z0-9]+", fold(text))) & (_PROD_WORDS | {"ship", "rollout", "server", "cd"}))
 
 
 def docs_calls(path: str, text: str) -> list[Call]:
@@ -1175,6 +1196,9 @@ def _group_name(files: tuple[str, ...], group: list[Call], present: set[str]) ->
     aliases = [a for a in (_alias(c.context) for c in group) if a]
     aliases.sort(key=lambda a: a == "test")  # files also run as dev or prod are named so, not by a test target
     suffix = _suffix_env(files)
+    if suffix == "prod" and all(c.on_ci_runner for c in group):
+        # `-f docker-compose.yml -f docker-compose.release.yml` brought up only on GitHub's runners to test
+        return "test" if "test" in aliases else "ci"
     if suffix:
         return suffix
     if aliases:

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from agent.session import open_session
+from tools.environments import environment_role
 
 
 def repo(tmp_path: Path, files: dict[str, str], name: str = "shop") -> Path:
@@ -635,6 +635,26 @@ def test_a_header_saying_demonstration_only_vetoes_the_readmes_download(tmp_path
         envs = open_session(repo(tmp_path, {**files, "docker-compose.yml": header + BASE}, name=f"demo{n}"),
                             run_checks=False).discovery().environments
         assert "prod" not in envs and any(e.denied for e in envs.values()), envs
+
+
+def test_a_release_overlay_brought_up_only_on_githubs_runners_is_a_ci_set_not_production(tmp_path):
+    """`docker compose -f docker-compose.yml -f docker-compose.release.yml up -d` in a job on `ubuntu-latest` with no
+    deployment environment: the set runs on a throwaway runner to test the released images (role test), though
+    its file is named for a release. On a self-hosted runner, or in a job with `environment: production`, it is
+    a deploy: production."""
+    release = "services:\n  app:\n    image: ghcr.io/acme/app:${LATEST_TAG}\n"
+    workflow = ("on: workflow_dispatch\njobs:\n  old-engine:\n    runs-on: {runner}\n{environment}    steps:\n"
+                "      - run: docker compose -f docker-compose.yml -f docker-compose.release.yml up -d\n")
+    files = {"docker-compose.yml": BASE, "docker-compose.release.yml": release}
+    for name, runner, environment, role in (("hosted", "ubuntu-latest", "", "test"),
+                                            ("own", "[self-hosted, linux]", "", "prod"),
+                                            ("env", "ubuntu-latest", "    environment: production\n", "prod")):
+        wf = workflow.format(runner=runner, environment=environment)
+        session = open_session(repo(tmp_path, {**files, ".github/workflows/compat.yml": wf}, name=name),
+                               run_checks=False)
+        env = next(e for e in session.discovery().environments.values()
+                   if e.files == ["docker-compose.yml", "docker-compose.release.yml"])
+        assert environment_role(env.name, env.files) == role, (name, env.name)
 
 
 def test_a_deploy_file_whose_header_denies_nothing_stays_production(tmp_path):
