@@ -400,14 +400,30 @@ _INSTALLERS = (
 )
 
 
+_OPTION_FLAGS = {"-o", "--option", "-t", "--target-release", "-c", "--config-file"}  # before the verb, with a value
 _VALUE_FLAGS = {"-r", "--requirement", "-c", "--constraint", "-t", "--target", "-i", "--index-url",
                 "--extra-index-url", "-f", "--find-links", "--repository", "-X", "--prefix", "--root"}
 
 
+# `INSTALL_PKGS="bash curl tzdata"` in a RUN script, then `apk add ${INSTALL_PKGS}`: a list kept in a shell variable.
+_SHELL_LIST = re.compile(r"""(?:^|[\s;&|(])([A-Za-z_][A-Za-z0-9_]*)=(?:"([^"$`\\]*)"|'([^']*)')""")
+_LIST_USE = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
+
+
+def _listed(arg: str, lists: dict[str, list[str]]) -> list[str]:
+    """An argument as the shell hands it over: `${INSTALL_PKGS}` the words of that list, anything else itself."""
+    m = _LIST_USE.match(arg)
+    return lists.get(m.group(1), [arg]) if m else [arg]
+
+
 def installed_packages(script: str) -> list[str]:
-    """Packages a RUN script installs with apk, apt-get, yum/dnf, pip or npm (names without versions)."""
+    """Packages a RUN script installs with apk, apt-get, yum/dnf, pip or npm (names without versions), those listed
+    in a shell variable of the same script (`INSTALL_PKGS="…"` then `apk add ${INSTALL_PKGS}`) included."""
     found: list[str] = []
-    for command in re.split(r"&&|\|\||;|\n|\|", script.replace("\\\n", " ")):
+    script = script.replace("\\\n", " ")
+    lists = {m.group(1): (m.group(2) if m.group(2) is not None else m.group(3)).split()
+             for m in _SHELL_LIST.finditer(script)} if "=" in script else {}
+    for command in re.split(r"&&|\|\||;|\n|\|", script):
         try:
             words = split_words(command)
         except ValueError:
@@ -421,10 +437,11 @@ def installed_packages(script: str) -> list[str]:
             if verbs is None:
                 continue
             rest = words[i + 1:]
-            verb_at = next((j for j, w in enumerate(rest) if not w.startswith("-")), None)
+            verb_at = next((j for j, w in enumerate(rest) if not w.startswith("-")
+                            and not (j and rest[j - 1] in _OPTION_FLAGS)), None)  # `apt-get -o Dpkg::… install`
             if verb_at is None or rest[verb_at] not in verbs:
                 continue
-            args = rest[verb_at + 1:]
+            args = [expanded for arg in rest[verb_at + 1:] for expanded in _listed(arg, lists)]
             for j, arg in enumerate(args):
                 if arg.startswith(("-", "$", ".", "/")) or (j and args[j - 1] in _VALUE_FLAGS):
                     continue
