@@ -448,3 +448,31 @@ jobs:
     images = {i.name: i for i in ci.built_images(wf, repository="acme/billing")}
     assert images["acme/billing"].pushed and images["acme/billing"].push_condition == "github.event_name != 'pull_request'"
     assert images["acme/local-only"].pushed is False
+
+
+def test_a_release_event_runs_on_its_tag(tmp_path):
+    """`on: release`: metadata-action's semver rules read the release's tag (GITHUB_REF refs/tags/<tag>), even with
+    `value=${{ github.event.release.tag_name }}`, and `type=raw,value=latest` under a step `if:` on the event."""
+    wf = _workflow(tmp_path, """\
+on:
+  release: {types: [published]}
+  push: {branches: [master]}
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - id: meta
+        if: github.event_name == 'release' && startsWith(github.event.release.tag_name, '0.')
+        uses: docker/metadata-action@v5
+        with:
+          images: ghcr.io/acme/watch
+          tags: |
+            type=semver,pattern={{version}},value=${{ github.event.release.tag_name }}
+            type=raw,value=latest
+      - if: github.event_name == 'release'
+        uses: docker/build-push-action@v6
+        with: {push: true, tags: "${{ steps.meta.outputs.tags }}"}
+""")
+    (image,) = ci.built_images(wf, repository="acme/watch")
+    assert {(p.pattern, p.event) for p in image.tag_patterns} == {("<version>", "release"), ("latest", "release")}
+    assert all(p.applies_when.startswith("published release") for p in image.tag_patterns)

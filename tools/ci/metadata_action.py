@@ -243,6 +243,8 @@ def run_cases(wf: Workflow, branch: str | None, default_branch: str) -> list[_Ca
         cases.append(_Case("pull_request", None, "pull request"))
     if push and (push.tags or not (push.branches or push.branches_ignore)):
         cases.append(_Case("tag", None, "push of a git tag"))
+    if "release" in wf.triggers:  # a release runs on its tag (GITHUB_REF refs/tags/<tag>), as a tag push does
+        cases.append(_Case("release", None, "published release"))
     if "schedule" in wf.triggers:
         # Scheduled runs check out the default branch.
         cases.append(_Case("schedule", default_branch, f"scheduled run (on {default_branch})"))
@@ -259,7 +261,7 @@ def _render(template: str, case: _Case, default_branch: str, fmt: str = "short")
         if word == "branch":
             return _placeholder_branch(case.branch) if case.branch else ""
         if word == "tag":
-            return "<tag>" if case.event == "tag" else ""
+            return "<tag>" if case.event in _ON_A_TAG else ""
         if word == "sha":
             return "<sha:long>" if fmt == "long" else "<sha>"
         if word == "base_ref":
@@ -279,9 +281,7 @@ def _enabled(enable: str | None, case: _Case, scope: _Scope, default_branch: str
     low = text.strip().lower()
     if low in ("true", "false"):
         return low == "true"
-    ctx = Context(event="push" if case.event in ("push", "tag") else case.event, branch=case.branch, default_branch=default_branch,
-                  tag="<tag>" if case.event == "tag" else None)
-    return evaluate(text, ctx)
+    return evaluate(text, case_context(case, default_branch))
 
 
 def _metadata_tags(meta: Step, scope: _Scope, cases: list[_Case], default_branch: str) -> list[TagPattern]:
@@ -323,7 +323,7 @@ def _metadata_tags(meta: Step, scope: _Scope, cases: list[_Case], default_branch
                 ev = attrs.get("event", "")
                 if ev == "branch" and case.event in ("push", "schedule") and case.branch:
                     add(pre + _placeholder_branch(case.branch) + suf, case, rule, when)
-                elif ev == "tag" and case.event == "tag":
+                elif ev == "tag" and case.event in _ON_A_TAG:
                     add(pre + "<tag>" + suf, case, rule, when, wants_latest=True)
                 elif ev == "pr" and case.event == "pull_request":
                     add(_render(prefix if prefix is not None else "pr-", case, default_branch) + "<number>" + suf, case, rule, when)
@@ -338,12 +338,14 @@ def _metadata_tags(meta: Step, scope: _Scope, cases: list[_Case], default_branch
                 if case.event == "push" and case.branch == attrs.get("branch", default_branch):
                     add(pre + "edge" + suf, case, rule, when)
             elif typ in ("semver", "pep440", "match"):
-                if case.event == "tag":
+                if case.event in _ON_A_TAG:
                     value = attrs.get("value") or ""
+                    value = "" if "<" in value else value  # `value=${{ github.event.release.tag_name }}`: the tag
                     pattern = attrs.get("pattern", "{{version}}")
                     rendered = "<tag>" if typ == "match" else (
                         _render(value, case, default_branch) if value else re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: "<tag>" if m.group(1) == "raw" else f"<{m.group(1)}>", pattern))
-                    add(pre + rendered + suf, case, rule, f"push of a {typ} git tag" + ("" if enabled else f" and {attrs.get('enable')}"), wants_latest=True)
+                    on = f"push of a {typ} git tag" if case.event == "tag" else f"{case.when} ({typ} tag)"
+                    add(pre + rendered + suf, case, rule, on + ("" if enabled else f" and {attrs.get('enable')}"), wants_latest=True)
             elif typ == "schedule":
                 if case.event == "schedule":
                     add(pre + _render(attrs.get("pattern", "nightly"), case, default_branch) + suf, case, rule, when)
@@ -405,9 +407,13 @@ def built_images(wf: Workflow, repository: str | None = None, branch: str | None
 
 
 def case_context(case: _Case, default_branch: str) -> Context:
-    """The expression context of one run case (a tag push is a push with `<tag>` as its tag)."""
+    """The expression context of one run case (a tag push is a push with `<tag>` as its tag; a release runs on
+    its tag)."""
     return Context(event="push" if case.event == "tag" else case.event, branch=case.branch,
-                   default_branch=default_branch, tag="<tag>" if case.event == "tag" else None)
+                   default_branch=default_branch, tag="<tag>" if case.event in _ON_A_TAG else None)
+
+
+_ON_A_TAG = ("tag", "release")  # the runs whose GITHUB_REF is refs/tags/<tag>
 
 
 def _with_extra(patterns: list[TagPattern], extra: str) -> list[TagPattern]:
