@@ -476,3 +476,27 @@ jobs:
     (image,) = ci.built_images(wf, repository="acme/watch")
     assert {(p.pattern, p.event) for p in image.tag_patterns} == {("<version>", "release"), ("latest", "release")}
     assert all(p.applies_when.startswith("published release") for p in image.tag_patterns)
+
+
+def test_imagetools_tags_from_the_steps_env_that_names_the_workflows_env(tmp_path):
+    """`env: RELEASE_TAG: ${{ env.IMAGE }}:release` then `imagetools create --tag "$RELEASE_TAG"`: the step's variable
+    is expanded through the workflow's env before the shell reads it."""
+    wf = _workflow(tmp_path, """\
+on: {push: {branches: [main]}}
+env: {IMAGE: ghcr.io/acme/chrome}
+jobs:
+  publish:
+    runs-on: ubuntu-latest
+    steps:
+      - env:
+          RELEASE_TAG: ${{ env.IMAGE }}:release
+          VERSION_TAG: ${{ env.IMAGE }}:151.0-r1
+        run: |
+          docker buildx imagetools create \\
+            --tag "$VERSION_TAG" \\
+            --tag "$RELEASE_TAG" \\
+            "$VERSION_TAG-amd64" "$VERSION_TAG-arm64"
+""")
+    images = {i.name: i for i in ci.built_images(wf, repository="acme/chrome")}
+    assert {p.pattern for p in images["ghcr.io/acme/chrome"].tag_patterns} == {"151.0-r1", "release"}
+    assert images["ghcr.io/acme/chrome"].pushed

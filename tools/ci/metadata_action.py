@@ -531,7 +531,7 @@ def _patterns_by_image(tags: list[str], scope, cases, extra) -> dict[str, list[T
 
 def _from_run(wf, job, step, scope, cases, extra) -> list[BuiltImage]:
     script = expand(step.run or "", scope)
-    env = {k: v for k, v in scope.env().items()}
+    env = {k: expand(str(v), scope) for k, v in scope.env().items()}  # `RELEASE_TAG: ${{ env.IMAGE }}:release`
     builds: list[BuiltImage] = []
     pushed_names: set[str] = set()
     base = step.run_line or step.line
