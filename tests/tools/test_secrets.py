@@ -59,6 +59,10 @@ VALUES = [
     ("RELEASE_NOTES", "ghp_" + "a1B2c3D4e5" * 4, "a1B2c3D4e5a1B2c3D4e5", False),
     ("AUTH_DEV", "true", None, False),
     ("POSTGRES_HOST_AUTH_METHOD", "trust", None, False),
+    ("REGISTRY_AUTH", "htpasswd", None, False),  # the registry's authentication method
+    # a URL whose default names its user through a variable with a default and its password through a variable
+    ("CLICKHOUSE_URL", "${CLICKHOUSE_URL:-http://${CLICKHOUSE_USER:-default}:${CLICKHOUSE_PASSWORD}@clickhouse:8123}",
+     None, False),
     ("KEYCLOAK_REALM", "acme-realm", None, False),
     ("MONKEY_COUNT", "12345", None, False),
     ("MAX_TOKENS", "4096", None, False),

@@ -152,7 +152,8 @@ _ENUMS = frozenset({
     "plain", "login", "cram-md5", "basic", "bearer", "digest", "oauth", "oauth2", "oidc", "saml", "jwt", "required",
     "optional", "prefer", "require", "verify-ca", "verify-full", "allow", "deny", "internal", "external", "local",
     "env", "file", "vault", "inherit", "auto", "default", "sha256", "sha512", "hs256", "hs512", "rs256", "es256",
-    "argon2", "argon2id", "bcrypt", "pbkdf2", "mysql_native_password", "caching_sha2_password", "random"})
+    "argon2", "argon2id", "bcrypt", "pbkdf2", "mysql_native_password", "caching_sha2_password", "random",
+    "htpasswd", "none", "anonymous", "kerberos", "ntlm", "negotiate", "apikey", "api-key", "mtls"})
 # Words that say "replace me". A trivial password (`password`, `secret`, `admin`, `example`) is no placeholder: it
 # is the password the service runs with, a weak literal.
 _PLACEHOLDER_WORDS = frozenset({
@@ -482,7 +483,7 @@ def secret_spans(text: str) -> list[tuple[int, int, str]]:
     spans.extend((m.start(), m.end(), TOKEN_SHAPES[int(str(m.lastgroup)[1:])][0]) for m in _TOKENS.finditer(text))
     for m in re.finditer(r"://", text):
         u = _USERINFO.match(text, m.end())
-        if u and not is_reference(u.group(1)) and not _HAS_REFERENCE.match(u.group(1)) and not is_placeholder(u.group(1)):
+        if u and not is_reference(u.group(1)) and not _HAS_REFERENCE.search(u.group(1)) and not is_placeholder(u.group(1)):
             spans.append((u.start(1), u.end(1), "a password in a URL"))
     spans.extend(_judged(text, _ASSIGNMENT, 1, name_group=1, value_after=True))
     spans.extend(_judged(text, _PROSE, 1, name="password"))
