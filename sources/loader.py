@@ -58,7 +58,9 @@ _SKIPPED = {"node_modules", "vendor", ".git", "build", "dist"}
 # Where a repository shows how it runs Compose in prose: its READMEs and docs pages (capped).
 README_GLOBS = ("README*.md", "*/README*.md", "readme*.md", "*/readme*.md", "Readme*.md",
                 "docs/*.md", "docs/*/*.md", "docs/*/*/*.md", "*/docs/*.md",
-                "INSTALL*.md", "SELF*HOST*.md", "self*host*/*.md")
+                "INSTALL*.md", "SELF*HOST*.md", "self*host*/*.md",
+                # MDX pages (a docs site's Markdown with components): the same fenced commands
+                "docs/*.mdx", "docs/*/*.mdx", "docs/*/*/*.mdx")
 MAX_README_FILES = 200
 
 

@@ -1186,10 +1186,28 @@ def _resolve_files(call: Call, present: set[str]) -> tuple[str, ...]:
     out = []
     path = call.origin.path or ""
     bases = [_run_folder(call)] if call.origin.kind == "workflow" else ["", posixpath.dirname(path)]
+    if call.origin.kind in ("docs", "readme") and call.files and \
+            not any(all(posixpath.normpath(posixpath.join(b, f.strip())) in present for f in call.files) for b in bases):
+        bases += _folder_holding(call.files, present)
     for f in call.files:
         candidates = [posixpath.normpath(posixpath.join(b, f.strip())) for b in bases]
         out.append(next((c for c in candidates if c in present), candidates[0]))
     return tuple(out)
+
+
+def _folder_holding(files: tuple[str, ...], present: set[str]) -> list[str]:
+    """The one folder of the repository holding every file a page's call names (`-f webapp/docker-compose.yml -f
+    worker/docker-compose.yml`, written to be run from `hosting/docker/`), or nothing when none or several do."""
+    folders: set[str] | None = None
+    for f in files:
+        f = posixpath.normpath(f.strip())
+        if f.startswith(("..", "/")):
+            return []
+        here = {p[: -len(f) - 1] for p in present if p.endswith("/" + f)}
+        folders = here if folders is None else folders & here
+        if not folders:
+            return []
+    return sorted(folders) if folders and len(folders) == 1 else []
 
 
 def _group_name(files: tuple[str, ...], group: list[Call], present: set[str]) -> str:

@@ -657,6 +657,25 @@ def test_a_release_overlay_brought_up_only_on_githubs_runners_is_a_ci_set_not_pr
         assert environment_role(env.name, env.files) == role, (name, env.name)
 
 
+def test_a_docs_page_in_mdx_running_files_named_from_their_folder_is_an_environment(tmp_path):
+    """An MDX docs page runs `docker compose -f webapp/docker-compose.yml -f worker/docker-compose.yml up -d`, written
+    to be run from `hosting/docker/` (the one folder holding both): the combined set is an environment, and the
+    worker's `http://webapp:3000` points at a service of it (no XF007)."""
+    webapp = ("services:\n  webapp:\n    image: ghcr.io/acme/webapp:v4.0.0\n    restart: unless-stopped\n"
+              "    networks: [webapp]\nnetworks:\n  webapp: {}\n")
+    worker = ("services:\n  supervisor:\n    image: ghcr.io/acme/supervisor:v4.0.0\n    restart: unless-stopped\n"
+              "    environment:\n      TRIGGER_API_URL: ${TRIGGER_API_URL:-http://webapp:3000}\n    networks: [webapp]\n"
+              "networks:\n  webapp: {}\n")
+    page = ("---\ntitle: Docker\n---\n\n### Combined\n\n```bash\n# Run this from the /hosting/docker directory\n"
+            "docker compose -f webapp/docker-compose.yml -f worker/docker-compose.yml up -d\n```\n")
+    root = repo(tmp_path, {"hosting/docker/webapp/docker-compose.yml": webapp,
+                           "hosting/docker/worker/docker-compose.yml": worker, "docs/self-hosting/docker.mdx": page})
+    session = open_session(root)
+    sets = [e.files for e in session.discovery().environments.values()]
+    assert ["hosting/docker/webapp/docker-compose.yml", "hosting/docker/worker/docker-compose.yml"] in sets, sets
+    assert not [f.title for f in session.findings if f.id == "XF007"]
+
+
 def test_a_deploy_file_whose_header_denies_nothing_stays_production(tmp_path):
     header = "# Production stack: run with docker compose -f docker-compose.deploy.yml up -d\n# Secrets come from .env on the server, tested before each release in CI.\n"
     root = repo(tmp_path, {"docker-compose.yml": BASE, "docker-compose.deploy.yml": header + BASE})
