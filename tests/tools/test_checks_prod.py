@@ -163,6 +163,18 @@ def test_prod_building_what_no_workflow_pushes_is_medium(shop):
         ("medium", "prod: api builds api/Dockerfile on the server; no workflow builds or pushes it")]
 
 
+def test_prod_building_what_ci_pushes_to_a_computed_registry_is_medium(shop):
+    """The workflow pushes to `${{ steps.ecr.outputs.registry }}/shop-api` (a registry it logs in to, private
+    maybe): building on the server may be the only way a server gets the image; said, at medium."""
+    text = (shop / ".github/workflows/api.yml").read_text()
+    (shop / ".github/workflows/api.yml").write_text(text.replace("ghcr.io/acme/shop-api",
+                                                                 "${{ steps.ecr.outputs.registry }}/shop-api"))
+    edit(shop, "docker-compose.prod.yml", "    image: ghcr.io/acme/shop-api:${API_TAG}\n", "    build: ./api\n")
+    found = findings(shop, "PRD001")
+    assert [f.severity for f in found] == ["medium"], [f.title for f in found]
+    assert "a registry whose name the workflow computes" in found[0].title
+
+
 # -- PRD002: floating tags other than latest ----------------------------------------------------
 
 def test_major_only_redis_tag_floats(shop):

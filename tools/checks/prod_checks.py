@@ -109,10 +109,16 @@ def prod_builds_on_server(ctx, spec):
         # what CI pushes, decided as XF001 and DKF003 decide it: the Dockerfile each CI build resolves to
         pushers = [b for b in platform.built_images
                    if b.pushed and dockerfile and platform.dockerfile_of_ci_image(b) == dockerfile]
-        if pushers:
+        public = [b for b in pushers if not b.name.split("/", 1)[0].startswith("<")]
+        if public:
+            yield spec.finding(ctx, f"{env.name}: {name} builds {what} on the server; {public[0].location.path} "
+                                    f"pushes it as {public[0].name}",
+                               [env.location(name, "build"), public[0].location])
+        elif pushers:  # `${{ steps.ecr.outputs.registry }}/app`: a registry the workflow logs in to, maybe private
             yield spec.finding(ctx, f"{env.name}: {name} builds {what} on the server; {pushers[0].location.path} "
-                                    f"pushes it as {pushers[0].name}",
-                               [env.location(name, "build"), pushers[0].location])
+                                    f"pushes it as {pushers[0].name}, a registry whose name the workflow computes "
+                                    f"(which the server may not be able to pull from)",
+                               [env.location(name, "build"), pushers[0].location], severity="medium")
         else:
             yield spec.finding(ctx, f"{env.name}: {name} builds {what} on the server; no workflow builds or pushes it",
                                [env.location(name, "build")], severity="medium")
