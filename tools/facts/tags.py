@@ -50,6 +50,8 @@ def tag_mutability(ref) -> Mutability | None:
     tag = image.tag
     words = [w for w in re.split(r"[-_.]", tag.lower()) if w]
     channel = next((w for w in words if w in CHANNEL_WORDS), None)
+    if channel == "latest" and re.fullmatch(r"v?\d+(?:\.\d+)+[-_.]latest", tag, re.I):
+        return None  # `v1.30-latest`: the newest patch of the 1.30 line, a release line as `1.30` is
     if channel:
         return Mutability("floating", f"channel tag `{tag}`: it follows the project's next `{channel}` release",
                           "channel")
