@@ -16,6 +16,7 @@ from tools.facts import secrets as secret_facts
 from tools.facts import variables as variables_facts
 from tools.facts.exposure import image_basename
 from tools.facts.hosts import hosts_in
+from tools.facts.lifecycle import is_stand_in
 from tools.facts.tags import tag_chosen_by, tag_variables
 from tools.findings import Location
 from tools.platform import Environment, Platform
@@ -243,6 +244,11 @@ def mutable_prod_image(ctx, spec):
             yield spec.finding(ctx, f"{title}; {chosen[0]} {chosen[1]}", [loc for _, loc in uses], severity="info",
                                detail=f"written {written}: the file's tag is a fallback, what runs carries the "
                                       f"version the release or the deploy writes")
+            continue
+        if prod and is_stand_in(image):
+            yield spec.finding(ctx, f"{title}: an echo server standing in for your application", [loc for _, loc in uses],
+                               severity="low", detail="replaced by the application it stands for; its version "
+                                                      "changes no data and serves no user")
             continue
         yield spec.finding(ctx, title, [loc for _, loc in uses], severity=None if prod else "low")
     yield from _template_tags(ctx, spec)

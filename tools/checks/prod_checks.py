@@ -16,7 +16,7 @@ from tools.facts.exposure import (admin_ui_of, docker_socket_mount, is_docker_to
                                   outsider_triggers, unauthenticated_ui_of, insecure_dashboard_of,
                                   TRAEFIK_API_PORT)
 from tools.facts.secrets import is_placeholder
-from tools.facts.lifecycle import DATABASES, TABLE_WRITTEN, end_of_life, product_of
+from tools.facts.lifecycle import DATABASES, TABLE_WRITTEN, end_of_life, is_stand_in, product_of
 from tools.facts.tags import tag_chosen_by, tag_mutability
 from tools.facts.suppressions import SAME_AS_OURS as LINTERS_SAME_AS_OURS
 from tools.findings import SEVERITIES, Location
@@ -164,6 +164,10 @@ def floating_prod_tag(ctx, spec):
                                                        "the release or the deploy writes")
             continue
         database = product_of(image) in DATABASES and tag_mutability(image).any_version
+        if is_stand_in(image):  # as CMP003 says it of `latest`
+            yield spec.finding(ctx, f"{title}: an echo server standing in for your application", [loc for _, loc in uses],
+                               severity="low", detail="replaced by the application it stands for")
+            continue
         yield spec.finding(ctx, title, [loc for _, loc in uses],
                            detail="a database image can come back as a new major that refuses the data volume"
                                   if database else "")

@@ -225,3 +225,18 @@ def _parse(ref):
 
     image = ref if isinstance(ref, ImageRef) else parse_image_ref(str(ref))
     return image if image.valid else None
+
+
+# Echo and hello-world servers that stand in for the user's own application in an example (a proxy or an auth
+# gateway in front of "your app"): what they run changes no data and serves no user.
+STAND_IN_IMAGES = frozenset({
+    "traefik/whoami", "containous/whoami", "nginxdemos/hello", "hashicorp/http-echo", "ealen/echo-server",
+    "mendhak/http-https-echo", "jmalloc/echo-server", "kennethreitz/httpbin", "mccutchen/go-httpbin",
+    "crccheck/hello-world", "tutum/hello-world", "library/hello-world", "strm/helloworld-http",
+    "nginxdemos/nginx-hello", "containous/echo"})
+
+
+def is_stand_in(ref) -> bool:
+    """An echo or hello-world image standing in for the user's application (`traefik/whoami`)."""
+    image = _parse(ref)
+    return image is not None and bool({image.repository, f"library/{image.repository}"} & STAND_IN_IMAGES)
