@@ -353,8 +353,30 @@ def secret_in_dockerfile(ctx, spec):
                     continue
                 if unbuilt and severity == "high":
                     severity, kind = "medium", (kind + "; " if kind else "") + "no compose file or workflow here builds it"
+                elif severity == "high" and _set_by_every_service(platform, uses.get(path), key):
+                    severity, kind = "low", (kind + "; " if kind else "") + (
+                        f"every service built from it sets {key} at build or run time and no workflow publishes the "
+                        f"image: the default shows only in the image's metadata")
                 yield spec.finding(ctx, f"{path}: {ins.cmd} {key} has {what} baked into the image",
                                    [Location(path, _ins_line(info, ins, key))], detail=kind or "", severity=severity)
+
+
+def _set_by_every_service(platform: Platform, use: DockerfileUse | None, key: str) -> bool:
+    """Every compose service built from the Dockerfile sets `key` (its `environment`, or its `build.args`), and no
+    workflow pushes the image: the Dockerfile's default for it never reaches a container this repository runs."""
+    if use is None or not use.services or use.pushed:
+        return False
+    for env_name, name in use.services:
+        env = platform.environments.get(env_name)
+        svc = env.services.get(name) if env is not None else None
+        if not isinstance(svc, dict):
+            return False
+        environment = svc.get("environment") if isinstance(svc.get("environment"), dict) else {}
+        build = svc.get("build") if isinstance(svc.get("build"), dict) else {}
+        args = build.get("args") if isinstance(build.get("args"), dict) else {}
+        if environment.get(key) is None and args.get(key) is None:
+            return False
+    return True
 
 
 def _shipped_lines(platform: Platform, info: df_tool.DockerfileInfo, path: str) -> set[int] | None:
