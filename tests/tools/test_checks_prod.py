@@ -219,6 +219,15 @@ def test_example_placeholder_tag_is_not_judged_but_a_documented_channel_is(shop)
         "(written redis:${REDIS_TAG}, set by .env.example)"]
 
 
+def test_a_floating_example_value_over_a_pinned_default_in_the_file_is_medium(shop):
+    """`redis:${REDIS_TAG:-7.4.1-alpine}` pinned in the file, `REDIS_TAG=edge` in .env.example: Compose runs the pin
+    unless the user copies the example's floating value; medium, saying so."""
+    edit(shop, "docker-compose.prod.yml", "redis:7.4-alpine", "redis:${REDIS_TAG:-7.4.1-alpine}")
+    (shop / ".env.example").write_text(ENV_EXAMPLE + "REDIS_TAG=edge\n")
+    found = findings(shop, "PRD002")
+    assert [(f.severity, f.title.endswith("; the file's own default is pinned")) for f in found] == [("medium", True)]
+
+
 BUMP = """\
 #!/usr/bin/env bash
 set -eu

@@ -27,6 +27,7 @@ CI_BUILDS = ("responsibilities", "build d'images via CI GitHub")
 SECURITY_RISK = ("authority", "sécurité")
 AVAILABILITY = ("authority", "risque de disponibilité")
 _VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+_DEFAULTS = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^${}]*)\}")  # `${TAG:-2026.8.0}` -> 2026.8.0
 _UNSET = re.compile(r'The "([^"]+)" variable is not set')
 
 
@@ -152,6 +153,11 @@ def floating_prod_tag(ctx, spec):
                 is_placeholder(str(image).rsplit(":", 1)[-1]):
             continue  # an example file's `TAG=change-me` is a placeholder; its `TAG=alpine` is the tag users copy
         how = f" (written {written}, set by {_set_from(env, names)})" if written != image else ""
+        if set(names) & _example_vars(env) and tag_mutability(_DEFAULTS.sub(r"\1", written)) is None \
+                and "$" not in _DEFAULTS.sub(r"\1", written):
+            # `${TAG:-2026.8.0}` pinned in the file, `TAG=dev` in the example env file: Compose runs the pin unless
+            # the user copies the example; said, at medium
+            how += "; the file's own default is pinned"
         key = (env.name, str(image), mutable.why, how, tuple(names))
         groups.setdefault(key, []).append((name, env.location(name, "image")))
     for (env_name, image, why, how, names), uses in groups.items():
@@ -164,6 +170,11 @@ def floating_prod_tag(ctx, spec):
                                                        "the release or the deploy writes")
             continue
         database = product_of(image) in DATABASES and tag_mutability(image).any_version
+        if how.endswith("; the file's own default is pinned"):
+            yield spec.finding(ctx, title, [loc for _, loc in uses], severity="medium",
+                               detail="an example env file's value floats while the compose file pins the tag: a "
+                                      "user who copies the example runs the floating tag")
+            continue
         if is_stand_in(image):  # as CMP003 says it of `latest`
             yield spec.finding(ctx, f"{title}: an echo server standing in for your application", [loc for _, loc in uses],
                                severity="low", detail="replaced by the application it stands for")
