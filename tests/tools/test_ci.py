@@ -500,3 +500,37 @@ jobs:
     images = {i.name: i for i in ci.built_images(wf, repository="acme/chrome")}
     assert {p.pattern for p in images["ghcr.io/acme/chrome"].tag_patterns} == {"151.0-r1", "release"}
     assert images["ghcr.io/acme/chrome"].pushed
+
+
+def test_a_matrix_suffix_in_the_flavor_may_be_empty(tmp_path):
+    """`flavor: suffix=${{ matrix.suffix }}` with `suffix: ""` on the main leg: the pushed `latest` is `latest`."""
+    wf = _workflow(tmp_path, """\
+on: {push: {branches: [main], tags: ['*']}}
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        include:
+          - {name: main, suffix: ""}
+          - {name: open-data, suffix: "-open-data"}
+    steps:
+      - id: meta
+        uses: docker/metadata-action@v5
+        with:
+          images: acme/recipes
+          flavor: |
+            latest=auto
+            suffix=${{ matrix.suffix }}
+          tags: |
+            type=semver,pattern={{version}}
+            type=ref,event=branch
+      - uses: docker/build-push-action@v6
+        with: {push: true, tags: "${{ steps.meta.outputs.tags }}"}
+""")
+    (image,) = ci.built_images(wf, repository="acme/recipes")
+    assert {p.pattern for p in image.tag_patterns} == {"<version><matrix.suffix>", "main<matrix.suffix>",
+                                                       "latest<matrix.suffix>"}
+    assert any(ci.tag_pattern_matches("latest", p) for p in image.tag_patterns)
+    assert any(ci.tag_pattern_matches("latest-open-data", p) for p in image.tag_patterns)
+    assert not any(ci.tag_pattern_matches("nightly", p) for p in image.tag_patterns)

@@ -37,7 +37,8 @@ def pattern_regex(pattern: str) -> str:
     out, pos = [], 0
     for m in _PLACEHOLDER_RE.finditer(pattern):
         out.append(re.escape(pattern[pos:m.start()]))
-        out.append(_PLACEHOLDER_REGEX.get(m.group(1), "[A-Za-z0-9_][A-Za-z0-9_.-]*"))
+        out.append(_PLACEHOLDER_REGEX.get(m.group(1), "[A-Za-z0-9_.-]+" if m.group(1).startswith("matrix.")
+                                          else "[A-Za-z0-9_][A-Za-z0-9_.-]*"))  # a suffix `-alpine` starts with -
         pos = m.end()
     out.append(re.escape(pattern[pos:]))
     return "".join(out)
@@ -102,9 +103,14 @@ def tag_pattern_matches(compose_tag_template: str, pattern: TagPattern | str) ->
     """
     pat = pattern.pattern if isinstance(pattern, TagPattern) else pattern
     template = compose_tag_template.strip()
+    # a matrix value may be empty (`suffix: ""` on the main leg): `latest<matrix.suffix>` is also `latest`
+    variants = [pat] + ([_MATRIX_RE.sub("", pat)] if _MATRIX_RE.search(pat) else [])
     if not _COMPOSE_VAR_RE.search(template):
-        return re.fullmatch(pattern_regex(pat), template) is not None
-    return _intersects(_template_tokens(template), _pattern_tokens(pat))
+        return any(re.fullmatch(pattern_regex(v), template) is not None for v in variants)
+    return any(_intersects(_template_tokens(template), _pattern_tokens(v)) for v in variants)
+
+
+_MATRIX_RE = re.compile(r"<matrix\.[A-Za-z0-9_.-]+>")
 
 
 def _sanitize_tag(tag: str) -> str:
@@ -290,7 +296,7 @@ def _metadata_tags(meta: Step, scope: _Scope, cases: list[_Case], default_branch
         rules = ["type=schedule", "type=ref,event=branch", "type=ref,event=tag", "type=ref,event=pr"]
     flavor = {}
     for ln in str(meta.with_.get("flavor") or "").splitlines():
-        flavor.update(_csv_attrs(ln))
+        flavor.update({k: expand(v, scope) for k, v in _csv_attrs(ln).items()})  # `suffix=${{ matrix.suffix }}`
     latest_mode = flavor.get("latest", "auto").strip().lower()
     gprefix, gsuffix = flavor.get("prefix", ""), flavor.get("suffix", "")
     out: list[TagPattern] = []
