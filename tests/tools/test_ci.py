@@ -534,3 +534,27 @@ jobs:
     assert any(ci.tag_pattern_matches("latest", p) for p in image.tag_patterns)
     assert any(ci.tag_pattern_matches("latest-open-data", p) for p in image.tag_patterns)
     assert not any(ci.tag_pattern_matches("nightly", p) for p in image.tag_patterns)
+
+
+def test_a_reusable_workflow_runs_with_its_callers_push_to_the_default_branch(tmp_path):
+    """`on: workflow_call` (called by CI on a push to main): its `enable=` on refs/heads/main tags are pushed."""
+    wf = _workflow(tmp_path, """\
+on:
+  workflow_call:
+  push: {tags: ['v*.*.*']}
+jobs:
+  release:
+    runs-on: ubuntu-latest
+    steps:
+      - id: meta
+        uses: docker/metadata-action@v5
+        with:
+          images: acme/media
+          tags: |
+            type=raw,value=full,enable=${{ github.ref == format('refs/heads/{0}', 'main') }}
+            type=semver,pattern={{version}}-full
+      - uses: docker/build-push-action@v6
+        with: {push: true, tags: "${{ steps.meta.outputs.tags }}"}
+""")
+    (image,) = ci.built_images(wf, repository="acme/media")
+    assert {p.pattern for p in image.tag_patterns} >= {"full", "<version>-full"}

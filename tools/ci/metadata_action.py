@@ -241,7 +241,8 @@ def run_cases(wf: Workflow, branch: str | None, default_branch: str) -> list[_Ca
     branches: list[str] = []
     if push:
         branches = [b for b in push.branches if not b.startswith("!")] or ([default_branch] if push.matches_branch(default_branch) else [])
-    if "workflow_dispatch" in wf.triggers and default_branch not in branches:
+    # run by hand, or called by another workflow (its caller's event: most often a push to the default branch)
+    if ("workflow_dispatch" in wf.triggers or "workflow_call" in wf.triggers) and default_branch not in branches:
         branches.append(default_branch)
     for b in branches:
         cases.append(_Case("push", b, f"push to {b}"))
