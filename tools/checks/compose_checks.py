@@ -1189,8 +1189,39 @@ def env_host_unknown(ctx, spec):
     # One cause, one finding: the same value in many services (a YAML anchor merged into each) is one mistake.
     for (key, _, host), where in unknown.items():
         envs, services, locs = _grouped(where)
-        yield spec.finding(ctx, f"{', '.join(envs)}: {', '.join(services)} {key} points at {host}, not a service of "
-                                f"{' or '.join(envs)}", locs)
+        title = f"{', '.join(envs)}: {', '.join(services)} {key} points at {host}, not a service of {' or '.join(envs)}"
+        told = _default_told_to_set(ctx, platform, where, key)
+        if told:
+            yield spec.finding(ctx, f"{title}: the default of {told[0]}, which {told[1]} tells to set", locs,
+                               severity="low", detail="the written default reaches a service of another set (the "
+                                                      "combined setup); where this set runs alone, the variable is set")
+            continue
+        yield spec.finding(ctx, title, locs)
+
+
+def _default_told_to_set(ctx, platform: Platform, where: list[tuple[str, str, Location]],
+                         key: str) -> tuple[str, str] | None:
+    """(variable, example file) when every place writes the value as the default of a variable (`${TRIGGER_API_URL:-
+    http://webapp:3000}`) that an example env file of the repository mentions, or None."""
+    found = None
+    for env_name, service, _ in where:
+        env = platform.environments.get(env_name)
+        written = None
+        for rel, name, raw in _raw_services(ctx, env) if env is not None else ():
+            environment = raw.get("environment")
+            if name == service and isinstance(environment, dict) and isinstance(environment.get(key), str):
+                written = (rel, environment[key])
+        m = _WHOLE_DEFAULT.fullmatch(written[1].strip()) if written else None
+        if m is None:
+            return None
+        example = variables_facts.example_mentioning((platform.root / written[0]).parent, platform.root, m.group(1))
+        if example is None:
+            return None
+        found = (m.group(1), example)
+    return found
+
+
+_WHOLE_DEFAULT = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?-.*\}", re.S)
 
 
 def _grouped(where: list[tuple[str, str, Location]]) -> tuple[list[str], list[str], list[Location]]:

@@ -136,3 +136,26 @@ def placeholder_for(name: str) -> str:
     if re.search(r"(?:PATH|DIR|DIRECTORY|ROOT|HOME|FOLDER|VOLUME)$", upper):
         return "./placeholder"  # a path: a bind mount stays a bind mount
     return "${" + name + "}"  # kept as the reference it is: no check reads a host, a secret or a path in it
+
+
+def example_mentioning(folder: Path, root: Path, name: str) -> str | None:
+    """The repo-relative example env file, beside a compose file or in a folder above it up to the repository's
+    root, that mentions `name` as an assignment, commented out or not (`# TRIGGER_API_URL=https://…` under "in split
+    setups, set it"), or None: the repository tells users to set that variable."""
+    mention = re.compile(rf"^[ \t]*#?[ \t]*(?:export[ \t]+)?{re.escape(name)}[ \t]*=", re.M)
+    try:
+        folder, root = folder.resolve(), root.resolve()
+    except OSError:
+        return None
+    while True:
+        for path in example_env_files(folder):
+            try:
+                with open(path, "rb") as fh:
+                    text = fh.read(MAX_EXAMPLE_BYTES).decode("utf-8", errors="replace")
+            except OSError:
+                continue
+            if mention.search(text):
+                return path.relative_to(root).as_posix()
+        if folder == root or root not in folder.parents:
+            return None
+        folder = folder.parent
