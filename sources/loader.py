@@ -55,6 +55,9 @@ DOCKERFILE_NAME = re.compile(r"^(?:Dockerfile(?:[.-][\w.-]+)?|[\w.-]+\.[Dd]ocker
 CALLER_GLOBS = ("Makefile", "makefile", "GNUmakefile", "*.mk", "*.sh", "scripts/*.sh", "bin/*.sh",
                 "deploy/*.sh", "ops/*.sh", "scripts/Makefile")
 _SKIPPED = {"node_modules", "vendor", ".git", "build", "dist"}
+# Folders the tree walk enters although the lists above skip them: Go's `build/package/` layout and the hidden
+# folders projects keep their container files in (`.docker/Dockerfile-alpine`, `.devcontainer/Dockerfile`).
+_WALKED = {"build", ".docker", ".devcontainer", ".deploy", ".ci"}
 # Where a repository shows how it runs Compose in prose: its READMEs and docs pages (capped).
 README_GLOBS = ("README*.md", "*/README*.md", "readme*.md", "*/readme*.md", "Readme*.md",
                 "docs/*.md", "docs/*/*.md", "docs/*/*/*.md", "*/docs/*.md",
@@ -169,7 +172,7 @@ class SourceLoader:
                 rel = os.path.relpath(folder, root)
                 rel = "" if rel == "." else rel.replace(os.sep, "/")
                 depth = rel.count("/") + 1 if rel else 0
-                dirs[:] = sorted(d for d in dirs if d not in _SKIPPED and not d.startswith(".")) \
+                dirs[:] = sorted(d for d in dirs if d in _WALKED or d not in _SKIPPED and not d.startswith(".")) \
                     if depth < COMPOSE_DEPTH else []
                 out += [f"{rel}/{f}" if rel else f for f in sorted(files)]
                 if len(out) > MAX_TREE_FILES:

@@ -676,6 +676,20 @@ def test_a_docs_page_in_mdx_running_files_named_from_their_folder_is_an_environm
     assert not [f.title for f in session.findings if f.id == "XF007"]
 
 
+def test_dockerfiles_in_gos_build_folder_and_in_a_hidden_docker_folder_are_read(tmp_path):
+    """Go's layout keeps images in `build/package/frontend.dockerfile`; Ory's in `.docker/Dockerfile-alpine`: both
+    ship, so both are read (an end-of-life base reported); `node_modules/` and other hidden folders stay skipped."""
+    old = "FROM alpine:3.16.9\nUSER 10001\n"
+    root = repo(tmp_path, {"build/package/frontend.dockerfile": old, ".docker/Dockerfile-alpine": old,
+                           "node_modules/x/Dockerfile": old, ".cache/Dockerfile": old})
+    session = open_session(root)
+    read = {s.path for s in session.sources if s.kind == "dockerfile"}
+    assert {"build/package/frontend.dockerfile", ".docker/Dockerfile-alpine"} <= read
+    assert not {"node_modules/x/Dockerfile", ".cache/Dockerfile"} & read
+    assert {f.locations[0].path for f in session.findings if f.id == "PRD004"} >= {
+        "build/package/frontend.dockerfile", ".docker/Dockerfile-alpine"}
+
+
 def test_a_deploy_file_whose_header_denies_nothing_stays_production(tmp_path):
     header = "# Production stack: run with docker compose -f docker-compose.deploy.yml up -d\n# Secrets come from .env on the server, tested before each release in CI.\n"
     root = repo(tmp_path, {"docker-compose.yml": BASE, "docker-compose.deploy.yml": header + BASE})
