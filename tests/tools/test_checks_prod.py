@@ -510,6 +510,14 @@ def test_lifecycle_table_is_dated_and_sourced():
     assert end_of_life("prom/prometheus:v2.53.0", day) == []  # an LTS line the table does not date: silent
     assert [rl.line for rl in release_lines("postgres:9.6.24")] == ["9.6"]
     assert [rl.line for rl in release_lines("postgres:13.4")] == ["13"]
+    later = dt.date(2026, 12, 7)  # MySQL's innovation releases, MariaDB 10.2, an odd Node, ClickHouse's LTS lines
+    assert [(e.product, e.line) for e in end_of_life("mysql:9.5", later)] == [("mysql", "9.5")]
+    assert end_of_life("mysql:8.4", later) == [] and end_of_life("clickhouse/clickhouse-server:25.8", later) != []
+    assert [(e.product, e.line) for e in end_of_life("mariadb:10.2", later)] == [("mariadb", "10.2")]
+    assert [(e.product, e.line) for e in end_of_life("node:25-alpine", later)] == [("node", "25")]
+    assert [(e.product, e.line) for e in end_of_life("clickhouse/clickhouse-server:24.3.15.72-alpine", later)] == [
+        ("clickhouse", "24.3")]
+    assert end_of_life("clickhouse/clickhouse-server:24.5", later) == []  # a regular release: not in the table
 
 
 def test_exposure_words():

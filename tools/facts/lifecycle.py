@@ -18,7 +18,7 @@ import datetime as _dt
 import re
 from dataclasses import dataclass
 
-TABLE_WRITTEN = _dt.date(2026, 12, 6)
+TABLE_WRITTEN = _dt.date(2026, 12, 7)
 
 SOURCES: dict[str, str] = {
     "python": "https://devguide.python.org/versions/ (PEPs 596, 619, 664, 693, 719, 745)",
@@ -44,6 +44,7 @@ SOURCES: dict[str, str] = {
     "prometheus": "https://prometheus.io/docs/introduction/release-cycle/ (only the latest minor and the LTS lines, "
                   "the first LTS being 2.37: every earlier 2.x line ended no later than 2.37's release)",
     "tomcat": "https://tomcat.apache.org/whichversion.html",
+    "clickhouse": "https://clickhouse.com/docs/faq/operations/production (LTS releases: a year of support)",
     "java": "https://hub.docker.com/_/java (the official image was deprecated on 2016-12-31 for openjdk; no update since)",
 }
 
@@ -55,7 +56,7 @@ END_OF_LIFE: dict[str, dict[str, _dt.date]] = {
     "node": {"6": _D("2019-04-30"), "8": _D("2019-12-31"), "10": _D("2021-04-30"), "12": _D("2022-04-30"), "14": _D("2023-04-30"), "15": _D("2021-06-01"),
              "16": _D("2023-09-11"), "17": _D("2022-06-01"), "18": _D("2025-04-30"), "19": _D("2023-06-01"),
              "20": _D("2026-04-30"), "21": _D("2024-06-01"), "22": _D("2027-04-30"), "23": _D("2025-06-01"),
-             "24": _D("2028-04-30")},
+             "24": _D("2028-04-30"), "25": _D("2026-06-01"), "26": _D("2029-04-30")},
     "ruby": {"2.4": _D("2020-03-31"), "2.5": _D("2021-04-05"), "2.6": _D("2022-04-12"), "2.7": _D("2023-03-31"), "3.0": _D("2024-04-23"), "3.1": _D("2025-03-26"),
              "3.2": _D("2026-03-31"), "3.3": _D("2027-03-31"), "3.4": _D("2028-03-31")},
     "php": {"7.2": _D("2020-11-30"), "7.3": _D("2021-12-06"), "7.4": _D("2022-11-28"), "8.0": _D("2023-11-26"),
@@ -80,8 +81,12 @@ END_OF_LIFE: dict[str, dict[str, _dt.date]] = {
     "postgres": {"9.4": _D("2020-02-13"), "9.5": _D("2021-02-11"), "9.6": _D("2021-11-11"), "10": _D("2022-11-10"), "11": _D("2023-11-09"),
                  "12": _D("2024-11-21"), "13": _D("2025-11-13"), "14": _D("2026-11-12"), "15": _D("2027-11-11"),
                  "16": _D("2028-11-09"), "17": _D("2029-11-08")},
-    "mysql": {"5.6": _D("2021-02-28"), "5.7": _D("2023-10-31"), "8.0": _D("2026-04-30"), "8.4": _D("2032-04-30")},
-    "mariadb": {"10.3": _D("2023-05-25"), "10.4": _D("2024-06-18"), "10.5": _D("2025-06-24"), "10.6": _D("2026-07-06"),
+    # Innovation releases (8.1-8.3, 9.x) end when the next one ships, each quarter
+    "mysql": {"5.6": _D("2021-02-28"), "5.7": _D("2023-10-31"), "8.0": _D("2026-04-30"), "8.4": _D("2032-04-30"),
+              "8.1": _D("2023-10-25"), "8.2": _D("2024-01-16"), "8.3": _D("2024-04-30"), "9.0": _D("2024-10-15"),
+              "9.1": _D("2025-01-21"), "9.2": _D("2025-04-15"), "9.3": _D("2025-07-22"), "9.4": _D("2025-10-21"),
+              "9.5": _D("2026-01-20")},
+    "mariadb": {"10.0": _D("2019-03-31"), "10.1": _D("2020-10-17"), "10.2": _D("2022-05-23"), "10.3": _D("2023-05-25"), "10.4": _D("2024-06-18"), "10.5": _D("2025-06-24"), "10.6": _D("2026-07-06"),
                 "10.7": _D("2023-02-09"), "10.8": _D("2023-05-20"), "10.9": _D("2023-08-22"), "10.10": _D("2023-11-17"),
                 "10.11": _D("2028-02-16"), "11.0": _D("2024-06-06"), "11.1": _D("2024-08-21"), "11.2": _D("2024-11-21"),
                 "11.3": _D("2024-05-29"), "11.4": _D("2029-05-29"), "11.5": _D("2024-11-21"), "11.6": _D("2025-02-13"),
@@ -93,6 +98,10 @@ END_OF_LIFE: dict[str, dict[str, _dt.date]] = {
     "grafana": {**{str(v): _D("2023-06-13") for v in range(4, 9)}, "9": _D("2024-05-14")},
     "prometheus": {f"2.{m}": _D("2022-07-14") for m in range(0, 37)},
     "java": {str(v): _D("2016-12-31") for v in range(6, 10)},
+    # LTS lines only (a year of support each); a regular release's end is not in this table
+    "clickhouse": {"22.3": _D("2023-03-31"), "22.8": _D("2023-08-31"), "23.3": _D("2024-03-31"),
+                   "23.8": _D("2024-08-31"), "24.3": _D("2025-03-31"), "24.8": _D("2025-08-31"),
+                   "25.3": _D("2026-03-31"), "25.8": _D("2026-08-31")},
     "tomcat": {"7.0": _D("2021-03-31"), "8.0": _D("2018-06-30"), "8.5": _D("2024-03-31")},
     "nginx": {"1.18": _D("2021-05-25"), "1.19": _D("2021-05-25"), "1.20": _D("2022-05-24"), "1.21": _D("2022-05-24"), "1.22": _D("2023-04-11"), "1.23": _D("2023-04-11"),
               "1.24": _D("2024-04-23"), "1.25": _D("2024-04-23"), "1.26": _D("2025-04-23"), "1.27": _D("2025-04-23")},
@@ -122,6 +131,8 @@ IMAGES: dict[str, str] = {
     "docker.io/grafana/grafana": "grafana",
     "docker.io/grafana/grafana-oss": "grafana",
     "docker.io/prom/prometheus": "prometheus",
+    "docker.io/clickhouse/clickhouse-server": "clickhouse",
+    "docker.io/yandex/clickhouse-server": "clickhouse",
 }
 
 # Databases: their data directory outlives the container, so a new major on a redeploy can refuse to open it.
