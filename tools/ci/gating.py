@@ -1,7 +1,7 @@
 """Whether a job waits for the tests: what it needs (transitively), the reusable workflows it calls, its own steps.
 
-A job "tests" when one of its steps runs a test suite (`runs_tests` on the script, or a step named for tests), or it
-calls a reusable workflow of the repository that does. A job is gated by the tests when it or a job it needs does;
+A job "tests" when it is named for the tests, or one of its steps runs a test suite (`runs_tests` on the script, or a
+step named for tests), or it calls a reusable workflow of the repository that does. A job is gated by the tests when it or a job it needs does;
 a workflow started by `workflow_run` runs after another workflow finished, and counts as gated.
 """
 from __future__ import annotations
@@ -11,8 +11,9 @@ import posixpath
 from tools.ci.model import Job, Workflow
 from tools.facts.shell import runs_tests
 
-# Events on which an image pushed becomes what users pull: a push (branch or tag) and a published release.
-PUBLISH_EVENTS = ("push", "release")
+# Events on which an image pushed becomes what users pull: a push (branch or tag), a published release, and a
+# release made by hand (a `workflow_dispatch` that pushes the release's tags).
+PUBLISH_EVENTS = ("push", "release", "workflow_dispatch")
 
 
 def _local_workflow(uses: str, workflows: dict[str, Workflow]) -> Workflow | None:
@@ -29,6 +30,8 @@ def job_tests(wf: Workflow, job: Job, workflows: dict[str, Workflow], _seen: fro
         if called is not None and called.rel_path not in _seen:
             return any(job_tests(called, j, workflows, _seen | {called.rel_path}) for j in called.jobs.values())
         return runs_tests(f"name: {job.id} {job.name or ''}")
+    if job.steps and runs_tests(f"name: {job.id} {job.name or ''}"):
+        return True  # a job named for the tests (`test-build`, `e2e`) whose steps build and check the image
     for step in job.steps:
         if runs_tests(step.run) or (step.name and runs_tests(f"name: {step.name}")):
             return True
@@ -58,5 +61,6 @@ def testing_jobs(workflows: dict[str, Workflow]) -> list[tuple[str, str]]:
 
 
 def publish_events(wf: Workflow) -> list[str]:
-    """The triggers of this workflow on which what it pushes reaches users: `push` (to a branch or a tag), `release`."""
+    """The triggers of this workflow on which what it pushes reaches users: `push` (to a branch or a tag), `release`,
+    `workflow_dispatch`."""
     return [event for event in PUBLISH_EVENTS if event in wf.triggers]
