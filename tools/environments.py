@@ -747,7 +747,7 @@ def _download_evidence(base: list[str], sources: list) -> str:
 _FOR_DEVELOPMENT = re.compile(r"\blocal (?:development|instance|environment|testing|setup|use)\b"
                               r"|\b(?:only |purely |solely )?for (?:local )?development\b|\bdevelopment (?:only|environment)\b"
                               r"|\bnot\b.{0,30}?\b(?:meant|intended|suitable|ready|recommended)\b.{0,40}?\bproduction\b"
-                              r"|\bnot (?:a )?production[- ]ready\b|\bdemo\b|\btutorial\b|\bsamples?\b")
+                              r"|\bnot (?:a )?production[- ]ready\b|\bdemo\b(?![./-]\w)|\btutorial\b|\bsamples?\b(?![./-]\w)")
 
 
 def _published_by_this_repository(services: dict, sources: list) -> str | None:
@@ -851,7 +851,9 @@ def _hosting_repository(envs: dict[str, DiscoveredEnvironment], sources: list) -
 # folder so named (`docs/install/docker/plain/`, `deploy/docker/`, `self-hosting/`).
 _INSTALL_SCRIPT = re.compile(r"^(?:install|installer|setup|deploy|upgrade|update|bootstrap|provision)(?:[-_.][\w.-]*)?"
                              r"\.(?:sh|bash)$", re.I)
-_DEMO_REPO = re.compile(r"\bdemo\b|\bdemonstrat\w+|\btutorial\b|\bsamples?\b|\bexample (?:app|application|project)\b")
+# (a file's name is no word: `sample.env`, `demo-data/`)
+_DEMO_REPO = re.compile(r"\bdemo\b(?![./-]\w)|\bdemonstrat\w+|\btutorial\b|\bsamples?\b(?![./-]\w)"
+                        r"|\bexample (?:app|application|project)\b")
 _INSTALL_FOLDERS = {"install", "installation", "deploy", "deployment", "deployments", "self-hosting", "selfhost",
                     "self-host", "selfhosting", "hosting", "production"}
 
@@ -1011,6 +1013,8 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*$")
 _PRODUCTION_HEADING = re.compile(r"\bproduction\b|\bprod mode\b|\bself[- ]?host", re.I)
+# A README's install section: what users do to run the product (`## Installing`, `## Installation with Docker`).
+_INSTALL_HEADING = re.compile(r"^(?:installing|installation|install|deploying|deployment)\b", re.I)
 _BARE_UP = re.compile(r"\bdocker[- ]compose\s+up\b(?![^`\n]*\s-f\s)")
 
 
@@ -1024,7 +1028,9 @@ def _production_section(base: list[str], sources: list) -> str:
         lines = src.text.splitlines()
         for no, line in enumerate(lines, 1):
             m = _HEADING.match(line)
-            if not m or not _PRODUCTION_HEADING.search(m.group(2)) or _DENIES.search(fold(m.group(2))):
+            install = bool(m) and bool(_INSTALL_HEADING.match(m.group(2).strip())) and \
+                not _FOR_DEVELOPERS.search(fold(m.group(2))) and "develop" not in m.group(2).lower()
+            if not m or not (install or _PRODUCTION_HEADING.search(m.group(2))) or _DENIES.search(fold(m.group(2))):
                 continue
             level = len(m.group(1))
             body = []
@@ -1035,7 +1041,9 @@ def _production_section(base: list[str], sources: list) -> str:
                 body.append(later)
             text = "\n".join(body)
             bare = "/" not in base[0] and _BARE_UP.search(text)
-            if bare or re.search(rf"\bdocker[- ]compose\b[^\n`]*\s-f\s+(?:\./)?{re.escape(base[0])}\b[^\n`]*\sup\b", text):
+            # an install section that points users at the file itself (`[docker-compose.yml](…/blob/master/…)`)
+            named = install and "/" not in base[0] and re.search(rf"(?<![\w./-]){re.escape(base[0])}(?![\w-])", text)
+            if bare or named or re.search(rf"\bdocker[- ]compose\b[^\n`]*\s-f\s+(?:\./)?{re.escape(base[0])}\b[^\n`]*\sup\b", text):
                 return f"{src.path}:{no} (section \"{m.group(2)[:60]}\")"
     return ""
 

@@ -690,6 +690,33 @@ def test_dockerfiles_in_gos_build_folder_and_in_a_hidden_docker_folder_are_read(
         "build/package/frontend.dockerfile", ".docker/Dockerfile-alpine"}
 
 
+def test_an_install_section_pointing_at_the_compose_file_makes_it_production(tmp_path):
+    """`## Installing` … "Take a look at the example [docker-compose.yml](…/blob/master/docker-compose.yml) and
+    configure the required environment variables": the file users install. A section for developers is not."""
+    readme = ("# Tube Keeper\n\n## Installing\n\nThis project requires docker.\n\nTake a look at the example "
+              "[docker-compose.yml](https://github.com/acme/tube/blob/master/docker-compose.yml) and configure the "
+              "required environment variables.\n")
+    files = {"docker-compose.yml": BASE, "README.md": readme, "Dockerfile": "FROM python:3.12.7-slim\nUSER 10001\n"}
+    envs = open_session(repo(tmp_path, files), run_checks=False).discovery().environments
+    assert envs["prod"].evidence.startswith('README.md:3 (section "Installing")'), envs
+    dev = readme.replace("## Installing", "## Installing a development environment")
+    envs = open_session(repo(tmp_path, {**files, "README.md": dev}, name="dev"), run_checks=False).discovery().environments
+    assert "prod" not in envs
+
+
+def test_a_file_name_in_the_readme_is_no_word_of_a_demo(tmp_path):
+    """"See sample.env for all available options" speaks of a file, not of a sample project: the image's quick
+    start stays production."""
+    compose = "services:\n  app:\n    image: acme/board:${VERSION:-3.4.1}\n    restart: unless-stopped\n"
+    workflow = ("on: {push: {tags: ['*']}}\njobs:\n  publish:\n    runs-on: ubuntu-latest\n    steps:\n"
+                "      - run: docker buildx build --push -t acme/board:latest .\n")
+    readme = "# Board Docker Deployment Guide\n\nRun it with docker compose up -d.\nSee sample.env for all available options.\n"
+    files = {"docker-compose.yml": compose, "Dockerfile": "FROM php:8.3.14-fpm\nUSER www-data\n",
+             "README.md": readme, "sample.env": "VERSION=3.4.1\n", ".github/workflows/publish.yml": workflow}
+    envs = open_session(repo(tmp_path, files), run_checks=False).discovery().environments
+    assert "prod" in envs, envs
+
+
 def test_a_deploy_file_whose_header_denies_nothing_stays_production(tmp_path):
     header = "# Production stack: run with docker compose -f docker-compose.deploy.yml up -d\n# Secrets come from .env on the server, tested before each release in CI.\n"
     root = repo(tmp_path, {"docker-compose.yml": BASE, "docker-compose.deploy.yml": header + BASE})
