@@ -866,12 +866,18 @@ def test_a_readme_that_downloads_the_compose_file_to_run_it_makes_it_production(
     env = session.discovery().environments["prod"]
     assert env.evidence.startswith("README.md:10 (downloads docker-compose.yml")
     assert [f for f in session.findings if f.id == "CMP012"]
-    # a link to the file, or a download of another file, is no such step
+    # a download of another file is no such step; the install section that runs `docker compose up -d` on the
+    # default file still is (the evidence is then that section)
     other = readme.replace("docker-compose.yml\ndocker", "install.sh\ndocker")
     # (a Dockerfile in it: a repository of compose files over published images alone would be a deployment anyway)
     root2 = repo(tmp_path, {"docker-compose.yml": BASE, "README.md": other, "Dockerfile": "FROM nginx:1.27.2\n"},
                  name="shop2")
-    assert "prod" not in open_session(root2, run_checks=False).discovery().environments
+    envs = open_session(root2, run_checks=False).discovery().environments
+    assert envs["prod"].evidence.startswith('README.md:3 (section "Installation")')
+    dev = other.replace("## Installation", "## Contributing")
+    root3 = repo(tmp_path, {"docker-compose.yml": BASE, "README.md": dev, "Dockerfile": "FROM nginx:1.27.2\n"},
+                 name="shop3")
+    assert "prod" not in open_session(root3, run_checks=False).discovery().environments
 
 
 def test_the_root_default_file_beside_dev_files_is_production_by_the_readmes_self_hosting_word(tmp_path):
