@@ -717,6 +717,19 @@ def test_a_file_name_in_the_readme_is_no_word_of_a_demo(tmp_path):
     assert "prod" in envs, envs
 
 
+def test_an_example_env_files_quoted_value_with_a_comment_is_the_value(tmp_path):
+    """`LEAN_PORT = '8080'   # The port to expose` in sample.env: the value is 8080 (Compose got `'8080'` and refused
+    the set with "invalid hostPort", a false CMP001 blocker)."""
+    from tools.facts.variables import parse_env_text
+
+    sample = "LEAN_PORT = '8080'                     # The port to expose\nLEAN_DB = \"db#1\" # quoted hash\n"
+    assert parse_env_text(sample) == {"LEAN_PORT": "8080", "LEAN_DB": "db#1"}
+    compose = ("services:\n  app:\n    image: acme/board:3.4.1\n    restart: unless-stopped\n"
+               "    ports:\n      - \"${LEAN_PORT:-8080}:8080\"\n")
+    session = open_session(repo(tmp_path, {"docker-compose.yml": compose, "sample.env": sample}))
+    assert not [f.title for f in session.findings if f.id in ("CMP001", "CMP002")]
+
+
 def test_a_deploy_file_whose_header_denies_nothing_stays_production(tmp_path):
     header = "# Production stack: run with docker compose -f docker-compose.deploy.yml up -d\n# Secrets come from .env on the server, tested before each release in CI.\n"
     root = repo(tmp_path, {"docker-compose.yml": BASE, "docker-compose.deploy.yml": header + BASE})

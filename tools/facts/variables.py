@@ -57,8 +57,9 @@ def env_lines(text: str) -> list[tuple[int, str, str]]:
         if not m:
             continue
         value = m.group("value").strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
+        close = value.find(value[0], 1) if value and value[0] in "\"'" else -1
+        if close > 0 and (close == len(value) - 1 or value[close + 1:].lstrip().startswith("#")):
+            value = value[1:close]  # `KEY = '8080'   # the port`: the quoted value, its comment dropped
         elif " #" in value:
             value = value.split(" #", 1)[0].rstrip()
         out.append((no, m.group("name"), value))
