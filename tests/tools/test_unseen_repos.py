@@ -1082,6 +1082,12 @@ def test_a_banner_that_says_change_these_settings_marks_its_block_not_the_next_o
              "# These settings usually don't need changing", "#", "POSTGRES_PASSWORD=wger"]
     assert marked_to_change(lines, 6) and marked_to_change(lines, 8)
     assert not marked_to_change(lines, 13)
+    # a value's own comment telling whoever installs to set it
+    compose = ["      - TA_USERNAME=tubearchivist           # your initial TA credentials",
+               "      - TA_PASSWORD=verysecret              # your initial TA credentials",
+               "      - ELASTIC_PASSWORD=verysecret         # set password for Elasticsearch",
+               "      - TZ=America/New_York                 # set your time zone"]
+    assert marked_to_change(compose, 2) and marked_to_change(compose, 3)
 
 
 def test_a_hosting_repository_makes_each_of_its_variants_production(tmp_path):

@@ -224,7 +224,10 @@ _CHANGE_MARK = re.compile(r"\bchange[\s_-]?me\b|\bchange (?:this|it|these|the (?
                           r"|\b(?:generate|create) (?:it |one |your own |a (?:new |random |strong )?\w+ )?(?:via|with|using)\b"
                           r"|\bset (?:your|a) own\b|\bto secure\b|\b(?:must|needs? to|should) be changed\b|\ba modifier\b"
                           r"|\bchange (?:it |this )?to an? (?:\d+[ -]char\w* |new |random |strong |long |unique )"
-                          r"|\bgenerate (?:e\.g\. |it )?(?:via|with|using)\b", re.I)
+                          r"|\bgenerate (?:e\.g\. |it )?(?:via|with|using)\b"
+                          # `# set password for Elasticsearch`, `# your initial TA credentials`
+                          r"|\bset (?:the |a |your )?(?:password|secret|credentials?)\b"
+                          r"|\byour (?:initial |own )?(?:\w+ )?credentials\b", re.I)
 
 
 def tells_to_change(comment: str | None) -> bool:
