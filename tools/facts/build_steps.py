@@ -158,6 +158,12 @@ def unpinned_installs(command: str | None) -> list[str]:
             if prog in ("pip", "pip3", "python") and args[:2] == ["-m", "pip"]:
                 args = args[2:]
                 prog = "pip"
+            if prog in ("pip", "pip3", "uv") and "install" in args[:2]:
+                for spec in args:
+                    redirected = _REDIRECTED_SPEC.match(spec)
+                    if redirected and re.search(rf"(?:^|[\s;&|(]){re.escape(spec)}", text):  # not inside quotes
+                        out.append(f"{spec} unquoted (the shell reads `{redirected.group(2)}` as a redirection: pip "
+                                   f"installs the newest {redirected.group(1)})")
             if prog in ("pip", "pip3") and args[:1] and args[0] in ("wheel", "download"):
                 loose = _pip_loose(args[1:])
                 if loose:
@@ -187,6 +193,10 @@ def unpinned_installs(command: str | None) -> list[str]:
                     if version and _RANGE.search(version):
                         out.append(f"corepack {spec} (a moving version)")
     return out
+
+
+# `opencv-python-headless>=4.8.0.76` as a bare shell word: `>` redirects, the requirement is the name alone
+_REDIRECTED_SPEC = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-\[\],]*)(>=?)[^\s]*$")
 
 
 def _pip_loose(args: list[str]) -> list[str]:
