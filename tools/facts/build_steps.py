@@ -71,6 +71,10 @@ def _made_executable(prog: str, args: list[str]) -> list[str]:
     return []
 
 
+_PROCESS_SUBSTITUTION = re.compile(r"(?<![\w/.-])(bash|sh|zsh|source|\.)[ \t]+<\([ \t]*(?:curl|wget)\b[^()\n]*?"
+                                   r"(https?://[^\s'\")]+)")
+
+
 def unverified_downloads(command: str | None, fetched: dict[str, str] | None = None) -> list[str]:
     """Code fetched and run, installed, unpacked or made executable with no checksum or signature checked,
     in words: `https://get.acme.sh piped into sh`, `https://x/tool.deb installed by dpkg without a checksum`,
@@ -89,6 +93,8 @@ def unverified_downloads(command: str | None, fetched: dict[str, str] | None = N
         return []  # a signature checked (`gpg --verify x.sig x`); a key only dearmored checks nothing
     out: list[str] = []
     said: dict[str, str] = {}
+    for m in _PROCESS_SUBSTITUTION.finditer(text):  # `bash <(curl -s https://codecov.io/bash)`: a pipe by another name
+        out.append(f"{m.group(2)} run by {m.group(1)} through a process substitution")
     for pipeline in steps:
         first, rest = _program(pipeline[0])
         urls = _urls(rest) if first in _FETCHERS else []
