@@ -425,7 +425,8 @@ def literal_secret(ctx, spec):
                 loc = _raw_line(ctx, rel, ("services", name, "environment", at))
                 placeholder = secret_facts.is_placeholder_secret(key, value) if not kind else \
                     _marked_to_change(ctx, rel, loc.line) or (isinstance(environment, dict) and
-                                                              secret_facts.credentials_of_an_example(key, environment))
+                                                              secret_facts.credentials_of_an_example(key, environment)) \
+                    or str(value) in _values_marked_to_change(ctx, rel)  # "matching Elasticsearch password"
                 severity = secret_facts.secret_severity(_exposure(ctx, rel), placeholder) if kind or placeholder else None
                 if severity is None:
                     continue
@@ -583,6 +584,26 @@ def _doc_pages(ctx) -> list[str]:
     """The text of the deployment notes and the READMEs the session read (kept apart from the model's sources)."""
     pages = [*ctx.sources, *ctx.models.get("readmes", [])]
     return [s.text for s in pages if s.kind in ("docs", "readme") and s.ok and s.text]
+
+
+def _values_marked_to_change(ctx, rel: str) -> frozenset[str]:
+    """The environment values of a compose file that a comment tells to replace: the same value elsewhere in the file
+    (`ELASTIC_PASSWORD=verysecret  # matching Elasticsearch password`) is that placeholder again."""
+    cache = ctx.models.setdefault("compose.marked_values", {})
+    if rel not in cache:
+        src = next((s for s in ctx.sources if s.kind == "compose" and s.path == rel and s.ok), None)
+        services = (src.data or {}).get("services") if src is not None and isinstance(src.data, dict) else None
+        marked: set[str] = set()
+        for name, svc in (services or {}).items() if isinstance(services, dict) else ():
+            environment = svc.get("environment") if isinstance(svc, dict) else None
+            items = environment.items() if isinstance(environment, dict) else (
+                (i, e.split("=", 1)[1]) for i, e in enumerate(map(str, environment or [])) if "=" in e)
+            for at, value in items:
+                if value not in (None, "") and _marked_to_change(
+                        ctx, rel, _raw_line(ctx, rel, ("services", name, "environment", at)).line):
+                    marked.add(str(value))
+        cache[rel] = frozenset(marked)
+    return cache[rel]
 
 
 def _marked_to_change(ctx, rel: str, line: int | None) -> bool:
