@@ -231,9 +231,13 @@ class SourceLoader:
         return out
 
     def caller_files(self) -> list[str]:
-        """Makefiles and shell scripts: how the repo itself calls Compose (read to find environments)."""
-        found = self._glob(CALLER_GLOBS)
-        return [f for f in found if not _skipped_folder(f)]
+        """Makefiles and shell scripts: how the repo itself calls Compose (read to find environments), the scripts
+        beside each compose file included (`scripts/docker-compose/install.sh` next to its docker-compose.yaml)."""
+        found = set(self._glob(CALLER_GLOBS))
+        for folder in {posixpath.dirname(rel) for rel in self.tree() if COMPOSE_NAME.match(posixpath.basename(rel))}:
+            if folder:
+                found.update(self._glob(("*.sh", "Makefile"), base=folder))
+        return sorted(f for f in found if not _skipped_folder(f))
 
     def readme_files(self) -> list[str]:
         """READMEs and docs pages whose code blocks show how to run Compose (`-f` sets, overlays)."""

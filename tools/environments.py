@@ -468,9 +468,13 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
             continue  # part of the file list is unknown: the environment cannot be told
         files = _resolve_files(call, present)
         if not files:
-            if call.files or _alias(call.context) in (None, "test"):
+            # a script in a folder of its own beside its compose file (`scripts/docker-compose/upgrade.sh` runs
+            # `docker-compose up -d` where it sits): the defaults of that folder, whatever the script's name
+            folder = posixpath.dirname(call.origin.path or "") if call.origin.kind == "script" else ""
+            beside = tuple(_default_set(folder, present)) if folder and not call.files else ()
+            if not beside and (call.files or _alias(call.context) in (None, "test")):
                 continue  # a test target on Compose's defaults runs the main files, which convention names
-            files = tuple(_default_set(_run_folder(call), present))  # no `-f`: Compose's defaults
+            files = beside or tuple(_default_set(_run_folder(call), present))  # no `-f`: Compose's defaults
             if not files:
                 continue
         missing = [f for f in files if f not in present]

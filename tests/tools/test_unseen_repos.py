@@ -730,6 +730,17 @@ def test_an_example_env_files_quoted_value_with_a_comment_is_the_value(tmp_path)
     assert not [f.title for f in session.findings if f.id in ("CMP001", "CMP002")]
 
 
+def test_an_upgrade_script_beside_its_compose_file_runs_that_folders_defaults(tmp_path):
+    """`scripts/docker-compose/upgrade.sh` runs `sudo -E docker-compose up -d` where it sits, beside the
+    docker-compose.yaml it upgrades (scripts two folders down are read too): the set is production, by that script."""
+    upgrade = "#!/bin/bash\nset -e\nsource common.env\nsudo -E docker-compose pull\nsudo -E docker-compose up -d\n"
+    root = repo(tmp_path, {"scripts/docker-compose/docker-compose.yaml": BASE,
+                           "scripts/docker-compose/upgrade.sh": upgrade, "README.md": "# Replay\n"})
+    envs = open_session(root, run_checks=False).discovery().environments
+    assert envs["prod"].files == ["scripts/docker-compose/docker-compose.yaml"], envs
+    assert envs["prod"].evidence.startswith("scripts/docker-compose/upgrade.sh:")
+
+
 def test_a_deploy_file_whose_header_denies_nothing_stays_production(tmp_path):
     header = "# Production stack: run with docker compose -f docker-compose.deploy.yml up -d\n# Secrets come from .env on the server, tested before each release in CI.\n"
     root = repo(tmp_path, {"docker-compose.yml": BASE, "docker-compose.deploy.yml": header + BASE})
