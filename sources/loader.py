@@ -43,6 +43,9 @@ def parse_yaml(text: str, compose: bool = False) -> tuple[object, tuple[int, int
 
 COMPOSE_GLOBS = ("compose.y*ml", "compose.*.y*ml", "docker-compose.y*ml", "docker-compose.*.y*ml",
                  "compose-*.y*ml", "docker-compose-*.y*ml")
+# What installs or upgrades a product on its users' servers (`install.sh`, `upgrade.sh`, `deploy-prod.sh`).
+INSTALL_SCRIPT = re.compile(r"^(?:install|installer|setup|deploy|upgrade|update|bootstrap|provision)(?:[-_.][\w.-]*)?"
+                            r"\.(?:sh|bash)$", re.I)
 COMPOSE_NAME = re.compile(r"^(?:docker-)?compose(?:[.-][A-Za-z0-9_-]+)?\.ya?ml$")
 # The override an install step copies into place (`cp compose.override.yaml.example compose.override.yaml`).
 EXAMPLE_OVERRIDE = re.compile(r"^(?:docker-)?compose\.override\.ya?ml\.(?:example|sample|dist|template|tmpl)$")
@@ -231,12 +234,13 @@ class SourceLoader:
         return out
 
     def caller_files(self) -> list[str]:
-        """Makefiles and shell scripts: how the repo itself calls Compose (read to find environments), the scripts
-        beside each compose file included (`scripts/docker-compose/install.sh` next to its docker-compose.yaml)."""
+        """Makefiles and shell scripts: how the repo itself calls Compose (read to find environments), the install
+        and upgrade scripts beside each compose file included (`scripts/docker-compose/upgrade.sh`)."""
         found = set(self._glob(CALLER_GLOBS))
         for folder in {posixpath.dirname(rel) for rel in self.tree() if COMPOSE_NAME.match(posixpath.basename(rel))}:
             if folder:
-                found.update(self._glob(("*.sh", "Makefile"), base=folder))
+                found.update(f for f in self._glob(("*.sh",), base=folder)
+                             if INSTALL_SCRIPT.match(posixpath.basename(f)))
         return sorted(f for f in found if not _skipped_folder(f))
 
     def readme_files(self) -> list[str]:

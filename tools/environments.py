@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from agent.core.charter import fold
+from sources.loader import INSTALL_SCRIPT
 from tools.facts.variables import deploy_value
 from tools.facts.shell import runs_docker, runs_tests, split_words
 
@@ -853,8 +854,7 @@ def _hosting_repository(envs: dict[str, DiscoveredEnvironment], sources: list) -
 
 # What installs or deploys a product for its users: a script so named (`deploy/install.sh`, `scripts/upgrade.sh`), a
 # folder so named (`docs/install/docker/plain/`, `deploy/docker/`, `self-hosting/`).
-_INSTALL_SCRIPT = re.compile(r"^(?:install|installer|setup|deploy|upgrade|update|bootstrap|provision)(?:[-_.][\w.-]*)?"
-                             r"\.(?:sh|bash)$", re.I)
+_INSTALL_SCRIPT = INSTALL_SCRIPT  # one definition, the loader's
 # (a file's name is no word: `sample.env`, `demo-data/`)
 _DEMO_REPO = re.compile(r"\bdemo\b(?![./-]\w)|\bdemonstrat\w+|\btutorial\b|\bsamples?\b(?![./-]\w)"
                         r"|\bexample (?:app|application|project)\b")
