@@ -472,7 +472,8 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
             # a script in a folder of its own beside its compose file (`scripts/docker-compose/upgrade.sh` runs
             # `docker-compose up -d` where it sits): the defaults of that folder, whatever the script's name
             folder = posixpath.dirname(call.origin.path or "") if call.origin.kind == "script" else ""
-            beside = tuple(_default_set(folder, present)) if folder and not call.files else ()
+            beside = tuple(_default_set(folder, present)) if folder and not call.files \
+                and _BRINGS_UP.search(call.call) and "$" not in call.call else ()  # not a log line's words
             if not beside and (call.files or _alias(call.context) in (None, "test")):
                 continue  # a test target on Compose's defaults runs the main files, which convention names
             files = beside or tuple(_default_set(_run_folder(call), present))  # no `-f`: Compose's defaults
@@ -1170,6 +1171,9 @@ def _stem_word(path: str) -> str:
     name = posixpath.basename(path).rsplit(".", 1)[0]
     name = re.sub(r"^(?:docker-)?compose[.-]?", "", name)
     return _slug(name) if name else "dev"
+
+
+_BRINGS_UP = re.compile(r"\b(?:docker[ -]compose)\b(?:\s+--?[\w-]+(?:[ =]\S+)?)*\s+(?:up|pull|run|start|create|restart)(?=\s|$)")
 
 
 def _run_folder(call: Call) -> str:

@@ -739,6 +739,12 @@ def test_an_upgrade_script_beside_its_compose_file_runs_that_folders_defaults(tm
     envs = open_session(root, run_checks=False).discovery().environments
     assert envs["prod"].files == ["scripts/docker-compose/docker-compose.yaml"], envs
     assert envs["prod"].evidence.startswith("scripts/docker-compose/upgrade.sh:")
+    # a log line's words are no call: the base file of a folder is not brought up alone by it
+    logs = "#!/bin/bash\nlog 'Running docker compose up...'\ndocker compose -f docker-compose.yml -f prod.yml up -d\n"
+    root = repo(tmp_path, {"other/docker-compose.yml": BASE, "other/prod.yml": BASE, "other/upgrade.sh": logs},
+                name="logs")
+    sets = [e.files for e in open_session(root, run_checks=False).discovery().environments.values()]
+    assert ["other/docker-compose.yml"] not in sets, sets
 
 
 def test_a_deploy_file_whose_header_denies_nothing_stays_production(tmp_path):
