@@ -39,4 +39,8 @@ def hosts_in(value: str, key: str | None = None) -> list[tuple[str, str | None]]
         if m and text.lower() not in _WORDS:
             out.append((m.group(1), m.group(2) if m.re is _HOST_PORT else None))
     out += [(m.group(1), m.group(2)) for m in _CONN_HOST.finditer(text)]
-    return out
+    # `https://_public_ip_/`: a token a setup script substitutes, no host (a name never starts or ends so)
+    return [(host, port) for host, port in out if not (host and _SUBSTITUTED.search(host))]
+
+
+_SUBSTITUTED = re.compile(r"^[_%@{<]|[_%@}>]$")

@@ -163,7 +163,9 @@ _PLACEHOLDER_WORDS = frozenset({
 _PLACEHOLDER = re.compile(
     r"<[^<>\n]{1,80}>|\[[^\[\]\n]{1,80}\]|\{\{[^{}\n]{0,80}\}\}|[xX*.#_-]{3,}+|"
     r"(?i:(?:change|replace|update|set)[-_ ]?(?:me|this|it)[\w.-]*+|your[-_ ]\S*+|\S*[-_]here|change[-_]\w++)"
-    r"|(?:change|replace)[A-Z]\w*+")  # `changePassword`, `change_the_key`, `replaceWithYourToken`
+    r"|(?:change|replace)[A-Z]\w*+"  # `changePassword`, `change_the_key`, `replaceWithYourToken`
+    # a token a setup script substitutes: `_admin_password_`, `__DB_PASSWORD__`, `%DB_PASS%`, `@SECRET@`
+    r"|_{1,2}[A-Za-z][A-Za-z0-9]*+(?:_[A-Za-z0-9]++)*+_{1,2}|%[A-Za-z_][A-Za-z0-9_]*+%|@[A-Za-z_][A-Za-z0-9_]*+@")
 _DIGITS = re.compile(r"[0-9]+")
 _EMAIL = re.compile(r"[^@\s]++@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _FILE_NAME = r"[\w.-]*\.(?:txt|pem|key|crt|cer|json|p12|pfx|jks|keystore|env|ya?ml|conf|ini|toml|asc|gpg|secret)"
