@@ -558,3 +558,27 @@ jobs:
 """)
     (image,) = ci.built_images(wf, repository="acme/media")
     assert {p.pattern for p in image.tag_patterns} >= {"full", "<version>-full"}
+
+
+def test_metadata_images_one_a_line_with_attributes(tmp_path):
+    """`images: |` with `name=ghcr.io/…,enable=true` on each line: the attributes belong to their line (an
+    `enable=true` read as an image name made a phantom image)."""
+    wf = _workflow(tmp_path, """\
+on: {push: {branches: [main]}}
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - id: meta
+        uses: docker/metadata-action@v5
+        with:
+          images: |
+            name=ghcr.io/${{ github.repository }},enable=true
+            name=acme/off,enable=false
+            docker.io/acme/a,docker.io/acme/b
+          tags: type=ref,event=branch
+      - uses: docker/build-push-action@v6
+        with: {push: true, tags: "${{ steps.meta.outputs.tags }}"}
+""")
+    assert sorted(i.name for i in ci.built_images(wf, repository="acme/photos")) == [
+        "docker.io/acme/a", "docker.io/acme/b", "ghcr.io/acme/photos"]

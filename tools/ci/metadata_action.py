@@ -377,12 +377,17 @@ def _literal_tag_patterns(tags: list[str], scope: _Scope, when: str, event: str,
 
 
 def _meta_images(meta: Step, scope: _Scope) -> list[str]:
+    """The images a metadata-action step names: one a line (`name=ghcr.io/acme/app,enable=true`, its attributes on
+    the line), or names separated by commas; `enable=false` ones left out."""
+    raw = meta.with_.get("images")
+    lines = [str(v) for v in raw] if isinstance(raw, list) else str(raw or "").splitlines()
     out = []
-    for item in _split_list(meta.with_.get("images")):
-        attrs = _csv_attrs(item) if "name=" in item else {"name": item}
-        if attrs.get("enable", "true").strip().lower() == "false":
-            continue
-        out.append(expand(attrs.get("name", item), scope).lower())
+    for line in (ln.strip() for ln in lines if ln.strip()):
+        items = [_csv_attrs(line)] if "name=" in line else [{"name": n} for n in _split_list(line)]
+        for attrs in items:
+            if "name" not in attrs or attrs.get("enable", "true").strip().lower() == "false":
+                continue
+            out.append(expand(attrs["name"], scope).lower())
     return out
 
 
