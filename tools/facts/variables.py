@@ -94,18 +94,25 @@ def documented_values(folder: Path, root: Path) -> dict[str, tuple[str, str]]:
     """name -> (value, repo-relative file) of every variable the example env files beside a compose file
     document (the first file wins)."""
     out: dict[str, tuple[str, str]] = {}
-    for path in example_env_files(folder):
-        try:
-            with open(path, "rb") as fh:
-                text = fh.read(MAX_EXAMPLE_BYTES).decode("utf-8", errors="replace")
-        except OSError:
-            continue
+    for path, text in _example_texts(folder):
         try:
             rel = path.relative_to(root).as_posix()
         except ValueError:
             continue  # outside the repository: not the repository's word
         for name, value in parse_env_text(text).items():
             out.setdefault(name, (value, rel))
+    return out
+
+
+def _example_texts(folder: Path) -> list[tuple[Path, str]]:
+    """(path, text) of the example env files beside a compose file, each read up to MAX_EXAMPLE_BYTES."""
+    out: list[tuple[Path, str]] = []
+    for path in example_env_files(folder):
+        try:
+            with open(path, "rb") as fh:
+                out.append((path, fh.read(MAX_EXAMPLE_BYTES).decode("utf-8", errors="replace")))
+        except OSError:
+            continue
     return out
 
 
@@ -149,12 +156,7 @@ def example_mentioning(folder: Path, root: Path, name: str) -> str | None:
     except OSError:
         return None
     while True:
-        for path in example_env_files(folder):
-            try:
-                with open(path, "rb") as fh:
-                    text = fh.read(MAX_EXAMPLE_BYTES).decode("utf-8", errors="replace")
-            except OSError:
-                continue
+        for path, text in _example_texts(folder):
             if mention.search(text):
                 return path.relative_to(root).as_posix()
         if folder == root or root not in folder.parents:
