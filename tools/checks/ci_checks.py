@@ -193,6 +193,26 @@ def job_never_runs(ctx, spec):
                                [Location(path, wf.line_of("jobs", job.id, "if") or job.line)])
 
 
+# -- CI015 -----------------------------------------------------------------------------------
+
+@check("CI015", "Condition always true: text around its expressions", "medium", "infra-regression", CI_COHERENCE,
+       "Write the whole condition inside one expression (`if: ${{ a || b != '' }}`) or without `${{ }}` at all.")
+def condition_always_true(ctx, spec):
+    """`if: ${{ a }} || ${{ b }} != ''`: GitHub evaluates an `if:` as a boolean only when it is bare or one whole
+    `${{ }}`; with text around its expressions it is a string, never empty, so always true (actionlint's rule, here
+    when actionlint is not installed)."""
+    for path, wf in _workflows(ctx):
+        for job in wf.jobs.values():
+            places = [(job.if_, ("jobs", job.id, "if"), f"job {job.id}", job.line)]
+            places += [(step.if_, None, f"job {job.id} step {step.label}", step.line) for step in job.steps]
+            for condition, key, who, line in places:
+                if condition and ci_tool.always_true_condition(condition):
+                    at = (wf.line_of(*key) if key else None) or line
+                    yield spec.finding(ctx, f"{path}: {who} runs whatever its `if:` says: `{condition.strip()[:120]}` "
+                                            f"has text around its expressions, a string that is always true",
+                                       [Location(path, at)])
+
+
 # -- CI005 -----------------------------------------------------------------------------------
 
 @check("CI005", "Actions not pinned to a commit SHA", "low", "security", SECURITY_RISK,

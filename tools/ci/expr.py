@@ -316,3 +316,12 @@ def branch_facts(wf: Workflow) -> list[BranchFact]:
             for branch, neg in condition_branches(cond):
                 out.append(BranchFact(branch, "condition", cond, neg, wf.loc(line), job.id))
     return out
+
+
+def always_true_condition(text: str) -> bool:
+    """An `if:` holding `${{ }}` with other text around (`${{ a }} || ${{ b }}`): GitHub reads it as a string, never
+    empty, so true whatever the expressions say. One whole `${{ … }}`, or no `${{` at all, is evaluated."""
+    stripped = (text or "").strip()
+    if "${{" not in stripped:
+        return False
+    return not (stripped.startswith("${{") and stripped.endswith("}}") and stripped.count("${{") == 1)
