@@ -240,8 +240,9 @@ def _call(fn: Callable[..., Any], what: str, sleep: Callable[[float], None] = ti
         if left <= 0:
             raise NotionError(f"Notion's read did not finish within {READ_CALLS * per_call:g} s ({attempt} tries for "
                               f"{what}); {TIMEOUT_SETTING}", False)
+        wait = min(per_call, left)
         try:
-            return within(min(per_call, left), fn, **kwargs)
+            return within(wait, fn, **kwargs)
         except Overdue as exc:  # silent or trickling: one more try (a one-off slow answer), then the cache
             last = f"no answer within {exc.seconds:g} s"
             if attempt >= 1:
@@ -262,8 +263,8 @@ def _call(fn: Callable[..., Any], what: str, sleep: Callable[[float], None] = ti
             if exc.status < 500 and exc.status != 429:
                 raise NotionError(f"Notion answered {exc.status} for {what} with a body that is not Notion's", True) from None
             last = f"{exc.status}"
-        except RequestTimeoutError:
-            last = "timed out"
+        except RequestTimeoutError:  # the client's own timeout beat the deadline: the same fact, said the same way
+            last = f"no answer within {wait:g} s"
             if attempt >= 1:
                 break
         except httpx.ConnectError as exc:  # offline, refused, no DNS: one more try, then the cache at once
