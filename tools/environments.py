@@ -764,19 +764,19 @@ def _published_by_this_repository(services: dict, sources: list) -> str | None:
     from pathlib import Path
 
     from tools import ci as ci_tool  # workflows are modelled only when a Dockerfile sits beside image-only services
-    from tools.ci.load import split_image
+    from tools.dockerfile import image_name
 
     pushed: set[str] = set()
     for src in sources:
         if src.kind == "ci_workflow" and src.ok:
             wf = ci_tool.load_workflow(Path(src.path), src.path, src.text, src.node)
-            pushed |= {b.name.lower() for b in ci_tool.built_images(wf) if b.pushed} if wf.ok else set()
+            pushed |= {image_name(b.name).lower() for b in ci_tool.built_images(wf) if b.pushed} if wf.ok else set()
     ours = None
     for svc in services.values():
         image = svc.get("image") if isinstance(svc, dict) else None
         if not isinstance(image, str) or not image:
             return None
-        name = split_image(re.sub(r"\$\{[^}]*\}", "v", image))[0].lower()  # `:${TAG:-latest}` is a tag
+        name = image_name(re.sub(r"\$\{[^}]*\}", "v", image)).lower()  # `:${TAG:-latest}` is a tag
         if name in pushed:
             ours = ours or image
         elif svc.get("build"):

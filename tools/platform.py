@@ -398,11 +398,7 @@ def workflow_repo(rel_path: str) -> str:
     return head.rstrip("/") if sep else ""
 
 
-def _image_name(image: str) -> str:
-    ref = df_tool.parse_image_ref(image)
-    if not ref.valid:
-        return image.split("@")[0].rsplit(":", 1)[0] if ":" in image.split("/")[-1] else image
-    return f"{ref.registry}/{ref.path}" if ref.registry else ref.path
+_image_name = df_tool.image_name  # one key for an image's name, the discovery's and the platform's
 
 
 def github_repository(url: str | None) -> str | None:

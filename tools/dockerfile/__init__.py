@@ -5,7 +5,7 @@ Never raises on bad input: parse problems land in `DockerfileInfo.errors` with a
 One module per part: imageref, model, parse, hadolint, diff, ports; this package re-exports their public names."""
 from __future__ import annotations
 
-from tools.dockerfile.imageref import DEFAULT_REGISTRY, image_env, image_pin, ImageRef, parse_image_ref
+from tools.dockerfile.imageref import DEFAULT_REGISTRY, image_env, image_name, image_pin, ImageRef, parse_image_ref
 from tools.dockerfile.model import Copy, DockerfileInfo, ExecForm, final_stage, Healthcheck, Instruction, PACKAGE_BINARIES, ParseProblem, Stage
 from tools.dockerfile.parse import arg_pairs, installed_packages, KNOWN_INSTRUCTIONS, parse_dockerfile, parse_dockerfile_text, substitute, unquote
 from tools.dockerfile.hadolint import COULD_NOT_RUN_RULE, hadolint_binary, hadolint_config, HADOLINT_MAX_LINES, HadolintIssue, HadolintRun, PARSE_LIMIT_RULE, run_hadolint, run_hadolint_full, start_hadolint
@@ -32,6 +32,7 @@ __all__ = [
     "Healthcheck",
     "image_env",
     "image_has_binary_guess",
+    "image_name",
     "image_pin",
     "ImageRef",
     "installed_packages",

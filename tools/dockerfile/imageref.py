@@ -83,6 +83,15 @@ def _why_invalid(ref: str) -> str:
     return "does not match the reference grammar"
 
 
+def image_name(image: str) -> str:
+    """An image's name without its tag or digest, Docker Hub's implied registry made explicit: the key under which
+    `solidnerd/bookstack:26.5.1` and a workflow's `docker.io/solidnerd/bookstack` are one image."""
+    ref = parse_image_ref(image)
+    if not ref.valid:
+        return image.split("@")[0].rsplit(":", 1)[0] if ":" in image.split("/")[-1] else image
+    return f"{ref.registry}/{ref.path}" if ref.registry else ref.path
+
+
 def image_pin(ref: str | ImageRef) -> str:
     """'digest' | 'tag' | 'latest' | 'untagged' (or 'invalid' for a reference that does not parse)."""
     image = ref if isinstance(ref, ImageRef) else parse_image_ref(ref)
