@@ -15,7 +15,7 @@ from agent.core.charter import Charter, SourceSpec, fold
 from agent.core.config import STATE_DIR, ProjectConfig
 from sources import notion_export
 from sources.files import SourceReadError, confine, read_source_file
-from agent.core.files import SNIFFED_BYTES, is_compose_template, looks_like_compose
+from agent.core.files import INSTALL_SCRIPT, SNIFFED_BYTES, is_compose_template, looks_like_compose
 from sources.git import RepoState, SubmoduleState
 from sources.provenance import LoadedSource
 from sources.rules import cut_sections
@@ -43,9 +43,6 @@ def parse_yaml(text: str, compose: bool = False) -> tuple[object, tuple[int, int
 
 COMPOSE_GLOBS = ("compose.y*ml", "compose.*.y*ml", "docker-compose.y*ml", "docker-compose.*.y*ml",
                  "compose-*.y*ml", "docker-compose-*.y*ml")
-# What installs or upgrades a product on its users' servers (`install.sh`, `upgrade.sh`, `deploy-prod.sh`).
-INSTALL_SCRIPT = re.compile(r"^(?:install|installer|setup|deploy|upgrade|update|bootstrap|provision)(?:[-_.][\w.-]*)?"
-                            r"\.(?:sh|bash)$", re.I)
 COMPOSE_NAME = re.compile(r"^(?:docker-)?compose(?:[.-][A-Za-z0-9_-]+)?\.ya?ml$")
 # The override an install step copies into place (`cp compose.override.yaml.example compose.override.yaml`).
 EXAMPLE_OVERRIDE = re.compile(r"^(?:docker-)?compose\.override\.ya?ml\.(?:example|sample|dist|template|tmpl)$")

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from agent.core.charter import fold
-from sources.loader import INSTALL_SCRIPT
+from agent.core.files import INSTALL_SCRIPT
 from tools.facts.variables import deploy_value
 from tools.facts.shell import runs_docker, runs_tests, split_words
 
@@ -855,7 +855,6 @@ def _hosting_repository(envs: dict[str, DiscoveredEnvironment], sources: list) -
 
 # What installs or deploys a product for its users: a script so named (`deploy/install.sh`, `scripts/upgrade.sh`), a
 # folder so named (`docs/install/docker/plain/`, `deploy/docker/`, `self-hosting/`).
-_INSTALL_SCRIPT = INSTALL_SCRIPT  # one definition, the loader's
 # (a file's name is no word: `sample.env`, `demo-data/`)
 _DEMO_REPO = re.compile(r"\bdemo\b(?![./-]\w)|\bdemonstrat\w+|\btutorial\b|\bsamples?\b(?![./-]\w)"
                         r"|\bexample (?:app|application|project)\b")
@@ -898,7 +897,7 @@ def _production_by_install(envs: dict[str, DiscoveredEnvironment], sources: list
     chosen: dict[str, str] = {}
     for key, env in envs.items():
         script = next((o for o in env.origins if o.kind == "script" and o.path
-                       and _INSTALL_SCRIPT.match(posixpath.basename(o.path))), None)
+                       and INSTALL_SCRIPT.match(posixpath.basename(o.path))), None)
         if script is not None and plain(env):
             chosen[key] = f"{script.path}:{script.line} installs it on the user's server"
     if not chosen and not _demo_repository(sources):  # a demo's or a tutorial's deploy folder deploys the demo

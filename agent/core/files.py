@@ -108,6 +108,12 @@ _COMPOSE_TOP_KEYS = frozenset({"version", "name", "services", "networks", "volum
 SNIFFED_BYTES = 256 * 1024  # a compose file is read this far to tell what it is
 
 
+# What installs or upgrades a product on its users' servers (`install.sh`, `upgrade.sh`, `deploy-prod.sh`): read
+# beside a compose file by the loader, evidence of production for the environments.
+INSTALL_SCRIPT = re.compile(r"^(?:install|installer|setup|deploy|upgrade|update|bootstrap|provision)(?:[-_.][\w.-]*)?"
+                            r"\.(?:sh|bash)$", re.I)
+
+
 def looks_like_compose(text: str | None) -> bool:
     """A YAML text that is a Compose file whatever its name (`manual-install/latest.yml` a README copies to
     compose.yaml): a top-level `services:`, no top-level key Compose does not know (extensions `x-` aside), and a

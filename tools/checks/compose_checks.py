@@ -16,7 +16,7 @@ from tools.facts import secrets as secret_facts
 from tools.facts import variables as variables_facts
 from tools.facts.exposure import image_basename
 from tools.facts.hosts import hosts_in
-from tools.facts.lifecycle import is_stand_in
+from tools.facts.lifecycle import STAND_IN, STAND_IN_DETAIL, is_stand_in
 from tools.facts.tags import tag_chosen_by, tag_variables
 from tools.findings import Location
 from tools.platform import Environment, Platform
@@ -246,9 +246,8 @@ def mutable_prod_image(ctx, spec):
                                       f"version the release or the deploy writes")
             continue
         if prod and is_stand_in(image):
-            yield spec.finding(ctx, f"{title}: an echo server standing in for your application", [loc for _, loc in uses],
-                               severity="low", detail="replaced by the application it stands for; its version "
-                                                      "changes no data and serves no user")
+            yield spec.finding(ctx, f"{title}: {STAND_IN}", [loc for _, loc in uses], severity="low",
+                               detail=STAND_IN_DETAIL)
             continue
         yield spec.finding(ctx, title, [loc for _, loc in uses], severity=None if prod else "low")
     yield from _template_tags(ctx, spec)

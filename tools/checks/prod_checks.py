@@ -16,8 +16,9 @@ from tools.facts.exposure import (admin_ui_of, docker_socket_mount, is_docker_to
                                   outsider_triggers, unauthenticated_ui_of, insecure_dashboard_of,
                                   TRAEFIK_API_PORT)
 from tools.facts.secrets import is_placeholder
-from tools.facts.lifecycle import DATABASES, TABLE_WRITTEN, end_of_life, is_stand_in, product_of
+from tools.facts.lifecycle import DATABASES, STAND_IN, STAND_IN_DETAIL, TABLE_WRITTEN, end_of_life, is_stand_in, product_of
 from tools.facts.tags import tag_chosen_by, tag_mutability
+from tools.facts.variables import with_written_defaults
 from tools.facts.suppressions import SAME_AS_OURS as LINTERS_SAME_AS_OURS
 from tools.findings import SEVERITIES, Location
 from tools.platform import Environment, Platform
@@ -27,7 +28,6 @@ CI_BUILDS = ("responsibilities", "build d'images via CI GitHub")
 SECURITY_RISK = ("authority", "sécurité")
 AVAILABILITY = ("authority", "risque de disponibilité")
 _VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
-_DEFAULTS = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^${}]*)\}")  # `${TAG:-2026.8.0}` -> 2026.8.0
 _UNSET = re.compile(r'The "([^"]+)" variable is not set')
 
 
@@ -153,16 +153,16 @@ def floating_prod_tag(ctx, spec):
                 is_placeholder(str(image).rsplit(":", 1)[-1]):
             continue  # an example file's `TAG=change-me` is a placeholder; its `TAG=alpine` is the tag users copy
         how = f" (written {written}, set by {_set_from(env, names)})" if written != image else ""
-        if set(names) & _example_vars(env) and tag_mutability(_DEFAULTS.sub(r"\1", written)) is None \
-                and "$" not in _DEFAULTS.sub(r"\1", written):
-            # `${TAG:-2026.8.0}` pinned in the file, `TAG=dev` in the example env file: Compose runs the pin unless
-            # the user copies the example; said, at medium
-            how += "; the file's own default is pinned"
-        key = (env.name, str(image), mutable.why, how, tuple(names))
+        # `${TAG:-2026.8.0}` pinned in the file, `TAG=dev` in the example env file: Compose runs the pin unless the
+        # user copies the example; said, at medium
+        by_default = with_written_defaults(written)
+        pinned = bool(set(names) & _example_vars(env)) and "$" not in by_default and tag_mutability(by_default) is None
+        key = (env.name, str(image), mutable.why, how, tuple(names), pinned)
         groups.setdefault(key, []).append((name, env.location(name, "image")))
-    for (env_name, image, why, how, names), uses in groups.items():
+    for (env_name, image, why, how, names, pinned), uses in groups.items():
         verb = "runs" if len(uses) == 1 else "run"
-        title = f"{env_name}: {services_text([n for n, _ in uses])} {verb} {image}: {why}{how}"
+        title = f"{env_name}: {services_text([n for n, _ in uses])} {verb} {image}: {why}{how}" + (
+            "; the file's own default is pinned" if pinned else "")
         chosen = tag_chosen_by(ctx.sources, names, image)
         if chosen:
             yield spec.finding(ctx, f"{title}; {chosen[0]} {chosen[1]}", [loc for _, loc in uses],
@@ -170,14 +170,14 @@ def floating_prod_tag(ctx, spec):
                                                        "the release or the deploy writes")
             continue
         database = product_of(image) in DATABASES and tag_mutability(image).any_version
-        if how.endswith("; the file's own default is pinned"):
+        if pinned:
             yield spec.finding(ctx, title, [loc for _, loc in uses], severity="medium",
                                detail="an example env file's value floats while the compose file pins the tag: a "
                                       "user who copies the example runs the floating tag")
             continue
         if is_stand_in(image):  # as CMP003 says it of `latest`
-            yield spec.finding(ctx, f"{title}: an echo server standing in for your application", [loc for _, loc in uses],
-                               severity="low", detail="replaced by the application it stands for")
+            yield spec.finding(ctx, f"{title}: {STAND_IN}", [loc for _, loc in uses], severity="low",
+                               detail=STAND_IN_DETAIL)
             continue
         yield spec.finding(ctx, title, [loc for _, loc in uses],
                            detail="a database image can come back as a new major that refuses the data volume"

@@ -1,8 +1,9 @@
 """Whether a job waits for the tests: what it needs (transitively), the reusable workflows it calls, its own steps.
 
-A job "tests" when it is named for the tests, or one of its steps runs a test suite (`runs_tests` on the script, or a
-step named for tests), or it calls a reusable workflow of the repository that does. A job is gated by the tests when it or a job it needs does;
-a workflow started by `workflow_run` runs after another workflow finished, and counts as gated.
+A job "tests" when it is named for the tests, or one of its steps runs a test suite (`runs_tests` on the script, or
+a step named for tests), or it calls a reusable workflow of the repository that does. A job is gated by the tests
+when it or a job it needs does; a workflow started by `workflow_run` runs after another workflow finished, and
+counts as gated.
 """
 from __future__ import annotations
 

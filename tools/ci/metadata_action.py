@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tools.ci.expr import Context, evaluate, strip_expr
@@ -123,14 +123,19 @@ class _Scope:
     job: Job
     step: Step | None
     repository: str | None
+    _env: dict | None = field(default=None, repr=False, compare=False)
 
     def env(self) -> dict:
-        merged = dict(self.wf.env)
-        merged.update(self.job.env)
-        if self.step:
-            merged.update(github_env_writes(self.job, self.step, merged))
-            merged.update(self.step.env)
-        return merged
+        """The workflow's, the job's, what earlier steps wrote to `$GITHUB_ENV`, the step's: built once a scope
+        (every `${{ env.X }}` of the step asks it)."""
+        if self._env is None:
+            merged = dict(self.wf.env)
+            merged.update(self.job.env)
+            if self.step:
+                merged.update(github_env_writes(self.job, self.step, merged))
+                merged.update(self.step.env)
+            self._env = merged
+        return self._env
 
 
 # `echo "TAGS=$IMAGE:${{ env.VERSION }}" >> $GITHUB_ENV`: a run step setting a variable for the job's later steps.
@@ -144,7 +149,7 @@ def github_env_writes(job: Job, step: Step, env: dict) -> dict[str, str]:
     write under an `if:` counts as made: the values are every run's (`TAGS=$TAGS,…:latest` on one matrix leg)."""
     written: dict[str, str] = {}
     for earlier in job.steps:
-        if earlier is step or earlier.index >= step.index:
+        if earlier.index >= step.index:
             break
         if not earlier.run or "GITHUB_ENV" not in earlier.run:
             continue
@@ -152,7 +157,7 @@ def github_env_writes(job: Job, step: Step, env: dict) -> dict[str, str]:
             m = _ENV_WRITE.match(line) if "GITHUB_ENV" in line and len(line) < 2000 else None
             if m is None:
                 continue
-            known = {**env, **{k: v for k, v in earlier.env.items()}, **written}
+            known = {**env, **earlier.env, **written}
             written[m.group(2)] = _SHELL_VAR.sub(
                 lambda v: str(known.get(v.group(1) or v.group(2), v.group(0))), m.group(3))
     return written

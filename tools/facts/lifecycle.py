@@ -247,6 +247,10 @@ STAND_IN_IMAGES = frozenset({
     "nginxdemos/nginx-hello", "containous/echo"})
 
 
+STAND_IN = "an echo server standing in for your application"  # what CMP003 and PRD002 say of one
+STAND_IN_DETAIL = "replaced by the application it stands for; its version changes no data and serves no user"
+
+
 def is_stand_in(ref) -> bool:
     """An echo or hello-world image standing in for the user's application (`traefik/whoami`)."""
     image = _parse(ref)

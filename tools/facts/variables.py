@@ -162,3 +162,12 @@ def example_mentioning(folder: Path, root: Path, name: str) -> str | None:
         if folder == root or root not in folder.parents:
             return None
         folder = folder.parent
+
+
+_WITH_DEFAULT = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^${}]*)\}")
+
+
+def with_written_defaults(text: str) -> str:
+    """The text as Compose runs it when nothing sets its variables: each `${VAR:-default}` its default
+    (`${REGISTRY:-ghcr.io/acme}/app:${TAG:-2026.8.0}` -> `ghcr.io/acme/app:2026.8.0`); other references kept."""
+    return _WITH_DEFAULT.sub(r"\1", text)
