@@ -753,7 +753,8 @@ def _download_evidence(base: list[str], sources: list) -> str:
 _FOR_DEVELOPMENT = re.compile(r"\blocal (?:development|instance|environment|testing|setup|use)\b"
                               r"|\b(?:only |purely |solely )?for (?:local )?development\b|\bdevelopment (?:only|environment)\b"
                               r"|\bnot\b.{0,30}?\b(?:meant|intended|suitable|ready|recommended)\b.{0,40}?\bproduction\b"
-                              r"|\bnot (?:a )?production[- ]ready\b|\bdemo\b(?![./-]\w)|\btutorial\b|\bsamples?\b(?![./-]\w)")
+                              r"|\bnot (?:a )?production[- ]ready\b|(?<!live )(?<!online )(?<!public )\bdemo\b(?![./-]\w)(?! (?:instance|server|site))"
+                              r"|\btutorial\b|\bsamples?\b(?![./-]\w)")
 
 
 def _published_by_this_repository(services: dict, sources: list) -> str | None:
@@ -808,15 +809,33 @@ def _deployment_repository(base: list[str], sources: list) -> str:
         return ""
     sentences = [sentence for _, sentence in _sentences(readme.text.splitlines(), "")[:60]]
     if any(_FOR_DEVELOPMENT.search(fold(sentence)) for sentence in sentences) or \
-            not any(_NAMES_COMPOSE.search(sentence) for sentence in sentences):
-        return ""  # said to be for development (or a demo), or the README never speaks of Docker at all
-    if any(s.kind == "script" and s.ok and s.text and runs_docker(s.text) and runs_tests(s.text) for s in sources):
+            not published and not any(_NAMES_COMPOSE.search(sentence) for sentence in sentences):
+        return ""  # said to be for development (or a demo), or the README never speaks of Docker at all (the
+        # product's own published image pulled, not built, speaks for itself: a README may leave Docker to its site)
+    if any(s.kind == "script" and s.ok and s.text and runs_docker(s.text) and runs_tests(s.text)
+           and _brings_up(s, base[0]) for s in sources):
         return ""  # a test script brings the set up: it serves the tests, not a deployment
     if published:
         return (f"{src.path} runs {published}, the image this repository's workflows publish: its quick start "
-                f"({readme.path} speaks of Docker, not of development)")
+                f"({readme.path} does not speak of development)")
     return (f"{src.path} pulls published images only and the repository holds no Dockerfile: a deployment of those "
             f"images ({readme.path} speaks of Docker, not of development)")
+
+
+def _brings_up(script, path: str) -> bool:
+    """A script or Makefile runs Compose on this file: named with `-f`, or Compose's default file of the folder it
+    runs from (a call without `-f`); a script that runs only other files (`-f docker-compose-ci.yml`) does not."""
+    name = posixpath.basename(script.path)
+    calls = makefile_calls(script.path, script.text) if name in ("Makefile", "makefile", "GNUmakefile") \
+        or name.endswith(".mk") else script_calls(script.path, script.text)
+    if not calls:
+        return True  # docker run or build only: nothing tells which set it serves
+    for call in calls:
+        if not call.files:
+            return posixpath.basename(path) in DEFAULT_FILES
+        if any(posixpath.basename(f.strip()) == posixpath.basename(path) for f in call.files):
+            return True
+    return False
 
 
 # A repository that says it is hosting or deployment configurations ("Official hosting configurations for n8n",

@@ -1149,3 +1149,87 @@ def test_env_values_the_readme_tells_to_change_are_placeholders_and_a_set_up_sen
                                "Dockerfile": "FROM nginx:1.27.2\n"}, name=name)
         got = [(f["severity"], "placeholder" in f["title"]) for f in review(root)["findings"] if f["id"] == "CMP008"]
         assert got == expected, (name, got)
+
+
+# -- 2026-12-07, tune set: the image's quick start, told by the workflows alone --------------------------------------
+
+_DIGEST_RELEASE = """on: {push: {tags: ['v*']}}
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    strategy: {matrix: {platform: [linux/amd64, linux/arm64]}}
+    steps:
+      - uses: docker/build-push-action@v6
+        with:
+          platforms: ${{ matrix.platform }}
+          outputs: type=image,name=acme/wiki,push-by-digest=true,name-canonical=true,push=true
+  release:
+    needs: build
+    runs-on: ubuntu-latest
+    steps:
+      - id: meta
+        uses: docker/metadata-action@v5
+        with:
+          images: acme/wiki
+          tags: |
+            type=semver,pattern={{version}}
+            type=raw,value=latest
+      - name: Create manifest list and push
+        run: |
+          docker buildx imagetools create $(jq -cr '.tags | map("-t " + .) | join(" ")' <<< "$DOCKER_METADATA_OUTPUT_JSON") \\
+            $(printf 'acme/wiki@sha256:%s ' *)
+"""
+
+
+def test_a_manifest_list_tagged_from_the_metadata_steps_environment_is_a_pushed_image(tmp_path):
+    """Push by digest, then `imagetools create $(jq … <<< "$DOCKER_METADATA_OUTPUT_JSON")`: the tags are the
+    metadata step's (the action writes them to the job's environment), the image is the step's `images:`."""
+    from tools import ci as ci_tool
+
+    path = tmp_path / "release.yml"
+    path.write_text(_DIGEST_RELEASE)
+    wf = ci_tool.load_workflow(path, ".github/workflows/release.yml", _DIGEST_RELEASE, None)
+    pushed = [b for b in ci_tool.built_images(wf) if b.pushed]
+    assert [b.name for b in pushed] == ["acme/wiki"], pushed
+    assert {p.pattern for p in pushed[0].tag_patterns} == {"<version>", "latest"}, pushed[0].tag_patterns
+
+
+def test_an_image_named_through_the_matrix_is_one_image_per_matrix_value(tmp_path):
+    """`DOCKER_IMAGE: ghcr.io/${{ matrix.docker_image }}` over a matrix of two images: two images pushed, not one
+    `<matrix.docker_image>` pattern; a matrix given by an expression keeps the pattern."""
+    from tools import ci as ci_tool
+
+    text = ("on: {push: {branches: [master]}}\njobs:\n  push:\n    runs-on: ubuntu-latest\n"
+            "    strategy:\n      matrix:\n        docker_image: [acme/huge, acme/huge-single]\n"
+            "    steps:\n      - env: {DOCKER_IMAGE: 'ghcr.io/${{ matrix.docker_image }}'}\n"
+            "        run: docker buildx imagetools create -t \"$DOCKER_IMAGE\" -t \"$DOCKER_IMAGE:$GITHUB_SHA\" x\n")
+    path = tmp_path / "ci.yml"
+    path.write_text(text)
+    wf = ci_tool.load_workflow(path, ".github/workflows/ci.yml", text, None)
+    assert sorted(b.name for b in ci_tool.built_images(wf)) == ["ghcr.io/acme/huge", "ghcr.io/acme/huge-single"]
+    dynamic = text.replace("docker_image: [acme/huge, acme/huge-single]", "docker_image: ${{ fromJSON(vars.IMAGES) }}")
+    wf = ci_tool.load_workflow(path, ".github/workflows/ci.yml", dynamic, None)
+    assert [b.name for b in ci_tool.built_images(wf)] == ["ghcr.io/<matrix.docker_image>"]
+
+
+def test_the_published_image_pulled_by_the_root_file_is_its_quick_start_whatever_the_readme_says_of_docker(tmp_path):
+    """A product repository (Dockerfile, a release workflow pushing acme/wiki by digest) whose root compose file
+    pulls acme/wiki:latest with its database, and a README that leaves installation to the website and links a
+    "Live Demo": the file is production. A README saying the file is for local development keeps it dev; so does a
+    test script that brings this very file up."""
+    compose = ("services:\n  wiki:\n    image: acme/wiki:latest\n    restart: unless-stopped\n"
+               "  db:\n    image: postgres:16.4\n    restart: unless-stopped\n")
+    readme = ("# Acme Wiki\n\nOpen-source collaborative wiki. Try Acme Wiki with our [**Live Demo**](https://x).\n\n"
+              "## Getting started\n\nPlease refer to our [documentation](https://acme.example/docs).\n")
+    files = {"docker-compose.yml": compose, "Dockerfile": "FROM node:22.11.0-slim\n", "README.md": readme,
+             ".github/workflows/release.yml": _DIGEST_RELEASE,
+             # a Makefile whose tests run on another file says nothing of the root one
+             "Makefile": "test:\n\tdocker compose -f docker-compose-ci.yml up -d && go test ./...\n",
+             "docker-compose-ci.yml": compose}
+    envs = open_session(repo(tmp_path, files), run_checks=False).discovery().environments
+    assert envs["prod"].files == ["docker-compose.yml"], envs
+    assert "acme/wiki:latest, the image this repository's workflows publish" in envs["prod"].evidence
+    dev = {**files, "README.md": readme + "\nThe compose file is for local development only.\n"}
+    assert "prod" not in open_session(repo(tmp_path, dev, name="shop2"), run_checks=False).discovery().environments
+    tested = {**files, "Makefile": "test:\n\tdocker compose up -d && go test ./...\n"}
+    assert "prod" not in open_session(repo(tmp_path, tested, name="shop3"), run_checks=False).discovery().environments

@@ -242,4 +242,5 @@ def _job(wf: Workflow, job_id: str, job: dict) -> Job:
         line=wf.line_of("jobs", job_id),
         uses=parse_uses(str(job["uses"])) if job.get("uses") else None,
         secrets=job.get("secrets"),
+        matrix=(job.get("strategy") or {}).get("matrix") if isinstance(job.get("strategy"), dict) else None,
     )

@@ -1,6 +1,7 @@
 """Images a workflow builds and the tags it pushes: docker/metadata-action, build-push-action and `docker` commands in `run:`."""
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -419,8 +420,56 @@ def built_images(wf: Workflow, repository: str | None = None, branch: str | None
             if step.uses and step.uses.action.lower() == "docker/build-push-action":
                 out += _from_build_push(wf, job, step, scope, metas, job_cases, default_branch, extra)
             elif step.run:
-                out += _from_run(wf, job, step, scope, job_cases, extra)
-    return out
+                out += _from_run(wf, job, step, scope, job_cases, extra, _meta_before(job, step, metas),
+                                 default_branch)
+    return [leg for b in out for leg in _matrix_legs(b, wf)]
+
+
+def matrix_values(job: Job, key: str) -> list[str]:
+    """The scalar values a job's matrix gives `key` (its list, then `include` entries), in order, once each; [] when
+    the matrix is an expression or names no such key."""
+    matrix = job.matrix if isinstance(job.matrix, dict) else {}
+    raw = matrix.get(key)
+    values = [v for v in raw if isinstance(v, (str, int, float))] if isinstance(raw, list) else []
+    values += [inc[key] for inc in matrix.get("include") or [] if isinstance(inc, dict)
+               and isinstance(inc.get(key), (str, int, float))]
+    return list(dict.fromkeys(str(v) for v in values))
+
+
+def _matrix_legs(built: BuiltImage, wf: Workflow) -> list[BuiltImage]:
+    """An image named through the matrix (`ghcr.io/${{ matrix.image }}`) is one image per value the job's matrix
+    gives: `ghcr.io/acme/api` and `ghcr.io/acme/worker`. A name whose matrix key has no literal values stays a
+    pattern."""
+    m = _MATRIX_RE.search(built.name)
+    job = wf.jobs.get(built.job)
+    values = matrix_values(job, m.group(0)[len("<matrix."):-1]) if m and job else []
+    if not values:
+        return [built]
+    legs = []
+    for value in values[:50]:
+        leg = copy.copy(built)
+        leg.name = built.name.replace(m.group(0), value.lower()) if m else built.name
+        leg.tag_patterns = [_copy(p) for p in built.tag_patterns]
+        legs += _matrix_legs(leg, wf)
+    return legs
+
+
+def _meta_before(job: Job, step: Step, metas: dict[str, Step]) -> Step | None:
+    """The last metadata-action step of the job before `step`: the one whose outputs the action also writes to the
+    environment (`$DOCKER_METADATA_OUTPUT_JSON`, `$DOCKER_METADATA_OUTPUT_TAGS`) that later run steps read."""
+    found = None
+    for s in job.steps:
+        if s is step:
+            return found
+        if s.id in metas and metas[s.id] is s:
+            found = s
+    return found
+
+
+# A run step that takes its tags from the metadata action's environment output: `imagetools create $(jq -cr
+# '.tags | map("-t " + .) | join(" ")' <<< "$DOCKER_METADATA_OUTPUT_JSON") acme/app@sha256:…` (push by digest, then
+# one manifest list under every tag the metadata step computed).
+_META_ENV = re.compile(r"\$\{?DOCKER_METADATA_OUTPUT_(?:JSON|TAGS)\b")
 
 
 def case_context(case: _Case, default_branch: str) -> Context:
@@ -546,7 +595,8 @@ def _patterns_by_image(tags: list[str], scope, cases, extra) -> dict[str, list[T
     return by_image
 
 
-def _from_run(wf, job, step, scope, cases, extra) -> list[BuiltImage]:
+def _from_run(wf, job, step, scope, cases, extra, meta: Step | None = None,
+              default_branch: str = "main") -> list[BuiltImage]:
     script = expand(step.run or "", scope)
     env = {k: expand(str(v), scope) for k, v in scope.env().items()}  # `RELEASE_TAG: ${{ env.IMAGE }}:release`
     builds: list[BuiltImage] = []
@@ -614,6 +664,14 @@ def _from_run(wf, job, step, scope, cases, extra) -> list[BuiltImage]:
                     sources.append(a)
                 i += 1
             if "--dry-run" in args:
+                continue
+            line = base + offset if base else None
+            if meta is not None and _META_ENV.search(cmd):
+                meta_scope = _Scope(wf, job, meta, scope.repository)
+                patterns = _metadata_tags(meta, meta_scope, cases, default_branch)
+                for name in _meta_images(meta, meta_scope):
+                    builds.append(BuiltImage(name, _with_extra([_copy(p) for p in patterns], extra), None, None, True,
+                                             job.id, wf.loc(line), [], None, "run", step.label))
                 continue
             origin = next((b for b in builds if sources and b.name == split_image(expand(sources[0], scope))[0].lower()),
                           None)

@@ -104,6 +104,7 @@ class Job:
     line: int | None
     uses: ActionRef | None = None  # a reusable workflow call
     secrets: Any = None
+    matrix: Any = None  # `strategy.matrix` as written (a dict of lists and `include`, or an expression)
 
 
 @dataclass
