@@ -43,6 +43,10 @@ NAMES = [
 # (name, value, what must never reach the model or None when nothing is secret, a placeholder to replace)
 VALUES = [
     ("DB_PASS", "hunter2secret", "hunter2secret", False),
+    # an identifier naming what goes there, and "replace with": placeholders (a one-word `PASSWORD` is a password)
+    ("APP_SECRET", "REPLACE_WITH_LONG_SECRET", None, True),
+    ("POSTGRES_PASSWORD", "STRONG_DB_PASSWORD", None, True),
+    ("POSTGRES_PASSWORD", "PASSWORD", "PASSWORD", False),
     ("PASSPHRASE", "correcthorse", "correcthorse", False),
     ("MYSQL_ROOT_PASSWORD", "root", "root", False),
     ("DB_PASSWORD", "password", "password", False),  # a trivial password is the one the service runs with

@@ -80,10 +80,33 @@ def dockerfile_uses(platform: Platform) -> dict[str, DockerfileUse]:
         uses[path].contexts[_ci_context(built, path)] = None
     for path, use in uses.items():
         if not use.contexts:
-            use.contexts[posixpath.dirname(path) or "."] = None
+            use.contexts[_guessed_context(platform.root, path, platform.dockerfiles[path])] = None
             use.guessed = True
     platform._dockerfile_uses = uses
     return uses
+
+
+def _guessed_context(root: Path, path: str, info) -> str:
+    """The build context of a Dockerfile nothing here builds (a script or another repository's CI does): the
+    nearest of its folder and the folders above where every file its COPY and ADD instructions name exists, else
+    where most of them do (`docker/Dockerfile` copying `docker/scripts/install-s6` and a `frontend/dist` built
+    first is built from the root); its own folder when none is found anywhere."""
+    folder = posixpath.dirname(path)
+    named = [src.strip().lstrip("/") for stage in info.stages for copy in stage.copies
+             if not copy.from_ and not copy.heredoc for src in copy.sources
+             if src.strip() not in ("", ".", "./") and "$" not in src and not any(ch in src for ch in "*?[")
+             and not re.match(r"[a-z]+://", src)]
+    best, found, candidate = folder, 0, folder
+    while named:
+        present = sum((root / candidate / src).exists() for src in named)
+        if present == len(named):
+            return candidate or "."
+        if present > found:  # `frontend/dist` is built before the image: the most files found, the nearest first
+            best, found = candidate, present
+        if not candidate:
+            break
+        candidate = posixpath.dirname(candidate)
+    return best or "."
 
 
 def _ci_context(built, dockerfile: str) -> str:

@@ -164,6 +164,9 @@ _PLACEHOLDER = re.compile(
     r"<[^<>\n]{1,80}>|\[[^\[\]\n]{1,80}\]|\{\{[^{}\n]{0,80}\}\}|[xX*.#_-]{3,}+|"
     r"(?i:(?:change|replace|update|set)[-_ ]?(?:me|this|it)[\w.-]*+|your[-_ ]\S*+|\S*[-_]here|change[-_]\w++)"
     r"|(?:change|replace)[A-Z]\w*+"  # `changePassword`, `change_the_key`, `replaceWithYourToken`
+    r"|(?i:replace[-_ ]with[-_ ]\w++)"  # `REPLACE_WITH_LONG_SECRET`
+    # an identifier naming what goes there: `STRONG_DB_PASSWORD`, `JWT_SECRET_KEY` (one word alone is a password)
+    r"|(?=[A-Z0-9]*+_)(?:[A-Z0-9]++_)*+(?:PASSWORD|PASSWD|PASS|SECRET|TOKEN|KEY|APIKEY)(?:_[A-Z0-9]++)*+"
     # a token a setup script substitutes: `_admin_password_`, `__DB_PASSWORD__`, `%DB_PASS%`, `@SECRET@`
     r"|_{1,2}[A-Za-z][A-Za-z0-9]*+(?:_[A-Za-z0-9]++)*+_{1,2}|%[A-Za-z_][A-Za-z0-9_]*+%|@[A-Za-z_][A-Za-z0-9_]*+@")
 _DIGITS = re.compile(r"[0-9]+")
