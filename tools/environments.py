@@ -7,6 +7,7 @@ Reads only the session's loaded sources (their text), never the disk.
 """
 from __future__ import annotations
 
+import itertools
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ CALLER_KINDS = ("makefile", "script", "workflow", "docs")
 # A line's expansion stops growing here: definitions that double each other cannot make the work exponential.
 MAX_EXPANDED = 8192
 
-_CALL = re.compile(r"(?:\bdocker\s+compose|\bdocker-compose)(?![\w.-])(?P<rest>[^;&|\n]*)")
+_CALL = re.compile(r"(?:\bdocker\s+compose|\bdocker-compose)(?![\w.*/-])(?P<rest>[^;&|\n]*)")
 _PROD_WORDS = {"prod", "production", "prd", "live", "deploy", "deployment", "deploiement", "release"}
 _DEV_WORDS = {"dev", "development", "local", "up", "start", "run", "serve"}
 # Options of `docker compose` (before the subcommand) that take a value.
@@ -592,7 +593,8 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
 # them in production ("deploy Zulip in production", "production-ready Compose setups"); a mere mention of
 # production ("in a typical production setting") is not enough.
 PROD_EVIDENCE = re.compile(r"\bself[- ]?host(?:ed|ing|s)?\b|\bon (?:your|a|the) (?:own )?server\b(?![- ]side)|\bauto-?heberge"
-                           r"|\b(?:run|running|deploy|deploying|use|using|install|installing|host|hosting|serve|serving)"
+                           r"|\b(?:run|running|deploy|deploying|use|using|install|installing|host|hosting|serve|serving"
+                           r"|spin up|set up|launch|start)"
                            r"\b.{0,80}?\b(?:in|for) production\b|\bproduction[- ]ready\b|\ben production\b"
                            r"|\bdeploy(?:ing|ment)?\b.{0,60}?\bwith (?:docker[- ])?compose\b"
                            r"|\b(?:docker|compose) deployment (?:solution|setup|of)\b"
@@ -691,6 +693,12 @@ def _header(src) -> list[str]:
     return head
 
 
+# A framework's mode set to development in the file itself (`NODE_ENV: development`, `- RAILS_ENV=development`).
+_DEV_MODE = re.compile(r"^\s*(?:-\s*)?[\"']?(?:NODE_ENV|RAILS_ENV|RACK_ENV|APP_ENV|FLASK_ENV|DJANGO_ENV|MIX_ENV|"
+                       r"ASPNETCORE_ENVIRONMENT|DOTNET_ENVIRONMENT|SPRING_PROFILES_ACTIVE)\s*[:=]\s*[\"']?"
+                       r"(?:development|dev|local)[\"']?\s*(?:#.*)?$", re.M)
+
+
 def _header_denial(path: str, sources: list) -> str:
     """Where a compose file's own header says it is not for production (testing, development), or ""."""
     src = next((s for s in sources if s.kind == "compose" and s.path == path and s.ok and s.text), None)
@@ -700,6 +708,18 @@ def _header_denial(path: str, sources: list) -> str:
         if _NOT_PRODUCTION.search(fold(sentence)):
             return f"{src.path}:{no} (\"{' '.join(sentence.split())[:80]}\")"
     return ""
+
+
+def _own_denial(path: str, sources: list) -> str:
+    """What a compose file says of itself against production when production is only inferred: its header, or a
+    framework's mode set to development (`NODE_ENV: development`). A file named for production that sets such a mode
+    stays production: the mode is its defect (CMP010), not its role."""
+    denial = _header_denial(path, sources)
+    src = next((s for s in sources if s.kind == "compose" and s.path == path and s.ok and s.text), None)
+    mode = _DEV_MODE.search(src.text[:200_000]) if src is not None and not denial else None
+    if mode:
+        return f"{src.path}:{src.text.count(chr(10), 0, mode.start()) + 1} ({' '.join(mode.group(0).split())})"
+    return denial
 
 
 def _not_production_by_header(envs: dict[str, DiscoveredEnvironment],
@@ -785,6 +805,14 @@ def _published_by_this_repository(services: dict, sources: list) -> str | None:
     return ours
 
 
+# A sentence that says the product ships as an image (what self-hosting users pull).
+_SHIPS_AN_IMAGE = re.compile(r"\b(?:ships|comes|is (?:available|distributed|published)) as an? (?:docker |container |oci )?"
+                             r"image\b|\bdocker images? (?:is|are) (?:available|published)\b", re.I)
+# A README heading that runs a demo or a tutorial (`## Running the demo server`, `## Try the demo`).
+_RUN_A_DEMO = re.compile(r"^#+\s.*\b(?:run|running|start|starting|try|trying|launch|launching)\b.*\b(?:demo|tutorial)\b",
+                         re.I)
+
+
 def _deployment_repository(base: list[str], sources: list) -> str:
     """A repository that holds no Dockerfile and whose base compose file only pulls published images is a
     deployment of those images (`zammad-docker-compose`, an image's helper repository): its compose file is what
@@ -808,6 +836,8 @@ def _deployment_repository(base: list[str], sources: list) -> str:
     if readme is None:
         return ""
     sentences = [sentence for _, sentence in _sentences(readme.text.splitlines(), "")[:60]]
+    if any(_RUN_A_DEMO.search(line) for line in readme.text.splitlines() if line.startswith("#")):
+        return ""  # `## Running the demo server`: what the README runs is a demo
     if any(_FOR_DEVELOPMENT.search(fold(sentence)) for sentence in sentences) or \
             not published and not any(_NAMES_COMPOSE.search(sentence) for sentence in sentences):
         return ""  # said to be for development (or a demo), or the README never speaks of Docker at all (the
@@ -910,7 +940,7 @@ def _production_by_install(envs: dict[str, DiscoveredEnvironment], sources: list
     def plain(env: DiscoveredEnvironment) -> bool:
         folders = {p.lower() for f in env.files for p in posixpath.dirname(f).split("/")}
         return environment_role(env.name, env.files) not in ("test", "staging") and not _role_words(env.files) \
-            and not _TEST_FOLDERS & folders and not _header_denial(env.files[-1], sources) \
+            and not _TEST_FOLDERS & folders and not _own_denial(env.files[-1], sources) \
             and _stem_word(env.files[-1]) not in ("build", "builder", "builds")  # a recipe to build the images
 
     chosen: dict[str, str] = {}
@@ -925,6 +955,12 @@ def _production_by_install(envs: dict[str, DiscoveredEnvironment], sources: list
             if folders and plain(env) and all(o.kind in ("convention", "docs", "readme") for o in env.origins):
                 chosen[key] = f"its folder {posixpath.dirname(env.files[0])}/ is an install or deployment folder"
     if not chosen:
+        for key, env in envs.items():
+            named = next((why for path, why in _named_for_production(sources)
+                          if all(f == path or f.startswith(path + "/") for f in env.files)), None)
+            if named and plain(env) and all(o.kind in ("convention", "docs", "readme") for o in env.origins):
+                chosen[key] = named
+    if not chosen:
         return envs
     generic = _INSTALL_FOLDERS | {"docker", "compose", "docker-compose", "dev", "override", "main", ""}
     renamed: dict[str, DiscoveredEnvironment] = {}
@@ -938,6 +974,37 @@ def _production_by_install(envs: dict[str, DiscoveredEnvironment], sources: list
             env.evidence = chosen[key]
         renamed[env.name] = env
     return renamed
+
+
+# A path a sentence names: a Markdown link's target, a backquoted folder or compose file.
+_NAMED_PATH = re.compile(r"(\[[^\]\n]*\])\((?:\./)?([^)\s#:]+)\)|(`(?:\./)?([\w.-]+(?:/[\w.-]+)*/?)`)")
+
+
+def _named_for_production(sources: list) -> list[tuple[str, str]]:
+    """(repo path, evidence) for each folder or compose file a README or docs page names in a sentence telling to
+    run it in production ("use the docker-compose files under [docker-compose/](./docker-compose/) to spin up Acme
+    for production"); not in a denial, not on a page about development."""
+    out: list[tuple[str, str]] = []
+    for src in sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
+                      key=lambda s: (s.path.count("/"), s.path)):
+        lines = src.text.splitlines()
+        title = next((l for l in lines if l.startswith("# ")), "")
+        if _FOR_DEVELOPERS.search(fold(title)):
+            continue
+        here = posixpath.dirname(src.path)
+        for no, sentence in _sentences(lines, title):
+            if not PROD_EVIDENCE.search(fold(sentence)) or _DENIES.search(fold(sentence)) \
+                    or _FOR_DEVELOPMENT.search(fold(sentence)):
+                continue
+            paragraph = "\n".join(itertools.takewhile(str.strip, lines[no - 1:no + 30]))
+            for m in _NAMED_PATH.finditer(paragraph):
+                if (m.group(1) or m.group(3)) not in sentence:
+                    continue  # a path of another sentence of the paragraph
+                path = posixpath.normpath(posixpath.join(here, (m.group(2) or m.group(4)).rstrip("/")))
+                if not path.startswith("..") and path != ".":
+                    line = no + paragraph.count("\n", 0, m.start())
+                    out.append((path, f"{src.path}:{line} (\"{' '.join(sentence.split())[:80]}\")"))
+    return out
 
 
 def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:
@@ -979,12 +1046,18 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
                         for o in e.origins)]
     if not standing:
         return envs
-    denial = _header_denial(base[0], sources)
+    denial = _own_denial(base[0], sources)
     if denial:  # the base file's own header says it is for development or testing: no page overrules it
         for env in standing:
             env.evidence, env.denied = f"{denial} says so", True
         return envs
     evidence = _download_evidence(base, sources)
+    # "Acme ships as a Docker image and can be self-hosted": users run the published image, not a base file that
+    # builds the app from source (the CI's or the developers' stack)
+    base_src = next((s for s in sources if s.kind == "compose" and s.path == base[0] and s.ok), None)
+    services = base_src.data.get("services") if base_src and isinstance(base_src.data, dict) else None
+    builds_from_source = isinstance(services, dict) and any(
+        isinstance(v, dict) and v.get("build") and not v.get("image") for v in services.values())
     # Compose's default file at the root beside files named for development or tests: the root README's word on
     # self-hosting speaks of that main set even when the README leaves the commands to an external guide
     beside_dev = base == [f for f in default if not is_override_name(f)][:1] and "/" not in (base or ["/"])[0] and \
@@ -1006,7 +1079,10 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
         about_these = bool(calls or PROD_EVIDENCE.search(fold(title))
                            or any(_runs_script(src.text, path) for path in launched)
                            or src.path == "README.md" and beside_dev)
-        for no, sentence in _sentences(lines, title):
+        sentences = _sentences(lines, title)
+        if builds_from_source and any(_SHIPS_AN_IMAGE.search(sentence) for _, sentence in sentences):
+            continue  # the page self-hosts the published image: it says nothing of a file that builds the app
+        for no, sentence in sentences:
             if PROD_EVIDENCE.search(fold(sentence)) and not _DENIES.search(fold(sentence)) \
                     and (about_these or _NAMES_COMPOSE.search(sentence)):
                 evidence = f"{src.path}:{no} (\"{' '.join(sentence.split())[:80]}\")"

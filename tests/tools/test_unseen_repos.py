@@ -1233,3 +1233,85 @@ def test_the_published_image_pulled_by_the_root_file_is_its_quick_start_whatever
     assert "prod" not in open_session(repo(tmp_path, dev, name="shop2"), run_checks=False).discovery().environments
     tested = {**files, "Makefile": "test:\n\tdocker compose up -d && go test ./...\n"}
     assert "prod" not in open_session(repo(tmp_path, tested, name="shop3"), run_checks=False).discovery().environments
+
+
+def test_a_folder_a_readme_sentence_names_for_production_holds_production_sets(tmp_path):
+    """"You can use the compose files under [deploy/](./deploy/) to spin up Acme for production": each set of that
+    folder is production, the sentence's line as evidence; the paragraph's other sentence, about a development
+    setup that must never run in production, names nothing; a denial names nothing either."""
+    compose = "services:\n  app:\n    image: acme/vault:4.1.0\n    restart: unless-stopped\n"
+    readme = ("# Acme Vault images\n\nThe images of Acme Vault.\n\n## Development\n\n"
+              "This repository also gives a quick way to set up Acme for development with [dev/](./dev/). It should\n"
+              "never be used in production.\n"
+              "You can use the compose files under [deploy/](./deploy/) to spin up Acme for production.\n")
+    files = {"deploy/compose-ce.yaml": compose, "deploy/compose-pro.yaml": compose, "dev/compose.yaml": compose,
+             "README.md": readme}
+    envs = open_session(repo(tmp_path, files), run_checks=False).discovery().environments
+    prods = {e.files[0]: e.evidence for e in envs.values() if environment_role(e.name, e.files) == "prod"}
+    assert set(prods) == {"deploy/compose-ce.yaml", "deploy/compose-pro.yaml"}, envs
+    assert all(why.startswith("README.md:9 (") for why in prods.values()), prods
+    denied = readme.replace("You can use the compose files under [deploy/](./deploy/) to spin up Acme for production.",
+                            "Do not use the files under [deploy/](./deploy/) to spin up Acme for production.")
+    envs = open_session(repo(tmp_path, {**files, "README.md": denied}, name="shop2"),
+                        run_checks=False).discovery().environments
+    assert not any(environment_role(e.name, e.files) == "prod" for e in envs.values()), envs
+
+
+# -- holdout 7 (2026-12-07): causes seen at first contact, each with its own fixture ---------------------------------
+
+def test_a_root_file_that_sets_node_env_to_development_is_never_the_products_production(tmp_path):
+    """The root compose file sets `NODE_ENV: development` (in an anchor its services share): however the README
+    speaks of deploying with docker compose, that file is the developers' stack, and says so as the evidence."""
+    compose = ("x-env: &env\n  NODE_ENV: development\nservices:\n  api:\n    image: acme/feed:1.4.0\n"
+               "    environment: *env\n  db:\n    image: postgres:16.4\n")
+    readme = "# Acme Feed\n\nWatch our video for an end-to-end walkthrough on deploying with docker compose.\n"
+    envs = open_session(repo(tmp_path, {"docker-compose.yaml": compose, "README.md": readme}),
+                        run_checks=False).discovery().environments
+    assert not any(environment_role(e.name, e.files) == "prod" for e in envs.values()), envs
+    assert any(e.evidence == "docker-compose.yaml:2 (NODE_ENV: development) says so" for e in envs.values()), envs
+    prod = compose.replace("NODE_ENV: development", "NODE_ENV: production")
+    envs = open_session(repo(tmp_path, {"docker-compose.yaml": prod, "README.md": readme}, name="shop2"),
+                        run_checks=False).discovery().environments
+    assert "prod" in envs, envs
+
+
+def test_a_list_of_compose_file_names_in_the_docs_is_no_compose_call(tmp_path):
+    """"* `docker-compose*.yml`" in a release tool's notes names files; it runs nothing (no environment from it)."""
+    from tools.environments import docs_calls
+
+    notes = "List of YAML files that are checked:\n\n* `docker-compose*.yml`\n* `docker-compose/x.yml`\n"
+    assert docs_calls("extra/README-release.md", notes) == []
+    assert len(docs_calls("README.md", "Run `docker-compose -f a.yml up -d`.\n")) == 1
+
+
+def test_a_deployment_repository_whose_readme_runs_a_demo_is_no_production(tmp_path):
+    """Compose files over published images, no Dockerfile, and a README whose section is "Running the demo server":
+    a demo, not a deployment; the same README titled "Running the server" deploys."""
+    compose = "services:\n  api:\n    image: acme/ota-api:3.7.0\n  ui:\n    image: acme/ota-ui:3.7.0\n"
+    readme = ("# Acme OTA: integration\n\nThis repository holds a Docker-based environment to run every Acme OTA "
+              "service as one system with docker-compose.\n\n## Running the demo server\n\n```\n"
+              "docker-compose up -d\n```\n")
+    envs = open_session(repo(tmp_path, {"docker-compose.yml": compose, "README.md": readme}),
+                        run_checks=False).discovery().environments
+    assert not any(environment_role(e.name, e.files) == "prod" for e in envs.values()), envs
+    served = readme.replace("## Running the demo server", "## Running the server")
+    envs = open_session(repo(tmp_path, {"docker-compose.yml": compose, "README.md": served}, name="shop2"),
+                        run_checks=False).discovery().environments
+    assert "prod" in envs, envs
+
+
+def test_a_readme_that_self_hosts_the_published_image_says_nothing_of_a_file_building_the_app(tmp_path):
+    """"Acme ships as a Docker image and can be self-hosted in minutes" while the root compose file builds the app
+    from source (and CI brings it up): users self-host the image, the file is the CI's stack. A file that runs the
+    published image instead is what the sentence speaks of."""
+    compose = ("services:\n  db:\n    image: postgres:16.4\n  app:\n    build: {context: ., dockerfile: "
+               "apps/web/Dockerfile}\n    ports: ['3000:3000']\n")
+    readme = ("# Acme Polls\n\n## Self-hosting\n\nPrefer to run your own instance? Acme ships as a Docker image and "
+              "can be self-hosted in minutes.\n\nSee the [self-hosting docs](https://x) for installation.\n")
+    files = {"docker-compose.yml": compose, "apps/web/Dockerfile": "FROM node:22.11.0-slim\n", "README.md": readme}
+    envs = open_session(repo(tmp_path, files), run_checks=False).discovery().environments
+    assert not any(environment_role(e.name, e.files) == "prod" for e in envs.values()), envs
+    pulled = {**files, "docker-compose.yml": compose.replace(
+        "build: {context: ., dockerfile: apps/web/Dockerfile}", "image: acme/polls:4.2.1")}
+    envs = open_session(repo(tmp_path, pulled, name="shop2"), run_checks=False).discovery().environments
+    assert "prod" in envs, envs
