@@ -599,7 +599,9 @@ PROD_EVIDENCE = re.compile(r"\bself[- ]?host(?:ed|ing|s)?\b|\bon (?:your|a|the) 
                            r"|\bdeploy(?:ing|ment)?\b.{0,60}?\bwith (?:docker[- ])?compose\b"
                            r"|\b(?:docker|compose) deployment (?:solution|setup|of)\b"
                            r"|\bcompose (?:file|setup|stack)s?\b.{0,40}?\bfor (?:\w+ ){0,2}deployments?\b"
-                           r"|\bproduction (?:docker[- ])?compose (?:file|setup|stack)s?\b")
+                           r"|\bproduction (?:docker[- ])?compose (?:file|setup|stack)s?\b"
+                           r"|\b(?:recommended|suitable|intended|designed|meant) for production\b"
+                           r"|\bfor production (?:deployments?|use|environments?|setups?|servers?)\b")
 _NAMES_COMPOSE = re.compile(r"\bdocker\b|\bcompose\b", re.I)
 # A line that denies anything is no evidence (the word it denies may sit far from the denial).
 _DENIES = re.compile(r"\b(?:not|never|no longer|don'?t|doesn'?t|isn'?t|aren'?t|pas|jamais|without|sans)\b")
@@ -809,8 +811,8 @@ def _published_by_this_repository(services: dict, sources: list) -> str | None:
 _SHIPS_AN_IMAGE = re.compile(r"\b(?:ships|comes|is (?:available|distributed|published)) as an? (?:docker |container |oci )?"
                              r"image\b|\bdocker images? (?:is|are) (?:available|published)\b", re.I)
 # A README heading that runs a demo or a tutorial (`## Running the demo server`, `## Try the demo`).
-_RUN_A_DEMO = re.compile(r"^#+\s.*\b(?:run|running|start|starting|try|trying|launch|launching)\b.*\b(?:demo|tutorial)\b",
-                         re.I)
+_RUN_A_DEMO = re.compile(r"^#+\s.*\b(?:run|running|start|starting|try|trying|launch|launching)\b.*"
+                         r"(?<!live )(?<!online )(?<!hosted )\b(?:demo|tutorial)\b", re.I)  # not the vendor's live demo
 
 
 def _deployment_repository(base: list[str], sources: list) -> str:

@@ -47,6 +47,8 @@ VALUES = [
     ("APP_SECRET", "REPLACE_WITH_LONG_SECRET", None, True),
     ("POSTGRES_PASSWORD", "STRONG_DB_PASSWORD", None, True),
     ("POSTGRES_PASSWORD", "PASSWORD", "PASSWORD", False),
+    ("MERCURE_JWT_SECRET", "!ChangeThisMercureHubJWTSecretKey!", None, True),  # framed by marks, still a placeholder
+    ("DB_PASSWORD", "!Zq9xLm2p!", "!Zq9xLm2p!", False),
     ("PASSPHRASE", "correcthorse", "correcthorse", False),
     ("MYSQL_ROOT_PASSWORD", "root", "root", False),
     ("DB_PASSWORD", "password", "password", False),  # a trivial password is the one the service runs with

@@ -1289,7 +1289,8 @@ def test_a_deployment_repository_whose_readme_runs_a_demo_is_no_production(tmp_p
     a demo, not a deployment; the same README titled "Running the server" deploys."""
     compose = "services:\n  api:\n    image: acme/ota-api:3.7.0\n  ui:\n    image: acme/ota-ui:3.7.0\n"
     readme = ("# Acme OTA: integration\n\nThis repository holds a Docker-based environment to run every Acme OTA "
-              "service as one system with docker-compose.\n\n## Running the demo server\n\n```\n"
+              "service as one system with docker-compose.\n\n## Try the Live Demo\n\nSee https://demo.acme.io.\n\n"
+              "## Running the demo server\n\n```\n"
               "docker-compose up -d\n```\n")
     envs = open_session(repo(tmp_path, {"docker-compose.yml": compose, "README.md": readme}),
                         run_checks=False).discovery().environments
@@ -1315,3 +1316,19 @@ def test_a_readme_that_self_hosts_the_published_image_says_nothing_of_a_file_bui
         "build: {context: ., dockerfile: apps/web/Dockerfile}", "image: acme/polls:4.2.1")}
     envs = open_session(repo(tmp_path, pulled, name="shop2"), run_checks=False).discovery().environments
     assert "prod" in envs, envs
+
+
+def test_the_only_compose_file_of_a_product_the_readme_recommends_for_production_is_production(tmp_path):
+    """"- **Docker Compose** — Recommended for production deployments." and one compose file in scripts/ running
+    the product's image: production; "not recommended for production" says the opposite."""
+    compose = "services:\n  memo:\n    image: acme/memo:stable\n    ports: ['5230:5230']\n"
+    readme = ("# Acme Memo\n\n## Other Installation Methods\n\n- **Docker Compose** — Recommended for production "
+              "deployments.\n- **Build from source** — Best for development and customization.\n")
+    envs = open_session(repo(tmp_path, {"scripts/compose.yaml": compose, "README.md": readme}),
+                        run_checks=False).discovery().environments
+    assert [e.files for e in envs.values() if environment_role(e.name, e.files) == "prod"] == \
+        [["scripts/compose.yaml"]], envs
+    denied = readme.replace("Recommended for production", "Not recommended for production")
+    envs = open_session(repo(tmp_path, {"scripts/compose.yaml": compose, "README.md": denied}, name="shop2"),
+                        run_checks=False).discovery().environments
+    assert not any(environment_role(e.name, e.files) == "prod" for e in envs.values()), envs

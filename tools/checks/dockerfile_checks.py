@@ -927,8 +927,8 @@ def copy_source_missing(ctx, spec):
                     if "$" in raw and any(n in stage.args or n in info.args for n in _names(raw)):
                         continue  # a build argument: the build passes the path (a script, a workflow)
                     src = df_tool.substitute(raw, known) if "$" in raw else raw
-                    if not src or _REMOTE.match(src):
-                        continue
+                    if not src or _REMOTE.match(src) or any(ch in src for ch in "*?["):
+                        continue  # BuildKit accepts a wildcard that matches nothing (`COPY composer.* symfony.* ./`)
                     # BuildKit resolves a source inside its context: `../go.work` is the context's `go.work`
                     src = _clamped(src)
                     # a source inside a submodule this checkout lacks (`COPY calcom/ .` beside .gitmodules) cannot

@@ -218,8 +218,10 @@ def is_placeholder(value) -> bool:
     default = _DEFAULT.fullmatch(text)
     if default:  # `${DB_PASSWORD:-changeme}` ships its default; `${DB_PASSWORD:-}` ships nothing
         return bool(default.group(1)) and is_placeholder(default.group(1))
-    squashed = re.sub(r"[-_ .]", "", text.lower())
-    return len(text) < 2 or squashed in _PLACEHOLDER_WORDS or bool(_PLACEHOLDER.fullmatch(text))
+    squashed = re.sub(r"[-_ .!]", "", text.lower())
+    framed = text.strip("!")  # `!ChangeThisMercureHubJWTSecretKey!`: the marks only make it stand out
+    return len(text) < 2 or squashed in _PLACEHOLDER_WORDS or bool(_PLACEHOLDER.fullmatch(text)) \
+        or (framed != text and bool(framed) and bool(_PLACEHOLDER.fullmatch(framed)))
 
 
 # A comment that tells whoever installs to replace the value it sits beside (`SALT: mysalt # CHANGEME`,
