@@ -124,6 +124,7 @@ TEXTS = [
     ("docker buildx build --secret id=npmrc,src=$HOME/.npmrc .", None),
     ("MAX_TOKENS=4096 TOKEN_TTL_SECONDS=3600 POSTGRES_HOST_AUTH_METHOD=trust", None),
     ("secrets: inherit", None),
+    ("DEBUG=pw:browser*", None),  # Playwright's log namespace: `NAME: VALUE` takes a blank after its colon
 ]
 
 

@@ -1332,3 +1332,29 @@ def test_the_only_compose_file_of_a_product_the_readme_recommends_for_production
     envs = open_session(repo(tmp_path, {"scripts/compose.yaml": compose, "README.md": denied}, name="shop2"),
                         run_checks=False).discovery().environments
     assert not any(environment_role(e.name, e.files) == "prod" for e in envs.values()), envs
+
+
+def test_a_job_run_on_tags_starting_with_v_pushes_the_metadata_tags_and_a_manifest_push_is_a_push(tmp_path):
+    """`if: startsWith(github.ref, 'refs/tags/v')` on a tag push depends on the tag (not false): the merge job's
+    manifest list carries the metadata step's semver tags, `:15` among them. `docker manifest create …:latest` then
+    `docker manifest push …:latest` pushes `latest`."""
+    from tools import ci as ci_tool
+
+    merge = ("on: {push: {tags: ['v*']}}\njobs:\n  merge:\n    runs-on: ubuntu-latest\n"
+             "    if: github.repository_owner == 'acme' && startsWith(github.ref, 'refs/tags/v')\n    steps:\n"
+             "      - id: meta\n        uses: docker/metadata-action@v6\n        with:\n"
+             "          images: ghcr.io/acme/vpn\n          tags: |\n            type=semver,pattern={{major}}\n"
+             "      - run: |\n          docker buildx imagetools create $(jq -cr '.tags | map(\"-t \" + .) | join(\" \")'"
+             " <<< \"$DOCKER_METADATA_OUTPUT_JSON\") \\\n            $(printf 'ghcr.io/acme/vpn@sha256:%s ' *)\n")
+    path = tmp_path / "deploy.yml"
+    path.write_text(merge)
+    wf = ci_tool.load_workflow(path, ".github/workflows/deploy.yml", merge, None)
+    assert [(b.name, [p.pattern for p in b.tag_patterns]) for b in ci_tool.built_images(wf) if b.pushed] == \
+        [("ghcr.io/acme/vpn", ["<major>", "latest"])]  # flavor latest=auto: a semver tag also makes latest
+    manifest = ("on: {push: {branches: [main]}}\njobs:\n  manifest:\n    runs-on: ubuntu-latest\n    steps:\n"
+                "      - run: |\n          docker manifest create ghcr.io/acme/app:latest \\\n"
+                "            --amend ghcr.io/acme/app:1.2-amd64 --amend ghcr.io/acme/app:1.2-arm64\n"
+                "          docker manifest push ghcr.io/acme/app:latest\n")
+    wf = ci_tool.load_workflow(path, ".github/workflows/manifest.yml", manifest, None)
+    assert [(b.name, b.pushed, [p.pattern for p in b.tag_patterns]) for b in ci_tool.built_images(wf)] == \
+        [("ghcr.io/acme/app", True, ["latest"])]

@@ -148,7 +148,11 @@ def _call(name: str, args: list, ctx: Context) -> Any:
     low = name.lower()
     if low in ("startswith", "endswith", "contains") and len(args) == 2:
         a, b = str(args[0]).lower(), str(args[1]).lower()
-        return {"startswith": a.startswith(b), "endswith": a.endswith(b), "contains": b in a}[low]
+        answer = {"startswith": a.startswith(b), "endswith": a.endswith(b), "contains": b in a}[low]
+        hole = re.search(r"<[\w.:-]+>", a)  # `refs/tags/<tag>`: the run's tag or branch is any name
+        if hole and not answer and (low != "startswith" or b.startswith(a[:hole.start()])):
+            return _UNKNOWN  # `startsWith(github.ref, 'refs/tags/v')` on a tag push: it depends on the tag
+        return answer
     if low == "format" and args:
         out = str(args[0])
         for i, a in enumerate(args[1:]):

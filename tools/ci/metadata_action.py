@@ -680,6 +680,16 @@ def _from_run(wf, job, step, scope, cases, extra, meta: Step | None = None,
                 builds.append(BuiltImage(name, pats, origin.context if origin else None,
                                          origin.dockerfile if origin else None, True, job.id, wf.loc(line),
                                          origin.platforms if origin else [], None, "run", step.label))
+        elif args[:2] == ["manifest", "create"] and len(args) > 2:
+            # `docker manifest create acme/app:1.2 --amend acme/app:1.2-amd64 …` then `docker manifest push acme/app:1.2`
+            line = base + offset if base else None
+            target = next((a for a in args[2:] if not a.startswith("-")), None)
+            for name, pats in _patterns_by_image([target] if target else [], scope, cases, extra).items():
+                builds.append(BuiltImage(name, pats, None, None, False, job.id, wf.loc(line), [], None, "run",
+                                         step.label))
+        elif args[:2] == ["manifest", "push"] and [a for a in args[2:] if not a.startswith("-")]:
+            name, _ = split_image([a for a in args[2:] if not a.startswith("-")][-1])
+            pushed_names.add(name.lower())
         elif args and args[0] == "push" and [a for a in args[1:] if not a.startswith("-")]:
             name, _ = split_image([a for a in args[1:] if not a.startswith("-")][-1])
             pushed_names.add(name.lower())

@@ -451,7 +451,9 @@ _QUOTED = _VALUE
 # apart).
 _NAME_START = r"(?<!\$\{)(?:(?<![\w.-])|(?<=(?<![\w.])-)|(?<=(?<![\w.-])--))"
 _ASSIGNMENT = re.compile(_NAME_START + r"([A-Za-z_][\w.-]{0,200}+)" + _Q
-                         + r"(?:[ \t]*+(?:[:=](?![=/])|:=)[ \t]*+|[ \t]++(?=\\*+[\"']))")
+                         # `NAME: VALUE` takes a blank (or a quote) after its colon: `DEBUG=pw:browser*` is a
+                         # namespace, no `pw` assignment
+                         + r"(?:[ \t]*+(?:=(?![=/])|:(?![=/])(?=[ \t]|\\*+[\"'])|:=)[ \t]*+|[ \t]++(?=\\*+[\"']))")
 _VALUE_AT = re.compile(_VALUE)
 _AUTHORIZATION = re.compile(r"(?i)(?<![\w-])(?:proxy-)?authorization" + _Q + r"[ \t]*+[:=]?[ \t]*+" + _Q
                             + r"[ \t]*+(?:bearer|basic|token|bot|digest)[ \t]++([^\s\"'\\;,]{4,500}+)")
