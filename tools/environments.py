@@ -600,8 +600,9 @@ PROD_EVIDENCE = re.compile(r"\bself[- ]?host(?:ed|ing|s)?\b|\bon (?:your|a|the) 
                            r"|\b(?:docker|compose) deployment (?:solution|setup|of)\b"
                            r"|\bcompose (?:file|setup|stack)s?\b.{0,40}?\bfor (?:\w+ ){0,2}deployments?\b"
                            r"|\bproduction (?:docker[- ])?compose (?:file|setup|stack)s?\b"
-                           r"|\b(?:recommended|suitable|intended|designed|meant) for production\b"
-                           r"|\bfor production (?:deployments?|use|environments?|setups?|servers?)\b")
+                           # "Docker Compose — Recommended for production deployments." (not "for production
+                           # setups, we recommend…": advice on the host, not a word on these files)
+                           r"|\b(?:recommended|suitable|intended|designed|meant) for production\b")
 _NAMES_COMPOSE = re.compile(r"\bdocker\b|\bcompose\b", re.I)
 # A line that denies anything is no evidence (the word it denies may sit far from the denial).
 _DENIES = re.compile(r"\b(?:not|never|no longer|don'?t|doesn'?t|isn'?t|aren'?t|pas|jamais|without|sans)\b")

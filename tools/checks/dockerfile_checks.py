@@ -374,6 +374,15 @@ def secret_in_dockerfile(ctx, spec):
                                        detail=(kind + "; " if kind else "") + "not in the image that runs (a later "
                                        "stage copies files only), but in that stage's layers and build cache")
                     continue
+                reset = _reset_in_every_image(platform, info, path, ins, key) if ins.cmd == "ENV" else None
+                if reset:
+                    if placeholder:
+                        continue
+                    yield spec.finding(ctx, f"{path}: {ins.cmd} {key} has {what} in a stage every image that runs "
+                                            f"sets again", [Location(path, _ins_line(info, ins, key))],
+                                       severity="low", detail=(kind + "; " if kind else "") + f"{reset}: the value "
+                                       "stays only in the image's history (`docker history`)")
+                    continue
                 if unbuilt and severity == "high":
                     severity, kind = "medium", (kind + "; " if kind else "") + "no compose file or workflow here builds it"
                 elif severity == "high" and _set_by_every_service(platform, uses.get(path), key):
@@ -382,6 +391,23 @@ def secret_in_dockerfile(ctx, spec):
                         f"image: the default shows only in the image's metadata")
                 yield spec.finding(ctx, f"{path}: {ins.cmd} {key} has {what} baked into the image",
                                    [Location(path, _ins_line(info, ins, key))], detail=kind or "", severity=severity)
+
+
+def _reset_in_every_image(platform: Platform, info: df_tool.DockerfileInfo, path: str, ins, key: str) -> str:
+    """Where every stage that runs sets `key` again after this ENV (`ENV DATABASE_URL=` in the dev and prod stages
+    built FROM a base stage that holds a sample URL), or "" when one image keeps the value."""
+    built = platform.built_stages(path) if len(info.stages) > 1 else []
+    where: list[str] = []
+    for stage in list({id(b.stage): b.stage for b in built}.values()):
+        chain = _stage_chain(info, stage)
+        later = [i for st in chain for i in st.instructions if i.cmd == "ENV" and i.start_line > ins.start_line
+                 and key in i.value[::2]]
+        if not any(ins in st.instructions for st in chain):
+            continue  # this image does not descend from the ENV's stage
+        if not later:
+            return ""
+        where.append(f"line {later[-1].start_line} ({stage.name or 'stage'})")
+    return "set again at " + ", ".join(where) if where else ""
 
 
 def _set_by_every_service(platform: Platform, use: DockerfileUse | None, key: str) -> bool:
