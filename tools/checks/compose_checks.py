@@ -44,6 +44,10 @@ DEV_ONLY = [
 ]
 DEV_ENV_VALUES = {"ASPNETCORE_ENVIRONMENT": "Development", "NODE_ENV": "development", "APP_ENV": "dev",
                   "FLASK_ENV": "development", "DEBUG": "true"}
+# Debug logging in production: request details, headers and queries in the logs, and the disk filled (medium).
+_DEBUG_LOG_KEY = re.compile(r"(?:^|_)LOG_?LEVEL$|^LOGLEVEL$", re.I)
+_DEBUG_LOG_VALUE = re.compile(r"debug|trace|all", re.I)
+_DEBUG_LOG_FLAG = re.compile(r"--log[.-]level[= ](?:debug|trace)\b", re.I)
 _VAR = re.compile(r"\$\{?[A-Za-z_]")
 
 
@@ -402,6 +406,54 @@ def published_around_proxy(ctx, spec):
                 break
 
 
+# What makes a database image accept connections without a password, by its documented variables.
+_NO_AUTH = (("POSTGRES_HOST_AUTH_METHOD", ("trust",)),
+            ("MYSQL_ALLOW_EMPTY_PASSWORD", ("yes", "true", "1")),
+            ("MARIADB_ALLOW_EMPTY_ROOT_PASSWORD", ("yes", "true", "1")),
+            ("MARIADB_ALLOW_EMPTY_PASSWORD", ("yes", "true", "1")),
+            ("ALLOW_EMPTY_PASSWORD", ("yes", "true", "1")))
+
+
+def no_password_reason(svc: dict) -> str | None:
+    """Why a database service accepts connections without a password (`POSTGRES_HOST_AUTH_METHOD=trust`, an empty
+    root password allowed, a mongod with neither a root user nor `--auth`), or None."""
+    environment = svc.get("environment") if isinstance(svc.get("environment"), dict) else {}
+    for key, values in _NO_AUTH:
+        value = environment.get(key)
+        if value is not None and str(value).strip().lower() in values:
+            return f"{key}={value}"
+    base = image_basename(svc.get("image"))
+    if base in ("mongo", "mongodb", "mongodb-community-server"):
+        argv = compose_tool.command_argv(svc.get("command"))
+        told = {"--auth", "--keyFile", "--config", "-f", "--transitionToAuth"}  # a config file or key may set auth
+        if not told & {a.split("=", 1)[0] for a in argv} and \
+                not any(k.startswith("MONGO_INITDB_ROOT_USERNAME") for k in environment):
+            return "mongod runs with no root user and without --auth"
+    return None
+
+
+@check("CMP021", "Database that accepts connections without a password", "medium", "security", CONTAINER_RULES,
+       "Set a password (`POSTGRES_PASSWORD`, `MONGO_INITDB_ROOT_USERNAME`/`_PASSWORD`, `MYSQL_ROOT_PASSWORD`) from an "
+       "env file or a secret, and have the services log in with it.")
+def database_without_password(ctx, spec):
+    """A database any container of the network (or the host, when published) may use as its superuser: trust
+    authentication, an empty password allowed, a mongod with no user. Medium in production, high there when the
+    database is also published on every interface, low elsewhere."""
+    for _, env, prod in _loaded_envs(ctx):
+        for name, svc in env.services.items():
+            why = no_password_reason(svc)
+            if why is None:
+                continue
+            published = [p for p in svc.get("ports") or [] if isinstance(p, dict) and p.get("published")
+                         and str(p.get("host_ip") or "0.0.0.0") in ("0.0.0.0", "::")]
+            severity = ("high" if published else "medium") if prod else "low"
+            where = f", published on every interface as {published[0].get('published')}" if published else ""
+            yield spec.finding(ctx, f"{env.name}: {name} accepts connections without a password ({why}){where}",
+                               [env.location(name, f"environment.{why.split('=')[0]}" if "=" in why else "image")],
+                               severity=severity,
+                               subject=f"{env.name} {name}")
+
+
 @check("CMP008", "Secret written as a literal value", "high", "security", CONTAINER_RULES,
        "Reference a variable (`${DB_PASSWORD}`) set in the server's .env, never a literal in a committed file.")
 def literal_secret(ctx, spec):
@@ -657,6 +709,18 @@ def dev_only_in_prod(ctx, spec):
             if value is not None and str(value).lower() == dev_value.lower():
                 yield spec.finding(ctx, f"{env.name}: {name} sets {key}={value}",
                                    [env.location(name, f"environment.{key}")])
+        environment = svc.get("environment") if isinstance(svc.get("environment"), dict) else {}
+        for key, value in sorted(environment.items()):
+            if _DEBUG_LOG_KEY.search(key) and value is not None and _DEBUG_LOG_VALUE.fullmatch(str(value).strip()):
+                yield spec.finding(ctx, f"{env.name}: {name} logs at {value} level ({key})",
+                                   [env.location(name, f"environment.{key}")], severity="medium",
+                                   detail="debug logging in production writes request details, headers or queries "
+                                          "to the logs and fills the disk")
+        flag = _DEBUG_LOG_FLAG.search(cmd)
+        if flag:
+            yield spec.finding(ctx, f"{env.name}: {name} logs at debug level ({flag.group(0)})",
+                               [env.location(name, "command")], severity="medium",
+                               detail="debug logging in production writes request details and headers to the logs")
         for vol in svc.get("volumes") or []:
             if vol.get("type") != "bind":
                 continue
