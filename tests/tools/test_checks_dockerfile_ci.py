@@ -133,7 +133,8 @@ def test_real_platform_staging_job_and_develop_branch(real_platform_repo):
     assert any(line == 5 and "develop" in title for line, title in ci004), ci004
     assert any(line == 64 and "branch dev" in title for line, title in ci004), ci004  # refs/heads/dev
     assert (PROXY_CI, 105) in found(s, "CI006")  # docker-compose up -d in CI
-    assert "a pull request" in of(s, "CI007")[0].title  # push: true on pull_request
+    assert "pull_request" in of(s, "CI016")[0].title  # push: true on pull_request (general practice)
+    assert "a push to develop" in of(s, "CI007")[0].title  # a branch other than main (the charter's own rule)
 
 
 # -- a small platform, one mutation per check ------------------------------------------------------
@@ -314,11 +315,12 @@ def test_ci006_compose_up_for_tests_on_the_runner_is_not_a_deploy(platform):
     assert not of(open_session(platform), "CI006")
 
 
-def test_ci007_push_on_pull_request(platform):
+def test_ci016_push_on_pull_request(platform):
     edit(platform, "app/.github/workflows/ci.yml", "push: ${{ github.event_name == 'push' }}", "push: true")
     s = open_session(platform)
-    f = of(s, "CI007")
-    assert len(f) == 1 and f[0].severity == "medium" and "pull request" in f[0].title
+    f = of(s, "CI016")
+    assert len(f) == 1 and f[0].severity == "medium" and "pull_request" in f[0].title
+    assert not of(s, "CI007")  # one fact, one check
 
 
 def test_ci008_secret_echoed(platform):

@@ -272,8 +272,8 @@ def push_outside_main(ctx, spec):
             event = "push" if pattern.event == "tag" else pattern.event
             if event == "push" and (pattern.branch is None or _is_main(pattern.branch)):
                 continue
-            if event not in ("push", "pull_request", "pull_request_target"):
-                continue
+            if event != "push":
+                continue  # a pull request's push is CI016's, whatever the charter
             if built.push_condition:
                 when = ci_tool.Context(event=event, branch=pattern.branch if event == "push" else None)
                 if ci_tool.evaluate(built.push_condition, when) is False:
@@ -282,6 +282,29 @@ def push_outside_main(ctx, spec):
         if cases:
             yield spec.finding(ctx, f"{built.location.path}: job {built.job} pushes {built.name} on {' and '.join(cases)}",
                                [built.location])
+
+
+@check("CI016", "Image pushed from a pull request", "medium", "security", SECURITY_RISK,
+       "Build on pull requests without pushing (`push: ${{ github.event_name != 'pull_request' }}`); push from the "
+       "default branch or a release tag only.")
+def push_from_pull_request(ctx, spec):
+    """A job that pushes an image on `pull_request` or `pull_request_target`: code nobody has reviewed yet lands in
+    the project's registry (`pr-42` tags, or over the tag users pull), and a fork's run either fails to log in or,
+    under `pull_request_target`, pushes with the project's token. General practice, whatever the charter."""
+    for built in _platform(ctx).built_images:
+        if not built.pushed:
+            continue
+        events: dict[str, None] = {}
+        for pattern in built.tag_patterns:
+            if pattern.event not in ("pull_request", "pull_request_target"):
+                continue
+            if built.push_condition and ci_tool.evaluate(
+                    built.push_condition, ci_tool.Context(event=pattern.event, branch=None)) is False:
+                continue
+            events[pattern.event] = None
+        if events:
+            yield spec.finding(ctx, f"{built.location.path}: job {built.job} pushes {built.name} on "
+                                    f"{' and '.join(events)}", [built.location], subject=f"{built.job} {built.name}")
 
 
 # -- CI013 -----------------------------------------------------------------------------------
