@@ -31,10 +31,12 @@ INTERNAL_PORTS = {3306: "MySQL", 33060: "MySQL X", 5432: "PostgreSQL", 6379: "Re
                   9200: "Elasticsearch", 9300: "Elasticsearch transport", 11211: "memcached", 5672: "RabbitMQ",
                   2379: "etcd", 9092: "Kafka", 2181: "ZooKeeper", 8123: "ClickHouse HTTP", 9042: "Cassandra",
                   1433: "SQL Server", 1521: "Oracle", 5984: "CouchDB", 26379: "Redis Sentinel", 28015: "RethinkDB",
-                  7687: "Neo4j Bolt", 6650: "Pulsar"}
+                  7687: "Neo4j Bolt", 6650: "Pulsar", 2375: "the Docker engine API (no TLS)", 5900: "VNC",
+                  7233: "Temporal frontend", 4369: "Erlang port mapper", 25672: "RabbitMQ distribution"}
 # Ports other products also use (9000: MinIO, PHP-FPM, Portainer...): internal only for the image named.
 INTERNAL_IMAGE_PORTS = {"clickhouse-server": {9000: "ClickHouse native", 9009: "ClickHouse interserver"},
-                        "clickhouse": {9000: "ClickHouse native", 9009: "ClickHouse interserver"}}
+                        "clickhouse": {9000: "ClickHouse native", 9009: "ClickHouse interserver"},
+                        "logstash": {9600: "Logstash monitoring API"}}
 DEV_ONLY = [
     (re.compile(r"--reload\b"), "uvicorn/gunicorn --reload"),
     (re.compile(r"\bdotnet\s+watch\b"), "dotnet watch"),
