@@ -795,6 +795,21 @@ def _published_by_this_repository(services: dict, sources: list) -> str | None:
         if src.kind == "ci_workflow" and src.ok:
             wf = ci_tool.load_workflow(Path(src.path), src.path, src.text, src.node)
             pushed |= {image_name(b.name).lower() for b in ci_tool.built_images(wf) if b.pushed} if wf.ok else set()
+    # `ghcr.io/<github.repository>-cloud`: the repository's own name, unknown here, is the one owner/name that
+    # explains the most images of the file (`khoj-ai/khoj` for ghcr.io/khoj-ai/khoj and ghcr.io/khoj-ai/khoj-computer)
+    patterns = [re.compile(re.escape(name).replace(re.escape("<github.repository>"), "([a-z0-9._-]+/[a-z0-9._-]+)",
+                                                   1)) for name in pushed if "<github.repository>" in name]
+    names = [image_name(re.sub(r"\$\{[^}]*\}", "v", svc["image"])).lower() for svc in services.values()
+             if isinstance(svc, dict) and isinstance(svc.get("image"), str)]
+    votes: dict[str, set[str]] = {}
+    for name in names:
+        for pattern in patterns:
+            m = pattern.fullmatch(name)
+            if m:
+                votes.setdefault(m.group(1), set()).add(name)
+    ranked = sorted(votes.items(), key=lambda kv: -len(kv[1]))
+    if ranked and (len(ranked) == 1 or len(ranked[0][1]) > len(ranked[1][1])):
+        pushed |= ranked[0][1]
     ours = None
     for svc in services.values():
         image = svc.get("image") if isinstance(svc, dict) else None
@@ -874,7 +889,10 @@ def _brings_up(script, path: str) -> bool:
 # A repository that says it is hosting or deployment configurations ("Official hosting configurations for n8n",
 # "# Acme Hosting"): each variant it holds is a way to run the product in production.
 _HOSTING_REPO = re.compile(r"\b(?:hosting|deployment|self-?hosting|production) (?:configurations?|configs|setups?|"
-                           r"recipes|stacks|templates)\b|^# .*\b(?:hosting|deployments?)\s*$", re.I | re.M)
+                           r"recipes|stacks|templates)\b|^# .*\b(?:hosting|deployments?)\s*$"
+                           # "Configuration to run Ghost and its services with Docker Compose"
+                           r"|^configurations? (?:files? )?(?:to|for) (?:run|running|deploy|deploying|host|hosting)\b"
+                           r".{0,80}\b(?:docker|compose)\b", re.I | re.M)
 
 
 def _hosting_repository(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:

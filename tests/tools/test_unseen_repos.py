@@ -1358,3 +1358,39 @@ def test_a_job_run_on_tags_starting_with_v_pushes_the_metadata_tags_and_a_manife
     wf = ci_tool.load_workflow(path, ".github/workflows/manifest.yml", manifest, None)
     assert [(b.name, b.pushed, [p.pattern for p in b.tag_patterns]) for b in ci_tool.built_images(wf)] == \
         [("ghcr.io/acme/app", True, ["latest"])]
+
+
+def test_an_image_the_workflows_push_under_the_repositorys_own_name_is_the_products(tmp_path):
+    """The workflows push `ghcr.io/${{ github.repository }}` and `…-computer`, the repository's name unknown to the
+    review: the owner/name that explains the most images of the file (acme/notes for ghcr.io/acme/notes and
+    ghcr.io/acme/notes-computer, not acme/sandbox) makes the root file the product's quick start."""
+    compose = ("services:\n  sandbox:\n    image: ghcr.io/acme/sandbox:latest\n  computer:\n"
+               "    image: ghcr.io/acme/notes-computer:latest\n  server:\n    image: ghcr.io/acme/notes:latest\n")
+    workflow = ("on: {push: {tags: ['*']}}\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n"
+                "      - uses: docker/build-push-action@v6\n        with:\n          push: true\n"
+                "          tags: ghcr.io/${{ github.repository }}:${{ github.ref_name }}\n"
+                "      - uses: docker/build-push-action@v6\n        with:\n          push: true\n"
+                "          tags: ghcr.io/${{ github.repository }}-computer:${{ github.ref_name }}\n")
+    readme = "# Acme Notes\n\nYour second brain. To get started with self-hosting, read the docs.\n"
+    files = {"docker-compose.yml": compose, "Dockerfile": "FROM python:3.12.7-slim\n", "README.md": readme,
+             ".github/workflows/dockerize.yml": workflow}
+    envs = open_session(repo(tmp_path, files), run_checks=False).discovery().environments
+    assert "ghcr.io/acme/notes-computer:latest, the image this repository's workflows publish" in envs["prod"].evidence
+    alone = {**files, "docker-compose.yml": "services:\n  sandbox:\n    image: ghcr.io/acme/sandbox:latest\n"
+                                            "  other:\n    image: ghcr.io/acme/other:latest\n"}
+    envs = open_session(repo(tmp_path, alone, name="shop2"), run_checks=False).discovery().environments
+    assert "prod" not in envs, envs  # two owner/names explain one image each: nothing tells which is ours
+
+
+def test_a_repository_of_configuration_to_run_a_product_with_compose_is_a_hosting_repository(tmp_path):
+    """"Configuration to run Ghost and its services with Docker Compose" as the README's opening: its sets run on a
+    server, the set the README runs included."""
+    compose = ("services:\n  ghost:\n    image: ghost:6.3.1\n    restart: always\n"
+               "  tinybird-login:\n    build: ./tinybird\n")  # a helper built here: no image's quick start
+    readme = ("# Ghost Docker\n\nConfiguration to run Ghost and its services with Docker Compose\n\n## IPv6\n\n"
+              "```sh\ndocker compose -f compose.yml -f compose.ipv6.yml up -d\n```\n")
+    files = {"compose.yml": compose, "compose.ipv6.yml": "services:\n  ghost:\n    environment: {IPV6: '1'}\n",
+             "README.md": readme, "tinybird/Dockerfile": "FROM python:3.12.7-slim\n"}
+    envs = open_session(repo(tmp_path, files), run_checks=False).discovery().environments
+    prods = [e for e in envs.values() if environment_role(e.name, e.files) == "prod"]
+    assert prods and all("a hosting repository" in e.evidence for e in prods), envs
