@@ -12,7 +12,8 @@ NON_HOST_SCHEMES = frozenset({
     "sms", "null", "sendmail", "native", "sync", "in-memory", "memory",
 })
 
-_URL = re.compile(r"\b([a-z][a-z0-9+.-]*)://(?:[^/@\s:]+(?::[^/@\s]*)?@)?([A-Za-z0-9_.-]+)(?::(\d+))?")
+# Go's MySQL DSN puts the address in `tcp(host:port)` after the credentials (`mysql://u:p@tcp(db:3306)/app`).
+_URL = re.compile(r"\b([a-z][a-z0-9+.-]*)://(?:[^/@\s:]+(?::[^/@\s]*)?@)?(?:tcp\()?([A-Za-z0-9_.-]+)(?::(\d+))?")
 # A connection-string key starts the value or follows `;` (or `?`/`&` in a query): `kafka.server=WARN` and
 # `root=INFO,server=WARN` (logger levels) are not a `server=` key.
 _CONN_HOST = re.compile(r"(?i)(?:^|[;?&])\s*(?:server|host|data source|hostname)\s*=\s*(?:tcp:)?"
