@@ -153,6 +153,12 @@ def _npm_spec_version(spec: str) -> str | None:
     return spec[at + 1:] if at > 0 else None
 
 
+# Options of npm, pnpm, yarn and bun that take a value as the next word (`--omit dev`, `--filter web`).
+_NPM_VALUE_FLAGS = frozenset({"--omit", "--include", "--only", "--registry", "--prefix", "--cache", "--loglevel",
+                              "-w", "--workspace", "--filter", "-F", "--userconfig", "--network-timeout",
+                              "--modules-folder", "--cwd", "-C", "--dir", "--store-dir", "--mutex"})
+
+
 def unpinned_installs(command: str | None) -> list[str]:
     """Dependencies a build step installs at a version it does not fix, beyond hadolint's rules, in words:
     `pip wheel apprise (no version)`, `go get with no go.mod`, `turbo@^2.10.0 (a range)`."""
@@ -187,12 +193,29 @@ def unpinned_installs(command: str | None) -> list[str]:
                 loose = [p for p in args[1:] if not p.startswith("-") and p.rsplit("@", 1)[-1] in ("latest", "master", "main")]
                 if loose:
                     out.append(f"go install {' '.join(loose)} (a moving version)")
-            elif prog in ("npm", "pnpm", "yarn", "bun") and any(a in ("install", "i", "add") for a in args) \
-                    and any(a in ("-g", "--global", "global") for a in args):
-                for spec in args:
-                    version = _npm_spec_version(spec) if not spec.startswith("-") else None
+            elif prog in ("npm", "pnpm", "yarn", "bun") and any(a in ("install", "i", "add") for a in args):
+                verb = next(i for i, a in enumerate(args) if a in ("install", "i", "add"))
+                rest = args[verb + 1:]
+                named = [a for i, a in enumerate(rest) if not a.startswith("-") and a not in ("global",)
+                         and not (i and rest[i - 1] in _NPM_VALUE_FLAGS)
+                         and not a.startswith((".", "/", "file:", "git+", "http")) and "$" not in a]
+                for spec in named:
+                    version = _npm_spec_version(spec)
                     if version and _RANGE.search(version):
                         out.append(f"{spec} (a range: each build may install another version)")
+                    elif version and re.fullmatch(r"v?\d+", version):
+                        out.append(f"{spec} (a major only: each build may install another minor)")
+                    elif not version:
+                        out.append(f"{spec} (no version: the newest release the day of the build)")
+            elif prog == "composer" and args[:1] == ["require"]:
+                loose = [a for a in args[1:] if not a.startswith("-") and ":" not in a and "/" in a]
+                if loose:
+                    out.append(f"composer require {' '.join(loose)} (no version constraint: the newest release)")
+            elif prog == "cargo" and args[:1] == ["install"] and "--version" not in args \
+                    and not any(a.startswith("--version=") for a in args) and "--path" not in args:
+                loose = [a for a in args[1:] if not a.startswith("-") and "@" not in a]
+                if loose:
+                    out.append(f"cargo install {' '.join(loose)} (no version: the newest release the day of the build)")
             elif prog == "corepack" and args[:1] in (["prepare"], ["install"]):
                 for spec in args[1:]:
                     version = _npm_spec_version(spec) if not spec.startswith("-") else None
