@@ -232,9 +232,13 @@ def compose_unavailable(ctx, spec):
        "Pin the image to the CI tag (`main-${IMAGE_TAG_X}`) so a deploy is reproducible and a rollback is a tag.")
 def mutable_prod_image(ctx, spec):
     groups: dict[tuple, list] = {}  # one image in one environment is one fact, whatever the number of services
+    platform = _platform(ctx)
     for env, prod, name, svc in _services(ctx):
         image = svc.get("image")
-        if not image or svc.get("build"):
+        # `build:` beside the name the CI publishes: Compose pulls that image first (pull_policy missing) and
+        # builds only when the pull fails, so the tag is what runs
+        if not image or svc.get("build") and (svc.get("pull_policy") == "build"
+                                              or not any(b.pushed for b in platform.images_for(str(image)))):
             continue
         pin = df_tool.image_pin(image)
         if pin in ("latest", "untagged"):
