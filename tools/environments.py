@@ -450,11 +450,8 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
     for src in sources:
         if not src.ok or src.text is None:
             continue
-        base = posixpath.basename(src.path)
-        if src.kind == "script" and (base in ("Makefile", "makefile", "GNUmakefile") or base.endswith(".mk")):
-            calls += makefile_calls(src.path, src.text)
-        elif src.kind == "script":
-            calls += script_calls(src.path, src.text)
+        if src.kind == "script":
+            calls += compose_calls_of_script(src.path, src.text)
         elif src.kind == "ci_workflow":
             calls += workflow_calls(src.path, src.text, src.data)
         elif src.kind in ("docs", "readme"):
@@ -870,20 +867,26 @@ def _deployment_repository(base: list[str], sources: list) -> str:
             f"images ({readme.path} speaks of Docker, not of development)")
 
 
+def is_makefile(path: str) -> bool:
+    """A Makefile (`Makefile`, `GNUmakefile`, an included `*.mk`), read for its targets, not as a shell script."""
+    base = posixpath.basename(path)
+    return base in ("Makefile", "makefile", "GNUmakefile") or base.endswith(".mk")
+
+
+def compose_calls_of_script(path: str, text: str) -> list[Call]:
+    """The Compose calls of a script source: a Makefile's by target, a shell script's by line."""
+    return makefile_calls(path, text) if is_makefile(path) else script_calls(path, text)
+
+
 def _brings_up(script, path: str) -> bool:
     """A script or Makefile runs Compose on this file: named with `-f`, or Compose's default file of the folder it
     runs from (a call without `-f`); a script that runs only other files (`-f docker-compose-ci.yml`) does not."""
-    name = posixpath.basename(script.path)
-    calls = makefile_calls(script.path, script.text) if name in ("Makefile", "makefile", "GNUmakefile") \
-        or name.endswith(".mk") else script_calls(script.path, script.text)
+    calls = compose_calls_of_script(script.path, script.text)
     if not calls:
         return True  # docker run or build only: nothing tells which set it serves
-    for call in calls:
-        if not call.files:
-            return posixpath.basename(path) in DEFAULT_FILES
-        if any(posixpath.basename(f.strip()) == posixpath.basename(path) for f in call.files):
-            return True
-    return False
+    name = posixpath.basename(path)
+    return any(not call.files and name in DEFAULT_FILES
+               or any(posixpath.basename(f.strip()) == name for f in call.files) for call in calls)
 
 
 # A repository that says it is hosting or deployment configurations ("Official hosting configurations for n8n",
@@ -1040,7 +1043,7 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
     default = _default_set("", present)
     pages = [s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text]
     launchers = [s.path for s in sources if s.kind == "script" and s.ok and s.text
-                 and posixpath.basename(s.path) not in ("Makefile", "makefile", "GNUmakefile")
+                 and not is_makefile(s.path)
                  and script_calls(s.path, s.text)]
     # a script a page tells users to run to start it (`./launch.sh`) stands for the docs' own call
     launched = {path for path in launchers if any(_runs_script(page.text, path) for page in pages)}
