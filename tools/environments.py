@@ -979,8 +979,9 @@ def _production_by_install(envs: dict[str, DiscoveredEnvironment], sources: list
             if folders and plain(env) and all(o.kind in ("convention", "docs", "readme") for o in env.origins):
                 chosen[key] = f"its folder {posixpath.dirname(env.files[0])}/ is an install or deployment folder"
     if not chosen:
+        named_paths = _named_for_production(sources)  # read once, not once per environment
         for key, env in envs.items():
-            named = next((why for path, why in _named_for_production(sources)
+            named = next((why for path, why in named_paths
                           if all(f == path or f.startswith(path + "/") for f in env.files)), None)
             if named and plain(env) and all(o.kind in ("convention", "docs", "readme") for o in env.origins):
                 chosen[key] = named

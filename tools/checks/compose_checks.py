@@ -420,21 +420,21 @@ _NO_AUTH = (("POSTGRES_HOST_AUTH_METHOD", ("trust",)),
             ("ALLOW_EMPTY_PASSWORD", ("yes", "true", "1")))
 
 
-def no_password_reason(svc: dict) -> str | None:
-    """Why a database service accepts connections without a password (`POSTGRES_HOST_AUTH_METHOD=trust`, an empty
-    root password allowed, a mongod with neither a root user nor `--auth`), or None."""
+def _no_password(svc: dict) -> tuple[str, str] | None:
+    """(why, the key path that says it) when a database service accepts connections without a password
+    (`POSTGRES_HOST_AUTH_METHOD=trust`, an empty root password allowed, a mongod with neither a root user nor
+    `--auth`), or None."""
     environment = svc.get("environment") if isinstance(svc.get("environment"), dict) else {}
     for key, values in _NO_AUTH:
         value = environment.get(key)
         if value is not None and str(value).strip().lower() in values:
-            return f"{key}={value}"
-    base = image_basename(svc.get("image"))
-    if base in ("mongo", "mongodb", "mongodb-community-server"):
+            return f"{key}={value}", f"environment.{key}"
+    if image_basename(svc.get("image")) in ("mongo", "mongodb", "mongodb-community-server"):
         argv = compose_tool.command_argv(svc.get("command"))
         told = {"--auth", "--keyFile", "--config", "-f", "--transitionToAuth"}  # a config file or key may set auth
         if not told & {a.split("=", 1)[0] for a in argv} and \
                 not any(k.startswith("MONGO_INITDB_ROOT_USERNAME") for k in environment):
-            return "mongod runs with no root user and without --auth"
+            return "mongod runs with no root user and without --auth", "image"
     return None
 
 
@@ -447,17 +447,16 @@ def database_without_password(ctx, spec):
     database is also published on every interface, low elsewhere."""
     for _, env, prod in _loaded_envs(ctx):
         for name, svc in env.services.items():
-            why = no_password_reason(svc)
-            if why is None:
+            found = _no_password(svc)
+            if found is None:
                 continue
+            why, key_path = found
             published = [p for p in svc.get("ports") or [] if isinstance(p, dict) and p.get("published")
                          and str(p.get("host_ip") or "0.0.0.0") in ("0.0.0.0", "::")]
             severity = ("high" if published else "medium") if prod else "low"
             where = f", published on every interface as {published[0].get('published')}" if published else ""
             yield spec.finding(ctx, f"{env.name}: {name} accepts connections without a password ({why}){where}",
-                               [env.location(name, f"environment.{why.split('=')[0]}" if "=" in why else "image")],
-                               severity=severity,
-                               subject=f"{env.name} {name}")
+                               [env.location(name, key_path)], severity=severity, subject=f"{env.name} {name}")
 
 
 @check("CMP008", "Secret written as a literal value", "high", "security", CONTAINER_RULES,
@@ -710,12 +709,12 @@ def dev_only_in_prod(ctx, spec):
         for rx, what in DEV_ONLY:
             if rx.search(cmd):
                 yield spec.finding(ctx, f"{env.name}: {name} runs {what}", [env.location(name, "command")])
+        environment = svc.get("environment") if isinstance(svc.get("environment"), dict) else {}
         for key, dev_value in DEV_ENV_VALUES.items():
-            value = (svc.get("environment") or {}).get(key)
+            value = environment.get(key)
             if value is not None and str(value).lower() == dev_value.lower():
                 yield spec.finding(ctx, f"{env.name}: {name} sets {key}={value}",
                                    [env.location(name, f"environment.{key}")])
-        environment = svc.get("environment") if isinstance(svc.get("environment"), dict) else {}
         for key, value in sorted(environment.items()):
             if _DEBUG_LOG_KEY.search(key) and value is not None and _DEBUG_LOG_VALUE.fullmatch(str(value).strip()):
                 yield spec.finding(ctx, f"{env.name}: {name} logs at {value} level ({key})",

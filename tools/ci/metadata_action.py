@@ -448,7 +448,7 @@ def _matrix_legs(built: BuiltImage, wf: Workflow) -> list[BuiltImage]:
     legs = []
     for value in values[:50]:
         leg = copy.copy(built)
-        leg.name = built.name.replace(m.group(0), value.lower()) if m else built.name
+        leg.name = built.name.replace(m.group(0), value.lower())
         leg.tag_patterns = [_copy(p) for p in built.tag_patterns]
         legs += _matrix_legs(leg, wf)
     return legs
@@ -607,6 +607,7 @@ def _from_run(wf, job, step, scope, cases, extra, meta: Step | None = None,
         if not argv or argv[0] != "docker":
             continue
         args = argv[1:]
+        line = base + offset if base else None  # the command's line in the workflow file
         if args[:2] in (["buildx", "build"], ["image", "build"]):
             args = ["build"] + args[2:]
         elif args[:2] == ["image", "push"]:
@@ -634,7 +635,6 @@ def _from_run(wf, job, step, scope, cases, extra, meta: Step | None = None,
                 elif not a.startswith("-"):
                     positional.append(a)
                 i += 1
-            line = base + offset if base else None
             for name, pats in _patterns_by_image(tags, scope, cases, extra).items():
                 builds.append(BuiltImage(name, pats, positional[-1] if positional else None, dockerfile, push, job.id,
                                          wf.loc(line), platforms, None, "run", step.label))
@@ -642,7 +642,6 @@ def _from_run(wf, job, step, scope, cases, extra, meta: Step | None = None,
             src, dst = [a for a in args[1:] if not a.startswith("-")]
             src_name = split_image(expand(src, scope))[0].lower()
             origin = next((b for b in builds if b.name == src_name), None)
-            line = base + offset if base else None
             for name, pats in _literal_tag_patterns([dst], scope, "", "any", None).items():
                 when_cases = cases or [_Case("any", None, "any run")]
                 tag_pats = [TagPattern(p.pattern, p.regex, c.when, c.event, c.branch, cmd) for c in when_cases for p in pats]
@@ -665,7 +664,6 @@ def _from_run(wf, job, step, scope, cases, extra, meta: Step | None = None,
                 i += 1
             if "--dry-run" in args:
                 continue
-            line = base + offset if base else None
             if meta is not None and _META_ENV.search(cmd):
                 meta_scope = _Scope(wf, job, meta, scope.repository)
                 patterns = _metadata_tags(meta, meta_scope, cases, default_branch)
@@ -675,14 +673,12 @@ def _from_run(wf, job, step, scope, cases, extra, meta: Step | None = None,
                 continue
             origin = next((b for b in builds if sources and b.name == split_image(expand(sources[0], scope))[0].lower()),
                           None)
-            line = base + offset if base else None
             for name, pats in _patterns_by_image(tags, scope, cases, extra).items():
                 builds.append(BuiltImage(name, pats, origin.context if origin else None,
                                          origin.dockerfile if origin else None, True, job.id, wf.loc(line),
                                          origin.platforms if origin else [], None, "run", step.label))
         elif args[:2] == ["manifest", "create"] and len(args) > 2:
             # `docker manifest create acme/app:1.2 --amend acme/app:1.2-amd64 …` then `docker manifest push acme/app:1.2`
-            line = base + offset if base else None
             target = next((a for a in args[2:] if not a.startswith("-")), None)
             for name, pats in _patterns_by_image([target] if target else [], scope, cases, extra).items():
                 builds.append(BuiltImage(name, pats, None, None, False, job.id, wf.loc(line), [], None, "run",

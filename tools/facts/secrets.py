@@ -219,9 +219,8 @@ def is_placeholder(value) -> bool:
     if default:  # `${DB_PASSWORD:-changeme}` ships its default; `${DB_PASSWORD:-}` ships nothing
         return bool(default.group(1)) and is_placeholder(default.group(1))
     squashed = re.sub(r"[-_ .!]", "", text.lower())
-    framed = text.strip("!")  # `!ChangeThisMercureHubJWTSecretKey!`: the marks only make it stand out
-    return len(text) < 2 or squashed in _PLACEHOLDER_WORDS or bool(_PLACEHOLDER.fullmatch(text)) \
-        or (framed != text and bool(framed) and bool(_PLACEHOLDER.fullmatch(framed)))
+    # `!ChangeThisMercureHubJWTSecretKey!`: the marks only make it stand out
+    return len(text) < 2 or squashed in _PLACEHOLDER_WORDS or bool(_PLACEHOLDER.fullmatch(text.strip("!") or text))
 
 
 # A comment that tells whoever installs to replace the value it sits beside (`SALT: mysalt # CHANGEME`,
