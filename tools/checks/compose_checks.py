@@ -433,7 +433,8 @@ def _no_password(svc: dict) -> tuple[str, str] | None:
         argv = compose_tool.command_argv(svc.get("command"))
         told = {"--auth", "--keyFile", "--config", "-f", "--transitionToAuth"}  # a config file or key may set auth
         if not told & {a.split("=", 1)[0] for a in argv} and \
-                not any(k.startswith("MONGO_INITDB_ROOT_USERNAME") for k in environment):
+                not any(k.startswith(("MONGO_INITDB_ROOT_USERNAME", "MONGODB_ROOT_PASSWORD", "MONGODB_PASSWORD"))
+                        for k in environment):  # the official image's root user, Bitnami's passwords
             return "mongod runs with no root user and without --auth", "image"
     return None
 
