@@ -768,14 +768,24 @@ def _expects_env_file(root: Path, context: str) -> str | None:
        "Keep `.env` out of the image: add `.env` (and `**/.env`) to the context's .dockerignore and pass the values "
        "at run time (`env_file:`, secrets).")
 def secrets_file_in_image(ctx, spec):
-    """A COPY/ADD that names a secrets file (`COPY .env .`), or copies the whole context where a `.env` lives
-    (an example beside it, or one git ignores) and the .dockerignore does not keep it out."""
+    """A COPY/ADD that names a secrets file (`COPY .env .`); a folder copied whole into a stage of the image
+    that runs, carrying a committed private key, keystore or `.env` of real values the .dockerignore does not
+    keep out; or the whole context copied where a `.env` lives (an example beside it, or one git ignores) and
+    the .dockerignore does not keep it out."""
     from tools.facts.build_steps import is_secret_file
 
     platform = _platform(ctx)
     for path, use in dockerfile_uses(platform).items():
         info = platform.dockerfiles[path]
         severity = _ship_severity(platform, path)
+        carried = [] if use.guessed else list(_committed_secrets_copied(platform, path, use.contexts))
+        for copy, rel, what, ignore_file in carried:
+            yield spec.finding(
+                ctx, f"{path}: {copy.instruction} {' '.join(copy.sources)} copies {rel} ({what}) into the image: "
+                     + (f"{ignore_file} does not exclude it" if ignore_file else "no .dockerignore keeps it out"),
+                [Location(path, copy.line)], severity=severity, subject=rel,
+                detail="whoever pulls the image reads the file from its layers, even if a later step deletes it")
+        reported = {rel for _, rel, _, _ in carried}
         for stage in info.stages:
             for copy in stage.copies:
                 if copy.from_ or copy.heredoc:
@@ -792,12 +802,91 @@ def secrets_file_in_image(ctx, spec):
                     if patterns is None or _ignores_secrets(patterns):
                         continue  # no .dockerignore at all is DKF006's
                     why = _expects_env_file(platform.root, context)
-                    if why:
+                    if why and posixpath.normpath(posixpath.join(context, ".env")) not in reported:
                         yield spec.finding(
                             ctx, f"{path}: {copy.instruction} {' '.join(copy.sources)} copies {context}'s .env into the "
                             f"image: its .dockerignore does not exclude it", [Location(path, copy.line)],
                             detail=why, severity=severity)
                         break
+
+
+def _committed_secrets_copied(platform: Platform, path: str, contexts) -> list:
+    """(copy, file, what it holds, the .dockerignore read or "") for each committed secret file that a COPY of a
+    whole folder brings into a stage of the image that runs (the built stage and the stages it builds FROM): a
+    builder stage's copy that the final image never takes is not counted."""
+    from tools.facts.build_steps import dockerignore_excludes, dockerignore_rules
+
+    info = platform.dockerfiles[path]
+    found: list = []
+    seen: set[str] = set()
+    for context in contexts:
+        if not (platform.root / context).is_dir() or platform.uninitialised_submodule(context):
+            continue
+        files = _context_secret_files(platform, context)
+        if not files:
+            continue
+        ignore_file = next((c for c in (f"{path}.dockerignore", posixpath.normpath(posixpath.join(context, ".dockerignore")))
+                            if (platform.root / c).is_file()), "")
+        rules = dockerignore_rules(_dockerignore(platform.root, context, path) or [])
+        for built in platform.built_stages(path):
+            for stage in _stage_chain(info, built.stage):
+                for copy in stage.copies:
+                    if copy.from_ or copy.heredoc:
+                        continue
+                    for raw in copy.sources:
+                        if "$" in raw or any(ch in raw for ch in "*?["):
+                            continue
+                        folder = posixpath.normpath(raw.strip().lstrip("/")).rstrip("/")
+                        folder = "" if folder == "." else folder
+                        if folder and not (platform.root / context / folder).is_dir():
+                            continue
+                        for inner, what in files.items():
+                            if folder and not inner.startswith(folder + "/"):
+                                continue
+                            rel = posixpath.normpath(posixpath.join(context, inner))
+                            if rel in seen or dockerignore_excludes(rules, inner):
+                                continue
+                            seen.add(rel)
+                            found.append((copy, rel, what, ignore_file))
+    return found
+
+
+_SKIPPED_FOLDERS = frozenset({".git", "node_modules", "vendor", ".venv", "venv", "__pycache__", "bower_components"})
+
+
+def _context_secret_files(platform: Platform, context: str) -> dict[str, str]:
+    """The committed secret files of a build context (path inside the context -> what it holds), read once per
+    context: keys, keystores and `.env` files of real values that git does not ignore."""
+    from tools.facts.build_steps import could_hold_secrets, secret_file_content
+
+    cache = platform.__dict__.setdefault("_context_secret_files", {})
+    if context in cache:
+        return cache[context]
+    base = platform.root / context
+    subs = set(platform.submodules)
+    found: dict[str, str] = {}
+    seen = 0
+    for folder, dirs, names in os.walk(base):
+        rel_folder = posixpath.relpath(Path(folder).as_posix(), base.as_posix())
+        dirs[:] = [d for d in dirs if d not in _SKIPPED_FOLDERS and posixpath.normpath(
+            posixpath.join(context, rel_folder, d)) not in subs]
+        seen += len(names)
+        if seen > 50_000:
+            break
+        for name in names:
+            if not could_hold_secrets(name):
+                continue
+            inner = posixpath.normpath(posixpath.join(rel_folder, name))
+            full = Path(folder) / name
+            if full.is_symlink() or not full.is_file():
+                continue
+            rel = posixpath.normpath(posixpath.join(context, inner))
+            text = _repo_text(platform.root, full, 256 * 1024)
+            what = secret_file_content(inner, text)
+            if what and not platform.is_gitignored(rel):
+                found[inner] = what
+    cache[context] = found
+    return found
 
 
 @check("DKF013", "Build tools left in the image that ships", "low", "security", CONTAINER_RULES,

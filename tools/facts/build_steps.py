@@ -480,3 +480,100 @@ def pip_requirement_files(command: str | None) -> list[tuple[str, bool]]:
                 elif a.startswith("--requirement="):
                     out.append((a.split("=", 1)[1], pinned))
     return out
+
+
+def _dockerignore_regex(pattern: str) -> re.Pattern:
+    """One .dockerignore pattern as Docker reads it (Go's filepath.Match, plus `**` for any number of folders)."""
+    out, i = "", 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            if pattern.startswith("**/", i):
+                out, i = out + "(?:.*/)?", i + 3
+            else:
+                out, i = out + ".*", i + 2
+            continue
+        if c == "*":
+            out += "[^/]*"
+        elif c == "?":
+            out += "[^/]"
+        elif c == "[" and "]" in pattern[i + 1:]:
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1:end]
+            out += "[" + ("^" + body[1:] if body.startswith("^") else body).replace("\\", "\\\\") + "]"
+            i = end
+        elif c == "\\" and i + 1 < len(pattern):
+            out, i = out + re.escape(pattern[i + 1]), i + 1
+        else:
+            out += re.escape(c)
+        i += 1
+    return re.compile(out)
+
+
+def dockerignore_rules(lines: list[str]) -> list[tuple[bool, re.Pattern]]:
+    """The rules of a .dockerignore, in order: (re-included by `!`, pattern). Comments and blank lines dropped;
+    each pattern cleaned as Docker cleans it (`./a/` is `a`, a leading `/` is the context's root)."""
+    rules: list[tuple[bool, re.Pattern]] = []
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        body = posixpath.normpath(line[1:].strip() if negated else line).lstrip("/")
+        if body and body != ".":
+            try:
+                rules.append((negated, _dockerignore_regex(body)))
+            except re.error:
+                continue
+    return rules
+
+
+def dockerignore_excludes(rules: list[tuple[bool, re.Pattern]], rel: str) -> bool:
+    """Whether a path of the build context stays out of it: the last rule matching the path or one of its parent
+    folders decides (a folder left out takes its files with it; `!` brings a path back)."""
+    parts = rel.strip("/").split("/")
+    prefixes = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    excluded = False
+    for negated, rx in rules:
+        if any(rx.fullmatch(p) for p in prefixes):
+            excluded = not negated
+    return excluded
+
+
+# Files that hold keys by their kind (a keystore, a PEM file), read for what they hold before they count.
+_KEY_FILES = re.compile(r"^(?:id_(?:rsa|ed25519|ecdsa|dsa)|[\w.-]+\.(?:pem|key|p12|pfx|jks|keystore))$", re.I)
+_BINARY_KEYSTORES = (".p12", ".pfx", ".jks", ".keystore")
+# Folders whose files are test or example material, not a deployment's keys.
+_NOT_SHIPPED_FOLDERS = frozenset({"test", "tests", "testdata", "testing", "__tests__", "spec", "specs", "fixtures",
+                                  "fixture", "mocks", "mock", "e2e", "example", "examples", "sample", "samples"})
+_NOT_A_REAL_KEY = re.compile(r"(?:^|[._-])(?:test|tests|example|sample|dummy|fake|mock|snakeoil|insecure)(?:[._-]|$)",
+                             re.I)
+
+
+def secret_file_content(rel: str, text: str | None) -> str | None:
+    """What a committed file holds that makes it a secret if an image carries it (`a private key`, `a keystore`,
+    `a literal password (DB_PASSWORD)`), or None: a test or example file, a public key or certificate, an env
+    file of placeholders. `text` is the file's text (None for a binary keystore)."""
+    from tools.facts.secrets import PRIVATE_KEY, secret_value_kind
+
+    name = posixpath.basename(rel)
+    folders = {p.lower() for p in rel.split("/")[:-1]}
+    if folders & _NOT_SHIPPED_FOLDERS or _NOT_A_REAL_KEY.search(name):
+        return None
+    if _KEY_FILES.match(name):
+        if name.lower().endswith(_BINARY_KEYSTORES):
+            return "a keystore"
+        return "a private key" if text and PRIVATE_KEY.search(text) else None
+    if is_secret_file(name) and name.startswith(".env") and text:
+        for line in text.splitlines():
+            m = re.match(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$", line)
+            if m and not m.group(2).startswith("#"):
+                kind = secret_value_kind(m.group(1), m.group(2))
+                if kind:
+                    return f"{kind} ({m.group(1)})"
+    return None
+
+
+def could_hold_secrets(name: str) -> bool:
+    """A file name worth reading for `secret_file_content`: a key file, a keystore, a `.env`."""
+    return bool(_KEY_FILES.match(name)) or (is_secret_file(name) and name.startswith(".env"))

@@ -1,0 +1,3 @@
+module acme/api
+
+go 1.23
