@@ -1160,6 +1160,78 @@ def build_context_missing(ctx, spec):
                                    [env.location(name, "build")])
 
 
+@check("XF012", "Bind mount of a file the repository does not have", "high", "infra-regression", COHERENCE,
+       "Point the mount at the file the repository has (the name or the folder it was moved to), so the service "
+       "gets its configuration instead of an empty folder Docker creates in its place.")
+def bind_mount_missing(ctx, spec):
+    """A bind mount whose source, inside the repository, does not exist while the repository plainly holds what
+    was meant: a file of nearly the same name beside it (`tls.yaml` for `tls.yml`, a case or a letter apart), or
+    the same path from the repository's root when the compose file sits in a folder of its own (a file moved
+    into `docker-compose/` that still mounts `./deploy/...`). Docker creates an empty folder in its place and the
+    service starts without its configuration. A source git ignores is a deploy-time file, never reported."""
+    platform = _platform(ctx)
+    seen: set[tuple[str, str]] = set()
+    for env in _by_exposure(ctx, platform):
+        if env.project is None:
+            continue
+        project_dir = Path(env.project.project_dir)
+        for name, svc in env.services.items():
+            for vol in svc.get("volumes") or []:
+                if not isinstance(vol, dict) or vol.get("type") != "bind":
+                    continue
+                source = str(vol.get("source", ""))
+                rel = platform.rel(source)
+                if not rel or rel == "." or os.path.lexists(source) or platform.uninitialised_submodule(rel) \
+                        or (rel, name) in seen:
+                    continue
+                meant = _meant_source(platform, project_dir, Path(source))
+                if meant is None or platform.is_gitignored(rel):
+                    continue
+                seen.add((rel, name))
+                yield spec.finding(ctx, f"{env.name}: {name} mounts {rel}, which the repository does not have "
+                                        f"({meant})", [env.location(name, f"volumes.{vol.get('target')}")],
+                                   subject=f"{name} {rel}")
+
+
+def _meant_source(platform: Platform, project_dir: Path, source: Path) -> str | None:
+    """What a missing bind-mount source was meant to be, in words, or None when nothing tells."""
+    parent = source.parent
+    if parent.is_dir():
+        want = source.name
+        for entry in sorted(os.listdir(parent)):
+            if entry != want and _near_name(want, entry) and not platform.is_gitignored(
+                    platform.rel(str(parent / entry)) or entry):
+                return f"it has {platform.rel(str(parent / entry))}"
+        return None
+    root = platform.root.resolve()
+    try:
+        written = source.resolve().relative_to(project_dir.resolve())
+    except ValueError:
+        return None
+    if project_dir.resolve() != root and (root / written).exists() and written.parts[0] not in (".", ""):
+        return f"the path is written from the repository's root: {written.as_posix()} exists there"
+    return None
+
+
+def _near_name(want: str, have: str) -> bool:
+    """Two file names one slip apart: `.yml`/`.yaml`, the case, or one letter added, dropped or changed in a
+    name of six letters or more."""
+    def stem_ext(n: str) -> tuple[str, str]:
+        stem, dot, ext = n.rpartition(".")
+        return (stem, ext.lower().replace("yaml", "yml")) if dot and stem else (n, "")
+    if want.lower() == have.lower():
+        return True
+    (ws, we), (hs, he) = stem_ext(want), stem_ext(have)
+    if ws == hs and we == he:
+        return True  # `.yaml` for `.yml`
+    if we != he or min(len(ws), len(hs)) < 6 or abs(len(ws) - len(hs)) > 1:
+        return False
+    if len(ws) == len(hs):
+        return sum(a != b for a, b in zip(ws, hs)) == 1
+    short, long_ = sorted((ws, hs), key=len)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
 @check("XF004", "Dockerfile EXPOSE differs from the port the service listens on", "medium", "consistency",
        CONTAINER_RULES, "Make EXPOSE, the command's port, compose `expose` and the nginx upstream say the same port.")
 def expose_mismatch(ctx, spec):
