@@ -454,13 +454,8 @@ def _relative_text(text: str, roots: list[Path]) -> str:
 def _line_of(files: list[_File], dotted: str, rel: str | None = None) -> tuple[str | None, int | None]:
     """The file and line of a Compose path such as `services.web.ports`, in `rel` or the last file
     that sets it (a later -f file overrides)."""
-    parts: list = []
-    for piece in dotted.split("."):
-        m = re.fullmatch(r"(.*?)((?:\[\d+\])*)", piece)
-        head, indices = (m.group(1), m.group(2)) if m else (piece, "")
-        if head:
-            parts.append(head)
-        parts += [int(i) for i in re.findall(r"\[(\d+)\]", indices)]
+    parts = _dotted_parts(dotted)
+    rel = _printed_file(files, rel)
     for f in reversed(files):
         if rel is not None and f.rel != rel:
             continue
@@ -472,25 +467,80 @@ def _line_of(files: list[_File], dotted: str, rel: str | None = None) -> tuple[s
     return rel, None
 
 
+def _kept(assumed: dict[str, tuple[str, str]]) -> frozenset[str]:
+    """The variables left as their own `${NAME}` reference in the model (nothing sets them)."""
+    return frozenset(name for name, (value, _) in assumed.items() if value == "${" + name + "}")
+
+
+def _dotted_parts(dotted: str) -> list:
+    """`services.web.ports[0]` or `services.web.volumes.1.type` as keys and list indices."""
+    parts: list = []
+    for piece in dotted.split("."):
+        m = re.fullmatch(r"(.*?)((?:\[\d+\])*)", piece)
+        head, indices = (m.group(1), m.group(2)) if m else (piece, "")
+        if head:
+            parts.append(int(head) if head.isdigit() and parts else head)
+        parts += [int(i) for i in re.findall(r"\[(\d+)\]", indices)]
+    return parts
+
+
+def _printed_file(files: list[_File], printed: str | None) -> str | None:
+    """The repository path of the file Compose names in a message: it prints paths from the project's folder
+    (`compose.yaml` for `tests/envfile/compose.yaml`)."""
+    if printed is None or any(f.rel == printed for f in files):
+        return printed
+    tail = "/" + printed.lstrip("./")
+    return next((f.rel for f in reversed(files) if ("/" + f.rel).endswith(tail)), printed)
+
+
+def raw_value_at(files: list[_File], rel: str | None, dotted: str):
+    """The value a file writes at a Compose path, before interpolation (`${DOCKER_SOCKET_TYPE}`), or None."""
+    parts = _dotted_parts(dotted)
+    for f in reversed(files):
+        if rel is not None and f.rel != rel:
+            continue
+        node = f.raw
+        for part in parts:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, dict) and str(part) in node:
+                node = node[str(part)]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            else:
+                node = None
+                break
+        if node is not None:
+            return node
+    return None
+
+
 _VALIDATING = re.compile(r"^validating (.+?): (\S+) (.+)$")
 _INTERPOLATING = re.compile(r"^error while interpolating (\S+): (.+)$")
 _UNDEFINED = re.compile(r'service "([^"]+)" depends on undefined service "([^"]+)"')
 
 
-def _error(errors: list[str], files: list[_File], roots: list[Path], locations: dict) -> ComposeError:
-    err = _placed(errors, files, roots, locations)
+def _error(errors: list[str], files: list[_File], roots: list[Path], locations: dict,
+           kept: frozenset[str] = frozenset()) -> ComposeError:
+    err = _placed(errors, files, roots, locations, kept)
     err.locations = locations  # where each key is written: checks that explain a refusal point there
     return err
 
 
-def _placed(errors: list[str], files: list[_File], roots: list[Path], locations: dict) -> ComposeError:
+def _placed(errors: list[str], files: list[_File], roots: list[Path], locations: dict,
+            kept: frozenset[str] = frozenset()) -> ComposeError:
+    """Compose's refusal, placed at its file and line. `kept`: the variables nothing sets, left as `${NAME}` in
+    the model: a schema refusal of a value written with one of them names it (the value is not known)."""
     text = _relative_text("; ".join(e.strip() for e in errors if e.strip()), roots) or "Compose refused the files"
     text = re.sub(r"\s*;\s*", "; ", text).replace("Circular reference:; ", "circular reference: ")
     text = re.sub(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+", " ", text)
     m = _VALIDATING.match(text)
     if m:
         rel, line = _line_of(files, m.group(2), m.group(1))
-        return ComposeError(f"{m.group(2)} {m.group(3)}", rel or m.group(1), line, kind="schema")
+        raw = raw_value_at(files, rel, m.group(2))
+        written = f" (written `{raw}`)" if isinstance(raw, str) and raw not in m.group(3) and any(
+            re.search(r"\$\{" + re.escape(name) + r"\}", raw) for name in kept) else ""
+        return ComposeError(f"{m.group(2)} {m.group(3)}{written}", rel or m.group(1), line, kind="schema")
     m = _INTERPOLATING.match(text)
     if m:
         rel, line = _line_of(files, m.group(1))
@@ -731,7 +781,7 @@ def load_compose(
     first = _config(argv, [*args, "config", "--format", "json", "--no-env-resolution"], project_dir, bin_env,
                     inputs, reader.complete, timeout, used)
     if first["rc"] != 0:
-        raise _error(first["errors"], read, roots, locations)
+        raise _error(first["errors"], read, roots, locations, _kept(assumed))
     model = _parse_model(first["stdout"], argv)
     warnings = warnings_before + [_relative_text(w, roots) for w in first["warnings"]]
 
@@ -756,7 +806,7 @@ def load_compose(
         resolved = _config(argv, [*args, "config", "--format", "json"], project_dir, bin_env,
                            inputs + env_inputs, reader.complete, timeout, used | _used_variables([], _texts(env_inputs)))
         if resolved["rc"] != 0:
-            raise _error(resolved["errors"], read, roots, locations)
+            raise _error(resolved["errors"], read, roots, locations, _kept(assumed))
         model = _parse_model(resolved["stdout"], argv)
     elif resolve_env_files and outside:
         warnings.append("an env_file resolves outside the repository: env files are not read, "
