@@ -722,6 +722,39 @@ def _own_denial(path: str, sources: list) -> str:
     return denial
 
 
+# "This Docker setup is for **development only**. Don't use it in production.": a page's word against production
+# for the Docker files it runs.
+_DOCKER_FOR_DEVELOPMENT = re.compile(
+    r"\b(?:docker|compose)\b[^.]{0,80}?\b(?:(?:is|are) (?:only |solely |purely )?(?:meant |intended |designed )?for "
+    r"(?:local )?development(?! and production)\b|for (?:local )?development (?:only|purposes)\b|development[- ]only\b"
+    r"|(?:is|are) not (?:meant|intended|suitable|ready|designed|recommended) for (?:use in )?production\b"
+    r"|not (?:a )?production[- ]ready\b)|\b(?:do not|don'?t|never) use (?:it|this|them|these)(?: setup| file)? "
+    r"(?:in|for) production\b", re.I)
+
+
+def _docs_denial(base: list[str], sources: list) -> str:
+    """A README or docs page that runs the base file (Compose's default file with no `-f`, or `-f` naming it) or is
+    about Docker by its name, and says in a sentence naming Docker or Compose that this setup is for development
+    only (`docs/docker.md:63`): its word vetoes production by inference."""
+    name = posixpath.basename(base[0])
+    for src in sources:
+        if src.kind not in ("readme", "docs") or not src.ok or not src.text:
+            continue
+        calls = docs_calls(src.path, src.text)
+        runs_base = any((not c.files and name in DEFAULT_FILES) or any(
+            posixpath.basename(f.strip()) == name for f in c.files) for c in calls)
+        if not runs_base and "docker" not in posixpath.basename(src.path).lower():
+            continue
+        lines = src.text.splitlines()
+        for no, sentence in _sentences(lines, ""):
+            plain = re.sub(r"[*_`]+", "", " ".join(sentence.split()))
+            if _DOCKER_FOR_DEVELOPMENT.search(plain) or (
+                    re.search(r"\b(?:do not|don'?t|never) use (?:it|this)\b.{0,20}\bin production\b", plain, re.I)
+                    and _NAMES_COMPOSE.search(plain)):
+                return f"{src.path}:{no} (\"{plain[:80]}\")"
+    return ""
+
+
 def _not_production_by_header(envs: dict[str, DiscoveredEnvironment],
                               sources: list) -> dict[str, DiscoveredEnvironment]:
     """An environment its file names production (`docker-compose.deploy.yml`) whose own header says it is for
@@ -1071,8 +1104,8 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
                         for o in e.origins)]
     if not standing:
         return envs
-    denial = _own_denial(base[0], sources)
-    if denial:  # the base file's own header says it is for development or testing: no page overrules it
+    denial = _own_denial(base[0], sources) or _docs_denial(base, sources)
+    if denial:  # the base file's own header, or the page that runs it, says it is for development: no page overrules it
         for env in standing:
             env.evidence, env.denied = f"{denial} says so", True
         return envs

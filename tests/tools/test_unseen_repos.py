@@ -1394,3 +1394,24 @@ def test_a_repository_of_configuration_to_run_a_product_with_compose_is_a_hostin
     envs = open_session(repo(tmp_path, files), run_checks=False).discovery().environments
     prods = [e for e in envs.values() if environment_role(e.name, e.files) == "prod"]
     assert prods and all("a hosting repository" in e.evidence for e in prods), envs
+
+
+# -- holdout 8 (2026-12-07): causes seen at first contact, each with its own fixture ---------------------------------
+
+def test_a_docs_page_that_says_its_docker_setup_is_for_development_vetoes_production(tmp_path):
+    """The README sells the product as self-hosted and runs `docker compose up` to start it locally; the Docker page
+    says "This Docker setup is for **development only**. Don't use it in production.": the root file is the
+    developers' stack, with that sentence as the evidence. Without the page's word it is production."""
+    compose = "services:\n  app:\n    build: .\n  db:\n    image: mysql:8.4.3\n"
+    readme = ("# Acme Booking\n\n- Fully self-hosted: your data stays under your control\n\n"
+              "## Development\n\nClone and run it locally:\n\n```sh\ndocker compose up\n```\n")
+    page = ("# Docker\n\nStart it with `docker compose up`.\n\n"
+            "> **Note:** This Docker setup is for **development only**. Don't use it in production.\n")
+    files = {"docker-compose.yml": compose, "Dockerfile": "FROM php:8.3.14-fpm\n", "README.md": readme,
+             "docs/docker.md": page}
+    envs = open_session(repo(tmp_path, files), run_checks=False).discovery().environments
+    assert not any(environment_role(e.name, e.files) == "prod" for e in envs.values()), envs
+    assert any(e.evidence.startswith("docs/docker.md:5 (") for e in envs.values()), envs
+    envs = open_session(repo(tmp_path, {**files, "docs/docker.md": "# Docker\n\nStart it with `docker compose up`.\n"},
+                             name="shop2"), run_checks=False).discovery().environments
+    assert "prod" in envs, envs
