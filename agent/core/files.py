@@ -133,7 +133,10 @@ def looks_like_compose(text: str | None) -> bool:
 # A file another tool renders into the real one (Jinja, Go templates, ERB, envsubst's *.template).
 _TEMPLATE_SUFFIXES = (".j2", ".jinja", ".jinja2", ".tmpl", ".tpl", ".template", ".mustache", ".erb", ".hbs",
                       ".njk", ".gotmpl")
-_TEMPLATE_STATEMENT = re.compile(r"^\s*\{%-?\s*(?:if|for|macro|set|include|import|extends|block)\b", re.M)
+# A template engine's statement at the start of a line: Jinja's `{% if %}`, Go's `{{ if }}`/`{{ range }}`, and the
+# scriptlets of ERB, JSP or Groovy's templates (`<% if (xwikiVersion…) print 'FROM …' %>`).
+_TEMPLATE_STATEMENT = re.compile(r"^\s*(?:\{%-?\s*(?:if|for|macro|set|include|import|extends|block)\b"
+                                 r"|\{\{-?\s*(?:if|range|with|define|template|block)\b|<%(?!%))", re.M)
 
 
 # A project generator's folder (cookiecutter's `{{cookiecutter.project_slug}}/`, copier's `{{ name }}/`): every file
