@@ -589,7 +589,7 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
 # How a README or deployment notes tell users to run the files in production: self-hosting, or a verb of running
 # them in production ("deploy Zulip in production", "production-ready Compose setups"); a mere mention of
 # production ("in a typical production setting") is not enough.
-PROD_EVIDENCE = re.compile(r"\bself[- ]?host(?:ed|ing|s)?\b|\bon (?:your|a|the) (?:own )?server\b(?![- ]side)|\bauto-?heberge"
+PROD_EVIDENCE = re.compile(r"\bself[- ]?host(?:ed|ing|s)?\b|\bon (?:your|a|the) (?:own )?server\b(?![- ]side|['\u2019]s\b)|\bauto-?heberge"
                            r"|\b(?:run|running|deploy|deploying|use|using|install|installing|host|hosting|serve|serving"
                            r"|spin up|set up|launch|start)"
                            r"\b.{0,80}?\b(?:in|for) production\b|\bproduction[- ]ready\b|\ben production\b"
@@ -607,9 +607,14 @@ _TEST_FOLDERS = {"test", "tests", "testing", "e2e", "testdata", "fixtures", "exa
                  "dev", "devenv", ".devcontainer", "devcontainer"}
 
 
+_PRODUCTION_NAME = re.compile(r"(?<![a-z])(?:prod|production|live)(?![a-z])", re.I)
+
+
 def is_production_name(name: str) -> bool:
-    """An environment named for production (the one place this is decided from a name)."""
-    return bool(re.search(r"prod|production|live", name, re.I))
+    """An environment named for production (the one place this is decided from a name): `prod`, `production`,
+    `live` as a word of the name (`prod-eu`, `deploy_production`, `prod2`), not inside another word (a test of
+    keep-alive connections, `test_keepalive`; `products`)."""
+    return bool(_PRODUCTION_NAME.search(name))
 
 
 _LINK_ITEM = re.compile(r"\s*(?:[-*+]|\d+\.)\s+\[[^\]]*\]\([^)]*\)\s*$")  # `- [Self-Hosting](#self-hosting)`: a contents entry

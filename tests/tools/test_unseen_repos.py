@@ -1415,3 +1415,26 @@ def test_a_docs_page_that_says_its_docker_setup_is_for_development_vetoes_produc
     envs = open_session(repo(tmp_path, {**files, "docs/docker.md": "# Docker\n\nStart it with `docker compose up`.\n"},
                              name="shop2"), run_checks=False).discovery().environments
     assert "prod" in envs, envs
+
+
+def test_production_is_a_word_of_an_environments_name_not_part_of_another():
+    """`test_keepalive` (a test of keep-alive connections) was production by the `live` inside it."""
+    from tools.environments import is_production_name
+
+    for name in ("prod", "prod-eu", "deploy_production", "prod2", "live", "PRODUCTION", "prod-ipv6_plain"):
+        assert is_production_name(name), name
+    for name in ("test_keepalive", "products", "keepalive-enabled", "dev", "reproduce"):
+        assert not is_production_name(name), name
+    assert environment_role("test/test_keepalive/test_keepalive",
+                            ["docker-compose.yml", "test/test_keepalive/test_keepalive.yml"]) == "test"
+
+
+def test_a_label_on_the_servers_container_is_no_word_on_production():
+    """"use the keepalive label on the server's container" (a backend server of the proxy) says nothing of where
+    the compose file runs; "run it on your own server" does."""
+    from agent.core.charter import fold
+    from tools.environments import PROD_EVIDENCE
+
+    assert not PROD_EVIDENCE.search(fold("To disable keep-alive, use the label on the server's container."))
+    assert not PROD_EVIDENCE.search(fold("Set it on the server\u2019s container."))
+    assert PROD_EVIDENCE.search(fold("Run it on your own server with docker compose."))
