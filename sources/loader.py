@@ -11,6 +11,7 @@ from typing import Any, Callable
 import yaml
 
 from agent.core import hints, yaml_safe
+from agent.core.files import default_dockerfile
 from agent.core.charter import Charter, SourceSpec, fold
 from agent.core.config import STATE_DIR, ProjectConfig
 from sources import notion_export
@@ -273,11 +274,11 @@ class SourceLoader:
             for svc in services.values():
                 build = svc.get("build") if isinstance(svc, dict) else None
                 if isinstance(build, str):
-                    context, dockerfile = build, "Dockerfile"
+                    context, dockerfile = build, ""
                 elif isinstance(build, dict):
                     if "context" not in build and "dockerfile" not in build:
                         continue  # `build: {target: tests}` patches the base file's build: that file names the path
-                    context, dockerfile = str(build.get("context", ".")), str(build.get("dockerfile", "Dockerfile"))
+                    context, dockerfile = str(build.get("context", ".")), str(build.get("dockerfile", ""))
                 else:
                     continue
                 if re.match(r"^[a-z]+://|^git@", context):
@@ -285,7 +286,8 @@ class SourceLoader:
                 if "$" in context or "$" in dockerfile:
                     continue  # named through a variable: read from the effective model (tools/platform)
                 base = posixpath.dirname(src.path)
-                path = posixpath.normpath(posixpath.join(base, context, dockerfile))
+                folder = posixpath.normpath(posixpath.join(base, context))
+                path = posixpath.normpath(posixpath.join(folder, dockerfile or default_dockerfile(self.root / folder)))
                 if (self.root / path).is_file() or posixpath.dirname(src.path) == "":
                     # An override's paths resolve from its base's folder: the effective model names those
                     # (tools/platform); a missing build file of a file at the root is XF003's and SRC001's.

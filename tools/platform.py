@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from sources.git import GitError, run_git
+from agent.core.files import default_dockerfile
 from tools import ci as ci_tool
 from tools import compose as compose_tool
 from tools import dockerfile as df_tool
@@ -356,7 +357,7 @@ class Platform:
         ctx = self.rel(str(context))
         if ctx is None:
             return None
-        dockerfile = build.get("dockerfile") or "Dockerfile"
+        dockerfile = default_dockerfile(self.root / ctx, build.get("dockerfile") or "Dockerfile")
         if os.path.isabs(dockerfile):
             return self.rel(dockerfile)
         return posixpath.normpath(posixpath.join(ctx, dockerfile))
@@ -369,7 +370,8 @@ class Platform:
         candidates = []
         for base in ([wf_repo, ""] if wf_repo else [""]):
             ctx = posixpath.normpath(posixpath.join(base, context))
-            path = posixpath.join(base, dockerfile) if dockerfile else posixpath.join(ctx, "Dockerfile")
+            path = posixpath.join(base, dockerfile) if dockerfile else \
+                posixpath.join(ctx, default_dockerfile(self.root / ctx))
             candidates.append(posixpath.normpath(path))  # `context: .` with no `file:` is ./Dockerfile, that is Dockerfile
         for path in candidates:
             if path in self.dockerfiles:
@@ -502,7 +504,7 @@ def _built_dockerfiles(root: Path, envs: dict[str, Environment], sources: list, 
             if not isinstance(build, dict) or compose_tool.is_remote(str(build.get("context", ""))):
                 continue
             context = str(build.get("context") or "")
-            dockerfile = str(build.get("dockerfile") or "Dockerfile")
+            dockerfile = default_dockerfile(context, str(build.get("dockerfile") or "Dockerfile"))
             full = os.path.normpath(os.path.join(context, dockerfile))
             try:
                 rel = Path(full).relative_to(root).as_posix()

@@ -145,6 +145,17 @@ _GENERATOR_FOLDER = re.compile(r"\{\{[^/]*\}\}")
 _TEMPLATE_FOLDERS = {"templates", "template"}
 
 
+def default_dockerfile(folder, name: str = "Dockerfile") -> str:
+    """The Dockerfile a build of `folder` reads when it names `Dockerfile` (or none): BuildKit and `docker build`
+    fall back to a lowercase `dockerfile` when the folder has no `Dockerfile` (a case-sensitive file system)."""
+    from pathlib import Path
+
+    base = Path(folder)
+    if name == "Dockerfile" and not (base / name).is_file() and (base / "dockerfile").is_file():
+        return "dockerfile"
+    return name
+
+
 def is_template(path: str, text: str | None = None) -> bool:
     """A template of a file, not the file: by its suffix (`Dockerfile.j2`, `Dockerfile.tmpl`), a project
     generator's folder in its path (`{{cookiecutter.project_slug}}/Dockerfile`), or a Jinja statement at the start

@@ -113,9 +113,10 @@ def _ci_context(built, dockerfile: str) -> str:
     """The platform-relative context of a CI build, from the same base `Platform._ci_dockerfile` resolved it with."""
     repo = workflow_repo(built.location.path)
     context = (built.context or ".").strip()
-    in_repo = posixpath.normpath(posixpath.join(repo, built.dockerfile)) if built.dockerfile \
-        else posixpath.join(posixpath.normpath(posixpath.join(repo, context)), "Dockerfile")
-    base = repo if repo and in_repo == dockerfile else ""
+    folder = posixpath.normpath(posixpath.join(repo, context))
+    in_repo = {posixpath.normpath(posixpath.join(repo, built.dockerfile))} if built.dockerfile \
+        else {posixpath.join(folder, "Dockerfile"), posixpath.join(folder, "dockerfile")}  # BuildKit's fallback
+    base = repo if repo and dockerfile in in_repo else ""
     return posixpath.normpath(posixpath.join(base, context))
 
 

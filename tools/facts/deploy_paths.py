@@ -292,7 +292,8 @@ class _Walk:
         if isinstance(build, dict):
             context = self._ref(base, build.get("context", "."), "build context", path)
             if context is not None:
-                self._ref(context, build.get("dockerfile", "Dockerfile"), "dockerfile", path)
+                for name in [build["dockerfile"]] if build.get("dockerfile") else ["Dockerfile", "dockerfile"]:
+                    self._ref(context, name, "dockerfile", path)  # BuildKit falls back to `dockerfile`
             extra = build.get("additional_contexts")
             items = extra.values() if isinstance(extra, dict) else [
                 e.split("=", 1)[1] for e in _strings(extra) if "=" in e]
