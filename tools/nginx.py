@@ -536,15 +536,18 @@ class Placement:
 
 def context_of(target: str) -> str | None:
     """The context nginx reads the file at container path `target` in: `main` (/etc/nginx/nginx.conf), `http`
-    (conf.d/*.conf, sites-enabled/*, templates/*.template which the image renders into conf.d), `unknown`
-    (another .conf under /etc/nginx/, read only if something includes it); None when nginx does not read it."""
+    (conf.d/*.conf, sites-enabled/*, templates/*.conf.template which the image renders into conf.d/*.conf),
+    `unknown` (another .conf under /etc/nginx/, or a template rendered into conf.d under a name nginx.conf does
+    not load, `templates/server_name.template`: read only if something includes it); None when nginx does not
+    read it."""
     t = posixpath.normpath(target)
     if t == "/etc/nginx/nginx.conf":
         return "main"
-    if re.fullmatch(r"/etc/nginx/(conf\.d/[^/]+\.conf|sites-enabled/[^/]+|templates/.+\.template)", t):
+    if re.fullmatch(r"/etc/nginx/(conf\.d/[^/]+\.conf|sites-enabled/[^/]+|templates/.+\.conf\.template)", t):
         return "http"
-    if t.startswith(NGINX_DIR + "/") and t.endswith((".conf", ".conf.template")):
-        return "unknown"
+    if t.startswith(NGINX_DIR + "/") and (t.endswith((".conf", ".template", ".inc")) or re.fullmatch(
+            r"/etc/nginx/(?:conf\.d|snippets|includes?)/[^/.]+", t)):
+        return "unknown"  # `conf.d/locations`, `snippets/ssl`: a piece some config includes
     return None
 
 
@@ -621,6 +624,10 @@ class SourceReader:
         """Includes as the container sees them: container paths mapped back to the repo files mounted or copied
         there; a relative include also tried beside the including file (a repo laid out like /etc/nginx)."""
         by_target = {p.target: p.path for p in placed}
+        for p in placed:  # the image renders templates/X.template into conf.d/X (envsubst) before nginx starts
+            m = re.fullmatch(r"/etc/nginx/templates/(.+)\.template", posixpath.normpath(p.target))
+            if m:
+                by_target.setdefault(f"/etc/nginx/conf.d/{m.group(1)}", p.path)
 
         def resolve(target: str, from_file: str) -> list[tuple[str, str | None, str | None]] | str:
             container = posixpath.normpath(target if target.startswith("/") else posixpath.join(NGINX_DIR, target))
