@@ -439,8 +439,8 @@ def _runs_outsider_text(wf) -> bool:
             if step.uses and step.uses.action.startswith("actions/checkout") and \
                     names_pull_request_head(str((step.with_ or {}).get("ref", ""))):
                 return True
-            if step.run and expands_outsider_text(step.run):
-                return True
+            if step.run and expands_outsider_text(step.run) and not branch_fixed_by_trigger(step.run, wf.triggers):
+                return True  # a branch name the workflow_run trigger fixes is the repository's own word
     return False
 
 
