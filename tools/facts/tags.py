@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from tools.facts.lifecycle import CODENAMES, product_of, release_lines
+from tools.facts.lifecycle import CODENAMES, end_of_life, product_of, release_lines
 
 CHANNEL_WORDS = frozenset({"latest", "stable", "lts", "mainline", "edge", "current", "rolling", "nightly", "devel",
                            "testing", "unstable", "sid", "canary"})
@@ -62,6 +62,9 @@ def tag_mutability(ref) -> Mutability | None:
         return Mutability("floating", f"tag `{tag}` names no version: it is the newest release, as `latest` is",
                           "no-version")
     partial = next((rl for rl in release_lines(image) if rl.partial), None)
+    if partial is not None and any(e.product == partial.product and e.written == partial.written
+                                   for e in end_of_life(image)):
+        return None  # `redis:6`: every 6.x line has ended, so the tag moves no more (its end of life is PRD004's)
     if partial is not None:
         return Mutability("floating", f"tag `{tag}` names {partial.product} {partial.written} only: it moves across "
                                       f"its {partial.written}.x release lines", "partial", any_version=False)
