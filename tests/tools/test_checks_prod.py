@@ -541,3 +541,18 @@ def test_exposure_words():
 ])
 def test_rewrites_tag(script, variables, image, rewrites):
     assert rewrites_tag(script, variables, image) is rewrites
+
+
+def test_a_major_only_tag_has_ended_only_once_a_newer_major_is_known():
+    """`redis:6` ended with its last 6.x line (7 is known); `redis:7` and `golang:1` may pull lines the table does
+    not list yet: not ended, and they still float (PRD002)."""
+    import datetime
+
+    from tools.facts.lifecycle import end_of_life
+    from tools.facts.tags import tag_mutability
+
+    today = datetime.date(2026, 12, 7)
+    assert [e.line for e in end_of_life("redis:6-alpine", today)] == ["6.x"]
+    assert end_of_life("redis:7-alpine", today) == [] and end_of_life("golang:1", today) == []
+    assert tag_mutability("redis:6-alpine") is None
+    assert tag_mutability("redis:7-alpine").kind == "floating" and tag_mutability("golang:1").kind == "floating"

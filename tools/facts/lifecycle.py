@@ -223,12 +223,19 @@ def end_of_life(ref, today: _dt.date | None = None) -> list[EndOfLife]:
         table = END_OF_LIFE.get(rl.product, {})
         date = table.get(rl.line or "")
         line = rl.line or ""
-        if rl.partial:  # `mongo:3`: ended when the last line it may pull (3.0 to 3.6) ended, if all did
+        if rl.partial:  # `mongo:3`: ended when the last line it may pull (3.0 to 3.6) ended, if all did: known
+            # only once a newer major is in the table (`redis:7` may pull a 7.x line the table does not list yet)
             lines = [d for written, d in table.items() if written.startswith(rl.written + ".")]
-            date, line = (max(lines), f"{rl.written}.x") if lines else (None, "")
+            newer = any(_major(written) > _major(rl.written) for written in table)
+            date, line = (max(lines), f"{rl.written}.x") if lines and newer else (None, "")
         if date is not None and date <= today:
             out.append(EndOfLife(rl.product, line, date, rl.written, SOURCES[rl.product]))
     return out
+
+
+def _major(version: str) -> int:
+    head = version.split(".", 1)[0]
+    return int(head) if head.isdigit() else -1
 
 
 def _parse(ref):
