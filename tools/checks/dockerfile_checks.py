@@ -366,6 +366,13 @@ def secret_in_dockerfile(ctx, spec):
                     continue
                 # The value itself never goes into the finding.
                 what = "a placeholder to replace" if placeholder else "a literal value"
+                public = secret_facts.marked_public(info.text.splitlines(), _ins_line(info, ins, key))
+                if public and not placeholder:
+                    yield spec.finding(ctx, f"{path}: {ins.cmd} {key} has a literal value its comment says is public "
+                                            f"on purpose", [Location(path, _ins_line(info, ins, key))],
+                                       severity="low", detail=f"{kind}; the comment above says \"{public}\": "
+                                       "whoever pulls the image reads it, which the comment accepts")
+                    continue
                 if shipped is not None and ins.start_line not in shipped:
                     # a build stage's ENV stays in that stage: the image that runs never holds it
                     if placeholder:

@@ -285,6 +285,31 @@ def marked_to_change(lines: list[str], line: int | None) -> bool:
     return False
 
 
+# A comment that says the value beside it is public on purpose (a key that only reaches a vendor's free data).
+_PUBLIC_MARK = re.compile(r"\b(?:intended|meant|supposed) to be public\b|\bintentionally (?:\W?expose|public|publish)"
+                          r"|\bsafe to (?:commit|expose|share|publish)\b|\bis (?:not a secret|public on purpose)\b"
+                          r"|\bpublishable key\b", re.I)
+
+
+def marked_public(lines: list[str], line: int | None) -> str | None:
+    """The comment at or just above 1-based `line` (the comment block over it) saying the value is public on
+    purpose, or None."""
+    if not line or line > len(lines):
+        return None
+    own = lines[line - 1]
+    cut = own.find(" #")
+    if cut >= 0 and _PUBLIC_MARK.search(own[cut + 2:]):
+        return own[cut + 2:].strip()
+    above = line - 2
+    block: list[str] = []
+    while above >= 0 and lines[above].lstrip().startswith("#"):
+        block.insert(0, lines[above].lstrip()[1:].strip())
+        above -= 1
+    text = " ".join(block)
+    m = _PUBLIC_MARK.search(text)
+    return m.group(0) if m else None
+
+
 _DOC_CHANGE = re.compile(r"\b(?:change|replace|update|edit|set|adjust)\b[^.\n]{0,60}?\b(?:values?|passwords?|secrets?|"
                          r"credentials|variables?|keys?)\b", re.I)
 
