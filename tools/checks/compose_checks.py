@@ -460,6 +460,54 @@ def database_without_password(ctx, spec):
                                [env.location(name, key_path)], severity=severity, subject=f"{env.name} {name}")
 
 
+@check("CMP022", "Database data not on a volume that outlives the container", "high", "availability",
+       CONTAINER_RULES, "Mount a named volume (or a host folder) at the folder the image keeps its data in "
+       "(`pgdata:/var/lib/postgresql/data`; `/var/lib/postgresql` for PostgreSQL 18 and newer).")
+def database_data_not_kept(ctx, spec):
+    """A database whose data folder no named volume or host folder holds: it lives in the container's anonymous
+    volume (or its layer), so `docker compose down` then `up` starts it empty; or a volume mounted beside the data
+    folder (`/var/lib/mysql/data` for MariaDB's `/var/lib/mysql`; `/var/lib/postgresql/data` for PostgreSQL 18+,
+    which refuses to start so). High in production (loses data), low elsewhere."""
+    from tools.facts.images import database_data_dir
+
+    for _, env, prod in _loaded_envs(ctx):
+        for name, svc in env.services.items():
+            environment = svc.get("environment") if isinstance(svc.get("environment"), dict) else {}
+            found = database_data_dir(svc.get("image") if isinstance(svc.get("image"), str) else None, environment)
+            if found is None:
+                continue
+            folder, what = found
+            kept, beside = False, []
+            for vol in svc.get("volumes") or []:
+                if not isinstance(vol, dict) or vol.get("type") not in ("volume", "bind") or not vol.get("target"):
+                    continue
+                target = posixpath.normpath(str(vol["target"]))
+                if vol.get("type") == "volume" and not vol.get("source"):
+                    continue  # `- /var/lib/postgresql/data` alone: an anonymous volume, as the image's own
+                if folder == target or folder.startswith(target.rstrip("/") + "/"):
+                    kept = True
+                    break
+                if target.startswith(folder + "/") or posixpath.dirname(target) == posixpath.dirname(folder):
+                    beside.append(target)
+            if kept:
+                continue
+            severity = "high" if prod else "low"
+            if beside:
+                yield spec.finding(ctx, f"{env.name}: {name} ({what}) keeps its data in {folder}, but the volume is "
+                                        f"mounted at {beside[0]}", [env.location(name, f"volumes.{beside[0]}")],
+                                   severity=severity, subject=f"{env.name} {name} beside",
+                                   detail="the data stays in the container: recreating it (an upgrade, `down` then "
+                                          "`up`) starts the database empty" + (
+                                       "; PostgreSQL 18 and newer refuse to start with a volume at "
+                                       "/var/lib/postgresql/data" if folder == "/var/lib/postgresql" else ""))
+            else:
+                yield spec.finding(ctx, f"{env.name}: {name} ({what}) keeps its data in {folder}, which no named "
+                                        f"volume or host folder holds", [env.location(name)], severity=severity,
+                                   subject=f"{env.name} {name}",
+                                   detail="the data lives in an anonymous volume or the container: `docker compose "
+                                          "down` then `up` starts the database empty")
+
+
 @check("CMP008", "Secret written as a literal value", "high", "security", CONTAINER_RULES,
        "Reference a variable (`${DB_PASSWORD}`) set in the server's .env, never a literal in a committed file.")
 def literal_secret(ctx, spec):

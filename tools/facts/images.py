@@ -75,3 +75,52 @@ def images_in(path: str, text: str | None) -> list[str]:
                 if isinstance(uses, str) and uses.startswith("docker://"):
                     out.append(uses[len("docker://"):])
     return out
+
+
+# ------------------------------------------------------------------------------------ where databases keep data
+
+# The folder each database image keeps its data in (the official images and Bitnami's), by image key.
+_DATA_DIRS = {
+    "docker.io/library/postgres": "/var/lib/postgresql/data",
+    "docker.io/postgis/postgis": "/var/lib/postgresql/data",
+    "docker.io/timescale/timescaledb": "/var/lib/postgresql/data",
+    "docker.io/pgvector/pgvector": "/var/lib/postgresql/data",
+    "docker.io/library/mysql": "/var/lib/mysql",
+    "docker.io/library/mariadb": "/var/lib/mysql",
+    "docker.io/library/percona": "/var/lib/mysql",
+    "docker.io/library/mongo": "/data/db",
+    "docker.io/library/elasticsearch": "/usr/share/elasticsearch/data",
+    "docker.elastic.co/elasticsearch/elasticsearch": "/usr/share/elasticsearch/data",
+    "docker.io/opensearchproject/opensearch": "/usr/share/opensearch/data",
+    "docker.io/clickhouse/clickhouse-server": "/var/lib/clickhouse",
+    "docker.io/yandex/clickhouse-server": "/var/lib/clickhouse",
+    "docker.io/library/cassandra": "/var/lib/cassandra",
+    "docker.io/library/couchdb": "/opt/couchdb/data",
+    "docker.io/bitnami/postgresql": "/bitnami/postgresql",
+    "docker.io/bitnami/mysql": "/bitnami/mysql",
+    "docker.io/bitnami/mariadb": "/bitnami/mariadb",
+    "docker.io/bitnami/mongodb": "/bitnami/mongodb",
+}
+_POSTGRES_18_DATA = "/var/lib/postgresql"  # 18+: PGDATA is /var/lib/postgresql/<major>/docker; mount the parent
+
+
+def database_data_dir(image: str | None, environment: dict | None = None) -> tuple[str, str] | None:
+    """(the folder a database image keeps its data in, what it is) for a known database image, or None: the
+    official images' and Bitnami's, PGDATA when the service sets it; PostgreSQL 18 and newer (and an untagged or
+    `latest` postgres, which is 18+) keep it under /var/lib/postgresql."""
+    if not image:
+        return None
+    key = image_key(image)
+    folder = _DATA_DIRS.get(key)
+    if folder is None:
+        return None
+    what = key.rsplit("/", 1)[-1]
+    pgdata = str((environment or {}).get("PGDATA") or "")
+    if folder == "/var/lib/postgresql/data":
+        if pgdata.startswith("/") and "$" not in pgdata:
+            return pgdata.rstrip("/"), what
+        tag = image.split("@", 1)[0].rpartition(":")[2] if ":" in image.rsplit("/", 1)[-1] else ""
+        major = re.match(r"(\d+)", tag)
+        if not tag or tag.startswith(("latest", "alpine", "bookworm", "trixie")) or (major and int(major.group(1)) >= 18):
+            return _POSTGRES_18_DATA, what
+    return folder, what
