@@ -650,6 +650,51 @@ def secret_on_command_line(ctx, spec):
                 loc = _item_line(ctx, rel, path, items, text.find(shown), shown)
                 yield spec.finding(ctx, f"{env.name}: {name} {key} carries a password: {shown}", [loc],
                                    detail=detail, severity=severity)
+    yield from _scripts_with_secret_arguments(ctx, spec, platform)
+
+
+def _scripts_with_secret_arguments(ctx, spec, platform: Platform):
+    """The same fact in the scripts around the deploy: an entrypoint or start script an image that runs carries
+    (medium: the host's `ps` shows the password while it runs), a Procfile (medium), a repository script (a release
+    or backup script: low)."""
+    from tools.checks.dockerfile_checks import shipped_scripts
+
+    for script, severity, why in shipped_scripts(platform, ctx.sources):
+        text = _repo_file_text(platform, script)
+        if text is None:
+            continue
+        joined: list[tuple[int, str]] = []
+        start, buf = 0, ""
+        for no, raw in enumerate(text.splitlines(), 1):
+            if not buf:
+                start = no
+            if raw.rstrip().endswith("\\"):
+                buf += raw.rstrip()[:-1] + " "
+                continue
+            joined.append((start, buf + raw))
+            buf = ""
+        hits = [(no, found) for no, line in joined if (found := secret_facts.script_line_secret(line))]
+        if not hits:
+            continue
+        shown = hits[0][1][0]
+        literal = any(how == secret_facts.LITERAL for _, (_, how) in hits)
+        sev = "high" if literal and severity == "medium" else severity
+        more = f" (and {len(hits) - 1} more command{'s' if len(hits) > 2 else ''})" if len(hits) > 1 else ""
+        yield spec.finding(ctx, f"{script}: a command carries a password: {shown}{more}",
+                           [Location(script, no) for no, _ in hits], severity=sev, subject=f"{script} password",
+                           detail=f"{why}: the host's `ps` and /proc show the command line while it runs")
+
+
+def _repo_file_text(platform: Platform, rel: str) -> str | None:
+    from agent.core.files import SourceReadError, read_source_file
+
+    path = platform.root / rel
+    try:
+        if not path.resolve().is_relative_to(platform.root.resolve()) or not path.is_file():
+            return None
+        return read_source_file(path, 512 * 1024, rel).text
+    except (SourceReadError, OSError, ValueError):
+        return None
 
 
 def _command_items(svc: dict, name: str) -> list[tuple[str, list[str], tuple]]:

@@ -18,7 +18,7 @@ from tools.dockerfile.imageref import image_pin
 from tools.facts import secrets as secret_facts
 from tools.facts.tags import tag_mutability
 from tools.facts.suppressions import SAME_AS_OURS as LINTERS_SAME_AS_OURS
-from tools.findings import Location
+from tools.findings import SEVERITIES, Location
 from tools.platform import Platform, workflow_repo
 
 CONTAINER_RULES = ("sources", "Regles")  # the rules file's Containerisation section, as the charter names it
@@ -857,6 +857,63 @@ def _committed_secrets_copied(platform: Platform, path: str, contexts) -> list:
                             seen.add(rel)
                             found.append((copy, rel, what, ignore_file))
     return found
+
+
+_SCRIPT_NAMES = re.compile(r"(?:^|[-_.])(?:entrypoint|start|run|init|boot|launch|wait[-_]for[-_]\w+)(?:[-_.]|$)|\.(?:sh|bash)$",
+                           re.I)
+_NOT_DEPLOYED = frozenset({"test", "tests", "testing", "e2e", "spec", "fixtures", "examples", "example", "dev",
+                           ".devcontainer", "docs", "node_modules", "vendor"})
+
+
+def shipped_scripts(platform: Platform, sources) -> list[tuple[str, str, str]]:
+    """(repo-relative script, severity, why it matters) for the scripts around a deploy: each script a COPY brings
+    into a stage of an image that runs (named, or in a folder copied whole; medium in an image that ships, low
+    otherwise), a root Procfile (medium), and the repository's shell scripts outside test and example folders
+    (low). Each script once, at its highest severity."""
+    out: dict[str, tuple[str, str]] = {}
+
+    def add(rel: str, severity: str, why: str) -> None:
+        if rel not in out or SEVERITIES.index(severity) < SEVERITIES.index(out[rel][0]):
+            out[rel] = (severity, why)
+
+    uses = dockerfile_uses(platform)
+    for path, info in platform.dockerfiles.items():
+        use = uses.get(path)
+        if use is None or use.guessed:
+            continue
+        severity = _ship_severity(platform, path, "medium", "low") or "low"
+        for context in use.contexts:
+            base = platform.root / context
+            if not base.is_dir():
+                continue
+            for built in platform.built_stages(path):
+                for stage in _stage_chain(info, built.stage):
+                    for copy in stage.copies:
+                        if copy.from_ or copy.heredoc:
+                            continue
+                        for raw in copy.sources:
+                            if "$" in raw or any(ch in raw for ch in "*?["):
+                                continue
+                            src = posixpath.normpath(raw.strip().lstrip("/"))
+                            full = base / src
+                            if full.is_file() and _SCRIPT_NAMES.search(full.name):
+                                add(posixpath.normpath(posixpath.join(context, src)), severity,
+                                    f"{path} copies it into the image")
+                            elif full.is_dir() and src not in (".", ""):
+                                for found in sorted(full.rglob("*.sh"))[:200]:
+                                    rel = found.relative_to(platform.root).as_posix()
+                                    if not _NOT_DEPLOYED & set(rel.split("/")[:-1]):
+                                        add(rel, severity, f"{path} copies it into the image")
+    if (platform.root / "Procfile").is_file():
+        add("Procfile", "medium", "the platform runs the Procfile's commands")
+    for src in sources:
+        if src.kind in ("script",) and src.ok and not _NOT_DEPLOYED & set(src.path.split("/")[:-1]):
+            add(src.path, "low", "a script of the repository")
+    for found in sorted(platform.root.glob("*.sh")) + sorted(platform.root.glob("*/*.sh")):
+        rel = found.relative_to(platform.root).as_posix()
+        if found.is_file() and not _NOT_DEPLOYED & set(rel.split("/")[:-1]):
+            add(rel, "low", "a script of the repository")
+    return [(rel, sev, why) for rel, (sev, why) in sorted(out.items())]
 
 
 _SKIPPED_FOLDERS = frozenset({".git", "node_modules", "vendor", ".venv", "venv", "__pycache__", "bower_components"})

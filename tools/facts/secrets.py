@@ -608,6 +608,9 @@ _CLIENT_PASSWORD_FLAGS = {
     "sqlcmd": (r"-P\s+", r"-P(?=\S)"), "bcp": (r"-P\s+",), "redis-cli": (r"-a\s+", r"--pass\s+", r"--pass="),
     "mongo": (r"-p\s+", r"--password[= ]"), "mongosh": (r"-p\s+", r"--password[= ]"),
     "sshpass": (r"-p\s*",), "curl": (r"(?:-u\s*|--user[= ])[^\s:'\"]+:",),
+    # a registry login's password flag (`docker login -u me -p "$TOKEN"`; --password-stdin is the way)
+    "docker login": (r"-p\s+", r"--password[= ]"), "podman login": (r"-p\s+", r"--password[= ]"),
+    "helm registry login": (r"-p\s+", r"--password[= ]"),
 }
 _CLIENT = re.compile(r"(?<![\w./-])(?:[\w./-]*/)?(" + "|".join(re.escape(c) for c in sorted(_CLIENT_PASSWORD_FLAGS, key=len, reverse=True))
                      + r")(?![\w.-])")
@@ -696,6 +699,26 @@ def command_line_exposure(text: str) -> tuple[str, str] | None:
         if is_secret_name(var.group(2)) and not any(a <= var.start() < b for a, b in handed):
             return var.group(0) + ("}" if text[var.end():var.end() + 1] == "}" and "{" in var.group(0) else ""), (
                 RUNTIME if var.group(1) == "$$" else INTERPOLATED)
+    return None
+
+
+def script_line_secret(line: str) -> tuple[str, str] | None:
+    """(what, how) of a password a script line puts on a command line, where `ps` on the host shows it: a client's
+    password flag (`mysql -p"$MYSQL_ROOT_PASSWORD"`, `docker login -p "$TOKEN"`) or a long flag named for a secret
+    (`--db_password "$PASSWORD"`, `--auth-pass=$AUTH_PASS`), with a value that is a variable or a literal (not a
+    placeholder); a secret handed to the command's environment (`PGPASSWORD=… psql`) is the way, never one."""
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    for found, _ in _client_flags(text):
+        value = _strip(found.group(2))
+        if value and not value.startswith("-") and _how(value) != PLACEHOLDER:
+            return found.group(0).strip(), _how(value)
+    for flag in _LONG_FLAG.finditer(text):
+        value = _first(flag, 2)
+        if value and is_secret_name(flag.group(1)) and not flag.group(1).lower().endswith(("file", "stdin", "env")) \
+                and not value[2].startswith("-") and not _looks_like_path(value[2]) and _how(value[2]) != PLACEHOLDER:
+            return text[flag.start():value[1]].strip("\"'"), _how(value[2])
     return None
 
 
