@@ -468,7 +468,7 @@ def database_data_not_kept(ctx, spec):
     volume (or its layer), so `docker compose down` then `up` starts it empty; or a volume mounted beside the data
     folder (`/var/lib/mysql/data` for MariaDB's `/var/lib/mysql`; `/var/lib/postgresql/data` for PostgreSQL 18+,
     which refuses to start so). High in production (loses data), low elsewhere."""
-    from tools.facts.images import database_data_dir
+    from tools.facts.images import POSTGRES_18_DATA, POSTGRES_HOME, database_data_dir
 
     for _, env, prod in _loaded_envs(ctx):
         for name, svc in env.services.items():
@@ -477,6 +477,8 @@ def database_data_not_kept(ctx, spec):
             if found is None:
                 continue
             folder, what = found
+            postgres18 = bool(POSTGRES_18_DATA.fullmatch(folder))
+            home = POSTGRES_HOME if postgres18 else folder
             kept, beside = False, []
             for vol in svc.get("volumes") or []:
                 if not isinstance(vol, dict) or vol.get("type") not in ("volume", "bind") or not vol.get("target"):
@@ -484,10 +486,11 @@ def database_data_not_kept(ctx, spec):
                 target = posixpath.normpath(str(vol["target"]))
                 if vol.get("type") == "volume" and not vol.get("source"):
                     continue  # `- /var/lib/postgresql/data` alone: an anonymous volume, as the image's own
-                if folder == target or folder.startswith(target.rstrip("/") + "/"):
+                if folder == target or folder.startswith(target.rstrip("/") + "/") or (
+                        postgres18 and POSTGRES_18_DATA.fullmatch(target)):
                     kept = True
                     break
-                if target.startswith(folder + "/") or posixpath.dirname(target) == posixpath.dirname(folder):
+                if target.startswith(home + "/") or posixpath.dirname(target) == posixpath.dirname(home):
                     beside.append(target)
             if kept:
                 continue
@@ -499,7 +502,7 @@ def database_data_not_kept(ctx, spec):
                                    detail="the data stays in the container: recreating it (an upgrade, `down` then "
                                           "`up`) starts the database empty" + (
                                        "; PostgreSQL 18 and newer refuse to start with a volume at "
-                                       "/var/lib/postgresql/data" if folder == "/var/lib/postgresql" else ""))
+                                       "/var/lib/postgresql/data: mount /var/lib/postgresql" if postgres18 else ""))
             else:
                 yield spec.finding(ctx, f"{env.name}: {name} ({what}) keeps its data in {folder}, which no named "
                                         f"volume or host folder holds", [env.location(name)], severity=severity,

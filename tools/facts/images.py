@@ -101,13 +101,15 @@ _DATA_DIRS = {
     "docker.io/bitnami/mariadb": "/bitnami/mariadb",
     "docker.io/bitnami/mongodb": "/bitnami/mongodb",
 }
-_POSTGRES_18_DATA = "/var/lib/postgresql"  # 18+: PGDATA is /var/lib/postgresql/<major>/docker; mount the parent
+POSTGRES_HOME = "/var/lib/postgresql"  # 18+: PGDATA is /var/lib/postgresql/<major>/docker; mount the parent
+POSTGRES_18_DATA = re.compile(r"/var/lib/postgresql/\d+/docker")
 
 
 def database_data_dir(image: str | None, environment: dict | None = None) -> tuple[str, str] | None:
     """(the folder a database image keeps its data in, what it is) for a known database image, or None: the
     official images' and Bitnami's, PGDATA when the service sets it; PostgreSQL 18 and newer (and an untagged or
-    `latest` postgres, which is 18+) keep it under /var/lib/postgresql."""
+    `latest` postgres, which is 18+) keep it in /var/lib/postgresql/<major>/docker (`18` when the tag names no
+    major)."""
     if not image:
         return None
     key = image_key(image)
@@ -122,5 +124,5 @@ def database_data_dir(image: str | None, environment: dict | None = None) -> tup
         tag = image.split("@", 1)[0].rpartition(":")[2] if ":" in image.rsplit("/", 1)[-1] else ""
         major = re.match(r"(\d+)", tag)
         if not tag or tag.startswith(("latest", "alpine", "bookworm", "trixie")) or (major and int(major.group(1)) >= 18):
-            return _POSTGRES_18_DATA, what
+            return f"{POSTGRES_HOME}/{major.group(1) if major else 18}/docker", what
     return folder, what

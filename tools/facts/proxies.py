@@ -2,7 +2,8 @@
 
 - Traefik reads routing from the routed service's own labels (`traefik.enable=true`, `traefik.http.routers.*`);
   `traefik.enable=false` opts a service out.
-- Caddy routes with `reverse_proxy <service>:<port>` in the Caddyfile bind-mounted into it.
+- Caddy routes with `reverse_proxy <service>:<port>` in the Caddyfile bind-mounted into it, or with its command
+  (`caddy reverse-proxy --from example.org --to app:3000`).
 - nginx routes with `proxy_pass http://<service>:<port>` (or an `upstream` naming it) in the configs bind-mounted
   into it.
 A service the proxy routes to is meant to be reached through it: published on every interface as well, it is
@@ -66,6 +67,14 @@ def routed_services(services: dict[str, dict], read: Callable[[str], str | None]
                     routed.setdefault(name, proxy)
             continue
         hosts: set[str] = set()
+        command = services[proxy].get("command")
+        words = [str(w) for w in command] if isinstance(command, list) else str(command or "").split()
+        if kind == "caddy" and "reverse-proxy" in words:  # `caddy reverse-proxy --from $HOST --to app:3000`
+            for i, word in enumerate(words):
+                target = words[i + 1] if word == "--to" and i + 1 < len(words) else \
+                    word.split("=", 1)[1] if word.startswith("--to=") else None
+                if target:
+                    hosts.add(re.sub(r"^[a-z]+://", "", target).split("/", 1)[0].rsplit(":", 1)[0])
         for volume in services[proxy].get("volumes") or []:
             source = volume.get("source") if isinstance(volume, dict) and volume.get("type") == "bind" else None
             text = read(source) if source else None
