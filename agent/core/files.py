@@ -133,10 +133,12 @@ def looks_like_compose(text: str | None) -> bool:
 # A file another tool renders into the real one (Jinja, Go templates, ERB, envsubst's *.template).
 _TEMPLATE_SUFFIXES = (".j2", ".jinja", ".jinja2", ".tmpl", ".tpl", ".template", ".mustache", ".erb", ".hbs",
                       ".njk", ".gotmpl")
-# A template engine's statement at the start of a line: Jinja's `{% if %}`, Go's `{{ if }}`/`{{ range }}`, and the
-# scriptlets of ERB, JSP or Groovy's templates (`<% if (xwikiVersion…) print 'FROM …' %>`).
-_TEMPLATE_STATEMENT = re.compile(r"^\s*(?:\{%-?\s*(?:if|for|macro|set|include|import|extends|block)\b"
-                                 r"|\{\{-?\s*(?:if|range|with|define|template|block)\b|<%(?!%))", re.M)
+_TEMPLATE_STATEMENT = re.compile(r"^\s*\{%-?\s*(?:if|for|macro|set|include|import|extends|block)\b", re.M)
+# In a Dockerfile, which has no block scalars to quote them, also the other engines' statements at the start of a
+# line: Go's `{{ if }}`/`{{ range }}` and the scriptlets of ERB, JSP or Groovy (`<% if (…) print 'FROM …' %>`). In a
+# compose file those are text inside a block scalar (an alert template, a config's content).
+_DOCKERFILE_TEMPLATE_STATEMENT = re.compile(r"^\s*(?:\{\{-?\s*(?:if|range|with|define|template|block)\b|<%(?!%))",
+                                            re.M)
 
 
 # A project generator's folder (cookiecutter's `{{cookiecutter.project_slug}}/`, copier's `{{ name }}/`): every file
@@ -161,8 +163,10 @@ def is_template(path: str, text: str | None = None) -> bool:
     generator's folder in its path (`{{cookiecutter.project_slug}}/Dockerfile`), or a Jinja statement at the start
     of a line (`{% if base == "alpine" %}`). It is still infrastructure for the gate."""
     name = posixpath.basename(path).lower()
+    dockerfile = "dockerfile" in name or "containerfile" in name
     return name.endswith(_TEMPLATE_SUFFIXES) or bool(_GENERATOR_FOLDER.search(posixpath.dirname(path))) \
-        or bool(text and _TEMPLATE_STATEMENT.search(text[:200_000]))
+        or bool(text and _TEMPLATE_STATEMENT.search(text[:200_000])) \
+        or bool(text and dockerfile and _DOCKERFILE_TEMPLATE_STATEMENT.search(text[:200_000]))
 
 
 def is_compose_template(path: str, text: str | None = None) -> bool:

@@ -468,14 +468,14 @@ def database_data_not_kept(ctx, spec):
     volume (or its layer), so `docker compose down` then `up` starts it empty; or a volume mounted beside the data
     folder (`/var/lib/mysql/data` for MariaDB's `/var/lib/mysql`; `/var/lib/postgresql/data` for PostgreSQL 18+,
     which refuses to start so). High in production (loses data), low elsewhere."""
-    from tools.facts.images import POSTGRES_18_DATA, POSTGRES_HOME, database_data_dir
+    from tools.facts.images import POSTGRES_18_DATA, POSTGRES_HOME, database_data_dir, runs_the_server
 
     for _, env, prod in _loaded_envs(ctx):
         for name, svc in env.services.items():
             environment = svc.get("environment") if isinstance(svc.get("environment"), dict) else {}
             found = database_data_dir(svc.get("image") if isinstance(svc.get("image"), str) else None, environment)
-            if found is None:
-                continue
+            if found is None or not runs_the_server(svc.get("entrypoint") or svc.get("command")):
+                continue  # a client job run from the database's image (a migration, a dump) keeps no data
             folder, what = found
             postgres18 = bool(POSTGRES_18_DATA.fullmatch(folder))
             home = POSTGRES_HOME if postgres18 else folder

@@ -105,6 +105,18 @@ POSTGRES_HOME = "/var/lib/postgresql"  # 18+: PGDATA is /var/lib/postgresql/<maj
 POSTGRES_18_DATA = re.compile(r"/var/lib/postgresql/\d+/docker")
 
 
+_SERVERS = frozenset({"postgres", "mysqld", "mariadbd", "mongod", "clickhouse-server", "clickhouse", "elasticsearch",
+                      "opensearch", "cassandra", "couchdb", "docker-entrypoint.sh", "/docker-entrypoint.sh",
+                      "/usr/local/bin/docker-entrypoint.sh", "/opt/bitnami/scripts/postgresql/entrypoint.sh"})
+
+
+def runs_the_server(command) -> bool:
+    """A database service's command starts the server (none given, flags for it, or the server itself), not a
+    client job run from the same image (`clickhouse-client --queries-file …`, `sh -c "pg_dump …"`)."""
+    words = [str(w) for w in command] if isinstance(command, list) else str(command or "").split()
+    return not words or words[0].startswith("-") or posixpath.basename(words[0]) in _SERVERS or words[0] in _SERVERS
+
+
 def database_data_dir(image: str | None, environment: dict | None = None) -> tuple[str, str] | None:
     """(the folder a database image keeps its data in, what it is) for a known database image, or None: the
     official images' and Bitnami's, PGDATA when the service sets it; PostgreSQL 18 and newer (and an untagged or
@@ -121,8 +133,10 @@ def database_data_dir(image: str | None, environment: dict | None = None) -> tup
     if folder == "/var/lib/postgresql/data":
         if pgdata.startswith("/") and "$" not in pgdata:
             return pgdata.rstrip("/"), what
-        tag = image.split("@", 1)[0].rpartition(":")[2] if ":" in image.rsplit("/", 1)[-1] else ""
+        tag = image.split("@", 1)[0].rpartition(":")[2] if ":" in image.split("@", 1)[0].rsplit("/", 1)[-1] else ""
         major = re.match(r"(\d+)", tag)
+        if "@" in image and not major:
+            return None  # `postgres:latest@sha256:…`: the digest decides the major, unknown here
         if not tag or tag.startswith(("latest", "alpine", "bookworm", "trixie")) or (major and int(major.group(1)) >= 18):
             return f"{POSTGRES_HOME}/{major.group(1) if major else 18}/docker", what
     return folder, what
