@@ -556,3 +556,12 @@ def test_a_major_only_tag_has_ended_only_once_a_newer_major_is_known():
     assert end_of_life("redis:7-alpine", today) == [] and end_of_life("golang:1", today) == []
     assert tag_mutability("redis:6-alpine") is None
     assert tag_mutability("redis:7-alpine").kind == "floating" and tag_mutability("golang:1").kind == "floating"
+
+
+def test_a_closed_major_ends_with_its_last_line():
+    """Tomcat 8.5 was the last 8.x: `tomcat:8-jdk11` ended with it, though no Tomcat 9 is in the table."""
+    import datetime
+
+    from tools.facts.lifecycle import end_of_life
+
+    assert [e.line for e in end_of_life("tomcat:8-jdk11-adoptopenjdk-hotspot", datetime.date(2026, 12, 7))] == ["8.x"]

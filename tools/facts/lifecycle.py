@@ -226,11 +226,16 @@ def end_of_life(ref, today: _dt.date | None = None) -> list[EndOfLife]:
         if rl.partial:  # `mongo:3`: ended when the last line it may pull (3.0 to 3.6) ended, if all did: known
             # only once a newer major is in the table (`redis:7` may pull a 7.x line the table does not list yet)
             lines = [d for written, d in table.items() if written.startswith(rl.written + ".")]
-            newer = any(_major(written) > _major(rl.written) for written in table)
+            newer = any(_major(written) > _major(rl.written) for written in table) \
+                or rl.written in _CLOSED_MAJORS.get(rl.product, ())
             date, line = (max(lines), f"{rl.written}.x") if lines and newer else (None, "")
         if date is not None and date <= today:
             out.append(EndOfLife(rl.product, line, date, rl.written, SOURCES[rl.product]))
     return out
+
+
+# Majors whose last line the table holds although no newer major is in it (Tomcat 8.5 was the last 8.x).
+_CLOSED_MAJORS = {"tomcat": frozenset({"7", "8"})}
 
 
 def _major(version: str) -> int:
