@@ -322,6 +322,18 @@ class Platform:
         except OSError:
             return sub
 
+    def is_tracked(self, rel_path: str) -> bool:
+        """Whether git's index holds the path (a file, or files under a folder): absent from the work tree, it is a
+        checkout that left it out (sparse, an LFS file not fetched, an object the clone lacks), not a missing file."""
+        sub, inner = self.repo_of(rel_path)
+        repo = self.root / sub if sub else self.root
+        if not (repo / ".git").exists():
+            return False
+        try:
+            return bool(run_git(["ls-files", "--", inner], repo, check=False).strip())
+        except (OSError, GitError):
+            return False
+
     def is_gitignored(self, rel_path: str) -> bool:
         """Whether git ignores a platform-relative path (asked of the submodule that holds it, if any): a
         gitignored `.env` is a deploy-time file, absent from every clone on purpose."""

@@ -1438,3 +1438,17 @@ def test_a_label_on_the_servers_container_is_no_word_on_production():
     assert not PROD_EVIDENCE.search(fold("To disable keep-alive, use the label on the server's container."))
     assert not PROD_EVIDENCE.search(fold("Set it on the server\u2019s container."))
     assert PROD_EVIDENCE.search(fold("Run it on your own server with docker compose."))
+
+
+def test_a_copy_source_git_tracks_but_the_checkout_lacks_is_cannot_tell(tmp_path):
+    """A GeoIP archive the repository commits, absent from a partial checkout (an object the clone lacks, an LFS
+    file not pulled): the COPY is not 'missing from the build context' (a false high), the review cannot tell."""
+    files = {"compose.prod.yaml": "services:\n  web:\n    build: .\n    image: ghcr.io/acme/stats:1.0.2\n",
+             "Dockerfile": "FROM python:3.12.7-slim\nCOPY assets/GeoLite2-City.tar.gz /geo/\nUSER 1000\n",
+             "assets/GeoLite2-City.tar.gz": "binary\n"}
+    root = repo(tmp_path, files)
+    (root / "assets" / "GeoLite2-City.tar.gz").unlink()
+    found = [f for f in review(root)["findings"] if f["id"] == "DKF005"]
+    assert [(f["severity"], f["title"]) for f in found] == [
+        ("info", "Dockerfile: cannot tell whether COPY assets/GeoLite2-City.tar.gz exists: git tracks "
+                 "assets/GeoLite2-City.tar.gz but this checkout lacks it")]

@@ -1116,6 +1116,15 @@ def copy_source_missing(ctx, spec):
                     missing = [c for c in contexts if not platform.uninitialised_submodule(
                         posixpath.normpath(posixpath.join(c, src))) and not _source_exists(platform.root, c, src)
                         and not _generated(platform.root, c, src)]
+                    tracked = [c for c in missing if platform.is_tracked(posixpath.normpath(posixpath.join(c, src)))]
+                    if tracked:
+                        rel = posixpath.normpath(posixpath.join(tracked[0], src))
+                        yield spec.finding(ctx, f"{path}: cannot tell whether {copy.instruction} {raw} exists: git "
+                                                f"tracks {rel} but this checkout lacks it", [Location(path, copy.line)],
+                                           severity="info", subject=f"{path} {raw} untold",
+                                           remediation="Check the file out (`git checkout -- <path>`, `git lfs pull`, "
+                                                       "a full clone) and review again.")
+                        continue
                     if missing:
                         read_as = "" if src == posixpath.normpath(raw.lstrip("/") or ".") or "$" in raw else \
                             f" (read as {src}: a build never leaves its context)"
