@@ -147,7 +147,7 @@ _GENERATOR_FOLDER = re.compile(r"\{\{[^/]*\}\}")
 _TEMPLATE_FOLDERS = {"templates", "template"}
 
 
-def default_dockerfile(folder, name: str = "Dockerfile") -> str:
+def default_dockerfile(folder: str | os.PathLike[str], name: str = "Dockerfile") -> str:
     """The Dockerfile a build of `folder` reads when it names `Dockerfile` (or none): BuildKit and `docker build`
     fall back to a lowercase `dockerfile` when the folder has no `Dockerfile` (a case-sensitive file system)."""
     from pathlib import Path
