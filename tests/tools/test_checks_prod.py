@@ -565,3 +565,18 @@ def test_a_closed_major_ends_with_its_last_line():
     from tools.facts.lifecycle import end_of_life
 
     assert [e.line for e in end_of_life("tomcat:8-jdk11-adoptopenjdk-hotspot", datetime.date(2026, 12, 7))] == ["8.x"]
+
+
+@pytest.mark.parametrize("image, line", [
+    ("traefik:v2.7", "2.7"), ("traefik:v2.11", None), ("traefik:v3.2", None), ("rabbitmq:3.11-management-alpine", "3.11"),
+    ("rabbitmq:3.13", None), ("elasticsearch:7.14.2", "7.14"), ("docker.elastic.co/elasticsearch/elasticsearch:7.17.25", None),
+    ("node:9.11.2-alpine", "9"), ("traefik:2", None)])
+def test_end_of_life_of_proxies_brokers_and_search_engines(image, line):
+    """The TLS proxy, the broker and the search engine a stack runs age as its databases do (traefik:v2.7 ended with
+    2.10's release; a major-only tag whose newest line is not in the table has not ended)."""
+    import datetime
+
+    from tools.facts.lifecycle import end_of_life
+
+    found = end_of_life(image, datetime.date(2026, 12, 7))
+    assert [e.line for e in found] == ([line] if line else [])

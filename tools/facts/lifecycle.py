@@ -44,6 +44,12 @@ SOURCES: dict[str, str] = {
     "prometheus": "https://prometheus.io/docs/introduction/release-cycle/ (only the latest minor and the LTS lines, "
                   "the first LTS being 2.37: every earlier 2.x line ended no later than 2.37's release)",
     "tomcat": "https://tomcat.apache.org/whichversion.html",
+    "traefik": "https://doc.traefik.io/traefik/deprecation/releases/ (a minor is supported until the next one ships: "
+               "every 2.x line up to 2.9 ended no later than 2.10's release)",
+    "rabbitmq": "https://www.rabbitmq.com/release-information (community support for the latest series only: 3.8 to "
+                "3.11 ended no later than 3.12's release)",
+    "elasticsearch": "https://www.elastic.co/support/eol (18 months after a minor's release: every 7.x line up to 7.16 "
+                     "ended no later than 7.16's end)",
     "clickhouse": "https://clickhouse.com/docs/faq/operations/production (LTS releases: a year of support)",
     "java": "https://hub.docker.com/_/java (the official image was deprecated on 2016-12-31 for openjdk; no update since)",
 }
@@ -53,7 +59,8 @@ END_OF_LIFE: dict[str, dict[str, _dt.date]] = {
     "python": {"2.7": _D("2020-01-01"), "3.5": _D("2020-09-13"), "3.6": _D("2021-12-23"), "3.7": _D("2023-06-27"),
                "3.8": _D("2024-10-07"), "3.9": _D("2025-10-31"), "3.10": _D("2026-10-31"), "3.11": _D("2027-10-31"),
                "3.12": _D("2028-10-31"), "3.13": _D("2029-10-31"), "3.14": _D("2030-10-31")},
-    "node": {"6": _D("2019-04-30"), "8": _D("2019-12-31"), "10": _D("2021-04-30"), "12": _D("2022-04-30"), "14": _D("2023-04-30"), "15": _D("2021-06-01"),
+    "node": {"6": _D("2019-04-30"), "7": _D("2017-06-30"), "8": _D("2019-12-31"), "9": _D("2018-06-30"),
+             "11": _D("2019-06-01"), "13": _D("2020-06-01"), "10": _D("2021-04-30"), "12": _D("2022-04-30"), "14": _D("2023-04-30"), "15": _D("2021-06-01"),
              "16": _D("2023-09-11"), "17": _D("2022-06-01"), "18": _D("2025-04-30"), "19": _D("2023-06-01"),
              "20": _D("2026-04-30"), "21": _D("2024-06-01"), "22": _D("2027-04-30"), "23": _D("2025-06-01"),
              "24": _D("2028-04-30"), "25": _D("2026-06-01"), "26": _D("2029-04-30")},
@@ -103,6 +110,11 @@ END_OF_LIFE: dict[str, dict[str, _dt.date]] = {
                    "23.8": _D("2024-08-31"), "24.3": _D("2025-03-31"), "24.8": _D("2025-08-31"),
                    "25.3": _D("2026-03-31"), "25.8": _D("2026-08-31")},
     "tomcat": {"7.0": _D("2021-03-31"), "8.0": _D("2018-06-30"), "8.5": _D("2024-03-31")},
+    "traefik": {**{f"2.{m}": _D("2023-04-24") for m in range(0, 10)}, "2.10": _D("2024-02-12"),
+                "1.7": _D("2021-12-31")},
+    "rabbitmq": {**{f"3.{m}": _D("2023-06-02") for m in range(8, 12)}, "3.12": _D("2024-02-22")},
+    "elasticsearch": {**{f"6.{m}": _D("2022-02-10") for m in range(0, 9)},
+                      **{f"7.{m}": _D("2023-06-07") for m in range(0, 17)}},
     "nginx": {"1.18": _D("2021-05-25"), "1.19": _D("2021-05-25"), "1.20": _D("2022-05-24"), "1.21": _D("2022-05-24"), "1.22": _D("2023-04-11"), "1.23": _D("2023-04-11"),
               "1.24": _D("2024-04-23"), "1.25": _D("2024-04-23"), "1.26": _D("2025-04-23"), "1.27": _D("2025-04-23")},
 }
@@ -128,6 +140,10 @@ IMAGES: dict[str, str] = {
     "docker.io/nginxinc/nginx-unprivileged": "nginx",
     "docker.io/mysql/mysql-server": "mysql",
     "docker.io/library/tomcat": "tomcat",
+    "docker.io/library/traefik": "traefik",
+    "docker.io/library/rabbitmq": "rabbitmq",
+    "docker.io/library/elasticsearch": "elasticsearch",
+    "docker.elastic.co/elasticsearch/elasticsearch": "elasticsearch",
     "docker.io/grafana/grafana": "grafana",
     "docker.io/grafana/grafana-oss": "grafana",
     "docker.io/prom/prometheus": "prometheus",
