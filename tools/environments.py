@@ -589,7 +589,7 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
 # How a README or deployment notes tell users to run the files in production: self-hosting, or a verb of running
 # them in production ("deploy Zulip in production", "production-ready Compose setups"); a mere mention of
 # production ("in a typical production setting") is not enough.
-PROD_EVIDENCE = re.compile(r"\bself[- ]?host(?:ed|ing|s)?\b|\bon (?:your|a|the) (?:own )?server\b(?![- ]side|['\u2019]s\b)|\bauto-?heberge"
+PROD_EVIDENCE = re.compile(r"\bself[- ]?host(?:ed|ing|s)?\b|\bon (?:your|a|the) (?:own )?servers?\b(?![- ]side|['\u2019]s\b)|\bauto-?heberge"
                            r"|\b(?:run|running|deploy|deploying|use|using|install|installing|host|hosting|serve|serving"
                            r"|spin up|set up|launch|start)"
                            r"\b.{0,80}?\b(?:in|for) production\b|\bproduction[- ]ready\b|\ben production\b"

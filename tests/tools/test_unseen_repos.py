@@ -1438,6 +1438,7 @@ def test_a_label_on_the_servers_container_is_no_word_on_production():
     assert not PROD_EVIDENCE.search(fold("To disable keep-alive, use the label on the server's container."))
     assert not PROD_EVIDENCE.search(fold("Set it on the server\u2019s container."))
     assert PROD_EVIDENCE.search(fold("Run it on your own server with docker compose."))
+    assert PROD_EVIDENCE.search(fold("It allows you to store your data on your own servers."))
 
 
 def test_a_copy_source_git_tracks_but_the_checkout_lacks_is_cannot_tell(tmp_path):
