@@ -583,6 +583,7 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
                                for p in svc["profiles"] if isinstance(p, str)})
     envs = _not_production_by_header(envs, sources)
     envs = _hosting_repository(_production_by_evidence(_production_by_install(envs, sources), sources), sources)
+    envs = _production_by_download(envs, sources)
     return Discovery(envs, compose_files, unresolved, orphans, absent, overlays)
 
 
@@ -786,7 +787,7 @@ def _runs_script(text: str, path: str) -> bool:
 
 # A page that fetches a compose file of the repository to run it elsewhere: `curl -LO https://github.com/acme/x/raw/
 # main/docker-compose.yml`, `wget https://raw.githubusercontent.com/acme/x/main/deploy/compose.yaml`.
-_URL = re.compile(r"https?://[^\s'\"<>)]+")
+_URL = re.compile(r"https?://[^\s'\"<>)`]+")
 
 
 def _download_evidence(base: list[str], sources: list) -> str:
@@ -934,6 +935,25 @@ _HOSTING_REPO = re.compile(r"\b(?:hosting|deployment|self-?hosting|production) (
                            # "Configuration to run Ghost and its services with Docker Compose"
                            r"|^configurations? (?:files? )?(?:to|for) (?:run|running|deploy|deploying|host|hosting)\b"
                            r".{0,80}\b(?:docker|compose)\b", re.I | re.M)
+
+
+def _production_by_download(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:
+    """When nothing is production yet: each set of one file that a README or docs page downloads to run it
+    (`wget -O docker-compose.yml https://raw.githubusercontent.com/…/docker-compose-mysql.yml`) is production (`prod-
+    <its name>`), with that line as evidence, unless its own words say development, tests or an example, or its
+    header denies production."""
+    if any(environment_role(e.name, e.files) == "prod" for e in envs.values()):
+        return envs
+    renamed: dict[str, DiscoveredEnvironment] = {}
+    for key, env in envs.items():
+        if len(env.files) == 1 and not _role_words(env.files) and not env.denied \
+                and not _TEST_FOLDERS & set(posixpath.dirname(env.files[0]).split("/")):
+            evidence = _download_evidence(env.files, sources)
+            if evidence and not _own_denial(env.files[0], sources):
+                env.name = _free(f"prod-{_slug(_stem_word(env.files[0]) or key)}", renamed)
+                env.evidence = f"{evidence}: users run it on their server"
+        renamed[env.name] = env
+    return renamed
 
 
 def _hosting_repository(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:

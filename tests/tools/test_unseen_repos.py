@@ -1453,3 +1453,27 @@ def test_a_copy_source_git_tracks_but_the_checkout_lacks_is_cannot_tell(tmp_path
     assert [(f["severity"], f["title"]) for f in found] == [
         ("info", "Dockerfile: cannot tell whether COPY assets/GeoLite2-City.tar.gz exists: git tracks "
                  "assets/GeoLite2-City.tar.gz but this checkout lacks it")]
+
+
+def test_a_compose_file_the_readme_downloads_to_run_is_production_and_its_edit_step_makes_placeholders(tmp_path):
+    """Two root compose files, no default one: the README downloads `docker-compose-mysql.yml` as the user's
+    `docker-compose.yml` and runs it (production, with that line as evidence); the next step tells to edit the
+    downloaded file's default passwords, so its literal passwords are placeholders to replace (medium), not secrets
+    that ship (high)."""
+    compose = ("services:\n  web:\n    image: acme/wiki:17.4.1\n    restart: unless-stopped\n    environment:\n"
+               "      - DB_PASSWORD=wiki\n  db:\n    image: mysql:8.4.3\n    restart: unless-stopped\n    environment:\n"
+               "      - MYSQL_PASSWORD=wiki\n    volumes:\n      - ./mysql:/var/lib/mysql\n")
+    readme = ("# Acme wiki in Docker\n\n## Using docker-compose\n\n"
+              "-\t`wget -O docker-compose.yml https://raw.githubusercontent.com/acme/wiki-docker/main/docker-compose-mysql.yml`\n"
+              "-\tYou can edit the compose file retrieved to change the default username/password.\n"
+              "-\t`docker-compose up`\n")
+    files = {"docker-compose-mysql.yml": compose, "docker-compose-postgres.yml": compose.replace("mysql:8.4.3", "postgres:17.2")
+             .replace("./mysql:/var/lib/mysql", "./pg:/var/lib/postgresql/data"), "README.md": readme}
+    root = repo(tmp_path, files)
+    envs = open_session(root, run_checks=False).discovery().environments
+    assert envs["prod-mysql"].files == ["docker-compose-mysql.yml"], envs
+    assert envs["prod-mysql"].evidence.startswith("README.md:5 (downloads docker-compose-mysql.yml"), envs
+    assert "prod-postgres" not in envs, envs
+    found = {(f["severity"], f["title"]) for f in review(root)["findings"] if f["id"] == "CMP008"}
+    assert ("medium", "web: DB_PASSWORD ships a placeholder to replace in docker-compose-mysql.yml") in found, found
+    assert not any(sev == "high" for sev, _ in found), found

@@ -534,7 +534,8 @@ def literal_secret(ctx, spec):
                 placeholder = secret_facts.is_placeholder_secret(key, value) if not kind else \
                     _marked_to_change(ctx, rel, loc.line) or (isinstance(environment, dict) and
                                                               secret_facts.credentials_of_an_example(key, environment)) \
-                    or str(value) in _values_marked_to_change(ctx, rel)  # "matching Elasticsearch password"
+                    or str(value) in _values_marked_to_change(ctx, rel) \
+                    or _docs_tell_to_change(ctx, rel)  # "edit the compose file retrieved to change the password"
                 severity = secret_facts.secret_severity(_exposure(ctx, rel), placeholder) if kind or placeholder else None
                 if severity is None:
                     continue
@@ -551,6 +552,14 @@ def literal_secret(ctx, spec):
                         severity, kind = "medium", f"{kind}; the feature it belongs to is off by default ({off})"
                     yield spec.finding(ctx, f"{name}: {key} is a literal in {rel}", [loc], detail=kind, severity=severity)
     yield from _env_file_secrets(ctx, spec, platform)
+
+
+def _docs_tell_to_change(ctx, rel: str) -> bool:
+    """The README or a docs page tells users to change this compose file's values (read once per file)."""
+    cache = ctx.models.setdefault("docs_tell_to_change", {})
+    if rel not in cache:
+        cache[rel] = secret_facts.docs_tell_to_change(_doc_pages(ctx), rel)
+    return cache[rel]
 
 
 def _env_files_read(platform: Platform, env: Environment) -> dict[str, list[str]]:

@@ -315,13 +315,19 @@ _DOC_CHANGE = re.compile(r"\b(?:change|replace|update|edit|set|adjust)\b[^.\n]{0
 
 
 def docs_tell_to_change(pages: list[str], env_file: str) -> bool:
-    """A README or docs sentence telling users to change the values of this env file ("Change environment variable
-    values in `.env` file for more security"): what it holds are defaults to replace, not secrets that ship."""
+    """A README or docs sentence telling users to change the values of this env or compose file ("Change
+    environment variable values in `.env` file for more security"; a step "You can edit the compose file retrieved
+    to change the default username/password" just after the one that downloads `docker-compose-mysql.yml`): what it
+    holds are defaults to replace, not secrets that ship."""
     name = re.escape(env_file.rsplit("/", 1)[-1])
     mention = re.compile(rf"(?<![\w.-]){name}(?![\w.-])")
     for text in pages:
-        for line in text.splitlines():
-            if mention.search(line) and _DOC_CHANGE.search(line) and not re.search(r"\b(?:don'?t|never|not)\b", line, re.I):
+        lines = text.splitlines()
+        for no, line in enumerate(lines):
+            if not _DOC_CHANGE.search(line) or re.search(r"\b(?:don'?t|never|not)\b", line, re.I):
+                continue
+            if mention.search(line) or (re.search(r"\b(?:compose|env) file\b", line, re.I)
+                                        and any(mention.search(prev) for prev in lines[max(0, no - 3):no])):
                 return True
     return False
 
