@@ -905,6 +905,22 @@ def healthcheck_never_fails(ctx, spec):
     for env_name, name, prod, where in found.values():
         yield spec.finding(ctx, f"{env_name}: {name} healthcheck runs curl without -f: an HTTP error still counts as "
                            "healthy", [where], severity=None if prod else "low")
+    # the HEALTHCHECK of an image no compose service builds (the image a workflow publishes): said once, in the
+    # Dockerfile, by what the image is for
+    from tools.checks.dockerfile_checks import ship_severity
+
+    reported = {path for path, _ in found}
+    for path, info in sorted(platform.dockerfiles.items()):
+        if path in reported:
+            continue
+        for built in platform.built_stages(path):
+            check_of = built.stage.healthcheck
+            if check_of is None or check_of.disabled or not curl_ignores_http_errors(check_of.command_text()):
+                continue
+            yield spec.finding(ctx, f"{path}: HEALTHCHECK runs curl without -f: an HTTP error still counts as healthy",
+                               [Location(path, check_of.line)], severity=ship_severity(platform, path, "medium", "low"),
+                               subject=f"{path} HEALTHCHECK")
+            break
 
 
 _SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh"}

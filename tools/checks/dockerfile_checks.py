@@ -479,6 +479,12 @@ def _ship_severity(platform: Platform, path: str, shipped: str = "medium", other
     return shipped if _dockerfile_exposure(platform, path) in ("prod", "staging") else other
 
 
+def ship_severity(platform: Platform, path: str, shipped: str, other: str) -> str:
+    """`shipped` for a Dockerfile whose image reaches production or staging (deployed, or published by CI), else
+    `other`: the one reading of what a Dockerfile is for, for checks in other modules."""
+    return _ship_severity(platform, path, shipped, other) or other
+
+
 def _run_text(ins: df_tool.Instruction) -> str:
     return " ".join(ins.value) + "\n" + "\n".join(ins.heredocs)
 

@@ -231,6 +231,7 @@ def curl_ignores_http_errors(command: str | None) -> bool:
     text = command or ""
     judged = bool(_JUDGED.search(text))
     for words in split_shell(text):
+        words = [w.strip("()") for w in words if w.strip("()")]  # `(curl … ) || exit 1`: a subshell's command
         if program_of(words)[0] != "curl":
             continue
         return not (judged or any(_CURL_FAILS.match(w) for w in words[1:]))
