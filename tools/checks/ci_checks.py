@@ -213,6 +213,43 @@ def condition_always_true(ctx, spec):
                                        [Location(path, at)])
 
 
+# -- CI017 -----------------------------------------------------------------------------------
+
+# Workflow commands GitHub disabled (`set-env`, `add-path`: the step fails) or deprecated (`set-output`,
+# `save-state`: a warning today, an error once GitHub removes them), as a run script prints them.
+_WORKFLOW_COMMAND = re.compile(r"::(set-env|add-path|set-output|save-state)\b")
+_COMMAND_FILES = {"set-env": "$GITHUB_ENV", "add-path": "$GITHUB_PATH", "set-output": "$GITHUB_OUTPUT",
+                  "save-state": "$GITHUB_STATE"}
+
+
+@check("CI017", "Workflow command GitHub disabled or deprecated", "medium", "infra-regression", CI_COHERENCE,
+       "Write to the environment files instead: `echo \"name=value\" >> \"$GITHUB_OUTPUT\"` (`$GITHUB_ENV`, "
+       "`$GITHUB_PATH`, `$GITHUB_STATE`).")
+def deprecated_workflow_command(ctx, spec):
+    """A run step that prints `::set-env`/`::add-path` (disabled since 2020: the step fails) or `::set-output`/
+    `::save-state` (deprecated: a warning now, the step's outputs lost once GitHub removes them). Each workflow
+    once, with every step; high when a disabled command is among them, low for deprecated ones only."""
+    for path, wf in _workflows(ctx):
+        hits: list[tuple[str, int | None]] = []
+        for job in wf.jobs.values():
+            for step in job.steps:
+                for line_no, line in enumerate((step.run or "").splitlines()):
+                    if line.lstrip().startswith("#"):
+                        continue
+                    for m in _WORKFLOW_COMMAND.finditer(line):
+                        at = (step.run_line + line_no) if step.run_line else step.line
+                        hits.append((m.group(1), at))
+        if not hits:
+            continue
+        commands = list(dict.fromkeys(c for c, _ in hits))
+        disabled = [c for c in commands if c in ("set-env", "add-path")]
+        what = ", ".join(f"::{c} (use {_COMMAND_FILES[c]})" for c in commands)
+        yield spec.finding(ctx, f"{path}: run steps print {what}", [Location(path, at) for _, at in hits[:10]],
+                           severity="high" if disabled else "low", subject=f"{path} {' '.join(commands)}",
+                           detail="GitHub disabled ::set-env and ::add-path in 2020 (the step fails) and deprecated "
+                                  "::set-output and ::save-state (warnings now, lost outputs once removed)")
+
+
 # -- CI005 -----------------------------------------------------------------------------------
 
 @check("CI005", "Actions not pinned to a commit SHA", "low", "security", SECURITY_RISK,
