@@ -155,3 +155,20 @@ def test_a_download_in_one_step_unpacked_in_the_next_is_found_once():
     unverified_downloads("wget -q https://x.io/ff.tar.xz", fetched)
     assert unverified_downloads('echo "$SUM  ff.tar.xz" | sha256sum -c -', fetched) == []
     assert unverified_downloads("tar -xf ff.tar.xz", fetched) == []  # checked in between
+
+
+def test_a_checksum_verifies_the_files_it_names_not_every_download_of_the_step():
+    """One RUN checks Node.js's tarball against its SHASUMS, then downloads the app's release zip and unzips it with
+    no check: the zip is reported; a download inside a `case … in pattern)` branch is read too."""
+    from tools.facts.build_steps import unverified_downloads
+
+    step = ('wget -O node.tgz "$NODE_URL" && echo "$NODE_SHA  node.tgz" | sha256sum -c - && tar -xzf node.tgz && '
+            'wget --tries=20 "${APP_ZIP_URL}" && unzip "app-${VERSION}.zip"')
+    assert unverified_downloads(step) == ["${APP_ZIP_URL} unpacked by unzip without a checksum"]
+    verified = 'wget -O app.zip "$URL" && echo "$SHA  app.zip" | sha256sum -c - && unzip app.zip'
+    assert unverified_downloads(verified) == []
+    branch = ('case "$TARGETPLATFORM" in "linux/amd64") curl -L -o /tmp/lib.zip "https://example.org/lib-x64.zip" ;; '
+              '*) exit 1 ;; esac && unzip /tmp/lib.zip -d /opt/lib')
+    assert unverified_downloads(branch) == ["https://example.org/lib-x64.zip unpacked by unzip without a checksum"]
+    listed = 'curl -fsSLO https://example.org/t.tgz && sha256sum -c SHASUMS && tar xzf t.tgz'
+    assert unverified_downloads(listed) == []

@@ -75,6 +75,25 @@ _PROCESS_SUBSTITUTION = re.compile(r"(?<![\w/.-])(bash|sh|zsh|source|\.)[ \t]+<\
                                    r"(https?://[^\s'\")]+)")
 
 
+_CONTROL_WORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "{", "(", "!", "fi", "done", "}"})
+
+
+def _past_control(words: list[str]) -> list[str]:
+    """A command's words past the shell's own that lead it: `if`, `then`, `do`, and a `case … in pattern)` head
+    (`case "$TARGETPLATFORM" in "linux/amd64") curl -o lib.zip …` runs curl)."""
+    w = list(words)
+    while w:
+        if w[0] in _CONTROL_WORDS:
+            w = w[1:]
+        elif w[0] == "case" and "in" in w:
+            w = w[w.index("in") + 1:]
+        elif len(w) > 1 and w[0].endswith(")") and not w[0].startswith(("$(", "(")):
+            w = w[1:]  # a case pattern (`linux/amd64)`, `*)`)
+        else:
+            break
+    return w
+
+
 def unverified_downloads(command: str | None, fetched: dict[str, str] | None = None) -> list[str]:
     """Code fetched and run, installed, unpacked or made executable with no checksum or signature checked,
     in words: `https://get.acme.sh piped into sh`, `https://x/tool.deb installed by dpkg without a checksum`,
@@ -84,18 +103,25 @@ def unverified_downloads(command: str | None, fetched: dict[str, str] | None = N
     fetched = {} if fetched is None else fetched
     if not text.strip():
         return []
-    if _VERIFIES.search(text):
-        fetched.clear()  # what was fetched is checked here (a later step unpacks a verified file)
-        return []
     steps = pipelines(text)
-    if any(_program(words)[0] == "gpg" and "--verify" in words for p in steps for words in p):
-        fetched.clear()
-        return []  # a signature checked (`gpg --verify x.sig x`); a key only dearmored checks nothing
+    steps = [p for p in ([w for w in (_past_control(c) for c in pipeline) if w] for pipeline in steps) if p]
     out: list[str] = []
     said: dict[str, str] = {}
+    verified_all = False
     for m in _PROCESS_SUBSTITUTION.finditer(text):  # `bash <(curl -s https://codecov.io/bash)`: a pipe by another name
         out.append(f"{m.group(2)} run by {m.group(1)} through a process substitution")
     for pipeline in steps:
+        if any(_VERIFIES.search(" ".join(words)) or (_program(words)[0] == "gpg" and "--verify" in words)
+               for words in pipeline):
+            # a checksum or a signature checked (`echo "$SHA  app.tgz" | sha256sum -c -`, `gpg --verify x.sig x`):
+            # the files it names are verified; one naming none of them (`sha256sum -c SHASUMS`) verifies them all
+            names = {posixpath.basename(w.strip("\"'")) for words in pipeline for w in words}
+            named = [k for k in fetched if k in names or any(k in w for words in pipeline for w in words)]
+            for k in named or list(fetched):
+                fetched.pop(k, None)
+            if not named:
+                verified_all = True
+            continue
         first, rest = _program(pipeline[0])
         urls = _urls(rest) if first in _FETCHERS else []
         if urls and len(pipeline) > 1:
@@ -130,6 +156,9 @@ def unverified_downloads(command: str | None, fetched: dict[str, str] | None = N
             installed, how = _made_executable(prog, args), "made executable"
         for f in installed or ():
             url = fetched.pop(posixpath.basename(f), None)
+            if url is None and not verified_all:
+                unknown = [k for k in fetched if "$" in k]  # `wget "$URL"` keeps a remote name not known here
+                url = fetched.pop(unknown[-1]) if unknown and _unpacks(prog, args) else None
             if url is None and prog in ("dpkg", "rpm") and fetched:
                 url = next(iter(fetched.values()))  # a package unpacked from what was fetched (a zip of .deb files)
             if url:
