@@ -100,12 +100,18 @@ _DATA_DIRS = {
     "docker.io/bitnami/mysql": "/bitnami/mysql",
     "docker.io/bitnami/mariadb": "/bitnami/mariadb",
     "docker.io/bitnami/mongodb": "/bitnami/mongodb",
+    "docker.io/osixia/openldap": "/var/lib/ldap",
+    "docker.io/bitnami/openldap": "/bitnami/openldap",
+    "mcr.microsoft.com/mssql/server": "/var/opt/mssql",
+    "docker.io/library/neo4j": "/data",
+    "docker.io/cockroachdb/cockroach": "/cockroach/cockroach-data",
 }
 POSTGRES_HOME = "/var/lib/postgresql"  # 18+: PGDATA is /var/lib/postgresql/<major>/docker; mount the parent
 POSTGRES_18_DATA = re.compile(r"/var/lib/postgresql/\d+/docker")
 
 
 _SERVERS = frozenset({"postgres", "mysqld", "mariadbd", "mongod", "clickhouse-server", "clickhouse", "elasticsearch",
+                      "start", "start-single-node", "slapd", "neo4j", "/opt/mssql/bin/sqlservr",
                       "opensearch", "cassandra", "couchdb", "docker-entrypoint.sh", "/docker-entrypoint.sh",
                       "/usr/local/bin/docker-entrypoint.sh", "/opt/bitnami/scripts/postgresql/entrypoint.sh"})
 
@@ -128,7 +134,8 @@ def database_data_dir(image: str | None, environment: dict | None = None) -> tup
     folder = _DATA_DIRS.get(key)
     if folder is None:
         return None
-    what = key.rsplit("/", 1)[-1]
+    parts = key.split("/")
+    what = parts[-2] if parts[-1] == "server" else parts[-1]  # mcr.microsoft.com/mssql/server is mssql
     pgdata = str((environment or {}).get("PGDATA") or "")
     if folder == "/var/lib/postgresql/data":
         if pgdata.startswith("/") and "$" not in pgdata:
