@@ -325,24 +325,21 @@ class Platform:
     def is_tracked(self, rel_path: str) -> bool:
         """Whether git's index holds the path (a file, or files under a folder): absent from the work tree, it is a
         checkout that left it out (sparse, an LFS file not fetched, an object the clone lacks), not a missing file."""
-        sub, inner = self.repo_of(rel_path)
-        repo = self.root / sub if sub else self.root
-        if not (repo / ".git").exists():
-            return False
-        try:
-            return bool(run_git(["ls-files", "--", inner], repo, check=False).strip())
-        except (OSError, GitError):
-            return False
+        return self._git_lists("ls-files", rel_path)
 
     def is_gitignored(self, rel_path: str) -> bool:
         """Whether git ignores a platform-relative path (asked of the submodule that holds it, if any): a
         gitignored `.env` is a deploy-time file, absent from every clone on purpose."""
+        return self._git_lists("check-ignore", rel_path)
+
+    def _git_lists(self, command: str, rel_path: str) -> bool:
+        """Whether `git <command> -- <path>`, asked of the repository (or submodule) holding the path, prints it."""
         sub, inner = self.repo_of(rel_path)
         repo = self.root / sub if sub else self.root
         if not (repo / ".git").exists():
             return False
         try:
-            return bool(run_git(["check-ignore", "--", inner], repo, check=False).strip())
+            return bool(run_git([command, "--", inner], repo, check=False).strip())
         except (OSError, GitError):
             return False
 

@@ -842,27 +842,32 @@ def _committed_secrets_copied(platform: Platform, path: str, contexts) -> list:
         ignore_file = next((c for c in (f"{path}.dockerignore", posixpath.normpath(posixpath.join(context, ".dockerignore")))
                             if (platform.root / c).is_file()), "")
         rules = dockerignore_rules(_dockerignore(platform.root, context, path) or [])
-        for built in platform.built_stages(path):
-            for stage in _stage_chain(info, built.stage):
-                for copy in stage.copies:
-                    if copy.from_ or copy.heredoc:
-                        continue
-                    for raw in copy.sources:
-                        if "$" in raw or any(ch in raw for ch in "*?["):
-                            continue
-                        folder = posixpath.normpath(raw.strip().lstrip("/")).rstrip("/")
-                        folder = "" if folder == "." else folder
-                        if folder and not (platform.root / context / folder).is_dir():
-                            continue
-                        for inner, what in files.items():
-                            if folder and not inner.startswith(folder + "/"):
-                                continue
-                            rel = posixpath.normpath(posixpath.join(context, inner))
-                            if rel in seen or dockerignore_excludes(rules, inner):
-                                continue
-                            seen.add(rel)
-                            found.append((copy, rel, what, ignore_file))
+        for copy, src in _shipped_copy_sources(platform, path, info):
+            folder = "" if src == "." else src
+            if folder and not (platform.root / context / folder).is_dir():
+                continue
+            for inner, what in files.items():
+                if folder and not inner.startswith(folder + "/"):
+                    continue
+                rel = posixpath.normpath(posixpath.join(context, inner))
+                if rel in seen or dockerignore_excludes(rules, inner):
+                    continue
+                seen.add(rel)
+                found.append((copy, rel, what, ignore_file))
     return found
+
+
+def _shipped_copy_sources(platform: Platform, path: str, info: df_tool.DockerfileInfo):
+    """(copy, source as a clean context-relative path) for each literal source a COPY/ADD brings from the build
+    context into a stage of an image that runs (the built stages and the stages they build FROM)."""
+    for built in platform.built_stages(path):
+        for stage in _stage_chain(info, built.stage):
+            for copy in stage.copies:
+                if copy.from_ or copy.heredoc:
+                    continue
+                for raw in copy.sources:
+                    if "$" not in raw and not any(ch in raw for ch in "*?["):
+                        yield copy, posixpath.normpath(raw.strip().lstrip("/")).rstrip("/") or "."
 
 
 _SCRIPT_NAMES = re.compile(r"(?:^|[-_.])(?:entrypoint|start|run|init|boot|launch|wait[-_]for[-_]\w+)(?:[-_.]|$)|\.(?:sh|bash)$",
@@ -892,24 +897,15 @@ def shipped_scripts(platform: Platform, sources) -> list[tuple[str, str, str]]:
             base = platform.root / context
             if not base.is_dir():
                 continue
-            for built in platform.built_stages(path):
-                for stage in _stage_chain(info, built.stage):
-                    for copy in stage.copies:
-                        if copy.from_ or copy.heredoc:
-                            continue
-                        for raw in copy.sources:
-                            if "$" in raw or any(ch in raw for ch in "*?["):
-                                continue
-                            src = posixpath.normpath(raw.strip().lstrip("/"))
-                            full = base / src
-                            if full.is_file() and _SCRIPT_NAMES.search(full.name):
-                                add(posixpath.normpath(posixpath.join(context, src)), severity,
-                                    f"{path} copies it into the image")
-                            elif full.is_dir() and src not in (".", ""):
-                                for found in sorted(full.rglob("*.sh"))[:200]:
-                                    rel = found.relative_to(platform.root).as_posix()
-                                    if not _NOT_DEPLOYED & set(rel.split("/")[:-1]):
-                                        add(rel, severity, f"{path} copies it into the image")
+            for _, src in _shipped_copy_sources(platform, path, info):
+                full = base / src
+                if full.is_file() and _SCRIPT_NAMES.search(full.name):
+                    add(posixpath.normpath(posixpath.join(context, src)), severity, f"{path} copies it into the image")
+                elif full.is_dir() and src != ".":
+                    for found in sorted(full.rglob("*.sh"))[:200]:
+                        rel = found.relative_to(platform.root).as_posix()
+                        if not _NOT_DEPLOYED & set(rel.split("/")[:-1]):
+                            add(rel, severity, f"{path} copies it into the image")
     if (platform.root / "Procfile").is_file():
         add("Procfile", "medium", "the platform runs the Procfile's commands")
     for src in sources:
