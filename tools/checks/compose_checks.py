@@ -511,6 +511,34 @@ def database_data_not_kept(ctx, spec):
                                           "down` then `up` starts the database empty")
 
 
+@check("CMP023", "Setting the database image does not read", "medium", "availability", CONTAINER_RULES,
+       "Use the name the image reads (its documentation lists them): the misspelt one is ignored.")
+def database_setting_misread(ctx, spec):
+    """A variable a database service sets that its official image does not read, a slip from one it does
+    (`POSTGRES_DB_PASSWORD_FILE` for `POSTGRES_PASSWORD_FILE`, `POSTGRES_USERNAME` for `POSTGRES_USER`): the image
+    ignores it, so the database starts without that password or user (refused, or trusting everyone). Medium in
+    production, low elsewhere; each service's setting once."""
+    from tools.facts.images import misread_setting
+
+    seen: set[tuple[str, str, str]] = set()
+    for env in _by_exposure(ctx, _platform(ctx)):
+        prod = env in _platform(ctx).prod_envs()
+        for rel, name, svc in _raw_services(ctx, env):
+            image = env.services.get(name, {}).get("image")
+            environment = svc.get("environment") or {}
+            keys = list(environment) if isinstance(environment, dict) else [
+                str(e).split("=", 1)[0] for e in environment]
+            for at, key in enumerate(keys):
+                meant = misread_setting(image if isinstance(image, str) else None, str(key))
+                if meant is None or (rel, name, str(key)) in seen:
+                    continue
+                seen.add((rel, name, str(key)))
+                loc = _raw_line(ctx, rel, ("services", name, "environment", key if isinstance(environment, dict) else at))
+                yield spec.finding(ctx, f"{env.name}: {name} sets {key}, which {image_basename(image)} does not read "
+                                        f"(it reads {meant})", [loc], severity=None if prod else "low",
+                                   subject=f"{name} {key}")
+
+
 @check("CMP008", "Secret written as a literal value", "high", "security", CONTAINER_RULES,
        "Reference a variable (`${DB_PASSWORD}`) set in the server's .env, never a literal in a committed file.")
 def literal_secret(ctx, spec):

@@ -147,3 +147,73 @@ def database_data_dir(image: str | None, environment: dict | None = None) -> tup
         if not tag or tag.startswith(("latest", "alpine", "bookworm", "trixie")) or (major and int(major.group(1)) >= 18):
             return f"{POSTGRES_HOME}/{major.group(1) if major else 18}/docker", what
     return folder, what
+
+
+# ------------------------------------------------------------------------------------ what database images read
+
+def _with_files(names: list[str], filed: list[str]) -> frozenset[str]:
+    return frozenset(names + [f"{n}_FILE" for n in filed])
+
+
+_MYSQL_NAMES = ["MYSQL_ROOT_PASSWORD", "MYSQL_DATABASE", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQL_ALLOW_EMPTY_PASSWORD",
+                "MYSQL_RANDOM_ROOT_PASSWORD", "MYSQL_ONETIME_PASSWORD", "MYSQL_INITDB_SKIP_TZINFO", "MYSQL_ROOT_HOST"]
+_MARIADB_NAMES = [n.replace("MYSQL_", "MARIADB_") for n in _MYSQL_NAMES] + [
+    "MARIADB_ALLOW_EMPTY_ROOT_PASSWORD", "MARIADB_ROOT_PASSWORD_HASH", "MARIADB_PASSWORD_HASH", "MARIADB_AUTO_UPGRADE",
+    "MARIADB_DISABLE_UPGRADE_BACKUP", "MARIADB_MYSQL_LOCALHOST_USER", "MARIADB_MYSQL_LOCALHOST_GRANTS",
+    "MARIADB_REPLICATION_USER", "MARIADB_REPLICATION_PASSWORD", "MARIADB_MASTER_HOST", "MARIADB_MASTER_PORT"]
+# The settings each official database image reads from its environment (its entrypoint's documented variables).
+_IMAGE_SETTINGS = {
+    "docker.io/library/postgres": ("POSTGRES_", _with_files(
+        ["POSTGRES_PASSWORD", "POSTGRES_USER", "POSTGRES_DB", "POSTGRES_INITDB_ARGS", "POSTGRES_INITDB_WALDIR",
+         "POSTGRES_HOST_AUTH_METHOD"], ["POSTGRES_PASSWORD", "POSTGRES_USER", "POSTGRES_DB", "POSTGRES_INITDB_ARGS"])),
+    "docker.io/library/mysql": ("MYSQL_", _with_files(_MYSQL_NAMES, _MYSQL_NAMES[:4])),
+    "docker.io/library/mariadb": ("MARIADB_", _with_files(_MARIADB_NAMES + _MYSQL_NAMES,
+                                                          _MARIADB_NAMES[:4] + _MYSQL_NAMES[:4])),
+    "docker.io/library/mongo": ("MONGO_INITDB_", _with_files(
+        ["MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD", "MONGO_INITDB_DATABASE"],
+        ["MONGO_INITDB_ROOT_USERNAME", "MONGO_INITDB_ROOT_PASSWORD"])),
+}
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance, stopped early past 2 (only near misses matter)."""
+    if abs(len(a) - len(b)) > 2:
+        return 3
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+_CLIENT_WORDS = frozenset({"HOST", "HOSTNAME", "PORT", "URL", "URI", "DSN", "SSL", "SSLMODE", "SCHEMA", "DRIVER",
+                           "DIALECT", "CONNECTION", "TIMEOUT", "POOL", "ADDR", "ADDRESS", "SERVER"})
+
+
+def misread_setting(image: str | None, name: str) -> str | None:
+    """The setting a database image reads that `name` was plainly meant to be (`POSTGRES_DB_PASSWORD_FILE` for
+    `POSTGRES_PASSWORD_FILE`, `MYSQL_ROOT_PASWORD` for `MYSQL_ROOT_PASSWORD`), or None: a name the image reads, one of
+    another prefix, or one near none of its settings (an application's `POSTGRES_HOST` shared through an anchor)."""
+    found = _IMAGE_SETTINGS.get(image_key(image)) if image else None
+    if found is None:
+        return None
+    prefix, known = found
+    upper = name.upper()
+    if not upper.startswith(prefix.split("_")[0] + "_") or upper in known:
+        return None
+    words = upper.split("_")
+    if _CLIENT_WORDS & set(words):
+        return None  # `MYSQL_HOST`, `POSTGRES_DB_PORT`: how an application reaches it, shared through an anchor
+    near: list[str] = []
+    for setting in known:
+        setting_words = setting.split("_")
+        if len(upper) >= 10 and _distance(upper, setting) <= 2 \
+                or len(words) == len(setting_words) + 1 and any(words[:i] + words[i + 1:] == setting_words
+                                                                 for i in range(1, len(words))) \
+                or len(setting_words) == len(words) + 1 and any(setting_words[:i] + setting_words[i + 1:] == words
+                                                                for i in range(1, len(setting_words))) \
+                or len(words) == len(setting_words) and words[:-1] == setting_words[:-1] \
+                and words[-1].startswith(setting_words[-1]) and words[-1] != setting_words[-1]:
+            near.append(setting)  # a slip, a word too many (POSTGRES_DB_PASSWORD_FILE) or too few, USERNAME for USER
+    return max(near, key=lambda n: (len(n), n)) if near else None
