@@ -107,15 +107,20 @@ def test_a_call_within_its_deadline_keeps_its_connection():
 
 def test_ctrl_c_during_a_call_cuts_its_connection_at_once(endpoint):
     """Issue 22, 2: the first Ctrl-C ends the wait and the connection, not only the wait (the worker used to keep
-    reading the response for minutes)."""
+    reading the response for minutes). Python's own handler is set for the test: a suite started in the background
+    of a non-interactive shell (`pytest &`) inherits SIGINT ignored, and the signal would then do nothing."""
     import os
     import signal
 
-    before = len(_workers("deadline-call"))
-    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()  # a real SIGINT, as a terminal sends
-    started = time.monotonic()
-    with httpx.Client(timeout=60) as client, pytest.raises(KeyboardInterrupt):
-        within(60, client.get, endpoint.url)
-    assert time.monotonic() - started < 5
-    assert endpoint.gone.wait(5), "the interrupted call still holds its connection"
-    assert _ended("deadline-call", before)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        before = len(_workers("deadline-call"))
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()  # a real SIGINT, as a terminal sends
+        started = time.monotonic()
+        with httpx.Client(timeout=60) as client, pytest.raises(KeyboardInterrupt):
+            within(60, client.get, endpoint.url)
+        assert time.monotonic() - started < 5
+        assert endpoint.gone.wait(5), "the interrupted call still holds its connection"
+        assert _ended("deadline-call", before)
+    finally:
+        signal.signal(signal.SIGINT, previous)
