@@ -136,6 +136,7 @@ class Call:
     variables: tuple[tuple[str, str], ...] = ()  # what the caller sets before this call (name, value)
     env_files: tuple[str, ...] = ()  # `--env-file` values, as written
     on_ci_runner: bool = False  # a workflow job on a GitHub-hosted runner, no deployment environment, no ssh
+    cwd: str = ""  # the folder a `cd DIR` before the call moves to, relative to where the caller runs
 
 
 # -- reading calls --------------------------------------------------------------------
@@ -247,8 +248,26 @@ def _calls_in_lines(lines: list[tuple[int, str]], origin_kind: str, path: str, c
                     resolved = tuple(f for f in re.split(r"[:;]", defined) if f)
             calls.append(Call(Origin(origin_kind, path, no), context_of(no), resolved, unresolved,
                               " ".join(m.group(0).split())[:200], tuple(variables_of(no).items()),
-                              tuple(f for f in env_files if "$" not in f), on_ci_runner(no, line)))
+                              tuple(f for f in env_files if "$" not in f), on_ci_runner(no, line),
+                              _moved_to(expanded[:m.start()])))
     return calls
+
+
+_CD = re.compile(r"(?:^|[;&|(]\s*|\s)(?:cd|pushd)\s+([\"']?)([^\s;&|\"')]+)\1")
+
+
+def _moved_to(before: str) -> str:
+    """The folder the last `cd DIR` (or `pushd DIR`) of the same command line moves to before a call (`cd dev;
+    docker compose up`), relative and literal; "" when none, or one the review cannot follow (a variable, `-`, an
+    absolute path)."""
+    found = list(_CD.finditer(before))
+    if not found:
+        return ""
+    folder = found[-1].group(2)
+    if "$" in folder or folder.startswith(("/", "~", "-")):
+        return ""
+    folder = posixpath.normpath(folder)
+    return "" if folder == "." or folder.startswith("..") else folder
 
 
 def makefile_calls(path: str, text: str) -> list[Call]:
@@ -474,7 +493,8 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
                 and _BRINGS_UP.search(call.call) and "$" not in call.call else ()  # not a log line's words
             if not beside and (call.files or _alias(call.context) in (None, "test")):
                 continue  # a test target on Compose's defaults runs the main files, which convention names
-            files = beside or tuple(_default_set(_run_folder(call), present))  # no `-f`: Compose's defaults
+            run_in = posixpath.normpath(posixpath.join(_run_folder(call), call.cwd)) if call.cwd else _run_folder(call)
+            files = beside or tuple(_default_set(run_in, present))  # no `-f`: Compose's defaults
             if not files:
                 continue
         missing = [f for f in files if f not in present]
@@ -1379,6 +1399,8 @@ def _resolve_files(call: Call, present: set[str]) -> tuple[str, ...]:
     out = []
     path = call.origin.path or ""
     bases = [_run_folder(call)] if call.origin.kind == "workflow" else ["", posixpath.dirname(path)]
+    if call.cwd:
+        bases = [posixpath.normpath(posixpath.join(b, call.cwd)) for b in bases]
     if call.origin.kind in ("docs", "readme") and call.files and \
             not any(all(posixpath.normpath(posixpath.join(b, f.strip())) in present for f in call.files) for b in bases):
         bases += _folder_holding(call.files, present)

@@ -1477,3 +1477,23 @@ def test_a_compose_file_the_readme_downloads_to_run_is_production_and_its_edit_s
     found = {(f["severity"], f["title"]) for f in review(root)["findings"] if f["id"] == "CMP008"}
     assert ("medium", "web: DB_PASSWORD ships a placeholder to replace in docker-compose-mysql.yml") in found, found
     assert not any(sev == "high" for sev, _ in found), found
+
+
+def test_a_makefile_recipe_that_changes_folder_runs_that_folders_compose_file(tmp_path):
+    """`cd dev; \\` then `docker compose up` runs dev/docker-compose.yml, not the root file the README downloads to
+    install the product (which stays production, by that README line)."""
+    makefile = ("dev-docker: ## Spin a local docker suite\n\tcd dev; \\\n\tdocker compose up\n\n"
+                "rm-dev-docker:\n\tcd dev && docker compose down -v\n")
+    from tools.environments import makefile_calls
+
+    calls = makefile_calls("Makefile", makefile)
+    assert [c.cwd for c in calls] == ["dev", "dev"]
+    files = {"Makefile": makefile, "docker-compose.yml": "services:\n  app:\n    image: acme/mail:5.1.0\n",
+             "dev/docker-compose.yml": "services:\n  app:\n    build: ..\n",
+             "Dockerfile": "FROM alpine:3.21.0\n",
+             "README.md": "# Acme mail\n\n```sh\ncurl -LO https://github.com/acme/mail/raw/main/docker-compose.yml\n"
+                          "docker compose up -d\n```\n"}
+    envs = open_session(repo(tmp_path, files), run_checks=False).discovery().environments
+    by_files = {tuple(e.files): name for name, e in envs.items()}
+    assert by_files[("dev/docker-compose.yml",)] == "dev", envs
+    assert by_files[("docker-compose.yml",)] == "prod", envs
