@@ -1253,7 +1253,7 @@ def _production_section(base: list[str], sources: list) -> str:
 _ROLE_WORDS = (("test", _TEST_WORDS | {"ci", "testdata", "fixtures", "spec"}),
                ("staging", {"staging", "stage", "preprod", "qa", "uat"}),
                ("dev", {"dev", "devenv", "development", "local", "devcontainer", "example", "examples", "demo",
-                        "sample", "samples", "override", "debug"}))
+                        "sample", "samples", "override", "debug", "localstack"}))  # LocalStack: AWS emulated locally
 
 
 def _role_words(files: list[str]) -> str | None:

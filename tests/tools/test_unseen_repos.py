@@ -1497,3 +1497,8 @@ def test_a_makefile_recipe_that_changes_folder_runs_that_folders_compose_file(tm
     by_files = {tuple(e.files): name for name, e in envs.items()}
     assert by_files[("dev/docker-compose.yml",)] == "dev", envs
     assert by_files[("docker-compose.yml",)] == "prod", envs
+
+
+def test_a_localstack_overlay_is_a_development_set():
+    """`rtcstats/localstack/localstack.yml` over the root file emulates AWS on the developer's machine."""
+    assert environment_role("localstack", ["docker-compose.yml", "rtcstats/localstack/localstack.yml"]) == "dev"
