@@ -179,9 +179,32 @@ def floating_prod_tag(ctx, spec):
             yield spec.finding(ctx, f"{title}: {STAND_IN}", [loc for _, loc in uses], severity="low",
                                detail=STAND_IN_DETAIL)
             continue
+        if product_of(image) in _BASE_SYSTEMS and all(_file_chore(ctx, env_name, n) for n, _ in uses):
+            yield spec.finding(ctx, f"{title}: a helper that only prepares files", [loc for _, loc in uses],
+                               severity="low", detail="a one-shot helper (chown, mkdir): its system's release changes "
+                                                      "nothing the stack keeps")
+            continue
         yield spec.finding(ctx, title, [loc for _, loc in uses],
                            detail="a database image can come back as a new major that refuses the data volume"
                                   if database else "")
+
+
+_BASE_SYSTEMS = frozenset({"debian", "ubuntu", "alpine"})
+
+
+def _file_chore(ctx, env_name: str, service: str) -> bool:
+    """The service's entrypoint and command only prepare files (tools/facts/shell.py: `only_file_chores`)."""
+    from tools.facts.shell import only_file_chores
+
+    env = _platform(ctx).environments.get(env_name)
+    svc = env.services.get(service) if env is not None else None
+    if not isinstance(svc, dict):
+        return False
+    argv = compose_tool.command_argv(svc.get("entrypoint")) + compose_tool.command_argv(svc.get("command"))
+    if len(argv) >= 3 and posixpath.basename(argv[0]) in ("sh", "bash", "ash") and argv[1].startswith("-") \
+            and "c" in argv[1]:
+        return only_file_chores(" ".join(argv[2:]))
+    return only_file_chores(" ".join(argv))
 
 
 # -- PRD003 ------------------------------------------------------------------------------------

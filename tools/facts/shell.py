@@ -236,3 +236,16 @@ def curl_ignores_http_errors(command: str | None) -> bool:
             continue
         return not (judged or any(_CURL_FAILS.match(w) for w in words[1:]))
     return False
+
+
+_FILE_CHORES = frozenset({"chown", "chmod", "chgrp", "mkdir", "touch", "ln", "cp", "mv", "rm", "echo", "true", "exit",
+                          "set", "find", "ls", "cat", "printf", "sleep"})
+
+
+def only_file_chores(command: str | None) -> bool:
+    """A command (a helper service's entrypoint and command, shell text included) that only prepares files:
+    `chown -R 1001:1001 /mnt/data`, `mkdir -p … && chmod 700 …`. Such a one-shot helper's base image release changes
+    nothing the stack keeps."""
+    programs = [program_of(words)[0] for words in split_shell(command or "") if words]
+    return bool(programs) and all(p in _FILE_CHORES for p in programs)
+
