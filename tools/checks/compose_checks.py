@@ -520,9 +520,10 @@ def database_setting_misread(ctx, spec):
     production, low elsewhere; each service's setting once."""
     from tools.facts.images import misread_setting
 
+    platform = _platform(ctx)
     seen: set[tuple[str, str, str]] = set()
-    for env in _by_exposure(ctx, _platform(ctx)):
-        prod = env in _platform(ctx).prod_envs()
+    for env in _by_exposure(ctx, platform):
+        prod = platform.role(env) == "prod"
         for rel, name, svc in _raw_services(ctx, env):
             image = env.services.get(name, {}).get("image")
             environment = svc.get("environment") or {}
@@ -697,10 +698,10 @@ def _scripts_with_secret_arguments(ctx, spec, platform: Platform):
     """The same fact in the scripts around the deploy: an entrypoint or start script an image that runs carries
     (medium: the host's `ps` shows the password while it runs), a Procfile (medium), a repository script (a release
     or backup script: low)."""
-    from tools.checks.dockerfile_checks import shipped_scripts
+    from tools.checks.dockerfile_checks import _repo_text, shipped_scripts
 
     for script, severity, why in shipped_scripts(platform, ctx.sources):
-        text = _repo_file_text(platform, script)
+        text = _repo_text(platform.root, platform.root / script, 512 * 1024)
         if text is None:
             continue
         joined: list[tuple[int, str]] = []
@@ -723,18 +724,6 @@ def _scripts_with_secret_arguments(ctx, spec, platform: Platform):
         yield spec.finding(ctx, f"{script}: a command carries a password: {shown}{more}",
                            [Location(script, no) for no, _ in hits], severity=sev, subject=f"{script} password",
                            detail=f"{why}: the host's `ps` and /proc show the command line while it runs")
-
-
-def _repo_file_text(platform: Platform, rel: str) -> str | None:
-    from agent.core.files import SourceReadError, read_source_file
-
-    path = platform.root / rel
-    try:
-        if not path.resolve().is_relative_to(platform.root.resolve()) or not path.is_file():
-            return None
-        return read_source_file(path, 512 * 1024, rel).text
-    except (SourceReadError, OSError, ValueError):
-        return None
 
 
 def _command_items(svc: dict, name: str) -> list[tuple[str, list[str], tuple]]:

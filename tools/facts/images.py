@@ -140,9 +140,12 @@ def database_data_dir(image: str | None, environment: dict | None = None) -> tup
     if folder == "/var/lib/postgresql/data":
         if pgdata.startswith("/") and "$" not in pgdata:
             return pgdata.rstrip("/"), what
-        tag = image.split("@", 1)[0].rpartition(":")[2] if ":" in image.split("@", 1)[0].rsplit("/", 1)[-1] else ""
+        from tools.dockerfile import parse_image_ref
+
+        ref = parse_image_ref(image)
+        tag = ref.tag or ""
         major = re.match(r"(\d+)", tag)
-        if "@" in image and not major:
+        if getattr(ref, "digest", None) and not major:
             return None  # `postgres:latest@sha256:…`: the digest decides the major, unknown here
         if not tag or tag.startswith(("latest", "alpine", "bookworm", "trixie")) or (major and int(major.group(1)) >= 18):
             return f"{POSTGRES_HOME}/{major.group(1) if major else 18}/docker", what
