@@ -377,6 +377,29 @@ def published_untested(ctx, spec):
                            detail="a build the tests would fail is published all the same, under the tag users pull")
 
 
+# -- CI018 -----------------------------------------------------------------------------------
+
+@check("CI018", "Workflow refers to a step, job, matrix key or input it does not define", "medium", "infra-regression",
+       CI_COHERENCE,
+       "Give the step the id the expression names (`id: meta`), add the job to `needs:`, or fix the name; GitHub "
+       "reads an undefined reference as an empty string and says nothing.")
+def undefined_reference(ctx, spec):
+    """actionlint's type check of contexts, for the four a job defines itself, without actionlint installed: a
+    digest, a tag list or a condition that reads `steps.meta.outputs.tags` when no step has `id: meta` is empty on
+    every run. One finding per reference and line."""
+    for path, wf in _workflows(ctx):
+        grouped: dict[tuple, list] = {}
+        for ref in ci_tool.undefined_references(wf):
+            grouped.setdefault((ref.job, ref.what), []).append(ref)
+        for (job, what), refs in grouped.items():
+            texts = list(dict.fromkeys(r.text for r in refs))
+            shown = ", ".join(texts[:3]) + (f" and {len(texts) - 3} more" if len(texts) > 3 else "")
+            lines = list(dict.fromkeys(r.line for r in refs))
+            yield spec.finding(ctx, f"{path}: job {job} reads {shown}: {what}", [wf.loc(n) for n in lines],
+                               subject=f"{job} {what}",
+                               detail="GitHub evaluates it to an empty string without an error")
+
+
 # -- CI014 -----------------------------------------------------------------------------------
 
 @check("CI014", "Workflow runs downloaded code it did not verify", "medium", "security", SECURITY_RISK,

@@ -329,3 +329,127 @@ def always_true_condition(text: str) -> bool:
     if "${{" not in stripped:
         return False
     return not (stripped.startswith("${{") and stripped.endswith("}}") and stripped.count("${{") == 1)
+
+
+# ---------------------------------------------------------------- references to names the workflow never defines
+
+@dataclass
+class UndefinedRef:
+    """`steps.build.outputs.digest` where no step of the job has the id `build` (and the like for `needs`, `matrix`,
+    `inputs`): GitHub evaluates it to an empty string, silently."""
+    text: str  # the reference as written: steps.build.outputs.digest
+    what: str  # why it is undefined, in a few words
+    job: str | None
+    line: int | None
+
+
+_REF_RE = re.compile(r"(?<![\w.\-])(steps|needs|matrix|inputs)\.([A-Za-z_][\w\-]*)(?:\.([A-Za-z_][\w\-]*))?(?:\.[\w\-]+)*")
+_QUOTED = re.compile(r"'(?:[^']|'')*'")
+_STEP_PROPS = ("outputs", "outcome", "conclusion")
+_NEEDS_PROPS = ("outputs", "result")
+
+
+def _expressions(node: ScalarNode, whole: bool) -> list[tuple[str, int]]:
+    """(expression text with its string literals blanked, 1-based line) of each `${{ }}` of a scalar; the whole
+    scalar when it is an `if:` (GitHub reads it as one expression)."""
+    text = node.value
+    block = node.style in ("|", ">")
+    base = node.start_mark.line + (2 if block else 1)
+    spans = [(m.group(1), m.start(1)) for m in EXPR_RE.finditer(text)]
+    if whole and not spans:
+        spans = [(text, 0)]
+    out = []
+    for chunk, offset in spans:
+        blanked = _QUOTED.sub(lambda q: " " * len(q.group(0)), chunk)
+        out.append((blanked, base + text.count("\n", 0, offset) if block else base))
+    return out
+
+
+def _matrix_keys(matrix: Any) -> set[str] | None:
+    """The keys `matrix.X` may name, lower-cased; None when they cannot be known (an expression builds the matrix or
+    its `include`)."""
+    if matrix is None:
+        return set()
+    if not isinstance(matrix, dict):
+        return None
+    keys = {str(k).lower() for k in matrix if k not in ("include", "exclude")}
+    include = matrix.get("include")
+    if include is None:
+        return keys
+    if not isinstance(include, list):
+        return None
+    for item in include:
+        if not isinstance(item, dict):
+            return None
+        keys |= {str(k).lower() for k in item}
+    return keys
+
+
+def _declared_inputs(wf: Workflow) -> set[str] | None:
+    """The names `inputs.X` may take, lower-cased: those of `workflow_dispatch` and `workflow_call`; None when a
+    trigger's inputs cannot be read."""
+    on = (wf.raw or {}).get("on") if isinstance(wf.raw, dict) else None
+    names: set[str] = set()
+    if not isinstance(on, dict):
+        return names
+    for event in ("workflow_dispatch", "workflow_call"):
+        spec = on.get(event)
+        if spec is None:
+            continue
+        if not isinstance(spec, dict):
+            continue
+        inputs = spec.get("inputs")
+        if inputs is None:
+            continue
+        if not isinstance(inputs, dict):
+            return None
+        names |= {str(k).lower() for k in inputs}
+    return names
+
+
+def undefined_references(wf: Workflow) -> list[UndefinedRef]:
+    """Each `steps.X`, `needs.X`, `matrix.X` and `inputs.X` of a job that names nothing the job or workflow defines,
+    and `steps.X.output` (GitHub's property is `outputs`): GitHub gives such a reference an empty value without a
+    word, so a tag, a digest or a condition silently goes missing. Names are compared case-insensitively, as
+    GitHub does; a matrix or inputs built by an expression are not judged."""
+    inputs = _declared_inputs(wf)
+    out: list[UndefinedRef] = []
+    seen: set[tuple] = set()
+    for path, node in _walk_scalars(wf):
+        if not path or path[0] != "jobs" or len(path) < 3:
+            continue
+        job = wf.jobs.get(str(path[1]))
+        if job is None or path[2] == "strategy":
+            continue
+        in_steps = path[2] in ("steps", "outputs")
+        step_ids = {s.id.lower() for s in job.steps if s.id}
+        needs = {n.lower() for n in job.needs}
+        raw_job = ((wf.raw or {}).get("jobs") or {}).get(job.id) if isinstance(wf.raw, dict) else None
+        strategy = raw_job.get("strategy") if isinstance(raw_job, dict) else None
+        matrix = _matrix_keys(job.matrix) if strategy is None or isinstance(strategy, dict) else None
+        for expr, line in _expressions(node, whole=path[-1] == "if"):
+            for m in _REF_RE.finditer(expr):
+                ctx, name, prop = m.group(1), m.group(2).lower(), (m.group(3) or "").lower()
+                what = None
+                if ctx == "steps" and in_steps and not job.uses:
+                    if name not in step_ids:
+                        what = f"no step of job {job.id} has the id {m.group(2)}"
+                    elif prop and prop not in _STEP_PROPS:
+                        what = f"a step has no property {m.group(3)} (outputs, outcome, conclusion)"
+                elif ctx == "needs":
+                    if name not in needs:
+                        what = (f"job {job.id} does not need {m.group(2)}" if needs
+                                else f"job {job.id} needs no job")
+                    elif prop and prop not in _NEEDS_PROPS:
+                        what = f"a needed job has no property {m.group(3)} (outputs, result)"
+                elif ctx == "matrix" and matrix is not None and name not in matrix:
+                    what = (f"the matrix of job {job.id} has no key {m.group(2)}" if matrix
+                            else f"job {job.id} has no matrix")
+                elif ctx == "inputs" and inputs is not None and name not in inputs:
+                    what = (f"the workflow declares no input {m.group(2)}" if inputs
+                            else "the workflow declares no inputs")
+                if what and (job.id, m.group(0), line) not in seen:
+                    seen.add((job.id, m.group(0), line))
+                    out.append(UndefinedRef(m.group(0), what, job.id, line))
+    out.sort(key=lambda r: (r.line or 0, r.text))
+    return out
