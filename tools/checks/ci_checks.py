@@ -400,6 +400,31 @@ def undefined_reference(ctx, spec):
                                detail="GitHub evaluates it to an empty string without an error")
 
 
+# -- CI019 -----------------------------------------------------------------------------------
+
+@check("CI019", "Workflow uses an action version GitHub no longer runs", "high", "infra-regression", CI_COHERENCE,
+       "Move the step to the current major (`actions/upload-artifact@v4`, `actions/cache@v4`); pin its commit SHA "
+       "with the version in a comment.")
+def retired_action(ctx, spec):
+    """A dated table (tools/ci/retired.py): GitHub fails the step, so the job, and with it whatever the job
+    publishes or deploys, on every run. One finding per workflow and action version."""
+    from tools.ci.retired import retired
+
+    for path, wf in _workflows(ctx):
+        grouped: dict[str, list] = {}
+        for job in wf.jobs.values():
+            for step in job.steps:
+                why = retired(step.uses)
+                if why:
+                    grouped.setdefault(why, []).append((job.id, step.line))
+        for why, places in grouped.items():
+            jobs = list(dict.fromkeys(j for j, _ in places))
+            yield spec.finding(ctx, f"{path}: {why}", [wf.loc(line) for _, line in places],
+                               subject=why.split(":", 1)[0],
+                               detail=(f"jobs {', '.join(jobs)} fail" if len(jobs) > 1 else f"job {jobs[0]} fails")
+                               + " at that step")
+
+
 # -- CI014 -----------------------------------------------------------------------------------
 
 @check("CI014", "Workflow runs downloaded code it did not verify", "medium", "security", SECURITY_RISK,
