@@ -542,6 +542,41 @@ def _hosted_runner(runs_on) -> bool:
     return bool(labels) and all(isinstance(l, str) and _HOSTED.match(l.strip()) for l in labels)
 
 
+def _self_hosted(runs_on) -> bool:
+    """The job asks for a self-hosted runner: the `self-hosted` label (or one that contains it) or a runner group."""
+    if isinstance(runs_on, dict):
+        return "group" in runs_on or _self_hosted(runs_on.get("labels"))
+    labels = runs_on if isinstance(runs_on, list) else [runs_on]
+    return any(isinstance(l, str) and "self-hosted" in l.lower() and "${{" not in l for l in labels)
+
+
+# A job condition that keeps forks' pull requests out (same repository, owner, author association, fork flag) or
+# waits for a label only a maintainer can put on.
+_FORKS_KEPT_OUT = re.compile(r"head\.repo\.(?:full_name|fork|owner)|repository_owner|author_association|"
+                             r"pull_request\.user\.login|github\.actor\b|\blabels?\b", re.I)
+
+
+@check("GHA009", "Pull requests run on a self-hosted runner", "medium", "security", SECURITY_RISK,
+       "Run pull-request jobs on GitHub-hosted runners, or keep forks out (`if: github.event.pull_request.head.repo."
+       "full_name == github.repository`); a self-hosted runner keeps what a job leaves behind for the next one.")
+def pull_request_on_self_hosted(ctx, spec):
+    """`on: pull_request` and a job on a self-hosted runner: in a public repository any fork's pull request runs its
+    own code on that machine, which persists between jobs and sits inside the project's network (GitHub's own
+    advice: self-hosted runners only with private repositories). One finding per job."""
+    for path, wf in _workflows(ctx):
+        if "pull_request" not in wf.triggers:
+            continue
+        for job in wf.jobs.values():
+            if not _self_hosted(job.runs_on) or (job.if_ and _FORKS_KEPT_OUT.search(str(job.if_))):
+                continue
+            if job.if_ and ci_tool.evaluate(job.if_, ci_tool.Context(event="pull_request")) is False:
+                continue
+            yield spec.finding(ctx, f"{path}: job {job.id} runs pull requests on a self-hosted runner",
+                               [wf.loc(wf.line_of("jobs", job.id, "runs-on") or job.line)],
+                               subject=f"{job.id} self-hosted",
+                               detail="a fork's pull request runs its code on that machine")
+
+
 @check("CI011", "Workflow runs docker-compose v1, which GitHub's runners no longer ship", "medium", "infra-regression",
        CI_COHERENCE,
        "Call Compose v2 as `docker compose` (a space): GitHub removed the `docker-compose` v1 binary from its hosted "
