@@ -582,3 +582,31 @@ jobs:
 """)
     assert sorted(i.name for i in ci.built_images(wf, repository="acme/photos")) == [
         "docker.io/acme/a", "docker.io/acme/b", "ghcr.io/acme/photos"]
+
+
+def test_a_repository_without_test_jobs_waits_for_its_linters(tmp_path):
+    from tools.ci.gating import gated_by_tests, testing_jobs
+
+    (tmp_path / ".github/workflows").mkdir(parents=True)
+    (tmp_path / ".github/workflows/ci.yml").write_text(
+        "on: push\njobs:\n  lint:\n    runs-on: ubuntu-latest\n    steps:\n      - run: npx eslint .\n"
+        "  image:\n    needs: lint\n    runs-on: ubuntu-latest\n    steps:\n      - run: docker build .\n"
+        "  other:\n    runs-on: ubuntu-latest\n    steps:\n      - run: docker build .\n")
+    workflows = {wf.rel_path: wf for wf in ci.load_workflows(tmp_path)}
+    assert testing_jobs(workflows) == []
+    assert testing_jobs(workflows, lint=True) == [(".github/workflows/ci.yml", "lint")]
+    wf = workflows[".github/workflows/ci.yml"]
+    assert gated_by_tests(wf, "image", workflows, lint=True) and not gated_by_tests(wf, "image", workflows)
+    assert not gated_by_tests(wf, "other", workflows, lint=True)
+
+
+def test_undefined_references_are_judged_per_job_and_case_insensitively(tmp_path):
+    (tmp_path / ".github/workflows").mkdir(parents=True)
+    (tmp_path / ".github/workflows/ci.yml").write_text(
+        "on:\n  workflow_dispatch:\n    inputs:\n      Tag: {type: string}\njobs:\n"
+        "  a:\n    runs-on: ubuntu-latest\n    steps:\n      - id: Build\n        run: echo x\n"
+        "      - run: echo ${{ steps.build.outputs.x }} ${{ inputs.tag }} ${{ steps.b.outputs.y }}\n"
+        "  b:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ steps.build.outputs.x }} ${{ needs.a.outputs.x }}\n")
+    wf = ci.load_workflows(tmp_path)[0]
+    got = [(r.job, r.text) for r in ci.undefined_references(wf)]
+    assert got == [("a", "steps.b.outputs.y"), ("b", "needs.a.outputs.x"), ("b", "steps.build.outputs.x")]

@@ -133,3 +133,15 @@ def test_real_env_files_and_git_files():
     assert facts.is_real_env_file(".env") and facts.is_real_env_file("config/.env.prod") and facts.is_real_env_file("prod.env")
     assert not facts.is_real_env_file(".env.example") and not facts.is_real_env_file(".env.sample")
     assert facts.is_git_file(".gitattributes") and facts.is_git_file("a/.gitmodules") and not facts.is_git_file(".github")
+
+
+@pytest.mark.parametrize("text", ["bundle exec rspec", "name: rspec RSpec", "vendor/bin/phpunit --colors", "php artisan test",
+                                  "mix test --cover", "tox -e py311", "bats test/", "npx playwright test", "npx cypress run",
+                                  "python manage.py test", "name: Specs"])
+def test_runs_tests_knows_the_runners_of_other_stacks(text):
+    assert facts.runs_tests(text)
+
+
+@pytest.mark.parametrize("text", ["echo pestilence", "name: Checkout", "npm run build", "cargo build --release"])
+def test_runs_tests_leaves_builds_alone(text):
+    assert not facts.runs_tests(text)

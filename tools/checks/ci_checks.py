@@ -352,7 +352,9 @@ def push_from_pull_request(ctx, spec):
 def published_untested(ctx, spec):
     platform = _platform(ctx)
     workflows = {p: wf for p, wf in platform.workflows.items() if wf.ok}
-    testers = testing_jobs(workflows)
+    testers, lint = testing_jobs(workflows), False
+    if not testers:  # no test suite in CI: the linters and type checkers are what a publish should wait for
+        testers, lint = testing_jobs(workflows, lint=True), True
     if not testers:
         return  # nothing to wait for
     seen: set[tuple[str, str]] = set()
@@ -361,7 +363,7 @@ def published_untested(ctx, spec):
         if not built.pushed or wf is None or (built.location.path, built.job) in seen:
             continue
         events = publish_events(wf)
-        if not events or gated_by_tests(wf, built.job, workflows):
+        if not events or gated_by_tests(wf, built.job, workflows, lint=lint):
             continue
         if any(runs_tests(src.text) for src in ctx.sources
                if src.kind == "dockerfile" and src.ok and src.path == platform.dockerfile_of_ci_image(built)):
@@ -371,8 +373,9 @@ def published_untested(ctx, spec):
         where = f"{path} (job {jid})" if path != built.location.path else f"job {jid}"
         names = sorted({b.name for b in platform.built_images
                         if b.pushed and (b.location.path, b.job) == (built.location.path, built.job)})
+        what = "the linters" if lint else "the tests"
         yield spec.finding(ctx, f"{built.location.path}: job {built.job} pushes {', '.join(names)} on "
-                                f"{' and '.join(events)} without waiting for the tests ({where} runs them)",
+                                f"{' and '.join(events)} without waiting for {what} ({where} runs them)",
                            [built.location],
                            detail="a build the tests would fail is published all the same, under the tag users pull")
 

@@ -17,9 +17,13 @@ def runs_docker(text: str | None) -> bool:
 _TEST_RUN = re.compile(r"\bdotnet\s+test\b|\bpytest\b|\bpython\d?\s+-m\s+(pytest|unittest)\b|\b(npm|pnpm|yarn|bun)\s+"
                        r"(run\s+)?test\b|\bnpx\s+(vitest|jest)\b|\bvitest\b|\bjest\b|\bgo\s+test\b|\bmake\s+test\b"
                        r"|\bcargo\s+test\b|\bmvn\s+(-\S+\s+)*(test|verify)\b|\bgradlew?\s+test\b"
+                       # Ruby, PHP, Elixir, Python runners and the end-to-end ones
+                       r"|\brspec\b|\brails\s+test\b|\brake\s+(test|spec)\b|\bphpunit\b|\bartisan\s+test\b|\bpest\b"
+                       r"|\bmix\s+test\b|\btox\b|\bnox\b|\bmanage\.py\s+test\b|\bctest\b|\bbats\b|\bdeno\s+test\b"
+                       r"|\bplaywright\s+test\b|\bcypress\s+run\b|\bgotestsum\b|\bflutter\s+test\b"
                        # a test image built and run, a test build target, a step named for tests
                        r"|Dockerfile\.tests?\b|\btarget:\s*tests?\b|\bdocker\s+run\b[^\n]*-tests?\b"
-                       r"|\bname:[^\n]*\b[Tt]ests?\b")
+                       r"|\bname:[^\n]*\b(?:[Tt]ests?|RSpec|rspec|[Ss]pecs?)\b")
 
 
 def runs_tests(text: str | None) -> bool:
