@@ -40,6 +40,7 @@ class ZizmorRun:
     results: dict[str, list[ZizmorIssue]] = field(default_factory=dict)  # repo-relative workflow -> issues
     notes: list[str] = field(default_factory=list)  # why it did not run at all
     skipped: dict[str, str] = field(default_factory=dict)  # workflow -> why zizmor did not audit it
+    failed: dict[str, str] = field(default_factory=dict)  # workflow -> the error zizmor stopped on, auditing it alone
     ran: bool = True
     seconds: float = 0.0
 
@@ -73,6 +74,22 @@ def run_zizmor(root: Path, paths: list[str], timeout: float = TIMEOUT) -> Zizmor
             run.results[p] = hit
     if todo:
         raw, error = _zizmor_json(binary, root, todo, timeout)
+        if raw is None and not error.startswith(("[Errno", "Command")):
+            # zizmor stops the whole call on one workflow an audit of its own fails on: audit each alone, so
+            # one file's failure costs that file (said, and the verdict cannot tell), not every workflow's audit
+            deadline = started + timeout
+            first, raw, error = error, [], ""
+            for p in todo:
+                alone, why = ((None, first) if len(todo) == 1 else
+                              _zizmor_json(binary, root, [p], max(1.0, deadline - time.monotonic())))
+                if alone is None:
+                    run.failed[p] = why
+                else:
+                    raw.extend(alone)
+                    error += why
+            if len(todo) > 1 and len(run.failed) == len(todo) and len(set(run.failed.values())) == 1:
+                raw, error = None, first  # the same error on every file: zizmor itself does not run
+                run.failed = {}
         if raw is None:
             run.ran = False
             run.notes.append(f"could not run zizmor: {error}")
@@ -83,7 +100,7 @@ def run_zizmor(root: Path, paths: list[str], timeout: float = TIMEOUT) -> Zizmor
                     run.results[path].append(issue)
             run.skipped = {p: why for p, why in _skipped(error).items() if p in run.results}
             for p in todo:
-                if p not in run.skipped:
+                if p not in run.skipped and p not in run.failed:
                     _store(keys.get(p), run.results[p])
     run.seconds = time.monotonic() - started
     return run

@@ -471,6 +471,25 @@ def test_workflow_zizmor_cannot_read_is_said(shop):
     assert not session.not_run  # GitHub refuses that workflow too: nothing unaudited runs
 
 
+def test_zizmor_failing_on_one_workflow_costs_that_workflow_only(shop, monkeypatch, tmp_path):
+    import tools.zizmor
+
+    fake = tmp_path / "zizmor"  # stops the whole call when one input is gc.yml, as zizmor 1.33 does on a crash
+    fake.write_text("#!/bin/sh\nfor a in \"$@\"; do case \"$a\" in *gc.yml) echo 'fatal: no audit was performed' >&2; "
+                    "exit 1;; esac; done\necho '[]'\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(tools.zizmor, "zizmor_binary", lambda: str(fake))
+    write(shop, {".github/workflows/gc.yml": "name: gc\non: push\njobs:\n  gc:\n    runs-on: ubuntu-latest\n"
+                                               "    steps:\n      - run: make gc\n"})
+    run = tools.zizmor.run_zizmor(shop, [".github/workflows/api.yml", ".github/workflows/gc.yml"])
+    assert run.ran and run.failed == {".github/workflows/gc.yml": "fatal: no audit was performed"}
+    assert run.results[".github/workflows/api.yml"] == []
+    session = open_session(shop)
+    assert [f.title for f in session.findings if f.id == "GHA000"] == [
+        "zizmor failed on .github/workflows/gc.yml: fatal: no audit was performed"]
+    assert session.verdict == "CANNOT-TELL" and [g.what for g in session.not_run] == ["zizmor on .github/workflows/gc.yml"]
+
+
 def test_zizmor_absent_is_said(shop, monkeypatch):
     import tools.zizmor
 

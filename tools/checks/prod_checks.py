@@ -541,6 +541,11 @@ def zizmor_other(ctx, spec):
         yield spec.finding(ctx, "zizmor did not run on the workflows", [], severity="info",
                            detail="; ".join(run.notes),
                            remediation="Install zizmor (`pip install zizmor`); the other CI checks ran.")
+    for path, why in (run.failed if run is not None else {}).items():  # zizmor's own failure: not audited
+        ctx.could_not_run(spec, f"zizmor on {path}", why)
+        yield spec.finding(ctx, f"zizmor failed on {path}: {why}", [Location(path)], severity="info",
+                           remediation="The other workflows were audited; update zizmor (`pip install -U zizmor`) "
+                                       "or report the workflow to zizmor.")
     for path, why in (run.skipped if run is not None else {}).items():  # GitHub refuses it too: nothing runs
         yield spec.finding(ctx, f"zizmor did not audit {path}: {why}", [Location(path)], severity="info",
                            remediation="Make the workflow valid (CI001/CI002 say where); zizmor then audits it.")
