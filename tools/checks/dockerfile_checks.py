@@ -1080,6 +1080,29 @@ def _generated(root: Path, context: str, src: str) -> bool:
         return False
 
 
+def _made_by_building_job(platform, dockerfile: str, context: str, src: str) -> bool:
+    """The CI job that builds this Dockerfile writes the source's first folder before the build: an artifact
+    downloaded there, an archive unpacked into it (`unzip x.zip -d artifacts/app`), a `mkdir`/`cp`/`mv` into it.
+    The folder is absent from every checkout, so its absence says nothing."""
+    rel = posixpath.normpath(posixpath.join(context, src.lstrip("/")))
+    top = rel.split("/", 1)[0]
+    if not top or top in (".", "..") or (platform.root / top).exists():
+        return False
+    mention = re.compile(r"(?<![\w.\-/])(?:\./)?" + re.escape(top) + r"(?:/|\b)")
+    for built in platform.built_images:
+        if platform.dockerfile_of_ci_image(built) != dockerfile:
+            continue
+        wf = platform.workflows.get(built.location.path)
+        job = wf.jobs.get(built.job) if wf is not None else None
+        for step in job.steps if job is not None else []:
+            written = [str(step.with_.get("path") or "")] if step.uses and "download-artifact" in step.uses.action else []
+            if step.run:
+                written.append(step.run)
+            if any(mention.search(text) for text in written):
+                return True
+    return False
+
+
 def _source_exists(root: Path, context: str, src: str) -> bool:
     full = os.path.normpath(os.path.join(root, context, src.lstrip("/")))
     if any(c in src for c in "*?["):
@@ -1117,7 +1140,7 @@ def copy_source_missing(ctx, spec):
                     # be judged: the workflows that build it check the submodules out first (SRC011 says it)
                     missing = [c for c in contexts if not platform.uninitialised_submodule(
                         posixpath.normpath(posixpath.join(c, src))) and not _source_exists(platform.root, c, src)
-                        and not _generated(platform.root, c, src)]
+                        and not _generated(platform.root, c, src) and not _made_by_building_job(platform, path, c, src)]
                     tracked = [c for c in missing if platform.is_tracked(posixpath.normpath(posixpath.join(c, src)))]
                     if tracked:
                         rel = posixpath.normpath(posixpath.join(tracked[0], src))
