@@ -388,3 +388,9 @@ def test_a_key_error_names_the_missing_key_it_does_not_hold_a_secret():
 
     shown = Redactor()("KeyError: 'DATABASE_URL' (DB_PASSWORD=s3cr3t-pa55word)")
     assert "KeyError: 'DATABASE_URL'" in shown and "s3cr3t-pa55word" not in shown
+
+
+def test_a_public_key_id_fetched_by_gpg_is_no_password():
+    line = "gpg --keyserver hkp://keyserver.ubuntu.com:80 --recv-keys 871920D1991BC93C"
+    assert facts.script_line_secret(line) is None and facts.command_line_exposure(line) is None
+    assert facts.script_line_secret("tool --api-keys sk_live_51HqLyjWDarjtT1zdp7dc") is not None

@@ -1082,7 +1082,8 @@ def _generated(root: Path, context: str, src: str) -> bool:
 
 def _made_by_building_job(platform, dockerfile: str, context: str, src: str) -> bool:
     """The CI job that builds this Dockerfile writes the source's first folder before the build: an artifact
-    downloaded there, an archive unpacked into it (`unzip x.zip -d artifacts/app`), a `mkdir`/`cp`/`mv` into it.
+    downloaded there, another repository checked out into it (`actions/checkout` with `path: dist/lib`), an archive
+    unpacked into it (`unzip x.zip -d artifacts/app`), a `mkdir`/`cp`/`mv` into it.
     The folder is absent from every checkout, so its absence says nothing."""
     rel = posixpath.normpath(posixpath.join(context, src.lstrip("/")))
     top = rel.split("/", 1)[0]
@@ -1095,7 +1096,8 @@ def _made_by_building_job(platform, dockerfile: str, context: str, src: str) -> 
         wf = platform.workflows.get(built.location.path)
         job = wf.jobs.get(built.job) if wf is not None else None
         for step in job.steps if job is not None else []:
-            written = [str(step.with_.get("path") or "")] if step.uses and "download-artifact" in step.uses.action else []
+            # an action that writes where `path:` says: an artifact downloaded, a repository checked out, a cache
+            written = [str(step.with_.get("path") or "")] if step.uses else []
             if step.run:
                 written.append(step.run)
             if any(mention.search(text) for text in written):

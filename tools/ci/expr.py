@@ -276,6 +276,8 @@ def trigger_contexts(wf: Workflow) -> list[Context]:
             and not trig.branches_ignore and not trig.tags
         if exact:
             out.extend(Context(event=event, branch=b) for b in literal)
+        elif event == "workflow_call":
+            out.append(Context())  # a reusable workflow runs with its caller's github context: any event, any ref
         else:
             out.append(Context(event=event))
     return out

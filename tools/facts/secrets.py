@@ -58,7 +58,8 @@ NOT_SECRET_WORDS = frozenset({
     "millis", "duration", "interval", "rounds", "iterations", "cost", "per", "retries", "attempts", "validity",
     "strength", "complexity", "public", "publishable", "checksum", "checksums", "sha", "sha1", "sha256", "sha512",
     "digest", "enabled", "enable", "disabled", "disable", "required", "require", "allow", "allowed",
-    "prompt", "completion", "usage"})  # `prompt_tokens`, `completion_tokens`: a model's usage counts
+    "prompt", "completion", "usage",  # `prompt_tokens`, `completion_tokens`: a model's usage counts
+    "recv", "fingerprint", "fingerprints"})  # gpg's `--recv-keys 8719…`: a public key's id, not a secret
 # After the last secret word: what describes the secret rather than holds it (`DB_PASSWORD_FILE`, `SECRET_NAME`).
 DESCRIBING_WORDS = frozenset({
     "name", "names", "user", "username", "usr", "host", "hostname", "port", "url", "uri", "urls", "endpoint",
