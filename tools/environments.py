@@ -1186,6 +1186,8 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
         if builds_from_source and any(_SHIPS_AN_IMAGE.search(sentence) for _, sentence in sentences):
             continue  # the page self-hosts the published image: it says nothing of a file that builds the app
         for no, sentence in sentences:
+            if _LINK_ENTRY.match(sentence):
+                continue  # `- [Flame] - self-hosted startpage for your server`: a list of other projects
             if PROD_EVIDENCE.search(fold(sentence)) and not _DENIES.search(fold(sentence)) \
                     and (about_these or _NAMES_COMPOSE.search(sentence)):
                 evidence = f"{src.path}:{no} (\"{' '.join(sentence.split())[:80]}\")"
@@ -1250,10 +1252,15 @@ def _production_section(base: list[str], sources: list) -> str:
     return ""
 
 
+# An entry of a list of links (`- [Flame](…) - self-hosted startpage`): it describes the project it links to.
+_LINK_ENTRY = re.compile(r"^\W{0,4}\[[^\]\n]{1,80}\](?:\([^)\n]{0,300}\))?\s*(?:[-–—:|]|$)")
+
+
 _ROLE_WORDS = (("test", _TEST_WORDS | {"ci", "testdata", "fixtures", "spec"}),
                ("staging", {"staging", "stage", "preprod", "qa", "uat"}),
                ("dev", {"dev", "devenv", "development", "local", "devcontainer", "example", "examples", "demo",
-                        "sample", "samples", "override", "debug", "localstack"}))  # LocalStack: AWS emulated locally
+                        "sample", "samples", "override", "debug", "localstack",  # LocalStack: AWS emulated locally
+                        "skeleton", "boilerplate", "boilerplates", "scaffold"}))  # a file to copy and fill in
 
 
 def _role_words(files: list[str]) -> str | None:

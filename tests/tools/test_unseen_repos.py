@@ -1502,3 +1502,25 @@ def test_a_makefile_recipe_that_changes_folder_runs_that_folders_compose_file(tm
 def test_a_localstack_overlay_is_a_development_set():
     """`rtcstats/localstack/localstack.yml` over the root file emulates AWS on the developer's machine."""
     assert environment_role("localstack", ["docker-compose.yml", "rtcstats/localstack/localstack.yml"]) == "dev"
+
+
+def test_a_list_of_other_projects_is_no_evidence_and_a_skeleton_is_no_product(tmp_path):
+    readme = ("# Compose examples\n\nRun any of them with `docker compose up -d`.\n\n"
+              "- [Flame](https://github.com/pawelmalak/flame) - Flame is a self-hosted startpage for your server.\n"
+              "- [Gitea] - a self-hosted Git service for your server.\n")
+    skeleton = "services:\n  example:\n    image: user/image:tag\n    restart: unless-stopped\n"
+    root = repo(tmp_path, {"0_skeleton/docker-compose.yml": skeleton, "examples/flame/docker-compose.yml": BASE,
+                           "README.md": readme, "tools/Dockerfile": "FROM alpine:3.20\n"})
+    session = open_session(root)
+    assert all(session.platform().role(env) == "dev" for env in session.platform().environments.values())
+    assert environment_role("x", ["boilerplate/compose.yaml"]) == "dev"
+    (root / "0_template").mkdir()  # a folder name that says nothing: only the README's list could make it production
+    (root / "0_skeleton/docker-compose.yml").rename(root / "0_template/docker-compose.yml")
+
+    def prods() -> list[str]:
+        platform = open_session(root).platform()
+        return [env.name for env in platform.environments.values() if platform.role(env) == "prod"]
+
+    assert prods() == []
+    (root / "README.md").write_text(readme.replace("- [Flame](https://github.com/pawelmalak/flame) - ", "The startpage: "))
+    assert prods() == ["prod"]  # said in a sentence of its own, it is evidence
