@@ -272,8 +272,9 @@ def parse_nginx_text(text: str, path: str, context: str = "main",
         except NgxParserBaseException as exc:
             parsing["errors"].append({"error": exc.strerror, "line": exc.lineno, "kind": "syntax"})
         except (StopIteration, RuntimeError, ValueError) as exc:  # the lexer on a truncated quote, and the like
-            parsing["errors"].append({"error": f"cannot parse: {exc or type(exc).__name__}", "line": None,
-                                      "kind": "syntax"})
+            said = "unexpected end of file: a directive without its \";\" or a block without its \"}\"" \
+                if isinstance(exc, StopIteration) else (str(exc) or type(exc).__name__)
+            parsing["errors"].append({"error": f"cannot parse: {said}", "line": None, "kind": "syntax"})
     config.files = [f["file"] for f in files]
     for f in files:
         for err in f["errors"]:

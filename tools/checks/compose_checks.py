@@ -1593,6 +1593,9 @@ def nginx_config_errors(ctx, spec):
                          f"http {{}}: nginx refuses to start ({err.message})", loc,
                     severity="blocker" if path in prod_files else "high",
                     remediation="Mount or COPY it as /etc/nginx/nginx.conf, or keep only its server {} blocks in conf.d/.")
+            elif conf.context == "unknown":  # a file nginx reads only if a config includes it (an htpasswd file)
+                yield spec.finding(ctx, f"{path}: {err.message} (if nginx reads it: nothing here includes it)", loc,
+                                   severity="info")
             else:
                 yield spec.finding(ctx, f"{path}: {err.message}", loc, severity="high")
         for inc in conf.missing_includes:
