@@ -105,3 +105,26 @@ def test_a_judgments_file_that_is_not_yaml_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(corpus, "ROOT", tmp_path)
     with pytest.raises(corpus.CorpusError, match=r"judgments.yaml:\d+: not valid YAML"):
         corpus.load_yaml(bad)
+
+
+def test_a_snapshot_missing_a_blob_is_checked_out_without_it(tmp_path):
+    import subprocess
+
+    def git(cwd, *args):
+        return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+    src = tmp_path / "src"
+    src.mkdir()
+    git(src, "init", "-q")
+    (src / "compose.yaml").write_text("services:\n  web:\n    image: nginx:1.27\n")
+    (src / "video.bin").write_text("a large file the snapshot left out\n")
+    git(src, "add", "-A")
+    git(src, "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "x")
+    commit = git(src, "rev-parse", "HEAD")
+    blob = git(src, "rev-parse", "HEAD:video.bin")
+    (src / ".git/objects" / blob[:2] / blob[2:]).unlink()
+    tree = tmp_path / "tree"
+    subprocess.run(["git", "clone", "-q", "--no-checkout", "--shared", str(src), str(tree)], check=True)
+    assert corpus._partial_checkout(tree, commit) == 1
+    assert (tree / "compose.yaml").read_text().startswith("services:") and not (tree / "video.bin").exists()
+    assert git(tree, "rev-parse", "HEAD") == commit
