@@ -508,6 +508,7 @@ def test_zizmor_absent_is_said(shop, monkeypatch):
     ("postgres:16", None), ("node:20-alpine", None), ("python:3.11-slim", None), ("debian:bookworm-slim", None),
     ("ubuntu:22.04", None), ("eclipse-temurin:21-jre", None), ("ghcr.io/acme/api:42", None),
     ("postgres:alpine@sha256:" + "0" * 64, None), ("app:${TAG}", None),
+    ("ghcr.io/acme/app:APP_VERSION", None), ("user/image:tag", None), ("ghcr.io/acme/app:MAIN", "floating"),
 ])
 def test_tag_mutability(image, kind):
     found = tag_mutability(image)

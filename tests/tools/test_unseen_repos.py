@@ -1524,3 +1524,17 @@ def test_a_list_of_other_projects_is_no_evidence_and_a_skeleton_is_no_product(tm
     assert prods() == []
     (root / "README.md").write_text(readme.replace("- [Flame](https://github.com/pawelmalak/flame) - ", "The startpage: "))
     assert prods() == ["prod"]  # said in a sentence of its own, it is evidence
+
+
+def test_a_tag_a_deploy_step_writes_over_is_no_tag_to_judge(tmp_path):
+    wf = ("on:\n  push:\n    tags: ['v*']\njobs:\n  image:\n    runs-on: ubuntu-latest\n    steps:\n"
+          "      - uses: docker/build-push-action@v6\n        with:\n          push: true\n"
+          "          tags: ghcr.io/acme/app:${{ github.ref_name }}\n")
+    compose = "services:\n  app:\n    image: ghcr.io/acme/app:APP_VERSION\n    restart: unless-stopped\n"
+    root = repo(tmp_path, {"deploy/docker-compose.prod.yml": compose, ".github/workflows/release.yml": wf,
+                           "Dockerfile": "FROM alpine:3.20\n",
+                           "deploy/install.sh": "sed -i \"s/APP_VERSION/$VERSION/g\" docker-compose.prod.yml\n"})
+    found = [f.id for f in open_session(root).findings if f.id in ("XF002", "PRD002", "CMP003")]
+    assert found == []
+    (root / "deploy/docker-compose.prod.yml").write_text(compose.replace("APP_VERSION", "main"))
+    assert {f.id for f in open_session(root).findings if f.id in ("XF002", "PRD002", "CMP003")} == {"PRD002"}

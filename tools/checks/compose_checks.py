@@ -17,7 +17,7 @@ from tools.facts import variables as variables_facts
 from tools.facts.exposure import image_basename
 from tools.facts.hosts import hosts_in
 from tools.facts.lifecycle import STAND_IN, STAND_IN_DETAIL, is_stand_in
-from tools.facts.tags import tag_chosen_by, tag_variables
+from tools.facts.tags import is_placeholder_tag, tag_chosen_by, tag_variables
 from tools.findings import Location
 from tools.platform import Environment, Platform
 
@@ -1239,6 +1239,8 @@ def prod_tag_not_pushed(ctx, spec):
             continue
         raw_tag = _raw_image_tag(ctx, env, name) or (image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest")
         patterns = [p for b in builders for p in b.tag_patterns]
+        if is_placeholder_tag(raw_tag):
+            continue  # `app:APP_VERSION`, written over by a deploy step: no tag to compare
         if not any(ci_tool.tag_pattern_matches(raw_tag, p) for p in patterns):
             yield spec.finding(
                 ctx, f"{env.name}: {name} tag {raw_tag!r} matches none of {sorted({p.pattern for p in patterns})}",

@@ -34,6 +34,15 @@ class Mutability:
     any_version: bool = True  # it may pull any version, a new major included (False: it stays within a major)
 
 
+# A tag a deploy step writes over before anything pulls it (`chroma:CHROMA_VERSION` with `sed -i 's/CHROMA_VERSION/…/'`,
+# a skeleton's `user/image:tag`): a name for the version, never a tag a registry holds.
+_PLACEHOLDER_TAG = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|VERSION|TAG|RELEASE|tag|version|<[^>]*>|x\.y\.z|X\.Y\.Z")
+
+
+def is_placeholder_tag(tag: str | None) -> bool:
+    return bool(tag) and bool(_PLACEHOLDER_TAG.fullmatch(str(tag)))
+
+
 def tag_mutability(ref) -> Mutability | None:
     """How an image reference's tag is mutable, or None when it is pinned (a digest, or a tag naming at least a
     release line) or cannot be judged (an invalid reference, an unresolved variable)."""
@@ -48,6 +57,8 @@ def tag_mutability(ref) -> Mutability | None:
     if pin != "tag" or not image.tag:
         return None  # a digest, or a reference that does not parse
     tag = image.tag
+    if is_placeholder_tag(tag):
+        return None  # a deploy step writes the version there: nothing to judge in the file
     words = [w for w in re.split(r"[-_.]", tag.lower()) if w]
     channel = next((w for w in words if w in CHANNEL_WORDS), None)
     if channel == "latest" and re.fullmatch(r"v?\d+(?:\.\d+)+[-_.]latest", tag, re.I):
