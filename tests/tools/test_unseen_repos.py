@@ -1538,3 +1538,26 @@ def test_a_tag_a_deploy_step_writes_over_is_no_tag_to_judge(tmp_path):
     assert found == []
     (root / "deploy/docker-compose.prod.yml").write_text(compose.replace("APP_VERSION", "main"))
     assert {f.id for f in open_session(root).findings if f.id in ("XF002", "PRD002", "CMP003")} == {"PRD002"}
+
+
+def test_a_dockerfile_takes_the_role_of_what_builds_it(tmp_path):
+    dockerfile = "FROM python:3.12-slim\nCOPY requirements.txt /app/\nUSER 1000\nCMD [\"python\", \"-m\", \"app\"]\n"
+    dev = "services:\n  api:\n    build: ./api\n    ports:\n      - \"8000:8000\"\n"
+    root = repo(tmp_path, {"docker-compose.yml": dev, "api/Dockerfile": dockerfile})
+
+    def severity() -> str:
+        return next(f.severity for f in open_session(root).findings if f.id == "DKF005")
+
+    assert severity() == "medium"  # built by the dev stack only: a dev file breaks no deploy
+    (root / ".github/workflows").mkdir(parents=True)
+    (root / ".github/workflows/release.yml").write_text(
+        "on:\n  push:\n    tags: ['v*']\njobs:\n  image:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: docker/build-push-action@v6\n        with:\n          context: api\n          push: true\n"
+        "          tags: ghcr.io/acme/api:${{ github.ref_name }}\n")
+    assert severity() == "high"  # the image a workflow publishes is what users pull
+    broken = "FROM alpine:3.20\nRUNN make\n"  # nothing builds either: the folders say
+    (root / "tools/dev").mkdir(parents=True)
+    (root / "tools/dev/Dockerfile").write_text(broken)
+    (root / "Dockerfile").write_text(broken)
+    found = {f.locations[0].path: f.severity for f in open_session(root).findings if f.id == "DKF001"}
+    assert found == {"tools/dev/Dockerfile": "medium", "Dockerfile": "high"}

@@ -179,19 +179,39 @@ _ROLE_ORDER = ("prod", "staging", "dev", "test")
 
 
 def cap_by_role(ctx: CheckContext, findings: list[Finding]) -> list[Finding]:
-    """Each finding whose every location is a compose file used only by dev or test environments is capped
-    (ROLE_CAPS), the default severity kept in its detail; nothing is raised."""
+    """Each finding whose every location is a file used only by dev or test environments is capped (ROLE_CAPS), the
+    default severity kept in its detail; nothing is raised. A compose file has the role of the environments that
+    load it, a Dockerfile that of the environments that build it (prod when a workflow pushes its image), and a
+    Dockerfile nothing builds the role its own folders and name say (`tools/dev/dev.dockerfile`)."""
+    from tools.environments import path_role
+
     platform = ctx.models.get("platform")
     envs = getattr(platform, "environments", None)
     if not envs:
         return findings
     roles: dict[str, str] = {}
+
+    def keep(path: str | None, role: str) -> None:
+        if path and (path not in roles or _ROLE_ORDER.index(role) < _ROLE_ORDER.index(roles[path])):
+            roles[path] = role
+
     for env in envs.values():
         role = platform.role(env)
         for f in env.files:
-            if f not in roles or _ROLE_ORDER.index(role) < _ROLE_ORDER.index(roles[f]):
-                roles[f] = role
+            keep(f, role)
+        for svc in env.services.values():  # the Dockerfiles an environment builds take its role
+            build = svc.get("build") if isinstance(svc, dict) else None
+            if isinstance(build, dict) and build.get("context"):
+                keep(platform.dockerfile_of_build(build), role)
+    for built in getattr(platform, "built_images", []):  # an image CI pushes is what users pull
+        if built.pushed:
+            keep(platform.dockerfile_of_ci_image(built), "prod")
     for finding in findings:
+        for loc in finding.locations:  # a Dockerfile no environment builds and CI never pushes: its folders say
+            if loc.path and loc.path not in roles and loc.path in getattr(platform, "dockerfiles", {}):
+                said = path_role(loc.path)
+                if said in ("dev", "test"):
+                    roles[loc.path] = said
         where = {roles.get(loc.path) for loc in finding.locations}
         if not finding.locations or None in where:
             continue
