@@ -758,6 +758,13 @@ _DOCKER_FOR_DEVELOPMENT = re.compile(
     r"(?:in|for) production\b", re.I)
 
 
+# "an open-source Docker Compose template designed to initialize a comprehensive local AI and low-code development
+# environment": what the Compose setup makes is a development environment (and the sentence says nothing of production)
+_SETS_UP_DEVELOPMENT = re.compile(r"\b(?:docker|compose)\b[^.]{0,120}?\b(?:template|setup|stack|kit|file)\b[^.]{0,40}?"
+                                  r"\b(?:to|for)\b[^.]{0,100}?\bdevelopment environment\b", re.I)
+_PRODUCTION_WORD = re.compile(r"\bproduction\b", re.I)
+
+
 def _docs_denial(base: list[str], sources: list) -> str:
     """A README or docs page that runs the base file (Compose's default file with no `-f`, or `-f` naming it) or is
     about Docker by its name, and says in a sentence naming Docker or Compose that this setup is for development
@@ -774,7 +781,7 @@ def _docs_denial(base: list[str], sources: list) -> str:
         lines = src.text.splitlines()
         for no, sentence in _sentences(lines, ""):
             plain = re.sub(r"[*_`]+", "", " ".join(sentence.split()))
-            if _DOCKER_FOR_DEVELOPMENT.search(plain) or (
+            if _DOCKER_FOR_DEVELOPMENT.search(plain) or _SETS_UP_DEVELOPMENT.search(plain) and not _PRODUCTION_WORD.search(plain) or (
                     re.search(r"\b(?:do not|don'?t|never) use (?:it|this)\b.{0,20}\bin production\b", plain, re.I)
                     and _NAMES_COMPOSE.search(plain)):
                 return f"{src.path}:{no} (\"{plain[:80]}\")"

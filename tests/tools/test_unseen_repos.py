@@ -1561,3 +1561,14 @@ def test_a_dockerfile_takes_the_role_of_what_builds_it(tmp_path):
     (root / "Dockerfile").write_text(broken)
     found = {f.locations[0].path: f.severity for f in open_session(root).findings if f.id == "DKF001"}
     assert found == {"tools/dev/Dockerfile": "medium", "Dockerfile": "high"}
+
+
+def test_a_compose_template_that_sets_up_a_development_environment_is_not_production(tmp_path):
+    compose = "services:\n  n8n:\n    image: n8nio/n8n:latest\n    restart: unless-stopped\n    ports:\n      - 5678:5678\n"
+    readme = ("# Self-hosted AI starter kit\n\n**Self-hosted AI Starter Kit** is an open-source Docker Compose template "
+              "designed to swiftly initialize a comprehensive local AI and low-code development environment.\n\n"
+              "```bash\ndocker compose up\n```\n")
+    root = repo(tmp_path, {"docker-compose.yml": compose, "README.md": readme})
+    assert set(open_session(root).environments()) == {"dev"}
+    (root / "README.md").write_text(readme.replace("development environment", "development environment, and for production"))
+    assert set(open_session(root).environments()) == {"prod"}
