@@ -11,7 +11,7 @@ from agent.core import hints
 from tools import ci as ci_tool
 from tools import compose as compose_tool
 from tools import dockerfile as df_tool
-from tools.checks.registry import check, services_text
+from tools.checks.registry import ROLE_CAPS, check, services_text
 from tools.facts import secrets as secret_facts
 from tools.facts import variables as variables_facts
 from tools.facts.exposure import image_basename
@@ -170,6 +170,15 @@ def _validated_mentions(ctx, *words: str) -> list:
 # -- compose models ------------------------------------------------------------------------
 
 
+def _not_run(ctx, spec, env: Environment, problem: str) -> None:
+    """An environment Compose refused: its checks did not run, so the verdict cannot tell, unless its findings could
+    never weigh in the verdict: a dev or test environment's are capped below blocker (ROLE_CAPS), so a test stack
+    needing its harness's variables leaves the verdict to what the deploy runs. (Compose missing or out of time is
+    the review's own failure: CMP017 keeps the verdict at cannot tell whatever the role.)"""
+    if _platform(ctx).role(env) not in ROLE_CAPS:
+        ctx.could_not_run(spec, f"compose {env.name}", problem)
+
+
 @check("CMP001", "Compose environment cannot be loaded", "blocker", "availability", STABILITY,
        "Fix the compose file or set the variable it requires, then run `docker compose config` to confirm.")
 def compose_not_loaded(ctx, spec):
@@ -177,7 +186,7 @@ def compose_not_loaded(ctx, spec):
         err = env.error
         if err is not None and err.kind == "load" and not _UNDEFINED_DEP.search(err.problem) \
                 and not _NAME_IN_USE.search(err.problem):
-            ctx.could_not_run(spec, f"compose {env.name}", err.problem)  # no model: its checks did not run
+            _not_run(ctx, spec, env, err.problem)  # no model: its checks did not run
             yield _refusal(ctx, spec, env, err)
 
 
@@ -188,7 +197,7 @@ def compose_schema(ctx, spec):
     for env in _platform(ctx).environments.values():
         err = env.error
         if err is not None and err.kind == "schema":
-            ctx.could_not_run(spec, f"compose {env.name}", err.problem)  # no model: its checks did not run
+            _not_run(ctx, spec, env, err.problem)  # no model: its checks did not run
             yield _refusal(ctx, spec, env, err)
 
 
@@ -216,7 +225,7 @@ def compose_unavailable(ctx, spec):
     # Said once: without Compose's own model the compose and cross-file checks do not run (never guessed).
     envs = [env for env in _platform(ctx).environments.values()
             if env.error is not None and env.error.kind == "unavailable"]
-    for env in envs:  # fail closed: a review that did not see the model cannot say GO
+    for env in envs:  # fail closed: a review whose Compose did not run or finish cannot say GO, whatever the role
         ctx.could_not_run(spec, f"compose {env.name}", env.error.problem)
     if envs:
         # Compose that ran out of time is slow on these files: the install is fine, the wait or the files are not
@@ -319,7 +328,7 @@ def depends_on_unknown(ctx, spec):
     for env in _platform(ctx).environments.values():
         m = _UNDEFINED_DEP.search(env.error.problem) if env.error is not None else None
         if m:
-            ctx.could_not_run(spec, f"compose {env.name}", env.error.problem)  # no model: its checks did not run
+            _not_run(ctx, spec, env, env.error.problem)  # no model: its checks did not run
             if _KEPT_REFERENCE.search(m.group(2)):
                 yield _refusal(ctx, spec, env, env.error)  # the service is named by a variable nothing sets
                 continue
