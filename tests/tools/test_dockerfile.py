@@ -402,3 +402,12 @@ def test_a_global_arg_default_that_names_an_earlier_arg_resolves_the_base_image(
     info = parse_dockerfile_text("ARG PHP_VERSION=8.3\nARG BASE_IMAGE=acme/php-fpm:latest-${PHP_VERSION}\n"
                                  "FROM ${BASE_IMAGE}\nUSER www-data\n", "Dockerfile")
     assert info.stages[0].base_ref == "acme/php-fpm:latest-8.3" and info.stages[0].pinned == "tag"
+
+
+def test_expose_of_an_env_that_holds_an_arg_without_default_is_the_builds_to_pass():
+    from tools.dockerfile.parse import parse_dockerfile_text
+
+    info = parse_dockerfile_text("FROM node:22-alpine\nARG PORT\nENV PORT=$PORT\nEXPOSE ${PORT}\n")
+    assert info.errors == [] and info.stages[0].exposes == []
+    info = parse_dockerfile_text("FROM node:22-alpine\nARG PORT=8000\nENV PORT=$PORT\nEXPOSE ${PORT}\n")
+    assert info.errors == [] and info.stages[0].exposes == [(8000, "tcp")]

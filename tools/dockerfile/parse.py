@@ -344,6 +344,8 @@ def _apply(info: DockerfileInfo, stage: Stage, ins: Instruction) -> None:
         known = known_vars(info, stage)
         for raw in ins.value:
             value = substitute(raw, known)
+            if value is not None and "$" in value and "$" in raw:
+                value = None  # `ARG PORT`, `ENV PORT=$PORT`, `EXPOSE ${PORT}`: the ENV holds the ARG's unknown value
             names = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", raw)
             if value is None and names and all(n in stage.args or n in stage.env or n not in info.args for n in names):
                 # `ARG PORT` then `EXPOSE $PORT`: the build passes it (compose build.args, --build-arg); a name
