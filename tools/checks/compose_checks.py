@@ -198,7 +198,25 @@ def compose_schema(ctx, spec):
         err = env.error
         if err is not None and err.kind == "schema":
             _not_run(ctx, spec, env, err.problem)  # no model: its checks did not run
+            platform_key = _COOLIFY_KEY.search(err.problem)
+            if platform_key and _coolify_template(ctx, env):
+                yield spec.finding(ctx, f"{env.name}: a Coolify template ({platform_key.group(1)}: is Coolify's own "
+                                        f"key, its SERVICE_* variables are Coolify's): not a file Compose runs; cannot "
+                                        f"tell", [Location(err.path or env.files[0], err.line_no)], severity="info",
+                                   detail=f"Compose refuses it ({err.problem}); Coolify fills it in before it runs")
+                continue
             yield _refusal(ctx, spec, env, err)
+
+
+# Keys Coolify's compose templates add (a file's content written into a volume, a directory made, a healthcheck
+# skipped) and the magic variables it generates (`SERVICE_PASSWORD_REDIS`, `SERVICE_FQDN_APP_3000`).
+_COOLIFY_KEY = re.compile(r"additional properties '(content|is_directory|exclude_from_hc)' not allowed")
+_COOLIFY_VARIABLE = re.compile(r"\$\{?SERVICE_(?:FQDN|URL|PASSWORD|USER|BASE64|REALBASE64)_[A-Z0-9_]+")
+
+
+def _coolify_template(ctx, env: Environment) -> bool:
+    texts = [s.text or "" for s in ctx.sources if s.kind == "compose" and s.path in env.files]
+    return any(_COOLIFY_VARIABLE.search(t) for t in texts)
 
 
 _KEPT_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
