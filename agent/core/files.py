@@ -139,6 +139,14 @@ _TEMPLATE_STATEMENT = re.compile(r"^\s*\{%-?\s*(?:if|for|macro|set|include|impor
 # compose file those are text inside a block scalar (an alert template, a config's content).
 _DOCKERFILE_TEMPLATE_STATEMENT = re.compile(r"^\s*(?:\{\{-?\s*(?:if|range|with|define|template|block)\b|<%(?!%))",
                                             re.M)
+# A generator's placeholders in a Dockerfile (`FROM php:8.4-%%VARIANT%%`, `FROM php:{PHP_TAG}`, autoconf's
+# `@VERSION@`), and the suffixes such sources carry (`Dockerfile-debian.templ`, `Dockerfile.model`, `Dockerfile.in`).
+_DOCKERFILE_PLACEHOLDER = re.compile(r"%%[A-Z][A-Z0-9_]*%%|^[ \t]*(?i:FROM)[ \t][^\n]*?(?<![${\w])\{[A-Z][A-Z0-9_]*\}(?!\})"
+                                     r"|^[ \t]*(?i:FROM)[ \t][^\n]*?@[A-Z][A-Z0-9_]*@", re.M)
+_DOCKERFILE_TEMPLATE_SUFFIXES = (".templ", ".model", ".in")
+# A piece another Dockerfile is assembled from (`Dockerfile.append` a workflow concatenates): no FROM of its own.
+_FROM_LINE = re.compile(r"^\s*FROM\s", re.M | re.I)
+_INSTRUCTION_LINE = re.compile(r"^\s*(?:RUN|COPY|ADD|ENV|CMD|ENTRYPOINT|WORKDIR|USER|EXPOSE|LABEL)\s", re.M | re.I)
 
 
 # A project generator's folder (cookiecutter's `{{cookiecutter.project_slug}}/`, copier's `{{ name }}/`): every file
@@ -161,12 +169,19 @@ def default_dockerfile(folder: str | os.PathLike[str], name: str = "Dockerfile")
 def is_template(path: str, text: str | None = None) -> bool:
     """A template of a file, not the file: by its suffix (`Dockerfile.j2`, `Dockerfile.tmpl`), a project
     generator's folder in its path (`{{cookiecutter.project_slug}}/Dockerfile`), or a Jinja statement at the start
-    of a line (`{% if base == "alpine" %}`). It is still infrastructure for the gate."""
+    of a line (`{% if base == "alpine" %}`); a Dockerfile also by a generator's placeholders (`%%VARIANT%%`,
+    `{PHP_TAG}`) or by having no FROM (a piece another Dockerfile is assembled from). It is still infrastructure
+    for the gate."""
     name = posixpath.basename(path).lower()
     dockerfile = "dockerfile" in name or "containerfile" in name
+    if dockerfile and name.endswith(_DOCKERFILE_TEMPLATE_SUFFIXES):
+        return True
+    head = (text or "")[:200_000]
+    if dockerfile and head and (_DOCKERFILE_TEMPLATE_STATEMENT.search(head) or _DOCKERFILE_PLACEHOLDER.search(head)
+                                or (not _FROM_LINE.search(head) and _INSTRUCTION_LINE.search(head))):
+        return True
     return name.endswith(_TEMPLATE_SUFFIXES) or bool(_GENERATOR_FOLDER.search(posixpath.dirname(path))) \
-        or bool(text and _TEMPLATE_STATEMENT.search(text[:200_000])) \
-        or bool(text and dockerfile and _DOCKERFILE_TEMPLATE_STATEMENT.search(text[:200_000]))
+        or bool(head and _TEMPLATE_STATEMENT.search(head))
 
 
 def is_compose_template(path: str, text: str | None = None) -> bool:

@@ -411,3 +411,29 @@ def test_expose_of_an_env_that_holds_an_arg_without_default_is_the_builds_to_pas
     assert info.errors == [] and info.stages[0].exposes == []
     info = parse_dockerfile_text("FROM node:22-alpine\nARG PORT=8000\nENV PORT=$PORT\nEXPOSE ${PORT}\n")
     assert info.errors == [] and info.stages[0].exposes == [(8000, "tcp")]
+
+
+def test_a_from_whose_build_arg_defaults_to_empty_is_the_builds_to_pass():
+    from tools.dockerfile.parse import parse_dockerfile_text
+
+    info = parse_dockerfile_text('ARG distro=""\nFROM docker.io/library/${distro} AS builder\nRUN make\n')
+    assert info.errors == [] and info.stages[0].pinned == "unresolved"
+
+
+@pytest.mark.parametrize("path, text", [
+    ("templates/Dockerfile-debian.templ", "FROM php:8.4-apache\n"), ("base/Dockerfile.model", "FROM php:8.3\n"),
+    ("Dockerfile", "FROM php:8.4-%%VARIANT%%\nRUN make\n"), ("images/Dockerfile", "FROM php:{PHP_TAG}\n"),
+    ("preview/Dockerfile.append", "COPY --from=build /app /app\nRUN make\n"),
+])
+def test_generator_sources_and_fragments_are_templates(path, text):
+    from agent.core.files import is_template
+
+    assert is_template(path, text)
+
+
+@pytest.mark.parametrize("text", ["FROM alpine:3.20\nRUN echo {FOO} && awk '{NR}' x\n", "FROM ${BASE}\n",
+                                  "FROM node:20\nRUN find . -name x -exec rm {} \\;\n", "FROM node:20\nRUN echo a@B@c\n"])
+def test_ordinary_dockerfiles_are_no_templates(text):
+    from agent.core.files import is_template
+
+    assert not is_template("Dockerfile", text)
