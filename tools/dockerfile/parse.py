@@ -279,8 +279,11 @@ def _new_stage(info: DockerfileInfo, ins: Instruction) -> Stage | None:
     # Only global ARGs (before the first FROM) are visible in FROM lines.
     resolved = substitute(written, info.args)
     named = re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", written)
-    if any(str(info.args.get(n)).strip("\"'") == "" for n in named if n in info.args):
-        resolved = None  # `ARG distro=""` then `FROM docker.io/library/${distro}`: the build must pass it
+    if resolved is not None and any(str(info.args.get(n)).strip("\"'") == "" for n in named if n in info.args) \
+            and resolved.lower() != "scratch" and not parse_image_ref(resolved.strip("\"'")).valid:
+        # `ARG distro=""` then `FROM docker.io/library/${distro}`: no image without it, so the build must pass it
+        # (an empty `${DOCKER_HUB_PROXY}` prefix is a value: `python:3.12` stays an image)
+        resolved = None
     if resolved is not None and ("'" in resolved or '"' in resolved):
         # BuildKit reads FROM's words as the shell does: `FROM "${PROXY}python:3.12-slim"` names python:3.12-slim
         try:
