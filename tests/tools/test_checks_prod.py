@@ -509,6 +509,7 @@ def test_zizmor_absent_is_said(shop, monkeypatch):
     ("ubuntu:22.04", None), ("eclipse-temurin:21-jre", None), ("ghcr.io/acme/api:42", None),
     ("postgres:alpine@sha256:" + "0" * 64, None), ("app:${TAG}", None),
     ("ghcr.io/acme/app:APP_VERSION", None), ("user/image:tag", None), ("ghcr.io/acme/app:MAIN", "floating"),
+    ("redis:7-alpine", "floating"), ("mongo:8", "floating"),
 ])
 def test_tag_mutability(image, kind):
     found = tag_mutability(image)
@@ -600,3 +601,13 @@ def test_end_of_life_of_proxies_brokers_and_search_engines(image, line):
 
     found = end_of_life(image, datetime.date(2026, 12, 7))
     assert [e.line for e in found] == ([line] if line else [])
+
+
+def test_a_major_whose_successor_shipped_follows_its_last_line():
+    import datetime as dt
+
+    from tools.facts.lifecycle import major_closed
+
+    assert tag_mutability("redis:7-alpine").basis == "closed-major" and tag_mutability("mariadb:10").basis == "closed-major"
+    assert tag_mutability("python:3-slim").basis == "partial" and tag_mutability("mongo:8").basis == "partial"
+    assert major_closed("redis", "7", dt.date(2025, 6, 1)) and not major_closed("redis", "7", dt.date(2025, 1, 1))

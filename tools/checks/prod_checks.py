@@ -175,6 +175,11 @@ def floating_prod_tag(ctx, spec):
                                detail="an example env file's value floats while the compose file pins the tag: a "
                                       "user who copies the example runs the floating tag")
             continue
+        if tag_mutability(image).basis == "closed-major":
+            yield spec.finding(ctx, title, [loc for _, loc in uses], severity="low",
+                               detail="its next major has shipped: an install made on an earlier line of it moves to "
+                                      "the last one once, at its next pull, and no further")
+            continue
         if is_stand_in(image):  # as CMP003 says it of `latest`
             yield spec.finding(ctx, f"{title}: {STAND_IN}", [loc for _, loc in uses], severity="low",
                                detail=STAND_IN_DETAIL)

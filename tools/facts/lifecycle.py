@@ -55,6 +55,28 @@ SOURCES: dict[str, str] = {
 }
 
 _D = _dt.date.fromisoformat
+
+# When a product's next major shipped: from then a tag naming only the previous major (`redis:7`, `mariadb:10`)
+# follows that major's last line alone (7.4, 10.11), patches only; before, it moved across its lines. Products whose
+# major is their line (postgres, node) or that never shipped a next major (python 3, alpine 3, go 1) are not here.
+NEXT_MAJOR_SHIPPED: dict[str, dict[str, _dt.date]] = {
+    "redis": {"5": _D("2020-04-30"), "6": _D("2022-04-27"), "7": _D("2025-05-01")},  # Redis 6.0, 7.0, 8.0 GA
+    "mariadb": {"10": _D("2023-06-06")},  # MariaDB 11.0 GA
+    "mysql": {"5": _D("2018-04-19"), "8": _D("2024-07-01")},  # MySQL 8.0 GA, 9.0
+    "php": {"5": _D("2015-12-03"), "7": _D("2020-11-26")},  # PHP 7.0, 8.0
+    "elasticsearch": {"6": _D("2019-04-10"), "7": _D("2022-02-10")},  # Elasticsearch 7.0, 8.0
+    "traefik": {"1": _D("2019-09-16"), "2": _D("2024-04-29")},  # Traefik v2.0, v3.0
+    "rabbitmq": {"3": _D("2024-09-18")},  # RabbitMQ 4.0
+    "grafana": {"9": _D("2023-06-12"), "10": _D("2024-05-14"), "11": _D("2025-05-05")},  # Grafana 10.0, 11.0, 12.0
+    "mongo": {"4": _D("2021-07-13"), "5": _D("2022-07-19"), "6": _D("2023-08-15"), "7": _D("2024-10-02")},  # 5.0-8.0
+}
+
+
+def major_closed(product: str, major: str, today: _dt.date | None = None) -> bool:
+    """The product shipped the major after `major` on or before `today`: a tag of that major alone follows its
+    last line, no longer across lines."""
+    shipped = NEXT_MAJOR_SHIPPED.get(product, {}).get(major.lstrip("v"))
+    return shipped is not None and shipped <= (today or _dt.date.today())
 END_OF_LIFE: dict[str, dict[str, _dt.date]] = {
     "python": {"2.7": _D("2020-01-01"), "3.5": _D("2020-09-13"), "3.6": _D("2021-12-23"), "3.7": _D("2023-06-27"),
                "3.8": _D("2024-10-07"), "3.9": _D("2025-10-31"), "3.10": _D("2026-10-31"), "3.11": _D("2027-10-31"),

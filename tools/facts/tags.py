@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from tools.facts.lifecycle import CODENAMES, end_of_life, product_of, release_lines
+from tools.facts.lifecycle import CODENAMES, end_of_life, major_closed, product_of, release_lines
 
 CHANNEL_WORDS = frozenset({"latest", "stable", "lts", "mainline", "edge", "current", "rolling", "nightly", "devel",
                            "testing", "unstable", "sid", "canary"})
@@ -76,6 +76,11 @@ def tag_mutability(ref) -> Mutability | None:
     if partial is not None and any(e.product == partial.product and e.written == partial.written
                                    for e in end_of_life(image)):
         return None  # `redis:6`: every 6.x line has ended, so the tag moves no more (its end of life is PRD004's)
+    if partial is not None and "." not in partial.written and major_closed(partial.product, partial.written):
+        # `redis:7` once Redis 8 shipped: the last 7.x line's patches only; an install made on an earlier 7.x line
+        # moves to that last line once, at its next pull
+        return Mutability("floating", f"tag `{tag}` names {partial.product} {partial.written}, a closed major: it "
+                                      f"follows its last line only", "closed-major", any_version=False)
     if partial is not None:
         return Mutability("floating", f"tag `{tag}` names {partial.product} {partial.written} only: it moves across "
                                       f"its {partial.written}.x release lines", "partial", any_version=False)
