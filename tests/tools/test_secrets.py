@@ -394,3 +394,13 @@ def test_a_public_key_id_fetched_by_gpg_is_no_password():
     line = "gpg --keyserver hkp://keyserver.ubuntu.com:80 --recv-keys 871920D1991BC93C"
     assert facts.script_line_secret(line) is None and facts.command_line_exposure(line) is None
     assert facts.script_line_secret("tool --api-keys sk_live_51HqLyjWDarjtT1zdp7dc") is not None
+
+
+@pytest.mark.parametrize("value", ["long-and-random-alphanumeric-string", "Enter a secret value here", "insert token here"])
+def test_a_phrase_describing_the_value_is_a_placeholder(value):
+    assert facts.is_placeholder(value)
+
+
+@pytest.mark.parametrize("value", ["correct-horse-battery-staple", "hunter2secret", "random"])
+def test_a_passphrase_is_no_placeholder(value):
+    assert not facts.is_placeholder(value)

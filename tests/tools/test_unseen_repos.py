@@ -1576,3 +1576,11 @@ def test_a_compose_template_that_sets_up_a_development_environment_is_not_produc
     assert set(open_session(root).environments()) == {"dev"}
     (root / "README.md").write_text(readme.replace("development environment", "development environment, and for production"))
     assert set(open_session(root).environments()) == {"prod"}
+
+
+def test_a_list_form_environment_reads_its_siblings_as_the_mapping_form_does(tmp_path):
+    compose = ("services:\n  app:\n    image: acme/app:2.1.0\n    restart: unless-stopped\n    environment:\n"
+               "      - SMTP_ENABLED=false\n      - SMTP_HOST=smtp.gmail.com\n      - SMTP_PASS=Zq8vLr2mWx\n")
+    root = repo(tmp_path, {"docker-compose.prod.yml": compose})
+    [found] = [f for f in open_session(root).findings if f.id == "CMP008"]
+    assert found.severity == "medium" and "SMTP_ENABLED=false" in found.detail

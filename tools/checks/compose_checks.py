@@ -579,6 +579,9 @@ def literal_secret(ctx, spec):
             environment = svc.get("environment") or {}
             items = ((k, v, k) for k, v in environment.items()) if isinstance(environment, dict) else (
                 (e.split("=", 1)[0], e.split("=", 1)[1] if "=" in e else None, i) for i, e in enumerate(map(str, environment)))
+            # the list form (`- SMTP_ENABLED=false`) read as the mapping it stands for, for the siblings' word
+            as_map = environment if isinstance(environment, dict) else {
+                e.split("=", 1)[0]: e.split("=", 1)[1] for e in map(str, environment) if "=" in e}
             for key, value, at in items:
                 key = str(key)
                 if value in (None, "") or (rel, name, key) in seen:
@@ -588,8 +591,7 @@ def literal_secret(ctx, spec):
                 kind = secret_facts.secret_value_kind(key, value)
                 loc = _raw_line(ctx, rel, ("services", name, "environment", at))
                 placeholder = secret_facts.is_placeholder_secret(key, value) if not kind else \
-                    _marked_to_change(ctx, rel, loc.line) or (isinstance(environment, dict) and
-                                                              secret_facts.credentials_of_an_example(key, environment)) \
+                    _marked_to_change(ctx, rel, loc.line) or secret_facts.credentials_of_an_example(key, as_map) \
                     or str(value) in _values_marked_to_change(ctx, rel) \
                     or _docs_tell_to_change(ctx, rel)  # "edit the compose file retrieved to change the password"
                 severity = secret_facts.secret_severity(_exposure(ctx, rel), placeholder) if kind or placeholder else None
@@ -603,7 +605,7 @@ def literal_secret(ctx, spec):
                                        remediation="Leave it unset in the file (`${DB_PASSWORD:?set it in .env}`) so "
                                                    "a deploy without the real value fails.")
                 else:
-                    off = secret_facts.switched_off_by(key, environment) if isinstance(environment, dict) else None
+                    off = secret_facts.switched_off_by(key, as_map)
                     if off and severity == "high":
                         severity, kind = "medium", f"{kind}; the feature it belongs to is off by default ({off})"
                     yield spec.finding(ctx, f"{name}: {key} is a literal in {rel}", [loc], detail=kind, severity=severity)

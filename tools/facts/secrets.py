@@ -169,7 +169,10 @@ _PLACEHOLDER = re.compile(
     # an identifier naming what goes there: `STRONG_DB_PASSWORD`, `JWT_SECRET_KEY` (one word alone is a password)
     r"|(?=[A-Z0-9]*+_)(?:[A-Z0-9]++_)*+(?:PASSWORD|PASSWD|PASS|SECRET|TOKEN|KEY|APIKEY)(?:_[A-Z0-9]++)*+"
     # a token a setup script substitutes: `_admin_password_`, `__DB_PASSWORD__`, `%DB_PASS%`, `@SECRET@`
-    r"|_{1,2}[A-Za-z][A-Za-z0-9]*+(?:_[A-Za-z0-9]++)*+_{1,2}|%[A-Za-z_][A-Za-z0-9_]*+%|@[A-Za-z_][A-Za-z0-9_]*+@")
+    r"|_{1,2}[A-Za-z][A-Za-z0-9]*+(?:_[A-Za-z0-9]++)*+_{1,2}|%[A-Za-z_][A-Za-z0-9_]*+%|@[A-Za-z_][A-Za-z0-9_]*+@"
+    # a phrase describing what goes there: `long-and-random-alphanumeric-string`, `Enter a secret value here`
+    r"|(?i:(?=(?:[a-z]++[- _])++[a-z]++$)(?=.*\b(?:random|enter|insert|generate|generated|put)\b)"
+    r"(?=.*\b(?:string|value|secret|password|key|token|here)\b)[a-z _-]{12,120})")
 _DIGITS = re.compile(r"[0-9]+")
 _EMAIL = re.compile(r"[^@\s]++@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _FILE_NAME = r"[\w.-]*\.(?:txt|pem|key|crt|cer|json|p12|pfx|jks|keystore|env|ya?ml|conf|ini|toml|asc|gpg|secret)"
