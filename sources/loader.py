@@ -242,8 +242,19 @@ class SourceLoader:
         return sorted(f for f in found if not _skipped_folder(f))
 
     def readme_files(self) -> list[str]:
-        """READMEs and docs pages whose code blocks show how to run Compose (`-f` sets, overlays)."""
+        """READMEs and docs pages whose code blocks show how to run Compose (`-f` sets, overlays), and the README of
+        every folder holding a compose file, or above one (`deployment/compose/README.md` says what
+        `deployment/compose/server/base.yml` is for)."""
         found = self._glob(README_GLOBS)
+        folders: set[str] = set()
+        composes = [src.path for src in self._compose or []] or [
+            f for f in self.tree() if COMPOSE_NAME.match(posixpath.basename(f))]
+        for f in composes:
+            parts = posixpath.dirname(f).split("/") if "/" in f else []
+            folders.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+        beside = [f for f in self.tree() if "/" in f and posixpath.dirname(f) in folders
+                  and re.fullmatch(r"readme[^/]*\.md", posixpath.basename(f), re.I)]
+        found = list(dict.fromkeys([*found, *sorted(beside)]))
         return [f for f in found if not _skipped_folder(f)][:MAX_README_FILES]
 
     def _load_compose(self, spec: SourceSpec) -> list[LoadedSource]:

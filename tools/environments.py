@@ -1038,6 +1038,29 @@ def _demo_repository(sources: list) -> bool:
         for _, sentence in _sentences(lines, "")[:60])
 
 
+# What a folder's own README says of the files beside it when they are snippets to combine, examples, a demo or a
+# local environment: its links open localhost, and it never speaks of a server, a domain or production.
+_SNIPPETS = re.compile(r"\b(?:snippets?|example combinations|examples? (?:setups?|of)|demo|playground|play with|"
+                       r"try (?:it|out)|to evaluate)\b", re.I)
+_LOCALHOST_LINK = re.compile(r"https?://(?:localhost|127\.0\.0\.1)\b")
+_SERVER_WORDS = re.compile(r"\b(?:production|your domain|tls|letsencrypt|let's encrypt|reverse proxy)\b", re.I)
+
+
+def _folder_readme_says_local(compose: str, sources: list) -> bool:
+    """The README of a compose file's folder (or of a folder above it, the root's aside) calls it a snippet, an
+    example or a demo, or only ever sends its reader to localhost: a deployment folder's name is then no evidence of
+    production."""
+    folder = posixpath.dirname(compose)
+    above = {"/".join(folder.split("/")[:i]) for i in range(1, folder.count("/") + 2)} if folder else set()
+    for src in sources:
+        if src.kind not in ("readme", "docs") or not src.ok or not src.text or posixpath.dirname(src.path) not in above:
+            continue
+        text = src.text[:200_000]
+        if _SNIPPETS.search(text) or (len(_LOCALHOST_LINK.findall(text)) >= 2 and not _SERVER_WORDS.search(text)):
+            return True
+    return False
+
+
 def _production_by_install(envs: dict[str, DiscoveredEnvironment], sources: list) -> dict[str, DiscoveredEnvironment]:
     """When nothing is production yet: the sets an install or deploy script runs (`deploy/install.sh` brings
     `deploy/docker/compose.yaml` up on the user's server), else the sets found in an install or deployment folder
@@ -1061,7 +1084,8 @@ def _production_by_install(envs: dict[str, DiscoveredEnvironment], sources: list
     if not chosen and not _demo_repository(sources):  # a demo's or a tutorial's deploy folder deploys the demo
         for key, env in envs.items():
             folders = [p for p in posixpath.dirname(env.files[0]).split("/") if p.lower() in _INSTALL_FOLDERS]
-            if folders and plain(env) and all(o.kind in ("convention", "docs", "readme") for o in env.origins):
+            if folders and plain(env) and all(o.kind in ("convention", "docs", "readme") for o in env.origins) \
+                    and not _folder_readme_says_local(env.files[0], sources):
                 chosen[key] = f"its folder {posixpath.dirname(env.files[0])}/ is an install or deployment folder"
     if not chosen:
         named_paths = _named_for_production(sources)  # read once, not once per environment

@@ -1584,3 +1584,19 @@ def test_a_list_form_environment_reads_its_siblings_as_the_mapping_form_does(tmp
     root = repo(tmp_path, {"docker-compose.prod.yml": compose})
     [found] = [f for f in open_session(root).findings if f.id == "CMP008"]
     assert found.severity == "medium" and "SMTP_ENABLED=false" in found.detail
+
+
+def test_a_deployment_folder_whose_readme_calls_its_files_snippets_is_no_production(tmp_path):
+    server = "services:\n  server:\n    image: acme/ui:latest\n    restart: unless-stopped\n"
+    readme = ("# Compose\n\nWith the `docker-compose` snippets within this directory you are able to plug different "
+              "setups together. Below you can find some example combinations.\n")
+    root = repo(tmp_path, {"deployment/compose/server/base.yml": server, "deployment/compose/README.md": readme,
+                           "Dockerfile": "FROM alpine:3.20\n"})
+
+    def prods() -> list[str]:
+        platform = open_session(root).platform()
+        return [env.name for env in platform.environments.values() if platform.role(env) == "prod"]
+
+    assert prods() == []
+    (root / "deployment/compose/README.md").write_text("# Compose\n\nRun the server on your host.\n")
+    assert prods() == ["prod"]  # the folder's name alone, when its README says nothing against it
