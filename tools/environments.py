@@ -760,6 +760,9 @@ _DOCKER_FOR_DEVELOPMENT = re.compile(
 
 # "an open-source Docker Compose template designed to initialize a comprehensive local AI and low-code development
 # environment": what the Compose setup makes is a development environment (and the sentence says nothing of production)
+# "The primary purpose of this repository is to provide a workspace along with all the necessary dependencies"
+_WORKSPACE = re.compile(r"\b(?:purpose|goal|aim) of this (?:repository|repo|project) is to provide a (?:\w+ ){0,2}"
+                        r"(?:workspace|development environment)\b", re.I)
 _SETS_UP_DEVELOPMENT = re.compile(r"\b(?:docker|compose)\b[^.]{0,120}?\b(?:template|setup|stack|kit|file)\b[^.]{0,40}?"
                                   r"\b(?:to|for)\b[^.]{0,100}?\bdevelopment environment\b", re.I)
 _PRODUCTION_WORD = re.compile(r"\bproduction\b", re.I)
@@ -773,6 +776,10 @@ def _docs_denial(base: list[str], sources: list) -> str:
     for src in sources:
         if src.kind not in ("readme", "docs") or not src.ok or not src.text:
             continue
+        if "/" not in src.path and (m := _WORKSPACE.search(src.text[:200_000])):
+            # the repository's own word on what it is for speaks of every compose file in it
+            no = src.text.count("\n", 0, m.start()) + 1
+            return f"{src.path}:{no} (\"{' '.join(m.group(0).split())[:80]}\")"
         calls = docs_calls(src.path, src.text)
         runs_base = any((not c.files and name in DEFAULT_FILES) or any(
             posixpath.basename(f.strip()) == name for f in c.files) for c in calls)
@@ -781,7 +788,8 @@ def _docs_denial(base: list[str], sources: list) -> str:
         lines = src.text.splitlines()
         for no, sentence in _sentences(lines, ""):
             plain = re.sub(r"[*_`]+", "", " ".join(sentence.split()))
-            if _DOCKER_FOR_DEVELOPMENT.search(plain) or _SETS_UP_DEVELOPMENT.search(plain) and not _PRODUCTION_WORD.search(plain) or (
+            if _DOCKER_FOR_DEVELOPMENT.search(plain) or \
+                    _SETS_UP_DEVELOPMENT.search(plain) and not _PRODUCTION_WORD.search(plain) or (
                     re.search(r"\b(?:do not|don'?t|never) use (?:it|this)\b.{0,20}\bin production\b", plain, re.I)
                     and _NAMES_COMPOSE.search(plain)):
                 return f"{src.path}:{no} (\"{plain[:80]}\")"
@@ -1073,6 +1081,7 @@ def _production_by_install(envs: dict[str, DiscoveredEnvironment], sources: list
         folders = {p.lower() for f in env.files for p in posixpath.dirname(f).split("/")}
         return environment_role(env.name, env.files) not in ("test", "staging") and not _role_words(env.files) \
             and not _TEST_FOLDERS & folders and not _own_denial(env.files[-1], sources) \
+            and not _docs_denial(env.files[:1], sources) \
             and _stem_word(env.files[-1]) not in ("build", "builder", "builds")  # a recipe to build the images
 
     chosen: dict[str, str] = {}
@@ -1217,8 +1226,9 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
         if builds_from_source and any(_SHIPS_AN_IMAGE.search(sentence) for _, sentence in sentences):
             continue  # the page self-hosts the published image: it says nothing of a file that builds the app
         for no, sentence in sentences:
-            if _LINK_ENTRY.match(sentence):
-                continue  # `- [Flame] - self-hosted startpage for your server`: a list of other projects
+            if _LINK_ENTRY.match(sentence) or _POINTER.match(sentence) or _LOCAL_ONLY.search(sentence):
+                continue  # `- [Flame] - self-hosted startpage for your server`: a list of other projects; "View
+                # the full [Self-Hosting Instructions]": it speaks of another page, which says its own word
             if PROD_EVIDENCE.search(fold(sentence)) and not _DENIES.search(fold(sentence)) \
                     and (about_these or _NAMES_COMPOSE.search(sentence)):
                 evidence = f"{src.path}:{no} (\"{' '.join(sentence.split())[:80]}\")"
@@ -1283,6 +1293,12 @@ def _production_section(base: list[str], sources: list) -> str:
     return ""
 
 
+# A sentence about running it on the reader's own machine ("If you are installing it locally, …").
+_LOCAL_ONLY = re.compile(r"\blocally\b|\bon your (?:local |own )?(?:machine|laptop|computer|workstation)\b|"
+                         r"\blocal (?:machine|environment|development|setup)\b", re.I)
+# A sentence that only sends the reader to another page ("View the full [Self-Hosting Instructions] for more").
+_POINTER = re.compile(r"^\W{0,4}(?:view|see|read|visit|check out|refer to|follow|head over to|go to)\b[^.\n]{0,40}\[",
+                      re.I)
 # An entry of a list of links (`- [Flame](…) - self-hosted startpage`): it describes the project it links to.
 _LINK_ENTRY = re.compile(r"^\W{0,4}\[[^\]\n]{1,80}\](?:\([^)\n]{0,300}\))?\s*(?:[-–—:|]|$)")
 

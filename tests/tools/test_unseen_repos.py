@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from agent.session import open_session
 from tools.environments import environment_role
 
@@ -1600,3 +1602,20 @@ def test_a_deployment_folder_whose_readme_calls_its_files_snippets_is_no_product
     assert prods() == []
     (root / "deployment/compose/README.md").write_text("# Compose\n\nRun the server on your host.\n")
     assert prods() == ["prod"]  # the folder's name alone, when its README says nothing against it
+
+
+@pytest.mark.parametrize("readme", [
+    "# Acme\n\nThe primary purpose of this repository is to provide a workspace along with all the necessary "
+    "dependencies for Acme.\n\n```bash\n./setup.sh\n```\n",
+    "# Acme\n\n```bash\ndocker compose up -d\n```\n\nThen visit http://localhost:3000. View the full "
+    "[Self-Hosting Instructions](https://docs.acme.io/self-host) for more details.\n",
+    "# Acme\n\nIf you are self-hosting it locally, here are the quick start instructions.\n\n```bash\n"
+    "docker compose up -d\n```\n",
+])
+def test_a_workspace_a_pointer_or_a_local_install_is_no_evidence_of_production(tmp_path, readme):
+    compose = "services:\n  app:\n    image: acme/app:latest\n    restart: unless-stopped\n"
+    files = {"docker-compose.yml": compose, "README.md": readme, "Dockerfile": "FROM alpine:3.20\n"}
+    if "setup.sh" in readme:  # an install script brings it up: only the repository's own word vetoes it
+        files["setup.sh"] = "#!/bin/sh\ndocker compose -f docker-compose.yml up -d\n"
+    platform = open_session(repo(tmp_path, files)).platform()
+    assert [env.name for env in platform.environments.values() if platform.role(env) == "prod"] == []
