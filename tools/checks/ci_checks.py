@@ -420,12 +420,15 @@ def retired_action(ctx, spec):
                 why = retired(step.uses)
                 if why:
                     grouped.setdefault(why, []).append((job.id, step.line))
+        # a workflow only run by hand or on a timer breaks no push, pull request or release: what fails waits for
+        # someone to run it
+        manual = bool(wf.triggers) and set(wf.triggers) <= {"workflow_dispatch", "schedule"}
         for why, places in grouped.items():
             jobs = list(dict.fromkeys(j for j, _ in places))
             yield spec.finding(ctx, f"{path}: {why}", [wf.loc(line) for _, line in places],
-                               subject=why.split(":", 1)[0],
+                               subject=why.split(":", 1)[0], severity="medium" if manual else None,
                                detail=(f"jobs {', '.join(jobs)} fail" if len(jobs) > 1 else f"job {jobs[0]} fails")
-                               + " at that step")
+                               + " at that step" + ("; the workflow runs only by hand or on a schedule" if manual else ""))
 
 
 # -- CI014 -----------------------------------------------------------------------------------
