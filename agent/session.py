@@ -446,8 +446,8 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
 
     loader = SourceLoader(root, parsed, cfg, git, state_dir=repo_root / STATE_DIR)
     loaded = _with_called_files(loader, loaded=loader.load())
-    readmes = [s for s in loaded if s.kind == "readme"]
-    loaded = [s for s in loaded if s.kind != "readme"]
+    readmes = [s for s in loaded if s.kind in ("readme", "folder_readme")]  # read by discovery, not sources shown
+    loaded = [s for s in loaded if s.kind not in ("readme", "folder_readme")]
     releases, current = _releases(loaded, cfg.notion.release if cfg.notion else None)
     session = Session(root=root, charter=parsed, charter_origin=origin, config=cfg, config_path=cfg_path,
                       git=git, sources=loaded, releases=releases, release=current, readmes=readmes)

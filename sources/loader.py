@@ -242,10 +242,15 @@ class SourceLoader:
         return sorted(f for f in found if not _skipped_folder(f))
 
     def readme_files(self) -> list[str]:
-        """READMEs and docs pages whose code blocks show how to run Compose (`-f` sets, overlays), and the README of
-        every folder holding a compose file, or above one (`deployment/compose/README.md` says what
-        `deployment/compose/server/base.yml` is for)."""
+        """READMEs and docs pages whose code blocks show how to run Compose (`-f` sets, overlays)."""
         found = self._glob(README_GLOBS)
+        return [f for f in found if not _skipped_folder(f)][:MAX_README_FILES]
+
+    def folder_readmes(self) -> list[str]:
+        """The README of every folder holding a compose file, or above one, that `readme_files` does not read
+        (`deployment/compose/README.md` says what `deployment/compose/server/base.yml` is for): read for that word
+        only, never for Compose calls."""
+        pages = set(self.readme_files())
         folders: set[str] = set()
         composes = [src.path for src in self._compose or []] or [
             f for f in self.tree() if COMPOSE_NAME.match(posixpath.basename(f))]
@@ -254,8 +259,7 @@ class SourceLoader:
             folders.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
         beside = [f for f in self.tree() if "/" in f and posixpath.dirname(f) in folders
                   and re.fullmatch(r"readme[^/]*\.md", posixpath.basename(f), re.I)]
-        found = list(dict.fromkeys([*found, *sorted(beside)]))
-        return [f for f in found if not _skipped_folder(f)][:MAX_README_FILES]
+        return [f for f in sorted(beside) if f not in pages and not _skipped_folder(f)][:MAX_README_FILES]
 
     def _load_compose(self, spec: SourceSpec) -> list[LoadedSource]:
         loaded = [self.read(spec, rel, parse="compose") for rel in self.compose_files(spec)]
@@ -269,6 +273,10 @@ class SourceLoader:
         for rel in self.readme_files():
             src = self.read(callers, rel)
             src.kind, src.priority = "readme", spec.priority
+            loaded.append(src)
+        for rel in self.folder_readmes():
+            src = self.read(callers, rel)
+            src.kind, src.priority = "folder_readme", spec.priority
             loaded.append(src)
         return loaded
 

@@ -1046,25 +1046,21 @@ def _demo_repository(sources: list) -> bool:
         for _, sentence in _sentences(lines, "")[:60])
 
 
-# What a folder's own README says of the files beside it when they are snippets to combine, examples, a demo or a
-# local environment: its links open localhost, and it never speaks of a server, a domain or production.
-_SNIPPETS = re.compile(r"\b(?:snippets?|example combinations|examples? (?:setups?|of)|demo|playground|play with|"
-                       r"try (?:it|out)|to evaluate)\b", re.I)
-_LOCALHOST_LINK = re.compile(r"https?://(?:localhost|127\.0\.0\.1)\b")
-_SERVER_WORDS = re.compile(r"\b(?:production|your domain|tls|letsencrypt|let's encrypt|reverse proxy)\b", re.I)
+# What a folder's own README says of the files beside it when they are snippets to combine, examples or a demo.
+_SNIPPETS = re.compile(r"\b(?:(?:compose|docker-compose)`?\s+snippets|example\s+combinations|example\s+setups?|"
+                       r"for\s+demo(?:nstration)?\s+purposes|a\s+demo\s+environment|playground)\b", re.I)
 
 
 def _folder_readme_says_local(compose: str, sources: list) -> bool:
-    """The README of a compose file's folder (or of a folder above it, the root's aside) calls it a snippet, an
-    example or a demo, or only ever sends its reader to localhost: a deployment folder's name is then no evidence of
-    production."""
+    """The README of a compose file's folder (or of a folder above it, the root's aside) calls its files snippets,
+    example setups or a demo: a deployment folder's name is then no evidence of production."""
     folder = posixpath.dirname(compose)
     above = {"/".join(folder.split("/")[:i]) for i in range(1, folder.count("/") + 2)} if folder else set()
     for src in sources:
-        if src.kind not in ("readme", "docs") or not src.ok or not src.text or posixpath.dirname(src.path) not in above:
+        if src.kind not in ("readme", "docs", "folder_readme") or not src.ok or not src.text \
+                or posixpath.dirname(src.path) not in above:
             continue
-        text = src.text[:200_000]
-        if _SNIPPETS.search(text) or (len(_LOCALHOST_LINK.findall(text)) >= 2 and not _SERVER_WORDS.search(text)):
+        if _SNIPPETS.search(src.text[:200_000]):
             return True
     return False
 
