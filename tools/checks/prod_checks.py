@@ -176,7 +176,7 @@ def floating_prod_tag(ctx, spec):
                                       "user who copies the example runs the floating tag")
             continue
         if tag_mutability(image).basis == "closed-major":
-            yield spec.finding(ctx, title, [loc for _, loc in uses], severity="low",
+            yield spec.finding(ctx, title, [loc for _, loc in uses], severity="medium",
                                detail="its next major has shipped: an install made on an earlier line of it moves to "
                                       "the last one once, at its next pull, and no further")
             continue
