@@ -1222,9 +1222,10 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
         if builds_from_source and any(_SHIPS_AN_IMAGE.search(sentence) for _, sentence in sentences):
             continue  # the page self-hosts the published image: it says nothing of a file that builds the app
         for no, sentence in sentences:
-            if _LINK_ENTRY.match(sentence) or _POINTER.match(sentence) or _LOCAL_ONLY.search(sentence):
+            if _LINK_ENTRY.match(sentence) or _LOCAL_ONLY.search(sentence) or _POINTER.match(sentence) and \
+                    not PROD_EVIDENCE.search(fold(re.sub(r"\[[^\]\n]*\]", "", sentence))):
                 continue  # `- [Flame] - self-hosted startpage for your server`: a list of other projects; "View
-                # the full [Self-Hosting Instructions]": it speaks of another page, which says its own word
+                # the full [Self-Hosting Instructions]": only the link's text speaks of production, another page's
             if PROD_EVIDENCE.search(fold(sentence)) and not _DENIES.search(fold(sentence)) \
                     and (about_these or _NAMES_COMPOSE.search(sentence)):
                 evidence = f"{src.path}:{no} (\"{' '.join(sentence.split())[:80]}\")"

@@ -1619,3 +1619,12 @@ def test_a_workspace_a_pointer_or_a_local_install_is_no_evidence_of_production(t
         files["setup.sh"] = "#!/bin/sh\ndocker compose -f docker-compose.yml up -d\n"
     platform = open_session(repo(tmp_path, files)).platform()
     assert [env.name for env in platform.environments.values() if platform.role(env) == "prod"] == []
+
+
+def test_a_pointer_that_itself_says_production_is_evidence(tmp_path):
+    compose = "services:\n  app:\n    image: acme/app:latest\n    restart: unless-stopped\n"
+    readme = ("# Acme\n\nSee the [release] folder if you are looking to run Acme inside Docker for production.\n\n"
+              "```bash\ndocker compose up -d\n```\n")
+    platform = open_session(repo(tmp_path, {"docker-compose.yml": compose, "README.md": readme,
+                                            "Dockerfile": "FROM alpine:3.20\n"})).platform()
+    assert [env.name for env in platform.environments.values() if platform.role(env) == "prod"] == ["prod"]
