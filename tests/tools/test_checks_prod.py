@@ -178,11 +178,14 @@ def test_prod_building_what_ci_pushes_to_a_computed_registry_is_medium(shop):
 # -- PRD002: floating tags other than latest ----------------------------------------------------
 
 def test_major_only_redis_tag_floats(shop):
-    edit(shop, "docker-compose.prod.yml", "redis:7.4-alpine", "redis:7-alpine")
+    edit(shop, "docker-compose.prod.yml", "redis:7.4-alpine", "redis:8-alpine")
     found = findings(shop, "PRD002")
     assert at(found) == [("PRD002", "docker-compose.prod.yml", 16)]
     assert found[0].severity == "high"
-    assert "names redis 7 only" in found[0].title
+    assert "names redis 8 only" in found[0].title
+    edit(shop, "docker-compose.prod.yml", "redis:8-alpine", "redis:7-alpine")  # Redis 8 shipped: 7 is closed
+    [closed] = findings(shop, "PRD002")
+    assert closed.severity == "medium" and "a closed major" in closed.title
 
 
 def test_versionless_database_tag_says_what_it_risks(shop):
