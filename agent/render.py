@@ -734,9 +734,9 @@ def _blocker_rule_markdown() -> list[str]:
             "The verdict of `review` and `release check`: NO-GO (exit 1) while a blocker stands; else CANNOT-TELL "
             "(exit 3) when a part of the review could not run (a check that raised, Compose's model not computed or "
             "timed out, hadolint missing or timed out, a required source not loaded: the brief's `not_run` says "
-            "which, and SARIF's invocation has `executionSuccessful: false`); else GO (exit 0). A dev or test "
-            "environment whose files Compose refuses is said (its finding stands) but leaves the verdict alone: its "
-            "findings are capped below blocker, so they could never have made it NO-GO.", "",
+            "which, and SARIF's invocation has `executionSuccessful: false`); else GO (exit 0). A test environment "
+            "(its folders or name say tests) whose files Compose refuses is said (its finding stands) but leaves the "
+            "verdict alone: its findings are capped at low and no deploy runs it.", "",
             "The checks whose default severity is blocker, and how each meets the rule:", "",
             *[f"- {cid} ({_md_cell(CHECKS[cid].title)}): {why}" for cid, why in BLOCKER_REASONS.items() if cid in CHECKS],
             "", "## Checks", ""]

@@ -956,17 +956,18 @@ def test_a_production_page_about_another_file_makes_that_file_production_not_the
 
 def test_a_refusal_caused_by_a_variable_nothing_sets_is_cannot_tell_not_a_blocker(tmp_path):
     """`depends_on: ["${PMA_DB_ENGINE}"]` with the variable set nowhere: Compose refuses the stand-in the review
-    had to keep; that says nothing wrong about the file (info), and in production the verdict is CANNOT-TELL, never
-    GO. In a dev file it is GO: a dev file's findings are capped below blocker, so its model could never change it."""
+    had to keep; that says nothing wrong about the file (info), and the verdict is CANNOT-TELL, never GO. In a test
+    stack it is GO: its findings are capped at low and no deploy runs it."""
     compose = ("services:\n  mysql:\n    image: mysql:8.4.3\n  phpmyadmin:\n    image: phpmyadmin:5.2.1\n"
                "    depends_on:\n      - \"${PMA_DB_ENGINE}\"\n")
     brief = review(repo(tmp_path, {"docker-compose.prod.yml": compose}))
     refused = [f for f in brief["findings"] if f["id"] in ("CMP001", "CMP002", "CMP005")]
     assert refused and all(f["severity"] == "info" and "PMA_DB_ENGINE" in f["title"] for f in refused), refused
     assert brief["verdict"] == "CANNOT-TELL"
-    dev = review(repo(tmp_path, {"compose.yml": compose}, name="dev"))
-    assert [f["severity"] for f in dev["findings"] if f["id"] in ("CMP001", "CMP002", "CMP005")] == ["info"]
-    assert dev["verdict"] == "GO" and not dev.get("not_run")
+    assert review(repo(tmp_path, {"compose.yml": compose}, name="dev"))["verdict"] == "CANNOT-TELL"
+    test = review(repo(tmp_path, {"tests/integration/compose.yml": compose}, name="test"))
+    assert [f["severity"] for f in test["findings"] if f["id"] in ("CMP001", "CMP002", "CMP005")] == ["info"]
+    assert test["verdict"] == "GO" and not test.get("not_run")
 
 
 def test_a_repository_of_compose_files_over_published_images_is_a_deployment(tmp_path):

@@ -11,7 +11,7 @@ from agent.core import hints
 from tools import ci as ci_tool
 from tools import compose as compose_tool
 from tools import dockerfile as df_tool
-from tools.checks.registry import ROLE_CAPS, check, services_text
+from tools.checks.registry import check, services_text
 from tools.facts import secrets as secret_facts
 from tools.facts import variables as variables_facts
 from tools.facts.exposure import image_basename
@@ -171,11 +171,12 @@ def _validated_mentions(ctx, *words: str) -> list:
 
 
 def _not_run(ctx, spec, env: Environment, problem: str) -> None:
-    """An environment Compose refused: its checks did not run, so the verdict cannot tell, unless its findings could
-    never weigh in the verdict: a dev or test environment's are capped below blocker (ROLE_CAPS), so a test stack
-    needing its harness's variables leaves the verdict to what the deploy runs. (Compose missing or out of time is
-    the review's own failure: CMP017 keeps the verdict at cannot tell whatever the role.)"""
-    if _platform(ctx).role(env) not in ROLE_CAPS:
+    """An environment Compose refused: its checks did not run, so the verdict cannot tell, unless it is a test stack
+    (its folders or name say tests): its findings are capped at low (ROLE_CAPS), no deploy runs it, and it often needs
+    its harness's variables, so it leaves the verdict to what the deploy runs. A dev file stays fail-closed: it is
+    where a repository's only stack often sits. (Compose missing or out of time is the review's own failure: CMP017
+    keeps the verdict at cannot tell whatever the role.)"""
+    if _platform(ctx).role(env) != "test":
         ctx.could_not_run(spec, f"compose {env.name}", problem)
 
 
