@@ -404,3 +404,10 @@ def test_a_phrase_describing_the_value_is_a_placeholder(value):
 @pytest.mark.parametrize("value", ["correct-horse-battery-staple", "hunter2secret", "random"])
 def test_a_passphrase_is_no_placeholder(value):
     assert not facts.is_placeholder(value)
+
+
+def test_example_credentials_share_the_whole_prefix_before_the_secret_word():
+    siblings = {"KHOJ_ADMIN_EMAIL": "username@example.com", "EMAIL_HOST": "smtp.host.example.com"}
+    assert facts.credentials_of_an_example("KHOJ_ADMIN_PASSWORD", siblings)
+    assert facts.credentials_of_an_example("EMAIL_HOST_PASSWORD", siblings)
+    assert not facts.credentials_of_an_example("KHOJ_DJANGO_SECRET_KEY", siblings)  # the app's prefix alone

@@ -257,10 +257,12 @@ def credentials_of_an_example(name: str, siblings: dict[str, str]) -> bool:
     cut = next((i for i in range(len(words)) if _secret_word_at(words, i)), None)
     if not cut:
         return False
-    stems = {"_".join(words[:i]) for i in range(1, cut + 1)}
+    # the whole prefix before the secret word (`KHOJ_ADMIN_` for KHOJ_ADMIN_PASSWORD), not the application's own
+    # prefix alone: `KHOJ_DJANGO_SECRET_KEY` is no credential of the example admin `KHOJ_ADMIN_EMAIL`
+    stems = {"_".join(words[:cut])}
     for other, value in siblings.items():
         other_words = name_words(other)
-        if other == name or not any("_".join(other_words[:i]) in stems for i in range(1, len(other_words))):
+        if other == name or not any("_".join(other_words[:i]) in stems for i in range(1, len(other_words) + 1)):
             continue
         if _EXAMPLE_HOST.search(str(value or "")):
             return True
