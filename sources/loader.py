@@ -246,11 +246,11 @@ class SourceLoader:
         found = self._glob(README_GLOBS)
         return [f for f in found if not _skipped_folder(f)][:MAX_README_FILES]
 
-    def folder_readmes(self) -> list[str]:
-        """The README of every folder holding a compose file, or above one, that `readme_files` does not read
-        (`deployment/compose/README.md` says what `deployment/compose/server/base.yml` is for): read for that word
-        only, never for Compose calls."""
-        pages = set(self.readme_files())
+    def folder_readmes(self, pages: list[str]) -> list[str]:
+        """The README of every folder holding a compose file, or above one, that is not among `pages` (what
+        `readme_files` read): `deployment/compose/README.md` says what `deployment/compose/server/base.yml` is for;
+        read for that word only, never for Compose calls."""
+        read = set(pages)
         folders: set[str] = set()
         composes = [src.path for src in self._compose or []] or [
             f for f in self.tree() if COMPOSE_NAME.match(posixpath.basename(f))]
@@ -259,7 +259,7 @@ class SourceLoader:
             folders.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
         beside = [f for f in self.tree() if "/" in f and posixpath.dirname(f) in folders
                   and re.fullmatch(r"readme[^/]*\.md", posixpath.basename(f), re.I)]
-        return [f for f in sorted(beside) if f not in pages and not _skipped_folder(f)][:MAX_README_FILES]
+        return [f for f in sorted(beside) if f not in read and not _skipped_folder(f)][:MAX_README_FILES]
 
     def _load_compose(self, spec: SourceSpec) -> list[LoadedSource]:
         loaded = [self.read(spec, rel, parse="compose") for rel in self.compose_files(spec)]
@@ -270,11 +270,12 @@ class SourceLoader:
             src = self.read(callers, rel)
             src.kind, src.priority = "script", spec.priority
             loaded.append(src)
-        for rel in self.readme_files():
+        pages = self.readme_files()
+        for rel in pages:
             src = self.read(callers, rel)
             src.kind, src.priority = "readme", spec.priority
             loaded.append(src)
-        for rel in self.folder_readmes():
+        for rel in self.folder_readmes(pages):
             src = self.read(callers, rel)
             src.kind, src.priority = "folder_readme", spec.priority
             loaded.append(src)

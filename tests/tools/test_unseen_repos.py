@@ -32,6 +32,12 @@ def review(root: Path) -> dict:
     return json.loads(proc.stdout)
 
 
+def prod_envs(root: Path) -> list[str]:
+    """The environments a fresh session takes for production."""
+    platform = open_session(root).platform()
+    return [env.name for env in platform.environments.values() if platform.role(env) == "prod"]
+
+
 def ids(brief: dict, *severities: str) -> list[str]:
     return [f["id"] for f in brief["findings"] if not severities or f["severity"] in severities]
 
@@ -1524,13 +1530,9 @@ def test_a_list_of_other_projects_is_no_evidence_and_a_skeleton_is_no_product(tm
     (root / "0_template").mkdir()  # a folder name that says nothing: only the README's list could make it production
     (root / "0_skeleton/docker-compose.yml").rename(root / "0_template/docker-compose.yml")
 
-    def prods() -> list[str]:
-        platform = open_session(root).platform()
-        return [env.name for env in platform.environments.values() if platform.role(env) == "prod"]
-
-    assert prods() == []
+    assert prod_envs(root) == []
     (root / "README.md").write_text(readme.replace("- [Flame](https://github.com/pawelmalak/flame) - ", "The startpage: "))
-    assert prods() == ["prod"]  # said in a sentence of its own, it is evidence
+    assert prod_envs(root) == ["prod"]  # said in a sentence of its own, it is evidence
 
 
 def test_a_tag_a_deploy_step_writes_over_is_no_tag_to_judge(tmp_path):
@@ -1596,13 +1598,9 @@ def test_a_deployment_folder_whose_readme_calls_its_files_snippets_is_no_product
     root = repo(tmp_path, {"deployment/compose/server/base.yml": server, "deployment/compose/README.md": readme,
                            "Dockerfile": "FROM alpine:3.20\n"})
 
-    def prods() -> list[str]:
-        platform = open_session(root).platform()
-        return [env.name for env in platform.environments.values() if platform.role(env) == "prod"]
-
-    assert prods() == []
+    assert prod_envs(root) == []
     (root / "deployment/compose/README.md").write_text("# Compose\n\nRun the server on your host.\n")
-    assert prods() == ["prod"]  # the folder's name alone, when its README says nothing against it
+    assert prod_envs(root) == ["prod"]  # the folder's name alone, when its README says nothing against it
 
 
 @pytest.mark.parametrize("readme", [
@@ -1618,14 +1616,12 @@ def test_a_workspace_a_pointer_or_a_local_install_is_no_evidence_of_production(t
     files = {"docker-compose.yml": compose, "README.md": readme, "Dockerfile": "FROM alpine:3.20\n"}
     if "setup.sh" in readme:  # an install script brings it up: only the repository's own word vetoes it
         files["setup.sh"] = "#!/bin/sh\ndocker compose -f docker-compose.yml up -d\n"
-    platform = open_session(repo(tmp_path, files)).platform()
-    assert [env.name for env in platform.environments.values() if platform.role(env) == "prod"] == []
+    assert prod_envs(repo(tmp_path, files)) == []
 
 
 def test_a_pointer_that_itself_says_production_is_evidence(tmp_path):
     compose = "services:\n  app:\n    image: acme/app:latest\n    restart: unless-stopped\n"
     readme = ("# Acme\n\nSee the [release] folder if you are looking to run Acme inside Docker for production.\n\n"
               "```bash\ndocker compose up -d\n```\n")
-    platform = open_session(repo(tmp_path, {"docker-compose.yml": compose, "README.md": readme,
-                                            "Dockerfile": "FROM alpine:3.20\n"})).platform()
-    assert [env.name for env in platform.environments.values() if platform.role(env) == "prod"] == ["prod"]
+    assert prod_envs(repo(tmp_path, {"docker-compose.yml": compose, "README.md": readme,
+                                     "Dockerfile": "FROM alpine:3.20\n"})) == ["prod"]

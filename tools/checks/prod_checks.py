@@ -169,13 +169,14 @@ def floating_prod_tag(ctx, spec):
                                severity="info", detail="the file's tag is a fallback: what runs carries the version "
                                                        "the release or the deploy writes")
             continue
-        database = product_of(image) in DATABASES and tag_mutability(image).any_version
+        mutable = tag_mutability(image)  # floating: the groups were made of floating tags
+        database = product_of(image) in DATABASES and mutable.any_version
         if pinned:
             yield spec.finding(ctx, title, [loc for _, loc in uses], severity="medium",
                                detail="an example env file's value floats while the compose file pins the tag: a "
                                       "user who copies the example runs the floating tag")
             continue
-        if tag_mutability(image).basis == "closed-major":
+        if mutable.basis == "closed-major":
             yield spec.finding(ctx, title, [loc for _, loc in uses], severity="medium",
                                detail="its next major has shipped: an install made on an earlier line of it moves to "
                                       "the last one once, at its next pull, and no further")

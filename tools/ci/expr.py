@@ -417,6 +417,12 @@ def undefined_references(wf: Workflow) -> list[UndefinedRef]:
     inputs = _declared_inputs(wf)
     out: list[UndefinedRef] = []
     seen: set[tuple] = set()
+    names: dict[str, tuple[set[str], set[str], set[str] | None]] = {}  # per job: step ids, needs, matrix keys
+    for job in wf.jobs.values():
+        raw_job = ((wf.raw or {}).get("jobs") or {}).get(job.id) if isinstance(wf.raw, dict) else None
+        strategy = raw_job.get("strategy") if isinstance(raw_job, dict) else None
+        names[job.id] = ({s.id.lower() for s in job.steps if s.id}, {n.lower() for n in job.needs},
+                         _matrix_keys(job.matrix) if strategy is None or isinstance(strategy, dict) else None)
     for path, node in _walk_scalars(wf):
         if not path or path[0] != "jobs" or len(path) < 3:
             continue
@@ -424,11 +430,7 @@ def undefined_references(wf: Workflow) -> list[UndefinedRef]:
         if job is None or path[2] == "strategy":
             continue
         in_steps = path[2] in ("steps", "outputs")
-        step_ids = {s.id.lower() for s in job.steps if s.id}
-        needs = {n.lower() for n in job.needs}
-        raw_job = ((wf.raw or {}).get("jobs") or {}).get(job.id) if isinstance(wf.raw, dict) else None
-        strategy = raw_job.get("strategy") if isinstance(raw_job, dict) else None
-        matrix = _matrix_keys(job.matrix) if strategy is None or isinstance(strategy, dict) else None
+        step_ids, needs, matrix = names[job.id]
         for expr, line in _expressions(node, whole=path[-1] == "if"):
             for m in _REF_RE.finditer(expr):
                 ctx, name, prop = m.group(1), m.group(2).lower(), (m.group(3) or "").lower()
