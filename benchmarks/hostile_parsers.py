@@ -13,7 +13,9 @@ Each case is the example platform (`devops-agent example init`) with one file re
 
 Run: python benchmarks/hostile_parsers.py [--size BYTES] [--timeout S] [--only PARSER] [--skip-large]
 Targets (exit 1 when one is missed): every hostile input <= HOSTILE_TARGET x its benign input; every
-large input <= LARGE_TARGET x the example's review; the 50 MB .env names the file and its size.
+large input's review, less Compose's own `config` time on it (the floor: `docker compose config` alone costs
+that to anyone), <= LARGE_TARGET x the example's review; the 50 MB .env names the file and its size.
+Run it with the repository on PYTHONPATH (`PYTHONPATH=. python benchmarks/hostile_parsers.py`) or installed.
 """
 from __future__ import annotations
 
@@ -289,8 +291,8 @@ def main() -> int:
                         failed.append(f"{name}: the file is not named")
                 print(f"  {name:32} {_show(took, args.timeout):>26}  x{ratio:.1f} (x{second:.1f} a second review)  "
                       + (f"compose {_show(alone, args.timeout)}, ours x{ours:.1f}" if alone is not None else "") + line, flush=True)
-                if ratio > LARGE_TARGET:
-                    failed.append(f"{name}: x{ratio:.1f}")
+                if ours > LARGE_TARGET:  # Compose's own `config` time is the floor any user of Compose pays
+                    failed.append(f"{name}: x{ratio:.1f}, ours x{ours:.1f}")
     for miss in failed:
         print(f"MISSED {miss}")
     return 1 if failed else 0

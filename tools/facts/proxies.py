@@ -52,19 +52,29 @@ def _hosts(text: str, kind: str) -> set[str]:
 
 
 def routed_services(services: dict[str, dict], read: Callable[[str], str | None]) -> dict[str, str]:
-    """Each service a proxy of these services routes to -> the proxy's service name. `read(source)` gives the
-    text of a bind-mounted file (or None): the proxy's Caddyfile or nginx configs."""
-    routed: dict[str, str] = {}
-    proxies = {name: kind for name, svc in services.items() if isinstance(svc, dict)
-               and (kind := proxy_kind(svc.get("image")))}
-    for proxy, kind in proxies.items():
+    """Each service a proxy of these services routes to -> the proxy's service name (the first proxy, in the
+    file's order, when several do). `read(source)` gives the text of a bind-mounted file (or None): the proxy's
+    Caddyfile or nginx configs. Linear in the services: every service may itself be a proxy."""
+    proxies = [(name, kind) for name, svc in services.items() if isinstance(svc, dict)
+               and (kind := proxy_kind(svc.get("image")))]
+    order = {name: i for i, (name, _) in enumerate(proxies)}
+    first: dict[str, str] = {}  # service -> the earliest proxy routing to it, among those that name it
+
+    def claim(name: str, proxy: str) -> None:
+        if name != proxy and name in services and (name not in first or order[proxy] < order[first[name]]):
+            first[name] = proxy
+
+    traefiks = [name for name, kind in proxies if kind == "traefik"]
+    if traefiks:  # Traefik routes every service whose own labels ask for it
+        for name, svc in services.items():
+            labels = _labels(svc) if isinstance(svc, dict) else {}
+            enable = labels.get("traefik.enable", "").lower()
+            if enable != "false" and (enable == "true" or any(k.startswith("traefik.http.routers.") for k in labels)):
+                proxy = traefiks[0] if traefiks[0] != name else traefiks[1] if len(traefiks) > 1 else None
+                if proxy:  # the first Traefik that is not the service itself
+                    claim(name, proxy)
+    for proxy, kind in proxies:
         if kind == "traefik":
-            for name, svc in services.items():
-                labels = _labels(svc) if isinstance(svc, dict) else {}
-                if name != proxy and labels.get("traefik.enable", "").lower() != "false" and (
-                        labels.get("traefik.enable", "").lower() == "true"
-                        or any(k.startswith("traefik.http.routers.") for k in labels)):
-                    routed.setdefault(name, proxy)
             continue
         hosts: set[str] = set()
         command = services[proxy].get("command")
@@ -80,7 +90,6 @@ def routed_services(services: dict[str, dict], read: Callable[[str], str | None]
             text = read(source) if source else None
             if text:
                 hosts |= _hosts(text, kind)
-        for name in services:
-            if name != proxy and name in hosts:
-                routed.setdefault(name, proxy)
-    return routed
+        for name in hosts:
+            claim(name, proxy)
+    return {name: first[name] for name in services if name in first}
