@@ -178,7 +178,7 @@ def for_session(session) -> Redactor:
     return red
 
 
-_DOCKERFILE_VAR = re.compile(r"^\s*(?:ARG|ENV)\s+(.+?)\s*$", re.I | re.M)
+_DOCKERFILE_VAR = re.compile(r"^[ \t]*(?:ARG|ENV)[ \t]+(.*\S)[ \t]*$", re.I | re.M)
 _DOCKERFILE_PAIR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(\"(?:[^\"\\]|\\.)*\"|'[^']*'|\S*)")
 
 

@@ -48,6 +48,23 @@ def _compose(text: str) -> None:
     referenced_variables(text)
 
 
+def _file_kinds(text: str) -> None:
+    """What decides a file's kind and role from its whole text: templates, images, tools, dev modes, secrets."""
+    from agent.core.files import is_compose_template, is_template
+    from agent.redact import dockerfile_values
+    from tools.facts.images import images_in
+    from tools.facts.tooling import tools_in
+    from tools.nginx import guess_context
+
+    is_template("Dockerfile", text)
+    is_compose_template("docker-compose.yml", text)
+    images_in("Dockerfile", text)
+    images_in("docker-compose.yml", text)
+    tools_in("infra/main.hcl", text)
+    guess_context(text)
+    dockerfile_values(text)
+
+
 def _makefile_and_script(text: str) -> None:
     environments.makefile_calls("Makefile", text)
     environments.script_calls("deploy.sh", text)
@@ -97,6 +114,12 @@ PARSERS: dict[str, tuple[Callable[[str], object], list[tuple[str, str, str]]]] =
         ("A=a", " ", "b\n"),
         ("export", " ", "A=b\n"),
         ("A=", "${", "\n"),
+    ]),
+    "file kinds": (_file_kinds, [
+        ("FROM alpine:3.19\n", " \n", "USER app\n"),  # lines of blanks: `^\\s*` under re.M rescans them all
+        ("services:\n  web:\n    image: nginx:1.25\n", "\t\n", "x: 1\n"),
+        ("FROM alpine:3.19\nENV A a", " ", "b\n"),  # a lazy value before `\\s*$`
+        ("- ", " \n", "NODE_ENV: development\n"),
     ]),
     "makefile and script": (_makefile_and_script, [
         ("up:\n\tdocker compose -f", " ", "x.yml up\n"),
@@ -159,3 +182,25 @@ def test_dockerfile_instruction_over_the_cap_is_one_problem_at_its_line() -> Non
     assert info.instructions == []
     ordinary = parse_dockerfile_text("FROM alpine:3.19\nRUN apk add \\\n" + "    pkg \\\n" * 100 + "    last\nUSER app\n")
     assert not ordinary.errors and [i.cmd for i in ordinary.instructions] == ["FROM", "RUN", "USER"]
+
+
+def test_no_multiline_pattern_starts_a_line_with_blanks_that_cross_lines() -> None:
+    """`^\\s*X` under re.M: at every line start `\\s*` runs over all the blank lines below, then fails; a file of
+    blank lines costs its square (a 1 MB Dockerfile never finished). A line's indent is `[ \\t]*`."""
+    import ast
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    bad = []
+    for path in sorted(p for d in ("agent", "sources", "tools") for p in (root / d).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "re" and node.args):
+                continue
+            flags = " ".join(ast.unparse(a) for a in node.args[1:]) + " ".join(ast.unparse(k.value) for k in node.keywords)
+            pattern = node.args[0]
+            text = pattern.value if isinstance(pattern, ast.Constant) and isinstance(pattern.value, str) else \
+                ast.unparse(pattern) if isinstance(pattern, ast.JoinedStr) else ""
+            if re.search(r"\bre\.(M|MULTILINE)\b", flags) and re.search(r"\^(?:\(\?:)?\\s[*+]", text):
+                bad.append(f"{path.relative_to(root)}:{node.lineno}: {text[:60]}")
+    assert not bad, bad

@@ -131,7 +131,7 @@ def last_release_tag(root) -> str | None:
 
 
 _KEYS = ("reason", "risk", "rollback", "approved-by", "proposal", "reverts", "intention")
-_PROPOSAL_LINE = re.compile(r"^\s*proposal\s*:", re.M | re.I)
+_PROPOSAL_LINE = re.compile(r"^[ \t]*proposal\s*:", re.M | re.I)
 
 
 def _gate_commits(repo, rev_range: list[str]) -> list[tuple[str, list[str], str, dict]]:

@@ -720,7 +720,7 @@ def _header(src) -> list[str]:
 
 
 # A framework's mode set to development in the file itself (`NODE_ENV: development`, `- RAILS_ENV=development`).
-_DEV_MODE = re.compile(r"^\s*(?:-\s*)?[\"']?(?:NODE_ENV|RAILS_ENV|RACK_ENV|APP_ENV|FLASK_ENV|DJANGO_ENV|MIX_ENV|"
+_DEV_MODE = re.compile(r"^[ \t]*(?:-[ \t]*)?[\"']?(?:NODE_ENV|RAILS_ENV|RACK_ENV|APP_ENV|FLASK_ENV|DJANGO_ENV|MIX_ENV|"
                        r"ASPNETCORE_ENVIRONMENT|DOTNET_ENVIRONMENT|SPRING_PROFILES_ACTIVE)\s*[:=]\s*[\"']?"
                        r"(?:development|dev|local)[\"']?\s*(?:#.*)?$", re.M)
 

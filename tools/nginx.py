@@ -218,7 +218,7 @@ IncludeResolver = Callable[[str, str], "list[tuple[str, str | None, str | None]]
 
 def guess_context(text: str) -> str:
     """The context a file of unknown placement most likely has: main when it has top-level events/http."""
-    return "main" if re.search(r"^\s*(events|http)\s*\{", text, re.M) else "http"
+    return "main" if re.search(r"^[ \t]*(events|http)\s*\{", text, re.M) else "http"
 
 
 def parse_nginx(path: Path | str, context: str = "main", max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> NginxConfig:

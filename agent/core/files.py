@@ -133,11 +133,11 @@ def looks_like_compose(text: str | None) -> bool:
 # A file another tool renders into the real one (Jinja, Go templates, ERB, envsubst's *.template).
 _TEMPLATE_SUFFIXES = (".j2", ".jinja", ".jinja2", ".tmpl", ".tpl", ".template", ".mustache", ".erb", ".hbs",
                       ".njk", ".gotmpl")
-_TEMPLATE_STATEMENT = re.compile(r"^\s*\{%-?\s*(?:if|for|macro|set|include|import|extends|block)\b", re.M)
+_TEMPLATE_STATEMENT = re.compile(r"^[ \t]*\{%-?\s*(?:if|for|macro|set|include|import|extends|block)\b", re.M)
 # In a Dockerfile, which has no block scalars to quote them, also the other engines' statements at the start of a
 # line: Go's `{{ if }}`/`{{ range }}` and the scriptlets of ERB, JSP or Groovy (`<% if (…) print 'FROM …' %>`). In a
 # compose file those are text inside a block scalar (an alert template, a config's content).
-_DOCKERFILE_TEMPLATE_STATEMENT = re.compile(r"^\s*(?:\{\{-?\s*(?:if|range|with|define|template|block)\b|<%(?!%))",
+_DOCKERFILE_TEMPLATE_STATEMENT = re.compile(r"^[ \t]*(?:\{\{-?\s*(?:if|range|with|define|template|block)\b|<%(?!%))",
                                             re.M)
 # A generator's placeholders in a Dockerfile (`FROM php:8.4-%%VARIANT%%`, `FROM php:{PHP_TAG}`, autoconf's
 # `@VERSION@`), and the suffixes such sources carry (`Dockerfile-debian.templ`, `Dockerfile.model`, `Dockerfile.in`).
@@ -145,8 +145,8 @@ _DOCKERFILE_PLACEHOLDER = re.compile(r"%%[A-Z][A-Z0-9_]*%%|^[ \t]*(?i:FROM)[ \t]
                                      r"|^[ \t]*(?i:FROM)[ \t][^\n]*?@[A-Z][A-Z0-9_]*@", re.M)
 _DOCKERFILE_TEMPLATE_SUFFIXES = (".templ", ".model", ".in")
 # A piece another Dockerfile is assembled from (`Dockerfile.append` a workflow concatenates): no FROM of its own.
-_FROM_LINE = re.compile(r"^\s*FROM\s", re.M | re.I)
-_INSTRUCTION_LINE = re.compile(r"^\s*(?:RUN|COPY|ADD|ENV|CMD|ENTRYPOINT|WORKDIR|USER|EXPOSE|LABEL)\s", re.M | re.I)
+_FROM_LINE = re.compile(r"^[ \t]*FROM\s", re.M | re.I)
+_INSTRUCTION_LINE = re.compile(r"^[ \t]*(?:RUN|COPY|ADD|ENV|CMD|ENTRYPOINT|WORKDIR|USER|EXPOSE|LABEL)\s", re.M | re.I)
 
 
 # A project generator's folder (cookiecutter's `{{cookiecutter.project_slug}}/`, copier's `{{ name }}/`): every file

@@ -115,7 +115,7 @@ OBSERVABILITY_WORDS = facts.OBSERVABILITY_WORDS
 _HEAD = 4096
 # What a data file must say early on to declare a tool: a manifest's `apiVersion`, a playbook's `hosts`, a template.
 # Possessive blanks: `\s*-?\s*` split a file head of blank lines every way at every line (cubic: minutes for 4 KB).
-_TOOL_HINT = re.compile(r"apiVersion|^\s*+-?\s*+hosts\s*:|\{\{-?\s*+\.(Values|Release|Chart)\b", re.M)
+_TOOL_HINT = re.compile(r"apiVersion|^[ \t]*+-?[ \t]*+hosts\s*:|\{\{-?\s*+\.(Values|Release|Chart)\b", re.M)
 
 
 def _tool_text(ctx, rel: str, name: str) -> str | None:
@@ -141,7 +141,7 @@ def _tool_files(ctx) -> list[tuple[str, str, str, int | None]]:
         found = facts.tools_in(rel, text, commands=False, images=False)
         if found:
             tool, what = next(iter(found.items()))
-            line = _line_of(text, re.compile(r"^\s*kind\s*:", re.M)) if text and tool == "kubernetes" else None
+            line = _line_of(text, re.compile(r"^[ \t]*kind\s*:", re.M)) if text and tool == "kubernetes" else None
             out.append((_LABELS.get(tool, tool), rel, what, line))
         elif _OBS_FILE.match(name):
             out.append((name.split(".")[0].split("-")[0].split("_")[0], rel, "observability configuration", None))

@@ -166,7 +166,7 @@ def _repo_text(root: Path, path: Path, cap: int = 200_000) -> str | None:
 
 
 _BAKE_CONTEXTS = re.compile(r"\bcontexts\s*=\s*\{([^}]*)\}")
-_BAKE_NAME = re.compile(r"^\s*\"?([A-Za-z0-9][\w.-]*)\"?\s*=", re.M)
+_BAKE_NAME = re.compile(r"^[ \t]*\"?([A-Za-z0-9][\w.-]*)\"?\s*=", re.M)
 
 
 def _bake_contexts(platform: Platform) -> set[str]:
@@ -701,7 +701,7 @@ def _loose_requirement_file(root: Path, context: str, sources: list[str], requir
         return []
     loose = loose_requirements(text)
     if depth < 2:
-        for m in re.finditer(r"^\s*(?:-r|--requirement)[ =]\s*(\S+)", text, re.M):
+        for m in re.finditer(r"^[ \t]*(?:-r|--requirement)[ =]\s*(\S+)", text, re.M):
             rel = posixpath.normpath(posixpath.join(posixpath.dirname(posixpath.relpath(found, base)), m.group(1)))
             loose += _loose_requirement_file(root, context, [posixpath.dirname(rel) or "."], posixpath.basename(rel),
                                              depth + 1)

@@ -9,8 +9,8 @@ from tools.facts.paths import infra_kind
 
 # ------------------------------------------------------------------------------------ images
 
-_FROM = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", re.I | re.M)
-_IMAGE_LINE = re.compile(r"""^\s*(?:-\s*)?image\s*:\s*["']?([^\s"'#]+)""", re.M)
+_FROM = re.compile(r"^[ \t]*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", re.I | re.M)
+_IMAGE_LINE = re.compile(r"""^[ \t]*(?:-\s*)?image\s*:\s*["']?([^\s"'#]+)""", re.M)
 
 
 def image_key(ref: str) -> str:

@@ -100,7 +100,7 @@ def _kinds_in(docs: list | None, text: str | None) -> list[str]:
     return out
 
 
-_TF_BLOCK = re.compile(r'^\s*(terraform|provider|resource)\b\s*(?:"[^"\n]*"\s*)*\{', re.M)
+_TF_BLOCK = re.compile(r'^[ \t]*(terraform|provider|resource)\b\s*(?:"[^"\n]*"\s*)*\{', re.M)
 _TF_JSON_KEYS = ("terraform", "provider", "resource")
 
 
@@ -125,8 +125,8 @@ def terraform_block(name: str, text: str | None) -> str | None:
     return f"{m.group(1)} block" if m else None
 
 
-_VAULT_HCL = re.compile(r'^\s*(storage|listener|seal|auto_auth|vault|ui\s*=|api_addr\s*=|path\s+"[^"]*"\s*\{)', re.M)
-_NOMAD_HCL = re.compile(r'^\s*job\s+"[^"]+"\s*\{', re.M)
+_VAULT_HCL = re.compile(r'^[ \t]*(storage|listener|seal|auto_auth|vault|ui\s*=|api_addr\s*=|path\s+"[^"]*"\s*\{)', re.M)
+_NOMAD_HCL = re.compile(r'^[ \t]*job\s+"[^"]+"\s*\{', re.M)
 
 
 def tools_in(path: str, text: str | None, commands: bool = True, images: bool = True) -> dict[str, str]:
