@@ -1300,7 +1300,8 @@ _POINTER = re.compile(r"^\W{0,4}(?:view|see|read|visit|check out|refer to|follow
 _LINK_ENTRY = re.compile(r"^\W{0,4}\[[^\]\n]{1,80}\](?:\([^)\n]{0,300}\))?\s*(?:[-–—:|]|$)")
 
 
-_ROLE_WORDS = (("test", _TEST_WORDS | {"ci", "testdata", "fixtures", "spec"}),
+_ROLE_WORDS = (("test", _TEST_WORDS | {"ci", "testdata", "fixtures", "spec", "testsuite", "testsuites", "testenv",
+                                        "testbed", "testcases"}),  # `tools/TestSuite/`: one word once folded
                ("staging", {"staging", "stage", "preprod", "qa", "uat"}),
                ("dev", {"dev", "devenv", "development", "local", "devcontainer", "example", "examples", "demo",
                         "sample", "samples", "override", "debug", "localstack",  # LocalStack: AWS emulated locally

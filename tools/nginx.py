@@ -178,6 +178,8 @@ class NginxConfig:
     errors: list[ConfigProblem] = field(default_factory=list)
     missing_includes: list[MissingInclude] = field(default_factory=list)
     roots: list[tuple[str, Where]] = field(default_factory=list)
+    # `{{BASE_PATH}}`, `{{ .Domain }}`: a template an entrypoint or a generator renders (nginx has no `{{`)
+    placeholders: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -214,6 +216,15 @@ FileReader = Callable[[str], "tuple[str | None, str | None]"]
 # An include's target as written, and the file it sits in -> [(file, text or None, why)], or a reason
 # when the target cannot be known from the repo ("cannot tell"), or [] for a glob that matches nothing.
 IncludeResolver = Callable[[str, str], "list[tuple[str, str | None, str | None]] | str"]
+
+
+_PLACEHOLDER = re.compile(r"\{\{-?[ \t]*\.?[A-Za-z_][\w.]*[ \t]*-?\}\}|\{%-?[ \t]*[a-z]+\b")
+
+
+def template_placeholders(text: str) -> list[str]:
+    """The template placeholders of an nginx file (`{{BASE_PATH}}`, `{{ .Host }}`, a Jinja `{% if`), in order: nginx
+    itself has no `{{`, so such a file is rendered before nginx reads it (an entrypoint's sed, a generator)."""
+    return list(dict.fromkeys(m.group(0) for m in _PLACEHOLDER.finditer(text)))[:5]
 
 
 def guess_context(text: str) -> str:
@@ -254,7 +265,7 @@ def parse_nginx_text(text: str, path: str, context: str = "main",
     if context not in CONTEXTS:
         raise ValueError(f"unknown nginx context {context!r}")
     effective = guess_context(text) if context == "unknown" else context
-    config = NginxConfig(path, context=context, parsed_as=effective)
+    config = NginxConfig(path, context=context, parsed_as=effective, placeholders=template_placeholders(text))
     files: list[dict] = []
     index: dict[str, int] = {}
     queue: list[tuple[str, str | None, str | None, tuple]] = [(path, text, None, _START[effective])]

@@ -161,6 +161,12 @@ class Platform:
             found[info.final_stage.index] = BuiltStage(info.final_stage)
         return [found[i] for i in sorted(found)]
 
+    def is_built(self, dockerfile: str) -> bool:
+        """Whether a compose `build:` of an environment or a CI job builds this Dockerfile."""
+        if self._builds is None:
+            self._builds = self._index_builds()
+        return dockerfile in self._builds
+
     def _index_builds(self) -> dict[str, tuple[list[tuple[str | None, tuple[str, str]]], list[str | None]]]:
         """Dockerfile -> (compose builds as (target, (environment, service)), CI build targets)."""
         index: dict[str, tuple[list, list]] = {}

@@ -32,8 +32,28 @@ def _as_written(loader: Any, node: yaml.Node) -> Any:
     return None if node.tag == "!reset" and value in ("", "null", "~") else value
 
 
+class _RedefiningLoader(yaml.SafeLoader):
+    """YAML 1.2 and Compose's own parser let an anchor be defined again (`&db` per service, each alias meaning the
+    latest): libyaml and PyYAML refuse it ("found duplicate anchor"). Read so only when they refuse it."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if not isinstance(event, yaml.AliasEvent) and getattr(event, "anchor", None) is not None:
+            self.anchors.pop(event.anchor, None)
+        return super().compose_node(parent, index)
+
+
+class _RedefiningComposeLoader(_RedefiningLoader):
+    """The same, with Compose's merge tags."""
+
+
 for _tag in ("!reset", "!override"):
     _ComposeLoader.add_constructor(_tag, _as_written)
+    _RedefiningComposeLoader.add_constructor(_tag, _as_written)
+
+
+def _redefined_anchor(exc: Exception) -> bool:
+    return isinstance(exc, yaml.composer.ComposerError) and "found duplicate anchor" in str(exc)
 
 
 # An alias is `*name`: a large document without one cannot share (so cannot multiply) a node, and the
@@ -146,11 +166,16 @@ def _construct_node(loader: Any, node: yaml.Node, what: str) -> Any:
 def load(text: str | bytes, what: str = "YAML") -> Any:
     """One document, like `yaml.safe_load`, within the limits (YamlLimitError past them; yaml.YAMLError
     for a syntax error, as before)."""
-    loader = _Loader(text)
-    try:
-        return _construct(loader, what, _must_measure(text), text)
-    finally:
-        loader.dispose()
+    for cls in (_Loader, _RedefiningLoader):
+        loader = cls(text)
+        try:
+            return _construct(loader, what, _must_measure(text), text)
+        except yaml.composer.ComposerError as exc:
+            if cls is _RedefiningLoader or not _redefined_anchor(exc):
+                raise
+        finally:
+            loader.dispose()
+    raise AssertionError("unreachable")
 
 
 def load_node(text: str | bytes, what: str = "YAML", construct: bool = True,
@@ -164,6 +189,12 @@ def load_node(text: str | bytes, what: str = "YAML", construct: bool = True,
             node = loader.get_single_node()
         except RecursionError:
             raise YamlLimitError(what, f"nested more than {MAX_DEPTH} levels deep") from None
+        except yaml.composer.ComposerError as exc:
+            if not _redefined_anchor(exc):
+                raise
+            loader.dispose()
+            loader = (_RedefiningComposeLoader if compose_tags else _RedefiningLoader)(text)
+            node = loader.get_single_node()
         if node is None:
             return None, None
         if _must_measure(text):
@@ -175,7 +206,16 @@ def load_node(text: str | bytes, what: str = "YAML", construct: bool = True,
 
 def load_all(text: str | bytes, what: str = "YAML") -> list:
     """Every document, like `yaml.safe_load_all`, each within the limits."""
-    loader = _Loader(text)
+    try:
+        return _load_all(_Loader, text, what)
+    except yaml.composer.ComposerError as exc:
+        if not _redefined_anchor(exc):
+            raise
+        return _load_all(_RedefiningLoader, text, what)
+
+
+def _load_all(cls: Any, text: str | bytes, what: str) -> list:
+    loader = cls(text)
     out = []
     measure = _must_measure(text)
     aliases = measure and _has_alias(text)

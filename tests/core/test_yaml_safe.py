@@ -95,3 +95,20 @@ def test_a_large_document_without_aliases_loads_as_safe_load_does():
     assert load(text) == yaml.safe_load(text)
     with pytest.raises(YamlLimitError, match="alias bomb"):
         load(text + BOMB + "\n")
+
+
+def test_an_anchor_defined_again_means_the_latest_as_compose_reads_it(tmp_path):
+    """`&mongo` written once per replica, each alias meaning the one above it: YAML 1.2 and Compose's parser accept it,
+    libyaml and PyYAML refuse it ("found duplicate anchor"); the loaders read it as Compose does, the sources too."""
+    from agent.core import yaml_safe
+    from sources.loader import parse_yaml
+
+    text = ("services:\n  mongo1:\n    image: &img mongo:7.0\n    command: &cmd [mongod, --replSet, rs0]\n"
+            "  mongo2:\n    image: *img\n    command: *cmd\n"
+            "  mongo3:\n    image: &img mongo:8.0\n    command: *cmd\n  probe:\n    image: *img\n")
+    for data in (yaml_safe.load(text, "c.yml"), yaml_safe.load_all(text)[0],
+                 yaml_safe.load_node(text, compose_tags=True)[1], parse_yaml(text, compose=True)[0][1]):
+        images = {name: svc["image"] for name, svc in data["services"].items()}
+        assert images == {"mongo1": "mongo:7.0", "mongo2": "mongo:7.0", "mongo3": "mongo:8.0", "probe": "mongo:8.0"}
+    with pytest.raises(yaml.YAMLError):
+        yaml_safe.load("a: *nowhere\n")  # an alias to nothing is still an error

@@ -614,3 +614,4 @@ def test_a_major_whose_successor_shipped_follows_its_last_line():
     assert tag_mutability("redis:7-alpine").basis == "closed-major" and tag_mutability("mariadb:10").basis == "closed-major"
     assert tag_mutability("python:3-slim").basis == "partial" and tag_mutability("mongo:8").basis == "partial"
     assert major_closed("redis", "7", dt.date(2025, 6, 1)) and not major_closed("redis", "7", dt.date(2025, 1, 1))
+    assert tag_mutability("redis:4").basis == "closed-major" and tag_mutability("redis:3-alpine").basis == "closed-major"

@@ -48,6 +48,9 @@ VALUES = [
     ("POSTGRES_PASSWORD", "STRONG_DB_PASSWORD", None, True),
     ("POSTGRES_PASSWORD", "PASSWORD", "PASSWORD", False),
     ("MERCURE_JWT_SECRET", "!ChangeThisMercureHubJWTSecretKey!", None, True),  # framed by marks, still a placeholder
+    ("JWT_SECRET_KEY", "PLEASE_CHANGE_ME", None, True),  # asked politely, still a placeholder
+    ("SESSION_SECRET", "please-replace-this", None, True),
+    ("DB_PASSWORD", "pleasure2024", "pleasure2024", False),
     ("DB_PASSWORD", "!Zq9xLm2p!", "!Zq9xLm2p!", False),
     ("PASSPHRASE", "correcthorse", "correcthorse", False),
     ("MYSQL_ROOT_PASSWORD", "root", "root", False),

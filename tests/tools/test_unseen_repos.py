@@ -1625,3 +1625,12 @@ def test_a_pointer_that_itself_says_production_is_evidence(tmp_path):
               "```bash\ndocker compose up -d\n```\n")
     assert prod_envs(repo(tmp_path, {"docker-compose.yml": compose, "README.md": readme,
                                      "Dockerfile": "FROM alpine:3.20\n"})) == ["prod"]
+
+
+@pytest.mark.parametrize("path", ["tools/TestSuite/docker-compose-base.yml", "testenv/compose.yaml",
+                                  "e2e/testbed/docker-compose.yml"])
+def test_a_test_suite_folder_written_as_one_word_is_test(path):
+    """`tools/TestSuite/` folds to `testsuite`, one word: its stacks are a test suite's, not production's."""
+    from tools.environments import environment_role, path_role
+
+    assert path_role(path) == "test" and environment_role(path, [path]) == "test"

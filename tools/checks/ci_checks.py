@@ -413,6 +413,8 @@ def retired_action(ctx, spec):
     publishes or deploys, on every run. One finding per workflow and action version."""
     from tools.ci.retired import retired
 
+    platform = _platform(ctx)
+    workflows = {p: wf for p, wf in platform.workflows.items() if wf.ok}
     for path, wf in _workflows(ctx):
         grouped: dict[str, list] = {}
         for job in wf.jobs.values():
@@ -420,15 +422,47 @@ def retired_action(ctx, spec):
                 why = retired(step.uses)
                 if why:
                     grouped.setdefault(why, []).append((job.id, step.line))
+        if not grouped:
+            continue
         # a workflow only run by hand or on a timer breaks no push, pull request or release: what fails waits for
         # someone to run it
         manual = bool(wf.triggers) and set(wf.triggers) <= {"workflow_dispatch", "schedule"}
+        matters = _jobs_that_ship_or_gate(platform, wf, workflows)
         for why, places in grouped.items():
             jobs = list(dict.fromkeys(j for j, _ in places))
+            stops = [j for j in jobs if _downstream(wf, j) & matters]
+            note = "; the workflow runs only by hand or on a schedule" if manual else "" if stops else \
+                "; nothing it stops publishes, deploys or tests (a build whose output nothing here ships)"
             yield spec.finding(ctx, f"{path}: {why}", [wf.loc(line) for _, line in places],
-                               subject=why.split(":", 1)[0], severity="medium" if manual else None,
+                               subject=why.split(":", 1)[0], severity="medium" if manual or not stops else None,
                                detail=(f"jobs {', '.join(jobs)} fail" if len(jobs) > 1 else f"job {jobs[0]} fails")
-                               + " at that step" + ("; the workflow runs only by hand or on a schedule" if manual else ""))
+                               + " at that step" + note)
+
+
+def _jobs_that_ship_or_gate(platform, wf, workflows) -> set[str]:
+    """The jobs of a workflow whose failure costs more than a red mark: they push an image, deploy, publish a
+    release (the workflow runs on a release or a tag), or run the tests a merge waits for."""
+    from tools.ci.deploy import deploy_targets
+    from tools.ci.gating import job_tests
+
+    if "release" in wf.triggers or any(t.tags for t in wf.triggers.values()):
+        return set(wf.jobs)
+    out = {b.job for b in platform.built_images if b.pushed and b.location.path == wf.rel_path}
+    out |= {d.job for d in deploy_targets(wf)}
+    out |= {jid for jid, job in wf.jobs.items() if job_tests(wf, job, workflows)}
+    return out
+
+
+def _downstream(wf, job_id: str) -> set[str]:
+    """The job and every job that needs it, transitively: what does not run when it fails."""
+    out, todo = {job_id}, [job_id]
+    while todo:
+        current = todo.pop()
+        for jid, job in wf.jobs.items():
+            if jid not in out and current in (job.needs or []):
+                out.add(jid)
+                todo.append(jid)
+    return out
 
 
 # -- CI014 -----------------------------------------------------------------------------------

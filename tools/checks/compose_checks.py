@@ -1611,6 +1611,15 @@ def nginx_config_errors(ctx, spec):
         placed = f" at {conf.placed_at}" if conf.placed_at else ""
         own = [e for e in conf.errors if e.where.path == conf.path and e.kind == "context"]
         whole = conf.parsed_as == "http" and any(e.message.split('"')[1:2] in (["events"], ["http"]) for e in own)
+        if conf.placeholders and any(e.kind not in ("unreadable", "limit") for e in conf.errors):
+            first = min((e for e in conf.errors if e.where.path == conf.path), key=lambda e: e.where.line or 0,
+                        default=conf.errors[0])
+            yield spec.finding(ctx, f"{path} is a template ({', '.join(conf.placeholders)}) rendered before nginx reads "
+                                    f"it: what nginx would refuse cannot be told from the template ({first.message})",
+                               [Location(platform.rel(first.where.path) or path, first.where.line)], severity="info",
+                               remediation="Nothing to do when the rendering fills every placeholder; to have the "
+                                           "config checked, keep a rendered example beside the template.")
+            continue
         for err in conf.errors:
             loc = [Location(platform.rel(err.where.path) or path, err.where.line)]
             directive = err.message.split('"')[1] if err.message.count('"') >= 2 else ""

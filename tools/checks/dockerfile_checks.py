@@ -142,11 +142,16 @@ def _ins_line(info: df_tool.DockerfileInfo, ins: df_tool.Instruction, key: str) 
 @check("DKF001", "Dockerfile does not parse", "high", "infra-regression", COHERENCE,
        "Fix the instruction at that line: `docker build` stops there.")
 def dockerfile_parse_error(ctx, spec):
-    for path, info in _platform(ctx).dockerfiles.items():
+    platform = _platform(ctx)
+    for path, info in platform.dockerfiles.items():
         invalid_from = {s.line for s in info.stages if s.base is not None and not s.base.valid}
         for err in info.errors:
             if err.line in invalid_from:
                 continue  # an invalid base image reference is DKF002's
+            if not info.instructions and not platform.is_built(path):  # an exercise's or a future service's stub
+                yield spec.finding(ctx, f"{path}: {err.message}; nothing here builds it", [Location(path, err.line)],
+                                   severity="low", remediation="Write it, or delete it if nothing is meant to build it.")
+                continue
             yield spec.finding(ctx, f"{path}: {err.message}", [Location(path, err.line)])
 
 

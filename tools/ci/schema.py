@@ -36,7 +36,7 @@ def validate_schema(raw: Any, workflow: Workflow | None = None) -> list[SchemaIs
     """Validate against check-jsonschema's vendored GitHub workflow schema; lines come from `workflow` when given."""
     if isinstance(raw, dict) and True in raw and "on" not in raw:
         raw = {("on" if k is True else k): v for k, v in raw.items()}
-    raw = _expression_strategies(_scalar_filters_as_lists(raw))
+    raw = _null_values_as_empty(_expression_strategies(_scalar_filters_as_lists(raw)))
     from tools.schemas import schema_errors
 
     issues = []
@@ -81,6 +81,26 @@ def _expression_strategies(raw: Any) -> Any:
         return raw
     return {**raw, "jobs": {name: ({**job, "strategy": {"matrix": job["strategy"]}} if isinstance(job, dict) and _is_expression(job.get("strategy"))
                                    else job) for name, job in jobs.items()}}
+
+
+def _null_values_as_empty(raw: Any) -> Any:
+    """`cache-to:` left empty under a step's `with:` (or a variable under `env:`): GitHub reads the null as an empty
+    string, as it does for any input not given; the schema, which asks for a string, is asked about that string."""
+    def blanked(mapping: Any) -> Any:
+        return {k: ("" if v is None else v) for k, v in mapping.items()} if isinstance(mapping, dict) else mapping
+
+    def inputs(node: Any) -> Any:  # a workflow, a job or a step: its own `with:` and `env:`
+        return {k: blanked(v) if k in ("with", "env") else v for k, v in node.items()} if isinstance(node, dict) else node
+
+    def job(node: Any) -> Any:
+        node = inputs(node)
+        if isinstance(node, dict) and isinstance(node.get("steps"), list):
+            node = {**node, "steps": [inputs(step) for step in node["steps"]]}
+        return node
+
+    if not isinstance(raw, dict) or not isinstance(raw.get("jobs"), dict):
+        return raw
+    return {**inputs(raw), "jobs": {name: job(j) for name, j in raw["jobs"].items()}}
 
 
 def _is_expression(value: Any) -> bool:

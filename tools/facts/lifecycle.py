@@ -60,7 +60,7 @@ _D = _dt.date.fromisoformat
 # follows that major's last line alone (7.4, 10.11), patches only; before, it moved across its lines. Products whose
 # major is their line (postgres, node) or that never shipped a next major (python 3, alpine 3, go 1) are not here.
 NEXT_MAJOR_SHIPPED: dict[str, dict[str, _dt.date]] = {
-    "redis": {"5": _D("2020-04-30"), "6": _D("2022-04-27"), "7": _D("2025-05-01")},  # Redis 6.0, 7.0, 8.0 GA
+    "redis": {"3": _D("2017-07-14"), "4": _D("2018-10-17"), "5": _D("2020-04-30"), "6": _D("2022-04-27"), "7": _D("2025-05-01")},  # Redis 4.0, 5.0, 6.0, 7.0, 8.0 GA
     "mariadb": {"10": _D("2023-06-06")},  # MariaDB 11.0 GA
     "mysql": {"5": _D("2018-04-19"), "8": _D("2024-07-01")},  # MySQL 8.0 GA, 9.0
     "php": {"5": _D("2015-12-03"), "7": _D("2020-11-26")},  # PHP 7.0, 8.0

@@ -222,6 +222,7 @@ def is_placeholder(value) -> bool:
     default = _DEFAULT.fullmatch(text)
     if default:  # `${DB_PASSWORD:-changeme}` ships its default; `${DB_PASSWORD:-}` ships nothing
         return bool(default.group(1)) and is_placeholder(default.group(1))
+    text = re.sub(r"(?i)^please[-_ ]?(?=\w)", "", text)  # `PLEASE_CHANGE_ME`, `please-replace-this`
     squashed = re.sub(r"[-_ .!]", "", text.lower())
     # `!ChangeThisMercureHubJWTSecretKey!`: the marks only make it stand out
     return len(text) < 2 or squashed in _PLACEHOLDER_WORDS or bool(_PLACEHOLDER.fullmatch(text.strip("!") or text))
