@@ -706,7 +706,9 @@ _NOT_PRODUCTION = re.compile(
     r"|\b(?:only |purely |solely )?for (?:internal |local )?(?:testing|development)\b(?! and production)"
     r"|\b(?:development|testing|local) (?:use )?only\b"
     r"|\b(?:made|meant|intended|designed|written|built) (?:only |solely |purely )?for (?:local )?(?:development|testing)"
-    r"(?: purposes)?\b|\bfor (?:local )?(?:development|testing) purposes\b")
+    r"(?: purposes)?\b|\bfor (?:local )?(?:development|testing) purposes\b"
+    # a header that is a title: `# Development environment override`, `# Local development stack`
+    r"|^(?:the )?(?:local )?(?:development|dev) (?:environment|env|override|setup|configuration|config|stack)\b")
 
 
 def _header(src) -> list[str]:
@@ -1183,6 +1185,11 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
                 and all(o.kind in ("convention", "docs", "readme") or o.kind == "script" and o.path in launched
                         or o.kind == "workflow" and e.files == base  # CI brings the main set up to test it
                         for o in e.origins)]
+    for env in list(standing):  # an overlay that says it is for development (`# Development environment override`)
+        said = next((d for f in env.files[len(base):] if (d := _header_denial(f, sources))), "")
+        if said:
+            env.evidence, env.denied = f"{said} says so", True
+            standing.remove(env)
     if not standing:
         return envs
     denial = _own_denial(base[0], sources) or _docs_denial(base, sources)
@@ -1301,7 +1308,9 @@ _LINK_ENTRY = re.compile(r"^\W{0,4}\[[^\]\n]{1,80}\](?:\([^)\n]{0,300}\))?\s*(?:
 
 
 _ROLE_WORDS = (("test", _TEST_WORDS | {"ci", "testdata", "fixtures", "spec", "testsuite", "testsuites", "testenv",
-                                        "testbed", "testcases"}),  # `tools/TestSuite/`: one word once folded
+                                        "testbed", "testcases",  # `tools/TestSuite/`: one word once folded
+                                        "loadtest", "loadtests", "loadtesting", "benchmark", "benchmarks", "perf",
+                                        "stresstest"}),  # a load test's stack measures the app, ships nothing
                ("staging", {"staging", "stage", "preprod", "qa", "uat"}),
                ("dev", {"dev", "devenv", "development", "local", "devcontainer", "example", "examples", "demo",
                         "sample", "samples", "override", "debug", "localstack",  # LocalStack: AWS emulated locally
@@ -1325,8 +1334,9 @@ def environment_role(name: str, files: list[str]) -> str:
     """What an environment is for: `prod`, `staging`, `test` or `dev` — from its name, then the words of its
     files' folders and names (`result/docker-compose.test.yml` is a test file, `.devcontainer/` a dev one).
     The one place checks ask whether a file ships to production."""
-    if is_production_name(name.rsplit("/", 1)[-1]):
-        return "prod"
+    last = name.rsplit("/", 1)[-1]
+    if is_production_name(last) and _role_words([last]) not in ("test", "dev"):
+        return "prod"  # `prod-loadtest`, `prod-local`: production's files run for a test or on a laptop are not
     return _role_words([name, *files]) or ("prod" if is_production_name(name) else "dev")
 
 

@@ -1118,6 +1118,13 @@ def test_a_banner_that_says_change_these_settings_marks_its_block_not_the_next_o
                "      - ELASTIC_PASSWORD=verysecret         # set password for Elasticsearch",
                "      - TZ=America/New_York                 # set your time zone"]
     assert marked_to_change(compose, 2) and marked_to_change(compose, 3)
+    # the file's header telling to change its variables speaks for every value of the file
+    example = ["# This is an example. Please change the configuration variables listed here.", "#",
+               "# See the docs for every setting.", "", "services:", "  app:", "    environment:",
+               "      - SECRET_KEY=tralala"]
+    assert marked_to_change(example, 8)
+    assert not marked_to_change(["# Acme's stack", "", "services:", "  app:", "    environment:",
+                                 "      - SECRET_KEY=tralala"], 6)
 
 
 def test_a_hosting_repository_makes_each_of_its_variants_production(tmp_path):
@@ -1628,9 +1635,37 @@ def test_a_pointer_that_itself_says_production_is_evidence(tmp_path):
 
 
 @pytest.mark.parametrize("path", ["tools/TestSuite/docker-compose-base.yml", "testenv/compose.yaml",
-                                  "e2e/testbed/docker-compose.yml"])
+                                  "e2e/testbed/docker-compose.yml", "docker-compose.loadtest.yml",
+                                  "packages/app-benchmark/docker-compose.yml", "perf/compose.yaml"])
 def test_a_test_suite_folder_written_as_one_word_is_test(path):
     """`tools/TestSuite/` folds to `testsuite`, one word: its stacks are a test suite's, not production's."""
     from tools.environments import environment_role, path_role
 
     assert path_role(path) == "test" and environment_role(path, [path]) == "test"
+
+
+@pytest.mark.parametrize("name, role", [("prod-loadtest", "test"), ("prod-local", "dev"), ("prod-eu", "prod"),
+                                        ("prod", "prod"), ("deploy_production", "prod")])
+def test_production_run_for_a_load_test_or_locally_is_not_production(name, role):
+    """The production set overlaid by a load test's file is named `prod-loadtest`: a stack that measures the app."""
+    from tools.environments import environment_role
+
+    assert environment_role(name, ["docker-compose.yml"]) == role
+
+
+def test_the_default_set_with_an_override_headed_for_development_is_not_production(tmp_path):
+    """`docker compose up` reads compose.yaml and compose.override.yaml; the override's header says "Development
+    environment override": the README's install runs the development set, whatever its section is called."""
+    base = ("services:\n  php:\n    image: ${IMAGES_PREFIX:-}app-php\n    restart: unless-stopped\n    ports:\n"
+            "      - target: 80\n        published: ${HTTP_PORT:-80}\n      - target: 443\n"
+            "        published: ${HTTPS_PORT:-443}\n")
+    override = ("# Development environment override\nservices:\n  php:\n    build:\n      context: ./api\n"
+                "  database:\n    image: postgres:16.4\n    ports:\n      - 5432:5432\n")
+    readme = ("# Acme demo\n\n## Install\n\n    $ git clone https://github.com/acme/demo.git\n    $ cd demo\n"
+              "    $ docker compose up --wait\n\nYou can now go to https://localhost\n")
+    root = repo(tmp_path, {"compose.yaml": base, "compose.override.yaml": override, "README.md": readme})
+    envs = open_session(root, run_checks=False).discovery().environments
+    default = [e for e in envs.values() if e.files == ["compose.yaml", "compose.override.yaml"]]
+    assert default and all(environment_role(e.name, e.files) != "prod" or e.denied for e in default), \
+        [(e.name, e.files, e.evidence) for e in envs.values()]
+    assert "compose.override.yaml:1" in default[0].evidence

@@ -693,7 +693,9 @@ def _env_file_secrets(ctx, spec, platform: Platform):
        "Pass it through the environment (`MYSQL_PWD`) or a mounted file: command lines show in `docker inspect` and `ps`.")
 def secret_on_command_line(ctx, spec):
     """A password in a command, entrypoint or healthcheck (tools/facts/secrets.py: `command_line_exposure`). Written
-    or interpolated by Compose (`-p${DB_PASSWORD}`): by the file's exposure, high in production. Expanded by the
+    in the file: by the file's exposure, high in production. Interpolated by Compose (`-p${DB_PASSWORD}`): medium in
+    production (the value comes from the environment, which `docker inspect` shows anyway; the host's `ps` shows the
+    command line to every user). Expanded by the
     container's shell (`-p$$MYSQL_PASSWORD`): low everywhere, in `ps` only while it runs. Handed to the command's
     environment (`MYSQL_PWD=$$MYSQL_PASSWORD mysqladmin …`): what this check recommends, never a finding."""
     platform = _platform(ctx)
@@ -712,6 +714,8 @@ def secret_on_command_line(ctx, spec):
                 else:
                     marked = _marked_to_change(ctx, rel, _raw_line(ctx, rel, path).line)
                     severity = secret_facts.secret_severity(_exposure(ctx, rel), how == secret_facts.PLACEHOLDER or marked)
+                    if how == secret_facts.INTERPOLATED and severity == "high":
+                        severity = "medium"  # the value is the environment's (in `docker inspect` already): `ps` adds
                     how = secret_facts.PLACEHOLDER if marked else how
                     detail = {secret_facts.INTERPOLATED: "Compose writes the value into the container's command",
                               secret_facts.PLACEHOLDER: "a placeholder to replace, on the command line"}.get(how, "")
@@ -866,8 +870,11 @@ def dev_only_in_prod(ctx, spec):
         for key, dev_value in DEV_ENV_VALUES.items():
             value = environment.get(key)
             if value is not None and str(value).lower() == dev_value.lower():
+                generic = key == "DEBUG"  # each application reads it its own way: a traceback page, or only more logs
                 yield spec.finding(ctx, f"{env.name}: {name} sets {key}={value}",
-                                   [env.location(name, f"environment.{key}")])
+                                   [env.location(name, f"environment.{key}")], severity="medium" if generic else None,
+                                   detail="what DEBUG turns on is the application's: Django and Flask show tracebacks "
+                                          "and settings to anyone, others only log more" if generic else "")
         for key, value in sorted(environment.items()):
             if _DEBUG_LOG_KEY.search(key) and value is not None and _DEBUG_LOG_VALUE.fullmatch(str(value).strip()):
                 yield spec.finding(ctx, f"{env.name}: {name} logs at {value} level ({key})",
@@ -1530,7 +1537,17 @@ def env_host_unknown(ctx, spec):
                                severity="low", detail="the written default reaches a service of another set (the "
                                                       "combined setup); where this set runs alone, the variable is set")
             continue
-        yield spec.finding(ctx, title, locs)
+        yield spec.finding(ctx, title, locs, severity=_cap_for_environments(platform, envs))
+
+
+def _cap_for_environments(platform: Platform, names: list[str]) -> str | None:
+    """The most a finding about these environments alone weighs (registry.ROLE_CAPS), by the most important of
+    their roles: a file shared with production takes production's role, but a broken value that only an e2e
+    stack loads is that stack's problem. None: no cap."""
+    from tools.checks.registry import ROLE_CAPS, _ROLE_ORDER
+
+    roles = [platform.role(platform.environments[n]) for n in names if n in platform.environments]
+    return ROLE_CAPS.get(min(roles, key=_ROLE_ORDER.index)) if roles else None
 
 
 def _default_told_to_set(ctx, platform: Platform, where: list[tuple[str, str, Location]],

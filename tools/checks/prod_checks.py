@@ -454,11 +454,31 @@ def zizmor_severity(issue, ceiling: str, wf=None) -> tuple[str, str]:
             and SEVERITIES.index(severity) < SEVERITIES.index("low"):
         severity = "low"
         why.append("the branch it expands can only be one the workflow_run trigger names")
-    if issue.audit == "dangerous-triggers" and wf is not None and not _runs_outsider_text(wf) \
+    if issue.audit == "dangerous-triggers" and wf is not None and _only_own_runs(wf) \
+            and SEVERITIES.index(severity) < SEVERITIES.index("low"):
+        severity = "low"
+        why.append("every job's condition leaves out the pull requests of forks (the workflow_run's event or head "
+                   "repository)")
+    elif issue.audit == "dangerous-triggers" and wf is not None and not _runs_outsider_text(wf) \
             and SEVERITIES.index(severity) < SEVERITIES.index("medium"):
         severity = "medium"
         why.append("no step checks out the pull request's code nor expands its text")
     return severity, "; ".join(why)
+
+
+# A job condition that keeps a workflow_run to the repository's own code: the run it follows was no pull request
+# (`github.event.workflow_run.event != 'pull_request'`, `== 'push'`), or came from this repository's own branch.
+_OWN_RUN_GUARD = re.compile(
+    r"github\.event\.workflow_run\.event\s*(?:!=\s*'pull_request(?:_target)?'|==\s*'(?:push|release|schedule|"
+    r"workflow_dispatch)')|github\.event\.workflow_run\.head_repository\.(?:full_name\s*==\s*github\.repository|"
+    r"fork\s*==\s*false)|github\.repository\s*==\s*github\.event\.workflow_run\.head_repository\.full_name")
+
+
+def _only_own_runs(wf) -> bool:
+    """A `workflow_run` workflow whose every job's `if:` leaves forks' pull requests out."""
+    if set(wf.triggers) != {"workflow_run"} or not wf.jobs:
+        return False
+    return all(job.if_ and _OWN_RUN_GUARD.search(" ".join(str(job.if_).split())) for job in wf.jobs.values())
 
 
 def _runs_outsider_text(wf) -> bool:

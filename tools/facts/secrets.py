@@ -239,6 +239,10 @@ _CHANGE_MARK = re.compile(r"\bchange[\s_-]?me\b|\bchange (?:this|it|these|the (?
                           # `# set password for Elasticsearch`, `# your initial TA credentials`
                           r"|\bset (?:the |a |your )?(?:password|secret|credentials?)\b"
                           r"|\byour (?:initial |own )?(?:\w+ )?credentials\b", re.I)
+# A file's header telling to change all its values (`# This is an example. Please change the configuration variables
+# listed here.`), not those it marks (`# Replace the credentials marked CHANGEME below`).
+_CHANGE_ALL = re.compile(r"\b(?:change|adapt|edit|review) (?:the |these |all (?:the )?)?(?:configuration |config |"
+                         r"environment )?(?:variables|values|settings)\b(?! marked)", re.I)
 
 
 def tells_to_change(comment: str | None) -> bool:
@@ -272,7 +276,8 @@ def credentials_of_an_example(name: str, siblings: dict[str, str]) -> bool:
 
 def marked_to_change(lines: list[str], line: int | None) -> bool:
     """The value at 1-based `line` of a file's `lines` carries a comment telling to replace it: on its own line
-    (`SALT: mysalt # CHANGEME`) or in the comment lines just above it (YAML and dotenv alike)."""
+    (`SALT: mysalt # CHANGEME`), in the comment lines just above it (YAML and dotenv alike), in a banner over its
+    section, or in the file's header (`# This is an example. Please change the configuration variables`)."""
     if not line or line > len(lines):
         return False
     own = lines[line - 1]
@@ -284,6 +289,16 @@ def marked_to_change(lines: list[str], line: int | None) -> bool:
         if tells_to_change(lines[above].lstrip()[1:]):
             return True
         above -= 1
+    # the file's own header (its leading comment lines) telling to change its values speaks for the whole file; a
+    # banner (`#` / `# Change these settings` / `#`) speaks for its section only (below)
+    header = []
+    for head in lines:
+        if not head.lstrip().startswith("#"):
+            break
+        header.append(head.lstrip()[1:])
+    banner = len(header) == 3 and not header[0].strip() and not header[2].strip()
+    if not banner and any(_CHANGE_ALL.search(h) for h in header):
+        return True
     # a banner heading the section the value is in (`#` / `# Change these settings` / `#`) speaks for its block
     for i in range(min(line - 2, len(lines) - 2), 0, -1):
         if lines[i - 1].strip() == "#" and lines[i + 1].strip() == "#" and lines[i].lstrip().startswith("#") \
