@@ -530,7 +530,13 @@ def discover(sources: list, configured: dict[str, list[str]] | None = None,
             files[0] == f and len(files) > 1 and _role_words(files[1:]) in ("dev", "test")
             and not any(is_override_name(x) for x in files[1:])  # with an override beside it, `up` applies it
             for files in sets)
-    covered = {f for e in envs.values() for f in e.files if not dev_only(f)} | \
+    def in_tests_only(f: str) -> bool:
+        # `compose.prod.yaml` called only with an e2e overlay on top (`-f compose.yaml -f compose.prod.yaml -f
+        # compose.e2e.yaml`): the production set it names is still checked, on its own
+        sets = [e for e in envs.values() if f in e.files]
+        return _suffix_env([f]) == "prod" and bool(sets) and all(
+            environment_role(e.name, e.files) == "test" and e.files[-1] != f for e in sets)
+    covered = {f for e in envs.values() for f in e.files if not dev_only(f) and not in_tests_only(f)} | \
         {f for f in _included(compose) if posixpath.basename(f) not in DEFAULT_FILES}
     # a file whose `services` is no mapping is no compose model (Compose refuses it: CMP001 says so)
     data = {s.path: s.data for s in compose if s.ok and isinstance(s.data, dict)
@@ -765,6 +771,10 @@ _DOCKER_FOR_DEVELOPMENT = re.compile(
 # "The primary purpose of this repository is to provide a workspace along with all the necessary dependencies"
 _WORKSPACE = re.compile(r"\b(?:purpose|goal|aim) of this (?:repository|repo|project) is to provide a (?:\w+ ){0,2}"
                         r"(?:workspace|development environment)\b", re.I)
+# "**mongo-express should only be used privately for development purposes.**": the repository's own word on its product
+_ONLY_FOR_DEVELOPMENT = re.compile(r"\b(?:should|must|is meant to|is intended to) (?:only )?be used (?:only )?(?:privately |"
+                                   r"locally |internally )?(?:for|in) (?:local )?(?:development|testing)(?: purposes)?\b",
+                                   re.I)
 _SETS_UP_DEVELOPMENT = re.compile(r"\b(?:docker|compose)\b[^.]{0,120}?\b(?:template|setup|stack|kit|file)\b[^.]{0,40}?"
                                   r"\b(?:to|for)\b[^.]{0,100}?\bdevelopment environment\b", re.I)
 _PRODUCTION_WORD = re.compile(r"\bproduction\b", re.I)
@@ -778,7 +788,8 @@ def _docs_denial(base: list[str], sources: list) -> str:
     for src in sources:
         if src.kind not in ("readme", "docs") or not src.ok or not src.text:
             continue
-        if "/" not in src.path and (m := _WORKSPACE.search(src.text[:200_000])):
+        if "/" not in src.path and (m := _WORKSPACE.search(src.text[:200_000])
+                                    or _ONLY_FOR_DEVELOPMENT.search(src.text[:200_000])):
             # the repository's own word on what it is for speaks of every compose file in it
             no = src.text.count("\n", 0, m.start()) + 1
             return f"{src.path}:{no} (\"{' '.join(m.group(0).split())[:80]}\")"
@@ -1267,17 +1278,33 @@ _INSTALL_HEADING = re.compile(r"^(?:installing|installation|install|deploying|de
 _BARE_UP = re.compile(r"\bdocker[- ]compose\s+up\b(?![^`\n]*\s-f\s)")
 
 
+_TEMPLATE_TITLE = re.compile(r"\b(?:boilerplate|starter(?: kit)?|skeleton|scaffold(?:ing)?|project template|template "
+                             r"(?:for|to)|cookiecutter)\b", re.I)
+
+
+def _project_template(sources: list) -> bool:
+    """The root README's title says the repository is a project template (`# NestJS REST API boilerplate`, `A starter
+    kit for …`): what users install is the project they generate, developed locally from its files."""
+    readme = next((s for s in sources if s.kind == "readme" and "/" not in s.path and s.ok and s.text), None)
+    if readme is None:
+        return False
+    lines = [l for l in readme.text[:20_000].splitlines() if l.strip()]
+    title = next((l for l in lines if _HEADING.match(l)), lines[0] if lines else "")
+    return bool(_TEMPLATE_TITLE.search(re.sub(r"<[^>]*>", " ", title)))
+
+
 def _production_section(base: list[str], sources: list) -> str:
     """A docs section headed for production (`#### Production mode`, `## Self-hosting`) whose text runs the main
     set: `docker compose -f <base> … up`, or a bare `docker compose up` (no -f: the default file). Where, or ""."""
     if not base:
         return ""
+    template = _project_template(sources)  # a boilerplate's install is the developer's: only a production heading counts
     for src in sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
                       key=lambda s: (s.path.count("/"), s.path)):
         lines = src.text.splitlines()
         for no, line in enumerate(lines, 1):
             m = _HEADING.match(line)
-            install = bool(m) and bool(_INSTALL_HEADING.match(m.group(2).strip())) and \
+            install = bool(m) and not template and bool(_INSTALL_HEADING.match(m.group(2).strip())) and \
                 not _FOR_DEVELOPERS.search(fold(m.group(2))) and "develop" not in m.group(2).lower()
             if not m or not (install or _PRODUCTION_HEADING.search(m.group(2))) or _DENIES.search(fold(m.group(2))):
                 continue

@@ -49,6 +49,9 @@ VALUES = [
     ("POSTGRES_PASSWORD", "PASSWORD", "PASSWORD", False),
     ("MERCURE_JWT_SECRET", "!ChangeThisMercureHubJWTSecretKey!", None, True),  # framed by marks, still a placeholder
     ("JWT_SECRET_KEY", "PLEASE_CHANGE_ME", None, True),  # asked politely, still a placeholder
+    ("POSTHOG_API_KEY", "H-htDCae7CR3RV57gUzmol6IAKtm5IMCvbcm_fwnL-w", None, False),  # a project key: public
+    ("POSTHOG_PERSONAL_API_KEY", "phx_Zq8pLm2vXcQw3Rt7Yu9IoP1aSd", "phx_Zq8pLm2vXcQw3Rt7Yu9IoP1aSd", False),
+    ("JWT_SECRET", "random string that is unique to every install - just type random characters here!", None, True),
     ("SESSION_SECRET", "please-replace-this", None, True),
     ("DB_PASSWORD", "pleasure2024", "pleasure2024", False),
     ("DB_PASSWORD", "!Zq9xLm2p!", "!Zq9xLm2p!", False),

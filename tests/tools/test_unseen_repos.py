@@ -1669,3 +1669,45 @@ def test_the_default_set_with_an_override_headed_for_development_is_not_producti
     assert default and all(environment_role(e.name, e.files) != "prod" or e.denied for e in default), \
         [(e.name, e.files, e.evidence) for e in envs.values()]
     assert "compose.override.yaml:1" in default[0].evidence
+
+
+def test_a_production_overlay_called_only_under_an_e2e_overlay_is_still_production(tmp_path):
+    """CI runs `-f compose.yaml -f compose.prod.yaml -f compose.e2e.yaml` to test the production build: the production
+    set compose.prod.yaml names is checked too, on its own (its restart policies, its published ports)."""
+    base = "services:\n  php:\n    image: ghcr.io/acme/php:1.2.0\n  database:\n    image: postgres:16.4\n"
+    prod = "services:\n  php:\n    restart: unless-stopped\n    environment:\n      APP_ENV: prod\n"
+    e2e = "services:\n  e2e:\n    image: mcr.microsoft.com/playwright:v1.48.0-jammy\n    depends_on: [php]\n"
+    workflow = ("name: ci\non: push\njobs:\n  e2e:\n    runs-on: ubuntu-latest\n    steps:\n"
+                "      - uses: actions/checkout@v4\n"
+                "      - run: docker compose -f compose.yaml -f compose.prod.yaml -f compose.e2e.yaml up --wait\n")
+    root = repo(tmp_path, {"compose.yaml": base, "compose.prod.yaml": prod, "compose.e2e.yaml": e2e,
+                           ".github/workflows/ci.yml": workflow})
+    envs = open_session(root, run_checks=False).discovery().environments
+    sets = {e.name: e.files for e in envs.values()}
+    assert ["compose.yaml", "compose.prod.yaml"] in sets.values(), sets
+    assert ["compose.yaml", "compose.prod.yaml", "compose.e2e.yaml"] in sets.values(), sets
+
+
+def test_a_boilerplates_install_section_is_the_developers_not_production(tmp_path):
+    """`# NestJS REST API boilerplate`, docs/installing-and-running.md headed "Installation" with a quick run of
+    `docker compose up -d`: what users install is the project they generate; only a production heading counts."""
+    compose = "services:\n  api:\n    build: .\n    ports:\n      - 3000:3000\n  postgres:\n    image: postgres:16.4\n"
+    docs = ("# Installation\n\n## Quick run\n\n```bash\ngit clone https://github.com/acme/nest-boilerplate.git my-app\n"
+            "cd my-app\ndocker compose up -d\n```\n")
+    for title, role in (("# NestJS REST API boilerplate\n", "dev"), ("# Acme CRM\n", "prod")):
+        root = repo(tmp_path / role, {"docker-compose.yaml": compose, "docs/installing-and-running.md": docs,
+                                      "README.md": title + "\nSee [installation](docs/installing-and-running.md).\n"})
+        [env] = open_session(root, run_checks=False).discovery().environments.values()
+        assert environment_role(env.name, env.files) == role, (title, env.name, env.evidence)
+
+
+def test_a_readme_saying_the_product_is_for_development_only_vetoes_production(tmp_path):
+    """"mongo-express should only be used privately for development purposes.": the README's word on what it ships
+    wins over a sentence that merely mentions a server."""
+    compose = "services:\n  mongo:\n    image: mongo:7.0\n  ui:\n    image: mongo-express:1.0\n    ports:\n      - 8081:8081\n"
+    readme = ("# mongo-express image\n\nRun the example:\n\n```console\ndocker compose up -d\n```\n\nThen you can hit "
+              "`http://host-ip:8081` in your browser.\n\n## Security Notice\n\nThe web interface can be used to execute malicious "
+              "javascript on a server.\n\n**mongo-express should only be used privately for development purposes.**\n")
+    root = repo(tmp_path, {"docker-compose.yml": compose, "README.md": readme})
+    [env] = open_session(root, run_checks=False).discovery().environments.values()
+    assert environment_role(env.name, env.files) != "prod" or env.denied, (env.name, env.evidence)

@@ -442,13 +442,16 @@ def retired_action(ctx, spec):
 def _jobs_that_ship_or_gate(platform, wf, workflows) -> set[str]:
     """The jobs of a workflow whose failure costs more than a red mark: they push an image, deploy, publish a
     release (the workflow runs on a release or a tag), or run the tests a merge waits for."""
-    from tools.ci.deploy import deploy_targets
+    from tools.ci.deploy import deploy_targets, named_for_deploy
     from tools.ci.gating import job_tests
 
     if "release" in wf.triggers or any(t.tags for t in wf.triggers.values()):
         return set(wf.jobs)
     out = {b.job for b in platform.built_images if b.pushed and b.location.path == wf.rel_path}
-    out |= {d.job for d in deploy_targets(wf)}
+    # a deploy step, or a job named for one; a job that only takes a GitHub environment's secrets (to sign a build)
+    # deploys nothing
+    out |= {d.job for d in deploy_targets(wf) if d.kind != "job" or named_for_deploy(
+        f"{d.job} {getattr(wf.jobs.get(d.job), 'name', '') or ''}")}
     out |= {jid for jid, job in wf.jobs.items() if job_tests(wf, job, workflows)}
     return out
 

@@ -475,10 +475,21 @@ _OWN_RUN_GUARD = re.compile(
 
 
 def _only_own_runs(wf) -> bool:
-    """A `workflow_run` workflow whose every job's `if:` leaves forks' pull requests out."""
+    """A `workflow_run` workflow whose every job's `if:` leaves forks' pull requests out, itself or through a job it
+    needs (a job whose need was skipped is skipped, unless its condition says `always()`)."""
     if set(wf.triggers) != {"workflow_run"} or not wf.jobs:
         return False
-    return all(job.if_ and _OWN_RUN_GUARD.search(" ".join(str(job.if_).split())) for job in wf.jobs.values())
+    guarded: dict[str, bool] = {}
+
+    def guard(jid: str, seen: frozenset = frozenset()) -> bool:
+        if jid not in guarded:
+            job = wf.jobs.get(jid)
+            cond = " ".join(str(job.if_ or "").split()) if job is not None else ""
+            guarded[jid] = job is not None and (bool(_OWN_RUN_GUARD.search(cond)) or "always()" not in cond and any(
+                guard(n, seen | {jid}) for n in (job.needs or []) if n not in seen))
+        return guarded[jid]
+
+    return all(guard(jid) for jid in wf.jobs)
 
 
 def _runs_outsider_text(wf) -> bool:

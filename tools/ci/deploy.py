@@ -29,6 +29,11 @@ _DEPLOY_ACTIONS = {
 _DEPLOY_WORDS = re.compile(r"deploy|release|rollout|staging|production|\bprod\b", re.I)
 
 
+def named_for_deploy(text: str | None) -> bool:
+    """A job or step named for a deploy or a release (`deploy-prod`, `Release`)."""
+    return bool(text and _DEPLOY_WORDS.search(text))
+
+
 def _env_from_text(text: str | None) -> str | None:
     if not text:
         return None

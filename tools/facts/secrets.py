@@ -114,7 +114,13 @@ def is_public_name(name: str) -> bool:
     """A name that says its value is public (`NEXT_PUBLIC_…`, `…_PUBLISHABLE_KEY`, `RECAPTCHA_SITE_KEY`)."""
     words = name_words(name)
     return any(w in ("public", "publishable") for w in words) or (
-        len(words) >= 2 and words[-1] in KEY_WORDS and words[-2] == "site")
+        len(words) >= 2 and words[-1] in KEY_WORDS and words[-2] == "site") or (
+        # product analytics' project keys, which every page that reports to them carries (`POSTHOG_API_KEY`, a
+        # Mixpanel or Amplitude project token): write-only, public by design; a personal key is not
+        bool(_ANALYTICS_VENDORS & set(words)) and not {"personal", "secret", "admin"} & set(words))
+
+
+_ANALYTICS_VENDORS = frozenset({"posthog", "mixpanel", "amplitude"})
 
 
 def is_digest_name(name: str) -> bool:
@@ -171,8 +177,8 @@ _PLACEHOLDER = re.compile(
     # a token a setup script substitutes: `_admin_password_`, `__DB_PASSWORD__`, `%DB_PASS%`, `@SECRET@`
     r"|_{1,2}[A-Za-z][A-Za-z0-9]*+(?:_[A-Za-z0-9]++)*+_{1,2}|%[A-Za-z_][A-Za-z0-9_]*+%|@[A-Za-z_][A-Za-z0-9_]*+@"
     # a phrase describing what goes there: `long-and-random-alphanumeric-string`, `Enter a secret value here`
-    r"|(?i:(?=(?:[a-z]++[- _])++[a-z]++$)(?=.*\b(?:random|enter|insert|generate|generated|put)\b)"
-    r"(?=.*\b(?:string|value|secret|password|key|token|here)\b)[a-z _-]{12,120})")
+    r"|(?i:(?=[a-z]++(?:[- _,]++[a-z]++)++[.!]?$)(?=.*\b(?:random|enter|insert|generate|generated|put|type)\b)"
+    r"(?=.*\b(?:string|value|secret|password|key|token|here|characters)\b)[a-z _,-]{12,120}[.!]?)")
 _DIGITS = re.compile(r"[0-9]+")
 _EMAIL = re.compile(r"[^@\s]++@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _FILE_NAME = r"[\w.-]*\.(?:txt|pem|key|crt|cer|json|p12|pfx|jks|keystore|env|ya?ml|conf|ini|toml|asc|gpg|secret)"
@@ -427,7 +433,7 @@ def secret_parts(name: str | None, value) -> list[str]:
 @lru_cache(maxsize=4096)
 def _literal_kind(name: str | None, text: str) -> str | None:
     """A literal under a secret name that is a secret's value (no shapes: they are read once, by the caller)."""
-    if not name or not is_secret_name(name) or is_reference(text) or _HAS_REFERENCE.search(text):
+    if not name or not is_secret_name(name) or is_public_name(name) or is_reference(text) or _HAS_REFERENCE.search(text):
         return None
     if _URL.fullmatch(text) or _not_a_value(text) or is_placeholder(text):
         return None  # a URL without a password (a password in one is a shape)
