@@ -899,9 +899,40 @@ def dev_only_in_prod(ctx, spec):
 @check("CMP011", "Production service without a restart policy", "medium", "availability", CONTAINER_RULES,
        "Add `restart: unless-stopped` so the service comes back after a crash or a reboot.")
 def no_restart(ctx, spec):
+    def lacks(env, name, svc) -> bool:
+        return not svc.get("restart") and not (svc.get("deploy") or {}).get("restart_policy")
+
     for env, name, svc in _prod_services(ctx):
-        if not svc.get("restart") and not (svc.get("deploy") or {}).get("restart_policy"):
+        if lacks(env, name, svc):
             yield spec.finding(ctx, f"{env.name}: {name} has no restart policy", [env.location(name)])
+    yield from _said_once_outside_production(ctx, spec, lacks, "no restart policy")
+
+
+def _said_once_outside_production(ctx, spec, lacks, what: str):
+    """What a production check finds when no set is taken for production, in the sets that are not a test's
+    (development, examples: what a self-hosting user may run as it is): one low finding per set of files, naming the
+    services. A repository with a production set has said which files ship: its development sets are left alone."""
+    from tools.environments import environment_role
+
+    if _platform(ctx).prod_envs():
+        return
+    grouped: dict[tuple, tuple[list[str], list[str], list[Location]]] = {}
+    for _, env, prod in _loaded_envs(ctx):
+        if prod or environment_role(env.name, env.files) in ("test", "staging"):
+            continue
+        names = sorted(name for name, svc in env.services.items() if lacks(env, name, svc))
+        if not names:
+            continue
+        locs = sorted((env.location(name) for name in names), key=lambda loc: (loc.path or "", loc.line or 0))
+        key = (tuple(sorted(names)), tuple(sorted({loc.path for loc in locs if loc.path})))
+        envs, _, _ = grouped.setdefault(key, ([], names, locs))
+        envs.append(env.name)
+    for envs, names, locs in grouped.values():
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        yield spec.finding(ctx, f"{', '.join(envs)}: {shown} {'has' if len(names) == 1 else 'have'} {what} (not a "
+                                "production set)", locs[:20], severity="low",
+                           subject=f"{', '.join(envs)}: {what}",
+                           detail="said once for the set: in a file run in production each is a finding of its own")
 
 
 @check("CMP012", "Production service without a healthcheck", "medium", "availability", CONTAINER_RULES,
@@ -918,6 +949,8 @@ def no_healthcheck(ctx, spec):
                 yield spec.finding(ctx, f"{env.name}: {name} has no healthcheck{why}", [env.location(name)],
                                    severity="high" if required_by else None,
                                    subject=f"{env.name}: {name} has no healthcheck")  # not the intention's name
+    yield from _said_once_outside_production(ctx, spec, lambda env, name, svc: not _has_healthcheck(platform, env, name),
+                                             "no healthcheck")
 
 
 @check("CMP018", "Healthcheck that cannot fail on an HTTP error", "medium", "availability", CONTAINER_RULES,
