@@ -58,7 +58,8 @@ CALLER_GLOBS = ("Makefile", "makefile", "GNUmakefile", "*.mk", "*.sh", "scripts/
 _SKIPPED = {"node_modules", "vendor", ".git", "build", "dist"}
 # Folders the tree walk enters although the lists above skip them: Go's `build/package/` layout and the hidden
 # folders projects keep their container files in (`.docker/Dockerfile-alpine`, `.devcontainer/Dockerfile`).
-_WALKED = {"build", ".docker", ".devcontainer", ".deploy", ".ci"}
+_EXAMPLE_FOLDERS = {".examples", ".example"}  # an image repository's documented stacks (`.examples/docker-compose/…`)
+_WALKED = {"build", ".docker", ".devcontainer", ".deploy", ".ci"} | _EXAMPLE_FOLDERS
 # Where a repository shows how it runs Compose in prose: its READMEs and docs pages (capped).
 README_GLOBS = ("README*.md", "*/README*.md", "readme*.md", "*/readme*.md", "Readme*.md",
                 "docs/*.md", "docs/*/*.md", "docs/*/*/*.md", "*/docs/*.md",
@@ -69,7 +70,7 @@ MAX_README_FILES = 200
 
 
 def _skipped_folder(rel: str) -> bool:
-    return any(part in _SKIPPED or part.startswith(".") for part in rel.split("/")[:-1])
+    return any(part not in _EXAMPLE_FOLDERS and (part in _SKIPPED or part.startswith(".")) for part in rel.split("/")[:-1])
 
 
 def _uninit_message(sub: SubmoduleState) -> str:

@@ -1222,6 +1222,9 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
             and _role_words(e.files) for e in envs.values())
     for src in [] if evidence else sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
                       key=lambda s: (s.path.count("/"), bool(_TRANSLATED.match(posixpath.basename(s.path))), s.path)):
+        folder = posixpath.dirname(src.path)
+        if src.kind == "readme" and folder and base and not base[0].startswith(folder + "/"):
+            continue  # `.examples/README.md` speaks of the examples beside it, not of the root's stack.yml
         lines = src.text.splitlines()
         title = next((l for l in lines if l.startswith("# ")), "")
         if _FOR_DEVELOPERS.search(fold(title)):

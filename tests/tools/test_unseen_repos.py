@@ -1711,3 +1711,18 @@ def test_a_readme_saying_the_product_is_for_development_only_vetoes_production(t
     root = repo(tmp_path, {"docker-compose.yml": compose, "README.md": readme})
     [env] = open_session(root, run_checks=False).discovery().environments.values()
     assert environment_role(env.name, env.files) != "prod" or env.denied, (env.name, env.evidence)
+
+
+def test_a_folders_readme_speaks_of_its_folder_not_of_the_roots_compose_file(tmp_path):
+    """`.examples/README.md`: "This setup only works with a valid domain name on a server" is said of the examples
+    beside it; the root's stack.yml (a Play-with-Docker demo) is not production by that sentence."""
+    stack = "services:\n  db:\n    image: postgres\n  app:\n    image: nextcloud\n    ports:\n      - 8080:80\n"
+    example = "services:\n  app:\n    image: nextcloud:31-apache\n    restart: always\n"
+    notes = ("# Examples\n\n## With a proxy\n\n**This setup only works with a valid domain name on a server "
+             "that is reachable from the internet.**\n")
+    root = repo(tmp_path, {"stack.yml": stack, ".examples/proxy/compose.yaml": example,
+                           ".examples/README.md": notes, "README.md": "# Nextcloud image\n"})
+    envs = open_session(root, run_checks=False).discovery().environments
+    [stack_env] = [e for e in envs.values() if e.files == ["stack.yml"]]
+    assert environment_role(stack_env.name, stack_env.files) != "prod", (stack_env.name, stack_env.evidence)
+    assert any(e.files == [".examples/proxy/compose.yaml"] for e in envs.values())  # the hidden examples are read

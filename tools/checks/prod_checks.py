@@ -137,10 +137,16 @@ def prod_builds_on_server(ctx, spec):
 def floating_prod_tag(ctx, spec):
     # `latest` and untagged images are CMP003's; the same fact (tag_mutability) judges both. One image in one
     # environment is one finding, with every service that runs it.
+    from tools.environments import environment_role
+
     groups: dict[tuple, list] = {}
+    # with no set taken for production, the development and example sets are what a self-hosting user may run:
+    # their floating tags are said too, low (as CMP003 says their `latest`)
+    unnamed = not _platform(ctx).prod_envs()
     for env, prod, name, svc in _services(ctx):
         image = svc.get("image")
-        if not prod or not image or svc.get("build"):
+        if not image or svc.get("build") or not prod and not (
+                unnamed and environment_role(env.name, env.files) not in ("test", "staging")):
             continue
         mutable = tag_mutability(str(image))
         if mutable is None or mutable.kind != "floating":
@@ -157,12 +163,16 @@ def floating_prod_tag(ctx, spec):
         # user copies the example; said, at medium
         by_default = with_written_defaults(written)
         pinned = bool(set(names) & _example_vars(env)) and "$" not in by_default and tag_mutability(by_default) is None
-        key = (env.name, str(image), mutable.why, how, tuple(names), pinned)
+        key = (env.name, str(image), mutable.why, how, tuple(names), pinned, prod)
         groups.setdefault(key, []).append((name, env.location(name, "image")))
-    for (env_name, image, why, how, names, pinned), uses in groups.items():
+    for (env_name, image, why, how, names, pinned, prod), uses in groups.items():
         verb = "runs" if len(uses) == 1 else "run"
         title = f"{env_name}: {services_text([n for n, _ in uses])} {verb} {image}: {why}{how}" + (
             "; the file's own default is pinned" if pinned else "")
+        if not prod:
+            yield spec.finding(ctx, f"{title} (not a production set)", [loc for _, loc in uses], severity="low",
+                               detail="no set is taken for production: a self-hosting user may run this file as it is")
+            continue
         chosen = tag_chosen_by(ctx.sources, names, image)
         if chosen:
             yield spec.finding(ctx, f"{title}; {chosen[0]} {chosen[1]}", [loc for _, loc in uses],
