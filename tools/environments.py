@@ -828,6 +828,9 @@ def _not_production_by_header(envs: dict[str, DiscoveredEnvironment],
     return out
 
 
+_EXAMPLE_WORDS = frozenset({"example", "examples", "sample", "samples", "demo", "demos"})
+
+
 def _runs_script(text: str, path: str) -> bool:
     """A page tells to run the repository's script `path` (`./launch.sh`, `bash scripts/up.sh`)."""
     return bool(re.search(rf"(?:\./|\b(?:ba|z)?sh\s+)(?:\./)?{re.escape(path)}(?![\w./-])", text))
@@ -1223,7 +1226,8 @@ def _production_by_evidence(envs: dict[str, DiscoveredEnvironment], sources: lis
     for src in [] if evidence else sorted((s for s in sources if s.kind in ("readme", "docs") and s.ok and s.text),
                       key=lambda s: (s.path.count("/"), bool(_TRANSLATED.match(posixpath.basename(s.path))), s.path)):
         folder = posixpath.dirname(src.path)
-        if src.kind == "readme" and folder and base and not base[0].startswith(folder + "/"):
+        if src.kind == "readme" and folder and base and not base[0].startswith(folder + "/") \
+                and _EXAMPLE_WORDS & set(re.split(r"[^a-z0-9]+", fold(folder))):
             continue  # `.examples/README.md` speaks of the examples beside it, not of the root's stack.yml
         lines = src.text.splitlines()
         title = next((l for l in lines if l.startswith("# ")), "")
