@@ -775,6 +775,27 @@ _WORKSPACE = re.compile(r"\b(?:purpose|goal|aim) of this (?:repository|repo|proj
 _ONLY_FOR_DEVELOPMENT = re.compile(r"\b(?:should|must|is meant to|is intended to) (?:only )?be used (?:only )?(?:privately |"
                                    r"locally |internally )?(?:for|in) (?:local )?(?:development|testing)(?: purposes)?\b",
                                    re.I)
+_THIS_THING = re.compile(r"\bthis (?:image|setup|project|repository|repo|stack|tool|container|compose file)\b")
+
+
+def _product_for_development_only(text: str) -> re.Match | None:
+    """The sentence of a root README that says the product itself is for development only: its subject is "this
+    image/setup/project…" or a word of the README's first title (`mongo-express should only be used privately for
+    development purposes` under `# What is mongo-express?`), and it sets no production against it. "The built-in
+    SQLite database should only be used for testing; use Postgres in production" speaks of a part, not the product."""
+    title = next((m.group(2) for line in text.splitlines() if (m := _HEADING.match(line)) and len(m.group(1)) == 1), "")
+    named = {w for w in re.split(r"[^a-z0-9-]+", fold(title)) if len(w) > 3} - {"what", "this", "with", "your"}
+    for m in _ONLY_FOR_DEVELOPMENT.finditer(text):
+        start = max(text.rfind(".", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
+        end = min((i for i in (text.find(".", m.end()), text.find("\n", m.end())) if i >= 0), default=len(text))
+        subject = fold(re.sub(r"[*_`]+", "", text[start:m.start()]))
+        if _PRODUCTION_WORD.search(text[start:end]):
+            continue
+        if _THIS_THING.search(subject) or named & set(re.split(r"[^a-z0-9-]+", subject)):
+            return m
+    return None
+
+
 _SETS_UP_DEVELOPMENT = re.compile(r"\b(?:docker|compose)\b[^.]{0,120}?\b(?:template|setup|stack|kit|file)\b[^.]{0,40}?"
                                   r"\b(?:to|for)\b[^.]{0,100}?\bdevelopment environment\b", re.I)
 _PRODUCTION_WORD = re.compile(r"\bproduction\b", re.I)
@@ -789,7 +810,7 @@ def _docs_denial(base: list[str], sources: list) -> str:
         if src.kind not in ("readme", "docs") or not src.ok or not src.text:
             continue
         if "/" not in src.path and (m := _WORKSPACE.search(src.text[:200_000])
-                                    or _ONLY_FOR_DEVELOPMENT.search(src.text[:200_000])):
+                                    or _product_for_development_only(src.text[:200_000])):
             # the repository's own word on what it is for speaks of every compose file in it
             no = src.text.count("\n", 0, m.start()) + 1
             return f"{src.path}:{no} (\"{' '.join(m.group(0).split())[:80]}\")"

@@ -1726,3 +1726,15 @@ def test_a_folders_readme_speaks_of_its_folder_not_of_the_roots_compose_file(tmp
     [stack_env] = [e for e in envs.values() if e.files == ["stack.yml"]]
     assert environment_role(stack_env.name, stack_env.files) != "prod", (stack_env.name, stack_env.evidence)
     assert any(e.files == [".examples/proxy/compose.yaml"] for e in envs.values())  # the hidden examples are read
+
+
+def test_a_part_said_to_be_for_testing_does_not_take_the_product_out_of_production(tmp_path):
+    """"The built-in SQLite database should only be used for testing; use Postgres in production." speaks of a part:
+    the README's production word for the compose file stands."""
+    compose = "services:\n  app:\n    image: ghcr.io/acme/crm:2.0.1\n    restart: always\n"
+    readme = ("# Acme CRM\n\nSelf-host Acme CRM on your server with Docker Compose in production:\n\n```sh\n"
+              "docker compose up -d\n```\n\nThe built-in SQLite database should only be used for testing; use "
+              "Postgres in production.\n\nThe bundled mail catcher should only be used for development purposes.\n")
+    root = repo(tmp_path, {"docker-compose.yml": compose, "README.md": readme})
+    [env] = open_session(root, run_checks=False).discovery().environments.values()
+    assert environment_role(env.name, env.files) == "prod" and not env.denied, (env.name, env.evidence)
