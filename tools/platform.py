@@ -86,6 +86,13 @@ class Platform:
         named = [e for e in self.environments.values() if is_production_name(e.name)]
         return named
 
+    def unnamed_sets(self) -> list[Environment]:
+        """When no set is taken for production, the loaded sets a self-hosting user may run as they are (development,
+        examples; not a test's nor staging's); else none: a repository that names its production said what ships."""
+        if self.prod_envs():
+            return []
+        return [e for e in self.environments.values() if e.project is not None and self.role(e) not in ("test", "staging")]
+
     def role(self, env: Environment) -> str:
         """prod, staging, test or dev (tools.environments.environment_role); an environment taken for
         production is prod whatever its files' words."""

@@ -912,14 +912,8 @@ def _said_once_outside_production(ctx, spec, lacks, what: str):
     """What a production check finds when no set is taken for production, in the sets that are not a test's
     (development, examples: what a self-hosting user may run as it is): one low finding per set of files, naming the
     services. A repository with a production set has said which files ship: its development sets are left alone."""
-    from tools.environments import environment_role
-
-    if _platform(ctx).prod_envs():
-        return
     grouped: dict[tuple, tuple[list[str], list[str], list[Location]]] = {}
-    for _, env, prod in _loaded_envs(ctx):
-        if prod or environment_role(env.name, env.files) in ("test", "staging"):
-            continue
+    for env in _platform(ctx).unnamed_sets():
         names = sorted(name for name, svc in env.services.items() if lacks(env, name, svc))
         if not names:
             continue
@@ -1577,10 +1571,9 @@ def _cap_for_environments(platform: Platform, names: list[str]) -> str | None:
     """The most a finding about these environments alone weighs (registry.ROLE_CAPS), by the most important of
     their roles: a file shared with production takes production's role, but a broken value that only an e2e
     stack loads is that stack's problem. None: no cap."""
-    from tools.checks.registry import ROLE_CAPS, _ROLE_ORDER
+    from tools.checks.registry import role_cap
 
-    roles = [platform.role(platform.environments[n]) for n in names if n in platform.environments]
-    return ROLE_CAPS.get(min(roles, key=_ROLE_ORDER.index)) if roles else None
+    return role_cap([platform.role(platform.environments[n]) for n in names if n in platform.environments])
 
 
 def _default_told_to_set(ctx, platform: Platform, where: list[tuple[str, str, Location]],

@@ -137,16 +137,13 @@ def prod_builds_on_server(ctx, spec):
 def floating_prod_tag(ctx, spec):
     # `latest` and untagged images are CMP003's; the same fact (tag_mutability) judges both. One image in one
     # environment is one finding, with every service that runs it.
-    from tools.environments import environment_role
-
     groups: dict[tuple, list] = {}
     # with no set taken for production, the development and example sets are what a self-hosting user may run:
     # their floating tags are said too, low (as CMP003 says their `latest`)
-    unnamed = not _platform(ctx).prod_envs()
+    unnamed = {e.name for e in _platform(ctx).unnamed_sets()}
     for env, prod, name, svc in _services(ctx):
         image = svc.get("image")
-        if not image or svc.get("build") or not prod and not (
-                unnamed and environment_role(env.name, env.files) not in ("test", "staging")):
+        if not image or svc.get("build") or not prod and env.name not in unnamed:
             continue
         mutable = tag_mutability(str(image))
         if mutable is None or mutable.kind != "floating":

@@ -178,6 +178,13 @@ ROLE_CAPS = {"dev": "medium", "test": "low"}
 _ROLE_ORDER = ("prod", "staging", "dev", "test")
 
 
+def role_cap(roles) -> str | None:
+    """The most a finding weighs when these are the roles of what it is about: the cap (ROLE_CAPS) of the most
+    exposed of them; None for production, staging or no role known."""
+    roles = [r for r in roles if r in _ROLE_ORDER]
+    return ROLE_CAPS.get(min(roles, key=_ROLE_ORDER.index)) if roles else None
+
+
 def cap_by_role(ctx: CheckContext, findings: list[Finding]) -> list[Finding]:
     """Each finding whose every location is a file used only by dev or test environments is capped (ROLE_CAPS), the
     default severity kept in its detail; nothing is raised. A compose file has the role of the environments that
@@ -216,7 +223,7 @@ def cap_by_role(ctx: CheckContext, findings: list[Finding]) -> list[Finding]:
         if not finding.locations or None in where:
             continue
         role = min(where, key=_ROLE_ORDER.index)
-        cap = ROLE_CAPS.get(role)
+        cap = role_cap(where)
         if cap and SEVERITIES.index(finding.severity) < SEVERITIES.index(cap):
             note = f"{finding.severity} in production; {cap} in a {role} file"
             finding.detail = f"{finding.detail}; {note}" if finding.detail else note
