@@ -166,16 +166,20 @@ def _construct_node(loader: Any, node: yaml.Node, what: str) -> Any:
 def load(text: str | bytes, what: str = "YAML") -> Any:
     """One document, like `yaml.safe_load`, within the limits (YamlLimitError past them; yaml.YAMLError
     for a syntax error, as before)."""
-    for cls in (_Loader, _RedefiningLoader):
-        loader = cls(text)
-        try:
-            return _construct(loader, what, _must_measure(text), text)
-        except yaml.composer.ComposerError as exc:
-            if cls is _RedefiningLoader or not _redefined_anchor(exc):
-                raise
-        finally:
-            loader.dispose()
-    raise AssertionError("unreachable")
+    try:
+        return _load_one(_Loader, text, what)
+    except yaml.composer.ComposerError as exc:
+        if not _redefined_anchor(exc):
+            raise
+        return _load_one(_RedefiningLoader, text, what)
+
+
+def _load_one(cls: Any, text: str | bytes, what: str) -> Any:
+    loader = cls(text)
+    try:
+        return _construct(loader, what, _must_measure(text), text)
+    finally:
+        loader.dispose()
 
 
 def load_node(text: str | bytes, what: str = "YAML", construct: bool = True,
