@@ -714,7 +714,8 @@ _NOT_PRODUCTION = re.compile(
     r"|\b(?:made|meant|intended|designed|written|built) (?:only |solely |purely )?for (?:local )?(?:development|testing)"
     r"(?: purposes)?\b|\bfor (?:local )?(?:development|testing) purposes\b"
     # a header that is a title: `# Development environment override`, `# Local development stack`
-    r"|^(?:the )?(?:local )?(?:development|dev) (?:environment|env|override|setup|configuration|config|stack)\b")
+    r"|^(?:the )?(?:local )?(?:development|dev) (?:environment|env|override|setup|configuration|config|stack)\b"
+    r"(?:[ -]\w+){0,3}[.:]?$")  # the whole sentence a title: not "Dev environment variables live in .env.dev; ..."
 
 
 def _header(src) -> list[str]:
