@@ -114,23 +114,30 @@ def review(entry: dict, mirrors: Path, timeout: float) -> dict:
                     "error": normalise(tail, tree), "findings": []}
     findings = []
     for f in brief.get("findings", []):
-        loc = (f.get("locations") or [{}])[0]
+        locs = f.get("locations") or [{}]
+        loc = locs[0]
+        paths = list(dict.fromkeys(normalise(x.get("path") or "", tree) for x in locs))
         findings.append({"id": f["id"], "severity": f["severity"], "path": normalise(loc.get("path") or "", tree),
-                         "line": loc.get("line"), "title": normalise(f.get("title", ""), tree)})
+                         "line": loc.get("line"), "title": normalise(f.get("title", ""), tree),
+                         **({"paths": paths} if len(paths) > 1 else {})})
     return {**record, "seconds": seconds, "exit": run.returncode, "verdict": brief.get("verdict"),
             "environments": [{"name": e.get("name"), "files": e.get("files")} for e in brief.get("environments", [])],
             "findings": findings}
 
 
-def matches(rule: dict, repo: str, finding: dict) -> bool:
-    """A judgment or a problem's matcher: repo, check id(s), path glob, and a regex on the title (the subject)."""
+def matches(rule: dict, repo: str, finding: dict, any_location: bool = False) -> bool:
+    """A judgment or a problem's matcher: repo, check id(s), path glob, and a regex on the title (the subject).
+    A judgment's path is the finding's first location (what it is keyed on); a problem is reported by a finding
+    that names its file at any of its locations (`any_location`: one finding for the Dockerfiles FROM one ended
+    base names each of them)."""
     if rule.get("repo") not in (None, repo):
         return False
     checks = rule.get("check", rule.get("checks"))
     if checks is not None and finding["id"] not in ([checks] if isinstance(checks, str) else checks):
         return False
     path = rule.get("path")
-    if path is not None and not fnmatch.fnmatchcase(finding["path"], path):
+    paths = (finding.get("paths") or [finding["path"]]) if any_location else [finding["path"]]
+    if path is not None and not any(fnmatch.fnmatchcase(p, path) for p in paths):
         return False
     subject = rule.get("subject", rule.get("title"))
     return subject is None or re.search(subject, finding["title"]) is not None
@@ -151,7 +158,8 @@ def score(record: dict, judgments: list[dict], problems: list[dict]) -> None:
         if p.get("repo") != name:
             continue
         rules = p.get("match") or []
-        hit = next((f for f in record.get("findings", []) for r in rules if matches(r, name, f)), None)
+        hit = next((f for f in record.get("findings", []) for r in rules if matches(r, name, f, any_location=True)),
+                   None)
         record["problems"].append({"id": p["id"], "found": hit is not None,
                                    "by": f"{hit['id']} {hit['path']}:{hit['line']}" if hit else None})
 

@@ -80,6 +80,17 @@ def test_scoring_counts_tp_fp_unjudged_and_problems_reported_at_any_severity():
     assert (t["tp"], t["fp"], t["unjudged"], t["problems"], t["found"]) == (1, 1, 1, 2, 1)
 
 
+def test_a_problem_is_reported_by_a_finding_that_names_its_file_at_any_location_a_judgment_by_the_first():
+    grouped = {**_finding("PRD004", "high", "Dockerfile", "Dockerfile and 1 more Dockerfile(s): FROM node:14: end of life"),
+               "paths": ["Dockerfile", "api/Dockerfile"]}
+    record = {"name": "shop", "set": "tune", "findings": [grouped]}
+    rules = [{"repo": "shop", "check": "PRD004", "path": "api/Dockerfile", "subject": "node", "verdict": "FP",
+              "reason": "r"}]
+    corpus.score(record, rules, PROBLEMS)
+    assert record["problems"][1] == {"id": "shop-eol", "found": True, "by": "PRD004 Dockerfile:3"}
+    assert record["findings"][0]["judgment"] is None  # keyed on the path it is shown at
+
+
 def test_a_judgment_of_another_repository_never_applies():
     record = {"name": "other", "set": "holdout", "findings": [
         _finding("CMP008", "blocker", "deploy/prod.yml", "api: DB_PASSWORD is a literal")]}

@@ -615,3 +615,18 @@ def test_a_major_whose_successor_shipped_follows_its_last_line():
     assert tag_mutability("python:3-slim").basis == "partial" and tag_mutability("mongo:8").basis == "partial"
     assert major_closed("redis", "7", dt.date(2025, 6, 1)) and not major_closed("redis", "7", dt.date(2025, 1, 1))
     assert tag_mutability("redis:4").basis == "closed-major" and tag_mutability("redis:3-alpine").basis == "closed-major"
+
+
+@pytest.mark.parametrize("image, line", [
+    ("alpine:3.11", "3.11"), ("alpine:3.5", "3.5"), ("golang:1.14.15-alpine", "1.14"), ("golang:1.16", "1.16"),
+    ("nginx:1.17-alpine", "1.17"), ("php:7.1-fpm", "7.1"), ("python:3.4", "3.4"), ("debian:7", "7"),
+    ("mhart/alpine-node:14", "14"), ("mcr.microsoft.com/oss/bitnami/redis:6.0.8", "6.0"),
+    ("bitnami/postgresql:16.2.0-debian-12-r5", None), ("golang:1.24", None)])
+def test_end_of_life_of_older_lines_and_repackaged_images(image, line):
+    """Lines that ended before the table's first rows (Alpine 3.11, Go 1.14, nginx 1.17, PHP 7.1) and images that
+    repackage a product under its version (Bitnami's, mhart/alpine-node) age as the official ones do."""
+    import datetime
+
+    from tools.facts.lifecycle import end_of_life
+
+    assert [e.line for e in end_of_life(image, datetime.date(2026, 12, 7))] == ([line] if line else [])

@@ -289,6 +289,14 @@ def mutable_prod_image(ctx, spec):
             continue
         yield spec.finding(ctx, title, [loc for _, loc in uses], severity=None if prod else "low")
     yield from _template_tags(ctx, spec)
+    from tools.checks.prod_checks import documented_findings
+
+    yield from documented_findings(ctx, spec, _latest_text)
+
+
+def _latest_text(image: str) -> str | None:
+    pin = df_tool.image_pin(image)
+    return "latest" if pin == "latest" else "no tag" if pin == "untagged" else None
 
 
 def _template_tags(ctx, spec):
@@ -947,23 +955,34 @@ def no_healthcheck(ctx, spec):
                                              "no healthcheck")
 
 
-@check("CMP018", "Healthcheck that cannot fail on an HTTP error", "medium", "availability", CONTAINER_RULES,
+@check("CMP018", "Healthcheck that cannot fail", "medium", "availability", CONTAINER_RULES,
        "Add `-f` (`curl -fsS http://localhost:8080/health`) so an HTTP error makes the check fail, or judge the status "
-       "code; wget fails on HTTP errors by itself.")
+       "code; wget fails on HTTP errors by itself. End the command with the check itself (or `|| exit 1`), never "
+       "with `|| true`, `|| exit 0` or `|| echo`.")
 def healthcheck_never_fails(ctx, spec):
-    """A compose healthcheck (or the HEALTHCHECK of the Dockerfile a service builds) whose curl has no `-f`: curl
-    exits 0 on a 500, so the service stays healthy while it fails and `service_healthy` waits for nothing.
+    """A compose healthcheck (or the HEALTHCHECK of the Dockerfile a service builds) that stays green while the
+    service fails: its curl has no `-f` (curl exits 0 on a 500), or the command ends in `|| true`, `|| exit 0`,
+    `|| echo …` or `; exit 0` (it exits 0 whatever it checked); `service_healthy` then waits for nothing.
     Medium in production, low elsewhere; each healthcheck said once whatever the environments sharing it."""
-    from tools.facts.shell import curl_ignores_http_errors
+    from tools.facts.shell import always_succeeds, curl_ignores_http_errors
+
+    def why(command: str) -> str | None:
+        succeeds = always_succeeds(command)
+        if succeeds:
+            return f"ends in {succeeds}: it exits 0 whatever it checked"
+        return "runs curl without -f: an HTTP error still counts as healthy" if curl_ignores_http_errors(command) \
+            else None
 
     platform = _platform(ctx)
-    found: dict[tuple[str, int | None], tuple[str, str, bool, Location]] = {}
+    found: dict[tuple[str, int | None], tuple[str, str, bool, Location, str]] = {}
     for env, prod, name, svc in _services(ctx):
         test = (svc.get("healthcheck") or {}).get("test") or []
         where = None
         if test and test[0] in ("CMD", "CMD-SHELL"):
             command = " ".join(map(str, test[1:]))
-            where = _value_line(ctx, env.location(name, "healthcheck"), "curl")
+            reason = why(command)
+            where = _value_line(ctx, env.location(name, "healthcheck"),
+                                "curl" if reason and "curl" in reason else "test")
         else:
             build = svc.get("build")
             path = platform.dockerfile_of_build(build) if isinstance(build, dict) and build.get("context") else None
@@ -972,20 +991,21 @@ def healthcheck_never_fails(ctx, spec):
             if check_of is None or check_of.disabled or test[:1] == ["NONE"]:
                 continue
             command = check_of.command_text()
+            reason = why(command)
             where = Location(path, check_of.line)
-        if not curl_ignores_http_errors(command):
+        if reason is None:
             # `${WEB_HEALTHCHECK:-curl localhost:8000/up}` set to `/bin/true` by the example env: the file's default
             # is what a server without that line runs
             default = next((d for d in _written_defaults(ctx, env, name) if curl_ignores_http_errors(d)), None)
             if default is None:
                 continue
+            reason = why(default)
             where = _value_line(ctx, env.location(name, "healthcheck"), "curl")
         key = (where.path, where.line)
         if key not in found or prod and not found[key][2]:
-            found[key] = (env.name, name, prod, where)
-    for env_name, name, prod, where in found.values():
-        yield spec.finding(ctx, f"{env_name}: {name} healthcheck runs curl without -f: an HTTP error still counts as "
-                           "healthy", [where], severity=None if prod else "low")
+            found[key] = (env.name, name, prod, where, reason)
+    for env_name, name, prod, where, reason in found.values():
+        yield spec.finding(ctx, f"{env_name}: {name} healthcheck {reason}", [where], severity=None if prod else "low")
     # the HEALTHCHECK of an image no compose service builds (the image a workflow publishes): said once, in the
     # Dockerfile, by what the image is for
     from tools.checks.dockerfile_checks import ship_severity
@@ -996,9 +1016,10 @@ def healthcheck_never_fails(ctx, spec):
             continue
         for built in platform.built_stages(path):
             check_of = built.stage.healthcheck
-            if check_of is None or check_of.disabled or not curl_ignores_http_errors(check_of.command_text()):
+            reason = why(check_of.command_text()) if check_of is not None and not check_of.disabled else None
+            if reason is None:
                 continue
-            yield spec.finding(ctx, f"{path}: HEALTHCHECK runs curl without -f: an HTTP error still counts as healthy",
+            yield spec.finding(ctx, f"{path}: HEALTHCHECK {reason}",
                                [Location(path, check_of.line)], severity=ship_severity(platform, path, "medium", "low"),
                                subject=f"{path} HEALTHCHECK")
             break

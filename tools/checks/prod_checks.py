@@ -125,6 +125,57 @@ def prod_builds_on_server(ctx, spec):
                                [env.location(name, "build")], severity="medium")
 
 
+# -- the documented deployment (README and docs code blocks) --------------------------------------
+
+def documented_images(ctx) -> dict[str, list]:
+    """The images the repository's READMEs and docs pages tell a user to run, by page (tools/facts/documented.py),
+    without those a compose file of the review already names (its own findings say them)."""
+    cached = ctx.models.get("documented_images")
+    if cached is not None:
+        return cached
+    from tools.facts.documented import documented_images as of_page
+    from tools.facts.images import images_in
+
+    in_compose = {ref for src in ctx.sources if src.kind == "compose" for ref in images_in(src.path, src.text)}
+    pages: dict[str, list] = {}
+    for src in ctx.models.get("readmes", []):
+        if src.ok and src.text:
+            found = [d for d in of_page(src.path, src.text) if d.image not in in_compose]
+            if found:
+                pages[src.path] = found
+    ctx.models["documented_images"] = pages
+    return pages
+
+
+def documented_findings(ctx, spec, judge) -> Iterator:
+    """Low findings on the images of the documented deployment that `judge(image)` says something of (a text, or
+    None): each image once, on the first page that shows it (pages in the order the review reads them, the root
+    README first), with every line of every page that shows it; one finding per page for the images it shows first."""
+    said: dict[str, tuple[str, str, list[Location]]] = {}  # image -> (first page, text, locations)
+    for path, uses in documented_images(ctx).items():
+        for use in uses:
+            if use.image not in said:
+                text = judge(use.image)
+                if text is None:
+                    continue
+                said[use.image] = (path, text, [])
+            said[use.image][2].append(Location(path, use.line))
+    by_page: dict[str, list[tuple[str, str, list[Location]]]] = {}
+    for image, (page, text, locations) in said.items():
+        by_page.setdefault(page, []).append((image, text, locations))
+    for page, images in by_page.items():
+        shown = [f"{image} ({text})" for image, text, _ in images[:4]]
+        more = f" and {len(images) - 4} more" if len(images) > 4 else ""
+        others = sorted({loc.path for _, _, locs in images for loc in locs} - {page})
+        also = f" (also on {len(others)} other page{'s' if len(others) > 1 else ''})" if others else ""
+        verb = "runs" if len(images) == 1 else "run"
+        yield spec.finding(ctx, f"{page}: the documented deployment {verb} {', '.join(shown)}{more}{also}",
+                           [loc for _, _, locs in images for loc in locs], severity="low",
+                           subject=f"documented {page}",
+                           detail="a user who copies these pages' commands or compose blocks runs these images as "
+                                  "written")
+
+
 # -- PRD002 ------------------------------------------------------------------------------------
 
 @check("PRD002", "Floating image tag in production", "high", "reproducibility", STABILITY,
@@ -200,6 +251,12 @@ def floating_prod_tag(ctx, spec):
         yield spec.finding(ctx, title, [loc for _, loc in uses],
                            detail="a database image can come back as a new major that refuses the data volume"
                                   if database else "")
+    yield from documented_findings(ctx, spec, _floating_text)
+
+
+def _floating_text(image: str) -> str | None:
+    mutable = tag_mutability(image)
+    return mutable.why if mutable is not None and mutable.kind == "floating" else None
 
 
 _BASE_SYSTEMS = frozenset({"debian", "ubuntu", "alpine"})
@@ -355,6 +412,7 @@ def end_of_life_image(ctx, spec):
         seen.add((loc.path, loc.line))
         yield spec.finding(ctx, f"{env.name}: {name} runs {image}: {ended[0]}", [loc], severity=None if prod else "low",
                            detail=ended[1])
+    yield from documented_findings(ctx, spec, lambda image: (_eol_text(image) or (None,))[0])
 
 
 # -- PRD005 ------------------------------------------------------------------------------------

@@ -242,6 +242,35 @@ def curl_ignores_http_errors(command: str | None) -> bool:
     return False
 
 
+_LIST_OPERATOR = re.compile(r"(\|\||&&|;|\n)")
+
+
+def always_succeeds(command: str | None) -> str | None:
+    """How a healthcheck command exits 0 whatever it checked, or None: its last command runs after `||` or `;` and
+    is `true`, `:`, `exit 0` or `echo …` (`curl … || exit 0`, `… && echo 0 || echo 1`, `pg_isready; exit 0`). Such a
+    check never goes red: `service_healthy` waits for nothing. A command that is only `true` (often a variable's
+    value that switches the check off on a developer's machine) checks nothing and is not said here."""
+    segments: list[tuple[str | None, str]] = []
+    before = None
+    for part in _LIST_OPERATOR.split((command or "").replace("\\\n", " ")):
+        if _LIST_OPERATOR.fullmatch(part):
+            before = part
+        elif part.strip():
+            segments.append((before, part.strip()))
+    if not segments:
+        return None
+    before, last = segments[-1]
+    try:
+        words = split_words(last, comments=True)
+    except ValueError:
+        words = last.split()
+    program, args = program_of(words)
+    succeeds = program in ("true", ":", "echo", "printf") or program == "exit" and args[:1] == ["0"]
+    if not succeeds or len(segments) < 2 or before not in ("||", ";", "\n"):
+        return None
+    return f"`{'|| ' if before == '||' else '; '}{last}`"
+
+
 _FILE_CHORES = frozenset({"chown", "chmod", "chgrp", "mkdir", "touch", "ln", "cp", "mv", "rm", "echo", "true", "exit",
                           "set", "find", "ls", "cat", "printf", "sleep"})
 

@@ -36,7 +36,8 @@ class Mutability:
 
 # A tag a deploy step writes over before anything pulls it (`chroma:CHROMA_VERSION` with `sed -i 's/CHROMA_VERSION/…/'`,
 # a skeleton's `user/image:tag`): a name for the version, never a tag a registry holds.
-_PLACEHOLDER_TAG = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|VERSION|TAG|RELEASE|tag|version|<[^>]*>|x\.y\.z|X\.Y\.Z")
+_PLACEHOLDER_TAG = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|VERSION|TAG|RELEASE|tag|version|<[^>]*>|"
+                              r"v?(?:x\.y(?:\.z)?|X\.Y(?:\.Z)?)")  # `vX.Y`, `x.y.z`: the docs' "your version here"
 
 
 def is_placeholder_tag(tag: str | None) -> bool:
