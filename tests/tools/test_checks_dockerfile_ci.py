@@ -277,7 +277,7 @@ STAGING_JOB = """
 def test_ci003_staging_job_is_high(platform):
     write(platform, "app/.github/workflows/ci.yml", (platform / "app/.github/workflows/ci.yml").read_text() + STAGING_JOB)
     s = open_session(platform)
-    assert found(s, "CI003", "high") == {("app/.github/workflows/ci.yml", 35)}
+    assert found(s, "CI003", "high") == {("app/.github/workflows/ci.yml", 36)}
     assert s.verdict == "NO-GO"
 
 

@@ -356,7 +356,8 @@ def published_untested(ctx, spec):
     if not testers:  # no test suite in CI: the linters and type checkers are what a publish should wait for
         testers, lint = testing_jobs(workflows, lint=True), True
     if not testers:
-        return  # nothing to wait for
+        yield from _published_with_no_tests(ctx, spec, platform, workflows)
+        return
     seen: set[tuple[str, str]] = set()
     for built in platform.built_images:
         wf = workflows.get(built.location.path)
@@ -378,6 +379,39 @@ def published_untested(ctx, spec):
                                 f"{' and '.join(events)} without waiting for {what} ({where} runs them)",
                            [built.location],
                            detail="a build the tests would fail is published all the same, under the tag users pull")
+
+
+# CI services other than GitHub Actions: tests may run there
+_OTHER_CI = (".travis.yml", ".circleci/config.yml", "Jenkinsfile", ".gitlab-ci.yml", ".drone.yml", ".woodpecker.yml",
+             "azure-pipelines.yml", "bitbucket-pipelines.yml", ".cirrus.yml", "appveyor.yml", ".buildkite/pipeline.yml")
+
+
+def _published_with_no_tests(ctx, spec, platform, workflows):
+    """No workflow runs a test or a linter, no other CI service is configured, every submodule is checked out, and a
+    workflow pushes images on a push, a tag or a release: what users pull was never tested by CI. One low finding per publishing workflow (the
+    image's own build may still test it, which is checked)."""
+    if any((platform.root / name).is_file() or (platform.root / ".woodpecker").is_dir() for name in _OTHER_CI):
+        return
+    if any(platform.uninitialised_submodule(sub) for sub in platform.submodules):
+        return  # a submodule not checked out may hold the workflow that tests: cannot tell
+    jobs: dict[str, dict[str, set[str]]] = {}
+    for built in platform.built_images:
+        wf = workflows.get(built.location.path)
+        if not built.pushed or wf is None or not publish_events(wf):
+            continue
+        if any(runs_tests(src.text) for src in ctx.sources
+               if src.kind == "dockerfile" and src.ok and src.path == platform.dockerfile_of_ci_image(built)):
+            continue
+        jobs.setdefault(built.location.path, {}).setdefault(built.job, set()).add(built.name)
+    for path, by_job in jobs.items():
+        wf = workflows[path]
+        names = sorted({n for ns in by_job.values() for n in ns})
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        yield spec.finding(ctx, f"{path}: pushes {shown} on {' and '.join(publish_events(wf))} and no workflow runs "
+                                f"tests or linters", [b.location for b in platform.built_images
+                                                      if b.pushed and b.location.path == path][:1],
+                           severity="low", subject=f"{path} untested",
+                           detail="what users pull was built but never tested by CI")
 
 
 # -- CI018 -----------------------------------------------------------------------------------
@@ -405,19 +439,24 @@ def undefined_reference(ctx, spec):
 
 # -- CI019 -----------------------------------------------------------------------------------
 
-@check("CI019", "Workflow uses an action version GitHub no longer runs", "high", "infra-regression", CI_COHERENCE,
-       "Move the step to the current major (`actions/upload-artifact@v4`, `actions/cache@v4`); pin its commit SHA "
-       "with the version in a comment.")
+@check("CI019", "Workflow uses an action version or a runner GitHub no longer runs", "high", "infra-regression",
+       CI_COHERENCE,
+       "Move the step to the current major (`actions/upload-artifact@v4`, `actions/cache@v4`) and pin its commit SHA "
+       "with the version in a comment; move `runs-on` to a current image (`ubuntu-24.04`, `ubuntu-latest`).")
 def retired_action(ctx, spec):
-    """A dated table (tools/ci/retired.py): GitHub fails the step, so the job, and with it whatever the job
-    publishes or deploys, on every run. One finding per workflow and action version."""
-    from tools.ci.retired import retired
+    """A dated table (tools/ci/retired.py): GitHub fails the step, or never starts the job on a removed runner
+    image, so the job, and with it whatever the job publishes or deploys, fails on every run. One finding per
+    workflow and action version or runner label."""
+    from tools.ci.retired import retired, retired_runner
 
     platform = _platform(ctx)
     workflows = {p: wf for p, wf in platform.workflows.items() if wf.ok}
     for path, wf in _workflows(ctx):
         grouped: dict[str, list] = {}
         for job in wf.jobs.values():
+            why = retired_runner(job.runs_on)
+            if why:
+                grouped.setdefault(why, []).append((job.id, wf.line_of("jobs", job.id, "runs-on") or job.line))
             for step in job.steps:
                 why = retired(step.uses)
                 if why:
@@ -436,7 +475,7 @@ def retired_action(ctx, spec):
             yield spec.finding(ctx, f"{path}: {why}", [wf.loc(line) for _, line in places],
                                subject=why.split(":", 1)[0], severity="medium" if manual or not stops else None,
                                detail=(f"jobs {', '.join(jobs)} fail" if len(jobs) > 1 else f"job {jobs[0]} fails")
-                               + " at that step" + note)
+                               + (" before its first step" if why.startswith("runs-on") else " at that step") + note)
 
 
 def _jobs_that_ship_or_gate(platform, wf, workflows) -> set[str]:

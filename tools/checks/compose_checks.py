@@ -44,8 +44,12 @@ DEV_ONLY = [
     (re.compile(r"\bflask\s+run\b.*--debug|FLASK_DEBUG=1"), "flask debug"),
     (re.compile(r"acme-staging(?:-v0\d)?\.api\.letsencrypt\.org"), "Let's Encrypt's staging CA (certificates no client trusts)"),
 ]
-DEV_ENV_VALUES = {"ASPNETCORE_ENVIRONMENT": "Development", "NODE_ENV": "development", "APP_ENV": "dev",
-                  "FLASK_ENV": "development", "DEBUG": "true"}
+DEV_ENV_VALUES = {"ASPNETCORE_ENVIRONMENT": ("development",), "NODE_ENV": ("development",), "APP_ENV": ("dev", "local"),
+                  "FLASK_ENV": ("development",), "RAILS_ENV": ("development",), "RACK_ENV": ("development",),
+                  "MIX_ENV": ("dev",), "DEBUG": ("true",), "APP_DEBUG": ("true", "1"), "FLASK_DEBUG": ("true", "1")}
+# Debug switches whose effect is the application's (a traceback page, or only more logs): medium, unless the same
+# environment says it is production (APP_ENV=production with APP_DEBUG=true: Laravel's error page shows the env).
+_DEBUG_SWITCHES = frozenset({"DEBUG", "APP_DEBUG", "FLASK_DEBUG"})
 # Debug logging in production: request details, headers and queries in the logs, and the disk filled (medium).
 _DEBUG_LOG_KEY = re.compile(r"(?:^|_)LOG_?LEVEL$|^LOGLEVEL$", re.I)
 _DEBUG_LOG_VALUE = re.compile(r"debug|trace|all", re.I)
@@ -875,10 +879,12 @@ def dev_only_in_prod(ctx, spec):
             if rx.search(cmd):
                 yield spec.finding(ctx, f"{env.name}: {name} runs {what}", [env.location(name, "command")])
         environment = svc.get("environment") if isinstance(svc.get("environment"), dict) else {}
-        for key, dev_value in DEV_ENV_VALUES.items():
+        for key, dev_values in DEV_ENV_VALUES.items():
             value = environment.get(key)
-            if value is not None and str(value).lower() == dev_value.lower():
-                generic = key == "DEBUG"  # each application reads it its own way: a traceback page, or only more logs
+            if value is not None and str(value).lower() in dev_values:
+                # each application reads it its own way: a traceback page, or only more logs
+                generic = key in _DEBUG_SWITCHES and str(environment.get("APP_ENV") or "").lower() not in (
+                    "prod", "production")
                 yield spec.finding(ctx, f"{env.name}: {name} sets {key}={value}",
                                    [env.location(name, f"environment.{key}")], severity="medium" if generic else None,
                                    detail="what DEBUG turns on is the application's: Django and Flask show tracebacks "

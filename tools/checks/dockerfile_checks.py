@@ -524,9 +524,10 @@ def _each_run(ctx, spec, reader, verb: str):
 def unverified_download(ctx, spec):
     """`curl … | sh`, `wget x.deb && dpkg -i x.deb`, an archive unpacked or a binary made executable with no checksum
     or signature checked (in the same RUN or between the download and its use in the stage; `ADD <url>` without
-    `--checksum` counts as a download)
+    `--checksum` counts as a download), and packages or downloads whose signature or TLS check the step turns off
+    (`apk add --allow-untrusted`, `curl -k`)
     (tools/facts/build_steps.py): medium in an image that ships, low in a dev or test image."""
-    from tools.facts.build_steps import unverified_downloads
+    from tools.facts.build_steps import checks_turned_off, unverified_downloads
 
     platform = _platform(ctx)
     uses = dockerfile_uses(platform)
@@ -548,6 +549,9 @@ def unverified_download(ctx, spec):
                     text = _run_text(ins)
                     for what in unverified_downloads(text, fetched):
                         yield spec.finding(ctx, f"{path}: RUN runs {what}", [Location(path, ins.start_line)],
+                                           severity=severity)
+                    for what in checks_turned_off(text):
+                        yield spec.finding(ctx, f"{path}: RUN {what}", [Location(path, ins.start_line)],
                                            severity=severity)
                     # a script of the repository the stage copied in and runs here (`RUN /tmp/install-s6`)
                     for target, (rel, script) in scripts.items():

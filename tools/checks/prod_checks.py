@@ -14,7 +14,7 @@ from tools.facts.exposure import (admin_ui_of, docker_socket_mount, is_docker_to
                                   branch_fixed_by_trigger, expands_only_known_text, expands_outsider_text,
                                   names_pull_request_head,
                                   outsider_triggers, unauthenticated_ui_of, insecure_dashboard_of,
-                                  TRAEFIK_API_PORT)
+                                  TRAEFIK_API_PORT, host_privileges)
 from tools.facts.secrets import is_placeholder
 from tools.facts.lifecycle import DATABASES, STAND_IN, STAND_IN_DETAIL, TABLE_WRITTEN, end_of_life, is_stand_in, product_of
 from tools.facts.tags import tag_chosen_by, tag_mutability
@@ -318,6 +318,42 @@ def admin_ui_published(ctx, spec):
             yield spec.finding(ctx, f"{env.name}: {name} publishes {what} on {where}, reachable from the network",
                                [loc], severity=severity, detail=detail)
             break
+        else:
+            if dashboard and what == dashboard and prod:
+                # not published: every container of its networks (an application that makes requests a user chooses,
+                # a compromised image) still reads and drives the proxy's routes
+                yield spec.finding(ctx, f"{env.name}: {name} serves {what} on :{TRAEFIK_API_PORT} to every container of "
+                                        f"its networks", [_line_with(ctx, env.location(name, "command"), "insecure")],
+                                   severity="low", detail="unpublished, yet without a login: secure the API (a router "
+                                                          "to api@internal with an auth middleware) or turn it off")
+
+
+# -- PRD007 ------------------------------------------------------------------------------------
+
+@check("PRD007", "Container given the host's privileges", "medium", "security", SECURITY_RISK,
+       "Drop what the service does not need: `privileged`, `pid: host`, `seccomp`/`apparmor` `unconfined`, and "
+       "capabilities that reach the host's kernel (give a device with `devices:`, one capability such as "
+       "`NET_BIND_SERVICE`, or a user that owns its files instead of `user: root`).")
+def host_privileges_given(ctx, spec):
+    """A service given more of the host than a container's defaults (tools/facts/exposure.py: host_privileges): a
+    flaw in it, or in its image's supply chain, reaches the host. Medium in production; low elsewhere and for tools
+    whose job is the host or the engine (an exporter, cAdvisor, a CI runner). Each service's file said once."""
+    found: dict[tuple[str, int | None], tuple[str, str, bool, bool, list[str], Location]] = {}
+    for env, prod, name, svc in _services(ctx):
+        given = host_privileges(svc)
+        if not given:
+            continue
+        loc = env.location(name, given[0][0])
+        key = (loc.path, loc.line)
+        if key in found and (found[key][2] or not prod):
+            continue
+        tool = is_docker_tool(str(svc.get("image") or ""), name)
+        found[key] = (env.name, name, prod, tool, [what for _, what in given], loc)
+    for env_name, name, prod, tool, given, loc in found.values():
+        yield spec.finding(ctx, f"{env_name}: {name} runs with {', '.join(given)}", [loc],
+                           severity="medium" if prod and not tool else "low",
+                           detail=("a tool of the host or the engine: narrow it to what it reads" if tool else
+                                   "a flaw in the service, or in its image's supply chain, reaches the host"))
 
 
 # -- PRD006 ------------------------------------------------------------------------------------

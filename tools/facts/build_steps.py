@@ -94,6 +94,63 @@ def _past_control(words: list[str]) -> list[str]:
     return w
 
 
+_NO_SIGNATURE_FLAGS = {
+    "apk": ("--allow-untrusted",),
+    "apt-get": ("--allow-unauthenticated", "--allow-insecure-repositories"),
+    "apt": ("--allow-unauthenticated", "--allow-insecure-repositories"),
+    "aptitude": ("--allow-untrusted",),
+    "yum": ("--nogpgcheck",), "dnf": ("--nogpgcheck",), "microdnf": ("--nogpgcheck",), "tdnf": ("--nogpgcheck",),
+    "rpm": ("--nosignature", "--nodigest"), "zypper": ("--no-gpg-checks",),
+}
+_APT_INSECURE_OPTION = re.compile(r"AllowUnauthenticated\s*=\s*(?:true|1|yes)|AllowInsecureRepositories\s*=\s*"
+                                  r"(?:true|1|yes)|Verify-Peer\s*=\s*(?:false|0|no)", re.I)
+_TRUSTED_SOURCE = re.compile(r"\[\s*(?:[\w-]+=\S+\s+)*trusted=yes\b")
+_GPGCHECK_OFF = re.compile(r"(?:(?<!\w)|(?<=\\n))(?:repo_)?gpgcheck\s*=\s*0\b")  # also after a printf's `\n`
+_TO_PLAIN_HTTP = re.compile(r"\bs([/|#,@])https(?::|\\:)?\1http(?::|\\:)?\1")
+_PACKAGE_SOURCES = re.compile(r"/etc/apk/repositories|/etc/apt/sources\.list|\.repo\b")
+
+
+def checks_turned_off(command: str | None) -> list[str]:
+    """What a build step installs or fetches with its verification turned off, in words: packages whose signatures
+    the package manager is told not to check (`apk add --allow-untrusted`, `yum --nogpgcheck`, an apt source marked
+    `[trusted=yes]`, a repository written with `gpgcheck=0`), package sources rewritten from https to http, and
+    downloads that skip TLS verification (`curl -k`, `wget --no-check-certificate`, `pip --trusted-host`, git's
+    `http.sslVerify=false`, npm's `strict-ssl false`). Whoever sits on the path can then swap what is installed."""
+    text = command or ""
+    out: list[str] = []
+    for pipeline in pipelines(text):
+        for words in pipeline:
+            program, args = _program(words)
+            flags = [a for a in args if a.startswith("-")]
+            off = [f for f in _NO_SIGNATURE_FLAGS.get(program, ()) if f in flags]
+            if program in ("apt-get", "apt") and any(_APT_INSECURE_OPTION.search(a) for a in args):
+                off.append("-o " + next(a for a in args if _APT_INSECURE_OPTION.search(a)))
+            if off:
+                out.append(f"installs packages with {program} {off[0]}: their signatures are not checked")
+            elif program == "curl" and any(f == "--insecure" or not f.startswith("--") and "k" in f[1:]
+                                           for f in flags):
+                out.append("fetches with curl -k: the server's TLS certificate is not checked")
+            elif program == "wget" and "--no-check-certificate" in flags:
+                out.append("fetches with wget --no-check-certificate: the server's TLS certificate is not checked")
+            elif program in ("pip", "pip3", "uv") and any(f.startswith("--trusted-host") for f in flags):
+                out.append(f"installs with {program} --trusted-host: that index's TLS certificate is not checked")
+            elif program == "git" and any(re.fullmatch(r"http\.sslverify=(?:false|0)", a, re.I) for a in args) or \
+                    program == "git" and "config" in args and any(a.lower() == "http.sslverify" for a in args) and \
+                    any(a.lower() in ("false", "0") for a in args):
+                out.append("turns off git's TLS verification (http.sslVerify false)")
+            elif program in ("npm", "yarn", "pnpm") and "strict-ssl" in args and \
+                    any(a.lower() == "false" for a in args):
+                out.append(f"turns off {program}'s TLS verification (strict-ssl false)")
+            elif program == "sed" and _TO_PLAIN_HTTP.search(" ".join(args)) and \
+                    any(_PACKAGE_SOURCES.search(a) for a in args):
+                out.append("rewrites the package sources from https to http: packages are fetched in the clear")
+    if _TRUSTED_SOURCE.search(text):
+        out.append("adds a package source marked [trusted=yes]: its packages' signatures are not checked")
+    if _GPGCHECK_OFF.search(text):
+        out.append("writes a package repository with gpgcheck=0: its packages' signatures are not checked")
+    return list(dict.fromkeys(out))
+
+
 def unverified_downloads(command: str | None, fetched: dict[str, str] | None = None) -> list[str]:
     """Code fetched and run, installed, unpacked or made executable with no checksum or signature checked,
     in words: `https://get.acme.sh piped into sh`, `https://x/tool.deb installed by dpkg without a checksum`,

@@ -267,3 +267,33 @@ def branch_fixed_by_trigger(script: str | None, triggers) -> bool:
     branches = list(getattr(trigger, "branches", None) or [])
     return bool(branches) and all(b and not re.search(r"[*?!\[\]]", b) for b in branches) \
         and not getattr(trigger, "branches_ignore", None)
+
+
+# ------------------------------------------------------------------------------------ host privileges
+
+# Capabilities that give a container the host's kernel (mounts, modules, raw devices, other processes' memory).
+_HOST_CAPABILITIES = frozenset({"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_PTRACE", "SYS_RAWIO", "DAC_READ_SEARCH"})
+_UNCONFINED = re.compile(r"^(seccomp|apparmor)[:=]unconfined$|^label[:=]disable$|^systempaths[:=]unconfined$", re.I)
+_ROOT_USER = re.compile(r"^(?:0|root)(?::(?:0|root))?$")
+
+
+def host_privileges(service: dict) -> list[tuple[str, str]]:
+    """What a Compose service (its model) is given of the host beyond a container's defaults, as (key, what):
+    `privileged: true`, capabilities that reach the host's kernel (`cap_add: [SYS_ADMIN]`), a confinement switched off
+    (`security_opt: [seccomp:unconfined]`), the host's process namespace (`pid: host`), and `user: root`/`0:0` set in
+    the file (which overrides an image's unprivileged user)."""
+    out: list[tuple[str, str]] = []
+    if service.get("privileged") is True:
+        out.append(("privileged", "privileged: true"))
+    caps = [str(c).upper().removeprefix("CAP_") for c in service.get("cap_add") or []]
+    for cap in caps:
+        if cap in _HOST_CAPABILITIES:
+            out.append(("cap_add", f"cap_add {cap}"))
+    for opt in service.get("security_opt") or []:
+        if _UNCONFINED.match(str(opt).replace(" ", "")):
+            out.append(("security_opt", str(opt)))
+    if str(service.get("pid") or "") == "host":
+        out.append(("pid", "pid: host"))
+    if _ROOT_USER.match(str(service.get("user") or "").strip()):
+        out.append(("user", f"user: {service['user']}"))
+    return out
