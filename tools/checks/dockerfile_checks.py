@@ -739,6 +739,114 @@ def world_writable_files(ctx, spec):
                                            [Location(path, ins.start_line)], severity=severity)
 
 
+_INITS = frozenset({"tini", "dumb-init", "catatonit", "s6-svscan", "su-exec", "gosu", "setpriv"})
+_SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh"})
+_STOP_KILLS = re.compile(r"^(?:SIG)?KILL$|^9$", re.I)
+
+
+def _started_script(words: list[str], workdir: str | None) -> str | None:
+    """The container path of the script an ENTRYPOINT/CMD starts: `["/docker-entrypoint.sh"]`, `["sh",
+    "/entrypoint.sh"]`, `["tini", "--", "./start.sh"]` (past an init, which signals only its one child)."""
+    i = 0
+    while i < len(words) and (posixpath.basename(words[i]) in _INITS or words[i].startswith("-")):
+        i += 1
+    if i < len(words) and posixpath.basename(words[i]) in _SHELLS:
+        i += 1
+        while i < len(words) and words[i].startswith("-") and "c" not in words[i]:
+            i += 1
+        if i >= len(words) or words[i].startswith("-"):
+            return None  # `sh -c '…'`: a command string, not a script file
+    if i >= len(words):
+        return None
+    script = words[i]
+    if "$" in script or not (script.endswith((".sh", ".bash")) or "/" in script):
+        return None
+    return posixpath.normpath(script if script.startswith("/") else posixpath.join(workdir or "/", script))
+
+
+def _script_in_copied_folder(root: Path, context: str, chain, script: str) -> tuple[str, str] | None:
+    """(repo path, text) of a script a stage brought in with a folder (`COPY . .` into WORKDIR /srv puts
+    docker-entrypoint.sh at /srv/docker-entrypoint.sh), the last copy that holds it winning."""
+    for stage in reversed(chain):
+        for copy in reversed(stage.copies):
+            if copy.from_ or copy.heredoc or len(copy.sources) != 1 or any(ch in copy.sources[0] for ch in "$*?["):
+                continue
+            dest = posixpath.normpath(copy.dest if copy.dest.startswith("/") else
+                                      posixpath.join(stage.workdir or "/", copy.dest))
+            if not (script == dest or script.startswith(dest.rstrip("/") + "/")):
+                continue
+            inside = posixpath.relpath(script, dest)
+            rel = posixpath.normpath(posixpath.join(context, copy.sources[0].lstrip("/"), inside))
+            if rel.startswith("..") or not (root / rel).is_file():
+                continue
+            text = _repo_text(root, root / rel)
+            if text is not None:
+                return rel, text
+    return None
+
+
+@check("DKF017", "Stop signal never reaches the server", "medium", "availability", CONTAINER_RULES,
+       "End the entrypoint script with `exec` (`exec gunicorn app:app`, `exec \"$@\"`) so the server becomes the "
+       "process docker stop signals; keep STOPSIGNAL to SIGTERM (or the server's own graceful signal), never SIGKILL.")
+def stop_signal_lost(ctx, spec):
+    """docker stop sends SIGTERM to PID 1 and kills the container 10 s later. An entrypoint script that starts its
+    server as a child (no `exec`) is PID 1 (or tini's only child): a shell passes no signal on, so every stop,
+    redeploy and rollback kills the server mid-request, with no flush of what it holds. STOPSIGNAL SIGKILL does the
+    same by design. Medium in an image that ships, low otherwise."""
+    from tools.facts.shell import runs_without_exec
+
+    platform = _platform(ctx)
+    prods = {e.name for e in platform.prod_envs()}
+    stopped: set[tuple[str, int | None]] = set()
+    for env in platform.environments.values():
+        for name, svc in (env.services or {}).items() if env.project is not None else []:
+            signal = str(svc.get("stop_signal") or "")
+            loc = env.location(name, "stop_signal")
+            if _STOP_KILLS.match(signal) and (loc.path, loc.line) not in stopped:
+                stopped.add((loc.path, loc.line))
+                yield spec.finding(ctx, f"{env.name}: {name} sets stop_signal {signal}: docker compose stop kills it at "
+                                        f"once, nothing shuts down cleanly", [loc],
+                                   severity="medium" if env.name in prods else "low")
+    uses = dockerfile_uses(platform)
+    for path, info in platform.dockerfiles.items():
+        use = uses.get(path)
+        context = next((c for c in (use.contexts if use else []) if (platform.root / c).is_dir()), None)
+        said: set[str] = set()
+        for built in platform.built_stages(path):
+            chain = _stage_chain(info, built.stage)
+            severity = _ship_severity(platform, path)
+            stop = next((ins for stage in reversed(chain) for ins in reversed(stage.instructions)
+                         if ins.cmd == "STOPSIGNAL"), None)
+            if stop is not None and stop.value and _STOP_KILLS.match(stop.value[0]) and "stop" not in said:
+                said.add("stop")
+                yield spec.finding(ctx, f"{path}: STOPSIGNAL {stop.value[0]}: docker stop kills the server at once, "
+                                        f"nothing shuts down cleanly", [Location(path, stop.start_line)],
+                                   severity=severity)
+            entrypoint = next((st.entrypoint for st in reversed(chain) if st.entrypoint is not None), None)
+            cmd = next((st.cmd for st in reversed(chain) if st.cmd is not None), None)
+            started = entrypoint or cmd
+            if started is None or context is None:
+                continue
+            workdir = next((st.workdir for st in reversed(chain) if st.workdir), None)
+            script = _started_script(started.words(), workdir)
+            copied = _copied_scripts(platform.root, context, built.stage) if script else {}
+            for stage in chain[:-1]:
+                copied = {**_copied_scripts(platform.root, context, stage), **copied}
+            found = copied.get(script) if script else None
+            if found is None and script:
+                found = _script_in_copied_folder(platform.root, context, chain, script)
+            if found is None or script in said:
+                continue
+            said.add(script)
+            rel, text = found
+            last = runs_without_exec(text)
+            if last:
+                yield spec.finding(ctx, f"{path}: {rel} runs `{last}` without exec: the shell stays the process "
+                                        f"docker stop signals, and SIGTERM never reaches the server",
+                                   [Location(path, started.line), Location(rel)], severity=severity,
+                                   subject=f"{path} {rel} exec")
+
+
 def _ignores_secrets(patterns: list[str]) -> bool:
     """A .dockerignore that keeps `.env` out of the context: `.env`, `**/.env`, `.env*`, `*.env`, or an allow
     list (`*` first, then `!` entries)."""

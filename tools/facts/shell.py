@@ -271,6 +271,70 @@ def always_succeeds(command: str | None) -> str | None:
     return f"`{'|| ' if before == '||' else '; '}{last}`"
 
 
+_CLOSERS = frozenset({"fi", "done", "esac", "}", ";;", "else", "then", "do", ")"})
+_TRAPS_STOP = re.compile(r"^\s*trap\b.*\b(?:SIG)?(?:TERM|INT|QUIT|15|2)\b", re.M)
+_NOT_A_SERVER = frozenset({"echo", "printf", "true", ":", "set", "export", "cd", "source", ".", "exit", "return",
+                           "unset", "shift", "local", "readonly", "umask", "ulimit", "chown", "chmod", "mkdir", "rm",
+                           "cp", "mv", "ln", "touch", "sed", "envsubst", "cat", "test", "[", "[[", "if", "while",
+                           "for", "case", "else", "elif", "then", "do", "done", "fi"})
+
+
+def _last_list_element(line: str) -> list[str]:
+    """The words of a command line's last element after `;`, `&&` or `||` (a pipeline kept whole), quotes read
+    as the shell reads them (`nginx -g 'daemon off;'` is one command)."""
+    import shlex
+
+    try:
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        tokens = list(lexer)
+    except ValueError:
+        tokens = line.split()
+    out: list[str] = []
+    for token in tokens:
+        if token in (";", "&&", "||", ";;"):
+            out = []
+        else:
+            out.append(token)
+    return out
+
+
+def runs_without_exec(script: str | None) -> str | None:
+    """The command an entrypoint script ends by running as its own child, without `exec` (`gunicorn app:app`,
+    `su-exec app "$@"`, `supervisord -n`), or None: the script (a shell as PID 1, or tini's only child) then never
+    passes docker stop's SIGTERM on, and the server is killed at the timeout. None when the script hands over with
+    `exec`, traps the stop signals itself, ends in something that is no server (`echo`, a test), or runs it in the
+    background (`… &`)."""
+    text = script or ""
+    if not text.strip() or _TRAPS_STOP.search(text):
+        return None
+    lines: list[str] = []
+    for raw in text.replace("\\\n", " ").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        words = line.rstrip(";").split()
+        if all(w in _CLOSERS for w in words):
+            continue
+        lines.append(line)
+    while lines and re.match(r"exit\b|return\b", lines[-1]):
+        lines.pop()  # `gunicorn …` then `exit $?`: the server was the last thing it ran
+    if not lines:
+        return None
+    last = lines[-1]
+    if last.endswith("&") and not last.endswith("&&"):
+        return None
+    words = _last_list_element(last)
+    last_command = " ".join(words)
+    if not words or words[0] == "exec" or words[0] in _CLOSERS and len(words) > 1 and words[1] == "exec":
+        return None
+    program, _ = program_of([w for w in words if w not in _CLOSERS] or words)
+    if not program or program in _NOT_A_SERVER or program.startswith("$") and program != "$@":
+        return None
+    return last if len(last) <= 80 else last_command[:77] + "..."
+
+
 _FILE_CHORES = frozenset({"chown", "chmod", "chgrp", "mkdir", "touch", "ln", "cp", "mv", "rm", "echo", "true", "exit",
                           "set", "find", "ls", "cat", "printf", "sleep"})
 

@@ -1,0 +1,5 @@
+#!/bin/bash
+trap 'kill -TERM "$child"; wait "$child"' TERM INT
+celery -A app worker &
+child=$!
+wait "$child"
