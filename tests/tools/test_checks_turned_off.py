@@ -39,3 +39,9 @@ def test_a_check_turned_off_is_said(command, said):
 ])
 def test_a_step_that_keeps_its_checks_is_not_said(command):
     assert checks_turned_off(command) == []
+
+
+def test_a_local_repository_of_packages_the_step_built_is_trusted_by_design():
+    built_here = ('echo "deb [ trusted=yes ] file://$tempDir ./" > /etc/apt/sources.list.d/temp.list; '
+                  'apt-get -o Acquire::GzipIndexes=false update')
+    assert checks_turned_off(built_here) == []

@@ -32,3 +32,12 @@ def test_a_server_left_as_the_shells_child_is_said(script, last):
 ])
 def test_a_script_that_hands_over_or_runs_no_server_is_not_said(script):
     assert runs_without_exec(script) is None
+
+
+@pytest.mark.parametrize("script", [
+    '#!/bin/sh\nexec "$@" || usage\n',                      # exec hands over; the rest runs only when it fails
+    "#!/bin/sh\n[ -n \"$DEBUG\" ] && set -x; exec gunicorn app:app\n",
+    "#!/usr/bin/env python3\nimport os\nmain()\n",           # a Python program is no shell
+])
+def test_exec_anywhere_on_the_last_line_and_programs_that_are_no_shell_are_not_said(script):
+    assert runs_without_exec(script) is None

@@ -388,8 +388,8 @@ _OTHER_CI = (".travis.yml", ".circleci/config.yml", "Jenkinsfile", ".gitlab-ci.y
 
 def _published_with_no_tests(ctx, spec, platform, workflows):
     """No workflow runs a test or a linter, no other CI service is configured, every submodule is checked out, and a
-    workflow pushes images on a push, a tag or a release: what users pull was never tested by CI. One low finding per publishing workflow (the
-    image's own build may still test it, which is checked)."""
+    workflow pushes images on a push, a tag or a release: what users pull was never tested by CI. One low finding for
+    the repository, at each publishing workflow (the image's own build may still test it, which is checked)."""
     if any((platform.root / name).is_file() or (platform.root / ".woodpecker").is_dir() for name in _OTHER_CI):
         return
     if any(platform.uninitialised_submodule(sub) for sub in platform.submodules):
@@ -403,15 +403,19 @@ def _published_with_no_tests(ctx, spec, platform, workflows):
                if src.kind == "dockerfile" and src.ok and src.path == platform.dockerfile_of_ci_image(built)):
             continue
         jobs.setdefault(built.location.path, {}).setdefault(built.job, set()).add(built.name)
-    for path, by_job in jobs.items():
-        wf = workflows[path]
-        names = sorted({n for ns in by_job.values() for n in ns})
-        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        yield spec.finding(ctx, f"{path}: pushes {shown} on {' and '.join(publish_events(wf))} and no workflow runs "
-                                f"tests or linters", [b.location for b in platform.built_images
-                                                      if b.pushed and b.location.path == path][:1],
-                           severity="low", subject=f"{path} untested",
-                           detail="what users pull was built but never tested by CI")
+    if not jobs:
+        return
+    # one fact for the repository: its publishing workflows, each located once
+    paths = sorted(jobs)
+    names = sorted({n for by_job in jobs.values() for ns in by_job.values() for n in ns})
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    events = sorted({e for path in paths for e in publish_events(workflows[path])})
+    where = paths[0] if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more workflow(s)"
+    locations = [next(b.location for b in platform.built_images if b.pushed and b.location.path == path)
+                 for path in paths]
+    yield spec.finding(ctx, f"{where}: push {shown} on {' and '.join(events)} and no workflow runs tests or linters",
+                       locations, severity="low", subject="published untested",
+                       detail="what users pull was built but never tested by CI")
 
 
 # -- CI018 -----------------------------------------------------------------------------------

@@ -759,7 +759,8 @@ def _started_script(words: list[str], workdir: str | None) -> str | None:
     if i >= len(words):
         return None
     script = words[i]
-    if "$" in script or not (script.endswith((".sh", ".bash")) or "/" in script):
+    if "$" in script or not (script.endswith((".sh", ".bash")) or "/" in script) or \
+            script.endswith((".py", ".js", ".mjs", ".rb", ".pl", ".php")):
         return None
     return posixpath.normpath(script if script.startswith("/") else posixpath.join(workdir or "/", script))
 

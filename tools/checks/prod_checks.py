@@ -350,8 +350,9 @@ def host_privileges_given(ctx, spec):
         tool = is_docker_tool(str(svc.get("image") or ""), name)
         found[key] = (env.name, name, prod, tool, [what for _, what in given], loc)
     for env_name, name, prod, tool, given, loc in found.values():
+        only_root = all(g.startswith("user:") for g in given)  # an init or a chown job often needs it: said, low
         yield spec.finding(ctx, f"{env_name}: {name} runs with {', '.join(given)}", [loc],
-                           severity="medium" if prod and not tool else "low",
+                           severity="medium" if prod and not tool and not only_root else "low",
                            detail=("a tool of the host or the engine: narrow it to what it reads" if tool else
                                    "a flaw in the service, or in its image's supply chain, reaches the host"))
 

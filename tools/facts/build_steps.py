@@ -104,7 +104,8 @@ _NO_SIGNATURE_FLAGS = {
 }
 _APT_INSECURE_OPTION = re.compile(r"AllowUnauthenticated\s*=\s*(?:true|1|yes)|AllowInsecureRepositories\s*=\s*"
                                   r"(?:true|1|yes)|Verify-Peer\s*=\s*(?:false|0|no)", re.I)
-_TRUSTED_SOURCE = re.compile(r"\[\s*(?:[\w-]+=\S+\s+)*trusted=yes\b")
+# `[trusted=yes]` on a remote source; a `file:` repository of packages the same step built from source is local
+_TRUSTED_SOURCE = re.compile(r"\[\s*(?:[\w-]+=\S+\s+)*trusted=yes\b[^\]]*\](?!\s*(?:file|copy):)")
 _GPGCHECK_OFF = re.compile(r"(?:(?<!\w)|(?<=\\n))(?:repo_)?gpgcheck\s*=\s*0\b")  # also after a printf's `\n`
 _TO_PLAIN_HTTP = re.compile(r"\bs([/|#,@])https(?::|\\:)?\1http(?::|\\:)?\1")
 _PACKAGE_SOURCES = re.compile(r"/etc/apk/repositories|/etc/apt/sources\.list|\.repo\b")

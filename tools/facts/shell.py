@@ -309,6 +309,9 @@ def runs_without_exec(script: str | None) -> str | None:
     text = script or ""
     if not text.strip() or _TRAPS_STOP.search(text):
         return None
+    first = text.lstrip().splitlines()[0]
+    if first.startswith("#!") and not re.search(r"\b(?:ba|da|a|z|k)?sh\b", first):
+        return None  # a Python or Node program, not a shell script
     lines: list[str] = []
     for raw in text.replace("\\\n", " ").splitlines():
         line = raw.strip()
@@ -327,8 +330,8 @@ def runs_without_exec(script: str | None) -> str | None:
         return None
     words = _last_list_element(last)
     last_command = " ".join(words)
-    if not words or words[0] == "exec" or words[0] in _CLOSERS and len(words) > 1 and words[1] == "exec":
-        return None
+    if not words or re.search(r"(?:^|[;&|({]\s*|\bthen\s+|\belse\s+)exec\s", last):
+        return None  # `exec "$@" || usage`, `[ … ] && exec gunicorn …`: the shell hands over
     program, _ = program_of([w for w in words if w not in _CLOSERS] or words)
     if not program or program in _NOT_A_SERVER or program.startswith("$") and program != "$@":
         return None
