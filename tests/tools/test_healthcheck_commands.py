@@ -27,3 +27,7 @@ def test_a_check_whose_last_word_is_success_cannot_fail(command, said):
 ])
 def test_a_check_that_can_fail_or_is_switched_off_is_not_said(command):
     assert always_succeeds(command) is None
+
+
+def test_an_inverted_test_that_exits_1_can_fail():
+    assert always_succeeds("wazuh-control status | grep -q 'not running' && exit 1 || exit 0") is None

@@ -260,14 +260,21 @@ def always_succeeds(command: str | None) -> str | None:
     if not segments:
         return None
     before, last = segments[-1]
-    try:
-        words = split_words(last, comments=True)
-    except ValueError:
-        words = last.split()
-    program, args = program_of(words)
+
+    def program_and_args(text: str) -> tuple[str, list[str]]:
+        try:
+            return program_of(split_words(text, comments=True))
+        except ValueError:
+            return program_of(text.split())
+
+    program, args = program_and_args(last)
     succeeds = program in ("true", ":", "echo", "printf") or program == "exit" and args[:1] == ["0"]
     if not succeeds or len(segments) < 2 or before not in ("||", ";", "\n"):
         return None
+    for _, text in segments[:-1]:
+        earlier, earlier_args = program_and_args(text)
+        if earlier == "false" or earlier == "exit" and earlier_args[:1] not in ([], ["0"]):
+            return None  # `grep -q 'not running' && exit 1 || exit 0`: an inverted test that can fail
     return f"`{'|| ' if before == '||' else '; '}{last}`"
 
 
