@@ -134,9 +134,11 @@ def documented_images(ctx) -> dict[str, list]:
     if cached is not None:
         return cached
     from tools.facts.documented import documented_images as of_page
-    from tools.facts.images import images_in
 
-    in_compose = {ref for src in ctx.sources if src.kind == "compose" for ref in images_in(src.path, src.text)}
+    # the compose files as the loader parsed them (each YAML file is parsed once per review)
+    in_compose = {svc["image"] for src in ctx.sources if src.kind == "compose" and isinstance(src.data, dict)
+                  and isinstance(src.data.get("services"), dict) for svc in src.data["services"].values()
+                  if isinstance(svc, dict) and isinstance(svc.get("image"), str)}
     pages: dict[str, list] = {}
     for src in ctx.models.get("readmes", []):
         if src.ok and src.text:

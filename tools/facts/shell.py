@@ -279,7 +279,7 @@ def always_succeeds(command: str | None) -> str | None:
 
 
 _CLOSERS = frozenset({"fi", "done", "esac", "}", ";;", "else", "then", "do", ")"})
-_TRAPS_STOP = re.compile(r"^\s*trap\b.*\b(?:SIG)?(?:TERM|INT|QUIT|15|2)\b", re.M)
+_TRAPS_STOP = re.compile(r"^[ \t]*trap\b.*\b(?:SIG)?(?:TERM|INT|QUIT|15|2)\b", re.M)
 _NOT_A_SERVER = frozenset({"echo", "printf", "true", ":", "set", "export", "cd", "source", ".", "exit", "return",
                            "unset", "shift", "local", "readonly", "umask", "ulimit", "chown", "chmod", "mkdir", "rm",
                            "cp", "mv", "ln", "touch", "sed", "envsubst", "cat", "test", "[", "[[", "if", "while",
