@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shlex
 from dataclasses import dataclass
 
 from sources.rules import markdown_headings
+from tools.facts.shell import shell_tokens
 
 _FENCE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+-]*)")
 _IMAGE_LINE = re.compile(r"""^[ \t]*(?:-[ \t]+)?image[ \t]*:[ \t]*["']?([^\s"'#]+)""")
@@ -76,15 +76,8 @@ def _image_after(words: list[str]) -> str | None:
 
 
 def _commands(line: str) -> list[list[str]]:
-    try:
-        lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
-        lexer.whitespace_split = True
-        lexer.commenters = "#"
-        words = list(lexer)
-    except ValueError:
-        words = line.split()
     out: list[list[str]] = [[]]
-    for w in words:
+    for w in shell_tokens(line):
         if w in _SEPARATORS:
             out.append([])
         else:

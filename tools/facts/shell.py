@@ -286,20 +286,25 @@ _NOT_A_SERVER = frozenset({"echo", "printf", "true", ":", "set", "export", "cd",
                            "for", "case", "else", "elif", "then", "do", "done", "fi"})
 
 
-def _last_list_element(line: str) -> list[str]:
-    """The words of a command line's last element after `;`, `&&` or `||` (a pipeline kept whole), quotes read
-    as the shell reads them (`nginx -g 'daemon off;'` is one command)."""
+def shell_tokens(line: str) -> list[str]:
+    """A command line's words and its operators (`;`, `&&`, `||`, `|`, `&` as tokens of their own), quotes read as
+    the shell reads them (`nginx -g 'daemon off;'` is three words), a comment dropped; an unbalanced quote falls
+    back to splitting on blanks."""
     import shlex
 
     try:
         lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|")
         lexer.whitespace_split = True
         lexer.commenters = "#"
-        tokens = list(lexer)
+        return list(lexer)
     except ValueError:
-        tokens = line.split()
+        return line.split()
+
+
+def _last_list_element(line: str) -> list[str]:
+    """The words of a command line's last element after `;`, `&&` or `||` (a pipeline kept whole)."""
     out: list[str] = []
-    for token in tokens:
+    for token in shell_tokens(line):
         if token in (";", "&&", "||", ";;"):
             out = []
         else:
