@@ -142,6 +142,11 @@ def test_runs_tests_knows_the_runners_of_other_stacks(text):
     assert facts.runs_tests(text)
 
 
-@pytest.mark.parametrize("text", ["echo pestilence", "name: Checkout", "npm run build", "cargo build --release"])
-def test_runs_tests_leaves_builds_alone(text):
+def test_a_runner_installed_then_run_runs_tests():
+    assert facts.runs_tests("pip install pytest && pytest -q") and facts.runs_tests("yarn add jest; yarn test")
+
+
+@pytest.mark.parametrize("text", ["echo pestilence", "name: Checkout", "npm run build", "cargo build --release",
+                                  "pip install flake8 pytest", "npm i -D jest vitest", "apt-get install -y bats"])
+def test_runs_tests_leaves_builds_and_installs_alone(text):
     assert not facts.runs_tests(text)

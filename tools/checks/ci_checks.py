@@ -381,17 +381,18 @@ def published_untested(ctx, spec):
                            detail="a build the tests would fail is published all the same, under the tag users pull")
 
 
-# CI services other than GitHub Actions: tests may run there
+# CI services other than GitHub Actions: tests may run there, and a GitHub workflow that publishes does not wait
 _OTHER_CI = (".travis.yml", ".circleci/config.yml", "Jenkinsfile", ".gitlab-ci.yml", ".drone.yml", ".woodpecker.yml",
              "azure-pipelines.yml", "bitbucket-pipelines.yml", ".cirrus.yml", "appveyor.yml", ".buildkite/pipeline.yml")
 
 
 def _published_with_no_tests(ctx, spec, platform, workflows):
-    """No workflow runs a test or a linter, no other CI service is configured, every submodule is checked out, and a
-    workflow pushes images on a push, a tag or a release: what users pull was never tested by CI. One low finding for
-    the repository, at each publishing workflow (the image's own build may still test it, which is checked)."""
-    if any((platform.root / name).is_file() or (platform.root / ".woodpecker").is_dir() for name in _OTHER_CI):
-        return
+    """No workflow runs a test or a linter, every submodule is checked out, and a workflow pushes images on a push, a
+    tag or a release: what users pull was never tested by the CI that publishes it (another CI service's tests, when
+    one is configured, are not waited for: said in the title). One low finding for the repository, at each
+    publishing workflow (the image's own build may still test it, which is checked)."""
+    others = [name for name in _OTHER_CI if (platform.root / name).is_file()] + \
+        ([".woodpecker/"] if (platform.root / ".woodpecker").is_dir() else [])
     if any(platform.uninitialised_submodule(sub) for sub in platform.submodules):
         return  # a submodule not checked out may hold the workflow that tests: cannot tell
     jobs: dict[str, dict[str, set[str]]] = {}
@@ -413,9 +414,10 @@ def _published_with_no_tests(ctx, spec, platform, workflows):
     where = paths[0] if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more workflow(s)"
     locations = [next(b.location for b in platform.built_images if b.pushed and b.location.path == path)
                  for path in paths]
-    yield spec.finding(ctx, f"{where}: push {shown} on {' and '.join(events)} and no workflow runs tests or linters",
-                       locations, severity="low", subject="published untested",
-                       detail="what users pull was built but never tested by CI")
+    elsewhere = f" ({', '.join(others)} may; the publish does not wait for it)" if others else ""
+    yield spec.finding(ctx, f"{where}: push {shown} on {' and '.join(events)} and no workflow runs tests or "
+                            f"linters{elsewhere}", locations, severity="low", subject="published untested",
+                       detail="what users pull was built but never tested by the CI that publishes it")
 
 
 # -- CI018 -----------------------------------------------------------------------------------

@@ -26,14 +26,20 @@ _TEST_RUN = re.compile(r"\bdotnet\s+test\b|\bpytest\b|\bpython\d?\s+-m\s+(pytest
                        r"|\bname:[^\n]*\b(?:[Tt]ests?|RSpec|rspec|[Ss]pecs?)\b")
 
 
+# A package install names test runners without running them (`pip install flake8 pytest`, `npm i -D jest`): the
+# install clause, up to the next `&&`, `;` or `|`, is no test run.
+_INSTALLS = re.compile(r"\b(?:pip3?|python\d?(?:\.\d+)?[ \t]+-m[ \t]+pip|uv[ \t]+pip|pipx|npm|pnpm|yarn|bun|gem|composer|"
+                       r"poetry|conda|mamba|apt-get|apt|apk|brew|dnf|yum)[ \t]+(?:install|add|i|require)\b[^;&|\n]*")
+
+
 def runs_tests(text: str | None) -> bool:
-    """The text runs a test suite (pytest, dotnet test, npm test, vitest, go test...)."""
-    return bool(_TEST_RUN.search(text or ""))
+    """The text runs a test suite (pytest, dotnet test, npm test, vitest, go test...), not only installs one."""
+    return bool(_TEST_RUN.search(_INSTALLS.sub(" ", text or "")))
 
 
 def test_commands(text: str | None) -> int:
-    """How many test-suite runs the text holds (comments aside)."""
-    return sum(len(_TEST_RUN.findall(l)) for l in code_lines(text or ""))
+    """How many test-suite runs the text holds (comments and installs aside)."""
+    return sum(len(_TEST_RUN.findall(_INSTALLS.sub(" ", line))) for line in code_lines(text or ""))
 
 
 @dataclass
