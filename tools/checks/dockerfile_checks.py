@@ -829,7 +829,9 @@ def stop_signal_lost(ctx, spec):
             if started is None or context is None:
                 continue
             workdir = next((st.workdir for st in reversed(chain) if st.workdir), None)
-            script = _started_script(started.words(), workdir)
+            # Docker runs an exec-form ENTRYPOINT with CMD as its arguments (`["tini", "--"]` then `["/start.sh"]`)
+            words = started.words() + (cmd.words() if entrypoint is not None and not entrypoint.shell and cmd else [])
+            script = _started_script(words, workdir)
             copied = _copied_scripts(platform.root, context, built.stage) if script else {}
             for stage in chain[:-1]:
                 copied = {**_copied_scripts(platform.root, context, stage), **copied}
