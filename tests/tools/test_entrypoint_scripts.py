@@ -41,3 +41,13 @@ def test_a_script_that_hands_over_or_runs_no_server_is_not_said(script):
 ])
 def test_exec_anywhere_on_the_last_line_and_programs_that_are_no_shell_are_not_said(script):
     assert runs_without_exec(script) is None
+
+
+@pytest.mark.parametrize("script, last", [
+    ('#!/bin/sh\ncase "$1" in\n  web) exec gunicorn app ;;\n  *) exec "$@"\n  ;;\nesac\n', None),
+    ('#!/bin/sh\ncase "$1" in\n  *) node server.js\n  ;;\nesac\n', "node server.js"),
+    ('#!/bin/bash\nmain() {\n  exec nginx -g "daemon off;"\n}\nmain "$@"\n', None),   # a function that may exec
+    ("#!/bin/bash\nfunction start {\n  exec nginx\n}\nstart\n", None),
+])
+def test_a_case_branch_is_read_past_its_label_and_a_function_call_is_not_judged(script, last):
+    assert runs_without_exec(script) == last

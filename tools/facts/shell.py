@@ -284,6 +284,7 @@ def always_succeeds(command: str | None) -> str | None:
     return f"`{'|| ' if before == '||' else '; '}{last}`"
 
 
+_CASE_PATTERN = re.compile(r"^[^\s()]*\)[ \t]*")  # `web)`, `*)`: a case branch's label before its command
 _CLOSERS = frozenset({"fi", "done", "esac", "}", ";;", "else", "then", "do", ")"})
 _TRAPS_STOP = re.compile(r"^[ \t]*trap\b.*\b(?:SIG)?(?:TERM|INT|QUIT|15|2)\b", re.M)
 _NOT_A_SERVER = frozenset({"echo", "printf", "true", ":", "set", "export", "cd", "source", ".", "exit", "return",
@@ -343,7 +344,7 @@ def runs_without_exec(script: str | None) -> str | None:
         lines.pop()  # `gunicorn …` then `exit $?`: the server was the last thing it ran
     if not lines:
         return None
-    last = lines[-1]
+    last = _CASE_PATTERN.sub("", lines[-1])  # `*) exec "$@"`: a case branch's command
     if last.endswith("&") and not last.endswith("&&"):
         return None
     words = _last_list_element(last)
@@ -353,6 +354,8 @@ def runs_without_exec(script: str | None) -> str | None:
     program, _ = program_of([w for w in words if w not in _CLOSERS] or words)
     if not program or program in _NOT_A_SERVER or program.startswith("$") and program != "$@":
         return None
+    if re.search(rf"(?:^|\n)[ \t]*(?:function[ \t]+)?{re.escape(program)}[ \t]*(?:\(\)|\{{)", text):
+        return None  # `main "$@"` calls a function of the script, which may exec: cannot tell
     return last if len(last) <= 80 else last_command[:77] + "..."
 
 
