@@ -163,15 +163,21 @@ def _construct_node(loader: Any, node: yaml.Node, what: str) -> Any:
         raise YamlLimitError(what, f"a value cannot be read ({str(exc).split(':')[0]})") from None
 
 
-def load(text: str | bytes, what: str = "YAML") -> Any:
-    """One document, like `yaml.safe_load`, within the limits (YamlLimitError past them; yaml.YAMLError
-    for a syntax error, as before)."""
+def _allowing_redefined_anchors(read: Any, text: str | bytes, what: str) -> Any:
+    """`read(loader class, text, what)` with the strict loader, then, when the only complaint is an anchor defined
+    again (YAML 1.2 and Compose take the latest), with the loader that allows it."""
     try:
-        return _load_one(_Loader, text, what)
+        return read(_Loader, text, what)
     except yaml.composer.ComposerError as exc:
         if not _redefined_anchor(exc):
             raise
-        return _load_one(_RedefiningLoader, text, what)
+        return read(_RedefiningLoader, text, what)
+
+
+def load(text: str | bytes, what: str = "YAML") -> Any:
+    """One document, like `yaml.safe_load`, within the limits (YamlLimitError past them; yaml.YAMLError
+    for a syntax error, as before)."""
+    return _allowing_redefined_anchors(_load_one, text, what)
 
 
 def _load_one(cls: Any, text: str | bytes, what: str) -> Any:
@@ -210,12 +216,7 @@ def load_node(text: str | bytes, what: str = "YAML", construct: bool = True,
 
 def load_all(text: str | bytes, what: str = "YAML") -> list:
     """Every document, like `yaml.safe_load_all`, each within the limits."""
-    try:
-        return _load_all(_Loader, text, what)
-    except yaml.composer.ComposerError as exc:
-        if not _redefined_anchor(exc):
-            raise
-        return _load_all(_RedefiningLoader, text, what)
+    return _allowing_redefined_anchors(_load_all, text, what)
 
 
 def _load_all(cls: Any, text: str | bytes, what: str) -> list:

@@ -366,9 +366,8 @@ def published_untested(ctx, spec):
         events = publish_events(wf)
         if not events or gated_by_tests(wf, built.job, workflows, lint=lint):
             continue
-        if any(runs_tests(src.text) for src in ctx.sources
-               if src.kind == "dockerfile" and src.ok and src.path == platform.dockerfile_of_ci_image(built)):
-            continue  # the image's own build runs the tests
+        if _build_runs_tests(ctx, platform, built):
+            continue
         seen.add((built.location.path, built.job))
         path, jid = next(((p, j) for p, j in testers if p != built.location.path), testers[0])
         where = f"{path} (job {jid})" if path != built.location.path else f"job {jid}"
@@ -379,6 +378,13 @@ def published_untested(ctx, spec):
                                 f"{' and '.join(events)} without waiting for {what} ({where} runs them)",
                            [built.location],
                            detail="a build the tests would fail is published all the same, under the tag users pull")
+
+
+def _build_runs_tests(ctx, platform, built) -> bool:
+    """The image's own build runs the tests (its Dockerfile has a RUN of a test suite)."""
+    dockerfile = platform.dockerfile_of_ci_image(built)
+    return any(runs_tests(src.text) for src in ctx.sources
+               if src.kind == "dockerfile" and src.ok and src.path == dockerfile)
 
 
 # CI services other than GitHub Actions: tests may run there, and a GitHub workflow that publishes does not wait
@@ -400,8 +406,7 @@ def _published_with_no_tests(ctx, spec, platform, workflows):
         wf = workflows.get(built.location.path)
         if not built.pushed or wf is None or not publish_events(wf):
             continue
-        if any(runs_tests(src.text) for src in ctx.sources
-               if src.kind == "dockerfile" and src.ok and src.path == platform.dockerfile_of_ci_image(built)):
+        if _build_runs_tests(ctx, platform, built):
             continue
         jobs.setdefault(built.location.path, {}).setdefault(built.job, set()).add(built.name)
     if not jobs:

@@ -127,7 +127,7 @@ def prod_builds_on_server(ctx, spec):
 
 # -- the documented deployment (README and docs code blocks) --------------------------------------
 
-def documented_images(ctx) -> dict[str, list]:
+def documented_uses(ctx) -> dict[str, list]:
     """The images the repository's READMEs and docs pages tell a user to run, by page (tools/facts/documented.py),
     without those a compose file of the review already names (its own findings say them)."""
     cached = ctx.models.get("documented_images")
@@ -154,7 +154,7 @@ def documented_findings(ctx, spec, judge) -> Iterator:
     None): each image once, on the first page that shows it (pages in the order the review reads them, the root
     README first), with every line of every page that shows it; one finding per page for the images it shows first."""
     said: dict[str, tuple[str, str, list[Location]]] = {}  # image -> (first page, text, locations)
-    for path, uses in documented_images(ctx).items():
+    for path, uses in documented_uses(ctx).items():
         for use in uses:
             if use.image not in said:
                 text = judge(use.image)
