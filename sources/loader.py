@@ -70,7 +70,12 @@ MAX_README_FILES = 200
 
 
 def _skipped_folder(rel: str) -> bool:
-    return any(part not in _EXAMPLE_FOLDERS and (part in _SKIPPED or part.startswith(".")) for part in rel.split("/")[:-1])
+    """A folder of dependencies or build output, or a hidden one, that no compose file or docs page is read from; the
+    folders the tree walk enters anyway (`build/docker/docker-compose.yml`, `.docker/docker-compose.yml`) are read,
+    except `.devcontainer/`, whose compose files are the editor's overlays of the project's (devcontainer.json's
+    `dockerComposeFile` chain), never a stack of their own."""
+    return any(part == ".devcontainer" or part not in _WALKED and (part in _SKIPPED or part.startswith("."))
+               for part in rel.split("/")[:-1])
 
 
 def _uninit_message(sub: SubmoduleState) -> str:

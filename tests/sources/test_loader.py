@@ -263,3 +263,21 @@ def test_other_charters_of_the_family_load_their_own_sources(realworld, tmp_path
     delivery = next(src for src in s.sources if "Delivery" in src.path)
     assert delivery.status == "missing" and "re-export" in delivery.message  # listed by the charter, not exported
     assert s.release.version == "0.5.0"
+
+
+def test_compose_files_in_build_and_hidden_tool_folders_are_read(tmp_path):
+    """Go's `build/docker/docker-compose.yml` and `.docker/docker-compose.yml` ship with the repository and are
+    read; build output and dependencies (`dist/`, `node_modules/`, a hidden `.cache/`) are not."""
+    repo = tmp_path / "repo"
+    for rel in ("build/docker/docker-compose.yml", ".docker/docker-compose.yml", "dist/docker-compose.yml",
+                ".devcontainer/docker-compose.yml",
+                "node_modules/pkg/docker-compose.yml", ".cache/docker-compose.yml"):
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text("services:\n  app:\n    image: nginx:1.27.3\n")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "first")
+    read = {s.path for s in open_session(repo).sources if s.kind == "compose"}
+    assert {"build/docker/docker-compose.yml", ".docker/docker-compose.yml"} <= read
+    assert not read & {"dist/docker-compose.yml", ".devcontainer/docker-compose.yml",
+                        "node_modules/pkg/docker-compose.yml", ".cache/docker-compose.yml"}

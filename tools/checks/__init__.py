@@ -15,4 +15,6 @@ from tools.checks import charter_checks as _charter  # noqa: F401,E402
 from tools.checks import gate_checks as _gate  # noqa: F401,E402
 from tools.checks import environments as _environments  # noqa: F401,E402
 from tools.checks import prod_checks as _prod  # noqa: F401,E402
+from tools.checks import config_files as _config_files  # noqa: F401,E402
+from tools.checks import networks as _networks  # noqa: F401,E402
 from tools.checks import suppression_checks as _suppressions  # noqa: F401,E402

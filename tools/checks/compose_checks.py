@@ -1,6 +1,7 @@
 """Checks over the compose environments, and across compose, Dockerfiles, CI and nginx together."""
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 import re
@@ -303,38 +304,45 @@ def _latest_text(image: str) -> str | None:
     return "latest" if pin == "latest" else "no tag" if pin == "untagged" else None
 
 
+_TEMPLATE_IMAGE = re.compile(r"""^\s*(?:-\s+)?image:\s*["']?([^"'\s#]+)["']?\s*(?:#.*)?$""")
+
+
+def template_images(text: str) -> list[tuple[str, int]]:
+    """(image, 1-based line) of each `image:` a compose template writes literally, read line by line: a Jinja or Go
+    template (`{% if %}`, `{{ lemmy_port }}`) is no YAML until it is rendered. Images the template fills in
+    (`{{ version }}`, `${TAG}`) are left out."""
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        m = _TEMPLATE_IMAGE.match(line)
+        if m and "{" not in m.group(1) and "$" not in m.group(1) and "<" not in m.group(1):
+            out.append((m.group(1), n))
+    return out
+
+
 def _template_tags(ctx, spec):
     """Compose templates (SRC012) are no Compose project, yet the product deploys what they name: the images they
-    run by `latest` or no tag, one finding per folder, low (the product may pin them when it renders)."""
-    import yaml
+    run by `latest`, no tag or a tag that moves (`redis:alpine`, `tika:latest-full`), one finding per folder, low
+    (the product may pin them when it renders)."""
+    from tools.facts.tags import tag_mutability
 
     folders: dict[str, list[tuple[str, str, int | None]]] = {}
     counted: dict[str, int] = {}
     for src in ctx.sources:
-        if src.kind != "compose" or src.status != "template" or not src.text or "{%" in src.text:
+        if src.kind != "compose" or src.status != "template" or not src.text:
             continue
-        try:
-            data = yaml.safe_load(src.text)
-        except yaml.YAMLError:
-            continue
-        services = data.get("services") if isinstance(data, dict) else None
-        if not isinstance(services, dict):
-            continue
+        found = [(image, line) for image, line in template_images(src.text) if tag_mutability(image)]
         folder = posixpath.dirname(src.path)
         counted[folder] = counted.get(folder, 0) + 1
-        for svc in services.values():
-            image = svc.get("image") if isinstance(svc, dict) else None
-            if isinstance(image, str) and "$" not in image and "{{" not in image \
-                    and df_tool.image_pin(image) in ("latest", "untagged"):
-                line = next((n for n, text in enumerate(src.text.splitlines(), 1) if image in text), None)
-                folders.setdefault(folder, []).append((src.path, image, line))
-                break
+        folders.setdefault(folder, []).extend((src.path, image, line) for image, line in found)
     for folder, found in folders.items():
-        shown = ", ".join(f"{posixpath.basename(p)}: {image}" for p, image, _ in found[:3])
-        more = f" and {len(found) - 3} more" if len(found) > 3 else ""
-        yield spec.finding(ctx, f"{folder or '.'}/: {len(found)} of {counted[folder]} compose templates run an image by "
-                                f"latest or no tag ({shown}{more})", [Location(p, line) for p, _, line in found],
-                           severity="low", subject=f"templates {folder}",
+        if not found:
+            continue
+        files = len({p for p, _, _ in found})
+        shown = ", ".join(f"{posixpath.basename(p)}: {image}" for p, image, _ in found[:5])
+        more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+        yield spec.finding(ctx, f"{folder or '.'}/: {files} of {counted[folder]} compose templates run an image by "
+                                f"latest, no tag or a moving tag ({shown}{more})",
+                           [Location(p, line) for p, _, line in found], severity="low", subject=f"templates {folder}",
                            detail="what the product deploys from them changes with each pull, unless it pins the "
                                   "tag when it renders the template")
 
@@ -410,37 +418,45 @@ def internal_port_published(ctx, spec):
                              f"as {port.get('published')}", [loc])
 
 
+def mounted_file_reader(platform: Platform, folder: Path):
+    """A `read(source)` for the files a compose environment whose first file sits in `folder` bind-mounts: the
+    text, or None (absent, outside the repository, unreadable). A source outside the checkout
+    (`${DATA_FOLDER}/caddy_config/Caddyfile`, set on the server) is looked for by its tail in the compose file's
+    folder, where the repository keeps the file it mounts."""
+    from agent.core.files import SourceReadError, read_source_file
+
+    root = str(platform.root.resolve())
+
+    def read(source: str) -> str | None:
+        parts = Path(source).parts
+        for path in [Path(source)] + [folder.joinpath(*parts[i:]) for i in range(1, len(parts))]:
+            if str(path.resolve()).startswith(root + os.sep) and path.is_file():
+                try:
+                    return read_source_file(path, 512 * 1024, str(path)).text
+                except SourceReadError:
+                    return None
+        return None
+    return read
+
+
 @check("CMP020", "Service published around its reverse proxy", "medium", "security", CONTAINER_RULES,
        "Drop the service's `ports:` (the proxy reaches it by name on the compose network), or bind it to 127.0.0.1 "
        "for a local check.")
 def published_around_proxy(ctx, spec):
     """A service a reverse proxy of the same environment routes to (Traefik labels on it, `reverse_proxy n8n:5678`
-    in the proxy's Caddyfile, `proxy_pass http://app:3000` in its nginx config; tools/facts/proxies.py) that also
+    in the proxy's Caddyfile, `proxy_pass http://app:3000` in its nginx config; tools/facts/proxies.py), or that asks
+    a proxy of another stack to (Traefik or caddy-docker-proxy labels, nginx-proxy's VIRTUAL_HOST), that also
     publishes a port on every interface: reachable in plain HTTP around the proxy's TLS, headers and limits, and
     Docker's rules bypass a host firewall. Medium in production, low elsewhere."""
-    from agent.core.files import SourceReadError, read_source_file
-    from tools.facts.proxies import routed_services
+    from tools.facts.proxies import routed_from_outside, routed_services
 
     platform = _platform(ctx)
-    root = str(platform.root.resolve())
-
-    def reader(folder: Path):
-        def read(source: str) -> str | None:
-            # a source outside the checkout (`${DATA_FOLDER}/caddy_config/Caddyfile`, set on the server) is looked
-            # for by its tail in the compose file's folder, where the repository keeps the file it mounts
-            parts = Path(source).parts
-            for path in [Path(source)] + [folder.joinpath(*parts[i:]) for i in range(1, len(parts))]:
-                if str(path.resolve()).startswith(root + os.sep) and path.is_file():
-                    try:
-                        return read_source_file(path, 512 * 1024, str(path)).text
-                    except SourceReadError:
-                        return None
-            return None
-        return read
+    reader = functools.partial(mounted_file_reader, platform)
 
     for _, env, prod in _loaded_envs(ctx):
         folder = platform.root / posixpath.dirname(env.files[0])
-        for name, proxy in sorted(routed_services(env.services, reader(folder)).items()):
+        routed = {**routed_from_outside(env.services), **routed_services(env.services, reader(folder))}
+        for name, proxy in sorted(routed.items()):
             for port in env.services[name].get("ports") or []:
                 if not isinstance(port, dict) or not port.get("published") or \
                         port.get("host_ip") and str(port.get("host_ip")) not in ("0.0.0.0", "::"):

@@ -93,3 +93,26 @@ def routed_services(services: dict[str, dict], read: Callable[[str], str | None]
         for name in hosts:
             claim(name, proxy)
     return {name: first[name] for name in services if name in first}
+
+
+def routed_from_outside(services: dict[str, dict]) -> dict[str, str]:
+    """Each service whose own settings ask a proxy that discovers containers to route to it, when no proxy of these
+    services was found to (routed_services): Traefik labels (`traefik.enable=true`, `traefik.http.routers.*`),
+    caddy-docker-proxy's `caddy` labels, nginx-proxy's `VIRTUAL_HOST`. The proxy runs in another stack on the same
+    host (a shared external network) -> how the service asks for it. A proxy's own labels (Traefik's dashboard)
+    are left out: it publishes its ports on purpose."""
+    out: dict[str, str] = {}
+    for name, svc in services.items():
+        if not isinstance(svc, dict) or proxy_kind(svc.get("image")):
+            continue
+        labels = _labels(svc)
+        environment = svc.get("environment") if isinstance(svc.get("environment"), dict) else {}
+        if labels.get("traefik.enable", "").lower() == "true" or (
+                labels.get("traefik.enable", "").lower() != "false"
+                and any(k.startswith("traefik.http.routers.") for k in labels)):
+            out[name] = "Traefik (its labels)"
+        elif "caddy" in labels or any(k.startswith("caddy.reverse_proxy") for k in labels):
+            out[name] = "caddy-docker-proxy (its labels)"
+        elif environment.get("VIRTUAL_HOST"):
+            out[name] = "nginx-proxy (its VIRTUAL_HOST)"
+    return out
