@@ -411,6 +411,10 @@ def built_images(wf: Workflow, repository: str | None = None, branch: str | None
     out: list[BuiltImage] = []
     cases = run_cases(wf, branch, default_branch)
     for job in wf.jobs.values():
+        if job.uses and job.uses.action.lower().startswith(_GITHUB_BUILDER):
+            job_cases = [c for c in cases if evaluate(job.if_, case_context(c, default_branch)) is not False]
+            out += _from_github_builder(wf, job, repository, job_cases, default_branch)
+            continue
         metas = {s.id: s for s in job.steps if s.id and s.uses and s.uses.action.lower() == "docker/metadata-action"}
         for step in job.steps:
             scope = _Scope(wf, job, step, repository)
@@ -528,6 +532,39 @@ def _from_build_push(wf, job, step, scope, metas, cases, default_branch, extra) 
     target = str(w["target"]) if isinstance(w, dict) and w.get("target") else None
     return [BuiltImage(name, pats, context, dockerfile, pushed, job.id, loc, platforms, push_condition, "build-push-action",
                        step.label, target) for name, pats in images.items()]
+
+
+# Docker's reusable workflows (`uses: docker/github-builder/.github/workflows/build.yml@v1`, `bake.yml`): the job's
+# `with:` names the images (`meta-images`), their tags (`meta-tags`, `meta-flavor`: the metadata action's rules),
+# the context and whether it pushes (`push`), as build-push-action's step would.
+_GITHUB_BUILDER = "docker/github-builder/.github/workflows/"
+
+
+def _from_github_builder(wf, job, repository, cases, default_branch) -> list[BuiltImage]:
+    raw = ((wf.raw or {}).get("jobs") or {}).get(job.id) if isinstance(wf.raw, dict) else None
+    w = raw.get("with") if isinstance(raw, dict) and isinstance(raw.get("with"), dict) else {}
+    if not w.get("meta-images"):
+        return []
+    meta = Step(index=0, name=None, id=None, uses=None, run=None, line=job.line, if_=None, env={},
+                with_={"images": w.get("meta-images"), "tags": w.get("meta-tags") or "", "flavor": w.get("meta-flavor")
+                       or ""})
+    scope = _Scope(wf, job, meta, repository)
+    push_text = as_str(w.get("push")) or "false"
+    pushed, push_condition = push_text.strip().lower() == "true", None
+    if EXPR_RE.search(push_text):
+        pushed, push_condition = True, strip_expr(push_text)
+    if not str(w.get("meta-tags") or "").strip():
+        patterns = [TagPattern("latest", pattern_regex("latest"), "any run", "any")]
+    else:
+        patterns = _metadata_tags(meta, scope, cases, default_branch)
+    extra = _job_when(job, None)
+    context = expand(as_str(w.get("context")) or ".", scope) if "bake" not in job.uses.action.lower() else "."
+    dockerfile = expand(as_str(w.get("file")), scope) if w.get("file") and "bake" not in job.uses.action else None
+    target = str(w["target"]) if w.get("target") and "bake" not in job.uses.action.lower() else None
+    return [BuiltImage(name, _with_extra([_copy(p) for p in patterns], extra), context, dockerfile, pushed, job.id,
+                       wf.loc(job.line), _split_list(w.get("platforms")), push_condition, "github-builder",
+                       job.uses.raw, target)
+            for name in _meta_images(meta, scope)]
 
 
 def _copy(p: TagPattern) -> TagPattern:
