@@ -33,7 +33,9 @@ _NOT_SHIPPED = frozenset({"test", "tests", "testing", "unittests", "spec", "fixt
 # A file inside a mounted or copied folder counts when it lands where a service reads its configuration.
 _CONFIG_PLACES = frozenset({"etc", "conf", "config", "configs", "configuration", "settings", "conf.d", "secrets"})
 _NOT_CONFIG = re.compile(r"(?:^|/)(?:package(?:-lock)?\.json|composer\.(?:json|lock)|[\w.-]*lock[\w.-]*\.(?:json|yaml|yml)"
-                         r"|tsconfig[\w.-]*\.json|\.?eslintrc[\w.-]*|[\w.-]*\.schema\.json)$", re.I)
+                         r"|tsconfig[\w.-]*\.json|\.?eslintrc[\w.-]*|[\w.-]*\.schema\.json"
+                         # a project's build and test settings, API specs, the libc's name-service switch
+                         r"|pyproject\.toml|setup\.cfg|tox\.ini|Cargo\.toml|(?:openapi|swagger)[\w.-]*|nsswitch\.conf)$", re.I)
 
 
 # One `key = value` / `key: value` / `"key": "value",` line of a configuration file (HOCON, TOML, YAML, JSON,
@@ -215,6 +217,9 @@ def config_file_secret(ctx, spec):
         if text is None:
             continue
         if how.split(": ", 1)[-1].startswith("compose secret"):
+            if re.search(r"(?i)user|login|(?:^|[._-])name(?:$|[._-])", how.split("compose secret ", 1)[-1].split()[0]) \
+                    and not re.search(r"(?i)pass|secret|key|token", how.split("compose secret ", 1)[-1].split()[0]):
+                continue  # `MYSQL_USER`, `admin_username`: who logs in, not a secret
             value = text.strip()
             if not value or "\n" in value or secret_facts.is_placeholder(value) \
                     or secret_facts.is_reference(value) or len(value) > 4096:
