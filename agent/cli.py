@@ -39,10 +39,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
-    except Exception as exc:  # never a traceback without --debug
+    except Exception as exc:  # never a traceback without --debug: a crash log the user can attach to a report
         if debug:
             raise
-        sys.stderr.write(f"devops-agent: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)\n")
+        from agent import crash
+
+        path = crash.write(exc, ["devops-agent", *args], "cli")
+        sys.stderr.write(f"devops-agent: {crash.line(exc, path)}\n")
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)
 

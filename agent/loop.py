@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from agent.core import hints
 from agent.core.config import STATE_DIR
 from agent.core.errors import UserError
 
@@ -400,10 +399,10 @@ ApplyDecision = Callable[[str], tuple[bool, str]]
 
 
 def waits_for_product(proposal_id: str) -> tuple[bool, str]:
-    """Outside a terminal nobody can sign: the model is told what Product runs."""
-    return False, (f"apply_change({proposal_id}) was not run: it waits for Product, who reads and signs the "
-                   f"proposal with `{hints.approve(proposal_id)}`, then `{hints.apply(proposal_id)}` lands it. "
-                   "You cannot approve it.")
+    """Outside a terminal nobody can sign: the model is told what Product runs (agent/toolbox.py's line)."""
+    from agent import toolbox
+
+    return False, toolbox.waits_for_product(proposal_id)
 
 
 class Conversation:
@@ -568,9 +567,12 @@ class Conversation:
         except (OSError, sqlite3.Error) as exc:
             raise _state_fault(exc, state / "chat.sqlite") or exc from None
         saver = SqliteSaver(self._db)
-        hitl = HumanInTheLoopMiddleware(
-            interrupt_on={"apply_change": {"allowed_decisions": ["approve", "reject"]}},
-            description_prefix="apply_change waits for Product's decision")
+        from agent.toolbox import pauses
+        from tools.catalog import CATALOG
+
+        hitl = HumanInTheLoopMiddleware(  # the tools the catalogue's kind says wait for Product (toolbox.pauses)
+            interrupt_on={t.name: {"allowed_decisions": ["approve", "reject"]} for t in CATALOG if pauses(t.name)},
+            description_prefix="this tool waits for Product's decision")
         return create_agent(self._built["model"], tools=self._tools(), system_prompt=self.system_prompt,
                             middleware=[_plain_reply(), _answer_in_text(self._note, self.settings.max_tool_calls), hitl],
                             checkpointer=saver)

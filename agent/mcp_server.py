@@ -20,7 +20,6 @@ import secrets
 import sys
 import threading
 import time
-import traceback
 import uuid
 from pathlib import Path
 from typing import Any
@@ -127,7 +126,7 @@ class Backend:
 
     def call(self, name: str, arguments: dict | None):
         """One tool call, written to the turn log as the chat's are: the `toolbox.Outcome`."""
-        from agent.toolbox import Outcome, oversized, run_tool
+        from agent.toolbox import ERROR, Outcome, oversized, run_tool
 
         refused = oversized(name, arguments)  # answered at once, read by nothing, waiting for no other call
         if refused is not None:
@@ -135,7 +134,6 @@ class Backend:
                 self._log.add(self.thread, "tool_call", name, refused.text)
                 self._log.add(self.thread, "tool_error", name, refused.text, latency_ms=0)
             return refused
-        started = time.monotonic()
         # The arguments are redacted for the log before the lock (a big patch takes seconds; another call runs
         # meanwhile), by the redactor of the session then current; again under the lock if that session changed.
         text = json.dumps(arguments or {}, ensure_ascii=False, default=str)
@@ -145,45 +143,20 @@ class Backend:
             try:
                 self._current()
             except UserError as exc:
-                return Outcome(False, f"error: {exc.line()}")
-            self._log.add(self.thread, "tool_call", name, shown if redact is self._redact else self._redact(text))
+                return Outcome(ERROR, f"error: {exc.line()}")
+            def log(kind: str, tool: str, content: str, latency: float | None) -> None:
+                self._log.add(self.thread, kind, tool, content, latency_ms=latency)
+
             try:
-                out = self._waiting(name, arguments) or run_tool(self.box, self._redact, name, arguments)
+                return run_tool(self.box, self._redact, name, arguments, log=log,
+                                shown=shown if redact is self._redact else None)
             except Exception as exc:  # noqa: BLE001 - a bug answers this call, not the whole server
-                traceback.print_exc(file=sys.stderr)
-                out = Outcome(False, self._redact(f"error: internal error: {type(exc).__name__}: {exc} "
-                                                  "(the traceback is in the server's stderr)"))
-            if out.ok and name == "read_source":
-                out = Outcome(True, self._quoted_source_text(out.text))
-            self._log.add(self.thread, "tool_result" if out.ok else "tool_error", name, out.text,
-                          latency_ms=(time.monotonic() - started) * 1000)
-            return out
+                from agent import crash
 
-    def _waiting(self, name: str, arguments: dict | None):
-        """apply_change of a proposal Product has not signed: not run; the answer names Product's command,
-        as the chat's pause does. A signed one goes to the gate, which verifies the signature again."""
-        from agent.loop import waits_for_product
-        from agent.toolbox import Outcome
-        from tools.catalog import CATALOG
-
-        pid = (arguments or {}).get("proposal_id")
-        if not any(t.name == name and t.kind == "apply" for t in CATALOG) or not isinstance(pid, str):
-            return None
-        try:
-            rec = self.box.proposal(pid)
-        except UserError:
-            return None  # unknown or malformed: the gate's own error answers it
-        if rec.status != "pending":
-            return None
-        return Outcome(False, self._redact(f"error: {waits_for_product(pid)[1]}"))
-
-    def _quoted_source_text(self, text: str) -> str:
-        from agent.prompt import quoted
-
-        data = json.loads(text)
-        data["text"] = quoted(f"{data['kind']} {data['path']} lines {data['start_line']}-{data['end_line']} "
-                              f"{data['provenance']}", data["text"], data["priority"])
-        return json.dumps(data, ensure_ascii=False)
+                path = crash.write(exc, ["devops-agent mcp", f"tools/call {name}"], "mcp")
+                out = Outcome(ERROR, self._redact(f"error: {crash.line(exc, path)}"))
+                self._log.add(self.thread, "tool_error", name, out.text)
+                return out
 
     # ------------------------------------------------------------ resources
 

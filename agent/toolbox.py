@@ -90,10 +90,21 @@ class Toolbox:
         return text.encode("utf-8") if isinstance(text, str) else text
 
 
+OK, ERROR, WAITS_FOR_PRODUCT = "ok", "error", "waits_for_product"
+
+
 @dataclass(frozen=True)
 class Outcome:
-    ok: bool
-    text: str  # the result as JSON, or `error: ...`; redacted either way
+    """One tool call's answer, as every front end gets it: `ok` (the typed result as JSON), `error` (one line
+    saying what is wrong and what to do) or `waits_for_product` (an apply Product has not signed: not run, the line
+    names Product's command). The text is quoted and redacted already."""
+
+    status: str
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
 
 
 # What one call may carry, as JSON: a patch at the default 2 MiB file cap with its escapes fits; a bigger call is
@@ -106,20 +117,78 @@ def oversized(name: str, arguments: dict | None) -> Outcome | None:
     size = len(json.dumps(arguments or {}, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
     if size <= MAX_CALL_BYTES:
         return None
-    return Outcome(False, f"error: the arguments of {name} are {size:,} bytes, over the {MAX_CALL_BYTES:,}-byte cap of "
-                          "one call (hint: split the change into smaller proposals, or read a source by line range)")
+    return Outcome(ERROR, f"error: the arguments of {name} are {size:,} bytes, over the {MAX_CALL_BYTES:,}-byte cap "
+                          "of one call (hint: split the change into smaller proposals, or read a source by line range)")
 
 
-def run_tool(box: Toolbox, redact: Callable[[str], str], name: str, arguments: dict | None) -> Outcome:
-    """One catalogue call as every front end answers it (the chat, the MCP server): the typed result as JSON
-    or the error line, both through the session's redactor, so no front end formats or scrubs on its own."""
+def pauses(name: str) -> bool:
+    """Whether a tool waits for Product before it runs: the catalogue's `apply` kind, the one fact the loop's pause
+    and the MCP server's answer both derive from."""
+    from tools.catalog import CATALOG
+
+    return any(t.name == name and t.kind == "apply" for t in CATALOG)
+
+
+def waits_for_product(proposal_id: str) -> str:
+    """What the model is told when an apply waits for Product (the chat's pause, the MCP server's answer)."""
+    from agent.core import hints
+
+    return (f"apply_change({proposal_id}) was not run: it waits for Product, who reads and signs the "
+            f"proposal with `{hints.approve(proposal_id)}`, then `{hints.apply(proposal_id)}` lands it. "
+            "You cannot approve it.")
+
+
+def run_tool(box: Toolbox, redact: Callable[[str], str], name: str, arguments: dict | None,
+             log: Callable[[str, str, str, float | None], None] | None = None, shown: str | None = None) -> Outcome:
+    """One catalogue call as every front end answers it (the chat, the MCP server, the eval runner): refused when
+    too big to carry; `waits_for_product` for an apply of a proposal Product has not signed (never run); the typed
+    result as JSON with a source's text quoted as data (agent/prompt.py), or the error line; both through the
+    session's redactor, so no front end formats, quotes or scrubs on its own. `log(kind, name, text, latency_ms)`
+    records the call and its outcome in the turn log (the MCP server's; the chat's loop logs at the model's layer,
+    where it also sees arguments the catalogue's models refuse); `shown`: the arguments already redacted for it."""
+    import time
+
     from tools.catalog import tool
 
+    started = time.monotonic()
     refused = oversized(name, arguments)
-    if refused is not None:
-        return refused
+    if log is not None:  # an oversized call is logged by its size only: nothing reads its arguments
+        log("tool_call", name, refused.text if refused else shown if shown is not None else redact(
+            json.dumps(arguments or {}, ensure_ascii=False, default=str)), None)
+    out = refused or _waiting(box, redact, name, arguments)
+    if out is None:
+        try:
+            result = tool(name).call(box, arguments)
+        except UserError as exc:
+            out = Outcome(ERROR, redact(f"error: {exc.line()}"))
+        else:
+            data = result.model_dump()
+            if name == "read_source":
+                data["text"] = _quoted_source(data)
+            out = Outcome(OK, redact(json.dumps(data, ensure_ascii=False, default=str)))
+    if log is not None:
+        log("tool_result" if out.ok else "tool_error", name, out.text, (time.monotonic() - started) * 1000)
+    return out
+
+
+def _waiting(box: Toolbox, redact: Callable[[str], str], name: str, arguments: dict | None) -> Outcome | None:
+    """An apply of a proposal still pending (Product has not signed it): not run, whatever the front end. A signed
+    one goes to the gate, which verifies the signature again; an unknown id gets the gate's own error."""
+    pid = (arguments or {}).get("proposal_id")
+    if not pauses(name) or not isinstance(pid, str):
+        return None
     try:
-        result = tool(name).call(box, arguments)
-    except UserError as exc:
-        return Outcome(False, redact(f"error: {exc.line()}"))
-    return Outcome(True, redact(json.dumps(result.model_dump(), ensure_ascii=False, default=str)))
+        rec = box.proposal(pid)
+    except UserError:
+        return None
+    if rec.status != "pending":
+        return None
+    return Outcome(WAITS_FOR_PRODUCT, redact(f"error: {waits_for_product(pid)}"))
+
+
+def _quoted_source(data: dict) -> str:
+    """read_source's text quoted as data, with its provenance, for every front end's model."""
+    from agent.prompt import quoted
+
+    return quoted(f"{data['kind']} {data['path']} lines {data['start_line']}-{data['end_line']} {data['provenance']}",
+                  data["text"], data["priority"])

@@ -44,6 +44,16 @@ def config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP))
 
 
+def log_dir() -> Path:
+    """Where crash logs go (agent/crash.py): outside every repository, one folder per user."""
+    home = os.environ.get(HOME_ENV)
+    if home:
+        return Path(home).expanduser() / "logs"
+    import platformdirs
+
+    return Path(platformdirs.user_log_dir(APP))
+
+
 def secret_path() -> Path:
     return data_dir() / "machine-secret"
 

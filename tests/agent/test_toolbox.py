@@ -1,0 +1,105 @@
+"""The one service under every front end (agent/toolbox.py): one call with a typed outcome, the pause derived from
+the catalogue's kind, a source's text quoted as data for every model, one propose, one checklist, one proposal view;
+and the crash log an unexpected error leaves."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from gate_helpers import GOOD, RESTART, build_template, copy_repo, make_patch  # noqa: E402
+
+from agent import toolbox  # noqa: E402
+from tools.catalog import CATALOG  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    return build_template(tmp_path_factory.mktemp("toolbox"))
+
+
+@pytest.fixture
+def repo(template, tmp_path):
+    platform, env = template
+    return copy_repo(platform, tmp_path / "animesphere"), env
+
+
+def _meta() -> dict:
+    return {k.lstrip("-"): v for k, v in zip(GOOD[::2], GOOD[1::2])}
+
+
+def test_only_the_catalogues_apply_kind_pauses():
+    paused = [t.name for t in CATALOG if toolbox.pauses(t.name)]
+    assert paused == [t.name for t in CATALOG if t.kind == "apply"] == ["apply_change"]
+    assert not toolbox.pauses("read_source") and not toolbox.pauses("propose_change") and not toolbox.pauses("nope")
+
+
+def test_one_call_types_its_outcome_and_an_unsigned_apply_is_never_run(repo, tmp_path):
+    platform, _ = repo
+    box = toolbox.Toolbox(platform)
+    patch = make_patch(platform, *RESTART, tmp_path / "p.diff").read_text()
+    proposed = toolbox.run_tool(box, lambda t: t, "propose_change", {"patch": patch, "scope": "compose", **_meta()})
+    assert proposed.status == toolbox.OK and proposed.ok
+    pid = json.loads(proposed.text)["id"]
+    logged: list[tuple[str, str]] = []
+    waiting = toolbox.run_tool(box, lambda t: t, "apply_change", {"proposal_id": pid},
+                               log=lambda kind, name, text, ms: logged.append((kind, name)))
+    assert waiting.status == toolbox.WAITS_FOR_PRODUCT and not waiting.ok
+    assert f"devops-agent approve {pid}" in waiting.text and "You cannot approve it" in waiting.text
+    assert box.proposal(pid).status == "pending"  # the gate was never asked to apply it
+    assert logged == [("tool_call", "apply_change"), ("tool_error", "apply_change")]
+    unknown = toolbox.run_tool(box, lambda t: t, "apply_change", {"proposal_id": "p-nope"})
+    assert unknown.status == toolbox.ERROR and unknown.text.startswith("error: ")
+    too_big = toolbox.run_tool(box, lambda t: t, "propose_change", {"patch": "x" * (toolbox.MAX_CALL_BYTES + 1)})
+    assert too_big.status == toolbox.ERROR and "byte cap" in too_big.text
+
+
+def test_read_source_is_quoted_as_data_for_every_front_end(repo):
+    platform, _ = repo
+    out = toolbox.run_tool(toolbox.Toolbox(platform), lambda t: t, "read_source",
+                           {"path": "docker-compose.prod.yml", "start_line": 1, "end_line": 3})
+    text = json.loads(out.text)["text"]
+    assert out.ok and text.startswith("<data") and text.rstrip().endswith("</data>"), text
+    assert "docker-compose.prod.yml lines 1-3" in text
+
+
+def test_an_unexpected_error_writes_a_crash_log_with_the_command_and_no_secret(tmp_path, agent_home, monkeypatch):
+    from agent import crash
+
+    try:
+        raise RuntimeError("boom while reading DB_PASSWORD=hunter2secret")
+    except RuntimeError as exc:
+        error = exc
+        path = crash.write(exc, ["devops-agent", "propose", "--set", "x.yml:DB_PASSWORD=hunter2secret"], "cli")
+    assert path is not None and path.parent == agent_home / "logs" / "crash"
+    text = path.read_text()
+    assert "devops-agent" in text and "crashed in cli" in text and "python:" in text
+    assert "Traceback (most recent call last)" in text and "RuntimeError: boom" in text
+    assert "command: devops-agent propose --set" in text
+    assert "hunter2secret" not in text
+    assert oct(path.stat().st_mode)[-3:] == "600"
+    line = crash.line(error, path)
+    assert line.startswith("internal error: RuntimeError:") and str(path) in line
+
+
+def test_the_cli_prints_the_crash_logs_path_and_exits_2(tmp_path, agent_home):
+    """A real process: a command whose code raises (a compose file that is a directory read as text would be a
+    UserError; here the review's renderer is broken on purpose through sitecustomize)."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import agent.render as r\n"
+        "def _broken(*a, **k):\n    raise ValueError('renderer broken on purpose')\n"
+        "r.print_version = _broken\n")
+    env = {**__import__("os").environ, "PYTHONPATH": f"{hook}:{Path(__file__).resolve().parents[2]}",
+           "DEVOPS_AGENT_HOME": str(agent_home)}
+    r = subprocess.run([sys.executable, "-m", "agent.cli", "--version"], capture_output=True, text=True, env=env)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("devops-agent: internal error: ValueError: renderer broken on purpose (details in ")
+    logs = list((agent_home / "logs" / "crash").glob("*-cli.log"))
+    assert len(logs) == 1 and str(logs[0]) in r.stderr
+    assert "command: devops-agent --version" in logs[0].read_text()
