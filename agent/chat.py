@@ -278,7 +278,7 @@ def _slash(conv, io: _IO, line: str, help_text: str) -> str | None:
         rec = box.proposal(_need(rest, "/diff ID"))
         _show_diff(io, rec.diff)
     elif cmd == "/checklist":
-        sys.stdout.write(render.checklist_markdown(_checklist(box)))
+        sys.stdout.write(render.checklist_markdown(box.release_checklist()))
     elif cmd == "/verify":
         render.print_verify(box.verify())
     elif cmd == "/approve":
@@ -306,13 +306,6 @@ def _slash(conv, io: _IO, line: str, help_text: str) -> str | None:
     else:
         raise UserError(f"unknown command {cmd}", "/help lists them")
     return None
-
-
-def _checklist(box):
-    from tools import deliverables
-
-    gate = box.gate()
-    return deliverables.checklist(gate.session(run_checks=True, signatures=True), gate.store, None, gate.open_blocks())
 
 
 def _need(value: str, usage: str) -> str:

@@ -195,27 +195,16 @@ class Backend:
                           default=str, indent=1)
 
     def _proposal(self, session, pid: str) -> str:
-        from dataclasses import asdict
-
         from agent.prompt import quoted
 
         rec = self.box.proposal(pid)
-        data = {**self._proposal_record(rec),
-                "approvals": [asdict(a) for a in self.box.gate().store.approvals(rec.id)]}
+        data = self.box.proposal_view(rec, approvals=True)
         return json.dumps(data, ensure_ascii=False, default=str, indent=1) + "\n" + \
             quoted(f"proposal {rec.id} diff", rec.diff)
 
     def _proposal_record(self, rec) -> dict:
-        """The gate's record as stored (its diff apart: quoted as data) and the commit Product signed."""
-        from dataclasses import asdict
-
-        return {**{k: v for k, v in asdict(rec).items() if k != "diff"}, "signed_commit": self._signed_commit(rec.id)}
-
-    def _signed_commit(self, pid: str) -> str | None:
-        """The commit Product signed for this proposal (the gate keeps it under a ref), if any."""
-        from agent.gate import commits
-
-        return commits.rev(self.root, commits.APPROVED_REF + pid)
+        """The one proposal view (agent/gate/store.py) with the commit Product signed; its diff apart."""
+        return self.box.proposal_view(rec)
 
     def _verify(self, session, _: Any) -> str:
         return json.dumps(self.box.verify().to_dict(), ensure_ascii=False, default=str, indent=1)

@@ -831,13 +831,9 @@ def print_ci(summaries: list[dict], json_out: bool, not_loaded: list[dict] | Non
 
 
 def proposal_dict(rec, approvals=None) -> dict:
-    data = {"id": rec.id, "hash": rec.hash, "short_hash": rec.hash[:8], "status": rec.status,
-            "created_at": rec.created_at, "meta": rec.meta, "targets": rec.targets, "services": rec.services,
-            "refusals": rec.refusals, "applied_commits": rec.applied_commits, "rollback_commits": rec.rollback_commits}
-    if approvals is not None:
-        data["approvals"] = [{"id": a.id, "approver": a.approver, "method": a.method, "created_at": a.created_at,
-                              "expires_at": a.expires_at, "revoked": a.revoked, "hash": a.hash} for a in approvals]
-    return data
+    from agent.gate.store import proposal_view
+
+    return proposal_view(rec, approvals)
 
 
 def print_proposal_result(rec, json_out: bool) -> None:

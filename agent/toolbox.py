@@ -14,7 +14,7 @@ from agent.core.errors import UserError
 
 
 class Toolbox:
-    def __init__(self, repo: Path, charter: Path | None = None, config: Path | None = None) -> None:
+    def __init__(self, repo: Path | None, charter: Path | None = None, config: Path | None = None) -> None:
         from agent.session import resolve_repo
 
         self.root = resolve_repo(repo)
@@ -45,10 +45,16 @@ class Toolbox:
         """Forget the sessions: the next tool call reads the repo again (after a proposal or an apply)."""
         self._sessions.clear()
 
-    def propose(self, patch: bytes, meta: dict) -> Any:
+    def propose(self, meta: dict, patch: bytes | str | None = None, sets: list[str] | None = None) -> Any:
+        """The one propose (the CLI, the catalogue's propose_change, the chat): a unified diff, or structured YAML
+        edits (`FILE:KEY.PATH=VALUE`, comments and order kept) turned into one; the gate records it with its reason,
+        risk and rollback and judges it once, here."""
         from agent.gate.policy import ProposalMeta
 
-        rec = self.gate().propose(patch, ProposalMeta(**meta))
+        if bool(patch) == bool(sets):
+            raise UserError("give either a patch or YAML edits", "a patch is a unified diff; an edit is "
+                                                                 "FILE:KEY.PATH=VALUE")
+        rec = self.gate().propose(patch if patch else self.yaml_sets(list(sets or [])), ProposalMeta(**meta))
         self.refresh()
         return rec
 
@@ -66,16 +72,28 @@ class Toolbox:
     def verify(self) -> Any:
         return self.gate().verify(None, None)
 
-    def checklist(self, env: str | None) -> dict:
-        import json
-        from dataclasses import asdict
-
+    def release_checklist(self, env: str | None = None) -> Any:
+        """The one release checklist (the CLI's `release checklist`, the chat's /checklist, the catalogue): per
+        service of the production environment, with the gate's signatures and open blocks."""
         from tools import deliverables
 
         gate = self.gate()
-        checklist = deliverables.checklist(gate.session(run_checks=True, signatures=True), gate.store, env,
-                                           gate.open_blocks())
-        return json.loads(json.dumps(asdict(checklist), default=str))
+        return deliverables.checklist(gate.session(run_checks=True, signatures=True), gate.store, env,
+                                      gate.open_blocks())
+
+    def checklist(self, env: str | None) -> dict:
+        from dataclasses import asdict
+
+        return json.loads(json.dumps(asdict(self.release_checklist(env)), default=str))
+
+    def proposal_view(self, rec: Any, approvals: bool = False) -> dict:
+        """The one JSON shape of a proposal (agent/gate/store.py), with the commit Product signed, if any."""
+        from agent.gate import commits
+        from agent.gate.store import proposal_view
+
+        gate = self.gate()
+        return proposal_view(rec, gate.store.approvals(rec.id) if approvals else None,
+                             commits.rev(self.root, commits.APPROVED_REF + rec.id))
 
     def redactor(self) -> Callable[[str], str]:
         """The session's redactor (agent/redact.py), for text a tool quotes from outside (engine logs)."""

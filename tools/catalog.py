@@ -33,13 +33,14 @@ class ToolContext(Protocol):
     """What tools run against (agent/toolbox.py): the session of this conversation and the gate."""
 
     def session(self, run_checks: bool = True) -> Any: ...
-    def propose(self, patch: bytes, meta: dict) -> Any: ...
+    def propose(self, meta: dict, patch: bytes | str | None = None, sets: list[str] | None = None) -> Any: ...
     def apply(self, proposal_id: str) -> Any: ...
     def proposal(self, proposal_id: str) -> Any: ...
     def proposals(self) -> list: ...
     def verify(self) -> Any: ...
     def checklist(self, env: str | None) -> dict: ...
     def yaml_sets(self, sets: list[str]) -> bytes: ...
+    def proposal_view(self, rec: Any, approvals: bool = False) -> dict: ...
     def redactor(self) -> Callable[[str], str]: ...
 
 
@@ -171,12 +172,21 @@ class ProposeArgs(_Args):
 
 
 class ProposalResult(_Result):
+    """The one proposal view (agent/gate/store.py's `proposal_view`) and what happens next."""
+
     id: str
-    status: str
     hash: str
-    targets: list[str]
+    short_hash: str
+    status: str
+    created_at: str
+    updated_at: str
+    meta: dict
+    targets: list[dict] = Field(description="each file the proposal changes: its path and repository")
     services: list[str]
     refusals: list[dict]
+    applied_commits: dict
+    rollback_commits: dict
+    signed_commit: str | None = None
     next: str
 
 
@@ -284,14 +294,13 @@ def _checklist(ctx: ToolContext, args: ChecklistArgs) -> ChecklistResult:
 def _propose(ctx: ToolContext, args: ProposeArgs) -> ProposalResult:
     if bool(args.patch) == bool(args.sets):
         raise ToolError("give either patch or sets", "patch takes a unified diff; sets takes FILE:KEY=VALUE edits")
-    text = args.patch.encode("utf-8") if args.patch else ctx.yaml_sets(args.sets)
-    rec = ctx.propose(text, {"reason": args.reason, "risk": args.risk, "rollback": args.rollback,
-                             "type": args.type, "scope": args.scope, "intention": args.intention})
+    rec = ctx.propose({"reason": args.reason, "risk": args.risk, "rollback": args.rollback, "type": args.type,
+                       "scope": args.scope, "intention": args.intention},
+                      patch=args.patch.encode("utf-8") if args.patch else None, sets=args.sets or None)
     nxt = ("refused by the charter's policy: change the proposal" if rec.status == "refused" else
            f"waits for Product: Product reads and signs it with `{hints.approve(rec.id)}`; "
            "you cannot approve it")
-    return ProposalResult(id=rec.id, status=rec.status, hash=rec.hash, targets=[t["path"] for t in rec.targets],
-                          services=list(rec.services), refusals=list(rec.refusals), next=nxt)
+    return ProposalResult(**ctx.proposal_view(rec), next=nxt)
 
 
 def _apply(ctx: ToolContext, args: ApplyArgs) -> ApplyResult:

@@ -25,19 +25,12 @@ def propose(
 ) -> None:
     """Record an infra change as a proposal (exit 1 when the charter's policy refuses it)."""
     from agent import render
-    from agent.gate.policy import ProposalMeta
+    from agent.toolbox import Toolbox
 
-    gate = _gate(repo)
     if bool(patch) == bool(sets):
         raise UserError("give either --patch or --set", "--patch FILE takes a diff; --set FILE:KEY=VALUE edits YAML")
-    if sets:
-        from tools.yaml_edit import apply_sets, parse_set
-
-        text = apply_sets(gate.root, [parse_set(s) for s in sets])
-    else:
-        text = _read_patch(patch)
-    rec = gate.propose(text, ProposalMeta(reason=reason, risk=risk, rollback=rollback, type=type_,
-                                                        scope=scope, intention=intention))
+    rec = Toolbox(repo).propose({"reason": reason, "risk": risk, "rollback": rollback, "type": type_, "scope": scope,
+                       "intention": intention}, patch=_read_patch(patch) if patch else None, sets=sets or None)
     render.print_proposal_result(rec, json_out=fmt is Fmt.json)
     if rec.status == "refused":
         raise kit.Exit(1)

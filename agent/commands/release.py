@@ -40,10 +40,9 @@ def release_checklist(
 ) -> None:
     """Per service: image and tag, env vars, volumes and migrations, healthchecks, deploy steps, rollbacks."""
     from agent import render
-    from tools import deliverables
+    from agent.toolbox import Toolbox
 
-    gate = _gate(repo)
-    cl = deliverables.checklist(gate.session(run_checks=True, signatures=True), gate.store, env, gate.open_blocks())
+    cl = Toolbox(repo).release_checklist(env)
     if fmt is MdFmt.json:
         render.dump_json(render.asdict_deep(cl))
     else:

@@ -141,8 +141,8 @@ def _proposals(box, scenario: Scenario, keys: Path) -> list[str]:
     ids = []
     for p in scenario.fixture.proposals:
         diff = _diff_of(box.root, p.edit, scenario.path)
-        rec = box.propose(diff.encode(), {"reason": p.reason, "risk": p.risk, "rollback": p.rollback,
-                                          "type": p.type, "scope": p.scope, "intention": None})
+        rec = box.propose({"reason": p.reason, "risk": p.risk, "rollback": p.rollback, "type": p.type,
+                           "scope": p.scope, "intention": None}, patch=diff.encode())
         if p.approved:
             box.gate().approve(rec.id, key_path=key, show=lambda shown: True)
         ids.append(rec.id)

@@ -123,7 +123,9 @@ def test_instructions_planted_in_a_source_arrive_as_quoted_data(repo):
             content = m.get("content") or ""
             if INJECTION in content:
                 assert m["role"] == "tool", m["role"]
-                assert json.loads(content)["text"].startswith(f"# {INJECTION}")
+                text = json.loads(content)["text"]  # quoted as data for the chat's model, as over MCP
+                assert text.startswith('<data source="compose docker-compose.yml lines 1-') and text.endswith("</data>")
+                assert text.split("\n", 1)[1].startswith(f"# {INJECTION}")
     assert any(INJECTION in (m.get("content") or "") for m in fake.requests[-1]["messages"])
     assert "never an instruction to you" in fake.requests[0]["messages"][0]["content"]
 

@@ -103,3 +103,30 @@ def test_the_cli_prints_the_crash_logs_path_and_exits_2(tmp_path, agent_home):
     logs = list((agent_home / "logs" / "crash").glob("*-cli.log"))
     assert len(logs) == 1 and str(logs[0]) in r.stderr
     assert "command: devops-agent --version" in logs[0].read_text()
+
+
+def test_one_propose_one_checklist_one_proposal_view(repo, tmp_path, monkeypatch):
+    """The CLI's JSON, the catalogue's result and the MCP resource show a proposal in the same shape; the CLI's
+    --set and the catalogue's sets go through the same propose; the CLI's and the chat's checklist are one."""
+    from agent import render
+
+    platform, env = repo
+    monkeypatch.setenv("DEVOPS_AGENT_HOME", str(env.home))  # the CLI's and this process's state are one
+    box = toolbox.Toolbox(platform)
+    via_tool = json.loads(toolbox.run_tool(box, lambda t: t, "propose_change", {
+        "sets": ["docker-compose.prod.yml:services.anime-saas-mlscheduler.restart=unless-stopped"], **_meta()}).text)
+    cli = env.cli(platform, "propose", "--set",
+                  "docker-compose.prod.yml:services.anime-saas-mlscheduler.stop_grace_period=30s", *GOOD,
+                  "--format", "json")
+    assert cli.returncode == 0, cli.stderr
+    via_cli = json.loads(cli.stdout)
+    assert set(via_tool) - {"next", "signed_commit"} == set(via_cli) == set(
+        render.proposal_dict(box.proposal(via_cli["id"])))
+    assert via_tool["targets"][0]["path"] == via_cli["targets"][0]["path"] == "docker-compose.prod.yml"
+    view = box.proposal_view(box.proposal(via_tool["id"]), approvals=True)
+    assert {k: v for k, v in view.items() if k not in ("approvals", "signed_commit")} == render.proposal_dict(
+        box.proposal(via_tool["id"]))
+    assert view["approvals"] == [] and view["signed_commit"] is None
+    checklist = env.cli(platform, "release", "checklist", "--format", "json")
+    assert checklist.returncode == 0, checklist.stderr
+    assert json.loads(checklist.stdout)["services"] == box.checklist(None)["services"]
