@@ -127,15 +127,17 @@ class ProposalRecord:
     updated_at: str
 
 
-def proposal_view(rec: ProposalRecord, approvals: list | None = None, signed_commit: str | None | bool = False) -> dict:
+def proposal_view(rec: ProposalRecord, approvals: list | None = None,
+                  signed_commit: str | None | bool = False) -> dict:
     """The one JSON shape of a proposal, for every front end (the CLI's --format json, the catalogue's result, the
     MCP resources): the record without its diff (shown apart, quoted as data where a model reads it); with
     `approvals`, each approval without its signature; with `signed_commit` (None: not signed yet), the commit
     Product signed."""
-    data = {"id": rec.id, "hash": rec.hash, "short_hash": rec.hash[:8], "status": rec.status,
-            "created_at": rec.created_at, "updated_at": rec.updated_at, "meta": rec.meta, "targets": rec.targets,
-            "services": rec.services, "refusals": rec.refusals, "applied_commits": rec.applied_commits,
-            "rollback_commits": rec.rollback_commits}
+    data: dict[str, object] = {
+        "id": rec.id, "hash": rec.hash, "short_hash": rec.hash[:8], "status": rec.status,
+        "created_at": rec.created_at, "updated_at": rec.updated_at, "meta": rec.meta, "targets": rec.targets,
+        "services": rec.services, "refusals": rec.refusals, "applied_commits": rec.applied_commits,
+        "rollback_commits": rec.rollback_commits}
     if approvals is not None:
         data["approvals"] = [{"id": a.id, "approver": a.approver, "method": a.method, "created_at": a.created_at,
                               "expires_at": a.expires_at, "revoked": a.revoked, "hash": a.hash} for a in approvals]
