@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from agent.core.config import STATE_DIR
 from agent.core.errors import UserError
+from agent.turnlog import TurnLog, _plain, connect as _connect, state_fault as _state_fault
 
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT = 60.0
@@ -77,105 +78,6 @@ class ModelSettings:
         given = model or env.get("DEVOPS_AGENT_MODEL") or (cfg.name if cfg else None)
         return cls(model=given or DEFAULT_MODEL, base_url=base_url, api_key=key or "not-needed", timeout=timeout,
                    max_tokens=cap, model_given=bool(given), max_tool_calls=calls)
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    """WAL with normal sync: a commit survives a killed process (the log is fsynced at checkpoints), not
-    necessarily a power cut, and costs no fsync per entry."""
-    db = sqlite3.connect(path, check_same_thread=False, timeout=10)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    return db
-
-
-# ---------------------------------------------------------------- the turn log
-
-class TurnLog:
-    """Every model request and response, tool call and result of a thread, as sent (redacted).
-
-    `required` (ask, chat): a state folder that cannot be written (disk full, read-only, no permission) is
-    the gate's one line, exit 2. Otherwise (the MCP server, `logs`) the log is not kept, said once on
-    stderr, and read-only tools still answer."""
-
-    def __init__(self, root: Path, required: bool = False) -> None:
-        self.lock = threading.Lock()  # tools of one reply run in parallel threads: one connection, one writer
-        self.required = required
-        self.unavailable = ""
-        self.db: sqlite3.Connection | None = None
-        state = Path(root) / STATE_DIR
-        self.path = state / "turns.sqlite"
-        try:
-            state.mkdir(exist_ok=True)
-            self.db = _connect(self.path)
-            self.db.execute("CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY, thread TEXT, at REAL, kind "
-                            "TEXT, name TEXT, content TEXT, tokens_in INTEGER, tokens_out INTEGER, latency_ms REAL)")
-            self.db.commit()
-        except (OSError, sqlite3.Error) as exc:
-            self._fault(exc)
-
-    def _fault(self, exc: BaseException) -> None:
-        error = _state_fault(exc, self.path)
-        if error is None:
-            raise exc
-        if self.required:
-            raise error from None
-        if not self.unavailable:
-            import sys
-
-            self.unavailable = error.line()
-            sys.stderr.write(f"devops-agent: the turn log is not kept ({error.message}); "
-                             "read-only tools still answer\n")
-        if self.db is not None:
-            try:
-                self.db.close()
-            except sqlite3.Error:
-                pass
-        self.db = None
-
-    def add(self, thread: str, kind: str, name: str, content: Any, tokens_in: int | None = None,
-            tokens_out: int | None = None, latency_ms: float | None = None) -> None:
-        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
-        with self.lock:
-            if self.db is None:
-                return
-            try:
-                self.db.execute("INSERT INTO turns (thread, at, kind, name, content, tokens_in, tokens_out, "
-                                "latency_ms) VALUES (?,?,?,?,?,?,?,?)", (thread, time.time(), kind, name,
-                                                                         _plain(text), tokens_in, tokens_out,
-                                                                         latency_ms))
-                self.db.commit()
-            except (OSError, sqlite3.Error) as exc:
-                self._fault(exc)
-
-    def threads(self) -> list[dict]:
-        if self.db is None:
-            return []
-        rows = self.db.execute("SELECT thread, MIN(at), MAX(at), COUNT(*), SUM(tokens_in), SUM(tokens_out) "
-                               "FROM turns GROUP BY thread ORDER BY MAX(at) DESC").fetchall()
-        return [{"thread": r[0], "started": r[1], "last": r[2], "entries": r[3], "tokens_in": r[4] or 0,
-                 "tokens_out": r[5] or 0} for r in rows]
-
-    def entries(self, thread: str) -> list[dict]:
-        if self.db is None:
-            return []
-        rows = self.db.execute("SELECT at, kind, name, content, tokens_in, tokens_out, latency_ms FROM turns "
-                               "WHERE thread = ? ORDER BY id", (thread,)).fetchall()
-        return [{"at": r[0], "kind": r[1], "name": r[2], "content": r[3], "tokens_in": r[4], "tokens_out": r[5],
-                 "latency_ms": r[6]} for r in rows]
-
-
-def _plain(value: Any) -> Any:
-    """A model's reply as data every store can hold: a lone surrogate (`"\\ud800"`) becomes U+FFFD, an integer
-    beyond 64 bits its digits (msgpack, SQLite and the next request's UTF-8 would each fail on them)."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
-        return str(value)
-    if isinstance(value, dict):
-        return {_plain(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _is_openai(base_url: str | None) -> bool:
@@ -325,14 +227,6 @@ def _plain_reply():
                 m.invalid_tool_calls = [_plain(dict(c)) for c in m.invalid_tool_calls]
         return response
     return plain_reply
-
-
-def _state_fault(exc: BaseException, path: Path) -> UserError | None:
-    """The gate's one line for a state file that cannot be written (disk full, read-only, permission)."""
-    from agent.gate.store import fault_error, fs_fault
-
-    fault = fs_fault(exc, path)
-    return fault_error(fault, f"{STATE_DIR}/{path.name}") if fault else None
 
 
 def _log_handler(log: TurnLog, thread: str):

@@ -107,7 +107,7 @@ class Backend:
     def _current(self):
         """The session, reopened when a file it read changed; the redactor and the watch follow it."""
         if self._log is None:
-            from agent.loop import TurnLog
+            from agent.turnlog import TurnLog
 
             self._log = TurnLog(self.root)
         if self._watch is not None and self._watch.changed():

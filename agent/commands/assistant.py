@@ -118,7 +118,8 @@ def logs(
 ) -> None:
     """The turn log: every model request and response, tool call and result, as sent (redacted)."""
     from agent.core.errors import UserError
-    from agent.loop import STATE_DIR, TurnLog
+    from agent.loop import STATE_DIR
+    from agent.turnlog import TurnLog
     from agent.session import resolve_repo
 
     root = resolve_repo(repo)

@@ -55,7 +55,7 @@ def run(coro):
 
 
 def _turns(platform: Path) -> list[dict]:
-    from agent.loop import TurnLog
+    from agent.turnlog import TurnLog
 
     log = TurnLog(platform)
     return [e for t in log.threads() if t["thread"].startswith("mcp-") for e in log.entries(t["thread"])]
