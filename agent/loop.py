@@ -213,6 +213,25 @@ def _repair_calls(response: Any, names: list, note: Callable[[str], None]) -> No
                     call["name"] = close[0]
 
 
+def _session_schemas(box):
+    """Middleware: the tools as the model sees them carry this session's argument schemas (toolbox.schemas: the
+    source paths, environments, services and open proposals as enums), read again at each model call so that a
+    proposal made a step before can be named. A server that constrains arguments by the schema (llama.cpp's
+    grammars) then writes only valid ones. The tools that run are the catalogue's: they validate again."""
+    from langchain.agents.middleware import wrap_model_call
+    from langchain_core.tools import BaseTool, StructuredTool
+
+    @wrap_model_call
+    def session_schemas(request, handler):  # noqa: ANN001, ANN202
+        if not request.tools:
+            return handler(request)
+        schemas = box.schemas()
+        tools = [StructuredTool(name=t.name, description=t.description, args_schema=schemas[t.name], func=t.func)
+                 if isinstance(t, BaseTool) and t.name in schemas else t for t in request.tools]
+        return handler(request.override(tools=tools))
+    return session_schemas
+
+
 def _plain_reply():
     """Middleware: every AI message as `_plain` data before it is checkpointed, logged or sent back."""
     from langchain.agents.middleware import wrap_model_call
@@ -367,8 +386,9 @@ class Conversation:
             settings = replace(settings, model=facts.models[0], model_given=True)
             self.server_notes.append(f"model {facts.models[0]}: the one the server lists first")
         if facts.context:
+            schemas = self.box.schemas()  # as sent: with this session's values (agent/toolbox.py)
             tools = prompt.count_tokens(json.dumps([{"name": t.name, "description": t.description,
-                                                     "parameters": t.args.model_json_schema()} for t in CATALOG]))
+                                                     "parameters": schemas[t.name]} for t in CATALOG]))
             wanted = budget or prompt.DEFAULT_BUDGET
             fit = fitted_budget(facts.context, tools, settings.max_tokens, wanted)
             if fit is None:
@@ -468,7 +488,8 @@ class Conversation:
             interrupt_on={t.name: {"allowed_decisions": ["approve", "reject"]} for t in CATALOG if pauses(t.name)},
             description_prefix="this tool waits for Product's decision")
         return create_agent(self._built["model"], tools=self._tools(), system_prompt=self.system_prompt,
-                            middleware=[_plain_reply(), _answer_in_text(self._note, self.settings.max_tool_calls), hitl],
+                            middleware=[_plain_reply(), _session_schemas(self.box),
+                                        _answer_in_text(self._note, self.settings.max_tool_calls), hitl],
                             checkpointer=saver)
 
     def _config(self) -> dict:

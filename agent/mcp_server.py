@@ -158,6 +158,18 @@ class Backend:
                 self._log.add(self.thread, "tool_error", name, out.text)
                 return out
 
+    def schemas(self) -> dict[str, dict]:
+        """Each tool's argument schema with this session's values (toolbox.schemas), or the catalogue's own when
+        the session cannot load."""
+        from tools.catalog import CATALOG, session_schema
+
+        with self.lock:
+            try:
+                self._current()
+            except UserError:
+                return {t.name: session_schema(t) for t in CATALOG}
+            return self.box.schemas()
+
     # ------------------------------------------------------------ resources
 
     def read(self, what: str, arg: str | None = None) -> str:
@@ -251,7 +263,8 @@ def build_server(backend: Backend):
         wrong arguments, goes through `Backend.call` (the turn log, the redactor)."""
 
         async def list_tools(self) -> list[types.Tool]:
-            return [types.Tool(name=t.name, description=t.description, input_schema=t.args.model_json_schema(),
+            schemas = await anyio.to_thread.run_sync(backend.schemas)  # this session's values (agent/toolbox.py)
+            return [types.Tool(name=t.name, description=t.description, input_schema=schemas[t.name],
                                output_schema=t.result.model_json_schema(),
                                annotations=types.ToolAnnotations(read_only_hint=t.kind == "read",
                                                                  destructive_hint=False))

@@ -95,6 +95,34 @@ class Toolbox:
         return proposal_view(rec, gate.store.approvals(rec.id) if approvals else None,
                              commits.rev(self.root, commits.APPROVED_REF + rec.id))
 
+    def known_values(self) -> dict[str, list[str]]:
+        """What the runtime knows this session, by the kinds the catalogue marks (tools/catalog.py `_known`): the
+        sources' paths, the environments, the services of every environment, what `dockerfile_diff` builds from
+        (services, submodules, Dockerfiles), and the proposals still open (pending or signed). Every valid value is
+        listed (for `read_source`, every source it can read): a schema that lists them never leaves a valid call
+        out."""
+        session = self.session(run_checks=False)
+        platform = session.platform()
+        services = sorted({name for env in platform.environments.values() for name in env.services})
+        dockerfiles = sorted({s.path for s in session.sources if s.kind == "dockerfile"} | set(platform.dockerfiles))
+        submodules = sorted(sub.path for sub in session.git.submodules)
+        open_ids = [r.id for r in self.proposals() if r.status in ("pending", "approved")]
+        return {"sources": [s.path for s in session.sources if s.ok and s.text is not None],
+                "environments": sorted(platform.environments),
+                "services": services, "build_targets": list(dict.fromkeys(services + submodules + dockerfiles)),
+                "open_proposals": open_ids}
+
+    def schemas(self) -> dict[str, dict]:
+        """Each catalogue tool's argument schema for this session (tools/catalog.py `session_schema`); the
+        catalogue's own when the session cannot tell its values."""
+        from tools.catalog import CATALOG, session_schema
+
+        try:
+            known = self.known_values()
+        except UserError:
+            known = {}
+        return {t.name: session_schema(t, known) for t in CATALOG}
+
     def redactor(self) -> Callable[[str], str]:
         """The session's redactor (agent/redact.py), for text a tool quotes from outside (engine logs)."""
         from agent.redact import for_session

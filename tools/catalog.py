@@ -44,6 +44,17 @@ class ToolContext(Protocol):
     def redactor(self) -> Callable[[str], str]: ...
 
 
+# An argument whose valid values the runtime knows for this session (the sources' paths, the environments, the
+# services, the proposals still open): its schema names the kind, and `session_schema` lists the values, so that a
+# model whose server constrains arguments by the schema (llama.cpp's grammars) can only write a valid one.
+KNOWN = "x-devops-agent-known"
+MAX_ENUM = 64  # more values than this are left free: the list would cost a small model's context more than it saves
+
+
+def _known(kind: str) -> dict:
+    return {KNOWN: kind}
+
+
 class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -76,7 +87,7 @@ class SourcesResult(_Result):
 
 
 class ReadSourceArgs(_Args):
-    path: str = Field(description="A source's path exactly as `sources` lists it.")
+    path: str = Field(description="A source's path exactly as `sources` lists it.", json_schema_extra=_known("sources"))
     start_line: int = Field(1, ge=1, description="First line (1-based).")
     end_line: int | None = Field(None, ge=1, description=f"Last line (default: start_line + {MAX_READ_LINES - 1}).")
 
@@ -94,8 +105,9 @@ class SourceText(_Result):
 
 
 class ComposeArgs(_Args):
-    env: str | None = Field(None, description="Environment name (default: every one).")
-    service: str | None = Field(None, description="Only this service.")
+    env: str | None = Field(None, description="Environment name (default: every one).",
+                            json_schema_extra=_known("environments"))
+    service: str | None = Field(None, description="Only this service.", json_schema_extra=_known("services"))
 
 
 class ComposeResult(_Result):
@@ -104,7 +116,8 @@ class ComposeResult(_Result):
 
 
 class DockerfileDiffArgs(_Args):
-    service: str = Field(description="Compose service, submodule, or Dockerfile path.")
+    service: str = Field(description="Compose service, submodule, or Dockerfile path.",
+                         json_schema_extra=_known("build_targets"))
     from_rev: str = Field(description="Revision in the service's repository.")
     to_rev: str | None = Field(None, description="Revision (default: the working tree).")
 
@@ -152,7 +165,8 @@ class VerifyResult(_Result):
 
 
 class ChecklistArgs(_Args):
-    env: str | None = Field(None, description="Production environment (default: prod).")
+    env: str | None = Field(None, description="Production environment (default: prod).",
+                            json_schema_extra=_known("environments"))
 
 
 class ChecklistResult(_Result):
@@ -191,7 +205,8 @@ class ProposalResult(_Result):
 
 
 class ApplyArgs(_Args):
-    proposal_id: str = Field(description="A proposal id (see review or propose_change).")
+    proposal_id: str = Field(description="A proposal id (see review or propose_change).",
+                             json_schema_extra=_known("open_proposals"))
 
 
 class ApplyResult(_Result):
@@ -201,8 +216,9 @@ class ApplyResult(_Result):
 
 
 class DiagnoseArgs(_Args):
-    env: str | None = Field(None, description="Environment that runs on the engine (default: prod).")
-    service: str | None = Field(None, description="Only this service.")
+    env: str | None = Field(None, description="Environment that runs on the engine (default: prod).",
+                            json_schema_extra=_known("environments"))
+    service: str | None = Field(None, description="Only this service.", json_schema_extra=_known("services"))
     since: str = Field("30m", description="Window of logs and events: 30m, 2h, 1d or an ISO time.")
     project: str | None = Field(None, description="Compose project name on the engine (default: as Compose names it).")
 
@@ -374,6 +390,25 @@ CATALOG: tuple[Tool, ...] = (
 FORBIDDEN_ACTS = ("approve", "reject", "block", "unblock", "accept", "product-key", "sign", "audit")
 
 
+def session_schema(t: Tool, known: dict[str, list[str]] | None = None) -> dict:
+    """The JSON schema of a tool's arguments for one session: each argument marked with the kind of value the
+    runtime knows (`_known`) lists those values as an `enum` (its string branch when it may be null), when there
+    are 1 to MAX_ENUM of them; without values it is the catalogue's schema. The markers never leave this function."""
+    import copy
+
+    schema = copy.deepcopy(t.args.model_json_schema())
+    for prop in (schema.get("properties") or {}).values():
+        kind = prop.pop(KNOWN, None)
+        values = list(dict.fromkeys((known or {}).get(kind) or [])) if kind else []
+        if not values or len(values) > MAX_ENUM:
+            continue
+        branches = [b for b in prop.get("anyOf", []) if b.get("type") == "string"] if "anyOf" in prop else [prop]
+        for branch in branches:
+            if branch.get("type") == "string":
+                branch["enum"] = values
+    return schema
+
+
 def tool(name: str) -> Tool:
     for t in CATALOG:
         if t.name == name:
@@ -387,8 +422,8 @@ def catalogue_markdown() -> str:
            "The loop, the MCP server and the eval runner expose exactly these.", ""]
     for t in CATALOG:
         out += [f"## `{t.name}` ({t.kind})", "", t.description, ""]
-        fields = t.args.model_json_schema().get("properties", {})
-        required = set(t.args.model_json_schema().get("required", []))
+        fields = session_schema(t).get("properties", {})
+        required = set(session_schema(t).get("required", []))
         if fields:
             out += ["| argument | type | required | description |", "| --- | --- | --- | --- |"]
             for name, spec in fields.items():

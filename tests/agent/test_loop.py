@@ -385,3 +385,37 @@ def test_a_prompt_over_the_servers_context_is_one_line_naming_both_knobs(repo):
             conv.ask("hi")
     said = str(err.value)
     assert "--budget" in said and "--n_ctx" in said and "\n" not in said
+
+
+def test_the_model_sees_this_sessions_values_as_enums_read_again_at_each_call(repo):
+    """Per-session schemas (agent/toolbox.py `schemas`): the paths read_source can read, the environments, the
+    services and the open proposals, listed in the tools each request carries; a proposal made in the turn is
+    listed in the next request, so a constrained model can name it."""
+    from agent.session import open_session
+
+    session = open_session(repo)
+    edit = "docker-compose.prod.yml:services.anime-saas-mlscheduler.restart=unless-stopped"
+    with FakeOpenAI([{"tool_calls": [{"name": "propose_change", "args": {
+                        "sets": [edit], "scope": "compose",
+                        "reason": "the mlscheduler must restart by itself after a crash (INT-13)",
+                        "risk": "a crash loop restarts forever and hides the error in the logs",
+                        "rollback": "revert the commit to remove `restart: unless-stopped` from docker-compose.prod.yml"}}]},
+                     {"content": "proposed"}]) as fake:
+        Conversation(repo, settings(fake)).ask("make the mlscheduler restart")
+
+    def params(body: dict, name: str) -> dict:
+        return next(t["function"]["parameters"] for t in body["tools"] if t["function"]["name"] == name)
+
+    first, second = fake.requests[0], fake.requests[1]
+    readable = [s.path for s in session.sources if s.ok and s.text is not None]
+    assert params(first, "read_source")["properties"]["path"]["enum"] == readable and "docker-compose.yml" in readable
+    env = params(first, "compose_view")["properties"]["env"]["anyOf"][0]
+    assert env["enum"] == sorted(session.platform().environments) == ["dev", "prod"]
+    services = params(first, "compose_view")["properties"]["service"]["anyOf"][0]["enum"]
+    assert "anime-saas-mlscheduler" in services and "anime-saas-api" in services
+    assert "enum" not in params(first, "apply_change")["properties"]["proposal_id"]  # none open yet: free
+    [result] = [json.loads(m["content"]) for m in second["messages"] if m["role"] == "tool"]
+    assert result["status"] == "pending", result
+    proposed = result["id"]
+    assert params(second, "apply_change")["properties"]["proposal_id"]["enum"] == [proposed]
+    assert "x-devops-agent-known" not in json.dumps(first["tools"])

@@ -61,7 +61,7 @@ def _turns(platform: Path) -> list[dict]:
     return [e for t in log.threads() if t["thread"].startswith("mcp-") for e in log.entries(t["thread"])]
 
 
-def test_the_tools_are_the_catalogue_with_its_schemas_and_the_session_is_served(repo):
+def test_the_tools_are_the_catalogue_with_its_schemas_and_the_session_is_served(repo, monkeypatch):
     platform, env = repo
 
     async def go():
@@ -80,10 +80,17 @@ def test_the_tools_are_the_catalogue_with_its_schemas_and_the_session_is_served(
     tools, resources, templates, prompts, compose, charter, brief, release, every = run(go())
     assert all(r.contents[0].text for r in every)  # a path with a space (the Notion export) reads too
     assert [t.name for t in tools] == [t.name for t in CATALOG]
+    from agent.toolbox import Toolbox
+    from tools.catalog import session_schema
+
+    monkeypatch.setenv("DEVOPS_AGENT_HOME", str(env.home))  # the server's state, read in this process
+    known = Toolbox(platform).known_values()
     for served, declared in zip(tools, CATALOG):
-        assert served.input_schema == declared.args.model_json_schema()
+        assert served.input_schema == session_schema(declared, known)  # this session's values as enums
         assert served.output_schema == declared.result.model_json_schema()
         assert served.annotations.read_only_hint is (declared.kind == "read")
+    path = next(t for t in tools if t.name == "read_source").input_schema["properties"]["path"]
+    assert "docker-compose.prod.yml" in path["enum"]
 
     uris = {str(r.uri): r for r in resources}
     assert {"devops://charter", "devops://brief", "devops://findings", "devops://proposals",
