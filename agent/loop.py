@@ -48,6 +48,7 @@ class ModelSettings:
     max_tokens: int | None = None  # a cap on each answer (DEVOPS_AGENT_MAX_TOKENS), for small local models
     model_given: bool = True  # False: no flag, variable or config named the model (the server's own is taken)
     max_tool_calls: int = TOOL_CALLS_PER_TURN  # tool calls in one turn before it must answer in text (DEVOPS_AGENT_MAX_TOOL_CALLS)
+    tool_choice: str = "auto"  # or "two-step" (DEVOPS_AGENT_TOOL_CHOICE, model.tool_choice): see `_two_step`
 
     @classmethod
     def resolve(cls, model: str | None = None, base_url: str | None = None, timeout: float | None = None,
@@ -76,8 +77,14 @@ class ModelSettings:
                             "e.g. DEVOPS_AGENT_TIMEOUT=120 DEVOPS_AGENT_MAX_TOKENS=512 DEVOPS_AGENT_MAX_TOOL_CALLS=4"
                             ) from None
         given = model or env.get("DEVOPS_AGENT_MODEL") or (cfg.name if cfg else None)
+        from agent.core.config import TOOL_CHOICES
+
+        choice = env.get("DEVOPS_AGENT_TOOL_CHOICE") or (cfg.tool_choice if cfg else None) or "auto"
+        if choice not in TOOL_CHOICES:
+            raise UserError(f"DEVOPS_AGENT_TOOL_CHOICE is {choice!r}: it takes {' or '.join(TOOL_CHOICES)}",
+                            "two-step needs a server that forces a named tool (OpenAI, llama.cpp, vLLM)")
         return cls(model=given or DEFAULT_MODEL, base_url=base_url, api_key=key or "not-needed", timeout=timeout,
-                   max_tokens=cap, model_given=bool(given), max_tool_calls=calls)
+                   max_tokens=cap, model_given=bool(given), max_tool_calls=calls, tool_choice=choice)
 
 
 def _is_openai(base_url: str | None) -> bool:
@@ -230,6 +237,41 @@ def _session_schemas(box):
                  if isinstance(t, BaseTool) and t.name in schemas else t for t in request.tools]
         return handler(request.override(tools=tools))
     return session_schemas
+
+
+PICK = "choose_next_step"  # the one function of a two-step pick; never a tool of the catalogue, never run
+ANSWER = "answer_the_user"
+
+
+def _two_step(note: Callable[[str], None]):
+    """Middleware, for small models on servers that force a named tool (OpenAI, llama.cpp, vLLM): one step of the
+    turn is two requests. First a constrained pick: one function whose only argument is an enum of the tools offered
+    and `answer_the_user`, forced by name, so the model can only name a real tool. Then that tool forced by name, its
+    arguments constrained by this session's schema; or, when it picked the answer, the answer with tools off. The
+    pick's call is consumed here: it never reaches the graph, the turn log sees both requests."""
+    from langchain.agents.middleware import wrap_model_call
+
+    @wrap_model_call
+    def two_step(request, handler):  # noqa: ANN001, ANN202
+        if not request.tools or request.tool_choice not in (None, "auto"):
+            return handler(request)
+        names = [getattr(t, "name", None) for t in request.tools]
+        names = [n for n in names if n]
+        pick = {"type": "function", "function": {
+            "name": PICK, "description": "Choose what to do next: one tool to call, or answer the user.",
+            "parameters": {"type": "object", "properties": {"next": {"type": "string", "enum": [*names, ANSWER]}},
+                           "required": ["next"], "additionalProperties": False}}}
+        picked = handler(request.override(tools=[pick], tool_choice=PICK))
+        messages = [m for m in (getattr(picked, "result", None) or [picked]) if getattr(m, "type", "") == "ai"]
+        calls = messages[-1].tool_calls if messages else []
+        choice = str((calls[0].get("args") or {}).get("next", "")) if calls and calls[0].get("name") == PICK else ""
+        if choice in names:
+            note(f"two-step: the model picked {choice}")
+            return handler(request.override(tool_choice=choice))
+        note("two-step: the model picked the answer" if choice == ANSWER else
+             f"two-step: no tool picked ({choice or 'no call'}): answering without tools")
+        return handler(request.override(tools=[], tool_choice=None))
+    return two_step
 
 
 def _plain_reply():
@@ -489,7 +531,9 @@ class Conversation:
             description_prefix="this tool waits for Product's decision")
         return create_agent(self._built["model"], tools=self._tools(), system_prompt=self.system_prompt,
                             middleware=[_plain_reply(), _session_schemas(self.box),
-                                        _answer_in_text(self._note, self.settings.max_tool_calls), hitl],
+                                        _answer_in_text(self._note, self.settings.max_tool_calls),
+                                        *([_two_step(self._note)] if self.settings.tool_choice == "two-step"
+                                          else []), hitl],
                             checkpointer=saver)
 
     def _config(self) -> dict:

@@ -73,6 +73,9 @@ class NotionConfig:
             raise ConfigValueError("notion.timeout", "must be a number of seconds greater than 0")
 
 
+TOOL_CHOICES = ("auto", "two-step")
+
+
 @dataclass
 class ModelConfig:
     # The model of `ask` and `chat` (flags, then OPENAI_* / DEVOPS_AGENT_* variables, win over these).
@@ -83,6 +86,11 @@ class ModelConfig:
     max_tokens: int | None = None
     prompt_budget: int | None = None
     max_tool_calls: int | None = None  # tool calls in one turn before the model must answer (default 15)
+    tool_choice: str | None = None  # auto (default) or two-step: pick a tool, then call it forced (agent/loop.py)
+
+    def __post_init__(self) -> None:
+        if self.tool_choice is not None and self.tool_choice not in TOOL_CHOICES:
+            raise ConfigValueError("tool_choice", f"must be {' or '.join(TOOL_CHOICES)}")
 
 
 @dataclass

@@ -419,3 +419,40 @@ def test_the_model_sees_this_sessions_values_as_enums_read_again_at_each_call(re
     proposed = result["id"]
     assert params(second, "apply_change")["properties"]["proposal_id"]["enum"] == [proposed]
     assert "x-devops-agent-known" not in json.dumps(first["tools"])
+
+
+def test_two_step_picks_a_tool_from_an_enum_then_forces_it_then_answers_without_tools(repo):
+    """DEVOPS_AGENT_TOOL_CHOICE=two-step (agent/loop.py `_two_step`): each step is a constrained pick, forced by
+    name, then the picked tool forced by name (or the answer with tools off); the picks never reach the graph."""
+    from dataclasses import replace
+
+    script = [{"tool_calls": [{"name": "choose_next_step", "args": {"next": "read_source"}}]},
+              {"tool_calls": [{"name": "read_source", "args": {"path": "docker-compose.prod.yml", "end_line": 3}}]},
+              {"tool_calls": [{"name": "choose_next_step", "args": {"next": "answer_the_user"}}]},
+              {"content": "the prod file starts with its services"}]
+    with FakeOpenAI(script) as fake:
+        conv = Conversation(repo, replace(settings(fake), tool_choice="two-step"))
+        result = conv.ask("what does the prod compose file start with?")
+    pick, forced, pick_again, answer = fake.requests
+    assert [t["function"]["name"] for t in pick["tools"]] == ["choose_next_step"]
+    choices = pick["tools"][0]["function"]["parameters"]["properties"]["next"]["enum"]
+    assert choices[-1] == "answer_the_user" and "read_source" in choices and "approve" not in choices
+    assert pick["tool_choice"] == {"type": "function", "function": {"name": "choose_next_step"}}
+    assert forced["tool_choice"] == {"type": "function", "function": {"name": "read_source"}}
+    assert "enum" in next(t for t in forced["tools"] if t["function"]["name"] == "read_source")[
+        "function"]["parameters"]["properties"]["path"]  # the session's schema, forced
+    assert pick_again["tool_choice"]["function"]["name"] == "choose_next_step"
+    assert not answer.get("tools") and "tool_choice" not in answer
+    assert "the prod file starts" in result.answer
+    called = [c["name"] for m in conv.history() for c in (getattr(m, "tool_calls", None) or [])]
+    assert called == ["read_source"]
+
+
+def test_the_tool_choice_setting_takes_two_values(monkeypatch):
+    from agent.core.errors import UserError
+
+    env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    assert ModelSettings.resolve(env=env).tool_choice == "auto"
+    assert ModelSettings.resolve(env={**env, "DEVOPS_AGENT_TOOL_CHOICE": "two-step"}).tool_choice == "two-step"
+    with pytest.raises(UserError, match="takes auto or two-step"):
+        ModelSettings.resolve(env={**env, "DEVOPS_AGENT_TOOL_CHOICE": "forced"})
