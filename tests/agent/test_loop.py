@@ -456,3 +456,16 @@ def test_the_tool_choice_setting_takes_two_values(monkeypatch):
     assert ModelSettings.resolve(env={**env, "DEVOPS_AGENT_TOOL_CHOICE": "two-step"}).tool_choice == "two-step"
     with pytest.raises(UserError, match="takes auto or two-step"):
         ModelSettings.resolve(env={**env, "DEVOPS_AGENT_TOOL_CHOICE": "forced"})
+
+
+def test_model_tool_choice_in_the_config_is_checked(tmp_path):
+    from agent.core.config import ProjectConfig, load_config
+    from agent.core.errors import UserError
+
+    (tmp_path / ".devops-agent.yaml").write_text("model:\n  tool_choice: two-step\n")
+    config, _ = load_config(tmp_path)
+    assert isinstance(config, ProjectConfig)
+    assert ModelSettings.resolve(env={"OPENAI_BASE_URL": "http://x/v1"}, config=config).tool_choice == "two-step"
+    (tmp_path / ".devops-agent.yaml").write_text("model:\n  tool_choice: forced\n")
+    with pytest.raises(UserError, match="tool_choice"):
+        load_config(tmp_path)
