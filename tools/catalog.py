@@ -390,18 +390,27 @@ CATALOG: tuple[Tool, ...] = (
 FORBIDDEN_ACTS = ("approve", "reject", "block", "unblock", "accept", "product-key", "sign", "audit")
 
 
+def _utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def session_schema(t: Tool, known: dict[str, list[str]] | None = None) -> dict:
     """The JSON schema of a tool's arguments for one session: each argument marked with the kind of value the
     runtime knows (`_known`) lists those values as an `enum` (its string branch when it may be null), when there
-    are 1 to MAX_ENUM of them; without values it is the catalogue's schema. The markers never leave this function."""
+    are 1 to MAX_ENUM of them, all sendable as UTF-8; otherwise it is the catalogue's schema (a list that left a valid
+    value out would make a valid call impossible). The markers never leave this function."""
     import copy
 
     schema = copy.deepcopy(t.args.model_json_schema())
     for prop in (schema.get("properties") or {}).values():
         kind = prop.pop(KNOWN, None)
         values = list(dict.fromkeys((known or {}).get(kind) or [])) if kind else []
-        if not values or len(values) > MAX_ENUM:
-            continue
+        if not values or len(values) > MAX_ENUM or not all(_utf8(v) for v in values):
+            continue  # a name that is not UTF-8 (a file named in another encoding) cannot be sent: left free
         branches = [b for b in prop.get("anyOf", []) if b.get("type") == "string"] if "anyOf" in prop else [prop]
         for branch in branches:
             if branch.get("type") == "string":

@@ -80,3 +80,16 @@ def test_apply_of_an_unsigned_proposal_changes_nothing(box):
         tool("apply_change").call(box, {"proposal_id": rec.id})
     assert run_git(["rev-parse", "HEAD"], box.root).strip() == head
     assert (box.root / "docker-compose.prod.yml").read_text() == text
+
+
+def test_session_schemas_list_known_values_and_leave_an_argument_free_when_a_value_cannot_be_sent():
+    from tools.catalog import MAX_ENUM, session_schema, tool
+
+    read = tool("read_source")
+    assert session_schema(read, {"sources": ["a.yml", "b.yml"]})["properties"]["path"]["enum"] == ["a.yml", "b.yml"]
+    assert "enum" not in session_schema(read, {"sources": ["a.yml", "caf\udce9.yml"]})["properties"]["path"]
+    many = [f"f{i}.yml" for i in range(MAX_ENUM + 1)]
+    assert "enum" not in session_schema(read, {"sources": many})["properties"]["path"]
+    assert session_schema(read) == session_schema(read, {}) and "x-devops-agent-known" not in str(session_schema(read))
+    env = session_schema(tool("compose_view"), {"environments": ["prod"]})["properties"]["env"]["anyOf"]
+    assert env == [{"type": "string", "enum": ["prod"]}, {"type": "null"}]
