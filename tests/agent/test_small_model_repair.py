@@ -15,6 +15,7 @@ from agent.loop import FAILED_CALLS_IN_A_ROW, TOOL_CALLS_PER_TURN, Conversation,
 
 BAD = {"tool_calls": [{"name": "propose_change", "args": {"reason": "r", "risk": "k", "rollback": "b"}}]}
 GOOD = {"tool_calls": [{"name": "sources", "args": {}}]}
+OTHER = {"tool_calls": [{"name": "ci_view", "args": {}}]}  # between two GOODs: no call is the one just made
 
 
 def _settings(fake: FakeOpenAI) -> ModelSettings:
@@ -49,7 +50,7 @@ def test_a_success_between_failures_keeps_the_tools_and_the_next_turn_has_them_a
 
 
 def test_a_turn_of_many_successful_calls_ends_in_text_at_its_tool_budget(repo):
-    with FakeOpenAI([GOOD] * TOOL_CALLS_PER_TURN + [{"content": "summary"}]) as fake:
+    with FakeOpenAI([(GOOD, OTHER)[i % 2] for i in range(TOOL_CALLS_PER_TURN)] + [{"content": "summary"}]) as fake:
         result = Conversation(repo, _settings(fake)).ask("look around")
     assert len(fake.requests) == TOOL_CALLS_PER_TURN + 1 and not fake.requests[-1].get("tools")
     assert result.answer == "summary"
@@ -97,7 +98,7 @@ def test_the_cli_prints_the_note_on_stderr(repo, tmp_path):
 def test_the_tool_budget_is_a_setting_and_a_bad_one_is_one_line(repo):
     settings = ModelSettings.resolve(env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "DEVOPS_AGENT_MAX_TOOL_CALLS": "2"})
     assert settings.max_tool_calls == 2
-    with FakeOpenAI([GOOD, GOOD, {"content": "two looks were enough"}]) as fake:
+    with FakeOpenAI([GOOD, OTHER, {"content": "two looks were enough"}]) as fake:
         s = ModelSettings(model="scripted", base_url=fake.url, api_key="dummy", timeout=20, max_retries=0,
                           max_tool_calls=2)
         result = Conversation(repo, s).ask("look around")
@@ -136,3 +137,13 @@ def test_text_that_only_mentions_a_tool_stays_an_answer_and_a_far_name_stays_unk
     assert first.answer == "Run review: it lists the findings." and first.tool_calls == []
     assert [c["name"] for c in second.tool_calls] == ["approve"]  # no tool is named like it: never snapped
     assert "approve" in fake.requests[-1]["messages"][-1]["content"]  # the error said so to the model
+
+
+def test_the_same_call_twice_in_a_row_closes_the_tools(repo):
+    same = {"tool_calls": [{"name": "compose_view", "args": {"service": "anime-saas-agent"}}]}
+    with FakeOpenAI([same, same, {"content": "the agent service runs the agent image"}]) as fake:
+        s = ModelSettings(model="scripted", base_url=fake.url, api_key="dummy", timeout=20, max_retries=0)
+        result = Conversation(repo, s).ask("what does the agent service run?")
+    assert len(fake.requests) == 3 and not fake.requests[-1].get("tools")
+    assert result.notes == ["tools closed for the rest of this turn: the same call was made twice in a row"]
+    assert "the agent service runs" in result.answer
