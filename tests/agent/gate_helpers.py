@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from agent.example import init_example
 
 SUB = "anime-saas-mlservice"
@@ -156,3 +158,16 @@ def race(target, arg_tuples: list[tuple], timeout: float = 60) -> list[str]:
     for p in procs:
         p.join(timeout)
     return sorted(results.get(timeout=5) for _ in procs)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """The example platform with its Product key, built once per test module (fixtures a module imports by name)."""
+    return build_template(tmp_path_factory.mktemp("platform"))
+
+
+@pytest.fixture
+def repo(template, tmp_path):
+    """A fresh copy of the template for one test: (platform path, Env)."""
+    platform, env = template
+    return copy_repo(platform, tmp_path / "animesphere"), env

@@ -13,25 +13,13 @@ import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gate_helpers import GOOD, RESTART, build_template, copy_repo, git, head, make_patch  # noqa: E402
+from gate_helpers import GOOD, RESTART, git, head, make_patch, repo, template  # noqa: E402,F401  (fixtures)
 
 from tools.catalog import CATALOG  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return build_template(tmp_path_factory.mktemp("mcp"))
-
-
-@pytest.fixture
-def repo(template, tmp_path):
-    platform, env = template
-    return copy_repo(platform, tmp_path / "animesphere"), env
 
 
 def _command(platform: Path, *extra: str) -> list[str]:

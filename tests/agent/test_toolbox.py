@@ -8,24 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gate_helpers import GOOD, RESTART, build_template, copy_repo, make_patch  # noqa: E402
+from gate_helpers import GOOD, RESTART, make_patch, repo, template  # noqa: E402,F401  (fixtures)
 
 from agent import toolbox  # noqa: E402
 from tools.catalog import CATALOG  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    return build_template(tmp_path_factory.mktemp("toolbox"))
-
-
-@pytest.fixture
-def repo(template, tmp_path):
-    platform, env = template
-    return copy_repo(platform, tmp_path / "animesphere"), env
 
 
 def _meta() -> dict:

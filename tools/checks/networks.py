@@ -36,36 +36,28 @@ def no_shared_network(ctx, spec):
         model = env.project.model
         index = names_on(model)
         severity = _cap_for_environments(platform, [env.name])
-        seen: set[tuple[str, str]] = set()
-        for name, svc in env.services.items():
-            environment = svc.get("environment") if isinstance(svc.get("environment"), dict) else {}
-            for key, value in environment.items():
-                for host, _ in hosts_in(str(value or ""), str(key)) if value else ():
-                    gap = unresolved(model, name, host, index) if host and (name, host) not in seen else None
-                    if gap is None:
-                        continue
-                    seen.add((name, host))
-                    target, mine, theirs = gap
-                    yield spec.finding(
-                        ctx, f"{env.name}: {name} {key} reaches {host}, but {name} is on {_joined(model, mine)} and {target} "
-                             f"on {_joined(model, theirs)}: no network they share resolves the name",
-                        [env.location(name, f"environment.{key}"), env.location(target, "networks")],
-                        severity=severity, subject=f"{name} {target}")
-        routes = [(proxy, target) for target, proxy in routed_services(
-            env.services, reader(platform.root / posixpath.dirname(env.files[0]))).items()]
+        # (service, host it names, how, where): environment values, then the proxies' routes
+        reaches = [(name, host, f"{key} reaches {host}", env.location(name, f"environment.{key}"))
+                   for name, svc in env.services.items()
+                   for key, value in (svc.get("environment") if isinstance(svc.get("environment"), dict) else {}).items()
+                   if value for host, _ in hosts_in(str(value), str(key)) if host]
+        routes = {(proxy, target) for target, proxy in routed_services(
+            env.services, reader(platform.root / posixpath.dirname(env.files[0]))).items()}
         for name in env.services:  # nginx configs copied into an image as well as mounted (Platform.nginx_for)
             for conf_path, _ in platform.nginx_for(env, name):
                 conf = platform.nginx.get(conf_path)
-                routes += [(name, host) for target in (conf.proxy_targets() if conf else ())
-                           for host, _ in target.endpoints()]
-        for proxy, target in sorted(set(routes)):
-            gap = unresolved(model, proxy, target, index) if (proxy, target) not in seen else None
+                routes |= {(name, host) for target in (conf.proxy_targets() if conf else ())
+                           for host, _ in target.endpoints()}
+        reaches += [(proxy, target, f"routes to {target}", env.location(proxy, "networks"))
+                    for proxy, target in sorted(routes)]
+        seen: set[tuple[str, str]] = set()
+        for name, host, how, where in reaches:
+            gap = unresolved(model, name, host, index) if (name, host) not in seen else None
             if gap is None:
                 continue
-            seen.add((proxy, target))
-            _, mine, theirs = gap
+            seen.add((name, host))
+            target, mine, theirs = gap
             yield spec.finding(
-                ctx, f"{env.name}: {proxy} routes to {target}, but {proxy} is on {_joined(model, mine)} and {target} on "
+                ctx, f"{env.name}: {name} {how}, but {name} is on {_joined(model, mine)} and {target} on "
                      f"{_joined(model, theirs)}: no network they share resolves the name",
-                [env.location(proxy, "networks"), env.location(target, "networks")], severity=severity,
-                subject=f"{proxy} {target}")
+                [where, env.location(target, "networks")], severity=severity, subject=f"{name} {target}")
