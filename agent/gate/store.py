@@ -404,7 +404,7 @@ class Store:
         row = self._proposal_row(rec)
         row["mac"] = _mac("proposals", row)
         with self._tx() as db:
-            cur = db.execute("SELECT * FROM proposals WHERE hash = ? AND status = ? ORDER BY created_at, id",
+            cur = db.execute("SELECT * FROM proposals WHERE hash = ? AND status = ? ORDER BY rowid",
                              (rec.hash, rec.status))
             cols = [d[0] for d in cur.description]
             for values in cur.fetchall():
@@ -441,16 +441,18 @@ class Store:
         return self._proposal_from(rows[0])
 
     def list_proposals(self, status: str | None = None) -> list[ProposalRecord]:
+        """In the order they were stored: SQLite's rowid grows with each insert and the store never vacuums (the
+        one-second timestamp and the random id gave proposals of the same second a random order)."""
         if status is not None and status not in STATUSES:
             raise UserError(f"unknown status {status!r}", f"one of {', '.join(sorted(STATUSES))}")
         self.require_intact()
-        sql = "SELECT * FROM proposals" + (" WHERE status = ?" if status else "") + " ORDER BY created_at, id"
+        sql = "SELECT * FROM proposals" + (" WHERE status = ?" if status else "") + " ORDER BY rowid"
         return [self._proposal_from(r) for r in self._read(sql, (status,) if status else ())]
 
     def in_flight(self) -> list[ProposalRecord]:
         """Proposals an apply or rollback was killed in (applying, rolling_back): what recovery looks at.
         Never raises StateReset (a lost database has nothing in flight), so recovery cannot hide it."""
-        rows = self._read("SELECT * FROM proposals WHERE status IN ('applying', 'rolling_back') ORDER BY created_at, id")
+        rows = self._read("SELECT * FROM proposals WHERE status IN ('applying', 'rolling_back') ORDER BY rowid")
         return [self._proposal_from(r) for r in rows]
 
     def transition(self, pid: str, expected: set[str], new: str, **fields) -> ProposalRecord:
@@ -524,7 +526,7 @@ class Store:
         return approved
 
     def approvals(self, pid: str) -> list[ApprovalRecord]:
-        rows = self._read("SELECT * FROM approvals WHERE proposal_id = ? ORDER BY created_at, id", (pid,))
+        rows = self._read("SELECT * FROM approvals WHERE proposal_id = ? ORDER BY rowid", (pid,))
         return [self._approval_from(r) for r in rows]
 
     def revoke_approvals(self, pid: str) -> int:

@@ -447,3 +447,16 @@ def test_schema_1_database_migrates_and_keeps_its_blocks(repo, agent_home):
     store = Store(repo)
     assert store._conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert [(b["id"], b["statement"]) for b in store.open_blocks()] == [("b-1", None)]
+
+
+def test_proposals_made_in_the_same_second_come_back_in_the_order_they_were_made(repo):
+    """Issue 23 (7): ids are random and the timestamp has a one-second grain; the order is the insertion order."""
+    store = Store(repo)
+    made = ["p-20261126-ffffff", "p-20261126-000000", "p-20261126-8a8a8a", "p-20261126-111111", "p-20261126-eeeeee"]
+    for pid in made:
+        store.add_proposal(proposal(pid))  # the same created_at, to the second
+    assert [r.id for r in store.list_proposals()] == made
+    assert [r.id for r in store.list_proposals("pending")] == made
+    for aid in ("a-zz", "a-00", "a-mm"):
+        store.add_approval(approval(made[0], aid))
+    assert [a.id for a in store.approvals(made[0])] == ["a-zz", "a-00", "a-mm"]
