@@ -150,3 +150,16 @@ def test_a_runner_installed_then_run_runs_tests():
                                   "pip install flake8 pytest", "npm i -D jest vitest", "apt-get install -y bats"])
 def test_runs_tests_leaves_builds_and_installs_alone(text):
     assert not facts.runs_tests(text)
+
+
+def test_a_word_denied_after_it_is_not_asked_for():
+    """Issue 23: "un environnement de staging n'est pas requis" counted as asking for staging."""
+    from tools import facts
+
+    for denied in ("Un environnement de staging n’est pas requis pour la bêta.", "Staging is not needed for the beta",
+                   "A staging environment isn't required.", "staging : hors périmètre", "Staging is out of scope.",
+                   "Le staging ne sera pas nécessaire"):
+        assert not facts.mentions(denied, facts.STAGING_WORDS), denied
+    for asked in ("Un environnement de staging est requis pour la bêta", "staging is needed before the launch",
+                  "Staging is not ready yet: create it", "Pas de prod sans staging validé, le staging est prévu"):
+        assert facts.mentions(asked, facts.STAGING_WORDS), asked
