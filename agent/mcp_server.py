@@ -144,6 +144,7 @@ class Backend:
                 self._current()
             except UserError as exc:
                 return Outcome(ERROR, f"error: {exc.line()}")
+
             def log(kind: str, tool: str, content: str, latency: float | None) -> None:
                 self._log.add(self.thread, kind, tool, content, latency_ms=latency)
 
@@ -154,6 +155,10 @@ class Backend:
                 from agent import crash
 
                 path = crash.write(exc, ["devops-agent mcp", f"tools/call {name}"], "mcp")
+                if path is None:  # no crash log could be written: the traceback goes to the server's stderr
+                    import traceback
+
+                    traceback.print_exc(file=sys.stderr)
                 out = Outcome(ERROR, self._redact(f"error: {crash.line(exc, path)}"))
                 self._log.add(self.thread, "tool_error", name, out.text)
                 return out
