@@ -46,7 +46,9 @@ def write(exc: BaseException, command: list[str], where: str) -> Path | None:
         return None
 
 
-def line(exc: BaseException, path: Path | None) -> str:
-    """The one line a user sees for an unexpected error."""
+def line(exc: BaseException, path: Path | None, redact=None) -> str:
+    """The one line a user sees for an unexpected error; `redact` (the session's redactor, where the line reaches a
+    model) masks the error's own text, never the crash log's path."""
+    said = f"{type(exc).__name__}: {exc}"
     where = f"details in {path}" if path else "rerun with --debug for the traceback"
-    return f"internal error: {type(exc).__name__}: {exc} ({where}; please report it)"
+    return f"internal error: {redact(said) if redact else said} ({where}; please report it)"

@@ -159,7 +159,7 @@ class Backend:
                     import traceback
 
                     traceback.print_exc(file=sys.stderr)
-                out = Outcome(ERROR, self._redact(f"error: {crash.line(exc, path)}"))
+                out = Outcome(ERROR, f"error: {crash.line(exc, path, self._redact)}")
                 self._log.add(self.thread, "tool_error", name, out.text)
                 return out
 

@@ -118,3 +118,23 @@ def test_one_propose_one_checklist_one_proposal_view(repo, tmp_path, monkeypatch
     checklist = env.cli(platform, "release", "checklist", "--format", "json")
     assert checklist.returncode == 0, checklist.stderr
     assert json.loads(checklist.stdout)["services"] == box.checklist(None)["services"]
+
+
+def test_a_bug_in_an_mcp_call_answers_that_call_with_its_crash_log(repo, agent_home, monkeypatch):
+    from agent import mcp_server
+    from agent.turnlog import TurnLog
+
+    platform, _ = repo
+    backend = mcp_server.Backend(platform)
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug in a tool")
+
+    monkeypatch.setattr(toolbox, "run_tool", broken)
+    out = backend.call("sources", {})
+    assert out.status == toolbox.ERROR and out.text.startswith("error: internal error: KeyError:")
+    [log] = list((agent_home / "logs" / "crash").glob("*-mcp.log"))
+    assert str(log) in out.text and "tools/call sources" in log.read_text()
+    kinds = [e["kind"] for e in TurnLog(platform).entries(backend.thread)]
+    assert kinds[-1] == "tool_error"
+    assert backend.call("sources", {}).status == toolbox.ERROR  # the server goes on
