@@ -7,8 +7,8 @@ value the repository publishes."""
 from __future__ import annotations
 
 import os
-import re
 import posixpath
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -61,9 +61,9 @@ _VERSION = re.compile(r"[\^~>=<]*v?\d+(?:\.\d+)+(?:[-+.][\w.]+)?")
 
 
 def config_secrets(text: str) -> list[tuple[int, str, str, str]]:
-    """(1-based line, the key as written, what it holds: `a literal password`, the value) for each secret a configuration file
-    writes on one line (`password: T0pS3cr3t`, `play.http.secret.key="…"`, `key_seed = "RanD0m STR1ng"`), and each
-    password written in a URL. The key must name a secret (_SECRET_KEY) and the value be one by the one definition
+    """(1-based line, the key as written, what it holds: `a literal password`, the value) for each secret a
+    configuration file writes on one line (`password: T0pS3cr3t`, `play.http.secret.key="…"`,
+    `key_seed = "RanD0m STR1ng"`), and each password written in a URL. The key must name a secret (_SECRET_KEY) and the value be one by the one definition
     (tools/facts/secrets.py): no reference, placeholder, boolean, path, version or framework lookup. Comment lines
     and values a comment tells to replace are left out."""
     lines = text.splitlines()

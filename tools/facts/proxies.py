@@ -51,6 +51,13 @@ def _hosts(text: str, kind: str) -> set[str]:
     return out
 
 
+def asks_traefik(labels: dict[str, str]) -> bool:
+    """A service's labels ask Traefik to route to it: `traefik.enable=true`, or a router without
+    `traefik.enable=false`."""
+    enable = labels.get("traefik.enable", "").lower()
+    return enable != "false" and (enable == "true" or any(k.startswith("traefik.http.routers.") for k in labels))
+
+
 def routed_services(services: dict[str, dict], read: Callable[[str], str | None]) -> dict[str, str]:
     """Each service a proxy of these services routes to -> the proxy's service name (the first proxy, in the
     file's order, when several do). `read(source)` gives the text of a bind-mounted file (or None): the proxy's
@@ -67,9 +74,7 @@ def routed_services(services: dict[str, dict], read: Callable[[str], str | None]
     traefiks = [name for name, kind in proxies if kind == "traefik"]
     if traefiks:  # Traefik routes every service whose own labels ask for it
         for name, svc in services.items():
-            labels = _labels(svc) if isinstance(svc, dict) else {}
-            enable = labels.get("traefik.enable", "").lower()
-            if enable != "false" and (enable == "true" or any(k.startswith("traefik.http.routers.") for k in labels)):
+            if isinstance(svc, dict) and asks_traefik(_labels(svc)):
                 proxy = traefiks[0] if traefiks[0] != name else traefiks[1] if len(traefiks) > 1 else None
                 if proxy:  # the first Traefik that is not the service itself
                     claim(name, proxy)
@@ -107,9 +112,7 @@ def routed_from_outside(services: dict[str, dict]) -> dict[str, str]:
             continue
         labels = _labels(svc)
         environment = svc.get("environment") if isinstance(svc.get("environment"), dict) else {}
-        if labels.get("traefik.enable", "").lower() == "true" or (
-                labels.get("traefik.enable", "").lower() != "false"
-                and any(k.startswith("traefik.http.routers.") for k in labels)):
+        if asks_traefik(labels):
             out[name] = "Traefik (its labels)"
         elif "caddy" in labels or any(k.startswith("caddy.reverse_proxy") for k in labels):
             out[name] = "caddy-docker-proxy (its labels)"
