@@ -558,9 +558,10 @@ def _from_github_builder(wf, job, repository, cases, default_branch) -> list[Bui
     else:
         patterns = _metadata_tags(meta, scope, cases, default_branch)
     extra = _job_when(job, None)
-    context = expand(as_str(w.get("context")) or ".", scope) if "bake" not in job.uses.action.lower() else "."
-    dockerfile = expand(as_str(w.get("file")), scope) if w.get("file") and "bake" not in job.uses.action else None
-    target = str(w["target"]) if w.get("target") and "bake" not in job.uses.action.lower() else None
+    bake = "bake" in job.uses.action.lower()  # bake.yml: the bake file names contexts and targets, not `with:`
+    context = "." if bake else expand(as_str(w.get("context")) or ".", scope)
+    dockerfile = expand(as_str(w.get("file")), scope) if w.get("file") and not bake else None
+    target = str(w["target"]) if w.get("target") and not bake else None
     return [BuiltImage(name, _with_extra([_copy(p) for p in patterns], extra), context, dockerfile, pushed, job.id,
                        wf.loc(job.line), _split_list(w.get("platforms")), push_condition, "github-builder",
                        job.uses.raw, target)
