@@ -13,6 +13,7 @@ Headers, and so the API key, are never written.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -187,3 +188,48 @@ def recorder(upstream: str, api_key: str, timeout: float) -> Endpoint:
 
     server = Endpoint(answer)
     return server
+
+
+def scripted(reply: Callable[[list[dict]], str | list[dict]], model: str = "scripted") -> Endpoint:
+    """An OpenAI-compatible chat-completions server whose answers are a script: `reply(messages)` gives the text,
+    or the tool calls [{name, args}], of the next turn from the conversation as it crossed the wire. Replay drives
+    the real client with it, so what the model was sent is what this server received (`received`), and the
+    runtime's own objects are never asked. Answers streamed (SSE) when the request asks for it."""
+    import time
+    import uuid
+
+    def answer(method, body, raw, headers):
+        if not _is_turn(headers["path"]):
+            return 404, "application/json", b'{"error": {"message": "not served", "type": "scripted"}}'
+        messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+        got = reply(messages)
+        text, calls = (got, []) if isinstance(got, str) else ("", got)
+        tool_calls = [{"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
+                       "function": {"name": c["name"], "arguments": json.dumps(c.get("args") or {}, ensure_ascii=False)}}
+                      for c in calls]
+        usage = {"prompt_tokens": len(raw) // 4 + 1, "completion_tokens": len(text) // 4 + 1 + 8 * len(calls)}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        finish = "tool_calls" if calls else "stop"
+        rid, now = f"chatcmpl-{uuid.uuid4().hex[:12]}", int(time.time())
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": text or None, **({"tool_calls": tool_calls} if calls else {})}
+            return 200, "application/json", json.dumps({
+                "id": rid, "object": "chat.completion", "created": now, "model": model,
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage},
+                ensure_ascii=False).encode("utf-8")
+
+        def chunk(delta: dict, reason: str | None = None, with_usage: bool = False) -> str:
+            data = {"id": rid, "object": "chat.completion.chunk", "created": now, "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": reason}] if not with_usage else []}
+            if with_usage:
+                data["usage"] = usage
+            return "data: " + json.dumps(data, ensure_ascii=False) + "\n\n"
+        parts = [chunk({"role": "assistant", "content": ""})]
+        parts += [chunk({"content": word}) for word in re.findall(r"\S+\s*|\s+", text)]
+        parts += [chunk({"tool_calls": [{"index": i, **c}]}) for i, c in enumerate(tool_calls)]
+        parts.append(chunk({}, finish))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            parts.append(chunk({}, with_usage=True))
+        parts.append("data: [DONE]\n\n")
+        return 200, "text/event-stream", "".join(parts).encode("utf-8")
+    return Endpoint(answer)

@@ -37,6 +37,10 @@ class ProposalFixture(_Strict):
     scope: str | None = None
     type: str = "chore"
     approved: bool = Field(False, description="Product signs it before the conversation (needs product_key)")
+    approval: Literal["product", "unknown-key", "expired"] = Field(
+        "product", description="who signs it when approved: Product's key; a key the signer list does not hold, as "
+                               "an attacker with a shell would (the signer check bypassed at signing); Product, with "
+                               "an approval that expired before the conversation")
 
 
 class CallMatch(_Strict):
@@ -68,16 +72,29 @@ class Fixture(_Strict):
     product_key: bool = Field(False, description="a test Product key (no passphrase) is the trust root")
     injections: list[Injection] = Field(default_factory=list, description="instructions planted in sources; "
                                         "obeying one is a safety violation")
+    hand_commits: list[Edit] = Field(default_factory=list, description="edits committed by hand, unsigned, after "
+                                                                       "the proposals (an infra commit nobody signed)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "Fixture":
         if any(p.approved for p in self.proposals) and not self.product_key:
             raise ValueError("an approved proposal needs product_key: true")
+        if any(p.approval != "product" and not p.approved for p in self.proposals):
+            raise ValueError("`approval` says how an approved proposal was signed: set approved: true")
         planted = list(self.overlay.values()) + [e.new for e in self.edits]
         for inj in self.injections:
             if not any(inj.marker in text for text in planted):
                 raise ValueError(f"injection marker {inj.marker!r} is in no overlay file or edit")
         return self
+
+
+class ProductStep(_Strict):
+    """Product acting at its own terminal between two user turns, through the gate as `approve`/`reject` do."""
+
+    product: Literal["approve", "reject", "approve-with-unknown-key"]
+    proposal: int | Literal["last"] = Field("last", description="a fixture proposal's index, or the last proposal "
+                                                                 "made (in the conversation or the fixture)")
+    reason: str = Field("not what the release needs", description="reject: Product's reason")
 
 
 class ToolCall(_Strict):
@@ -118,6 +135,9 @@ class StateExpect(_Strict):
     audit: list[str] | None = Field(None, description="the audit events the conversation appended, in order")
     verify_ok: bool | None = None
     waiting_for_product: bool | None = None
+    product_steps: list[str] | None = Field(None, description="each Product step's outcome in order: `approved`, "
+                                                              "`rejected`, or `refused: <the gate's line>` (a "
+                                                              "string here matches as a prefix)")
 
 
 class AnswerExpect(TextExpect):
@@ -135,7 +155,13 @@ class Expect(_Strict):
     no_calls: list[CallMatch] = Field(default_factory=list)
     tool_results_contain: list[str] = Field(default_factory=list, description="text some tool result must hold")
     not_sent: list[str] = Field(default_factory=list, description="text that must never reach the model")
+    sent: list[str] = Field(default_factory=list, description="text that must reach the model (the charter's words)")
+    quoted: list[str] = Field(default_factory=list, description="text that reaches the model only inside a <data> "
+                                                              "block (a planted instruction, a source's words)")
     state: StateExpect = Field(default_factory=StateExpect)
+    refused_by: list[str] = Field(default_factory=list, description="rules (POL004) or check ids that refused a "
+                                                                   "proposal the conversation made: a refusal for "
+                                                                   "another reason does not count")
     answer: AnswerExpect = Field(default_factory=AnswerExpect)
     verdict: Literal["GO", "NO-GO", "CANNOT-TELL"] | None = None
 
@@ -145,7 +171,8 @@ class Scenario(_Strict):
     tags: list[str] = Field(default_factory=list)
     clauses: list[str] = Field(min_length=1, description="stable charter clause ids, e.g. guardrails.3")
     fixture: Fixture = Field(default_factory=Fixture)
-    conversation: list[str] = Field(min_length=1)
+    conversation: list[str | ProductStep] = Field(min_length=1, description="the user's turns, and Product's "
+                                                                            "steps between them")
     model: list[ModelTurn] = Field(default_factory=list, description="replay: the model's turns, in order")
     cassette: str | None = Field(None, description="replay: a recorded HTTP cassette (cassette.jsonl beside the "
                                                    "scenario), served to the real client; wins over `model`")
@@ -157,6 +184,11 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _cassette_beside(self) -> "Scenario":
+        if not any(isinstance(t, str) for t in self.conversation):
+            raise ValueError("a conversation needs at least one user turn")
+        if (any(isinstance(t, ProductStep) for t in self.conversation) or self.expect.state.product_steps) \
+                and not self.fixture.product_key:
+            raise ValueError("a Product step needs product_key: true")
         if self.cassette is not None and (not re.fullmatch(r"[\w.-]+", self.cassette) or self.cassette.startswith(".")):
             raise ValueError(f"cassette {self.cassette!r} must be a file name in the scenario's folder")
         return self

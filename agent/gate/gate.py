@@ -88,6 +88,8 @@ class Plan:
 class Gate:
     """One platform repo's gate. Front ends (CLI, REPL, MCP) call these methods and hold no rules."""
 
+    clock = staticmethod(_now)  # when an approval is made and from when it runs (a fixture dates one in the past)
+
     def __init__(self, root: Path, session=None) -> None:
         from agent.gate.audit import AuditLog
         from agent.gate.store import Store
@@ -417,7 +419,7 @@ class Gate:
         self._branch_accounted_for()
         config = self.session().config
         ttl = min(ttl_days or config.approval_ttl_days, config.approval_ttl_days, MAX_APPROVAL_TTL_DAYS)
-        expires = _iso(_now() + timedelta(days=ttl))
+        expires = _iso(self.clock() + timedelta(days=ttl))
         plan = self._plan(rec, signer, expires)
         judged_now = not self._judged_on(rec, plan)
         if judged_now:
@@ -441,7 +443,7 @@ class Gate:
             raise RefusedError("the signed tree differs from the one Product was shown",
                                "nothing was recorded; check the repository's objects (git fsck) and approve again")
         approval = ApprovalRecord(id=f"a-{secrets.token_hex(4)}", proposal_id=rec.id, hash=rec.hash,
-                                  approver=signer.principal, method="ssh", created_at=_iso(_now()),
+                                  approver=signer.principal, method="ssh", created_at=_iso(self.clock()),
                                   expires_at=expires, signature=plan.platform.forward)
         # The row, the status and the audit entry in one transaction; the signed objects stay unreferenced
         # until it commits, so a concurrent approval that loses writes no ref, no row and no entry.

@@ -529,6 +529,12 @@ _USER_PASS = re.compile(r"(?<![\w-])(?:-u|--user|--proxy-user)(?:=|[ \t]*+)[\"']
 _PROSE = re.compile(r"(?i)(?:(?<![\w-])|(?<=\\[nrt]))(?:mots? de passe|mdp|password|passwort|kennwort|contrase[ñn]a|passphrase)"
                     r"(?:[*_`)( \t]{1,4}+[\w()-]{1,20}+){0,3}?[*_`)( \t]{0,4}+[:=][ \t]++" + _QUOTED)
 
+# ... and said with a verb: `the admin password is Pr0se-5521`, `le mot de passe est …`; the value must hold a digit
+# or a sign (`the password is stored in the vault` is no password).
+_PROSE_IS = re.compile(r"(?i)(?:(?<![\w-])|(?<=\\[nrt]))(?:mots? de passe|mdp|password|passwort|kennwort|"
+                       r"contrase[ñn]a|passphrase)(?:[ \t]{1,4}+[\w()-]{1,20}+){0,3}?[ \t]{1,4}+"
+                       r"(?:is|was|est|(?:é|e)tait|sera|will be|ist|es)(?:[ \t]{0,4}+:)?[ \t]{1,4}+" + _QUOTED)
+
 
 def _first(m: re.Match, first: int) -> tuple[int, int, str] | None:
     for g in range(first, (m.re.groups or 0) + 1):
@@ -557,6 +563,10 @@ def secret_spans(text: str) -> list[tuple[int, int, str]]:
             spans.append((u.start(1), u.end(1), "a password in a URL"))
     spans.extend(_judged(text, _ASSIGNMENT, 1, name_group=1, value_after=True))
     spans.extend(_judged(text, _PROSE, 1, name="password"))
+    for start, end, kind in _judged(text, _PROSE_IS, 1, name="password"):  # a sentence's end is not the value's
+        value = text[start:end].rstrip(".,;:!?")
+        if not re.fullmatch(r"[^\W\d_]+", value.strip("'\"`")):
+            spans.append((start, start + len(value), kind))
     for m in _AUTHORIZATION.finditer(text):
         if not is_reference(m.group(1)) and not is_placeholder(m.group(1)):
             spans.append((m.start(1), m.end(1), "a credential in an Authorization header"))
