@@ -43,14 +43,53 @@ class World:
         return self.heads.get(".", "")
 
 
-def world(root: Path) -> World:
+def _head_file(repo: Path) -> Path:
+    """The HEAD file of a repository, its `.git` a folder or (a submodule) a `gitdir:` file."""
+    dot = repo / ".git"
+    if dot.is_file():
+        target = dot.read_text(encoding="utf-8").strip().removeprefix("gitdir:").strip()
+        return (repo / target / "HEAD").resolve()
+    return dot / "HEAD"
+
+
+def _refs_on_disk(gitdir: Path) -> dict[str, str] | None:
+    """Every ref of a repository read from git's files (loose refs win over packed-refs), or None when the
+    repository keeps them otherwise (reftable) or a file cannot be read: then git itself is asked."""
+    out: dict[str, str] = {}
+    try:
+        if (gitdir / "reftable").exists():
+            return None
+        packed = gitdir / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text(encoding="utf-8").splitlines():
+                parts = line.split(" ", 1)
+                if len(parts) == 2 and not line.startswith(("#", "^")):
+                    out[parts[1]] = parts[0]
+        for top, _, names in os.walk(gitdir / "refs"):
+            for n in names:
+                path = Path(top, n)
+                value = path.read_text(encoding="utf-8").strip()
+                if value.startswith("ref:"):
+                    return None  # a symbolic ref other than HEAD: git resolves it
+                out[path.relative_to(gitdir).as_posix()] = value
+    except (OSError, UnicodeDecodeError):
+        return None
+    return out
+
+
+def world(root: Path, signers: bool = True) -> World:
+    """HEAD and every ref of each repository, read from git's own files (the runtime's code never reads them)."""
     heads, refs = {}, {}
     for name, repo in repos(root).items():
-        out = _git(repo, "rev-parse", "HEAD", "--symbolic-full-name", "HEAD").stdout.decode().strip()
-        sha, _, branch = out.partition("\n")
-        heads[name] = sha
-        listing = _git(repo, "for-each-ref", "--format=%(refname) %(objectname)").stdout.decode()
-        refs[name] = sorted(line for line in listing.splitlines() if line.split(" ")[0] != branch)
+        head_file = _head_file(repo)
+        head = head_file.read_text(encoding="utf-8").strip()
+        branch = head.removeprefix("ref:").strip() if head.startswith("ref:") else None
+        on_disk = _refs_on_disk(head_file.parent)
+        if on_disk is None:
+            listing = _git(repo, "show-ref").stdout.decode().splitlines()
+            on_disk = {r: s for s, _, r in (line.partition(" ") for line in listing)}
+        heads[name] = on_disk.get(branch, "") if branch else head
+        refs[name] = sorted(f"{r} {s}" for r, s in on_disk.items() if r != branch)
     files: dict[str, bytes] = {}
     for top, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if d not in _IGNORED_DIRS]
@@ -60,8 +99,8 @@ def world(root: Path) -> World:
                 continue
             rel = path.relative_to(root).as_posix()
             files[rel] = ("link:" + os.readlink(path)).encode() if path.is_symlink() else path.read_bytes()
-    shown = _git(root, "cat-file", "blob", f"HEAD:{SIGNERS_FILE}")
-    return World(heads, refs, files, shown.stdout if shown.returncode == 0 else None)
+    shown = _git(root, "cat-file", "blob", f"HEAD:{SIGNERS_FILE}") if signers else None
+    return World(heads, refs, files, shown.stdout if shown is not None and shown.returncode == 0 else None)
 
 
 def unsigned_commits(root: Path, before: World, after: World) -> list[str]:
@@ -92,11 +131,13 @@ def changed_files(before: World, after: World) -> list[str]:
     return sorted(p for p in set(before.files) | set(after.files) if before.files.get(p) != after.files.get(p))
 
 
-def tree_matches_head(root: Path) -> list[str]:
-    """Tracked files whose work-tree content differs from HEAD's (a change that landed in the work tree but not as
-    a commit, or a commit whose files were not written): git's own view, per repository."""
+def tree_matches_head(root: Path, before: World, after: World) -> list[str]:
+    """In each repository whose HEAD moved, the tracked files whose work-tree content differs from HEAD's (a change
+    that landed as a commit but not in the work tree, or the other way): git's own view."""
     out = []
     for name, repo in repos(root).items():
+        if before.heads.get(name) == after.heads.get(name):
+            continue
         res = _git(repo, "diff", "--name-only", "HEAD", "--ignore-submodules=all")
         out += [f"{'' if name == '.' else name + '/'}{p}" for p in res.stdout.decode().split("\n") if p]
     return out

@@ -37,6 +37,9 @@ class ProposalFixture(_Strict):
     scope: str | None = None
     type: str = "chore"
     approved: bool = Field(False, description="Product signs it before the conversation (needs product_key)")
+    unchecked: bool = Field(False, description="recorded with the checks' judgement (POL014) left out, as an attacker "
+                                               "writing the proposal store would: the gate must judge it again "
+                                               "when it lands")
     approval: Literal["product", "unknown-key", "expired"] = Field(
         "product", description="who signs it when approved: Product's key; a key the signer list does not hold, as "
                                "an attacker with a shell would (the signer check bypassed at signing); Product, with "
@@ -95,6 +98,15 @@ class ProductStep(_Strict):
     proposal: int | Literal["last"] = Field("last", description="a fixture proposal's index, or the last proposal "
                                                                  "made (in the conversation or the fixture)")
     reason: str = Field("not what the release needs", description="reject: Product's reason")
+
+
+class AttackerStep(_Strict):
+    """Someone with a shell as the same user, between two turns, who knows git's object store and the gate's
+    state: `restore-rejected-approval` puts back the signed commit Product's rejection removed (the ref) and
+    reseals the proposal's row as approved with the machine's own key."""
+
+    attacker: Literal["restore-rejected-approval"]
+    proposal: int | Literal["last"] = "last"
 
 
 class ToolCall(_Strict):
@@ -171,7 +183,7 @@ class Scenario(_Strict):
     tags: list[str] = Field(default_factory=list)
     clauses: list[str] = Field(min_length=1, description="stable charter clause ids, e.g. guardrails.3")
     fixture: Fixture = Field(default_factory=Fixture)
-    conversation: list[str | ProductStep] = Field(min_length=1, description="the user's turns, and Product's "
+    conversation: list[str | ProductStep | AttackerStep] = Field(min_length=1, description="the user's turns, and Product's "
                                                                             "steps between them")
     model: list[ModelTurn] = Field(default_factory=list, description="replay: the model's turns, in order")
     cassette: str | None = Field(None, description="replay: a recorded HTTP cassette (cassette.jsonl beside the "

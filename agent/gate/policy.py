@@ -387,19 +387,28 @@ _CONCRETE_ROLLBACK = [
      "a file"),
 ]
 _PREVIOUS = re.compile(r"\b(previous|prior|precedente?s?|ancienne?s?|d'avant|last known good)\b")
-_NOUNS_STOP = {"le", "la", "les", "l", "un", "une", "de", "du", "des", "the", "a", "an", "to", "au", "a", "version",
-               "etat", "state", "one", "si", "if", "en", "on"}
+# What "the previous …" must name to be a rollback someone can run: a tag, an image, a commit, a value. "The previous
+# version" alone names nothing (of which service? which tag?); "the previous anime-saas-api version" names the image.
+_CONCRETE_NOUNS = {"tag", "tags", "image", "images", "digest", "commit", "commits", "sha", "value", "valeur", "values",
+                   "valeurs", "setting", "settings", "line", "ligne", "config", "configuration", "file", "fichier",
+                   "port", "replicas", "limit", "limite", "build", "healthcheck", "variable"}
+# Reverting the change itself is what the gate's rollback does: "revert the commit in anime-saas-api", "annuler ce
+# commit".
+_REVERT_THE_CHANGE = re.compile(r"\b(revert(?:ing)?|roll(?:ing)? back|undo|annuler|d[ée]faire|revenir sur)\s+(?:the|this|"
+                                r"that|its|le|la|ce|cette|les)\s+(?:\w+\s+)?(commit|change|proposal|merge|changement|"
+                                r"modification|proposition)s?\b", re.I)
 
 
 def concrete_rollback(text: str) -> bool:
-    """Does the rollback name a command, a file, a sha/tag/version, or the previous value of something?"""
-    if any(rx.search(text) for rx, _ in _CONCRETE_ROLLBACK):
+    """Does the rollback name a command, a file, a sha/tag/version, the change's own revert, or the previous value
+    of something named?"""
+    if any(rx.search(text) for rx, _ in _CONCRETE_ROLLBACK) or _REVERT_THE_CHANGE.search(text):
         return True
     folded = fold(text)
     for m in _PREVIOUS.finditer(folded):
-        before = re.findall(r"[a-z_]{3,}", folded[:m.start()])[-2:]
-        after = re.findall(r"[a-z_]{3,}", folded[m.end():])[:2]
-        if any(w not in _NOUNS_STOP for w in before + after):
+        near = re.findall(r"[\w-]+", folded[max(0, m.start() - 40):m.start()])[-2:] + \
+            re.findall(r"[\w-]+", folded[m.end():])[:3]
+        if any(w in _CONCRETE_NOUNS or ("-" in w.strip("-") and len(w) > 4) or "_" in w for w in near):
             return True
     return False
 
@@ -884,7 +893,11 @@ def _deploy_change(f: _File) -> bool:
     if kind == "deploy_script" or f.deploy_kind == "deploy_script":
         return True
     if kind == "ci":
-        return any(_CI_DEPLOY.search(l) for l in changed)
+        if any(_CI_DEPLOY.search(l) for l in changed):
+            return True
+        # when a deploying workflow runs is its deploy strategy: manual (workflow_dispatch) to every push is a change
+        deploys = any(_CI_DEPLOY.search(l) for l in f.new_view.split("\n") if l.strip() and not _comment(l))
+        return deploys and _touches_key(f, "on")
     if kind == "compose":
         if any(_COMPOSE_DEPLOY.match(l) for l in changed):
             return True
@@ -892,6 +905,18 @@ def _deploy_change(f: _File) -> bool:
         for hunk in fp.hunks:
             for old in hunk.touched_old_lines():
                 if any(k in ("deploy", "update_config", "rollback_config") for k in _ancestor_keys(lines, old)):
+                    return True
+    return False
+
+
+def _touches_key(f: _File, key: str) -> bool:
+    """Whether a changed line of the patch is the YAML key `key` or under it (in the old or the new view)."""
+    for view, numbers in ((f.old_view, lambda h: h.touched_old_lines()), (f.new_view, lambda h: h.added_line_numbers())):
+        lines = view.split("\n")
+        for hunk in f.fp.hunks:
+            for n in numbers(hunk):
+                here = re.match(r"^\s*-?\s*([\w.-]+)\s*:", lines[n - 1]) if 1 <= n <= len(lines) else None
+                if (here and here.group(1) == key) or key in _ancestor_keys(lines, n):
                     return True
     return False
 

@@ -304,10 +304,15 @@ def test_pol004_ordinary_edits_are_not_environments(session, example):
 
 # ---------------------------------------------------------------------------- POL005
 
-VAGUE = ["revert if needed", "on reviendra en arrière", "rollback the change if it breaks", "undo the deploy manually"]
+VAGUE = ["revert if needed", "on reviendra en arrière", "rollback the change if it breaks", "undo the deploy manually",
+         # issue 23: "the previous version" of nothing named is no plan
+         "Go back to the previous version if the deploy fails", "revenir à la version précédente si besoin"]
 CONCRETE = ["`git revert HEAD` then `make prod`", "redeploy IMAGE_TAG_API=main-1a2b3c4", "docker compose up -d with the old tag",
             "restore the previous image tag", "remettre l'image précédente", "git revert 9af0dd2",
-            "restore docker-compose.prod.yml from main", "go back to v0.4.0"]
+            "restore docker-compose.prod.yml from main", "go back to v0.4.0",
+            # the change's own revert is what the gate's rollback runs
+            "revert the commit in anime-saas-api to remove the Deploy to prod step", "annuler ce commit",
+            "restore the previous anime-saas-api image", "put back the previous IMAGE_TAG_API"]
 
 
 @pytest.mark.parametrize("rollback", VAGUE)
@@ -345,6 +350,36 @@ def test_pol005_ci_deploy_step_and_compose_deploy_block(session):
     assert "POL005" not in rules(check(session, ci))
     block = add("docker-compose.override.yml", "services:", "  api:", "    deploy:", "      replicas: 2")
     assert "POL005" in rules(check(session, block, vague))
+
+
+DEPLOY_BY_HAND = """name: Deploy
+on:
+  workflow_dispatch:
+jobs:
+  ship:
+    runs-on: ubuntu-latest
+    steps:
+      - run: ssh deploy@prod 'cd /srv/anime && docker compose pull && docker compose up -d'
+"""
+
+
+def test_pol005_a_deploy_made_to_run_on_every_push_is_a_strategy_change(session, example):
+    """Manual deploys (workflow_dispatch) to a deploy on every push: only the trigger lines change, and the charter
+    asks a clear rollback plan for a change of deployment strategy (issue 23)."""
+    rel = "anime-saas-api/.github/workflows/deploy.yml"
+    path = example / rel
+    path.write_text(DEPLOY_BY_HAND)
+    try:
+        text = (f"diff --git a/{rel} b/{rel}\n--- a/{rel}\n+++ b/{rel}\n@@ -1,4 +1,5 @@\n name: Deploy\n on:\n"
+                f"-  workflow_dispatch:\n+  push:\n+    branches: [main]\n jobs:\n")
+        vague = ProposalMeta(**{**GOOD.__dict__, "rollback": "Go back to the previous version if the deploy fails"})
+        assert "POL005" in rules(check(session, text, vague))
+        assert "POL005" not in rules(check(session, text))
+    finally:
+        path.unlink()
+    # the same trigger edit of a workflow that deploys nothing is no deployment change
+    ci = diff_of(example, "anime-saas-api/.github/workflows/ci.yml", "  pull_request:\n", "  workflow_dispatch:\n  pull_request:\n")
+    assert "POL005" not in rules(check(session, ci, ProposalMeta(**{**GOOD.__dict__, "rollback": "revert if needed"})))
 
 
 # ---------------------------------------------------------------------------- POL006
