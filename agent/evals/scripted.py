@@ -1,5 +1,5 @@
-"""A scripted chat model (langchain's stock fakes do not implement bind_tools): the replay mode of the eval
-runner and the unit tests drive the loop with it.
+"""A scripted chat model (langchain's stock fakes do not implement bind_tools): unit tests drive the loop with it
+in process. (The eval runner's replay serves its script over HTTP instead: agent/evals/cassette.py `scripted`.)
 
 Each reply is chosen by the number of AI messages already in the conversation, so a resumed thread
 (a new process, the same checkpoint) gets the next reply, not the first one again. A reply is text, or
