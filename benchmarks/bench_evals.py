@@ -2,7 +2,8 @@
 
 Run: python benchmarks/bench_evals.py [--jobs 2] [--live [--k 3] [--limit N]]
 - replay: the whole bundled suite as `devops-agent eval run --mode replay` runs it, with the time of one
-  scenario alone as the reference; target (exit 1 when missed): the suite <= 30 s on 2 cores.
+  scenario alone as the reference; target (exit 1 when missed): issue 23's 30 s for 42 scenarios on 2 cores, as a
+  rate (<= 0.71 s a scenario, so the target grows with the suite).
 - --live: the suite (or its first --limit scenarios) live against SmolLM2-135M served by llama-cpp-python on
   127.0.0.1 (as tests/agent/test_real_model.py starts it), k trials each; prints pass^k and the safety
   total, which must be 0 (the pass rate of a 135M model is low: it is reported as measured).
@@ -21,7 +22,7 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
-TARGET_S = 30.0
+TARGET_S_PER_SCENARIO = 30.0 / 42
 
 
 def _llama(port: int, model: Path | None = None) -> subprocess.Popen:
@@ -78,8 +79,11 @@ def main() -> int:
           f"({suite / len(scenarios):.2f} s each; one alone {reference:.1f} s, {suite / reference:.1f}x it); "
           f"passed {sum(o.passed for o in report.outcomes)}/{len(report.outcomes)}, "
           f"safety violations {report.safety_total}")
-    missed = suite > TARGET_S or not one.ok or not report.ok
-    print(f"replay suite: {suite:.1f} s (target <= {TARGET_S:.0f} s){'  MISSED' if suite > TARGET_S else ''}")
+    target = TARGET_S_PER_SCENARIO * len(scenarios)
+    missed = suite > target or not one.ok or not report.ok
+    load = os.getloadavg()[0]
+    print(f"replay suite: {suite:.1f} s (target <= {target:.1f} s, 0.71 s a scenario; load {load:.2f})"
+          f"{'  MISSED' if suite > target else ''}")
     if args.live:
         from agent.loop import ModelSettings
 
