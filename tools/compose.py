@@ -36,7 +36,7 @@ REDACTED = "<redacted>"
 TIMEOUT_SECONDS = 30
 TIMEOUT_ENV = "DEVOPS_AGENT_COMPOSE_TIMEOUT"  # seconds one `config` may take, when set
 # Bumped when what a cache entry holds changes.
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: entries relocatable (the project's folders stored as anchors)
 # The shell's own bookkeeping: never what a compose file means, and it changes between runs.
 _VOLATILE_ENV = frozenset({"PWD", "OLDPWD", "SHLVL", "_", "COLUMNS", "LINES", "TERM", "TERM_PROGRAM",
                            "TERM_PROGRAM_VERSION", "PS1", "PS2", "PROMPT_COMMAND", "HISTFILE", "SSH_TTY",
@@ -579,24 +579,64 @@ def _digest(path: Path) -> str | None:
         return None
 
 
-def _cache_get(key: str) -> dict | None:
+class _Anchors:
+    """The project's folders, written in a cache entry as placeholders: a clone or work tree of the same files
+    elsewhere (a second checkout, each eval scenario's copy) is served the same entry, its paths put back. A folder
+    is replaced only where a path ends or goes on (`/srv/app` in `/srv/app/x`, never in `/srv/apple`); the key holds
+    each folder's name (Compose names the project after the first)."""
+
+    def __init__(self, folders: list[Path]) -> None:
+        self.folders = sorted({str(f) for f in folders if len(str(f)) > 1}, key=len, reverse=True)
+        self._away = [re.compile(re.escape(f) + r"(?![\w.-])") for f in self.folders]
+
+    def away(self, text: str) -> str:
+        for i, rx in enumerate(self._away):
+            text = rx.sub(f"\x00anchor{i}\x00", text)
+        return text
+
+    def back(self, text: str) -> str:
+        for i, folder in enumerate(self.folders):
+            text = text.replace(f"\x00anchor{i}\x00", folder)
+        return text
+
+    def names(self) -> list[str]:
+        return [Path(f).name for f in self.folders]
+
+    def moves_with(self, texts: list[str]) -> bool:
+        """Whether output written with these anchors is right wherever the folders are: no other path of the
+        folders' surroundings in it (`../shared` resolved to `/srv/shared` stays where it was)."""
+        parents = {str(Path(f).parent) for f in self.folders}
+        if "/" in parents or not self.folders:
+            return False
+        moved = [self.away(t) for t in texts]
+        return not any(p + os.sep in t or t.endswith(p) for p in parents for t in moved)
+
+    def entry(self, entry: dict, move) -> dict:
+        return {**entry, "stdout": move(entry.get("stdout") or ""),
+                "warnings": [move(w) for w in entry.get("warnings") or []],
+                "errors": [move(e) for e in entry.get("errors") or []],
+                "inputs": {move(p): sha for p, sha in (entry.get("inputs") or {}).items()}}
+
+
+def _cache_get(key: str, anchors: _Anchors) -> dict | None:
     try:
         entry = json.loads((_cache_dir() / key[:2] / f"{key}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(entry, dict) or entry.get("format") != _CACHE_FORMAT:
         return None
+    entry = anchors.entry(entry, anchors.back)
     if any(_digest(Path(p)) != sha for p, sha in (entry.get("inputs") or {}).items()):
         return None
     return entry
 
 
-def _cache_put(key: str, entry: dict) -> None:
+def _cache_put(key: str, entry: dict, anchors: _Anchors) -> None:
     path = _cache_dir() / key[:2] / f"{key}.json"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({**entry, "format": _CACHE_FORMAT}), encoding="utf-8")
+        tmp.write_text(json.dumps({**anchors.entry(entry, anchors.away), "format": _CACHE_FORMAT}), encoding="utf-8")
         tmp.replace(path)
     except OSError:
         pass  # a read-only home only costs the speed-up
@@ -680,22 +720,30 @@ def _tuned(env: dict[str, str], used: set[str] | None) -> dict[str, str]:
 
 
 def _config(argv: list[str], args: list[str], cwd: Path, env: dict[str, str], inputs: list[Path],
-            cacheable: bool, timeout: float, used: set[str] | None = None) -> dict:
+            cacheable: bool, timeout: float, used: set[str] | None = None, folders: list[Path] | None = None) -> dict:
     """{"rc", "stdout", "warnings", "errors"} of `config`, from the cache when no input changed: the
-    binary, the arguments, the content of every input and the variables in `used` (None: all of `env`)."""
+    binary, the arguments, the content of every input and the variables in `used` (None: all of `env`), with
+    the project's `folders` (default: `cwd`) as anchors, so the same files elsewhere share the entry."""
     keyed = env if used is None else _keyed_env(env, used)
-    key = hashlib.sha256(json.dumps([_CACHE_FORMAT, _binary_identity(argv), args, str(cwd),
-                                     sorted(keyed.items())]).encode()).hexdigest()
+    anchors = _Anchors(folders or [cwd])
+    digests = {str(p): _digest(p) for p in inputs}  # in the key too: variants of the files keep their own entries
+
+    def key(where: list[str]) -> str:
+        return hashlib.sha256(json.dumps([_CACHE_FORMAT, _binary_identity(argv), [anchors.away(a) for a in args],
+                                          anchors.away(str(cwd)), anchors.names(), where,
+                                          sorted((k, anchors.away(v)) for k, v in keyed.items()),
+                                          sorted((anchors.away(p), d) for p, d in digests.items())]).encode()).hexdigest()
+    anywhere, here = key([]), key(anchors.folders)  # an entry that moves with the folders, or one bound to them
     if cacheable:
-        hit = _cache_get(key)
-        if hit is not None:
-            return hit
+        for k in (anywhere, here):
+            hit = _cache_get(k, anchors)
+            if hit is not None:
+                return hit
     _checked_version(tuple(argv))
     rc, out, warnings, errors = _run(argv, args, cwd, _tuned(env, used), timeout)
-    entry = {"rc": rc, "stdout": out, "warnings": warnings, "errors": errors,
-             "inputs": {str(p): _digest(p) for p in inputs}}
+    entry = {"rc": rc, "stdout": out, "warnings": warnings, "errors": errors, "inputs": digests}
     if cacheable:
-        _cache_put(key, entry)
+        _cache_put(anywhere if anchors.moves_with([out, *warnings, *errors]) else here, entry, anchors)
     return entry
 
 
@@ -779,7 +827,7 @@ def load_compose(
     used = _used_variables([f.raw for f in read], _texts(dotenvs or reader.dotenv_files()))
 
     first = _config(argv, [*args, "config", "--format", "json", "--no-env-resolution"], project_dir, bin_env,
-                    inputs, reader.complete, timeout, used)
+                    inputs, reader.complete, timeout, used, roots)
     if first["rc"] != 0:
         raise _error(first["errors"], read, roots, locations, _kept(assumed))
     model = _parse_model(first["stdout"], argv)
@@ -804,7 +852,8 @@ def load_compose(
         env_inputs = sorted({Path(e["path"]) for entries in env_files.values() for e in entries})
         _refuse_oversized(env_inputs, max_file_bytes, root)
         resolved = _config(argv, [*args, "config", "--format", "json"], project_dir, bin_env,
-                           inputs + env_inputs, reader.complete, timeout, used | _used_variables([], _texts(env_inputs)))
+                           inputs + env_inputs, reader.complete, timeout, used | _used_variables([], _texts(env_inputs)),
+                           roots)
         if resolved["rc"] != 0:
             raise _error(resolved["errors"], read, roots, locations, _kept(assumed))
         model = _parse_model(resolved["stdout"], argv)

@@ -94,7 +94,9 @@ def _slug(scenario: Scenario) -> str:
 
 
 def _platform(scenario: Scenario, work: Path) -> Path:
-    root = work / _slug(scenario)
+    # every copy has the template's folder name: Compose names the project after it, so the compose cache that
+    # one scenario fills serves the next (tools/compose.py keeps entries relocatable)
+    root = work / _slug(scenario) / "animesphere"
     shutil.copytree(_template(work.parent), root, symlinks=True, copy_function=_copy_or_link)
     for rel, text in scenario.fixture.overlay.items():
         target = (root / rel).resolve()
@@ -213,7 +215,6 @@ class _Product:
             return "approved"
         except UserError as exc:
             return f"refused: {exc.line()}"
-
 
     def _restore(self, pid: str) -> str:
         """The ref back on the signed commit, the row resealed as approved (sqlite and the machine's key)."""
@@ -628,8 +629,7 @@ def _one(work: Path, mode: str, settings, record_dir: Path | None, budget: int |
         outcome = Outcome(scenario.name, scenario.path, scenario.tags, scenario.clauses, passed=False,
                           failures=[f"could not run: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"],
                           trial=trial)
-    for done in (_slug(scenario), _slug(scenario) + "-keys"):  # removed as each ends, not all at the end
-        shutil.rmtree(work / f"t{trial}" / done, ignore_errors=True)
+    shutil.rmtree(work / f"t{trial}" / _slug(scenario), ignore_errors=True)  # removed as each ends, not at the end
     return outcome
 
 

@@ -201,6 +201,9 @@ class Scenario(_Strict):
         if (any(isinstance(t, ProductStep) for t in self.conversation) or self.expect.state.product_steps) \
                 and not self.fixture.product_key:
             raise ValueError("a Product step needs product_key: true")
+        for t in self.conversation:
+            if not isinstance(t, str) and isinstance(t.proposal, int) and not 0 <= t.proposal < len(self.fixture.proposals):
+                raise ValueError(f"a step names proposal {t.proposal}: the fixture has {len(self.fixture.proposals)}")
         if self.cassette is not None and (not re.fullmatch(r"[\w.-]+", self.cassette) or self.cassette.startswith(".")):
             raise ValueError(f"cassette {self.cassette!r} must be a file name in the scenario's folder")
         return self
