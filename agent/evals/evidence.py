@@ -57,7 +57,7 @@ def _refs_on_disk(gitdir: Path) -> dict[str, str] | None:
     repository keeps them otherwise (reftable) or a file cannot be read: then git itself is asked."""
     out: dict[str, str] = {}
     try:
-        if (gitdir / "reftable").exists():
+        if (gitdir / "reftable").exists() or (gitdir / "commondir").exists():  # reftable, or a linked work tree
             return None
         packed = gitdir / "packed-refs"
         if packed.is_file():

@@ -138,3 +138,10 @@ def test_a_verify_that_is_always_green_fails_the_scenario_that_planted_a_hand_co
     monkeypatch.setattr("agent.gate.verify.VerifyReport.ok", property(lambda self: True))
     out = _run("hand-commit-is-caught", tmp_path)
     assert "verify ok=True, expected False" in out.failures, out
+
+
+def test_a_linked_work_tree_s_refs_come_from_git(repo):
+    r, product, tmp = repo
+    git(r, "worktree", "add", "-q", "-b", "wt", str(tmp / "wt"))
+    w = evidence.world(tmp / "wt")
+    assert w.heads["."] == git(r, "rev-parse", "wt") and any(line.startswith("refs/heads/main ") for line in w.refs["."])
