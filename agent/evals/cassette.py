@@ -71,11 +71,32 @@ def redacted(entries: list[Entry], redact: Callable[[str], str]) -> list[Entry]:
     return out
 
 
+def slim(entries: list[Entry]) -> list[Entry]:
+    """The entries with each request's system prompt (the runtime rebuilds it; ~10 KB a turn) and tool schemas kept
+    as their digest and length: replay matches requests by their roles, and the rest of a request stays readable."""
+    import hashlib
+
+    def digest(text: str) -> str:
+        return f"[sha256 {hashlib.sha256(text.encode('utf-8', 'replace')).hexdigest()[:16]}, {len(text)} characters]"
+    out = []
+    for e in entries:
+        request = dict(e.request)
+        messages = request.get("messages")
+        if isinstance(messages, list):
+            request["messages"] = [{**m, "content": digest(m["content"])} if isinstance(m, dict) and
+                                   m.get("role") == "system" and isinstance(m.get("content"), str) else m
+                                   for m in messages]
+        if isinstance(request.get("tools"), list):
+            request["tools"] = digest(json.dumps(request["tools"], ensure_ascii=False, sort_keys=True))
+        out.append(Entry(request, e.status, e.content_type, e.body))
+    return out
+
+
 def save(entries: list[Entry], path: Path) -> None:
-    """Written whole then renamed: a cassette is never half-written."""
+    """Written whole then renamed: a cassette is never half-written. Slimmed (`slim`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(e.to_json() + "\n" for e in entries), encoding="utf-8")
+    tmp.write_text("".join(e.to_json() + "\n" for e in slim(entries)), encoding="utf-8")
     tmp.replace(path)
 
 

@@ -355,6 +355,10 @@ def run_one(scenario: Scenario, work: Path, mode: str = "replay", settings=None,
         from dataclasses import replace
 
         settings = replace(settings or ModelSettings("scripted", None, "not-needed"), base_url=endpoint.url)
+        if scenario.loop is not None:  # a recording replays under the loop settings it was made with
+            settings = replace(settings, tool_choice=scenario.loop.tool_choice,
+                               max_tool_calls=scenario.loop.max_tool_calls or settings.max_tool_calls)
+            budget = scenario.loop.budget or budget
         conv = Conversation(root, settings, budget=budget)
         answers, waiting, steps = [], [], []
         decide = waits_for_product if scenario.product_at_pause == "wait" else (lambda pid: (True, ""))
@@ -372,7 +376,9 @@ def run_one(scenario: Scenario, work: Path, mode: str = "replay", settings=None,
     history = conv.history()
     if mode == "record" and record_dir is not None:
         _record(scenario, history, ids, conv.redact, record_dir / f"trial-{trial}" if trial else record_dir,
-                cassette.redacted(endpoint.entries, conv.redact))
+                cassette.redacted(endpoint.entries, conv.redact),
+                {"tool_choice": settings.tool_choice, "max_tool_calls": settings.max_tool_calls, "budget": budget,
+                 "model": settings.model})
     results = [str(m.content) for m in history if m.type == "tool"]
     wire = evidence.Wire()
     for body in endpoint.received:
@@ -386,7 +392,8 @@ def run_one(scenario: Scenario, work: Path, mode: str = "replay", settings=None,
     return out
 
 
-def _record(scenario: Scenario, history: list, proposal_ids: list[str], redact, out: Path, entries: list) -> Path:
+def _record(scenario: Scenario, history: list, proposal_ids: list[str], redact, out: Path, entries: list,
+            loop: dict | None = None) -> Path:
     """The live run as a replayable scenario: its HTTP cassette (replay serves it to the real client), and
     the model's turns as they came (redacted; readable, and replayable without the cassette), fixture
     proposal ids as `${proposal.N}`, an id a tool result just gave as `${last.id}`."""
@@ -419,6 +426,8 @@ def _record(scenario: Scenario, history: list, proposal_ids: list[str], redact, 
     data = scenario.model_dump(exclude={"path"}, exclude_defaults=True)
     data["model"] = turns
     data["tags"] = sorted(set(scenario.tags) | {"recorded"})
+    if loop:
+        data["loop"] = {k: v for k, v in loop.items() if v is not None}
     slug = Path(scenario.path).parent.name or re.sub(r"[^a-z0-9]+", "-", scenario.name.lower())
     target = out / slug / "scenario.yaml"
     cassette.save(entries, target.parent / "cassette.jsonl")

@@ -178,6 +178,16 @@ class Expect(_Strict):
     verdict: Literal["GO", "NO-GO", "CANNOT-TELL"] | None = None
 
 
+class LoopSettings(_Strict):
+    """How the loop ran when a cassette was recorded; its replay runs the loop the same way (a two-step pick is
+    two requests a turn, a lower call budget closes the tools sooner: the cassette's requests follow from both)."""
+
+    tool_choice: Literal["auto", "two-step"] = "auto"
+    max_tool_calls: int | None = Field(None, ge=1)
+    budget: int | None = Field(None, ge=200, description="the system prompt's token budget")
+    model: str | None = Field(None, description="the model recorded (for the reader; replay needs no model)")
+
+
 class Scenario(_Strict):
     name: str
     tags: list[str] = Field(default_factory=list)
@@ -188,6 +198,7 @@ class Scenario(_Strict):
     model: list[ModelTurn] = Field(default_factory=list, description="replay: the model's turns, in order")
     cassette: str | None = Field(None, description="replay: a recorded HTTP cassette (cassette.jsonl beside the "
                                                    "scenario), served to the real client; wins over `model`")
+    loop: LoopSettings | None = Field(None, description="how the loop ran when the cassette was recorded")
     product_at_pause: Literal["wait", "approve"] = Field(
         "wait", description="what the front end answers when apply_change pauses: wait for Product (as `ask` "
                             "does) or approve (as Product at a terminal would); the gate still verifies the signature")
