@@ -93,6 +93,17 @@ def _slug(scenario: Scenario) -> str:
     return re.sub(r"[^a-z0-9]+", "-", scenario.name.lower()).strip("-")[:40]
 
 
+def _edit(root: Path, edit, where: str) -> None:
+    """One fixture edit written in place: its `old` text replaced once (UserError naming `where` when absent)."""
+    path = root / edit.file
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if edit.old not in text:
+        from agent.core.errors import UserError
+
+        raise UserError(f"{where}: {edit.old!r} is not in {edit.file}", "fix the edit")
+    path.write_text(text.replace(edit.old, edit.new, 1), encoding="utf-8")
+
+
 def _platform(scenario: Scenario, work: Path) -> Path:
     # every copy has the template's folder name: Compose names the project after it, so the compose cache that
     # one scenario fills serves the next (tools/compose.py keeps entries relocatable)
@@ -108,13 +119,7 @@ def _platform(scenario: Scenario, work: Path) -> Path:
         target.write_text(text, encoding="utf-8")
     touched = list(scenario.fixture.overlay)
     for edit in scenario.fixture.edits:
-        path = root / edit.file
-        text = path.read_text(encoding="utf-8") if path.is_file() else ""
-        if edit.old not in text:
-            from agent.core.errors import UserError
-
-            raise UserError(f"{scenario.path}: fixture edit: {edit.old!r} is not in {edit.file}", "fix the edit")
-        path.write_text(text.replace(edit.old, edit.new, 1), encoding="utf-8")
+        _edit(root, edit, f"{scenario.path}: fixture edit")
         touched.append(edit.file)
     if touched and scenario.fixture.commit:
         subs = {p.parent.name for p in root.glob("*/.git")}
@@ -262,13 +267,7 @@ def _proposals(box, scenario: Scenario, product: _Product) -> list[str]:
 def _hand_commits(root: Path, scenario: Scenario) -> None:
     """Edits committed as a person with a shell would: plain `git commit`, no signature."""
     for edit in scenario.fixture.hand_commits:
-        path = root / edit.file
-        text = path.read_text(encoding="utf-8") if path.is_file() else ""
-        if edit.old not in text:
-            from agent.core.errors import UserError
-
-            raise UserError(f"{scenario.path}: hand commit: {edit.old!r} is not in {edit.file}", "fix the edit")
-        path.write_text(text.replace(edit.old, edit.new, 1), encoding="utf-8")
+        _edit(root, edit, f"{scenario.path}: hand commit")
         _git(root, "add", "--", edit.file)
         _git(root, "commit", "-q", "-m", f"hand edit of {edit.file}")
 

@@ -24,7 +24,8 @@ def _project(root: Path) -> Path:
     return root
 
 
-def test_an_unrelated_variable_hits_the_cache_a_used_one_misses(tmp_path, monkeypatch):
+def _logged_compose(tmp_path: Path, monkeypatch) -> Path:
+    """Compose behind a wrapper that logs each call's arguments; the log's path."""
     real = require_binary("docker-compose")
     log = tmp_path / "calls.log"
     wrapper = tmp_path / "bin" / "compose-wrapper"
@@ -32,10 +33,19 @@ def test_an_unrelated_variable_hits_the_cache_a_used_one_misses(tmp_path, monkey
     wrapper.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real} "$@"\n')
     wrapper.chmod(0o755)
     monkeypatch.setenv("DEVOPS_AGENT_COMPOSE", str(wrapper))
+    return log
+
+
+def _config_runs(log: Path) -> int:
+    return sum(" config " in f" {line} " for line in log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_an_unrelated_variable_hits_the_cache_a_used_one_misses(tmp_path, monkeypatch):
+    log = _logged_compose(tmp_path, monkeypatch)
     repo = _project(tmp_path / "repo")
 
     def runs() -> int:
-        return sum(" config " in f" {line} " for line in log.read_text().splitlines()) if log.exists() else 0
+        return _config_runs(log)
 
     base = {"PATH": "/usr/bin:/bin", "API_TAG": "1.2.3", "LOG_LEVEL": "info", "DB_NAME": "app",
             "CLOUD_REGION": "eu-west-3"}
@@ -62,13 +72,7 @@ def test_an_unrelated_variable_hits_the_cache_a_used_one_misses(tmp_path, monkey
 def test_the_same_files_in_another_folder_share_the_entry_with_their_own_paths(tmp_path, monkeypatch):
     """A second checkout (another folder of the same name) is served the first one's runs, its own paths put back;
     a folder of another name (another project name) or other content runs Compose again."""
-    real = require_binary("docker-compose")
-    log = tmp_path / "calls.log"
-    wrapper = tmp_path / "bin" / "compose-wrapper"
-    wrapper.parent.mkdir()
-    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real} "$@"\n')
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("DEVOPS_AGENT_COMPOSE", str(wrapper))
+    log = _logged_compose(tmp_path, monkeypatch)
     compose = "services:\n  api:\n    build: ./api\n    volumes: [./data:/data]\n"
     env = {"PATH": "/usr/bin:/bin"}
 
@@ -79,7 +83,7 @@ def test_the_same_files_in_another_folder_share_the_entry_with_their_own_paths(t
         return root
 
     def runs() -> int:
-        return sum(" config " in f" {line} " for line in log.read_text().splitlines()) if log.exists() else 0
+        return _config_runs(log)
 
     first = checkout("a")
     load_compose([first / "compose.yaml"], first, env=env)
@@ -106,13 +110,7 @@ def test_the_same_files_in_another_folder_share_the_entry_with_their_own_paths(t
 def test_output_that_reaches_outside_the_folders_is_never_moved(tmp_path, monkeypatch):
     """`../shared` resolves beside the checkout: a second checkout elsewhere must get its own path, so that
     entry stays bound to the first checkout's folders."""
-    real = require_binary("docker-compose")
-    log = tmp_path / "calls.log"
-    wrapper = tmp_path / "bin" / "compose-wrapper"
-    wrapper.parent.mkdir()
-    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real} "$@"\n')
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("DEVOPS_AGENT_COMPOSE", str(wrapper))
+    log = _logged_compose(tmp_path, monkeypatch)
     compose = "services:\n  api:\n    image: nginx:1.27\n    volumes: [../shared:/shared]\n"
     models = []
     for parent in ("a", "b"):
@@ -122,4 +120,4 @@ def test_output_that_reaches_outside_the_folders_is_never_moved(tmp_path, monkey
         models.append(load_compose([root / "compose.yaml"], root, env={"PATH": "/usr/bin:/bin"}).model)
     sources = [m["services"]["api"]["volumes"][0]["source"] for m in models]
     assert sources == [str(tmp_path / "a" / "shared"), str(tmp_path / "b" / "shared")]
-    assert sum(" config " in f" {line} " for line in log.read_text().splitlines()) == 2
+    assert _config_runs(log) == 2
