@@ -652,8 +652,7 @@ def run(scenarios: list[Scenario], mode: str = "replay", k: int = 1, jobs: int =
         _template(work)
         # The client's modules are imported here, once: two scenarios importing httpx at the same time in two threads
         # can see it half-initialised ("partially initialized module 'httpx'").
-        import langchain_openai  # noqa: F401
-        import openai  # noqa: F401
+        import langchain_openai  # noqa: F401 - and through it openai and httpx
 
         runs = [(s, t) for s in scenarios for t in range(k)]
         for t in range(k):
