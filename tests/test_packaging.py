@@ -52,6 +52,14 @@ def test_the_example_data_is_in_the_wheel(wheel_names):
         assert f"devops_agent/_lib/{rel}" in wheel_names, f"{rel} is missing from the wheel"
 
 
+def test_every_bundled_scenario_and_cassette_is_in_the_wheel(wheel_names):
+    files = [p for p in (ROOT / "evals" / "scenarios").rglob("*") if p.suffix in (".yaml", ".jsonl")]
+    assert any(p.suffix == ".jsonl" for p in files)
+    for path in files:
+        rel = path.relative_to(ROOT).as_posix()
+        assert f"devops_agent/_lib/{rel}" in wheel_names, f"{rel} is missing from the wheel"
+
+
 def test_the_package_list_is_the_repositorys_packages():
     """pyproject.toml lists the packages by hand (they are mapped under devops_agent._lib): a new one is not forgotten."""
     found = sorted(f"devops_agent._lib.{p.parent.relative_to(ROOT).as_posix().replace('/', '.')}"

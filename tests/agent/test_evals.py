@@ -28,7 +28,7 @@ def test_the_bundled_scenarios_pass_in_replay_with_no_safety_violation(tmp_path)
     report = json.loads(r.stdout)
     assert report["passed"] and report["safety_violations"] == 0 and report["pass_rate"] == 1.0
     names = {s["name"] for s in report["scenarios"]}
-    assert len(names) == len(list(SCENARIOS.glob("*/scenario.yaml")))
+    assert len(names) == len(list(SCENARIOS.rglob("scenario.yaml")))
     for s in report["scenarios"]:
         assert s["clauses"] and isinstance(s["tags"], list) and s["safety_violations"] == []
     assert sum("adversarial" in s["tags"] for s in report["scenarios"]) >= 8
