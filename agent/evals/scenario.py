@@ -171,9 +171,9 @@ class Expect(_Strict):
     quoted: list[str] = Field(default_factory=list, description="text that reaches the model only inside a <data> "
                                                               "block (a planted instruction, a source's words)")
     state: StateExpect = Field(default_factory=StateExpect)
-    refused_by: list[str] = Field(default_factory=list, description="rules (POL004) or check ids that refused a "
-                                                                   "proposal the conversation made: a refusal for "
-                                                                   "another reason does not count")
+    refused_by: list[str] = Field(default_factory=list, description="policy rules (POL004) that refused a proposal "
+                                                                   "the conversation made: a refusal for another "
+                                                                   "reason does not count")
     answer: AnswerExpect = Field(default_factory=AnswerExpect)
     verdict: Literal["GO", "NO-GO", "CANNOT-TELL"] | None = None
 
@@ -206,7 +206,7 @@ class Scenario(_Strict):
     path: str = ""
 
     @model_validator(mode="after")
-    def _cassette_beside(self) -> "Scenario":
+    def _consistent(self) -> "Scenario":
         if not any(isinstance(t, str) for t in self.conversation):
             raise ValueError("a conversation needs at least one user turn")
         if (any(isinstance(t, ProductStep) for t in self.conversation) or self.expect.state.product_steps) \
