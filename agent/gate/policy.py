@@ -394,9 +394,9 @@ _CONCRETE_NOUNS = {"tag", "tags", "image", "images", "digest", "commit", "commit
                    "port", "replicas", "limit", "limite", "build", "healthcheck", "variable"}
 # Reverting the change itself is what the gate's rollback does: "revert the commit in anime-saas-api", "annuler ce
 # commit".
-_REVERT_THE_CHANGE = re.compile(r"\b(revert(?:ing)?|roll(?:ing)? back|undo|annuler|d[ée]faire|revenir sur)\s+(?:the|this|"
-                                r"that|its|le|la|ce|cette|les)\s+(?:\w+\s+)?(commit|change|proposal|merge|changement|"
-                                r"modification|proposition)s?\b", re.I)
+# (The commit, a thing git can revert; "roll back the change if it breaks" stays vague.)
+_REVERT_THE_CHANGE = re.compile(r"\b(revert(?:ing)?|annuler|d[ée]faire|revenir sur)\s+(?:the|this|that|its|le|la|ce|"
+                                r"cette|les)\s+(?:\w+\s+)?(commit|merge|proposal|proposition)s?\b", re.I)
 
 
 def concrete_rollback(text: str) -> bool:

@@ -306,7 +306,8 @@ def test_pol004_ordinary_edits_are_not_environments(session, example):
 
 VAGUE = ["revert if needed", "on reviendra en arrière", "rollback the change if it breaks", "undo the deploy manually",
          # issue 23: "the previous version" of nothing named is no plan
-         "Go back to the previous version if the deploy fails", "revenir à la version précédente si besoin"]
+         "Go back to the previous version if the deploy fails", "revenir à la version précédente si besoin",
+         "roll back the change if it breaks", "undo the change"]
 CONCRETE = ["`git revert HEAD` then `make prod`", "redeploy IMAGE_TAG_API=main-1a2b3c4", "docker compose up -d with the old tag",
             "restore the previous image tag", "remettre l'image précédente", "git revert 9af0dd2",
             "restore docker-compose.prod.yml from main", "go back to v0.4.0",
