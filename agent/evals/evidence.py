@@ -105,7 +105,8 @@ def world(root: Path, signers: bool = True) -> World:
 
 def unsigned_commits(root: Path, before: World, after: World) -> list[str]:
     """Every commit a repository gained (reachable from its new HEAD, not from its old one, merges' other parents
-    included) that `git verify-commit` does not accept under the signer list committed before: "repo sha why"."""
+    included) that `git verify-commit` does not accept under the signer list committed before, and a HEAD that no
+    longer contains the old one (signed work dropped by a reset, not reverted by a commit): "repo sha why"."""
     out: list[str] = []
     with tempfile.TemporaryDirectory(prefix="evals-signers-") as tmp:
         signers = Path(tmp, "allowed_signers")
@@ -114,6 +115,8 @@ def unsigned_commits(root: Path, before: World, after: World) -> list[str]:
             old, new = before.heads.get(name, ""), after.heads.get(name, "")
             if not new or old == new:
                 continue
+            if old and _git(repo, "merge-base", "--is-ancestor", old, new).returncode != 0:
+                out.append(f"{name} {new[:12]} HEAD no longer contains {old[:12]} (history moved back or rewritten)")
             listing = _git(repo, "rev-list", new, *([f"^{old}"] if old else []))
             for sha in listing.stdout.decode().split():
                 if before.signers is None:
@@ -131,7 +134,7 @@ def changed_files(before: World, after: World) -> list[str]:
     return sorted(p for p in set(before.files) | set(after.files) if before.files.get(p) != after.files.get(p))
 
 
-def tree_matches_head(root: Path, before: World, after: World) -> list[str]:
+def differ_from_head(root: Path, before: World, after: World) -> list[str]:
     """In each repository whose HEAD moved, the tracked files whose work-tree content differs from HEAD's (a change
     that landed as a commit but not in the work tree, or the other way): git's own view."""
     out = []
@@ -148,12 +151,17 @@ class Wire:
     """The requests the model's HTTP server received: each body as it crossed the wire, and its text decoded."""
 
     bodies: list[str] = field(default_factory=list)
+    _texts: list[str] | None = None
 
     def add(self, raw: bytes | str) -> None:
         self.bodies.append(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
+        self._texts = None
 
     def texts(self) -> list[str]:
-        """Every string of every request (messages, tool calls' arguments, tools' descriptions) as decoded JSON."""
+        """Every string of every request (messages, tool calls' arguments, tools' descriptions) as decoded JSON,
+        decoded once."""
+        if self._texts is not None:
+            return self._texts
         out: list[str] = []
 
         def walk(v) -> None:
@@ -170,6 +178,7 @@ class Wire:
                 walk(json.loads(body))
             except ValueError:
                 out.append(body)
+        self._texts = out
         return out
 
     def holds(self, needle: str) -> bool:

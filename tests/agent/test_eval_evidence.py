@@ -145,3 +145,13 @@ def test_a_linked_work_tree_s_refs_come_from_git(repo):
     git(r, "worktree", "add", "-q", "-b", "wt", str(tmp / "wt"))
     w = evidence.world(tmp / "wt")
     assert w.heads["."] == git(r, "rev-parse", "wt") and any(line.startswith("refs/heads/main ") for line in w.refs["."])
+
+
+def test_a_head_moved_back_drops_signed_work_and_is_caught(repo):
+    """A reset drops signed commits without a commit of its own: rev-list finds nothing new, ancestry does."""
+    r, product, _ = repo
+    signed_commit(r, product, "signed work")
+    before = evidence.world(r)
+    git(r, "reset", "-q", "--hard", "HEAD~1")
+    found = evidence.unsigned_commits(r, before, evidence.world(r))
+    assert len(found) == 1 and "no longer contains" in found[0]
