@@ -376,7 +376,7 @@ def materialize(root: Path, commit: str, dest: Path, gitlinks: dict[str, str] | 
     for path in list(subs):
         sha = (gitlinks or {}).get(path) or subs[path]
         sub_repo = Path(root) / path
-        if sha and _has_commit(sub_repo, sha):
+        if sha and has_commit(sub_repo, sha):
             _write_tree(sub_repo, sha, Path(dest) / path, {})
             subs[path] = sha
         else:
@@ -403,7 +403,7 @@ def _write_tree(repo: Path, commit: str, dest: Path, gitlinks: dict[str, str | N
             target.write_bytes(data)
 
 
-def _has_commit(repo: Path, sha: str) -> bool:
+def has_commit(repo: Path, sha: str) -> bool:
     if not (repo / ".git").exists():
         return False
     out = run_git(["rev-parse", "--verify", "-q", f"{sha}^{{commit}}"], repo, check=False).strip()

@@ -862,6 +862,21 @@ def trusted_signers(root: Path, commit: str) -> list[ssh.Signer]:
     return signer_chain(root, commit)[0]
 
 
+def signed_by(root: Path, commit: gc.CommitObject, signers_at: str) -> str | None:
+    """The principal of the signer in force at the platform's `signers_at` (trusted_signers) who signed
+    `commit`, with the gate's trailers in order; None for any other commit (`history`'s "Product-signed")."""
+    signers = _in_force(str(root), signers_at)
+    if not signers:
+        return None
+    status, principal, _ = _check_signature(commit, signers)
+    return principal if status == "signed" else None
+
+
+@lru_cache(maxsize=256)
+def _in_force(root: str, commit: str) -> tuple[ssh.Signer, ...]:
+    return tuple(trusted_signers(Path(root), commit))
+
+
 def signer_chain(root: Path, commit: str) -> tuple[list[ssh.Signer], str | None]:
     """(the signer list in force at `commit`, the commit that last set it by a valid signature)."""
     out = run_git(["log", "--reverse", "--first-parent", "--format=%H", commit, "--", ssh.SIGNERS_FILE],
