@@ -150,16 +150,6 @@ def resolve(repo: Path, rev: str, what: str) -> str:
     return sha
 
 
-def last_tag(repo: Path, until: str) -> str | None:
-    """The nearest tag reachable from `until`, `until`'s own tag left out (the release it is is compared with the
-    one before)."""
-    for rev in (until, f"{until}^"):
-        name = _git(repo, ["describe", "--tags", "--abbrev=0", "--end-of-options", rev], check=False).strip()
-        if name and resolve(repo, name, "tag") != resolve(repo, until, "revision"):
-            return name
-    return None
-
-
 def _commit_info(repo: Path, sha: str, label: str, signers_at: str | None, root: Path) -> Commit:
     """Author, date, subject, Product's signature (judged with the signer list in force at the platform's
     `signers_at`) and proposal id of one commit, read from the verified object."""
@@ -527,7 +517,9 @@ def history(repo: str | Path | None = None, since: str | None = None, until: str
     until_sha = resolve(root, until or "HEAD", "--until")
     notes: list[str] = []
     if since is None:
-        since = last_tag(root, until_sha)
+        from tools.deliverables import last_release_tag
+
+        since = last_release_tag(root, until_sha)
         if since is None:
             first = _git(root, ["rev-list", "--max-parents=0", until_sha]).split()[-1]
             since = first
@@ -623,3 +615,77 @@ def _lives(root: Path, states: list[_State], out: History) -> None:
 def _renames(root: Path, a: _State, b: _State) -> dict[str, str]:
     changes = _changes(root, a, b) or []
     return {old: new for status, old, new in changes if status == "R"}
+
+
+# ------------------------------------------------------------------------------ one state against a tag
+
+@dataclass
+class Comparison:
+    """`review --since REV`: each finding of the session new or unchanged against REV's, and REV's that are gone."""
+
+    since: str
+    since_commit: str
+    states: dict[int, str]  # id(finding) -> "new" | "unchanged" (the session's findings and suppressed ones)
+    fixed: list[tuple[str, Finding]]  # (fingerprint at REV, finding) standing at REV and gone now
+
+    def state(self, finding: Finding) -> str | None:
+        return self.states.get(id(finding))
+
+    def counts(self, findings: list[Finding]) -> dict[str, int]:
+        new = sum(1 for f in findings if self.state(f) == "new")
+        return {"new": new, "unchanged": len(findings) - new, "fixed": len(self.fixed)}
+
+    def to_dict(self, findings: list[Finding]) -> dict:
+        return {"rev": self.since, "commit": self.since_commit, "counts": self.counts(findings),
+                "fixed": [{**f.to_dict(), "fingerprint": fp} for fp, f in self.fixed]}
+
+
+def compare(session, since: str, cache: bool = True) -> Comparison:
+    """The session's findings against the state at `since` (its commit's tree and submodules at their gitlinks,
+    reviewed as `review --rev` would, from the cache when it was reviewed before). Files renamed since carry their
+    findings; a finding accepted now (suppressed) is not fixed."""
+    root = Path(session.repo_root or session.root)
+    since_sha = resolve(root, since, "--since")
+    state = _State(None, since_sha, {}, [])
+    store = _Cache(cache)
+    key = store.key(state, _present(root, state))
+    result = store.get(key)
+    if result is None:
+        result, names = _review(root, state)
+        store.put(key, result, names)
+    renames = _renames_to(root, since_sha, session)
+    moved = {old: new for new, old in _carried(result.findings, renames).items()} if renames else {}
+    before = {moved.get(fp, fp): (fp, f) for fp, f in result.findings}
+    now = session.fingerprints()
+    states = {i: ("unchanged" if fp in before else "new") for i, fp in now.items()}
+    gone = [before[fp] for fp in before if fp not in set(now.values())]
+    return Comparison(since, since_sha, states, gone)
+
+
+def _renames_to(root: Path, since_sha: str, session) -> dict[str, str]:
+    """Files renamed from `since_sha` to what the session reviews (a commit, or the work tree's tracked files)."""
+    if session.snapshot is not None and session.git.commit:
+        a = _State(None, since_sha, {}, [])
+        b = _State(None, session.git.commit, {}, [])
+        return _renames(root, a, b)
+    from sources.git import GitError, gitlinks_of
+
+    out: dict[str, str] = {}
+    try:
+        repos = [("", root, since_sha)] + [(p + "/", root / p, sha) for p, sha in gitlinks_of(root, since_sha).items()
+                                           if (root / p / ".git").exists()]
+        for prefix, repo, rev in repos:
+            raw = _git(repo, ["diff", "-z", "-M", "--raw", "--no-ext-diff", rev, "--"], check=False)
+            fields = raw.split("\0")
+            i = 0
+            while i < len(fields) - 1:
+                meta = fields[i].lstrip(":").split()
+                if len(meta) >= 5 and meta[4][:1] in ("R", "C"):
+                    if meta[4][0] == "R":
+                        out[prefix + fields[i + 1]] = prefix + fields[i + 2]
+                    i += 3
+                else:
+                    i += 2
+    except GitError:
+        return out
+    return out

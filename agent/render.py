@@ -213,7 +213,8 @@ def print_review(session: Session) -> None:
         from rich.padding import Padding
 
         con.print(Padding(f"[dim]{SEVERITY_NOTE}[/]", (0, 0, 0, 2), expand=False))
-    print_findings(con, session.findings, defaults)
+    print_findings(con, session.findings, defaults, session.since)
+    print_fixed(con, session.since)
     print_suppressed(con, session.suppressed)
     for note in session.notes:
         con.print(f"  [yellow]note[/] {_escape(note)}")
@@ -226,6 +227,52 @@ def print_review(session: Session) -> None:
 
 
 VERDICT_STYLE = {"GO": "bold green", "NO-GO": "bold red", "CANNOT-TELL": "bold yellow"}
+
+
+def print_fixed(con, since) -> None:
+    """`review --since`: the findings standing at that revision that are gone now."""
+    if since is None or not since.fixed:
+        return
+    con.print(f"\n[bold]Fixed since {_escape(since.since)}[/] ({len(since.fixed)})")
+    for _, f in since.fixed:
+        loc = f"  [dim]{_escape(str(f.locations[0]))}[/]" if f.locations else ""
+        _hanging(con, f"  {f.severity:7} {f.id:7}", f"{_escape(f.title)}{loc}")
+
+
+def commit_line(c) -> str:
+    """One commit of `history`: where, when, who, and whether Product signed it (and through which proposal)."""
+    signed = f"Product-signed by {c.signed_by}" + (f", proposal {c.proposal}" if c.proposal else "") \
+        if c.signed_by else "not Product-signed"
+    text = f"{c.label()} {c.date[:10]} {c.author} '{c.subject[:60]}' ({signed})"
+    if c.via is not None:
+        text += f", brought in by {commit_line(c.via)}"
+    return text
+
+
+def print_history(found) -> None:
+    """`history`: what the range introduced and still stands, what it fixed, and how many stood throughout."""
+    con = console()
+    con.print(f"[bold]History[/] since {_escape(found.since)} ({found.since_commit[:12]}) to {found.until_commit[:12]}: "
+              f"{len(found.steps)} commit(s); {found.reviewed} state(s) reviewed, {found.inherited} inherited "
+              f"(no file a review reads changed), {found.cached} from the cache")
+    for title, lives, which in (("Introduced and still standing", found.introduced(), "introduced"),
+                                ("Fixed", found.fixed(), "removed")):
+        con.print(f"\n[bold]{title}[/] ({len(lives)})")
+        for life in lives:
+            f = life.finding
+            loc = f"  [dim]{_escape(str(f.locations[0]))}[/]" if f.locations else ""
+            _hanging(con, f"  {f.severity:7} {f.id:7}", f"{_escape(f.title)}{loc}")
+            if which == "removed":
+                since = f"introduced by {commit_line(life.introduced)}" if life.introduced else \
+                    f"standing at {found.since}"
+                _hanging(con, " " * 18, f"[dim]{_escape(since)}[/]")
+                _hanging(con, " " * 18, f"[dim]removed by {_escape(commit_line(life.removed))}[/]")
+            else:
+                _hanging(con, " " * 18, f"[dim]introduced by {_escape(commit_line(life.introduced))}[/]")
+    con.print(f"\n{len(found.unchanged())} finding(s) standing since before {_escape(found.since)} and still there "
+              "(`history --format json` lists them)")
+    for note in found.notes:
+        con.print(f"  [yellow]note[/] {_escape(note)}")
 
 
 def print_suppressed(con, suppressed: list) -> None:
@@ -322,7 +369,11 @@ def print_finding(con, f, default: str | None) -> None:
     print_findings(con, [f], {f.id: default} if default else {})
 
 
-def print_findings(con, findings: list, defaults: dict[str, str]) -> None:
+# `review --since`: the column before each finding's severity.
+_STATE_MARK = {"new": "new", "unchanged": "   ", None: "   "}
+
+
+def print_findings(con, findings: list, defaults: dict[str, str], since=None) -> None:
     """Each finding as `print_finding` shows it, printed in batches (the cost stays per finding, not per line).
     A terminal wraps each finding's text under its title, as a grid of severity, id and text would (rich's grid
     measured every cell: 10,000 findings took 12 s); the lines are wrapped here by rich's own Text.wrap."""
@@ -333,20 +384,23 @@ def print_findings(con, findings: list, defaults: dict[str, str]) -> None:
         out: list[list[tuple[str, str]]] = []
         for f in findings:
             lines = _finding_lines(f, defaults.get(f.id))
-            out.append([("  ", ""), (f"{f.severity:7}", SEVERITY_STYLE[f.severity]), (f" {f.id:7} ", ""), *lines[0]])
-            out += [[(_FINDING_INDENT, ""), *line] for line in lines[1:]]
+            state = [(f"{_STATE_MARK[since.state(f)]} ", "bold" if since.state(f) == "new" else "dim")] if since else []
+            out.append([("  ", ""), *state, (f"{f.severity:7}", SEVERITY_STYLE[f.severity]), (f" {f.id:7} ", ""),
+                        *lines[0]])
+            out += [[(_FINDING_INDENT + ("    " if since else ""), ""), *line] for line in lines[1:]]
         print_lines(con, out)
         return
     batch: list = []
     for n, f in enumerate(findings, 1):
-        head = 2 + 8 + max(7, cell_len(f.id)) + 1  # " " and the severity and the id, each with its padding
+        mark = (f"{_STATE_MARK[since.state(f)]} ", "bold" if since.state(f) == "new" else "dim") if since else ("", "")
+        head = 2 + len(mark[0]) + 8 + max(7, cell_len(f.id)) + 1  # the state, the severity and the id, padded
         if con.width - head < 10:  # no room for the text beside them: rich's grid decides
             _print_grid(con, [f], defaults)
             continue
         body = _styled(_finding_lines(f, defaults.get(f.id))).wrap(con, con.width - head, overflow="fold")
         for i, line in enumerate(body):
-            lead = Text.assemble("  ", (f"{f.severity:7}", SEVERITY_STYLE[f.severity]), " ", f.id.ljust(head - 11),
-                                 " ") if i == 0 else Text(" " * head)
+            lead = Text.assemble("  ", mark, (f"{f.severity:7}", SEVERITY_STYLE[f.severity]), " ",
+                                 f.id.ljust(head - 11 - len(mark[0])), " ") if i == 0 else Text(" " * head)
             batch.append(lead + line)
         if len(batch) >= _LINES_PER_PRINT or n == len(findings):
             con.print(Text("\n").join(batch), crop=False, overflow="ignore", no_wrap=True)
@@ -483,6 +537,8 @@ def review_json(session: Session) -> dict:
     for f, finding in zip(data["findings"], session.findings):
         f["default_severity"] = defaults.get(f["id"], f["severity"])
         f["fingerprint"] = fps[id(finding)]  # the finding across runs (SARIF's partialFingerprints)
+        if session.since is not None:
+            f["baseline_state"] = session.since.state(finding)
     for f, s in zip(data["suppressed"], session.suppressed):
         f["fingerprint"] = fps[id(s.finding)]
     return data
@@ -583,9 +639,10 @@ def review_sarif(session: Session) -> dict:
     anchor = _sarif_anchor(session)
     findings = session.findings[:SARIF_MAX_RESULTS]  # worst first: what GitHub would keep anyway
     fps = session.fingerprints()
-    results = [_sarif_result(f, fps[id(f)], ids, anchor) for f in findings]
+    results = [_sarif_result(f, fps[id(f)], ids, anchor, session.since) for f in findings]
     # An accepted finding stays, with SARIF's `suppressions`: code scanning shows it dismissed, never gone.
-    results += [{**_sarif_result(s.finding, fps[id(s.finding)], ids, anchor), "suppressions": [s.sarif()]}
+    results += [{**_sarif_result(s.finding, fps[id(s.finding)], ids, anchor, session.since),
+                 "suppressions": [s.sarif()]}
                 for s in session.suppressed[:max(0, SARIF_MAX_RESULTS - len(results))]]
     notes = list(session.notes)
     if len(session.findings) > len(findings):
@@ -610,7 +667,8 @@ def review_sarif(session: Session) -> dict:
                        "descriptor": {"id": gap.check}} for gap in session.not_run),
                     *({"level": "warning", "message": {"text": n}} for n in notes)],
             }],
-            "properties": {"verdict": session.verdict},
+            "properties": {"verdict": session.verdict,
+                           **({"since": session.since.to_dict(session.findings)} if session.since else {})},
         }],
     }
 
@@ -631,7 +689,7 @@ def _sarif_rule(spec, session: Session) -> dict:
     }
 
 
-def _sarif_result(f, fingerprint: str, rule_index: dict[str, int], anchor) -> dict:
+def _sarif_result(f, fingerprint: str, rule_index: dict[str, int], anchor, since=None) -> dict:
     """One finding as a result. GitHub refuses a whole upload for one result without a physical location with
     a line: a finding with no file of its own is shown where `anchor` says."""
     from tools.checks import CHECKS
@@ -648,6 +706,10 @@ def _sarif_result(f, fingerprint: str, rule_index: dict[str, int], anchor) -> di
         "level": SARIF_LEVEL[f.severity], "message": {"text": text},
         "locations": locations,
         "partialFingerprints": {"devopsAgentFinding/v2": fingerprint},
+        # `review --since REV`: SARIF's own word for a result against a baseline run (new, unchanged); the findings
+        # REV had and this run has not are listed in the run's properties (`since.fixed`), never as results: code
+        # scanning would open an alert for each.
+        **({"baselineState": since.state(f) or "new"} if since is not None else {}),
         "properties": {"severity": f.severity, "default_severity": default, "category": f.category,
                        "clause": f.clause, "remediation": f.remediation},
     }

@@ -135,6 +135,8 @@ class Session:
     snapshot: object = field(default=None, repr=False)  # the TemporaryDirectory of a session of a commit
     signatures: object = None  # agent.gate.verify.VerifyReport of the branch, when checked
     repo_root: Path | None = None  # the repository itself (a session of a commit reads a snapshot without .git)
+    since: object = None  # agent.history.Comparison: each finding new or unchanged against a tag (`review --since`)
+    fail_on_new: bool = False  # the verdict counts only findings new since `since` (`review --fail-on-new`)
 
     def filtered(self, min_severity: str | None) -> "Session":
         """The same session showing only findings at `min_severity` or above; the verdict still counts all."""
@@ -175,6 +177,18 @@ class Session:
         self.suppressed += accepted
         self.notes.append(f"{said}: {len(accepted)} accepted, {len(self.findings)} new")
         return said
+
+    def compare_since(self, rev: str, new_only: bool = False) -> None:
+        """`review --since REV`: each finding new or unchanged against REV, REV's findings gone listed as fixed;
+        with `new_only` the verdict counts only the new ones."""
+        from agent.history import compare
+
+        self.since = compare(self, rev)
+        self.fail_on_new = new_only
+        counts = self.since.counts(self.findings)
+        self.notes.append(f"since {rev} ({self.since.since_commit[:12]}): {counts['new']} new, "
+                          f"{counts['unchanged']} unchanged, {counts['fixed']} fixed"
+                          + ("; only the new ones decide the verdict" if new_only else ""))
 
     def _shown_path(self, path: Path) -> str:
         try:
@@ -331,7 +345,9 @@ class Session:
         from tools.findings import SEVERITIES
 
         cut = SEVERITIES.index(self.fail_on)
-        blocked = any(SEVERITIES.index(f.severity) <= cut for f in self.findings)
+        counted = [f for f in self.findings if self.since.state(f) == "new"] \
+            if self.fail_on_new and self.since is not None else self.findings
+        blocked = any(SEVERITIES.index(f.severity) <= cut for f in counted)
         return verdict_of(blocked, bool(self.not_run) or any(s.blocking for s in self.sources))
 
     @property
@@ -346,6 +362,12 @@ class Session:
         from agent.next_steps import next_steps
 
         return next_steps(self)
+
+    def _finding_dict(self, finding: Finding) -> dict:
+        data = finding.to_dict()
+        if self.since is not None:
+            data["baseline_state"] = self.since.state(finding)  # new | unchanged against `review --since`
+        return data
 
     def source_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -371,10 +393,12 @@ class Session:
             "environments": self.discovery().to_list(),
             "source_counts": self.source_counts(),
             "release": self.release.to_dict() if self.release else None,
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [self._finding_dict(f) for f in self.findings],
             "findings_hidden": self.hidden,
             "suppressed": [{**s.finding.to_dict(), "suppression": s.to_dict()} for s in self.suppressed],
             "fail_on": self.fail_on,
+            "since": self.since.to_dict(self.findings) if self.since is not None else None,
+            "fail_on_new": self.fail_on_new,
             "notes": self.notes,
             "signatures": self.signatures.to_dict() if self.signatures is not None else None,
             "next_steps": [{"command": s.command, "what": s.what, "findings": sorted(set(s.findings)),

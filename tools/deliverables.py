@@ -123,11 +123,17 @@ def release_verdict(session, blocks: list[dict]) -> str:
     return NO_GO if blocks else session.verdict
 
 
-def last_release_tag(root) -> str | None:
-    from sources.git import run_git
+def last_release_tag(root, until: str = "HEAD") -> str | None:
+    """The nearest tag `until` contains, its own tag left out (a tagged release is compared with the one before);
+    None when there is none."""
+    from sources.git import resolve_commit, run_git
 
-    tag = run_git(["describe", "--tags", "--abbrev=0"], root, check=False).strip()
-    return tag or None
+    here = resolve_commit(root, until)
+    for rev in (until, f"{until}^"):
+        tag = run_git(["describe", "--tags", "--abbrev=0", "--end-of-options", rev], root, check=False).strip()
+        if tag and resolve_commit(root, tag) != here:
+            return tag
+    return None
 
 
 _KEYS = ("reason", "risk", "rollback", "approved-by", "proposal", "reverts", "intention")

@@ -73,6 +73,10 @@ def review(
     write_baseline: bool = kit.Option(False, "--write-baseline", help="Write the --baseline FILE again with every finding of this review."),
     fail_on: Severity = kit.Option(Severity.blocker, "--fail-on",
                                    help="The lowest severity that makes the verdict NO-GO (default blocker)."),
+    since: Optional[str] = kit.Option(None, "--since", metavar="REV",
+                                      help="Mark each finding new or unchanged against this tag or commit, and list its findings fixed since."),
+    fail_on_new: bool = kit.Option(False, "--fail-on-new",
+                                   help="Only findings new since --since (default: the last release tag) decide the verdict."),
 ) -> None:
     """The session brief: sources, release intentions, findings, verdict (exit 0 GO, 1 NO-GO, 3 CANNOT-TELL: a part of the review could not run)."""
     from agent import render
@@ -86,6 +90,15 @@ def review(
         baseline = session.root / session.config.baseline  # with --rev: the committed one
     if baseline is not None:
         session.compare_baseline(baseline, write=write_baseline)
+    if since is None and fail_on_new:
+        from tools.deliverables import last_release_tag
+
+        since = last_release_tag(session.repo_root or session.root, rev or "HEAD")
+        if since is None:
+            raise UserError("--fail-on-new needs a revision to compare with, and the branch has no tag",
+                            "pass --since REV (a commit or tag the branch contains)")
+    if since is not None:
+        session.compare_since(since, new_only=fail_on_new)
     session = session.filtered(min_severity.value if min_severity else None)
     if fmt is ReviewFmt.json:
         render.dump_json(render.review_json(session))
@@ -102,6 +115,28 @@ def review(
         render.print_review(session)
     if session.exit_code:
         raise kit.Exit(session.exit_code)
+
+
+@app.command()
+def history(
+    repo: Optional[Path] = RepoOpt,
+    since: Optional[str] = kit.Option(None, "--since", metavar="TAG|REV",
+                                      help="Where the history starts (default: the last tag before --until)."),
+    until: Optional[str] = kit.Option(None, "--until", metavar="REV", help="Where it ends (default: HEAD)."),
+    fmt: Fmt = kit.Option(Fmt.text, "--format"),
+    no_cache: bool = kit.Option(False, "--no-cache", help="Review every state again, ignoring the cache."),
+) -> None:
+    """Each finding's life since a tag: the commit (platform, or submodule commit a gitlink brought in) that introduced it, with its author, date, Product's signature and proposal, and the commit that removed it."""
+    from agent import render
+    from agent.history import history as walk
+
+    from agent.session import resolve_repo
+
+    found = walk(resolve_repo(repo), since=since, until=until, cache=not no_cache)
+    if fmt is Fmt.json:
+        render.dump_json(found.to_dict())
+    else:
+        render.print_history(found)
 
 
 @app.command()
