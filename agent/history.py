@@ -262,8 +262,13 @@ _HOOKED = False
 
 
 def _audit(event: str, args: tuple) -> None:
-    if event == "open" and _RECORDING and args and isinstance(args[0], (str, bytes, os.PathLike)):
-        _RECORDING[-1].add(os.fsdecode(args[0]))
+    """`open` is audited with (path, mode, flags): a file opened for reading only (the snapshot's own writes are
+    not what the review read)."""
+    if event == "open" and _RECORDING and len(args) >= 3 and isinstance(args[0], (str, bytes, os.PathLike)):
+        mode, flags = args[1], args[2]
+        writes = any(c in mode for c in "wax+") if isinstance(mode, str) else bool(flags & (os.O_WRONLY | os.O_RDWR))
+        if not writes:
+            _RECORDING[-1].add(os.fsdecode(args[0]))
 
 
 def _record_opens() -> set[str]:
@@ -472,8 +477,9 @@ def _diff(repo: Path, old: str, new: str, prefix: str) -> list[tuple[str, str, s
 
 def _inherits(changes: list[tuple[str, str, str]] | None, reads: frozenset[str]) -> bool:
     """A state inherits its predecessor's findings when every file that changed is a content edit of a file
-    the predecessor's review never opened."""
-    return changes is not None and all(status == "M" and old not in reads for status, old, _ in changes)
+    the predecessor's review never opened (`.gitmodules` is read by git, not by Python: always an input)."""
+    return changes is not None and all(status == "M" and old not in reads and not old.endswith(".gitmodules")
+                                       for status, old, _ in changes)
 
 
 # ------------------------------------------------------------------------------ identity across states
