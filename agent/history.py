@@ -695,3 +695,22 @@ def _renames_to(root: Path, since_sha: str, session) -> dict[str, str]:
     except GitError:
         return out
     return out
+
+
+def release_changes(repo: str | Path, until: str = "HEAD") -> History | None:
+    """What this release changes against the last one: the history since the last release tag (`release check`,
+    `release notes`, the model's brief); None when the branch has no tag."""
+    from tools.deliverables import last_release_tag
+
+    root = Path(repo)
+    tag = last_release_tag(root, until)
+    return history(root, since=tag, until=until) if tag else None
+
+
+def release_dict(found: History | None) -> dict | None:
+    """The part `release check` and `release notes` print: introduced and fixed by this release, with commits."""
+    if found is None:
+        return None
+    return {"since": found.since, "since_commit": found.since_commit, "until_commit": found.until_commit,
+            "introduced": [life.to_dict() for life in found.introduced()],
+            "fixed": [life.to_dict() for life in found.fixed()]}

@@ -1048,14 +1048,27 @@ def asdict_deep(obj):
     return json.loads(json.dumps(asdict(obj) if is_dataclass(obj) else obj, default=str))
 
 
-def print_release_check(session, blocks, verdict: str, json_out: bool) -> None:
-    """`verdict` comes from tools.deliverables.release_verdict."""
+def print_release_check(session, blocks, verdict: str, json_out: bool, changes=None) -> None:
+    """`verdict` comes from tools.deliverables.release_verdict; `changes` is agent.history.release_changes."""
+    from agent.history import release_dict
+
     if json_out:
         dump_json({"verdict": verdict, "review_verdict": session.verdict, "blocks": blocks,
                    "blockers": [f.to_dict() for f in session.findings if f.severity == "blocker"],
-                   "not_run": [gap.to_dict() for gap in session.not_run]})
+                   "not_run": [gap.to_dict() for gap in session.not_run], "findings": release_dict(changes)})
         return
     con = console()
+    if changes is not None:
+        for title, lives, which in ((f"Introduced by this release (since {changes.since})", changes.introduced(),
+                                     "introduced"), (f"Fixed by this release (since {changes.since})",
+                                                     changes.fixed(), "removed")):
+            con.print(f"[bold]{_escape(title)}[/] ({len(lives)})")
+            for life in lives:
+                commit = getattr(life, which)
+                _hanging(con, f"  {life.finding.severity:7} {life.finding.id:7}",
+                         f"{_escape(life.finding.title)}  [dim]{which} by {_escape(commit_line(commit))}[/]")
+    else:
+        con.print("[dim]no release tag: nothing to compare this release with[/]")
     for f in session.findings:
         if f.severity == "blocker":
             con.print(f"  [bold red]blocker[/] {f.id} {_escape(f.title)}")
@@ -1099,7 +1112,24 @@ def notes_markdown(data: dict) -> str:
         out.append("No infra change went through the gate since the last release tag.")
     for c in data["changes"]:
         out += [f"## {_change_title(c)}", "", *[f"- {line}" for line in _change_lines(c)], ""]
+    found = data.get("findings")
+    if found is not None:
+        for title, key, which in (("Introduced by this release", "introduced", "introduced"),
+                                  ("Fixed by this release", "fixed", "removed")):
+            out += [f"## {title} (since `{_md_text(found['since'])}`)", ""]
+            out += [f"- {life['finding']['severity']} {life['finding']['id']} {_md_text(life['finding']['title'])} — "
+                    f"{which} by {_md_commit(life[which])}" for life in found[key]] or ["- none"]
+            out.append("")
     return "\n".join(out) + "\n"
+
+
+def _md_commit(c: dict) -> str:
+    """One commit of a history as JSON (agent.history.Commit.to_dict), on a markdown line."""
+    where = f"{c['repo']} " if c.get("repo") else ""
+    signed = f"Product-signed by {c['signed_by']}" + (f", proposal {c['proposal']}" if c.get("proposal") else "") \
+        if c.get("product_signed") else "**not Product-signed**"
+    text = f"{where}`{c['commit'][:12]}` {c['date'][:10]} {_md_text(c['author'])} \"{_md_text(c['subject'])}\" ({signed})"
+    return text + (f", brought in by {_md_commit(c['via'])}" if c.get("via") else "")
 
 
 def _change_title(c: dict) -> str:

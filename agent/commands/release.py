@@ -21,11 +21,14 @@ def release_check(repo: Optional[Path] = RepoOpt, fmt: Fmt = kit.Option(Fmt.text
 
     from tools.deliverables import release_verdict
 
+    from agent.history import release_changes
+
     gate = _gate(repo)
     session = gate.session(run_checks=True, signatures=True)
     blocks = gate.open_blocks()
     verdict = release_verdict(session, blocks)
-    render.print_release_check(session, blocks, verdict, json_out=fmt is Fmt.json)
+    render.print_release_check(session, blocks, verdict, json_out=fmt is Fmt.json,
+                               changes=release_changes(session.repo_root or session.root))
     from tools.findings import VERDICT_EXIT_CODES
 
     if VERDICT_EXIT_CODES[verdict]:
@@ -55,8 +58,12 @@ def release_notes(repo: Optional[Path] = RepoOpt, fmt: MdFmt = kit.Option(MdFmt.
     from agent import render
     from tools import deliverables
 
+    from agent.history import release_changes, release_dict
+
     gate = _gate(repo)
-    data = deliverables.notes(gate.session(), gate.store, gate.verify())
+    session = gate.session()
+    data = deliverables.notes(session, gate.store, gate.verify())
+    data["findings"] = release_dict(release_changes(session.repo_root or session.root))
     if fmt is MdFmt.json:
         render.dump_json(data)
     else:

@@ -189,3 +189,17 @@ def test_bad_revisions_are_one_line_and_exit_2(built):
                  ["review", "--since", "no-such-tag"]):
         r = env.cli(repo, *args)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+
+
+def test_release_check_and_notes_say_what_this_release_introduced_and_fixed(built):
+    repo, env, c, history = built
+    r = env.cli(repo, "release", "check", "--format", "json")
+    found = json.loads(r.stdout)["findings"]
+    assert found["since"] == "v1"
+    assert {life["fingerprint"] for life in found["introduced"]} == {life["fingerprint"] for life in history["introduced"]}
+    assert {life["fingerprint"] for life in found["fixed"]} == {life["fingerprint"] for life in history["fixed"]}
+    notes = env.cli(repo, "release", "notes").stdout
+    assert "## Introduced by this release (since `v1`)" in notes and "## Fixed by this release" in notes
+    fixed_line = next(line for line in notes.splitlines() if "DKF003" in line and "removed by" in line)
+    assert c["s_fix"][:12] in fixed_line and f"proposal {c['proposal']}" in fixed_line
+    assert "Introduced by this release (since v1)" in env.cli(repo, "release", "check").stdout
