@@ -223,6 +223,9 @@ class Backend:
         """The one proposal view (agent/gate/store.py) with the commit Product signed; its diff apart."""
         return self.box.proposal_view(rec)
 
+    def _history(self, session, _: Any) -> str:
+        return json.dumps(self.box.history(None, None), ensure_ascii=False, default=str, indent=1)
+
     def _verify(self, session, _: Any) -> str:
         return json.dumps(self.box.verify().to_dict(), ensure_ascii=False, default=str, indent=1)
 
@@ -308,6 +311,8 @@ def build_server(backend: Backend):
         "proposals": ("application/json", "Every proposal, its status and the commit Product signed, if any."),
         "verify": ("application/json", "verify's report: every infra commit since the trust root and whether "
                                        "Product signed it."),
+        "history": ("application/json", "Each finding introduced or fixed since the last release tag, with the "
+                                        "commit, its author, date, Product's signature and proposal."),
     }
     for what, (mime, description) in fixed.items():
         server.resource(f"devops://{what}", name=what, description=description, mime_type=mime)(

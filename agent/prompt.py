@@ -128,6 +128,17 @@ def _parts(session, proposals: list) -> list[Part]:
                           fl for fl, f in zip(flines, session.findings) if f.severity == "blocker"))
                       + f"\n[cut: only blockers listed of {len(flines)} findings; call review]"))
 
+    since = session.since_last_tag()
+    if since is not None:
+        counts = since.counts(session.findings)
+        new = [f for f in session.findings if since.state(f) == "new"]
+        lines = [f"- new {f.id} {f.severity} {f.title}" for f in new]
+        lines += [f"- fixed {f.id} {f.severity} {f.title}" for _, f in since.fixed]
+        head = (f"Since the last tag {since.since} ({counts['new']} new, {counts['fixed']} fixed, "
+                f"{counts['unchanged']} unchanged; call history for the commits)")
+        parts.append(Part(head, quoted("history", "\n".join(lines) or "nothing changed"), rank=5,
+                          shortened=f"[cut: {len(lines)} lines; call history]"))
+
     if session.not_run:
         # Never cut: without it the model would read a partial review as a complete one.
         glines = [f"- {gap.check} {gap.what}: {gap.reason}" for gap in session.not_run]

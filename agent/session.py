@@ -137,6 +137,7 @@ class Session:
     repo_root: Path | None = None  # the repository itself (a session of a commit reads a snapshot without .git)
     since: object = None  # agent.history.Comparison: each finding new or unchanged against a tag (`review --since`)
     fail_on_new: bool = False  # the verdict counts only findings new since `since` (`review --fail-on-new`)
+    _since_tag: object = field(default=None, repr=False)
 
     def filtered(self, min_severity: str | None) -> "Session":
         """The same session showing only findings at `min_severity` or above; the verdict still counts all."""
@@ -189,6 +190,21 @@ class Session:
         self.notes.append(f"since {rev} ({self.since.since_commit[:12]}): {counts['new']} new, "
                           f"{counts['unchanged']} unchanged, {counts['fixed']} fixed"
                           + ("; only the new ones decide the verdict" if new_only else ""))
+
+    def since_last_tag(self):
+        """The findings against the last release tag (the model's brief): agent.history.Comparison, or None when
+        the branch has no tag (or the session is no git repository)."""
+        if self._since_tag is None:
+            self._since_tag = False
+            if self.git.is_git and self.git.commit:
+                from agent.history import compare
+                from tools.deliverables import last_release_tag
+
+                root = self.repo_root or self.root
+                tag = last_release_tag(root, self.git.commit)
+                if tag:
+                    self._since_tag = compare(self, tag)
+        return self._since_tag or None
 
     def _shown_path(self, path: Path) -> str:
         try:

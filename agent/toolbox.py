@@ -72,6 +72,12 @@ class Toolbox:
     def verify(self) -> Any:
         return self.gate().verify(None, None)
 
+    def history(self, since: str | None, until: str | None) -> dict:
+        """The one history (the CLI's `history`, the catalogue's, the MCP resource): each finding's life since a tag."""
+        from agent.history import history
+
+        return history(self.root, since=since, until=until).to_dict()
+
     def release_checklist(self, env: str | None = None) -> Any:
         """The one release checklist (the CLI's `release checklist`, the chat's /checklist, the catalogue): per
         service of the production environment, with the gate's signatures and open blocks."""

@@ -39,6 +39,7 @@ class ToolContext(Protocol):
     def proposals(self) -> list: ...
     def verify(self) -> Any: ...
     def checklist(self, env: str | None) -> dict: ...
+    def history(self, since: str | None, until: str | None) -> dict: ...
     def yaml_sets(self, sets: list[str]) -> bytes: ...
     def proposal_view(self, rec: Any, approvals: bool = False) -> dict: ...
     def redactor(self) -> Callable[[str], str]: ...
@@ -162,6 +163,22 @@ class ReviewResult(_Result):
 class VerifyResult(_Result):
     ok: bool
     report: dict
+
+
+class HistoryArgs(_Args):
+    since: str | None = Field(None, description="A tag or commit the branch contains (default: the last tag).")
+    until: str | None = Field(None, description="Where the history ends (default: HEAD).")
+
+
+class HistoryResult(_Result):
+    since: str
+    since_commit: str
+    until_commit: str
+    # introduced / fixed / unchanged findings and the commits reviewed
+    counts: dict[str, int]
+    introduced: list[dict]  # each: the finding, and the commit that introduced it (author, date, signed, proposal)
+    fixed: list[dict]  # each: the finding, and the commits that introduced (null: before `since`) and removed it
+    notes: list[str] = []
 
 
 class ChecklistArgs(_Args):
@@ -303,6 +320,11 @@ def _verify(ctx: ToolContext, _: NoArgs) -> VerifyResult:
     return VerifyResult(ok=report.ok, report=report.to_dict())
 
 
+def _history(ctx: ToolContext, args: HistoryArgs) -> HistoryResult:
+    data = ctx.history(args.since, args.until)
+    return HistoryResult(**{k: v for k, v in data.items() if k in HistoryResult.model_fields})
+
+
 def _checklist(ctx: ToolContext, args: ChecklistArgs) -> ChecklistResult:
     return ChecklistResult(checklist=ctx.checklist(args.env))
 
@@ -372,6 +394,9 @@ CATALOG: tuple[Tool, ...] = (
          "the verdict (GO, NO-GO, or CANNOT-TELL when a part could not run: not_run says which) and the next steps.", ReviewArgs, ReviewResult, "read", _review),
     Tool("verify", "Every infra commit since the trust root and whether Product signed it.",
          NoArgs, VerifyResult, "read", _verify),
+    Tool("history", "What changed since a release tag: each finding introduced (and still standing) or fixed, with the "
+         "commit that did it (platform, or the submodule commit a gitlink brought in), its author, date, whether "
+         "Product signed it and its proposal.", HistoryArgs, HistoryResult, "read", _history),
     Tool("release_checklist", "The production checklist per service: image and tag, env vars, volumes, "
          "healthchecks, deploy steps, rollbacks, open blocks.", ChecklistArgs, ChecklistResult, "read", _checklist),
     Tool("diagnose", "Read-only incident diagnosis on the Docker engine of DOCKER_HOST: what runs against the compose "

@@ -203,3 +203,33 @@ def test_release_check_and_notes_say_what_this_release_introduced_and_fixed(buil
     fixed_line = next(line for line in notes.splitlines() if "DKF003" in line and "removed by" in line)
     assert c["s_fix"][:12] in fixed_line and f"proposal {c['proposal']}" in fixed_line
     assert "Introduced by this release (since v1)" in env.cli(repo, "release", "check").stdout
+
+
+def test_the_model_reads_the_history_through_the_catalogue_mcp_and_its_brief(built, monkeypatch):
+    """The `history` tool and the `devops://history` resource over a real MCP stdio server; the system prompt says
+    what changed since the last tag."""
+    from test_mcp import run, stdio
+
+    repo, env, c, history = built
+
+    async def go():
+        async with stdio(repo, env) as s:
+            called = await s.call_tool("history", {"since": "v1"})
+            resource = await s.read_resource("devops://history")
+            return called, resource
+
+    called, resource = run(go())
+    assert not called.is_error, called.content[0].text
+    served = called.structured_content
+    assert served["since"] == "v1" and served["counts"]["introduced"] == history["counts"]["introduced"]
+    assert any(life["introduced"]["commit"] == c["s_again"] for life in served["introduced"])
+    assert json.loads(resource.contents[0].text)["since"] == "v1"  # the last tag by default
+
+    monkeypatch.setenv("DEVOPS_AGENT_HOME", str(env.home))
+    from agent import prompt
+    from agent.session import open_session
+
+    text = prompt.build(open_session(repo))
+    gone = sum(1 for life in history["fixed"] if life["introduced"] is None)  # standing at v1 (not born since)
+    head = f"Since the last tag v1 ({history['counts']['introduced']} new, {gone} fixed"
+    assert head in text and "- new DKF003 " in text, text[text.find("Since the last tag"):][:3000]
