@@ -554,8 +554,9 @@ def _evaluate(root: Path, states: list[_State], state: _State, store: _Cache, ou
         return
     before = states[state.parents[0]] if state.parents else None
     if before is not None and before.result is not None and before.result.reviewable:
-        if _inherits(_changes(root, before, state), before.result.reads) \
-                and _signatures_digest(_verify(root, state.platform)) == before.result.signatures:
+        same_branch = before.platform == state.platform  # a submodule commit: the platform's history is the same
+        if _inherits(_changes(root, before, state), before.result.reads) and (
+                same_branch or _signatures_digest(_verify(root, state.platform)) == before.result.signatures):
             prev = before.result
             state.result = _Result(list(prev.findings), prev.reads, prev.signatures, list(prev.not_run))
             out.inherited += 1

@@ -404,10 +404,17 @@ def _write_tree(repo: Path, commit: str, dest: Path, gitlinks: dict[str, str | N
 
 
 def has_commit(repo: Path, sha: str) -> bool:
-    if not (repo / ".git").exists():
+    """Whether `sha` is a commit of the repository at `repo` (read through its one `cat-file --batch`, re-hashed:
+    an altered object raises ForgedObject); a name that is not a full id is asked to git."""
+    if not (Path(repo) / ".git").exists():
         return False
-    out = run_git(["rev-parse", "--verify", "-q", f"{sha}^{{commit}}"], repo, check=False).strip()
-    return out == sha
+    if not _OID.fullmatch(sha or ""):
+        out = run_git(["rev-parse", "--verify", "-q", "--end-of-options", f"{sha}^{{commit}}"], repo, check=False)
+        return out.strip() == sha
+    try:
+        return objects(Path(repo)).read_many([sha])[sha][0] == "commit"
+    except MissingObject:
+        return False
 
 
 def snapshot_state(root: Path, commit: str, dest: Path, links: dict[str, str] | None = None) -> RepoState:

@@ -172,7 +172,9 @@ def tree_of(repo: Path, commit: str) -> str:
 
 
 def has_commit(repo: Path, sha: str) -> bool:
-    return (repo / ".git").exists() and rev(repo, f"{sha}^{{commit}}") == sha
+    from sources.git import has_commit as known
+
+    return known(repo, sha)
 
 
 def build_tree(repo: Path, base: str, patch: str | None, gitlinks: dict[str, str] | None = None,

@@ -865,6 +865,8 @@ def trusted_signers(root: Path, commit: str) -> list[ssh.Signer]:
 def signed_by(root: Path, commit: gc.CommitObject, signers_at: str) -> str | None:
     """The principal of the signer in force at the platform's `signers_at` (trusted_signers) who signed
     `commit`, with the gate's trailers in order; None for any other commit (`history`'s "Product-signed")."""
+    if commit.signature is None:
+        return None
     signers = _in_force(str(root), signers_at)
     if not signers:
         return None
