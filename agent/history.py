@@ -216,10 +216,10 @@ def _plan(root: Path, since: str, until: str, notes: list[str]) -> list[_State]:
         others = [links_at.get(p, {}) for p in parents[1:]]
         chain = first
         moved: dict[str, str] = {}  # submodules already walked to their new commit, on top of the first parent
-        for path, new in sorted(links.items()):
+        for path, new in sorted(links.items()) if parents else ():
             old = before.get(path)
-            if old == new or any(o.get(path) == new for o in others):
-                continue  # unchanged, or brought by a merged branch that was walked on its own line
+            if old is None or old == new or any(o.get(path) == new for o in others):
+                continue  # added here (the commit brings it whole), unchanged, or walked on a merged branch's line
             subs = _submodule_commits(root, path, old, new, notes)
             for sub_sha in subs:
                 sub_info = _commit_info(root / path, sub_sha, path, parents[0] if parents else None, root)
@@ -235,24 +235,27 @@ def _plan(root: Path, since: str, until: str, notes: list[str]) -> list[_State]:
     return states
 
 
-def _submodule_commits(root: Path, path: str, old: str | None, new: str, notes: list[str]) -> list[str]:
+def _submodule_commits(root: Path, path: str, old: str, new: str, notes: list[str]) -> list[str]:
     """The submodule's commits between its old and new gitlink, oldest first; [] when its objects are not here
     (the platform commit then carries the whole move, said in a note)."""
+    from agent.core import hints
+    from agent.core.text import escape_terminal
     from sources.git import GitError
 
     sub = root / path
+    shown = escape_terminal(path)
     if not (sub / ".git").exists():
-        notes.append(f"{path} is not initialised: its commits are reviewed as one step with the platform commit "
-                     f"that moves it (`git submodule update --init {path}`)")
-        return []
-    spec = [new] if old is None else [new, f"^{old}"]
-    try:
-        out = _git(sub, ["rev-list", "--topo-order", "--reverse", *spec, "--"])
-    except GitError:
-        notes.append(f"{path}: commits {(old or '')[:12]}..{new[:12]} are not all here: reviewed as one step "
-                     f"(`git -C {path} fetch`)")
-        return []
-    return out.split()
+        note = (f"{shown} is not initialised: its commits are reviewed as one step with the platform commit that "
+                f"moves it (`{hints.submodule_init(path)}`)")
+    else:
+        try:
+            return _git(sub, ["rev-list", "--topo-order", "--reverse", new, f"^{old}", "--"]).split()
+        except GitError:
+            note = (f"{shown}: commits {old[:12]}..{new[:12]} are not all here: each move is reviewed as one step "
+                    "with the platform commit that makes it (fetch the submodule's history)")
+    if note not in notes:
+        notes.append(note)
+    return []
 
 
 # ------------------------------------------------------------------------------ reviewing one state
@@ -539,13 +542,41 @@ def history(repo: str | Path | None = None, since: str | None = None, until: str
     states = _plan(root, since_sha, until_sha, notes)
     out = History(repo=str(root), since=since, since_commit=since_sha, until_commit=until_sha, notes=notes)
     store = _Cache(cache)
+    gate = _GateTouch(root, until_sha, states)
     for state in states:
-        _evaluate(root, states, state, store, out)
+        _evaluate(root, states, state, store, out, gate)
     _lives(root, states, out)
     return out
 
 
-def _evaluate(root: Path, states: list[_State], state: _State, store: _Cache, out: History) -> None:
+class _GateTouch:
+    """Which platform states can change what the GATE checks read. The verify report of `until` lists every infra
+    commit of the range (platform and submodule); a platform commit that is none of them, brings in none of them,
+    accepts nothing and leaves the signer list alone has its parent's report: no verify is run for it."""
+
+    def __init__(self, root: Path, until: str, states: list[_State]) -> None:
+        self.infra = {c.sha for c in _verify(root, until).infra}
+        self.brought: dict[str, set[str]] = {}
+        for state in states:
+            if state.commit is not None and state.commit.via is not None:
+                self.brought.setdefault(state.commit.via.sha, set()).add(state.commit.sha)
+        self.root = root
+
+    def may_change(self, state: _State, changes: list[tuple[str, str, str]] | None) -> bool:
+        from agent.gate import commits as gc
+        from tools.facts.paths import SIGNERS_FILE
+
+        sha = state.commit.sha if state.commit is not None else state.platform
+        if sha in self.infra or self.brought.get(sha, set()) & self.infra or changes is None:
+            return True
+        if any(SIGNERS_FILE in (old, new) for _, old, new in changes):
+            return True
+        message = gc.read_commit(self.root, state.platform).message
+        return "accepts:" in message.lower() or len(gc.read_commit(self.root, state.platform).parents) > 1
+
+
+def _evaluate(root: Path, states: list[_State], state: _State, store: _Cache, out: History,
+              gate: _GateTouch) -> None:
     key = store.key(state, _present(root, state))
     hit = store.get(key)
     if hit is not None:
@@ -555,8 +586,10 @@ def _evaluate(root: Path, states: list[_State], state: _State, store: _Cache, ou
     before = states[state.parents[0]] if state.parents else None
     if before is not None and before.result is not None and before.result.reviewable:
         same_branch = before.platform == state.platform  # a submodule commit: the platform's history is the same
-        if _inherits(_changes(root, before, state), before.result.reads) and (
-                same_branch or _signatures_digest(_verify(root, state.platform)) == before.result.signatures):
+        changes = _changes(root, before, state)
+        if _inherits(changes, before.result.reads) and (
+                same_branch or not gate.may_change(state, changes)
+                or _signatures_digest(_verify(root, state.platform)) == before.result.signatures):
             prev = before.result
             state.result = _Result(list(prev.findings), prev.reads, prev.signatures, list(prev.not_run))
             out.inherited += 1
