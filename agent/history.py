@@ -383,14 +383,91 @@ def _present(root: Path, state: _State) -> dict[str, bool]:
     return {path: has_commit(root / path, sha) for path, sha in sorted(links.items())}
 
 
-def _review(root: Path, state: _State) -> tuple[_Result, list[str]]:
+class _Snapshot:
+    """One folder that holds the tree of the state being reviewed, updated from state to state with the files
+    that differ (a fresh write when the difference cannot be read), and the gate's verify report per commit."""
+
+    def __init__(self, root: Path) -> None:
+        import tempfile
+
+        self.root = root
+        self.folder = tempfile.TemporaryDirectory(prefix="devops-agent-history-")
+        self.dir = Path(self.folder.name)
+        self.state: _State | None = None
+        self.reports: dict[str, object] = {}
+
+    def verified(self, commit: str):
+        if commit not in self.reports:
+            self.reports[commit] = _verify(self.root, commit)
+        return self.reports[commit]
+
+    def hold(self, state: _State) -> None:
+        """Make the folder hold `state`'s tree."""
+        import shutil
+
+        from sources.git import materialize
+
+        changes = _changes(self.root, self.state, state) if self.state is not None else None
+        if changes is None or not self._apply(state, changes):
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir.mkdir()
+            materialize(self.root, state.platform, self.dir, state.links or None)
+        self.state = state
+
+    def _apply(self, state: _State, changes: list[tuple[str, str, str]]) -> bool:
+        from sources.git import GitError, gitlinks_of, objects
+
+        links = {**gitlinks_of(self.root, state.platform), **state.links}
+        try:
+            for status, old, new in changes:
+                if status in ("D", "R"):
+                    self._remove(old)
+                if status != "D":
+                    sub = next((p for p in links if new.startswith(p + "/")), None)
+                    repo, commit = (self.root / sub, links[sub]) if sub else (self.root, state.platform)
+                    inner = new[len(sub) + 1:] if sub else new
+                    found = objects(repo).entry(commit, inner)
+                    if found is None:
+                        return False
+                    self._remove(new)
+                    target = self.dir / new
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    data = objects(repo).read(found[2], "blob")
+                    if found[0] == "120000":
+                        os.symlink(data.decode("utf-8", "surrogateescape"), target)
+                    else:
+                        target.write_bytes(data)
+                        if found[0] == "100755":
+                            target.chmod(0o755)
+        except (GitError, OSError):
+            return False
+        return True
+
+    def _remove(self, rel: str) -> None:
+        target = self.dir / rel
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+            parent = target.parent
+            while parent != self.dir and not any(parent.iterdir()):  # as a fresh write would: no empty folder
+                parent.rmdir()
+                parent = parent.parent
+
+    def close(self) -> None:
+        self.folder.cleanup()
+
+
+def _review(root: Path, state: _State, snap: _Snapshot | None = None) -> tuple[_Result, list[str]]:
     """The review of one state in full: (its result, the environment variables its Compose runs used)."""
     from agent.session import open_session
     from tools.findings import fingerprints
 
+    if snap is not None:
+        snap.hold(state)
     opened = _record_opens()
     try:
-        session = open_session(root, rev=state.platform, gitlinks=state.links or None)
+        session = open_session(root, rev=state.platform, gitlinks=state.links or None,
+                               snapshot_dir=snap.dir if snap else None,
+                               verified=snap.verified(state.platform) if snap else None)
     finally:
         _stop(opened)
     base = str(session.root.resolve()) + os.sep
@@ -452,8 +529,17 @@ def _changes_between(root: Path, a: _State, b: _State) -> list[tuple[str, str, s
 
 
 def _diff(repo: Path, old: str, new: str, prefix: str) -> list[tuple[str, str, str]] | None:
+    """(status, old path, new path) between two commits of one repository, read from its verified trees; git's
+    rename detection (`diff-tree -M`) is asked only when files were both added and removed."""
+    from sources.git import objects
+
     if old == new:
         return []
+    plain = [("T" if status == "M" and old_mode != new_mode else status, path)  # a mode change: never inherited
+             for status, old_mode, new_mode, _, _, path in objects(repo).diff(old, new)
+             if "160000" not in (old_mode, new_mode)]  # a gitlink: its submodule's files are compared on their own
+    if not ({"A", "D"} <= {status for status, _ in plain}):
+        return [(status, prefix + path, prefix + path) for status, path in plain]
     raw = _git(repo, ["diff-tree", "-r", "-z", "-M", "--raw", "--no-commit-id", old, new, "--"])
     fields = raw.split("\0")
     out = []
@@ -542,9 +628,13 @@ def history(repo: str | Path | None = None, since: str | None = None, until: str
     states = _plan(root, since_sha, until_sha, notes)
     out = History(repo=str(root), since=since, since_commit=since_sha, until_commit=until_sha, notes=notes)
     store = _Cache(cache)
-    gate = _GateTouch(root, until_sha, states)
-    for state in states:
-        _evaluate(root, states, state, store, out, gate)
+    snap = _Snapshot(root)
+    try:
+        gate = _GateTouch(root, until_sha, states, snap)
+        for state in states:
+            _evaluate(root, states, state, store, out, gate, snap)
+    finally:
+        snap.close()
     _lives(root, states, out)
     return out
 
@@ -554,8 +644,8 @@ class _GateTouch:
     commit of the range (platform and submodule); a platform commit that is none of them, brings in none of them,
     accepts nothing and leaves the signer list alone has its parent's report: no verify is run for it."""
 
-    def __init__(self, root: Path, until: str, states: list[_State]) -> None:
-        self.infra = {c.sha for c in _verify(root, until).infra}
+    def __init__(self, root: Path, until: str, states: list[_State], snap: _Snapshot) -> None:
+        self.infra = {c.sha for c in snap.verified(until).infra}
         self.brought: dict[str, set[str]] = {}
         for state in states:
             if state.commit is not None and state.commit.via is not None:
@@ -576,7 +666,7 @@ class _GateTouch:
 
 
 def _evaluate(root: Path, states: list[_State], state: _State, store: _Cache, out: History,
-              gate: _GateTouch) -> None:
+              gate: _GateTouch, snap: _Snapshot) -> None:
     key = store.key(state, _present(root, state))
     hit = store.get(key)
     if hit is not None:
@@ -589,13 +679,13 @@ def _evaluate(root: Path, states: list[_State], state: _State, store: _Cache, ou
         changes = _changes(root, before, state)
         if _inherits(changes, before.result.reads) and (
                 same_branch or not gate.may_change(state, changes)
-                or _signatures_digest(_verify(root, state.platform)) == before.result.signatures):
+                or _signatures_digest(snap.verified(state.platform)) == before.result.signatures):
             prev = before.result
             state.result = _Result(list(prev.findings), prev.reads, prev.signatures, list(prev.not_run))
             out.inherited += 1
             store.put(key, state.result, [])
             return
-    state.result, names = _review(root, state)
+    state.result, names = _review(root, state, snap)
     out.reviewed += 1
     store.put(key, state.result, names)
 

@@ -455,9 +455,11 @@ def _with_called_files(loader: SourceLoader, loaded: list[LoadedSource]) -> list
 def open_session(repo: str | Path | None = None, charter: str | Path | None = None,
                  config: str | Path | None = None, run_checks: bool = True, rev: str | None = None,
                  gitlinks: dict[str, str] | None = None, signatures: bool = True,
-                 release: str | None = None) -> Session:
+                 release: str | None = None, snapshot_dir: Path | None = None, verified=None) -> Session:
     """The session of the work tree, or with `rev` of a commit's blobs only (its config, charter,
-    Notion export and submodules at their gitlinks, or at `gitlinks`), never of the work tree."""
+    Notion export and submodules at their gitlinks, or at `gitlinks`), never of the work tree.
+    `snapshot_dir`: a folder that holds that commit's tree already (agent/history.py keeps one up to date from
+    state to state); `verified`: the gate's verify report of the branch at `rev`, when the caller has it."""
     root = resolve_repo(repo)
     repo_root = root
     snapshot = None
@@ -469,9 +471,13 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
         commit = resolve_commit(root, rev)
         if commit is None:
             raise UserError(f"{rev!r} is not a commit of {root}", "pass a branch, tag or sha that git knows")
-        snapshot = tempfile.TemporaryDirectory(prefix="devops-agent-rev-")
-        git = snapshot_state(root, commit, Path(snapshot.name), gitlinks)
-        root = Path(snapshot.name)
+        if snapshot_dir is not None:
+            git = snapshot_state(root, commit, Path(snapshot_dir), gitlinks, write=False)
+            root = Path(snapshot_dir)
+        else:
+            snapshot = tempfile.TemporaryDirectory(prefix="devops-agent-rev-")
+            git = snapshot_state(root, commit, Path(snapshot.name), gitlinks)
+            root = Path(snapshot.name)
     cfg, cfg_path = load_config(root, Path(config) if config else None)
     if release:  # --release TAG: that release rather than the one in progress
         from dataclasses import replace
@@ -500,8 +506,7 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
         session.start_platform()  # Compose runs while the checks are imported and the branch is verified
         from tools.checks import CheckContext, run_checks as run_all
 
-        verified = None
-        if signatures and git.is_git:
+        if verified is None and signatures and git.is_git:
             from agent.gate.verify import verify_branch
 
             # The gate's signature check of the branch (GATE00x): from git alone, at the reviewed commit.

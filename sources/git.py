@@ -417,10 +417,16 @@ def has_commit(repo: Path, sha: str) -> bool:
         return False
 
 
-def snapshot_state(root: Path, commit: str, dest: Path, links: dict[str, str] | None = None) -> RepoState:
+def snapshot_state(root: Path, commit: str, dest: Path, links: dict[str, str] | None = None,
+                   write: bool = True) -> RepoState:
     """Write `commit` (and its submodules at their gitlinks) into `dest`; the RepoState describing it.
-    A session over `dest` reads exactly the committed blobs: its config, charter and Notion export included."""
-    subs = materialize(root, commit, dest, links)
+    A session over `dest` reads exactly the committed blobs: its config, charter and Notion export included.
+    `write=False`: `dest` holds that tree already (agent/history.py updates one folder from state to state)."""
+    if write:
+        subs = materialize(root, commit, dest, links)
+    else:
+        subs = {path: (sha if has_commit(Path(root) / path, sha) else None)
+                for path, sha in {**gitlinks_of(root, commit), **(links or {})}.items()}
     recorded = {**gitlinks_of(root, commit), **(links or {})}
     modules = tuple(SubmoduleState(name, path, url, subs.get(path) is not None, subs.get(path), recorded.get(path))
                     for name, path, url in _gitmodules(Path(dest)))
