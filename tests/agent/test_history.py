@@ -233,3 +233,18 @@ def test_the_model_reads_the_history_through_the_catalogue_mcp_and_its_brief(bui
     gone = sum(1 for life in history["fixed"] if life["introduced"] is None)  # standing at v1 (not born since)
     head = f"Since the last tag v1 ({history['counts']['introduced']} new, {gone} fixed"
     assert head in text and "- new DKF003 " in text, text[text.find("Since the last tag"):][:3000]
+
+
+def test_the_folder_updated_from_state_to_state_reviews_what_a_fresh_write_would(built, monkeypatch):
+    """The snapshot kept up to date with the files that differ (renames, removals, submodule moves) gives the same
+    lives as every state written afresh."""
+    from agent import history as module
+
+    repo, env, _, _ = built
+    monkeypatch.setenv("DEVOPS_AGENT_HOME", str(env.home))
+    kept = module.history(repo, since="v1", cache=False).to_dict()
+    monkeypatch.setattr(module._Snapshot, "_apply", lambda self, state, changes: False)
+    fresh = module.history(repo, since="v1", cache=False).to_dict()
+    assert kept["counts"]["reviewed"] > 5
+    assert {k: kept[k] for k in ("introduced", "fixed", "unchanged")} == \
+        {k: fresh[k] for k in ("introduced", "fixed", "unchanged")}
