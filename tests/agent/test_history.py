@@ -172,7 +172,11 @@ def test_review_since_marks_new_and_fixed_and_fail_on_new_counts_only_new(built)
     new = {life["fingerprint"] for life in history["introduced"]}
     assert {fp for fp, s in states.items() if s == "new"} == new
     assert {f["fingerprint"] for f in data["since"]["fixed"]} <= {life["fingerprint"] for life in history["fixed"]}
-    sarif = json.loads(env.cli(repo, "review", "--since", "v1", "--format", "sarif").stdout)["runs"][0]
+    from test_sarif import github_errors, schema_errors
+
+    whole = json.loads(env.cli(repo, "review", "--since", "v1", "--format", "sarif").stdout)
+    assert schema_errors(whole) == [] and github_errors(whole) == []  # the official schema, GitHub's upload rules
+    sarif = whole["runs"][0]
     assert {res["baselineState"] for res in sarif["results"]} == {"new", "unchanged"}
     assert sarif["properties"]["since"]["counts"]["new"] == len(new)
     text = env.cli(repo, "review", "--since", "v1").stdout
