@@ -76,7 +76,8 @@ class Finding:
         lines, its detail or its wording of counts, so a line added above it keeps it (code scanning's alert
         and its triage stay). See `fingerprints` for findings that share one."""
         paths = "\n".join(sorted({loc.path for loc in self.locations}))
-        return hashlib.sha256(f"{self.id}\n{paths}\n{self.about()}".encode()).hexdigest()
+        # a file name that is not UTF-8 (kept by surrogateescape) is hashed as its bytes
+        return hashlib.sha256(f"{self.id}\n{paths}\n{self.about()}".encode("utf-8", "surrogateescape")).hexdigest()
 
     def sort_key(self) -> tuple:
         first = self.locations[0] if self.locations else Location("")

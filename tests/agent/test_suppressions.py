@@ -304,3 +304,14 @@ def test_sarif_with_suppressions_is_still_what_github_and_the_schema_accept(shop
     _, data = review(shop)
     [json_fp] = [s["fingerprint"] for s in data["suppressed"] if s["id"] == "CMP003"]
     assert accepted[0]["partialFingerprints"] == {"devopsAgentFinding/v2": json_fp}
+
+
+def test_a_finding_in_a_file_whose_name_is_not_utf8_has_a_fingerprint():
+    """A name git gives as bytes that are not UTF-8 (kept by surrogateescape) is hashed as those bytes, never a crash."""
+    from tools.findings import Finding, Location
+
+    odd = Finding("PRD004", "low", "security", "Dockerfile.\udcff: FROM alpine:3.19",
+                  [Location("api/Dockerfile.\udcff", 1)])
+    other = Finding("PRD004", "low", "security", "Dockerfile.\udcfe: FROM alpine:3.19",
+                    [Location("api/Dockerfile.\udcfe", 1)])
+    assert len(odd.fingerprint()) == 64 and odd.fingerprint() != other.fingerprint()
