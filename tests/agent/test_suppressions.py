@@ -315,3 +315,14 @@ def test_a_finding_in_a_file_whose_name_is_not_utf8_has_a_fingerprint():
     other = Finding("PRD004", "low", "security", "Dockerfile.\udcfe: FROM alpine:3.19",
                     [Location("api/Dockerfile.\udcfe", 1)])
     assert len(odd.fingerprint()) == 64 and odd.fingerprint() != other.fingerprint()
+
+
+def test_a_findings_dict_has_every_field_in_order():
+    """to_dict is written by hand (no deep copy): a field added to Finding must be added there too."""
+    from dataclasses import asdict, fields
+
+    from tools.findings import Finding, Location
+
+    f = Finding("X", "low", "security", "t", [Location("a", 1)], "c", "r", "d", "cmd", "s")
+    want = {**asdict(f), "locations": [{"path": "a", "line": 1}]}
+    assert f.to_dict() == want and list(f.to_dict()) == [x.name for x in fields(Finding)]
