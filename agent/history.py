@@ -685,7 +685,17 @@ def _evaluate(root: Path, states: list[_State], state: _State, store: _Cache, ou
             out.inherited += 1
             store.put(key, state.result, [])
             return
-    state.result, names = _review(root, state, snap)
+    try:
+        state.result, names = _review(root, state, snap)
+    except UserError as exc:  # a commit whose config or charter cannot be read: said, its parent's findings kept
+        where = state.commit.label() if state.commit else state.platform[:12]
+        out.notes.append(f"{where} could not be reviewed ({exc.line()}): its findings are taken as the state "
+                         "before it")
+        prev = before.result if before is not None and before.result is not None else None
+        state.result = _Result(list(prev.findings) if prev else [], prev.reads if prev else frozenset(), "-",
+                               [], reviewable=False)
+        snap.state = None  # the folder may be half written: the next state is written afresh
+        return
     out.reviewed += 1
     store.put(key, state.result, names)
 

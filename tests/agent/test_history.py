@@ -252,3 +252,29 @@ def test_the_folder_updated_from_state_to_state_reviews_what_a_fresh_write_would
     assert kept["counts"]["reviewed"] > 5
     assert {k: kept[k] for k in ("introduced", "fixed", "unchanged")} == \
         {k: fresh[k] for k in ("introduced", "fixed", "unchanged")}
+
+
+def test_a_commit_that_cannot_be_reviewed_is_said_and_the_history_goes_on(tmp_path):
+    """A commit whose .devops-agent.yaml is not YAML: a note names it, its findings are its parent's, exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    from agent.example import init_example
+
+    repo = init_example(tmp_path / "platform")
+    git(repo, "tag", "v1")
+    config = repo / ".devops-agent.yaml"
+    good = config.read_text()
+    config.write_text("environments: [unclosed\n")
+    broken = hand_commit(repo, "config: a typo", ".devops-agent.yaml")
+    config.write_text(good)
+    hand_commit(repo, "config: fixed", ".devops-agent.yaml")
+    r = subprocess.run([sys.executable, "-m", "agent.cli", "history", "--since", "v1", "--format", "json", "--repo",
+                        str(repo)], capture_output=True, text=True,
+                       env={**os.environ, "DEVOPS_AGENT_HOME": str(tmp_path / "home")},
+                       cwd=str(Path(__file__).resolve().parents[2]))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert any(broken[:12] in note and "could not be reviewed" in note for note in data["notes"]), data["notes"]
+    assert data["counts"]["introduced"] == 0 and data["counts"]["fixed"] == 0  # nothing came and went with it
