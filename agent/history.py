@@ -30,6 +30,7 @@ from agent.core.errors import UserError
 from tools.findings import Finding, Location
 
 CACHE_VERSION = 1
+UNTAGGED_MAX = 200  # without a tag, a history since the first commit is walked up to this many commits
 
 
 # ------------------------------------------------------------------------------ what a step of history is
@@ -617,6 +618,10 @@ def history(repo: str | Path | None = None, since: str | None = None, until: str
         since = last_release_tag(root, until_sha)
         if since is None:
             first = _git(root, ["rev-list", "--max-parents=0", until_sha]).split()[-1]
+            count = int(_git(root, ["rev-list", "--count", until_sha]).strip() or 0)
+            if count > UNTAGGED_MAX:
+                raise UserError(f"the branch has no tag and {count} commits: name where the history starts",
+                                "pass --since REV (a release commit), or tag the last release")
             since = first
             notes.append(f"no tag before {(until or 'HEAD')}: history since the first commit {first[:12]}")
     since_sha = resolve(root, since, "--since")

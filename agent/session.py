@@ -203,7 +203,10 @@ class Session:
                 root = self.repo_root or self.root
                 tag = last_release_tag(root, self.git.commit)
                 if tag:
-                    self._since_tag = compare(self, tag)
+                    try:
+                        self._since_tag = compare(self, tag)
+                    except UserError as exc:  # the tag's commit cannot be reviewed: said, the session goes on
+                        self.notes.append(f"cannot compare with the last tag {tag}: {exc.line()}")
         return self._since_tag or None
 
     def _shown_path(self, path: Path) -> str:
