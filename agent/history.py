@@ -580,9 +580,12 @@ def _renamed(f: Finding, renames: dict[str, str]) -> Finding:
 
     if not any(loc.path in renames for loc in f.locations):
         return f
+    import re
+
     title, subject = f.title, f.subject
-    for old, new in renames.items():
-        title, subject = title.replace(old, new), subject.replace(old, new)
+    for old, new in renames.items():  # the whole path only (`docker-compose.yml` is not `api/docker-compose.yml`)
+        whole = re.compile(rf"(?<![\w./-]){re.escape(old)}(?![\w/-]|\.\w)")
+        title, subject = whole.sub(lambda _: new, title), whole.sub(lambda _: new, subject)
     return replace(f, title=title, subject=subject,
                    locations=[Location(renames.get(loc.path, loc.path), loc.line) for loc in f.locations])
 

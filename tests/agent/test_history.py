@@ -278,3 +278,14 @@ def test_a_commit_that_cannot_be_reviewed_is_said_and_the_history_goes_on(tmp_pa
     data = json.loads(r.stdout)
     assert any(broken[:12] in note and "could not be reviewed" in note for note in data["notes"]), data["notes"]
     assert data["counts"]["introduced"] == 0 and data["counts"]["fixed"] == 0  # nothing came and went with it
+
+
+def test_a_rename_rewrites_the_whole_path_only():
+    from agent.history import _renamed
+    from tools.findings import Finding, Location
+
+    f = Finding("CMP003", "high", "reproducibility", "docker-compose.yml: web; api/docker-compose.yml: x; "
+                "docker-compose.yml.bak", [Location("docker-compose.yml", 3), Location("api/docker-compose.yml", 1)])
+    moved = _renamed(f, {"docker-compose.yml": "compose.yaml"})
+    assert moved.title == "compose.yaml: web; api/docker-compose.yml: x; docker-compose.yml.bak"
+    assert [loc.path for loc in moved.locations] == ["compose.yaml", "api/docker-compose.yml"]
