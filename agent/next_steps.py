@@ -58,11 +58,13 @@ def next_steps(session: Session) -> list[NextStep]:
     # The config steers the gate: no proposal edits it (the policy refuses), the team does, signed by Product.
     own = {".devops-agent.yaml", ".devops-agent.yml"}
     steps: dict[str, NextStep] = {}
+    answered: dict[str, list] = {}  # step key -> the findings it answers (each finding once: linear in findings)
     missing: list = []
 
     def add(key: str, command: str, what: str, f) -> None:
         step = steps.setdefault(key, NextStep(command, what, severity=f.severity))
         step.findings.append(f.id)
+        answered.setdefault(key, []).append(f)
         if SEVERITIES.index(f.severity) < SEVERITIES.index(step.severity):
             step.severity = f.severity
 
@@ -90,8 +92,7 @@ def next_steps(session: Session) -> list[NextStep]:
             add(command, command, what, f)
     for key, step in steps.items():
         if key.startswith("propose "):
-            step.command, step.what = _propose(session, step.what, [f for f in session.findings
-                                                                      if f.id in step.findings])
+            step.command, step.what = _propose(session, step.what, answered[key])
     # Worst first; at one severity a command a check names (it may let more checks run) before a proposal.
     order = sorted(steps.values(), key=lambda s: (not s.command, SEVERITIES.index(s.severity),
                                                   s.command.startswith("devops-agent propose")))
@@ -111,8 +112,8 @@ def _not_run_steps(session: Session) -> list[NextStep]:
 def _propose(session: Session, path: str, findings: list) -> tuple[str, str]:
     """The propose line for a fix in `path`: a concrete --set when the check's fix is one known value."""
     for f in findings:
-        m = _SERVICE_OF_TITLE.match(f.title)
-        if f.id in _COMPOSE_SET and m and any(l.path == path for l in f.locations):
+        m = _SERVICE_OF_TITLE.match(f.title) if f.id in _COMPOSE_SET else None
+        if m and any(l.path == path for l in f.locations):
             key, value = _COMPOSE_SET[f.id]
             return (hints.propose_set(f"{path}:services.{m.group(1)}.{key}={value}"),
                     f"{path}: propose the fixes through the gate")

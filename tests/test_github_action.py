@@ -191,3 +191,21 @@ def test_on_a_pull_request_a_baseline_lets_only_new_findings_decide_and_verify_i
     results = runner.uploaded[0]["runs"][0]["results"]
     assert results and all(r.get("suppressions") for r in results if r["ruleId"] != "SUP001")
     assert "## Suppressed" in runner.summary.read_text()
+
+
+def test_on_a_pull_request_the_base_is_the_baseline_and_only_new_findings_fail(platform, runner_temp):
+    """`since` (the pull request's base) marks each SARIF result new or unchanged; with `fail-on-new` the example's
+    standing blockers fail nothing, a blocker the pull request brings in does."""
+    base = subprocess.run(["git", "rev-parse", "HEAD"], cwd=platform, capture_output=True, text=True).stdout.strip()
+    inputs = {"since": base, "fail-on-new": "true"}
+    event = {"pull_request": {"head": {"sha": "0" * 40}, "base": {"sha": base}}}
+    runner = Runner(platform, runner_temp, inputs, "pull_request", event)
+    assert runner.run() == 0, runner.log[-3000:]
+    results = runner.uploaded[0]["runs"][0]["results"]
+    assert results and {r["baselineState"] for r in results} == {"unchanged"}
+    prod = platform / "docker-compose.prod.yml"
+    prod.write_text(prod.read_text().replace("image: mysql:8.0", "image: mysql:8.0\n    depends_on: [ghost]", 1))
+    runner = Runner(platform, runner_temp, inputs, "pull_request", event)
+    assert runner.run() == 1, runner.log[-3000:]
+    new = [r for r in runner.uploaded[0]["runs"][0]["results"] if r["baselineState"] == "new"]
+    assert [r["ruleId"] for r in new if r["level"] == "error"] == ["CMP005"], new

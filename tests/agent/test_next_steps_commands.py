@@ -53,3 +53,31 @@ def test_a_hostile_submodule_path_is_one_quoted_argument_in_every_next_step(tmp_
                                                     "COLUMNS": "300", "PYTHONPATH": str(ROOT)}).stdout
     assert f"git submodule update --init -- '{HOSTILE}'" in text
     assert f"--init {HOSTILE}" not in text
+
+
+def test_next_steps_read_each_finding_once(monkeypatch):
+    """Issue 25: a propose step per file matched every finding of the review again (1.12 M regex matches at 1,000
+    services). Each finding is now read once: the titles read for a concrete `--set` are those of the step's own."""
+    from types import SimpleNamespace
+
+    from agent import next_steps as module
+    from tools.findings import Finding, Location
+
+    files = 300
+    findings = [Finding("CMP011", "medium", "availability", f"prod: svc{i} has no restart policy",
+                        [Location(f"svc{i}/compose.yml", 3)]) for i in range(files)]
+    findings += [Finding("DKF003", "medium", "security", f"svc{i}/Dockerfile: final stage runs as root",
+                         [Location(f"svc{i}/Dockerfile", 1)]) for i in range(files)]
+    matched = []
+
+    class Counting:
+        def match(self, text):
+            matched.append(text)
+            return module.re.match(r"^[\w.-]+: (?P<service>[\w.-]+) ", text)
+
+    monkeypatch.setattr(module, "_SERVICE_OF_TITLE", Counting())
+    session = SimpleNamespace(sources=[], findings=findings, charter_origin="repo", snapshot=None, not_run=[],
+                              root=Path.cwd().resolve())
+    steps = module.next_steps(session)
+    assert len(steps) == 2 * files and len(matched) == files  # one title per CMP011 finding, none twice
+    assert any("svc7/compose.yml:services.svc7.restart=unless-stopped" in s.command for s in steps)
