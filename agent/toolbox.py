@@ -22,6 +22,9 @@ class Toolbox:
         self.config = config
         self._sessions: dict[bool, Any] = {}
         self._gate = None
+        # (tool, arguments) -> (the redactor, the answer) of a tool that reads only the session (SESSION_READS):
+        # redacted once per session state, forgotten with the sessions (`refresh`).
+        self.answers: dict[tuple[str, str], tuple[Callable[[str], str], "Outcome"]] = {}
 
     def gate(self):
         if self._gate is None:
@@ -44,6 +47,7 @@ class Toolbox:
     def refresh(self) -> None:
         """Forget the sessions: the next tool call reads the repo again (after a proposal or an apply)."""
         self._sessions.clear()
+        self.answers.clear()
 
     def propose(self, meta: dict, patch: bytes | str | None = None, sets: list[str] | None = None) -> Any:
         """The one propose (the CLI, the catalogue's propose_change, the chat): a unified diff, or structured YAML
@@ -190,6 +194,11 @@ def waits_for_product(proposal_id: str) -> str:
             "You cannot approve it.")
 
 
+# The tools whose answer is a function of the session and the arguments only (no git ref, no engine, no gate store):
+# an answer is kept until the session is reopened (a source changed, a proposal, an apply).
+SESSION_READS = frozenset({"sources", "read_source", "compose_view", "ci_view", "review"})
+
+
 def run_tool(box: Toolbox, redact: Callable[[str], str], name: str, arguments: dict | None,
              log: Callable[[str, str, str, float | None], None] | None = None, shown: str | None = None) -> Outcome:
     """One catalogue call as every front end answers it (the chat, the MCP server, the eval runner): refused when
@@ -208,6 +217,9 @@ def run_tool(box: Toolbox, redact: Callable[[str], str], name: str, arguments: d
         log("tool_call", name, refused.text if refused else shown if shown is not None else redact(
             json.dumps(arguments or {}, ensure_ascii=False, default=str)), None)
     out = refused or _waiting(box, redact, name, arguments)
+    key = (name, json.dumps(arguments or {}, sort_keys=True, default=str)) if name in SESSION_READS else None
+    if out is None and key is not None and key in box.answers and box.answers[key][0] is redact:
+        out = box.answers[key][1]  # the same session, the same question: its answer, redacted once
     if out is None:
         try:
             result = tool(name).call(box, arguments)
@@ -218,6 +230,8 @@ def run_tool(box: Toolbox, redact: Callable[[str], str], name: str, arguments: d
             if name == "read_source":
                 data["text"] = _quoted_source(data)
             out = Outcome(OK, redact(json.dumps(data, ensure_ascii=False, default=str)))
+            if key is not None:
+                box.answers[key] = (redact, out)
     if log is not None:
         log("tool_result" if out.ok else "tool_error", name, out.text, (time.monotonic() - started) * 1000)
     return out

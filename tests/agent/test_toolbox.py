@@ -138,3 +138,27 @@ def test_a_bug_in_an_mcp_call_answers_that_call_with_its_crash_log(repo, agent_h
     kinds = [e["kind"] for e in TurnLog(platform).entries(backend.thread)]
     assert kinds[-1] == "tool_error"
     assert backend.call("sources", {}).status == toolbox.ERROR  # the server goes on
+
+
+def test_a_session_read_is_redacted_once_per_session_state(repo, tmp_path):
+    """Issue 25: the review's JSON was redacted again on every call (73 % of an MCP review call). The same question
+    to the same session gets the answer redacted the first time; a new session (a proposal) asks the redactor again."""
+    platform, _ = repo
+    box = toolbox.Toolbox(platform)
+    seen: list[int] = []
+
+    def redact(text: str) -> str:
+        seen.append(len(text))
+        return text
+
+    first = toolbox.run_tool(box, redact, "review", {"min_severity": "high"})
+    big = len(seen)
+    again = toolbox.run_tool(box, redact, "review", {"min_severity": "high"})
+    assert again.text == first.text and len(seen) == big  # nothing redacted again
+    other = toolbox.run_tool(box, redact, "review", {})
+    assert len(seen) == big + 1 and other.text != first.text  # other arguments, another answer
+    patch = make_patch(platform, *RESTART, tmp_path / "p.diff").read_text()
+    toolbox.run_tool(box, redact, "propose_change", {"patch": patch, "scope": "compose", **_meta()})
+    count = len(seen)
+    toolbox.run_tool(box, redact, "review", {"min_severity": "high"})
+    assert len(seen) == count + 1  # the proposal reopened the session: its answer is made again
