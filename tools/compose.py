@@ -350,9 +350,9 @@ def compose_binary() -> list[str] | None:
     chosen = os.environ.get("DEVOPS_AGENT_COMPOSE")
     if chosen is not None:
         return None if chosen.strip().lower() in ("", "none") else [chosen]
-    candidates = [Path(sys.executable).parent / "docker-compose",
-                  Path(sysconfig.get_path("scripts")) / "docker-compose"]
-    for c in candidates:
+    for where in (lambda: Path(sys.executable).parent,  # sysconfig's paths cost an import: asked only when needed
+                  lambda: Path(sysconfig.get_path("scripts"))):
+        c = where() / "docker-compose"
         if c.is_file() and os.access(c, os.X_OK):
             return [str(c)]
     found = shutil.which("docker-compose")
