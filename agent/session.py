@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import os
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.core import hints
 from agent.core.charter import Charter, parse_charter
+from agent.core.collect import few_collections
 from agent.core.config import ProjectConfig, load_config
 from agent.core.errors import UserError
 from sources import notion_export
@@ -466,24 +466,6 @@ def open_session(repo: str | Path | None = None, charter: str | Path | None = No
     state to state); `verified`: the gate's verify report of the branch at `rev`, when the caller has it."""
     with few_collections():
         return _open(repo, charter, config, run_checks, rev, gitlinks, signatures, release, snapshot_dir, verified)
-
-
-@contextmanager
-def few_collections():
-    """A review builds a few hundred thousand objects that live as long as it does: Python's collector, at its
-    default thresholds, walks them again and again (17 % of a 2,000-service review). The objects alive before
-    it starts (modules, the caller's state) are set aside (`gc.freeze`) and young collections run 50 times less
-    often; both are undone after, so a long-lived server still collects what its sessions leave behind."""
-    import gc
-
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(threshold[0], 35_000), *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
 
 
 def _open(repo, charter, config, run_checks, rev, gitlinks, signatures, release, snapshot_dir, verified) -> Session:

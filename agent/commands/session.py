@@ -79,6 +79,15 @@ def review(
                                    help="Only findings new since --since (default: the last release tag) decide the verdict."),
 ) -> None:
     """The session brief: sources, release intentions, findings, verdict (exit 0 GO, 1 NO-GO, 3 CANNOT-TELL: a part of the review could not run)."""
+    from agent.core.collect import few_collections
+
+    with few_collections():  # the review and its rendering: thousands of findings, as many dicts
+        _review(repo, charter, config, fmt, min_severity, rev, release, baseline, write_baseline, fail_on, since,
+                fail_on_new)
+
+
+def _review(repo, charter, config, fmt, min_severity, rev, release, baseline, write_baseline, fail_on, since,
+            fail_on_new) -> None:
     from agent import render
     from agent.core.errors import UserError
 
