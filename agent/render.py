@@ -537,8 +537,6 @@ def review_json(session: Session) -> dict:
     for f, finding in zip(data["findings"], session.findings):
         f["default_severity"] = defaults.get(f["id"], f["severity"])
         f["fingerprint"] = fps[id(finding)]  # the finding across runs (SARIF's partialFingerprints)
-        if session.since is not None:
-            f["baseline_state"] = session.since.state(finding)
     for f, s in zip(data["suppressed"], session.suppressed):
         f["fingerprint"] = fps[id(s.finding)]
     return data
@@ -1125,8 +1123,9 @@ def notes_markdown(data: dict) -> str:
 
 def _md_commit(c: dict) -> str:
     """One commit of a history as JSON (agent.history.Commit.to_dict), on a markdown line."""
-    where = f"{c['repo']} " if c.get("repo") else ""
-    signed = f"Product-signed by {c['signed_by']}" + (f", proposal {c['proposal']}" if c.get("proposal") else "") \
+    where = f"{_md_text(c['repo'])} " if c.get("repo") else ""
+    signed = f"Product-signed by {_md_text(c['signed_by'])}" + (
+        f", proposal {_md_text(c['proposal'])}" if c.get("proposal") else "") \
         if c.get("product_signed") else "**not Product-signed**"
     text = f"{where}`{c['commit'][:12]}` {c['date'][:10]} {_md_text(c['author'])} \"{_md_text(c['subject'])}\" ({signed})"
     return text + (f", brought in by {_md_commit(c['via'])}" if c.get("via") else "")
