@@ -41,9 +41,10 @@ class Case:
         return self.name.startswith("ok-")
 
     def files(self) -> list[str]:
-        """The case's repository files, repo-relative and sorted (expected.yaml is not one of them)."""
+        """The case's repository files, repo-relative and sorted (expected.yaml is not one of them, nor the bytecode
+        Python leaves beside a case's `.py` when a test runs it)."""
         return sorted(p.relative_to(self.folder).as_posix() for p in self.folder.rglob("*")
-                      if p.is_file() and p != self.folder / EXPECTED)
+                      if p.is_file() and p != self.folder / EXPECTED and "__pycache__" not in p.parts)
 
 
 def _at(value) -> tuple[str, ...]:
