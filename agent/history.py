@@ -132,7 +132,8 @@ class _Result:
     reads: frozenset[str]  # files the review opened, relative to the reviewed tree
     signatures: str  # the verify report's digest at this state (what the GATE checks read)
     not_run: list[str]
-    reviewable: bool = True  # False: read from the cache (no session in memory is needed to inherit from it)
+    reviewable: bool = True  # False: the state could not be reviewed (its parent's findings stand in): never inherited
+    env_names: list[str] = field(default_factory=list)  # the variables its Compose runs read (its cache entry's key)
 
 
 def _git(repo: Path, args: list[str], check: bool = True) -> str:
@@ -174,8 +175,10 @@ def _commit_info(repo: Path, sha: str, label: str, signers_at: str | None, root:
         proposal = (parse_trailers(obj.message).get("Proposal") or [None])[0]
     except TrailerError:
         proposal = None
-    return Commit(repo=label, sha=sha, author=author, date=date, subject=obj.subject,
-                  signed_by=_signer(root, obj, signers_at), proposal=proposal)
+    signed_by = _signer(root, obj, signers_at)
+    # a `Proposal:` trailer is the gate's only on a commit Product signed: anyone can write one in a hand commit
+    return Commit(repo=label, sha=sha, author=author, date=date, subject=obj.subject, signed_by=signed_by,
+                  proposal=proposal if signed_by else None)
 
 
 def _signer(root: Path, obj, signers_at: str | None) -> str | None:
@@ -350,15 +353,16 @@ class _Cache:
             findings = [(fp, _finding(d)) for fp, d in data["findings"]]
         except (KeyError, TypeError, ValueError):
             return None
-        return _Result(findings, frozenset(data["reads"]), data["signatures"], data["not_run"], reviewable=False)
+        return _Result(findings, frozenset(data["reads"]), data["signatures"], data["not_run"],
+                       env_names=list(data.get("env_names", [])))
 
-    def put(self, key: str, result: _Result, env_names: list[str]) -> None:
+    def put(self, key: str, result: _Result) -> None:
         if not self.enabled:
             return
         path = self.dir / key[:2] / f"{key}.json"
         data = {"findings": [[fp, f.to_dict()] for fp, f in result.findings], "reads": sorted(result.reads),
-                "signatures": result.signatures, "not_run": result.not_run, "env_names": env_names,
-                "env": _env_digest(env_names)}
+                "signatures": result.signatures, "not_run": result.not_run, "env_names": result.env_names,
+                "env": _env_digest(result.env_names)}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -457,8 +461,8 @@ class _Snapshot:
         self.folder.cleanup()
 
 
-def _review(root: Path, state: _State, snap: _Snapshot | None = None) -> tuple[_Result, list[str]]:
-    """The review of one state in full: (its result, the environment variables its Compose runs used)."""
+def _review(root: Path, state: _State, snap: _Snapshot | None = None) -> _Result:
+    """The review of one state in full."""
     from agent.session import open_session
     from tools.findings import fingerprints
 
@@ -476,10 +480,9 @@ def _review(root: Path, state: _State, snap: _Snapshot | None = None) -> tuple[_
                       if p.startswith(base))
     ordered = sorted(session.findings, key=Finding.sort_key)
     result = _Result(list(zip(fingerprints(ordered), ordered)), reads, _signatures_digest(session.signatures),
-                     [str(gap) for gap in session.not_run])
-    names = sorted(_used_variables(session))
+                     [str(gap) for gap in session.not_run], env_names=sorted(_used_variables(session)))
     session.snapshot.cleanup() if session.snapshot is not None else None
-    return result, names
+    return result
 
 
 def _used_variables(session) -> set[str]:
@@ -490,7 +493,8 @@ def _used_variables(session) -> set[str]:
     for src in session.sources:
         if src.kind == "compose" and src.text:
             names.update(referenced_variables(src.text))
-    return {n for n in names if n in os.environ} | {n for n in os.environ if n.startswith(("COMPOSE_", "DOCKER_"))}
+    # set or not: a variable set later changes what Compose makes of the files
+    return names | {n for n in os.environ if n.startswith(("COMPOSE_", "DOCKER_"))}
 
 
 def _changes(root: Path, a: _State, b: _State) -> list[tuple[str, str, str]] | None:
@@ -689,12 +693,13 @@ def _evaluate(root: Path, states: list[_State], state: _State, store: _Cache, ou
                 same_branch or not gate.may_change(state, changes)
                 or _signatures_digest(snap.verified(state.platform)) == before.result.signatures):
             prev = before.result
-            state.result = _Result(list(prev.findings), prev.reads, prev.signatures, list(prev.not_run))
+            state.result = _Result(list(prev.findings), prev.reads, prev.signatures, list(prev.not_run),
+                                   env_names=list(prev.env_names))  # a variable it depends on is its parent's
             out.inherited += 1
-            store.put(key, state.result, [])
+            store.put(key, state.result)
             return
     try:
-        state.result, names = _review(root, state, snap)
+        state.result = _review(root, state, snap)
     except UserError as exc:  # a commit whose config or charter cannot be read: said, its parent's findings kept
         where = state.commit.label() if state.commit else state.platform[:12]
         out.notes.append(f"{where} could not be reviewed ({exc.line()}): its findings are taken as the state "
@@ -705,7 +710,7 @@ def _evaluate(root: Path, states: list[_State], state: _State, store: _Cache, ou
         snap.state = None  # the folder may be half written: the next state is written afresh
         return
     out.reviewed += 1
-    store.put(key, state.result, names)
+    store.put(key, state.result)
 
 
 def _verify(root: Path, commit: str):
@@ -799,8 +804,8 @@ def compare(session, since: str, cache: bool = True) -> Comparison:
     key = store.key(state, _present(root, state))
     result = store.get(key)
     if result is None:
-        result, names = _review(root, state)
-        store.put(key, result, names)
+        result = _review(root, state)
+        store.put(key, result)
     renames = _renames_to(root, since_sha, session)
     moved = {old: new for new, old in _carried(result.findings, renames).items()} if renames else {}
     before = {moved.get(fp, fp): (fp, f) for fp, f in result.findings}

@@ -289,3 +289,25 @@ def test_a_rename_rewrites_the_whole_path_only():
     moved = _renamed(f, {"docker-compose.yml": "compose.yaml"})
     assert moved.title == "compose.yaml: web; api/docker-compose.yml: x; docker-compose.yml.bak"
     assert [loc.path for loc in moved.locations] == ["compose.yaml", "api/docker-compose.yml"]
+
+
+def test_a_cached_state_is_reviewed_again_when_a_variable_its_compose_files_use_changes(tmp_path, monkeypatch):
+    """The cache is keyed by the variables the compose files reference, set or not: setting one later (a state
+    inherited from its parent included) is a new review, an unrelated variable is not."""
+    from agent.example import init_example
+    from agent.history import history
+
+    monkeypatch.setenv("DEVOPS_AGENT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("IMAGE_TAG_API", raising=False)
+    repo = init_example(tmp_path / "platform")
+    git(repo, "tag", "v1")
+    (repo / "anime-saas-api" / "AnimeSaasApi" / "AnimeDb.cs").write_text("// edited\n")
+    git(repo / "anime-saas-api", "commit", "-qam", "feat: edit")
+    git(repo, "commit", "-qam", "chore: bump api")
+    first = history(repo, since="v1")
+    assert first.inherited >= 1  # the application edit and its gitlink's move
+    monkeypatch.setenv("UNRELATED_VARIABLE", "1")
+    assert history(repo, since="v1").cached == first.reviewed + first.inherited
+    monkeypatch.setenv("IMAGE_TAG_API", "abc1234")
+    again = history(repo, since="v1")
+    assert again.cached == 0 and again.reviewed + again.inherited == first.reviewed + first.inherited
