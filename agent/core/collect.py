@@ -1,11 +1,12 @@
 """How often Python's collector runs while a review builds its objects."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 
 @contextmanager
-def few_collections():
+def few_collections() -> Iterator[None]:
     """A review builds a few hundred thousand objects that live as long as it does: Python's collector, at its
     default thresholds, walks them again and again (1.1-1.3 s of a 2,000-service review). The objects alive before
     it starts (modules, the caller's state) are set aside (`gc.freeze`) and young collections run 50 times less
