@@ -136,6 +136,19 @@ class _Result:
     env_names: list[str] = field(default_factory=list)  # the variables its Compose runs read (its cache entry's key)
 
 
+def _gitlinks(root: Path, commit: str) -> dict[str, str]:
+    """Submodule path -> gitlink of a platform commit, read once per commit (a commit never changes)."""
+    key = (str(root), commit)
+    if key not in _LINKS:
+        from sources.git import gitlinks_of
+
+        _LINKS[key] = gitlinks_of(root, commit)
+    return _LINKS[key]
+
+
+_LINKS: dict[tuple[str, str], dict[str, str]] = {}
+
+
 def _git(repo: Path, args: list[str], check: bool = True) -> str:
     from sources.git import run_git
 
@@ -189,8 +202,6 @@ def _signer(root: Path, obj, signers_at: str | None) -> str | None:
 
 def _plan(root: Path, since: str, until: str, notes: list[str]) -> list[_State]:
     """Every state between `since` (exclusive) and `until`, parents first; boundary states first of all."""
-    from sources.git import gitlinks_of
-
     lines = _git(root, ["rev-list", "--topo-order", "--reverse", "--parents", "--boundary",
                         f"{since}..{until}"]).split("\n")
     boundary, inside = [], []
@@ -210,9 +221,9 @@ def _plan(root: Path, since: str, until: str, notes: list[str]) -> list[_State]:
     for sha in boundary:
         index[sha] = len(states)
         states.append(_State(None, sha, {}, []))
-        links_at[sha] = gitlinks_of(root, sha)
+        links_at[sha] = _gitlinks(root, sha)
     for sha, parents in inside:
-        links = gitlinks_of(root, sha)
+        links = _gitlinks(root, sha)
         links_at[sha] = links
         info = _commit_info(root, sha, "", parents[0] if parents else None, root)
         first = index.get(parents[0]) if parents else None
@@ -253,12 +264,38 @@ def _submodule_commits(root: Path, path: str, old: str, new: str, notes: list[st
                 f"moves it (`{hints.submodule_init(path)}`)")
     else:
         try:
-            return _git(sub, ["rev-list", "--topo-order", "--reverse", new, f"^{old}", "--"]).split()
+            return _linear(sub, old, new) or _git(sub, ["rev-list", "--topo-order", "--reverse", new, f"^{old}",
+                                                        "--"]).split()
         except GitError:
             note = (f"{shown}: commits {old[:12]}..{new[:12]} are not all here: each move is reviewed as one step "
                     "with the platform commit that makes it (fetch the submodule's history)")
     if note not in notes:
         notes.append(note)
+    return []
+
+
+def _linear(repo: Path, old: str, new: str, limit: int = 200) -> list[str]:
+    """`new`'s ancestors down to `old`, oldest first, when each has one parent (the common case: no git process);
+    [] when the line merges, does not reach `old` within `limit`, or a commit is not here (git then answers)."""
+    from agent.gate import commits as gc
+    from sources.git import MissingObject, objects
+
+    line = []
+    sha = new
+    for _ in range(limit):
+        if sha == old:
+            return line[::-1]
+        try:
+            kind, raw = objects(repo).read_many([sha])[sha]  # re-hashed: an altered object raises, never passed over
+        except MissingObject:
+            return []
+        if kind != "commit":
+            return []
+        parents = gc.parse_commit(sha, raw).parents
+        if len(parents) != 1:
+            return []
+        line.append(sha)
+        sha = parents[0]
     return []
 
 
@@ -382,9 +419,9 @@ def _finding(d: dict) -> Finding:
 
 def _present(root: Path, state: _State) -> dict[str, bool]:
     """Whether each submodule commit the state reviews is here (absent: the review says it could not read it)."""
-    from sources.git import gitlinks_of, has_commit
+    from sources.git import has_commit
 
-    links = {**gitlinks_of(root, state.platform), **state.links}
+    links = {**_gitlinks(root, state.platform), **state.links}
     return {path: has_commit(root / path, sha) for path, sha in sorted(links.items())}
 
 
@@ -420,9 +457,9 @@ class _Snapshot:
         self.state = state
 
     def _apply(self, state: _State, changes: list[tuple[str, str, str]]) -> bool:
-        from sources.git import GitError, gitlinks_of, objects
+        from sources.git import GitError, objects
 
-        links = {**gitlinks_of(self.root, state.platform), **state.links}
+        links = {**_gitlinks(self.root, state.platform), **state.links}
         try:
             for status, old, new in changes:
                 if status in ("D", "R"):
@@ -475,9 +512,10 @@ def _review(root: Path, state: _State, snap: _Snapshot | None = None) -> _Result
                                verified=snap.verified(state.platform) if snap else None)
     finally:
         _stop(opened)
-    base = str(session.root.resolve()) + os.sep
-    reads = frozenset(p[len(base):].replace(os.sep, "/") for p in (os.path.realpath(q) for q in opened)
-                      if p.startswith(base))
+    bases = {str(session.root) + os.sep, str(session.root.resolve()) + os.sep}
+    reads = frozenset(p[len(b):].replace(os.sep, "/") for p in (os.path.normpath(q) if os.path.isabs(q)
+                                                                 else os.path.realpath(q) for q in opened)
+                      for b in bases if p.startswith(b))
     ordered = sorted(session.findings, key=Finding.sort_key)
     result = _Result(list(zip(fingerprints(ordered), ordered)), reads, _signatures_digest(session.signatures),
                      [str(gap) for gap in session.not_run], env_names=sorted(_used_variables(session)))
@@ -510,13 +548,13 @@ _CHANGES: dict[tuple, list[tuple[str, str, str]] | None] = {}
 def _changes_between(root: Path, a: _State, b: _State) -> list[tuple[str, str, str]] | None:
     """(status, old path, new path) of every file that differs between two states' trees (submodules' files
     under their path), renames found; None when a submodule's move cannot be read here."""
-    from sources.git import GitError, gitlinks_of
+    from sources.git import GitError
 
     out = _diff(root, a.platform, b.platform, "")
     if out is None:
         return None
-    links_a = {**gitlinks_of(root, a.platform), **a.links}
-    links_b = {**gitlinks_of(root, b.platform), **b.links}
+    links_a = {**_gitlinks(root, a.platform), **a.links}
+    links_b = {**_gitlinks(root, b.platform), **b.links}
     for path in sorted(set(links_a) | set(links_b)):
         old, new = links_a.get(path), links_b.get(path)
         if old == new:

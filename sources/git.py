@@ -222,9 +222,24 @@ def _status(cwd: Path, check: bool = True) -> tuple[str | None, frozenset[str]]:
 
 
 def _gitmodules(root: Path) -> list[tuple[str, str, str | None]]:
-    """(name, path, url) from .gitmodules, read with git's own config parser."""
-    if not (root / ".gitmodules").is_file():
+    """(name, path, url) from .gitmodules, read with git's own config parser (once per content: `history` reads
+    the same file in every state)."""
+    try:
+        data = (root / ".gitmodules").read_bytes() if (root / ".gitmodules").is_file() else None
+    except OSError:
+        data = None
+    if data is None:
         return []
+    if data not in _GITMODULES:
+        _GITMODULES.clear() if len(_GITMODULES) > 64 else None
+        _GITMODULES[data] = _parse_gitmodules(root)
+    return list(_GITMODULES[data])
+
+
+_GITMODULES: dict[bytes, list[tuple[str, str, str | None]]] = {}
+
+
+def _parse_gitmodules(root: Path) -> list[tuple[str, str, str | None]]:
     out = run_git(["config", "-f", ".gitmodules", "--get-regexp", r"^submodule\..*\.(path|url)$"], root, check=False)
     paths: dict[str, str] = {}
     urls: dict[str, str] = {}

@@ -137,11 +137,12 @@ def history(
 ) -> None:
     """Each finding's life since a tag: the commit (platform, or submodule commit a gitlink brought in) that introduced it, with its author, date, Product's signature and proposal, and the commit that removed it."""
     from agent import render
+    from agent.core.collect import few_collections
     from agent.history import history as walk
-
     from agent.session import resolve_repo
 
-    found = walk(resolve_repo(repo), since=since, until=until, cache=not no_cache)
+    with few_collections():  # hundreds of reviews' findings, alive until the lives are built
+        found = walk(resolve_repo(repo), since=since, until=until, cache=not no_cache)
     if fmt is Fmt.json:
         render.dump_json(found.to_dict())
     else:
