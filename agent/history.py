@@ -711,8 +711,8 @@ class _GateTouch:
             return True
         if any(SIGNERS_FILE in (old, new) for _, old, new in changes):
             return True
-        message = gc.read_commit(self.root, state.platform).message
-        return "accepts:" in message.lower() or len(gc.read_commit(self.root, state.platform).parents) > 1
+        commit = gc.read_commit(self.root, state.platform)
+        return "accepts:" in commit.message.lower() or len(commit.parents) > 1
 
 
 def _evaluate(root: Path, states: list[_State], state: _State, store: _Cache, out: History,
